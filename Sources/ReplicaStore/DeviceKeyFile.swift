@@ -1,0 +1,44 @@
+import Foundation
+import SyncEngine
+
+/// The file beside a replica that holds its device's private key, readable by the owner only.
+///
+/// It is `<replica path>.key` and holds the base64 of the 32-byte Ed25519 private key.
+struct DeviceKeyFile {
+    let path: String
+
+    init(replicaPath: String) { path = replicaPath + ".key" }
+
+    /// Writes a new key, failing if the file exists; permissions 0600 from the first byte.
+    func create(_ key: DeviceKey) throws {
+        let text = key.rawRepresentation.base64EncodedString() + "\n"
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else {
+            throw StoreError(.keyFile, "Cannot create the device key file \(path): \(String(cString: strerror(errno))).")
+        }
+        defer { close(descriptor) }
+        let written = text.utf8CString.withUnsafeBufferPointer { buffer in
+            write(descriptor, buffer.baseAddress, buffer.count - 1)
+        }
+        guard written == text.utf8.count, fsync(descriptor) == 0 else {
+            throw StoreError(.keyFile, "Cannot write the device key file \(path): \(String(cString: strerror(errno))).")
+        }
+    }
+
+    /// Reads the key; refuses a file others can read.
+    func load() throws -> DeviceKey {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw StoreError(.keyFile, "The device key file \(path) is missing; without it this replica cannot sign. Restore it from a backup, or create a new replica with `fieldcli init`.")
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            throw StoreError(.keyFile, "The device key file \(path) can be read by other users; run `chmod 600 \(path)`.")
+        }
+        guard let data = FileManager.default.contents(atPath: path),
+            let raw = Data(base64Encoded: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
+            throw StoreError(.keyFile, "The device key file \(path) cannot be read or is not base64.")
+        }
+        return try DeviceKey(rawRepresentation: raw)
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+public import SyncEngine
+import GRDB
+
+extension ReplicaStore {
+    /// Applies versions received from `peer` in one transaction: stores each new one and merges it
+    /// into its document's state. Idempotent and order-independent; a version already held is
+    /// skipped. A version whose dot is held with another signature is not stored and is reported
+    /// in ``ApplyReport/forks``. A version that would move its document to another partition is
+    /// stored but set aside.
+    ///
+    /// `inSameTransaction` runs after the versions are applied and before the commit, so that a
+    /// caller can save a pull checkpoint atomically with the page it covers.
+    ///
+    /// `admit`, when given, decides for each new version, inside the transaction, whether it is
+    /// merged, stored but set aside, or refused (not stored); it is told the highest counter held
+    /// of the version's origin so far, so a hub can refuse gaps. After a fork of an origin, the
+    /// batch's later versions of that origin are refused.
+    @discardableResult
+    public func apply(
+        _ versions: [Version], from peer: ReplicaID?,
+        admit: (@Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission)? = nil,
+        inSameTransaction: (@Sendable (ApplyContext) throws -> Void)? = nil
+    ) throws -> ApplyReport {
+        let now = options.now()
+        return try write { db in
+            var report = ApplyReport()
+            var records: [DocumentKey: DocumentRecord] = [:]
+            var known: [Dot: (isTombstone: Bool, wall: UInt64)] = [:]
+            var maxCounters: [ReplicaID: UInt64] = [:]
+            var latest = HybridTimestamp.zero
+            let lookup = try db.cachedStatement(sql: "SELECT signature FROM versions WHERE origin = ? AND counter = ?")
+            let insert = try db.cachedStatement(sql: Rows.insertVersion)
+            var held: [ReplicaID: UInt64] = [:]
+            var forked = Set<ReplicaID>()
+            let heldStatement = try db.cachedStatement(sql: "SELECT counter FROM knowledge WHERE origin = ?")
+            for version in versions {
+                let origin = version.dot.replica
+                if forked.contains(origin) {
+                    report.refused.append(version.dot)
+                    continue
+                }
+                if let signature = try Data.fetchOne(lookup, arguments: [origin.hex, Int64(version.dot.counter)]) {
+                    if signature == version.signature {
+                        report.alreadyHeld += 1
+                    } else {
+                        report.forks.append(version.dot)
+                        forked.insert(origin)
+                    }
+                    continue
+                }
+                let heldCounter = try held[origin]
+                    ?? UInt64(max(0, try Int64.fetchOne(heldStatement, arguments: [origin.hex]) ?? 0))
+                var setAsideReason: String?
+                switch admit?(version, heldCounter) ?? .merge {
+                case .merge: break
+                case .setAside(let reason): setAsideReason = reason
+                case .refuse:
+                    report.refused.append(version.dot)
+                    continue
+                }
+                try insert.execute(arguments: Rows.versionArguments(version, receivedFrom: peer))
+                report.stored += 1
+                held[origin] = max(heldCounter, version.dot.counter)
+                maxCounters[origin] = max(maxCounters[origin] ?? 0, version.dot.counter)
+                if let setAsideReason {
+                    try SetAside.mark(db, version.dot, reason: setAsideReason)
+                    report.setAside[version.dot] = setAsideReason
+                    continue
+                }
+                latest = max(latest, version.timestamp)
+                let key = version.key
+                var record: DocumentRecord
+                if let cached = records[key] {
+                    record = cached
+                } else if let stored = try DocumentRecord.load(db, key) {
+                    record = stored
+                } else {
+                    record = DocumentRecord(key: key, partition: version.partition, state: DocumentState())
+                }
+                guard record.partition == version.partition else {
+                    let reason = "it moves \(key) from partition '\(record.partition)' to '\(version.partition)'"
+                    try SetAside.mark(db, version.dot, reason: reason)
+                    report.setAside[version.dot] = reason
+                    continue
+                }
+                if case .added = record.state.merge(version) {
+                    known[version.dot] = (version.isTombstone, version.timestamp.wallMilliseconds)
+                }
+                records[key] = record
+            }
+            for record in records.values { try record.save(db, known: known) }
+            try Knowledge.raise(db, to: maxCounters)
+            if latest > .zero { try ClockRow.observe(db, latest, now: now) }
+            try inSameTransaction?(ApplyContext(db: db))
+            return report
+        }
+    }
+}
+
+/// What to do with one received version.
+public enum Admission: Sendable, Hashable {
+    /// Store it and merge it into its document.
+    case merge
+    /// Store it but keep it out of its document's state, with the reason.
+    case setAside(String)
+    /// Do not store it.
+    case refuse
+}
+
+/// Access to the transaction in which a batch is applied, for writes that must commit with it
+/// (a pull checkpoint with the page it covers).
+public struct ApplyContext {
+    let db: Database
+}
+
+/// The knowledge table: the highest counter received of each origin.
+enum Knowledge {
+    static func raise(_ db: Database, to counters: [ReplicaID: UInt64]) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO knowledge (origin, counter) VALUES (?, ?)
+            ON CONFLICT (origin) DO UPDATE SET counter = max(counter, excluded.counter)
+            """)
+        for (origin, counter) in counters { try statement.execute(arguments: [origin.hex, Int64(counter)]) }
+    }
+
+    static func load(_ db: Database) throws -> VersionVector {
+        var vector = VersionVector()
+        for row in try Row.fetchAll(db, sql: "SELECT origin, counter FROM knowledge") {
+            if let origin = ReplicaID(row[0] as String) { vector[origin] = UInt64(max(0, row[1] as Int64)) }
+        }
+        return vector
+    }
+}
+
+/// The replica row's hybrid logical clock.
+enum ClockRow {
+    static func observe(_ db: Database, _ remote: HybridTimestamp, now: UInt64) throws {
+        guard let row = try Row.fetchOne(db, sql: "SELECT clock_wall, clock_logical FROM replica") else { return }
+        var clock = HybridLogicalClock(
+            last: HybridTimestamp(wallMilliseconds: UInt64(row[0] as Int64), logical: UInt32(row[1] as Int64)))
+        clock.observe(remote, now: now)
+        try db.execute(
+            sql: "UPDATE replica SET clock_wall = ?, clock_logical = ?",
+            arguments: [Int64(clock.last.wallMilliseconds), Int64(clock.last.logical)])
+    }
+}
+
+/// Marking versions as set aside: kept, shown, but out of their documents' states.
+enum SetAside {
+    static func mark(_ db: Database, _ dot: Dot, reason: String) throws {
+        try db.execute(
+            sql: "UPDATE versions SET set_aside_reason = ? WHERE origin = ? AND counter = ?",
+            arguments: [reason, dot.replica.hex, Int64(dot.counter)])
+    }
+}

@@ -1,0 +1,99 @@
+public import SyncEngine
+import GRDB
+
+/// What a replica remembers of one peer it syncs with (for a field device: the hub).
+public struct PeerState: Sendable, Hashable {
+    /// The peer's name: its URL or replica id.
+    public var peer: String
+    /// What the peer is believed to hold; versions above it are offered to the peer.
+    public var knowledge: VersionVector
+    /// The peer's opaque pull checkpoint.
+    public var checkpoint: String?
+    /// When the last exchange succeeded, in milliseconds since 1970.
+    public var lastSyncAt: UInt64?
+    /// The last failure's sentence, cleared by a success.
+    public var lastError: String?
+
+    public init(
+        peer: String, knowledge: VersionVector = VersionVector(), checkpoint: String? = nil,
+        lastSyncAt: UInt64? = nil, lastError: String? = nil
+    ) {
+        self.peer = peer
+        self.knowledge = knowledge
+        self.checkpoint = checkpoint
+        self.lastSyncAt = lastSyncAt
+        self.lastError = lastError
+    }
+}
+
+extension ReplicaStore {
+    /// The state kept for `peer`; a fresh one when there was never an exchange.
+    public func peerState(_ peer: String) throws -> PeerState {
+        try read { db in try PeerRow.load(db, peer) }
+    }
+
+    /// Every peer this replica has exchanged with.
+    public func peerStates() throws -> [PeerState] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT peer FROM peers ORDER BY peer").map { try PeerRow.load(db, $0) }
+        }
+    }
+
+    /// Changes the state kept for `peer` in one transaction.
+    public func updatePeer(_ peer: String, _ change: @Sendable (inout PeerState) -> Void) throws {
+        try write { db in
+            var state = try PeerRow.load(db, peer)
+            change(&state)
+            try PeerRow.save(db, state)
+        }
+    }
+
+    /// Raises this replica's counter to at least `counter`: a replica restored from an old backup
+    /// learns from the hub that it had written further, and must never reuse those dots.
+    public func raiseCounter(toAtLeast counter: UInt64) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE replica SET counter = max(counter, ?)", arguments: [Int64(min(counter, Dot.maxCounter))])
+        }
+    }
+
+    /// This replica's last used counter.
+    public func counter() throws -> UInt64 {
+        try read { db in UInt64(max(0, try Int64.fetchOne(db, sql: "SELECT counter FROM replica") ?? 0)) }
+    }
+}
+
+extension ApplyContext {
+    /// Changes the state kept for `peer` in the apply transaction.
+    public func updatePeer(_ peer: String, _ change: (inout PeerState) -> Void) throws {
+        var state = try PeerRow.load(db, peer)
+        change(&state)
+        try PeerRow.save(db, state)
+    }
+}
+
+/// The peers table.
+enum PeerRow {
+    static func load(_ db: Database, _ peer: String) throws -> PeerState {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT knowledge, checkpoint, last_sync_at, last_error FROM peers WHERE peer = ?",
+                arguments: [peer])
+        else { return PeerState(peer: peer) }
+        return PeerState(
+            peer: peer, knowledge: VersionVector(compactText: row[0]) ?? VersionVector(), checkpoint: row[1],
+            lastSyncAt: (row[2] as Int64?).map { UInt64(max(0, $0)) }, lastError: row[3])
+    }
+
+    static func save(_ db: Database, _ state: PeerState) throws {
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO peers (peer, knowledge, checkpoint, last_sync_at, last_error)
+                VALUES (?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                state.peer, state.knowledge.compactText, state.checkpoint,
+                state.lastSyncAt.map { Int64(clamping: $0) }, state.lastError,
+            ])
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+public import SyncEngine
+import GRDB
+
+extension ReplicaStore {
+    /// Records a local write: takes the next counter, signs the version and merges it, all in one
+    /// transaction, so a counter is never reused, not even after a crash.
+    ///
+    /// Throws ``SyncEngineError`` when the body is not a JSON object, the document is in conflict
+    /// and the write does not say it resolves it, or the partition would change; and
+    /// ``StoreError`` with ``StoreError/Code/documentNotFound`` when deleting or resolving a
+    /// document that does not exist.
+    @discardableResult
+    public func write(_ intent: WriteIntent) throws -> Version {
+        if let body = intent.body { try JSONBody.validate(body, maximumSize: options.maximumBodySize) }
+        let now = options.now()
+        let (replicaID, key) = (self.replicaID, self.key)
+        return try write { db in
+            let existing = try DocumentRecord.load(db, intent.key)
+            if existing == nil, intent.body == nil || intent.isResolution {
+                throw StoreError(.documentNotFound, "There is no document \(intent.key) in this replica; `fieldcli list \(intent.key.collection)` shows the ids there are.")
+            }
+            let state = existing?.state ?? DocumentState()
+            let plan = try intent.plan(against: state, currentPartition: existing?.partition)
+            guard let row = try Row.fetchOne(db, sql: "SELECT counter, clock_wall, clock_logical FROM replica") else {
+                throw StoreError(.notAReplica, "The replica's identity row is missing; the file is damaged.")
+            }
+            let counter = UInt64(row[0] as Int64) + 1
+            guard counter <= Dot.maxCounter else {
+                throw StoreError(.io, "This replica has used every counter; create a new replica.")
+            }
+            var clock = HybridLogicalClock(
+                last: HybridTimestamp(wallMilliseconds: UInt64(row[1] as Int64), logical: UInt32(row[2] as Int64)))
+            let version = try key.sign(Version(
+                dot: Dot(replica: replicaID, counter: counter), collection: intent.key.collection,
+                documentID: intent.key.id, partition: plan.partition, context: plan.context, body: intent.body,
+                timestamp: clock.tick(now: now)))
+            try db.execute(sql: Rows.insertVersion, arguments: Rows.versionArguments(version, receivedFrom: nil))
+            var record = existing ?? DocumentRecord(key: intent.key, partition: plan.partition, state: DocumentState())
+            record.state.merge(version)
+            try record.save(db, known: [version.dot: (version.isTombstone, version.timestamp.wallMilliseconds)])
+            try db.execute(
+                sql: "UPDATE replica SET counter = ?, clock_wall = ?, clock_logical = ?",
+                arguments: [Int64(counter), Int64(clock.last.wallMilliseconds), Int64(clock.last.logical)])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO knowledge (origin, counter) VALUES (?, ?)",
+                arguments: [replicaID.hex, Int64(counter)])
+            return version
+        }
+    }
+}

@@ -1,0 +1,183 @@
+public import Foundation
+public import SyncEngine
+import GRDB
+
+/// A replica on SQLite: its identity and device key, every version it holds, the current state of
+/// every document, and what it knows of the network.
+///
+/// Every method keeps the model's invariants in one transaction. Several processes may use one
+/// replica at once (the CLI while the daemon syncs): the file is in WAL mode, writers take the
+/// write lock up front, and a busy replica is waited for up to ``Options/busyTimeout``.
+public struct ReplicaStore: Sendable {
+    /// How a store is opened.
+    public struct Options: Sendable {
+        /// How long to wait for another process's write before giving up.
+        public var busyTimeout: TimeInterval = 15
+        /// The clock, in milliseconds since 1970 (tests pin it).
+        public var now: @Sendable () -> UInt64 = { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+        /// The largest body accepted in a write.
+        public var maximumBodySize = JSONBody.defaultMaximumSize
+
+        public init() {}
+    }
+
+    /// The replica file's path.
+    public let path: String
+    /// This replica's id.
+    public let replicaID: ReplicaID
+    /// This device's public key.
+    public let publicKey: PublicDeviceKey
+    let database: DatabasePool
+    let key: DeviceKey
+    let options: Options
+
+    /// Where `fieldcli` keeps its replica unless told otherwise: `$VIGIL_DB`, else
+    /// `$XDG_DATA_HOME/vigil/replica.sqlite`, else `~/.local/share/vigil/replica.sqlite`.
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let path = environment["VIGIL_DB"], !path.isEmpty { return path }
+        let dataHome = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share"
+        return dataHome + "/vigil/replica.sqlite"
+    }
+
+    /// Creates a new replica file with a new random id and device key.
+    public static func create(at path: String, options: Options = Options()) throws -> ReplicaStore {
+        let fileManager = FileManager.default
+        guard !fileManager.fileExists(atPath: path) else {
+            throw StoreError(.replicaExists, "A file already exists at \(path); choose another path with --db, or use the replica that is there.")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            do {
+                try fileManager.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError(.readOnly, "Cannot create the folder \(folder); check that it is writable.")
+            }
+        }
+        let keyFile = DeviceKeyFile(replicaPath: path)
+        let key = DeviceKey()
+        let replicaID = ReplicaID.random()
+        do {
+            try keyFile.create(key)
+            let database = try StoreError.translating(path: path) {
+                try DatabasePool(path: path, configuration: configuration(options))
+            }
+            try StoreError.translating(path: path) {
+                try database.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA application_id = \(Schema.applicationID)")
+                }
+                try Schema.migrator.migrate(database)
+                try database.write { db in
+                    try db.execute(
+                        sql: "INSERT INTO replica (singleton, replica_id, public_key, created_at) VALUES (1, ?, ?, ?)",
+                        arguments: [replicaID.hex, key.publicKey.rawRepresentation, options.now()])
+                    try db.execute(
+                        sql: "INSERT INTO device_keys (replica_id, public_key) VALUES (?, ?)",
+                        arguments: [replicaID.hex, key.publicKey.rawRepresentation])
+                }
+            }
+            return ReplicaStore(
+                path: path, replicaID: replicaID, publicKey: key.publicKey, database: database,
+                key: key, options: options)
+        } catch {
+            for suffix in ["", "-wal", "-shm", ".key"] { try? fileManager.removeItem(atPath: path + suffix) }
+            throw error
+        }
+    }
+
+    /// Opens an existing replica file; refuses a missing, foreign or corrupt one.
+    public static func open(at path: String, options: Options = Options()) throws -> ReplicaStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.replicaMissing, "There is no replica at \(path); run `fieldcli init` to create one, or point --db (or VIGIL_DB) at an existing replica.")
+        }
+        let database = try StoreError.translating(path: path) {
+            try DatabasePool(path: path, configuration: configuration(options))
+        }
+        let row = try StoreError.translating(path: path) { () -> (Int32, String?, Data?) in
+            try database.read { db in
+                let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                guard try db.tableExists("replica") else { return (applicationID, nil, nil) }
+                let row = try Row.fetchOne(db, sql: "SELECT replica_id, public_key FROM replica")
+                return (applicationID, row?["replica_id"], row?["public_key"])
+            }
+        }
+        guard row.0 == Schema.applicationID, let idText = row.1, let replicaID = ReplicaID(idText),
+            let publicKeyData = row.2
+        else {
+            throw StoreError(.notAReplica, "\(path) is not a Vigil replica (it may be another program's database, or damaged); point --db at a replica or create one with `fieldcli init`.")
+        }
+        try StoreError.translating(path: path) {
+            if try database.read({ try Schema.migrator.hasBeenSuperseded($0) }) {
+                throw StoreError(.notAReplica, "\(path) was written by a newer version of Vigil; upgrade this program to use it.")
+            }
+            if try !database.read({ try Schema.migrator.hasCompletedMigrations($0) }) {
+                try Schema.migrator.migrate(database)
+            }
+        }
+        let key = try DeviceKeyFile(replicaPath: path).load()
+        guard key.publicKey.rawRepresentation == publicKeyData else {
+            throw StoreError(.keyFile, "The device key file \(path).key belongs to another replica; restore the key that was created with this replica.")
+        }
+        return ReplicaStore(
+            path: path, replicaID: replicaID, publicKey: key.publicKey, database: database, key: key,
+            options: options)
+    }
+
+    static func configuration(_ options: Options) -> Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(options.busyTimeout)
+        configuration.label = "vigil.replica"
+        return configuration
+    }
+
+    /// Runs `body` in one write transaction that holds the write lock from its start.
+    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
+        try StoreError.translating(path: path) {
+            try database.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                guard let result else { throw StoreError(.io, "A write to \(path) ended without a result.") }
+                return result
+            }
+        }
+    }
+
+    /// Runs `body` on a consistent snapshot.
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
+        try StoreError.translating(path: path) { try database.read(body) }
+    }
+
+    /// Checks the file with `PRAGMA integrity_check`; returns SQLite's findings, empty when sound.
+    public func integrityProblems() throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+        }
+    }
+}
+
+extension StoreError {
+    /// Runs `body`, turning SQLite failures into sentences that say what to do.
+    static func translating<T>(path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_FULL:
+                throw StoreError(.diskFull, "The disk holding \(path) is full; nothing was changed. Free some space and try again.")
+            case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
+                throw StoreError(.readOnly, "Cannot write \(path) or its folder (read-only or no permission); nothing was changed.")
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+                throw StoreError(.notAReplica, "\(path) is not a Vigil replica or is damaged; point --db at a replica, or restore it from a backup.")
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                throw StoreError(.busy, "Another process kept \(path) locked for too long; try again in a moment.")
+            case .SQLITE_IOERR:
+                throw StoreError(.io, "Reading or writing \(path) failed at the disk (\(error.message ?? "I/O error")); nothing was changed.")
+            default:
+                throw StoreError(.io, "The replica \(path) failed: \(error.message ?? "SQLite error \(error.resultCode.rawValue)").")
+            }
+        }
+    }
+}

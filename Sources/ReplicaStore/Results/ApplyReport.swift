@@ -1,0 +1,17 @@
+public import SyncEngine
+
+/// What applying a batch of received versions did.
+public struct ApplyReport: Sendable, Hashable {
+    /// Versions stored for the first time.
+    public var stored = 0
+    /// Versions already held (re-delivery): nothing changed.
+    public var alreadyHeld = 0
+    /// Versions that were set aside instead of merged, with the reason.
+    public var setAside: [Dot: String] = [:]
+    /// Dots this replica already holds with different content: a forked origin.
+    public var forks: [Dot] = []
+    /// Versions not stored: refused by the admission rule, or after a fork of their origin.
+    public var refused: [Dot] = []
+
+    public init() {}
+}

@@ -1,0 +1,35 @@
+public import SyncEngine
+
+/// A document as a replica currently holds it: its state and the versions that are its siblings.
+public struct StoredDocument: Sendable, Hashable {
+    public var key: DocumentKey
+    public var partition: Partition
+    public var state: DocumentState
+    /// The sibling versions, in the order of ``DocumentState/siblings``.
+    public var siblings: [Version]
+
+    public init(key: DocumentKey, partition: Partition, state: DocumentState, siblings: [Version]) {
+        self.key = key
+        self.partition = partition
+        self.state = state
+        self.siblings = siblings
+    }
+
+    public var isConflicted: Bool { siblings.count > 1 }
+    /// Every sibling is a tombstone.
+    public var isDeleted: Bool { !siblings.isEmpty && siblings.allSatisfy(\.isTombstone) }
+    /// The newest sibling's timestamp.
+    public var updatedAt: HybridTimestamp { siblings.map(\.timestamp).max() ?? .zero }
+}
+
+/// One page of a document listing, newest first.
+public struct DocumentPage: Sendable, Hashable {
+    public var documents: [StoredDocument]
+    /// Pass to the next call to continue; nil on the last page.
+    public var nextCursor: String?
+
+    public init(documents: [StoredDocument], nextCursor: String?) {
+        self.documents = documents
+        self.nextCursor = nextCursor
+    }
+}

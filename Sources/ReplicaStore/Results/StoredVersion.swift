@@ -1,0 +1,27 @@
+public import SyncEngine
+
+/// A version as a replica holds it, with where it came from.
+public struct StoredVersion: Sendable, Hashable {
+    public var version: Version
+    /// The local arrival order; increases with every version stored.
+    public var sequence: Int64
+    /// The peer that delivered it; nil for this replica's own writes.
+    public var receivedFrom: ReplicaID?
+    /// Why it was set aside (rejected by the network); nil for a version in good standing.
+    public var setAsideReason: String?
+
+    public init(version: Version, sequence: Int64, receivedFrom: ReplicaID?, setAsideReason: String?) {
+        self.version = version
+        self.sequence = sequence
+        self.receivedFrom = receivedFrom
+        self.setAsideReason = setAsideReason
+    }
+}
+
+/// Whether a version's signature checks out against its origin's key.
+public enum SignatureStatus: String, Sendable, Hashable, Codable {
+    case valid
+    case invalid
+    /// This replica does not hold the origin's public key yet.
+    case unknownKey = "unknown-key"
+}

@@ -1,0 +1,57 @@
+import Foundation
+import GRDB
+import SyncEngine
+
+/// How versions and document states are laid out in rows.
+enum Rows {
+    static let versionColumns =
+        "origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical, signature"
+    static let storedVersionColumns = versionColumns + ", seq, received_from, set_aside_reason"
+
+    static func version(_ row: Row) throws -> Version {
+        guard let origin = ReplicaID(row[0] as String),
+            let collection = CollectionName(row[2] as String),
+            let id = DocumentID(row[3] as String),
+            let partition = Partition(row[4] as String),
+            let context = VersionVector(compactText: row[5] as String)
+        else { throw StoreError(.notAReplica, "A version row in the replica is malformed; the file may be damaged.") }
+        let counter: Int64 = row[1]
+        let wall: Int64 = row[7]
+        let logical: Int64 = row[8]
+        return Version(
+            dot: Dot(replica: origin, counter: UInt64(counter)), collection: collection, documentID: id,
+            partition: partition, context: context, body: row[6],
+            timestamp: HybridTimestamp(wallMilliseconds: UInt64(wall), logical: UInt32(truncatingIfNeeded: logical)),
+            signature: row[9])
+    }
+
+    static func storedVersion(_ row: Row) throws -> StoredVersion {
+        StoredVersion(
+            version: try version(row), sequence: row[10],
+            receivedFrom: (row[11] as String?).flatMap { ReplicaID($0) }, setAsideReason: row[12])
+    }
+
+    static func versionArguments(_ version: Version, receivedFrom: ReplicaID?) -> StatementArguments {
+        [
+            version.dot.replica.hex, Int64(version.dot.counter), version.collection.rawValue,
+            version.documentID.rawValue, version.partition.rawValue, version.context.compactText, version.body,
+            Int64(clamping: version.timestamp.wallMilliseconds), Int64(version.timestamp.logical),
+            version.signature, receivedFrom?.hex,
+        ]
+    }
+
+    static let insertVersion = """
+        INSERT INTO versions (\(versionColumns), received_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    static func siblingsText(_ dots: [Dot]) -> String { dots.map(\.description).joined(separator: ",") }
+
+    static func siblings(_ text: String) throws -> [Dot] {
+        try text.split(separator: ",").map { part in
+            guard let dot = Dot(part) else {
+                throw StoreError(.notAReplica, "A document row in the replica is malformed; the file may be damaged.")
+            }
+            return dot
+        }
+    }
+}

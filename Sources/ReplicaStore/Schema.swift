@@ -1,0 +1,77 @@
+import GRDB
+
+/// The replica's schema, as named migrations. A migration is never edited once it has shipped;
+/// changes come as new migrations appended here.
+enum Schema {
+    /// The text `PRAGMA application_id` holds in every replica file ("VGIL").
+    static let applicationID: Int32 = 0x5647_494C
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-replica") { db in
+            try db.execute(sql: """
+                CREATE TABLE replica (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    replica_id TEXT NOT NULL,
+                    public_key BLOB NOT NULL,
+                    counter INTEGER NOT NULL DEFAULT 0,
+                    clock_wall INTEGER NOT NULL DEFAULT 0,
+                    clock_logical INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL
+                );
+                -- Every version this replica holds, its own and received ones: the history.
+                -- seq is the local arrival order, never reused (AUTOINCREMENT).
+                CREATE TABLE versions (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    origin TEXT NOT NULL,
+                    counter INTEGER NOT NULL,
+                    collection TEXT NOT NULL,
+                    document_id TEXT NOT NULL,
+                    partition TEXT NOT NULL,
+                    context TEXT NOT NULL,
+                    body BLOB,
+                    clock_wall INTEGER NOT NULL,
+                    clock_logical INTEGER NOT NULL,
+                    signature BLOB NOT NULL,
+                    received_from TEXT,
+                    set_aside_reason TEXT,
+                    UNIQUE (origin, counter)
+                );
+                CREATE INDEX versions_by_document ON versions (collection, document_id);
+                -- The current state of every document: its siblings and the join of their histories.
+                CREATE TABLE documents (
+                    collection TEXT NOT NULL,
+                    document_id TEXT NOT NULL,
+                    partition TEXT NOT NULL,
+                    siblings TEXT NOT NULL,
+                    context TEXT NOT NULL,
+                    sibling_count INTEGER NOT NULL,
+                    deleted INTEGER NOT NULL,
+                    updated_wall INTEGER NOT NULL,
+                    PRIMARY KEY (collection, document_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX documents_newest ON documents (collection, updated_wall DESC, document_id DESC);
+                CREATE INDEX documents_conflicted ON documents (collection, document_id) WHERE sibling_count > 1;
+                -- For every origin, the highest counter received.
+                CREATE TABLE knowledge (
+                    origin TEXT PRIMARY KEY,
+                    counter INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                -- Public keys of the devices whose versions this replica holds.
+                CREATE TABLE device_keys (
+                    replica_id TEXT PRIMARY KEY,
+                    public_key BLOB NOT NULL
+                ) WITHOUT ROWID;
+                -- What this replica knows of each peer it syncs with.
+                CREATE TABLE peers (
+                    peer TEXT PRIMARY KEY,
+                    knowledge TEXT NOT NULL DEFAULT '',
+                    checkpoint TEXT,
+                    last_sync_at INTEGER,
+                    last_error TEXT
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,48 @@
+public import Foundation
+
+/// Checks and compares JSON document bodies.
+public enum JSONBody {
+    /// The largest body accepted by default: 1 MiB.
+    public static let defaultMaximumSize = 1 << 20
+
+    /// Checks that `data` is one JSON object of at most `maximumSize` bytes.
+    public static func validate(_ data: Data, maximumSize: Int = defaultMaximumSize) throws {
+        guard data.count <= maximumSize else {
+            throw SyncEngineError(
+                .invalidBody, "The body is \(data.count) bytes; the limit is \(maximumSize) bytes.")
+        }
+        let value: Any
+        do {
+            value = try JSONSerialization.jsonObject(with: data, options: [])
+        } catch {
+            throw SyncEngineError(.invalidBody, "The body is not valid JSON; give one JSON object such as {\"title\": \"...\"}.")
+        }
+        guard value is [String: Any] else {
+            throw SyncEngineError(.invalidBody, "The body is JSON but not an object; give one JSON object such as {\"title\": \"...\"}.")
+        }
+    }
+
+    /// The top-level fields whose values are not the same in every one of `bodies`
+    /// (a missing field counts as different from a present one), sorted by name.
+    public static func differingFields(among bodies: [Data?]) -> [String] {
+        let objects: [[String: Any]] = bodies.map { body in
+            guard let body, let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any]
+            else { return [:] }
+            return object
+        }
+        let names = Set(objects.flatMap(\.keys))
+        return names.filter { name in
+            let rendered = objects.map { $0[name].map(canonicalText) }
+            return Set(rendered.map { $0 ?? "\u{0}absent" }).count > 1
+        }.sorted()
+    }
+
+    /// A value as text with sorted keys, so equal values compare equal.
+    public static func canonicalText(_ value: Any) -> String {
+        guard JSONSerialization.isValidJSONObject([value]),
+            let data = try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys, .fragmentsAllowed])
+        else { return String(describing: value) }
+        let text = String(decoding: data, as: UTF8.self)
+        return String(text.dropFirst().dropLast())
+    }
+}

@@ -1,0 +1,140 @@
+/// The protocol versions this build speaks. A hub serves the current and the previous version.
+public enum SyncProtocol {
+    /// The version this build sends.
+    public static let current = 1
+    /// The versions this build accepts.
+    public static let supported: ClosedRange<Int> = 1...1
+}
+
+/// What a client sends in one exchange (`POST /v1/sync`).
+public struct SyncRequest: Codable, Sendable, Hashable {
+    /// The protocol version the client speaks.
+    public var protocolVersion: Int
+    /// The client replica's id.
+    public var replica: ReplicaID
+    /// The client's last used counter: the hub sends back the client's own versions above it
+    /// (a replica restored from an old backup recovers them).
+    public var counter: UInt64
+    /// The checkpoint from the hub's last answer; nil for a first pull.
+    public var checkpoint: String?
+    /// Versions the hub lacks by the knowledge the client last saw, in origin then counter order.
+    public var push: [Version]
+    /// The client's whole belief of the hub's knowledge, sent only after the hub reset the pull
+    /// checkpoint (a restored hub): the hub answers every entry it holds less of.
+    public var assumedKnowledge: VersionVector?
+    /// How large a pulled page may be.
+    public var limits: PageLimits
+
+    public init(
+        protocolVersion: Int = SyncProtocol.current, replica: ReplicaID, counter: UInt64, checkpoint: String?,
+        push: [Version], assumedKnowledge: VersionVector? = nil, limits: PageLimits = PageLimits()
+    ) {
+        self.protocolVersion = protocolVersion
+        self.replica = replica
+        self.counter = counter
+        self.checkpoint = checkpoint
+        self.push = push
+        self.assumedKnowledge = assumedKnowledge
+        self.limits = limits
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion = "protocol", replica, counter, checkpoint, push, assumedKnowledge, limits
+    }
+}
+
+/// The bounds of one pulled page.
+public struct PageLimits: Codable, Sendable, Hashable {
+    /// At most this many versions.
+    public var versions: Int
+    /// About this many bytes of versions (at least one version is always sent).
+    public var bytes: Int
+
+    public init(versions: Int = 2_000, bytes: Int = 1 << 20) {
+        self.versions = versions
+        self.bytes = bytes
+    }
+}
+
+/// What the hub answers to one exchange.
+public struct SyncResponse: Codable, Sendable, Hashable {
+    /// The protocol version of the answer.
+    public var protocolVersion: Int
+    /// The hub's replica id.
+    public var hub: ReplicaID
+    /// The hub's knowledge after the push, as a delta: its entry for every origin in the push,
+    /// for the client's own id, and (when the request carried `assumedKnowledge`) for every origin
+    /// it holds less of than assumed. The client sets its belief of these entries to these values.
+    public var knowledge: VersionVector
+    /// How many pushed versions were stored for the first time.
+    public var accepted: Int
+    /// Pushed versions the hub did not take into the shared state, each with the reason.
+    public var rejected: [Rejection]
+    /// Versions the client lacks, within its read scope.
+    public var versions: [Version]
+    /// The checkpoint to send next time; it holds once `versions` are applied.
+    public var checkpoint: String
+    /// More versions wait: exchange again at once.
+    public var more: Bool
+    /// The request's checkpoint was not one this hub gave out (a restored hub): the pull started
+    /// again from the beginning, and the client should send `assumedKnowledge` next time.
+    public var checkpointReset: Bool
+
+    public init(
+        protocolVersion: Int = SyncProtocol.current, hub: ReplicaID, knowledge: VersionVector, accepted: Int,
+        rejected: [Rejection], versions: [Version], checkpoint: String, more: Bool, checkpointReset: Bool = false
+    ) {
+        self.protocolVersion = protocolVersion
+        self.hub = hub
+        self.knowledge = knowledge
+        self.accepted = accepted
+        self.rejected = rejected
+        self.versions = versions
+        self.checkpoint = checkpoint
+        self.more = more
+        self.checkpointReset = checkpointReset
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion = "protocol", hub, knowledge, accepted, rejected, versions, checkpoint, more
+        case checkpointReset
+    }
+}
+
+/// One pushed version the hub refused or quarantined.
+public struct Rejection: Codable, Sendable, Hashable {
+    /// Why, for programs.
+    public struct Reason: RawRepresentable, Codable, Sendable, Hashable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        /// The hub holds this dot with another signature: the origin has forked. Nothing of this
+        /// origin from this dot on was taken.
+        public static let fork = Reason(rawValue: "fork")
+        /// The body is not a valid record.
+        public static let invalidRecord = Reason(rawValue: "invalid-record")
+        /// The signature does not verify against the origin's key.
+        public static let badSignature = Reason(rawValue: "bad-signature")
+        /// The device may not write there.
+        public static let outOfScope = Reason(rawValue: "out-of-scope")
+    }
+
+    public var origin: ReplicaID
+    public var counter: UInt64
+    public var reason: Reason
+    /// One sentence for people.
+    public var message: String
+    /// True when the hub stored the version in quarantine (kept, out of the shared state);
+    /// false when it did not store it at all (a fork).
+    public var quarantined: Bool
+
+    public init(dot: Dot, reason: Reason, message: String, quarantined: Bool) {
+        origin = dot.replica
+        counter = dot.counter
+        self.reason = reason
+        self.message = message
+        self.quarantined = quarantined
+    }
+
+    public var dot: Dot { Dot(replica: origin, counter: counter) }
+}
