@@ -89,11 +89,11 @@ let package = Package(
         .testTarget(
             name: "SyncTests",
             dependencies: [
-                "TestSupport", "SyncHub", "SyncClient",
+                "TestSupport", "SyncHub", "SyncClient", "syncd", "fieldcli",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "fieldcli", "syncd"], swiftSettings: swiftSettings),
     ]
 )
