@@ -13,16 +13,24 @@ struct DeviceKeyFile {
     func create(_ key: DeviceKey) throws {
         let text = key.rawRepresentation.base64EncodedString() + "\n"
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard descriptor >= 0 else {
-            throw StoreError(.keyFile, "Cannot create the device key file \(path): \(String(cString: strerror(errno))).")
-        }
+        guard descriptor >= 0 else { throw failure("create") }
         defer { close(descriptor) }
         let written = text.utf8CString.withUnsafeBufferPointer { buffer in
             write(descriptor, buffer.baseAddress, buffer.count - 1)
         }
-        guard written == text.utf8.count, fsync(descriptor) == 0 else {
-            throw StoreError(.keyFile, "Cannot write the device key file \(path): \(String(cString: strerror(errno))).")
+        guard written == text.utf8.count, fsync(descriptor) == 0 else { throw failure("write") }
+    }
+
+    /// The failure to `action` the file, from `errno`: a read-only folder and a full disk are
+    /// said as such, so that the command line can tell them apart.
+    private func failure(_ action: String) -> StoreError {
+        let reason = errno
+        let code: StoreError.Code = switch reason {
+        case EROFS, EACCES, EPERM: .readOnly
+        case ENOSPC, EDQUOT: .diskFull
+        default: .keyFile
         }
+        return StoreError(code, "Cannot \(action) the device key file \(path): \(String(cString: strerror(reason))).")
     }
 
     /// Reads the key; refuses a file others can read.

@@ -6,24 +6,69 @@ struct DocumentRecord {
     var key: DocumentKey
     var partition: Partition
     var state: DocumentState
+    /// Whether a row exists for it, so that saving updates rather than inserts.
+    var isStored: Bool
+
+    /// A document nothing is known of yet.
+    init(key: DocumentKey, partition: Partition) {
+        self.init(key: key, partition: partition, state: DocumentState(), isStored: false)
+    }
+
+    init(key: DocumentKey, partition: Partition, state: DocumentState, isStored: Bool) {
+        self.key = key
+        self.partition = partition
+        self.state = state
+        self.isStored = isStored
+    }
 
     static func load(_ db: Database, _ key: DocumentKey) throws -> DocumentRecord? {
         let statement = try db.cachedStatement(
-            sql: "SELECT partition, siblings, context FROM documents WHERE collection = ? AND document_id = ?")
+            sql: "SELECT document_id, partition, siblings, context FROM documents WHERE collection = ? AND document_id = ?")
         guard let row = try Row.fetchOne(statement, arguments: [key.collection.rawValue, key.id.rawValue]) else {
             return nil
         }
-        guard let partition = Partition(row[0] as String), let context = VersionVector(compactText: row[2]) else {
-            throw StoreError(.notAReplica, "The state of \(key) in the replica is malformed; the file may be damaged.")
+        return try decode(row, collection: key.collection)
+    }
+
+    /// The stored records of `keys`, read a few hundred at a time.
+    static func loadAll(_ db: Database, _ keys: Set<DocumentKey>) throws -> [DocumentKey: DocumentRecord] {
+        var records: [DocumentKey: DocumentRecord] = [:]
+        records.reserveCapacity(keys.count)
+        for (collection, members) in Dictionary(grouping: keys, by: \.collection) {
+            let ids = members.map(\.id.rawValue)
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = Array(ids[start..<min(start + 500, ids.count)])
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT document_id, partition, siblings, context FROM documents
+                        WHERE collection = ? AND document_id IN (\(placeholders))
+                        """,
+                    arguments: StatementArguments([collection.rawValue] + chunk))
+                while let row = try rows.next() {
+                    let record = try decode(row, collection: collection)
+                    records[record.key] = record
+                }
+            }
+        }
+        return records
+    }
+
+    private static func decode(_ row: Row, collection: CollectionName) throws -> DocumentRecord {
+        guard let id = DocumentID(row[0] as String), let partition = Partition(row[1] as String),
+            let context = VersionVector(compactText: row[3])
+        else {
+            throw StoreError(.notAReplica, "A document row of \(collection) in the replica is malformed; the file may be damaged.")
         }
         return DocumentRecord(
-            key: key, partition: partition,
-            state: DocumentState(siblings: try Rows.siblings(row[1]), context: context))
+            key: DocumentKey(collection: collection, id: id), partition: partition,
+            state: DocumentState(siblings: try Rows.siblings(row[2]), context: context), isStored: true)
     }
 
     /// Saves the row. `known` gives tombstone flags and wall times of versions in hand, so that
     /// the common case (one new sibling) needs no lookup.
-    func save(_ db: Database, known: [Dot: (isTombstone: Bool, wall: UInt64)]) throws {
+    mutating func save(_ db: Database, known: [Dot: (isTombstone: Bool, wall: UInt64)]) throws {
         var deleted = true
         var newest: UInt64 = 0
         for dot in state.siblings {
@@ -31,15 +76,26 @@ struct DocumentRecord {
             deleted = deleted && facts.isTombstone
             newest = max(newest, facts.wall)
         }
-        let statement = try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO documents
-                (collection, document_id, partition, siblings, context, sibling_count, deleted, updated_wall)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        try statement.execute(arguments: [
-            key.collection.rawValue, key.id.rawValue, partition.rawValue, Rows.siblingsText(state.siblings),
-            state.context.compactText, state.siblings.count, deleted, Int64(clamping: newest),
-        ])
+        if isStored {
+            let statement = try db.cachedStatement(sql: """
+                UPDATE documents SET siblings = ?, context = ?, sibling_count = ?, deleted = ?, updated_wall = ?
+                WHERE collection = ? AND document_id = ?
+                """)
+            try statement.execute(arguments: [
+                Rows.siblingsText(state.siblings), state.context.compactText, state.siblings.count, deleted,
+                Int64(clamping: newest), key.collection.rawValue, key.id.rawValue,
+            ])
+        } else {
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO documents
+                    (collection, document_id, partition, siblings, context, sibling_count, deleted, updated_wall)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            try statement.execute(arguments: [
+                key.collection.rawValue, key.id.rawValue, partition.rawValue, Rows.siblingsText(state.siblings),
+                state.context.compactText, state.siblings.count, deleted, Int64(clamping: newest),
+            ])
+        }
     }
 
     private static func facts(_ db: Database, _ dot: Dot) throws -> (isTombstone: Bool, wall: UInt64) {

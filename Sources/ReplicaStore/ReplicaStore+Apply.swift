@@ -25,22 +25,27 @@ extension ReplicaStore {
         let now = options.now()
         return try write { db in
             var report = ApplyReport()
-            var records: [DocumentKey: DocumentRecord] = [:]
+            var records = try DocumentRecord.loadAll(db, Set(versions.map(\.key)))
+            var changed = Set<DocumentKey>()
             var known: [Dot: (isTombstone: Bool, wall: UInt64)] = [:]
-            var maxCounters: [ReplicaID: UInt64] = [:]
+            var held = try Knowledge.load(db, origins: Set(versions.map(\.dot.replica)))
+            var raised: [ReplicaID: UInt64] = [:]
+            var forked = Set<ReplicaID>()
             var latest = HybridTimestamp.zero
             let lookup = try db.cachedStatement(sql: "SELECT signature FROM versions WHERE origin = ? AND counter = ?")
             let insert = try db.cachedStatement(sql: Rows.insertVersion)
-            var held: [ReplicaID: UInt64] = [:]
-            var forked = Set<ReplicaID>()
-            let heldStatement = try db.cachedStatement(sql: "SELECT counter FROM knowledge WHERE origin = ?")
             for version in versions {
                 let origin = version.dot.replica
                 if forked.contains(origin) {
                     report.refused.append(version.dot)
                     continue
                 }
-                if let signature = try Data.fetchOne(lookup, arguments: [origin.hex, Int64(version.dot.counter)]) {
+                // Knowledge is the highest counter held of each origin, so only a version at or
+                // below it can already be here.
+                let heldCounter = held[origin]
+                if version.dot.counter <= heldCounter,
+                    let signature = try Data.fetchOne(lookup, arguments: [origin.hex, Int64(version.dot.counter)])
+                {
                     if signature == version.signature {
                         report.alreadyHeld += 1
                     } else {
@@ -49,8 +54,6 @@ extension ReplicaStore {
                     }
                     continue
                 }
-                let heldCounter = try held[origin]
-                    ?? UInt64(max(0, try Int64.fetchOne(heldStatement, arguments: [origin.hex]) ?? 0))
                 var setAsideReason: String?
                 switch admit?(version, heldCounter) ?? .merge {
                 case .merge: break
@@ -59,38 +62,31 @@ extension ReplicaStore {
                     report.refused.append(version.dot)
                     continue
                 }
-                try insert.execute(arguments: Rows.versionArguments(version, receivedFrom: peer))
+                let key = version.key
+                let record = records[key] ?? DocumentRecord(key: key, partition: version.partition)
+                if setAsideReason == nil, record.partition != version.partition {
+                    setAsideReason = "it moves \(key) from partition '\(record.partition)' to '\(version.partition)'"
+                }
+                try insert.execute(arguments: Rows.versionArguments(version, receivedFrom: peer, setAsideReason: setAsideReason))
                 report.stored += 1
-                held[origin] = max(heldCounter, version.dot.counter)
-                maxCounters[origin] = max(maxCounters[origin] ?? 0, version.dot.counter)
+                if version.dot.counter > heldCounter {
+                    held[origin] = version.dot.counter
+                    raised[origin] = version.dot.counter
+                }
                 if let setAsideReason {
-                    try SetAside.mark(db, version.dot, reason: setAsideReason)
                     report.setAside[version.dot] = setAsideReason
                     continue
                 }
                 latest = max(latest, version.timestamp)
-                let key = version.key
-                var record: DocumentRecord
-                if let cached = records[key] {
-                    record = cached
-                } else if let stored = try DocumentRecord.load(db, key) {
-                    record = stored
-                } else {
-                    record = DocumentRecord(key: key, partition: version.partition, state: DocumentState())
-                }
-                guard record.partition == version.partition else {
-                    let reason = "it moves \(key) from partition '\(record.partition)' to '\(version.partition)'"
-                    try SetAside.mark(db, version.dot, reason: reason)
-                    report.setAside[version.dot] = reason
-                    continue
-                }
-                if case .added = record.state.merge(version) {
+                var merged = record
+                if case .added = merged.state.merge(version) {
                     known[version.dot] = (version.isTombstone, version.timestamp.wallMilliseconds)
+                    records[key] = merged
+                    changed.insert(key)
                 }
-                records[key] = record
             }
-            for record in records.values { try record.save(db, known: known) }
-            try Knowledge.raise(db, to: maxCounters)
+            for key in changed { try records[key]?.save(db, known: known) }
+            try Knowledge.raise(db, to: raised)
             if latest > .zero { try ClockRow.observe(db, latest, now: now) }
             try inSameTransaction?(ApplyContext(db: db))
             return report
@@ -122,6 +118,16 @@ enum Knowledge {
             ON CONFLICT (origin) DO UPDATE SET counter = max(counter, excluded.counter)
             """)
         for (origin, counter) in counters { try statement.execute(arguments: [origin.hex, Int64(counter)]) }
+    }
+
+    /// The entries of `origins` (absent ones are 0).
+    static func load(_ db: Database, origins: Set<ReplicaID>) throws -> VersionVector {
+        var vector = VersionVector()
+        let statement = try db.cachedStatement(sql: "SELECT counter FROM knowledge WHERE origin = ?")
+        for origin in origins {
+            vector[origin] = UInt64(max(0, try Int64.fetchOne(statement, arguments: [origin.hex]) ?? 0))
+        }
+        return vector
     }
 
     static func load(_ db: Database) throws -> VersionVector {

@@ -125,7 +125,8 @@ extension ReplicaStore {
                 arguments: [key.collection.rawValue, key.id.rawValue])
             return
         }
-        let record = DocumentRecord(key: key, partition: first.partition, state: DocumentState(merging: versions))
+        var record = try DocumentRecord.load(db, key) ?? DocumentRecord(key: key, partition: first.partition)
+        record.state = DocumentState(merging: versions)
         var known: [Dot: (isTombstone: Bool, wall: UInt64)] = [:]
         for version in versions { known[version.dot] = (version.isTombstone, version.timestamp.wallMilliseconds) }
         try record.save(db, known: known)

@@ -48,7 +48,7 @@ extension ReplicaStore {
                 else { throw StoreError(.notAReplica, "A document row in the replica is malformed; the file may be damaged.") }
                 let record = DocumentRecord(
                     key: DocumentKey(collection: collection, id: id), partition: partition,
-                    state: DocumentState(siblings: try Rows.siblings(row[2]), context: context))
+                    state: DocumentState(siblings: try Rows.siblings(row[2]), context: context), isStored: true)
                 documents.append(try Self.stored(db, record))
             }
             let next = rows.count > limit ? rows[limit - 1] : nil

@@ -36,7 +36,7 @@ extension ReplicaStore {
                 documentID: intent.key.id, partition: plan.partition, context: plan.context, body: intent.body,
                 timestamp: clock.tick(now: now)))
             try db.execute(sql: Rows.insertVersion, arguments: Rows.versionArguments(version, receivedFrom: nil))
-            var record = existing ?? DocumentRecord(key: intent.key, partition: plan.partition, state: DocumentState())
+            var record = existing ?? DocumentRecord(key: intent.key, partition: plan.partition)
             record.state.merge(version)
             try record.save(db, known: [version.dot: (version.isTombstone, version.timestamp.wallMilliseconds)])
             try db.execute(

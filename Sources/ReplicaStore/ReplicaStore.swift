@@ -90,6 +90,7 @@ public struct ReplicaStore: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.replicaMissing, "There is no replica at \(path); run `fieldcli init` to create one, or point --db (or VIGIL_DB) at an existing replica.")
         }
+        try checkIsReplica(at: path, options: options)
         let database = try StoreError.translating(path: path) {
             try DatabasePool(path: path, configuration: configuration(options))
         }

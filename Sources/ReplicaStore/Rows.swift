@@ -31,17 +31,20 @@ enum Rows {
             receivedFrom: (row[11] as String?).flatMap { ReplicaID($0) }, setAsideReason: row[12])
     }
 
-    static func versionArguments(_ version: Version, receivedFrom: ReplicaID?) -> StatementArguments {
+    static func versionArguments(
+        _ version: Version, receivedFrom: ReplicaID?, setAsideReason: String? = nil
+    ) -> StatementArguments {
         [
             version.dot.replica.hex, Int64(version.dot.counter), version.collection.rawValue,
             version.documentID.rawValue, version.partition.rawValue, version.context.compactText, version.body,
             Int64(clamping: version.timestamp.wallMilliseconds), Int64(version.timestamp.logical),
-            version.signature, receivedFrom?.hex,
+            version.signature, receivedFrom?.hex, setAsideReason,
         ]
     }
 
     static let insertVersion = """
-        INSERT INTO versions (\(versionColumns), received_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO versions (\(versionColumns), received_from, set_aside_reason)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     static func siblingsText(_ dots: [Dot]) -> String { dots.map(\.description).joined(separator: ",") }

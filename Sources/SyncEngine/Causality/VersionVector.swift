@@ -118,16 +118,18 @@ extension VersionVector: Codable {
 extension VersionVector {
     /// A compact text form for storage: `hex=counter` pairs joined by `,`, in canonical order.
     public var compactText: String {
-        sortedEntries.map { "\($0.replica.hex)=\($0.counter)" }.joined(separator: ",")
+        if entries.count == 1, let (replica, counter) = entries.first { return replica.hex + "=" + String(counter) }
+        return sortedEntries.map { "\($0.replica.hex)=\($0.counter)" }.joined(separator: ",")
     }
 
-    /// Parses ``compactText``; nil when it is malformed.
+    /// Parses ``compactText``; nil when it is malformed or a counter is above ``Dot/maxCounter``.
     public init?(compactText: String) {
         self.init()
         if compactText.isEmpty { return }
         for pair in compactText.split(separator: ",") {
             let parts = pair.split(separator: "=")
-            guard parts.count == 2, let replica = ReplicaID(parts[0]), let counter = UInt64(parts[1])
+            guard parts.count == 2, let replica = ReplicaID(parts[0]), let counter = UInt64(parts[1]),
+                counter <= Dot.maxCounter
             else { return nil }
             self[replica] = Swift.max(self[replica], counter)
         }

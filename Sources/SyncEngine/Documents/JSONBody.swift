@@ -13,7 +13,7 @@ public enum JSONBody {
         }
         let value: Any
         do {
-            value = try JSONSerialization.jsonObject(with: data, options: [])
+            value = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
             throw SyncEngineError(.invalidBody, "The body is not valid JSON; give one JSON object such as {\"title\": \"...\"}.")
         }

@@ -1,0 +1,124 @@
+public import SyncEngine
+import GRDB
+
+/// A point in a replica's changes feed: a local sequence and the dot stored there, so that a
+/// position given out by one replica file is recognised as foreign by another (or by an older copy).
+public struct FeedPosition: Sendable, Hashable {
+    /// The local sequence; 0 is the start of the feed.
+    public var sequence: Int64
+    /// The dot stored at ``sequence``; nil only at the start.
+    public var dot: Dot?
+
+    public init(sequence: Int64, dot: Dot?) {
+        self.sequence = sequence
+        self.dot = dot
+    }
+
+    /// The start of every feed.
+    public static let start = FeedPosition(sequence: 0, dot: nil)
+}
+
+/// One page of a changes feed read in one snapshot, with the knowledge asked for in that snapshot.
+public struct FeedPage: Sendable, Hashable {
+    /// The versions in arrival order.
+    public var versions: [Version]
+    /// Where the next page starts; it covers the versions scanned past by the filter.
+    public var end: FeedPosition
+    /// Whether more versions are waiting after this page.
+    public var hasMore: Bool
+    /// Whether the requested position was not one of this replica's (unknown sequence or another
+    /// dot there), so the page starts at the beginning instead.
+    public var restarted: Bool
+    /// This replica's knowledge of the requested origins (absent entries are 0).
+    public var knowledge: VersionVector
+
+    public init(versions: [Version], end: FeedPosition, hasMore: Bool, restarted: Bool, knowledge: VersionVector) {
+        self.versions = versions
+        self.end = end
+        self.hasMore = hasMore
+        self.restarted = restarted
+        self.knowledge = knowledge
+    }
+}
+
+extension ReplicaStore {
+    /// Reads, in one snapshot, a page of versions in good standing stored after `position` (in
+    /// arrival order, filtered by `include`, bounded by `limit` versions and about `maxBytes`) and
+    /// this replica's knowledge of `origins`. A position this replica did not give out (no version
+    /// at its sequence, or another dot there) restarts the page at the beginning.
+    public func feedPage(
+        after position: FeedPosition, limit: Int, maxBytes: Int, knowledgeOf origins: Set<ReplicaID>,
+        include: @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool = { _, _ in true }
+    ) throws -> FeedPage {
+        try read { db in
+            var start = position
+            var restarted = false
+            if position != .start {
+                let held = position.sequence > 0 ? try Self.dot(db, atSequence: position.sequence) : nil
+                if held == nil || held != position.dot {
+                    start = .start
+                    restarted = true
+                }
+            }
+            var versions: [Version] = []
+            var bytes = 0
+            var end = start
+            var hasMore = false
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT \(Rows.storedVersionColumns) FROM versions
+                    WHERE seq > ? AND set_aside_reason IS NULL ORDER BY seq
+                    """,
+                arguments: [start.sequence])
+            while let row = try rows.next() {
+                let stored = try Rows.storedVersion(row)
+                guard include(stored.version, stored.receivedFrom) else {
+                    end = FeedPosition(sequence: stored.sequence, dot: stored.version.dot)
+                    continue
+                }
+                let size = (stored.version.body?.count ?? 0) + 200
+                if versions.count >= max(1, limit) || (!versions.isEmpty && bytes + size > maxBytes) {
+                    hasMore = true
+                    break
+                }
+                versions.append(stored.version)
+                bytes += size
+                end = FeedPosition(sequence: stored.sequence, dot: stored.version.dot)
+            }
+            var knowledge = VersionVector()
+            let statement = try db.cachedStatement(sql: "SELECT counter FROM knowledge WHERE origin = ?")
+            for origin in origins {
+                let counter = try Int64.fetchOne(statement, arguments: [origin.hex]) ?? 0
+                knowledge[origin] = UInt64(max(0, counter))
+            }
+            return FeedPage(versions: versions, end: end, hasMore: hasMore, restarted: restarted, knowledge: knowledge)
+        }
+    }
+
+    /// Why each of `dots` that this replica holds set aside was set aside; dots not held or in good
+    /// standing are absent.
+    public func setAsideReasons(of dots: [Dot]) throws -> [Dot: String] {
+        guard !dots.isEmpty else { return [:] }
+        return try read { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT set_aside_reason FROM versions WHERE origin = ? AND counter = ? AND set_aside_reason IS NOT NULL")
+            var reasons: [Dot: String] = [:]
+            for dot in dots {
+                if let reason = try String.fetchOne(statement, arguments: [dot.replica.hex, Int64(dot.counter)]) {
+                    reasons[dot] = reason
+                }
+            }
+            return reasons
+        }
+    }
+
+    /// The dot stored at local sequence `sequence`, set aside or not; nil when there is none.
+    static func dot(_ db: Database, atSequence sequence: Int64) throws -> Dot? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT origin, counter FROM versions WHERE seq = ?", arguments: [sequence]),
+            let origin = ReplicaID(row[0] as String)
+        else { return nil }
+        let counter: Int64 = row[1]
+        return Dot(replica: origin, counter: UInt64(max(0, counter)))
+    }
+}

@@ -1,0 +1,90 @@
+public import SyncEngine
+import GRDB
+
+extension ApplyContext {
+    /// Raises this replica's counter to at least `counter` in the apply transaction, so that a
+    /// replica restored from an old backup never reuses a dot the network already holds, not even
+    /// if another process writes while the exchange runs.
+    public func raiseCounter(toAtLeast counter: UInt64) throws {
+        try db.execute(
+            sql: "UPDATE replica SET counter = max(counter, ?)", arguments: [Int64(min(counter, Dot.maxCounter))])
+    }
+
+    /// Sets versions aside in the apply transaction (the hub rejected them): they stay in history
+    /// with the reason, and their documents' states are rebuilt from the versions in good standing.
+    /// Dots this replica does not hold are ignored.
+    public func setAside(_ reasons: [Dot: String]) throws {
+        guard !reasons.isEmpty else { return }
+        var keys = Set<DocumentKey>()
+        let lookup = try db.cachedStatement(
+            sql: "SELECT collection, document_id FROM versions WHERE origin = ? AND counter = ?")
+        for (dot, reason) in reasons {
+            guard let row = try Row.fetchOne(lookup, arguments: [dot.replica.hex, Int64(dot.counter)]),
+                let collection = CollectionName(row[0] as String), let id = DocumentID(row[1] as String)
+            else { continue }
+            try SetAside.mark(db, dot, reason: reason)
+            keys.insert(DocumentKey(collection: collection, id: id))
+        }
+        for key in keys { try ReplicaStore.rebuildState(db, key) }
+    }
+}
+
+/// What an exchange needs to know of the replica before it builds a request, read in one snapshot.
+public struct ExchangeBase: Sendable, Hashable {
+    /// What is kept of the peer.
+    public var peer: PeerState
+    /// The replica's last used counter.
+    public var counter: UInt64
+    /// The highest counter of this replica's own versions that it holds; below ``counter`` only
+    /// while a replica restored from a backup is recovering its later versions from the hub.
+    public var heldCounter: UInt64
+
+    public init(peer: PeerState, counter: UInt64, heldCounter: UInt64) {
+        self.peer = peer
+        self.counter = counter
+        self.heldCounter = heldCounter
+    }
+}
+
+extension ReplicaStore {
+    /// The peer state, the counter and the highest own version held, in one snapshot.
+    public func exchangeBase(peer: String) throws -> ExchangeBase {
+        let replicaID = self.replicaID
+        return try read { db in
+            let counter = try Int64.fetchOne(db, sql: "SELECT counter FROM replica") ?? 0
+            let held = try Int64.fetchOne(
+                db, sql: "SELECT max(counter) FROM versions WHERE origin = ?", arguments: [replicaID.hex]) ?? 0
+            return ExchangeBase(
+                peer: try PeerRow.load(db, peer), counter: UInt64(max(0, counter)), heldCounter: UInt64(max(0, held)))
+        }
+    }
+
+    /// How many versions in good standing a peer knowing `knowledge` lacks: what waits to be pushed.
+    public func countVersions(missingFrom knowledge: VersionVector) throws -> Int {
+        try read { db in
+            let origins = try String.fetchAll(db, sql: "SELECT origin FROM knowledge").compactMap { ReplicaID($0) }
+            let statement = try db.cachedStatement(sql: """
+                SELECT count(*) FROM versions WHERE origin = ? AND counter > ? AND set_aside_reason IS NULL
+                """)
+            var total = 0
+            for origin in origins {
+                total += try Int.fetchOne(statement, arguments: [origin.hex, Int64(knowledge[origin])]) ?? 0
+            }
+            return total
+        }
+    }
+
+    /// Versions set aside (the network rejected them), most recently received first, with why.
+    public func setAsideVersions(limit: Int = 100) throws -> [StoredVersion] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Rows.storedVersionColumns) FROM versions
+                    WHERE set_aside_reason IS NOT NULL ORDER BY seq DESC LIMIT ?
+                    """,
+                arguments: [limit]
+            ).map(Rows.storedVersion)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+public import ReplicaStore
+public import SyncEngine
+
+/// One round of the exchange, planned without I/O: the request to send, and what the answer
+/// changes. The ``Synchronizer`` reads the replica, sends, and applies the ``Outcome`` in one
+/// transaction.
+public struct ExchangeRound: Sendable, Hashable {
+    /// The client replica.
+    public let replica: ReplicaID
+    /// The replica's state when the round was planned.
+    public let base: ExchangeBase
+    /// The request to send.
+    public let request: SyncRequest
+
+    /// Plans a round: push `push` (versions the hub lacks by `base.peer.knowledge`), pull from the
+    /// saved checkpoint. `sendAssumedKnowledge` is set for the round right after the hub reset the
+    /// checkpoint (a restored hub), so that it answers every origin it holds less of than believed.
+    ///
+    /// The request's `counter` is the highest own version the replica holds: while a replica
+    /// restored from a backup recovers its later versions (its counter is already raised), the hub
+    /// keeps sending back those it lacks.
+    public init(
+        replica: ReplicaID, base: ExchangeBase, push: [Version], limits: PageLimits, sendAssumedKnowledge: Bool
+    ) {
+        self.replica = replica
+        self.base = base
+        request = SyncRequest(
+            replica: replica, counter: min(base.counter, base.heldCounter), checkpoint: base.peer.checkpoint,
+            push: push, assumedKnowledge: sendAssumedKnowledge ? base.peer.knowledge : nil, limits: limits)
+    }
+
+    /// What an answer changes.
+    public struct Outcome: Sendable, Hashable {
+        /// The new belief of what the hub holds.
+        public var knowledge: VersionVector
+        /// The checkpoint to save with the page.
+        public var checkpoint: String
+        /// Pushed versions the hub rejected, to set aside, with the reason shown in status.
+        public var setAside: [Dot: String]
+        /// Raise the replica's counter to at least this, when the hub holds more of it than it knows.
+        public var raiseCounter: UInt64?
+        /// The first divergent dot when the hub reported this replica forked.
+        public var fork: Rejection?
+        /// Pushed versions the hub holds after the round and did not reject.
+        public var pushedTaken: Int
+        /// The next round must send the whole belief of the hub's knowledge.
+        public var sendAssumedKnowledgeNext: Bool
+        /// More versions wait at the hub.
+        public var more: Bool
+    }
+
+    /// What `response` changes.
+    ///
+    /// The hub's knowledge entries in the answer replace the belief (a restored hub may hold less
+    /// than believed, which makes the client push again from there); an entry the protocol
+    /// guarantees in the answer (this replica and every pushed origin) that is absent means 0.
+    /// Entries then rise with the versions just pulled.
+    public func outcome(of response: SyncResponse) -> Outcome {
+        var knowledge = base.peer.knowledge
+        var guaranteed = Set(request.push.map(\.dot.replica))
+        guaranteed.insert(replica)
+        for origin in guaranteed { knowledge[origin] = response.knowledge[origin] }
+        for (origin, counter) in response.knowledge.entries { knowledge[origin] = counter }
+        for version in response.versions { knowledge.add(version.dot) }
+
+        var setAside: [Dot: String] = [:]
+        var fork: Rejection?
+        for rejection in response.rejected {
+            if rejection.reason == .fork {
+                if fork.map({ rejection.dot < $0.dot }) ?? true { fork = rejection }
+            } else {
+                setAside[rejection.dot] = "rejected by the hub (\(rejection.reason.rawValue)): \(rejection.message)"
+            }
+        }
+        let rejectedDots = Set(response.rejected.map(\.dot))
+        let pushedTaken = request.push.count {
+            !rejectedDots.contains($0.dot) && knowledge.contains($0.dot)
+        }
+
+        let ownPulled = response.versions.lazy.filter { $0.dot.replica == replica }.map(\.dot.counter).max() ?? 0
+        let hubHolds = max(response.knowledge[replica], ownPulled)
+        return Outcome(
+            knowledge: knowledge, checkpoint: response.checkpoint, setAside: setAside,
+            raiseCounter: hubHolds > base.counter ? hubHolds : nil, fork: fork, pushedTaken: pushedTaken,
+            sendAssumedKnowledgeNext: response.checkpointReset, more: response.more)
+    }
+}

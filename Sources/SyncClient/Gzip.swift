@@ -1,0 +1,20 @@
+import CompressNIO
+import Foundation
+import NIOCore
+
+/// gzip for request bodies (URLSession never compresses what it sends).
+enum Gzip {
+    /// `data` compressed in the gzip format.
+    static func compress(_ data: Data) throws -> Data {
+        var input = ByteBuffer(bytes: data)
+        let output = try input.compress(with: .gzip())
+        return Data(output.readableBytesView)
+    }
+
+    /// `data` decompressed from the gzip format; refuses more than `maximumSize` bytes of output.
+    static func decompress(_ data: Data, maximumSize: Int) throws -> Data {
+        var input = ByteBuffer(bytes: data)
+        let output = try input.decompress(with: .gzip(), maxSize: maximumSize)
+        return Data(output.readableBytesView)
+    }
+}

@@ -1,0 +1,259 @@
+public import Foundation
+public import SyncEngine
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The exchange over HTTP: `POST <hub>/v1/sync` with a bearer token, JSON bodies, gzip both ways.
+///
+/// Request bodies above ``Configuration/compressionThreshold`` are gzipped here (URLSession never
+/// compresses what it sends); gzipped answers are decompressed by URLSession. Failures become
+/// ``SyncClientError``s that say what happened in one sentence.
+public final class HTTPSyncTransport: SyncTransport {
+    /// How to reach the hub.
+    public struct Configuration: Sendable {
+        /// The hub's base URL (`http://hub.example:8080`); `/v1/sync` is appended unless present.
+        public var hub: URL
+        /// The bearer token; never logged.
+        public var token: String
+        /// Seconds without progress before a request fails (whole seconds, at least 1: URLSession on
+        /// Linux truncates fractions and times out at once below 1 s).
+        public var timeoutSeconds: Int
+        /// Request bodies larger than this many bytes are gzipped.
+        public var compressionThreshold: Int
+        /// Sent as `User-Agent`.
+        public var userAgent: String
+
+        public init(
+            hub: URL, token: String, timeoutSeconds: Int = 30, compressionThreshold: Int = 1024,
+            userAgent: String = "vigil/\(VigilVersion.current)"
+        ) {
+            self.hub = hub
+            self.token = token
+            self.timeoutSeconds = timeoutSeconds
+            self.compressionThreshold = compressionThreshold
+            self.userAgent = userAgent
+        }
+
+        /// The exchange endpoint.
+        public var endpoint: URL {
+            hub.path.hasSuffix("/v1/sync") ? hub : hub.appendingPathComponent("v1").appendingPathComponent("sync")
+        }
+    }
+
+    public let configuration: Configuration
+    private let session: URLSession
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        let sessionConfiguration = URLSessionConfiguration.ephemeral
+        let timeout = TimeInterval(max(1, configuration.timeoutSeconds))
+        sessionConfiguration.timeoutIntervalForRequest = timeout
+        sessionConfiguration.timeoutIntervalForResource = max(timeout, 600)
+        sessionConfiguration.httpShouldSetCookies = false
+        sessionConfiguration.urlCache = nil
+        sessionConfiguration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        session = URLSession(configuration: sessionConfiguration)
+    }
+
+    deinit {
+        session.finishTasksAndInvalidate()
+    }
+
+    public func exchange(_ request: SyncRequest) async throws -> TransportReply {
+        let hubName = configuration.hub.absoluteString
+        var body: Data
+        do {
+            body = try JSONEncoder().encode(request)
+        } catch {
+            throw SyncClientError(.badAnswer, "The request for the hub at \(hubName) could not be encoded (\(error)).")
+        }
+        var urlRequest = URLRequest(url: configuration.endpoint)
+        urlRequest.httpMethod = "POST"
+        urlRequest.timeoutInterval = TimeInterval(max(1, configuration.timeoutSeconds))
+        urlRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        urlRequest.setValue("application/json, application/problem+json", forHTTPHeaderField: "Accept")
+        urlRequest.setValue("gzip", forHTTPHeaderField: "Accept-Encoding")
+        urlRequest.setValue("Bearer \(configuration.token)", forHTTPHeaderField: "Authorization")
+        urlRequest.setValue(configuration.userAgent, forHTTPHeaderField: "User-Agent")
+        if body.count > configuration.compressionThreshold {
+            do {
+                body = try Gzip.compress(body)
+                urlRequest.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
+            } catch {
+                // Sending uncompressed is always correct, only larger.
+            }
+        }
+        urlRequest.httpBody = body
+        let bytesSent = Self.headerSize(of: urlRequest) + "Content-Length: \(body.count)\r\n".utf8.count + body.count
+
+        let data: Data
+        let urlResponse: URLResponse
+        do {
+            (data, urlResponse) = try await session.data(for: urlRequest)
+        } catch {
+            throw Self.translate(error, hub: hubName)
+        }
+        guard let http = urlResponse as? HTTPURLResponse else {
+            throw SyncClientError(.badAnswer, "The hub at \(hubName) sent something that is not an HTTP answer.")
+        }
+        let bytesReceived = Self.headerSize(of: http) + Self.bodySizeOnWire(http, decoded: data); print("DEBUGHDR", http.allHeaderFields, data.count)
+        guard http.statusCode == 200 else {
+            throw Self.failure(status: http.statusCode, body: data, hub: hubName)
+        }
+        let response: SyncResponse
+        do {
+            response = try JSONDecoder().decode(SyncResponse.self, from: data)
+        } catch {
+            if let version = try? JSONDecoder().decode(ProtocolOnly.self, from: data).protocolVersion,
+                !SyncProtocol.supported.contains(version)
+            {
+                throw Self.mismatch(hubVersion: version, hub: hubName)
+            }
+            throw SyncClientError(
+                .badAnswer,
+                "The hub at \(hubName) sent an answer this program cannot read (\(Self.describe(error))); it may not be a Vigil hub, or a newer one.",
+                httpStatus: 200)
+        }
+        guard SyncProtocol.supported.contains(response.protocolVersion) else {
+            throw Self.mismatch(hubVersion: response.protocolVersion, hub: hubName)
+        }
+        return TransportReply(response: response, bytesSent: bytesSent, bytesReceived: bytesReceived)
+    }
+
+    // MARK: - Byte accounting
+
+    /// The request line, `Host` and header lines as sent (an estimate: libcurl may add a few).
+    static func headerSize(of request: URLRequest) -> Int {
+        guard let url = request.url else { return 0 }
+        var path = url.path.isEmpty ? "/" : url.path
+        if let query = url.query { path += "?" + query }
+        var size = "\(request.httpMethod ?? "GET") \(path) HTTP/1.1\r\n".utf8.count
+        var host = url.host ?? ""
+        if let port = url.port { host += ":\(port)" }
+        size += "Host: \(host)\r\n".utf8.count
+        for (name, value) in request.allHTTPHeaderFields ?? [:] { size += name.utf8.count + value.utf8.count + 4 }
+        return size + 2
+    }
+
+    /// The status line and header lines as received.
+    static func headerSize(of response: HTTPURLResponse) -> Int {
+        let reason = HTTPURLResponse.localizedString(forStatusCode: response.statusCode)
+        var size = "HTTP/1.1 \(response.statusCode) \(reason)\r\n".utf8.count
+        for (name, value) in response.allHeaderFields {
+            size += "\(name)".utf8.count + "\(value)".utf8.count + 4
+        }
+        return size + 2
+    }
+
+    /// The body's size as it crossed the wire: `Content-Length` when given (URLSession hands over
+    /// gzipped bodies already decompressed), else the bytes handed over.
+    static func bodySizeOnWire(_ response: HTTPURLResponse, decoded: Data) -> Int {
+        if let length = response.value(forHTTPHeaderField: "Content-Length").flatMap({ Int($0) }), length >= 0 {
+            return length
+        }
+        return decoded.count
+    }
+
+    // MARK: - Failures
+
+    private struct ProtocolOnly: Decodable {
+        var protocolVersion: Int
+        enum CodingKeys: String, CodingKey { case protocolVersion = "protocol" }
+    }
+
+    /// The fields of an `application/problem+json` answer this client reads.
+    struct Problem: Decodable {
+        var type: String?
+        var title: String?
+        var detail: String?
+        /// The hub's protocol versions, when it names them.
+        var supported: [Int]?
+        var supportedProtocols: [Int]?
+    }
+
+    static func failure(status: Int, body: Data, hub: String) -> SyncClientError {
+        let problem = try? JSONDecoder().decode(Problem.self, from: body)
+        let said = problem.flatMap { $0.detail ?? $0.title }.map { ": " + String($0.prefix(300)) } ?? ""
+        let type = problem?.type?.lowercased() ?? ""
+        switch status {
+        case 401, 403:
+            return SyncClientError(
+                .unauthorized,
+                "The hub at \(hub) refused this device's token (HTTP \(status)\(said)); check --token or VIGIL_TOKEN, or ask the hub operator.",
+                httpStatus: status)
+        case 426:
+            return mismatch(hubVersion: (problem?.supported ?? problem?.supportedProtocols)?.max(), hub: hub, said: said)
+        case 400...499 where type.contains("protocol"):
+            return mismatch(hubVersion: (problem?.supported ?? problem?.supportedProtocols)?.max(), hub: hub, said: said)
+        case 429, 503:
+            return SyncClientError(
+                .hubError,
+                "The hub at \(hub) is busy (HTTP \(status)\(said)); local data is kept and will sync later.",
+                httpStatus: status)
+        case 500...599:
+            return SyncClientError(
+                .hubError,
+                "The hub at \(hub) failed (HTTP \(status)\(said)); local data is kept and will sync later.",
+                httpStatus: status)
+        default:
+            return SyncClientError(
+                .requestRefused, "The hub at \(hub) refused the exchange (HTTP \(status)\(said)).", httpStatus: status)
+        }
+    }
+
+    static func mismatch(hubVersion: Int?, hub: String, said: String = "") -> SyncClientError {
+        let ours = SyncProtocol.current
+        let theirs = hubVersion.map { "sync protocol version \($0)" } ?? "another sync protocol version"
+        let advice: String
+        switch hubVersion {
+        case .some(let theirs) where theirs > ours: advice = "upgrade this program"
+        case .some: advice = "the hub must be upgraded"
+        case .none: advice = "upgrade the older side"
+        }
+        return SyncClientError(
+            .protocolMismatch,
+            "The hub at \(hub) speaks \(theirs) and this program speaks version \(ours)\(said); \(advice).")
+    }
+
+    static func translate(_ error: any Error, hub: String) -> any Error {
+        if error is CancellationError { return error }
+        guard let urlError = error as? URLError else {
+            return SyncClientError(
+                .unreachable, "The hub at \(hub) cannot be reached (\(describe(error))); local data is kept and will sync later.")
+        }
+        let reason: String
+        switch urlError.code {
+        case .cancelled: return CancellationError()
+        case .cannotConnectToHost: reason = "connection refused"
+        case .cannotFindHost, .dnsLookupFailed: reason = "host name not found"
+        case .timedOut: reason = "timed out"
+        case .networkConnectionLost: reason = "connection lost"
+        case .notConnectedToInternet: reason = "no network"
+        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
+            .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
+            reason = "TLS failed"
+        case .badServerResponse, .cannotParseResponse, .cannotDecodeContentData, .cannotDecodeRawData:
+            return SyncClientError(
+                .badAnswer, "The hub at \(hub) sent an answer this program cannot read (\(describe(error))).")
+        case .unsupportedURL, .badURL:
+            return SyncClientError(.notConfigured, "The hub address \(hub) is not a URL this program can use; pass --hub http://host:port.")
+        default: reason = describe(error)
+        }
+        return SyncClientError(
+            .unreachable, "The hub at \(hub) cannot be reached (\(reason)); local data is kept and will sync later.")
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let decoding = error as? DecodingError {
+            switch decoding {
+            case .dataCorrupted(let context), .keyNotFound(_, let context), .typeMismatch(_, let context),
+                .valueNotFound(_, let context):
+                let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+                return (path.isEmpty ? "" : path + ": ") + context.debugDescription
+            @unknown default: break
+            }
+        }
+        return String("\(error)".prefix(200))
+    }
+}

@@ -1,0 +1,50 @@
+/// A failed exchange with the hub, said in one sentence for people.
+///
+/// ``code`` lets the edges choose an exit code or a log level; ``isTransient`` tells whether trying
+/// again later may succeed. Messages name the hub and dots, never record contents or tokens.
+public struct SyncClientError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of failure this is.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        enum Value: String {
+            case unreachable, unauthorized, protocolMismatch, hubError, requestRefused, badAnswer
+            case forked, stalled, notConfigured
+        }
+        let value: Value
+        public var description: String { value.rawValue }
+
+        /// The hub cannot be reached: connection refused, name not found, timeout, link lost.
+        public static let unreachable = Code(value: .unreachable)
+        /// The hub refused the credential (HTTP 401 or 403).
+        public static let unauthorized = Code(value: .unauthorized)
+        /// The hub and this program speak no common protocol version.
+        public static let protocolMismatch = Code(value: .protocolMismatch)
+        /// The hub failed or is overloaded (HTTP 5xx, 429): try again later.
+        public static let hubError = Code(value: .hubError)
+        /// The hub refused the request itself (another HTTP 4xx).
+        public static let requestRefused = Code(value: .requestRefused)
+        /// The hub's answer cannot be understood.
+        public static let badAnswer = Code(value: .badAnswer)
+        /// The hub holds one of this replica's dots with other content.
+        public static let forked = Code(value: .forked)
+        /// The hub keeps refusing the same versions without saying why.
+        public static let stalled = Code(value: .stalled)
+        /// No hub or token is configured, or they are malformed.
+        public static let notConfigured = Code(value: .notConfigured)
+    }
+
+    public let code: Code
+    public let message: String
+    /// The HTTP status of the answer that caused it, when there was one.
+    public let httpStatus: Int?
+
+    public init(_ code: Code, _ message: String, httpStatus: Int? = nil) {
+        self.code = code
+        self.message = message
+        self.httpStatus = httpStatus
+    }
+
+    /// Whether trying again later may succeed: an unreachable hub, a hub failure, a busy hub.
+    public var isTransient: Bool { code == .unreachable || code == .hubError }
+
+    public var description: String { message }
+}

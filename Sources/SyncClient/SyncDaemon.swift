@@ -1,0 +1,97 @@
+public import Logging
+import ReplicaStore
+public import ServiceLifecycle
+
+/// The field replica's sync loop as a service: syncs at start, soon after a local write by any
+/// process, on an interval, and with backoff while the hub fails (see ``SyncSchedule``). One
+/// exchange at a time; one log line per outcome. On graceful shutdown (SIGTERM, SIGINT through a
+/// `ServiceGroup`) the exchange in flight is cancelled between transactions, so nothing is half
+/// applied, and `run()` returns.
+public struct SyncDaemon: Service {
+    public struct Configuration: Sendable, Hashable {
+        public var schedule: SyncSchedule.Configuration
+        /// How often the replica is polled for local writes.
+        public var pollInterval: Duration
+
+        public init(schedule: SyncSchedule.Configuration = .init(), pollInterval: Duration = .milliseconds(500)) {
+            self.schedule = schedule
+            self.pollInterval = max(.milliseconds(10), pollInterval)
+        }
+    }
+
+    public let synchronizer: Synchronizer
+    public let configuration: Configuration
+    let logger: Logger
+    let onSuccess: @Sendable (SyncSummary) -> Void
+
+    /// `onSuccess` runs after each successful sync (`syncd run` saves the token there).
+    public init(
+        synchronizer: Synchronizer, configuration: Configuration = Configuration(), logger: Logger,
+        onSuccess: @escaping @Sendable (SyncSummary) -> Void = { _ in }
+    ) {
+        self.synchronizer = synchronizer
+        self.configuration = configuration
+        self.logger = logger
+        self.onSuccess = onSuccess
+    }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await self.loop() }
+        } catch is CancellationError {
+            // Shutdown: the loop stopped between transactions.
+        }
+        logger.info("sync daemon stopped", metadata: ["sync.peer": "\(synchronizer.peer)"])
+    }
+
+    private func loop() async throws {
+        let clock = ContinuousClock()
+        var schedule = SyncSchedule(configuration: configuration.schedule, now: clock.now)
+        var generator = SystemRandomNumberGenerator()
+        let store = synchronizer.store
+        while true {
+            try Task.checkCancellation()
+            if let counter = try? store.counter() { schedule.observe(counter: counter, at: clock.now) }
+            if schedule.isDue(at: clock.now) {
+                do {
+                    let summary = try await synchronizer.run()
+                    schedule.recordSuccess(at: clock.now, counter: try? store.counter())
+                    log(summary)
+                    onSuccess(summary)
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    if Task.isCancelled { throw CancellationError() }
+                    schedule.recordFailure(at: clock.now, using: &generator)
+                    let wait = (schedule.nextDue - clock.now).seconds
+                    logger.warning(
+                        "\(Self.sentence(error))",
+                        metadata: [
+                            "sync.peer": "\(synchronizer.peer)", "sync.failures": "\(schedule.failures)",
+                            "sync.retryIn": "\(Int(wait.rounded(.up)))s",
+                        ])
+                }
+            }
+            try await Task.sleep(for: min(configuration.pollInterval, max(.milliseconds(10), schedule.nextDue - clock.now)))
+        }
+    }
+
+    private func log(_ summary: SyncSummary) {
+        logger.info(
+            "sync ok pushed=\(summary.versionsPushed) pulled=\(summary.versionsPulled) bytes=\(summary.bytesSent + summary.bytesReceived)",
+            metadata: [
+                "sync.peer": "\(synchronizer.peer)", "sync.rejected": "\(summary.rejected)",
+                "sync.roundTrips": "\(summary.roundTrips)", "sync.bytesSent": "\(summary.bytesSent)",
+                "sync.bytesReceived": "\(summary.bytesReceived)",
+            ])
+    }
+
+    /// The one sentence for a failure.
+    static func sentence(_ error: any Error) -> String {
+        switch error {
+        case let error as SyncClientError: error.message
+        case let error as StoreError: error.message
+        default: "The sync failed unexpectedly: \(error)"
+        }
+    }
+}

@@ -1,0 +1,39 @@
+public import ReplicaStore
+public import SyncEngine
+
+/// What `fieldcli status` shows of syncing: the hub, the last successful sync, what waits to be
+/// pushed, and the versions the network rejected with why.
+public struct SyncStatus: Sendable, Hashable {
+    /// A version the hub rejected, kept here out of its document's state.
+    public struct SetAsideVersion: Sendable, Hashable {
+        public var dot: Dot
+        public var key: DocumentKey
+        public var reason: String
+    }
+
+    /// The hub's URL; nil when this replica never synced.
+    public var hub: String?
+    /// When the last exchange succeeded, in milliseconds since 1970.
+    public var lastSyncAt: UInt64?
+    /// The last failure's sentence, when the last attempt failed.
+    public var lastError: String?
+    /// Versions the hub is believed to lack.
+    public var waitingToPush: Int
+    /// How many versions are set aside in all.
+    public var setAsideCount: Int
+    /// The most recent set-aside versions (at most `limit` of them).
+    public var setAside: [SetAsideVersion]
+
+    /// Reads the status of `store`'s sync with its hub (the most recent one it synced with).
+    public static func load(store: ReplicaStore, limit: Int = 20) throws -> SyncStatus {
+        let hub = try HubCredentials.savedHub(in: store, successfulOnly: false)
+        let peer = try hub.map { try store.peerState($0) }
+        let waiting = try store.countVersions(missingFrom: peer?.knowledge ?? VersionVector())
+        let setAside = try store.setAsideVersions(limit: limit).map {
+            SetAsideVersion(dot: $0.version.dot, key: $0.version.key, reason: $0.setAsideReason ?? "")
+        }
+        return SyncStatus(
+            hub: hub, lastSyncAt: peer?.lastSyncAt, lastError: peer?.lastError, waitingToPush: waiting,
+            setAsideCount: try store.status().setAside, setAside: setAside)
+    }
+}

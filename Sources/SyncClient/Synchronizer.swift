@@ -1,0 +1,166 @@
+import Foundation
+public import Logging
+public import ReplicaStore
+public import SyncEngine
+
+/// The exchange loop of one replica with its hub: push what the hub lacks, pull pages until
+/// nothing is left, each page applied in one transaction with its checkpoint.
+///
+/// Every step is a transaction of its own and idempotent, so a cut link costs at most the page in
+/// flight, and two syncs of one replica at once (a retry while the first still runs) are safe:
+/// the hub ignores duplicates, re-applying a page changes nothing, and a belief or checkpoint that
+/// goes back only makes the next round push or pull again.
+public struct Synchronizer: Sendable {
+    /// Bounds of the loop.
+    public struct Configuration: Sendable, Hashable {
+        /// How large a pulled page may be.
+        public var pageLimits: PageLimits
+        /// At most this many versions in one push.
+        public var pushVersions: Int
+        /// About this many bytes of versions in one push.
+        public var pushBytes: Int
+        /// The loop stops after this many round trips (a later sync continues).
+        public var maxRoundTrips: Int
+        /// Retries of one round trip.
+        public var retry: RetryPolicy
+
+        public init(
+            pageLimits: PageLimits = PageLimits(), pushVersions: Int = 1_000, pushBytes: Int = 512 * 1024,
+            maxRoundTrips: Int = 10_000, retry: RetryPolicy = RetryPolicy()
+        ) {
+            self.pageLimits = pageLimits
+            self.pushVersions = max(1, pushVersions)
+            self.pushBytes = max(1, pushBytes)
+            self.maxRoundTrips = max(1, maxRoundTrips)
+            self.retry = retry
+        }
+    }
+
+    public let store: ReplicaStore
+    public let transport: any SyncTransport
+    /// The name the hub is kept under in the replica (its URL).
+    public let peer: String
+    public let configuration: Configuration
+    let logger: Logger
+
+    public init(
+        store: ReplicaStore, transport: any SyncTransport, peer: String, configuration: Configuration = Configuration(),
+        logger: Logger
+    ) {
+        self.store = store
+        self.transport = transport
+        self.peer = peer
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Exchanges until nothing is left to push or pull (or ``Configuration/maxRoundTrips``).
+    ///
+    /// Throws ``SyncClientError`` (the hub or the link failed; the failure is also kept as the
+    /// peer's last error for status) or ``StoreError``. Progress is reported after each round trip.
+    @discardableResult
+    public func run(progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> SyncSummary {
+        let started = ContinuousClock.now
+        var summary = SyncSummary()
+        do {
+            try await loop(summary: &summary, progress: progress)
+        } catch let error as SyncClientError {
+            let message = error.message
+            try? store.updatePeer(peer) { $0.lastError = message }
+            summary.seconds = (ContinuousClock.now - started).seconds
+            throw error
+        }
+        summary.seconds = (ContinuousClock.now - started).seconds
+        return summary
+    }
+
+    private func loop(summary: inout SyncSummary, progress: (@Sendable (SyncProgress) -> Void)?) async throws {
+        var sendAssumedKnowledge = false
+        var more = false
+        var previousPush: [Dot] = []
+        var fruitlessRounds = 0
+        while summary.roundTrips < configuration.maxRoundTrips {
+            try Task.checkCancellation()
+            let base = try store.exchangeBase(peer: peer)
+            let push = try store.versions(
+                missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: configuration.pushBytes
+            ).versions
+            // Go on while pages wait, after a checkpoint reset, or while something is left to push.
+            if summary.roundTrips > 0 && push.isEmpty && !sendAssumedKnowledge && !more { return }
+            // A hub that takes pushed versions answers with knowledge covering them; the same push
+            // answered again and again without progress means the hub will not take them.
+            let pushDots = push.map(\.dot)
+            fruitlessRounds = !pushDots.isEmpty && pushDots == previousPush ? fruitlessRounds + 1 : 0
+            if fruitlessRounds >= 3, let first = pushDots.first {
+                throw SyncClientError(
+                    .stalled,
+                    "The hub at \(peer) keeps refusing versions from \(first) on without saying why; they are kept here, and the hub operator should check its log.")
+            }
+            previousPush = pushDots
+
+            let round = ExchangeRound(
+                replica: store.replicaID, base: base, push: push, limits: configuration.pageLimits,
+                sendAssumedKnowledge: sendAssumedKnowledge)
+            let reply = try await exchange(round.request)
+            let outcome = round.outcome(of: reply.response)
+            try commit(outcome, response: reply.response)
+
+            summary.roundTrips += 1
+            summary.bytesSent += reply.bytesSent
+            summary.bytesReceived += reply.bytesReceived
+            summary.versionsPushed += outcome.pushedTaken
+            summary.versionsPulled += reply.response.versions.count
+            summary.rejected += reply.response.rejected.count
+            logger.debug(
+                "sync round",
+                metadata: [
+                    "sync.peer": "\(peer)", "sync.pushed": "\(push.count)",
+                    "sync.pulled": "\(reply.response.versions.count)", "sync.more": "\(outcome.more)",
+                ])
+            progress?(SyncProgress(summary: summary, more: outcome.more))
+
+            if let fork = outcome.fork {
+                throw SyncClientError(
+                    .forked,
+                    "This replica has forked at dot \(fork.dot) (it was restored from a backup or copied to another machine); its versions from there on are kept here but the hub refuses them. Taking a new incarnation is not supported yet: ask the hub operator.")
+            }
+            if !reply.response.versions.isEmpty { previousPush = [] }
+            sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
+            more = outcome.more
+        }
+    }
+
+    /// One round trip with retries of transient failures.
+    private func exchange(_ request: SyncRequest) async throws -> TransportReply {
+        let transport = self.transport
+        let logger = self.logger
+        let peer = self.peer
+        return try await configuration.retry.run(
+            onRetry: { error, delay in
+                logger.info(
+                    "sync retry",
+                    metadata: [
+                        "sync.peer": "\(peer)", "sync.error": "\(error.message)",
+                        "sync.delay": "\(String(format: "%.1f", delay.seconds))",
+                    ])
+            },
+            { try await transport.exchange(request) })
+    }
+
+    /// Applies the page, its checkpoint, the new belief of the hub's knowledge, the rejections and
+    /// the counter in one transaction.
+    private func commit(_ outcome: ExchangeRound.Outcome, response: SyncResponse) throws {
+        let peer = self.peer
+        let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+        try store.apply(response.versions, from: response.hub, inSameTransaction: { context in
+            if let counter = outcome.raiseCounter { try context.raiseCounter(toAtLeast: counter) }
+            try context.setAside(outcome.setAside)
+            try context.updatePeer(peer) { state in
+                state.knowledge = outcome.knowledge
+                state.checkpoint = outcome.checkpoint
+                state.lastSyncAt = now
+                state.lastError = nil
+            }
+        })
+    }
+}

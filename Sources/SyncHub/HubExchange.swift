@@ -1,0 +1,170 @@
+public import Logging
+public import ReplicaStore
+public import SyncEngine
+
+/// The hub's side of one exchange, with no HTTP in it: applies the push in one transaction, then
+/// answers the hub's knowledge delta, the rejections, and one page of what the client lacks.
+///
+/// The route calls it, and so do tests and simulations, directly.
+public struct HubExchange: Sendable {
+    /// Where the hub's versions live.
+    public let storage: any HubStorage
+    public let configuration: HubConfiguration
+    let logger: Logger
+
+    public init(storage: any HubStorage, configuration: HubConfiguration, logger: Logger) {
+        self.storage = storage
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// An exchange over the SQLite hub replica at `path` (created when missing).
+    public static func sqlite(
+        path: String, configuration: HubConfiguration = HubConfiguration(),
+        options: ReplicaStore.Options = ReplicaStore.Options(), logger: Logger
+    ) throws -> HubExchange {
+        let storage = try SQLiteHubStorage.openOrCreate(path: path, options: options, logger: logger)
+        return HubExchange(storage: storage, configuration: configuration, logger: logger)
+    }
+
+    /// The hub replica's id.
+    public var hubID: ReplicaID { storage.hubID }
+
+    /// Carries out one exchange; logs one line with the exchange logger.
+    public func handle(_ request: SyncRequest) async throws -> SyncResponse {
+        try await handle(request, logger: logger)
+    }
+
+    /// Carries out one exchange; logs one line to `logger` (the request's, with its id).
+    public func handle(_ request: SyncRequest, logger: Logger) async throws -> SyncResponse {
+        let limits = configuration.limits
+        guard SyncProtocol.supported.contains(request.protocolVersion) else {
+            throw SyncHubError(
+                .unsupportedProtocol,
+                "The client speaks sync protocol \(request.protocolVersion); this hub speaks \(Self.describe(SyncProtocol.supported)). Upgrade the older side.")
+        }
+        guard request.push.count <= limits.maxPushVersions else {
+            throw SyncHubError(
+                .tooLarge,
+                "The push carries \(request.push.count) versions; the limit is \(limits.maxPushVersions) per exchange. Push in smaller batches.")
+        }
+
+        // The push, in one transaction.
+        let push = request.push.sorted { $0.dot < $1.dot }
+        var rejected: [Rejection] = []
+        var accepted = 0
+        if !push.isEmpty {
+            let maxRecordBytes = limits.maxRecordBytes
+            let report = try await storage.apply(push, from: request.replica) { version, heldCounter in
+                Self.admission(of: version, heldCounter: heldCounter, maxRecordBytes: maxRecordBytes)
+            }
+            accepted = report.stored - report.setAside.count
+            rejected = Self.rejections(forks: report.forks, quarantined: report.setAside)
+            if report.alreadyHeld > 0 {
+                // A version pushed again after a lost answer is reported again.
+                let reported = Set(rejected.map(\.dot))
+                let again = try await storage.quarantineReasons(of: push.map(\.dot).filter { !reported.contains($0) })
+                rejected += Self.rejections(forks: [], quarantined: again)
+            }
+            rejected.sort { $0.dot < $1.dot }
+        }
+
+        // The pull, read after the push, with the knowledge, in one snapshot.
+        var origins = Set(push.map(\.dot.replica))
+        origins.insert(request.replica)
+        if let assumed = request.assumedKnowledge { origins.formUnion(assumed.entries.keys) }
+        let position = request.checkpoint.map { FeedPosition(checkpoint: $0) ?? FeedPosition(sequence: -1, dot: nil) }
+        let reader = request.replica
+        let readerCounter = request.counter
+        let page = try await storage.page(
+            PageQuery(
+                after: position ?? .start,
+                limit: min(max(1, request.limits.versions), limits.maxPageVersions),
+                maxBytes: min(max(1, request.limits.bytes), limits.maxPageBytes),
+                knowledgeOf: origins,
+                include: { version, receivedFrom in
+                    Self.isSent(version, receivedFrom: receivedFrom, to: reader, counter: readerCounter)
+                }))
+
+        let response = SyncResponse(
+            hub: storage.hubID, knowledge: Self.knowledgeDelta(page.knowledge, request: request, push: push),
+            accepted: accepted, rejected: rejected, versions: page.versions, checkpoint: page.end.checkpoint,
+            more: page.hasMore, checkpointReset: page.restarted)
+        logger.info(
+            "sync exchange",
+            metadata: [
+                "sync.peer": "\(request.replica.hex)",
+                "sync.pushed": "\(push.count)",
+                "sync.accepted": "\(accepted)",
+                "sync.rejected": "\(rejected.count)",
+                "sync.pulled": "\(page.versions.count)",
+                "sync.more": "\(page.hasMore)",
+                "sync.checkpointReset": "\(page.restarted)",
+            ])
+        return response
+    }
+
+    /// Whether a pushed version is merged, quarantined, or refused (a gap: the hub lacks the
+    /// counters before it, and the knowledge delta tells the client where to push from).
+    static func admission(of version: Version, heldCounter: UInt64, maxRecordBytes: Int) -> Admission {
+        if version.dot.counter > heldCounter + 1 { return .refuse }
+        if let body = version.body {
+            do {
+                try JSONBody.validate(body, maximumSize: maxRecordBytes)
+            } catch let error as SyncEngineError {
+                return .setAside("invalid record: \(error.message)")
+            } catch {
+                return .setAside("invalid record: the body cannot be read")
+            }
+        }
+        return .merge
+    }
+
+    /// Whether the page sends `version` to `reader`: never what the reader pushed (now or before),
+    /// nor its own versions up to its counter; its own versions above its counter are sent even
+    /// though it pushed them once (a reader restored from an old backup recovers them).
+    static func isSent(_ version: Version, receivedFrom: ReplicaID?, to reader: ReplicaID, counter: UInt64) -> Bool {
+        if version.dot.replica == reader { return version.dot.counter > counter }
+        return receivedFrom != reader
+    }
+
+    /// The entries of the hub's knowledge the client must update: every pushed origin, the
+    /// client's own id, and every assumed entry the hub holds less of. An entry absent from the
+    /// delta while its origin was pushed or assumed means the hub holds nothing of it.
+    static func knowledgeDelta(_ knowledge: VersionVector, request: SyncRequest, push: [Version]) -> VersionVector {
+        var delta = VersionVector()
+        for version in push { delta[version.dot.replica] = knowledge[version.dot.replica] }
+        delta[request.replica] = knowledge[request.replica]
+        if let assumed = request.assumedKnowledge {
+            for (origin, counter) in assumed.entries where knowledge[origin] < counter {
+                delta[origin] = knowledge[origin]
+            }
+        }
+        return delta
+    }
+
+    static func rejections(forks: [Dot], quarantined: [Dot: String]) -> [Rejection] {
+        var rejections = forks.map { dot in
+            Rejection(
+                dot: dot, reason: .fork,
+                message: "The hub already holds \(dot) with another signature: replica \(dot.replica.short) has forked, and nothing of it from counter \(dot.counter) on was taken.",
+                quarantined: false)
+        }
+        for (dot, reason) in quarantined {
+            rejections.append(
+                Rejection(dot: dot, reason: Self.reason(quarantine: reason), message: "Quarantined: \(reason).", quarantined: true))
+        }
+        return rejections
+    }
+
+    /// The rejection reason for a stored quarantine reason.
+    static func reason(quarantine reason: String) -> Rejection.Reason {
+        if reason.hasPrefix("bad signature") { return .badSignature }
+        if reason.hasPrefix("out of scope") { return .outOfScope }
+        return .invalidRecord
+    }
+
+    static func describe(_ versions: ClosedRange<Int>) -> String {
+        versions.count == 1 ? "version \(versions.lowerBound)" : "versions \(versions.lowerBound) to \(versions.upperBound)"
+    }
+}

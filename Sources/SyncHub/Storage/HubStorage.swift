@@ -1,0 +1,50 @@
+public import ReplicaStore
+public import SyncEngine
+
+/// What the exchange needs from the hub's storage. The SQLite implementation is
+/// ``SQLiteHubStorage``; a PostgreSQL one can follow behind the same operations.
+///
+/// Each operation is atomic: ``apply(_:from:admit:)`` commits all or nothing, and
+/// ``page(_:)`` reads its versions and knowledge in one snapshot.
+public protocol HubStorage: Sendable {
+    /// The hub replica's id.
+    var hubID: ReplicaID { get }
+
+    /// Applies pushed versions in one transaction, recording `peer` as where they came from.
+    /// `admit` decides for each version not held yet, given the highest counter held of its origin.
+    func apply(
+        _ versions: [Version], from peer: ReplicaID,
+        admit: @escaping @Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission
+    ) async throws -> ApplyReport
+
+    /// Why each of `dots` held in quarantine was quarantined; others are absent.
+    func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String]
+
+    /// Reads one page of the changes feed and the knowledge asked for, in one snapshot.
+    func page(_ query: PageQuery) async throws -> FeedPage
+}
+
+/// Which page of the hub's changes feed to read.
+public struct PageQuery: Sendable {
+    /// Where the page starts (a position this hub gave out, else the page restarts at the beginning).
+    public var after: FeedPosition
+    /// At most this many versions.
+    public var limit: Int
+    /// About this many bytes of versions (at least one version is sent when any is waiting).
+    public var maxBytes: Int
+    /// The origins whose knowledge entry the answer carries.
+    public var knowledgeOf: Set<ReplicaID>
+    /// Which versions the reader gets; the others are scanned past.
+    public var include: @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool
+
+    public init(
+        after: FeedPosition, limit: Int, maxBytes: Int, knowledgeOf: Set<ReplicaID>,
+        include: @escaping @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool
+    ) {
+        self.after = after
+        self.limit = limit
+        self.maxBytes = maxBytes
+        self.knowledgeOf = knowledgeOf
+        self.include = include
+    }
+}

@@ -1,0 +1,67 @@
+import Dispatch
+import Foundation
+public import Logging
+public import ReplicaStore
+public import SyncEngine
+
+/// The hub's storage on one SQLite replica file (the hub is a replica too).
+///
+/// Writers are serialized by SQLite, so concurrent exchanges are safe; the blocking database calls
+/// run off Swift's cooperative thread pool.
+public struct SQLiteHubStorage: HubStorage {
+    /// The hub's replica.
+    public let store: ReplicaStore
+
+    public var hubID: ReplicaID { store.replicaID }
+
+    /// Uses an open replica as the hub's storage.
+    public init(store: ReplicaStore) {
+        self.store = store
+    }
+
+    /// Opens the hub replica at `path`, creating it (and its folder) when there is none.
+    public static func openOrCreate(
+        path: String, options: ReplicaStore.Options = ReplicaStore.Options(), logger: Logger
+    ) throws -> SQLiteHubStorage {
+        if FileManager.default.fileExists(atPath: path) {
+            return SQLiteHubStorage(store: try ReplicaStore.open(at: path, options: options))
+        }
+        let store = try ReplicaStore.create(at: path, options: options)
+        logger.notice(
+            "created the hub replica",
+            metadata: ["hub.db": "\(path)", "hub.replica": "\(store.replicaID.hex)"])
+        return SQLiteHubStorage(store: store)
+    }
+
+    public func apply(
+        _ versions: [Version], from peer: ReplicaID,
+        admit: @escaping @Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission
+    ) async throws -> ApplyReport {
+        let store = self.store
+        return try await offload { try store.apply(versions, from: peer, admit: admit) }
+    }
+
+    public func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String] {
+        let store = self.store
+        return try await offload { try store.setAsideReasons(of: dots) }
+    }
+
+    public func page(_ query: PageQuery) async throws -> FeedPage {
+        let store = self.store
+        return try await offload {
+            try store.feedPage(
+                after: query.after, limit: query.limit, maxBytes: query.maxBytes, knowledgeOf: query.knowledgeOf,
+                include: query.include)
+        }
+    }
+
+    /// Runs a blocking database call on a dispatch thread, so that waiting for SQLite's write lock
+    /// never holds one of the few cooperative threads.
+    private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(with: Result { try body() })
+            }
+        }
+    }
+}

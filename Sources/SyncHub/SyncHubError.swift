@@ -1,0 +1,61 @@
+/// A failure at the hub, said in one sentence for people.
+///
+/// ``code`` decides the HTTP status and the problem type at the edge
+/// (`SyncHubError+HTTPResponseError.swift`). Messages never quote record contents or tokens.
+public struct SyncHubError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of failure this is.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        enum Value: String {
+            case unsupportedProtocol = "unsupported-protocol"
+            case malformedRequest = "malformed-request"
+            case unsupportedMediaType = "unsupported-media-type"
+            case unsupportedEncoding = "unsupported-encoding"
+            case corruptEncoding = "corrupt-encoding"
+            case tooLarge = "too-large"
+            case unauthorized
+            case notFound = "not-found"
+            case methodNotAllowed = "method-not-allowed"
+            case busy
+            case storage
+            case tokenFile = "token-file"
+        }
+        let value: Value
+        /// The problem type: a short stable name such as `unsupported-protocol`.
+        public var description: String { value.rawValue }
+
+        /// The client speaks a protocol version this hub does not serve.
+        public static let unsupportedProtocol = Code(value: .unsupportedProtocol)
+        /// The request body is not a valid sync request.
+        public static let malformedRequest = Code(value: .malformedRequest)
+        /// The request body is not JSON.
+        public static let unsupportedMediaType = Code(value: .unsupportedMediaType)
+        /// The request body uses a content encoding other than gzip.
+        public static let unsupportedEncoding = Code(value: .unsupportedEncoding)
+        /// The gzip request body is truncated or damaged.
+        public static let corruptEncoding = Code(value: .corruptEncoding)
+        /// The request (its body, its decompressed body, or its push) is above a limit.
+        public static let tooLarge = Code(value: .tooLarge)
+        /// No bearer token, or a wrong one.
+        public static let unauthorized = Code(value: .unauthorized)
+        /// No such route.
+        public static let notFound = Code(value: .notFound)
+        /// The route exists but not with this method.
+        public static let methodNotAllowed = Code(value: .methodNotAllowed)
+        /// The hub's database stayed locked too long; try again.
+        public static let busy = Code(value: .busy)
+        /// The hub's database failed.
+        public static let storage = Code(value: .storage)
+        /// The hub's token file cannot be read or written.
+        public static let tokenFile = Code(value: .tokenFile)
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import ReplicaStore
+import SyncEngine
+
+extension FieldCLI {
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a document; every conflicting version when it is in conflict.",
+            discussion: """
+                Each version shows its dot (replica:counter), author, time and body.
+
+                Examples:
+                  fieldcli get reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c
+                  fieldcli get reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --json
+                """)
+
+        @OptionGroup var options: ReplicaOptions
+
+        @Argument(help: "The collection.")
+        var collection: String
+
+        @Argument(help: "The document id.")
+        var id: String
+
+        func run() async throws {
+            let key = try Arguments.key(collection, id)
+            let document = try options.open().existingDocument(key)
+            if options.json {
+                try JSONOutput.print(JSONOutput.document(document))
+            } else {
+                print(Rendering.document(document))
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import ReplicaStore
+import SyncEngine
+
+extension FieldCLI {
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show every version of a document, oldest first, with who wrote it and whether its signature holds.",
+            discussion: """
+                For each version: its dot (replica:counter), author replica, time, causal context \
+                (what the writer had seen), signature (valid, invalid, or unknown-key when this \
+                replica does not have the author's key yet), and why it was set aside if the \
+                network rejected it.
+
+                Examples:
+                  fieldcli history reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c
+                  fieldcli history reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --json
+                """)
+
+        @OptionGroup var options: ReplicaOptions
+
+        @Argument(help: "The collection.")
+        var collection: String
+
+        @Argument(help: "The document id.")
+        var id: String
+
+        func run() async throws {
+            let key = try Arguments.key(collection, id)
+            let store = try options.open()
+            let history = try store.history(of: key)
+            guard !history.isEmpty else { _ = try store.existingDocument(key); return }
+            let entries = try history.map { ($0, try store.signatureStatus(of: $0.version)) }
+            if options.json {
+                try JSONOutput.print([
+                    "collection": key.collection.rawValue, "id": key.id.rawValue,
+                    "versions": entries.map { stored, signature in
+                        var object = JSONOutput.version(stored.version)
+                        object["signature"] = signature.rawValue
+                        object["setAsideReason"] = stored.setAsideReason ?? NSNull()
+                        object["receivedFrom"] = stored.receivedFrom?.hex ?? NSNull()
+                        return object
+                    },
+                ])
+            } else {
+                print("\(key): \(history.count) version\(history.count == 1 ? "" : "s")")
+                for (stored, signature) in entries { print(Rendering.historyEntry(stored, signature: signature)) }
+            }
+        }
+    }
+}

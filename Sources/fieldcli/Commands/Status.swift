@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+import ReplicaStore
+import SyncEngine
+
+extension FieldCLI {
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the replica at a glance: id, counter, knowledge, documents, conflicts.",
+            discussion: """
+                Examples:
+                  fieldcli status
+                  fieldcli status --json | jq .conflicts
+                """)
+
+        @OptionGroup var options: ReplicaOptions
+
+        func run() async throws {
+            let store = try options.open()
+            var report = StatusReport()
+            report.addReplica(store, try store.status())
+            try report.print(json: options.json)
+        }
+    }
+}

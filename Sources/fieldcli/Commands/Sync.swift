@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReplicaStore
+import SyncClient
+
+extension FieldCLI {
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Exchange with the hub until nothing is left to push or pull.",
+            discussion: """
+                The hub and token come from --hub and --token, else VIGIL_HUB and VIGIL_TOKEN, else \
+                the ones of the last successful sync (the token is kept in PATH.credential, mode 0600). \
+                Progress goes to stderr when it is a terminal; a summary follows.
+
+                Examples:
+                  fieldcli sync --hub http://hub.example:8080 --token "$TOKEN"
+                  fieldcli sync
+                  fieldcli sync --json | jq .bytesReceived
+                """)
+
+        @OptionGroup var options: ReplicaOptions
+
+        @Option(help: ArgumentHelp("The hub's URL (default: $VIGIL_HUB, else the last one used).", valueName: "url"))
+        var hub: String?
+
+        @Option(help: ArgumentHelp("The bearer token (default: $VIGIL_TOKEN, else the saved one).", valueName: "token"))
+        var token: String?
+
+        @Option(help: ArgumentHelp("Seconds without progress before a request fails (whole seconds, at least 1).", valueName: "seconds"))
+        var timeout = 30
+
+        func validate() throws {
+            if let hub, !(hub.hasPrefix("http://") || hub.hasPrefix("https://")) || URL(string: hub)?.host == nil {
+                throw ValidationError("--hub takes an http:// or https:// URL, such as http://127.0.0.1:8080.")
+            }
+            if timeout < 1 { throw ValidationError("--timeout takes whole seconds, at least 1.") }
+        }
+
+        func run() async throws {
+            let store = try options.open()
+            do {
+                let credentials = try HubCredentials.resolve(hub: hub, token: token, store: store)
+                let transport = HTTPSyncTransport(
+                    configuration: .init(hub: credentials.url, token: credentials.token, timeoutSeconds: timeout))
+                let synchronizer = Synchronizer(
+                    store: store, transport: transport, peer: credentials.peerName,
+                    logger: Logger(label: "fieldcli.sync") { _ in SwiftLogNoOpLogHandler() })
+                let meter = isatty(STDERR_FILENO) == 1 ? ProgressMeter() : nil
+                var progress: (@Sendable (SyncProgress) -> Void)?
+                if let meter { progress = { meter.show($0) } }
+                let summary: SyncSummary
+                do {
+                    summary = try await synchronizer.run(progress: progress)
+                    meter?.finish()
+                } catch {
+                    meter?.finish()
+                    throw error
+                }
+                try credentials.saveToken(forReplicaAt: store.path)
+                try printSummary(summary, hub: credentials.peerName)
+            } catch let error as SyncClientError {
+                Console.diagnose(error.message)
+                throw error.code.exitCode
+            }
+        }
+
+        private func printSummary(_ summary: SyncSummary, hub: String) throws {
+            if options.json {
+                try JSONOutput.print([
+                    "hub": hub, "versionsPushed": summary.versionsPushed, "versionsPulled": summary.versionsPulled,
+                    "rejected": summary.rejected, "bytesSent": summary.bytesSent, "bytesReceived": summary.bytesReceived,
+                    "roundTrips": summary.roundTrips, "seconds": (summary.seconds * 1000).rounded() / 1000,
+                ])
+                return
+            }
+            let trips = summary.roundTrips == 1 ? "1 round trip" : "\(summary.roundTrips) round trips"
+            print(
+                "Synced with \(hub): pushed \(summary.versionsPushed), pulled \(summary.versionsPulled) "
+                    + "(\(trips), \(ByteCount(summary.bytesSent)) sent, \(ByteCount(summary.bytesReceived)) received, "
+                    + String(format: "%.1f s).", summary.seconds))
+            if summary.rejected > 0 {
+                print(
+                    Console.highlight(
+                        "The hub rejected \(summary.rejected) version\(summary.rejected == 1 ? "" : "s"); they are set aside here (see `fieldcli status`)."))
+            }
+        }
+    }
+}
+
+extension SyncClientError.Code {
+    /// The exit code `fieldcli` ends with on this failure (see `ExitCodes.swift`).
+    var exitCode: ExitCode {
+        switch self {
+        case .unreachable, .hubError: .hubUnreachable
+        case .unauthorized, .requestRefused: .refusedByHub
+        case .protocolMismatch: .protocolMismatch
+        case .notConfigured: .usage
+        case .forked: .conflict
+        default: .unexpected
+        }
+    }
+}
+
+extension StatusReport {
+    /// Adds what `fieldcli status` shows of syncing: hub, last sync, waiting and set-aside versions.
+    mutating func addSync(_ sync: SyncStatus) {
+        add("hub", sync.hub ?? "none (run `fieldcli sync --hub URL --token TOKEN`)", key: "hub", value: sync.hub ?? NSNull())
+        let formatter = ISO8601DateFormatter()
+        let last = sync.lastSyncAt.map { formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) }
+        add("last sync", last ?? "never", key: "lastSync", value: last ?? NSNull())
+        if let error = sync.lastError {
+            add("last error", Console.highlight(error), key: "lastError", value: error)
+        }
+        add("to push", "\(sync.waitingToPush) versions", key: "waitingToPush", value: sync.waitingToPush)
+        if sync.setAsideCount > 0 {
+            let reasons = sync.setAside.map { "\($0.dot.replica.short):\($0.dot.counter) \($0.key): \($0.reason)" }
+            add(
+                "rejected", Console.highlight("\(sync.setAsideCount): " + reasons.joined(separator: "; ")),
+                key: "rejected",
+                value: sync.setAside.map { ["dot": $0.dot.description, "document": "\($0.key)", "reason": $0.reason] })
+        }
+    }
+}
+
+/// A byte count for people: `512 B`, `3.4 KB`, `1.2 MB`.
+struct ByteCount: CustomStringConvertible {
+    let bytes: Int
+    init(_ bytes: Int) { self.bytes = bytes }
+
+    var description: String {
+        switch bytes {
+        case ..<1_000: "\(bytes) B"
+        case ..<1_000_000: String(format: "%.1f KB", Double(bytes) / 1_000)
+        default: String(format: "%.1f MB", Double(bytes) / 1_000_000)
+        }
+    }
+}
+
+/// Progress on stderr, one line rewritten in place: pages, versions and bytes up and down.
+final class ProgressMeter: Sendable {
+    func show(_ progress: SyncProgress) {
+        let line =
+            "\rsync: \(progress.roundTrips) page\(progress.roundTrips == 1 ? "" : "s"), "
+            + "up \(progress.versionsPushed) versions \(ByteCount(progress.bytesSent)), "
+            + "down \(progress.versionsPulled) versions \(ByteCount(progress.bytesReceived))\u{1B}[K"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import ReplicaStore
+import SyncEngine
+
+/// The exit codes of `fieldcli`, one per kind of failure, so scripts can tell them apart.
+///
+/// | code | meaning |
+/// |---|---|
+/// | 0 | success |
+/// | 1 | unexpected failure |
+/// | 64 | usage: a bad flag or argument |
+/// | 65 | invalid input: malformed or non-object JSON, a bad collection, id, partition or dot |
+/// | 66 | no replica at the path (run `fieldcli init`) |
+/// | 67 | document not found |
+/// | 68 | conflict: the document is in conflict, there is nothing to resolve, or a partition change |
+/// | 69 | hub unreachable (sync) |
+/// | 70 | not a replica: a corrupt or foreign SQLite file, or a newer schema |
+/// | 71 | a replica already exists at the path |
+/// | 73 | cannot write (read-only) |
+/// | 74 | disk full or I/O error |
+/// | 75 | replica busy: try again |
+/// | 76 | device key file problem |
+/// | 77 | refused by the hub (authentication) |
+/// | 78 | protocol mismatch |
+extension ExitCode {
+    static let unexpected = ExitCode(1)
+    static let usage = ExitCode(64)
+    static let invalidInput = ExitCode(65)
+    static let noReplica = ExitCode(66)
+    static let documentNotFound = ExitCode(67)
+    static let conflict = ExitCode(68)
+    static let hubUnreachable = ExitCode(69)
+    static let notAReplica = ExitCode(70)
+    static let replicaExists = ExitCode(71)
+    static let cannotWrite = ExitCode(73)
+    static let diskOrIO = ExitCode(74)
+    static let busy = ExitCode(75)
+    static let keyFile = ExitCode(76)
+    static let refusedByHub = ExitCode(77)
+    static let protocolMismatch = ExitCode(78)
+}
+
+extension StoreError.Code {
+    /// The exit code `fieldcli` ends with on this failure.
+    var exitCode: ExitCode {
+        switch self {
+        case .replicaMissing: .noReplica
+        case .replicaExists: .replicaExists
+        case .notAReplica: .notAReplica
+        case .readOnly: .cannotWrite
+        case .diskFull, .io: .diskOrIO
+        case .busy: .busy
+        case .documentNotFound: .documentNotFound
+        case .keyFile: .keyFile
+        case .fork: .conflict
+        default: .unexpected
+        }
+    }
+}
+
+extension SyncEngineError.Code {
+    /// The exit code `fieldcli` ends with on this failure.
+    var exitCode: ExitCode {
+        switch self {
+        case .invalidBody, .invalidIdentifier: .invalidInput
+        case .conflict, .partitionMismatch: .conflict
+        case .invalidKey: .keyFile
+        case .invalidMessage, .unsupportedProtocol: .protocolMismatch
+        default: .unexpected
+        }
+    }
+}
+
+/// A failure said to the user: one sentence and the exit code that goes with it.
+struct Diagnostic: Sendable {
+    var message: String
+    var exitCode: ExitCode
+
+    /// The diagnostic for an error thrown by a command; nil for errors ArgumentParser reports
+    /// itself (help requests, usage errors).
+    init?(_ error: any Error) {
+        switch error {
+        case let error as StoreError: self.init(message: error.message, exitCode: error.code.exitCode)
+        case let error as SyncEngineError: self.init(message: error.message, exitCode: error.code.exitCode)
+        case let error as InvalidInput: self.init(message: error.message, exitCode: .invalidInput)
+        default: return nil
+        }
+    }
+
+    init(message: String, exitCode: ExitCode) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+
+/// `fieldcli`: record, inspect and resolve incident reports on a local replica, fully offline.
+@main
+struct FieldCLI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fieldcli",
+        abstract: "Record, inspect and resolve reports on a local Vigil replica, offline.",
+        discussion: """
+            Every command works on one replica file: --db PATH, else $VIGIL_DB, else \
+            $XDG_DATA_HOME/vigil/replica.sqlite (~/.local/share/vigil/replica.sqlite). Add --json \
+            for one JSON document on stdout.
+
+            Examples:
+              fieldcli init
+              fieldcli put reports --body '{"title": "Checkpoint closed", "region": "north"}'
+              fieldcli list reports --limit 10
+              fieldcli conflicts list
+
+            Exit codes: 0 success, 1 unexpected, 64 usage, 65 invalid input, 66 no replica, \
+            67 document not found, 68 conflict, 69 hub unreachable, 70 not a replica, \
+            71 replica exists, 73 cannot write, 74 disk full or I/O error, 75 replica busy, \
+            76 device key file, 77 refused by hub, 78 protocol mismatch.
+            """,
+        subcommands: [
+            Init.self, Put.self, Get.self, List.self, Delete.self, History.self, Conflicts.self,
+            Status.self,
+        ]
+    )
+
+    /// Parses and runs a command; a failure prints one sentence on stderr and exits with the
+    /// code of its kind (see `ExitCodes.swift`).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(with: error)
+        }
+    }
+
+    private static func exit(with error: any Error) -> Never {
+        if let diagnostic = Diagnostic(error) {
+            Console.diagnose(diagnostic.message)
+            Self.exit(withError: diagnostic.exitCode)
+        }
+        let code = exitCode(for: error)
+        if code == .success || error is ExitCode {
+            Self.exit(withError: error)
+        }
+        var message = message(for: error).trimmingCharacters(in: .whitespacesAndNewlines).firstLine
+        if message.hasSuffix(".") { message.removeLast() }
+        let isUsage = code == .validationFailure
+        Console.diagnose(
+            isUsage ? "\(message) (see `fieldcli help`)." : "An unexpected failure stopped the command: \(message)")
+        Self.exit(withError: isUsage ? ExitCode.usage : ExitCode.unexpected)
+    }
+}
+
+extension String {
+    fileprivate var firstLine: String {
+        String(split(separator: "\n", maxSplits: 1).first ?? "")
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReplicaStore
+import ServiceLifecycle
+import SyncClient
+
+extension Syncd {
+    /// `syncd run`: keeps a field replica in sync with its hub until SIGTERM or SIGINT.
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Keep a field replica in sync with the hub: at start, soon after each local write, and on an interval.",
+            discussion: """
+                The hub and token come from --hub and --token, else VIGIL_HUB and VIGIL_TOKEN, else \
+                the ones of the last successful sync. While the hub cannot be reached, attempts back \
+                off exponentially up to a minute; a local write meanwhile brings the next attempt to \
+                5 s after the last one at the earliest. One log line per outcome on stderr.
+
+                Example:
+                  syncd run --db field.sqlite --hub http://hub.example:8080 --token "$TOKEN"
+                """)
+
+        @Option(name: .long, help: ArgumentHelp("The field replica file (default: $VIGIL_DB, else the fieldcli default).", valueName: "path"))
+        var db: String?
+
+        @Option(help: ArgumentHelp("The hub's URL (default: $VIGIL_HUB, else the last one used).", valueName: "url"))
+        var hub: String?
+
+        @Option(help: ArgumentHelp("The bearer token (default: $VIGIL_TOKEN, else the saved one).", valueName: "token"))
+        var token: String?
+
+        @Option(help: ArgumentHelp("Seconds between syncs when nothing happens.", valueName: "seconds"))
+        var interval = 60
+
+        @Option(help: ArgumentHelp("Seconds without progress before a request fails (whole seconds, at least 1).", valueName: "seconds"))
+        var timeout = 30
+
+        @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default: info).")
+        var logLevel: String = "info"
+
+        func validate() throws {
+            if let hub, !(hub.hasPrefix("http://") || hub.hasPrefix("https://")) || URL(string: hub)?.host == nil {
+                throw ValidationError("--hub takes an http:// or https:// URL, such as http://127.0.0.1:8080.")
+            }
+            if interval < 1 { throw ValidationError("--interval takes whole seconds, at least 1.") }
+            if timeout < 1 { throw ValidationError("--timeout takes whole seconds, at least 1.") }
+            if Logger.Level(rawValue: logLevel.lowercased()) == nil {
+                throw ValidationError("--log-level takes trace, debug, info, notice, warning, error or critical.")
+            }
+        }
+
+        func run() async throws {
+            let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "syncd.run")
+            let daemon: SyncDaemon
+            do {
+                let store = try ReplicaStore.open(at: db ?? ReplicaStore.defaultPath())
+                let credentials = try HubCredentials.resolve(hub: hub, token: token, store: store)
+                let transport = HTTPSyncTransport(
+                    configuration: .init(hub: credentials.url, token: credentials.token, timeoutSeconds: timeout))
+                // The daemon backs off on its own; one exchange tries each round trip a few times only.
+                let synchronizer = Synchronizer(
+                    store: store, transport: transport, peer: credentials.peerName,
+                    configuration: .init(retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(500), maxDelay: .seconds(2))),
+                    logger: logger)
+                let path = store.path
+                daemon = SyncDaemon(
+                    synchronizer: synchronizer,
+                    configuration: .init(schedule: .init(interval: .seconds(interval))),
+                    logger: logger,
+                    onSuccess: { _ in
+                        do {
+                            try credentials.saveToken(forReplicaAt: path)
+                        } catch {
+                            logger.warning("\(error)")
+                        }
+                    })
+                logger.info("syncing \(path) with \(credentials.peerName) every \(interval) s and after each local write")
+            } catch let error as SyncClientError {
+                Self.fail(error.message)
+            } catch let error as StoreError {
+                Self.fail(error.message)
+            }
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [
+                        .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)
+                    ],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            do {
+                try await group.run()
+            } catch {
+                Self.fail("the sync daemon stopped: \(error)")
+            }
+        }
+
+        private static func fail(_ message: String) -> Never {
+            FileHandle.standardError.write(Data("syncd: \(message)\n".utf8))
+            Foundation.exit(1)
+        }
+    }
+}

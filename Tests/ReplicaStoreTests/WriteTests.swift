@@ -1,0 +1,118 @@
+import Foundation
+import ReplicaStore
+import SyncEngine
+import Testing
+import TestSupport
+
+@Suite("Recording writes")
+struct WriteTests {
+    @Test func countersAre1_2_3AndSurviveReopening() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let store = try folder.create()
+            let counters = try ["a", "b", "a"].map { try store.write(StoreFixtures.put($0, "x")).dot.counter }
+            #expect(counters == [1, 2, 3])
+            #expect(try store.counter() == 3)
+            let reopened = try folder.open()
+            #expect(try reopened.counter() == 3)
+            #expect(try reopened.write(StoreFixtures.put("c", "y")).dot.counter == 4)
+            #expect(try reopened.knowledge() == [store.replicaID: 4])
+            #expect(try reopened.status().versions == 4)
+        }
+    }
+
+    @Test func aCounterIsNeverReusedAfterACrashLikeCopy() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let store = try folder.create()
+            for index in 0..<5 { try store.write(StoreFixtures.put("doc-\(index)", "x")) }
+            // Copy the files while the store is still open, as a power cut would leave them:
+            // the committed writes are in the write-ahead log, not yet in the main file.
+            let source = folder.path("replica")
+            let target = folder.path("after-crash")
+            for suffix in ["", "-wal", ".key"] where FileManager.default.fileExists(atPath: source + suffix) {
+                try FileManager.default.copyItem(atPath: source + suffix, toPath: target + suffix)
+            }
+            let recovered = try folder.open("after-crash")
+            #expect(try recovered.counter() == 5)
+            let next = try recovered.write(StoreFixtures.put("doc-9", "after"))
+            #expect(next.dot == Dot(replica: store.replicaID, counter: 6))
+            #expect(try recovered.status().versions == 6)
+        }
+    }
+
+    @Test func aRefusedWriteUsesNoCounterAndChangesNothing() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let store = try folder.create()
+            try store.write(StoreFixtures.put("a", "x", partition: StoreFixtures.north))
+            let before = try StoreFixtures.view(store)
+            #expect(throws: SyncEngineError.self) {
+                try store.write(WriteIntent(key: StoreFixtures.key("a"), body: Data("[1]".utf8)))
+            }
+            #expect(throws: SyncEngineError.self) {
+                try store.write(StoreFixtures.put("a", "moved", partition: StoreFixtures.south))
+            }
+            #expect(throws: SyncEngineError.self) {
+                try store.write(WriteIntent(key: StoreFixtures.key("a"), body: StoreFixtures.body("r"), isResolution: true))
+            }
+            let missing = #expect(throws: StoreError.self) {
+                try store.write(WriteIntent(key: StoreFixtures.key("nope"), body: nil))
+            }
+            #expect(missing?.code == .documentNotFound)
+            #expect(try store.counter() == 1)
+            #expect(try StoreFixtures.view(store) == before)
+            #expect(try store.write(StoreFixtures.put("b", "y")).dot.counter == 2)
+        }
+    }
+
+    @Test func anEditSupersedesAndADeleteLeavesATombstone() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let store = try folder.create()
+            let first = try store.write(StoreFixtures.put("a", "one", partition: StoreFixtures.north))
+            let second = try store.write(StoreFixtures.put("a", "two"))
+            #expect(second.context == [store.replicaID: 1])
+            #expect(second.partition == StoreFixtures.north, "an edit keeps the document's partition")
+            let tombstone = try store.write(WriteIntent(key: first.key, body: nil))
+            let document = try #require(try store.document(first.key))
+            #expect(document.siblings == [tombstone])
+            #expect(document.isDeleted)
+            #expect(try store.history(of: first.key).map(\.version) == [first, second, tombstone])
+            #expect(try store.documents(in: StoreFixtures.observations).documents.isEmpty)
+            #expect(try store.documents(in: StoreFixtures.observations, includeDeleted: true).documents.map(\.key) == [first.key])
+            #expect(try store.status().deletedDocuments == 1)
+        }
+    }
+
+    @Test func oversizedBodiesAreRefused() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            var options = folder.options
+            options.maximumBodySize = 64
+            let store = try ReplicaStore.create(at: folder.path("small"), options: options)
+            let error = #expect(throws: SyncEngineError.self) {
+                try store.write(StoreFixtures.put("a", String(repeating: "x", count: 100)))
+            }
+            #expect(error?.code == .invalidBody)
+            #expect(try store.counter() == 0)
+        }
+    }
+
+    @Test func raiseCounterMovesOnlyUpward() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let store = try folder.create()
+            try store.write(StoreFixtures.put("a", "x"))
+            try store.raiseCounter(toAtLeast: 10)
+            #expect(try store.counter() == 10)
+            try store.raiseCounter(toAtLeast: 3)
+            #expect(try store.counter() == 10)
+            #expect(try store.write(StoreFixtures.put("b", "y")).dot.counter == 11)
+        }
+    }
+
+    @Test func timestampsIncreaseEvenWhenTheClockStepsBack() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let store = try folder.create()
+            let first = try store.write(StoreFixtures.put("a", "x"))
+            folder.clock.set(1_000)
+            let second = try store.write(StoreFixtures.put("b", "y"))
+            #expect(second.timestamp > first.timestamp)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import ReplicaStore
+import ServiceLifecycle
+import SyncClient
+import SyncEngine
+import SyncHub
+import Testing
+import TestSupport
+
+@Suite("Client daemon")
+struct ClientDaemonTests {
+    /// Polls `condition` every 50 ms for at most `limit`.
+    static func eventually(within limit: Duration, _ condition: () throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try condition()
+    }
+
+    @Test("a write made while the hub is down is delivered once it is back, and SIGTERM stops the daemon at once")
+    func deliversAfterOutage() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let hub = try makeHub(in: folder)
+            let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
+            let field = try folder.create("field")
+            let transport = InProcessTransport(hub: hub)
+            let daemon = SyncDaemon(
+                synchronizer: Synchronizer(
+                    store: field, transport: transport, peer: "test-hub", configuration: .init(retry: .never),
+                    logger: silentLogger),
+                configuration: .init(
+                    schedule: .init(
+                        interval: .seconds(600), initialBackoff: .milliseconds(200), maxBackoff: .milliseconds(400),
+                        writeProbeGap: .milliseconds(100)),
+                    pollInterval: .milliseconds(50)),
+                logger: silentLogger)
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
+                    gracefulShutdownSignals: [], logger: silentLogger))
+            let running = Task { try await group.run() }
+
+            // A write by another connection (as another process would) is synced soon.
+            let writer = try folder.open("field")
+            let key = DocumentKey(collection: CollectionName("notes")!, id: DocumentID("first")!)
+            let first = try writer.write(WriteIntent(key: key, body: Data(#"{"n":1}"#.utf8)))
+            #expect(try await Self.eventually(within: .seconds(3)) { try hubStore.history(of: key).count == 1 })
+
+            // While the hub is down the write waits; once it is back, it arrives without a restart.
+            transport.setDown(true)
+            let second = try writer.write(WriteIntent(key: key, body: Data(#"{"n":2}"#.utf8)))
+            try await Task.sleep(for: .milliseconds(700))
+            #expect(try hubStore.history(of: key).count == 1)
+            transport.setDown(false)
+            #expect(try await Self.eventually(within: .seconds(3)) {
+                try hubStore.document(key)?.state.siblings == [second.dot]
+            })
+            #expect(first.dot != second.dot)
+
+            let stopping = ContinuousClock.now
+            await group.triggerGracefulShutdown()
+            try await running.value
+            #expect(ContinuousClock.now - stopping < .seconds(2))
+        }
+    }
+}

@@ -1,0 +1,99 @@
+public import Foundation
+public import ReplicaStore
+import Synchronization
+
+/// A temporary folder holding replicas for one test, removed when the test is done.
+///
+/// Replicas made here run on a pinned clock that advances by one millisecond each time it is read,
+/// so timestamps are deterministic and strictly increasing.
+public final class TemporaryReplica: Sendable {
+    /// The folder; every replica of this instance lives in it.
+    public let directory: URL
+    /// The pinned clock shared by every replica made here, in milliseconds since 1970.
+    public let clock: PinnedClock
+
+    /// Creates an empty temporary folder.
+    public init(startingAt milliseconds: UInt64 = 1_700_000_000_000) throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("vigil-test-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        clock = PinnedClock(milliseconds)
+    }
+
+    deinit { remove() }
+
+    /// Removes the folder and every replica in it (also done when this instance goes away).
+    public func remove() { try? FileManager.default.removeItem(at: directory) }
+
+    /// Store options using the pinned clock and a generous busy timeout.
+    public var options: ReplicaStore.Options {
+        var options = ReplicaStore.Options()
+        let clock = self.clock
+        options.now = { clock.tick() }
+        options.busyTimeout = 30
+        return options
+    }
+
+    /// The path of the replica file called `name` in this folder.
+    public func path(_ name: String) -> String {
+        directory.appendingPathComponent("\(name).sqlite").path
+    }
+
+    /// Creates a new replica called `name` in this folder.
+    public func create(_ name: String = "replica") throws -> ReplicaStore {
+        try ReplicaStore.create(at: path(name), options: options)
+    }
+
+    /// Opens the existing replica called `name` again (a second connection, like another process).
+    public func open(_ name: String = "replica") throws -> ReplicaStore {
+        try ReplicaStore.open(at: path(name), options: options)
+    }
+
+    /// Creates `count` replicas named `replica-0`, `replica-1`, … in this folder.
+    public func create(count: Int) throws -> [ReplicaStore] {
+        try (0..<count).map { try create("replica-\($0)") }
+    }
+
+    /// Runs `body` with a fresh replica in a fresh temporary folder, removed afterwards.
+    public static func withReplica<T>(
+        _ body: (ReplicaStore) async throws -> T
+    ) async throws -> T {
+        let folder = try TemporaryReplica()
+        defer { folder.remove() }
+        return try await body(folder.create())
+    }
+
+    /// Runs `body` with `count` fresh replicas in one fresh temporary folder, removed afterwards.
+    public static func withReplicas<T>(
+        _ count: Int, _ body: ([ReplicaStore]) async throws -> T
+    ) async throws -> T {
+        let folder = try TemporaryReplica()
+        defer { folder.remove() }
+        return try await body(folder.create(count: count))
+    }
+
+    /// Runs `body` with a fresh temporary folder, removed afterwards.
+    public static func withFolder<T>(_ body: (TemporaryReplica) async throws -> T) async throws -> T {
+        let folder = try TemporaryReplica()
+        defer { folder.remove() }
+        return try await body(folder)
+    }
+}
+
+/// A clock pinned to a start time that advances one millisecond at every reading.
+public final class PinnedClock: Sendable {
+    private let value: Mutex<UInt64>
+
+    public init(_ milliseconds: UInt64) { value = Mutex(milliseconds) }
+
+    /// The current time, then advances by one millisecond.
+    public func tick() -> UInt64 {
+        value.withLock { now in
+            defer { now += 1 }
+            return now
+        }
+    }
+
+    /// Moves the clock to `milliseconds` (may step backwards, like a corrected wall clock).
+    public func set(_ milliseconds: UInt64) { value.withLock { $0 = milliseconds } }
+}
