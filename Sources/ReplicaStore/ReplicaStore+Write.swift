@@ -6,13 +6,16 @@ extension ReplicaStore {
     /// Records a local write: takes the next counter, signs the version and merges it, all in one
     /// transaction, so a counter is never reused, not even after a crash.
     ///
-    /// Throws ``SyncEngineError`` when the body is not a JSON object, the document is in conflict
+    /// Bodies of the network's record collections (observations, situations, warnings,
+    /// participants) are validated with ``RecordCatalog`` and filed under the partition they imply.
+    ///
+    /// Throws ``SyncEngineError`` when the body is not a JSON object or not a valid record, the document is in conflict
     /// and the write does not say it resolves it, or the partition would change; and
     /// ``StoreError`` with ``StoreError/Code/documentNotFound`` when deleting or resolving a
     /// document that does not exist.
     @discardableResult
     public func write(_ intent: WriteIntent) throws -> Version {
-        if let body = intent.body { try JSONBody.validate(body, maximumSize: options.maximumBodySize) }
+        let intent = try validated(intent)
         let now = options.now()
         let (replicaID, key) = (self.replicaID, self.key)
         return try write { db in
@@ -47,5 +50,22 @@ extension ReplicaStore {
                 arguments: [replicaID.hex, Int64(counter)])
             return version
         }
+    }
+
+    /// `intent` with its body checked against the record rules of its collection and, for the
+    /// network's records, the partition their content implies.
+    private func validated(_ intent: WriteIntent) throws -> WriteIntent {
+        guard let body = intent.body else { return intent }
+        let check = try RecordCatalog.validate(
+            collection: intent.key.collection, body: body, maximumSize: options.maximumBodySize)
+        guard let implied = check.partition else { return intent }
+        if let given = intent.partition, given != implied {
+            throw SyncEngineError(
+                .partitionMismatch,
+                "The record's region is '\(implied)' but the write names partition '\(given)'; leave --partition out for \(intent.key.collection).")
+        }
+        var filed = intent
+        filed.partition = implied
+        return filed
     }
 }

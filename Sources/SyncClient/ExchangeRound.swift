@@ -52,13 +52,16 @@ public struct ExchangeRound: Sendable, Hashable {
     /// What `response` changes.
     ///
     /// The hub's knowledge entries in the answer replace the belief (a restored hub may hold less
-    /// than believed, which makes the client push again from there); an entry the protocol
-    /// guarantees in the answer (this replica and every pushed origin) that is absent means 0.
+    /// than believed, which makes the client push again from there). An entry the answer must
+    /// carry (this replica, every pushed origin, every assumed origin) that is absent means 0:
+    /// vectors cannot carry a zero entry. (For an assumed origin the hub holds all of, a hub that
+    /// leaves the entry out only costs a push of what it already holds, ignored as duplicates.)
     /// Entries then rise with the versions just pulled.
     public func outcome(of response: SyncResponse) -> Outcome {
         var knowledge = base.peer.knowledge
         var guaranteed = Set(request.push.map(\.dot.replica))
         guaranteed.insert(replica)
+        if let assumed = request.assumedKnowledge { guaranteed.formUnion(assumed.entries.keys) }
         for origin in guaranteed { knowledge[origin] = response.knowledge[origin] }
         for (origin, counter) in response.knowledge.entries { knowledge[origin] = counter }
         for version in response.versions { knowledge.add(version.dot) }

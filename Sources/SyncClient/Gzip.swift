@@ -10,11 +10,4 @@ enum Gzip {
         let output = try input.compress(with: .gzip())
         return Data(output.readableBytesView)
     }
-
-    /// `data` decompressed from the gzip format; refuses more than `maximumSize` bytes of output.
-    static func decompress(_ data: Data, maximumSize: Int) throws -> Data {
-        var input = ByteBuffer(bytes: data)
-        let output = try input.decompress(with: .gzip(), maxSize: maximumSize)
-        return Data(output.readableBytesView)
-    }
 }

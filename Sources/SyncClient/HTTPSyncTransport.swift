@@ -97,7 +97,7 @@ public final class HTTPSyncTransport: SyncTransport {
         guard let http = urlResponse as? HTTPURLResponse else {
             throw SyncClientError(.badAnswer, "The hub at \(hubName) sent something that is not an HTTP answer.")
         }
-        let bytesReceived = Self.headerSize(of: http) + Self.bodySizeOnWire(http, decoded: data); print("DEBUGHDR", http.allHeaderFields, data.count)
+        let bytesReceived = Self.headerSize(of: http) + Self.bodySizeOnWire(http, decoded: data)
         guard http.statusCode == 200 else {
             throw Self.failure(status: http.statusCode, body: data, hub: hubName)
         }
@@ -146,13 +146,20 @@ public final class HTTPSyncTransport: SyncTransport {
         return size + 2
     }
 
-    /// The body's size as it crossed the wire: `Content-Length` when given (URLSession hands over
-    /// gzipped bodies already decompressed), else the bytes handed over.
+    /// The body's size as it crossed the wire. URLSession hands over gzipped bodies already
+    /// decompressed, so: `Content-Length` when given; else, for a gzipped body sent in chunks, the
+    /// size of the body gzipped again here plus the chunk framing (an estimate within a few bytes
+    /// of the hub's, which uses the same zlib defaults); else the bytes handed over.
     static func bodySizeOnWire(_ response: HTTPURLResponse, decoded: Data) -> Int {
         if let length = response.value(forHTTPHeaderField: "Content-Length").flatMap({ Int($0) }), length >= 0 {
             return length
         }
-        return decoded.count
+        let encoding = response.value(forHTTPHeaderField: "Content-Encoding")?.lowercased() ?? ""
+        let chunked = response.value(forHTTPHeaderField: "Transfer-Encoding")?.lowercased().contains("chunked") ?? false
+        var size = decoded.count
+        if encoding.contains("gzip"), let compressed = try? Gzip.compress(decoded) { size = compressed.count }
+        if chunked { size += String(size, radix: 16).utf8.count + 4 + 5 }
+        return size
     }
 
     // MARK: - Failures
@@ -174,7 +181,11 @@ public final class HTTPSyncTransport: SyncTransport {
 
     static func failure(status: Int, body: Data, hub: String) -> SyncClientError {
         let problem = try? JSONDecoder().decode(Problem.self, from: body)
-        let said = problem.flatMap { $0.detail ?? $0.title }.map { ": " + String($0.prefix(300)) } ?? ""
+        let said = problem.flatMap { $0.detail ?? $0.title }.map { text in
+            var text = String(text.prefix(300)).trimmingCharacters(in: .whitespacesAndNewlines)
+            while text.hasSuffix(".") { text.removeLast() }
+            return ": " + text
+        } ?? ""
         let type = problem?.type?.lowercased() ?? ""
         switch status {
         case 401, 403:

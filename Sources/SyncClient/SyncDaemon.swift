@@ -95,3 +95,8 @@ public struct SyncDaemon: Service {
         }
     }
 }
+
+extension SyncDaemon: CustomStringConvertible {
+    /// Short, for the service group's logs (never the token).
+    public var description: String { "SyncDaemon(\(synchronizer.peer))" }
+}

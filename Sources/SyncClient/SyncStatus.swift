@@ -24,9 +24,10 @@ public struct SyncStatus: Sendable, Hashable {
     /// The most recent set-aside versions (at most `limit` of them).
     public var setAside: [SetAsideVersion]
 
-    /// Reads the status of `store`'s sync with its hub (the most recent one it synced with).
-    public static func load(store: ReplicaStore, limit: Int = 20) throws -> SyncStatus {
-        let hub = try HubCredentials.savedHub(in: store, successfulOnly: false)
+    /// Reads the status of `store`'s sync with `hub` (by default the hub it synced with last);
+    /// lists at most `limit` set-aside versions.
+    public static func load(store: ReplicaStore, hub: String? = nil, limit: Int = 20) throws -> SyncStatus {
+        let hub = try hub ?? HubCredentials.savedHub(in: store, successfulOnly: false)
         let peer = try hub.map { try store.peerState($0) }
         let waiting = try store.countVersions(missingFrom: peer?.knowledge ?? VersionVector())
         let setAside = try store.setAsideVersions(limit: limit).map {

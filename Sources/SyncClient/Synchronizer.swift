@@ -137,7 +137,7 @@ public struct Synchronizer: Sendable {
         let peer = self.peer
         return try await configuration.retry.run(
             onRetry: { error, delay in
-                logger.info(
+                logger.debug(
                     "sync retry",
                     metadata: [
                         "sync.peer": "\(peer)", "sync.error": "\(error.message)",

@@ -30,7 +30,7 @@ public func buildApplication(
     router.add(middleware: GzipMiddleware(limits: configuration.limits))
     routes.addSync(to: router)
     logger.notice(
-        "hub ready to listen",
+        "hub starting",
         metadata: [
             "hub.replica": "\(exchange.hubID.hex)", "hub.db": "\(configuration.databasePath)",
             "hub.listen": "\(configuration.host):\(configuration.port)",

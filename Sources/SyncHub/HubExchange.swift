@@ -53,12 +53,17 @@ public struct HubExchange: Sendable {
         let push = request.push.sorted { $0.dot < $1.dot }
         var rejected: [Rejection] = []
         var accepted = 0
+        var refused = 0
+        var merged = 0
         if !push.isEmpty {
             let maxRecordBytes = limits.maxRecordBytes
             let report = try await storage.apply(push, from: request.replica) { version, heldCounter in
                 Self.admission(of: version, heldCounter: heldCounter, maxRecordBytes: maxRecordBytes)
             }
             accepted = report.stored - report.setAside.count
+            refused = report.refused.count
+            let unmerged = Set(report.refused + report.forks).union(report.setAside.keys)
+            merged = try await storage.mergeFieldwise(Set(push.filter { !unmerged.contains($0.dot) }.map(\.key)))
             rejected = Self.rejections(forks: report.forks, quarantined: report.setAside)
             if report.alreadyHeld > 0 {
                 // A version pushed again after a lost answer is reported again.
@@ -97,6 +102,8 @@ public struct HubExchange: Sendable {
                 "sync.pushed": "\(push.count)",
                 "sync.accepted": "\(accepted)",
                 "sync.rejected": "\(rejected.count)",
+                "sync.refused": "\(refused)",
+                "sync.merged": "\(merged)",
                 "sync.pulled": "\(page.versions.count)",
                 "sync.more": "\(page.hasMore)",
                 "sync.checkpointReset": "\(page.restarted)",
@@ -110,7 +117,12 @@ public struct HubExchange: Sendable {
         if version.dot.counter > heldCounter + 1 { return .refuse }
         if let body = version.body {
             do {
-                try JSONBody.validate(body, maximumSize: maxRecordBytes)
+                let check = try RecordCatalog.validate(
+                    collection: version.collection, body: body, maximumSize: maxRecordBytes)
+                if let implied = check.partition, implied != version.partition {
+                    return .setAside(
+                        "invalid record: it is filed under partition '\(version.partition)' but its region is '\(implied)'")
+                }
             } catch let error as SyncEngineError {
                 return .setAside("invalid record: \(error.message)")
             } catch {
@@ -129,16 +141,16 @@ public struct HubExchange: Sendable {
     }
 
     /// The entries of the hub's knowledge the client must update: every pushed origin, the
-    /// client's own id, and every assumed entry the hub holds less of. An entry absent from the
-    /// delta while its origin was pushed or assumed means the hub holds nothing of it.
+    /// client's own id, and every assumed origin (the protocol requires those the hub holds less
+    /// of; answering all of them spares the client re-pushing what the hub holds). An entry absent
+    /// from the delta while its origin was pushed or assumed means the hub holds nothing of it:
+    /// vectors carry no zero entries.
     static func knowledgeDelta(_ knowledge: VersionVector, request: SyncRequest, push: [Version]) -> VersionVector {
         var delta = VersionVector()
         for version in push { delta[version.dot.replica] = knowledge[version.dot.replica] }
         delta[request.replica] = knowledge[request.replica]
         if let assumed = request.assumedKnowledge {
-            for (origin, counter) in assumed.entries where knowledge[origin] < counter {
-                delta[origin] = knowledge[origin]
-            }
+            for origin in assumed.entries.keys { delta[origin] = knowledge[origin] }
         }
         return delta
     }

@@ -24,7 +24,8 @@ struct FieldCLI: AsyncParsableCommand {
             """,
         subcommands: [
             Init.self, Put.self, Get.self, List.self, Delete.self, History.self, Conflicts.self,
-            Status.self,
+            Status.self, Sync.self, Record.self, Observations.self, Situations.self, Warnings.self,
+            Participants.self, Export.self,
         ]
     )
 

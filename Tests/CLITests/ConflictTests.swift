@@ -115,6 +115,28 @@ struct ConflictTests {
         try await sandbox.succeed("put", "reports", id, "--body", #"{"title": "Flood", "status": "closed"}"#)
     }
 
+    @Test("a delete concurrent with an edit is a conflict; picking the deletion deletes the document")
+    func resolveByPickingDeletion() async throws {
+        let sandbox = try CLISandbox()
+        let other = sandbox.path("b.sqlite")
+        try await sandbox.initialize()
+        try await sandbox.succeed("init", "--db", other)
+        let id = try await sandbox.put("reports", #"{"title": "Rumour"}"#)
+        try deliver(from: sandbox.replicaPath, to: other)
+        _ = try await sandbox.put("reports", #"{"title": "Rumour, confirmed"}"#, id: id)
+        try await sandbox.succeed("delete", "reports", id, "--db", other)
+        try deliver(from: other, to: sandbox.replicaPath)
+
+        let show = try await sandbox.succeed("conflicts", "show", "reports", id)
+        #expect(show.stdout.split(separator: "\n").contains { $0.hasPrefix("* deleted") })
+        let shown = try await sandbox.succeed("conflicts", "show", "reports", id, "--json").json()
+        let tombstone = try #require(
+            (shown["siblings"] as? [[String: Any]])?.first { $0["deleted"] as? Bool == true }?["dot"] as? String)
+        try await sandbox.succeed("conflicts", "resolve", "reports", id, "--pick", tombstone, "--reason", "Unfounded")
+        let document = try await sandbox.succeed("get", "reports", id, "--json").json()
+        #expect(document["deleted"] as? Bool == true && document["conflict"] as? Bool == false)
+    }
+
     @Test("resolve --body writes the merged JSON with the reason")
     func resolveWithMergedBody() async throws {
         let sandbox = try CLISandbox()

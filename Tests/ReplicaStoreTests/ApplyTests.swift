@@ -39,7 +39,9 @@ struct ApplyTests {
         // Replica ids are random: order by writer, then counter, so that the shuffles that follow
         // depend on the seed only.
         let rank = Dictionary(uniqueKeysWithValues: writers.enumerated().map { ($1.replicaID, $0) })
-        return all.values.sorted { (rank[$0.dot.replica] ?? 0, $0.dot.counter) < (rank[$1.dot.replica] ?? 0, $1.dot.counter) }
+        return all.values.sorted {
+            (rank[$0.dot.replica] ?? 0, $0.dot.counter) < (rank[$1.dot.replica] ?? 0, $1.dot.counter)
+        }
     }
 
     @Test(arguments: propertySeeds.prefix(4))
@@ -142,7 +144,25 @@ struct ApplyTests {
             #expect(try receiver.history(of: versions[3].key).isEmpty, "refused: not stored")
             #expect(try receiver.status().setAside == 1)
             let missing = try receiver.versions(missingFrom: VersionVector(), limit: 10, maxBytes: .max)
-            #expect(missing.versions.map(\.dot) == [versions[0].dot, versions[2].dot], "set-aside versions are not offered")
+            #expect(
+                missing.versions.map(\.dot) == [versions[0].dot, versions[2].dot], "set-aside versions are not offered")
+        }
+    }
+
+    @Test func anAdmitRuleRefusingGapsKeepsKnowledgeContiguous() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (origin, receiver) = (stores[0], stores[1])
+            let versions = try (1...4).map { try origin.write(StoreFixtures.put("doc-\($0)", "x")) }
+            let noGaps: @Sendable (Version, UInt64) -> Admission = { version, held in
+                version.dot.counter == held + 1 ? .merge : .refuse
+            }
+            let gap = try receiver.apply([versions[0], versions[2]], from: origin.replicaID, admit: noGaps)
+            #expect(gap.refused == [versions[2].dot])
+            #expect(try receiver.knowledge() == [origin.replicaID: 1])
+            let rest = try receiver.apply(
+                [versions[1], versions[2], versions[3]], from: origin.replicaID, admit: noGaps)
+            #expect(rest.stored == 3)
+            #expect(try receiver.knowledge() == [origin.replicaID: 4])
         }
     }
 

@@ -43,7 +43,7 @@ struct ConcurrencyTests {
             let status = try check.status()
             #expect(status.counter == UInt64(total))
             #expect(status.versions == total + received.count)
-            #expect(status.documentsPerCollection[StoreFixtures.observations] == total + received.count)
+            #expect(status.documentsPerCollection[StoreFixtures.notes] == total + received.count)
             #expect(try check.knowledge() == [check.replicaID: UInt64(total), incoming.replicaID: 40])
             for version in versions.prefix(20) {
                 #expect(try check.document(version.key)?.siblings == [version])

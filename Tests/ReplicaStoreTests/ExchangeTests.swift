@@ -7,11 +7,15 @@ import TestSupport
 @Suite("Versions to send")
 struct ExchangeTests {
     /// Two origins with 5 and 3 versions, all held by `hub`.
-    static func twoOrigins(_ stores: [ReplicaStore]) throws -> (hub: ReplicaStore, first: [Version], second: [Version]) {
-        let first = try (1...5).map { try stores[0].write(StoreFixtures.put("a\($0)", String(repeating: "x", count: 100))) }
+    static func twoOrigins(_ stores: [ReplicaStore]) throws -> (hub: ReplicaStore, first: [Version], second: [Version])
+    {
+        let first = try (1...5).map {
+            try stores[0].write(StoreFixtures.put("a\($0)", String(repeating: "x", count: 100)))
+        }
         let second = try (1...3).map { try stores[1].write(StoreFixtures.put("b\($0)", "y")) }
         // Delivered interleaved and out of order: the answer is ordered anyway.
-        try stores[2].apply([second[2], first[4], first[0], second[0], first[2], first[1], second[1], first[3]], from: nil)
+        try stores[2].apply(
+            [second[2], first[4], first[0], second[0], first[2], first[1], second[1], first[3]], from: nil)
         return (stores[2], first, second)
     }
 
@@ -96,7 +100,8 @@ struct ExchangeTests {
             let ownSequence = try #require(try hub.history(of: own.key).first?.sequence)
             #expect(rest.lastSequence == ownSequence, "versions filtered out are scanned past")
 
-            let notOwn = try hub.versions(after: 0, limit: 100, maxBytes: .max) { _, receivedFrom in receivedFrom != nil }
+            let notOwn = try hub.versions(after: 0, limit: 100, maxBytes: .max) { _, receivedFrom in receivedFrom != nil
+            }
             #expect(notOwn.versions.isEmpty, "versions applied without a peer count as local")
             let local = try hub.versions(after: 0, limit: 100, maxBytes: .max) { version, receivedFrom in
                 receivedFrom == nil && version.dot.replica == hub.replicaID

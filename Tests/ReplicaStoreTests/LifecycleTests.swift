@@ -52,6 +52,7 @@ struct LifecycleTests {
     @Test func openRefusesAnotherProgramsSQLiteFile() async throws {
         try await TemporaryReplica.withFolder { folder in
             let path = folder.path("foreign")
+            #expect(StoreFixtures.foreignSQLite.count == 1024)
             try StoreFixtures.foreignSQLite.write(to: URL(fileURLWithPath: path))
             let error = #expect(throws: StoreError.self) { try folder.open("foreign") }
             #expect(error?.code == .notAReplica)
@@ -122,8 +123,11 @@ struct LifecycleTests {
 
     @Test func defaultPathFollowsTheEnvironment() {
         #expect(ReplicaStore.defaultPath(environment: ["VIGIL_DB": "/x/r.sqlite", "HOME": "/h"]) == "/x/r.sqlite")
-        #expect(ReplicaStore.defaultPath(environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]) == "/d/vigil/replica.sqlite")
+        #expect(
+            ReplicaStore.defaultPath(environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]) == "/d/vigil/replica.sqlite")
         #expect(ReplicaStore.defaultPath(environment: ["HOME": "/h"]) == "/h/.local/share/vigil/replica.sqlite")
-        #expect(ReplicaStore.defaultPath(environment: ["VIGIL_DB": "", "HOME": "/h"]) == "/h/.local/share/vigil/replica.sqlite")
+        #expect(
+            ReplicaStore.defaultPath(environment: ["VIGIL_DB": "", "HOME": "/h"])
+                == "/h/.local/share/vigil/replica.sqlite")
     }
 }

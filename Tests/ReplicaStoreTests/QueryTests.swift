@@ -15,21 +15,23 @@ struct QueryTests {
             }
             // Three documents written in the same millisecond: ties are broken by id, newest-id first.
             for id in ["tie-b", "tie-a", "tie-c"] {
-                let store = try ReplicaStore.open(at: folder.path("replica"), options: Self.frozen(at: 1_800_000_000_000))
+                let store = try ReplicaStore.open(
+                    at: folder.path("replica"), options: Self.frozen(at: 1_800_000_000_000))
                 written.append(try store.write(StoreFixtures.put(id, "x")).key)
             }
             var pages: [[DocumentKey]] = []
             var cursor: String?
             repeat {
-                let page = try store.documents(in: StoreFixtures.observations, limit: 4, after: cursor)
+                let page = try store.documents(in: StoreFixtures.notes, limit: 4, after: cursor)
                 pages.append(page.documents.map(\.key))
                 cursor = page.nextCursor
             } while cursor != nil && pages.count < 10
-            let expected = [StoreFixtures.key("tie-c"), StoreFixtures.key("tie-b"), StoreFixtures.key("tie-a")]
+            let expected =
+                [StoreFixtures.key("tie-c"), StoreFixtures.key("tie-b"), StoreFixtures.key("tie-a")]
                 + written.prefix(11).reversed()
             #expect(pages.flatMap { $0 } == expected)
             #expect(pages.map(\.count) == [4, 4, 4, 2])
-            let exact = try store.documents(in: StoreFixtures.observations, limit: 14)
+            let exact = try store.documents(in: StoreFixtures.notes, limit: 14)
             #expect(exact.documents.count == 14 && exact.nextCursor == nil, "no empty last page")
         }
     }
@@ -47,19 +49,23 @@ struct QueryTests {
             try store.write(StoreFixtures.put("n1", "x", partition: StoreFixtures.north))
             try store.write(StoreFixtures.put("s1", "x", partition: StoreFixtures.south))
             try store.write(StoreFixtures.put("n2", "x", partition: StoreFixtures.north))
-            try store.write(WriteIntent(key: StoreFixtures.key("r1", in: reports), partition: StoreFixtures.north, body: StoreFixtures.body("x")))
-            let north = try store.documents(in: StoreFixtures.observations, partition: StoreFixtures.north)
+            try store.write(
+                WriteIntent(
+                    key: StoreFixtures.key("r1", in: reports), partition: StoreFixtures.north,
+                    body: StoreFixtures.body("x")))
+            let north = try store.documents(in: StoreFixtures.notes, partition: StoreFixtures.north)
             #expect(north.documents.map(\.key.id.rawValue) == ["n2", "n1"])
             #expect(north.documents.allSatisfy { $0.partition == StoreFixtures.north })
-            #expect(try store.documents(in: StoreFixtures.observations, partition: Partition("east")!).documents.isEmpty)
+            #expect(
+                try store.documents(in: StoreFixtures.notes, partition: Partition("east")!).documents.isEmpty)
             #expect(try store.documents(in: reports).documents.map(\.key.id.rawValue) == ["r1"])
-            #expect(try store.status().documentsPerCollection == [StoreFixtures.observations: 3, reports: 1])
+            #expect(try store.status().documentsPerCollection == [StoreFixtures.notes: 3, reports: 1])
         }
     }
 
     @Test func aCursorFromElsewhereIsRefused() async throws {
         try await TemporaryReplica.withReplica { store in
-            #expect(throws: StoreError.self) { try store.documents(in: StoreFixtures.observations, after: "garbage") }
+            #expect(throws: StoreError.self) { try store.documents(in: StoreFixtures.notes, after: "garbage") }
         }
     }
 
@@ -97,7 +103,8 @@ struct QueryTests {
 
             let plain = #expect(throws: SyncEngineError.self) { try one.write(StoreFixtures.put("a", "edit")) }
             #expect(plain?.code == .conflict)
-            let resolution = try one.write(WriteIntent(key: a.key, body: StoreFixtures.body("merged"), isResolution: true))
+            let resolution = try one.write(
+                WriteIntent(key: a.key, body: StoreFixtures.body("merged"), isResolution: true))
             #expect(resolution.context.contains(mine[1].dot) && resolution.context.contains(theirs[1].dot))
             #expect(try one.document(a.key)?.siblings == [resolution])
             #expect(try one.conflicts().map(\.key) == [StoreFixtures.key("c")])

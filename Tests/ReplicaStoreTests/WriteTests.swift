@@ -51,7 +51,8 @@ struct WriteTests {
                 try store.write(StoreFixtures.put("a", "moved", partition: StoreFixtures.south))
             }
             #expect(throws: SyncEngineError.self) {
-                try store.write(WriteIntent(key: StoreFixtures.key("a"), body: StoreFixtures.body("r"), isResolution: true))
+                try store.write(
+                    WriteIntent(key: StoreFixtures.key("a"), body: StoreFixtures.body("r"), isResolution: true))
             }
             let missing = #expect(throws: StoreError.self) {
                 try store.write(WriteIntent(key: StoreFixtures.key("nope"), body: nil))
@@ -75,8 +76,11 @@ struct WriteTests {
             #expect(document.siblings == [tombstone])
             #expect(document.isDeleted)
             #expect(try store.history(of: first.key).map(\.version) == [first, second, tombstone])
-            #expect(try store.documents(in: StoreFixtures.observations).documents.isEmpty)
-            #expect(try store.documents(in: StoreFixtures.observations, includeDeleted: true).documents.map(\.key) == [first.key])
+            #expect(try store.documents(in: StoreFixtures.notes).documents.isEmpty)
+            #expect(
+                try store.documents(in: StoreFixtures.notes, includeDeleted: true).documents.map(\.key) == [
+                    first.key
+                ])
             #expect(try store.status().deletedDocuments == 1)
         }
     }
@@ -103,6 +107,24 @@ struct WriteTests {
             try store.raiseCounter(toAtLeast: 3)
             #expect(try store.counter() == 10)
             #expect(try store.write(StoreFixtures.put("b", "y")).dot.counter == 11)
+        }
+    }
+
+    @Test func receivedTimestampsPushLaterLocalOnesUnlessAbsurd() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (ahead, local) = (stores[0], stores[1])
+            var nearFuture = try ahead.write(StoreFixtures.put("a", "x"))
+            nearFuture.timestamp = HybridTimestamp(wallMilliseconds: nearFuture.timestamp.wallMilliseconds + 3_600_000)
+            try local.apply([nearFuture], from: ahead.replicaID)
+            let after = try local.write(StoreFixtures.put("b", "y"))
+            #expect(after.timestamp > nearFuture.timestamp, "a clock an hour ahead is followed")
+
+            var absurd = try ahead.write(StoreFixtures.put("c", "x"))
+            absurd.timestamp = HybridTimestamp(wallMilliseconds: absurd.timestamp.wallMilliseconds + 400 * 86_400_000)
+            try local.apply([absurd], from: ahead.replicaID)
+            let next = try local.write(StoreFixtures.put("d", "y"))
+            #expect(next.timestamp < absurd.timestamp, "a clock a year ahead is not")
+            #expect(next.timestamp > after.timestamp)
         }
     }
 

@@ -31,7 +31,9 @@ struct CanonicalEncodingTests {
         var tombstone = Self.golden
         tombstone.body = nil
         #expect(tombstone.canonicalEncoding.count == 170)
-        #expect(Self.sha256Hex(tombstone.canonicalEncoding) == "30a33b4dda9d52ec9a32c59f404b5c18b4ad3c6b21bd7023ac5661ef02af49dc")
+        #expect(
+            Self.sha256Hex(tombstone.canonicalEncoding)
+                == "30a33b4dda9d52ec9a32c59f404b5c18b4ad3c6b21bd7023ac5661ef02af49dc")
     }
 
     @Test func signatureIsNotPartOfTheEncoding() {

@@ -122,9 +122,10 @@ struct CausalHistory {
     static func oracle(_ versions: [Version]) -> DocumentState {
         var context = VersionVector()
         for version in versions { context.merge(version.history) }
-        let siblings = Set(versions.filter { version in
-            !versions.contains { $0.dot != version.dot && $0.context.contains(version.dot) }
-        }.map(\.dot))
+        let siblings = Set(
+            versions.filter { version in
+                !versions.contains { $0.dot != version.dot && $0.context.contains(version.dot) }
+            }.map(\.dot))
         return DocumentState(siblings: Array(siblings), context: context)
     }
 }

@@ -46,7 +46,11 @@ struct DocumentStateTests {
         #expect(state.siblings.count == 3)
         let resolution = Fixtures.version(a, 2, context: state.context)
         let outcome = state.merge(resolution)
-        #expect(outcome == .added(superseded: [Dot(replica: a, counter: 1), Dot(replica: b, counter: 1), Dot(replica: c, counter: 1)]))
+        #expect(
+            outcome
+                == .added(superseded: [
+                    Dot(replica: a, counter: 1), Dot(replica: b, counter: 1), Dot(replica: c, counter: 1),
+                ]))
         #expect(state.siblings == [resolution.dot])
         #expect(state.context == [a: 2, b: 1, c: 1])
     }

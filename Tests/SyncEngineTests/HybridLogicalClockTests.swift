@@ -57,7 +57,8 @@ struct HybridLogicalClockTests {
         for _ in 0..<2000 {
             wall = UInt64(Int64(wall) + Int64.random(in: -50...50, using: &random))
             if Bool.random(using: &random) {
-                clock.observe(HybridTimestamp(wallMilliseconds: wall &+ UInt64.random(in: 0...100, using: &random)), now: wall)
+                clock.observe(
+                    HybridTimestamp(wallMilliseconds: wall &+ UInt64.random(in: 0...100, using: &random)), now: wall)
             }
             let reading = clock.tick(now: wall)
             #expect(reading > previous, "seed \(seed)")

@@ -9,7 +9,10 @@ struct IdentityTests {
         let id = try #require(ReplicaID("00112233445566778899AABBCCDDEEFF"))
         #expect(id.hex == "00112233445566778899aabbccddeeff")
         #expect(id.short == "00112233")
-        #expect(id.bytes == [0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff])
+        #expect(
+            id.bytes == [
+                0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+            ])
         #expect(ReplicaID(bytes: id.bytes) == id)
     }
 
@@ -55,7 +58,8 @@ struct IdentityTests {
     }
 
     @Test(arguments: [
-        "", "Observations", "1abc", "_abc", "-abc", "obs ervations", "obs/x", "obs.x", "é", "a" + String(repeating: "b", count: 64),
+        "", "Observations", "1abc", "_abc", "-abc", "obs ervations", "obs/x", "obs.x", "é",
+        "a" + String(repeating: "b", count: 64),
     ])
     func collectionNameRejects(_ text: String) {
         #expect(CollectionName(text) == nil)
@@ -73,7 +77,9 @@ struct IdentityTests {
 
     @Test func documentIDDecodingRejectsBadText() {
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(DocumentID.self, from: Data(#""../etc""#.utf8)) }
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(CollectionName.self, from: Data(#""Bad""#.utf8)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(CollectionName.self, from: Data(#""Bad""#.utf8))
+        }
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Partition.self, from: Data(#""a/b""#.utf8)) }
     }
 

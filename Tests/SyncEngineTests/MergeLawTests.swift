@@ -25,7 +25,9 @@ struct MergeLawTests {
             }
         }
         let superseding = history.written.contains { version in
-            history.written.contains { $0.dot != version.dot && $0.key == version.key && version.context.contains($0.dot) }
+            history.written.contains {
+                $0.dot != version.dot && $0.key == version.key && version.context.contains($0.dot)
+            }
         }
         #expect(concurrent && superseding, "seed \(seed)")
     }
@@ -84,12 +86,16 @@ struct MergeLawTests {
                         groups[Int.random(in: 0..<3, using: &history.random)].append(version)
                     }
                 }
-                let (x, y, z) = (DocumentState(merging: groups[0]), DocumentState(merging: groups[1]), DocumentState(merging: groups[2]))
+                let (x, y, z) = (
+                    DocumentState(merging: groups[0]), DocumentState(merging: groups[1]),
+                    DocumentState(merging: groups[2])
+                )
                 let left = x.joined(with: y, versions: byDot).joined(with: z, versions: byDot)
                 let right = x.joined(with: y.joined(with: z, versions: byDot), versions: byDot)
                 #expect(left == right, "seed \(seed), \(key)")
                 #expect(left == expected, "seed \(seed), \(key)")
-                #expect(x.joined(with: y, versions: byDot) == y.joined(with: x, versions: byDot), "seed \(seed), \(key)")
+                #expect(
+                    x.joined(with: y, versions: byDot) == y.joined(with: x, versions: byDot), "seed \(seed), \(key)")
                 #expect(x.joined(with: x, versions: byDot) == x, "seed \(seed), \(key)")
             }
         }
@@ -102,7 +108,9 @@ struct MergeLawTests {
         history.deliverEverything()
         let first = history.replicas[0].states
         for replica in history.replicas.dropFirst() {
-            #expect(replica.states == first, "seed \(seed): \(replica.id.short) differs from \(history.replicas[0].id.short)")
+            #expect(
+                replica.states == first,
+                "seed \(seed): \(replica.id.short) differs from \(history.replicas[0].id.short)")
         }
         for key in history.keys {
             let versions = history.versions(of: key)
@@ -147,7 +155,8 @@ struct MergeLawTests {
             for (index, replica) in history.replicas.enumerated() {
                 for (key, state) in replica.states {
                     let before = previous[index][key] ?? DocumentState()
-                    #expect([CausalOrder.after, .equal].contains(state.context.compare(before.context)), "seed \(seed)")
+                    #expect(
+                        [CausalOrder.after, .equal].contains(state.context.compare(before.context)), "seed \(seed)")
                     superseded[index].formUnion(before.siblings.filter { !state.siblings.contains($0) })
                     #expect(superseded[index].isDisjoint(with: state.siblings), "seed \(seed)")
                 }

@@ -10,9 +10,12 @@ struct RecordsExportTests {
         let tricky = try RecordsFixtures.edited(
             RecordsFixtures.observation, "notes", .string("Line one, with \"quotes\"\nline two\r\n=cmd()"))
         let unlocated = try RecordsFixtures.edited(
-            String(decoding: try RecordsFixtures.edited(RecordsFixtures.observation, "location.latitude", nil), as: UTF8.self),
+            String(
+                decoding: try RecordsFixtures.edited(RecordsFixtures.observation, "location.latitude", nil),
+                as: UTF8.self),
             "location.longitude", nil)
-        return try [("obs-1", Data(RecordsFixtures.observation.utf8)), ("obs-2", tricky), ("obs-3", unlocated)].map { id, body in
+        return try [("obs-1", Data(RecordsFixtures.observation.utf8)), ("obs-2", tricky), ("obs-3", unlocated)].map {
+            id, body in
             guard case .observation(let observation) = try RecordCatalog.read(.observation, body: body) else {
                 throw SyncEngineError(.invalidBody, "not an observation")
             }
@@ -58,7 +61,9 @@ struct RecordsExportTests {
         #expect(rows[0]["interaction"] == .string("37"))
         #expect(rows[0]["admin1"] == .string("SD-DN"))
         #expect(rows[0]["severity"] == .string("critical"))
-        #expect(rows[1]["notes"] == .string("'Line one, with \"quotes\"\nline two\r\n=cmd()".replacingOccurrences(of: "'", with: "")))
+        #expect(
+            rows[1]["notes"]
+                == .string("'Line one, with \"quotes\"\nline two\r\n=cmd()".replacingOccurrences(of: "'", with: "")))
         #expect(rows[2]["latitude"] == .string(""))
         for row in rows { #expect(!row.values.contains { $0.stringValue?.contains("Imam") == true }) }
     }
@@ -88,7 +93,8 @@ struct RecordsExportTests {
                              "fatalities": f["properties"].get("fatalities")})
             print(json.dumps({"count": len(doc["features"]), "features": out}))
             """
-        let parsed = try #require(try JSONValue(parsing: Data(try Self.python(script, input: geoJSON).utf8)).objectValue)
+        let parsed = try #require(
+            try JSONValue(parsing: Data(try Self.python(script, input: geoJSON).utf8)).objectValue)
         #expect(parsed["count"] == .number(3))
         let features = try #require(parsed["features"]?.arrayValue?.compactMap { $0.objectValue })
         #expect(features[0]["kind"] == .string("Point"))

@@ -30,7 +30,9 @@ struct RecordsValidationTests {
 
     @Test func aCountryWideSituationSitsInTheCountryPartition() throws {
         let body = try RecordsFixtures.edited(RecordsFixtures.situation, "area.admin1", nil)
-        #expect(try RecordCatalog.validate(collection: RecordKind.situation.collection, body: body).partition?.rawValue == "SD")
+        #expect(
+            try RecordCatalog.validate(collection: RecordKind.situation.collection, body: body).partition?.rawValue
+                == "SD")
     }
 
     @Test func minimalObservationPasses() throws {
@@ -44,7 +46,10 @@ struct RecordsValidationTests {
         #expect(issues.map(\.path) == ["event_date"])
         let fixed = body.replacingOccurrences(of: "2026-02-29", with: "2024-02-29")
         let record = try RecordCatalog.read(.observation, body: Data(fixed.utf8))
-        guard case .observation(let observation) = record else { Issue.record("not an observation"); return }
+        guard case .observation(let observation) = record else {
+            Issue.record("not an observation")
+            return
+        }
         #expect(observation.timePrecision == .exactDate)
         #expect(observation.region.description == "SD-KH")
         #expect(observation.severity == .medium)
@@ -203,16 +208,21 @@ struct RecordsValidationTests {
         let error = #expect(throws: SyncEngineError.self) {
             try RecordCatalog.validate(collection: RecordKind.observation.collection, body: body)
         }
-        #expect(error?.message.hasPrefix("The observations record has 3 invalid fields: event_type is 'Battle'") == true)
+        #expect(
+            error?.message.hasPrefix("The observations record has 3 invalid fields: event_type is 'Battle'") == true)
         #expect(error?.message.contains("\n") == false)
     }
 
     @Test func sensitiveAndFreeTextValuesAreNeverQuoted() throws {
-        var body = try RecordsFixtures.edited(RecordsFixtures.observation, "source_protection.informant_consent", .bool(false))
+        var body = try RecordsFixtures.edited(
+            RecordsFixtures.observation, "source_protection.informant_consent", .bool(false))
         body = try RecordsFixtures.edited(
-            String(decoding: body, as: UTF8.self), "source_protection.informant_ref", .string(String(repeating: "Imam Y. ", count: 100)))
-        body = try RecordsFixtures.edited(String(decoding: body, as: UTF8.self), "notes", .string(String(repeating: "n", count: 20_001)))
-        body = try RecordsFixtures.edited(String(decoding: body, as: UTF8.self), "actor1.name", .string(String(repeating: "Abu ", count: 60)))
+            String(decoding: body, as: UTF8.self), "source_protection.informant_ref",
+            .string(String(repeating: "Imam Y. ", count: 100)))
+        body = try RecordsFixtures.edited(
+            String(decoding: body, as: UTF8.self), "notes", .string(String(repeating: "n", count: 20_001)))
+        body = try RecordsFixtures.edited(
+            String(decoding: body, as: UTF8.self), "actor1.name", .string(String(repeating: "Abu ", count: 60)))
         let issues = RecordCatalog.issues(collection: RecordKind.observation.collection, body: body)
         let sealed = issues.first { $0.path == "source_protection.informant_ref" }
         #expect(sealed?.value == "(sealed)")
@@ -262,7 +272,9 @@ struct RecordsValidationTests {
         let reports = try #require(CollectionName("reports"))
         let check = try RecordCatalog.validate(collection: reports, body: Data(#"{"title": "anything"}"#.utf8))
         #expect(check.kind == nil && check.partition == nil)
-        #expect(throws: SyncEngineError.self) { try RecordCatalog.validate(collection: reports, body: Data("[1]".utf8)) }
+        #expect(throws: SyncEngineError.self) {
+            try RecordCatalog.validate(collection: reports, body: Data("[1]".utf8))
+        }
         #expect(throws: SyncEngineError.self) {
             try RecordCatalog.validate(collection: RecordKind.warning.collection, body: Data("not json".utf8))
         }
@@ -318,7 +330,7 @@ struct RecordsValidationTests {
         let region = try #require(Region("SD-DN"))
         #expect(region.country == "SD" && region.admin1 == "SD-DN" && region.partition.rawValue == "SD-DN")
         #expect(Region("SD")?.contains(region) == true)
-        #expect(Region("SD-")  == nil)
+        #expect(Region("SD-") == nil)
         #expect(Region("sd-dn") == nil)
         #expect(Region("SD-ABCD") == nil)
     }

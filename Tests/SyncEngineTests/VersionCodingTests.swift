@@ -7,8 +7,9 @@ struct VersionCodingTests {
     let key = DeviceKey()
 
     func signed(body: String? = #"{"title":"flood","note":"ünïcode \"quoted\""}"#) throws -> Version {
-        try key.sign(Fixtures.version(
-            Fixtures.replica(0xa1), 12, context: [Fixtures.replica(0xb2): 3], body: body, wall: 1_700_000_000_999))
+        try key.sign(
+            Fixtures.version(
+                Fixtures.replica(0xa1), 12, context: [Fixtures.replica(0xb2): 3], body: body, wall: 1_700_000_000_999))
     }
 
     func object(_ version: Version) throws -> [String: Any] {
@@ -30,7 +31,10 @@ struct VersionCodingTests {
 
     @Test func wireFormHasTheDocumentedFields() throws {
         let fields = try object(signed())
-        #expect(Set(fields.keys) == ["origin", "counter", "collection", "id", "partition", "context", "body", "time", "signature"])
+        #expect(
+            Set(fields.keys) == [
+                "origin", "counter", "collection", "id", "partition", "context", "body", "time", "signature",
+            ])
         #expect(fields["origin"] as? String == Fixtures.replica(0xa1).hex)
         #expect((fields["counter"] as? NSNumber)?.int64Value == 12)
         #expect(fields["body"] is String, "the body travels as a string holding its exact bytes")

@@ -52,7 +52,9 @@ struct VersionVectorTests {
         #expect(vector[a] == 3)
         vector.add(Dot(replica: b, counter: 7))
         #expect(vector == [a: 3, b: 7])
-        #expect(VersionVector(dots: [Dot(replica: a, counter: 2), Dot(replica: a, counter: 9), Dot(replica: c, counter: 1)]) == [a: 9, c: 1])
+        #expect(
+            VersionVector(dots: [Dot(replica: a, counter: 2), Dot(replica: a, counter: 9), Dot(replica: c, counter: 1)])
+                == [a: 9, c: 1])
     }
 
     @Test func deltaHoldsOnlyWhatTheBaseLacks() {
@@ -91,7 +93,11 @@ struct VersionVectorTests {
         #expect(VersionVector(compactText: "") == VersionVector())
     }
 
-    @Test(arguments: ["x=1", "\(String(repeating: "a", count: 32))", "\(String(repeating: "a", count: 32))=", "\(String(repeating: "a", count: 32))=1=2", "\(String(repeating: "a", count: 32))=-4", "\(String(repeating: "a", count: 32))=\(UInt64(Int64.max) + 1)"])
+    @Test(arguments: [
+        "x=1", "\(String(repeating: "a", count: 32))", "\(String(repeating: "a", count: 32))=",
+        "\(String(repeating: "a", count: 32))=1=2", "\(String(repeating: "a", count: 32))=-4",
+        "\(String(repeating: "a", count: 32))=\(UInt64(Int64.max) + 1)",
+    ])
     func compactTextRejects(_ text: String) {
         #expect(VersionVector(compactText: text) == nil)
     }
@@ -123,12 +129,13 @@ struct VersionVectorTests {
         await propertyCheck(input: Self.vectors, Self.vectors) { x, y in
             let xLessOrEqual = Self.replicas.allSatisfy { x[$0] <= y[$0] }
             let yLessOrEqual = Self.replicas.allSatisfy { y[$0] <= x[$0] }
-            let expected: CausalOrder = switch (xLessOrEqual, yLessOrEqual) {
-            case (true, true): .equal
-            case (true, false): .before
-            case (false, true): .after
-            case (false, false): .concurrent
-            }
+            let expected: CausalOrder =
+                switch (xLessOrEqual, yLessOrEqual) {
+                case (true, true): .equal
+                case (true, false): .before
+                case (false, true): .after
+                case (false, false): .concurrent
+                }
             #expect(x.compare(y) == expected)
             #expect(y.compare(x) == Self.reversed(expected))
             #expect(y.merged(with: x.delta(since: y)) == x.merged(with: y))

@@ -50,10 +50,26 @@ struct WriteIntentTests {
         #expect(state.siblings.allSatisfy(plan.context.contains))
     }
 
+    @Test func aResolutionIsRefusedWhenASiblingArrivedSinceTheWriterLooked() throws {
+        let seen = conflicted.siblings
+        var state = conflicted
+        state.merge(Fixtures.version(Fixtures.replica(0xc3), 1))
+        let error = #expect(throws: SyncEngineError.self) {
+            try WriteIntent(key: key, body: body, isResolution: true, expectedSiblings: seen)
+                .plan(against: state, currentPartition: Fixtures.partition)
+        }
+        #expect(error?.code == .conflict)
+        #expect(error?.message.contains("changed while you were resolving") == true)
+        let plan = try WriteIntent(key: key, body: body, isResolution: true, expectedSiblings: state.siblings.reversed())
+            .plan(against: state, currentPartition: Fixtures.partition)
+        #expect(state.siblings.allSatisfy(plan.context.contains))
+    }
+
     @Test func refusesResolvingACleanDocument() {
         let clean = DocumentState(merging: [Fixtures.version(a, 1)])
         let error = #expect(throws: SyncEngineError.self) {
-            try WriteIntent(key: key, body: body, isResolution: true).plan(against: clean, currentPartition: Fixtures.partition)
+            try WriteIntent(key: key, body: body, isResolution: true).plan(
+                against: clean, currentPartition: Fixtures.partition)
         }
         #expect(error?.code == .conflict)
     }

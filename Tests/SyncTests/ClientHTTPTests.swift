@@ -10,7 +10,7 @@ import TestSupport
 /// failures mapped to one sentence.
 @Suite("Client over HTTP")
 struct ClientHTTPTests {
-    static let collection = CollectionName("observations")!
+    static let collection = CollectionName("notes")!
 
     static func transport(_ hub: HubFixture, token: String? = nil) -> HTTPSyncTransport {
         HTTPSyncTransport(configuration: .init(hub: hub.url, token: token ?? hub.token, timeoutSeconds: 5))

@@ -60,7 +60,11 @@ final class InProcessTransport: SyncTransport {
 let silentLogger = Logger(label: "vigil.test") { _ in SwiftLogNoOpLogHandler() }
 
 /// A hub replica with its exchange, in a test folder.
-func makeHub(in folder: TemporaryReplica, name: String = "hub") throws -> HubExchange {
+func makeHub(
+    in folder: TemporaryReplica, name: String = "hub", configure: (inout HubConfiguration) -> Void = { _ in }
+) throws -> HubExchange {
     let store = try folder.create(name)
-    return HubExchange(storage: SQLiteHubStorage(store: store), configuration: HubConfiguration(), logger: silentLogger)
+    var configuration = HubConfiguration()
+    configure(&configuration)
+    return HubExchange(storage: SQLiteHubStorage(store: store), configuration: configuration, logger: silentLogger)
 }

@@ -62,18 +62,21 @@ struct ClientRecoveryTests {
         }
     }
 
-    @Test("a hub restored from an old backup is healed by the replicas that hold the data")
-    func restoredHub() async throws {
+    @Test(
+        "a hub restored from an old backup is healed by the replicas that hold the data",
+        arguments: [true, false])
+    func restoredHub(backupHoldsEarlyVersion: Bool) async throws {
         try await TemporaryReplica.withFolder { folder in
             let first = try folder.create("first")
             let second = try folder.create("second")
             do {
                 let hub = try makeHub(in: folder)
+                if !backupHoldsEarlyVersion { try Self.copy(folder, "hub", to: "hub-backup") }
                 try first.write(WriteIntent(key: Self.key("early"), body: Data("{}".utf8)))
                 _ = try await Self.sync(first, hub)
                 _ = try await Self.sync(second, hub)
             }
-            try Self.copy(folder, "hub", to: "hub-backup")
+            if backupHoldsEarlyVersion { try Self.copy(folder, "hub", to: "hub-backup") }
             do {
                 let hub = try HubExchange(
                     storage: SQLiteHubStorage(store: folder.open("hub")), configuration: HubConfiguration(),
@@ -87,12 +90,60 @@ struct ClientRecoveryTests {
             try Self.copy(folder, "hub-backup", to: "hub")
             let hubStore = try folder.open("hub")
             let hub = HubExchange(storage: SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: silentLogger)
-            #expect(try hubStore.status().versions == 1)
+            #expect(try hubStore.status().versions == (backupHoldsEarlyVersion ? 1 : 0))
             // `second` relays `first`'s later versions: it is the only one to sync with the restored hub.
             for _ in 0..<3 { _ = try await Self.sync(second, hub) }
             #expect(try hubStore.status().versions == 6)
             for index in 0..<4 { #expect(try hubStore.document(Self.key("late\(index)")) != nil) }
             #expect(try hubStore.document(Self.key("other")) != nil)
+            #expect(try hubStore.document(Self.key("early")) != nil)
+        }
+    }
+
+    @Test("a replica file copied to a second machine is told it forked, at the first divergent dot")
+    func fork() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let hub = try makeHub(in: folder)
+            do {
+                let original = try folder.create("original")
+                try original.write(WriteIntent(key: Self.key("shared"), body: Data("{}".utf8)))
+                _ = try await Self.sync(original, hub)
+            }
+            try Self.copy(folder, "original", to: "copy")
+            let original = try folder.open("original")
+            let copy = try folder.open("copy")
+            try original.write(WriteIntent(key: Self.key("mine"), body: Data(#"{"by":"original"}"#.utf8)))
+            let divergent = try copy.write(WriteIntent(key: Self.key("theirs"), body: Data(#"{"by":"copy"}"#.utf8)))
+            _ = try await Self.sync(original, hub)
+            let error = await #expect(throws: SyncClientError.self) { try await Self.sync(copy, hub) }
+            #expect(error?.code == .forked)
+            #expect(error?.message.contains(divergent.dot.description) == true)
+            // Nothing of the copy's is lost: its version is still there, and still waiting.
+            let kept = try copy.document(Self.key("theirs"))
+            #expect(kept?.siblings.first?.dot == divergent.dot)
+        }
+    }
+
+    @Test("a version the hub quarantines is set aside here, with the reason shown in status")
+    func rejection() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let hub = try makeHub(in: folder) { $0.limits.maxRecordBytes = 40 }
+            let field = try folder.create("field")
+            try field.write(WriteIntent(key: Self.key("small"), body: Data(#"{"ok":1}"#.utf8)))
+            let big = try field.write(
+                WriteIntent(key: Self.key("big"), body: Data(#"{"note":"\#(String(repeating: "x", count: 100))"}"#.utf8)))
+            let summary = try await Self.sync(field, hub)
+            #expect(summary.rejected == 1)
+            #expect(summary.versionsPushed == 1)
+            #expect(try field.document(Self.key("big")) == nil, "a set-aside version is out of the document states")
+            #expect(try field.history(of: Self.key("big")).first?.setAsideReason?.contains("invalid-record") == true)
+            let status = try SyncStatus.load(store: field, hub: "test-hub")
+            #expect(status.setAsideCount == 1)
+            #expect(status.setAside.first?.dot == big.dot)
+            #expect(status.waitingToPush == 0)
+            // Syncing again pushes nothing more.
+            let again = try await Self.sync(field, hub)
+            #expect(again.isQuiet)
         }
     }
 }

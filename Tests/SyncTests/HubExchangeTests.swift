@@ -17,7 +17,7 @@ struct HubExchangeTests {
     @discardableResult
     static func write(_ store: ReplicaStore, _ id: String, _ json: String = #"{"title":"report"}"#) throws -> Version {
         let key = DocumentKey(
-            collection: try #require(CollectionName("observations")), id: try #require(DocumentID(id)))
+            collection: try #require(CollectionName("notes")), id: try #require(DocumentID(id)))
         return try store.write(WriteIntent(key: key, body: Data(json.utf8)))
     }
 
@@ -37,7 +37,7 @@ struct HubExchangeTests {
     /// A version the hub does not check yet (signatures come with enrollment).
     static func forged(_ dot: Dot, body: String?, id: String = "forged") throws -> Version {
         Version(
-            dot: dot, collection: try #require(CollectionName("observations")), documentID: try #require(DocumentID(id)),
+            dot: dot, collection: try #require(CollectionName("notes")), documentID: try #require(DocumentID(id)),
             partition: .default, context: VersionVector(), body: body.map { Data($0.utf8) },
             timestamp: HybridTimestamp(wallMilliseconds: 1_700_000_000_000, logical: 0),
             signature: Data(repeating: 7, count: 64))
@@ -64,7 +64,7 @@ struct HubExchangeTests {
         #expect(pulled.versions.map(\.dot) == (1...3).map { Dot(replica: a.replicaID, counter: $0) })
         #expect(!pulled.more && !pulled.checkpointReset)
         try b.apply(pulled.versions, from: hub.hubID)
-        #expect(try b.documents(in: try #require(CollectionName("observations"))).documents.count == 3)
+        #expect(try b.documents(in: try #require(CollectionName("notes"))).documents.count == 3)
 
         let again = try await hub.handle(Self.request(b, checkpoint: pulled.checkpoint))
         #expect(again.versions.isEmpty)
@@ -249,10 +249,10 @@ struct HubExchangeTests {
         #expect(reset.versions.count == 3)
 
         // The client then sends its whole belief; the hub answers what it holds less of.
-        let assumed = VersionVector([a.replicaID: 3])
+        let assumed = VersionVector([a.replicaID: 3, c.replicaID: 2])
         let answer = try await restored.handle(Self.request(b, checkpoint: reset.checkpoint, assumed: assumed))
         #expect(!answer.checkpointReset)
-        #expect(answer.knowledge.entries == [a.replicaID: 1])
+        #expect(answer.knowledge.entries == [a.replicaID: 1, c.replicaID: 2])
 
         // A checkpoint at a sequence the restored hub never reached is refused too.
         let unknown = try await restored.handle(Self.request(b, checkpoint: "999.\(Dot(replica: a.replicaID, counter: 1))"))

@@ -76,7 +76,7 @@ struct HubHTTPTests {
     }
 
     static func observation(_ store: ReplicaStore, _ id: String, size: Int = 300) throws -> Version {
-        let key = DocumentKey(collection: try #require(CollectionName("observations")), id: try #require(DocumentID(id)))
+        let key = DocumentKey(collection: try #require(CollectionName("notes")), id: try #require(DocumentID(id)))
         let text = String(repeating: "lorem ipsum ", count: size / 12)
         return try store.write(WriteIntent(key: key, body: Data(#"{"text":"\#(text)","id":"\#(id)"}"#.utf8)))
     }
@@ -128,7 +128,7 @@ struct HubHTTPTests {
 
             // A counter of 0 is refused by decoding, and the answer says where.
             let replica = ReplicaID.random().hex
-            let version = #"{"origin":"\#(replica)","counter":0,"collection":"observations","id":"x","partition":"default","context":{},"body":"{}","time":{"wall":1,"logical":0},"signature":""}"#
+            let version = #"{"origin":"\#(replica)","counter":0,"collection":"notes","id":"x","partition":"default","context":{},"body":"{}","time":{"wall":1,"logical":0},"signature":""}"#
             let badCounter = try await Self.post(
                 client, hub,
                 body: ByteBuffer(string: #"{"protocol":1,"replica":"\#(replica)","counter":0,"push":[\#(version)],"limits":{"versions":1,"bytes":1}}"#))

@@ -74,22 +74,30 @@ struct ProcessSyncTests {
             let plainEdit = try await fixture.fieldcli(b, ["put", "reports", id], ["--body", #"{"title":"x"}"#])
             #expect(plainEdit.exitStatus == 68, "a plain edit of a conflicted document is refused: \(plainEdit)")
 
-            // B resolves; B, then A sync.
+            // B resolves with a new body and a reason; B, then A sync.
             let resolvedBody = #"{"title":"Bridge out","status":"repaired on one lane"}"#
+            let reason = "Both observers were right about one lane each"
             let resolve = try await fixture.fieldcli(
-                b, ["conflicts", "resolve", "reports", id],
-                ["--body", resolvedBody, "--reason", "Both observers were right about one lane each"])
+                b, ["conflicts", "resolve", "reports", id], ["--body", resolvedBody, "--reason", reason])
             #expect(resolve.exitStatus == 0, "\(resolve)")
             let pushResolution = try await fixture.syncSucceeding(b, hub: hub.url)
             #expect(pushResolution.versionsPushed == 1)
             let pullResolution = try await fixture.syncSucceeding(a, hub: hub.url)
             #expect(pullResolution.versionsPulled == 1)
 
-            // Every replica shows the resolution: one sibling, the resolved body, the same dot.
+            // Every replica shows the resolution: one sibling, the same dot, the resolved body
+            // with the reason and the two resolved siblings recorded in its `_resolution` field.
             var resolutionDots: Set<Dot> = []
             for (name, path) in [("hub", hubPath), ("A", a), ("B", b)] {
                 let document = try #require(try ReplicaStore.open(at: path).document(key), "\(name) lacks \(key)")
-                #expect(document.siblings.map(bodyText) == [resolvedBody], "resolution on \(name)")
+                #expect(document.siblings.count == 1, "one sibling on \(name)")
+                let body = try #require(document.siblings.first?.body, "the resolution on \(name) is not a tombstone")
+                let object = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+                #expect(object["title"] as? String == "Bridge out", "resolution on \(name)")
+                #expect(object["status"] as? String == "repaired on one lane", "resolution on \(name)")
+                let note = try #require(object[JSONBody.resolutionField] as? [String: Any], "resolution note on \(name)")
+                #expect(note["reason"] as? String == reason)
+                #expect(note["siblings"] as? [String] == conflictDots[0].sorted().map(\.description))
                 #expect(conflictDots[0].allSatisfy(document.state.context.contains), "\(name): the resolution covers both edits")
                 resolutionDots.formUnion(document.state.siblings)
             }
@@ -108,6 +116,8 @@ struct ProcessSyncTests {
             #expect(fromHub.stdout.contains("repaired on one lane"))
             let hubHistory = try await fixture.fieldcli(hubPath, ["history", "reports", id], ["--json"])
             #expect(hubHistory.exitStatus == 0, "\(hubHistory)")
+            let printedVersions = try hubHistory.json()["versions"] as? [Any]
+            #expect(printedVersions?.count == 4, "fieldcli history on the hub's file lists the four versions")
             #expect(try ReplicaStore.open(at: hubPath).integrityProblems().isEmpty)
         }
     }
@@ -126,7 +136,7 @@ struct ProcessSyncTests {
                 let fresh = fixture.path("fresh.sqlite")
                 try await fixture.initReplica(fresh)
                 let client = try fixture.start("fieldcli", fixture.syncArguments(fresh, hub: hub.url))
-                let seen = try await waitForPartialPull(of: fresh, by: client, total: total)
+                let seen = try await waitForPartialTransfer(into: fresh, by: client, total: total)
                 client.send(signal: SIGKILL)
                 let killed = try await client.waitForExit(timeout: .seconds(10))
                 #expect(killed == .signaled(SIGKILL), "the client was still pulling when killed")
@@ -135,8 +145,8 @@ struct ProcessSyncTests {
                 #expect(partial > 0 && partial < total, "pulled \(partial) of \(total) before the kill")
 
                 let resumed = try await fixture.syncSucceeding(fresh, hub: hub.url)
-                #expect(resumed.versionsPulled >= total - partial)
-                #expect(resumed.versionsPulled < total, "the second run resumed from the checkpoint instead of starting over")
+                // Each page was applied with its checkpoint: the second run pulls exactly the rest.
+                #expect(resumed.versionsPulled == total - partial, "resumed from the checkpoint of the last applied page")
 
                 let store = try ReplicaStore.open(at: fresh)
                 #expect(try store.integrityProblems().isEmpty)
@@ -166,7 +176,7 @@ struct ProcessSyncTests {
                 let fresh = fixture.path("fresh.sqlite")
                 try await fixture.initReplica(fresh)
                 let client = try fixture.start("fieldcli", fixture.syncArguments(fresh, hub: hub.url))
-                _ = try await waitForPartialPull(of: fresh, by: client, total: total)
+                _ = try await waitForPartialTransfer(into: fresh, by: client, total: total)
                 hub.process.send(signal: SIGKILL)
                 #expect(try await hub.process.waitForExit(timeout: .seconds(10)) == .signaled(SIGKILL))
                 let atKill = try ReplicaStore.open(at: fresh).status().versions
@@ -194,6 +204,46 @@ struct ProcessSyncTests {
                 #expect(try await fixture.stop(restarted) == .exited(0))
                 #expect(try ReplicaStore.open(at: hubPath).integrityProblems().isEmpty)
                 #expect(try ReplicaStore.open(at: hubPath).status().versions == total)
+            }
+        }
+    }
+
+    @Test("The hub killed with SIGKILL in the middle of a large push keeps no half-applied push and takes the rest after a restart")
+    func hubKilledDuringAPushRecovers() async throws {
+        try await withProcessFixture { fixture in
+            try await fixture.withScratchFolder { scratch in
+                let reports = try collectionName("reports")
+                let source = scratch.appendingPathComponent("source.sqlite").path
+                let total = Self.seededDocuments
+                _ = try seedReplica(at: source, count: total, collection: reports)
+                let hubPath = fixture.path("hub.sqlite")
+                let hub = try await fixture.startHub(database: hubPath)
+                // The hub creates its replica on start; the client pushes in several requests.
+                let client = try fixture.start("fieldcli", fixture.syncArguments(source, hub: hub.url))
+                _ = try await waitForPartialTransfer(into: hubPath, by: client, total: total)
+                hub.process.send(signal: SIGKILL)
+                #expect(try await hub.process.waitForExit(timeout: .seconds(10)) == .signaled(SIGKILL))
+                let atKill = try ReplicaStore.open(at: hubPath).status().versions
+                #expect(atKill > 0 && atKill < total, "the hub held \(atKill) of \(total) versions when killed")
+                #expect(try ReplicaStore.open(at: hubPath).integrityProblems().isEmpty)
+
+                let restarted = try await startHub(fixture, database: hubPath, port: hub.port)
+                let interrupted = try await client.waitForExit(timeout: .seconds(300))
+                #expect([.exited(0), .exited(69)].contains(interrupted), "\(client.standardError.suffix(2000))")
+                var finished = interrupted == .exited(0)
+                var attempts = 0
+                while !finished, attempts < 5 {
+                    attempts += 1
+                    finished = try await fixture.sync(source, hub: restarted.url).exitStatus == 0
+                    if !finished { try await Task.sleep(for: .seconds(1)) }
+                }
+                #expect(finished, "a later fieldcli sync succeeded")
+                #expect(try await fixture.stop(restarted) == .exited(0))
+
+                let hubStore = try ReplicaStore.open(at: hubPath)
+                #expect(try hubStore.integrityProblems().isEmpty)
+                #expect(try hubStore.status().versions == total)
+                #expect(try ReplicaContent(path: hubPath, collections: [reports]) == ReplicaContent(path: source, collections: [reports]))
             }
         }
     }
@@ -265,9 +315,9 @@ private func bodyText(_ version: Version) -> String {
 }
 
 /// Polls (every 5 ms, at most 120 s) the replica at `path` until it holds some versions while
-/// `client` still runs; returns the count seen. Throws when the client exits first or nothing
-/// arrives in time.
-private func waitForPartialPull(of path: String, by client: ChildProcess, total: Int) async throws -> Int {
+/// `client` still runs; returns the count seen. Throws when the client exits first, when all
+/// `total` versions are already there, or when nothing arrives in time.
+private func waitForPartialTransfer(into path: String, by client: ChildProcess, total: Int) async throws -> Int {
     let store = try ReplicaStore.open(at: path)
     let deadline = ContinuousClock.now + .seconds(120)
     while ContinuousClock.now < deadline {

@@ -39,9 +39,12 @@ public final class HubFixture: Sendable {
     public static let silentLogger = Logger(label: "vigil.test.hub") { _ in SwiftLogNoOpLogHandler() }
 
     /// Starts a hub; returns once it listens (or throws after `timeout` seconds).
+    ///
+    /// `wrapStorage` may wrap the hub's SQLite storage (to slow it down, count calls, fail).
     public static func start(
         token: String = "test-token", logger: Logger = silentLogger, timeout: Duration = .seconds(30),
-        configure: (inout HubConfiguration) -> Void = { _ in }
+        configure: (inout HubConfiguration) -> Void = { _ in },
+        wrapStorage: (any HubStorage) -> any HubStorage = { $0 }
     ) async throws -> HubFixture {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("vigil-hub-\(UUID().uuidString)", isDirectory: true)
@@ -53,8 +56,8 @@ public final class HubFixture: Sendable {
         configuration.token = token
         configure(&configuration)
         do {
-            let exchange = try HubExchange.sqlite(
-                path: configuration.databasePath, configuration: configuration, logger: logger)
+            let storage = try SQLiteHubStorage.openOrCreate(path: configuration.databasePath, logger: logger)
+            let exchange = HubExchange(storage: wrapStorage(storage), configuration: configuration, logger: logger)
             let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
             let app = try buildApplication(exchange: exchange, logger: logger) { port in
                 portContinuation.yield(port)

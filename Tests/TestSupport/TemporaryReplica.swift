@@ -55,6 +55,7 @@ public final class TemporaryReplica: Sendable {
     }
 
     /// Runs `body` with a fresh replica in a fresh temporary folder, removed afterwards.
+    @discardableResult
     public static func withReplica<T>(
         _ body: (ReplicaStore) async throws -> T
     ) async throws -> T {
@@ -64,6 +65,7 @@ public final class TemporaryReplica: Sendable {
     }
 
     /// Runs `body` with `count` fresh replicas in one fresh temporary folder, removed afterwards.
+    @discardableResult
     public static func withReplicas<T>(
         _ count: Int, _ body: ([ReplicaStore]) async throws -> T
     ) async throws -> T {
@@ -73,6 +75,7 @@ public final class TemporaryReplica: Sendable {
     }
 
     /// Runs `body` with a fresh temporary folder, removed afterwards.
+    @discardableResult
     public static func withFolder<T>(_ body: (TemporaryReplica) async throws -> T) async throws -> T {
         let folder = try TemporaryReplica()
         defer { folder.remove() }

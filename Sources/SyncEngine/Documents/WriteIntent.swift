@@ -9,12 +9,20 @@ public struct WriteIntent: Sendable, Hashable {
     public var body: Data?
     /// Set when the write resolves a conflict: it then supersedes every current sibling.
     public var isResolution: Bool
+    /// For a resolution: the siblings the writer looked at. When given, the write is refused if
+    /// the document's siblings are no longer exactly these (a version arrived in between), so a
+    /// resolution never covers a version nobody saw.
+    public var expectedSiblings: [Dot]?
 
-    public init(key: DocumentKey, partition: Partition? = nil, body: Data?, isResolution: Bool = false) {
+    public init(
+        key: DocumentKey, partition: Partition? = nil, body: Data?, isResolution: Bool = false,
+        expectedSiblings: [Dot]? = nil
+    ) {
         self.key = key
         self.partition = partition
         self.body = body
         self.isResolution = isResolution
+        self.expectedSiblings = expectedSiblings
     }
 
     /// The context and partition a write with this intent gets against `state`, whose existing
@@ -33,6 +41,11 @@ public struct WriteIntent: Sendable, Hashable {
         }
         if isResolution && !state.isConflicted {
             throw SyncEngineError(.conflict, "\(key) is not in conflict; there is nothing to resolve.")
+        }
+        if let expectedSiblings, expectedSiblings.sorted() != state.siblings {
+            throw SyncEngineError(
+                .conflict,
+                "\(key) changed while you were resolving it (it now has \(state.siblings.count) versions); look again with `fieldcli conflicts show \(key.collection) \(key.id)` and resolve again.")
         }
         if let currentPartition, let partition, partition != currentPartition {
             throw SyncEngineError(

@@ -51,12 +51,16 @@ enum Timestamp {
         } else {
             guard time.count > 6 else { return false }
             let offset = time.suffix(6)
-            guard offset.first == "+" || offset.first == "-", isClock(offset.dropFirst(), seconds: false) else { return false }
+            guard offset.first == "+" || offset.first == "-", isClock(offset.dropFirst(), seconds: false) else {
+                return false
+            }
             time = time.dropLast(6)
         }
         if let dot = time.firstIndex(of: ".") {
             let fraction = time[time.index(after: dot)...]
-            guard (1...9).contains(fraction.count), fraction.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return false }
+            guard (1...9).contains(fraction.count), fraction.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+                return false
+            }
             time = time[..<dot]
         }
         return isClock(time, seconds: true)

@@ -53,8 +53,10 @@ extension EarlyWarning {
         let (factors, indicators) = Observation.readRiskFactors(body)
         let hint = body.term("crime_category_hint", CrimeCategoryHint.self)
         let product = body.term("product_type", WarningProduct.self)
-        let responses = body.list(
-            "recommended_responses", maxCount: 50, allowed: "an array of {action, by, timeframe}", ResponseOption.read) ?? []
+        let responses =
+            body.list(
+                "recommended_responses", maxCount: 50, allowed: "an array of {action, by, timeframe}",
+                ResponseOption.read) ?? []
         let recipients = readRecipients(body)
         if let status, status != .draft, recipients.isEmpty, let value = body.fields["status"] {
             body.fail("status", value, allowed: "'draft' until the warning has at least one recipient")
@@ -68,7 +70,8 @@ extension EarlyWarning {
     }
 
     private static func readRecipients(_ body: FieldReader) -> [Recipient] {
-        let allowed = "an object keyed by participant id: {\"<participant>\": {focal_point, acknowledged_at, acknowledged_by, response}}"
+        let allowed =
+            "an object keyed by participant id: {\"<participant>\": {focal_point, acknowledged_at, acknowledged_by, response}}"
         guard let recipients = body.object("recipients", allowed: allowed) else { return [] }
         var result: [Recipient] = []
         for participant in recipients.fields.keys.sorted() {
@@ -78,8 +81,10 @@ extension EarlyWarning {
                     allowed: "a participant's document id as the key")
                 continue
             }
-            guard let fields = recipients.object(
-                participant, required: true, allowed: "an object {focal_point, acknowledged_at, acknowledged_by, response}")
+            guard
+                let fields = recipients.object(
+                    participant, required: true,
+                    allowed: "an object {focal_point, acknowledged_at, acknowledged_by, response}")
             else { continue }
             let focal = fields.text("focal_point")
             let acknowledgedAt = fields.timestamp("acknowledged_at")
@@ -96,9 +101,10 @@ extension EarlyWarning {
                         allowed: "the time the recipient acknowledged the warning, required once it has responded")
                 }
             }
-            result.append(Recipient(
-                participant: participant, focalPoint: focal, acknowledgedAt: acknowledgedAt,
-                acknowledgedBy: acknowledgedBy, response: response))
+            result.append(
+                Recipient(
+                    participant: participant, focalPoint: focal, acknowledgedAt: acknowledgedAt,
+                    acknowledgedBy: acknowledgedBy, response: response))
         }
         return result
     }

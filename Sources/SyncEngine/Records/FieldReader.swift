@@ -167,7 +167,9 @@ struct FieldReader {
     }
 
     /// An array of at most `maxCount` elements, each with its own path (`key[0]`, `key[1]`…).
-    func array(_ key: String, required: Bool = false, maxCount: Int = 100, allowed: String) -> [(JSONValue, ElementReader)]? {
+    func array(_ key: String, required: Bool = false, maxCount: Int = 100, allowed: String) -> [(
+        JSONValue, ElementReader
+    )]? {
         guard let value = value(key, required: required, allowed: allowed) else { return nil }
         guard case .array(let elements) = value, elements.count <= maxCount else {
             fail(key, value, allowed: "\(allowed) (at most \(maxCount))")

@@ -15,7 +15,8 @@ public enum JSONValue: Sendable, Hashable, Codable {
         do {
             self = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            throw SyncEngineError(.invalidBody, "The body is not valid JSON; give one JSON object such as {\"title\": \"...\"}.")
+            throw SyncEngineError(
+                .invalidBody, "The body is not valid JSON; give one JSON object such as {\"title\": \"...\"}.")
         }
     }
 

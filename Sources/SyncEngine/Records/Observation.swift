@@ -109,7 +109,8 @@ public struct AttachmentReference: Sendable, Hashable {
         let filename = fields.text("filename", maxLength: 255)
         let mime = fields.code("mime", allowed: "a media type such as 'image/jpeg'") { text in
             let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-            return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty && text.count <= 100 && !text.contains(" ")
+            return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty && text.count <= 100
+                && !text.contains(" ")
         }
         let size = fields.integer("size_bytes", in: 0...(1 << 50), allowed: "a whole number of bytes, 0 or more")
         let role = fields.term("role", AttachmentRole.self)
@@ -149,12 +150,15 @@ extension Observation {
         let sourceScale = body.term("source_scale", SourceScale.self)
         let protection = readSourceProtection(body)
         let notes = body.text("notes", maxLength: 20_000)
-        let attachments = body.list(
-            "attachments", maxCount: 50, allowed: "an array of attachments {sha256, filename, mime, size_bytes, role}",
-            AttachmentReference.read) ?? []
+        let attachments =
+            body.list(
+                "attachments", maxCount: 50,
+                allowed: "an array of attachments {sha256, filename, mime, size_bytes, role}",
+                AttachmentReference.read) ?? []
         var seen = Set<String>()
         for (index, attachment) in attachments.enumerated() where !seen.insert(attachment.sha256).inserted {
-            body.log.add("attachments[\(index)].sha256", "'\(attachment.sha256.prefix(12))…'", allowed: "each file listed once")
+            body.log.add(
+                "attachments[\(index)].sha256", "'\(attachment.sha256.prefix(12))…'", allowed: "each file listed once")
         }
         guard let reportKind, let eventDate, let eventType, let actor1, let location, let mode else { return nil }
         return Observation(
@@ -170,9 +174,10 @@ extension Observation {
         else { return nil }
         let name = fields.text("name", required: true)
         let type = fields.term("inter", ActorType.self, required: true)
-        let associated = fields.list("associated", maxCount: 20, allowed: "an array of actor names") { value, element in
-            element.text(value)
-        } ?? []
+        let associated =
+            fields.list("associated", maxCount: 20, allowed: "an array of actor names") { value, element in
+                element.text(value)
+            } ?? []
         guard let name, let type else { return nil }
         return Actor(name: name, type: type, associated: associated)
     }
@@ -180,7 +185,8 @@ extension Observation {
     private static func readFatalities(_ body: FieldReader) -> Fatalities? {
         guard let fields = body.object("fatalities", allowed: "an object {count, text, disputed}") else { return nil }
         let count = fields.integer(
-            "count", required: true, in: 0...1_000_000, allowed: "a whole number of deaths, 0 or more (ACLED's conservative count)")
+            "count", required: true, in: 0...1_000_000,
+            allowed: "a whole number of deaths, 0 or more (ACLED's conservative count)")
         let text = fields.text("text", maxLength: 200)
         let disputed = fields.bool("disputed") ?? false
         guard let count else { return nil }
@@ -188,8 +194,10 @@ extension Observation {
     }
 
     private static func readLocation(_ body: FieldReader) -> Location? {
-        guard let fields = body.object(
-            "location", required: true, allowed: "an object {country, admin1, place, latitude, longitude, geo_precision, …}")
+        guard
+            let fields = body.object(
+                "location", required: true,
+                allowed: "an object {country, admin1, place, latitude, longitude, geo_precision, …}")
         else { return nil }
         let country = fields.code("country", required: true, allowed: Region.countryRule, Region.isCountry)
         var admin1 = fields.code("admin1", required: true, allowed: Region.admin1Rule, Region.isSubdivision)
@@ -221,7 +229,9 @@ extension Observation {
     /// Reads `risk_factors` (1–14, each once) and `indicators` (each of a listed risk factor).
     static func readRiskFactors(_ body: FieldReader) -> ([RiskFactor], [String]) {
         var factors: [RiskFactor] = []
-        for (value, element) in body.array("risk_factors", maxCount: 14, allowed: "an array of risk factor numbers 1-14") ?? [] {
+        for (value, element) in body.array(
+            "risk_factors", maxCount: 14, allowed: "an array of risk factor numbers 1-14") ?? []
+        {
             guard let factor = element.term(value, RiskFactor.self) else { continue }
             if factors.contains(factor) {
                 element.fail(value, allowed: "each risk factor listed once")
@@ -230,12 +240,15 @@ extension Observation {
             }
         }
         var indicators: [String] = []
-        for (value, element) in body.array("indicators", maxCount: 100, allowed: "an array of indicators such as '7.6'") ?? [] {
+        for (value, element) in body.array("indicators", maxCount: 100, allowed: "an array of indicators such as '7.6'")
+            ?? []
+        {
             guard let text = element.code(value, allowed: Indicator.allowed, { Indicator.riskFactor(of: $0) != nil }),
                 let factor = Indicator.riskFactor(of: text)
             else { continue }
             if !factors.contains(factor) {
-                element.fail(value, allowed: "an indicator of a risk factor listed in risk_factors (add \(factor.rawValue))")
+                element.fail(
+                    value, allowed: "an indicator of a risk factor listed in risk_factors (add \(factor.rawValue))")
             } else if indicators.contains(text) {
                 element.fail(value, allowed: "each indicator listed once")
             } else {
@@ -246,8 +259,9 @@ extension Observation {
     }
 
     private static func readSourceProtection(_ body: FieldReader) -> SourceProtection? {
-        guard let fields = body.object(
-            "source_protection", allowed: "an object {informant_anonymous, informant_consent, informant_ref}")
+        guard
+            let fields = body.object(
+                "source_protection", allowed: "an object {informant_anonymous, informant_consent, informant_ref}")
         else { return nil }
         let anonymous = fields.bool("informant_anonymous", required: true)
         let consent = fields.bool("informant_consent")

@@ -74,7 +74,9 @@ public enum ObservationExport {
         set("accuracy_m", location.accuracyMeters)
         set("geo_precision", location.geoPrecision.map { Double($0.rawValue) })
         set("thematic_sector", record.thematicSector?.rawValue)
-        if !record.riskFactors.isEmpty { set("risk_factors", record.riskFactors.map { String($0.rawValue) }.joined(separator: ";")) }
+        if !record.riskFactors.isEmpty {
+            set("risk_factors", record.riskFactors.map { String($0.rawValue) }.joined(separator: ";"))
+        }
         if !record.indicators.isEmpty { set("indicators", record.indicators.joined(separator: ";")) }
         set("crime_category_hint", record.crimeCategoryHint?.rawValue)
         set("hate_speech_observed", record.hateSpeechObserved)
@@ -91,19 +93,20 @@ public enum ObservationExport {
         var lines = [columns.map(quoted).joined(separator: ",")]
         for entry in entries {
             let fields = properties(entry)
-            lines.append(columns.map { column in
-                var text: String
-                switch fields[column] {
-                case .string(let value)?: text = value
-                case .number(let value)?: text = JSONValue.numberText(value)
-                case .bool(let value)?: text = value ? "true" : "false"
-                default: text = ""
-                }
-                if textColumns.contains(column), let first = text.first, "=+-@\t\r".contains(first) {
-                    text = "'" + text
-                }
-                return quoted(text)
-            }.joined(separator: ","))
+            lines.append(
+                columns.map { column in
+                    var text: String
+                    switch fields[column] {
+                    case .string(let value)?: text = value
+                    case .number(let value)?: text = JSONValue.numberText(value)
+                    case .bool(let value)?: text = value ? "true" : "false"
+                    default: text = ""
+                    }
+                    if textColumns.contains(column), let first = text.first, "=+-@\t\r".contains(first) {
+                        text = "'" + text
+                    }
+                    return quoted(text)
+                }.joined(separator: ","))
         }
         return Data((lines.joined(separator: "\r\n") + "\r\n").utf8)
     }
@@ -121,7 +124,9 @@ public enum ObservationExport {
             let location = entry.observation.location
             var geometry = JSONValue.null
             if let latitude = location.latitude, let longitude = location.longitude {
-                geometry = .object(["type": .string("Point"), "coordinates": .array([.number(longitude), .number(latitude)])])
+                geometry = .object([
+                    "type": .string("Point"), "coordinates": .array([.number(longitude), .number(latitude)]),
+                ])
             }
             return .object([
                 "type": .string("Feature"), "id": .string(entry.id), "geometry": geometry,

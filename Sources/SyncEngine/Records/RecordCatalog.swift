@@ -132,7 +132,8 @@ public enum RecordCatalog {
     /// ``SyncEngineError`` when the body is not one JSON object.
     public static func read(_ kind: RecordKind, body: Data) throws -> TypedRecord {
         guard case .object(let fields) = try JSONValue(parsing: body) else {
-            throw SyncEngineError(.invalidBody, "The body is JSON but not an object; give one JSON object such as {\"title\": \"...\"}.")
+            throw SyncEngineError(
+                .invalidBody, "The body is JSON but not an object; give one JSON object such as {\"title\": \"...\"}.")
         }
         let log = IssueLog()
         let reader = FieldReader(fields, log: log)
@@ -155,7 +156,8 @@ public enum RecordCatalog {
     /// Reads `schema_version`; a newer one than this build knows stops the check there, since the
     /// rest of the body follows rules this build does not have.
     private static func schemaVersion(_ reader: FieldReader) -> Int? {
-        let allowed = "\(oldestSchemaVersion == currentSchemaVersion ? "\(currentSchemaVersion)" : "\(oldestSchemaVersion) or \(currentSchemaVersion)") (the schema versions this build reads)"
+        let allowed =
+            "\(oldestSchemaVersion == currentSchemaVersion ? "\(currentSchemaVersion)" : "\(oldestSchemaVersion) or \(currentSchemaVersion)") (the schema versions this build reads)"
         guard let value = reader.value("schema_version", required: true, allowed: allowed) else { return nil }
         guard let version = value.integerValue else {
             reader.fail("schema_version", value, allowed: allowed)
@@ -164,7 +166,9 @@ public enum RecordCatalog {
         if version > currentSchemaVersion {
             reader.log.add(
                 "schema_version", "\(version)",
-                allowed: "at most \(currentSchemaVersion): this record was written by a newer Vigil; upgrade this device to read it")
+                allowed:
+                    "at most \(currentSchemaVersion): this record was written by a newer Vigil; upgrade this device to read it"
+            )
             return nil
         }
         if version < oldestSchemaVersion {

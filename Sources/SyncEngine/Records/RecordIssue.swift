@@ -15,7 +15,7 @@ public struct RecordIssue: Sendable, Hashable, CustomStringConvertible {
         self.allowed = allowed
     }
 
-    public var description: String { "\(path) is \(value); allowed: \(allowed)" }
+    public var description: String { "\(path) is \(value == "(missing)" ? "missing" : value); allowed: \(allowed)" }
 }
 
 /// A record that breaks one or more rules of its kind; ``issues`` lists every one, in body order.

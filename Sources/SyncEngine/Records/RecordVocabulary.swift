@@ -1,5 +1,6 @@
 /// A closed list of values a record field accepts, with a label for people.
-public protocol RecordVocabulary: RawRepresentable, CaseIterable, Sendable, Hashable where RawValue: Sendable & Hashable {
+public protocol RecordVocabulary: RawRepresentable, CaseIterable, Sendable, Hashable
+where RawValue: Sendable & Hashable {
     /// How the value reads for people (the raw value for text vocabularies).
     var label: String { get }
     /// The value `json` names, or nil when it names none.

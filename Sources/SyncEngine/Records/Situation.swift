@@ -61,51 +61,65 @@ extension Situation {
             _ = body.text(key, maxLength: 50_000)
         }
         var assessed: [RiskFactor] = []
-        let factors = body.list(
-            "risk_factors", maxCount: 14,
-            allowed: "an array of {risk_factor, indicators_present, trend, confidence, observation_ids}"
-        ) { value, element -> RiskFactorAssessment? in
-            guard let fields = element.object(
-                value, allowed: "an object {risk_factor, indicators_present, trend, confidence, observation_ids}")
-            else { return nil }
-            let factor = fields.term("risk_factor", RiskFactor.self, required: true)
-            if let factor, let given = fields.fields["risk_factor"] {
-                if assessed.contains(factor) {
-                    fields.fail("risk_factor", given, allowed: "each risk factor assessed once")
-                }
-                assessed.append(factor)
-            }
-            let indicators = fields.list(
-                "indicators_present", maxCount: 100, allowed: "an array of indicators such as '7.6'"
-            ) { value, element -> String? in
-                guard let text = element.code(value, allowed: Indicator.allowed, { Indicator.riskFactor(of: $0) != nil })
+        let factors =
+            body.list(
+                "risk_factors", maxCount: 14,
+                allowed: "an array of {risk_factor, indicators_present, trend, confidence, observation_ids}"
+            ) { value, element -> RiskFactorAssessment? in
+                guard
+                    let fields = element.object(
+                        value,
+                        allowed: "an object {risk_factor, indicators_present, trend, confidence, observation_ids}")
                 else { return nil }
-                if let factor, Indicator.riskFactor(of: text) != factor {
-                    element.fail(value, allowed: "an indicator of risk factor \(factor.rawValue), such as '\(factor.rawValue).1'")
+                let factor = fields.term("risk_factor", RiskFactor.self, required: true)
+                if let factor, let given = fields.fields["risk_factor"] {
+                    if assessed.contains(factor) {
+                        fields.fail("risk_factor", given, allowed: "each risk factor assessed once")
+                    }
+                    assessed.append(factor)
+                }
+                let indicators =
+                    fields.list(
+                        "indicators_present", maxCount: 100, allowed: "an array of indicators such as '7.6'"
+                    ) { value, element -> String? in
+                        guard
+                            let text = element.code(
+                                value, allowed: Indicator.allowed, { Indicator.riskFactor(of: $0) != nil })
+                        else { return nil }
+                        if let factor, Indicator.riskFactor(of: text) != factor {
+                            element.fail(
+                                value,
+                                allowed:
+                                    "an indicator of risk factor \(factor.rawValue), such as '\(factor.rawValue).1'")
+                            return nil
+                        }
+                        return text
+                    } ?? []
+                let trend = fields.term("trend", Trend.self, required: true)
+                let confidence = fields.term("confidence", Confidence.self, required: true)
+                let observations = readDocumentIDs(fields, "observation_ids")
+                guard let factor, let trend, let confidence else { return nil }
+                return RiskFactorAssessment(
+                    riskFactor: factor, indicatorsPresent: indicators, trend: trend, confidence: confidence,
+                    observationIDs: observations)
+            } ?? []
+        let linked = readDocumentIDs(body, "linked_observations")
+        let scenarios =
+            body.list("scenarios", maxCount: 20, allowed: "an array of {name, description, likelihood}") {
+                value, element -> Scenario? in
+                guard let fields = element.object(value, allowed: "an object {name, description, likelihood}") else {
                     return nil
                 }
-                return text
+                let name = fields.text("name", required: true)
+                let description = fields.text("description", maxLength: 10_000)
+                let likelihood = fields.term("likelihood", Confidence.self)
+                guard let name else { return nil }
+                return Scenario(name: name, description: description, likelihood: likelihood)
             } ?? []
-            let trend = fields.term("trend", Trend.self, required: true)
-            let confidence = fields.term("confidence", Confidence.self, required: true)
-            let observations = readDocumentIDs(fields, "observation_ids")
-            guard let factor, let trend, let confidence else { return nil }
-            return RiskFactorAssessment(
-                riskFactor: factor, indicatorsPresent: indicators, trend: trend, confidence: confidence,
-                observationIDs: observations)
-        } ?? []
-        let linked = readDocumentIDs(body, "linked_observations")
-        let scenarios = body.list("scenarios", maxCount: 20, allowed: "an array of {name, description, likelihood}") {
-            value, element -> Scenario? in
-            guard let fields = element.object(value, allowed: "an object {name, description, likelihood}") else { return nil }
-            let name = fields.text("name", required: true)
-            let description = fields.text("description", maxLength: 10_000)
-            let likelihood = fields.term("likelihood", Confidence.self)
-            guard let name else { return nil }
-            return Scenario(name: name, description: description, likelihood: likelihood)
-        } ?? []
-        let options = body.list(
-            "response_options", maxCount: 50, allowed: "an array of {action, by, timeframe}", ResponseOption.read) ?? []
+        let options =
+            body.list(
+                "response_options", maxCount: 50, allowed: "an array of {action, by, timeframe}", ResponseOption.read)
+            ?? []
         let level = body.term("overall_risk_level", Level.self, required: true)
         guard let title, let area, let start, let end, let level else { return nil }
         return Situation(
@@ -116,7 +130,9 @@ extension Situation {
 
     /// Reads `area`: `{country, admin1?}`.
     static func readArea(_ body: FieldReader) -> Region? {
-        guard let fields = body.object("area", required: true, allowed: "an object {country, admin1}") else { return nil }
+        guard let fields = body.object("area", required: true, allowed: "an object {country, admin1}") else {
+            return nil
+        }
         let country = fields.code("country", required: true, allowed: Region.countryRule, Region.isCountry)
         let admin1 = fields.code("admin1", allowed: Region.admin1Rule, Region.isSubdivision)
         if let country, let admin1, !admin1.hasPrefix(country + "-"), let value = fields.fields["admin1"] {
@@ -132,8 +148,10 @@ extension Situation {
     static func readDocumentIDs(_ body: FieldReader, _ key: String) -> [String] {
         var ids: [String] = []
         for (value, element) in body.array(key, maxCount: 1_000, allowed: "an array of document ids") ?? [] {
-            guard let id = element.code(
-                value, allowed: "a document id: 1 to 128 letters, digits, '.', '_', '-' or ':'", { DocumentID($0) != nil })
+            guard
+                let id = element.code(
+                    value, allowed: "a document id: 1 to 128 letters, digits, '.', '_', '-' or ':'",
+                    { DocumentID($0) != nil })
             else { continue }
             if ids.contains(id) {
                 element.fail(value, allowed: "each id listed once")

@@ -61,7 +61,8 @@ public enum SubEventType: String, RecordVocabulary {
 /// ACLED's actor type ("inter") codes. An event's interaction code joins its two actors' codes,
 /// lower first (17: state forces against civilians).
 public enum ActorType: Int, RecordVocabulary {
-    case stateForces = 1, rebelGroup, politicalMilitia, identityMilitia, rioters, protesters, civilians, externalOrOther
+    case stateForces = 1
+    case rebelGroup, politicalMilitia, identityMilitia, rioters, protesters, civilians, externalOrOther
 
     public var label: String {
         switch self {
@@ -86,7 +87,8 @@ public enum ActorType: Int, RecordVocabulary {
 
 /// ACLED's `time_precision`: how exactly the event date is known.
 public enum TimePrecision: Int, RecordVocabulary {
-    case exactDate = 1, weekOrWeekend, monthOrLonger
+    case exactDate = 1
+    case weekOrWeekend, monthOrLonger
 
     public var label: String {
         switch self {
@@ -99,13 +101,14 @@ public enum TimePrecision: Int, RecordVocabulary {
 
 /// ACLED's `geo_precision`: how exactly the coordinates locate the event.
 public enum GeoPrecision: Int, RecordVocabulary {
-    case town = 1, nearTown, region
+    case town = 1
+    case nearTown, region
 
     public var label: String {
         switch self {
         case .town: "the particular town or place"
         case .nearTown: "part of a region, or near a town"
-        case .region: "a larger part of the region (its capital or centre)"
+        case .region: "a larger part of the region, placed at its capital or centre"
         }
     }
 }

@@ -21,7 +21,8 @@ public enum RiskFactor: Int, RecordVocabulary {
     public var label: String {
         switch self {
         case .armedConflictOrInstability: "Situations of armed conflict or other forms of instability"
-        case .recordOfSeriousViolations: "Record of serious violations of international human rights and humanitarian law"
+        case .recordOfSeriousViolations:
+            "Record of serious violations of international human rights and humanitarian law"
         case .weaknessOfStateStructures: "Weakness of State structures"
         case .motivesOrIncentives: "Motives or incentives"
         case .capacityToCommit: "Capacity to commit atrocity crimes"

@@ -32,9 +32,11 @@ struct GzipMiddleware<Context: RequestContext>: RouterMiddleware {
         else { return response }
         let collector = BodyCollector()
         try await response.body.write(collector)
-        response.body = ResponseBody(byteBuffer: try Gzip.compress(collector.buffer))
+        let compressed = try Gzip.compress(collector.buffer)
+        response.body = ResponseBody(byteBuffer: compressed)
         response.headers[.contentEncoding] = "gzip"
-        response.headers[.contentLength] = nil
+        // One buffer: say its length, so the client can count the bytes that crossed the wire.
+        response.headers[.contentLength] = String(compressed.readableBytes)
         response.headers[.vary] = "Accept-Encoding"
         return response
     }

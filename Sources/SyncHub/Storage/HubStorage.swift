@@ -17,6 +17,10 @@ public protocol HubStorage: Sendable {
         admit: @escaping @Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission
     ) async throws -> ApplyReport
 
+    /// Merges field by field the conflicting documents among `keys` whose collection allows it
+    /// (situations, warnings); returns how many merges the hub wrote.
+    func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int
+
     /// Why each of `dots` held in quarantine was quarantined; others are absent.
     func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String]
 

@@ -41,6 +41,11 @@ public struct SQLiteHubStorage: HubStorage {
         return try await offload { try store.apply(versions, from: peer, admit: admit) }
     }
 
+    public func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int {
+        let store = self.store
+        return try await offload { try store.mergeFieldwise(keys).count }
+    }
+
     public func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String] {
         let store = self.store
         return try await offload { try store.setAsideReasons(of: dots) }

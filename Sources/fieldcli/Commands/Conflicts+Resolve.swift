@@ -62,7 +62,7 @@ extension FieldCLI.Conflicts {
                 ?? BodyInput(body: body, file: file).read()
             let dots = document.siblings.map(\.dot)
             let resolved = try chosen.map { try JSONBody.annotatingResolution($0, reason: reason, siblings: dots) }
-            let version = try store.write(WriteIntent(key: key, body: resolved, isResolution: true))
+            let version = try store.write(WriteIntent(key: key, body: resolved, isResolution: true, expectedSiblings: dots))
             if options.json {
                 try JSONOutput.print([
                     "collection": key.collection.rawValue, "id": key.id.rawValue, "dot": version.dot.description,

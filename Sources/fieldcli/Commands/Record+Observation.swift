@@ -67,16 +67,18 @@ extension FieldCLI.Record {
         var fatalitiesText: String?
         @Flag(help: "The death toll is disputed.") var fatalitiesDisputed = false
 
-        @Option(help: ArgumentHelp("ISO 3166-1 alpha-2 country code, such as SD.", valueName: "code")) var country: String?
-        @Option(help: ArgumentHelp("ISO 3166-2 subdivision code, such as SD-DN.", valueName: "code")) var admin1: String?
+        @Option(help: ArgumentHelp("ISO 3166-1 alpha-2 country code, such as SD.", valueName: "code")) var country:
+            String?
+        @Option(help: ArgumentHelp("ISO 3166-2 subdivision code, such as SD-DN.", valueName: "code")) var admin1:
+            String?
         @Option(help: ArgumentHelp("The first administrative level's name.", valueName: "name")) var admin1Name: String?
         @Option(help: ArgumentHelp("The second administrative level.", valueName: "name")) var admin2: String?
         @Option(help: ArgumentHelp("The third administrative level.", valueName: "name")) var admin3: String?
         @Option(help: ArgumentHelp("The town, village, camp or place.", valueName: "name")) var place: String?
-        @Option(help: "Latitude in decimal degrees (WGS 84).") var lat: Double?
-        @Option(help: "Longitude in decimal degrees (WGS 84).") var lon: Double?
+        @Option(parsing: .unconditional, help: "Latitude in decimal degrees (WGS 84); negative south.") var lat: Double?
+        @Option(parsing: .unconditional, help: "Longitude in decimal degrees (WGS 84); negative west.") var lon: Double?
         @Option(help: "The coordinates' accuracy in metres.") var accuracy: Double?
-        @Option(help: "Altitude in metres.") var altitude: Double?
+        @Option(parsing: .unconditional, help: "Altitude in metres.") var altitude: Double?
         @Option(help: "1 the place itself, 2 near it or part of a region, 3 a larger region (ACLED geo_precision).")
         var geoPrecision: Int?
 
@@ -88,14 +90,17 @@ extension FieldCLI.Record {
         @Option(help: ArgumentHelp("genocide, crimes_against_humanity, war_crimes or none.", valueName: "hint"))
         var crimeHint: String?
         @Flag(help: "Hate speech was observed.") var hateSpeech = false
-        @Option(help: ArgumentHelp(
-            "How it was observed: direct, witness_account, community_leader, religious_leader, ngo_monitor, media, official, social_media.",
-            valueName: "mode"))
+        @Option(
+            help: ArgumentHelp(
+                "How it was observed: direct, witness_account, community_leader, religious_leader, ngo_monitor, media, official, social_media.",
+                valueName: "mode"))
         var mode: String?
-        @Option(help: ArgumentHelp("local, regional, national or international.", valueName: "scale")) var sourceScale: String?
+        @Option(help: ArgumentHelp("local, regional, national or international.", valueName: "scale")) var sourceScale:
+            String?
 
         @Flag(help: "The informant asked to stay anonymous.") var anonymousInformant = false
-        @Flag(help: "The informant consented to the record (required for a sealed reference).") var informantConsent = false
+        @Flag(help: "The informant consented to the record (required for a sealed reference).") var informantConsent =
+            false
         @Option(help: ArgumentHelp("A file whose first line is the sealed informant reference.", valueName: "path"))
         var informantRefFile: String?
 
@@ -107,15 +112,19 @@ extension FieldCLI.Record {
 
         func validate() throws {
             if from != nil, !fieldFlagsGiven.isEmpty {
-                throw ValidationError("Give the record with --from or with field flags, not both (\(fieldFlagsGiven.joined(separator: ", "))).")
+                throw ValidationError(
+                    "Give the record with --from or with field flags, not both (\(fieldFlagsGiven.joined(separator: ", ")))."
+                )
             }
         }
 
         /// The field flags given, for the --from check.
         private var fieldFlagsGiven: [String] {
             let given: [(String, Bool)] = [
-                ("--report-kind", reportKind != nil), ("--event-date", eventDate != nil), ("--event-type", eventType != nil),
-                ("--actor1", actor1 != nil), ("--country", country != nil), ("--admin1", admin1 != nil), ("--mode", mode != nil),
+                ("--report-kind", reportKind != nil), ("--event-date", eventDate != nil),
+                ("--event-type", eventType != nil),
+                ("--actor1", actor1 != nil), ("--country", country != nil), ("--admin1", admin1 != nil),
+                ("--mode", mode != nil),
                 ("--notes", notes != nil), ("--fatalities", fatalities != nil), ("--attach", !attach.isEmpty),
             ]
             return given.filter(\.1).map(\.0)
@@ -174,7 +183,9 @@ extension FieldCLI.Record {
                 var protection: [String: JSONValue] = [
                     "informant_anonymous": .bool(anonymousInformant), "informant_consent": .bool(informantConsent),
                 ]
-                if let informantRefFile { protection["informant_ref"] = .string(try Self.firstLine(of: informantRefFile)) }
+                if let informantRefFile {
+                    protection["informant_ref"] = .string(try Self.firstLine(of: informantRefFile))
+                }
                 fields["source_protection"] = .object(protection)
             }
             set("notes", notes)
@@ -195,9 +206,11 @@ extension FieldCLI.Record {
 
         private static func firstLine(of path: String) throws -> String {
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw InvalidInput("Cannot read the informant reference file \(path); check the path and its permissions.")
+                throw InvalidInput(
+                    "Cannot read the informant reference file \(path); check the path and its permissions.")
             }
-            let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            let line =
+                String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             return line.trimmingCharacters(in: .whitespaces)
         }
 
@@ -218,7 +231,8 @@ extension FieldCLI.Record {
                 throw InvalidInput("Cannot read the attachment \(path); check that it is a readable file.")
             }
             return .object([
-                "sha256": .string(hasher.hexDigest()), "filename": .string(URL(fileURLWithPath: path).lastPathComponent),
+                "sha256": .string(hasher.hexDigest()),
+                "filename": .string(URL(fileURLWithPath: path).lastPathComponent),
                 "size_bytes": .number(Double(size)), "role": .string(AttachmentRole.evidentiaryOriginal.rawValue),
             ])
         }
@@ -229,9 +243,10 @@ extension FieldCLI.Record {
 /// showing the allowed values; answers go on stderr so stdout keeps only the id.
 enum ObservationPrompt {
     static func complete(_ fields: inout [String: JSONValue]) {
-        func ask<Term: RecordVocabulary>(_ question: String, _ type: Term.Type, among terms: [Term]? = nil,
-                                         optional: Bool = false) -> JSONValue?
-        {
+        func ask<Term: RecordVocabulary>(
+            _ question: String, _ type: Term.Type, among terms: [Term]? = nil,
+            optional: Bool = false
+        ) -> JSONValue? {
             let terms = terms ?? Array(Term.allCases)
             say(question + (optional ? " (Enter to skip)" : ""))
             for (index, term) in terms.enumerated() {
@@ -262,12 +277,14 @@ enum ObservationPrompt {
             fields["report_kind"] = ask("What kind of report is this?", ReportKind.self)
         }
         if fields["event_date"] == nil {
-            fields["event_date"] = text("When did it happen? YYYY-MM-DD", check: { CalendarDate($0) != nil }).map(JSONValue.string)
+            fields["event_date"] = text("When did it happen? YYYY-MM-DD", check: { CalendarDate($0) != nil }).map(
+                JSONValue.string)
         }
         if fields["event_type"] == nil {
             fields["event_type"] = ask("What happened? (ACLED event type)", EventType.self)
             if fields["sub_event_type"] == nil, let type = fields["event_type"].flatMap(EventType.term) {
-                fields["sub_event_type"] = ask("More precisely? (ACLED sub-event type)", SubEventType.self, among: type.subEventTypes,
+                fields["sub_event_type"] = ask(
+                    "More precisely? (ACLED sub-event type)", SubEventType.self, among: type.subEventTypes,
                     optional: true)
             }
         }
@@ -277,13 +294,18 @@ enum ObservationPrompt {
         fields["actor1"] = .object(actor)
         var location = fields["location"]?.objectValue ?? [:]
         if location["country"] == nil {
-            location["country"] = text("Country? (ISO 3166-1 code such as SD)", check: { Region($0)?.admin1 == nil && Region($0) != nil })
-                .map(JSONValue.string)
+            location["country"] = text(
+                "Country? (ISO 3166-1 code such as SD)", check: { Region($0)?.admin1 == nil && Region($0) != nil }
+            )
+            .map(JSONValue.string)
         }
         if location["admin1"] == nil {
             let country = location["country"]?.stringValue ?? "XX"
-            location["admin1"] = text("Region? (ISO 3166-2 code such as \(country)-DN)", check: { Region($0)?.country == country && Region($0)?.admin1 != nil })
-                .map(JSONValue.string)
+            location["admin1"] = text(
+                "Region? (ISO 3166-2 code such as \(country)-DN)",
+                check: { Region($0)?.country == country && Region($0)?.admin1 != nil }
+            )
+            .map(JSONValue.string)
         }
         fields["location"] = .object(location)
         if fields["observation_mode"] == nil {

@@ -40,7 +40,8 @@ extension FieldCLI.Record {
     struct RecordWarning: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "warning",
-            abstract: "Write a warning (an alert to the network, with its recipients' acknowledgements) from a JSON file.")
+            abstract:
+                "Write a warning (an alert to the network, with its recipients' acknowledgements) from a JSON file.")
 
         @OptionGroup var options: ReplicaOptions
         @OptionGroup var input: RecordFileInput
@@ -78,7 +79,8 @@ struct RecordFileInput: ParsableArguments {
 enum RecordWriter {
     static func write(_ kind: RecordKind, body: Data, id: String?, options: ReplicaOptions) throws {
         let check = try RecordCatalog.validate(collection: kind.collection, body: body)
-        let key = DocumentKey(collection: kind.collection, id: try id.map(Arguments.documentID) ?? DocumentID.generate())
+        let key = DocumentKey(
+            collection: kind.collection, id: try id.map(Arguments.documentID) ?? DocumentID.generate())
         let version = try options.open().write(WriteIntent(key: key, partition: check.partition, body: body))
         if options.json {
             try JSONOutput.print([
@@ -133,7 +135,8 @@ struct RecordLoader {
     /// The note printed under a listing when some documents could not be read as records.
     static func skippedNote(_ count: Int, _ kind: RecordKind) -> String? {
         guard count > 0 else { return nil }
-        return "\(count) document\(count == 1 ? "" : "s") in \(kind.collection) \(count == 1 ? "is" : "are") not a valid \(kind) and \(count == 1 ? "is" : "are") not shown; `fieldcli get \(kind.collection) ID` shows \(count == 1 ? "it" : "them")."
+        return
+            "\(count) document\(count == 1 ? "" : "s") in \(kind.collection) \(count == 1 ? "is" : "are") not a valid \(kind) and \(count == 1 ? "is" : "are") not shown; `fieldcli get \(kind.collection) ID` shows \(count == 1 ? "it" : "them")."
     }
 }
 
@@ -149,10 +152,12 @@ struct TextTable {
         }
         var widths = header.map(\.count)
         for row in rows {
-            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
         }
         let fixed = widths.dropLast().reduce(0) { $0 + $1 + 2 }
-        let last = max(12, Console.columns - fixed)
+        let last = max(24, Console.columns - fixed)
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
                 index == cells.count - 1
@@ -168,21 +173,24 @@ enum RecordArguments {
     static func region(_ text: String) throws -> Region {
         guard let region = Region(text) else {
             throw InvalidInput(
-                "'\(text.prefix(40))' is not a region: use an ISO 3166-1 country code such as SD, or a subdivision such as SD-DN.")
+                "'\(text.prefix(40))' is not a region: use an ISO 3166-1 country code such as SD, or a subdivision such as SD-DN."
+            )
         }
         return region
     }
 
     static func date(_ text: String, flag: String) throws -> CalendarDate {
         guard let date = CalendarDate(text) else {
-            throw InvalidInput("'\(text.prefix(40))' given to \(flag) is not a date; use YYYY-MM-DD, such as 2026-03-01.")
+            throw InvalidInput(
+                "'\(text.prefix(40))' given to \(flag) is not a date; use YYYY-MM-DD, such as 2026-03-01.")
         }
         return date
     }
 
     static func term<Term: RecordVocabulary>(_ text: String, _ type: Term.Type, flag: String) throws -> Term
     where Term.RawValue == String {
-        let match = Term.allCases.first { $0.rawValue == text }
+        let match =
+            Term.allCases.first { $0.rawValue == text }
             ?? Term.allCases.first { $0.rawValue.lowercased() == text.lowercased() }
         guard let match else {
             throw InvalidInput("'\(text.prefix(40))' given to \(flag) is not allowed; use \(Term.allowedText).")

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import ReplicaStore
+import SyncClient
 import SyncEngine
 
 extension FieldCLI {
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show the replica at a glance: id, counter, knowledge, documents, conflicts.",
+            abstract: "Show the replica at a glance: id, counter, knowledge, documents, conflicts, sync state.",
             discussion: """
                 Examples:
                   fieldcli status
@@ -19,6 +20,7 @@ extension FieldCLI {
             let store = try options.open()
             var report = StatusReport()
             report.addReplica(store, try store.status())
+            report.addSync(try SyncStatus.load(store: store))
             try report.print(json: options.json)
         }
     }

@@ -32,7 +32,7 @@ enum JSONOutput {
             "timeMilliseconds": version.timestamp.wallMilliseconds,
             "context": vector(version.context),
             "deleted": version.isTombstone,
-            "body": body(version.body),
+            "body": body(version.shownBody),
         ]
     }
 

@@ -69,7 +69,7 @@ enum Rendering {
         for sibling in document.siblings {
             lines.append("")
             lines.append(versionHeader(sibling))
-            if let body = sibling.body { lines.append(Self.body(body)) }
+            if let body = sibling.shownBody { lines.append(Self.body(body)) }
         }
         return lines.joined(separator: "\n")
     }
@@ -82,7 +82,7 @@ extension Rendering {
             ? Console.highlight("conflict(\(document.siblings.count))") : document.isDeleted ? "deleted" : "ok"
         let head = "\(document.key.id)  \(padded(document.partition.rawValue, to: 10))  \(time(document.updatedAt))  \(padded(state, to: 8))"
         let width = max(40, Console.columns - head.count - 2)
-        let preview = document.siblings.count == 1 ? Self.preview(document.siblings.first?.body, width: width) : ""
+        let preview = document.siblings.count == 1 ? Self.preview(document.siblings.first?.shownBody, width: width) : ""
         return preview.isEmpty ? head.trimmingCharacters(in: .whitespaces) : head + "  " + preview
     }
 }
@@ -104,4 +104,9 @@ extension Rendering {
     }
 
     private static func highlight(_ text: String) -> String { Console.highlight(text) }
+}
+
+extension Version {
+    /// The body as it may be shown to people: sealed fields (the informant reference) replaced.
+    var shownBody: Data? { SealedFields.redacted(body, in: collection) }
 }

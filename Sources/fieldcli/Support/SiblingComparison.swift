@@ -14,9 +14,9 @@ struct SiblingComparison {
     init(_ document: StoredDocument) {
         self.document = document
         objects = document.siblings.map { sibling in
-            sibling.body.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            sibling.shownBody.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
         }
-        differingFields = JSONBody.differingFields(among: document.siblings.map(\.body))
+        differingFields = JSONBody.differingFields(among: document.siblings.map(\.shownBody))
         fields = Set(objects.flatMap { $0?.keys.map { $0 } ?? [] }).sorted()
     }
 

@@ -23,7 +23,7 @@ extension Syncd {
         @Option(name: .long, help: "The bearer token clients must send (default: $VIGIL_HUB_TOKEN, else the token file).")
         var token: String?
 
-        @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default: info).")
+        @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = "info"
 
         func validate() throws {

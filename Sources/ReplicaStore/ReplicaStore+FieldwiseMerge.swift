@@ -1,0 +1,50 @@
+public import SyncEngine
+import Foundation
+
+extension ReplicaStore {
+    /// Merges, field by field, the conflicting documents among `keys` whose collection's policy is
+    /// ``MergePolicy/fieldwise`` (situations, warnings), against their common ancestor in history.
+    ///
+    /// Each merge is a resolution written by this replica: its context covers every sibling, and
+    /// its body records the merged siblings under ``JSONBody/resolutionField``. Documents whose
+    /// siblings changed one field differently, or whose state changed meanwhile, are left for an
+    /// operator. Returns the versions written.
+    ///
+    /// Run it in one place (the hub), so that the network gets one merge per conflict rather
+    /// than one from every replica that notices it.
+    @discardableResult
+    public func mergeFieldwise(_ keys: Set<DocumentKey>) throws -> [Version] {
+        var written: [Version] = []
+        for key in keys.sorted() where RecordKind(collection: key.collection)?.mergePolicy == .fieldwise {
+            guard let document = try document(key), document.isConflicted else { continue }
+            let ancestor = Self.commonAncestor(of: document.siblings, in: try history(of: key).map(\.version))
+            let outcome = FieldwiseMerge.merge(
+                collection: key.collection, ancestor: ancestor?.body, siblings: document.siblings.map(\.body))
+            let dots = document.siblings.map(\.dot)
+            let body: Data?
+            switch outcome {
+            case .merged(let merged)?:
+                body = try JSONBody.annotatingResolution(
+                    merged, reason: "merged field by field: the versions changed different fields", siblings: dots)
+            case .deleted?:
+                body = nil
+            case .conflict?, nil:
+                continue
+            }
+            do {
+                written.append(try write(WriteIntent(key: key, body: body, isResolution: true, expectedSiblings: dots)))
+            } catch let error as SyncEngineError where error.code == .conflict {
+                continue  // The document changed meanwhile; the next exchange looks again.
+            }
+        }
+        return written
+    }
+
+    /// The latest version every sibling has seen: among the versions all siblings' contexts
+    /// contain, the one whose history covers all the others; nil when there is none or no single
+    /// latest one (criss-cross histories), in which case every field counts as changed.
+    static func commonAncestor(of siblings: [Version], in history: [Version]) -> Version? {
+        let shared = history.filter { version in siblings.allSatisfy { $0.context.contains(version.dot) } }
+        return shared.first { candidate in shared.allSatisfy { candidate.history.contains($0.dot) } }
+    }
+}

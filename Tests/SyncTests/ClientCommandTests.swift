@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import ReplicaStore
+import SyncClient
+import SyncEngine
+import Testing
+import TestSupport
+@testable import fieldcli
+
+/// `fieldcli sync` in process: exit codes of the fixed table, and the token saved after a success.
+@Suite("Client command")
+struct ClientCommandTests {
+    static func run(_ arguments: [String]) async throws {
+        let command = try FieldCLI.Sync.parse(arguments)
+        try await command.run()
+    }
+
+    static func exitCode(_ arguments: [String]) async -> Int32? {
+        do {
+            try await run(arguments)
+            return 0
+        } catch let error as ExitCode {
+            return error.rawValue
+        } catch {
+            return nil
+        }
+    }
+
+    @Test("unreachable 69, refused 77, not configured 64, success saves the token")
+    func exitCodes() async throws {
+        try await HubFixture.withHub { hub in
+            try await TemporaryReplica.withFolder { folder in
+                let store = try folder.create("field")
+                try store.write(WriteIntent(key: DocumentKey(collection: CollectionName("notes")!, id: DocumentID("a")!), body: Data("{}".utf8)))
+                let db = ["--db", store.path, "--json"]
+                #expect(await Self.exitCode(db) == 64)
+                #expect(await Self.exitCode(db + ["--hub", "http://127.0.0.1:1", "--token", "t", "--timeout", "2"]) == 69)
+                #expect(await Self.exitCode(db + ["--hub", hub.url.absoluteString, "--token", "wrong"]) == 77)
+                #expect(!FileManager.default.fileExists(atPath: HubCredentials.credentialPath(forReplicaAt: store.path)))
+                #expect(await Self.exitCode(db + ["--hub", hub.url.absoluteString, "--token", hub.token]) == 0)
+                #expect(HubCredentials.savedToken(forReplicaAt: store.path) == hub.token)
+                // The next run needs no flags.
+                #expect(await Self.exitCode(db) == 0)
+                #expect(throws: (any Error).self) { try FieldCLI.Sync.parse(["--hub", "ftp://x"]).validate() }
+            }
+        }
+    }
+}
