@@ -2,17 +2,14 @@ public import SyncEngine
 import Foundation
 import GRDB
 
-/// A bounded run of versions read for sending, and where the next run starts.
+/// A bounded run of versions read for sending.
 public struct VersionBatch: Sendable, Hashable {
     public var versions: [Version]
-    /// The local sequence of the last version read (or scanned past); continue after it.
-    public var lastSequence: Int64
     /// Whether more versions are waiting after this batch.
     public var hasMore: Bool
 
-    public init(versions: [Version], lastSequence: Int64, hasMore: Bool) {
+    public init(versions: [Version], hasMore: Bool) {
         self.versions = versions
-        self.lastSequence = lastSequence
         self.hasMore = hasMore
     }
 }
@@ -48,45 +45,7 @@ extension ReplicaStore {
                     bytes += size
                 }
             }
-            return VersionBatch(versions: versions, lastSequence: 0, hasMore: hasMore)
-        }
-    }
-
-    /// Versions in good standing stored after local sequence `sequence`, in arrival order, for a
-    /// changes feed. `include` filters (scope, origin); versions it refuses are scanned past.
-    /// Bounded by `limit` versions and about `maxBytes`.
-    public func versions(
-        after sequence: Int64, limit: Int, maxBytes: Int,
-        include: @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool = { _, _ in true }
-    ) throws -> VersionBatch {
-        try read { db in
-            var versions: [Version] = []
-            var bytes = 0
-            var last = sequence
-            var hasMore = false
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT \(Rows.storedVersionColumns) FROM versions
-                    WHERE seq > ? AND set_aside_reason IS NULL ORDER BY seq
-                    """,
-                arguments: [sequence])
-            while let row = try rows.next() {
-                let stored = try Rows.storedVersion(row)
-                guard include(stored.version, stored.receivedFrom) else {
-                    last = stored.sequence
-                    continue
-                }
-                let size = (stored.version.body?.count ?? 0) + 200
-                if versions.count == limit || (!versions.isEmpty && bytes + size > maxBytes) {
-                    hasMore = true
-                    break
-                }
-                versions.append(stored.version)
-                bytes += size
-                last = stored.sequence
-            }
-            return VersionBatch(versions: versions, lastSequence: last, hasMore: hasMore)
+            return VersionBatch(versions: versions, hasMore: hasMore)
         }
     }
 
@@ -94,19 +53,7 @@ extension ReplicaStore {
     /// their documents' states are rebuilt from the versions in good standing.
     public func setAside(_ reasons: [Dot: String]) throws {
         guard !reasons.isEmpty else { return }
-        try write { db in
-            var keys = Set<DocumentKey>()
-            let lookup = try db.cachedStatement(
-                sql: "SELECT collection, document_id FROM versions WHERE origin = ? AND counter = ?")
-            for (dot, reason) in reasons {
-                guard let row = try Row.fetchOne(lookup, arguments: [dot.replica.hex, Int64(dot.counter)]),
-                    let collection = CollectionName(row[0] as String), let id = DocumentID(row[1] as String)
-                else { continue }
-                try SetAside.mark(db, dot, reason: reason)
-                keys.insert(DocumentKey(collection: collection, id: id))
-            }
-            for key in keys { try Self.rebuildState(db, key) }
-        }
+        try write { db in try ApplyContext(db: db).setAside(reasons) }
     }
 
     /// Recomputes a document's state from its versions in good standing.

@@ -47,7 +47,7 @@ extension ReplicaStore {
     /// this replica's knowledge of `origins`. A position this replica did not give out (no version
     /// at its sequence, or another dot there) restarts the page at the beginning.
     public func feedPage(
-        after position: FeedPosition, limit: Int, maxBytes: Int, knowledgeOf origins: Set<ReplicaID>,
+        after position: FeedPosition, limit: Int, maxBytes: Int, knowledgeOf origins: Set<ReplicaID> = [],
         include: @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool = { _, _ in true }
     ) throws -> FeedPage {
         try read { db in

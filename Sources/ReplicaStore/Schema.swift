@@ -72,6 +72,46 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-devices") { db in
+            try db.execute(sql: """
+                -- A hub's enrolled devices. Credentials are kept only as their SHA-256.
+                CREATE TABLE devices (
+                    replica_id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    public_key BLOB NOT NULL,
+                    credential_hash BLOB NOT NULL UNIQUE,
+                    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked')),
+                    enrolled_at INTEGER NOT NULL,
+                    revoked_at INTEGER,
+                    last_seen_at INTEGER,
+                    last_lag INTEGER,
+                    last_skew_ms INTEGER
+                ) WITHOUT ROWID;
+                CREATE INDEX devices_by_name ON devices (name);
+                -- One-time enrollment codes, kept only as their SHA-256.
+                CREATE TABLE enrollment_codes (
+                    code_hash BLOB PRIMARY KEY,
+                    device_name TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    used_at INTEGER,
+                    used_by TEXT
+                ) WITHOUT ROWID;
+                -- Pushed versions whose signature does not verify against their origin's key and
+                -- whose origin is not the pusher: kept here, out of the versions table, so that a
+                -- forged version never occupies its origin's dot.
+                CREATE TABLE foreign_quarantine (
+                    origin TEXT NOT NULL,
+                    counter INTEGER NOT NULL,
+                    signature BLOB NOT NULL,
+                    version TEXT NOT NULL,
+                    pushed_by TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    PRIMARY KEY (origin, counter, signature)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -4,7 +4,7 @@ public import SyncEngine
 import FoundationNetworking
 #endif
 
-/// The exchange over HTTP: `POST <hub>/v1/sync` with a bearer token, JSON bodies, gzip both ways.
+/// The exchange over HTTP: `POST <hub>/v1/sync` with the device's bearer credential, JSON bodies, gzip both ways.
 ///
 /// Request bodies above ``Configuration/compressionThreshold`` are gzipped here (URLSession never
 /// compresses what it sends); gzipped answers are decompressed by URLSession. Failures become
@@ -23,6 +23,8 @@ public final class HTTPSyncTransport: SyncTransport {
         public var compressionThreshold: Int
         /// Sent as `User-Agent`.
         public var userAgent: String
+        /// How the hub's certificate is trusted, and whether plain HTTP to another machine is allowed.
+        public var trust = HubTrust()
 
         public init(
             hub: URL, token: String, timeoutSeconds: Int = 30, compressionThreshold: Int = 1024,
@@ -61,6 +63,7 @@ public final class HTTPSyncTransport: SyncTransport {
     }
 
     public func exchange(_ request: SyncRequest) async throws -> TransportReply {
+        try configuration.trust.check(configuration.hub)
         let hubName = configuration.hub.absoluteString
         var body: Data
         do {
@@ -90,7 +93,12 @@ public final class HTTPSyncTransport: SyncTransport {
         let data: Data
         let urlResponse: URLResponse
         do {
-            (data, urlResponse) = try await session.data(for: urlRequest)
+            if configuration.trust.needsOwnClient(for: configuration.hub) {
+                (data, urlResponse) = try await PinnedHTTPSClient.send(
+                    urlRequest, trust: configuration.trust, timeoutSeconds: configuration.timeoutSeconds)
+            } else {
+                (data, urlResponse) = try await session.data(for: urlRequest)
+            }
         } catch {
             throw Self.translate(error, hub: hubName)
         }
@@ -189,9 +197,13 @@ public final class HTTPSyncTransport: SyncTransport {
         let type = problem?.type?.lowercased() ?? ""
         switch status {
         case 401, 403:
+            if type == "device-revoked" {
+                return SyncClientError(
+                    .revoked, "This device was revoked by the hub at \(hub); local data is kept.", httpStatus: status)
+            }
             return SyncClientError(
                 .unauthorized,
-                "The hub at \(hub) refused this device's token (HTTP \(status)\(said)); check --token or VIGIL_TOKEN, or ask the hub operator.",
+                "The hub at \(hub) does not accept this device's credential (HTTP \(status)\(said)); enroll it with `fieldcli enroll --hub URL --code CODE` (ask the hub operator for a code); local data is kept.",
                 httpStatus: status)
         case 426:
             return mismatch(hubVersion: (problem?.supported ?? problem?.supportedProtocols)?.max(), hub: hub, said: said)
@@ -240,11 +252,15 @@ public final class HTTPSyncTransport: SyncTransport {
         case .cannotFindHost, .dnsLookupFailed: reason = "host name not found"
         case .timedOut: reason = "timed out"
         case .networkConnectionLost: reason = "connection lost"
+        case .badServerResponse:
+            // libcurl's "empty reply": the hub closed the connection without answering (it stopped
+            // or restarted mid-request). Nothing was half applied; the exchange can be retried.
+            reason = "connection closed without an answer"
         case .notConnectedToInternet: reason = "no network"
         case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
             .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
             reason = "TLS failed"
-        case .badServerResponse, .cannotParseResponse, .cannotDecodeContentData, .cannotDecodeRawData:
+        case .cannotParseResponse, .cannotDecodeContentData, .cannotDecodeRawData:
             return SyncClientError(
                 .badAnswer, "The hub at \(hub) sent an answer this program cannot read (\(describe(error))).")
         case .unsupportedURL, .badURL:

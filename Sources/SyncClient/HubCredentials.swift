@@ -1,18 +1,19 @@
 public import Foundation
 public import ReplicaStore
 
-/// Which hub a replica syncs with and the token it presents: from flags, then the environment
-/// (`VIGIL_HUB`, `VIGIL_TOKEN`), then what was saved after the last successful exchange (the URL
-/// in the replica as the peer's name, the token in `<replica>.credential`, mode 0600).
+/// Which hub a replica syncs with and the device credential it presents: from flags, then the
+/// environment (`VIGIL_HUB`, `VIGIL_TOKEN`), then what was saved (the URL of the last successful
+/// exchange in the replica as the peer's name; the credential and the hub it was enrolled with in
+/// `<replica>.credential`, mode 0600, written by `fieldcli enroll`).
 public struct HubCredentials: Sendable, Hashable {
     /// The environment variable naming the hub's URL.
     public static let hubEnvironmentKey = "VIGIL_HUB"
-    /// The environment variable holding the bearer token.
+    /// The environment variable holding the device credential.
     public static let tokenEnvironmentKey = "VIGIL_TOKEN"
 
     /// The hub's base URL.
     public var url: URL
-    /// The bearer token; never logged or printed.
+    /// The device's bearer credential; never logged or printed.
     public var token: String
 
     public init(url: URL, token: String) {
@@ -32,11 +33,11 @@ public struct HubCredentials: Sendable, Hashable {
         hub: String?, token: String?, store: ReplicaStore,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> HubCredentials {
-        let saved = try savedHub(in: store)
+        let saved = try savedHub(in: store) ?? savedFile(forReplicaAt: store.path)?.hub
         guard let hubText = nonEmpty(hub) ?? nonEmpty(environment[hubEnvironmentKey]) ?? saved else {
             throw SyncClientError(
                 .notConfigured,
-                "No hub is configured for this replica; pass --hub URL and --token TOKEN once (or set VIGIL_HUB and VIGIL_TOKEN).")
+                "No hub is configured for this replica; enroll it once with `fieldcli enroll --hub URL --code CODE` (the hub operator gives out codes).")
         }
         guard let url = parseURL(hubText) else {
             throw SyncClientError(
@@ -47,10 +48,10 @@ public struct HubCredentials: Sendable, Hashable {
         guard let tokenText else {
             throw SyncClientError(
                 .notConfigured,
-                "No token is configured for the hub at \(peerName(for: url)); pass --token TOKEN once (or set VIGIL_TOKEN); the hub operator gives it out.")
+                "This replica holds no credential for the hub at \(peerName(for: url)); enroll it with `fieldcli enroll --hub URL --code CODE` (the hub operator gives out codes).")
         }
         guard tokenText.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw SyncClientError(.notConfigured, "The token holds spaces or control characters; pass it exactly as the hub operator gave it.")
+            throw SyncClientError(.notConfigured, "The credential holds spaces or control characters; enroll the device again.")
         }
         return HubCredentials(url: url, token: tokenText)
     }
@@ -64,28 +65,46 @@ public struct HubCredentials: Sendable, Hashable {
             .peer
     }
 
-    /// The token saved for the replica at `replicaPath`, if any.
-    public static func savedToken(forReplicaAt replicaPath: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: credentialPath(forReplicaAt: replicaPath)) else { return nil }
-        return nonEmpty(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    /// The credential file's content: the credential, and the hub it was enrolled with.
+    struct SavedFile: Codable, Hashable {
+        var hub: String?
+        var credential: String
     }
 
-    /// Saves the token next to the replica (mode 0600, replaced atomically) unless it is already
-    /// there; call it after a successful exchange. The URL is kept by the exchange itself.
+    /// The credential file of the replica at `replicaPath`: JSON (`{"hub":…,"credential":…}`), or
+    /// the one line an older version wrote.
+    static func savedFile(forReplicaAt replicaPath: String) -> SavedFile? {
+        guard let data = FileManager.default.contents(atPath: credentialPath(forReplicaAt: replicaPath)) else { return nil }
+        if let file = try? JSONDecoder().decode(SavedFile.self, from: data), !file.credential.isEmpty { return file }
+        return nonEmpty(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            .map { SavedFile(hub: nil, credential: $0) }
+    }
+
+    /// The credential saved for the replica at `replicaPath`, if any.
+    public static func savedToken(forReplicaAt replicaPath: String) -> String? {
+        savedFile(forReplicaAt: replicaPath)?.credential
+    }
+
+    /// Saves the credential and the hub's URL next to the replica (mode 0600, replaced
+    /// atomically) unless they are already there: `fieldcli enroll` calls it, and so does a
+    /// successful exchange with a credential given by flag or environment.
     public func saveToken(forReplicaAt replicaPath: String) throws {
         let path = Self.credentialPath(forReplicaAt: replicaPath)
-        guard Self.savedToken(forReplicaAt: replicaPath) != token else { return }
+        let file = SavedFile(hub: peerName, credential: token)
+        guard Self.savedFile(forReplicaAt: replicaPath) != file else { return }
         let temporary = path + ".tmp-\(getpid())"
         let fileManager = FileManager.default
         try? fileManager.removeItem(atPath: temporary)
-        guard fileManager.createFile(
-            atPath: temporary, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let contents = try? encoder.encode(file),
+            fileManager.createFile(atPath: temporary, contents: contents + Data("\n".utf8), attributes: [.posixPermissions: 0o600])
         else {
-            throw StoreError(.readOnly, "Cannot write the hub token file \(path); check that its folder is writable.")
+            throw StoreError(.readOnly, "Cannot write the credential file \(path); check that its folder is writable.")
         }
         guard rename(temporary, path) == 0 else {
             try? fileManager.removeItem(atPath: temporary)
-            throw StoreError(.readOnly, "Cannot write the hub token file \(path); check that its folder is writable.")
+            throw StoreError(.readOnly, "Cannot write the credential file \(path); check that its folder is writable.")
         }
     }
 

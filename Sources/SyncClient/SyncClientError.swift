@@ -7,15 +7,19 @@ public struct SyncClientError: Error, Sendable, Hashable, CustomStringConvertibl
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Value: String {
             case unreachable, unauthorized, protocolMismatch, hubError, requestRefused, badAnswer
-            case forked, stalled, notConfigured
+            case forked, stalled, notConfigured, revoked, enrollmentRefused
         }
         let value: Value
         public var description: String { value.rawValue }
 
         /// The hub cannot be reached: connection refused, name not found, timeout, link lost.
         public static let unreachable = Code(value: .unreachable)
-        /// The hub refused the credential (HTTP 401 or 403).
+        /// The hub refused the credential (HTTP 401 or 403): unknown, or not this replica's.
         public static let unauthorized = Code(value: .unauthorized)
+        /// The hub operator revoked this device (HTTP 403 `device-revoked`); local data is kept.
+        public static let revoked = Code(value: .revoked)
+        /// The hub refused an enrollment: unknown, expired or used code, or already enrolled.
+        public static let enrollmentRefused = Code(value: .enrollmentRefused)
         /// The hub and this program speak no common protocol version.
         public static let protocolMismatch = Code(value: .protocolMismatch)
         /// The hub failed or is overloaded (HTTP 5xx, 429): try again later.
@@ -45,6 +49,10 @@ public struct SyncClientError: Error, Sendable, Hashable, CustomStringConvertibl
 
     /// Whether trying again later may succeed: an unreachable hub, a hub failure, a busy hub.
     public var isTransient: Bool { code == .unreachable || code == .hubError }
+
+    /// Whether the hub refuses this device itself (unknown or revoked credential): retrying
+    /// cannot help until an operator acts.
+    public var isDeviceRefused: Bool { code == .unauthorized || code == .revoked }
 
     public var description: String { message }
 }

@@ -7,6 +7,10 @@ public import ServiceLifecycle
 /// exchange at a time; one log line per outcome. On graceful shutdown (SIGTERM, SIGINT through a
 /// `ServiceGroup`) the exchange in flight is cancelled between transactions, so nothing is half
 /// applied, and `run()` returns.
+///
+/// When the hub refuses the device itself (revoked, or an unknown credential), retrying cannot
+/// help: the daemon logs one line and `run()` throws that ``SyncClientError`` (`syncd run` exits
+/// with 77). Local versions are kept.
 public struct SyncDaemon: Service {
     public struct Configuration: Sendable, Hashable {
         public var schedule: SyncSchedule.Configuration
@@ -60,6 +64,9 @@ public struct SyncDaemon: Service {
                     onSuccess(summary)
                 } catch is CancellationError {
                     throw CancellationError()
+                } catch let error as SyncClientError where error.isDeviceRefused {
+                    logger.error("\(error.message) Syncing stops until the device is enrolled again.", metadata: ["sync.peer": "\(synchronizer.peer)"])
+                    throw error
                 } catch {
                     if Task.isCancelled { throw CancellationError() }
                     schedule.recordFailure(at: clock.now, using: &generator)

@@ -14,6 +14,9 @@ public struct SyncSummary: Sendable, Hashable, Codable {
     public var roundTrips = 0
     /// Wall time of the whole sync.
     public var seconds = 0.0
+    /// Pulled versions whose signature does not verify against their origin's key, or whose
+    /// origin's key this replica lacks (kept and applied, flagged in history and `fieldcli verify`).
+    public var unverified = 0
 
     public init() {}
 

@@ -101,9 +101,12 @@ public struct Synchronizer: Sendable {
             let round = ExchangeRound(
                 replica: store.replicaID, base: base, push: push, limits: configuration.pageLimits,
                 sendAssumedKnowledge: sendAssumedKnowledge)
-            let reply = try await exchange(round.request)
+            var request = round.request
+            request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+            let reply = try await exchange(request)
             let outcome = round.outcome(of: reply.response)
             try commit(outcome, response: reply.response)
+            summary.unverified += try verify(reply.response)
 
             summary.roundTrips += 1
             summary.bytesSent += reply.bytesSent
@@ -128,6 +131,32 @@ public struct Synchronizer: Sendable {
             sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
             more = outcome.more
         }
+    }
+
+    /// Saves the keys of the hub's directory this replica lacks (a key it holds is never
+    /// replaced), then checks the pulled versions against the keys held; returns how many fail.
+    /// Verification runs after applying: a failing version stays, flagged wherever it is shown
+    /// (history's signature status, `fieldcli verify`).
+    private func verify(_ response: SyncResponse) throws -> Int {
+        guard !response.versions.isEmpty else { return 0 }
+        var keys = try store.publicKeys()
+        if let directory = response.keys {
+            let new = directory.keys.filter { keys[$0.key] == nil }
+            if !new.isEmpty {
+                try store.savePublicKeys(new)
+                keys.merge(new) { held, _ in held }
+            }
+        }
+        var failed: [Dot] = []
+        for version in response.versions where keys[version.dot.replica]?.isValidSignature(of: version) != true {
+            failed.append(version.dot)
+        }
+        if let first = failed.first {
+            logger.warning(
+                "pulled versions fail signature verification",
+                metadata: ["sync.peer": "\(peer)", "sync.unverified": "\(failed.count)", "sync.firstUnverified": "\(first)"])
+        }
+        return failed.count
     }
 
     /// One round trip with retries of transient failures.

@@ -1,8 +1,9 @@
 public import Hummingbird
+import HummingbirdTLS
 public import Logging
 
-/// Builds the hub: opens (or creates) its replica, resolves its bearer token, and wires the routes
-/// and middlewares. The result is a `Service`: run it in a `ServiceGroup` for graceful shutdown.
+/// Builds the hub: opens (or creates) its replica (with its device registry), and wires the
+/// routes and middlewares. The result is a `Service`: run it in a `ServiceGroup` for graceful shutdown.
 ///
 /// - Parameter onServerRunning: called once the server listens, with the bound port (the real one
 ///   when ``HubConfiguration/port`` is 0).
@@ -20,23 +21,27 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let configuration = exchange.configuration
-    let token = try HubToken.resolve(configuration, logger: logger)
-    let router = Router(context: BasicRequestContext.self)
-    let routes = SyncRoutes<BasicRequestContext>(exchange: exchange)
+    let router = Router(context: HubRequestContext.self)
+    let routes = SyncRoutes<HubRequestContext>(exchange: exchange)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: ProblemMiddleware())
     routes.addHealth(to: router)
-    router.add(middleware: BearerAuthMiddleware(token: token))
+    EnrollRoutes(exchange: exchange).add(to: router)
+    router.add(middleware: DeviceAuthMiddleware(registry: exchange.devices))
+    router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(requestsPerMinute: configuration.limits.requestsPerMinute)))
     router.add(middleware: GzipMiddleware(limits: configuration.limits))
+    router.add(middleware: RequestDepthMiddleware(limits: configuration.limits.message))
     routes.addSync(to: router)
     logger.notice(
         "hub starting",
         metadata: [
             "hub.replica": "\(exchange.hubID.hex)", "hub.db": "\(configuration.databasePath)",
-            "hub.listen": "\(configuration.host):\(configuration.port)",
+            "hub.listen": "\(configuration.host):\(configuration.port)", "hub.tls": "\(configuration.tls != nil)",
         ])
+    let tlsConfiguration = try configuration.tls?.serverConfiguration()
     return Application(
         router: router,
+        server: try tlsConfiguration.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port), serverName: "syncd"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

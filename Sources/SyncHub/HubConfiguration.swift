@@ -1,4 +1,5 @@
 public import Foundation
+public import SyncEngine
 
 /// Everything a hub is configured with, in one place: flags, then environment, then these defaults.
 public struct HubConfiguration: Sendable, Hashable {
@@ -18,14 +19,26 @@ public struct HubConfiguration: Sendable, Hashable {
         public var maxRecordBytes = 1 << 20
         /// Responses larger than this are gzip-compressed for clients that accept it.
         public var compressAbove = 1_024
+        /// The most entries in one version vector (a version's context, the assumed knowledge).
+        public var maxVectorEntries = 4_096
+        /// The deepest nesting of arrays and objects in one version's body.
+        public var maxBodyDepth = 64
+        /// The deepest nesting of arrays and objects in the request itself.
+        public var maxRequestDepth = 32
+        /// Requests one device may make per minute (a token bucket holding a minute's worth);
+        /// 0 turns the limit off.
+        public var requestsPerMinute = 600
+
+        /// The structural bounds checked on every decoded request.
+        public var message: MessageLimits {
+            MessageLimits(maxVectorEntries: maxVectorEntries, maxBodyDepth: maxBodyDepth, maxRequestDepth: maxRequestDepth)
+        }
 
         public init() {}
     }
 
     /// The environment variable naming the hub's database.
     public static let databaseEnvironmentKey = "VIGIL_HUB_DB"
-    /// The environment variable holding the bearer token.
-    public static let tokenEnvironmentKey = "VIGIL_HUB_TOKEN"
 
     /// The hub replica's SQLite file.
     public var databasePath = "hub.sqlite"
@@ -33,24 +46,23 @@ public struct HubConfiguration: Sendable, Hashable {
     public var host = "127.0.0.1"
     /// The port to listen on; 0 picks a free one.
     public var port = 8080
-    /// The bearer token clients must present; nil means the one kept in ``tokenFilePath``
-    /// (generated on first start).
-    public var token: String?
+    /// Whether every pushed version's signature is checked against its origin's enrolled key
+    /// (a version that fails is quarantined). Off only to measure what verification costs.
+    public var verifySignatures = true
     /// The bounds on one exchange.
     public var limits = Limits()
+    /// The certificate and key to serve HTTPS with; nil serves plain HTTP.
+    public var tls: TLSFiles?
 
     public init() {}
 
-    /// Where a generated token is kept: next to the database, with mode 0600.
-    public var tokenFilePath: String { databasePath + ".token" }
-
-    /// The defaults with the environment applied (`VIGIL_HUB_DB`, `VIGIL_HUB_TOKEN`).
+    /// The defaults with the environment applied (`VIGIL_HUB_DB`).
     public static func fromEnvironment(
         _ environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> HubConfiguration {
         var configuration = HubConfiguration()
         if let path = environment[databaseEnvironmentKey], !path.isEmpty { configuration.databasePath = path }
-        if let token = environment[tokenEnvironmentKey], !token.isEmpty { configuration.token = token }
+        configuration.applyLimitsAndTLS(environment: environment)
         return configuration
     }
 

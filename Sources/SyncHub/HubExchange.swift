@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 public import ReplicaStore
 public import SyncEngine
@@ -10,11 +11,19 @@ public struct HubExchange: Sendable {
     /// Where the hub's versions live.
     public let storage: any HubStorage
     public let configuration: HubConfiguration
+    /// The enrolled devices: their credentials and the keys pushed versions are verified against.
+    public let devices: any DeviceRegistry
     let logger: Logger
 
-    public init(storage: any HubStorage, configuration: HubConfiguration, logger: Logger) {
+    /// `devices` defaults to the registry in the hub's SQLite replica when `storage` is one, else
+    /// to an empty registry.
+    public init(
+        storage: any HubStorage, configuration: HubConfiguration, devices: (any DeviceRegistry)? = nil, logger: Logger
+    ) {
         self.storage = storage
         self.configuration = configuration
+        self.devices = devices
+            ?? (storage as? SQLiteHubStorage).map { SQLiteDeviceRegistry(store: $0.store) } ?? EmptyDeviceRegistry()
         self.logger = logger
     }
 
@@ -36,35 +45,62 @@ public struct HubExchange: Sendable {
     }
 
     /// Carries out one exchange; logs one line to `logger` (the request's, with its id).
-    public func handle(_ request: SyncRequest, logger: Logger) async throws -> SyncResponse {
+    ///
+    /// `device` is the device the request's credential belongs to (the HTTP route passes it):
+    /// the request must speak for that device's replica, and the exchange is recorded for
+    /// operators (last seen, lag, clock skew).
+    public func handle(_ request: SyncRequest, device: DeviceRecord? = nil, logger: Logger) async throws -> SyncResponse {
         let limits = configuration.limits
         guard SyncProtocol.supported.contains(request.protocolVersion) else {
             throw SyncHubError(
                 .unsupportedProtocol,
                 "The client speaks sync protocol \(request.protocolVersion); this hub speaks \(Self.describe(SyncProtocol.supported)). Upgrade the older side.")
         }
+        if let device, device.replicaID != request.replica {
+            throw SyncHubError(
+                .forbidden,
+                "This device's credential belongs to replica \(device.replicaID.short), not to \(request.replica.short); a device syncs only as itself.")
+        }
         guard request.push.count <= limits.maxPushVersions else {
             throw SyncHubError(
                 .tooLarge,
                 "The push carries \(request.push.count) versions; the limit is \(limits.maxPushVersions) per exchange. Push in smaller batches.")
         }
+        try checkMessageLimits(request)
 
-        // The push, in one transaction.
-        let push = request.push.sorted { $0.dot < $1.dot }
+        // Signatures, checked against the origins' enrolled keys before the push is applied.
+        var push = request.push.sorted { $0.dot < $1.dot }
         var rejected: [Rejection] = []
+        var badSignatures: [Dot: String] = [:]
+        if configuration.verifySignatures, !push.isEmpty {
+            let verdict = try await verifySignatures(of: push, pushedBy: request.replica)
+            badSignatures = verdict.own
+            if !verdict.foreign.isEmpty {
+                try await devices.quarantine(verdict.foreign.map { ($0.version, $0.reason) }, pushedBy: request.replica)
+                let foreign = Set(verdict.foreign.map(\.version.dot))
+                push.removeAll { foreign.contains($0.dot) }
+                rejected += verdict.foreign.map {
+                    Rejection(dot: $0.version.dot, reason: .badSignature, message: "Quarantined: \($0.reason).", quarantined: true)
+                }
+            }
+        }
+
         var accepted = 0
         var refused = 0
         var merged = 0
         if !push.isEmpty {
             let maxRecordBytes = limits.maxRecordBytes
+            let ownBadSignatures = badSignatures
             let report = try await storage.apply(push, from: request.replica) { version, heldCounter in
-                Self.admission(of: version, heldCounter: heldCounter, maxRecordBytes: maxRecordBytes)
+                Self.admission(
+                    of: version, heldCounter: heldCounter, maxRecordBytes: maxRecordBytes,
+                    badSignature: ownBadSignatures[version.dot])
             }
             accepted = report.stored - report.setAside.count
             refused = report.refused.count
             let unmerged = Set(report.refused + report.forks).union(report.setAside.keys)
             merged = try await storage.mergeFieldwise(Set(push.filter { !unmerged.contains($0.dot) }.map(\.key)))
-            rejected = Self.rejections(forks: report.forks, quarantined: report.setAside)
+            rejected += Self.rejections(forks: report.forks, quarantined: report.setAside)
             if report.alreadyHeld > 0 {
                 // A version pushed again after a lost answer is reported again.
                 let reported = Set(rejected.map(\.dot))
@@ -75,7 +111,7 @@ public struct HubExchange: Sendable {
         }
 
         // The pull, read after the push, with the knowledge, in one snapshot.
-        var origins = Set(push.map(\.dot.replica))
+        var origins = Set(request.push.map(\.dot.replica))
         origins.insert(request.replica)
         if let assumed = request.assumedKnowledge { origins.formUnion(assumed.entries.keys) }
         let position = request.checkpoint.map { FeedPosition(checkpoint: $0) ?? FeedPosition(sequence: -1, dot: nil) }
@@ -91,10 +127,21 @@ public struct HubExchange: Sendable {
                     Self.isSent(version, receivedFrom: receivedFrom, to: reader, counter: readerCounter)
                 }))
 
-        let response = SyncResponse(
-            hub: storage.hubID, knowledge: Self.knowledgeDelta(page.knowledge, request: request, push: push),
+        var response = SyncResponse(
+            hub: storage.hubID, knowledge: Self.knowledgeDelta(page.knowledge, request: request, push: request.push),
             accepted: accepted, rejected: rejected, versions: page.versions, checkpoint: page.end.checkpoint,
             more: page.hasMore, checkpointReset: page.restarted)
+        // The key directory: the enrolled keys of the page's origins, so the client verifies them.
+        if !page.versions.isEmpty {
+            let keys = try await devices.keys(of: Set(page.versions.map(\.dot.replica)))
+            if !keys.isEmpty { response.keys = DeviceKeyDirectory(keys) }
+        }
+        if let device {
+            let now = Int64(clamping: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
+            let skew = request.sentAt.map { Int64(clamping: $0) &- now }
+            try await devices.recordExchange(
+                of: device.replicaID, pulledAfter: position.map { max(0, $0.sequence) } ?? 0, skewMilliseconds: skew)
+        }
         logger.info(
             "sync exchange",
             metadata: [
@@ -113,8 +160,11 @@ public struct HubExchange: Sendable {
 
     /// Whether a pushed version is merged, quarantined, or refused (a gap: the hub lacks the
     /// counters before it, and the knowledge delta tells the client where to push from).
-    static func admission(of version: Version, heldCounter: UInt64, maxRecordBytes: Int) -> Admission {
+    static func admission(
+        of version: Version, heldCounter: UInt64, maxRecordBytes: Int, badSignature: String? = nil
+    ) -> Admission {
         if version.dot.counter > heldCounter + 1 { return .refuse }
+        if let badSignature { return .setAside(badSignature) }
         if let body = version.body {
             do {
                 let check = try RecordCatalog.validate(
@@ -130,6 +180,59 @@ public struct HubExchange: Sendable {
             }
         }
         return .merge
+    }
+
+    /// The pushed versions whose signature fails against their origin's enrolled key (or whose
+    /// origin has none), with the reason: `own` are the pusher's own versions (quarantined in
+    /// place), `foreign` claim another origin (a forgery, or a relay of a bad version): they are
+    /// kept apart so that they never take that origin's dot.
+    func verifySignatures(
+        of push: [Version], pushedBy pusher: ReplicaID
+    ) async throws -> (own: [Dot: String], foreign: [(version: Version, reason: String)]) {
+        let keys = try await devices.keys(of: Set(push.map(\.dot.replica)))
+        let invalid = await Self.failingSignatures(of: push, keys: keys)
+        var own: [Dot: String] = [:]
+        var foreign: [(version: Version, reason: String)] = []
+        for (index, version) in push.enumerated() {
+            let origin = version.dot.replica
+            let reason: String
+            if keys[origin] != nil {
+                if !invalid.contains(index) { continue }
+                reason = "bad signature: \(version.dot) does not verify against the enrolled key of replica \(origin.short)"
+            } else {
+                reason = "bad signature: unknown origin \(origin.short), no device of that id is enrolled at this hub"
+            }
+            if origin == pusher {
+                own[version.dot] = reason
+            } else {
+                foreign.append((version, reason))
+            }
+        }
+        return (own, foreign)
+    }
+
+    /// The indexes of the versions whose signature fails against their origin's key in `keys`
+    /// (those without a key are not checked), verified in parallel chunks.
+    static func failingSignatures(of versions: [Version], keys: [ReplicaID: PublicDeviceKey]) async -> Set<Int> {
+        let chunkSize = 128
+        return await withTaskGroup(of: [Int].self) { group in
+            for start in stride(from: 0, to: versions.count, by: chunkSize) {
+                let range = start..<min(start + chunkSize, versions.count)
+                let chunk = Array(versions[range])
+                group.addTask {
+                    var failing: [Int] = []
+                    for (offset, version) in chunk.enumerated() {
+                        if let key = keys[version.dot.replica], !key.isValidSignature(of: version) {
+                            failing.append(range.lowerBound + offset)
+                        }
+                    }
+                    return failing
+                }
+            }
+            var failing = Set<Int>()
+            for await indexes in group { failing.formUnion(indexes) }
+            return failing
+        }
     }
 
     /// Whether the page sends `version` to `reader`: never what the reader pushed (now or before),
@@ -164,7 +267,7 @@ public struct HubExchange: Sendable {
         }
         for (dot, reason) in quarantined {
             rejections.append(
-                Rejection(dot: dot, reason: Self.reason(quarantine: reason), message: "Quarantined: \(reason).", quarantined: true))
+                Rejection(dot: dot, reason: Self.reason(quarantine: reason), message: "Quarantined: \(reason.hasSuffix(".") ? String(reason.dropLast()) : reason).", quarantined: true))
         }
         return rejections
     }

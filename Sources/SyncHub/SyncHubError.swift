@@ -18,6 +18,12 @@ public struct SyncHubError: Error, Sendable, Hashable, CustomStringConvertible {
             case busy
             case storage
             case tokenFile = "token-file"
+            case revoked = "device-revoked"
+            case forbidden
+            case enrollmentUnknown = "enrollment-unknown"
+            case enrollmentExpired = "enrollment-expired"
+            case enrollmentUsed = "enrollment-used"
+            case alreadyEnrolled = "already-enrolled"
         }
         let value: Value
         /// The problem type: a short stable name such as `unsupported-protocol`.
@@ -47,6 +53,18 @@ public struct SyncHubError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let storage = Code(value: .storage)
         /// The hub's token file cannot be read or written.
         public static let tokenFile = Code(value: .tokenFile)
+        /// The device's credential was revoked by an operator.
+        public static let revoked = Code(value: .revoked)
+        /// The credential is valid but does not allow this request (another replica's id).
+        public static let forbidden = Code(value: .forbidden)
+        /// No such enrollment code was given out.
+        public static let enrollmentUnknown = Code(value: .enrollmentUnknown)
+        /// The enrollment code expired.
+        public static let enrollmentExpired = Code(value: .enrollmentExpired)
+        /// The enrollment code was already used.
+        public static let enrollmentUsed = Code(value: .enrollmentUsed)
+        /// The replica id is already enrolled.
+        public static let alreadyEnrolled = Code(value: .alreadyEnrolled)
     }
 
     public let code: Code

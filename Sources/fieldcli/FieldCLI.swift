@@ -20,12 +20,13 @@ struct FieldCLI: AsyncParsableCommand {
             Exit codes: 0 success, 1 unexpected, 64 usage, 65 invalid input, 66 no replica, \
             67 document not found, 68 conflict, 69 hub unreachable, 70 not a replica, \
             71 replica exists, 73 cannot write, 74 disk full or I/O error, 75 replica busy, \
-            76 device key file, 77 refused by hub, 78 protocol mismatch.
+            76 device key file, 77 refused by hub (unknown or revoked device, refused enrollment), \
+            78 protocol mismatch. `fieldcli verify` exits 65 when a signature fails.
             """,
         subcommands: [
             Init.self, Put.self, Get.self, List.self, Delete.self, History.self, Conflicts.self,
             Status.self, Sync.self, Record.self, Observations.self, Situations.self, Warnings.self,
-            Participants.self, Export.self,
+            Participants.self, Export.self, Enroll.self, Verify.self,
         ]
     )
 

@@ -148,7 +148,7 @@ struct ApplyRateBenchmark: Benchmark {
         return seconds
     }
 
-    private func insertIntoTable(_ versions: [Version], context: BenchmarkContext, round: Int) throws -> Double {
+    func insertIntoTable(_ versions: [Version], context: BenchmarkContext, round: Int) throws -> Double {
         let path = context.path("apply-floor-\(round).sqlite")
         context.removeDatabase(at: path)
         defer { context.removeDatabase(at: path) }

@@ -19,6 +19,8 @@ struct BenchmarkContext {
     var fieldcli: String
     /// The `sqlite3` command-line tool.
     var sqlite3: String
+    /// The release `syncd` binary (the hub), for the sync benchmarks.
+    var syncd: String?
     /// A folder the run owns; removed at the end unless kept.
     var workFolder: String
     /// How many documents the replicas hold or receive (100,000 by default).
@@ -30,6 +32,8 @@ struct BenchmarkContext {
     var repeats: Int
     /// Versions per `apply` call.
     var batchSize: Int
+    /// Exchanges each simulated device makes in the hub-load benchmark.
+    var hubExchanges: Int
     /// The seed of every generated body, id and key.
     var seed: UInt64
     /// The received versions, shared by the benchmarks that need them.

@@ -35,7 +35,7 @@ struct BenchmarkReport: Codable, Sendable {
                 figure.id, figure.unit, Self.format(figure.measured.median), figure.measured.p90.map(Self.format) ?? "-",
                 Self.format(figure.reference.median), figure.reference.p90.map(Self.format) ?? "-",
                 String(format: "%.2fx", figure.ratio),
-                figure.targetRatio.map { String(format: "<= %.1fx", $0) } ?? "-",
+                figure.targetRatio.map { String(format: "<= %.2fx", $0) } ?? "-",
                 figure.met.map { $0 ? "yes" : "NO" } ?? "-",
             ])
         }

@@ -12,13 +12,18 @@ struct VigilBench: ParsableCommand {
         discussion: "Run through scripts/bench, which builds release binaries and finds sqlite3.")
 
     /// Every benchmark, in the order they run.
-    static let benchmarks: [any Benchmark] = [LocalWriteBenchmark(), ApplyRateBenchmark()]
+    static let benchmarks: [any Benchmark] = [
+        LocalWriteBenchmark(), ApplyRateBenchmark(), SyncBenchmark(), HubLoadBenchmark(), VersionGrowthBenchmark(),
+    ]
 
     @Option(help: "The release fieldcli binary.")
     var fieldcli: String
 
     @Option(help: "The sqlite3 command-line tool.")
     var sqlite3 = "/usr/bin/sqlite3"
+
+    @Option(help: "The release syncd binary (the hub of the sync and hub-load benchmarks).")
+    var syncd: String?
 
     @Option(help: "Where to write the figures as JSON.")
     var out: String?
@@ -41,6 +46,12 @@ struct VigilBench: ParsableCommand {
     @Option(help: "Versions per ReplicaStore.apply call.")
     var batchSize = 1000
 
+    @Option(help: "Exchanges each of the 64 simulated devices makes in hub-load.")
+    var hubExchanges = 20
+
+    @Flag(help: "A small smoke run: 10,000 documents, few runs and repeats (figures not comparable).")
+    var quick = false
+
     @Option(help: "Seed of the generated reports, ids and keys.")
     var seed: UInt64 = 2025
 
@@ -55,11 +66,18 @@ struct VigilBench: ParsableCommand {
         guard documents > 0, runs > 0, warmups >= 0, repeats > 0, batchSize > 0 else {
             throw ValidationError("--documents, --runs, --repeats and --batch-size must be positive, --warmups not negative.")
         }
-        for (flag, path) in [("--fieldcli", fieldcli), ("--sqlite3", sqlite3)] where !FileManager.default.isExecutableFile(atPath: path) {
+        if quick {
+            documents = min(documents, 10_000)
+            runs = min(runs, 5)
+            warmups = min(warmups, 1)
+            repeats = 1
+            hubExchanges = min(hubExchanges, 5)
+        }
+        for (flag, path) in [("--fieldcli", fieldcli), ("--sqlite3", sqlite3)] + (syncd.map { [("--syncd", $0)] } ?? []) where !FileManager.default.isExecutableFile(atPath: path) {
             throw ValidationError("\(flag) \(path) is not an executable file.")
         }
-        guard fieldcli.hasPrefix("/"), sqlite3.hasPrefix("/") else {
-            throw ValidationError("Give --fieldcli and --sqlite3 as absolute paths.")
+        guard fieldcli.hasPrefix("/"), sqlite3.hasPrefix("/"), syncd?.hasPrefix("/") ?? true else {
+            throw ValidationError("Give --fieldcli, --sqlite3 and --syncd as absolute paths.")
         }
         if let out {
             let folder = (out as NSString).deletingLastPathComponent
@@ -74,8 +92,8 @@ struct VigilBench: ParsableCommand {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { if workFolder == nil { try? FileManager.default.removeItem(atPath: folder) } }
         let context = BenchmarkContext(
-            fieldcli: fieldcli, sqlite3: sqlite3, workFolder: folder, documents: documents, runs: runs,
-            warmups: warmups, repeats: repeats, batchSize: batchSize, seed: seed,
+            fieldcli: fieldcli, sqlite3: sqlite3, syncd: syncd, workFolder: folder, documents: documents, runs: runs,
+            warmups: warmups, repeats: repeats, batchSize: batchSize, hubExchanges: hubExchanges, seed: seed,
             corpus: SharedCorpus(count: documents, seed: seed))
 
         var figures: [Figure] = []
@@ -90,7 +108,8 @@ struct VigilBench: ParsableCommand {
             date: ISO8601DateFormatter().string(from: Date()), machine: try machine(),
             parameters: [
                 "documents": "\(documents)", "runs": "\(runs)", "warmups": "\(warmups)", "repeats": "\(repeats)",
-                "batch_size": "\(batchSize)", "seed": "\(seed)",
+                "batch_size": "\(batchSize)", "seed": "\(seed)", "hub_exchanges": "\(hubExchanges)",
+                "quick": "\(quick)",
             ],
             figures: figures)
         print(report.table)

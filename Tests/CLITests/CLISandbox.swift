@@ -95,7 +95,7 @@ final class CLISandbox: Sendable {
         let status = try await runner.run(["status", "--json", "--db", path])
         #expect(status.succeeded, "\(status)")
         let store = try ReplicaStore.open(at: path)
-        let versions = try store.versions(after: 0, limit: 1_000_000, maxBytes: .max).versions
+        let versions = try store.feedPage(after: .start, limit: 1_000_000, maxBytes: .max).versions
         return ReplicaSnapshot(
             status: status.stdout, versions: versions.map { "\($0.dot) \($0.signature.base64EncodedString())" },
             integrity: try store.integrityProblems())

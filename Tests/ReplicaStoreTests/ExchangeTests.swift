@@ -64,49 +64,53 @@ struct ExchangeTests {
         }
     }
 
-    @Test func versionsAfterFollowArrivalOrderWithFilterAndSequence() async throws {
+    @Test func theFeedFollowsArrivalOrderWithFilterAndPosition() async throws {
         try await TemporaryReplica.withReplicas(3) { stores in
             let (hub, first, second) = try Self.twoOrigins(stores)
             let own = try hub.write(StoreFixtures.put("h", "hub"))
             let arrival = [second[2], first[4], first[0], second[0], first[2], first[1], second[1], first[3], own]
 
-            let all = try hub.versions(after: 0, limit: 100, maxBytes: .max)
+            let all = try hub.feedPage(after: .start, limit: 100, maxBytes: .max)
             #expect(all.versions == arrival)
-            #expect(!all.hasMore)
+            #expect(!all.hasMore && !all.restarted)
 
             var collected: [Version] = []
-            var sequence: Int64 = 0
+            var position = FeedPosition.start
             for _ in 0..<10 {
-                let page = try hub.versions(after: sequence, limit: 4, maxBytes: .max)
+                let page = try hub.feedPage(after: position, limit: 4, maxBytes: .max)
                 collected += page.versions
-                #expect(page.lastSequence > sequence || page.versions.isEmpty)
-                sequence = page.lastSequence
+                #expect(page.end.sequence > position.sequence || page.versions.isEmpty)
+                position = page.end
                 if !page.hasMore { break }
             }
             #expect(collected == arrival)
-            #expect(try hub.versions(after: sequence, limit: 4, maxBytes: .max).versions.isEmpty)
+            #expect(try hub.feedPage(after: position, limit: 4, maxBytes: .max).versions.isEmpty)
 
             let secondOrigin = stores[1].replicaID
-            let filtered = try hub.versions(after: 0, limit: 2, maxBytes: .max) { version, _ in
+            let filtered = try hub.feedPage(after: .start, limit: 2, maxBytes: .max) { version, _ in
                 version.dot.replica == secondOrigin
             }
             #expect(filtered.versions == [second[2], second[0]])
             #expect(filtered.hasMore)
-            let rest = try hub.versions(after: filtered.lastSequence, limit: 10, maxBytes: .max) { version, _ in
+            let rest = try hub.feedPage(after: filtered.end, limit: 10, maxBytes: .max) { version, _ in
                 version.dot.replica == secondOrigin
             }
             #expect(rest.versions == [second[1]])
             #expect(!rest.hasMore)
             let ownSequence = try #require(try hub.history(of: own.key).first?.sequence)
-            #expect(rest.lastSequence == ownSequence, "versions filtered out are scanned past")
+            #expect(rest.end.sequence == ownSequence, "versions filtered out are scanned past")
 
-            let notOwn = try hub.versions(after: 0, limit: 100, maxBytes: .max) { _, receivedFrom in receivedFrom != nil
+            let notOwn = try hub.feedPage(after: .start, limit: 100, maxBytes: .max) { _, receivedFrom in
+                receivedFrom != nil
             }
             #expect(notOwn.versions.isEmpty, "versions applied without a peer count as local")
-            let local = try hub.versions(after: 0, limit: 100, maxBytes: .max) { version, receivedFrom in
+            let local = try hub.feedPage(after: .start, limit: 100, maxBytes: .max) { version, receivedFrom in
                 receivedFrom == nil && version.dot.replica == hub.replicaID
             }
             #expect(local.versions == [own])
+
+            let foreign = FeedPosition(sequence: ownSequence, dot: first[0].dot)
+            #expect(try hub.feedPage(after: foreign, limit: 100, maxBytes: .max).restarted)
         }
     }
 }

@@ -22,6 +22,16 @@ struct JSONBodyTests {
         #expect(error?.code == .invalidBody)
     }
 
+    @Test func rejectsBodiesNestedDeeperThanTheLimit() throws {
+        func nested(_ depth: Int) -> Data {
+            Data((#"{"a":"# + String(repeating: "[", count: depth - 1) + String(repeating: "]", count: depth - 1) + "}").utf8)
+        }
+        try JSONBody.validate(nested(JSONBody.defaultMaximumDepth))
+        let error = #expect(throws: SyncEngineError.self) { try JSONBody.validate(nested(JSONBody.defaultMaximumDepth + 1)) }
+        #expect(error?.message.contains("deeper than \(JSONBody.defaultMaximumDepth) levels") == true)
+        #expect(throws: SyncEngineError.self) { try JSONBody.validate(nested(10_000)) }
+    }
+
     @Test func differingFieldsNamesTopLevelDifferences() {
         let left = Data(#"{"title":"flood","severity":3,"tags":["a","b"],"where":{"lat":1,"lon":2}}"#.utf8)
         let right = Data(#"{"severity":3,"title":"fire","tags":["a","b"],"where":{"lon":2,"lat":1},"extra":true}"#.utf8)

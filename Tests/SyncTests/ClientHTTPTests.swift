@@ -33,6 +33,8 @@ struct ClientHTTPTests {
         try await HubFixture.withHub { hub in
             try await TemporaryReplica.withReplicas(2) { replicas in
                 let (writer, reader) = (replicas[0], replicas[1])
+                let writerToken = try await hub.enroll(writer)
+                let readerToken = try await hub.enroll(reader)
                 var rawBodies = 0
                 for index in 0..<50 {
                     let body = Self.body(index)
@@ -40,16 +42,18 @@ struct ClientHTTPTests {
                     let key = DocumentKey(collection: Self.collection, id: DocumentID("obs-\(index)")!)
                     try writer.write(WriteIntent(key: key, body: body))
                 }
-                let pushed = try await Self.synchronizer(writer, hub).run()
+                let pushed = try await Self.synchronizer(writer, hub, token: writerToken).run()
                 #expect(pushed.versionsPushed == 50)
                 #expect(pushed.bytesSent < rawBodies / 3, "the request body was not compressed")
 
-                let pulled = try await Self.synchronizer(reader, hub).run()
+                let pulled = try await Self.synchronizer(reader, hub, token: readerToken).run()
                 #expect(pulled.versionsPulled == 50)
                 #expect(pulled.bytesReceived < rawBodies / 3, "the answer was not compressed")
                 #expect(try reader.status().versions == 50)
 
-                let quiet = try await Self.synchronizer(reader, hub).run()
+                #expect(pulled.unverified == 0, "pulled versions verify against the key directory")
+                #expect(try reader.publicKeys()[writer.replicaID] == writer.publicKey)
+                let quiet = try await Self.synchronizer(reader, hub, token: readerToken).run()
                 #expect(quiet.roundTrips == 1)
                 #expect(quiet.isQuiet)
                 #expect(quiet.bytesSent + quiet.bytesReceived < 1_024, "a no-op sync cost \(quiet.bytesSent) + \(quiet.bytesReceived) bytes")
@@ -57,7 +61,7 @@ struct ClientHTTPTests {
         }
     }
 
-    @Test("a wrong token is refused with the hub's reason")
+    @Test("an unknown credential is refused with the hub's reason")
     func unauthorized() async throws {
         try await HubFixture.withHub { hub in
             try await TemporaryReplica.withReplica { store in
@@ -77,7 +81,7 @@ struct ClientHTTPTests {
     func protocolMismatch() async throws {
         try await HubFixture.withHub { hub in
             let request = SyncRequest(
-                protocolVersion: 99, replica: ReplicaID.random(), counter: 0, checkpoint: nil, push: [])
+                protocolVersion: 99, replica: hub.deviceID, counter: 0, checkpoint: nil, push: [])
             let transport = Self.transport(hub)
             let error = await #expect(throws: SyncClientError.self) { try await transport.exchange(request) }
             #expect(error?.code == .protocolMismatch)
@@ -111,11 +115,12 @@ struct ClientHTTPTests {
                 #expect(throws: SyncClientError.self) {
                     try HubCredentials.resolve(hub: nil, token: nil, store: store, environment: [:])
                 }
+                let token = try await hub.enroll(store)
                 let fromEnvironment = try HubCredentials.resolve(
                     hub: nil, token: nil, store: store,
-                    environment: [HubCredentials.hubEnvironmentKey: hub.url.absoluteString, HubCredentials.tokenEnvironmentKey: hub.token])
+                    environment: [HubCredentials.hubEnvironmentKey: hub.url.absoluteString, HubCredentials.tokenEnvironmentKey: token])
                 #expect(fromEnvironment.url == hub.url)
-                let credentials = try HubCredentials.resolve(hub: hub.url.absoluteString + "/", token: hub.token, store: store, environment: [:])
+                let credentials = try HubCredentials.resolve(hub: hub.url.absoluteString + "/", token: token, store: store, environment: [:])
                 try await Synchronizer(
                     store: store, transport: HTTPSyncTransport(configuration: .init(hub: credentials.url, token: credentials.token)),
                     peer: credentials.peerName, logger: silentLogger
@@ -126,7 +131,7 @@ struct ClientHTTPTests {
                 #expect((attributes[.posixPermissions] as? Int) == 0o600)
                 let saved = try HubCredentials.resolve(hub: nil, token: nil, store: store, environment: [:])
                 #expect(saved.peerName == HubCredentials.peerName(for: hub.url))
-                #expect(saved.token == hub.token)
+                #expect(saved.token == token)
                 let status = try SyncStatus.load(store: store)
                 #expect(status.hub == saved.peerName)
                 #expect(status.lastSyncAt != nil)

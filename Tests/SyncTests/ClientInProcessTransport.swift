@@ -64,7 +64,7 @@ func makeHub(
     in folder: TemporaryReplica, name: String = "hub", configure: (inout HubConfiguration) -> Void = { _ in }
 ) throws -> HubExchange {
     let store = try folder.create(name)
-    var configuration = HubConfiguration()
+    var configuration = HubConfiguration.withoutSignatureChecks
     configure(&configuration)
     return HubExchange(storage: SQLiteHubStorage(store: store), configuration: configuration, logger: silentLogger)
 }

@@ -11,7 +11,9 @@ struct HubExchangeTests {
     // MARK: Helpers
 
     static func hub(in folder: TemporaryReplica, name: String = "hub") throws -> HubExchange {
-        try HubExchange.sqlite(path: folder.path(name), options: folder.options, logger: HubFixture.silentLogger)
+        try HubExchange.sqlite(
+            path: folder.path(name), configuration: .withoutSignatureChecks, options: folder.options,
+            logger: HubFixture.silentLogger)
     }
 
     @discardableResult
@@ -277,7 +279,7 @@ struct HubExchangeTests {
     @Test func pushAboveTheLimitIsRefusedWhole() async throws {
         let folder = try TemporaryReplica()
         defer { withExtendedLifetime(folder) {} }
-        var configuration = HubConfiguration()
+        var configuration = HubConfiguration.withoutSignatureChecks
         configuration.limits.maxPushVersions = 2
         let hub = try HubExchange.sqlite(
             path: folder.path("hub"), configuration: configuration, options: folder.options,

@@ -57,7 +57,7 @@ struct HubHTTPTests {
 
     /// A valid exchange still succeeds: the hub keeps serving after bad input.
     static func expectServing(_ client: TestClient, _ hub: HubFixture) async throws {
-        let request = SyncRequest(replica: ReplicaID.random(), counter: 0, checkpoint: nil, push: [])
+        let request = SyncRequest(replica: hub.deviceID, counter: 0, checkpoint: nil, push: [])
         let response = try await post(client, hub, body: encode(request))
         #expect(response.status == .ok)
         let body = try #require(response.body)
@@ -96,7 +96,7 @@ struct HubHTTPTests {
 
     @Test func missingOrWrongTokenIsUnauthorized() async throws {
         try await Self.withHub { hub, client in
-            let request = try Self.encode(SyncRequest(replica: .random(), counter: 0, checkpoint: nil, push: []))
+            let request = try Self.encode(SyncRequest(replica: hub.deviceID, counter: 0, checkpoint: nil, push: []))
             let missing = try await client.execute(
                 TestClient.Request(
                     "/v1/sync", method: .post, authority: "127.0.0.1",
@@ -140,7 +140,7 @@ struct HubHTTPTests {
 
     @Test func wrongContentTypeIsUnsupported() async throws {
         try await Self.withHub { hub, client in
-            let request = try Self.encode(SyncRequest(replica: .random(), counter: 0, checkpoint: nil, push: []))
+            let request = try Self.encode(SyncRequest(replica: hub.deviceID, counter: 0, checkpoint: nil, push: []))
             let response = try await Self.post(client, hub, body: request, contentType: "text/plain")
             #expect(response.status == .unsupportedMediaType)
             #expect(try Self.problem(response)["type"] as? String == "unsupported-media-type")
@@ -152,7 +152,7 @@ struct HubHTTPTests {
 
     @Test func unsupportedProtocolIsABadRequestNamingBothVersions() async throws {
         try await Self.withHub { hub, client in
-            var request = SyncRequest(replica: .random(), counter: 0, checkpoint: nil, push: [])
+            var request = SyncRequest(replica: hub.deviceID, counter: 0, checkpoint: nil, push: [])
             request.protocolVersion = 42
             let response = try await Self.post(client, hub, body: Self.encode(request))
             #expect(response.status == .badRequest)
@@ -174,7 +174,7 @@ struct HubHTTPTests {
 
     @Test func truncatedGzipIsABadRequest() async throws {
         try await Self.withHub { hub, client in
-            let request = try Self.encode(SyncRequest(replica: .random(), counter: 0, checkpoint: nil, push: []))
+            let request = try Self.encode(SyncRequest(replica: hub.deviceID, counter: 0, checkpoint: nil, push: []))
             let compressed = try Self.gzip(request)
             let truncated = compressed.getSlice(at: compressed.readerIndex, length: compressed.readableBytes - 6) ?? compressed
             let response = try await Self.post(client, hub, body: truncated, extra: [.contentEncoding: "gzip"])
@@ -215,7 +215,7 @@ struct HubHTTPTests {
     @Test func bodyAboveTheWireLimitIsTooLarge() async throws {
         try await Self.withHub(configure: { $0.limits.maxRequestBytes = 64 << 10 }) { hub, client in
             let padding = String(repeating: " ", count: 100 << 10)
-            let request = try Self.encode(SyncRequest(replica: .random(), counter: 0, checkpoint: nil, push: []))
+            let request = try Self.encode(SyncRequest(replica: hub.deviceID, counter: 0, checkpoint: nil, push: []))
             let response = try await Self.post(client, hub, body: ByteBuffer(string: padding + String(buffer: request)))
             #expect(response.status == .contentTooLarge)
             #expect(try Self.problem(response)["type"] as? String == "too-large")
@@ -234,17 +234,18 @@ struct HubHTTPTests {
         let pull = SyncRequest(replica: b.replicaID, counter: 0, checkpoint: nil, push: [])
 
         try await Self.withHub { hub, client in
+            let (tokenA, tokenB) = (try await hub.enroll(a), try await hub.enroll(b))
             let plain = try Self.encode(push)
             let compressed = try Self.gzip(plain)
             #expect(compressed.readableBytes < plain.readableBytes)
-            let pushResponse = try await Self.post(client, hub, body: compressed, extra: [.contentEncoding: "gzip"])
+            let pushResponse = try await Self.post(client, hub, body: compressed, token: tokenA, extra: [.contentEncoding: "gzip"])
             #expect(pushResponse.status == .ok)
             let pushBody = try #require(pushResponse.body)
             let pushAnswer = try JSONDecoder().decode(SyncResponse.self, from: Data(pushBody.readableBytesView))
             #expect(pushAnswer.accepted == 20)
 
             let pullResponse = try await Self.post(
-                client, hub, body: Self.encode(pull), extra: [.acceptEncoding: "gzip, deflate"])
+                client, hub, body: Self.encode(pull), token: tokenB, extra: [.acceptEncoding: "gzip, deflate"])
             #expect(pullResponse.status == .ok)
             #expect(pullResponse.headers[.contentEncoding] == "gzip")
             let wire = try #require(pullResponse.body)
@@ -254,12 +255,12 @@ struct HubHTTPTests {
             #expect(answer.versions == expected)
 
             // Without Accept-Encoding the answer is plain; a small answer is never compressed.
-            let plainPull = try await Self.post(client, hub, body: Self.encode(pull))
+            let plainPull = try await Self.post(client, hub, body: Self.encode(pull), token: tokenB)
             #expect(plainPull.headers[.contentEncoding] == nil)
             let small = try await Self.post(
                 client, hub,
                 body: Self.encode(SyncRequest(replica: b.replicaID, counter: 0, checkpoint: answer.checkpoint, push: [])),
-                extra: [.acceptEncoding: "gzip"])
+                token: tokenB, extra: [.acceptEncoding: "gzip"])
             #expect(small.status == .ok)
             #expect(small.headers[.contentEncoding] == nil)
         }
@@ -268,7 +269,7 @@ struct HubHTTPTests {
     @Test func requestIDComesBackAndIsKeptWhenGiven() async throws {
         try await Self.withHub { hub, client in
             let name = try #require(HTTPField.Name("X-Request-ID"))
-            let request = try Self.encode(SyncRequest(replica: .random(), counter: 0, checkpoint: nil, push: []))
+            let request = try Self.encode(SyncRequest(replica: hub.deviceID, counter: 0, checkpoint: nil, push: []))
             let response = try await Self.post(client, hub, body: request, extra: [name: "client-id-1"])
             #expect(response.headers[name] == "client-id-1")
             let refused = try await Self.post(client, hub, body: request, token: "wrong", extra: [name: "bad id with spaces"])

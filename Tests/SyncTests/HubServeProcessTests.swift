@@ -9,10 +9,11 @@ import TestSupport
 import Glibc
 #endif
 
-/// `syncd serve` as a real process: ready line, generated token file, SIGTERM.
+/// `syncd serve` as a real process: ready line with no flags but the file and address, device
+/// enrollment with `syncd devices add`, SIGTERM.
 @Suite("Hub serve process")
 struct HubServeProcessTests {
-    @Test func servesWithAGeneratedTokenAndStopsOnSIGTERM() async throws {
+    @Test func servesEnrolledDevicesOnlyAndStopsOnSIGTERM() async throws {
         try await withProcessFixture { fixture in
             let database = fixture.path("hub/hub.sqlite")
             let hub = try fixture.start("syncd", ["serve", "--db", database, "--listen", "127.0.0.1:0"])
@@ -20,35 +21,49 @@ struct HubServeProcessTests {
             let line = try await hub.waitForLine { $0.hasPrefix(prefix) }
             let port = try #require(Int(line.dropFirst(prefix.count)))
             #expect(port > 0)
+            #expect(!FileManager.default.fileExists(atPath: database + ".token"), "no shared token any more")
 
-            let tokenPath = database + ".token"
-            let attributes = try FileManager.default.attributesOfItem(atPath: tokenPath)
-            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
-            let token = try String(contentsOfFile: tokenPath, encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(token.count >= 32)
-            #expect(!hub.standardError.contains(token), "the token is never logged")
-            #expect(hub.standardError.contains(tokenPath), "the log says where the token is")
+            // The operator gives out a code on the hub machine while the hub runs.
+            let added = try await fixture.run("syncd", ["devices", "add", "field-laptop", "--db", database, "--json"])
+            #expect(added.exitCode == 0, "\(added)")
+            struct Added: Decodable { var code: String }
+            let code = try JSONDecoder().decode(Added.self, from: Data(added.output.utf8)).code
+            let key = DeviceKey()
+            let replica = ReplicaID.random()
 
             try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
                 let health = try await client.get("/healthz")
                 #expect(health.status == .ok)
-                let request = SyncRequest(replica: .random(), counter: 0, checkpoint: nil, push: [])
+                let request = SyncRequest(replica: replica, counter: 0, checkpoint: nil, push: [])
+                let body = ByteBuffer(bytes: try JSONEncoder().encode(request))
+                let anonymous = try await client.post("/v1/sync", headers: [.contentType: "application/json"], body: body)
+                #expect(anonymous.status == .unauthorized)
+
+                let enrollment = EnrollmentRequest(code: code, replica: replica, publicKey: key.publicKey)
+                let enrolled = try await client.post(
+                    "/v1/enroll", headers: [.contentType: "application/json"],
+                    body: ByteBuffer(bytes: try JSONEncoder().encode(enrollment)))
+                #expect(enrolled.status == .ok)
+                let answer = try JSONDecoder().decode(
+                    EnrollmentResponse.self, from: Data(try #require(enrolled.body).readableBytesView))
+                #expect(answer.name == "field-laptop")
+                #expect(!hub.standardError.contains(answer.credential), "the credential is never logged")
+
                 let response = try await client.post(
-                    "/v1/sync", headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
-                    body: ByteBuffer(bytes: try JSONEncoder().encode(request)))
+                    "/v1/sync", headers: [.authorization: "Bearer \(answer.credential)", .contentType: "application/json"],
+                    body: body)
                 #expect(response.status == .ok)
             }
             #expect(hub.standardError.contains("sync.peer="), "one log line per exchange")
+            let listed = try await fixture.run("syncd", ["devices", "list", "--db", database])
+            #expect(listed.output.contains("field-laptop") && listed.output.contains(replica.hex) && listed.output.contains("active"))
 
             hub.send(signal: SIGTERM)
             let termination = try await hub.waitForExit(timeout: .seconds(20))
             #expect(termination.exitStatus == 0)
 
-            // The same token is used again on the next start.
             let again = try fixture.start("syncd", ["serve", "--db", database, "--listen", "127.0.0.1:0"])
             _ = try await again.waitForLine { $0.hasPrefix(prefix) }
-            #expect(try String(contentsOfFile: tokenPath, encoding: .utf8).contains(token))
             again.send(signal: SIGINT)
             #expect(try await again.waitForExit(timeout: .seconds(20)).exitStatus == 0)
         }

@@ -57,7 +57,7 @@ struct HubShutdownTests {
         let client = TestClient(host: "127.0.0.1", port: hub.port, configuration: .init(timeout: .seconds(30)))
         client.connect()
         let body = ByteBuffer(bytes: try JSONEncoder().encode(request))
-        let token = hub.token
+        let token = try await hub.enroll(a)
         let inFlight = Task {
             try await client.post(
                 "/v1/sync", headers: [.authorization: "Bearer \(token)", .contentType: "application/json"], body: body)

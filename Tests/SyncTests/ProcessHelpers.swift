@@ -1,5 +1,6 @@
 import Foundation
 import ReplicaStore
+import Synchronization
 import SyncEngine
 import Testing
 import TestSupport
@@ -8,8 +9,9 @@ import TestSupport
 import Glibc
 #endif
 
-/// The bearer token every hub in these tests is configured with.
-let processTestToken = "process-test-token"
+/// The hub database behind each hub URL these tests started, so that `sync` can enroll a
+/// replica that holds no credential yet (`syncd devices add` + `fieldcli enroll`).
+let knownHubDatabases = Mutex<[String: String]>([:])
 
 /// A `syncd serve` process and where it listens.
 struct RunningHub {
@@ -35,7 +37,7 @@ extension ProcessFixture {
     func startHub(database: String, port: Int = 0) async throws -> RunningHub {
         let child = try start(
             "syncd",
-            ["serve", "--db", database, "--listen", "127.0.0.1:\(port)", "--token", processTestToken])
+            ["serve", "--db", database, "--listen", "127.0.0.1:\(port)"])
         let prefix = "syncd: listening on http://127.0.0.1:"
         let line = try await child.waitForLine(timeout: .seconds(60)) { $0.hasPrefix(prefix) }
         guard let chosen = Int(line.dropFirst(prefix.count).prefix { $0.isNumber }), chosen > 0 else {
@@ -44,7 +46,31 @@ extension ProcessFixture {
         if port != 0, chosen != port {
             throw ProcessFixtureError("The hub listens on \(chosen), not on the requested \(port).")
         }
-        return RunningHub(process: child, port: chosen, database: database)
+        let hub = RunningHub(process: child, port: chosen, database: database)
+        knownHubDatabases.withLock { $0[hub.url] = database }
+        return hub
+    }
+
+    /// Enrolls the replica at `database` with `hub` as an operator and a device would:
+    /// `syncd devices add NAME --json` on the hub's file, then `fieldcli enroll --code`.
+    func enroll(_ database: String, at hub: RunningHub) async throws {
+        try await enroll(database, hubURL: hub.url, hubDatabase: hub.database)
+    }
+
+    func enroll(_ database: String, hubURL: String, hubDatabase: String) async throws {
+        let name = "device-\(UUID().uuidString.prefix(8))"
+        let added = try await run("syncd", ["devices", "add", name, "--db", hubDatabase, "--json"])
+        struct Added: Decodable { var code: String }
+        guard added.exitStatus == 0, let code = try? JSONDecoder().decode(Added.self, from: Data(added.output.utf8)).code else {
+            throw ProcessFixtureError("syncd devices add failed: \(added)")
+        }
+        let enrolled = try await fieldcli(database, ["enroll"], ["--hub", hubURL, "--code", code])
+        guard enrolled.exitStatus == 0 else { throw ProcessFixtureError("fieldcli enroll failed: \(enrolled)") }
+    }
+
+    /// Whether the replica at `database` holds a credential (it was enrolled).
+    func isEnrolled(_ database: String) -> Bool {
+        FileManager.default.fileExists(atPath: database + ".credential")
     }
 
     /// Stops a hub with SIGTERM and returns how it ended (bounded).
@@ -78,14 +104,24 @@ extension ProcessFixture {
         return String(printed)
     }
 
-    /// The arguments of one `fieldcli sync` against `hub`.
+    /// The arguments of one `fieldcli sync` against `hub` (the replica must be enrolled:
+    /// ``enroll(_:at:)``, or ``sync(_:hub:timeout:)`` which enrolls when needed).
     func syncArguments(_ database: String, hub: String) -> [String] {
-        ["sync", "--db", database, "--hub", hub, "--token", processTestToken, "--json"]
+        ["sync", "--db", database, "--hub", hub, "--json"]
     }
 
-    /// Runs `fieldcli sync --json` once.
+    /// Runs `fieldcli sync --json` once, enrolling the replica first when it holds no credential
+    /// and the hub is one these tests started (else with a credential no hub knows).
     func sync(_ database: String, hub: String, timeout: Duration = .seconds(300)) async throws -> CLIResult {
-        try await run("fieldcli", syncArguments(database, hub: hub), timeout: timeout)
+        var arguments = syncArguments(database, hub: hub)
+        if !isEnrolled(database) {
+            if let hubDatabase = knownHubDatabases.withLock({ $0[hub] }) {
+                try await enroll(database, hubURL: hub, hubDatabase: hubDatabase)
+            } else {
+                arguments += ["--token", "never-enrolled"]
+            }
+        }
+        return try await run("fieldcli", arguments, timeout: timeout)
     }
 
     /// Runs `fieldcli sync --json`, requires exit 0, and returns its summary.

@@ -135,6 +135,7 @@ struct ProcessSyncTests {
 
                 let fresh = fixture.path("fresh.sqlite")
                 try await fixture.initReplica(fresh)
+                try await fixture.enroll(fresh, at: hub)
                 let client = try fixture.start("fieldcli", fixture.syncArguments(fresh, hub: hub.url))
                 let seen = try await waitForPartialTransfer(into: fresh, by: client, total: total)
                 client.send(signal: SIGKILL)
@@ -175,6 +176,7 @@ struct ProcessSyncTests {
 
                 let fresh = fixture.path("fresh.sqlite")
                 try await fixture.initReplica(fresh)
+                try await fixture.enroll(fresh, at: hub)
                 let client = try fixture.start("fieldcli", fixture.syncArguments(fresh, hub: hub.url))
                 _ = try await waitForPartialTransfer(into: fresh, by: client, total: total)
                 hub.process.send(signal: SIGKILL)
@@ -219,6 +221,7 @@ struct ProcessSyncTests {
                 let hubPath = fixture.path("hub.sqlite")
                 let hub = try await fixture.startHub(database: hubPath)
                 // The hub creates its replica on start; the client pushes in several requests.
+                try await fixture.enroll(source, at: hub)
                 let client = try fixture.start("fieldcli", fixture.syncArguments(source, hub: hub.url))
                 _ = try await waitForPartialTransfer(into: hubPath, by: client, total: total)
                 hub.process.send(signal: SIGKILL)
@@ -256,17 +259,18 @@ struct ProcessSyncTests {
             let field = fixture.path("field.sqlite")
             let hubPath = fixture.path("hub.sqlite")
             try await fixture.initReplica(field)
-            let daemon = try fixture.start(
-                "syncd",
-                ["run", "--db", field, "--hub", "http://127.0.0.1:\(port)", "--token", processTestToken,
-                 "--interval", "2"])
+            // Enrolled while the hub is up; the hub then stops, and the daemon starts without flags.
+            let first = try await fixture.startHub(database: hubPath, port: port)
+            try await fixture.enroll(field, at: first)
+            #expect(try await fixture.stop(first) == .exited(0))
+            let daemon = try fixture.start("syncd", ["run", "--db", field, "--interval", "2"])
             // Let it fail against the absent hub at least once (it then backs off).
             try await Task.sleep(for: .seconds(2))
             #expect(daemon.isRunning, "the daemon survives an unreachable hub: \(daemon.standardError.suffix(2000))")
 
             let id = try await fixture.put(field, "reports", body: #"{"title":"Convoy seen at the crossing"}"#)
             let key = DocumentKey(collection: reports, id: try #require(DocumentID(id)))
-            let hub = try await fixture.startHub(database: hubPath, port: port)
+            let hub = try await startHub(fixture, database: hubPath, port: port)
 
             let deadline = ContinuousClock.now + .seconds(60)
             var delivered = false

@@ -1,17 +1,28 @@
 public import Foundation
 public import Logging
+public import ReplicaStore
 import ServiceLifecycle
+public import SyncEngine
 public import SyncHub
 
-/// A hub running in this process on 127.0.0.1 with a free port, a temporary database and a known
-/// token, for tests. Stop it with ``stop()`` (or use ``withHub(token:configure:_:)``).
+/// A hub running in this process on 127.0.0.1 with a free port, a temporary database and one
+/// device enrolled, for tests. Stop it with ``stop()`` (or use ``withHub(configure:_:)``).
+///
+/// Requests with ``token`` must speak for ``deviceID``; enroll a test replica with
+/// ``enroll(_:name:)`` to sync it.
 public final class HubFixture: Sendable {
     /// The hub's base URL, such as `http://127.0.0.1:41234`.
     public let url: URL
     /// The bound port.
     public let port: Int
-    /// The bearer token clients must send.
+    /// The credential of the device enrolled at start (replica ``deviceID``).
     public let token: String
+    /// The replica id of the device enrolled at start (it has no replica file).
+    public let deviceID: ReplicaID
+    /// The key of the device enrolled at start, to sign versions as it.
+    public let deviceKey: DeviceKey
+    /// The hub's replica (its database, with the device registry).
+    public let store: ReplicaStore
     /// The hub's configuration (its database path is in ``directory``).
     public let configuration: HubConfiguration
     /// The exchange behind the routes, for looking at the hub's storage directly.
@@ -22,12 +33,16 @@ public final class HubFixture: Sendable {
     private let running: Task<Void, any Error>
 
     private init(
-        url: URL, port: Int, token: String, configuration: HubConfiguration, exchange: HubExchange, directory: URL,
+        url: URL, port: Int, token: String, deviceID: ReplicaID, deviceKey: DeviceKey, store: ReplicaStore,
+        configuration: HubConfiguration, exchange: HubExchange, directory: URL,
         group: ServiceGroup, running: Task<Void, any Error>
     ) {
         self.url = url
         self.port = port
         self.token = token
+        self.deviceID = deviceID
+        self.deviceKey = deviceKey
+        self.store = store
         self.configuration = configuration
         self.exchange = exchange
         self.directory = directory
@@ -42,7 +57,7 @@ public final class HubFixture: Sendable {
     ///
     /// `wrapStorage` may wrap the hub's SQLite storage (to slow it down, count calls, fail).
     public static func start(
-        token: String = "test-token", logger: Logger = silentLogger, timeout: Duration = .seconds(30),
+        logger: Logger = silentLogger, timeout: Duration = .seconds(30),
         configure: (inout HubConfiguration) -> Void = { _ in },
         wrapStorage: (any HubStorage) -> any HubStorage = { $0 }
     ) async throws -> HubFixture {
@@ -53,11 +68,16 @@ public final class HubFixture: Sendable {
         configuration.databasePath = directory.appendingPathComponent("hub.sqlite").path
         configuration.host = "127.0.0.1"
         configuration.port = 0
-        configuration.token = token
         configure(&configuration)
         do {
             let storage = try SQLiteHubStorage.openOrCreate(path: configuration.databasePath, logger: logger)
-            let exchange = HubExchange(storage: wrapStorage(storage), configuration: configuration, logger: logger)
+            let exchange = HubExchange(
+                storage: wrapStorage(storage), configuration: configuration,
+                devices: SQLiteDeviceRegistry(store: storage.store), logger: logger)
+            let deviceKey = DeviceKey()
+            let deviceID = ReplicaID.random()
+            let token = try await Self.enroll(
+                deviceID, publicKey: deviceKey.publicKey, name: "fixture-device", store: storage.store, exchange: exchange)
             let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
             let app = try buildApplication(exchange: exchange, logger: logger) { port in
                 portContinuation.yield(port)
@@ -87,8 +107,8 @@ public final class HubFixture: Sendable {
                 throw HubFixtureError(message: "The test hub did not start listening within \(timeout).")
             }
             return HubFixture(
-                url: url, port: port, token: token, configuration: configuration, exchange: exchange,
-                directory: directory, group: group, running: running)
+                url: url, port: port, token: token, deviceID: deviceID, deviceKey: deviceKey, store: storage.store,
+                configuration: configuration, exchange: exchange, directory: directory, group: group, running: running)
         } catch {
             try? FileManager.default.removeItem(at: directory)
             throw error
@@ -104,10 +124,10 @@ public final class HubFixture: Sendable {
 
     /// Runs `body` with a started hub, stopped and removed afterwards.
     public static func withHub<T>(
-        token: String = "test-token", configure: (inout HubConfiguration) -> Void = { _ in },
+        configure: (inout HubConfiguration) -> Void = { _ in },
         _ body: (HubFixture) async throws -> T
     ) async throws -> T {
-        let hub = try await start(token: token, configure: configure)
+        let hub = try await start(configure: configure)
         do {
             let result = try await body(hub)
             await hub.stop()
@@ -116,6 +136,44 @@ public final class HubFixture: Sendable {
             await hub.stop()
             throw error
         }
+    }
+
+    /// Enrolls `replica`'s device (as an operator's code and `fieldcli enroll` would) and returns
+    /// its credential; with `save`, also saves it with the hub's URL in the replica's credential
+    /// file, so that `fieldcli sync` needs no flags.
+    @discardableResult
+    public func enroll(_ replica: ReplicaStore, name: String? = nil, save: Bool = false) async throws -> String {
+        let credential = try await Self.enroll(
+            replica.replicaID, publicKey: replica.publicKey, name: name ?? "device-\(replica.replicaID.short)", store: store,
+            exchange: exchange)
+        if save {
+            let file = ["hub": url.absoluteString, "credential": credential]
+            let data = try JSONSerialization.data(withJSONObject: file)
+            let path = replica.path + ".credential"
+            guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+                throw HubFixtureError(message: "Cannot write \(path).")
+            }
+        }
+        return credential
+    }
+
+    /// Enrolls a device with no replica file, by id and public key; returns its credential.
+    public func enroll(_ replica: ReplicaID, publicKey: PublicDeviceKey, name: String) async throws -> String {
+        try await Self.enroll(replica, publicKey: publicKey, name: name, store: store, exchange: exchange)
+    }
+
+    /// Gives out an enrollment code for `name`, as `syncd devices add` does.
+    public func enrollmentCode(name: String, lifetime: Duration = .seconds(3_600)) throws -> String {
+        try DeviceAdministration(store: store).addDevice(name: name, lifetime: lifetime).code
+    }
+
+    static func enroll(
+        _ replica: ReplicaID, publicKey: PublicDeviceKey, name: String, store: ReplicaStore, exchange: HubExchange
+    ) async throws -> String {
+        let code = try DeviceAdministration(store: store).addDevice(name: name, lifetime: .seconds(3_600)).code
+        let answer = try await exchange.enroll(
+            EnrollmentRequest(code: code, replica: replica, publicKey: publicKey), logger: silentLogger)
+        return answer.credential
     }
 
     /// The URL of `path` on this hub, such as `/v1/sync`.
@@ -128,4 +186,14 @@ public final class HubFixture: Sendable {
 public struct HubFixtureError: Error, Sendable, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+}
+
+extension HubConfiguration {
+    /// The defaults without signature verification, for tests of the exchange's mechanics whose
+    /// replicas are not enrolled (trust is tested on its own, in `Trust*` suites).
+    public static var withoutSignatureChecks: HubConfiguration {
+        var configuration = HubConfiguration()
+        configuration.verifySignatures = false
+        return configuration
+    }
 }

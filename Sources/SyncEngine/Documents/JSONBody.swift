@@ -5,11 +5,21 @@ public enum JSONBody {
     /// The largest body accepted by default: 1 MiB.
     public static let defaultMaximumSize = 1 << 20
 
-    /// Checks that `data` is one JSON object of at most `maximumSize` bytes.
-    public static func validate(_ data: Data, maximumSize: Int = defaultMaximumSize) throws {
+    /// The deepest nesting of arrays and objects accepted by default, the hub's limit too.
+    public static let defaultMaximumDepth = MessageLimits().maxBodyDepth
+
+    /// Checks that `data` is one JSON object of at most `maximumSize` bytes, nested at most
+    /// `maximumDepth` levels.
+    public static func validate(
+        _ data: Data, maximumSize: Int = defaultMaximumSize, maximumDepth: Int = defaultMaximumDepth
+    ) throws {
         guard data.count <= maximumSize else {
             throw SyncEngineError(
                 .invalidBody, "The body is \(data.count) bytes; the limit is \(maximumSize) bytes.")
+        }
+        guard !MessageLimits.isNested(data, deeperThan: maximumDepth) else {
+            throw SyncEngineError(
+                .invalidBody, "The body nests arrays and objects deeper than \(maximumDepth) levels, the limit.")
         }
         let value: Any
         do {

@@ -24,6 +24,9 @@ public struct SyncRequest: Codable, Sendable, Hashable {
     public var assumedKnowledge: VersionVector?
     /// How large a pulled page may be.
     public var limits: PageLimits
+    /// The client's wall clock when it sent the request, in milliseconds since 1970 (optional:
+    /// the hub shows operators the clock skew it sees).
+    public var sentAt: UInt64?
 
     public init(
         protocolVersion: Int = SyncProtocol.current, replica: ReplicaID, counter: UInt64, checkpoint: String?,
@@ -39,7 +42,7 @@ public struct SyncRequest: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case protocolVersion = "protocol", replica, counter, checkpoint, push, assumedKnowledge, limits
+        case protocolVersion = "protocol", replica, counter, checkpoint, push, assumedKnowledge, limits, sentAt
     }
 }
 
@@ -79,6 +82,9 @@ public struct SyncResponse: Codable, Sendable, Hashable {
     /// The request's checkpoint was not one this hub gave out (a restored hub): the pull started
     /// again from the beginning, and the client should send `assumedKnowledge` next time.
     public var checkpointReset: Bool
+    /// The enrolled public keys of the origins of ``versions`` (optional: absent when the page is
+    /// empty), so the client verifies what it pulls.
+    public var keys: DeviceKeyDirectory?
 
     public init(
         protocolVersion: Int = SyncProtocol.current, hub: ReplicaID, knowledge: VersionVector, accepted: Int,
@@ -97,7 +103,7 @@ public struct SyncResponse: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol", hub, knowledge, accepted, rejected, versions, checkpoint, more
-        case checkpointReset
+        case checkpointReset, keys
     }
 }
 

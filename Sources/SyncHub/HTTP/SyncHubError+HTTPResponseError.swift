@@ -15,6 +15,10 @@ extension SyncHubError: HTTPResponseError {
         case .methodNotAllowed: .methodNotAllowed
         case .busy: .serviceUnavailable
         case .storage, .tokenFile: .internalServerError
+        case .revoked, .forbidden: .forbidden
+        case .enrollmentUnknown: .notFound
+        case .enrollmentExpired: .gone
+        case .enrollmentUsed, .alreadyEnrolled: .conflict
         }
     }
 
@@ -32,6 +36,12 @@ extension SyncHubError: HTTPResponseError {
         case .busy: "Hub busy"
         case .storage: "Hub storage failure"
         case .tokenFile: "Hub token failure"
+        case .revoked: "Device revoked"
+        case .forbidden: "Forbidden"
+        case .enrollmentUnknown: "Unknown enrollment code"
+        case .enrollmentExpired: "Enrollment code expired"
+        case .enrollmentUsed: "Enrollment code already used"
+        case .alreadyEnrolled: "Device already enrolled"
         }
     }
 

@@ -14,8 +14,9 @@ struct SyncRoutes<Context: RequestContext> {
         }
     }
 
-    /// Adds `POST /v1/sync` to `router`.
-    func addSync(to router: Router<Context>) {
+    /// Adds `POST /v1/sync` to `router`, behind ``DeviceAuthMiddleware`` (the context carries the
+    /// authenticated device).
+    func addSync(to router: Router<Context>) where Context == HubRequestContext {
         let exchange = self.exchange
         router.post("v1/sync") { request, context -> Response in
             guard let contentType = request.headers[.contentType], Self.isJSON(contentType) else {
@@ -30,7 +31,10 @@ struct SyncRoutes<Context: RequestContext> {
             }
             var logger = context.logger
             logger[metadataKey: "sync.peer"] = "\(syncRequest.replica.hex)"
-            let response = try await exchange.handle(syncRequest, logger: logger)
+            guard let device = context.device else {
+                throw SyncHubError(.unauthorized, "This hub requires a device credential.")
+            }
+            let response = try await exchange.handle(syncRequest, device: device, logger: logger)
             return Self.json(try JSONEncoder().encode(response))
         }
     }

@@ -9,12 +9,14 @@ extension FieldCLI {
         static let configuration = CommandConfiguration(
             abstract: "Exchange with the hub until nothing is left to push or pull.",
             discussion: """
-                The hub and token come from --hub and --token, else VIGIL_HUB and VIGIL_TOKEN, else \
-                the ones of the last successful sync (the token is kept in PATH.credential, mode 0600). \
+                The hub and credential come from --hub and --token, else VIGIL_HUB and VIGIL_TOKEN, else \
+                the ones saved by `fieldcli enroll` in PATH.credential (mode 0600). Pulled versions \
+                are checked against their authors' keys; a failure is reported and shown by \
+                `fieldcli verify`. A revoked device exits with 77; its local data is kept. \
                 Progress goes to stderr when it is a terminal; a summary follows.
 
                 Examples:
-                  fieldcli sync --hub http://hub.example:8080 --token "$TOKEN"
+                  fieldcli enroll --hub http://hub.example:8080 --code 7K2M-Q9XD-4TAB-H3WN
                   fieldcli sync
                   fieldcli sync --json | jq .bytesReceived
                 """)
@@ -24,11 +26,13 @@ extension FieldCLI {
         @Option(help: ArgumentHelp("The hub's URL (default: $VIGIL_HUB, else the last one used).", valueName: "url"))
         var hub: String?
 
-        @Option(help: ArgumentHelp("The bearer token (default: $VIGIL_TOKEN, else the saved one).", valueName: "token"))
+        @Option(help: ArgumentHelp("The device credential (default: $VIGIL_TOKEN, else the one saved by `fieldcli enroll`).", valueName: "credential"))
         var token: String?
 
         @Option(help: ArgumentHelp("Seconds without progress before a request fails (whole seconds, at least 1).", valueName: "seconds"))
         var timeout = 30
+
+        @OptionGroup(title: "Hub trust") var trustOptions: TrustOptions
 
         func validate() throws {
             if let hub, !(hub.hasPrefix("http://") || hub.hasPrefix("https://")) || URL(string: hub)?.host == nil {
@@ -41,8 +45,10 @@ extension FieldCLI {
             let store = try options.open()
             do {
                 let credentials = try HubCredentials.resolve(hub: hub, token: token, store: store)
-                let transport = HTTPSyncTransport(
-                    configuration: .init(hub: credentials.url, token: credentials.token, timeoutSeconds: timeout))
+                var transportConfiguration = HTTPSyncTransport.Configuration(
+                    hub: credentials.url, token: credentials.token, timeoutSeconds: timeout)
+                transportConfiguration.trust = trustOptions.trust
+                let transport = HTTPSyncTransport(configuration: transportConfiguration)
                 let synchronizer = Synchronizer(
                     store: store, transport: transport, peer: credentials.peerName,
                     logger: Logger(label: "fieldcli.sync") { _ in SwiftLogNoOpLogHandler() })
@@ -71,6 +77,7 @@ extension FieldCLI {
                     "hub": hub, "versionsPushed": summary.versionsPushed, "versionsPulled": summary.versionsPulled,
                     "rejected": summary.rejected, "bytesSent": summary.bytesSent, "bytesReceived": summary.bytesReceived,
                     "roundTrips": summary.roundTrips, "seconds": (summary.seconds * 1000).rounded() / 1000,
+                    "unverified": summary.unverified,
                 ])
                 return
             }
@@ -79,6 +86,11 @@ extension FieldCLI {
                 "Synced with \(hub): pushed \(summary.versionsPushed), pulled \(summary.versionsPulled) "
                     + "(\(trips), \(ByteCount(summary.bytesSent)) sent, \(ByteCount(summary.bytesReceived)) received, "
                     + String(format: "%.1f s).", summary.seconds))
+            if summary.unverified > 0 {
+                print(
+                    Console.highlight(
+                        "\(summary.unverified) pulled version\(summary.unverified == 1 ? "" : "s") failed signature verification; see `fieldcli verify`."))
+            }
             if summary.rejected > 0 {
                 print(
                     Console.highlight(
@@ -92,8 +104,8 @@ extension SyncClientError.Code {
     /// The exit code `fieldcli` ends with on this failure (see `ExitCodes.swift`).
     var exitCode: ExitCode {
         switch self {
-        case .unreachable, .hubError: .hubUnreachable
-        case .unauthorized, .requestRefused: .refusedByHub
+        case .unreachable, .hubError, .badAnswer: .hubUnreachable
+        case .unauthorized, .revoked, .enrollmentRefused, .requestRefused: .refusedByHub
         case .protocolMismatch: .protocolMismatch
         case .notConfigured: .usage
         case .forked: .conflict
@@ -105,7 +117,7 @@ extension SyncClientError.Code {
 extension StatusReport {
     /// Adds what `fieldcli status` shows of syncing: hub, last sync, waiting and set-aside versions.
     mutating func addSync(_ sync: SyncStatus) {
-        add("hub", sync.hub ?? "none (run `fieldcli sync --hub URL --token TOKEN`)", key: "hub", value: sync.hub ?? NSNull())
+        add("hub", sync.hub ?? "none (run `fieldcli enroll --hub URL --code CODE`, then `fieldcli sync`)", key: "hub", value: sync.hub ?? NSNull())
         let formatter = ISO8601DateFormatter()
         let last = sync.lastSyncAt.map { formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) }
         add("last sync", last ?? "never", key: "lastSync", value: last ?? NSNull())

@@ -11,13 +11,16 @@ extension Syncd {
         static let configuration = CommandConfiguration(
             abstract: "Keep a field replica in sync with the hub: at start, soon after each local write, and on an interval.",
             discussion: """
-                The hub and token come from --hub and --token, else VIGIL_HUB and VIGIL_TOKEN, else \
-                the ones of the last successful sync. While the hub cannot be reached, attempts back \
+                The hub and credential come from --hub and --token, else VIGIL_HUB and VIGIL_TOKEN, else \
+                the ones saved by `fieldcli enroll` (or the last successful sync). While the hub cannot be reached, attempts back \
                 off exponentially up to a minute; a local write meanwhile brings the next attempt to \
-                5 s after the last one at the earliest. One log line per outcome on stderr.
+                5 s after the last one at the earliest. One log line per outcome on stderr. When the \
+                hub refuses the device (revoked, or unknown credential) the daemon logs one line and \
+                exits with 77 without retrying; local data is kept.
 
                 Example:
-                  syncd run --db field.sqlite --hub http://hub.example:8080 --token "$TOKEN"
+                  fieldcli enroll --db field.sqlite --hub http://hub.example:8080 --code CODE
+                  syncd run --db field.sqlite
                 """)
 
         @Option(name: .long, help: ArgumentHelp("The field replica file (default: $VIGIL_DB, else the fieldcli default).", valueName: "path"))
@@ -26,7 +29,7 @@ extension Syncd {
         @Option(help: ArgumentHelp("The hub's URL (default: $VIGIL_HUB, else the last one used).", valueName: "url"))
         var hub: String?
 
-        @Option(help: ArgumentHelp("The bearer token (default: $VIGIL_TOKEN, else the saved one).", valueName: "token"))
+        @Option(help: ArgumentHelp("The device credential (default: $VIGIL_TOKEN, else the one saved by `fieldcli enroll`).", valueName: "credential"))
         var token: String?
 
         @Option(help: ArgumentHelp("Seconds between syncs when nothing happens.", valueName: "seconds"))
@@ -34,6 +37,8 @@ extension Syncd {
 
         @Option(help: ArgumentHelp("Seconds without progress before a request fails (whole seconds, at least 1).", valueName: "seconds"))
         var timeout = 30
+
+        @OptionGroup(title: "Hub trust") var trustOptions: TrustOptions
 
         @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default: info).")
         var logLevel: String = "info"
@@ -61,8 +66,10 @@ extension Syncd {
             do {
                 let store = try ReplicaStore.open(at: db ?? ReplicaStore.defaultPath())
                 let credentials = try HubCredentials.resolve(hub: hub, token: token, store: store)
-                let transport = HTTPSyncTransport(
-                    configuration: .init(hub: credentials.url, token: credentials.token, timeoutSeconds: timeout))
+                var transportConfiguration = HTTPSyncTransport.Configuration(
+                    hub: credentials.url, token: credentials.token, timeoutSeconds: timeout)
+                transportConfiguration.trust = trustOptions.trust
+                let transport = HTTPSyncTransport(configuration: transportConfiguration)
                 // The daemon backs off on its own; one exchange tries each round trip a few times only.
                 let synchronizer = Synchronizer(
                     store: store, transport: transport, peer: credentials.peerName,
@@ -94,6 +101,9 @@ extension Syncd {
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
                 try await group.run()
+            } catch let error as SyncClientError where error.isDeviceRefused {
+                // Logged by the daemon; 77 tells a supervisor not to restart (RestartPreventExitStatus=77).
+                Foundation.exit(77)
             } catch {
                 Self.fail("the sync daemon stopped: \(error)")
             }

@@ -10,8 +10,8 @@ extension Syncd {
         static let configuration = CommandConfiguration(
             abstract: "Serve a hub: the replica every field device syncs with over HTTP.",
             discussion: """
-                Without --token (or VIGIL_HUB_TOKEN) the hub generates a bearer token on first start \
-                and keeps it in <db>.token (mode 0600); give it to clients from there.
+                Only enrolled devices may sync: give a device an enrollment code with \
+                `syncd devices add NAME` on this machine, then run `fieldcli enroll` on the device.
                 """)
 
         @Option(name: .long, help: "The hub's replica file, created if missing (default: $VIGIL_HUB_DB, else hub.sqlite).")
@@ -20,11 +20,17 @@ extension Syncd {
         @Option(name: .long, help: "The address to listen on, HOST:PORT; port 0 picks a free one (default: 127.0.0.1:8080).")
         var listen: String?
 
-        @Option(name: .long, help: "The bearer token clients must send (default: $VIGIL_HUB_TOKEN, else the token file).")
-        var token: String?
-
         @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = "info"
+
+        @Option(name: .long, help: "Serve HTTPS with this PEM certificate chain, leaf first (default: $VIGIL_HUB_TLS_CERT); needs --tls-key.")
+        var tlsCert: String?
+
+        @Option(name: .long, help: "The PEM private key of --tls-cert (default: $VIGIL_HUB_TLS_KEY).")
+        var tlsKey: String?
+
+        @OptionGroup(title: "Limits (each also read from its VIGIL_HUB_* variable)")
+        var limits: LimitOptions
 
         func validate() throws {
             if let listen, HubConfiguration.parseListenAddress(listen) == nil {
@@ -33,7 +39,9 @@ extension Syncd {
             if Logger.Level(rawValue: logLevel.lowercased()) == nil {
                 throw ValidationError("--log-level takes trace, debug, info, notice, warning, error or critical.")
             }
-            if let token, token.isEmpty { throw ValidationError("--token must not be empty.") }
+            if (tlsCert == nil) != (tlsKey == nil) {
+                throw ValidationError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither.")
+            }
         }
 
         func run() async throws {
@@ -50,13 +58,15 @@ extension Syncd {
                 configuration.host = address.host
                 configuration.port = address.port
             }
-            if let token { configuration.token = token }
+            if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificatePath: tlsCert, privateKeyPath: tlsKey) }
+            limits.apply(to: &configuration.limits)
 
             let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+            let scheme = configuration.tls == nil ? "http" : "https"
             let app: any Service
             do {
                 app = try buildApplication(configuration: configuration, logger: logger) { port in
-                    FileHandle.standardError.write(Data("syncd: listening on http://\(host):\(port)\n".utf8))
+                    FileHandle.standardError.write(Data("syncd: listening on \(scheme)://\(host):\(port)\n".utf8))
                 }
             } catch {
                 FileHandle.standardError.write(Data("syncd: \(error)\n".utf8))

@@ -1,0 +1,243 @@
+public import Foundation
+public import SyncEngine
+import GRDB
+
+/// A device enrolled at a hub, as its registry holds it.
+public struct DeviceRecord: Sendable, Hashable {
+    /// Whether a device may still sync.
+    public enum Status: String, Sendable, Hashable, Codable {
+        case active
+        case revoked
+    }
+
+    public var replicaID: ReplicaID
+    public var name: String
+    public var publicKey: PublicDeviceKey
+    public var status: Status
+    /// Milliseconds since 1970.
+    public var enrolledAt: UInt64
+    public var revokedAt: UInt64?
+    /// When the device last exchanged with the hub.
+    public var lastSeenAt: UInt64?
+    /// How many versions of the hub's feed lay beyond the device's checkpoint at its last pull.
+    public var lastLag: Int?
+    /// The device's clock minus the hub's at its last exchange, in milliseconds.
+    public var lastSkewMilliseconds: Int64?
+
+    public init(
+        replicaID: ReplicaID, name: String, publicKey: PublicDeviceKey, status: Status, enrolledAt: UInt64,
+        revokedAt: UInt64? = nil, lastSeenAt: UInt64? = nil, lastLag: Int? = nil, lastSkewMilliseconds: Int64? = nil
+    ) {
+        self.replicaID = replicaID
+        self.name = name
+        self.publicKey = publicKey
+        self.status = status
+        self.enrolledAt = enrolledAt
+        self.revokedAt = revokedAt
+        self.lastSeenAt = lastSeenAt
+        self.lastLag = lastLag
+        self.lastSkewMilliseconds = lastSkewMilliseconds
+    }
+}
+
+/// What became of an enrollment attempt.
+public enum EnrollmentOutcome: Sendable, Hashable {
+    /// The device is enrolled under this name.
+    case enrolled(name: String)
+    /// No code with that hash was ever given out.
+    case unknownCode
+    /// The code expired before it was used.
+    case expired
+    /// The code was already used.
+    case used
+    /// The replica id is already enrolled.
+    case alreadyEnrolled
+}
+
+/// What became of a revocation.
+public enum RevocationOutcome: Sendable, Hashable {
+    case revoked(DeviceRecord)
+    /// No active device has that name or replica id.
+    case notFound
+    /// Several active devices have that name: revoke by replica id.
+    case ambiguous([DeviceRecord])
+}
+
+extension ReplicaStore {
+    /// The store's clock in milliseconds since 1970 (``Options/now``; tests pin it).
+    public func now() -> UInt64 { options.now() }
+
+    /// Records a one-time enrollment code (by its hash) for a device to be called `name`;
+    /// returns false, recording nothing, when an active device already has that name.
+    public func addEnrollmentCode(hash: Data, deviceName: String, expiresAt: UInt64) throws -> Bool {
+        let now = options.now()
+        return try write { db in
+            if try Int.fetchOne(db, sql: "SELECT count(*) FROM devices WHERE name = ? AND status = 'active'", arguments: [deviceName]) ?? 0 > 0 {
+                return false
+            }
+            try db.execute(
+                sql: "INSERT INTO enrollment_codes (code_hash, device_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                arguments: [hash, deviceName, Int64(clamping: now), Int64(clamping: expiresAt)])
+            return true
+        }
+    }
+
+    /// Enrolls a device with a code, in one transaction: the code is used up, and the device's
+    /// replica id, public key and credential hash are recorded under the code's name.
+    public func enrollDevice(
+        codeHash: Data, replica: ReplicaID, publicKey: PublicDeviceKey, credentialHash: Data
+    ) throws -> EnrollmentOutcome {
+        let now = Int64(clamping: options.now())
+        return try write { db in
+            guard let code = try Row.fetchOne(
+                db, sql: "SELECT device_name, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?", arguments: [codeHash])
+            else { return .unknownCode }
+            if (code["used_at"] as Int64?) != nil { return .used }
+            if (code["expires_at"] as Int64) < now { return .expired }
+            if try Int.fetchOne(db, sql: "SELECT count(*) FROM devices WHERE replica_id = ?", arguments: [replica.hex]) ?? 0 > 0 {
+                return .alreadyEnrolled
+            }
+            let name: String = code["device_name"]
+            try db.execute(
+                sql: """
+                    INSERT INTO devices (replica_id, name, public_key, credential_hash, status, enrolled_at)
+                    VALUES (?, ?, ?, ?, 'active', ?)
+                    """,
+                arguments: [replica.hex, name, publicKey.rawRepresentation, credentialHash, now])
+            try db.execute(
+                sql: "UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_hash = ?",
+                arguments: [now, replica.hex, codeHash])
+            return .enrolled(name: name)
+        }
+    }
+
+    /// The device whose credential has this hash, if any (active or revoked).
+    public func device(credentialHash: Data) throws -> DeviceRecord? {
+        try read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT \(Self.deviceColumns) FROM devices WHERE credential_hash = ?", arguments: [credentialHash]
+            ).flatMap(Self.deviceRecord)
+        }
+    }
+
+    /// The credential hash recorded for `replica`, for a constant-time check after a lookup.
+    public func credentialHash(of replica: ReplicaID) throws -> Data? {
+        try read { db in
+            try Data.fetchOne(db, sql: "SELECT credential_hash FROM devices WHERE replica_id = ?", arguments: [replica.hex])
+        }
+    }
+
+    /// Every enrolled device, active and revoked, by name.
+    public func devices() throws -> [DeviceRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.deviceColumns) FROM devices ORDER BY name, enrolled_at")
+                .compactMap(Self.deviceRecord)
+        }
+    }
+
+    /// Revokes the active device with this replica id (hex) or, failing that, this name.
+    public func revokeDevice(_ nameOrID: String) throws -> RevocationOutcome {
+        let now = Int64(clamping: options.now())
+        return try write { db in
+            var rows = try Row.fetchAll(
+                db, sql: "SELECT \(Self.deviceColumns) FROM devices WHERE status = 'active' AND replica_id = ?",
+                arguments: [nameOrID.lowercased()])
+            if rows.isEmpty {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT \(Self.deviceColumns) FROM devices WHERE status = 'active' AND name = ?",
+                    arguments: [nameOrID])
+            }
+            let records = rows.compactMap(Self.deviceRecord)
+            guard var record = records.first else { return .notFound }
+            guard records.count == 1 else { return .ambiguous(records) }
+            try db.execute(
+                sql: "UPDATE devices SET status = 'revoked', revoked_at = ? WHERE replica_id = ?",
+                arguments: [now, record.replicaID.hex])
+            record.status = .revoked
+            record.revokedAt = UInt64(now)
+            return .revoked(record)
+        }
+    }
+
+    /// The enrolled public keys of `origins` (of active and revoked devices: versions written
+    /// before a revocation stay verifiable), and this replica's own key when it is among them.
+    public func enrolledKeys(of origins: Set<ReplicaID>) throws -> [ReplicaID: PublicDeviceKey] {
+        let own = (replicaID, publicKey)
+        return try read { db in
+            var keys: [ReplicaID: PublicDeviceKey] = [:]
+            let statement = try db.cachedStatement(sql: "SELECT public_key FROM devices WHERE replica_id = ?")
+            for origin in origins {
+                if origin == own.0 {
+                    keys[origin] = own.1
+                } else if let data = try Data.fetchOne(statement, arguments: [origin.hex]),
+                    let key = try? PublicDeviceKey(rawRepresentation: data)
+                {
+                    keys[origin] = key
+                }
+            }
+            return keys
+        }
+    }
+
+    /// Records a device's exchange: when, how many versions of the feed lay beyond `sequence`
+    /// (its checkpoint's position) when it pulled, and the clock skew seen.
+    public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?) throws {
+        let now = Int64(clamping: options.now())
+        try write { db in
+            let lag = try Int.fetchOne(db, sql: "SELECT count(*) FROM versions WHERE seq > ?", arguments: [max(0, sequence)]) ?? 0
+            try db.execute(
+                sql: "UPDATE devices SET last_seen_at = ?, last_lag = ?, last_skew_ms = coalesce(?, last_skew_ms) WHERE replica_id = ?",
+                arguments: [now, lag, skewMilliseconds, replica.hex])
+        }
+    }
+
+    /// Keeps pushed versions that fail their origin's signature check outside the versions table
+    /// (so that they never take their origin's dot), with the reason and who pushed them.
+    public func quarantineForeign(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) throws {
+        guard !items.isEmpty else { return }
+        let now = Int64(clamping: options.now())
+        let encoded = try items.map { item in
+            (item.version, item.reason, String(decoding: try JSONEncoder().encode(item.version), as: UTF8.self))
+        }
+        try write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO foreign_quarantine (origin, counter, signature, version, pushed_by, reason, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (version, reason, json) in encoded {
+                try statement.execute(arguments: [
+                    version.dot.replica.hex, Int64(version.dot.counter), version.signature, json, pushedBy.hex, reason, now,
+                ])
+            }
+        }
+    }
+
+    /// How many versions are held in the foreign quarantine.
+    public func foreignQuarantineCount() throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM foreign_quarantine") ?? 0 }
+    }
+
+    /// Up to `limit` versions this replica holds in arrival order after `sequence`, for checking
+    /// them all (`fieldcli verify`).
+    public func storedVersions(afterSequence sequence: Int64, limit: Int) throws -> [StoredVersion] {
+        try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Rows.storedVersionColumns) FROM versions WHERE seq > ? ORDER BY seq LIMIT ?",
+                arguments: [sequence, max(1, limit)]
+            ).map(Rows.storedVersion)
+        }
+    }
+
+    static let deviceColumns =
+        "replica_id, name, public_key, status, enrolled_at, revoked_at, last_seen_at, last_lag, last_skew_ms"
+
+    static func deviceRecord(_ row: Row) -> DeviceRecord? {
+        guard let id = ReplicaID(row[0] as String), let key = try? PublicDeviceKey(rawRepresentation: row[2]),
+            let status = DeviceRecord.Status(rawValue: row[3])
+        else { return nil }
+        return DeviceRecord(
+            replicaID: id, name: row[1], publicKey: key, status: status, enrolledAt: UInt64(max(0, row[4] as Int64)),
+            revokedAt: (row[5] as Int64?).map { UInt64(max(0, $0)) }, lastSeenAt: (row[6] as Int64?).map { UInt64(max(0, $0)) },
+            lastLag: row[7], lastSkewMilliseconds: row[8])
+    }
+}

@@ -1,0 +1,84 @@
+public import Foundation
+public import ReplicaStore
+public import SyncEngine
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Enrolls a replica's device with a hub: trades the operator's one-time code for a credential
+/// (`POST <hub>/v1/enroll`, sending the replica id and public key), then saves the credential and
+/// the hub's URL in the replica's credential file (mode 0600), so later syncs need no flags.
+public enum DeviceEnrollment {
+    /// Enrolls `store`'s device with the hub at `hub`; returns the hub's answer (the credential is
+    /// already saved). Throws ``SyncClientError``: `enrollmentRefused` (unknown, expired or used
+    /// code, or already enrolled), `unreachable`, `badAnswer`; or ``StoreError`` when the
+    /// credential file cannot be written.
+    public static func enroll(
+        _ store: ReplicaStore, hub: URL, code: String, name: String? = nil, timeoutSeconds: Int = 30,
+        trust: HubTrust = HubTrust()
+    ) async throws -> EnrollmentResponse {
+        try trust.check(hub)
+        let hubName = HubCredentials.peerName(for: hub)
+        let request = EnrollmentRequest(code: code, replica: store.replicaID, publicKey: store.publicKey, name: name)
+        var urlRequest = URLRequest(url: hub.appendingPathComponent("v1").appendingPathComponent("enroll"))
+        urlRequest.httpMethod = "POST"
+        urlRequest.timeoutInterval = TimeInterval(max(1, timeoutSeconds))
+        urlRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        urlRequest.setValue("application/json, application/problem+json", forHTTPHeaderField: "Accept")
+        urlRequest.setValue("vigil/\(VigilVersion.current)", forHTTPHeaderField: "User-Agent")
+        urlRequest.httpBody = try JSONEncoder().encode(request)
+        let session = URLSession(configuration: .ephemeral)
+        defer { session.finishTasksAndInvalidate() }
+        let data: Data
+        let response: URLResponse
+        do {
+            if trust.needsOwnClient(for: hub) {
+                (data, response) = try await PinnedHTTPSClient.send(urlRequest, trust: trust, timeoutSeconds: timeoutSeconds)
+            } else {
+                (data, response) = try await session.data(for: urlRequest)
+            }
+        } catch {
+            throw HTTPSyncTransport.translate(error, hub: hubName)
+        }
+        guard let http = response as? HTTPURLResponse else {
+            throw SyncClientError(.badAnswer, "The hub at \(hubName) sent something that is not an HTTP answer.")
+        }
+        guard http.statusCode == 200 else {
+            throw failure(status: http.statusCode, body: data, hub: hubName)
+        }
+        let answer: EnrollmentResponse
+        do {
+            answer = try JSONDecoder().decode(EnrollmentResponse.self, from: data)
+        } catch {
+            throw SyncClientError(
+                .badAnswer, "The hub at \(hubName) sent an enrollment answer this program cannot read; it may not be a Vigil hub.",
+                httpStatus: 200)
+        }
+        try HubCredentials(url: hub, token: answer.credential).saveToken(forReplicaAt: store.path)
+        return answer
+    }
+
+    static func failure(status: Int, body: Data, hub: String) -> SyncClientError {
+        let problem = try? JSONDecoder().decode(HTTPSyncTransport.Problem.self, from: body)
+        switch problem?.type ?? "" {
+        case "enrollment-unknown":
+            return SyncClientError(
+                .enrollmentRefused, "The hub at \(hub) gave out no such enrollment code; check it, or ask the operator for a new one.",
+                httpStatus: status)
+        case "enrollment-expired":
+            return SyncClientError(
+                .enrollmentRefused, "This enrollment code has expired; ask the operator of the hub at \(hub) for a new one.",
+                httpStatus: status)
+        case "enrollment-used":
+            return SyncClientError(
+                .enrollmentRefused, "This enrollment code was already used; ask the operator of the hub at \(hub) for a new one.",
+                httpStatus: status)
+        case "already-enrolled":
+            return SyncClientError(
+                .enrollmentRefused, "This replica is already enrolled at the hub at \(hub); its credential is in its credential file.",
+                httpStatus: status)
+        default:
+            return HTTPSyncTransport.failure(status: status, body: body, hub: hub)
+        }
+    }
+}

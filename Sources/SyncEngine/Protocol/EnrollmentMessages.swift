@@ -1,0 +1,61 @@
+/// What a device sends to enroll (`POST /v1/enroll`, no credential): the one-time code its
+/// operator gave out, its replica id and its public key, which the code binds.
+public struct EnrollmentRequest: Codable, Sendable, Hashable {
+    /// The one-time code, as the operator gave it (dashes and case do not matter).
+    public var code: String
+    /// The device's replica id.
+    public var replica: ReplicaID
+    /// The device's Ed25519 public key: the hub verifies the device's versions against it.
+    public var publicKey: PublicDeviceKey
+    /// A name the device suggests; the operator's name for the code wins.
+    public var name: String?
+
+    public init(code: String, replica: ReplicaID, publicKey: PublicDeviceKey, name: String? = nil) {
+        self.code = code
+        self.replica = replica
+        self.publicKey = publicKey
+        self.name = name
+    }
+}
+
+/// The hub's answer to an enrollment: the device's credential (shown once, kept by the device
+/// in its protected credential file), the hub's replica id and the device's name at the hub.
+public struct EnrollmentResponse: Codable, Sendable, Hashable {
+    public var credential: String
+    public var hub: ReplicaID
+    public var name: String
+
+    public init(credential: String, hub: ReplicaID, name: String) {
+        self.credential = credential
+        self.hub = hub
+        self.name = name
+    }
+}
+
+/// Enrolled devices' public keys by replica id, as the hub serves them in the exchange. On the
+/// wire, a JSON object from replica id (hex) to the key (base64).
+public struct DeviceKeyDirectory: Codable, Sendable, Hashable {
+    public var keys: [ReplicaID: PublicDeviceKey]
+
+    public init(_ keys: [ReplicaID: PublicDeviceKey] = [:]) { self.keys = keys }
+
+    public var isEmpty: Bool { keys.isEmpty }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let raw = try container.decode([String: PublicDeviceKey].self)
+        var keys: [ReplicaID: PublicDeviceKey] = [:]
+        for (text, key) in raw {
+            guard let id = ReplicaID(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "A key directory is keyed by replica ids.")
+            }
+            keys[id] = key
+        }
+        self.keys = keys
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(Dictionary(uniqueKeysWithValues: keys.map { ($0.key.hex, $0.value) }))
+    }
+}

@@ -1,0 +1,83 @@
+public import Logging
+public import ReplicaStore
+import Foundation
+import SyncEngine
+
+/// What an operator does to the hub's devices on the hub machine (`syncd devices`), on the hub's
+/// database directly: give out enrollment codes, list devices, revoke them.
+public struct DeviceAdministration: Sendable {
+    /// The hub's replica.
+    public let store: ReplicaStore
+
+    public init(store: ReplicaStore) { self.store = store }
+
+    /// Opens the hub's database (creating the hub replica when there is none yet).
+    public static func open(databasePath: String, logger: Logger) throws -> DeviceAdministration {
+        DeviceAdministration(store: try SQLiteHubStorage.openOrCreate(path: databasePath, logger: logger).store)
+    }
+
+    /// Gives out a one-time code enrolling a device called `name`, valid for `lifetime`; the hub
+    /// keeps only its hash, so it is shown once.
+    public func addDevice(name: String, lifetime: Duration) throws -> (code: String, expiresAt: UInt64) {
+        guard Self.isValidName(name) else {
+            throw DeviceAdministrationError(
+                "A device name is 1 to 64 characters without control characters, such as 'amina-laptop'.")
+        }
+        let code = EnrollmentCode.random()
+        guard let hash = EnrollmentCode.hash(code) else {
+            throw DeviceAdministrationError("The enrollment code could not be made; try again.")
+        }
+        let expiresAt = store.now() + UInt64(max(1, lifetime.components.seconds)) * 1000
+        guard try store.addEnrollmentCode(hash: hash, deviceName: name, expiresAt: expiresAt) else {
+            throw DeviceAdministrationError(
+                "An active device is already called '\(name)'; choose another name, or revoke that device first.")
+        }
+        return (code, expiresAt)
+    }
+
+    /// Every device, active and revoked.
+    public func list() throws -> [DeviceRecord] { try store.devices() }
+
+    /// Revokes the active device with this replica id or name: its credential stops working at
+    /// once; the versions it wrote stay, and stay verifiable.
+    public func revoke(_ nameOrID: String) throws -> DeviceRecord {
+        switch try store.revokeDevice(nameOrID) {
+        case .revoked(let device):
+            return device
+        case .notFound:
+            throw DeviceAdministrationError("No active device is called or has the replica id '\(nameOrID)'; see `syncd devices list`.")
+        case .ambiguous(let devices):
+            let ids = devices.map(\.replicaID.hex).joined(separator: ", ")
+            throw DeviceAdministrationError("Several active devices are called '\(nameOrID)'; revoke one by its replica id (\(ids)).")
+        }
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        (1...64).contains(name.count) && name.unicodeScalars.allSatisfy { !$0.properties.generalCategory.isControl }
+            && name.trimmingCharacters(in: .whitespaces) == name
+    }
+
+    /// Parses a lifetime such as `24h`, `30m`, `7d` or `3600s` (a bare number is hours).
+    public static func parseLifetime(_ text: String) -> Duration? {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        var digits = Substring(text.lowercased())
+        var unit: Int64 = 3_600
+        if let last = digits.last, let factor = units[last] {
+            unit = factor
+            digits = digits.dropLast()
+        }
+        guard let value = Int64(digits), value > 0, value <= 365 * 86_400 / unit else { return nil }
+        return .seconds(value * unit)
+    }
+}
+
+/// An operator's device command failed; the message says why and what to do.
+public struct DeviceAdministrationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension Unicode.GeneralCategory {
+    fileprivate var isControl: Bool { self == .control || self == .format || self == .lineSeparator || self == .paragraphSeparator }
+}

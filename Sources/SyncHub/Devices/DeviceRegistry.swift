@@ -1,0 +1,98 @@
+import Foundation
+public import ReplicaStore
+public import SyncEngine
+
+/// The hub's registry of enrolled devices, as the exchange and the routes need it. The SQLite
+/// implementation is ``SQLiteDeviceRegistry`` (the hub's replica file); a PostgreSQL one can
+/// follow behind the same operations.
+public protocol DeviceRegistry: Sendable {
+    /// The device whose credential this is (active or revoked); nil when none is.
+    func device(presenting credential: DeviceCredential) async throws -> DeviceRecord?
+
+    /// Uses up the code of `request` and records the device with `credential`'s hash.
+    func enroll(_ request: EnrollmentRequest, credential: DeviceCredential) async throws -> EnrollmentOutcome
+
+    /// The enrolled public keys of `origins` (the hub's own included); absent ones are unknown.
+    func keys(of origins: Set<ReplicaID>) async throws -> [ReplicaID: PublicDeviceKey]
+
+    /// Records a device's exchange: the feed position it pulled after, and the clock skew seen.
+    func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?) async throws
+
+    /// Keeps pushed versions whose signature fails and whose origin is not the pusher, out of
+    /// the shared state and without taking their origin's dot.
+    func quarantine(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) async throws
+}
+
+/// The registry on the hub's SQLite replica (tables `devices`, `enrollment_codes`,
+/// `foreign_quarantine`).
+public struct SQLiteDeviceRegistry: DeviceRegistry {
+    public let store: ReplicaStore
+
+    public init(store: ReplicaStore) { self.store = store }
+
+    public func device(presenting credential: DeviceCredential) async throws -> DeviceRecord? {
+        let store = self.store
+        let hash = credential.hash
+        return try await offload {
+            guard let device = try store.device(credentialHash: hash),
+                let stored = try store.credentialHash(of: device.replicaID),
+                DeviceCredential.constantTimeEqual(stored, hash)
+            else { return nil }
+            return device
+        }
+    }
+
+    public func enroll(_ request: EnrollmentRequest, credential: DeviceCredential) async throws -> EnrollmentOutcome {
+        let store = self.store
+        guard let codeHash = EnrollmentCode.hash(request.code) else { return .unknownCode }
+        return try await offload {
+            try store.enrollDevice(
+                codeHash: codeHash, replica: request.replica, publicKey: request.publicKey, credentialHash: credential.hash)
+        }
+    }
+
+    public func keys(of origins: Set<ReplicaID>) async throws -> [ReplicaID: PublicDeviceKey] {
+        guard !origins.isEmpty else { return [:] }
+        let store = self.store
+        return try await offload { try store.enrolledKeys(of: origins) }
+    }
+
+    public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?) async throws {
+        let store = self.store
+        try await offload { try store.recordExchange(of: replica, pulledAfter: sequence, skewMilliseconds: skewMilliseconds) }
+    }
+
+    public func quarantine(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) async throws {
+        guard !items.isEmpty else { return }
+        let store = self.store
+        let sendable = items.map { SendableItem(version: $0.version, reason: $0.reason) }
+        try await offload { try store.quarantineForeign(sendable.map { ($0.version, $0.reason) }, pushedBy: pushedBy) }
+    }
+
+    private struct SendableItem: Sendable {
+        var version: Version
+        var reason: String
+    }
+
+    /// Runs a blocking database call on a dispatch thread (see ``SQLiteHubStorage``).
+    private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(with: Result { try body() })
+            }
+        }
+    }
+}
+
+/// A registry with no devices: every credential is unknown and every origin's key too. The
+/// exchange uses it when built over a storage that brings no registry.
+public struct EmptyDeviceRegistry: DeviceRegistry {
+    public init() {}
+    public func device(presenting credential: DeviceCredential) async throws -> DeviceRecord? { nil }
+    public func enroll(_ request: EnrollmentRequest, credential: DeviceCredential) async throws -> EnrollmentOutcome {
+        .unknownCode
+    }
+    public func keys(of origins: Set<ReplicaID>) async throws -> [ReplicaID: PublicDeviceKey] { [:] }
+    public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?) async throws {}
+    public func quarantine(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) async throws {}
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import ReplicaStore
+import SyncEngine
+
+extension FieldCLI {
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every version's signature against its author's key; list any that fail.",
+            discussion: """
+                Checks each version this replica holds against the public key of its origin (its \
+                own, and those the hub's key directory delivered). Lists versions whose signature \
+                does not verify (altered, or forged), and versions whose author's key this replica \
+                does not hold yet (sync to get it).
+
+                Exit status: 0 when no signature fails (versions with unknown keys are listed but \
+                do not fail), 65 when any does.
+
+                Examples:
+                  fieldcli verify
+                  fieldcli verify --json | jq '.invalid'
+                """)
+
+        @OptionGroup var options: ReplicaOptions
+
+        func run() async throws {
+            let store = try options.open()
+            let keys = try store.publicKeys()
+            var checked = 0
+            var invalid: [StoredVersion] = []
+            var unknown: [StoredVersion] = []
+            var after: Int64 = 0
+            while true {
+                let page = try store.storedVersions(afterSequence: after, limit: 2_000)
+                guard let last = page.last else { break }
+                after = last.sequence
+                for stored in page {
+                    checked += 1
+                    guard let key = keys[stored.version.dot.replica] else {
+                        unknown.append(stored)
+                        continue
+                    }
+                    if !key.isValidSignature(of: stored.version) { invalid.append(stored) }
+                }
+            }
+            if options.json {
+                try JSONOutput.print([
+                    "checked": checked, "valid": checked - invalid.count - unknown.count,
+                    "invalid": invalid.map { Self.entry($0, reason: "the signature does not verify against its author's key") },
+                    "unknownKey": unknown.map { Self.entry($0, reason: "this replica does not hold its author's key") },
+                ])
+            } else {
+                for stored in invalid {
+                    print(Console.highlight("\(stored.version.dot)  \(stored.version.key)  invalid signature: altered or forged"))
+                }
+                for stored in unknown {
+                    print("\(stored.version.dot)  \(stored.version.key)  unknown key: replica \(stored.version.dot.replica.short) (sync to get it)")
+                }
+                let verdict = invalid.isEmpty ? "all signatures that can be checked hold" : "\(invalid.count) fail"
+                print("Checked \(checked) version\(checked == 1 ? "" : "s"): \(verdict); \(unknown.count) with an unknown key.")
+            }
+            if !invalid.isEmpty { throw ExitCode.invalidInput }
+        }
+
+        static func entry(_ stored: StoredVersion, reason: String) -> [String: Any] {
+            ["dot": stored.version.dot.description, "collection": stored.version.collection.rawValue,
+             "id": stored.version.documentID.rawValue, "origin": stored.version.dot.replica.hex, "reason": reason]
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReplicaStore
+import SyncHub
+
+extension Syncd {
+    /// `syncd devices`: the operator's view of enrolled devices, on the hub machine. Works on the
+    /// hub's database directly (no HTTP), also while `syncd serve` runs.
+    struct Devices: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enroll, list and revoke the devices that may sync with this hub.",
+            subcommands: [Add.self, List.self, Revoke.self])
+
+        /// The hub database flag every devices subcommand takes.
+        struct HubDatabase: ParsableArguments {
+            @Option(name: .long, help: "The hub's replica file (default: $VIGIL_HUB_DB, else hub.sqlite).")
+            var db: String?
+
+            func open() throws -> DeviceAdministration {
+                var configuration = HubConfiguration.fromEnvironment()
+                if let db { configuration.databasePath = db }
+                let logger = Logger(label: "syncd.devices") { _ in SwiftLogNoOpLogHandler() }
+                do {
+                    return try DeviceAdministration.open(databasePath: configuration.databasePath, logger: logger)
+                } catch let error as StoreError {
+                    Devices.fail(error.message)
+                }
+            }
+        }
+
+        static func fail(_ message: String) -> Never {
+            FileHandle.standardError.write(Data("syncd: \(message)\n".utf8))
+            Foundation.exit(1)
+        }
+
+        static func run<T>(_ body: () throws -> T) -> T {
+            do {
+                return try body()
+            } catch let error as DeviceAdministrationError {
+                fail(error.message)
+            } catch let error as StoreError {
+                fail(error.message)
+            } catch {
+                fail("the command failed: \(error)")
+            }
+        }
+
+        static func time(_ milliseconds: UInt64?) -> String {
+            guard let milliseconds else { return "never" }
+            return ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+        }
+    }
+}
+
+extension Syncd.Devices {
+    /// `syncd devices add NAME`: prints a one-time enrollment code.
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give out a one-time enrollment code for a new device.",
+            discussion: """
+                Prints the code once (the hub keeps only its hash). On the device: \
+                fieldcli enroll --hub URL --code CODE. The code binds the device's public key and \
+                this name; it works once, until it expires.
+                """)
+        // Read and write scopes will be flags of this command (a later issue).
+
+        @OptionGroup var hub: HubDatabase
+
+        @Argument(help: "The device's name, such as amina-laptop.")
+        var name: String
+
+        @Option(help: ArgumentHelp("How long the code stays valid: 30m, 24h, 7d (default 24h).", valueName: "duration"))
+        var expires = "24h"
+
+        @Flag(help: "Print one JSON document on stdout.")
+        var json = false
+
+        func validate() throws {
+            if DeviceAdministration.parseLifetime(expires) == nil {
+                throw ValidationError("--expires takes a duration such as 30m, 24h or 7d (at most a year).")
+            }
+        }
+
+        func run() async throws {
+            let administration = try hub.open()
+            let lifetime = DeviceAdministration.parseLifetime(expires) ?? .seconds(86_400)
+            let (code, expiresAt) = Syncd.Devices.run { try administration.addDevice(name: name, lifetime: lifetime) }
+            if json {
+                let object: [String: Any] = ["name": name, "code": code, "expiresAt": Syncd.Devices.time(expiresAt)]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print("Enrollment code for \(name) (valid until \(Syncd.Devices.time(expiresAt)), once):")
+                print(code)
+            }
+        }
+    }
+
+    /// `syncd devices list`.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List enrolled devices: status, last seen, lag (versions behind at the last pull) and clock skew.")
+
+        @OptionGroup var hub: HubDatabase
+
+        @Flag(help: "Print one JSON document on stdout.")
+        var json = false
+
+        func run() async throws {
+            let administration = try hub.open()
+            let devices = Syncd.Devices.run { try administration.list() }
+            if json {
+                let objects: [[String: Any]] = devices.map { device in
+                    [
+                        "name": device.name, "replica": device.replicaID.hex, "status": device.status.rawValue,
+                        "enrolledAt": Syncd.Devices.time(device.enrolledAt),
+                        "lastSeenAt": device.lastSeenAt.map { Syncd.Devices.time($0) as Any } ?? NSNull(),
+                        "lag": device.lastLag.map { $0 as Any } ?? NSNull(),
+                        "skewMilliseconds": device.lastSkewMilliseconds.map { $0 as Any } ?? NSNull(),
+                    ]
+                }
+                let data = try JSONSerialization.data(withJSONObject: ["devices": objects], options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            guard !devices.isEmpty else {
+                print("No devices are enrolled; give one a code with `syncd devices add NAME`.")
+                return
+            }
+            for device in devices {
+                let lag = device.lastLag.map { "\($0) behind" } ?? "-"
+                let skew = device.lastSkewMilliseconds.map { String(format: "skew %+.1f s", Double($0) / 1000) } ?? "skew -"
+                print(
+                    "\(device.name)  \(device.replicaID.hex)  \(device.status.rawValue)  last seen \(Syncd.Devices.time(device.lastSeenAt))  \(lag)  \(skew)")
+            }
+        }
+    }
+
+    /// `syncd devices revoke NAME|ID`.
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a device: its credential stops working at once; what it wrote stays.")
+
+        @OptionGroup var hub: HubDatabase
+
+        @Argument(help: "The device's name or replica id.")
+        var device: String
+
+        func run() async throws {
+            let administration = try hub.open()
+            let revoked = Syncd.Devices.run { try administration.revoke(device) }
+            print("Revoked \(revoked.name) (\(revoked.replicaID.hex)); it can no longer sync with this hub.")
+        }
+    }
+}

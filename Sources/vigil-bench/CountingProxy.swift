@@ -1,0 +1,221 @@
+import Foundation
+
+/// A TCP proxy on 127.0.0.1 between a client and the hub that counts every byte both ways,
+/// headers included, and the HTTP requests sent: the wire figures are counted, not estimated.
+///
+/// Plain blocking sockets, one thread per direction of each connection: simple, and far faster
+/// than the loopback exchanges it relays.
+final class CountingProxy: @unchecked Sendable {
+    /// What crossed the proxy since it started or was last reset.
+    struct Counts: Sendable {
+        /// Client to hub.
+        var bytesUp = 0
+        /// Hub to client.
+        var bytesDown = 0
+        /// HTTP requests the client sent (request heads seen).
+        var requests = 0
+        /// TCP connections the client opened.
+        var connections = 0
+    }
+
+    /// The port clients connect to.
+    let port: Int
+    private let targetPort: Int
+    private let listener: Int32
+    private let lock = NSLock()
+    private var counts = Counts()
+    private var sockets: Set<Int32> = []
+    private var stopped = false
+
+    /// Listens on a free port of 127.0.0.1 and relays every connection to `127.0.0.1:targetPort`.
+    init(targetPort: Int) throws {
+        self.targetPort = targetPort
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard listener >= 0 else { throw BenchError(.setup, "The counting proxy cannot open a socket.") }
+        var yes: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = Self.loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listener, 128) == 0 else {
+            close(listener)
+            throw BenchError(.setup, "The counting proxy cannot listen on 127.0.0.1.")
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        self.listener = listener
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    /// The counts so far.
+    func snapshot() -> Counts { lock.withLock { counts } }
+
+    /// Sets the counts back to zero.
+    func reset() { lock.withLock { counts = Counts() } }
+
+    /// Stops listening and cuts every open connection.
+    func stop() {
+        let open: Set<Int32> = lock.withLock {
+            stopped = true
+            return sockets
+        }
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        for socket in open { shutdown(socket, Int32(SHUT_RDWR)) }
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+
+    private func acceptLoop() {
+        while true {
+            let client = accept(listener, nil, nil)
+            if client < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = Self.loopback(port: targetPort)
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard server >= 0, connected == 0 else {
+                close(client)
+                if server >= 0 { close(server) }
+                continue
+            }
+            var yes: Int32 = 1
+            for socket in [client, server] {
+                setsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))
+            }
+            let accepted: Bool = lock.withLock {
+                guard !stopped else { return false }
+                counts.connections += 1
+                sockets.formUnion([client, server])
+                return true
+            }
+            guard accepted else {
+                close(client)
+                close(server)
+                return
+            }
+            let finished = Countdown(2) { [self] in
+                lock.withLock { sockets.subtract([client, server]) }
+                close(client)
+                close(server)
+            }
+            Thread.detachNewThread { [self] in
+                pump(from: client, to: server, upstream: true)
+                finished.done()
+            }
+            Thread.detachNewThread { [self] in
+                pump(from: server, to: client, upstream: false)
+                finished.done()
+            }
+        }
+    }
+
+    /// Copies one direction until it ends, counting; then ends both directions.
+    private func pump(from source: Int32, to destination: Int32, upstream: Bool) {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var heads = RequestHeadCounter()
+        loop: while true {
+            let read = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
+            if read < 0 && errno == EINTR { continue }
+            guard read > 0 else { break }
+            let requests = upstream ? heads.feed(buffer[0..<read]) : 0
+            lock.withLock {
+                if upstream {
+                    counts.bytesUp += read
+                    counts.requests += requests
+                } else {
+                    counts.bytesDown += read
+                }
+            }
+            var sent = 0
+            while sent < read {
+                let written = buffer.withUnsafeBytes { bytes -> Int in
+                    guard let base = bytes.baseAddress else { return -1 }
+                    return send(destination, base + sent, read - sent, Int32(MSG_NOSIGNAL))
+                }
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { break loop }
+                sent += written
+            }
+        }
+        shutdown(source, Int32(SHUT_RDWR))
+        shutdown(destination, Int32(SHUT_RDWR))
+    }
+}
+
+/// Runs an action once `count` parts are done.
+private final class Countdown: @unchecked Sendable {
+    private let lock = NSLock()
+    private var remaining: Int
+    private let action: @Sendable () -> Void
+
+    init(_ count: Int, action: @escaping @Sendable () -> Void) {
+        remaining = count
+        self.action = action
+    }
+
+    func done() {
+        let last = lock.withLock {
+            remaining -= 1
+            return remaining == 0
+        }
+        if last { action() }
+    }
+}
+
+/// Counts HTTP/1.1 requests in a client's byte stream: a head up to the blank line, then a body
+/// of its `Content-Length` (the client sends no chunked requests; one would end the counting).
+struct RequestHeadCounter {
+    private var head: [UInt8] = []
+    private var bodyLeft = 0
+    private var lost = false
+
+    /// Takes the next bytes; returns how many request heads they completed.
+    mutating func feed(_ bytes: ArraySlice<UInt8>) -> Int {
+        guard !lost else { return 0 }
+        var completed = 0
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            if bodyLeft > 0 {
+                let skip = min(bodyLeft, bytes.endIndex - index)
+                bodyLeft -= skip
+                index += skip
+                continue
+            }
+            head.append(bytes[index])
+            index += 1
+            if head.count >= 4 && head.suffix(4).elementsEqual([13, 10, 13, 10]) {
+                completed += 1
+                let text = String(decoding: head, as: UTF8.self).lowercased()
+                head.removeAll(keepingCapacity: true)
+                if text.contains("transfer-encoding: chunked") {
+                    lost = true
+                    return completed
+                }
+                for line in text.split(separator: "\r\n") where line.hasPrefix("content-length:") {
+                    bodyLeft = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+                }
+            } else if head.count > 1 << 16 {
+                lost = true
+                return completed
+            }
+        }
+        return completed
+    }
+}

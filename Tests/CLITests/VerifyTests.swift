@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `fieldcli verify`: every version checked against its author's key.
+@Suite("fieldcli verify")
+struct VerifyTests {
+    /// Runs `sqlite3 PATH SQL` (the system's command line shell), for tampering with a replica
+    /// behind the program's back.
+    static func sqlite(_ path: String, _ sql: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [path, sql]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    @Test("all versions verify: exit 0; a body byte changed in SQLite: listed with its dot and document, exit 65")
+    func findsATamperedVersion() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "needs the sqlite3 shell")
+        let sandbox = try CLISandbox()
+        try await sandbox.initialize()
+        let kept = try await sandbox.put("reports", #"{"title":"Road blocked"}"#)
+        let altered = try await sandbox.put("reports", #"{"title":"Shots heard"}"#)
+
+        let clean = try await sandbox.succeed("verify", "--json").json()
+        #expect(clean["checked"] as? Int == 2)
+        #expect(clean["valid"] as? Int == 2)
+        #expect((clean["invalid"] as? [Any])?.isEmpty == true)
+        let text = try await sandbox.succeed("verify")
+        #expect(text.stdout.contains("Checked 2 versions"))
+
+        // Change one byte of one body ("Shots" becomes "Shote") directly in the file.
+        try Self.sqlite(
+            sandbox.replicaPath,
+            "UPDATE versions SET body = CAST(replace(CAST(body AS TEXT), 'Shots', 'Shote') AS BLOB) WHERE document_id = '\(altered)';")
+
+        let result = try await sandbox.fieldcli("verify", "--json")
+        #expect(result.exitCode == 65, "\(result)")
+        let report = try result.json()
+        let invalid = try #require(report["invalid"] as? [[String: Any]])
+        #expect(invalid.count == 1)
+        #expect(invalid.first?["id"] as? String == altered)
+        #expect(invalid.first?["collection"] as? String == "reports")
+        #expect((invalid.first?["dot"] as? String)?.hasSuffix(":2") == true)
+        #expect(report["valid"] as? Int == 1)
+
+        let listed = try await sandbox.fieldcli("verify")
+        #expect(listed.exitCode == 65)
+        #expect(listed.stdout.contains("reports/\(altered)") && listed.stdout.contains("invalid signature"))
+        #expect(!listed.stdout.contains(kept))
+        // history flags it too.
+        let history = try await sandbox.succeed("history", "reports", altered, "--json").json()
+        let versions = try #require(history["versions"] as? [[String: Any]])
+        #expect(versions.first?["signature"] as? String == "invalid")
+    }
+}
