@@ -65,9 +65,10 @@ enum SyncTools {
         let stdout = context.path("sync.stdout")
         var process = TimedProcess(
             executable: context.fieldcli,
-            arguments: ["sync", "--db", replica, "--hub", hub, "--token", token, "--json", "--timeout", "60"],
+            arguments: ["sync", "--db", replica, "--hub", hub, "--token=\(token)", "--json", "--timeout", "60"],
             environment: [:], standardErrorPath: context.path("sync.stderr"), standardOutputPath: stdout)
         process.followMemory = true
+        // `--token=` form: a base64url credential may start with '-'.
         let cost = try process.run(killAfter: killAfter)
         var run = ClientRun(cost: cost)
         guard !cost.killed else { return run }
