@@ -68,10 +68,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "SyncCommandLine",
+            dependencies: [
+                "ReplicaStore", "SyncClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "syncd",
             dependencies: [
-                "SyncHub", "SyncClient", "ReplicaStore",
+                "SyncHub", "SyncClient", "SyncCommandLine", "ReplicaStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "fieldcli",
             dependencies: [
-                "SyncEngine", "ReplicaStore", "SyncClient",
+                "SyncEngine", "ReplicaStore", "SyncClient", "SyncCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -79,6 +79,9 @@ public struct Synchronizer: Sendable {
         var more = false
         var previousPush: [Dot] = []
         var fruitlessRounds = 0
+        // Signatures of a page are checked while the next page is fetched and applied.
+        var pendingCheck: Task<[Dot], Never>?
+        defer { pendingCheck?.cancel() }
         while summary.roundTrips < configuration.maxRoundTrips {
             try Task.checkCancellation()
             let base = try store.exchangeBase(peer: peer)
@@ -86,7 +89,7 @@ public struct Synchronizer: Sendable {
                 missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: configuration.pushBytes
             ).versions
             // Go on while pages wait, after a checkpoint reset, or while something is left to push.
-            if summary.roundTrips > 0 && push.isEmpty && !sendAssumedKnowledge && !more { return }
+            if summary.roundTrips > 0 && push.isEmpty && !sendAssumedKnowledge && !more { break }
             // A hub that takes pushed versions answers with knowledge covering them; the same push
             // answered again and again without progress means the hub will not take them.
             let pushDots = push.map(\.dot)
@@ -106,7 +109,9 @@ public struct Synchronizer: Sendable {
             let reply = try await exchange(request)
             let outcome = round.outcome(of: reply.response)
             try commit(outcome, response: reply.response)
-            summary.unverified += try verify(reply.response)
+            let check = try startSignatureCheck(reply.response)
+            if let pendingCheck { summary.unverified += await report(pendingCheck.value) }
+            pendingCheck = check
 
             summary.roundTrips += 1
             summary.bytesSent += reply.bytesSent
@@ -131,14 +136,16 @@ public struct Synchronizer: Sendable {
             sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
             more = outcome.more
         }
+        if let pendingCheck { summary.unverified += await report(pendingCheck.value) }
+        pendingCheck = nil
     }
 
     /// Saves the keys of the hub's directory this replica lacks (a key it holds is never
-    /// replaced), then checks the pulled versions against the keys held; returns how many fail.
+    /// replaced), then starts checking the pulled versions against the keys held, on every core.
     /// Verification runs after applying: a failing version stays, flagged wherever it is shown
     /// (history's signature status, `fieldcli verify`).
-    private func verify(_ response: SyncResponse) throws -> Int {
-        guard !response.versions.isEmpty else { return 0 }
+    private func startSignatureCheck(_ response: SyncResponse) throws -> Task<[Dot], Never>? {
+        guard !response.versions.isEmpty else { return nil }
         var keys = try store.publicKeys()
         if let directory = response.keys {
             let new = directory.keys.filter { keys[$0.key] == nil }
@@ -147,10 +154,13 @@ public struct Synchronizer: Sendable {
                 keys.merge(new) { held, _ in held }
             }
         }
-        var failed: [Dot] = []
-        for version in response.versions where keys[version.dot.replica]?.isValidSignature(of: version) != true {
-            failed.append(version.dot)
-        }
+        let versions = response.versions
+        let knownKeys = keys
+        return Task { await SignatureCheck.failures(of: versions, keys: knownKeys) }
+    }
+
+    /// Logs the versions that failed their signature check; returns how many.
+    private func report(_ failed: [Dot]) -> Int {
         if let first = failed.first {
             logger.warning(
                 "pulled versions fail signature verification",

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 public import Logging
 public import ReplicaStore
@@ -212,26 +213,17 @@ public struct HubExchange: Sendable {
     }
 
     /// The indexes of the versions whose signature fails against their origin's key in `keys`
-    /// (those without a key are not checked), verified in parallel chunks.
+    /// (those without a key are not checked). The work is CPU-bound, so it runs on a dispatch
+    /// thread rather than on one of the few cooperative threads that serve requests.
     static func failingSignatures(of versions: [Version], keys: [ReplicaID: PublicDeviceKey]) async -> Set<Int> {
-        let chunkSize = 128
-        return await withTaskGroup(of: [Int].self) { group in
-            for start in stride(from: 0, to: versions.count, by: chunkSize) {
-                let range = start..<min(start + chunkSize, versions.count)
-                let chunk = Array(versions[range])
-                group.addTask {
-                    var failing: [Int] = []
-                    for (offset, version) in chunk.enumerated() {
-                        if let key = keys[version.dot.replica], !key.isValidSignature(of: version) {
-                            failing.append(range.lowerBound + offset)
-                        }
-                    }
-                    return failing
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                var failing = Set<Int>()
+                for (index, version) in versions.enumerated() {
+                    if let key = keys[version.dot.replica], !key.isValidSignature(of: version) { failing.insert(index) }
                 }
+                continuation.resume(returning: failing)
             }
-            var failing = Set<Int>()
-            for await indexes in group { failing.formUnion(indexes) }
-            return failing
         }
     }
 

@@ -148,7 +148,7 @@ struct CommandTests {
         try await sandbox.initialize()
         _ = try await sandbox.put("reports", #"{"a": 1}"#)
         let doomed = try await sandbox.put("reports", #"{"a": 2}"#)
-        _ = try await sandbox.put("warnings", #"{"level": "high"}"#)
+        _ = try await sandbox.put("alerts", #"{"level": "high"}"#)
         try await sandbox.succeed("delete", "reports", doomed)
         let status = try await sandbox.succeed("status", "--json").json()
         #expect(status["counter"] as? Int == 4)
@@ -156,11 +156,11 @@ struct CommandTests {
         #expect(status["deleted"] as? Int == 1)
         #expect(status["conflicts"] as? Int == 0)
         #expect(status["setAside"] as? Int == 0)
-        #expect((status["documents"] as? [String: Int]) == ["reports": 1, "warnings": 1])
+        #expect((status["documents"] as? [String: Int]) == ["reports": 1, "alerts": 1])
         let replica = try #require(status["replicaID"] as? String)
         #expect((status["knowledge"] as? [String: Int]) == [replica: 4])
         let text = try await sandbox.succeed("status")
-        #expect(text.stdout.contains("reports 1, warnings 1"))
+        #expect(text.stdout.contains("alerts 1, reports 1"))
     }
 
     @Test("every command has help with examples")

@@ -42,7 +42,10 @@ struct ClientCommandTests {
                 #expect(HubCredentials.savedToken(forReplicaAt: store.path) == token)
                 // The next run needs no flags.
                 #expect(await Self.exitCode(db) == 0)
-                #expect(throws: (any Error).self) { try FieldCLI.Sync.parse(["--hub", "ftp://x"]).validate() }
+                #expect(throws: (any Error).self) {
+                    var command = try FieldCLI.Sync.parse(["--hub", "ftp://x"])
+                    try command.validate()
+                }
             }
         }
     }

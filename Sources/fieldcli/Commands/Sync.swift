@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ReplicaStore
 import SyncClient
+import SyncCommandLine
 
 extension FieldCLI {
     struct Sync: AsyncParsableCommand {
@@ -23,32 +24,12 @@ extension FieldCLI {
 
         @OptionGroup var options: ReplicaOptions
 
-        @Option(help: ArgumentHelp("The hub's URL (default: $VIGIL_HUB, else the last one used).", valueName: "url"))
-        var hub: String?
-
-        @Option(help: ArgumentHelp("The device credential (default: $VIGIL_TOKEN, else the one saved by `fieldcli enroll`).", valueName: "credential"))
-        var token: String?
-
-        @Option(help: ArgumentHelp("Seconds without progress before a request fails (whole seconds, at least 1).", valueName: "seconds"))
-        var timeout = 30
-
-        @OptionGroup(title: "Hub trust") var trustOptions: TrustOptions
-
-        func validate() throws {
-            if let hub, !(hub.hasPrefix("http://") || hub.hasPrefix("https://")) || URL(string: hub)?.host == nil {
-                throw ValidationError("--hub takes an http:// or https:// URL, such as http://127.0.0.1:8080.")
-            }
-            if timeout < 1 { throw ValidationError("--timeout takes whole seconds, at least 1.") }
-        }
+        @OptionGroup var connection: HubConnectionOptions
 
         func run() async throws {
             let store = try options.open()
             do {
-                let credentials = try HubCredentials.resolve(hub: hub, token: token, store: store)
-                var transportConfiguration = HTTPSyncTransport.Configuration(
-                    hub: credentials.url, token: credentials.token, timeoutSeconds: timeout)
-                transportConfiguration.trust = trustOptions.trust
-                let transport = HTTPSyncTransport(configuration: transportConfiguration)
+                let (credentials, transport) = try connection.connect(store: store)
                 let synchronizer = Synchronizer(
                     store: store, transport: transport, peer: credentials.peerName,
                     logger: Logger(label: "fieldcli.sync") { _ in SwiftLogNoOpLogHandler() })

@@ -4,6 +4,7 @@ import Logging
 import ReplicaStore
 import ServiceLifecycle
 import SyncClient
+import SyncCommandLine
 
 extension Syncd {
     /// `syncd run`: keeps a field replica in sync with its hub until SIGTERM or SIGINT.
@@ -26,29 +27,16 @@ extension Syncd {
         @Option(name: .long, help: ArgumentHelp("The field replica file (default: $VIGIL_DB, else the fieldcli default).", valueName: "path"))
         var db: String?
 
-        @Option(help: ArgumentHelp("The hub's URL (default: $VIGIL_HUB, else the last one used).", valueName: "url"))
-        var hub: String?
-
-        @Option(help: ArgumentHelp("The device credential (default: $VIGIL_TOKEN, else the one saved by `fieldcli enroll`).", valueName: "credential"))
-        var token: String?
-
         @Option(help: ArgumentHelp("Seconds between syncs when nothing happens.", valueName: "seconds"))
         var interval = 60
 
-        @Option(help: ArgumentHelp("Seconds without progress before a request fails (whole seconds, at least 1).", valueName: "seconds"))
-        var timeout = 30
-
-        @OptionGroup(title: "Hub trust") var trustOptions: TrustOptions
+        @OptionGroup var connection: HubConnectionOptions
 
         @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default: info).")
         var logLevel: String = "info"
 
         func validate() throws {
-            if let hub, !(hub.hasPrefix("http://") || hub.hasPrefix("https://")) || URL(string: hub)?.host == nil {
-                throw ValidationError("--hub takes an http:// or https:// URL, such as http://127.0.0.1:8080.")
-            }
             if interval < 1 { throw ValidationError("--interval takes whole seconds, at least 1.") }
-            if timeout < 1 { throw ValidationError("--timeout takes whole seconds, at least 1.") }
             if Logger.Level(rawValue: logLevel.lowercased()) == nil {
                 throw ValidationError("--log-level takes trace, debug, info, notice, warning, error or critical.")
             }
@@ -65,11 +53,7 @@ extension Syncd {
             let daemon: SyncDaemon
             do {
                 let store = try ReplicaStore.open(at: db ?? ReplicaStore.defaultPath())
-                let credentials = try HubCredentials.resolve(hub: hub, token: token, store: store)
-                var transportConfiguration = HTTPSyncTransport.Configuration(
-                    hub: credentials.url, token: credentials.token, timeoutSeconds: timeout)
-                transportConfiguration.trust = trustOptions.trust
-                let transport = HTTPSyncTransport(configuration: transportConfiguration)
+                let (credentials, transport) = try connection.connect(store: store)
                 // The daemon backs off on its own; one exchange tries each round trip a few times only.
                 let synchronizer = Synchronizer(
                     store: store, transport: transport, peer: credentials.peerName,
