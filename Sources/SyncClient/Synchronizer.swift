@@ -80,7 +80,7 @@ public struct Synchronizer: Sendable {
         var previousPush: [Dot] = []
         var fruitlessRounds = 0
         // Signatures of a page are checked while the next page is fetched and applied.
-        var pendingCheck: Task<[Dot], Never>?
+        var pendingCheck: Task<Set<Dot>, Never>?
         defer { pendingCheck?.cancel() }
         while summary.roundTrips < configuration.maxRoundTrips {
             try Task.checkCancellation()
@@ -144,7 +144,7 @@ public struct Synchronizer: Sendable {
     /// replaced), then starts checking the pulled versions against the keys held, on every core.
     /// Verification runs after applying: a failing version stays, flagged wherever it is shown
     /// (history's signature status, `fieldcli verify`).
-    private func startSignatureCheck(_ response: SyncResponse) throws -> Task<[Dot], Never>? {
+    private func startSignatureCheck(_ response: SyncResponse) throws -> Task<Set<Dot>, Never>? {
         guard !response.versions.isEmpty else { return nil }
         var keys = try store.publicKeys()
         if let directory = response.keys {
@@ -160,8 +160,8 @@ public struct Synchronizer: Sendable {
     }
 
     /// Logs the versions that failed their signature check; returns how many.
-    private func report(_ failed: [Dot]) -> Int {
-        if let first = failed.first {
+    private func report(_ failed: Set<Dot>) -> Int {
+        if let first = failed.min() {
             logger.warning(
                 "pulled versions fail signature verification",
                 metadata: ["sync.peer": "\(peer)", "sync.unverified": "\(failed.count)", "sync.firstUnverified": "\(first)"])

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 public import Logging
 public import ReplicaStore
@@ -191,14 +190,14 @@ public struct HubExchange: Sendable {
         of push: [Version], pushedBy pusher: ReplicaID
     ) async throws -> (own: [Dot: String], foreign: [(version: Version, reason: String)]) {
         let keys = try await devices.keys(of: Set(push.map(\.dot.replica)))
-        let invalid = await Self.failingSignatures(of: push, keys: keys)
+        let invalid = await SignatureCheck.failures(of: push, keys: keys)
         var own: [Dot: String] = [:]
         var foreign: [(version: Version, reason: String)] = []
-        for (index, version) in push.enumerated() {
+        for version in push {
             let origin = version.dot.replica
             let reason: String
             if keys[origin] != nil {
-                if !invalid.contains(index) { continue }
+                if !invalid.contains(version.dot) { continue }
                 reason = "bad signature: \(version.dot) does not verify against the enrolled key of replica \(origin.short)"
             } else {
                 reason = "bad signature: unknown origin \(origin.short), no device of that id is enrolled at this hub"
@@ -210,21 +209,6 @@ public struct HubExchange: Sendable {
             }
         }
         return (own, foreign)
-    }
-
-    /// The indexes of the versions whose signature fails against their origin's key in `keys`
-    /// (those without a key are not checked). The work is CPU-bound, so it runs on a dispatch
-    /// thread rather than on one of the few cooperative threads that serve requests.
-    static func failingSignatures(of versions: [Version], keys: [ReplicaID: PublicDeviceKey]) async -> Set<Int> {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                var failing = Set<Int>()
-                for (index, version) in versions.enumerated() {
-                    if let key = keys[version.dot.replica], !key.isValidSignature(of: version) { failing.insert(index) }
-                }
-                continuation.resume(returning: failing)
-            }
-        }
     }
 
     /// Whether the page sends `version` to `reader`: never what the reader pushed (now or before),

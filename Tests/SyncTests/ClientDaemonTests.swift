@@ -46,7 +46,8 @@ struct ClientDaemonTests {
             let writer = try folder.open("field")
             let key = DocumentKey(collection: CollectionName("notes")!, id: DocumentID("first")!)
             let first = try writer.write(WriteIntent(key: key, body: Data(#"{"n":1}"#.utf8)))
-            #expect(try await Self.eventually(within: .seconds(3)) { try hubStore.history(of: key).count == 1 })
+            // Bounds are generous: the whole suite runs in parallel on two cores.
+            #expect(try await Self.eventually(within: .seconds(15)) { try hubStore.history(of: key).count == 1 })
 
             // While the hub is down the write waits; once it is back, it arrives without a restart.
             transport.setDown(true)
@@ -54,7 +55,7 @@ struct ClientDaemonTests {
             try await Task.sleep(for: .milliseconds(700))
             #expect(try hubStore.history(of: key).count == 1)
             transport.setDown(false)
-            #expect(try await Self.eventually(within: .seconds(3)) {
+            #expect(try await Self.eventually(within: .seconds(15)) {
                 try hubStore.document(key)?.state.siblings == [second.dot]
             })
             #expect(first.dot != second.dot)

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import NIOSSL
 
 /// The PEM files a hub serves HTTPS with.

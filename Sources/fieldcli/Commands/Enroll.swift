@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReplicaStore
 import SyncClient
+import SyncCommandLine
 
 extension FieldCLI {
     struct Enroll: AsyncParsableCommand {
@@ -13,7 +14,7 @@ extension FieldCLI {
                 Afterwards `fieldcli sync` and `syncd run` need no flags.
 
                 Example:
-                  fieldcli enroll --hub http://hub.example:8080 --code 7K2M-Q9XD-4TAB-H3WN
+                  fieldcli enroll --hub https://hub.example:8443 --code 7K2M-Q9XD-4TAB-H3WN --ca-file network-ca.pem
                 """)
 
         @OptionGroup var options: ReplicaOptions
@@ -30,6 +31,8 @@ extension FieldCLI {
         @Option(help: ArgumentHelp("Seconds without progress before the request fails (whole seconds, at least 1).", valueName: "seconds"))
         var timeout = 30
 
+        @OptionGroup(title: "Hub trust") var trustOptions: TrustOptions
+
         func validate() throws {
             if !(hub.hasPrefix("http://") || hub.hasPrefix("https://")) || URL(string: hub)?.host == nil {
                 throw ValidationError("--hub takes an http:// or https:// URL, such as http://127.0.0.1:8080.")
@@ -42,7 +45,8 @@ extension FieldCLI {
             let store = try options.open()
             guard let url = URL(string: hub) else { throw ValidationError("--hub takes an http:// or https:// URL.") }
             do {
-                let answer = try await DeviceEnrollment.enroll(store, hub: url, code: code, name: name, timeoutSeconds: timeout)
+                let answer = try await DeviceEnrollment.enroll(
+                    store, hub: url, code: code, name: name, timeoutSeconds: timeout, trust: trustOptions.trust)
                 let hubName = HubCredentials.peerName(for: url)
                 if options.json {
                     try JSONOutput.print(["hub": hubName, "hubReplica": answer.hub.hex, "name": answer.name, "replica": store.replicaID.hex])
