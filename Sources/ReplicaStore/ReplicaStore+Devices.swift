@@ -23,6 +23,14 @@ public struct DeviceRecord: Sendable, Hashable {
     public var lastLag: Int?
     /// The device's clock minus the hub's at its last exchange, in milliseconds.
     public var lastSkewMilliseconds: Int64?
+    /// The device's further replica ids, oldest first: new incarnations it took after forks,
+    /// bound to the same enrollment (key and credential). ``replicaID`` is the enrolled one.
+    public var incarnations: [ReplicaID] = []
+
+    /// Whether `replica` is this device: its enrolled id or one of its incarnations.
+    public func isIncarnation(_ replica: ReplicaID) -> Bool {
+        replica == replicaID || incarnations.contains(replica)
+    }
 
     public init(
         replicaID: ReplicaID, name: String, publicKey: PublicDeviceKey, status: Status, enrolledAt: UInt64,
@@ -94,7 +102,9 @@ extension ReplicaStore {
             else { return .unknownCode }
             if (code["used_at"] as Int64?) != nil { return .used }
             if (code["expires_at"] as Int64) < now { return .expired }
-            if try Int.fetchOne(db, sql: "SELECT count(*) FROM devices WHERE replica_id = ?", arguments: [replica.hex]) ?? 0 > 0 {
+            if try Int.fetchOne(db, sql: "SELECT count(*) FROM devices WHERE replica_id = ?", arguments: [replica.hex]) ?? 0 > 0
+                || Int.fetchOne(db, sql: "SELECT count(*) FROM device_incarnations WHERE replica_id = ?", arguments: [replica.hex]) ?? 0 > 0
+            {
                 return .alreadyEnrolled
             }
             let name: String = code["device_name"]
@@ -116,7 +126,7 @@ extension ReplicaStore {
         try read { db in
             try Row.fetchOne(
                 db, sql: "SELECT \(Self.deviceColumns) FROM devices WHERE credential_hash = ?", arguments: [credentialHash]
-            ).flatMap(Self.deviceRecord)
+            ).flatMap(Self.deviceRecord).map { try Self.withIncarnations(db, $0) }
         }
     }
 
@@ -131,7 +141,7 @@ extension ReplicaStore {
     public func devices() throws -> [DeviceRecord] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.deviceColumns) FROM devices ORDER BY name, enrolled_at")
-                .compactMap(Self.deviceRecord)
+                .compactMap(Self.deviceRecord).map { try Self.withIncarnations(db, $0) }
         }
     }
 
@@ -166,10 +176,16 @@ extension ReplicaStore {
         return try read { db in
             var keys: [ReplicaID: PublicDeviceKey] = [:]
             let statement = try db.cachedStatement(sql: "SELECT public_key FROM devices WHERE replica_id = ?")
+            // A device's later incarnations sign with its enrolled key.
+            let incarnation = try db.cachedStatement(sql: """
+                SELECT d.public_key FROM device_incarnations i JOIN devices d ON d.replica_id = i.device_id
+                WHERE i.replica_id = ?
+                """)
             for origin in origins {
                 if origin == own.0 {
                     keys[origin] = own.1
-                } else if let data = try Data.fetchOne(statement, arguments: [origin.hex]),
+                } else if let data = try Data.fetchOne(statement, arguments: [origin.hex])
+                    ?? Data.fetchOne(incarnation, arguments: [origin.hex]),
                     let key = try? PublicDeviceKey(rawRepresentation: data)
                 {
                     keys[origin] = key
@@ -239,5 +255,55 @@ extension ReplicaStore {
             replicaID: id, name: row[1], publicKey: key, status: status, enrolledAt: UInt64(max(0, row[4] as Int64)),
             revokedAt: (row[5] as Int64?).map { UInt64(max(0, $0)) }, lastSeenAt: (row[6] as Int64?).map { UInt64(max(0, $0)) },
             lastLag: row[7], lastSkewMilliseconds: row[8])
+    }
+}
+
+/// What became of a device's request for a new incarnation.
+public enum IncarnationOutcome: Sendable, Hashable {
+    /// The new id is bound to the device, now known under these ids (the enrolled one first).
+    case bound(name: String, incarnations: [ReplicaID])
+    /// The id is already in use at the hub (a device, an incarnation, or an origin of versions).
+    case taken
+    /// The device is not enrolled (or was revoked).
+    case unknownDevice
+}
+
+extension ReplicaStore {
+    /// Binds `newID` to the device enrolled as `device`, as a new incarnation (same key and
+    /// credential), in one transaction; binding an id already bound to that device is a no-op.
+    public func bindIncarnation(of device: ReplicaID, as newID: ReplicaID, forkedAt: Dot?) throws -> IncarnationOutcome {
+        let now = Int64(clamping: options.now())
+        return try write { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT \(Self.deviceColumns) FROM devices WHERE replica_id = ? AND status = 'active'",
+                arguments: [device.hex]),
+                let record = Self.deviceRecord(row)
+            else { return .unknownDevice }
+            let bound = try String.fetchOne(
+                db, sql: "SELECT device_id FROM device_incarnations WHERE replica_id = ?", arguments: [newID.hex])
+            if bound == device.hex { return .bound(name: record.name, incarnations: [device] + (try Self.incarnations(db, of: device))) }
+            let enrolled = try Int.fetchOne(db, sql: "SELECT count(*) FROM devices WHERE replica_id = ?", arguments: [newID.hex]) ?? 0
+            let known = try Int.fetchOne(db, sql: "SELECT count(*) FROM knowledge WHERE origin = ?", arguments: [newID.hex]) ?? 0
+            if bound != nil || newID == replicaID || enrolled > 0 || known > 0 {
+                return .taken
+            }
+            try db.execute(
+                sql: "INSERT INTO device_incarnations (replica_id, device_id, forked_at, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [newID.hex, device.hex, forkedAt?.description, now])
+            return .bound(name: record.name, incarnations: [device] + (try Self.incarnations(db, of: device)))
+        }
+    }
+
+    static func incarnations(_ db: Database, of device: ReplicaID) throws -> [ReplicaID] {
+        try String.fetchAll(
+            db, sql: "SELECT replica_id FROM device_incarnations WHERE device_id = ? ORDER BY created_at, replica_id",
+            arguments: [device.hex]
+        ).compactMap { ReplicaID($0) }
+    }
+
+    static func withIncarnations(_ db: Database, _ record: DeviceRecord) throws -> DeviceRecord {
+        var record = record
+        record.incarnations = try incarnations(db, of: record.replicaID)
+        return record
     }
 }

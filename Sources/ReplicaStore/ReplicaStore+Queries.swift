@@ -98,8 +98,8 @@ extension ReplicaStore {
 
     /// Counts for `fieldcli status`.
     public func status() throws -> ReplicaStatus {
-        let replicaID = self.replicaID
-        return try read { db in
+        try read { db in
+            let replicaID = try Self.currentReplicaID(db)
             let counter = try Int64.fetchOne(db, sql: "SELECT counter FROM replica") ?? 0
             var perCollection: [CollectionName: Int] = [:]
             for row in try Row.fetchAll(
@@ -107,7 +107,7 @@ extension ReplicaStore {
             {
                 if let name = CollectionName(row[0] as String) { perCollection[name] = row[1] }
             }
-            return ReplicaStatus(
+            var status = ReplicaStatus(
                 replicaID: replicaID, counter: UInt64(counter), knowledge: try Knowledge.load(db),
                 documentsPerCollection: perCollection,
                 deletedDocuments: try Int.fetchOne(db, sql: "SELECT count(*) FROM documents WHERE deleted = 1") ?? 0,
@@ -115,6 +115,8 @@ extension ReplicaStore {
                 versions: try Int.fetchOne(db, sql: "SELECT count(*) FROM versions") ?? 0,
                 setAside: try Int.fetchOne(
                     db, sql: "SELECT count(*) FROM versions WHERE set_aside_reason IS NOT NULL") ?? 0)
+            status.earlierIncarnations = try Self.earlierIncarnations(db)
+            return status
         }
     }
 

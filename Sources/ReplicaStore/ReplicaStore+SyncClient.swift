@@ -38,24 +38,29 @@ public struct ExchangeBase: Sendable, Hashable {
     /// The highest counter of this replica's own versions that it holds; below ``counter`` only
     /// while a replica restored from a backup is recovering its later versions from the hub.
     public var heldCounter: UInt64
+    /// The replica's id as its identity row holds it (it changes when the replica takes a new
+    /// incarnation); nil in a base built by hand.
+    public var replica: ReplicaID?
 
-    public init(peer: PeerState, counter: UInt64, heldCounter: UInt64) {
+    public init(peer: PeerState, counter: UInt64, heldCounter: UInt64, replica: ReplicaID? = nil) {
         self.peer = peer
         self.counter = counter
         self.heldCounter = heldCounter
+        self.replica = replica
     }
 }
 
 extension ReplicaStore {
     /// The peer state, the counter and the highest own version held, in one snapshot.
     public func exchangeBase(peer: String) throws -> ExchangeBase {
-        let replicaID = self.replicaID
-        return try read { db in
+        try read { db in
+            let replicaID = try Self.currentReplicaID(db)
             let counter = try Int64.fetchOne(db, sql: "SELECT counter FROM replica") ?? 0
             let held = try Int64.fetchOne(
                 db, sql: "SELECT max(counter) FROM versions WHERE origin = ?", arguments: [replicaID.hex]) ?? 0
             return ExchangeBase(
-                peer: try PeerRow.load(db, peer), counter: UInt64(max(0, counter)), heldCounter: UInt64(max(0, held)))
+                peer: try PeerRow.load(db, peer), counter: UInt64(max(0, counter)), heldCounter: UInt64(max(0, held)),
+                replica: replicaID)
         }
     }
 

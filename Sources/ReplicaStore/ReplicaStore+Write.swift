@@ -17,7 +17,7 @@ extension ReplicaStore {
     public func write(_ intent: WriteIntent) throws -> Version {
         let intent = try validated(intent)
         let now = options.now()
-        let (replicaID, key) = (self.replicaID, self.key)
+        let key = self.key
         return try write { db in
             let existing = try DocumentRecord.load(db, intent.key)
             if existing == nil, intent.body == nil || intent.isResolution {
@@ -25,7 +25,10 @@ extension ReplicaStore {
             }
             let state = existing?.state ?? DocumentState()
             let plan = try intent.plan(against: state, currentPartition: existing?.partition)
-            guard let row = try Row.fetchOne(db, sql: "SELECT counter, clock_wall, clock_logical FROM replica") else {
+            // The id is read from the row: the replica may have taken a new incarnation since it was opened.
+            guard let row = try Row.fetchOne(db, sql: "SELECT counter, clock_wall, clock_logical, replica_id FROM replica"),
+                let replicaID = ReplicaID(row[3] as String)
+            else {
                 throw StoreError(.notAReplica, "The replica's identity row is missing; the file is damaged.")
             }
             let counter = UInt64(row[0] as Int64) + 1

@@ -23,7 +23,8 @@ public struct ReplicaStore: Sendable {
 
     /// The replica file's path.
     public let path: String
-    /// This replica's id.
+    /// This replica's id when the store was opened; after a fork the replica takes a new
+    /// incarnation, and ``currentReplicaID()`` reads the id its row holds now.
     public let replicaID: ReplicaID
     /// This device's public key.
     public let publicKey: PublicDeviceKey

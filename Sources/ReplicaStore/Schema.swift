@@ -112,6 +112,37 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3-incarnations") { db in
+            try db.execute(sql: """
+                -- This replica's earlier ids: it forked (copied or restored, and written since) and
+                -- went on under a new id. Its versions from the fork point on were re-issued.
+                CREATE TABLE incarnations (
+                    replica_id TEXT PRIMARY KEY,
+                    forked_at INTEGER NOT NULL,
+                    succeeded_by TEXT NOT NULL,
+                    reissued INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                -- The versions a forked replica re-issued under its new id, as they were: out of the
+                -- versions table, whose dots the network's real versions of the old id take.
+                CREATE TABLE forked_versions (
+                    origin TEXT NOT NULL,
+                    counter INTEGER NOT NULL,
+                    version TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    PRIMARY KEY (origin, counter)
+                ) WITHOUT ROWID;
+                -- A hub's further replica ids of enrolled devices (new incarnations after a fork):
+                -- bound to the device enrolled as device_id, with its key and credential.
+                CREATE TABLE device_incarnations (
+                    replica_id TEXT PRIMARY KEY,
+                    device_id TEXT NOT NULL,
+                    forked_at TEXT,
+                    created_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX device_incarnations_by_device ON device_incarnations (device_id);
+                """)
+        }
         return migrator
     }
 }

@@ -6,6 +6,19 @@ public protocol SyncTransport: Sendable {
     ///
     /// Throws ``SyncClientError`` for failures of the hub or the link.
     func exchange(_ request: SyncRequest) async throws -> TransportReply
+
+    /// Asks the hub to bind a new incarnation of this device (its replica forked); returns the
+    /// hub's answer. Throws ``SyncClientError``.
+    func incarnate(_ request: IncarnationRequest) async throws -> IncarnationResponse
+}
+
+extension SyncTransport {
+    /// A transport that cannot reach the incarnation endpoint: the fork stops the sync.
+    public func incarnate(_ request: IncarnationRequest) async throws -> IncarnationResponse {
+        throw SyncClientError(
+            .forked,
+            "This replica has forked at dot \(request.forkedAt.map(\.description) ?? "?") and this link to the hub cannot take a new incarnation; its versions are kept here.")
+    }
 }
 
 /// A hub's answer and the bytes the exchange cost on the wire.

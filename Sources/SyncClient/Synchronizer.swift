@@ -79,6 +79,7 @@ public struct Synchronizer: Sendable {
         var more = false
         var previousPush: [Dot] = []
         var fruitlessRounds = 0
+        var incarnations = 0
         // Signatures of a page are checked while the next page is fetched and applied.
         var pendingCheck: Task<Set<Dot>, Never>?
         defer { pendingCheck?.cancel() }
@@ -101,8 +102,9 @@ public struct Synchronizer: Sendable {
             }
             previousPush = pushDots
 
+            // The id is the row's: a fork makes the replica go on under a new one.
             let round = ExchangeRound(
-                replica: store.replicaID, base: base, push: push, limits: configuration.pageLimits,
+                replica: base.replica ?? store.replicaID, base: base, push: push, limits: configuration.pageLimits,
                 sendAssumedKnowledge: sendAssumedKnowledge)
             var request = round.request
             request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
@@ -128,9 +130,23 @@ public struct Synchronizer: Sendable {
             progress?(SyncProgress(summary: summary, more: outcome.more))
 
             if let fork = outcome.fork {
-                throw SyncClientError(
-                    .forked,
-                    "This replica has forked at dot \(fork.dot) (it was restored from a backup or copied to another machine); its versions from there on are kept here but the hub refuses them. Taking a new incarnation is not supported yet: ask the hub operator.")
+                // A fork of this replica's own id: it takes a new incarnation and goes on (at most
+                // a few times in one run; another process may race it). Any other fork stops the sync.
+                guard fork.dot.replica == round.replica, incarnations < 3 else {
+                    throw SyncClientError(
+                        .forked,
+                        "This replica has forked at dot \(fork.dot) (it was restored from a backup or copied to another machine); its versions from there on are kept here but the hub refuses them.")
+                }
+                let next = try await takeIncarnation(forkAt: fork.dot)
+                incarnations += 1
+                logger.notice(
+                    "this replica had forked at \(fork.dot); it continues as \(next.hex)",
+                    metadata: ["sync.peer": "\(peer)", "sync.forkedAt": "\(fork.dot)", "sync.incarnation": "\(next.hex)"])
+                sendAssumedKnowledge = false
+                more = true
+                previousPush = []
+                fruitlessRounds = 0
+                continue
             }
             if !reply.response.versions.isEmpty { previousPush = [] }
             sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
@@ -167,6 +183,18 @@ public struct Synchronizer: Sendable {
                 metadata: ["sync.peer": "\(peer)", "sync.unverified": "\(failed.count)", "sync.firstUnverified": "\(first)"])
         }
         return failed.count
+    }
+
+    /// Binds a new random replica id to this device at the hub, then re-issues this replica's
+    /// versions from the fork point under it (one store transaction). A crash in between leaves
+    /// only an unused id bound at the hub; the next fork report takes another.
+    private func takeIncarnation(forkAt dot: Dot) async throws -> ReplicaID {
+        let next = ReplicaID.random()
+        let transport = self.transport
+        let request = IncarnationRequest(replica: next, forkedAt: dot)
+        _ = try await configuration.retry.run { try await transport.incarnate(request) }
+        try store.takeIncarnation(forkAt: dot, newID: next)
+        return next
     }
 
     /// One round trip with retries of transient failures.

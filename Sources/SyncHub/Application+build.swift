@@ -21,10 +21,11 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let configuration = exchange.configuration
-    let router = Router(context: HubRequestContext.self)
+    let router = Router(context: HubRequestContext.self, options: .autoGenerateHeadEndpoints)
     let routes = SyncRoutes<HubRequestContext>(exchange: exchange)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: ProblemMiddleware())
+    router.add(middleware: MethodNotAllowedMiddleware(routes: ["/healthz": [.get, .head], "/v1/enroll": [.post], "/v1/incarnate": [.post], "/v1/sync": [.post]]))
     routes.addHealth(to: router)
     EnrollRoutes(exchange: exchange).add(to: router)
     router.add(middleware: DeviceAuthMiddleware(registry: exchange.devices))
@@ -32,6 +33,7 @@ public func buildApplication(
     router.add(middleware: GzipMiddleware(limits: configuration.limits))
     router.add(middleware: RequestDepthMiddleware(limits: configuration.limits.message))
     routes.addSync(to: router)
+    IncarnateRoutes(exchange: exchange).add(to: router)
     logger.notice(
         "hub starting",
         metadata: [

@@ -47,7 +47,7 @@ public struct HubExchange: Sendable {
     /// Carries out one exchange; logs one line to `logger` (the request's, with its id).
     ///
     /// `device` is the device the request's credential belongs to (the HTTP route passes it):
-    /// the request must speak for that device's replica, and the exchange is recorded for
+    /// the request must speak for that device's replica (its enrolled id or a later incarnation), and the exchange is recorded for
     /// operators (last seen, lag, clock skew).
     public func handle(_ request: SyncRequest, device: DeviceRecord? = nil, logger: Logger) async throws -> SyncResponse {
         let limits = configuration.limits
@@ -56,7 +56,7 @@ public struct HubExchange: Sendable {
                 .unsupportedProtocol,
                 "The client speaks sync protocol \(request.protocolVersion); this hub speaks \(Self.describe(SyncProtocol.supported)). Upgrade the older side.")
         }
-        if let device, device.replicaID != request.replica {
+        if let device, !device.isIncarnation(request.replica) {
             throw SyncHubError(
                 .forbidden,
                 "This device's credential belongs to replica \(device.replicaID.short), not to \(request.replica.short); a device syncs only as itself.")

@@ -52,6 +52,15 @@ final class InProcessTransport: SyncTransport {
             bytesSent: requestBytes.count, bytesReceived: responseBytes.count)
     }
 
+    /// The incarnation endpoint in process, through the JSON wire form: with no device (the
+    /// exchange is used without credentials), the hub binds nothing and answers the id.
+    func incarnate(_ request: IncarnationRequest) async throws -> IncarnationResponse {
+        if down.withLock({ $0 }) { throw Self.unreachable }
+        let decoded = try JSONDecoder().decode(IncarnationRequest.self, from: try JSONEncoder().encode(request))
+        let response = try await hub.incarnate(decoded, device: nil, logger: silentLogger)
+        return try JSONDecoder().decode(IncarnationResponse.self, from: try JSONEncoder().encode(response))
+    }
+
     static let unreachable = SyncClientError(
         .unreachable, "The hub at test cannot be reached (cut by the test); local data is kept and will sync later.")
 }

@@ -100,7 +100,7 @@ struct ClientRecoveryTests {
         }
     }
 
-    @Test("a replica file copied to a second machine is told it forked, at the first divergent dot")
+    @Test("a replica file copied to a second machine forks at the first divergent dot and goes on as a new incarnation")
     func fork() async throws {
         try await TemporaryReplica.withFolder { folder in
             let hub = try makeHub(in: folder)
@@ -115,12 +115,19 @@ struct ClientRecoveryTests {
             try original.write(WriteIntent(key: Self.key("mine"), body: Data(#"{"by":"original"}"#.utf8)))
             let divergent = try copy.write(WriteIntent(key: Self.key("theirs"), body: Data(#"{"by":"copy"}"#.utf8)))
             _ = try await Self.sync(original, hub)
-            let error = await #expect(throws: SyncClientError.self) { try await Self.sync(copy, hub) }
-            #expect(error?.code == .forked)
-            #expect(error?.message.contains(divergent.dot.description) == true)
-            // Nothing of the copy's is lost: its version is still there, and still waiting.
+            _ = try await Self.sync(copy, hub)
+            // The copy took a new incarnation at the first divergent dot and re-issued its version there.
+            let incarnation = try #require(try copy.earlierIncarnations().first)
+            #expect(incarnation.forkedAt == divergent.dot)
+            let renewed = try copy.currentReplicaID()
+            #expect(renewed != divergent.dot.replica)
+            // Nothing of the copy's is lost, and it has the original's version of the same dot.
             let kept = try copy.document(Self.key("theirs"))
-            #expect(kept?.siblings.first?.dot == divergent.dot)
+            #expect(kept?.siblings.map(\.dot) == [Dot(replica: renewed, counter: 1)])
+            #expect(kept?.siblings.first?.body == divergent.body)
+            #expect(try copy.document(Self.key("mine"))?.siblings.map(\.dot) == [divergent.dot])
+            let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
+            #expect(try hubStore.document(Self.key("theirs"))?.siblings.map(\.dot) == [Dot(replica: renewed, counter: 1)])
         }
     }
 

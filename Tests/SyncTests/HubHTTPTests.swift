@@ -172,6 +172,21 @@ struct HubHTTPTests {
         }
     }
 
+    @Test func wrongMethodIsA405NamingTheMethodsTaken() async throws {
+        try await Self.withHub { hub, client in
+            let sync = try await client.execute(
+                TestClient.Request("/v1/sync", method: .get, authority: "127.0.0.1", headers: [.authorization: "Bearer \(hub.token)"]))
+            #expect(sync.status == .methodNotAllowed)
+            #expect(sync.headers[.allow] == "POST")
+            #expect(try Self.problem(sync)["type"] as? String == "method-not-allowed")
+            let health = try await client.execute(TestClient.Request("/healthz/", method: .trace, authority: "127.0.0.1"))
+            #expect(health.status == .methodNotAllowed)
+            #expect(health.headers[.allow] == "GET, HEAD")
+            let head = try await client.head("/healthz")
+            #expect(head.status == .ok)
+        }
+    }
+
     @Test func truncatedGzipIsABadRequest() async throws {
         try await Self.withHub { hub, client in
             let request = try Self.encode(SyncRequest(replica: hub.deviceID, counter: 0, checkpoint: nil, push: []))

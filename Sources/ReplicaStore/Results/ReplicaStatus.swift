@@ -17,6 +17,8 @@ public struct ReplicaStatus: Sendable, Hashable {
     public var versions: Int
     /// Versions set aside because the network rejected them.
     public var setAside: Int
+    /// This replica's earlier ids (it forked and took a new incarnation), oldest first.
+    public var earlierIncarnations: [Incarnation] = []
 
     public init(
         replicaID: ReplicaID, counter: UInt64, knowledge: VersionVector,

@@ -21,6 +21,16 @@ public protocol DeviceRegistry: Sendable {
     /// Keeps pushed versions whose signature fails and whose origin is not the pusher, out of
     /// the shared state and without taking their origin's dot.
     func quarantine(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) async throws
+
+    /// Binds `newID` to `device` as a new incarnation (same key and credential) after its replica forked.
+    func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome
+}
+
+extension DeviceRegistry {
+    /// A registry that keeps no devices binds nothing.
+    public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome {
+        .unknownDevice
+    }
 }
 
 /// The registry on the hub's SQLite replica (tables `devices`, `enrollment_codes`,
@@ -67,6 +77,12 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
         let store = self.store
         let sendable = items.map { SendableItem(version: $0.version, reason: $0.reason) }
         try await offload { try store.quarantineForeign(sendable.map { ($0.version, $0.reason) }, pushedBy: pushedBy) }
+    }
+
+    public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome {
+        let store = self.store
+        let enrolled = device.replicaID
+        return try await offload { try store.bindIncarnation(of: enrolled, as: newID, forkedAt: forkedAt) }
     }
 
     private struct SendableItem: Sendable {

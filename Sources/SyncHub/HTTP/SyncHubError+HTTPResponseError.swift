@@ -1,6 +1,7 @@
 import Foundation
 public import Hummingbird
 import ReplicaStore
+import SyncEngine
 
 /// The edge: every error a request can meet becomes an `application/problem+json` answer
 /// (RFC 9457: type, title, status, detail). Bad input is always a 4xx; the hub keeps serving.
@@ -73,6 +74,14 @@ extension SyncHubError: HTTPResponseError {
             default:
                 let detail = (error as? HTTPError)?.body ?? "The request cannot be served (\(error.status.code))."
                 self = error.status.code >= 500 ? SyncHubError(.storage, detail) : SyncHubError(.malformedRequest, detail)
+            }
+        case let error as SyncEngineError:
+            // Raised while reading a request (a public key, an identifier, a message): bad input.
+            switch error.code {
+            case .unsupportedProtocol: self = SyncHubError(.unsupportedProtocol, error.message)
+            case .invalidBody, .invalidIdentifier, .invalidKey, .invalidMessage, .partitionMismatch:
+                self = SyncHubError(.malformedRequest, "The request is not valid: \(error.message)")
+            default: self = SyncHubError(.storage, "The hub failed to serve this request; nothing of it was applied.")
             }
         case let error as StoreError:
             if error.code == .busy {

@@ -31,6 +31,20 @@ struct StatusReport {
             key: "conflicts", value: status.conflicts)
         add("versions", "\(status.versions)", key: "versions", value: status.versions)
         add("set aside", "\(status.setAside)", key: "setAside", value: status.setAside)
+        if !status.earlierIncarnations.isEmpty {
+            add(
+                "earlier ids",
+                status.earlierIncarnations.map {
+                    "\($0.replicaID.hex) (forked at \($0.forkedAt), \($0.reissued) re-issued as \($0.succeededBy.short))"
+                }.joined(separator: ", "),
+                key: "earlierIncarnations",
+                value: status.earlierIncarnations.map {
+                    [
+                        "replicaID": $0.replicaID.hex, "forkedAt": $0.forkedAt.description,
+                        "succeededBy": $0.succeededBy.hex, "reissued": $0.reissued,
+                    ] as [String: Any]
+                })
+        }
     }
 
     func print(json: Bool) throws {

@@ -118,6 +118,7 @@ extension Syncd.Devices {
                         "lastSeenAt": device.lastSeenAt.map { Syncd.Devices.time($0) as Any } ?? NSNull(),
                         "lag": device.lastLag.map { $0 as Any } ?? NSNull(),
                         "skewMilliseconds": device.lastSkewMilliseconds.map { $0 as Any } ?? NSNull(),
+                        "incarnations": device.incarnations.map(\.hex),
                     ]
                 }
                 let data = try JSONSerialization.data(withJSONObject: ["devices": objects], options: [.sortedKeys])
@@ -131,8 +132,10 @@ extension Syncd.Devices {
             for device in devices {
                 let lag = device.lastLag.map { "\($0) behind" } ?? "-"
                 let skew = device.lastSkewMilliseconds.map { String(format: "skew %+.1f s", Double($0) / 1000) } ?? "skew -"
+                let forks = device.incarnations.isEmpty
+                    ? "" : "  forked: also \(device.incarnations.map(\.hex).joined(separator: ", "))"
                 print(
-                    "\(device.name)  \(device.replicaID.hex)  \(device.status.rawValue)  last seen \(Syncd.Devices.time(device.lastSeenAt))  \(lag)  \(skew)")
+                    "\(device.name)  \(device.replicaID.hex)  \(device.status.rawValue)  last seen \(Syncd.Devices.time(device.lastSeenAt))  \(lag)  \(skew)\(forks)")
             }
         }
     }

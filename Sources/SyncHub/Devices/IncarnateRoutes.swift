@@ -1,0 +1,69 @@
+import Foundation
+import Hummingbird
+public import Logging
+public import ReplicaStore
+public import SyncEngine
+
+/// `POST /v1/incarnate` (with the device credential): a device whose replica forked binds a new
+/// replica id to its enrollment, and goes on syncing as that id.
+struct IncarnateRoutes {
+    let exchange: HubExchange
+
+    /// The largest incarnation request read.
+    static let maxBodyBytes = 16 << 10
+
+    func add(to router: Router<HubRequestContext>) {
+        let exchange = self.exchange
+        router.post("v1/incarnate") { request, context -> Response in
+            guard let contentType = request.headers[.contentType], SyncRoutes<HubRequestContext>.isJSON(contentType) else {
+                throw SyncHubError(.unsupportedMediaType, "The incarnation request must be JSON: send 'Content-Type: application/json'.")
+            }
+            let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+            let incarnation: IncarnationRequest
+            do {
+                incarnation = try JSONDecoder().decode(IncarnationRequest.self, from: Data(body.readableBytesView))
+            } catch let error as DecodingError {
+                throw SyncHubError(.malformedRequest, "The incarnation request is not valid: \(SyncHubError.describe(error))")
+            }
+            guard let device = context.device else {
+                throw SyncHubError(.unauthorized, "This hub requires a device credential.")
+            }
+            let answer = try await exchange.incarnate(incarnation, device: device, logger: context.logger)
+            return SyncRoutes<HubRequestContext>.json(try JSONEncoder().encode(answer))
+        }
+    }
+}
+
+extension HubExchange {
+    /// Binds a new incarnation of `device` (see ``IncarnationRequest``). Without a device (an
+    /// exchange used in process, with no registry), nothing is bound and the answer only names
+    /// the id. Throws ``SyncHubError`` (`already-enrolled` when the id is in use, `forbidden`
+    /// when the device is not active) with a sentence the device shows.
+    public func incarnate(
+        _ request: IncarnationRequest, device: DeviceRecord?, logger: Logger
+    ) async throws -> IncarnationResponse {
+        if let fork = request.forkedAt, !(1...Dot.maxCounter).contains(fork.counter) {
+            throw SyncHubError(
+                .malformedRequest, "forkedAt.counter \(fork.counter) is not a counter: counters run from 1 to \(Dot.maxCounter).")
+        }
+        guard let device else {
+            return IncarnationResponse(replica: request.replica, name: "", incarnations: [request.replica])
+        }
+        switch try await devices.incarnate(device, as: request.replica, forkedAt: request.forkedAt) {
+        case .bound(let name, let incarnations):
+            logger.notice(
+                "device took a new incarnation",
+                metadata: [
+                    "device.name": "\(name)", "device.replica": "\(device.replicaID.hex)",
+                    "device.incarnation": "\(request.replica.hex)",
+                    "device.forkedAt": "\(request.forkedAt.map(\.description) ?? "-")",
+                ])
+            return IncarnationResponse(replica: request.replica, name: name, incarnations: incarnations)
+        case .taken:
+            throw SyncHubError(
+                .alreadyEnrolled, "Replica id \(request.replica.short) is already in use at this hub; take another random id.")
+        case .unknownDevice:
+            throw SyncHubError(.forbidden, "This device is not active at this hub; it cannot take a new incarnation.")
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import ReplicaStore
+import SyncClient
+import SyncEngine
+import SyncHub
+import Testing
+import TestSupport
+
+/// A replica file copied to a second machine (or restored and written since) forks: the copy
+/// that syncs second takes a new incarnation, re-issues its versions under it, and nothing is lost.
+@Suite("Client incarnation")
+struct ClientIncarnationTests {
+    static let collection = CollectionName("notes")!
+
+    static func key(_ id: String) -> DocumentKey { DocumentKey(collection: collection, id: DocumentID(id)!) }
+
+    static func body(_ text: String) -> Data { Data(#"{"text":"\#(text)"}"#.utf8) }
+
+    /// Copies the replica files `name` (with its key and credential) to `target`.
+    static func copy(_ folder: TemporaryReplica, _ name: String, to target: String) throws {
+        let manager = FileManager.default
+        for suffix in ["", "-wal", "-shm", ".key", ".credential"] {
+            let source = folder.path(name) + suffix
+            let destination = folder.path(target) + suffix
+            try? manager.removeItem(atPath: destination)
+            if manager.fileExists(atPath: source) { try manager.copyItem(atPath: source, toPath: destination) }
+        }
+    }
+
+    static func sync(_ store: ReplicaStore, _ transport: any SyncTransport, peer: String = "test-hub") async throws -> SyncSummary {
+        try await Synchronizer(
+            store: store, transport: transport, peer: peer,
+            configuration: .init(pageLimits: PageLimits(versions: 2, bytes: 1 << 20), retry: .never), logger: silentLogger
+        ).run()
+    }
+
+    /// The writes both copies make after the copy: the original one document; the copy a new
+    /// document, an edit of it, and an edit of the shared document.
+    static func diverge(original: ReplicaStore, copy: ReplicaStore) throws -> (mine: Version, theirs: Version, shared: Version) {
+        let mine = try original.write(WriteIntent(key: key("mine"), body: body("original")))
+        try copy.write(WriteIntent(key: key("theirs"), body: body("copy, first")))
+        let theirs = try copy.write(WriteIntent(key: key("theirs"), body: body("copy, edited")))
+        let shared = try copy.write(WriteIntent(key: key("shared"), body: body("edited on the copy")))
+        return (mine, theirs, shared)
+    }
+
+    /// Every document, on every side, as the same single sibling.
+    static func expectConverged(_ stores: [ReplicaStore], old: ReplicaID, new: ReplicaID) throws {
+        for store in stores {
+            let mine = try #require(try store.document(key("mine")))
+            #expect(mine.siblings.map(\.dot) == [Dot(replica: old, counter: 2)])
+            let theirs = try #require(try store.document(key("theirs")))
+            #expect(theirs.siblings.map(\.dot) == [Dot(replica: new, counter: 2)], "the re-issued edit supersedes the re-issued first write")
+            #expect(theirs.siblings.first?.body == body("copy, edited"))
+            let shared = try #require(try store.document(key("shared")))
+            #expect(shared.siblings.map(\.dot) == [Dot(replica: new, counter: 3)], "the edit made on the copy supersedes the shared original")
+            #expect(shared.siblings.first?.body == body("edited on the copy"))
+        }
+    }
+
+    @Test("the second copy to sync takes a new incarnation, re-issues its versions, and nothing is lost")
+    func inProcess() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let hub = try makeHub(in: folder)
+            let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
+            let transport = InProcessTransport(hub: hub)
+            let old: ReplicaID
+            do {
+                let original = try folder.create("original")
+                old = original.replicaID
+                try original.write(WriteIntent(key: Self.key("shared"), body: Self.body("shared")))
+                _ = try await Self.sync(original, transport)
+            }
+            try Self.copy(folder, "original", to: "copy")
+            let original = try folder.open("original")
+            let copy = try folder.open("copy")
+            _ = try Self.diverge(original: original, copy: copy)
+            _ = try await Self.sync(original, transport)
+            _ = try await Self.sync(copy, transport)
+
+            let new = try copy.currentReplicaID()
+            #expect(new != old)
+            let incarnation = try #require(try copy.earlierIncarnations().first)
+            #expect(incarnation.replicaID == old && incarnation.succeededBy == new && incarnation.reissued == 3)
+            #expect(incarnation.forkedAt == Dot(replica: old, counter: 2))
+            #expect(try copy.status().earlierIncarnations == [incarnation])
+            #expect(try copy.counter() == 3)
+            // The re-issued edit's context names the re-issued first write, not the old id's dot.
+            let edit = try #require(try copy.history(of: Self.key("theirs")).first { $0.version.dot == Dot(replica: new, counter: 2) })
+            #expect(edit.version.context[new] == 1 && edit.version.context[old] == 1)
+
+            _ = try await Self.sync(original, transport)
+            try Self.expectConverged([hubStore, original, copy], old: old, new: new)
+            #expect(try hubStore.status().versions == 5)
+            // Syncing again changes nothing.
+            #expect(try await Self.sync(copy, transport).isQuiet)
+            #expect(try await Self.sync(original, transport).isQuiet)
+            // The copy writes on under its new id, even through the store value opened before the fork.
+            let later = try copy.write(WriteIntent(key: Self.key("later"), body: Self.body("after")))
+            #expect(later.dot == Dot(replica: new, counter: 4))
+            _ = try await Self.sync(copy, transport)
+            _ = try await Self.sync(original, transport)
+            #expect(try original.document(Self.key("later"))?.siblings.map(\.dot) == [later.dot])
+        }
+    }
+
+    @Test("over HTTP the hub binds the new incarnation to the device, and every version it holds verifies")
+    func overHTTP() async throws {
+        try await HubFixture.withHub { hub in
+            try await TemporaryReplica.withFolder { folder in
+                let old: ReplicaID
+                let token: String
+                do {
+                    let original = try folder.create("original")
+                    old = original.replicaID
+                    token = try await hub.enroll(original, name: "amina-laptop", save: true)
+                    try original.write(WriteIntent(key: Self.key("shared"), body: Self.body("shared")))
+                    _ = try await Self.sync(original, Self.transport(hub, token))
+                }
+                try Self.copy(folder, "original", to: "copy")
+                let original = try folder.open("original")
+                let copy = try folder.open("copy")
+                #expect(HubCredentials.savedToken(forReplicaAt: copy.path) == token)
+                _ = try Self.diverge(original: original, copy: copy)
+                _ = try await Self.sync(original, Self.transport(hub, token))
+                _ = try await Self.sync(copy, Self.transport(hub, token))
+                _ = try await Self.sync(original, Self.transport(hub, token))
+                let new = try copy.currentReplicaID()
+                #expect(new != old)
+                try Self.expectConverged([hub.store, original, copy], old: old, new: new)
+                #expect(try await Self.sync(copy, Self.transport(hub, token)).isQuiet)
+
+                // Operators see the incarnation; the key directory serves the key for both ids.
+                let device = try #require(try hub.store.devices().first { $0.replicaID == old })
+                #expect(device.incarnations == [new])
+                let keys = try hub.store.enrolledKeys(of: [old, new])
+                #expect(keys[old] == copy.publicKey && keys[new] == copy.publicKey)
+                // `fieldcli verify` on the hub: every version verifies against its origin's key.
+                let stored = try hub.store.storedVersions(afterSequence: 0, limit: 1_000)
+                #expect(stored.count == 5)
+                #expect(stored.allSatisfy { $0.setAsideReason == nil })
+                let all = try hub.store.enrolledKeys(of: Set(stored.map(\.version.dot.replica)))
+                for item in stored {
+                    #expect(all[item.version.dot.replica]?.isValidSignature(of: item.version) == true, "\(item.version.dot)")
+                }
+                // The pulled versions verify on the copies too.
+                for store in [original, copy] {
+                    for item in try store.storedVersions(afterSequence: 0, limit: 1_000) {
+                        #expect(try store.signatureStatus(of: item.version) == .valid, "\(item.version.dot)")
+                    }
+                }
+                // The credential may not take an id already in use.
+                await #expect(throws: SyncClientError.self) {
+                    _ = try await Self.transport(hub, token).incarnate(IncarnationRequest(replica: hub.exchange.hubID))
+                }
+            }
+        }
+    }
+
+    static func transport(_ hub: HubFixture, _ token: String) -> HTTPSyncTransport {
+        HTTPSyncTransport(configuration: .init(hub: hub.url, token: token, timeoutSeconds: 5))
+    }
+}
