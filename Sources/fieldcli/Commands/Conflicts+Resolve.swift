@@ -23,11 +23,7 @@ extension FieldCLI.Conflicts {
 
         @OptionGroup var options: ReplicaOptions
 
-        @Argument(help: "The collection.")
-        var collection: String
-
-        @Argument(help: "The document id.")
-        var id: String
+        @OptionGroup var target: DocumentArguments
 
         @Option(help: ArgumentHelp(
             "Keep this version's body: its dot as `conflicts show` prints it (REPLICA:COUNTER).", valueName: "version"))
@@ -52,7 +48,7 @@ extension FieldCLI.Conflicts {
         }
 
         func run() async throws {
-            let key = try Arguments.key(collection, id)
+            let key = try target.key()
             let store = try options.open()
             let document = try store.existingDocument(key)
             guard document.isConflicted else {

@@ -19,14 +19,10 @@ extension FieldCLI.Conflicts {
 
         @OptionGroup var options: ReplicaOptions
 
-        @Argument(help: "The collection.")
-        var collection: String
-
-        @Argument(help: "The document id.")
-        var id: String
+        @OptionGroup var target: DocumentArguments
 
         func run() async throws {
-            let key = try Arguments.key(collection, id)
+            let key = try target.key()
             let document = try options.open().existingDocument(key)
             let comparison = SiblingComparison(document)
             if options.json {

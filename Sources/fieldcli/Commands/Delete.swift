@@ -17,14 +17,10 @@ extension FieldCLI {
 
         @OptionGroup var options: ReplicaOptions
 
-        @Argument(help: "The collection.")
-        var collection: String
-
-        @Argument(help: "The document id.")
-        var id: String
+        @OptionGroup var target: DocumentArguments
 
         func run() async throws {
-            let key = try Arguments.key(collection, id)
+            let key = try target.key()
             let version = try options.open().write(WriteIntent(key: key, body: nil))
             if options.json {
                 try JSONOutput.print([

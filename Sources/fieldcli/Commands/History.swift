@@ -20,14 +20,10 @@ extension FieldCLI {
 
         @OptionGroup var options: ReplicaOptions
 
-        @Argument(help: "The collection.")
-        var collection: String
-
-        @Argument(help: "The document id.")
-        var id: String
+        @OptionGroup var target: DocumentArguments
 
         func run() async throws {
-            let key = try Arguments.key(collection, id)
+            let key = try target.key()
             let store = try options.open()
             let history = try store.history(of: key)
             guard !history.isEmpty else { _ = try store.existingDocument(key); return }

@@ -32,23 +32,14 @@ extension Syncd {
 
         @OptionGroup var connection: HubConnectionOptions
 
-        @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default: info).")
-        var logLevel: String = "info"
+        @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
             if interval < 1 { throw ValidationError("--interval takes whole seconds, at least 1.") }
-            if Logger.Level(rawValue: logLevel.lowercased()) == nil {
-                throw ValidationError("--log-level takes trace, debug, info, notice, warning, error or critical.")
-            }
         }
 
         func run() async throws {
-            let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            logging.bootstrap()
             let logger = Logger(label: "syncd.run")
             let daemon: SyncDaemon
             do {

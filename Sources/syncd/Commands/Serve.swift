@@ -20,8 +20,7 @@ extension Syncd {
         @Option(name: .long, help: "The address to listen on, HOST:PORT; port 0 picks a free one (default: 127.0.0.1:8080).")
         var listen: String?
 
-        @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
-        var logLevel: String = "info"
+        @OptionGroup var logging: LoggingOptions
 
         @Option(name: .long, help: "Serve HTTPS with this PEM certificate chain, leaf first (default: $VIGIL_HUB_TLS_CERT); needs --tls-key.")
         var tlsCert: String?
@@ -36,21 +35,13 @@ extension Syncd {
             if let listen, HubConfiguration.parseListenAddress(listen) == nil {
                 throw ValidationError("--listen takes HOST:PORT, such as 127.0.0.1:8080 (port 0 to 65535).")
             }
-            if Logger.Level(rawValue: logLevel.lowercased()) == nil {
-                throw ValidationError("--log-level takes trace, debug, info, notice, warning, error or critical.")
-            }
             if (tlsCert == nil) != (tlsKey == nil) {
                 throw ValidationError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither.")
             }
         }
 
         func run() async throws {
-            let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            logging.bootstrap()
             let logger = Logger(label: "syncd.serve")
             var configuration = HubConfiguration.fromEnvironment()
             if let db { configuration.databasePath = db }
