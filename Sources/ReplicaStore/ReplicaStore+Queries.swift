@@ -122,9 +122,16 @@ extension ReplicaStore {
 
     /// Whether `version`'s signature checks out against its origin's key, as far as this replica knows it.
     public func signatureStatus(of version: Version) throws -> SignatureStatus {
+        try signatureStatuses(of: [version])[0]
+    }
+
+    /// The signature status of each of `versions`, in order, reading the keys held once.
+    public func signatureStatuses(of versions: [Version]) throws -> [SignatureStatus] {
         let keys = try publicKeys()
-        guard let key = keys[version.dot.replica] else { return .unknownKey }
-        return key.isValidSignature(of: version) ? .valid : .invalid
+        return versions.map { version in
+            guard let key = keys[version.dot.replica] else { return .unknownKey }
+            return key.isValidSignature(of: version) ? .valid : .invalid
+        }
     }
 
     /// The public keys this replica holds, by replica.

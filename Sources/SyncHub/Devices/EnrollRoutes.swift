@@ -15,16 +15,8 @@ struct EnrollRoutes {
     func add(to router: Router<HubRequestContext>) {
         let exchange = self.exchange
         router.post("v1/enroll") { request, context -> Response in
-            guard let contentType = request.headers[.contentType], SyncRoutes<HubRequestContext>.isJSON(contentType) else {
-                throw SyncHubError(.unsupportedMediaType, "The enrollment request must be JSON: send 'Content-Type: application/json'.")
-            }
-            let body = try await request.body.collect(upTo: Self.maxBodyBytes)
-            let enrollment: EnrollmentRequest
-            do {
-                enrollment = try JSONDecoder().decode(EnrollmentRequest.self, from: Data(body.readableBytesView))
-            } catch let error as DecodingError {
-                throw SyncHubError(.malformedRequest, "The enrollment request is not valid: \(SyncHubError.describe(error))")
-            }
+            let enrollment = try await SyncRoutes<HubRequestContext>.decode(
+                EnrollmentRequest.self, from: request, upTo: Self.maxBodyBytes, named: "enrollment request")
             let answer = try await exchange.enroll(enrollment, logger: context.logger)
             return SyncRoutes<HubRequestContext>.json(try JSONEncoder().encode(answer))
         }

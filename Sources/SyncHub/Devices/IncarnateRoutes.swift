@@ -15,16 +15,8 @@ struct IncarnateRoutes {
     func add(to router: Router<HubRequestContext>) {
         let exchange = self.exchange
         router.post("v1/incarnate") { request, context -> Response in
-            guard let contentType = request.headers[.contentType], SyncRoutes<HubRequestContext>.isJSON(contentType) else {
-                throw SyncHubError(.unsupportedMediaType, "The incarnation request must be JSON: send 'Content-Type: application/json'.")
-            }
-            let body = try await request.body.collect(upTo: Self.maxBodyBytes)
-            let incarnation: IncarnationRequest
-            do {
-                incarnation = try JSONDecoder().decode(IncarnationRequest.self, from: Data(body.readableBytesView))
-            } catch let error as DecodingError {
-                throw SyncHubError(.malformedRequest, "The incarnation request is not valid: \(SyncHubError.describe(error))")
-            }
+            let incarnation = try await SyncRoutes<HubRequestContext>.decode(
+                IncarnationRequest.self, from: request, upTo: Self.maxBodyBytes, named: "incarnation request")
             guard let device = context.device else {
                 throw SyncHubError(.unauthorized, "This hub requires a device credential.")
             }

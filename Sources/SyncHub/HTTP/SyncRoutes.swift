@@ -19,16 +19,8 @@ struct SyncRoutes<Context: RequestContext> {
     func addSync(to router: Router<Context>) where Context == HubRequestContext {
         let exchange = self.exchange
         router.post("v1/sync") { request, context -> Response in
-            guard let contentType = request.headers[.contentType], Self.isJSON(contentType) else {
-                throw SyncHubError(.unsupportedMediaType, "The sync request must be JSON: send 'Content-Type: application/json'.")
-            }
-            let body = try await request.body.collect(upTo: .max)
-            let syncRequest: SyncRequest
-            do {
-                syncRequest = try JSONDecoder().decode(SyncRequest.self, from: Data(body.readableBytesView))
-            } catch let error as DecodingError {
-                throw SyncHubError(.malformedRequest, "The sync request is not valid: \(SyncHubError.describe(error))")
-            }
+            // The gzip middleware has already bounded the body by the hub's limits.
+            let syncRequest = try await Self.decode(SyncRequest.self, from: request, upTo: .max, named: "sync request")
             var logger = context.logger
             logger[metadataKey: "sync.peer"] = "\(syncRequest.replica.hex)"
             guard let device = context.device else {
@@ -36,6 +28,23 @@ struct SyncRoutes<Context: RequestContext> {
             }
             let response = try await exchange.handle(syncRequest, device: device, logger: logger)
             return Self.json(try JSONEncoder().encode(response))
+        }
+    }
+
+    /// The JSON body of `request` as `T`, read up to `maxBytes`: 415 unless the content type is
+    /// JSON, 400 `malformed-request` naming the field when it does not decode. `name` says what
+    /// the body is in the message ("sync request").
+    static func decode<T: Decodable>(
+        _ type: T.Type, from request: Request, upTo maxBytes: Int, named name: String
+    ) async throws -> T {
+        guard let contentType = request.headers[.contentType], isJSON(contentType) else {
+            throw SyncHubError(.unsupportedMediaType, "The \(name) must be JSON: send 'Content-Type: application/json'.")
+        }
+        let body = try await request.body.collect(upTo: maxBytes)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            throw SyncHubError(.malformedRequest, "The \(name) is not valid: \(SyncHubError.describe(error))")
         }
     }
 

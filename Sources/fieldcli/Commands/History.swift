@@ -27,7 +27,7 @@ extension FieldCLI {
             let store = try options.open()
             let history = try store.history(of: key)
             guard !history.isEmpty else { _ = try store.existingDocument(key); return }
-            let entries = try history.map { ($0, try store.signatureStatus(of: $0.version)) }
+            let entries = Array(zip(history, try store.signatureStatuses(of: history.map(\.version))))
             if options.json {
                 try JSONOutput.print([
                     "collection": key.collection.rawValue, "id": key.id.rawValue,

@@ -34,14 +34,13 @@ extension FieldCLI {
                 let page = try store.storedVersions(afterSequence: after, limit: 2_000)
                 guard let last = page.last else { break }
                 after = last.sequence
-                for stored in page {
-                    checked += 1
-                    guard let key = keys[stored.version.dot.replica] else {
-                        unknown.append(stored)
-                        continue
-                    }
-                    if !key.isValidSignature(of: stored.version) { invalid.append(stored) }
-                }
+                checked += page.count
+                let (known, unheld) = (
+                    page.filter { keys[$0.version.dot.replica] != nil }, page.filter { keys[$0.version.dot.replica] == nil }
+                )
+                unknown += unheld
+                let failing = SignatureCheck.failuresBlocking(of: known.map(\.version), keys: keys)
+                invalid += known.filter { failing.contains($0.version.dot) }
             }
             if options.json {
                 try JSONOutput.print([
