@@ -88,7 +88,7 @@ extension ReplicaStore {
             for key in changed { try records[key]?.save(db, known: known) }
             try Knowledge.raise(db, to: raised)
             if latest > .zero { try ClockRow.observe(db, latest, now: now) }
-            try inSameTransaction?(ApplyContext(db: db))
+            try inSameTransaction?(ApplyContext(db: db, report: report))
             return report
         }
     }
@@ -105,9 +105,11 @@ public enum Admission: Sendable, Hashable {
 }
 
 /// Access to the transaction in which a batch is applied, for writes that must commit with it
-/// (a pull checkpoint with the page it covers).
+/// (a pull checkpoint with the page it covers, a hub's audit entries for what it set aside).
 public struct ApplyContext {
     let db: Database
+    /// What the batch did: the report `apply` returns once the transaction commits.
+    public internal(set) var report = ApplyReport()
 }
 
 /// The knowledge table: the highest counter received of each origin.

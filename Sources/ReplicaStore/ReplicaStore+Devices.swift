@@ -26,6 +26,8 @@ public struct DeviceRecord: Sendable, Hashable {
     /// The device's further replica ids, oldest first: new incarnations it took after forks,
     /// bound to the same enrollment (key and credential). ``replicaID`` is the enrolled one.
     public var incarnations: [ReplicaID] = []
+    /// What the device may read and write.
+    public var grants: AccessGrants = .everything
 
     /// Whether `replica` is this device: its enrolled id or one of its incarnations.
     public func isIncarnation(_ replica: ReplicaID) -> Bool {
@@ -34,7 +36,8 @@ public struct DeviceRecord: Sendable, Hashable {
 
     public init(
         replicaID: ReplicaID, name: String, publicKey: PublicDeviceKey, status: Status, enrolledAt: UInt64,
-        revokedAt: UInt64? = nil, lastSeenAt: UInt64? = nil, lastLag: Int? = nil, lastSkewMilliseconds: Int64? = nil
+        revokedAt: UInt64? = nil, lastSeenAt: UInt64? = nil, lastLag: Int? = nil, lastSkewMilliseconds: Int64? = nil,
+        grants: AccessGrants = .everything
     ) {
         self.replicaID = replicaID
         self.name = name
@@ -45,6 +48,7 @@ public struct DeviceRecord: Sendable, Hashable {
         self.lastSeenAt = lastSeenAt
         self.lastLag = lastLag
         self.lastSkewMilliseconds = lastSkewMilliseconds
+        self.grants = grants
     }
 }
 
@@ -75,17 +79,28 @@ extension ReplicaStore {
     /// The store's clock in milliseconds since 1970 (``Options/now``; tests pin it).
     public func now() -> UInt64 { options.now() }
 
-    /// Records a one-time enrollment code (by its hash) for a device to be called `name`;
-    /// returns false, recording nothing, when an active device already has that name.
-    public func addEnrollmentCode(hash: Data, deviceName: String, expiresAt: UInt64) throws -> Bool {
+    /// Records a one-time enrollment code (by its hash) for a device to be called `name`, with the
+    /// grants it will have; returns false, recording nothing, when an active device already has that name.
+    public func addEnrollmentCode(
+        hash: Data, deviceName: String, grants: AccessGrants = .everything, expiresAt: UInt64
+    ) throws -> Bool {
         let now = options.now()
         return try write { db in
             if try Int.fetchOne(db, sql: "SELECT count(*) FROM devices WHERE name = ? AND status = 'active'", arguments: [deviceName]) ?? 0 > 0 {
                 return false
             }
+            try Self.rememberGrants(db, grants)
             try db.execute(
-                sql: "INSERT INTO enrollment_codes (code_hash, device_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                arguments: [hash, deviceName, Int64(clamping: now), Int64(clamping: expiresAt)])
+                sql: """
+                    INSERT INTO enrollment_codes (code_hash, device_name, created_at, expires_at, read_scope, write_scope)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    hash, deviceName, Int64(clamping: now), Int64(clamping: expiresAt), grants.read.text, grants.write.text,
+                ])
+            try Self.appendAudit(
+                db, actor: Self.operatorActor, action: .codeIssued, subject: deviceName,
+                detail: ["expiresAt": "\(expiresAt)", "read": grants.read.text, "write": grants.write.text], at: now)
             return true
         }
     }
@@ -98,7 +113,8 @@ extension ReplicaStore {
         let now = Int64(clamping: options.now())
         return try write { db in
             guard let code = try Row.fetchOne(
-                db, sql: "SELECT device_name, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?", arguments: [codeHash])
+                db, sql: "SELECT device_name, expires_at, used_at, read_scope, write_scope FROM enrollment_codes WHERE code_hash = ?",
+                arguments: [codeHash])
             else { return .unknownCode }
             if (code["used_at"] as Int64?) != nil { return .used }
             if (code["expires_at"] as Int64) < now { return .expired }
@@ -110,13 +126,19 @@ extension ReplicaStore {
             let name: String = code["device_name"]
             try db.execute(
                 sql: """
-                    INSERT INTO devices (replica_id, name, public_key, credential_hash, status, enrolled_at)
-                    VALUES (?, ?, ?, ?, 'active', ?)
+                    INSERT INTO devices (replica_id, name, public_key, credential_hash, status, enrolled_at, read_scope, write_scope)
+                    VALUES (?, ?, ?, ?, 'active', ?, ?, ?)
                     """,
-                arguments: [replica.hex, name, publicKey.rawRepresentation, credentialHash, now])
+                arguments: [
+                    replica.hex, name, publicKey.rawRepresentation, credentialHash, now,
+                    code["read_scope"] as String, code["write_scope"] as String,
+                ])
             try db.execute(
                 sql: "UPDATE enrollment_codes SET used_at = ?, used_by = ? WHERE code_hash = ?",
                 arguments: [now, replica.hex, codeHash])
+            try Self.appendAudit(
+                db, actor: replica.hex, action: .enrolled, subject: name,
+                detail: ["replica": replica.hex, "code": String(Array(codeHash.prefix(6)).hex)], at: UInt64(now))
             return .enrolled(name: name)
         }
     }
@@ -165,6 +187,9 @@ extension ReplicaStore {
                 arguments: [now, record.replicaID.hex])
             record.status = .revoked
             record.revokedAt = UInt64(now)
+            try Self.appendAudit(
+                db, actor: Self.operatorActor, action: .revoked, subject: record.name,
+                detail: ["replica": record.replicaID.hex], at: UInt64(now))
             return .revoked(record)
         }
     }
@@ -224,6 +249,11 @@ extension ReplicaStore {
                 try statement.execute(arguments: [
                     version.dot.replica.hex, Int64(version.dot.counter), version.signature, json, pushedBy.hex, reason, now,
                 ])
+                // Pushed again after a lost answer: already quarantined, already audited.
+                guard db.changesCount > 0 else { continue }
+                try Self.appendAudit(
+                    db, actor: pushedBy.hex, action: .quarantined, subject: version.dot.description,
+                    detail: Self.quarantineDetail(version, reason: reason), at: UInt64(now))
             }
         }
     }
@@ -245,7 +275,7 @@ extension ReplicaStore {
     }
 
     static let deviceColumns =
-        "replica_id, name, public_key, status, enrolled_at, revoked_at, last_seen_at, last_lag, last_skew_ms"
+        "replica_id, name, public_key, status, enrolled_at, revoked_at, last_seen_at, last_lag, last_skew_ms, read_scope, write_scope"
 
     static func deviceRecord(_ row: Row) -> DeviceRecord? {
         guard let id = ReplicaID(row[0] as String), let key = try? PublicDeviceKey(rawRepresentation: row[2]),
@@ -254,7 +284,9 @@ extension ReplicaStore {
         return DeviceRecord(
             replicaID: id, name: row[1], publicKey: key, status: status, enrolledAt: UInt64(max(0, row[4] as Int64)),
             revokedAt: (row[5] as Int64?).map { UInt64(max(0, $0)) }, lastSeenAt: (row[6] as Int64?).map { UInt64(max(0, $0)) },
-            lastLag: row[7], lastSkewMilliseconds: row[8])
+            lastLag: row[7], lastSkewMilliseconds: row[8],
+            grants: AccessGrants(
+                read: Scope(text: row[9]) ?? .nothing, write: Scope(text: row[10]) ?? .nothing))
     }
 }
 
@@ -290,6 +322,10 @@ extension ReplicaStore {
             try db.execute(
                 sql: "INSERT INTO device_incarnations (replica_id, device_id, forked_at, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [newID.hex, device.hex, forkedAt?.description, now])
+            try Self.appendAudit(
+                db, actor: device.hex, action: .incarnated, subject: record.name,
+                detail: ["replica": newID.hex, "enrolled": device.hex, "forkedAt": forkedAt?.description ?? "-"],
+                at: UInt64(now))
             return .bound(name: record.name, incarnations: [device] + (try Self.incarnations(db, of: device)))
         }
     }

@@ -42,20 +42,31 @@ public struct FeedPage: Sendable, Hashable {
 }
 
 extension ReplicaStore {
-    /// Reads, in one snapshot, a page of versions in good standing stored after `position` (in
-    /// arrival order, filtered by `include`, bounded by `limit` versions and about `maxBytes`) and
-    /// this replica's knowledge of `origins`. A position this replica did not give out (no version
-    /// at its sequence, or another dot there) restarts the page at the beginning.
+    /// Reads, in one snapshot, a page of versions in good standing stored after `position` and up
+    /// to `through` when given (in arrival order, filtered by `include`, bounded by `limit`
+    /// versions and about `maxBytes`) and this replica's knowledge of `origins`. A position this
+    /// replica did not give out (no version at its sequence, or another dot there), as `position`
+    /// or as `through`, restarts the page at the beginning, without an upper bound.
+    ///
+    /// At most `maxScanned` versions are looked at: a page whose filter passes over many ends
+    /// there, with ``FeedPage/hasMore`` set.
     public func feedPage(
-        after position: FeedPosition, limit: Int, maxBytes: Int, knowledgeOf origins: Set<ReplicaID> = [],
+        after position: FeedPosition, through: FeedPosition? = nil, limit: Int, maxBytes: Int,
+        maxScanned: Int = .max, knowledgeOf origins: Set<ReplicaID> = [],
         include: @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool = { _, _ in true }
     ) throws -> FeedPage {
         try read { db in
             var start = position
+            var upper = Int64.max
             var restarted = false
-            if position != .start {
-                let held = position.sequence > 0 ? try Self.dot(db, atSequence: position.sequence) : nil
-                if held == nil || held != position.dot {
+            if position != .start, try !Self.holds(db, position) {
+                start = .start
+                restarted = true
+            }
+            if !restarted, let through {
+                if try Self.holds(db, through) {
+                    upper = through.sequence
+                } else {
                     start = .start
                     restarted = true
                 }
@@ -68,10 +79,16 @@ extension ReplicaStore {
                 db,
                 sql: """
                     SELECT \(Rows.storedVersionColumns) FROM versions
-                    WHERE seq > ? AND set_aside_reason IS NULL ORDER BY seq
+                    WHERE seq > ? AND seq <= ? AND set_aside_reason IS NULL ORDER BY seq
                     """,
-                arguments: [start.sequence])
+                arguments: [start.sequence, upper])
+            var scanned = 0
             while let row = try rows.next() {
+                if scanned >= max(1, maxScanned) {
+                    hasMore = true
+                    break
+                }
+                scanned += 1
                 let stored = try Rows.storedVersion(row)
                 guard include(stored.version, stored.receivedFrom) else {
                     end = FeedPosition(sequence: stored.sequence, dot: stored.version.dot)
@@ -111,6 +128,13 @@ extension ReplicaStore {
             }
             return reasons
         }
+    }
+
+    /// Whether `position` is one of this replica's: the start, or the dot it names is stored at its sequence.
+    static func holds(_ db: Database, _ position: FeedPosition) throws -> Bool {
+        if position == .start { return true }
+        guard position.sequence > 0, let dot = position.dot else { return false }
+        return try Self.dot(db, atSequence: position.sequence) == dot
     }
 
     /// The dot stored at local sequence `sequence`, set aside or not; nil when there is none.

@@ -1,5 +1,6 @@
 public import SyncEngine
 import Foundation
+import GRDB
 
 extension ReplicaStore {
     /// Merges, field by field, the conflicting documents among `keys` whose collection's policy is
@@ -11,9 +12,10 @@ extension ReplicaStore {
     /// operator. Returns the versions written.
     ///
     /// Run it in one place (the hub), so that the network gets one merge per conflict rather
-    /// than one from every replica that notices it.
+    /// than one from every replica that notices it. When `audited` (the hub), each merge is
+    /// recorded in the audit log in the transaction that writes it.
     @discardableResult
-    public func mergeFieldwise(_ keys: Set<DocumentKey>) throws -> [Version] {
+    public func mergeFieldwise(_ keys: Set<DocumentKey>, audited: Bool = false) throws -> [Version] {
         var written: [Version] = []
         for key in keys.sorted() where RecordKind(collection: key.collection)?.mergePolicy == .fieldwise {
             guard let document = try document(key), document.isConflicted else { continue }
@@ -32,12 +34,26 @@ extension ReplicaStore {
                 continue
             }
             do {
-                written.append(try write(WriteIntent(key: key, body: body, isResolution: true, expectedSiblings: dots)))
+                let intent = WriteIntent(key: key, body: body, isResolution: true, expectedSiblings: dots)
+                written.append(try write(intent, inSameTransaction: audited ? Self.auditResolution(siblings: dots) : nil))
             } catch let error as SyncEngineError where error.code == .conflict {
                 continue  // The document changed meanwhile; the next exchange looks again.
             }
         }
         return written
+    }
+
+    /// Records a hub's merge in the audit log: the document, the merge's dot and the siblings it merged.
+    private static func auditResolution(siblings: [Dot]) -> @Sendable (Database, Version, UInt64) throws -> Void {
+        { db, version, now in
+            try appendAudit(
+                db, actor: hubActor, action: .resolved, subject: version.key.description,
+                detail: [
+                    "dot": version.dot.description, "siblings": siblings.map(\.description).joined(separator: " "),
+                    "how": "merged field by field",
+                ],
+                at: now)
+        }
     }
 
     /// The latest version every sibling has seen: among the versions all siblings' contexts

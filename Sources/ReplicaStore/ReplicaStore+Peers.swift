@@ -1,3 +1,4 @@
+import Foundation
 public import SyncEngine
 import GRDB
 
@@ -13,16 +14,19 @@ public struct PeerState: Sendable, Hashable {
     public var lastSyncAt: UInt64?
     /// The last failure's sentence, cleared by a success.
     public var lastError: String?
+    /// What the peer last said this replica may read and write there; nil until it said.
+    public var grants: AccessGrants?
 
     public init(
         peer: String, knowledge: VersionVector = VersionVector(), checkpoint: String? = nil,
-        lastSyncAt: UInt64? = nil, lastError: String? = nil
+        lastSyncAt: UInt64? = nil, lastError: String? = nil, grants: AccessGrants? = nil
     ) {
         self.peer = peer
         self.knowledge = knowledge
         self.checkpoint = checkpoint
         self.lastSyncAt = lastSyncAt
         self.lastError = lastError
+        self.grants = grants
     }
 }
 
@@ -77,23 +81,25 @@ enum PeerRow {
     static func load(_ db: Database, _ peer: String) throws -> PeerState {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT knowledge, checkpoint, last_sync_at, last_error FROM peers WHERE peer = ?",
+                db, sql: "SELECT knowledge, checkpoint, last_sync_at, last_error, grants FROM peers WHERE peer = ?",
                 arguments: [peer])
         else { return PeerState(peer: peer) }
         return PeerState(
             peer: peer, knowledge: VersionVector(compactText: row[0]) ?? VersionVector(), checkpoint: row[1],
-            lastSyncAt: (row[2] as Int64?).map { UInt64(max(0, $0)) }, lastError: row[3])
+            lastSyncAt: (row[2] as Int64?).map { UInt64(max(0, $0)) }, lastError: row[3],
+            grants: (row[4] as String?).flatMap { try? JSONDecoder().decode(AccessGrants.self, from: Data($0.utf8)) })
     }
 
     static func save(_ db: Database, _ state: PeerState) throws {
         try db.execute(
             sql: """
-                INSERT OR REPLACE INTO peers (peer, knowledge, checkpoint, last_sync_at, last_error)
-                VALUES (?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO peers (peer, knowledge, checkpoint, last_sync_at, last_error, grants)
+                VALUES (?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 state.peer, state.knowledge.compactText, state.checkpoint,
                 state.lastSyncAt.map { Int64(clamping: $0) }, state.lastError,
+                try state.grants.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) },
             ])
     }
 }

@@ -15,6 +15,13 @@ extension ReplicaStore {
     /// document that does not exist.
     @discardableResult
     public func write(_ intent: WriteIntent) throws -> Version {
+        try write(intent, inSameTransaction: nil)
+    }
+
+    /// ``write(_:)``, running `inSameTransaction` with the version written before the commit.
+    func write(
+        _ intent: WriteIntent, inSameTransaction: (@Sendable (Database, Version, UInt64) throws -> Void)?
+    ) throws -> Version {
         let intent = try validated(intent)
         let now = options.now()
         let key = self.key
@@ -51,6 +58,7 @@ extension ReplicaStore {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO knowledge (origin, counter) VALUES (?, ?)",
                 arguments: [replicaID.hex, Int64(counter)])
+            try inSameTransaction?(db, version, now)
             return version
         }
     }

@@ -143,6 +143,46 @@ enum Schema {
                 CREATE INDEX device_incarnations_by_device ON device_incarnations (device_id);
                 """)
         }
+        migrator.registerMigration("v4-scopes") { db in
+            try db.execute(sql: """
+                -- A device's read and write grants (scope text, see `AccessGrants`); devices and
+                -- codes from before scopes existed may read and write everything.
+                ALTER TABLE devices ADD COLUMN read_scope TEXT NOT NULL DEFAULT '*';
+                ALTER TABLE devices ADD COLUMN write_scope TEXT NOT NULL DEFAULT '*';
+                ALTER TABLE enrollment_codes ADD COLUMN read_scope TEXT NOT NULL DEFAULT '*';
+                ALTER TABLE enrollment_codes ADD COLUMN write_scope TEXT NOT NULL DEFAULT '*';
+                -- A field replica's last grants from a peer, as the peer sent them (JSON).
+                ALTER TABLE peers ADD COLUMN grants TEXT;
+                -- A hub's grant sets by fingerprint, so that a pull checkpoint made under one set
+                -- tells what the device could read then.
+                CREATE TABLE grant_sets (
+                    fingerprint TEXT PRIMARY KEY,
+                    read_scope TEXT NOT NULL,
+                    write_scope TEXT NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
+        migrator.registerMigration("v5-audit") { db in
+            try db.execute(sql: """
+                -- A hub's append-only audit log: each entry's hash is SHA-256 of the previous
+                -- entry's hash and the entry's canonical bytes (see `AuditEntry`). detail is a JSON
+                -- object of strings.
+                CREATE TABLE audit_log (
+                    seq INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    detail TEXT NOT NULL,
+                    previous_hash BLOB NOT NULL,
+                    hash BLOB NOT NULL
+                );
+                CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                """)
+        }
         return migrator
     }
 }

@@ -23,6 +23,8 @@ public struct SyncStatus: Sendable, Hashable {
     public var setAsideCount: Int
     /// The most recent set-aside versions (at most `limit` of them).
     public var setAside: [SetAsideVersion]
+    /// What the hub last said this device may read and write; nil before its first sync.
+    public var grants: AccessGrants?
 
     /// Reads the status of `store`'s sync with `hub` (by default the hub it synced with last);
     /// lists at most `limit` set-aside versions.
@@ -35,6 +37,6 @@ public struct SyncStatus: Sendable, Hashable {
         }
         return SyncStatus(
             hub: hub, lastSyncAt: peer?.lastSyncAt, lastError: peer?.lastError, waitingToPush: waiting,
-            setAsideCount: try store.status().setAside, setAside: setAside)
+            setAsideCount: try store.status().setAside, setAside: setAside, grants: peer?.grants)
     }
 }

@@ -17,6 +17,8 @@ public struct SyncSummary: Sendable, Hashable, Codable {
     /// Pulled versions whose signature does not verify against their origin's key, or whose
     /// origin's key this replica lacks (kept and applied, flagged in history and `fieldcli verify`).
     public var unverified = 0
+    /// Documents this replica forgot because its read scope at the hub narrowed.
+    public var documentsForgotten = 0
 
     public init() {}
 

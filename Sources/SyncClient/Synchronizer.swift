@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Logging
 public import ReplicaStore
 public import SyncEngine
@@ -23,16 +24,20 @@ public struct Synchronizer: Sendable {
         public var maxRoundTrips: Int
         /// Retries of one round trip.
         public var retry: RetryPolicy
+        /// Whether pulled versions are checked against their origins' keys. Off only to measure
+        /// what verification costs (vigil-bench); never a user-facing option.
+        public var verifySignatures: Bool
 
         public init(
             pageLimits: PageLimits = PageLimits(), pushVersions: Int = 1_000, pushBytes: Int = 512 * 1024,
-            maxRoundTrips: Int = 10_000, retry: RetryPolicy = RetryPolicy()
+            maxRoundTrips: Int = 10_000, retry: RetryPolicy = RetryPolicy(), verifySignatures: Bool = true
         ) {
             self.pageLimits = pageLimits
             self.pushVersions = max(1, pushVersions)
             self.pushBytes = max(1, pushBytes)
             self.maxRoundTrips = max(1, maxRoundTrips)
             self.retry = retry
+            self.verifySignatures = verifySignatures
         }
     }
 
@@ -110,7 +115,7 @@ public struct Synchronizer: Sendable {
             request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
             let reply = try await exchange(request)
             let outcome = round.outcome(of: reply.response)
-            try commit(outcome, response: reply.response)
+            summary.documentsForgotten += try commit(outcome, round: round, response: reply.response)
             let check = try startSignatureCheck(reply.response)
             if let pendingCheck { summary.unverified += await report(pendingCheck.value) }
             pendingCheck = check
@@ -170,6 +175,7 @@ public struct Synchronizer: Sendable {
                 keys.merge(new) { held, _ in held }
             }
         }
+        guard configuration.verifySignatures else { return nil }
         let versions = response.versions
         let knownKeys = keys
         return Task { await SignatureCheck.failures(of: versions, keys: knownKeys) }
@@ -216,18 +222,46 @@ public struct Synchronizer: Sendable {
 
     /// Applies the page, its checkpoint, the new belief of the hub's knowledge, the rejections and
     /// the counter in one transaction.
-    private func commit(_ outcome: ExchangeRound.Outcome, response: SyncResponse) throws {
+    /// Returns how many documents were forgotten (the grants narrowed).
+    private func commit(_ outcome: ExchangeRound.Outcome, round: ExchangeRound, response: SyncResponse) throws -> Int {
         let peer = self.peer
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+        let replica = round.replica
+        let forgotten = ForgottenCount()
         try store.apply(response.versions, from: response.hub, inSameTransaction: { context in
             if let counter = outcome.raiseCounter { try context.raiseCounter(toAtLeast: counter) }
             try context.setAside(outcome.setAside)
+            // New grants: forget what the read scope no longer covers (but nothing unsent).
+            if let grants = response.grants, grants.read != .everything {
+                forgotten.value = try context.forget(
+                    outside: grants.read, keepingVersionsOf: replica, above: outcome.knowledge[replica])
+            }
             try context.updatePeer(peer) { state in
                 state.knowledge = outcome.knowledge
                 state.checkpoint = outcome.checkpoint
                 state.lastSyncAt = now
                 state.lastError = nil
+                if let grants = response.grants { state.grants = grants }
             }
         })
+        if forgotten.value > 0 {
+            logger.notice(
+                "forgot documents outside this device's read scope",
+                metadata: [
+                    "sync.peer": "\(peer)", "sync.forgotten": "\(forgotten.value)",
+                    "sync.readScope": "\(response.grants?.read.text ?? "")",
+                ])
+        }
+        return forgotten.value
+    }
+}
+
+/// A count set inside a store transaction's closure and read after it.
+private final class ForgottenCount: Sendable {
+    private let count = Mutex(0)
+
+    var value: Int {
+        get { count.withLock { $0 } }
+        set { count.withLock { $0 = newValue } }
     }
 }

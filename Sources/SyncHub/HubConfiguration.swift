@@ -15,6 +15,9 @@ public struct HubConfiguration: Sendable, Hashable {
         public var maxPageVersions = 5_000
         /// About the most bytes one pulled page holds, whatever the client asks.
         public var maxPageBytes = 4 << 20
+        /// The most versions one pull looks at to fill a page: a device with a narrow read scope
+        /// gets an empty page marked "more" rather than one long scan.
+        public var maxScannedPerPage = 50_000
         /// The largest record body accepted; a larger one is quarantined.
         public var maxRecordBytes = 1 << 20
         /// Responses larger than this are gzip-compressed for clients that accept it.

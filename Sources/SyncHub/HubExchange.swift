@@ -91,10 +91,14 @@ public struct HubExchange: Sendable {
         if !push.isEmpty {
             let maxRecordBytes = limits.maxRecordBytes
             let ownBadSignatures = badSignatures
+            // Each version is checked against the write scope of the device that wrote it.
+            var writeScopes = try await devices.grants(of: Set(push.map(\.dot.replica))).mapValues(\.write)
+            if let device { writeScopes[request.replica] = device.grants.write }
+            let scopes = writeScopes
             let report = try await storage.apply(push, from: request.replica) { version, heldCounter in
                 Self.admission(
                     of: version, heldCounter: heldCounter, maxRecordBytes: maxRecordBytes,
-                    badSignature: ownBadSignatures[version.dot])
+                    badSignature: ownBadSignatures[version.dot], writeScope: scopes[version.dot.replica])
             }
             accepted = report.stored - report.setAside.count
             refused = report.refused.count
@@ -110,27 +114,37 @@ public struct HubExchange: Sendable {
             rejected.sort { $0.dot < $1.dot }
         }
 
-        // The pull, read after the push, with the knowledge, in one snapshot.
+        // The pull, read after the push, with the knowledge, in one snapshot, within the read scope.
         var origins = Set(request.push.map(\.dot.replica))
         origins.insert(request.replica)
         if let assumed = request.assumedKnowledge { origins.formUnion(assumed.entries.keys) }
-        let position = request.checkpoint.map { FeedPosition(checkpoint: $0) ?? FeedPosition(sequence: -1, dot: nil) }
+        let grants = device?.grants ?? .everything
+        let registry = devices
+        let plan = try await PullPlan.plan(checkpoint: request.checkpoint, grants: grants) {
+            try await registry.grants(fingerprint: $0)
+        }
         let reader = request.replica
         let readerCounter = request.counter
+        let readScope = grants.read
         let page = try await storage.page(
             PageQuery(
-                after: position ?? .start,
+                after: plan.after, through: plan.through,
                 limit: min(max(1, request.limits.versions), limits.maxPageVersions),
                 maxBytes: min(max(1, request.limits.bytes), limits.maxPageBytes),
+                maxScanned: limits.maxScannedPerPage,
                 knowledgeOf: origins,
                 include: { version, receivedFrom in
                     Self.isSent(version, receivedFrom: receivedFrom, to: reader, counter: readerCounter)
+                        && plan.includes(version, readScope: readScope)
                 }))
+        let next = plan.checkpoint(after: page)
 
         var response = SyncResponse(
             hub: storage.hubID, knowledge: Self.knowledgeDelta(page.knowledge, request: request, push: request.push),
-            accepted: accepted, rejected: rejected, versions: page.versions, checkpoint: page.end.checkpoint,
-            more: page.hasMore, checkpointReset: page.restarted)
+            accepted: accepted, rejected: rejected, versions: page.versions, checkpoint: next.text,
+            more: next.more, checkpointReset: page.restarted)
+        // The device's grants, when they changed since its checkpoint: it forgets what it may no longer read.
+        if device != nil, plan.grantsChanged || page.restarted { response.grants = grants }
         // The key directory: the enrolled keys of the page's origins, so the client verifies them.
         if !page.versions.isEmpty {
             let keys = try await devices.keys(of: Set(page.versions.map(\.dot.replica)))
@@ -139,8 +153,9 @@ public struct HubExchange: Sendable {
         if let device {
             let now = Int64(clamping: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
             let skew = request.sentAt.map { Int64(clamping: $0) &- now }
+            let pulledAfter = plan.backfill?.until ?? plan.after
             try await devices.recordExchange(
-                of: device.replicaID, pulledAfter: position.map { max(0, $0.sequence) } ?? 0, skewMilliseconds: skew)
+                of: device.replicaID, pulledAfter: max(0, pulledAfter.sequence), skewMilliseconds: skew)
         }
         logger.info(
             "sync exchange",
@@ -160,11 +175,18 @@ public struct HubExchange: Sendable {
 
     /// Whether a pushed version is merged, quarantined, or refused (a gap: the hub lacks the
     /// counters before it, and the knowledge delta tells the client where to push from).
+    /// `writeScope` is the write scope of the device that wrote the version (nil for an origin that
+    /// is no enrolled device, such as the hub).
     static func admission(
-        of version: Version, heldCounter: UInt64, maxRecordBytes: Int, badSignature: String? = nil
+        of version: Version, heldCounter: UInt64, maxRecordBytes: Int, badSignature: String? = nil,
+        writeScope: Scope? = nil
     ) -> Admission {
         if version.dot.counter > heldCounter + 1 { return .refuse }
         if let badSignature { return .setAside(badSignature) }
+        if let writeScope, !writeScope.allows(collection: version.collection, partition: version.partition) {
+            return .setAside(
+                "out of scope: replica \(version.dot.replica.short) may not write \(version.collection) in partition '\(version.partition)' (its write scope is \(writeScope.text)); ask the hub operator to widen it, or write elsewhere")
+        }
         if let body = version.body {
             do {
                 let check = try RecordCatalog.validate(

@@ -138,14 +138,16 @@ public final class HubFixture: Sendable {
         }
     }
 
-    /// Enrolls `replica`'s device (as an operator's code and `fieldcli enroll` would) and returns
-    /// its credential; with `save`, also saves it with the hub's URL in the replica's credential
-    /// file, so that `fieldcli sync` needs no flags.
+    /// Enrolls `replica`'s device with `grants` (as an operator's code and `fieldcli enroll` would)
+    /// and returns its credential; with `save`, also saves it with the hub's URL in the replica's
+    /// credential file, so that `fieldcli sync` needs no flags.
     @discardableResult
-    public func enroll(_ replica: ReplicaStore, name: String? = nil, save: Bool = false) async throws -> String {
+    public func enroll(
+        _ replica: ReplicaStore, name: String? = nil, grants: AccessGrants = .everything, save: Bool = false
+    ) async throws -> String {
         let credential = try await Self.enroll(
-            replica.replicaID, publicKey: replica.publicKey, name: name ?? "device-\(replica.replicaID.short)", store: store,
-            exchange: exchange)
+            replica.replicaID, publicKey: replica.publicKey, name: name ?? "device-\(replica.replicaID.short)",
+            grants: grants, store: store, exchange: exchange)
         if save {
             let file = ["hub": url.absoluteString, "credential": credential]
             let data = try JSONSerialization.data(withJSONObject: file)
@@ -168,9 +170,10 @@ public final class HubFixture: Sendable {
     }
 
     static func enroll(
-        _ replica: ReplicaID, publicKey: PublicDeviceKey, name: String, store: ReplicaStore, exchange: HubExchange
+        _ replica: ReplicaID, publicKey: PublicDeviceKey, name: String, grants: AccessGrants = .everything,
+        store: ReplicaStore, exchange: HubExchange
     ) async throws -> String {
-        let code = try DeviceAdministration(store: store).addDevice(name: name, lifetime: .seconds(3_600)).code
+        let code = try DeviceAdministration(store: store).addDevice(name: name, grants: grants, lifetime: .seconds(3_600)).code
         let answer = try await exchange.enroll(
             EnrollmentRequest(code: code, replica: replica, publicKey: publicKey), logger: silentLogger)
         return answer.credential

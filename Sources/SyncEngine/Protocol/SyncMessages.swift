@@ -85,6 +85,9 @@ public struct SyncResponse: Codable, Sendable, Hashable {
     /// The enrolled public keys of the origins of ``versions`` (optional: absent when the page is
     /// empty), so the client verifies what it pulls.
     public var keys: DeviceKeyDirectory?
+    /// The device's read and write scopes, sent on its first pull and whenever they changed since
+    /// its checkpoint (optional): the client forgets the documents outside the read scope.
+    public var grants: AccessGrants?
 
     public init(
         protocolVersion: Int = SyncProtocol.current, hub: ReplicaID, knowledge: VersionVector, accepted: Int,
@@ -103,7 +106,7 @@ public struct SyncResponse: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol", hub, knowledge, accepted, rejected, versions, checkpoint, more
-        case checkpointReset, keys
+        case checkpointReset, keys, grants
     }
 }
 

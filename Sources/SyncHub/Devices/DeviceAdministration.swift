@@ -1,7 +1,7 @@
 public import Logging
 public import ReplicaStore
 import Foundation
-import SyncEngine
+public import SyncEngine
 
 /// What an operator does to the hub's devices on the hub machine (`syncd devices`), on the hub's
 /// database directly: give out enrollment codes, list devices, revoke them.
@@ -16,9 +16,11 @@ public struct DeviceAdministration: Sendable {
         DeviceAdministration(store: try SQLiteHubStorage.openOrCreate(path: databasePath, logger: logger).store)
     }
 
-    /// Gives out a one-time code enrolling a device called `name`, valid for `lifetime`; the hub
-    /// keeps only its hash, so it is shown once.
-    public func addDevice(name: String, lifetime: Duration) throws -> (code: String, expiresAt: UInt64) {
+    /// Gives out a one-time code enrolling a device called `name` with `grants`, valid for
+    /// `lifetime`; the hub keeps only its hash, so it is shown once.
+    public func addDevice(
+        name: String, grants: AccessGrants = .everything, lifetime: Duration
+    ) throws -> (code: String, expiresAt: UInt64) {
         guard Self.isValidName(name) else {
             throw DeviceAdministrationError(
                 "A device name is 1 to 64 characters without control characters, such as 'amina-laptop'.")
@@ -28,7 +30,7 @@ public struct DeviceAdministration: Sendable {
             throw DeviceAdministrationError("The enrollment code could not be made; try again.")
         }
         let expiresAt = store.now() + UInt64(max(1, lifetime.components.seconds)) * 1000
-        guard try store.addEnrollmentCode(hash: hash, deviceName: name, expiresAt: expiresAt) else {
+        guard try store.addEnrollmentCode(hash: hash, deviceName: name, grants: grants, expiresAt: expiresAt) else {
             throw DeviceAdministrationError(
                 "An active device is already called '\(name)'; choose another name, or revoke that device first.")
         }
@@ -49,6 +51,23 @@ public struct DeviceAdministration: Sendable {
         case .ambiguous(let devices):
             let ids = devices.map(\.replicaID.hex).joined(separator: ", ")
             throw DeviceAdministrationError("Several active devices are called '\(nameOrID)'; revoke one by its replica id (\(ids)).")
+        }
+    }
+
+    /// Replaces the read scope, the write scope, or both (nil keeps one) of the active device with
+    /// this replica id or name; returns the device as it is now and its grants before. The
+    /// device's next sync answers under them.
+    public func setScopes(
+        read: Scope?, write: Scope?, of nameOrID: String
+    ) throws -> (device: DeviceRecord, previous: AccessGrants) {
+        switch try store.setGrants(read: read, write: write, ofDevice: nameOrID) {
+        case .changed(let device, let previous):
+            return (device, previous)
+        case .notFound:
+            throw DeviceAdministrationError("No active device is called or has the replica id '\(nameOrID)'; see `syncd devices list`.")
+        case .ambiguous(let devices):
+            let ids = devices.map(\.replicaID.hex).joined(separator: ", ")
+            throw DeviceAdministrationError("Several active devices are called '\(nameOrID)'; name one by its replica id (\(ids)).")
         }
     }
 

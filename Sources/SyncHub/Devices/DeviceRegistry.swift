@@ -24,9 +24,22 @@ public protocol DeviceRegistry: Sendable {
 
     /// Binds `newID` to `device` as a new incarnation (same key and credential) after its replica forked.
     func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome
+
+    /// The grants of the devices that wrote as `origins`; origins of no enrolled device are absent.
+    func grants(of origins: Set<ReplicaID>) async throws -> [ReplicaID: AccessGrants]
+
+    /// The grants a checkpoint's fingerprint stands for; nil when the registry never held them.
+    func grants(fingerprint: String) async throws -> AccessGrants?
 }
 
 extension DeviceRegistry {
+    /// A registry that keeps no devices knows no grants but read-and-write-everything.
+    public func grants(of origins: Set<ReplicaID>) async throws -> [ReplicaID: AccessGrants] { [:] }
+
+    public func grants(fingerprint: String) async throws -> AccessGrants? {
+        fingerprint == AccessGrants.everything.fingerprint ? .everything : nil
+    }
+
     /// A registry that keeps no devices binds nothing.
     public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome {
         .unknownDevice
@@ -83,6 +96,17 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
         let store = self.store
         let enrolled = device.replicaID
         return try await offload { try store.bindIncarnation(of: enrolled, as: newID, forkedAt: forkedAt) }
+    }
+
+    public func grants(of origins: Set<ReplicaID>) async throws -> [ReplicaID: AccessGrants] {
+        guard !origins.isEmpty else { return [:] }
+        let store = self.store
+        return try await offload { try store.deviceGrants(of: origins) }
+    }
+
+    public func grants(fingerprint: String) async throws -> AccessGrants? {
+        let store = self.store
+        return try await offload { try store.grants(fingerprint: fingerprint) }
     }
 
     private struct SendableItem: Sendable {

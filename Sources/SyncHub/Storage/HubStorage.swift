@@ -32,22 +32,28 @@ public protocol HubStorage: Sendable {
 public struct PageQuery: Sendable {
     /// Where the page starts (a position this hub gave out, else the page restarts at the beginning).
     public var after: FeedPosition
+    /// Where the page must end at the latest (a position this hub gave out); nil for no bound.
+    public var through: FeedPosition?
     /// At most this many versions.
     public var limit: Int
     /// About this many bytes of versions (at least one version is sent when any is waiting).
     public var maxBytes: Int
+    /// At most this many versions are looked at (the filter may pass over many).
+    public var maxScanned: Int
     /// The origins whose knowledge entry the answer carries.
     public var knowledgeOf: Set<ReplicaID>
     /// Which versions the reader gets; the others are scanned past.
     public var include: @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool
 
     public init(
-        after: FeedPosition, limit: Int, maxBytes: Int, knowledgeOf: Set<ReplicaID>,
-        include: @escaping @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool
+        after: FeedPosition, through: FeedPosition? = nil, limit: Int, maxBytes: Int, maxScanned: Int = .max,
+        knowledgeOf: Set<ReplicaID>, include: @escaping @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool
     ) {
         self.after = after
+        self.through = through
         self.limit = limit
         self.maxBytes = maxBytes
+        self.maxScanned = maxScanned
         self.knowledgeOf = knowledgeOf
         self.include = include
     }

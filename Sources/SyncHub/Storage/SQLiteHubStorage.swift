@@ -38,12 +38,26 @@ public struct SQLiteHubStorage: HubStorage {
         admit: @escaping @Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission
     ) async throws -> ApplyReport {
         let store = self.store
-        return try await offload { try store.apply(versions, from: peer, admit: admit) }
+        let pushed = Dictionary(versions.map { ($0.dot, $0) }, uniquingKeysWith: { first, _ in first })
+        return try await offload {
+            let now = store.now()
+            // What the hub sets aside is audited in the same transaction.
+            return try store.apply(versions, from: peer, admit: admit) { context in
+                for (dot, reason) in context.report.setAside.sorted(by: { $0.key < $1.key }) {
+                    var detail = ["reason": reason]
+                    if let version = pushed[dot] {
+                        detail = ReplicaStore.quarantineDetail(version, reason: reason)
+                    }
+                    try context.appendAudit(
+                        actor: peer.hex, action: .quarantined, subject: dot.description, detail: detail, at: now)
+                }
+            }
+        }
     }
 
     public func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int {
         let store = self.store
-        return try await offload { try store.mergeFieldwise(keys).count }
+        return try await offload { try store.mergeFieldwise(keys, audited: true).count }
     }
 
     public func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String] {
@@ -55,8 +69,8 @@ public struct SQLiteHubStorage: HubStorage {
         let store = self.store
         return try await offload {
             try store.feedPage(
-                after: query.after, limit: query.limit, maxBytes: query.maxBytes, knowledgeOf: query.knowledgeOf,
-                include: query.include)
+                after: query.after, through: query.through, limit: query.limit, maxBytes: query.maxBytes,
+                maxScanned: query.maxScanned, knowledgeOf: query.knowledgeOf, include: query.include)
         }
     }
 

@@ -58,7 +58,7 @@ extension FieldCLI {
                     "hub": hub, "versionsPushed": summary.versionsPushed, "versionsPulled": summary.versionsPulled,
                     "rejected": summary.rejected, "bytesSent": summary.bytesSent, "bytesReceived": summary.bytesReceived,
                     "roundTrips": summary.roundTrips, "seconds": (summary.seconds * 1000).rounded() / 1000,
-                    "unverified": summary.unverified,
+                    "unverified": summary.unverified, "documentsForgotten": summary.documentsForgotten,
                 ])
                 return
             }
@@ -71,6 +71,12 @@ extension FieldCLI {
                 print(
                     Console.highlight(
                         "\(summary.unverified) pulled version\(summary.unverified == 1 ? "" : "s") failed signature verification; see `fieldcli verify`."))
+            }
+            if summary.documentsForgotten > 0 {
+                let count = summary.documentsForgotten
+                print(
+                    Console.highlight(
+                        "This device's read scope narrowed at the hub: \(count) document\(count == 1 ? " is" : "s are") no longer kept here (see `fieldcli status`)."))
             }
             if summary.rejected > 0 {
                 print(
@@ -104,6 +110,10 @@ extension StatusReport {
         add("last sync", last ?? "never", key: "lastSync", value: last ?? NSNull())
         if let error = sync.lastError {
             add("last error", Console.highlight(error), key: "lastError", value: error)
+        }
+        if let grants = sync.grants {
+            add("may read", grants.read.text, key: "readScope", value: grants.read.patterns.map(\.description))
+            add("may write", grants.write.text, key: "writeScope", value: grants.write.patterns.map(\.description))
         }
         add("to push", "\(sync.waitingToPush) versions", key: "waitingToPush", value: sync.waitingToPush)
         if sync.setAsideCount > 0 {

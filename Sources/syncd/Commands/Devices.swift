@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReplicaStore
+import SyncEngine
 import SyncHub
 
 extension Syncd {
@@ -10,7 +11,7 @@ extension Syncd {
     struct Devices: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Enroll, list and revoke the devices that may sync with this hub.",
-            subcommands: [Add.self, List.self, Revoke.self])
+            subcommands: [Add.self, List.self, Scopes.self, Revoke.self])
 
         /// The hub database flag every devices subcommand takes.
         struct HubDatabase: ParsableArguments {
@@ -26,6 +27,36 @@ extension Syncd {
                 } catch let error as StoreError {
                     Devices.fail(error.message)
                 }
+            }
+        }
+
+        /// The read and write scope flags of `add` and `scopes`.
+        struct ScopeFlags: ParsableArguments {
+            @Option(
+                help: ArgumentHelp(
+                    "What the device may read: collection/partition patterns such as observations/SD-* (repeat, or separate with commas; * for everything, none for nothing).",
+                    valueName: "patterns"))
+            var read: [String] = []
+
+            @Option(
+                help: ArgumentHelp(
+                    "What the device may write, in the same form as --read.", valueName: "patterns"))
+            var write: [String] = []
+
+            /// The read scope given; nil when the flag is absent.
+            var readScope: Scope? { Self.scope(read) }
+            /// The write scope given; nil when the flag is absent.
+            var writeScope: Scope? { Self.scope(write) }
+
+            func validate() throws {
+                for (flag, values) in [("--read", read), ("--write", write)] where !values.isEmpty && Self.scope(values) == nil {
+                    throw ValidationError(
+                        "\(flag) takes collection/partition patterns such as observations/SD-* or situations (each side a name, a prefix and *, or *), separated by commas; * for everything, none for nothing.")
+                }
+            }
+
+            private static func scope(_ values: [String]) -> Scope? {
+                values.isEmpty ? nil : Scope(text: values.joined(separator: ","))
             }
         }
 
@@ -60,12 +91,18 @@ extension Syncd.Devices {
             abstract: "Give out a one-time enrollment code for a new device.",
             discussion: """
                 Prints the code once (the hub keeps only its hash). On the device: \
-                fieldcli enroll --hub URL --code CODE. The code binds the device's public key and \
-                this name; it works once, until it expires.
+                fieldcli enroll --hub URL --code CODE. The code binds the device's public key, \
+                this name and its scopes; it works once, until it expires. Without --read or \
+                --write, the device may read or write everything.
+
+                Examples:
+                  syncd devices add amina-laptop --read 'observations/SD-*,situations' --write 'observations/SD-DN'
+                  syncd devices add hq-analyst --write none
                 """)
-        // Read and write scopes will be flags of this command (a later issue).
 
         @OptionGroup var hub: HubDatabase
+
+        @OptionGroup var scopes: ScopeFlags
 
         @Argument(help: "The device's name, such as amina-laptop.")
         var name: String
@@ -85,13 +122,19 @@ extension Syncd.Devices {
         func run() async throws {
             let administration = try hub.open()
             let lifetime = DeviceAdministration.parseLifetime(expires) ?? .seconds(86_400)
-            let (code, expiresAt) = Syncd.Devices.run { try administration.addDevice(name: name, lifetime: lifetime) }
+            let grants = AccessGrants(read: scopes.readScope ?? .everything, write: scopes.writeScope ?? .everything)
+            let (code, expiresAt) = Syncd.Devices.run {
+                try administration.addDevice(name: name, grants: grants, lifetime: lifetime)
+            }
             if json {
-                let object: [String: Any] = ["name": name, "code": code, "expiresAt": Syncd.Devices.time(expiresAt)]
+                let object: [String: Any] = [
+                    "name": name, "code": code, "expiresAt": Syncd.Devices.time(expiresAt),
+                    "read": grants.read.patterns.map(\.description), "write": grants.write.patterns.map(\.description),
+                ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print("Enrollment code for \(name) (valid until \(Syncd.Devices.time(expiresAt)), once):")
+                print("Enrollment code for \(name) (valid until \(Syncd.Devices.time(expiresAt)), once; \(grants)):")
                 print(code)
             }
         }
@@ -119,6 +162,8 @@ extension Syncd.Devices {
                         "lag": device.lastLag.map { $0 as Any } ?? NSNull(),
                         "skewMilliseconds": device.lastSkewMilliseconds.map { $0 as Any } ?? NSNull(),
                         "incarnations": device.incarnations.map(\.hex),
+                        "read": device.grants.read.patterns.map(\.description),
+                        "write": device.grants.write.patterns.map(\.description),
                     ]
                 }
                 let data = try JSONSerialization.data(withJSONObject: ["devices": objects], options: [.sortedKeys])
@@ -135,8 +180,45 @@ extension Syncd.Devices {
                 let forks = device.incarnations.isEmpty
                     ? "" : "  forked: also \(device.incarnations.map(\.hex).joined(separator: ", "))"
                 print(
-                    "\(device.name)  \(device.replicaID.hex)  \(device.status.rawValue)  last seen \(Syncd.Devices.time(device.lastSeenAt))  \(lag)  \(skew)\(forks)")
+                    "\(device.name)  \(device.replicaID.hex)  \(device.status.rawValue)  last seen \(Syncd.Devices.time(device.lastSeenAt))  \(lag)  \(skew)  \(device.grants)\(forks)")
             }
+        }
+    }
+
+    /// `syncd devices scopes NAME|ID --read ... --write ...`.
+    struct Scopes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change what a device may read or write.",
+            discussion: """
+                Replaces the scopes given and keeps the other. At its next sync the device \
+                receives the documents newly in its read scope, with their history, and forgets \
+                those no longer in it (except its own versions the hub has not taken yet). \
+                Versions it writes outside its write scope are quarantined at the hub.
+
+                Example:
+                  syncd devices scopes amina-laptop --read 'observations/SD-*' --write 'observations/SD-DN,observations/SD-KH'
+                """)
+
+        @OptionGroup var hub: HubDatabase
+
+        @Argument(help: "The device's name or replica id.")
+        var device: String
+
+        @OptionGroup var scopes: ScopeFlags
+
+        func validate() throws {
+            if scopes.read.isEmpty && scopes.write.isEmpty {
+                throw ValidationError("Give --read, --write or both: the scopes to set.")
+            }
+        }
+
+        func run() async throws {
+            let administration = try hub.open()
+            let (changed, previous) = Syncd.Devices.run {
+                try administration.setScopes(read: scopes.readScope, write: scopes.writeScope, of: device)
+            }
+            print(
+                "\(changed.name) (\(changed.replicaID.hex)) may now \(changed.grants) (was: \(previous)); it takes effect at its next sync.")
         }
     }
 

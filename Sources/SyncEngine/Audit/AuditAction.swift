@@ -1,0 +1,25 @@
+/// What an audit entry records, for programs: a dotted name such as `device.enrolled`.
+///
+/// A string wrapper rather than an enum, so that a log written by a later version of Vigil, with
+/// actions this one does not know, still reads and verifies.
+public struct AuditAction: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public var description: String { rawValue }
+
+    /// An operator gave out a one-time enrollment code.
+    public static let codeIssued = AuditAction(rawValue: "device.code-issued")
+    /// A device enrolled with a code.
+    public static let enrolled = AuditAction(rawValue: "device.enrolled")
+    /// An operator changed a device's read or write scopes.
+    public static let scopesChanged = AuditAction(rawValue: "device.scopes-changed")
+    /// An operator revoked a device.
+    public static let revoked = AuditAction(rawValue: "device.revoked")
+    /// A forked device took a new incarnation (a new replica id bound to its enrollment).
+    public static let incarnated = AuditAction(rawValue: "device.incarnated")
+    /// A pushed version was quarantined: kept, out of the shared state.
+    public static let quarantined = AuditAction(rawValue: "version.quarantined")
+    /// The hub resolved a conflicting document (a field-by-field merge).
+    public static let resolved = AuditAction(rawValue: "document.resolved")
+}

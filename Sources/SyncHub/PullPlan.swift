@@ -1,0 +1,90 @@
+import ReplicaStore
+import SyncEngine
+
+/// Which stretch of the changes feed one exchange pulls for a device, given its checkpoint and its
+/// grants now.
+///
+/// Grants unchanged since the checkpoint: the pull goes on from it. A narrowed read scope: it goes
+/// on too, and the answer carries the new grants, so the device forgets what it may no longer hold.
+/// A widened one: the pull first scans the feed from the start up to the checkpoint for the
+/// versions the earlier grants did not cover (the documents newly in scope, with their history),
+/// then goes on from the checkpoint. A checkpoint made under grants the hub no longer knows
+/// restarts the pull from the start.
+struct PullPlan: Sendable {
+    /// Where the page starts.
+    var after: FeedPosition
+    /// Where the page ends at the latest (during a catch-up).
+    var through: FeedPosition?
+    /// During a catch-up, what the device already received: versions it covers are passed over.
+    var alreadyRead: Scope?
+    /// The catch-up this pull belongs to.
+    var backfill: PullCheckpoint.Backfill?
+    /// The device's grants differ from those the checkpoint was made under (or it has none yet):
+    /// the answer carries them.
+    var grantsChanged: Bool
+    /// The fingerprint the answer's checkpoint carries; nil for read-and-write-everything, whose
+    /// checkpoints keep the form from before grants existed.
+    let fingerprint: String?
+
+    /// Plans the pull of a device holding `grants`; `lookup` finds the grants a fingerprint stands for.
+    static func plan(
+        checkpoint text: String?, grants: AccessGrants,
+        lookup: (String) async throws -> AccessGrants?
+    ) async throws -> PullPlan {
+        let fingerprint = grants == .everything ? nil : grants.fingerprint
+        guard let text else {
+            return PullPlan(after: .start, grantsChanged: true, fingerprint: fingerprint)
+        }
+        guard let checkpoint = PullCheckpoint(text) else {
+            // Not one of this hub's: the storage restarts the page, and the answer says so.
+            return PullPlan(after: FeedPosition(sequence: -1, dot: nil), grantsChanged: true, fingerprint: fingerprint)
+        }
+        if checkpoint.grants == fingerprint {
+            guard let backfill = checkpoint.backfill else {
+                return PullPlan(after: checkpoint.position, grantsChanged: false, fingerprint: fingerprint)
+            }
+            guard let previous = try await lookup(backfill.previousGrants) else {
+                return PullPlan(after: .start, grantsChanged: false, fingerprint: fingerprint)
+            }
+            return PullPlan(
+                after: checkpoint.position, through: backfill.until, alreadyRead: previous.read, backfill: backfill,
+                grantsChanged: false, fingerprint: fingerprint)
+        }
+        // The grants changed. What the device surely holds: everything its earlier grants let it
+        // read, up to where the pull was (during a catch-up: where the catch-up ends).
+        let base = checkpoint.backfill
+            ?? PullCheckpoint.Backfill(
+                until: checkpoint.position, previousGrants: checkpoint.grants ?? AccessGrants.everything.fingerprint)
+        guard let previous = try await lookup(base.previousGrants) else {
+            return PullPlan(after: .start, grantsChanged: true, fingerprint: fingerprint)
+        }
+        if grants.read.isCovered(by: previous.read) || base.until == .start {
+            return PullPlan(after: base.until, grantsChanged: true, fingerprint: fingerprint)
+        }
+        return PullPlan(
+            after: .start, through: base.until, alreadyRead: previous.read, backfill: base, grantsChanged: true,
+            fingerprint: fingerprint)
+    }
+
+    /// Whether the pull sends `version` (beyond the reader's own rules): in the read scope, and
+    /// during a catch-up, not covered by what the device already read.
+    func includes(_ version: Version, readScope: Scope) -> Bool {
+        guard readScope.allows(collection: version.collection, partition: version.partition) else { return false }
+        if let alreadyRead, alreadyRead.allows(collection: version.collection, partition: version.partition) {
+            return false
+        }
+        return true
+    }
+
+    /// The checkpoint to give out after `page`, and whether more waits.
+    func checkpoint(after page: FeedPage) -> (text: String, more: Bool) {
+        if let backfill, !page.restarted {
+            if page.hasMore {
+                return (PullCheckpoint(position: page.end, grants: fingerprint, backfill: backfill).text, true)
+            }
+            // The catch-up is done: the pull goes on from where it was.
+            return (PullCheckpoint(position: backfill.until, grants: fingerprint).text, true)
+        }
+        return (PullCheckpoint(position: page.end, grants: fingerprint).text, page.hasMore)
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import ReplicaStore
+import SyncEngine
+import SyncHub
+import Testing
+import TestSupport
+
+/// What the hub's storage records in the audit log: versions it sets aside, and its merges.
+@Suite("Hub audit log")
+struct HubAuditLogTests {
+    @Test func setAsideVersionsAreAuditedWithTheApply() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (hub, field) = (stores[0], stores[1])
+            let storage = SQLiteHubStorage(store: hub)
+            let kept = try field.write(StoreFixtures.put("a", "kept"))
+            let refused = try field.write(StoreFixtures.put("b", "refused"))
+            let report = try await storage.apply([kept, refused], from: field.replicaID) { version, _ in
+                version.dot == refused.dot ? .setAside("out of scope: notes/north") : .merge
+            }
+            #expect(report.setAside.count == 1)
+            let entries = try hub.auditEntries(after: 0, limit: 10)
+            #expect(entries.count == 1)
+            #expect(entries.first?.action == .quarantined)
+            #expect(entries.first?.actor == field.replicaID.hex)
+            #expect(entries.first?.subject == refused.dot.description)
+            #expect(entries.first?.detail == ["reason": "out of scope: notes/north", "collection": "notes", "document": "b"])
+
+            // Pushed again after a lost answer: already held, not audited twice.
+            _ = try await storage.apply([kept, refused], from: field.replicaID) { _, _ in .merge }
+            #expect(try hub.auditEntryCount() == 1)
+        }
+    }
+
+    @Test func fieldwiseMergesAreAudited() async throws {
+        try await TemporaryReplica.withReplicas(3) { stores in
+            let (hub, a, b) = (stores[0], stores[1], stores[2])
+            let storage = SQLiteHubStorage(store: hub)
+            let key = DocumentKey(collection: try #require(CollectionName("situations")), id: try #require(DocumentID("s1")))
+            let base = HubFieldwiseMergeTests.situation
+            let first = try a.write(WriteIntent(key: key, body: Data(base.utf8)))
+            try b.apply([first], from: a.replicaID)
+            try hub.apply([first], from: a.replicaID)
+            let editA = try a.write(WriteIntent(
+                key: key, body: try HubFieldwiseMergeTests.edited(base, #""overall_risk_level": "high""#, #""overall_risk_level": "critical""#)))
+            let editB = try b.write(WriteIntent(
+                key: key, body: try HubFieldwiseMergeTests.edited(base, #""title": "North Darfur, March""#, #""title": "Revised""#)))
+            try hub.apply([editA], from: a.replicaID)
+            try hub.apply([editB], from: b.replicaID)
+            #expect(try hub.document(key)?.isConflicted == true)
+            #expect(try hub.auditEntryCount() == 0)
+
+            #expect(try await storage.mergeFieldwise([key]) == 1)
+            let entries = try hub.auditEntries(after: 0, limit: 10)
+            let merge = try #require(try hub.document(key)?.siblings.first)
+            #expect(entries.count == 1)
+            #expect(entries.first?.action == .resolved)
+            #expect(entries.first?.actor == "hub")
+            #expect(entries.first?.subject == key.description)
+            #expect(entries.first?.detail["dot"] == merge.dot.description)
+            #expect(entries.first?.detail["siblings"]?.contains(editA.dot.description) == true)
+            guard case .intact = try hub.verifyAuditChain() else {
+                Issue.record("the chain broke")
+                return
+            }
+        }
+    }
+}
+
+/// The store tests' builders, for notes.
+private enum StoreFixtures {
+    static func put(_ id: String, _ text: String) -> WriteIntent {
+        WriteIntent(
+            key: DocumentKey(collection: CollectionName("notes")!, id: DocumentID(id)!), body: Data(#"{"text":"\#(text)"}"#.utf8))
+    }
+}
