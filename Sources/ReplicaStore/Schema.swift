@@ -183,6 +183,22 @@ enum Schema {
                 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
                 """)
         }
+        migrator.registerMigration("v6-verification-reports") { db in
+            try db.execute(sql: """
+                -- Pulled versions whose signature failed on this replica, until their report
+                -- reaches the hub (reported_at set in the exchange's transaction).
+                CREATE TABLE verification_failures (
+                    origin TEXT NOT NULL,
+                    counter INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    found_at INTEGER NOT NULL,
+                    reported_at INTEGER,
+                    PRIMARY KEY (origin, counter)
+                ) WITHOUT ROWID;
+                CREATE INDEX verification_failures_unreported ON verification_failures (origin, counter)
+                WHERE reported_at IS NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -86,7 +86,7 @@ public struct Synchronizer: Sendable {
         var fruitlessRounds = 0
         var incarnations = 0
         // Signatures of a page are checked while the next page is fetched and applied.
-        var pendingCheck: Task<Set<Dot>, Never>?
+        var pendingCheck: Task<[VerificationReport], Never>?
         defer { pendingCheck?.cancel() }
         while summary.roundTrips < configuration.maxRoundTrips {
             try Task.checkCancellation()
@@ -94,8 +94,18 @@ public struct Synchronizer: Sendable {
             let push = try store.versions(
                 missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: configuration.pushBytes
             ).versions
-            // Go on while pages wait, after a checkpoint reset, or while something is left to push.
-            if summary.roundTrips > 0 && push.isEmpty && !sendAssumedKnowledge && !more { break }
+            // Verification failures go to the hub with the next request, and the sync does not end
+            // before the last page's check has been reported.
+            var reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
+            // Go on while pages wait, after a checkpoint reset, or while something is left to push or report.
+            var done = summary.roundTrips > 0 && push.isEmpty && !sendAssumedKnowledge && !more && reports.isEmpty
+            if done, let check = pendingCheck {
+                summary.unverified += try await record(check.value)
+                pendingCheck = nil
+                reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
+                done = reports.isEmpty
+            }
+            if done { break }
             // A hub that takes pushed versions answers with knowledge covering them; the same push
             // answered again and again without progress means the hub will not take them.
             let pushDots = push.map(\.dot)
@@ -113,11 +123,12 @@ public struct Synchronizer: Sendable {
                 sendAssumedKnowledge: sendAssumedKnowledge)
             var request = round.request
             request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+            request.unverified = reports.isEmpty ? nil : reports
             let reply = try await exchange(request)
             let outcome = round.outcome(of: reply.response)
-            summary.documentsForgotten += try commit(outcome, round: round, response: reply.response)
+            summary.documentsForgotten += try commit(outcome, round: round, reported: reports, response: reply.response)
             let check = try startSignatureCheck(reply.response)
-            if let pendingCheck { summary.unverified += await report(pendingCheck.value) }
+            if let pendingCheck { summary.unverified += try await record(pendingCheck.value) }
             pendingCheck = check
 
             summary.roundTrips += 1
@@ -157,15 +168,18 @@ public struct Synchronizer: Sendable {
             sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
             more = outcome.more
         }
-        if let pendingCheck { summary.unverified += await report(pendingCheck.value) }
+        if let pendingCheck { summary.unverified += try await record(pendingCheck.value) }
         pendingCheck = nil
     }
+
+    /// At most this many verification failures go with one request.
+    static let reportsPerExchange = 500
 
     /// Saves the keys of the hub's directory this replica lacks (a key it holds is never
     /// replaced), then starts checking the pulled versions against the keys held, on every core.
     /// Verification runs after applying: a failing version stays, flagged wherever it is shown
-    /// (history's signature status, `fieldcli verify`).
-    private func startSignatureCheck(_ response: SyncResponse) throws -> Task<Set<Dot>, Never>? {
+    /// (history's signature status, `fieldcli verify`), and is reported to the hub.
+    private func startSignatureCheck(_ response: SyncResponse) throws -> Task<[VerificationReport], Never>? {
         guard !response.versions.isEmpty else { return nil }
         var keys = try store.publicKeys()
         if let directory = response.keys {
@@ -178,16 +192,21 @@ public struct Synchronizer: Sendable {
         guard configuration.verifySignatures else { return nil }
         let versions = response.versions
         let knownKeys = keys
-        return Task { await SignatureCheck.failures(of: versions, keys: knownKeys) }
+        return Task {
+            await SignatureCheck.failures(of: versions, keys: knownKeys).sorted().map { dot in
+                VerificationReport(dot: dot, reason: knownKeys[dot.replica] == nil ? .unknownKey : .badSignature)
+            }
+        }
     }
 
-    /// Logs the versions that failed their signature check; returns how many.
-    private func report(_ failed: Set<Dot>) -> Int {
-        if let first = failed.min() {
-            logger.warning(
-                "pulled versions fail signature verification",
-                metadata: ["sync.peer": "\(peer)", "sync.unverified": "\(failed.count)", "sync.firstUnverified": "\(first)"])
-        }
+    /// Logs the versions that failed their signature check and keeps them to report to the hub;
+    /// returns how many.
+    private func record(_ failed: [VerificationReport]) throws -> Int {
+        guard let first = failed.first else { return 0 }
+        logger.warning(
+            "pulled versions fail signature verification",
+            metadata: ["sync.peer": "\(peer)", "sync.unverified": "\(failed.count)", "sync.firstUnverified": "\(first.dot)"])
+        try store.recordVerificationFailures(failed)
         return failed.count
     }
 
@@ -223,7 +242,10 @@ public struct Synchronizer: Sendable {
     /// Applies the page, its checkpoint, the new belief of the hub's knowledge, the rejections and
     /// the counter in one transaction.
     /// Returns how many documents were forgotten (the grants narrowed).
-    private func commit(_ outcome: ExchangeRound.Outcome, round: ExchangeRound, response: SyncResponse) throws -> Int {
+    /// Verification failures in `reported` went with the request and are marked reported.
+    private func commit(
+        _ outcome: ExchangeRound.Outcome, round: ExchangeRound, reported: [VerificationReport], response: SyncResponse
+    ) throws -> Int {
         let peer = self.peer
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
         let replica = round.replica
@@ -231,6 +253,7 @@ public struct Synchronizer: Sendable {
         try store.apply(response.versions, from: response.hub, inSameTransaction: { context in
             if let counter = outcome.raiseCounter { try context.raiseCounter(toAtLeast: counter) }
             try context.setAside(outcome.setAside)
+            try context.markReported(reported, at: now)
             // New grants: forget what the read scope no longer covers (but nothing unsent).
             if let grants = response.grants, grants.read != .everything {
                 forgotten.value = try context.forget(

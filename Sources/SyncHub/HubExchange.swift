@@ -114,6 +114,17 @@ public struct HubExchange: Sendable {
             rejected.sort { $0.dot < $1.dot }
         }
 
+        // Pulled versions that failed verification on the device: the hub served bad bytes or keys.
+        if let reports = request.unverified, let first = reports.first {
+            try await devices.recordVerificationReports(reports, reportedBy: request.replica)
+            logger.warning(
+                "a device reports pulled versions that fail signature verification",
+                metadata: [
+                    "sync.peer": "\(request.replica.hex)", "sync.unverified": "\(reports.count)",
+                    "sync.firstUnverified": "\(first.dot)", "sync.reason": "\(first.reason.rawValue)",
+                ])
+        }
+
         // The pull, read after the push, with the knowledge, in one snapshot, within the read scope.
         var origins = Set(request.push.map(\.dot.replica))
         origins.insert(request.replica)

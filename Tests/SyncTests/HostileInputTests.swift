@@ -293,6 +293,22 @@ struct HostileInputTests {
         }
     }
 
+    @Test func tooManyOrBadVerificationReports() async throws {
+        try await HTTP.withHub { hub, client in
+            let replica = hub.deviceID
+            let report = #"{"origin":"\#(ReplicaID.random().hex)","counter":1,"reason":"bad-signature"}"#
+            let many = ByteBuffer(
+                string: #"{"protocol":1,"replica":"\#(replica.hex)","counter":0,"push":[],"unverified":[\#(Array(repeating: report, count: 1_001).joined(separator: ","))],"limits":{"versions":100,"bytes":100000}}"#)
+            try await Self.expectRefused(client, hub, body: many, status: .contentTooLarge, type: "too-large", origins: [replica])
+            let zero = ByteBuffer(
+                string: #"{"protocol":1,"replica":"\#(replica.hex)","counter":0,"push":[],"unverified":[{"origin":"\#(replica.hex)","counter":0,"reason":"x"}],"limits":{"versions":100,"bytes":100000}}"#)
+            try await Self.expectRefused(client, hub, body: zero, status: .badRequest, type: "malformed-request", origins: [replica])
+            let long = ByteBuffer(
+                string: #"{"protocol":1,"replica":"\#(replica.hex)","counter":0,"push":[],"unverified":[{"origin":"\#(replica.hex)","counter":1,"reason":"\#(String(repeating: "x", count: 33))"}],"limits":{"versions":100,"bytes":100000}}"#)
+            try await Self.expectRefused(client, hub, body: long, status: .badRequest, type: "malformed-request", origins: [replica])
+        }
+    }
+
     @Test func tooManyVersionsInOnePush() async throws {
         try await HTTP.withHub(configure: { $0.limits.maxPushVersions = 2 }) { hub, client in
             let replica = hub.deviceID

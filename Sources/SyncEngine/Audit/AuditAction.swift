@@ -20,6 +20,8 @@ public struct AuditAction: RawRepresentable, Codable, Sendable, Hashable, Custom
     public static let incarnated = AuditAction(rawValue: "device.incarnated")
     /// A pushed version was quarantined: kept, out of the shared state.
     public static let quarantined = AuditAction(rawValue: "version.quarantined")
+    /// A device reported a pulled version whose signature failed there.
+    public static let verificationFailed = AuditAction(rawValue: "version.verification-failed")
     /// The hub resolved a conflicting document (a field-by-field merge).
     public static let resolved = AuditAction(rawValue: "document.resolved")
 }

@@ -10,11 +10,16 @@ public struct MessageLimits: Sendable, Hashable {
     public var maxBodyDepth: Int
     /// The deepest nesting of arrays and objects in the request itself.
     public var maxRequestDepth: Int
+    /// The most verification failures one request may report.
+    public var maxVerificationReports: Int
 
-    public init(maxVectorEntries: Int = 4_096, maxBodyDepth: Int = 64, maxRequestDepth: Int = 32) {
+    public init(
+        maxVectorEntries: Int = 4_096, maxBodyDepth: Int = 64, maxRequestDepth: Int = 32, maxVerificationReports: Int = 1_000
+    ) {
         self.maxVectorEntries = maxVectorEntries
         self.maxBodyDepth = maxBodyDepth
         self.maxRequestDepth = maxRequestDepth
+        self.maxVerificationReports = maxVerificationReports
     }
 
     /// A bound a request breaks, said in one sentence for people.
@@ -28,6 +33,10 @@ public struct MessageLimits: Sendable, Hashable {
             public static let nestingDepth = Kind(name: "nesting-depth")
             /// A counter above ``Dot/maxCounter``.
             public static let counter = Kind(name: "counter")
+            /// Too many verification failures reported at once.
+            public static let verificationReports = Kind(name: "verification-reports")
+            /// A verification failure reported with a reason that is no reason's name.
+            public static let reportReason = Kind(name: "report-reason")
         }
 
         public let kind: Kind
@@ -40,6 +49,22 @@ public struct MessageLimits: Sendable, Hashable {
         if request.counter > Dot.maxCounter {
             return Violation(
                 kind: .counter, message: "The request's counter \(request.counter) is above the limit \(Dot.maxCounter).")
+        }
+        if let reports = request.unverified, reports.count > maxVerificationReports {
+            return Violation(
+                kind: .verificationReports,
+                message: "The request reports \(reports.count) unverified versions; the limit is \(maxVerificationReports). Report them over several exchanges.")
+        }
+        for report in request.unverified ?? [] {
+            if report.counter > Dot.maxCounter || report.counter == 0 {
+                return Violation(
+                    kind: .counter, message: "A reported version's counter \(report.counter) is not between 1 and \(Dot.maxCounter).")
+            }
+            let reason = report.reason.rawValue.utf8
+            if !(1...32).contains(reason.count) || !reason.allSatisfy({ $0 == UInt8(ascii: "-") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) }) {
+                return Violation(
+                    kind: .reportReason, message: "A reported version's reason is not 1 to 32 lowercase letters and '-', such as bad-signature.")
+            }
         }
         if let assumed = request.assumedKnowledge, assumed.entries.count > maxVectorEntries {
             return Violation(

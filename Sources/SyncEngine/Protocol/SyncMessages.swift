@@ -27,6 +27,8 @@ public struct SyncRequest: Codable, Sendable, Hashable {
     /// The client's wall clock when it sent the request, in milliseconds since 1970 (optional:
     /// the hub shows operators the clock skew it sees).
     public var sentAt: UInt64?
+    /// Pulled versions that failed their signature check here, not yet reported (optional).
+    public var unverified: [VerificationReport]?
 
     public init(
         protocolVersion: Int = SyncProtocol.current, replica: ReplicaID, counter: UInt64, checkpoint: String?,
@@ -43,6 +45,7 @@ public struct SyncRequest: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol", replica, counter, checkpoint, push, assumedKnowledge, limits, sentAt
+        case unverified
     }
 }
 

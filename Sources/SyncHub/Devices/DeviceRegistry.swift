@@ -30,6 +30,9 @@ public protocol DeviceRegistry: Sendable {
 
     /// The grants a checkpoint's fingerprint stands for; nil when the registry never held them.
     func grants(fingerprint: String) async throws -> AccessGrants?
+
+    /// Records pulled versions a device reports failing their signature check there.
+    func recordVerificationReports(_ reports: [VerificationReport], reportedBy device: ReplicaID) async throws
 }
 
 extension DeviceRegistry {
@@ -39,6 +42,9 @@ extension DeviceRegistry {
     public func grants(fingerprint: String) async throws -> AccessGrants? {
         fingerprint == AccessGrants.everything.fingerprint ? .everything : nil
     }
+
+    /// A registry that keeps no devices keeps no reports (the exchange still logs them).
+    public func recordVerificationReports(_ reports: [VerificationReport], reportedBy device: ReplicaID) async throws {}
 
     /// A registry that keeps no devices binds nothing.
     public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome {
@@ -107,6 +113,11 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
     public func grants(fingerprint: String) async throws -> AccessGrants? {
         let store = self.store
         return try await offload { try store.grants(fingerprint: fingerprint) }
+    }
+
+    public func recordVerificationReports(_ reports: [VerificationReport], reportedBy device: ReplicaID) async throws {
+        let store = self.store
+        try await offload { try store.auditVerificationReports(reports, reportedBy: device) }
     }
 
     private struct SendableItem: Sendable {

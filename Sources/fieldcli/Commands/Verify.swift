@@ -11,7 +11,8 @@ extension FieldCLI {
                 Checks each version this replica holds against the public key of its origin (its \
                 own, and those the hub's key directory delivered). Lists versions whose signature \
                 does not verify (altered, or forged), and versions whose author's key this replica \
-                does not hold yet (sync to get it).
+                does not hold yet (sync to get it). Versions that fail are reported to the hub at \
+                the next sync.
 
                 Exit status: 0 when no signature fails (versions with unknown keys are listed but \
                 do not fail), 65 when any does.
@@ -42,6 +43,7 @@ extension FieldCLI {
                 let failing = SignatureCheck.failuresBlocking(of: known.map(\.version), keys: keys)
                 invalid += known.filter { failing.contains($0.version.dot) }
             }
+            try store.recordVerificationFailures(invalid.map { VerificationReport(dot: $0.version.dot, reason: .badSignature) })
             if options.json {
                 try JSONOutput.print([
                     "checked": checked, "valid": checked - invalid.count - unknown.count,
