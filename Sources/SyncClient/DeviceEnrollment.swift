@@ -19,7 +19,7 @@ public enum DeviceEnrollment {
     ) async throws -> EnrollmentResponse {
         try trust.check(hub)
         let hubName = HubCredentials.peerName(for: hub)
-        let request = EnrollmentRequest(code: code, replica: store.replicaID, publicKey: store.publicKey, name: name)
+        let request = try store.enrollmentRequest(code: code, name: name)
         var urlRequest = URLRequest(url: hub.appendingPathComponent("v1").appendingPathComponent("enroll"))
         urlRequest.httpMethod = "POST"
         urlRequest.timeoutInterval = TimeInterval(max(1, timeoutSeconds))

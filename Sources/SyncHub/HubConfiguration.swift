@@ -31,6 +31,8 @@ public struct HubConfiguration: Sendable, Hashable {
         /// Requests one device may make per minute (a token bucket holding a minute's worth);
         /// 0 turns the limit off.
         public var requestsPerMinute = 600
+        /// Enrollments the hub takes per minute, from all devices together; 0 turns the limit off.
+        public var enrollmentsPerMinute = 30
 
         /// The structural bounds checked on every decoded request.
         public var message: MessageLimits {

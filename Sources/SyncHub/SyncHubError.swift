@@ -24,6 +24,7 @@ public struct SyncHubError: Error, Sendable, Hashable, CustomStringConvertible {
             case enrollmentExpired = "enrollment-expired"
             case enrollmentUsed = "enrollment-used"
             case alreadyEnrolled = "already-enrolled"
+            case enrollmentProof = "enrollment-proof"
         }
         let value: Value
         /// The problem type: a short stable name such as `unsupported-protocol`.
@@ -65,6 +66,8 @@ public struct SyncHubError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let enrollmentUsed = Code(value: .enrollmentUsed)
         /// The replica id is already enrolled.
         public static let alreadyEnrolled = Code(value: .alreadyEnrolled)
+        /// The enrollment's proof is not a signature by the key it enrolls.
+        public static let enrollmentProof = Code(value: .enrollmentProof)
     }
 
     public let code: Code

@@ -14,6 +14,7 @@ struct VigilBench: ParsableCommand {
     /// Every benchmark, in the order they run.
     static let benchmarks: [any Benchmark] = [
         LocalWriteBenchmark(), ApplyRateBenchmark(), SyncBenchmark(), HubLoadBenchmark(), VersionGrowthBenchmark(),
+        TrustBenchmark(),
     ]
 
     @Option(help: "The release fieldcli binary.")
@@ -22,7 +23,7 @@ struct VigilBench: ParsableCommand {
     @Option(help: "The sqlite3 command-line tool.")
     var sqlite3 = "/usr/bin/sqlite3"
 
-    @Option(help: "The release syncd binary (the hub of the sync and hub-load benchmarks).")
+    @Option(help: "The release syncd binary (the hub of the sync, hub-load and trust benchmarks).")
     var syncd: String?
 
     @Option(help: "Where to write the figures as JSON.")

@@ -39,7 +39,7 @@ struct HubServeProcessTests {
                 let anonymous = try await client.post("/v1/sync", headers: [.contentType: "application/json"], body: body)
                 #expect(anonymous.status == .unauthorized)
 
-                let enrollment = EnrollmentRequest(code: code, replica: replica, publicKey: key.publicKey)
+                let enrollment = try EnrollmentRequest(code: code, replica: replica, key: key)
                 let enrolled = try await client.post(
                     "/v1/enroll", headers: [.contentType: "application/json"],
                     body: ByteBuffer(bytes: try JSONEncoder().encode(enrollment)))

@@ -27,7 +27,7 @@ struct TrustTests {
         let store = try #require((hub.storage as? SQLiteHubStorage)?.store)
         let code = try DeviceAdministration(store: store).addDevice(name: "device-\(replica.replicaID.short)", lifetime: .seconds(600)).code
         return try await hub.enroll(
-            EnrollmentRequest(code: code, replica: replica.replicaID, publicKey: replica.publicKey), logger: silentLogger
+            try replica.enrollmentRequest(code: code), logger: silentLogger
         ).credential
     }
 
@@ -109,26 +109,26 @@ struct TrustTests {
     @Test("an expired code is 410 enrollment-expired, a used one 409 enrollment-used, an unknown one 404 enrollment-unknown")
     func enrollmentCodeFailures() async throws {
         try await Self.withHubAndClient { hub, client in
-            let publicKey = DeviceKey().publicKey
+            let key = DeviceKey()
             // Expired: a code that lapsed a minute ago.
             let expired = EnrollmentCode.random()
             _ = try hub.store.addEnrollmentCode(
                 hash: try #require(EnrollmentCode.hash(expired)), deviceName: "late", expiresAt: hub.store.now() - 60_000)
-            let lapsed = try await Self.post(client, "/v1/enroll", EnrollmentRequest(code: expired, replica: .random(), publicKey: publicKey))
+            let lapsed = try await Self.post(client, "/v1/enroll", try EnrollmentRequest(code: expired, replica: .random(), key: key))
             #expect(lapsed.status == .gone)
             #expect(try Self.problemType(lapsed) == "enrollment-expired")
 
             // Used: the second device presenting a code is refused.
             let code = try hub.enrollmentCode(name: "once")
-            let first = try await Self.post(client, "/v1/enroll", EnrollmentRequest(code: code, replica: .random(), publicKey: publicKey))
+            let first = try await Self.post(client, "/v1/enroll", try EnrollmentRequest(code: code, replica: .random(), key: key))
             #expect(first.status == .ok)
-            let second = try await Self.post(client, "/v1/enroll", EnrollmentRequest(code: code, replica: .random(), publicKey: publicKey))
+            let second = try await Self.post(client, "/v1/enroll", try EnrollmentRequest(code: code, replica: .random(), key: key))
             #expect(second.status == .conflict)
             #expect(try Self.problemType(second) == "enrollment-used")
 
             // Unknown.
             let unknown = try await Self.post(
-                client, "/v1/enroll", EnrollmentRequest(code: EnrollmentCode.random(), replica: .random(), publicKey: publicKey))
+                client, "/v1/enroll", try EnrollmentRequest(code: EnrollmentCode.random(), replica: .random(), key: key))
             #expect(unknown.status == .notFound)
             #expect(try Self.problemType(unknown) == "enrollment-unknown")
 
@@ -140,6 +140,52 @@ struct TrustTests {
                 #expect(error?.code == .enrollmentRefused)
                 #expect(error?.message.contains("already used") == true)
                 #expect(!FileManager.default.fileExists(atPath: HubCredentials.credentialPath(forReplicaAt: store.path)))
+            }
+        }
+    }
+
+    @Test("an enrollment whose proof is not by the key it enrolls is 400 enrollment-proof, and the code stays usable")
+    func enrollmentNeedsProofOfTheKey() async throws {
+        try await Self.withHubAndClient { hub, client in
+            let code = try hub.store.addEnrollmentCode(
+                hash: try #require(EnrollmentCode.hash("ABCD-EFGH-JKMN-PQRS")), deviceName: "proof", expiresAt: hub.store.now() + 60_000)
+            #expect(code)
+            let (holder, claimed) = (DeviceKey(), DeviceKey())
+            let replica = ReplicaID.random()
+            // Signed by another key than the one it claims.
+            let signedByHolder = try EnrollmentRequest(code: "ABCD-EFGH-JKMN-PQRS", replica: replica, key: holder)
+            let forged = EnrollmentRequest(
+                code: signedByHolder.code, replica: replica, publicKey: claimed.publicKey, proof: signedByHolder.proof)
+            // A proof made for another code.
+            let otherCode = try EnrollmentRequest(code: "ZZZZ-ZZZZ-ZZZZ-ZZZZ", replica: replica, key: holder)
+            let replayed = EnrollmentRequest(
+                code: "ABCD-EFGH-JKMN-PQRS", replica: replica, publicKey: holder.publicKey, proof: otherCode.proof)
+            for request in [forged, replayed] {
+                let refused = try await Self.post(client, "/v1/enroll", request)
+                #expect(refused.status == .badRequest)
+                #expect(try Self.problemType(refused) == "enrollment-proof")
+            }
+            // The code was not used up: the real holder enrolls with it (dashes and case do not matter).
+            let real = try await Self.post(
+                client, "/v1/enroll", try EnrollmentRequest(code: "abcd efgh jkmn pqrs", replica: replica, key: holder))
+            #expect(real.status == .ok)
+        }
+    }
+
+    @Test("enrollments above the hub's limit per minute get 429 with Retry-After")
+    func enrollmentsAreRateLimited() async throws {
+        try await HubFixture.withHub(configure: { $0.limits.enrollmentsPerMinute = 2 }) { hub in
+            try await TestClient.withClient(host: "127.0.0.1", port: hub.port, configuration: .init(timeout: .seconds(30))) { client in
+                var statuses: [HTTPResponse.Status] = []
+                for _ in 0..<3 {
+                    let request = try EnrollmentRequest(code: EnrollmentCode.random(), replica: .random(), key: DeviceKey())
+                    statuses.append(try await Self.post(client, "/v1/enroll", request).status)
+                }
+                #expect(statuses == [.notFound, .notFound, .tooManyRequests])
+                let limited = try await Self.post(
+                    client, "/v1/enroll", try EnrollmentRequest(code: EnrollmentCode.random(), replica: .random(), key: DeviceKey()))
+                #expect(limited.headers[.retryAfter] != nil)
+                #expect(try Self.problemType(limited) == "too-many-requests")
             }
         }
     }

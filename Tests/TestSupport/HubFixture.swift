@@ -77,7 +77,8 @@ public final class HubFixture: Sendable {
             let deviceKey = DeviceKey()
             let deviceID = ReplicaID.random()
             let token = try await Self.enroll(
-                deviceID, publicKey: deviceKey.publicKey, name: "fixture-device", store: storage.store, exchange: exchange)
+                name: "fixture-device", store: storage.store, exchange: exchange
+            ) { try EnrollmentRequest(code: $0, replica: deviceID, key: deviceKey) }
             let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
             let app = try buildApplication(exchange: exchange, logger: logger) { port in
                 portContinuation.yield(port)
@@ -146,8 +147,8 @@ public final class HubFixture: Sendable {
         _ replica: ReplicaStore, name: String? = nil, grants: AccessGrants = .everything, save: Bool = false
     ) async throws -> String {
         let credential = try await Self.enroll(
-            replica.replicaID, publicKey: replica.publicKey, name: name ?? "device-\(replica.replicaID.short)",
-            grants: grants, store: store, exchange: exchange)
+            name: name ?? "device-\(replica.replicaID.short)", grants: grants, store: store, exchange: exchange
+        ) { try replica.enrollmentRequest(code: $0) }
         if save {
             let file = ["hub": url.absoluteString, "credential": credential]
             let data = try JSONSerialization.data(withJSONObject: file)
@@ -159,9 +160,11 @@ public final class HubFixture: Sendable {
         return credential
     }
 
-    /// Enrolls a device with no replica file, by id and public key; returns its credential.
-    public func enroll(_ replica: ReplicaID, publicKey: PublicDeviceKey, name: String) async throws -> String {
-        try await Self.enroll(replica, publicKey: publicKey, name: name, store: store, exchange: exchange)
+    /// Enrolls a device with no replica file, by id and key; returns its credential.
+    public func enroll(_ replica: ReplicaID, key: DeviceKey, name: String) async throws -> String {
+        try await Self.enroll(name: name, store: store, exchange: exchange) {
+            try EnrollmentRequest(code: $0, replica: replica, key: key)
+        }
     }
 
     /// Gives out an enrollment code for `name`, as `syncd devices add` does.
@@ -169,14 +172,14 @@ public final class HubFixture: Sendable {
         try DeviceAdministration(store: store).addDevice(name: name, lifetime: lifetime).code
     }
 
+    /// Gives out a code for `name` with `grants`, enrolls with the request `signed` makes of it,
+    /// and returns the credential.
     static func enroll(
-        _ replica: ReplicaID, publicKey: PublicDeviceKey, name: String, grants: AccessGrants = .everything,
-        store: ReplicaStore, exchange: HubExchange
+        name: String, grants: AccessGrants = .everything, store: ReplicaStore, exchange: HubExchange,
+        signed: (_ code: String) throws -> EnrollmentRequest
     ) async throws -> String {
         let code = try DeviceAdministration(store: store).addDevice(name: name, grants: grants, lifetime: .seconds(3_600)).code
-        let answer = try await exchange.enroll(
-            EnrollmentRequest(code: code, replica: replica, publicKey: publicKey), logger: silentLogger)
-        return answer.credential
+        return try await exchange.enroll(try signed(code), logger: silentLogger).credential
     }
 
     /// The URL of `path` on this hub, such as `/v1/sync`.

@@ -1,5 +1,8 @@
+public import Foundation
+
 /// What a device sends to enroll (`POST /v1/enroll`, no credential): the one-time code its
-/// operator gave out, its replica id and its public key, which the code binds.
+/// operator gave out, its replica id and its public key, which the code binds, and a proof that
+/// it holds the private key.
 public struct EnrollmentRequest: Codable, Sendable, Hashable {
     /// The one-time code, as the operator gave it (dashes and case do not matter).
     public var code: String
@@ -9,12 +12,41 @@ public struct EnrollmentRequest: Codable, Sendable, Hashable {
     public var publicKey: PublicDeviceKey
     /// A name the device suggests; the operator's name for the code wins.
     public var name: String?
+    /// The device key's signature over ``proofBytes(code:replica:publicKey:)`` (64 bytes, base64 on
+    /// the wire): nobody enrolls a key they do not hold, and the proof is good for this code only.
+    public var proof: Data
 
-    public init(code: String, replica: ReplicaID, publicKey: PublicDeviceKey, name: String? = nil) {
+    /// A request signed with `key`.
+    public init(code: String, replica: ReplicaID, key: DeviceKey, name: String? = nil) throws {
+        let publicKey = key.publicKey
+        self.init(
+            code: code, replica: replica, publicKey: publicKey,
+            proof: try key.signature(for: Self.proofBytes(code: code, replica: replica, publicKey: publicKey)), name: name)
+    }
+
+    /// A request as received.
+    public init(code: String, replica: ReplicaID, publicKey: PublicDeviceKey, proof: Data, name: String? = nil) {
         self.code = code
         self.replica = replica
         self.publicKey = publicKey
+        self.proof = proof
         self.name = name
+    }
+
+    /// Whether ``proof`` is ``publicKey``'s signature over this request's proof bytes.
+    public var hasValidProof: Bool {
+        publicKey.isValidSignature(proof, for: Self.proofBytes(code: code, replica: replica, publicKey: publicKey))
+    }
+
+    /// The bytes the proof signs: `"vigil.enroll.1"`, the SHA-256 of the code as the hub keeps it
+    /// (normalized: upper case, no dashes or spaces, `O` read as `0`, `I` and `L` as `1`; the code's
+    /// UTF-8 as given when it does not normalize), the replica id (16 bytes) and the public key (32 bytes).
+    public static func proofBytes(code: String, replica: ReplicaID, publicKey: PublicDeviceKey) -> Data {
+        var bytes = Data("vigil.enroll.1".utf8)
+        bytes.append(EnrollmentCode.hash(code) ?? DeviceCredential.sha256(code))
+        bytes.append(contentsOf: replica.bytes)
+        bytes.append(publicKey.rawRepresentation)
+        return bytes
     }
 }
 

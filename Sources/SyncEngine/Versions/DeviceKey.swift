@@ -29,6 +29,11 @@ public struct DeviceKey: Sendable {
         signed.signature = try key.signature(for: version.canonicalEncoding)
         return signed
     }
+
+    /// This key's signature over `bytes` (64 bytes).
+    public func signature(for bytes: Data) throws -> Data {
+        try key.signature(for: bytes)
+    }
 }
 
 /// A device's public Ed25519 key.
@@ -54,6 +59,13 @@ public struct PublicDeviceKey: Hashable, Sendable, Codable {
             let key = try? Curve25519.Signing.PublicKey(rawRepresentation: rawRepresentation)
         else { return false }
         return key.isValidSignature(version.signature, for: version.canonicalEncoding)
+    }
+
+    /// Whether `signature` is this key's signature over `bytes`.
+    public func isValidSignature(_ signature: Data, for bytes: Data) -> Bool {
+        guard signature.count == 64, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: rawRepresentation)
+        else { return false }
+        return key.isValidSignature(signature, for: bytes)
     }
 
     /// Base64 of the raw bytes.

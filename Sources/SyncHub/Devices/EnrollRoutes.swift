@@ -6,15 +6,26 @@ public import SyncEngine
 
 /// `POST /v1/enroll` (no credential): a device trades a one-time code for its credential, binding
 /// its replica id and public key to the name the operator gave the code.
+///
+/// Enrollments are limited hub-wide (``HubConfiguration/Limits/enrollmentsPerMinute``): a code has
+/// 80 random bits, so the limit is against load, not guessing.
 struct EnrollRoutes {
     let exchange: HubExchange
+    let limiter: RateLimiter
 
     /// The largest enrollment request read.
     static let maxBodyBytes = 16 << 10
 
     func add(to router: Router<HubRequestContext>) {
         let exchange = self.exchange
+        let limiter = self.limiter
         router.post("v1/enroll") { request, context -> Response in
+            if case .limited(let seconds) = limiter.admit("enroll") {
+                return RateLimitMiddleware<HubRequestContext>.tooManyRequests(
+                    retryAfter: seconds,
+                    detail: "This hub took more than \(limiter.requestsPerMinute) enrollments in a minute; try again in \(seconds) s.",
+                    logger: context.logger)
+            }
             let enrollment = try await SyncRoutes<HubRequestContext>.decode(
                 EnrollmentRequest.self, from: request, upTo: Self.maxBodyBytes, named: "enrollment request")
             let answer = try await exchange.enroll(enrollment, logger: context.logger)
@@ -28,6 +39,11 @@ extension HubExchange {
     /// ``SyncHubError`` (`enrollment-unknown`, `enrollment-expired`, `enrollment-used`,
     /// `already-enrolled`) with a sentence the device shows.
     public func enroll(_ request: EnrollmentRequest, logger: Logger) async throws -> EnrollmentResponse {
+        guard request.hasValidProof else {
+            throw SyncHubError(
+                .enrollmentProof,
+                "The enrollment's proof is not a signature by the key it enrolls; enroll with fieldcli, which signs it with the replica's key.")
+        }
         let credential = DeviceCredential.random()
         switch try await devices.enroll(request, credential: credential) {
         case .enrolled(let name):

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 
 /// Answers 429 (problem+json, with `Retry-After`) to a device above its requests per minute.
 ///
@@ -14,17 +15,22 @@ struct RateLimitMiddleware<Context: RequestContext>: RouterMiddleware {
         case .allowed:
             return try await next(request, context)
         case .limited(let seconds):
-            context.logger.notice(
-                "request refused", metadata: ["http.status": "429", "problem.type": "too-many-requests"])
-            let problem = ProblemDetails(
-                type: "too-many-requests", title: "Too many requests", status: 429,
-                detail: "This device made more than \(limiter.requestsPerMinute) requests in a minute; try again in \(seconds) s.")
-            let body = (try? JSONEncoder().encode(problem)) ?? Data()
-            return Response(
-                status: .tooManyRequests,
-                headers: [.contentType: "application/problem+json", .retryAfter: String(seconds)],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+            return Self.tooManyRequests(
+                retryAfter: seconds,
+                detail: "This device made more than \(limiter.requestsPerMinute) requests in a minute; try again in \(seconds) s.",
+                logger: context.logger)
         }
+    }
+
+    /// The 429 problem answer, with `Retry-After`.
+    static func tooManyRequests(retryAfter seconds: Int, detail: String, logger: Logger) -> Response {
+        logger.notice("request refused", metadata: ["http.status": "429", "problem.type": "too-many-requests"])
+        let problem = ProblemDetails(type: "too-many-requests", title: "Too many requests", status: 429, detail: detail)
+        let body = (try? JSONEncoder().encode(problem)) ?? Data()
+        return Response(
+            status: .tooManyRequests,
+            headers: [.contentType: "application/problem+json", .retryAfter: String(seconds)],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     /// The bucket of a request: its bearer credential.

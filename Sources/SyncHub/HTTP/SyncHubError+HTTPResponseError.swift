@@ -8,7 +8,7 @@ import SyncEngine
 extension SyncHubError: HTTPResponseError {
     public var status: HTTPResponse.Status {
         switch code.value {
-        case .unsupportedProtocol, .malformedRequest, .corruptEncoding: .badRequest
+        case .unsupportedProtocol, .malformedRequest, .corruptEncoding, .enrollmentProof: .badRequest
         case .unsupportedMediaType, .unsupportedEncoding: .unsupportedMediaType
         case .tooLarge: .contentTooLarge
         case .unauthorized: .unauthorized
@@ -43,6 +43,7 @@ extension SyncHubError: HTTPResponseError {
         case .enrollmentExpired: "Enrollment code expired"
         case .enrollmentUsed: "Enrollment code already used"
         case .alreadyEnrolled: "Device already enrolled"
+        case .enrollmentProof: "Enrollment proof invalid"
         }
     }
 

@@ -13,6 +13,8 @@ extension HubConfiguration.Limits {
         ("VIGIL_HUB_MAX_BODY_DEPTH", \.maxBodyDepth),
         ("VIGIL_HUB_MAX_REQUEST_DEPTH", \.maxRequestDepth),
         ("VIGIL_HUB_REQUESTS_PER_MINUTE", \.requestsPerMinute),
+        ("VIGIL_HUB_ENROLLMENTS_PER_MINUTE", \.enrollmentsPerMinute),
+        ("VIGIL_HUB_MAX_SCANNED_PER_PAGE", \.maxScannedPerPage),
     ]}
 
     /// These limits with every well-formed (non-negative integer) variable of ``environmentKeys`` applied.

@@ -20,6 +20,10 @@ extension Syncd.Serve {
         var maxRequestDepth: Int?
         @Option(name: .long, help: "Requests per device per minute; 0 for no limit (default 600).")
         var requestsPerMinute: Int?
+        @Option(name: .long, help: "Enrollments the hub takes per minute, all devices together; 0 for no limit (default 30).")
+        var enrollmentsPerMinute: Int?
+        @Option(name: .long, help: "Most feed versions one pull looks at to fill a page (default 50000).")
+        var maxScannedPerPage: Int?
 
         private var values: [(name: String, value: Int?, path: WritableKeyPath<HubConfiguration.Limits, Int>)] {
             [
@@ -31,12 +35,14 @@ extension Syncd.Serve {
                 ("--max-body-depth", maxBodyDepth, \.maxBodyDepth),
                 ("--max-request-depth", maxRequestDepth, \.maxRequestDepth),
                 ("--requests-per-minute", requestsPerMinute, \.requestsPerMinute),
+                ("--enrollments-per-minute", enrollmentsPerMinute, \.enrollmentsPerMinute),
+                ("--max-scanned-per-page", maxScannedPerPage, \.maxScannedPerPage),
             ]
         }
 
         func validate() throws {
             for (name, value, _) in values {
-                if let value, value < (name == "--requests-per-minute" ? 0 : 1) {
+                if let value, value < (name.hasSuffix("-per-minute") ? 0 : 1) {
                     throw ValidationError("\(name) takes a positive number.")
                 }
             }
