@@ -89,7 +89,13 @@ public struct HubExchange: Sendable {
         var refused = 0
         var merged = 0
         if !push.isEmpty {
+            // Records are validated on every core before the write transaction, which then only looks up.
             let maxRecordBytes = limits.maxRecordBytes
+            let recordProblems = Dictionary(
+                await Parallel.compactMap(push) { version in
+                    Self.recordProblem(of: version, maxRecordBytes: maxRecordBytes).map { (version.dot, $0) }
+                },
+                uniquingKeysWith: { first, _ in first })
             let ownBadSignatures = badSignatures
             // Each version is checked against the write scope of the device that wrote it.
             var writeScopes = try await devices.grants(of: Set(push.map(\.dot.replica))).mapValues(\.write)
@@ -97,8 +103,8 @@ public struct HubExchange: Sendable {
             let scopes = writeScopes
             let report = try await storage.apply(push, from: request.replica) { version, heldCounter in
                 Self.admission(
-                    of: version, heldCounter: heldCounter, maxRecordBytes: maxRecordBytes,
-                    badSignature: ownBadSignatures[version.dot], writeScope: scopes[version.dot.replica])
+                    of: version, heldCounter: heldCounter, badSignature: ownBadSignatures[version.dot],
+                    writeScope: scopes[version.dot.replica], recordProblem: recordProblems[version.dot])
             }
             accepted = report.stored - report.setAside.count
             refused = report.refused.count
@@ -187,10 +193,11 @@ public struct HubExchange: Sendable {
     /// Whether a pushed version is merged, quarantined, or refused (a gap: the hub lacks the
     /// counters before it, and the knowledge delta tells the client where to push from).
     /// `writeScope` is the write scope of the device that wrote the version (nil for an origin that
-    /// is no enrolled device, such as the hub).
+    /// is no enrolled device, such as the hub); `recordProblem` is what ``recordProblem(of:maxRecordBytes:)``
+    /// found wrong with its body.
     static func admission(
-        of version: Version, heldCounter: UInt64, maxRecordBytes: Int, badSignature: String? = nil,
-        writeScope: Scope? = nil
+        of version: Version, heldCounter: UInt64, badSignature: String? = nil, writeScope: Scope? = nil,
+        recordProblem: String? = nil
     ) -> Admission {
         if version.dot.counter > heldCounter + 1 { return .refuse }
         if let badSignature { return .setAside(badSignature) }
@@ -198,21 +205,25 @@ public struct HubExchange: Sendable {
             return .setAside(
                 "out of scope: replica \(version.dot.replica.short) may not write \(version.collection) in partition '\(version.partition)' (its write scope is \(writeScope.text)); ask the hub operator to widen it, or write elsewhere")
         }
-        if let body = version.body {
-            do {
-                let check = try RecordCatalog.validate(
-                    collection: version.collection, body: body, maximumSize: maxRecordBytes)
-                if let implied = check.partition, implied != version.partition {
-                    return .setAside(
-                        "invalid record: it is filed under partition '\(version.partition)' but its region is '\(implied)'")
-                }
-            } catch let error as SyncEngineError {
-                return .setAside("invalid record: \(error.message)")
-            } catch {
-                return .setAside("invalid record: the body cannot be read")
-            }
-        }
+        if let recordProblem { return .setAside(recordProblem) }
         return .merge
+    }
+
+    /// Why `version`'s body is not a valid record of its collection (the quarantine reason), or
+    /// nil when it is one (or is a tombstone).
+    static func recordProblem(of version: Version, maxRecordBytes: Int) -> String? {
+        guard let body = version.body else { return nil }
+        do {
+            let check = try RecordCatalog.validate(collection: version.collection, body: body, maximumSize: maxRecordBytes)
+            if let implied = check.partition, implied != version.partition {
+                return "invalid record: it is filed under partition '\(version.partition)' but its region is '\(implied)'"
+            }
+            return nil
+        } catch let error as SyncEngineError {
+            return "invalid record: \(error.message)"
+        } catch {
+            return "invalid record: the body cannot be read"
+        }
     }
 
     /// The pushed versions whose signature fails against their origin's enrolled key (or whose
