@@ -171,15 +171,7 @@ extension ReplicaStore {
     public func revokeDevice(_ nameOrID: String) throws -> RevocationOutcome {
         let now = Int64(clamping: options.now())
         return try write { db in
-            var rows = try Row.fetchAll(
-                db, sql: "SELECT \(Self.deviceColumns) FROM devices WHERE status = 'active' AND replica_id = ?",
-                arguments: [nameOrID.lowercased()])
-            if rows.isEmpty {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT \(Self.deviceColumns) FROM devices WHERE status = 'active' AND name = ?",
-                    arguments: [nameOrID])
-            }
-            let records = rows.compactMap(Self.deviceRecord)
+            let records = try Self.activeDevices(db, nameOrID)
             guard var record = records.first else { return .notFound }
             guard records.count == 1 else { return .ambiguous(records) }
             try db.execute(
@@ -272,6 +264,18 @@ extension ReplicaStore {
                 arguments: [sequence, max(1, limit)]
             ).map(Rows.storedVersion)
         }
+    }
+
+    /// The active devices with this replica id (hex) or, failing that, this name.
+    static func activeDevices(_ db: Database, _ nameOrID: String) throws -> [DeviceRecord] {
+        let byID = try Row.fetchAll(
+            db, sql: "SELECT \(deviceColumns) FROM devices WHERE status = 'active' AND replica_id = ?",
+            arguments: [nameOrID.lowercased()])
+        let rows = byID.isEmpty
+            ? try Row.fetchAll(
+                db, sql: "SELECT \(deviceColumns) FROM devices WHERE status = 'active' AND name = ?", arguments: [nameOrID])
+            : byID
+        return rows.compactMap(deviceRecord)
     }
 
     static let deviceColumns =

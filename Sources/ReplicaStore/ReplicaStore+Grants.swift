@@ -20,15 +20,7 @@ extension ReplicaStore {
         read readScope: Scope?, write writeScope: Scope?, ofDevice nameOrID: String
     ) throws -> GrantChangeOutcome {
         try write { db in
-            var rows = try Row.fetchAll(
-                db, sql: "SELECT \(Self.deviceColumns) FROM devices WHERE status = 'active' AND replica_id = ?",
-                arguments: [nameOrID.lowercased()])
-            if rows.isEmpty {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT \(Self.deviceColumns) FROM devices WHERE status = 'active' AND name = ?",
-                    arguments: [nameOrID])
-            }
-            let records = rows.compactMap(Self.deviceRecord)
+            let records = try Self.activeDevices(db, nameOrID)
             guard var record = records.first else { return .notFound }
             guard records.count == 1 else { return .ambiguous(records) }
             let previous = record.grants

@@ -23,8 +23,8 @@ struct ScopeTests {
     ) throws -> Version {
         try store.write(
             WriteIntent(
-                key: DocumentKey(collection: collection, id: DocumentID(id)!), partition: Partition(partition)!,
-                body: Data(#"{"title":"\#(text)"}"#.utf8)))
+            key: DocumentKey(collection: collection, id: DocumentID(id)!), partition: Partition(partition)!,
+            body: Data(#"{"title":"\#(text)"}"#.utf8)))
     }
 
     /// The ids of the documents `store` holds in `collection`.
@@ -38,6 +38,21 @@ struct ScopeTests {
             peer: HubCredentials.peerName(for: hub.url), configuration: .init(retry: .never), logger: silentLogger)
     }
 
+    /// Runs `body` with a hub and two enrolled replicas (with their credentials), removed afterwards.
+    static func withTwoDevices(
+        configure: (inout HubConfiguration) -> Void = { _ in }, firstGrants: AccessGrants = .everything,
+        secondGrants: AccessGrants = .everything,
+        _ body: (HubFixture, ReplicaStore, String, ReplicaStore, String) async throws -> Void
+    ) async throws {
+        try await HubFixture.withHub(configure: configure) { hub in
+            try await TemporaryReplica.withReplicas(2) { replicas in
+                let first = try await hub.enroll(replicas[0], grants: firstGrants)
+                let second = try await hub.enroll(replicas[1], grants: secondGrants)
+                try await body(hub, replicas[0], first, replicas[1], second)
+            }
+        }
+    }
+
     static func setScopes(_ hub: HubFixture, _ device: ReplicaStore, read: String? = nil, write: String? = nil) throws {
         _ = try DeviceAdministration(store: hub.store).setScopes(
             read: read.flatMap { Scope(text: $0) }, write: write.flatMap { Scope(text: $0) }, of: device.replicaID.hex)
@@ -45,190 +60,155 @@ struct ScopeTests {
 
     @Test("a device pulls only its read scope; a push outside its write scope is quarantined out-of-scope and shown in status")
     func readAndWriteScopes() async throws {
-        try await HubFixture.withHub { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (writer, reader) = (replicas[0], replicas[1])
-                let writerToken = try await hub.enroll(writer)
-                let readerGrants = try Self.grants(read: "notes/SD-*", write: "notes/SD-DN")
-                let readerToken = try await hub.enroll(reader, grants: readerGrants)
-                try Self.write(writer, "d1", in: "SD-DN")
-                try Self.write(writer, "d2", in: "SD-KH")
-                try Self.write(writer, "d3", in: "ML-1")
-                try Self.write(writer, "m1", in: "SD-DN", collection: Self.memos)
-                try await Self.synchronizer(writer, hub, writerToken).run()
+        let readerGrants = try Self.grants(read: "notes/SD-*", write: "notes/SD-DN")
+        try await Self.withTwoDevices(secondGrants: readerGrants) { hub, writer, writerToken, reader, readerToken in
+            try Self.write(writer, "d1", in: "SD-DN")
+            try Self.write(writer, "d2", in: "SD-KH")
+            try Self.write(writer, "d3", in: "ML-1")
+            try Self.write(writer, "m1", in: "SD-DN", collection: Self.memos)
+            try await Self.synchronizer(writer, hub, writerToken).run()
 
-                let pulled = try await Self.synchronizer(reader, hub, readerToken).run()
-                #expect(pulled.versionsPulled == 2)
-                #expect(try Self.ids(reader) == ["d1", "d2"])
-                #expect(try Self.ids(reader, Self.memos).isEmpty)
+            let pulled = try await Self.synchronizer(reader, hub, readerToken).run()
+            #expect(pulled.versionsPulled == 2)
+            #expect(try Self.ids(reader) == ["d1", "d2"])
+            #expect(try Self.ids(reader, Self.memos).isEmpty)
 
-                let outside = try Self.write(reader, "r1", in: "SD-KH")
-                try Self.write(reader, "r2", in: "SD-DN")
-                let pushed = try await Self.synchronizer(reader, hub, readerToken).run()
-                #expect(pushed.rejected == 1)
-                #expect(pushed.versionsPushed == 1)
-                let status = try SyncStatus.load(store: reader)
-                #expect(status.grants == readerGrants)
-                let setAside = try #require(status.setAside.first { $0.dot == outside.dot })
-                #expect(setAside.reason.contains("out-of-scope"))
-                #expect(setAside.reason.contains("notes/SD-DN"))
-                // The reader keeps its version, out of the document's state.
-                #expect(try reader.history(of: outside.key).count == 1)
-                // The hub holds it in quarantine: the writer receives r2 only.
-                #expect(try hub.store.setAsideReasons(of: [outside.dot])[outside.dot]?.hasPrefix("out of scope") == true)
-                try await Self.synchronizer(writer, hub, writerToken).run()
-                #expect(try Self.ids(writer) == ["d1", "d2", "d3", "r2"])
-            }
+            let outside = try Self.write(reader, "r1", in: "SD-KH")
+            try Self.write(reader, "r2", in: "SD-DN")
+            let pushed = try await Self.synchronizer(reader, hub, readerToken).run()
+            #expect(pushed.rejected == 1)
+            #expect(pushed.versionsPushed == 1)
+            let status = try SyncStatus.load(store: reader)
+            #expect(status.grants == readerGrants)
+            let setAside = try #require(status.setAside.first { $0.dot == outside.dot })
+            #expect(setAside.reason.contains("out-of-scope"))
+            #expect(setAside.reason.contains("notes/SD-DN"))
+            // The reader keeps its version, out of the document's state.
+            #expect(try reader.history(of: outside.key).count == 1)
+            // The hub holds it in quarantine: the writer receives r2 only.
+            #expect(try hub.store.setAsideReasons(of: [outside.dot])[outside.dot]?.hasPrefix("out of scope") == true)
+            try await Self.synchronizer(writer, hub, writerToken).run()
+            #expect(try Self.ids(writer) == ["d1", "d2", "d3", "r2"])
         }
     }
 
     @Test("widening a read scope delivers the documents newly in scope with their history, and nothing already held")
     func wideningDeliversNewlyInScope() async throws {
-        try await HubFixture.withHub { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (writer, reader) = (replicas[0], replicas[1])
-                let writerToken = try await hub.enroll(writer)
-                let readerToken = try await hub.enroll(reader, grants: try Self.grants(read: "notes/SD-*"))
-                try Self.write(writer, "d1", in: "SD-DN")
-                try Self.write(writer, "d3", in: "ML-1", text: "first")
-                try Self.write(writer, "d3", in: "ML-1", text: "second")
-                try await Self.synchronizer(writer, hub, writerToken).run()
-                #expect(try await Self.synchronizer(reader, hub, readerToken).run().versionsPulled == 1)
+        try await Self.withTwoDevices(secondGrants: try Self.grants(read: "notes/SD-*")) { hub, writer, writerToken, reader, readerToken in
+            try Self.write(writer, "d1", in: "SD-DN")
+            try Self.write(writer, "d3", in: "ML-1", text: "first")
+            try Self.write(writer, "d3", in: "ML-1", text: "second")
+            try await Self.synchronizer(writer, hub, writerToken).run()
+            #expect(try await Self.synchronizer(reader, hub, readerToken).run().versionsPulled == 1)
 
-                // Written after the reader's checkpoint, inside and outside its old scope.
-                try Self.write(writer, "d4", in: "SD-DN")
-                try Self.write(writer, "d5", in: "ML-2")
-                try await Self.synchronizer(writer, hub, writerToken).run()
-                try Self.setScopes(hub, reader, read: "notes/SD-*,notes/ML-*")
+            // Written after the reader's checkpoint, inside and outside its old scope.
+            try Self.write(writer, "d4", in: "SD-DN")
+            try Self.write(writer, "d5", in: "ML-2")
+            try await Self.synchronizer(writer, hub, writerToken).run()
+            try Self.setScopes(hub, reader, read: "notes/SD-*,notes/ML-*")
 
-                let widened = try await Self.synchronizer(reader, hub, readerToken).run()
-                // d3's two versions, d4 and d5: d1 is not sent again.
-                #expect(widened.versionsPulled == 4)
-                #expect(try Self.ids(reader) == ["d1", "d3", "d4", "d5"])
-                #expect(try reader.history(of: DocumentKey(collection: Self.notes, id: DocumentID("d3")!)).count == 2)
-                #expect(try SyncStatus.load(store: reader).grants?.read.text == "notes/ML-*,notes/SD-*")
-                // And the pull goes on from there as usual.
-                #expect(try await Self.synchronizer(reader, hub, readerToken).run().versionsPulled == 0)
-            }
+            let widened = try await Self.synchronizer(reader, hub, readerToken).run()
+            // d3's two versions, d4 and d5: d1 is not sent again.
+            #expect(widened.versionsPulled == 4)
+            #expect(try Self.ids(reader) == ["d1", "d3", "d4", "d5"])
+            #expect(try reader.history(of: DocumentKey(collection: Self.notes, id: DocumentID("d3")!)).count == 2)
+            #expect(try SyncStatus.load(store: reader).grants?.read.text == "notes/ML-*,notes/SD-*")
+            // And the pull goes on from there as usual.
+            #expect(try await Self.synchronizer(reader, hub, readerToken).run().versionsPulled == 0)
         }
     }
 
     @Test("narrowing a read scope makes the device forget the documents outside it; widening again brings them back")
     func narrowingForgets() async throws {
-        try await HubFixture.withHub { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (writer, reader) = (replicas[0], replicas[1])
-                let writerToken = try await hub.enroll(writer)
-                let readerToken = try await hub.enroll(reader)
-                try Self.write(writer, "d1", in: "SD-DN")
-                try Self.write(writer, "d2", in: "SD-KH")
-                try Self.write(writer, "d3", in: "ML-1")
-                try await Self.synchronizer(writer, hub, writerToken).run()
-                #expect(try await Self.synchronizer(reader, hub, readerToken).run().versionsPulled == 3)
+        try await Self.withTwoDevices { hub, writer, writerToken, reader, readerToken in
+            try Self.write(writer, "d1", in: "SD-DN")
+            try Self.write(writer, "d2", in: "SD-KH")
+            try Self.write(writer, "d3", in: "ML-1")
+            try await Self.synchronizer(writer, hub, writerToken).run()
+            #expect(try await Self.synchronizer(reader, hub, readerToken).run().versionsPulled == 3)
 
-                try Self.setScopes(hub, reader, read: "notes/SD-DN")
-                let narrowed = try await Self.synchronizer(reader, hub, readerToken).run()
-                #expect(narrowed.documentsForgotten == 2)
-                #expect(try Self.ids(reader) == ["d1"])
-                #expect(try reader.history(of: DocumentKey(collection: Self.notes, id: DocumentID("d2")!)).isEmpty)
+            try Self.setScopes(hub, reader, read: "notes/SD-DN")
+            let narrowed = try await Self.synchronizer(reader, hub, readerToken).run()
+            #expect(narrowed.documentsForgotten == 2)
+            #expect(try Self.ids(reader) == ["d1"])
+            #expect(try reader.history(of: DocumentKey(collection: Self.notes, id: DocumentID("d2")!)).isEmpty)
 
-                try Self.write(writer, "d5", in: "SD-DN")
-                try Self.write(writer, "d6", in: "ML-1")
-                try await Self.synchronizer(writer, hub, writerToken).run()
-                let later = try await Self.synchronizer(reader, hub, readerToken).run()
-                #expect(later.versionsPulled == 1)
-                #expect(try Self.ids(reader) == ["d1", "d5"])
+            try Self.write(writer, "d5", in: "SD-DN")
+            try Self.write(writer, "d6", in: "ML-1")
+            try await Self.synchronizer(writer, hub, writerToken).run()
+            let later = try await Self.synchronizer(reader, hub, readerToken).run()
+            #expect(later.versionsPulled == 1)
+            #expect(try Self.ids(reader) == ["d1", "d5"])
 
-                try Self.setScopes(hub, reader, read: "*")
-                let widened = try await Self.synchronizer(reader, hub, readerToken).run()
-                #expect(widened.versionsPulled == 3)
-                #expect(try Self.ids(reader) == ["d1", "d2", "d3", "d5", "d6"])
-            }
+            try Self.setScopes(hub, reader, read: "*")
+            let widened = try await Self.synchronizer(reader, hub, readerToken).run()
+            #expect(widened.versionsPulled == 3)
+            #expect(try Self.ids(reader) == ["d1", "d2", "d3", "d5", "d6"])
         }
     }
 
     @Test("a narrow reader on a long feed gets bounded scans: empty pages marked more, then all it may read")
     func boundedScans() async throws {
-        try await HubFixture.withHub(configure: { $0.limits.maxScannedPerPage = 3 }) { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (writer, reader) = (replicas[0], replicas[1])
-                let writerToken = try await hub.enroll(writer)
-                let readerToken = try await hub.enroll(reader, grants: try Self.grants(read: "notes/SD-DN"))
-                for index in 0..<10 { try Self.write(writer, "x\(index)", in: "ML-1") }
-                try Self.write(writer, "wanted", in: "SD-DN")
-                try await Self.synchronizer(writer, hub, writerToken).run()
-                let pulled = try await Self.synchronizer(reader, hub, readerToken).run()
-                #expect(pulled.versionsPulled == 1)
-                #expect(pulled.roundTrips >= 4)
-                #expect(try Self.ids(reader) == ["wanted"])
-            }
+        try await Self.withTwoDevices(configure: { $0.limits.maxScannedPerPage = 3 }, secondGrants: try Self.grants(read: "notes/SD-DN")) { hub, writer, writerToken, reader, readerToken in
+            for index in 0..<10 { try Self.write(writer, "x\(index)", in: "ML-1") }
+            try Self.write(writer, "wanted", in: "SD-DN")
+            try await Self.synchronizer(writer, hub, writerToken).run()
+            let pulled = try await Self.synchronizer(reader, hub, readerToken).run()
+            #expect(pulled.versionsPulled == 1)
+            #expect(pulled.roundTrips >= 4)
+            #expect(try Self.ids(reader) == ["wanted"])
         }
     }
 
     @Test("a relayed version is checked against its author's write scope, not the relay's")
     func relayedVersionUsesAuthorsScope() async throws {
-        try await HubFixture.withHub { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (author, relay) = (replicas[0], replicas[1])
-                try await hub.enroll(author, grants: try Self.grants(read: "*", write: "notes/SD-DN"))
-                let relayToken = try await hub.enroll(relay)
-                let outside = try Self.write(author, "a1", in: "ML-1")
-                // The relay got the author's version some other way and pushes it.
-                try relay.apply([outside], from: author.replicaID)
-                let summary = try await Self.synchronizer(relay, hub, relayToken).run()
-                #expect(summary.rejected == 1)
-                #expect(try hub.store.setAsideReasons(of: [outside.dot])[outside.dot]?.hasPrefix("out of scope") == true)
-            }
+        try await Self.withTwoDevices(firstGrants: try Self.grants(read: "*", write: "notes/SD-DN")) { hub, author, _, relay, relayToken in
+            let outside = try Self.write(author, "a1", in: "ML-1")
+            // The relay got the author's version some other way and pushes it.
+            try relay.apply([outside], from: author.replicaID)
+            let summary = try await Self.synchronizer(relay, hub, relayToken).run()
+            #expect(summary.rejected == 1)
+            #expect(try hub.store.setAsideReasons(of: [outside.dot])[outside.dot]?.hasPrefix("out of scope") == true)
         }
     }
 
     @Test("a scope change in the middle of a catch-up still delivers everything the final scope covers")
     func changeDuringCatchUp() async throws {
-        try await HubFixture.withHub { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (writer, reader) = (replicas[0], replicas[1])
-                let writerToken = try await hub.enroll(writer)
-                let readerToken = try await hub.enroll(reader, grants: try Self.grants(read: "notes/SD-DN"))
-                try Self.write(writer, "d1", in: "SD-DN")
-                for id in ["a", "b", "c"] { try Self.write(writer, id, in: "ML-1") }
-                try Self.write(writer, "k", in: "SD-KH")
-                try await Self.synchronizer(writer, hub, writerToken).run()
-                try await Self.synchronizer(reader, hub, readerToken).run()
+        try await Self.withTwoDevices(secondGrants: try Self.grants(read: "notes/SD-DN")) { hub, writer, writerToken, reader, readerToken in
+            try Self.write(writer, "d1", in: "SD-DN")
+            for id in ["a", "b", "c"] { try Self.write(writer, id, in: "ML-1") }
+            try Self.write(writer, "k", in: "SD-KH")
+            try await Self.synchronizer(writer, hub, writerToken).run()
+            try await Self.synchronizer(reader, hub, readerToken).run()
 
-                try Self.setScopes(hub, reader, read: "notes/SD-DN,notes/ML-*")
-                let slow = Synchronizer(
-                    store: reader, transport: HTTPSyncTransport(configuration: .init(hub: hub.url, token: readerToken)),
-                    peer: HubCredentials.peerName(for: hub.url),
-                    configuration: .init(pageLimits: PageLimits(versions: 1), maxRoundTrips: 2, retry: .never),
-                    logger: silentLogger)
-                try await slow.run()
-                #expect(try Self.ids(reader).count < 5)
-                try Self.setScopes(hub, reader, read: "*")
-                try await Self.synchronizer(reader, hub, readerToken).run()
-                #expect(try Self.ids(reader) == ["d1", "a", "b", "c", "k"])
-            }
+            try Self.setScopes(hub, reader, read: "notes/SD-DN,notes/ML-*")
+            let slow = Synchronizer(
+                store: reader, transport: HTTPSyncTransport(configuration: .init(hub: hub.url, token: readerToken)),
+                peer: HubCredentials.peerName(for: hub.url),
+                configuration: .init(pageLimits: PageLimits(versions: 1), maxRoundTrips: 2, retry: .never),
+                logger: silentLogger)
+            try await slow.run()
+            #expect(try Self.ids(reader).count < 5)
+            try Self.setScopes(hub, reader, read: "*")
+            try await Self.synchronizer(reader, hub, readerToken).run()
+            #expect(try Self.ids(reader) == ["d1", "a", "b", "c", "k"])
         }
     }
 
     @Test("a checkpoint made under grants the hub does not know restarts the pull within the scope")
     func unknownFingerprintRestarts() async throws {
-        try await HubFixture.withHub { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (writer, reader) = (replicas[0], replicas[1])
-                let writerToken = try await hub.enroll(writer)
-                let readerToken = try await hub.enroll(reader, grants: try Self.grants(read: "notes/SD-*"))
-                try Self.write(writer, "d1", in: "SD-DN")
-                try Self.write(writer, "d2", in: "ML-1")
-                try await Self.synchronizer(writer, hub, writerToken).run()
-                try await Self.synchronizer(reader, hub, readerToken).run()
-                let peer = HubCredentials.peerName(for: hub.url)
-                let checkpoint = try #require(try reader.peerState(peer).checkpoint)
-                let position = try #require(checkpoint.split(separator: "~").first)
-                try reader.updatePeer(peer) { $0.checkpoint = "\(position)~0123456789abcdef" }
-                let again = try await Self.synchronizer(reader, hub, readerToken).run()
-                #expect(again.versionsPulled == 1)
-                #expect(try Self.ids(reader) == ["d1"])
-            }
+        try await Self.withTwoDevices(secondGrants: try Self.grants(read: "notes/SD-*")) { hub, writer, writerToken, reader, readerToken in
+            try Self.write(writer, "d1", in: "SD-DN")
+            try Self.write(writer, "d2", in: "ML-1")
+            try await Self.synchronizer(writer, hub, writerToken).run()
+            try await Self.synchronizer(reader, hub, readerToken).run()
+            let peer = HubCredentials.peerName(for: hub.url)
+            let checkpoint = try #require(try reader.peerState(peer).checkpoint)
+            let position = try #require(checkpoint.split(separator: "~").first)
+            try reader.updatePeer(peer) { $0.checkpoint = "\(position)~0123456789abcdef" }
+            let again = try await Self.synchronizer(reader, hub, readerToken).run()
+            #expect(again.versionsPulled == 1)
+            #expect(try Self.ids(reader) == ["d1"])
         }
     }
 }
