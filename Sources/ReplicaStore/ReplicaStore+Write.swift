@@ -13,9 +13,24 @@ extension ReplicaStore {
     /// and the write does not say it resolves it, or the partition would change; and
     /// ``StoreError`` with ``StoreError/Code/documentNotFound`` when deleting or resolving a
     /// document that does not exist.
+    ///
+    /// A resolution written on a hub's replica (an operator running `fieldcli conflicts resolve`
+    /// on the hub's file) is recorded in the hub's audit log in the same transaction.
     @discardableResult
     public func write(_ intent: WriteIntent) throws -> Version {
-        try write(intent, inSameTransaction: nil)
+        guard intent.isResolution else { return try write(intent, inSameTransaction: nil) }
+        return try write(intent) { db, version, now in
+            guard try Self.isHub(db) else { return }
+            try Self.appendAudit(
+                db, actor: Self.operatorActor, action: .resolved, subject: version.key.description,
+                detail: ["dot": version.dot.description, "how": version.isTombstone ? "deleted by an operator" : "resolved by an operator"],
+                at: now)
+        }
+    }
+
+    /// Whether this replica is a hub's: devices are enrolled in it.
+    static func isHub(_ db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices)") ?? false
     }
 
     /// ``write(_:)``, running `inSameTransaction` with the version written before the commit.

@@ -228,4 +228,25 @@ struct AuditLogTests {
             }
         }
     }
+
+    @Test func aResolutionOnAHubIsAuditedAndOnAFieldReplicaNot() async throws {
+        try await TemporaryReplica.withReplicas(4) { stores in
+            let (hub, field, a, b) = (stores[0], stores[1], stores[2], stores[3])
+            _ = try Self.enroll(hub, name: "device")
+            let siblings = [try a.write(StoreFixtures.put("doc", "one")), try b.write(StoreFixtures.put("doc", "two"))]
+            for store in [hub, field] { try store.apply(siblings, from: a.replicaID) }
+            let resolution = WriteIntent(
+                key: StoreFixtures.key("doc"), body: StoreFixtures.body("both"), isResolution: true,
+                expectedSiblings: siblings.map(\.dot))
+            let before = try hub.auditEntryCount()
+            let written = try hub.write(resolution)
+            let added = try hub.auditEntries(after: Int64(before), limit: 10)
+            #expect(added.map(\.action) == [.resolved])
+            #expect(added.first?.actor == ReplicaStore.operatorActor)
+            #expect(added.first?.subject == StoreFixtures.key("doc").description)
+            #expect(added.first?.detail["dot"] == written.dot.description)
+            try field.write(resolution)
+            #expect(try field.auditEntryCount() == 0)
+        }
+    }
 }
