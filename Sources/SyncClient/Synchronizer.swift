@@ -88,85 +88,93 @@ public struct Synchronizer: Sendable {
         // Signatures of a page are checked while the next page is fetched and applied.
         var pendingCheck: Task<[VerificationReport], Never>?
         defer { pendingCheck?.cancel() }
-        while summary.roundTrips < configuration.maxRoundTrips {
-            try Task.checkCancellation()
-            let base = try store.exchangeBase(peer: peer)
-            let push = try store.versions(
-                missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: configuration.pushBytes
-            ).versions
-            // Verification failures go to the hub with the next request, and the sync does not end
-            // before the last page's check has been reported.
-            var reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
-            // Go on while pages wait, after a checkpoint reset, or while something is left to push or report.
-            var done = summary.roundTrips > 0 && push.isEmpty && !sendAssumedKnowledge && !more && reports.isEmpty
-            if done, let check = pendingCheck {
-                summary.unverified += try await record(check.value)
-                pendingCheck = nil
-                reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
-                done = reports.isEmpty
-            }
-            if done { break }
-            // A hub that takes pushed versions answers with knowledge covering them; the same push
-            // answered again and again without progress means the hub will not take them.
-            let pushDots = push.map(\.dot)
-            fruitlessRounds = !pushDots.isEmpty && pushDots == previousPush ? fruitlessRounds + 1 : 0
-            if fruitlessRounds >= 3, let first = pushDots.first {
-                throw SyncClientError(
-                    .stalled,
-                    "The hub at \(peer) keeps refusing versions from \(first) on without saying why; they are kept here, and the hub operator should check its log.")
-            }
-            previousPush = pushDots
-
-            // The id is the row's: a fork makes the replica go on under a new one.
-            let round = ExchangeRound(
-                replica: base.replica ?? store.replicaID, base: base, push: push, limits: configuration.pageLimits,
-                sendAssumedKnowledge: sendAssumedKnowledge)
-            var request = round.request
-            request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-            request.unverified = reports.isEmpty ? nil : reports
-            let reply = try await exchange(request)
-            let outcome = round.outcome(of: reply.response)
-            summary.documentsForgotten += try commit(outcome, round: round, reported: reports, response: reply.response)
-            let check = try startSignatureCheck(reply.response)
-            if let pendingCheck { summary.unverified += try await record(pendingCheck.value) }
-            pendingCheck = check
-
-            summary.roundTrips += 1
-            summary.bytesSent += reply.bytesSent
-            summary.bytesReceived += reply.bytesReceived
-            summary.versionsPushed += outcome.pushedTaken
-            summary.versionsPulled += reply.response.versions.count
-            summary.rejected += reply.response.rejected.count
-            logger.debug(
-                "sync round",
-                metadata: [
-                    "sync.peer": "\(peer)", "sync.pushed": "\(push.count)",
-                    "sync.pulled": "\(reply.response.versions.count)", "sync.more": "\(outcome.more)",
-                ])
-            progress?(SyncProgress(summary: summary, more: outcome.more))
-
-            if let fork = outcome.fork {
-                // A fork of this replica's own id: it takes a new incarnation and goes on (at most
-                // a few times in one run; another process may race it). Any other fork stops the sync.
-                guard fork.dot.replica == round.replica, incarnations < 3 else {
-                    throw SyncClientError(
-                        .forked,
-                        "This replica has forked at dot \(fork.dot) (it was restored from a backup or copied to another machine); its versions from there on are kept here but the hub refuses them.")
+        do {
+            while summary.roundTrips < configuration.maxRoundTrips {
+                try Task.checkCancellation()
+                let base = try store.exchangeBase(peer: peer)
+                let push = try store.versions(
+                    missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: configuration.pushBytes
+                ).versions
+                // Verification failures go to the hub with the next request, and the sync does not end
+                // before the last page's check has been reported.
+                var reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
+                // Go on while pages wait, after a checkpoint reset, or while something is left to push or report.
+                var done = summary.roundTrips > 0 && push.isEmpty && !sendAssumedKnowledge && !more && reports.isEmpty
+                if done, let check = pendingCheck {
+                    summary.unverified += try await record(check.value)
+                    pendingCheck = nil
+                    reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
+                    done = reports.isEmpty
                 }
-                let next = try await takeIncarnation(forkAt: fork.dot)
-                incarnations += 1
-                logger.notice(
-                    "this replica had forked at \(fork.dot); it continues as \(next.hex)",
-                    metadata: ["sync.peer": "\(peer)", "sync.forkedAt": "\(fork.dot)", "sync.incarnation": "\(next.hex)"])
-                sendAssumedKnowledge = false
-                more = true
-                previousPush = []
-                fruitlessRounds = 0
-                continue
+                if done { break }
+                // A hub that takes pushed versions answers with knowledge covering them; the same push
+                // answered again and again without progress means the hub will not take them.
+                let pushDots = push.map(\.dot)
+                fruitlessRounds = !pushDots.isEmpty && pushDots == previousPush ? fruitlessRounds + 1 : 0
+                if fruitlessRounds >= 3, let first = pushDots.first {
+                    throw SyncClientError(
+                        .stalled,
+                        "The hub at \(peer) keeps refusing versions from \(first) on without saying why; they are kept here, and the hub operator should check its log.")
+                }
+                previousPush = pushDots
+
+                // The id is the row's: a fork makes the replica go on under a new one.
+                let round = ExchangeRound(
+                    replica: base.replica ?? store.replicaID, base: base, push: push, limits: configuration.pageLimits,
+                    sendAssumedKnowledge: sendAssumedKnowledge)
+                var request = round.request
+                request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+                request.unverified = reports.isEmpty ? nil : reports
+                let reply = try await exchange(request)
+                let outcome = round.outcome(of: reply.response)
+                summary.documentsForgotten += try commit(outcome, round: round, reported: reports, response: reply.response)
+                let check = try startSignatureCheck(reply.response)
+                if let pendingCheck { summary.unverified += try await record(pendingCheck.value) }
+                pendingCheck = check
+
+                summary.roundTrips += 1
+                summary.bytesSent += reply.bytesSent
+                summary.bytesReceived += reply.bytesReceived
+                summary.versionsPushed += outcome.pushedTaken
+                summary.versionsPulled += reply.response.versions.count
+                summary.rejected += reply.response.rejected.count
+                logger.debug(
+                    "sync round",
+                    metadata: [
+                        "sync.peer": "\(peer)", "sync.pushed": "\(push.count)",
+                        "sync.pulled": "\(reply.response.versions.count)", "sync.more": "\(outcome.more)",
+                    ])
+                progress?(SyncProgress(summary: summary, more: outcome.more))
+
+                if let fork = outcome.fork {
+                    // A fork of this replica's own id: it takes a new incarnation and goes on (at most
+                    // a few times in one run; another process may race it). Any other fork stops the sync.
+                    guard fork.dot.replica == round.replica, incarnations < 3 else {
+                        throw SyncClientError(
+                            .forked,
+                            "This replica has forked at dot \(fork.dot) (it was restored from a backup or copied to another machine); its versions from there on are kept here but the hub refuses them.")
+                    }
+                    let next = try await takeIncarnation(forkAt: fork.dot)
+                    incarnations += 1
+                    logger.notice(
+                        "this replica had forked at \(fork.dot); it continues as \(next.hex)",
+                        metadata: ["sync.peer": "\(peer)", "sync.forkedAt": "\(fork.dot)", "sync.incarnation": "\(next.hex)"])
+                    sendAssumedKnowledge = false
+                    more = true
+                    previousPush = []
+                    fruitlessRounds = 0
+                    continue
+                }
+                if !reply.response.versions.isEmpty { previousPush = [] }
+                sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
+                more = outcome.more
             }
-            if !reply.response.versions.isEmpty { previousPush = [] }
-            sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
-            more = outcome.more
+        } catch {
+            // The page already applied is checked all the same: its failures wait for the next sync's report.
+            if let pendingCheck, !(error is CancellationError) {
+                summary.unverified += (try? record(await pendingCheck.value)) ?? 0
+            }
+            throw error
         }
         if let pendingCheck { summary.unverified += try await record(pendingCheck.value) }
         pendingCheck = nil

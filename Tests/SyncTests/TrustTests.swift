@@ -394,6 +394,30 @@ struct TrustTests {
         try await Synchronizer(store: reader, transport: InProcessTransport(hub: hub), peer: "hub", logger: silentLogger).run()
         #expect(try hubStore.auditEntries(after: 0, limit: 100).count { $0.action == .verificationFailed } == 1)
     }
+
+    @Test("a page that fails verification is still checked when the link is cut before the next; the next sync reports it")
+    func failuresSurviveACutLink() async throws {
+        let folder = try TemporaryReplica()
+        defer { withExtendedLifetime(folder) {} }
+        let hub = HubExchange(
+            storage: SQLiteHubStorage(store: try folder.create("hub")), configuration: .withoutSignatureChecks, logger: silentLogger)
+        let (a, reader) = (try folder.create("a"), try folder.create("reader"))
+        try await Self.enroll(a, at: hub)
+        var forged = try Self.write(a, "doc-1")
+        forged.body = Data(#"{"title":"not what A wrote"}"#.utf8)
+        _ = try await Self.push(a, [forged, try Self.write(a, "doc-2")], to: hub)
+        // One version a page; the link is cut before the second page.
+        let cut = InProcessTransport(hub: hub, cuts: [.none, .beforeHub])
+        let configuration = Synchronizer.Configuration(pageLimits: PageLimits(versions: 1), retry: .never)
+        await #expect(throws: SyncClientError.self) {
+            try await Synchronizer(store: reader, transport: cut, peer: "hub", configuration: configuration, logger: silentLogger).run()
+        }
+        #expect(try reader.unreportedVerificationFailures(limit: 10).map(\.dot) == [forged.dot])
+        try await Synchronizer(store: reader, transport: InProcessTransport(hub: hub), peer: "hub", logger: silentLogger).run()
+        #expect(try reader.unreportedVerificationFailures(limit: 10).isEmpty)
+        let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
+        #expect(try hubStore.auditEntries(after: 0, limit: 100).filter { $0.action == .verificationFailed }.map(\.subject) == [forged.dot.description])
+    }
 }
 
 /// A transport to an in-process hub that replaces one key in the answers' key directories, as a
