@@ -73,6 +73,11 @@ public enum DeviceEnrollment {
             return SyncClientError(
                 .enrollmentRefused, "This enrollment code was already used; ask the operator of the hub at \(hub) for a new one.",
                 httpStatus: status)
+        case "enrollment-proof":
+            return SyncClientError(
+                .enrollmentRefused,
+                "The hub at \(hub) did not accept this replica's proof of its key; the replica's key file may be damaged.",
+                httpStatus: status)
         case "already-enrolled":
             return SyncClientError(
                 .enrollmentRefused, "This replica is already enrolled at the hub at \(hub); its credential is in its credential file.",

@@ -144,7 +144,7 @@ struct TrustTests {
         }
     }
 
-    @Test("an enrollment whose proof is not by the key it enrolls is 400 enrollment-proof, and the code stays usable")
+    @Test("an enrollment whose proof is not by the key it enrolls is 403 enrollment-proof, and the code stays usable")
     func enrollmentNeedsProofOfTheKey() async throws {
         try await Self.withHubAndClient { hub, client in
             let code = try hub.store.addEnrollmentCode(
@@ -162,7 +162,7 @@ struct TrustTests {
                 code: "ABCD-EFGH-JKMN-PQRS", replica: replica, publicKey: holder.publicKey, proof: otherCode.proof)
             for request in [forged, replayed] {
                 let refused = try await Self.post(client, "/v1/enroll", request)
-                #expect(refused.status == .badRequest)
+                #expect(refused.status == .forbidden)
                 #expect(try Self.problemType(refused) == "enrollment-proof")
             }
             // The code was not used up: the real holder enrolls with it (dashes and case do not matter).

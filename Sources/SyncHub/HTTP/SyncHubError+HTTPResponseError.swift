@@ -8,7 +8,7 @@ import SyncEngine
 extension SyncHubError: HTTPResponseError {
     public var status: HTTPResponse.Status {
         switch code.value {
-        case .unsupportedProtocol, .malformedRequest, .corruptEncoding, .enrollmentProof: .badRequest
+        case .unsupportedProtocol, .malformedRequest, .corruptEncoding: .badRequest
         case .unsupportedMediaType, .unsupportedEncoding: .unsupportedMediaType
         case .tooLarge: .contentTooLarge
         case .unauthorized: .unauthorized
@@ -16,7 +16,7 @@ extension SyncHubError: HTTPResponseError {
         case .methodNotAllowed: .methodNotAllowed
         case .busy: .serviceUnavailable
         case .storage, .tokenFile: .internalServerError
-        case .revoked, .forbidden: .forbidden
+        case .revoked, .forbidden, .enrollmentProof: .forbidden
         case .enrollmentUnknown: .notFound
         case .enrollmentExpired: .gone
         case .enrollmentUsed, .alreadyEnrolled: .conflict
