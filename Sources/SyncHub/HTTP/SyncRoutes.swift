@@ -5,6 +5,8 @@ import SyncEngine
 /// The hub's HTTP routes: `POST /v1/sync` and `GET /healthz`.
 struct SyncRoutes<Context: RequestContext> {
     let exchange: HubExchange
+    /// Encodes the answers, keeping each version's JSON for the next reader.
+    let encoder = SyncResponseEncoder()
 
     /// Adds `GET /healthz` (no token needed) to `router`.
     func addHealth(to router: Router<Context>) {
@@ -18,6 +20,7 @@ struct SyncRoutes<Context: RequestContext> {
     /// authenticated device).
     func addSync(to router: Router<Context>) where Context == HubRequestContext {
         let exchange = self.exchange
+        let encoder = self.encoder
         router.post("v1/sync") { request, context -> Response in
             // The gzip middleware has already bounded the body by the hub's limits.
             let syncRequest = try await Self.decode(SyncRequest.self, from: request, upTo: .max, named: "sync request")
@@ -27,7 +30,7 @@ struct SyncRoutes<Context: RequestContext> {
                 throw SyncHubError(.unauthorized, "This hub requires a device credential.")
             }
             let response = try await exchange.handle(syncRequest, device: device, logger: logger)
-            return Self.json(try JSONEncoder().encode(response))
+            return Self.json(try encoder.encode(response))
         }
     }
 
