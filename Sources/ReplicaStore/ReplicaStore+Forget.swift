@@ -1,17 +1,35 @@
 public import SyncEngine
 import GRDB
 
+/// What forgetting the documents outside a read scope did.
+public struct ForgetOutcome: Sendable, Hashable {
+    /// Documents forgotten.
+    public var forgotten = 0
+    /// Documents outside the scope kept because they hold versions not yet sent.
+    public var kept = 0
+
+    public init(forgotten: Int = 0, kept: Int = 0) {
+        self.forgotten = forgotten
+        self.kept = kept
+    }
+}
+
 extension ApplyContext {
-    /// Forgets, in the apply transaction, every document outside `readScope`: its versions and its
-    /// state go (the hub no longer lets this replica hold it). A document holding a version of
-    /// `origin` above `acknowledged` (written here and not yet taken by the hub) stays until it is:
-    /// nothing unsent is lost. Returns how many documents were forgotten.
+    /// Forgets, in the apply transaction, every document outside `readScope` (the hub no longer
+    /// lets this replica hold it): others' versions and the document's state go; this replica's own
+    /// versions stay in its history, set aside with ``ReplicaStore/outsideReadScope``, and come
+    /// back into the document when a later scope covers it (``restoreOwnVersions(within:of:)``).
+    /// A document holding a version of `origin` above `acknowledged` (written here and not yet
+    /// taken by the hub) stays whole until it is: forget again once it is.
     ///
     /// The knowledge table keeps its counters: they bound what this replica has seen, and a later
     /// wider scope delivers the forgotten versions again (a version not held is stored again).
-    public func forget(outside readScope: Scope, keepingVersionsOf origin: ReplicaID, above acknowledged: UInt64) throws -> Int {
-        let groups = try Row.fetchAll(db, sql: "SELECT DISTINCT collection, partition FROM versions")
-        var forgotten = 0
+    public func forget(
+        outside readScope: Scope, keepingVersionsOf origin: ReplicaID, above acknowledged: UInt64
+    ) throws -> ForgetOutcome {
+        let groups = try Row.fetchAll(
+            db, sql: "SELECT DISTINCT collection, partition FROM versions WHERE set_aside_reason IS NULL")
+        var outcome = ForgetOutcome()
         for group in groups {
             guard let collection = CollectionName(group[0] as String), let partition = Partition(group[1] as String),
                 !readScope.allows(collection: collection, partition: partition)
@@ -22,22 +40,54 @@ extension ApplyContext {
             // The documents of this group that hold versions the hub has not taken yet.
             let keep = """
                 SELECT document_id FROM versions
-                WHERE collection = ?1 AND partition = ?2 AND origin = ?3 AND counter > ?4
+                WHERE collection = ?1 AND partition = ?2 AND origin = ?3 AND counter > ?4 AND set_aside_reason IS NULL
                 """
-            forgotten += try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT count(DISTINCT document_id) FROM versions
-                    WHERE collection = ?1 AND partition = ?2 AND document_id NOT IN (\(keep))
-                    """,
+            let forgotten = "collection = ?1 AND partition = ?2 AND document_id NOT IN (\(keep))"
+            outcome.kept += try Int.fetchOne(
+                db, sql: "SELECT count(DISTINCT document_id) FROM (\(keep))", arguments: arguments) ?? 0
+            outcome.forgotten += try Int.fetchOne(
+                db, sql: "SELECT count(DISTINCT document_id) FROM versions WHERE \(forgotten) AND set_aside_reason IS NULL",
                 arguments: arguments) ?? 0
+            try db.execute(sql: "DELETE FROM documents WHERE \(forgotten)", arguments: arguments)
+            try db.execute(sql: "DELETE FROM versions WHERE \(forgotten) AND origin <> ?3", arguments: arguments)
             try db.execute(
-                sql: "DELETE FROM documents WHERE collection = ?1 AND partition = ?2 AND document_id NOT IN (\(keep))",
-                arguments: arguments)
-            try db.execute(
-                sql: "DELETE FROM versions WHERE collection = ?1 AND partition = ?2 AND document_id NOT IN (\(keep))",
-                arguments: arguments)
+                sql: "UPDATE versions SET set_aside_reason = ?5 WHERE \(forgotten) AND set_aside_reason IS NULL",
+                arguments: arguments + [ReplicaStore.outsideReadScope])
         }
-        return forgotten
+        return outcome
     }
+
+    /// Brings back into their documents this replica's own versions that forgetting set aside,
+    /// where `readScope` covers them again; returns how many documents got some back.
+    @discardableResult
+    public func restoreOwnVersions(within readScope: Scope, of origin: ReplicaID) throws -> Int {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT DISTINCT collection, partition, document_id FROM versions
+                WHERE origin = ? AND set_aside_reason = ?
+                """,
+            arguments: [origin.hex, ReplicaStore.outsideReadScope])
+        var restored = 0
+        for row in rows {
+            guard let collection = CollectionName(row[0] as String), let partition = Partition(row[1] as String),
+                let id = DocumentID(row[2] as String), readScope.allows(collection: collection, partition: partition)
+            else { continue }
+            try db.execute(
+                sql: """
+                    UPDATE versions SET set_aside_reason = NULL
+                    WHERE collection = ? AND document_id = ? AND origin = ? AND set_aside_reason = ?
+                    """,
+                arguments: [collection.rawValue, id.rawValue, origin.hex, ReplicaStore.outsideReadScope])
+            try ReplicaStore.rebuildState(db, DocumentKey(collection: collection, id: id))
+            restored += 1
+        }
+        return restored
+    }
+}
+
+extension ReplicaStore {
+    /// Why this replica's own versions of a document it forgot are set aside: the hub's read
+    /// scope no longer covers the document. They are not rejections, and come back when it does.
+    public static let outsideReadScope = "outside this device's read scope"
 }

@@ -16,6 +16,9 @@ public struct PeerState: Sendable, Hashable {
     public var lastError: String?
     /// What the peer last said this replica may read and write there; nil until it said.
     public var grants: AccessGrants?
+    /// Documents outside the read scope of ``grants`` are still held because they held versions
+    /// not yet sent: they are forgotten at a later exchange, once sent.
+    public var forgetPending = false
 
     public init(
         peer: String, knowledge: VersionVector = VersionVector(), checkpoint: String? = nil,
@@ -68,6 +71,11 @@ extension ReplicaStore {
 }
 
 extension ApplyContext {
+    /// The state kept for `peer`, read in the apply transaction.
+    public func peerState(_ peer: String) throws -> PeerState {
+        try PeerRow.load(db, peer)
+    }
+
     /// Changes the state kept for `peer` in the apply transaction.
     public func updatePeer(_ peer: String, _ change: (inout PeerState) -> Void) throws {
         var state = try PeerRow.load(db, peer)
@@ -81,25 +89,27 @@ enum PeerRow {
     static func load(_ db: Database, _ peer: String) throws -> PeerState {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT knowledge, checkpoint, last_sync_at, last_error, grants FROM peers WHERE peer = ?",
+                db, sql: "SELECT knowledge, checkpoint, last_sync_at, last_error, grants, forget_pending FROM peers WHERE peer = ?",
                 arguments: [peer])
         else { return PeerState(peer: peer) }
-        return PeerState(
+        var state = PeerState(
             peer: peer, knowledge: VersionVector(compactText: row[0]) ?? VersionVector(), checkpoint: row[1],
             lastSyncAt: (row[2] as Int64?).map { UInt64(max(0, $0)) }, lastError: row[3],
             grants: (row[4] as String?).flatMap { try? JSONDecoder().decode(AccessGrants.self, from: Data($0.utf8)) })
+        state.forgetPending = row[5]
+        return state
     }
 
     static func save(_ db: Database, _ state: PeerState) throws {
         try db.execute(
             sql: """
-                INSERT OR REPLACE INTO peers (peer, knowledge, checkpoint, last_sync_at, last_error, grants)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO peers (peer, knowledge, checkpoint, last_sync_at, last_error, grants, forget_pending)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 state.peer, state.knowledge.compactText, state.checkpoint,
                 state.lastSyncAt.map { Int64(clamping: $0) }, state.lastError,
-                try state.grants.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) },
+                try state.grants.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }, state.forgetPending,
             ])
     }
 }

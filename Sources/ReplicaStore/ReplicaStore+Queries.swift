@@ -114,7 +114,8 @@ extension ReplicaStore {
                 conflicts: try Int.fetchOne(db, sql: "SELECT count(*) FROM documents WHERE sibling_count > 1") ?? 0,
                 versions: try Int.fetchOne(db, sql: "SELECT count(*) FROM versions") ?? 0,
                 setAside: try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM versions WHERE set_aside_reason IS NOT NULL") ?? 0)
+                    db, sql: "SELECT count(*) FROM versions WHERE set_aside_reason IS NOT NULL AND set_aside_reason <> ?",
+                    arguments: [Self.outsideReadScope]) ?? 0)
             status.earlierIncarnations = try Self.earlierIncarnations(db)
             return status
         }

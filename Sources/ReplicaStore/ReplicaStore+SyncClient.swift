@@ -79,16 +79,17 @@ extension ReplicaStore {
         }
     }
 
-    /// Versions set aside (the network rejected them), most recently received first, with why.
+    /// Versions set aside (the network rejected them), most recently received first, with why;
+    /// own versions of forgotten documents (``outsideReadScope``) are not rejections and are left out.
     public func setAsideVersions(limit: Int = 100) throws -> [StoredVersion] {
         try read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT \(Rows.storedVersionColumns) FROM versions
-                    WHERE set_aside_reason IS NOT NULL ORDER BY seq DESC LIMIT ?
+                    WHERE set_aside_reason IS NOT NULL AND set_aside_reason <> ? ORDER BY seq DESC LIMIT ?
                     """,
-                arguments: [limit]
+                arguments: [Self.outsideReadScope, limit]
             ).map(Rows.storedVersion)
         }
     }

@@ -28,6 +28,20 @@ extension ReplicaStore {
         }
     }
 
+    /// The join of the histories of `origin`'s versions of `key` this replica holds, set aside or
+    /// not (its own versions of a forgotten document stay, set aside).
+    static func ownHistory(_ db: Database, of key: DocumentKey, origin: ReplicaID) throws -> VersionVector {
+        var history = VersionVector()
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT counter, context FROM versions WHERE collection = ? AND document_id = ? AND origin = ?",
+            arguments: [key.collection.rawValue, key.id.rawValue, origin.hex])
+        for row in rows {
+            history.merge(VersionVector(compactText: row[1]) ?? VersionVector())
+            history.add(Dot(replica: origin, counter: UInt64(max(0, row[0] as Int64))))
+        }
+        return history
+    }
+
     /// Whether this replica is a hub's: devices are enrolled in it.
     static func isHub(_ db: Database) throws -> Bool {
         try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices)") ?? false
@@ -59,9 +73,15 @@ extension ReplicaStore {
             }
             var clock = HybridLogicalClock(
                 last: HybridTimestamp(wallMilliseconds: UInt64(row[1] as Int64), logical: UInt32(row[2] as Int64)))
+            // This replica's earlier versions of the document, with what they had seen, are in the
+            // context even when they are not in its state (set aside, or forgotten outside a read
+            // scope): a replica's versions of one document form a chain, and contexts are closed
+            // under what they cover, which version vectors rely on.
+            var context = plan.context
+            context.merge(try Self.ownHistory(db, of: intent.key, origin: replicaID))
             let version = try key.sign(Version(
                 dot: Dot(replica: replicaID, counter: counter), collection: intent.key.collection,
-                documentID: intent.key.id, partition: plan.partition, context: plan.context, body: intent.body,
+                documentID: intent.key.id, partition: plan.partition, context: context, body: intent.body,
                 timestamp: clock.tick(now: now)))
             try db.execute(sql: Rows.insertVersion, arguments: Rows.versionArguments(version, receivedFrom: nil))
             var record = existing ?? DocumentRecord(key: intent.key, partition: plan.partition)

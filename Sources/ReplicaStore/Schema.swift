@@ -151,8 +151,10 @@ enum Schema {
                 ALTER TABLE devices ADD COLUMN write_scope TEXT NOT NULL DEFAULT '*';
                 ALTER TABLE enrollment_codes ADD COLUMN read_scope TEXT NOT NULL DEFAULT '*';
                 ALTER TABLE enrollment_codes ADD COLUMN write_scope TEXT NOT NULL DEFAULT '*';
-                -- A field replica's last grants from a peer, as the peer sent them (JSON).
+                -- A field replica's last grants from a peer, as the peer sent them (JSON), and whether
+                -- documents outside their read scope are still kept because they held unsent versions.
                 ALTER TABLE peers ADD COLUMN grants TEXT;
+                ALTER TABLE peers ADD COLUMN forget_pending INTEGER NOT NULL DEFAULT 0;
                 -- A hub's grant sets by fingerprint, so that a pull checkpoint made under one set
                 -- tells what the device could read then.
                 CREATE TABLE grant_sets (

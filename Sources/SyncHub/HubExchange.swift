@@ -151,7 +151,7 @@ public struct HubExchange: Sendable {
                 maxScanned: limits.maxScannedPerPage,
                 knowledgeOf: origins,
                 include: { version, receivedFrom in
-                    Self.isSent(version, receivedFrom: receivedFrom, to: reader, counter: readerCounter)
+                    (plan.resendsOwn || Self.isSent(version, receivedFrom: receivedFrom, to: reader, counter: readerCounter))
                         && plan.includes(version, readScope: readScope)
                 }))
         let next = plan.checkpoint(after: page)

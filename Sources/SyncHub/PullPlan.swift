@@ -17,6 +17,9 @@ struct PullPlan: Sendable {
     var through: FeedPosition?
     /// During a catch-up, what the device already received: versions it covers are passed over.
     var alreadyRead: Scope?
+    /// The device may have forgotten versions it wrote or delivered itself (they were outside an
+    /// earlier, narrower scope): this pull sends them too.
+    var resendsOwn = false
     /// The catch-up this pull belongs to.
     var backfill: PullCheckpoint.Backfill?
     /// The device's grants differ from those the checkpoint was made under (or it has none yet):
@@ -39,32 +42,53 @@ struct PullPlan: Sendable {
             // Not one of this hub's: the storage restarts the page, and the answer says so.
             return PullPlan(after: FeedPosition(sequence: -1, dot: nil), grantsChanged: true, fingerprint: fingerprint)
         }
+        /// The read scope a fingerprint stands for.
+        func readScope(_ fingerprint: String) async throws -> Scope? {
+            if fingerprint == Self.nothingRead { return .nothing }
+            return try await lookup(fingerprint)?.read
+        }
+        let made = checkpoint.grants ?? AccessGrants.everything.fingerprint
         if checkpoint.grants == fingerprint {
             guard let backfill = checkpoint.backfill else {
                 return PullPlan(after: checkpoint.position, grantsChanged: false, fingerprint: fingerprint)
             }
-            guard let previous = try await lookup(backfill.previousGrants) else {
-                return PullPlan(after: .start, grantsChanged: false, fingerprint: fingerprint)
+            guard let previous = try await readScope(backfill.previousGrants) else {
+                return PullPlan(after: .start, resendsOwn: true, grantsChanged: false, fingerprint: fingerprint)
             }
             return PullPlan(
-                after: checkpoint.position, through: backfill.until, alreadyRead: previous.read, backfill: backfill,
-                grantsChanged: false, fingerprint: fingerprint)
+                after: checkpoint.position, through: backfill.until, alreadyRead: previous, resendsOwn: true,
+                backfill: backfill, grantsChanged: false, fingerprint: fingerprint)
         }
-        // The grants changed. What the device surely holds: everything its earlier grants let it
-        // read, up to where the pull was (during a catch-up: where the catch-up ends).
-        let base = checkpoint.backfill
-            ?? PullCheckpoint.Backfill(
-                until: checkpoint.position, previousGrants: checkpoint.grants ?? AccessGrants.everything.fingerprint)
-        guard let previous = try await lookup(base.previousGrants) else {
-            return PullPlan(after: .start, grantsChanged: true, fingerprint: fingerprint)
+        // The grants changed. What the device surely holds up to where its pull was: what the grants
+        // of its checkpoint let it read (it forgot the rest when it received them), and during a
+        // catch-up only what both those and the earlier grants cover, up to where the catch-up ends.
+        guard let current = try await readScope(made) else {
+            return PullPlan(after: .start, resendsOwn: true, grantsChanged: true, fingerprint: fingerprint)
         }
-        if grants.read.isCovered(by: previous.read) || base.until == .start {
-            return PullPlan(after: base.until, grantsChanged: true, fingerprint: fingerprint)
+        var held = (scope: current, fingerprint: made)
+        var until = checkpoint.position
+        if let backfill = checkpoint.backfill {
+            guard let earlier = try await readScope(backfill.previousGrants) else {
+                return PullPlan(after: .start, resendsOwn: true, grantsChanged: true, fingerprint: fingerprint)
+            }
+            until = backfill.until
+            if earlier.isCovered(by: current) {
+                held = (earlier, backfill.previousGrants)
+            } else if !current.isCovered(by: earlier) {
+                held = (.nothing, Self.nothingRead)
+            }
+        }
+        if grants.read.isCovered(by: held.scope) || until == .start {
+            return PullPlan(after: until, grantsChanged: true, fingerprint: fingerprint)
         }
         return PullPlan(
-            after: .start, through: base.until, alreadyRead: previous.read, backfill: base, grantsChanged: true,
+            after: .start, through: until, alreadyRead: held.scope, resendsOwn: true,
+            backfill: PullCheckpoint.Backfill(until: until, previousGrants: held.fingerprint), grantsChanged: true,
             fingerprint: fingerprint)
     }
+
+    /// The fingerprint a catch-up records when the device may hold nothing it need not be sent.
+    static let nothingRead = AccessGrants(read: .nothing, write: .nothing).fingerprint
 
     /// Whether the pull sends `version` (beyond the reader's own rules): in the read scope, and
     /// during a catch-up, not covered by what the device already read.

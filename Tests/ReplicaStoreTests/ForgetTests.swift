@@ -17,16 +17,16 @@ struct ForgetTests {
                 body: Data(#"{"title":"x"}"#.utf8)))
     }
 
-    /// Runs `forget` in an apply transaction; returns how many documents it forgot.
-    static func forget(_ store: ReplicaStore, outside scope: String, acknowledged: UInt64) throws -> Int {
+    /// Runs `forget` in an apply transaction; returns what it did.
+    static func forget(_ store: ReplicaStore, outside scope: String, acknowledged: UInt64) throws -> ForgetOutcome {
         let scope = try #require(Scope(text: scope))
         let origin = store.replicaID
-        let count = Mutex(0)
+        let result = Mutex(ForgetOutcome())
         try store.apply([], from: nil, inSameTransaction: { context in
-            let forgotten = try context.forget(outside: scope, keepingVersionsOf: origin, above: acknowledged)
-            count.withLock { $0 = forgotten }
+            let outcome = try context.forget(outside: scope, keepingVersionsOf: origin, above: acknowledged)
+            result.withLock { $0 = outcome }
         })
-        return count.withLock { $0 }
+        return result.withLock { $0 }
     }
 
     @Test("documents outside the scope go with their versions; those holding unsent own versions stay")
@@ -40,14 +40,30 @@ struct ForgetTests {
             try Self.write(local, "sent", in: "ML-1")  // counter 1: the hub holds it
             try Self.write(local, "unsent", in: "ML-2")  // counter 2: not yet pushed
 
-            #expect(try Self.forget(local, outside: "notes/SD-*", acknowledged: 1) == 2)
+            #expect(try Self.forget(local, outside: "notes/SD-*", acknowledged: 1) == ForgetOutcome(forgotten: 2, kept: 1))
             let left = Set(try local.documents(in: Self.notes, limit: 100).documents.map(\.key.id.description))
             #expect(left == ["in-scope", "unsent"])
             #expect(try local.history(of: received[1].key).isEmpty)
+            // Its own versions stay, set aside, out of the rejections status lists.
+            let sent = StoreFixtures.key("sent")
+            #expect(try local.history(of: sent).map(\.setAsideReason) == [ReplicaStore.outsideReadScope])
+            #expect(try local.setAsideVersions().isEmpty)
             // Forgetting is idempotent, and a forgotten version is stored again when it comes back.
-            #expect(try Self.forget(local, outside: "notes/SD-*", acknowledged: 1) == 0)
+            #expect(try Self.forget(local, outside: "notes/SD-*", acknowledged: 1) == ForgetOutcome(forgotten: 0, kept: 1))
+            // Once the hub holds it, it goes too.
+            #expect(try Self.forget(local, outside: "notes/SD-*", acknowledged: 2) == ForgetOutcome(forgotten: 1, kept: 0))
             #expect(try local.apply([received[1]], from: other.replicaID).stored == 1)
             #expect(try local.document(received[1].key) != nil)
+            // A scope that covers them again brings the own versions back into their documents.
+            let origin = local.replicaID
+            let restored = Mutex(0)
+            try local.apply([], from: nil, inSameTransaction: { context in
+                let count = try context.restoreOwnVersions(within: .everything, of: origin)
+                restored.withLock { $0 = count }
+            })
+            #expect(restored.withLock { $0 } == 2)
+            #expect(try local.document(sent)?.siblings.map(\.dot.replica) == [origin])
+            #expect(try local.history(of: sent).allSatisfy { $0.setAsideReason == nil })
         }
     }
 }
