@@ -56,8 +56,9 @@ struct ScopeProcessTests {
             #expect(narrowed.exitStatus == 0)
             #expect(narrowed.output.contains("read scope narrowed"))
             let list = try await fixture.fieldcli(field, ["list", "notes"], ["--json"])
-            #expect(list.output.contains("d1"))
-            #expect(!list.output.contains("d2"))
+            let documents = try #require(try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [String: Any])
+            let ids = (documents["documents"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            #expect(ids == ["d1"])
         }
     }
 }
