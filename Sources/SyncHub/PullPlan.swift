@@ -17,8 +17,10 @@ struct PullPlan: Sendable {
     var through: FeedPosition?
     /// During a catch-up, what the device already received: versions it covers are passed over.
     var alreadyRead: Scope?
-    /// The device may have forgotten versions it wrote or delivered itself (they were outside an
-    /// earlier, narrower scope): this pull sends them too.
+    /// The device may have forgotten versions it delivered itself (relays of others' versions,
+    /// outside an earlier, narrower scope): this pull sends them, and its own, too. Only within a
+    /// catch-up's range: a relay the device delivered during a catch-up and forgot before it ended
+    /// is not sent again (relays happen only after a hub restore; its own versions it never loses).
     var resendsOwn = false
     /// The catch-up this pull belongs to.
     var backfill: PullCheckpoint.Backfill?
