@@ -365,58 +365,59 @@ struct TrustTests {
         #expect(try b.publicKeys()[a.replicaID] == a.publicKey)
     }
 
+    /// Runs `body` with a hub that does not check signatures (a compromised or misconfigured one)
+    /// holding a forgery of A's first version and A's genuine second one, and a fresh reader.
+    static func withForgeryAtHub(_ body: (HubExchange, Version, ReplicaStore) async throws -> Void) async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let hub = HubExchange(
+                storage: SQLiteHubStorage(store: try folder.create("hub")), configuration: .withoutSignatureChecks,
+                logger: silentLogger)
+            let (a, reader) = (try folder.create("a"), try folder.create("reader"))
+            try await Self.enroll(a, at: hub)
+            var forged = try Self.write(a, "doc-1")
+            forged.body = Data(#"{"title":"not what A wrote"}"#.utf8)
+            _ = try await Self.push(a, [forged, try Self.write(a, "doc-2")], to: hub)
+            try await body(hub, forged, reader)
+        }
+    }
+
     @Test("a pulled version that fails verification is applied, counted and flagged")
     func pulledForgeryIsFlagged() async throws {
-        let folder = try TemporaryReplica()
-        defer { withExtendedLifetime(folder) {} }
-        // A hub that does not check (a compromised or misconfigured one) holds a forgery of A's.
-        let hub = HubExchange(
-            storage: SQLiteHubStorage(store: try folder.create("hub")), configuration: .withoutSignatureChecks, logger: silentLogger)
-        let (a, reader) = (try folder.create("a"), try folder.create("reader"))
-        try await Self.enroll(a, at: hub)
-        var forged = try Self.write(a, "doc")
-        forged.body = Data(#"{"title":"not what A wrote"}"#.utf8)
-        _ = try await Self.push(a, [forged], to: hub)
-        let summary = try await Synchronizer(
-            store: reader, transport: InProcessTransport(hub: hub), peer: "hub", logger: silentLogger
-        ).run()
-        #expect(summary.versionsPulled == 1)
-        #expect(summary.unverified == 1)
-        let held = try #require(try reader.history(of: forged.key).first)
-        #expect(try reader.signatureStatus(of: held.version) == .invalid)
-        // Reported to the hub before the sync ended, once: the hub's audit log names it.
-        #expect(try reader.unreportedVerificationFailures(limit: 10).isEmpty)
-        let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
-        let reports = try hubStore.auditEntries(after: 0, limit: 100).filter { $0.action == .verificationFailed }
-        #expect(reports.map(\.subject) == [forged.dot.description])
-        #expect(reports.first?.actor == reader.replicaID.hex)
-        #expect(reports.first?.detail["reason"] == "bad-signature")
-        try await Synchronizer(store: reader, transport: InProcessTransport(hub: hub), peer: "hub", logger: silentLogger).run()
-        #expect(try hubStore.auditEntries(after: 0, limit: 100).count { $0.action == .verificationFailed } == 1)
+        try await Self.withForgeryAtHub { hub, forged, reader in
+            let summary = try await Synchronizer(
+                store: reader, transport: InProcessTransport(hub: hub), peer: "hub", logger: silentLogger
+            ).run()
+            #expect(summary.versionsPulled == 2)
+            #expect(summary.unverified == 1)
+            let held = try #require(try reader.history(of: forged.key).first)
+            #expect(try reader.signatureStatus(of: held.version) == .invalid)
+            // Reported to the hub before the sync ended, once: the hub's audit log names it.
+            #expect(try reader.unreportedVerificationFailures(limit: 10).isEmpty)
+            let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
+            let reports = try hubStore.auditEntries(after: 0, limit: 100).filter { $0.action == .verificationFailed }
+            #expect(reports.map(\.subject) == [forged.dot.description])
+            #expect(reports.first?.actor == reader.replicaID.hex)
+            #expect(reports.first?.detail["reason"] == "bad-signature")
+            try await Synchronizer(store: reader, transport: InProcessTransport(hub: hub), peer: "hub", logger: silentLogger).run()
+            #expect(try hubStore.auditEntries(after: 0, limit: 100).count { $0.action == .verificationFailed } == 1)
+        }
     }
 
     @Test("a page that fails verification is still checked when the link is cut before the next; the next sync reports it")
     func failuresSurviveACutLink() async throws {
-        let folder = try TemporaryReplica()
-        defer { withExtendedLifetime(folder) {} }
-        let hub = HubExchange(
-            storage: SQLiteHubStorage(store: try folder.create("hub")), configuration: .withoutSignatureChecks, logger: silentLogger)
-        let (a, reader) = (try folder.create("a"), try folder.create("reader"))
-        try await Self.enroll(a, at: hub)
-        var forged = try Self.write(a, "doc-1")
-        forged.body = Data(#"{"title":"not what A wrote"}"#.utf8)
-        _ = try await Self.push(a, [forged, try Self.write(a, "doc-2")], to: hub)
-        // One version a page; the link is cut before the second page.
-        let cut = InProcessTransport(hub: hub, cuts: [.none, .beforeHub])
-        let configuration = Synchronizer.Configuration(pageLimits: PageLimits(versions: 1), retry: .never)
-        await #expect(throws: SyncClientError.self) {
-            try await Synchronizer(store: reader, transport: cut, peer: "hub", configuration: configuration, logger: silentLogger).run()
+        try await Self.withForgeryAtHub { hub, forged, reader in
+            // One version a page; the link is cut before the second page.
+            let cut = InProcessTransport(hub: hub, cuts: [.none, .beforeHub])
+            let configuration = Synchronizer.Configuration(pageLimits: PageLimits(versions: 1), retry: .never)
+            await #expect(throws: SyncClientError.self) {
+                try await Synchronizer(store: reader, transport: cut, peer: "hub", configuration: configuration, logger: silentLogger).run()
+            }
+            #expect(try reader.unreportedVerificationFailures(limit: 10).map(\.dot) == [forged.dot])
+            try await Synchronizer(store: reader, transport: InProcessTransport(hub: hub), peer: "hub", logger: silentLogger).run()
+            #expect(try reader.unreportedVerificationFailures(limit: 10).isEmpty)
+            let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
+            #expect(try hubStore.auditEntries(after: 0, limit: 100).filter { $0.action == .verificationFailed }.map(\.subject) == [forged.dot.description])
         }
-        #expect(try reader.unreportedVerificationFailures(limit: 10).map(\.dot) == [forged.dot])
-        try await Synchronizer(store: reader, transport: InProcessTransport(hub: hub), peer: "hub", logger: silentLogger).run()
-        #expect(try reader.unreportedVerificationFailures(limit: 10).isEmpty)
-        let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
-        #expect(try hubStore.auditEntries(after: 0, limit: 100).filter { $0.action == .verificationFailed }.map(\.subject) == [forged.dot.description])
     }
 }
 
