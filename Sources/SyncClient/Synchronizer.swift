@@ -247,10 +247,10 @@ public struct Synchronizer: Sendable {
             { try await transport.exchange(request) })
     }
 
-    /// Applies the page, its checkpoint, the new belief of the hub's knowledge, the rejections and
-    /// the counter in one transaction.
-    /// Returns how many documents were forgotten (the grants narrowed).
-    /// Verification failures in `reported` went with the request and are marked reported.
+    /// Applies the page, its checkpoint, the new belief of the hub's knowledge, the rejections, the
+    /// counter, the grants (with what they make this replica forget or take back) and the
+    /// verification failures that went with the request (`reported`), in one transaction.
+    /// Returns how many documents were forgotten.
     private func commit(
         _ outcome: ExchangeRound.Outcome, round: ExchangeRound, reported: [VerificationReport], response: SyncResponse
     ) throws -> Int {
