@@ -15,6 +15,28 @@ public struct ForgetOutcome: Sendable, Hashable {
 }
 
 extension ApplyContext {
+    /// Applies, in the apply transaction, what a peer said this replica (`replica`) may read:
+    /// new `grants` are saved, bring back the own versions they cover again and make it forget
+    /// the documents outside them; without new grants, documents kept earlier for their unsent
+    /// versions are forgotten once the peer holds them (`acknowledged`: its knowledge of
+    /// `replica`). Returns how many documents were forgotten.
+    public func applyGrants(
+        _ grants: AccessGrants?, from peer: String, to replica: ReplicaID, acknowledged: UInt64
+    ) throws -> Int {
+        let held = try peerState(peer)
+        guard let scope = (grants ?? held.grants)?.read, grants != nil || held.forgetPending else { return 0 }
+        if grants != nil { try restoreOwnVersions(within: scope, of: replica) }
+        var outcome = ForgetOutcome()
+        if scope != .everything {
+            outcome = try forget(outside: scope, keepingVersionsOf: replica, above: acknowledged)
+        }
+        try updatePeer(peer) { state in
+            if let grants { state.grants = grants }
+            state.forgetPending = outcome.kept > 0
+        }
+        return outcome.forgotten
+    }
+
     /// Forgets, in the apply transaction, every document outside `readScope` (the hub no longer
     /// lets this replica hold it): others' versions and the document's state go; this replica's own
     /// versions stay in its history, set aside with ``ReplicaStore/outsideReadScope``, and come

@@ -67,10 +67,6 @@ extension ReplicaStore {
 
     /// Remembers `grants` under their fingerprint, so that a checkpoint carrying it can later be
     /// read back as the grants it was made under. Idempotent.
-    public func rememberGrants(_ grants: AccessGrants) throws {
-        try write { db in try Self.rememberGrants(db, grants) }
-    }
-
     static func rememberGrants(_ db: Database, _ grants: AccessGrants) throws {
         try db.execute(
             sql: "INSERT OR IGNORE INTO grant_sets (fingerprint, read_scope, write_scope) VALUES (?, ?, ?)",

@@ -72,7 +72,7 @@ extension ReplicaStore {
 
 extension ApplyContext {
     /// The state kept for `peer`, read in the apply transaction.
-    public func peerState(_ peer: String) throws -> PeerState {
+    func peerState(_ peer: String) throws -> PeerState {
         try PeerRow.load(db, peer)
     }
 

@@ -262,26 +262,13 @@ public struct Synchronizer: Sendable {
             if let counter = outcome.raiseCounter { try context.raiseCounter(toAtLeast: counter) }
             try context.setAside(outcome.setAside)
             try context.markReported(reported, at: now)
-            // New grants: forget what the read scope no longer covers, but nothing unsent; what was
-            // kept for that is forgotten at a later round, once sent.
-            let held = try context.peerState(peer)
-            var forgetPending = response.grants == nil && held.forgetPending
-            if let grants = response.grants { try context.restoreOwnVersions(within: grants.read, of: replica) }
-            if let grants = response.grants ?? held.grants, grants.read != .everything,
-                response.grants != nil || held.forgetPending
-            {
-                let result = try context.forget(
-                    outside: grants.read, keepingVersionsOf: replica, above: outcome.knowledge[replica])
-                forgotten.value = result.forgotten
-                forgetPending = result.kept > 0
-            }
+            forgotten.value = try context.applyGrants(
+                response.grants, from: peer, to: replica, acknowledged: outcome.knowledge[replica])
             try context.updatePeer(peer) { state in
                 state.knowledge = outcome.knowledge
                 state.checkpoint = outcome.checkpoint
                 state.lastSyncAt = now
                 state.lastError = nil
-                if let grants = response.grants { state.grants = grants }
-                state.forgetPending = forgetPending
             }
         })
         if forgotten.value > 0 {
