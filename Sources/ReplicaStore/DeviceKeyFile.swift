@@ -15,6 +15,8 @@ struct DeviceKeyFile {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard descriptor >= 0 else { throw failure("create") }
         defer { close(descriptor) }
+        // The umask may only take bits away from 0600; make it exactly that.
+        guard fchmod(descriptor, 0o600) == 0 else { throw failure("create") }
         let written = text.utf8CString.withUnsafeBufferPointer { buffer in
             write(descriptor, buffer.baseAddress, buffer.count - 1)
         }

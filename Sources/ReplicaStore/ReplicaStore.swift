@@ -48,18 +48,22 @@ public struct ReplicaStore: Sendable {
             throw StoreError(.replicaExists, "A file already exists at \(path); choose another path with --db, or use the replica that is there.")
         }
         let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty {
-            do {
-                try fileManager.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            } catch {
-                throw StoreError(.readOnly, "Cannot create the folder \(folder); check that it is writable.")
-            }
+        do {
+            try PrivateFile.createFolders(folder)
+        } catch {
+            throw StoreError(.readOnly, "Cannot create the folder \(folder); check that it is writable.")
         }
         let keyFile = DeviceKeyFile(replicaPath: path)
         let key = DeviceKey()
         let replicaID = ReplicaID.random()
+        // Only what this call created is removed when it fails: a key file already there is kept.
+        var created: [String] = []
         do {
             try keyFile.create(key)
+            created.append(keyFile.path)
+            // The file exists, 0600, before SQLite opens it; SQLite gives -wal and -shm its mode.
+            try PrivateFile.createEmpty(at: path)
+            created += [path, path + "-wal", path + "-shm"]
             let database = try StoreError.translating(path: path) {
                 try DatabasePool(path: path, configuration: configuration(options))
             }
@@ -81,7 +85,7 @@ public struct ReplicaStore: Sendable {
                 path: path, replicaID: replicaID, publicKey: key.publicKey, database: database,
                 key: key, options: options)
         } catch {
-            for suffix in ["", "-wal", "-shm", ".key"] { try? fileManager.removeItem(atPath: path + suffix) }
+            for file in created { try? fileManager.removeItem(atPath: file) }
             throw error
         }
     }

@@ -27,22 +27,8 @@ public enum DeviceEnrollment {
         urlRequest.setValue("application/json, application/problem+json", forHTTPHeaderField: "Accept")
         urlRequest.setValue("vigil/\(VigilVersion.current)", forHTTPHeaderField: "User-Agent")
         urlRequest.httpBody = try JSONEncoder().encode(request)
-        let session = URLSession(configuration: .ephemeral)
-        defer { session.finishTasksAndInvalidate() }
-        let data: Data
-        let response: URLResponse
-        do {
-            if trust.needsOwnClient(for: hub) {
-                (data, response) = try await PinnedHTTPSClient.send(urlRequest, trust: trust, timeoutSeconds: timeoutSeconds)
-            } else {
-                (data, response) = try await session.data(for: urlRequest)
-            }
-        } catch {
-            throw HTTPSyncTransport.translate(error, hub: hubName)
-        }
-        guard let http = response as? HTTPURLResponse else {
-            throw SyncClientError(.badAnswer, "The hub at \(hubName) sent something that is not an HTTP answer.")
-        }
+        // No redirects followed, the answer bounded: see HubRequest.
+        let (data, http) = try await HubRequest.send(urlRequest, trust: trust, timeoutSeconds: timeoutSeconds, hub: hubName)
         guard http.statusCode == 200 else {
             throw failure(status: http.statusCode, body: data, hub: hubName)
         }
@@ -54,7 +40,7 @@ public enum DeviceEnrollment {
                 .badAnswer, "The hub at \(hubName) sent an enrollment answer this program cannot read; it may not be a Vigil hub.",
                 httpStatus: 200)
         }
-        try HubCredentials(url: hub, token: answer.credential).saveToken(forReplicaAt: store.path)
+        try HubCredentials(url: hub, token: answer.credential, trust: trust).saveToken(forReplicaAt: store.path)
         return answer
     }
 

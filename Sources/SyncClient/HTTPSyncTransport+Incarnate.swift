@@ -26,23 +26,9 @@ extension HTTPSyncTransport {
         } catch {
             throw SyncClientError(.badAnswer, "The incarnation request for the hub at \(hubName) could not be encoded (\(error)).")
         }
-        let data: Data
-        let response: URLResponse
-        do {
-            if configuration.trust.needsOwnClient(for: configuration.hub) {
-                (data, response) = try await PinnedHTTPSClient.send(
-                    urlRequest, trust: configuration.trust, timeoutSeconds: configuration.timeoutSeconds)
-            } else {
-                let session = URLSession(configuration: .ephemeral)
-                defer { session.finishTasksAndInvalidate() }
-                (data, response) = try await session.data(for: urlRequest)
-            }
-        } catch {
-            throw Self.translate(error, hub: hubName)
-        }
-        guard let http = response as? HTTPURLResponse else {
-            throw SyncClientError(.badAnswer, "The hub at \(hubName) sent something that is not an HTTP answer.")
-        }
+        let (data, http) = try await HubRequest.send(
+            urlRequest, trust: configuration.trust, timeoutSeconds: configuration.timeoutSeconds,
+            maximumAnswerBytes: configuration.maximumAnswerBytes, hub: hubName)
         guard http.statusCode == 200 else { throw Self.failure(status: http.statusCode, body: data, hub: hubName) }
         do {
             return try JSONDecoder().decode(IncarnationResponse.self, from: data)

@@ -7,8 +7,9 @@ import FoundationNetworking
 /// The exchange over HTTP: `POST <hub>/v1/sync` with the device's bearer credential, JSON bodies, gzip both ways.
 ///
 /// Request bodies above ``Configuration/compressionThreshold`` are gzipped here (URLSession never
-/// compresses what it sends); gzipped answers are decompressed by URLSession. Failures become
-/// ``SyncClientError``s that say what happened in one sentence.
+/// compresses what it sends); gzipped answers are decompressed by URLSession. Redirects are never
+/// followed and answers are bounded (see ``HubRequest``). Failures become ``SyncClientError``s that
+/// say what happened in one sentence.
 public final class HTTPSyncTransport: SyncTransport {
     /// How to reach the hub.
     public struct Configuration: Sendable {
@@ -25,6 +26,9 @@ public final class HTTPSyncTransport: SyncTransport {
         public var userAgent: String
         /// How the hub's certificate is trusted, and whether plain HTTP to another machine is allowed.
         public var trust = HubTrust()
+        /// The largest answer accepted, in bytes once decompressed; a larger one fails the
+        /// exchange (`answerTooLarge`) without being read further.
+        public var maximumAnswerBytes = HubRequest.defaultMaximumAnswerBytes
 
         public init(
             hub: URL, token: String, timeoutSeconds: Int = 30, compressionThreshold: Int = 1024,
@@ -90,21 +94,9 @@ public final class HTTPSyncTransport: SyncTransport {
         urlRequest.httpBody = body
         let bytesSent = Self.headerSize(of: urlRequest) + "Content-Length: \(body.count)\r\n".utf8.count + body.count
 
-        let data: Data
-        let urlResponse: URLResponse
-        do {
-            if configuration.trust.needsOwnClient(for: configuration.hub) {
-                (data, urlResponse) = try await PinnedHTTPSClient.send(
-                    urlRequest, trust: configuration.trust, timeoutSeconds: configuration.timeoutSeconds)
-            } else {
-                (data, urlResponse) = try await session.data(for: urlRequest)
-            }
-        } catch {
-            throw Self.translate(error, hub: hubName)
-        }
-        guard let http = urlResponse as? HTTPURLResponse else {
-            throw SyncClientError(.badAnswer, "The hub at \(hubName) sent something that is not an HTTP answer.")
-        }
+        let (data, http) = try await HubRequest.send(
+            urlRequest, trust: configuration.trust, timeoutSeconds: configuration.timeoutSeconds,
+            maximumAnswerBytes: configuration.maximumAnswerBytes, session: session, hub: hubName)
         let bytesReceived = Self.headerSize(of: http) + Self.bodySizeOnWire(http, decoded: data)
         guard http.statusCode == 200 else {
             throw Self.failure(status: http.statusCode, body: data, hub: hubName)
@@ -240,7 +232,7 @@ public final class HTTPSyncTransport: SyncTransport {
     }
 
     static func translate(_ error: any Error, hub: String) -> any Error {
-        if error is CancellationError { return error }
+        if error is CancellationError || error is SyncClientError { return error }
         guard let urlError = error as? URLError else {
             return SyncClientError(
                 .unreachable, "The hub at \(hub) cannot be reached (\(describe(error))); local data is kept and will sync later.")

@@ -1,10 +1,15 @@
 public import Foundation
 public import ReplicaStore
 
-/// Which hub a replica syncs with and the device credential it presents: from flags, then the
-/// environment (`VIGIL_HUB`, `VIGIL_TOKEN`), then what was saved (the URL of the last successful
-/// exchange in the replica as the peer's name; the credential and the hub it was enrolled with in
-/// `<replica>.credential`, mode 0600, written by `fieldcli enroll`).
+/// Which hub a replica syncs with, the device credential it presents, and how it trusts the hub:
+/// from flags, then the environment (`VIGIL_HUB`, `VIGIL_TOKEN`, `VIGIL_CA_FILE`, `VIGIL_PIN`),
+/// then what was saved (the credential file `<replica>.credential`, mode 0600, written by
+/// `fieldcli enroll`: the credential, the hub it was issued by, and the CA file or pins given then;
+/// else the URL of the last successful exchange kept in the replica).
+///
+/// A saved credential is only ever sent to the hub it was issued by: naming another hub without
+/// giving a credential is refused (`credentialHubMismatch`), so a mistyped or hostile `--hub` or
+/// `VIGIL_HUB` cannot collect it.
 public struct HubCredentials: Sendable, Hashable {
     /// The environment variable naming the hub's URL.
     public static let hubEnvironmentKey = "VIGIL_HUB"
@@ -15,10 +20,14 @@ public struct HubCredentials: Sendable, Hashable {
     public var url: URL
     /// The device's bearer credential; never logged or printed.
     public var token: String
+    /// How the hub's certificate is trusted: what the flags or environment said, else what was
+    /// saved with the credential for this hub.
+    public var trust: HubTrust
 
-    public init(url: URL, token: String) {
+    public init(url: URL, token: String, trust: HubTrust = HubTrust()) {
         self.url = url
         self.token = token
+        self.trust = trust
     }
 
     /// The name the hub is kept under in the replica: its URL without a trailing slash.
@@ -27,14 +36,19 @@ public struct HubCredentials: Sendable, Hashable {
     /// Where the token of the replica at `replicaPath` is saved.
     public static func credentialPath(forReplicaAt replicaPath: String) -> String { replicaPath + ".credential" }
 
-    /// Resolves the hub and token for `store`; throws ``SyncClientError`` (`notConfigured`) with a
-    /// sentence saying what to pass when either is missing or malformed.
+    /// Resolves the hub, token and trust for `store`. `trust` is what the flags and environment
+    /// said (``HubTrust/resolve(caFile:pins:allowInsecureHTTP:environment:)``); with neither a CA
+    /// file nor a pin in it, the ones saved with the credential apply to the hub it was issued by.
+    /// Throws ``SyncClientError``: `notConfigured` when the hub or token is missing or malformed,
+    /// `credentialHubMismatch` when the saved credential would go to another hub than its own,
+    /// `credentialFileExposed` when the credential file can be read by other users.
     public static func resolve(
-        hub: String?, token: String?, store: ReplicaStore,
+        hub: String?, token: String?, trust: HubTrust = HubTrust(), store: ReplicaStore,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> HubCredentials {
-        let saved = try savedHub(in: store) ?? savedFile(forReplicaAt: store.path)?.hub
-        guard let hubText = nonEmpty(hub) ?? nonEmpty(environment[hubEnvironmentKey]) ?? saved else {
+        let file = try savedFile(forReplicaAt: store.path)
+        let lastHub = try savedHub(in: store)
+        guard let hubText = nonEmpty(hub) ?? nonEmpty(environment[hubEnvironmentKey]) ?? file?.hub ?? lastHub else {
             throw SyncClientError(
                 .notConfigured,
                 "No hub is configured for this replica; enroll it once with `fieldcli enroll --hub URL --code CODE` (the hub operator gives out codes).")
@@ -43,9 +57,16 @@ public struct HubCredentials: Sendable, Hashable {
             throw SyncClientError(
                 .notConfigured, "The hub address '\(hubText.prefix(100))' is not an http:// or https:// URL; pass --hub http://host:port.")
         }
-        let tokenText = nonEmpty(token) ?? nonEmpty(environment[tokenEnvironmentKey])
-            ?? savedToken(forReplicaAt: store.path)
-        guard let tokenText else {
+        let given = nonEmpty(token) ?? nonEmpty(environment[tokenEnvironmentKey])
+        // The hub the saved credential was issued by (an older file did not say: then the hub of
+        // the last successful exchange).
+        let owner = (file?.hub ?? lastHub).flatMap(parseURL)
+        if given == nil, file != nil, let owner, !isSameHub(owner, url) {
+            throw SyncClientError(
+                .credentialHubMismatch,
+                "The credential saved for this replica was issued by the hub at \(peerName(for: owner)), not by the hub at \(peerName(for: url)); it is not sent to another hub.")
+        }
+        guard let tokenText = given ?? file?.credential else {
             throw SyncClientError(
                 .notConfigured,
                 "This replica holds no credential for the hub at \(peerName(for: url)); enroll it with `fieldcli enroll --hub URL --code CODE` (the hub operator gives out codes).")
@@ -53,7 +74,25 @@ public struct HubCredentials: Sendable, Hashable {
         guard tokenText.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw SyncClientError(.notConfigured, "The credential holds spaces or control characters; enroll the device again.")
         }
-        return HubCredentials(url: url, token: tokenText)
+        var resolvedTrust = trust
+        if !trust.namesCertificates, let file, let fileHub = file.hub.flatMap(parseURL), isSameHub(fileHub, url) {
+            resolvedTrust.caFile = file.caFile
+            resolvedTrust.pins = file.pins ?? []
+        }
+        return HubCredentials(url: url, token: tokenText, trust: resolvedTrust)
+    }
+
+    /// Whether `a` and `b` name the same hub: scheme, host and port (default ports filled in)
+    /// and path, ignoring case in the scheme and host and trailing slashes in the path.
+    public static func isSameHub(_ a: URL, _ b: URL) -> Bool {
+        func identity(_ url: URL) -> String {
+            let scheme = url.scheme?.lowercased() ?? ""
+            let port = url.port ?? (scheme == "https" ? 443 : 80)
+            var path = url.path
+            while path.hasSuffix("/") { path.removeLast() }
+            return "\(scheme)://\((url.host ?? "").lowercased()):\(port)\(path)"
+        }
+        return identity(a) == identity(b)
     }
 
     /// The hub of the most recent successful exchange kept in `store` (or, unless
@@ -65,45 +104,55 @@ public struct HubCredentials: Sendable, Hashable {
             .peer
     }
 
-    /// The credential file's content: the credential, and the hub it was enrolled with.
+    /// The credential file's content: the credential, the hub it was issued by, and how that hub
+    /// was trusted at enrollment (a CA file's absolute path, or pins).
     struct SavedFile: Codable, Hashable {
         var hub: String?
         var credential: String
+        var caFile: String?
+        var pins: [String]?
     }
 
+    /// The largest credential file read.
+    static let maximumFileSize = 64 << 10
+
     /// The credential file of the replica at `replicaPath`: JSON (`{"hub":…,"credential":…}`), or
-    /// the one line an older version wrote.
-    static func savedFile(forReplicaAt replicaPath: String) -> SavedFile? {
-        guard let data = FileManager.default.contents(atPath: credentialPath(forReplicaAt: replicaPath)) else { return nil }
+    /// the one line an older version wrote; nil when there is none. Refuses a file that other
+    /// users can read or write (`credentialFileExposed`).
+    static func savedFile(forReplicaAt replicaPath: String) throws -> SavedFile? {
+        let path = credentialPath(forReplicaAt: replicaPath)
+        guard let exposed = PrivateFile.isExposed(path) else { return nil }
+        guard !exposed else {
+            throw SyncClientError(
+                .credentialFileExposed, "The credential file \(path) can be read or written by other users; it is not used.")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: maximumFileSize), !data.isEmpty else { return nil }
         if let file = try? JSONDecoder().decode(SavedFile.self, from: data), !file.credential.isEmpty { return file }
         return nonEmpty(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
             .map { SavedFile(hub: nil, credential: $0) }
     }
 
-    /// The credential saved for the replica at `replicaPath`, if any.
+    /// The credential saved for the replica at `replicaPath`, if any (nil too when the file can be
+    /// read by other users).
     public static func savedToken(forReplicaAt replicaPath: String) -> String? {
-        savedFile(forReplicaAt: replicaPath)?.credential
+        (try? savedFile(forReplicaAt: replicaPath))?.credential
     }
 
-    /// Saves the credential and the hub's URL next to the replica (mode 0600, replaced
-    /// atomically) unless they are already there: `fieldcli enroll` calls it, and so does a
-    /// successful exchange with a credential given by flag or environment.
+    /// Saves the credential, the hub's URL and how it was trusted (a CA file's absolute path, or
+    /// pins) next to the replica (mode 0600 from the first byte, replaced atomically) unless they
+    /// are already there: `fieldcli enroll` calls it, and so does a successful exchange.
     public func saveToken(forReplicaAt replicaPath: String) throws {
         let path = Self.credentialPath(forReplicaAt: replicaPath)
-        let file = SavedFile(hub: peerName, credential: token)
-        guard Self.savedFile(forReplicaAt: replicaPath) != file else { return }
-        let temporary = path + ".tmp-\(getpid())"
-        let fileManager = FileManager.default
-        try? fileManager.removeItem(atPath: temporary)
+        let caFile = trust.caFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let file = SavedFile(hub: peerName, credential: token, caFile: caFile, pins: trust.pins.isEmpty ? nil : trust.pins)
+        guard (try? Self.savedFile(forReplicaAt: replicaPath)) != file else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let contents = try? encoder.encode(file),
-            fileManager.createFile(atPath: temporary, contents: contents + Data("\n".utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw StoreError(.readOnly, "Cannot write the credential file \(path); check that its folder is writable.")
-        }
-        guard rename(temporary, path) == 0 else {
-            try? fileManager.removeItem(atPath: temporary)
+        do {
+            try PrivateFile.write(try encoder.encode(file) + Data("\n".utf8), to: path)
+        } catch {
             throw StoreError(.readOnly, "Cannot write the credential file \(path); check that its folder is writable.")
         }
     }

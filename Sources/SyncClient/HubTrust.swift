@@ -48,6 +48,10 @@ public struct HubTrust: Sendable, Hashable {
         return HubTrust(caFile: file, pins: pinned, allowInsecureHTTP: allowInsecureHTTP)
     }
 
+    /// Whether this trust names certificates of its own (a CA file or pins) rather than the
+    /// system's trust store.
+    public var namesCertificates: Bool { caFile != nil || !pins.isEmpty }
+
     /// Whether the exchange needs the NIO client (a CA file or a pin, over https).
     func needsOwnClient(for url: URL) -> Bool {
         url.scheme?.lowercased() == "https" && (caFile != nil || !pins.isEmpty)

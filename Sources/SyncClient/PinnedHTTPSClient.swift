@@ -10,14 +10,15 @@ import FoundationNetworking
 
 /// One HTTPS request over SwiftNIO and NIOSSL, for hubs trusted by a CA file or a pin (which
 /// URLSession on Linux cannot do; see ``HubTrust``). A new connection per request, closed after
-/// the answer; the answer is bounded in size and decompressed when gzipped.
+/// the answer. Redirects are not followed (a 3xx answer is returned as it is). The answer is
+/// bounded: a `Content-Length` above `maximumAnswerBytes`, a body past it, or a gzipped body
+/// that inflates past it ends the request with `URLError(.dataLengthExceedsMaximum)`.
 enum PinnedHTTPSClient {
-    /// The largest answer accepted, compressed or not.
-    static let maxResponseBytes = 256 << 20
-
     /// Sends `request` (method, URL, headers, body) and returns the answer as URLSession would:
     /// the body decoded, the headers as received.
-    static func send(_ request: URLRequest, trust: HubTrust, timeoutSeconds: Int) async throws -> (Data, HTTPURLResponse) {
+    static func send(
+        _ request: URLRequest, trust: HubTrust, timeoutSeconds: Int, maximumAnswerBytes: Int
+    ) async throws -> (Data, HTTPURLResponse) {
         guard let url = request.url, let host = url.host, !host.isEmpty else { throw URLError(.badURL) }
         let port = url.port ?? 443
         let timeout = TimeAmount.seconds(Int64(max(1, timeoutSeconds)))
@@ -26,7 +27,9 @@ enum PinnedHTTPSClient {
         let sniHost = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
 
         do {
-            return try await send(request, url: url, host: sniHost, port: port, context: context, pins: pins, timeout: timeout, timeoutSeconds: timeoutSeconds)
+            return try await send(
+                request, url: url, host: sniHost, port: port, context: context, pins: pins, timeout: timeout,
+                timeoutSeconds: timeoutSeconds, limit: maximumAnswerBytes)
         } catch let error as URLError {
             throw error
         } catch is CancellationError {
@@ -44,7 +47,7 @@ enum PinnedHTTPSClient {
 
     private static func send(
         _ request: URLRequest, url: URL, host sniHost: String, port: Int, context: NIOSSLContext, pins: [[UInt8]],
-        timeout: TimeAmount, timeoutSeconds: Int
+        timeout: TimeAmount, timeoutSeconds: Int, limit: Int
     ) async throws -> (Data, HTTPURLResponse) {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(timeout)
@@ -71,7 +74,7 @@ enum PinnedHTTPSClient {
 
         return try await withThrowingTaskGroup(of: (Data, HTTPURLResponse)?.self) { tasks in
             tasks.addTask {
-                try await exchange(over: channel, request: request, url: url)
+                try await exchange(over: channel, request: request, url: url, limit: limit)
             }
             tasks.addTask {
                 try await Task.sleep(for: .seconds(max(1, timeoutSeconds)))
@@ -83,6 +86,19 @@ enum PinnedHTTPSClient {
                 throw URLError(.timedOut)
             }
             return answer
+        }
+    }
+
+    /// The body as sent, or inflated when gzipped: at most `limit` bytes either way.
+    static func decoded(_ body: ByteBuffer, head: HTTPResponseHead, limit: Int) throws -> ByteBuffer {
+        guard head.headers["Content-Encoding"].contains(where: { $0.lowercased().contains("gzip") }) else { return body }
+        var compressed = body
+        do {
+            return try compressed.decompress(with: .gzip(), maxSize: limit)
+        } catch let error as CompressNIOError where error == .bufferOverflow {
+            throw URLError(.dataLengthExceedsMaximum)
+        } catch {
+            throw URLError(.cannotDecodeContentData)
         }
     }
 
@@ -108,7 +124,8 @@ enum PinnedHTTPSClient {
     }
 
     private static func exchange(
-        over channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>, request: URLRequest, url: URL
+        over channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>, request: URLRequest, url: URL,
+        limit: Int
     ) async throws -> (Data, HTTPURLResponse) {
         try await channel.executeThenClose { inbound, outbound in
             var path = url.path.isEmpty ? "/" : url.path
@@ -128,18 +145,18 @@ enum PinnedHTTPSClient {
             for try await part in inbound {
                 switch part {
                 case .head(let value):
+                    if let length = value.headers["Content-Length"].first.flatMap({ Int($0) }), length > limit {
+                        throw URLError(.dataLengthExceedsMaximum)
+                    }
                     responseHead = value
                 case .body(var chunk):
-                    guard received.readableBytes + chunk.readableBytes <= maxResponseBytes else {
+                    guard received.readableBytes + chunk.readableBytes <= limit else {
                         throw URLError(.dataLengthExceedsMaximum)
                     }
                     received.writeBuffer(&chunk)
                 case .end:
                     guard let responseHead else { throw URLError(.badServerResponse) }
-                    var data = received
-                    if responseHead.headers["Content-Encoding"].contains(where: { $0.lowercased().contains("gzip") }) {
-                        data = try received.decompress(with: .gzip(), maxSize: maxResponseBytes)
-                    }
+                    let data = try decoded(received, head: responseHead, limit: limit)
                     var fields: [String: String] = [:]
                     for (name, value) in responseHead.headers { fields[name] = value }
                     guard let response = HTTPURLResponse(

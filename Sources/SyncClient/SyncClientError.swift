@@ -8,6 +8,8 @@ public struct SyncClientError: Error, Sendable, Hashable, CustomStringConvertibl
         enum Value: String {
             case unreachable, unauthorized, protocolMismatch, hubError, requestRefused, badAnswer
             case forked, stalled, notConfigured, revoked, enrollmentRefused
+            case credentialHubMismatch, credentialFileExposed, redirected, answerTooLarge
+            case untrustedHub
         }
         let value: Value
         public var description: String { value.rawValue }
@@ -34,6 +36,16 @@ public struct SyncClientError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let stalled = Code(value: .stalled)
         /// No hub or token is configured, or they are malformed.
         public static let notConfigured = Code(value: .notConfigured)
+        /// The saved credential was issued by another hub than the one named: it is not sent.
+        public static let credentialHubMismatch = Code(value: .credentialHubMismatch)
+        /// The credential file can be read or written by other users: it is not used.
+        public static let credentialFileExposed = Code(value: .credentialFileExposed)
+        /// The hub answered with a redirect (HTTP 3xx), which this client never follows.
+        public static let redirected = Code(value: .redirected)
+        /// The hub's answer, or what it inflates to, is larger than this client accepts.
+        public static let answerTooLarge = Code(value: .answerTooLarge)
+        /// The hub answered as another replica than the hub this device enrolled with and pinned.
+        public static let untrustedHub = Code(value: .untrustedHub)
     }
 
     public let code: Code

@@ -6,7 +6,7 @@ public import SyncClient
 /// The flags that say which hub a field replica syncs with and how it reaches it, shared by
 /// `fieldcli sync` and `syncd run`.
 public struct HubConnectionOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The hub's URL (default: $VIGIL_HUB, else the last one used).", valueName: "url"))
+    @Option(help: ArgumentHelp("The hub's URL (default: $VIGIL_HUB, else the one the saved credential was issued by); another hub than that one needs --token.", valueName: "url"))
     public var hub: String?
 
     @Option(help: ArgumentHelp("The device credential (default: $VIGIL_TOKEN, else the one saved by `fieldcli enroll`).", valueName: "credential"))
@@ -26,13 +26,14 @@ public struct HubConnectionOptions: ParsableArguments {
         if timeout < 1 { throw ValidationError("--timeout takes whole seconds, at least 1.") }
     }
 
-    /// The hub and credential for `store` (flags, then the environment, then what was saved) and
-    /// a transport to that hub.
+    /// The hub, credential and trust for `store` (flags, then the environment, then what was
+    /// saved with the credential) and a transport to that hub. A saved credential only goes to
+    /// the hub it was issued by.
     public func connect(store: ReplicaStore) throws -> (credentials: HubCredentials, transport: HTTPSyncTransport) {
-        let credentials = try HubCredentials.resolve(hub: hub, token: token, store: store)
+        let credentials = try HubCredentials.resolve(hub: hub, token: token, trust: trustOptions.trust, store: store)
         var configuration = HTTPSyncTransport.Configuration(
             hub: credentials.url, token: credentials.token, timeoutSeconds: timeout)
-        configuration.trust = trustOptions.trust
+        configuration.trust = credentials.trust
         return (credentials, HTTPSyncTransport(configuration: configuration))
     }
 }

@@ -19,7 +19,7 @@ import SyncEngine
 /// | 73 | cannot write (read-only) |
 /// | 74 | disk full or I/O error |
 /// | 75 | replica busy: try again |
-/// | 76 | device key file problem |
+/// | 76 | device key or credential file problem |
 /// | 77 | refused by the hub (authentication) |
 /// | 78 | protocol mismatch |
 extension ExitCode {

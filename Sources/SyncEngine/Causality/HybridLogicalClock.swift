@@ -20,9 +20,31 @@ public struct HybridTimestamp: Hashable, Comparable, Sendable, Codable, CustomSt
 
     public var description: String { "\(wallMilliseconds).\(logical)" }
 
+    /// The largest wall time a reading may carry: replicas store it as a signed 64-bit integer,
+    /// and a signature covers the exact value, so a larger one is refused when decoded rather
+    /// than clamped on storage (which would break the signature for every reader).
+    public static let maximumWallMilliseconds = UInt64(Int64.max)
+
     enum CodingKeys: String, CodingKey {
         case wallMilliseconds = "wall"
         case logical
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let wall = try container.decode(UInt64.self, forKey: .wallMilliseconds)
+        guard wall <= Self.maximumWallMilliseconds else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .wallMilliseconds, in: container,
+                debugDescription: "A wall time is at most \(Self.maximumWallMilliseconds) milliseconds.")
+        }
+        self.init(wallMilliseconds: wall, logical: try container.decode(UInt32.self, forKey: .logical))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(wallMilliseconds, forKey: .wallMilliseconds)
+        try container.encode(logical, forKey: .logical)
     }
 }
 

@@ -10,8 +10,9 @@ extension FieldCLI {
             abstract: "Enroll this replica's device with a hub, using a one-time code from the hub operator.",
             discussion: """
                 Sends the replica's id and public key with the code; the hub answers with this \
-                device's credential, kept with the hub's URL in PATH.credential (mode 0600). \
-                Afterwards `fieldcli sync` and `syncd run` need no flags.
+                device's credential, kept with the hub's URL and the --ca-file or --pin given here in \
+                PATH.credential (mode 0600). Afterwards `fieldcli sync` and `syncd run` need no flags; \
+                the credential is only ever sent to this hub.
 
                 Example:
                   fieldcli enroll --hub https://hub.example:8443 --code 7K2M-Q9XD-4TAB-H3WN --ca-file network-ca.pem
@@ -54,7 +55,7 @@ extension FieldCLI {
                     print("Enrolled this replica as '\(answer.name)' at \(hubName); `fieldcli sync` and `syncd run` need no flags now.")
                 }
             } catch let error as SyncClientError {
-                Console.diagnose(error.message)
+                Console.diagnose(error.messageWithAdvice)
                 throw error.code.exitCode
             }
         }

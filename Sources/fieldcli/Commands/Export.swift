@@ -15,7 +15,7 @@ extension FieldCLI {
                 run as a formula starts with an apostrophe. GeoJSON is one FeatureCollection of \
                 Points [longitude, latitude]; observations without coordinates have a null geometry. \
                 The same filters as `fieldcli observations` apply. The sealed informant reference \
-                is never exported.
+                is never exported. A file written with --out is readable by its owner only (0600).
 
                 Examples:
                   fieldcli export observations --format csv --out march.csv --from 2026-03-01 --to 2026-03-31
@@ -52,7 +52,8 @@ extension FieldCLI {
                 return
             }
             do {
-                try data.write(to: URL(fileURLWithPath: out), options: .atomic)
+                // Reports leave the replica here: the file is private (0600) from its first byte.
+                try PrivateFile.write(data, to: out)
             } catch {
                 throw StoreError(
                     .readOnly, "Cannot write the export to \(out); check that its folder exists and is writable.")

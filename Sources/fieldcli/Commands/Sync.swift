@@ -47,7 +47,7 @@ extension FieldCLI {
                 try credentials.saveToken(forReplicaAt: store.path)
                 try printSummary(summary, hub: credentials.peerName)
             } catch let error as SyncClientError {
-                Console.diagnose(error.message)
+                Console.diagnose(error.messageWithAdvice)
                 throw error.code.exitCode
             }
         }
@@ -91,10 +91,11 @@ extension SyncClientError.Code {
     /// The exit code `fieldcli` ends with on this failure (see `ExitCodes.swift`).
     var exitCode: ExitCode {
         switch self {
-        case .unreachable, .hubError, .badAnswer: .hubUnreachable
+        case .unreachable, .hubError, .badAnswer, .redirected, .answerTooLarge: .hubUnreachable
         case .unauthorized, .revoked, .enrollmentRefused, .requestRefused: .refusedByHub
         case .protocolMismatch: .protocolMismatch
-        case .notConfigured: .usage
+        case .notConfigured, .credentialHubMismatch: .usage
+        case .credentialFileExposed: .keyFile
         case .forked: .conflict
         default: .unexpected
         }

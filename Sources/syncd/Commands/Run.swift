@@ -64,7 +64,7 @@ extension Syncd {
                     })
                 logger.info("syncing \(path) with \(credentials.peerName) every \(interval) s and after each local write")
             } catch let error as SyncClientError {
-                Self.fail(error.message)
+                Self.fail(error.messageWithAdvice)
             } catch let error as StoreError {
                 Self.fail(error.message)
             }
