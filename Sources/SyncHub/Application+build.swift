@@ -1,5 +1,7 @@
 public import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
+import NIOCore
 public import Logging
 
 /// Builds the hub: opens (or creates) its replica (with its device registry), and wires the
@@ -21,32 +23,62 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let configuration = exchange.configuration
+    let limits = configuration.limits
+    let audit = RefusalAudit(interval: configuration.refusalAuditInterval, logger: logger, sink: refusalSink(exchange))
     let router = Router(context: HubRequestContext.self, options: .autoGenerateHeadEndpoints)
     let routes = SyncRoutes<HubRequestContext>(exchange: exchange)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: MethodNotAllowedMiddleware(routes: ["/healthz": [.get, .head], "/v1/enroll": [.post], "/v1/incarnate": [.post], "/v1/sync": [.post]]))
     routes.addHealth(to: router)
-    EnrollRoutes(exchange: exchange, limiter: RateLimiter(requestsPerMinute: configuration.limits.enrollmentsPerMinute))
-        .add(to: router)
-    router.add(middleware: DeviceAuthMiddleware(registry: exchange.devices))
-    router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(requestsPerMinute: configuration.limits.requestsPerMinute)))
-    router.add(middleware: GzipMiddleware(limits: configuration.limits))
-    router.add(middleware: RequestDepthMiddleware(limits: configuration.limits.message))
+    EnrollRoutes(
+        exchange: exchange, limiter: RateLimiter(requestsPerMinute: limits.enrollmentsPerMinute),
+        addressLimiter: RateLimiter(requestsPerMinute: limits.enrollmentsPerAddressPerMinute), audit: audit
+    ).add(to: router)
+    router.add(
+        middleware: DeviceAuthMiddleware(
+            registry: exchange.devices, failures: RateLimiter(requestsPerMinute: limits.failedAuthenticationsPerMinute),
+            audit: audit))
+    router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(requestsPerMinute: limits.requestsPerMinute)))
+    router.add(middleware: GzipMiddleware(limits: limits, budget: BodyBudget(capacity: limits.bodyBudget)))
+    router.add(middleware: RequestDepthMiddleware(limits: limits.message))
     routes.addSync(to: router)
     IncarnateRoutes(exchange: exchange).add(to: router)
+    let connections = ConnectionCounter(limit: limits.connectionLimit())
     logger.notice(
         "hub starting",
         metadata: [
             "hub.replica": "\(exchange.hubID.hex)", "hub.db": "\(configuration.databasePath)",
             "hub.listen": "\(configuration.host):\(configuration.port)", "hub.tls": "\(configuration.tls != nil)",
+            "hub.maxConnections": "\(connections.limit)",
         ])
-    let tlsConfiguration = try configuration.tls?.serverConfiguration()
     return Application(
         router: router,
-        server: try tlsConfiguration.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+        server: try serverBuilder(configuration: configuration, connections: connections),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port), serverName: "syncd"),
+        services: [audit],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
+}
+
+/// HTTP/1.1 (over TLS when configured) with the hub's connection guards and timeouts.
+func serverBuilder(configuration: HubConfiguration, connections: ConnectionCounter) throws -> HTTPServerBuilder {
+    let tls = try configuration.tls?.serverConfiguration()
+    let limits = configuration.limits
+    let http1Configuration = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(limits.idleTimeoutSeconds)))
+    let headerTimeout = TimeAmount.seconds(Int64(limits.headerTimeoutSeconds))
+    return HTTPServerBuilder { responder in
+        let guarded = GuardedHTTP1Channel(
+            base: HTTP1Channel(responder: responder, configuration: http1Configuration), connections: connections,
+            headerTimeout: headerTimeout)
+        guard let tls else { return guarded }
+        return try TLSChannel(guarded, tlsConfiguration: tls)
+    }
+}
+
+/// Where refusals are audited: the hub's own log when its registry is the SQLite one, else nowhere.
+func refusalSink(_ exchange: HubExchange) -> RefusalAudit.Sink {
+    guard let registry = exchange.devices as? SQLiteDeviceRegistry else { return { _ in } }
+    return RefusalAudit.auditLog(of: registry.store)
 }

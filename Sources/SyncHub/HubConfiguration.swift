@@ -7,8 +7,23 @@ public struct HubConfiguration: Sendable, Hashable {
     public struct Limits: Sendable, Hashable {
         /// The largest request body on the wire (compressed or not).
         public var maxRequestBytes = 8 << 20
-        /// The largest request body once a gzip body is decompressed.
-        public var maxDecompressedBytes = 64 << 20
+        /// The largest request body once a gzip body is decompressed: a push is about 512 KiB of
+        /// versions, or one record of at most ``maxRecordBytes`` that JSON escaping can grow
+        /// sixfold, so 16 MiB leaves room and bounds what one request may inflate to.
+        public var maxDecompressedBytes = 16 << 20
+        /// The most request-body bytes (on the wire and inflated) the hub holds at once, all requests
+        /// together; a request that would go above it is answered 503 `busy` with `Retry-After`.
+        public var maxBufferedBodyBytes = 64 << 20
+        /// The most open connections; 0 derives it from the open-file limit (three quarters of
+        /// what is left after 64 files kept for the database and logs). Above it a new connection
+        /// is answered 503 `busy` and closed.
+        public var maxConnections = 0
+        /// Seconds a connection may stay silent (between requests, or within a request's body)
+        /// before the hub closes it.
+        public var idleTimeoutSeconds = 60
+        /// Seconds from the first byte of a request to the end of its head; a slower head closes
+        /// the connection.
+        public var headerTimeoutSeconds = 10
         /// The most versions one push may carry.
         public var maxPushVersions = 5_000
         /// The most versions one pulled page holds, whatever the client asks.
@@ -33,6 +48,16 @@ public struct HubConfiguration: Sendable, Hashable {
         public var requestsPerMinute = 600
         /// Enrollments the hub takes per minute, from all devices together; 0 turns the limit off.
         public var enrollmentsPerMinute = 30
+        /// Enrollments the hub takes per minute from one client address; 0 turns the limit off.
+        public var enrollmentsPerAddressPerMinute = 10
+        /// Failed authentications one client address may make per minute; above it, every request
+        /// with a credential from that address is refused (429) before the credential is looked up.
+        /// 0 turns the limit off.
+        public var failedAuthenticationsPerMinute = 30
+        /// Audit entries one device's syncs may add per hour (quarantined versions, verification
+        /// reports), and rows it may add to the foreign quarantine; beyond it they are counted in
+        /// one audit entry per hour. 0 turns the limit off.
+        public var deviceEntriesPerHour = 1_000
 
         /// The structural bounds checked on every decoded request.
         public var message: MessageLimits {
@@ -58,6 +83,9 @@ public struct HubConfiguration: Sendable, Hashable {
     public var limits = Limits()
     /// The certificate and key to serve HTTPS with; nil serves plain HTTP.
     public var tls: TLSFiles?
+    /// How often refused enrollments and failed authentications are written to the audit log,
+    /// one entry per client address and kind with the count since the last one.
+    public var refusalAuditInterval: Duration = .seconds(60)
 
     public init() {}
 

@@ -24,4 +24,10 @@ public struct AuditAction: RawRepresentable, Codable, Sendable, Hashable, Custom
     public static let verificationFailed = AuditAction(rawValue: "version.verification-failed")
     /// The hub resolved a conflicting document (a field-by-field merge).
     public static let resolved = AuditAction(rawValue: "document.resolved")
+    /// Enrollments refused from one client address (a bad code or proof, or above the rate),
+    /// counted over a period: one entry per address and period.
+    public static let enrollmentRefused = AuditAction(rawValue: "device.enrollment-refused")
+    /// Requests from one client address whose credential was unknown, malformed or refused,
+    /// counted over a period: one entry per address and period.
+    public static let authenticationFailed = AuditAction(rawValue: "device.authentication-failed")
 }

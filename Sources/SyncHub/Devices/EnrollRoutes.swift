@@ -7,30 +7,54 @@ public import SyncEngine
 /// `POST /v1/enroll` (no credential): a device trades a one-time code for its credential, binding
 /// its replica id and public key to the name the operator gave the code.
 ///
-/// Enrollments are limited hub-wide (``HubConfiguration/Limits/enrollmentsPerMinute``): a code has
-/// 80 random bits, so the limit is against load, not guessing.
+/// Enrollments are limited per client address
+/// (``HubConfiguration/Limits/enrollmentsPerAddressPerMinute``) and hub-wide
+/// (``HubConfiguration/Limits/enrollmentsPerMinute``) before the body is read or the database
+/// touched: a code has 80 random bits, so the limits are against load, not guessing. Every
+/// refused enrollment is counted for the audit log (``RefusalAudit``, one entry per address).
 struct EnrollRoutes {
     let exchange: HubExchange
+    /// The hub-wide bucket.
     let limiter: RateLimiter
+    /// A bucket per client address.
+    let addressLimiter: RateLimiter
+    let audit: RefusalAudit
 
     /// The largest enrollment request read.
     static let maxBodyBytes = 16 << 10
 
     func add(to router: Router<HubRequestContext>) {
-        let exchange = self.exchange
-        let limiter = self.limiter
+        let routes = self
         router.post("v1/enroll") { request, context -> Response in
-            if case .limited(let seconds) = limiter.admit("enroll") {
-                return RateLimitMiddleware<HubRequestContext>.tooManyRequests(
-                    retryAfter: seconds,
-                    detail: "This hub took more than \(limiter.requestsPerMinute) enrollments in a minute; try again in \(seconds) s.",
-                    logger: context.logger)
+            let address = context.clientAddress
+            if let refusal = routes.rateLimited(address: address, logger: context.logger) {
+                routes.audit.record(.enrollment, address: address, reason: "too-many-requests")
+                return refusal
             }
-            let enrollment = try await SyncRoutes<HubRequestContext>.decode(
-                EnrollmentRequest.self, from: request, upTo: Self.maxBodyBytes, named: "enrollment request")
-            let answer = try await exchange.enroll(enrollment, logger: context.logger)
-            return SyncRoutes<HubRequestContext>.json(try JSONEncoder().encode(answer))
+            do {
+                let enrollment = try await SyncRoutes<HubRequestContext>.decode(
+                    EnrollmentRequest.self, from: request, upTo: Self.maxBodyBytes, named: "enrollment request")
+                let answer = try await routes.exchange.enroll(enrollment, logger: context.logger)
+                return SyncRoutes<HubRequestContext>.json(try JSONEncoder().encode(answer))
+            } catch {
+                let problem = SyncHubError(translating: error)
+                if problem.status.code < 500 { routes.audit.record(.enrollment, address: address, reason: problem.code.description) }
+                throw problem
+            }
         }
+    }
+
+    /// The 429 answer when `address`, or the hub as a whole, took its enrollments for now.
+    private func rateLimited(address: String, logger: Logger) -> Response? {
+        for (limiter, key, whose) in [(addressLimiter, address, "from this address"), (limiter, "enroll", "")] {
+            guard case .limited(let seconds) = limiter.admit(key) else { continue }
+            let scope = whose.isEmpty ? "" : " \(whose)"
+            return RateLimitMiddleware<HubRequestContext>.tooManyRequests(
+                retryAfter: seconds,
+                detail: "This hub took more than \(limiter.requestsPerMinute) enrollments\(scope) in a minute; try again in \(seconds) s.",
+                logger: logger)
+        }
+        return nil
     }
 }
 

@@ -3,32 +3,46 @@ import NIOCore
 
 /// gzip for request and response bodies, on compress-nio's zlib.
 enum Gzip {
-    /// Decompresses one gzip member of at most `maxSize` bytes, so that a truncated or damaged body
-    /// is refused rather than half read: zlib checks the trailer's CRC-32 when it reaches the end of
-    /// the stream, and the trailer's length must match what came out (a truncated stream ends
-    /// early, and its last bytes are not a trailer).
-    static func decompress(_ compressed: ByteBuffer, maxSize: Int) throws -> ByteBuffer {
+    /// The size a gzip body says it decompresses to (its trailer's length), refused above
+    /// `maxSize` before anything is inflated (413), or when the body is not gzip (400).
+    ///
+    /// The trailer holds the length modulo 2^32; a stream that lies about it is refused by
+    /// ``decompress(_:size:)``, which never writes more than the size said.
+    static func declaredSize(of compressed: ByteBuffer, maxSize: Int) throws -> Int {
         // A gzip member holds at least a 10-byte header, an empty deflate block and an 8-byte trailer.
         guard compressed.readableBytes >= 20,
-            compressed.getInteger(at: compressed.readerIndex, as: UInt16.self) == 0x1F8B
+            compressed.getInteger(at: compressed.readerIndex, as: UInt16.self) == 0x1F8B,
+            let length = compressed.getInteger(
+                at: compressed.readerIndex + compressed.readableBytes - 4, endianness: .little, as: UInt32.self)
         else {
             throw SyncHubError(.corruptEncoding, "The request body says it is gzip but is not.")
         }
-        var input = compressed
-        let output: ByteBuffer
-        do {
-            output = try input.decompress(with: .gzip(), maxSize: maxSize)
-        } catch let error as CompressNIOError where error == .bufferOverflow {
+        guard Int(length) <= maxSize else {
             throw SyncHubError(
                 .tooLarge, "The request body decompresses to more than \(maxSize) bytes, the limit of this hub.")
-        } catch {
-            throw SyncHubError(.corruptEncoding, "The gzip request body is damaged; send it again.")
         }
-        let lengthOffset = compressed.readerIndex + compressed.readableBytes - 4
-        guard input.readableBytes == 0,
-            let length = compressed.getInteger(at: lengthOffset, endianness: .little, as: UInt32.self),
-            length == UInt32(truncatingIfNeeded: output.readableBytes)
-        else {
+        return Int(length)
+    }
+
+    /// The bytes ``decompress(_:size:)`` allocates for a body of `size` bytes (a power of two).
+    static func outputCapacity(size: Int) -> Int {
+        var capacity = 1
+        while capacity < size + 1 { capacity <<= 1 }
+        return capacity
+    }
+
+    /// Decompresses one gzip member that says it holds `size` bytes, into one buffer of
+    /// ``outputCapacity(size:)`` bytes: a stream longer than it says, truncated, damaged or
+    /// followed by more bytes is refused (zlib checks the trailer's CRC-32 and length at the end).
+    static func decompress(_ compressed: ByteBuffer, size: Int) throws -> ByteBuffer {
+        var input = compressed
+        var output = ByteBufferAllocator().buffer(capacity: size + 1)
+        do {
+            try input.decompress(to: &output, with: .gzip())
+        } catch {
+            throw SyncHubError(.corruptEncoding, "The gzip request body is truncated, damaged or longer than it says; send it again.")
+        }
+        guard input.readableBytes == 0, output.readableBytes == size else {
             throw SyncHubError(.corruptEncoding, "The gzip request body is truncated or damaged; send it again.")
         }
         return output

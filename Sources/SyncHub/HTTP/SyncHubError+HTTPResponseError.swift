@@ -1,5 +1,7 @@
 import Foundation
 public import Hummingbird
+import NIOCore
+import NIOHTTP1
 import ReplicaStore
 import SyncEngine
 
@@ -48,12 +50,27 @@ extension SyncHubError: HTTPResponseError {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let problem = ProblemDetails(type: code.description, title: title, status: Int(status.code), detail: message)
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if code == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"vigil\"" }
         if code == .busy { headers[.retryAfter] = "1" }
-        let body = (try? JSONEncoder().encode(problem)) ?? Data()
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: problemJSON()))
+    }
+
+    /// The problem document of this error.
+    func problemJSON() -> ByteBuffer {
+        let problem = ProblemDetails(type: code.description, title: title, status: Int(status.code), detail: message)
+        return ByteBuffer(bytes: (try? JSONEncoder().encode(problem)) ?? Data())
+    }
+
+    /// This error as a whole HTTP/1.1 answer that closes the connection, for the connection
+    /// guard, which answers below the HTTP codec.
+    func rawHTTPResponse(retryAfter seconds: Int) -> ByteBuffer {
+        var body = problemJSON()
+        var buffer = ByteBuffer(
+            string: "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/problem+json\r\n"
+                + "Content-Length: \(body.readableBytes)\r\nRetry-After: \(seconds)\r\nConnection: close\r\n\r\n")
+        buffer.writeBuffer(&body)
+        return buffer
     }
 
     /// The hub error any failure met while serving a request stands for.
@@ -61,6 +78,10 @@ extension SyncHubError: HTTPResponseError {
         switch error {
         case let error as SyncHubError:
             self = error
+        case let error as HTTPParserError:
+            self = SyncHubError(.malformedRequest, "The request is not valid HTTP/1.1 (\(error)).")
+        case is ByteToMessageDecoderError:
+            self = SyncHubError(.malformedRequest, "The request is not valid HTTP/1.1.")
         case let error as DecodingError:
             self = SyncHubError(.malformedRequest, "The sync request is not valid: \(Self.describe(error))")
         case let error as any HTTPResponseError:

@@ -16,6 +16,10 @@ struct SyncRoutes<Context: RequestContext> {
         }
     }
 
+    /// The longest checkpoint taken: the hub's own are under 200 bytes; a shorter one it did not
+    /// give out starts the pull over (`checkpointReset`), a longer one is refused.
+    static var maxCheckpointBytes: Int { 1_024 }
+
     /// Adds `POST /v1/sync` to `router`, behind ``DeviceAuthMiddleware`` (the context carries the
     /// authenticated device).
     func addSync(to router: Router<Context>) where Context == HubRequestContext {
@@ -24,6 +28,11 @@ struct SyncRoutes<Context: RequestContext> {
         router.post("v1/sync") { request, context -> Response in
             // The gzip middleware has already bounded the body by the hub's limits.
             let syncRequest = try await Self.decode(SyncRequest.self, from: request, upTo: .max, named: "sync request")
+            if let checkpoint = syncRequest.checkpoint, checkpoint.utf8.count > Self.maxCheckpointBytes {
+                throw SyncHubError(
+                    .malformedRequest,
+                    "The checkpoint is longer than any this hub gives out (\(Self.maxCheckpointBytes) bytes); send the one of the last answer, or none.")
+            }
             var logger = context.logger
             logger[metadataKey: "sync.peer"] = "\(syncRequest.replica.hex)"
             guard let device = context.device else {
@@ -35,15 +44,21 @@ struct SyncRoutes<Context: RequestContext> {
     }
 
     /// The JSON body of `request` as `T`, read up to `maxBytes`: 415 unless the content type is
-    /// JSON, 400 `malformed-request` naming the field when it does not decode. `name` says what
-    /// the body is in the message ("sync request").
+    /// JSON, 413 when its `Content-Length` is above `maxBytes` (before reading it), 400
+    /// `malformed-request` naming the field when it does not decode or when an object holds a key
+    /// twice (``JSONDuplicateKeys``). `name` says what the body is in the message ("sync request").
     static func decode<T: Decodable>(
         _ type: T.Type, from request: Request, upTo maxBytes: Int, named name: String
     ) async throws -> T {
         guard let contentType = request.headers[.contentType], isJSON(contentType) else {
             throw SyncHubError(.unsupportedMediaType, "The \(name) must be JSON: send 'Content-Type: application/json'.")
         }
+        if maxBytes < .max { _ = try GzipMiddleware<Context>.declaredLength(of: request, limit: maxBytes) }
         let body = try await request.body.collect(upTo: maxBytes)
+        if let key = JSONDuplicateKeys.firstDuplicate(in: body.readableBytesView) {
+            throw SyncHubError(
+                .malformedRequest, "The \(name) holds the key '\(key.prefix(64))' twice in one object; send each key once.")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
         } catch let error as DecodingError {

@@ -32,12 +32,24 @@ public final class RateLimiter: Sendable {
         table = Mutex(Table(lastSweep: now))
     }
 
+    /// Says whether `key`'s bucket holds one request's worth, without taking it: a key that
+    /// failed too often is refused before its request costs anything.
+    public func check(_ key: String, now: ContinuousClock.Instant = .now) -> Decision {
+        guard requestsPerMinute > 0 else { return .allowed }
+        return decide(key, take: false, now: now)
+    }
+
     /// Takes one request's worth from `key`'s bucket, or says how long to wait.
     public func admit(_ key: String, now: ContinuousClock.Instant = .now) -> Decision {
         guard requestsPerMinute > 0 else { return .allowed }
+        return decide(key, take: true, now: now)
+    }
+
+    private func decide(_ key: String, take: Bool, now: ContinuousClock.Instant) -> Decision {
         let capacity = Double(requestsPerMinute)
         let perSecond = capacity / 60
         return table.withLock { table in
+            if !take, table.buckets[key] == nil { return .allowed }
             if now - table.lastSweep > .seconds(60) || table.buckets.count >= maxKeys {
                 // A bucket untouched for a minute is full again: forgetting it changes nothing.
                 table.buckets = table.buckets.filter { now - $0.value.updated < .seconds(60) }
@@ -54,7 +66,7 @@ public final class RateLimiter: Sendable {
                 let wait = (1 - bucket.tokens) / perSecond
                 return .limited(retryAfterSeconds: max(1, Int(wait.rounded(.up))))
             }
-            bucket.tokens -= 1
+            if take { bucket.tokens -= 1 }
             return .allowed
         }
     }

@@ -12,7 +12,8 @@ extension Syncd {
             discussion: """
                 Only enrolled devices may sync: give a device an enrollment code with \
                 `syncd devices add NAME` on this machine, then run `fieldcli enroll` on the device.
-                """)
+
+                """ + LimitOptions.helpText)
 
         @Option(name: .long, help: "The hub's replica file, created if missing (default: $VIGIL_HUB_DB, else hub.sqlite).")
         var db: String?
@@ -28,8 +29,7 @@ extension Syncd {
         @Option(name: .long, help: "The PEM private key of --tls-cert (default: $VIGIL_HUB_TLS_KEY).")
         var tlsKey: String?
 
-        @OptionGroup(title: "Limits (each also read from its VIGIL_HUB_* variable)")
-        var limits: LimitOptions
+        @OptionGroup var limits: LimitOptions
 
         func validate() throws {
             if let listen, HubConfiguration.parseListenAddress(listen) == nil {
@@ -50,7 +50,7 @@ extension Syncd {
                 configuration.port = address.port
             }
             if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificatePath: tlsCert, privateKeyPath: tlsKey) }
-            limits.apply(to: &configuration.limits)
+            try limits.apply(to: &configuration.limits)
 
             let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
             let scheme = configuration.tls == nil ? "http" : "https"
