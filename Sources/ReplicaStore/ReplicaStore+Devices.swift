@@ -225,28 +225,38 @@ extension ReplicaStore {
     }
 
     /// Keeps pushed versions that fail their origin's signature check outside the versions table
-    /// (so that they never take their origin's dot), with the reason and who pushed them.
-    public func quarantineForeign(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) throws {
-        guard !items.isEmpty else { return }
+    /// (so that they never take their origin's dot), with the reason and who pushed them, within
+    /// the pusher's hourly limit (``Options/deviceEntriesPerHour``): beyond it a version is counted,
+    /// not kept. Returns how many were not kept for the limit.
+    @discardableResult
+    public func quarantineForeign(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) throws -> Int {
+        guard !items.isEmpty else { return 0 }
         let now = Int64(clamping: options.now())
+        let limit = options.deviceEntriesPerHour
         let encoded = try items.map { item in
             (item.version, item.reason, String(decoding: try JSONEncoder().encode(item.version), as: UTF8.self))
         }
-        try write { db in
+        return try write { db in
             let statement = try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO foreign_quarantine (origin, counter, signature, version, pushed_by, reason, received_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
+            var dropped = 0
             for (version, reason, json) in encoded {
+                // Pushed again after a lost answer: already quarantined, already audited.
+                guard try !Self.isForeignQuarantined(db, version) else { continue }
+                guard try Self.isWithinForeignQuarantineLimit(db, pushedBy: pushedBy, at: UInt64(now), limit: limit) else {
+                    dropped += 1
+                    continue
+                }
                 try statement.execute(arguments: [
                     version.dot.replica.hex, Int64(version.dot.counter), version.signature, json, pushedBy.hex, reason, now,
                 ])
-                // Pushed again after a lost answer: already quarantined, already audited.
-                guard db.changesCount > 0 else { continue }
-                try Self.appendAudit(
-                    db, actor: pushedBy.hex, action: .quarantined, subject: version.dot.description,
-                    detail: Self.quarantineDetail(version, reason: reason), at: UInt64(now))
+                try Self.appendDeviceAudit(
+                    db, device: pushedBy.hex, action: .quarantined, subject: version.dot.description,
+                    detail: Self.quarantineDetail(version, reason: reason), at: UInt64(now), limit: limit)
             }
+            return dropped
         }
     }
 

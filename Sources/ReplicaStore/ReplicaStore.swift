@@ -17,6 +17,9 @@ public struct ReplicaStore: Sendable {
         public var now: @Sendable () -> UInt64 = { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
         /// The largest body accepted in a write.
         public var maximumBodySize = JSONBody.defaultMaximumSize
+        /// At a hub: the most audit entries, and the most foreign-quarantine rows, that one device's
+        /// syncs may add per hour; beyond it they are counted in one entry. 0 for no limit.
+        public var deviceEntriesPerHour = 1_000
 
         public init() {}
     }
@@ -143,6 +146,7 @@ public struct ReplicaStore: Sendable {
                 var result: T?
                 try db.inTransaction(.immediate) {
                     result = try body(db)
+                    try Self.signNewAuditEntries(db, key: key)
                     return .commit
                 }
                 guard let result else { throw StoreError(.io, "A write to \(path) ended without a result.") }

@@ -201,6 +201,35 @@ enum Schema {
                 WHERE reported_at IS NULL;
                 """)
         }
+        migrator.registerMigration("v8-audit-signatures") { db in
+            try db.execute(sql: """
+                -- Audit entries from here on are in the signed format (2: their hash covers
+                -- 'vigil.audit.2'), each signed with the hub's key, which lives in the key file beside
+                -- the database, not in it. Entries written before keep format 1 and no signature:
+                -- nothing is signed retroactively.
+                ALTER TABLE audit_log ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+                CREATE INDEX audit_log_unsigned ON audit_log (seq) WHERE format = 1;
+                CREATE TABLE audit_signatures (
+                    seq INTEGER PRIMARY KEY,
+                    signature BLOB NOT NULL
+                );
+                CREATE TRIGGER audit_signatures_no_update BEFORE UPDATE ON audit_signatures
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TRIGGER audit_signatures_no_delete BEFORE DELETE ON audit_signatures
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                -- Per-device hourly limits: what a device caused this hour, and what it caused
+                -- beyond the limit (counted here until the hour ends, then written as one entry).
+                CREATE INDEX audit_log_by_actor ON audit_log (actor, at);
+                CREATE INDEX foreign_quarantine_by_pusher ON foreign_quarantine (pushed_by, received_at);
+                CREATE TABLE audit_suppressed (
+                    device TEXT NOT NULL,
+                    hour INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    PRIMARY KEY (device, hour, kind)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

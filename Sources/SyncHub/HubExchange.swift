@@ -32,6 +32,8 @@ public struct HubExchange: Sendable {
         path: String, configuration: HubConfiguration = HubConfiguration(),
         options: ReplicaStore.Options = ReplicaStore.Options(), logger: Logger
     ) throws -> HubExchange {
+        var options = options
+        options.deviceEntriesPerHour = configuration.limits.deviceEntriesPerHour
         let storage = try SQLiteHubStorage.openOrCreate(path: path, options: options, logger: logger)
         return HubExchange(storage: storage, configuration: configuration, logger: logger)
     }
@@ -122,11 +124,13 @@ public struct HubExchange: Sendable {
 
         // Pulled versions that failed verification on the device: the hub served bad bytes or keys.
         if let reports = request.unverified, let first = reports.first {
-            try await devices.recordVerificationReports(reports, reportedBy: request.replica)
+            // Reports about versions the hub never served that device are ignored and counted.
+            let outcome = try await devices.recordVerificationReports(reports, reportedBy: request.replica)
             logger.warning(
                 "a device reports pulled versions that fail signature verification",
                 metadata: [
                     "sync.peer": "\(request.replica.hex)", "sync.unverified": "\(reports.count)",
+                    "sync.unverifiedIgnored": "\(outcome.ignored)",
                     "sync.firstUnverified": "\(first.dot)", "sync.reason": "\(first.reason.rawValue)",
                 ])
         }

@@ -41,7 +41,7 @@ struct AuditLogTests {
 
     @Test func entriesChainFromTheFirst() async throws {
         try await TemporaryReplica.withReplica { hub in
-            #expect(try hub.verifyAuditChain() == .intact(.start))
+            #expect(try hub.verifyAuditChain().verdict == .intact(.start))
             let first = try hub.appendAudit(actor: "operator", action: .revoked, subject: "a", detail: ["x": "1"])
             let second = try hub.appendAudit(actor: "hub", action: .resolved, subject: "notes/b")
             #expect(first.sequence == 1 && second.sequence == 2)
@@ -50,7 +50,7 @@ struct AuditLogTests {
             #expect(try Self.entries(hub) == [first, second])
             #expect(try hub.auditEntries(after: 1, limit: 5) == [second])
             #expect(try hub.auditEntries(after: 0, limit: 1) == [first])
-            #expect(try hub.verifyAuditChain() == .intact(AuditChain.Position(sequence: 2, hash: second.hash, count: 2)))
+            #expect(try hub.verifyAuditChain().verdict == .intact(AuditChain.Position(sequence: 2, hash: second.hash, count: 2)))
             #expect(try hub.auditEntryCount() == 2)
         }
     }
@@ -60,7 +60,7 @@ struct AuditLogTests {
             for index in 0..<2_100 {
                 try hub.appendAudit(actor: "hub", action: .resolved, subject: "notes/\(index)")
             }
-            guard case .intact(let position) = try hub.verifyAuditChain() else {
+            guard case .intact(let position) = try hub.verifyAuditChain().verdict else {
                 Issue.record("the chain broke")
                 return
             }
@@ -87,9 +87,9 @@ struct AuditLogTests {
         try await TemporaryReplica.withReplica { hub in
             for name in ["a", "b", "c"] { try hub.appendAudit(actor: "operator", action: .revoked, subject: name) }
             #expect(try Self.sqlite(hub.path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET subject = 'z' WHERE seq = 2;").status == 0)
-            #expect(try hub.verifyAuditChain() == .broken(AuditChainBreak(sequence: 2, problem: .hashMismatch)))
+            #expect(try hub.verifyAuditChain().verdict == .broken(AuditChainBreak(sequence: 2, problem: .hashMismatch)))
             #expect(try Self.sqlite(hub.path, "UPDATE audit_log SET detail = 'not json' WHERE seq = 1;").status == 0)
-            #expect(try hub.verifyAuditChain() == .broken(AuditChainBreak(sequence: 1, problem: .unreadable)))
+            #expect(try hub.verifyAuditChain().verdict == .broken(AuditChainBreak(sequence: 1, problem: .unreadable)))
             #expect(throws: StoreError.self) { try hub.auditEntries(after: 0, limit: 10) }
         }
     }
@@ -110,7 +110,7 @@ struct AuditLogTests {
             #expect(added.first?.subject == "amina-laptop")
             #expect(added.first?.detail["replica"] == replica.hex)
             #expect(added.first?.detail["code"] == "636f6465")  // "code", no more than a prefix of the hash
-            guard case .intact = try hub.verifyAuditChain() else {
+            guard case .intact = try hub.verifyAuditChain().verdict else {
                 Issue.record("the chain broke")
                 return
             }

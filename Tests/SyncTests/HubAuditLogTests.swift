@@ -58,10 +58,35 @@ struct HubAuditLogTests {
             #expect(entries.first?.subject == key.description)
             #expect(entries.first?.detail["dot"] == merge.dot.description)
             #expect(entries.first?.detail["siblings"]?.contains(editA.dot.description) == true)
-            guard case .intact = try hub.verifyAuditChain() else {
+            guard case .intact = try hub.verifyAuditChain().verdict else {
                 Issue.record("the chain broke")
                 return
             }
+        }
+    }
+}
+
+extension HubAuditLogTests {
+    /// A device fabricating reports about versions it was never served (issue 10 §4): before, the
+    /// hub audited every one; now the exchange goes through, the reports are ignored and counted.
+    @Test func fabricatedVerificationReportsAreIgnoredAndCounted() async throws {
+        try await TemporaryReplica.withReplicas(3) { stores in
+            let (hubStore, a, b) = (stores[0], stores[1], stores[2])
+            let hub = HubExchange(storage: SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: HubFixture.silentLogger)
+            let written = try a.write(StoreFixtures.put("x", "from a"))
+            try hubStore.apply([written], from: a.replicaID)
+            var request = SyncRequest(replica: b.replicaID, counter: 0, checkpoint: nil, push: [])
+            request.unverified = [
+                VerificationReport(dot: written.dot, reason: .badSignature),
+                VerificationReport(dot: Dot(replica: a.replicaID, counter: 99), reason: .badSignature),
+                VerificationReport(dot: Dot(replica: .random(), counter: 1), reason: .unknownKey),
+            ]
+            let response = try await hub.handle(request)
+            #expect(response.versions.map(\.dot) == [written.dot])
+            let entries = try hubStore.auditEntries(after: 0, limit: 10)
+            #expect(entries.map(\.action) == [.verificationFailed, .reportsIgnored])
+            #expect(entries.first?.subject == written.dot.description)
+            #expect(entries.last?.detail["count"] == "2")
         }
     }
 }

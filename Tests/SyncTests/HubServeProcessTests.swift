@@ -24,7 +24,7 @@ struct HubServeProcessTests {
             #expect(!FileManager.default.fileExists(atPath: database + ".token"), "no shared token any more")
 
             // The operator gives out a code on the hub machine while the hub runs.
-            let added = try await fixture.run("syncd", ["devices", "add", "field-laptop", "--db", database, "--json"])
+            let added = try await fixture.run("syncd", ["devices", "add", "field-laptop", "--all", "--db", database, "--json"])
             #expect(added.exitCode == 0, "\(added)")
             struct Added: Decodable { var code: String }
             let code = try JSONDecoder().decode(Added.self, from: Data(added.output.utf8)).code

@@ -52,14 +52,14 @@ extension ProcessFixture {
     }
 
     /// Enrolls the replica at `database` with `hub` as an operator and a device would:
-    /// `syncd devices add NAME --json` on the hub's file, then `fieldcli enroll --code`.
+    /// `syncd devices add NAME --all --json` on the hub's file, then `fieldcli enroll --code`.
     func enroll(_ database: String, at hub: RunningHub) async throws {
         try await enroll(database, hubURL: hub.url, hubDatabase: hub.database)
     }
 
     func enroll(_ database: String, hubURL: String, hubDatabase: String) async throws {
         let name = "device-\(UUID().uuidString.prefix(8))"
-        let added = try await run("syncd", ["devices", "add", name, "--db", hubDatabase, "--json"])
+        let added = try await run("syncd", ["devices", "add", name, "--all", "--db", hubDatabase, "--json"])
         struct Added: Decodable { var code: String }
         guard added.exitStatus == 0, let code = try? JSONDecoder().decode(Added.self, from: Data(added.output.utf8)).code else {
             throw ProcessFixtureError("syncd devices add failed: \(added)")

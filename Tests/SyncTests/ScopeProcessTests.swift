@@ -17,7 +17,7 @@ struct ScopeProcessTests {
             try await fixture.initReplica(field)
             try await fixture.enroll(writer, at: hub)
 
-            let refused = try await fixture.run("syncd", ["devices", "add", "x", "--db", hubPath, "--read", "notes/S*D"])
+            let refused = try await fixture.run("syncd", ["devices", "add", "x", "--db", hubPath, "--read", "notes/S*D", "--write", "none"])
             #expect(refused.exitStatus == 64)
             #expect(refused.stderr.contains("--read takes collection/partition patterns"))
 

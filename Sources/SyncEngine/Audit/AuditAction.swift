@@ -30,4 +30,14 @@ public struct AuditAction: RawRepresentable, Codable, Sendable, Hashable, Custom
     /// Requests from one client address whose credential was unknown, malformed or refused,
     /// counted over a period: one entry per address and period.
     public static let authenticationFailed = AuditAction(rawValue: "device.authentication-failed")
+    /// An operator cancelled an unused enrollment code.
+    public static let codeCancelled = AuditAction(rawValue: "device.code-cancelled")
+    /// A device's reports of failed verification named versions the hub never served it; they
+    /// were ignored (one entry per exchange, with their number).
+    public static let reportsIgnored = AuditAction(rawValue: "version.reports-ignored")
+    /// A device reached its hourly limit of audit entries (or of foreign-quarantine rows): what
+    /// it causes until the hour ends is counted, not written one by one.
+    public static let limitReached = AuditAction(rawValue: "audit.limit-reached")
+    /// How many entries (and foreign-quarantine rows) a device caused beyond its hourly limit.
+    public static let suppressed = AuditAction(rawValue: "audit.suppressed")
 }

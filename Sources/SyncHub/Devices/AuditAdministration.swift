@@ -1,8 +1,10 @@
+public import Foundation
 public import ReplicaStore
 public import SyncEngine
 
 /// What an operator reads of the hub's audit log on the hub machine (`syncd audit`), on the hub's
-/// database directly.
+/// database directly. Signatures are checked against the key in the hub's key file
+/// (`<database>.key`), which opening the database requires.
 public struct AuditAdministration: Sendable {
     /// The hub's replica.
     public let store: ReplicaStore
@@ -21,6 +23,18 @@ public struct AuditAdministration: Sendable {
         return (Array(entries.prefix(limit)), entries.count > limit)
     }
 
-    /// Checks the whole chain; names the first entry that breaks it.
-    public func verify() throws -> AuditChainVerdict { try store.verifyAuditChain() }
+    /// Checks the whole log (chain and signatures), and with `head` whether an entry with that
+    /// hash is still in it; names the first entry that breaks the chain.
+    public func verify(head: Data? = nil) throws -> AuditVerification { try store.verifyAuditChain(head: head) }
+
+    /// The newest entry, to keep its hash elsewhere, and whether it carries the hub key's valid
+    /// signature; nil when the log is empty.
+    public func head() throws -> (entry: AuditEntry, signed: Bool)? {
+        guard let entry = try store.newestAuditEntry() else { return nil }
+        return (entry, store.isSignedByThisReplica(entry))
+    }
+
+    /// Counts of entries beyond a device's hourly limit whose `audit.suppressed` entry is not
+    /// written yet (it is written with the first entry after the hour), by device and kind.
+    public func pendingSuppressedCounts() throws -> [String: [String: Int]] { try store.pendingSuppressedCounts() }
 }

@@ -40,6 +40,25 @@ public struct DeviceAdministration: Sendable {
     /// Every device, active and revoked.
     public func list() throws -> [DeviceRecord] { try store.devices() }
 
+    /// The codes that can still enroll a device (not used, not expired), oldest first; never
+    /// the codes themselves, which the hub does not keep.
+    public func unusedCodes() throws -> [EnrollmentCodeRecord] { try store.unusedEnrollmentCodes() }
+
+    /// Cancels the unused codes given out for the device name `nameOrPrefix`, or the one code
+    /// whose hash starts with those digits (as `codes list` shows them); each is audited.
+    public func cancelCodes(_ nameOrPrefix: String) throws -> [EnrollmentCodeRecord] {
+        switch try store.cancelEnrollmentCodes(nameOrPrefix) {
+        case .cancelled(let codes):
+            return codes
+        case .notFound:
+            throw DeviceAdministrationError(
+                "No unused code is for a device called '\(nameOrPrefix)' or has a hash starting with it; see `syncd devices codes list`.")
+        case .ambiguous(let codes):
+            throw DeviceAdministrationError(
+                "Several unused codes have a hash starting with '\(nameOrPrefix)' (\(codes.map(\.hashPrefix).joined(separator: ", "))); give more digits.")
+        }
+    }
+
     /// Revokes the active device with this replica id or name: its credential stops working at
     /// once; the versions it wrote stay, and stay verifiable.
     public func revoke(_ nameOrID: String) throws -> DeviceRecord {

@@ -31,8 +31,12 @@ public protocol DeviceRegistry: Sendable {
     /// The grants a checkpoint's fingerprint stands for; nil when the registry never held them.
     func grants(fingerprint: String) async throws -> AccessGrants?
 
-    /// Records pulled versions a device reports failing their signature check there.
-    func recordVerificationReports(_ reports: [VerificationReport], reportedBy device: ReplicaID) async throws
+    /// Records pulled versions a device reports failing their signature check there; reports
+    /// about versions the hub never served that device are ignored and counted.
+    @discardableResult
+    func recordVerificationReports(
+        _ reports: [VerificationReport], reportedBy device: ReplicaID
+    ) async throws -> VerificationReportOutcome
 }
 
 extension DeviceRegistry {
@@ -44,7 +48,12 @@ extension DeviceRegistry {
     }
 
     /// A registry that keeps no devices keeps no reports (the exchange still logs them).
-    public func recordVerificationReports(_ reports: [VerificationReport], reportedBy device: ReplicaID) async throws {}
+    @discardableResult
+    public func recordVerificationReports(
+        _ reports: [VerificationReport], reportedBy device: ReplicaID
+    ) async throws -> VerificationReportOutcome {
+        VerificationReportOutcome(accepted: reports.count, ignored: 0)
+    }
 
     /// A registry that keeps no devices binds nothing.
     public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome {
@@ -95,7 +104,7 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
         guard !items.isEmpty else { return }
         let store = self.store
         let sendable = items.map { SendableItem(version: $0.version, reason: $0.reason) }
-        try await offload { try store.quarantineForeign(sendable.map { ($0.version, $0.reason) }, pushedBy: pushedBy) }
+        _ = try await offload { try store.quarantineForeign(sendable.map { ($0.version, $0.reason) }, pushedBy: pushedBy) }
     }
 
     public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome {
@@ -115,9 +124,12 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
         return try await offload { try store.grants(fingerprint: fingerprint) }
     }
 
-    public func recordVerificationReports(_ reports: [VerificationReport], reportedBy device: ReplicaID) async throws {
+    @discardableResult
+    public func recordVerificationReports(
+        _ reports: [VerificationReport], reportedBy device: ReplicaID
+    ) async throws -> VerificationReportOutcome {
         let store = self.store
-        try await offload { try store.auditVerificationReports(reports, reportedBy: device) }
+        return try await offload { try store.auditVerificationReports(reports, reportedBy: device) }
     }
 
     private struct SendableItem: Sendable {

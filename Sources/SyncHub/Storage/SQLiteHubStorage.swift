@@ -41,15 +41,16 @@ public struct SQLiteHubStorage: HubStorage {
         let pushed = Dictionary(versions.map { ($0.dot, $0) }, uniquingKeysWith: { first, _ in first })
         return try await offload {
             let now = store.now()
-            // What the hub sets aside is audited in the same transaction.
+            // What the hub sets aside is audited in the same transaction, within the pusher's hourly limit.
+            let limit = store.deviceEntriesPerHour
             return try store.apply(versions, from: peer, admit: admit) { context in
                 for (dot, reason) in context.report.setAside.sorted(by: { $0.key < $1.key }) {
                     var detail = ["reason": reason]
                     if let version = pushed[dot] {
                         detail = ReplicaStore.quarantineDetail(version, reason: reason)
                     }
-                    try context.appendAudit(
-                        actor: peer.hex, action: .quarantined, subject: dot.description, detail: detail, at: now)
+                    try context.appendDeviceAudit(
+                        device: peer, action: .quarantined, subject: dot.description, detail: detail, at: now, limit: limit)
                 }
             }
         }

@@ -9,11 +9,15 @@ extension Syncd {
     /// database directly (no HTTP), also while `syncd serve` runs.
     struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Read the hub's audit log and check that its hash chain is unbroken.",
-            subcommands: [List.self, Verify.self])
+            abstract: "Read the hub's audit log, print its head, and check its hash chain and signatures.",
+            subcommands: [List.self, Head.self, Verify.self])
 
-        /// The exit code of `syncd audit verify` when the chain is broken (EX_DATAERR).
+        /// The exit code of `syncd audit verify` (and `head`) when an entry breaks the chain or
+        /// its signature (EX_DATAERR).
         static let brokenChain = ExitCode(65)
+        /// The exit code of `syncd audit verify --head` when no entry has the head's hash: the log
+        /// was cut at or before it, or rewritten from before it (EX_NOINPUT).
+        static let headMissing = ExitCode(66)
 
         static func open(_ hub: Devices.HubDatabase) -> AuditAdministration {
             var configuration = HubConfiguration.fromEnvironment()
@@ -62,6 +66,7 @@ extension Syncd.Audit {
                         "sequence": entry.sequence, "at": Syncd.Devices.time(entry.at), "actor": entry.actor,
                         "action": entry.action.rawValue, "subject": entry.subject, "detail": entry.detail,
                         "previousHash": Self.hex(entry.previousHash), "hash": Self.hex(entry.hash),
+                        "format": entry.format.rawValue, "signature": entry.signature.map { Self.hex($0) as Any } ?? NSNull(),
                     ]
                 }
                 let data = try JSONSerialization.data(
@@ -86,35 +91,117 @@ extension Syncd.Audit {
         static func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
     }
 
-    /// `syncd audit verify`.
-    struct Verify: AsyncParsableCommand {
+    /// `syncd audit head`.
+    struct Head: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check the audit log's hash chain; exit 65 naming the first broken entry.",
+            abstract: "Print the newest audit entry's sequence number and hash, to keep somewhere else.",
             discussion: """
-                Every entry carries the hash of the one before it, so an entry changed, removed, \
-                inserted or reordered in the file breaks the chain from there on. Removing the newest \
-                entries leaves a shorter chain that still verifies: keep the newest hash this command \
-                prints somewhere else, and compare.
+                Prints '#SEQUENCE HASH'. Keep the hash off the hub machine (a notebook, another \
+                server); later, syncd audit verify --head HASH checks that the log still holds \
+                that entry and everything before it unchanged. Exits 65 when the newest entry's \
+                signature is not this hub's.
                 """)
 
         @OptionGroup var hub: Syncd.Devices.HubDatabase
 
+        @Flag(help: "Print one JSON document on stdout.")
+        var json = false
+
         func run() async throws {
             let audit = Syncd.Audit.open(hub)
-            switch Syncd.Devices.run({ try audit.verify() }) {
+            guard let newest = Syncd.Devices.run({ try audit.head() }) else {
+                if json {
+                    print(#"{"hash":null,"sequence":0,"signed":false}"#)
+                } else {
+                    print("The audit log is empty; there is no head yet.")
+                }
+                return
+            }
+            let (entry, signed) = newest
+            if json {
+                let object: [String: Any] = ["sequence": entry.sequence, "hash": List.hex(entry.hash), "signed": signed]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print("#\(entry.sequence) \(List.hex(entry.hash))")
+            }
+            if entry.format == .signed && !signed {
+                FileHandle.standardError.write(Data("syncd: \(AuditChainBreak(sequence: entry.sequence, problem: .badSignature))\n".utf8))
+                throw Syncd.Audit.brokenChain
+            }
+            if entry.format == .unsigned {
+                FileHandle.standardError.write(
+                    Data("syncd: the newest entry was written before the hub signed its log; its hash is kept all the same.\n".utf8))
+            }
+        }
+    }
+
+    /// `syncd audit verify`.
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the audit log's hash chain and signatures, and against a head kept elsewhere.",
+            discussion: """
+                Every entry carries the hash of the one before it and is signed with the hub's key, \
+                which lives in the key file beside the database, not in it. An entry changed, \
+                removed, inserted or reordered in the database breaks the chain; recomputing the \
+                hashes breaks the signatures. Removing the newest entries leaves a shorter log that \
+                still verifies: keep the hash syncd audit head prints somewhere else, and give it \
+                with --head. Entries written before the hub signed its log are reported as unsigned.
+
+                Exit status: 0 the log is intact (and holds the head); 65 an entry breaks the chain \
+                or its signature (named on stderr); 66 no entry has the --head hash; 1 the database \
+                or its key file cannot be read; 64 a malformed --head.
+                """)
+
+        @OptionGroup var hub: Syncd.Devices.HubDatabase
+
+        @Option(help: ArgumentHelp("A hash printed earlier by syncd audit head (64 hex digits).", valueName: "hash"))
+        var head: String?
+
+        func validate() throws {
+            if let head, AuditChain.parseHead(head) == nil {
+                throw ValidationError("--head takes the 64 hexadecimal digits syncd audit head printed.")
+            }
+        }
+
+        func run() async throws {
+            let audit = Syncd.Audit.open(hub)
+            let expected = head.flatMap(AuditChain.parseHead)
+            let result = Syncd.Devices.run({ try audit.verify(head: expected) })
+            switch result.verdict {
             case .intact(let position):
-                switch position.count {
-                case 0: print("The audit log is empty; there is nothing to check.")
-                case 1: print("The audit log's 1 entry chains correctly.")
-                default: print("The audit log's \(position.count) entries chain correctly.")
-                }
-                if position.count > 0 {
-                    print("The newest is #\(position.sequence), hash \(List.hex(position.hash)).")
-                }
+                Self.report(position)
             case .broken(let broken):
                 FileHandle.standardError.write(Data("syncd: \(broken.description)\n".utf8))
                 throw Syncd.Audit.brokenChain
             }
+            switch result.head {
+            case .notGiven:
+                break
+            case .found(let sequence):
+                print("The head you kept, #\(sequence), is in the log, unchanged with everything before it.")
+            case .missing:
+                FileHandle.standardError.write(
+                    Data("syncd: no entry of the audit log has the hash \(head ?? ""): the log was cut at or before that head, or rewritten from before it.\n".utf8))
+                throw Syncd.Audit.headMissing
+            }
+        }
+
+        static func report(_ position: AuditChain.Position) {
+            switch position.count {
+            case 0: print("The audit log is empty; there is nothing to check.")
+            case 1: print("The audit log's 1 entry chains correctly.")
+            default: print("The audit log's \(position.count) entries chain correctly.")
+            }
+            guard position.count > 0 else { return }
+            if position.lastUnsigned == 0 {
+                print("Every entry is signed by this hub's key.")
+            } else if position.lastUnsigned == position.sequence {
+                print("No entry is signed: all were written before the hub signed its log (unsigned through #\(position.lastUnsigned)).")
+            } else {
+                print("Entries before #\(position.lastUnsigned + 1) are unsigned (written before the hub signed its log); every later one is signed by this hub's key.")
+            }
+            print("The newest is #\(position.sequence), hash \(List.hex(position.hash)).")
         }
     }
 }

@@ -11,7 +11,7 @@ extension Syncd {
     struct Devices: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Enroll, list and revoke the devices that may sync with this hub.",
-            subcommands: [Add.self, List.self, Scopes.self, Revoke.self])
+            subcommands: [Add.self, List.self, Scopes.self, Revoke.self, Codes.self])
 
         /// The hub database flag every devices subcommand takes.
         struct HubDatabase: ParsableArguments {
@@ -92,17 +92,22 @@ extension Syncd.Devices {
             discussion: """
                 Prints the code once (the hub keeps only its hash). On the device: \
                 fieldcli enroll --hub URL --code CODE. The code binds the device's public key, \
-                this name and its scopes; it works once, until it expires. Without --read or \
-                --write, the device may read or write everything.
+                this name and its scopes; it works once, until it expires. Give both --read and \
+                --write, or --all to let the device read and write everything; on a terminal, a \
+                scope not given is asked for; without one (a script), it is a usage error.
 
                 Examples:
                   syncd devices add amina-laptop --read 'observations/SD-*,situations' --write 'observations/SD-DN'
-                  syncd devices add hq-analyst --write none
+                  syncd devices add hq-analyst --read '*' --write none
+                  syncd devices add hub-mirror --all
                 """)
 
         @OptionGroup var hub: HubDatabase
 
         @OptionGroup var scopes: ScopeFlags
+
+        @Flag(help: "Let the device read and write everything (instead of --read and --write).")
+        var all = false
 
         @Argument(help: "The device's name, such as amina-laptop.")
         var name: String
@@ -117,12 +122,22 @@ extension Syncd.Devices {
             if DeviceAdministration.parseLifetime(expires) == nil {
                 throw ValidationError("--expires takes a duration such as 30m, 24h or 7d (at most a year).")
             }
+            if all && (!scopes.read.isEmpty || !scopes.write.isEmpty) {
+                throw ValidationError("--all grants everything; give it without --read and --write.")
+            }
+            if !all && (scopes.read.isEmpty || scopes.write.isEmpty) && isatty(STDIN_FILENO) == 0 {
+                throw ValidationError(
+                    "Say what the device may read and write with --read and --write (or --all for everything); there is no terminal to ask on.")
+            }
         }
 
         func run() async throws {
             let administration = try hub.open()
             let lifetime = DeviceAdministration.parseLifetime(expires) ?? .seconds(86_400)
-            let grants = AccessGrants(read: scopes.readScope ?? .everything, write: scopes.writeScope ?? .everything)
+            let grants = all
+                ? AccessGrants.everything
+                : AccessGrants(
+                    read: try scopes.readScope ?? Self.ask("read"), write: try scopes.writeScope ?? Self.ask("write"))
             let (code, expiresAt) = Syncd.Devices.run {
                 try administration.addDevice(name: name, grants: grants, lifetime: lifetime)
             }
@@ -139,7 +154,23 @@ extension Syncd.Devices {
             }
         }
     }
+}
 
+extension Syncd.Devices.Add {
+    /// Asks on the terminal what the device may `access` ("read" or "write"), up to three times.
+    static func ask(_ access: String) throws -> Scope {
+        for _ in 0..<3 {
+            FileHandle.standardError.write(
+                Data("What may the device \(access)? Patterns such as observations/SD-*,situations; * for everything, none for nothing: ".utf8))
+            guard let line = readLine(strippingNewline: true) else { break }
+            if let scope = Scope(text: line.trimmingCharacters(in: .whitespaces)), !line.isEmpty { return scope }
+            FileHandle.standardError.write(Data("That is not a scope.\n".utf8))
+        }
+        throw ValidationError("No \(access) scope was given; nothing was granted.")
+    }
+}
+
+extension Syncd.Devices {
     /// `syncd devices list`.
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -236,6 +267,76 @@ extension Syncd.Devices {
             let administration = try hub.open()
             let revoked = Syncd.Devices.run { try administration.revoke(device) }
             print("Revoked \(revoked.name) (\(revoked.replicaID.hex)); it can no longer sync with this hub.")
+        }
+    }
+}
+
+extension Syncd.Devices {
+    /// `syncd devices codes list|cancel`: the enrollment codes given out and not used yet.
+    struct Codes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List or cancel enrollment codes that have not been used yet.",
+            subcommands: [ListCodes.self, CancelCode.self])
+    }
+
+    /// `syncd devices codes list`.
+    struct ListCodes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List unused, unexpired codes: the device name, when given out, until when, the scopes.",
+            discussion: """
+                The codes themselves are never shown (the hub keeps only their SHA-256); each is \
+                named by the first 12 hexadecimal digits of that hash, which `codes cancel` takes.
+                """)
+
+        @OptionGroup var hub: HubDatabase
+
+        @Flag(help: "Print one JSON document on stdout.")
+        var json = false
+
+        func run() async throws {
+            let administration = try hub.open()
+            let codes = Syncd.Devices.run { try administration.unusedCodes() }
+            if json {
+                let objects: [[String: Any]] = codes.map { code in
+                    [
+                        "hash": code.hashPrefix, "name": code.deviceName, "createdAt": Syncd.Devices.time(code.createdAt),
+                        "expiresAt": Syncd.Devices.time(code.expiresAt), "read": code.grants.read.patterns.map(\.description),
+                        "write": code.grants.write.patterns.map(\.description),
+                    ]
+                }
+                let data = try JSONSerialization.data(withJSONObject: ["codes": objects], options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            guard !codes.isEmpty else {
+                print("No unused enrollment codes.")
+                return
+            }
+            for code in codes {
+                print(
+                    "\(code.hashPrefix)  \(code.deviceName)  given \(Syncd.Devices.time(code.createdAt))  expires \(Syncd.Devices.time(code.expiresAt))  \(code.grants)")
+            }
+        }
+    }
+
+    /// `syncd devices codes cancel NAME|HASH-PREFIX`.
+    struct CancelCode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "cancel",
+            abstract: "Cancel the unused codes of a device name, or one code by the hash digits `codes list` shows.")
+
+        @OptionGroup var hub: HubDatabase
+
+        @Argument(help: "A device name, or 6 or more leading hexadecimal digits of a code's hash.")
+        var code: String
+
+        func run() async throws {
+            let administration = try hub.open()
+            let cancelled = Syncd.Devices.run { try administration.cancelCodes(code) }
+            for code in cancelled {
+                print("Cancelled the code \(code.hashPrefix) for \(code.deviceName); it can no longer enroll a device.")
+            }
         }
     }
 }
