@@ -9,10 +9,16 @@ extension ReplicaStore {
     /// Bodies of the network's record collections (observations, situations, warnings,
     /// participants) are validated with ``RecordCatalog`` and filed under the partition they imply.
     ///
+    /// The new version's context is planned by ``WriteIntent/plan(_:)``: without a base, everything
+    /// the replica holds of the document; with one, what the writer saw (closed under the contexts
+    /// of the versions it covers) and the replica's own versions of the document, so a sibling the
+    /// writer did not see stays beside the new version.
+    ///
     /// Throws ``SyncEngineError`` when the body is not a JSON object or not a valid record, the document is in conflict
-    /// and the write does not say it resolves it, or the partition would change; and
-    /// ``StoreError`` with ``StoreError/Code/documentNotFound`` when deleting or resolving a
-    /// document that does not exist.
+    /// and the write does not say it resolves it, the partition would change, or the base claims
+    /// versions of the document the replica does not hold (``SyncEngineError/Code/baseNotHeld``); and
+    /// ``StoreError`` with ``StoreError/Code/documentNotFound`` when deleting, resolving or writing
+    /// with a base to a document that does not exist.
     ///
     /// A resolution written on a hub's replica (an operator running `fieldcli conflicts resolve`
     /// on the hub's file) is recorded in the hub's audit log in the same transaction.
@@ -42,6 +48,26 @@ extension ReplicaStore {
         return history
     }
 
+    /// The context of every version of `key` in good standing this replica holds, by dot: what
+    /// closes a write's base under what the versions it covers had seen.
+    static func contexts(_ db: Database, of key: DocumentKey) throws -> [Dot: VersionVector] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT origin, counter, context FROM versions
+                WHERE collection = ? AND document_id = ? AND set_aside_reason IS NULL
+                """,
+            arguments: [key.collection.rawValue, key.id.rawValue])
+        var contexts: [Dot: VersionVector] = [:]
+        for row in rows {
+            guard let origin = ReplicaID(row[0] as String), let context = VersionVector(compactText: row[2]) else {
+                throw StoreError(.notAReplica, "A version row of \(key) is malformed; the replica may be damaged.")
+            }
+            contexts[Dot(replica: origin, counter: UInt64(max(0, row[1] as Int64)))] = context
+        }
+        return contexts
+    }
+
     /// Whether this replica is a hub's: devices are enrolled in it.
     static func isHub(_ db: Database) throws -> Bool {
         try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices)") ?? false
@@ -56,32 +82,32 @@ extension ReplicaStore {
         let key = self.key
         return try write { db in
             let existing = try DocumentRecord.load(db, intent.key)
-            if existing == nil, intent.body == nil || intent.isResolution {
+            if existing == nil, intent.body == nil || intent.isResolution || intent.base != nil {
                 throw StoreError(.documentNotFound, "There is no document \(intent.key) in this replica; `fieldcli list \(intent.key.collection)` shows the ids there are.")
             }
-            let state = existing?.state ?? DocumentState()
-            let plan = try intent.plan(against: state, currentPartition: existing?.partition)
             // The id is read from the row: the replica may have taken a new incarnation since it was opened.
             guard let row = try Row.fetchOne(db, sql: "SELECT counter, clock_wall, clock_logical, replica_id FROM replica"),
                 let replicaID = ReplicaID(row[3] as String)
             else {
                 throw StoreError(.notAReplica, "The replica's identity row is missing; the file is damaged.")
             }
+            // This replica's earlier versions of the document, with what they had seen, are in the
+            // context even when they are not in its state (set aside, or forgotten outside a read
+            // scope): a replica's versions of one document form a chain, and contexts are closed
+            // under what they cover, which version vectors rely on. A base is closed the same way.
+            let plan = try intent.plan(DocumentHolding(
+                state: existing?.state ?? DocumentState(), partition: existing?.partition,
+                ownHistory: try Self.ownHistory(db, of: intent.key, origin: replicaID),
+                contexts: intent.base == nil ? [:] : try Self.contexts(db, of: intent.key)))
             let counter = UInt64(row[0] as Int64) + 1
             guard counter <= Dot.maxCounter else {
                 throw StoreError(.io, "This replica has used every counter; create a new replica.")
             }
             var clock = HybridLogicalClock(
                 last: HybridTimestamp(wallMilliseconds: UInt64(row[1] as Int64), logical: UInt32(row[2] as Int64)))
-            // This replica's earlier versions of the document, with what they had seen, are in the
-            // context even when they are not in its state (set aside, or forgotten outside a read
-            // scope): a replica's versions of one document form a chain, and contexts are closed
-            // under what they cover, which version vectors rely on.
-            var context = plan.context
-            context.merge(try Self.ownHistory(db, of: intent.key, origin: replicaID))
             let version = try key.sign(Version(
                 dot: Dot(replica: replicaID, counter: counter), collection: intent.key.collection,
-                documentID: intent.key.id, partition: plan.partition, context: context, body: intent.body,
+                documentID: intent.key.id, partition: plan.partition, context: plan.context, body: intent.body,
                 timestamp: clock.tick(now: now)))
             try db.execute(sql: Rows.insertVersion, arguments: Rows.versionArguments(version, receivedFrom: nil))
             var record = existing ?? DocumentRecord(key: intent.key, partition: plan.partition)

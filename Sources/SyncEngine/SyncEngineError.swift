@@ -7,7 +7,7 @@ public struct SyncEngineError: Error, Sendable, Hashable, CustomStringConvertibl
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Value: String {
             case invalidBody, invalidIdentifier, invalidKey, invalidMessage, conflict
-            case partitionMismatch, unsupportedProtocol
+            case partitionMismatch, unsupportedProtocol, baseNotHeld
         }
         let value: Value
         public var description: String { value.rawValue }
@@ -26,6 +26,8 @@ public struct SyncEngineError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let partitionMismatch = Code(value: .partitionMismatch)
         /// A peer speaking a protocol version this build does not.
         public static let unsupportedProtocol = Code(value: .unsupportedProtocol)
+        /// A write whose base claims versions of the document this replica does not hold.
+        public static let baseNotHeld = Code(value: .baseNotHeld)
     }
 
     public let code: Code

@@ -24,7 +24,7 @@ struct FieldCLI: AsyncParsableCommand {
             78 protocol mismatch. `fieldcli verify` exits 65 when a signature fails.
             """,
         subcommands: [
-            Init.self, Put.self, Get.self, List.self, Delete.self, History.self, Conflicts.self,
+            Init.self, Put.self, Edit.self, Get.self, List.self, Delete.self, History.self, Conflicts.self,
             Status.self, Sync.self, Record.self, Observations.self, Situations.self, Warnings.self,
             Participants.self, Export.self, Enroll.self, Verify.self,
         ]

@@ -137,4 +137,121 @@ struct WriteTests {
             #expect(second.timestamp > first.timestamp)
         }
     }
+
+    // MARK: Writes with a base (issue 11 §1)
+
+    /// The schedule of issue 11 §1: replicas A and B share a note; A's observer reads it (`get
+    /// --json`: the base); B edits it and the edit reaches A (`syncd run` pulls it); A's observer
+    /// then writes with the base read. B's edit was never seen by A's writer, so it must stay
+    /// beside A's version: a conflict on A, and on B once A's version reaches it.
+    @Test func aWriteWithABaseKeepsAChangeItsWriterDidNotSee() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (a, b) = (stores[0], stores[1])
+            let first = try a.write(StoreFixtures.put("shared", "first"))
+            try StoreFixtures.exchange(from: a, to: b)
+            let base = try #require(try a.document(first.key)).state.context
+            let colleague = try b.write(StoreFixtures.put("shared", "colleague"))
+            try StoreFixtures.exchange(from: b, to: a)
+            let mine = try a.write(WriteIntent(key: first.key, body: StoreFixtures.body("mine"), base: base))
+            #expect(mine.context == [a.replicaID: 1])
+            try StoreFixtures.exchange(from: a, to: b)
+            for store in [a, b] {
+                let document = try #require(try store.document(first.key))
+                #expect(document.state.siblings == [colleague.dot, mine.dot].sorted())
+            }
+        }
+    }
+
+    /// The same schedule without a base: the write takes the replica's state at write time as its
+    /// context, so the colleague's edit is superseded without a conflict. This is the documented
+    /// behaviour of `put` without `--base`, kept for scripts that write without reading.
+    @Test func aWriteWithoutABaseSupersedesWhatTheReplicaHolds() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (a, b) = (stores[0], stores[1])
+            let first = try a.write(StoreFixtures.put("shared", "first"))
+            try StoreFixtures.exchange(from: a, to: b)
+            let colleague = try b.write(StoreFixtures.put("shared", "colleague"))
+            try StoreFixtures.exchange(from: b, to: a)
+            let mine = try a.write(StoreFixtures.put("shared", "mine"))
+            #expect(mine.context.contains(colleague.dot))
+            #expect(try a.document(first.key)?.state.siblings == [mine.dot])
+        }
+    }
+
+    @Test func aBaseThatSawEverythingWritesAsBefore() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (a, b) = (stores[0], stores[1])
+            try a.write(StoreFixtures.put("shared", "first"))
+            try StoreFixtures.exchange(from: a, to: b)
+            let colleague = try b.write(StoreFixtures.put("shared", "colleague"))
+            try StoreFixtures.exchange(from: b, to: a)
+            let base = try #require(try a.document(colleague.key)).state.context
+            let mine = try a.write(WriteIntent(key: colleague.key, body: StoreFixtures.body("mine"), base: base))
+            #expect(mine.context == [a.replicaID: 1, b.replicaID: 1])
+            #expect(try a.document(colleague.key)?.state.siblings == [mine.dot])
+        }
+    }
+
+    @Test func aDeleteWithABaseLeavesAnUnseenEditBesideTheTombstone() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (a, b) = (stores[0], stores[1])
+            let first = try a.write(StoreFixtures.put("shared", "first"))
+            try StoreFixtures.exchange(from: a, to: b)
+            let base = try #require(try a.document(first.key)).state.context
+            let colleague = try b.write(StoreFixtures.put("shared", "colleague"))
+            try StoreFixtures.exchange(from: b, to: a)
+            let tombstone = try a.write(WriteIntent(key: first.key, body: nil, base: base))
+            let document = try #require(try a.document(first.key))
+            #expect(document.state.siblings == [colleague.dot, tombstone.dot].sorted())
+            #expect(!document.isDeleted)
+        }
+    }
+
+    @Test func aBaseThatClaimsMoreThanTheReplicaHoldsIsRefusedAndChangesNothing() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (a, b) = (stores[0], stores[1])
+            let first = try a.write(StoreFixtures.put("shared", "first"))
+            try b.write(StoreFixtures.put("elsewhere", "b's"))
+            let before = try StoreFixtures.view(a)
+            for base: VersionVector in [[a.replicaID: 2], [a.replicaID: 1, b.replicaID: 1]] {
+                let error = #expect(throws: SyncEngineError.self) {
+                    try a.write(WriteIntent(key: first.key, body: StoreFixtures.body("x"), base: base))
+                }
+                #expect(error?.code == .baseNotHeld)
+            }
+            #expect(try a.counter() == 1)
+            #expect(try StoreFixtures.view(a) == before)
+        }
+    }
+
+    @Test func aBaseOnADocumentThatDoesNotExistIsRefused() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let store = try folder.create()
+            for body in [StoreFixtures.body("x"), nil] {
+                let error = #expect(throws: StoreError.self) {
+                    try store.write(WriteIntent(key: StoreFixtures.key("nope"), body: body, base: VersionVector()))
+                }
+                #expect(error?.code == .documentNotFound)
+            }
+            #expect(try store.counter() == 0)
+        }
+    }
+
+    /// A replica's own versions of one document form a chain whatever the base: A wrote twice
+    /// since the base was read, and a colleague's edit arrived; the third write covers A's second.
+    @Test func ownVersionsStayAChainUnderABase() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (a, b) = (stores[0], stores[1])
+            let first = try a.write(StoreFixtures.put("shared", "first"))
+            try StoreFixtures.exchange(from: a, to: b)
+            let base = try #require(try a.document(first.key)).state.context
+            let second = try a.write(StoreFixtures.put("shared", "second"))
+            let colleague = try b.write(StoreFixtures.put("shared", "colleague"))
+            try StoreFixtures.exchange(from: b, to: a)
+            let third = try a.write(WriteIntent(key: first.key, body: StoreFixtures.body("third"), base: base))
+            #expect(third.context.contains(second.dot))
+            #expect(!third.context.contains(colleague.dot))
+            #expect(try a.document(first.key)?.state.siblings == [colleague.dot, third.dot].sorted())
+        }
+    }
 }

@@ -12,10 +12,19 @@ extension FieldCLI {
                 Prints the document id. A document in conflict cannot be edited: resolve it with \
                 `fieldcli conflicts resolve` first.
 
+                With --base, the new version is written with what you saw when you read the \
+                document (the `context` of `fieldcli get COLLECTION ID --json`): a version that \
+                arrived since, from a sync, stays beside yours as a conflict instead of being \
+                overwritten. Without --base the new version supersedes everything this replica \
+                holds of the document at the moment of writing. `fieldcli edit` reads, edits and \
+                writes with the base in one step.
+
                 Examples:
                   fieldcli put reports --body '{"title": "Road blocked", "severity": 2}'
                   fieldcli put reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --file report.json
                   echo '{"title": "Market fire"}' | fieldcli put reports --partition north
+                  fieldcli put reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --file report.json \\
+                    --base "$(fieldcli get reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --json | jq -c .context)"
                 """)
 
         @OptionGroup var options: ReplicaOptions
@@ -35,7 +44,10 @@ extension FieldCLI {
         @Option(help: "The partition (region) of a new document; default `default`. It never changes afterwards.")
         var partition: String?
 
+        @OptionGroup var base: BaseOption
+
         func validate() throws {
+            if base.base != nil, id == nil { throw ValidationError("--base writes a new version of a document: give its ID.") }
             if body != nil, file != nil { throw ValidationError("Give the body with --body or with --file, not both.") }
             if !BodyInput(body: body, file: file).isGiven {
                 throw ValidationError("Give the body with --body JSON, --file PATH, or on stdin.")
@@ -48,11 +60,19 @@ extension FieldCLI {
                 id: try id.map(Arguments.documentID) ?? DocumentID.generate())
             let partition = try partition.map(Arguments.partition)
             let body = try BodyInput(body: body, file: file).read()
-            let version = try options.open().write(WriteIntent(key: key, partition: partition, body: body))
+            let base = try base.vector()
+            let store = try options.open()
+            let version: Version
+            do {
+                version = try store.write(WriteIntent(key: key, partition: partition, body: body, base: base))
+            } catch {
+                throw BaseOption.advising(error, key: key)
+            }
+            let conflict = try BaseWriteNote.conflictAfterWrite(version, base: base, store: store, quiet: options.json)
             if options.json {
                 try JSONOutput.print([
                     "id": key.id.rawValue, "collection": key.collection.rawValue,
-                    "partition": version.partition.rawValue, "dot": version.dot.description,
+                    "partition": version.partition.rawValue, "dot": version.dot.description, "conflict": conflict,
                 ])
             } else {
                 print(key.id)

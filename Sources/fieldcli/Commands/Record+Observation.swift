@@ -39,6 +39,8 @@ extension FieldCLI.Record {
         @Option(help: ArgumentHelp("Write a new version of this observation instead of a new one.", valueName: "id"))
         var id: String?
 
+        @OptionGroup var base: BaseOption
+
         @Flag(help: "Never ask for missing fields, even on a terminal.")
         var noPrompt = false
 
@@ -111,6 +113,7 @@ extension FieldCLI.Record {
         var sha256: [String] = []
 
         func validate() throws {
+            try RecordWriter.validate(id: id, base: base)
             if from != nil, !fieldFlagsGiven.isEmpty {
                 throw ValidationError(
                     "Give the record with --from or with field flags, not both (\(fieldFlagsGiven.joined(separator: ", ")))."
@@ -139,7 +142,7 @@ extension FieldCLI.Record {
                 if !noPrompt, isatty(STDIN_FILENO) == 1 { ObservationPrompt.complete(&fields) }
                 body = JSONValue.object(fields).canonicalData
             }
-            try RecordWriter.write(.observation, body: body, id: id, options: options)
+            try RecordWriter.write(.observation, body: body, id: id, base: base, options: options)
         }
 
         /// The record built from the flags; rules are checked later, all at once.

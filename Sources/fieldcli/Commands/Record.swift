@@ -20,6 +20,13 @@ extension FieldCLI {
                   fieldcli record observation --from report.json
                   fieldcli record situation --from situation.json
                   fieldcli record warning --id 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --from warning-acknowledged.json
+                  fieldcli record warning --id 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --from warning-acknowledged.json \\
+                    --base "$(fieldcli get warnings 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --json | jq -c .context)"
+
+                With --id and --base (the `context` `fieldcli get --json` printed when you read the \
+                record), a version written since you read it stays beside yours as a conflict \
+                instead of being overwritten; without --base, the new version supersedes everything \
+                this replica holds of the record.
                 """,
             subcommands: [RecordObservation.self, RecordSituation.self, RecordWarning.self, RecordParticipant.self])
     }
@@ -69,23 +76,40 @@ struct RecordFileInput: ParsableArguments {
     @Option(help: ArgumentHelp("Write a new version of this record instead of a new record.", valueName: "id"))
     var id: String?
 
+    @OptionGroup var base: BaseOption
+
+    func validate() throws { try RecordWriter.validate(id: id, base: base) }
+
     func write(_ kind: RecordKind, options: ReplicaOptions) throws {
         let body = try BodyInput(body: nil, file: from).read()
-        try RecordWriter.write(kind, body: body, id: id, options: options)
+        try RecordWriter.write(kind, body: body, id: id, base: base, options: options)
     }
 }
 
 /// Checks a record and writes it to the replica in its region's partition.
 enum RecordWriter {
-    static func write(_ kind: RecordKind, body: Data, id: String?, options: ReplicaOptions) throws {
+    /// A base belongs to a new version of an existing record: it needs `--id`.
+    static func validate(id: String?, base: BaseOption) throws {
+        if base.base != nil, id == nil { throw ValidationError("--base writes a new version of a record: give its --id.") }
+    }
+
+    static func write(_ kind: RecordKind, body: Data, id: String?, base: BaseOption, options: ReplicaOptions) throws {
         let check = try RecordCatalog.validate(collection: kind.collection, body: body)
         let key = DocumentKey(
             collection: kind.collection, id: try id.map(Arguments.documentID) ?? DocumentID.generate())
-        let version = try options.open().write(WriteIntent(key: key, partition: check.partition, body: body))
+        let base = try base.vector()
+        let store = try options.open()
+        let version: Version
+        do {
+            version = try store.write(WriteIntent(key: key, partition: check.partition, body: body, base: base))
+        } catch {
+            throw BaseOption.advising(error, key: key)
+        }
+        let conflict = try BaseWriteNote.conflictAfterWrite(version, base: base, store: store, quiet: options.json)
         if options.json {
             try JSONOutput.print([
                 "id": key.id.rawValue, "collection": key.collection.rawValue,
-                "partition": version.partition.rawValue, "dot": version.dot.description,
+                "partition": version.partition.rawValue, "dot": version.dot.description, "conflict": conflict,
             ])
         } else {
             print(key.id)
