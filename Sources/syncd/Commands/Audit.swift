@@ -171,6 +171,7 @@ extension Syncd.Audit {
             switch result.verdict {
             case .intact(let position):
                 Self.report(position)
+                Self.reportPending(Syncd.Devices.run { try audit.pendingSuppressedCounts() })
             case .broken(let broken):
                 FileHandle.standardError.write(Data("syncd: \(broken.description)\n".utf8))
                 throw Syncd.Audit.brokenChain
@@ -202,6 +203,14 @@ extension Syncd.Audit {
                 print("Entries before #\(position.lastUnsigned + 1) are unsigned (written before the hub signed its log); every later one is signed by this hub's key.")
             }
             print("The newest is #\(position.sequence), hash \(List.hex(position.hash)).")
+        }
+
+        /// What devices caused beyond their hourly limit and is not written yet.
+        static func reportPending(_ counts: [String: [String: Int]]) {
+            for (device, kinds) in counts.sorted(by: { $0.key < $1.key }) {
+                let text = kinds.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                print("Counted beyond its hourly limit, written with the first entry after the hour: device \(device): \(text).")
+            }
         }
     }
 }
