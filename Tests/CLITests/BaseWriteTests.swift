@@ -35,11 +35,14 @@ struct SharedReplicas {
     func context(_ path: String, _ collection: String, _ id: String) async throws -> String {
         let document = try await sandbox.succeed("get", collection, id, "--db", path, "--json").json()
         let context = try #require(document["context"] as? [String: Any])
-        return String(decoding: try JSONSerialization.data(withJSONObject: context, options: [.sortedKeys]), as: UTF8.self)
+        return String(
+            decoding: try JSONSerialization.data(withJSONObject: context, options: [.sortedKeys]), as: UTF8.self)
     }
 
     /// The bodies of the document's siblings on the replica at `path`, and whether it is in conflict.
-    func siblings(_ path: String, _ collection: String, _ id: String) async throws -> (conflict: Bool, bodies: [[String: Any]]) {
+    func siblings(_ path: String, _ collection: String, _ id: String) async throws -> (
+        conflict: Bool, bodies: [[String: Any]]
+    ) {
         let document = try await sandbox.succeed("get", collection, id, "--db", path, "--json").json()
         let siblings = try #require(document["siblings"] as? [[String: Any]])
         return (document["conflict"] as? Bool == true, siblings.compactMap { $0["body"] as? [String: Any] })
@@ -63,7 +66,8 @@ struct BaseWriteTests {
             try await shared.sync(shared.b)
             let base = try await shared.context(shared.a, "reports", id)
 
-            try await sandbox.succeed("put", "reports", id, "--db", shared.b, "--body", #"{"title": "Flood", "status": "closed"}"#)
+            try await sandbox.succeed(
+                "put", "reports", id, "--db", shared.b, "--body", #"{"title": "Flood", "status": "closed"}"#)
             try await shared.sync(shared.b)
             try await shared.sync(shared.a)
 
@@ -92,7 +96,8 @@ struct BaseWriteTests {
             let id = try await sandbox.put("reports", #"{"title": "Flood", "status": "open"}"#)
             try await shared.sync(shared.a)
             try await shared.sync(shared.b)
-            try await sandbox.succeed("put", "reports", id, "--db", shared.b, "--body", #"{"title": "Flood", "status": "closed"}"#)
+            try await sandbox.succeed(
+                "put", "reports", id, "--db", shared.b, "--body", #"{"title": "Flood", "status": "closed"}"#)
             try await shared.sync(shared.b)
             try await shared.sync(shared.a)
             _ = try await sandbox.put("reports", #"{"title": "Flood", "status": "reopened"}"#, id: id)
@@ -149,9 +154,11 @@ struct BaseWriteTests {
         try await sandbox.succeed("record", "warning", "--id", id, "--from", acknowledged, "--db", other)
         try deliver(from: other, to: sandbox.replicaPath)
 
-        try await sandbox.fail(Exit.usage, mentioning: "--id", ["record", "warning", "--from", acknowledged, "--base", base])
+        try await sandbox.fail(
+            Exit.usage, mentioning: "--id", ["record", "warning", "--from", acknowledged, "--base", base])
         let written = try await sandbox.succeed(
-            "record", "warning", "--id", id, "--from", acknowledged, "--base", base, "--json").json()
+            "record", "warning", "--id", id, "--from", acknowledged, "--base", base, "--json"
+        ).json()
         #expect(written["conflict"] as? Bool == true)
     }
 
@@ -166,11 +173,15 @@ struct BaseWriteTests {
         let mine = try ReplicaStore.open(at: sandbox.replicaPath).replicaID.hex
         let before = try await sandbox.snapshot()
 
-        try await sandbox.fail(Exit.notFound, mentioning: "no document", ["put", "reports", "nope", "--body", "{}", "--base", "{}"])
+        try await sandbox.fail(
+            Exit.notFound, mentioning: "no document", ["put", "reports", "nope", "--body", "{}", "--base", "{}"])
         try await sandbox.fail(Exit.notFound, mentioning: "no document", ["delete", "reports", "nope", "--base", "{}"])
-        try await sandbox.fail(Exit.usage, mentioning: "give its ID", ["put", "reports", "--body", "{}", "--base", "{}"])
+        try await sandbox.fail(
+            Exit.usage, mentioning: "give its ID", ["put", "reports", "--body", "{}", "--base", "{}"])
         for malformed in ["{\"x\": 1}", "[1]", "\(mine)=-1", "abc", "", "{\"\(mine)\": 1.5}"] {
-            try await sandbox.fail(Exit.invalidInput, mentioning: "not a base", ["put", "reports", id, "--body", "{}", "--base", malformed])
+            try await sandbox.fail(
+                Exit.invalidInput, mentioning: "not a base",
+                ["put", "reports", id, "--body", "{}", "--base", malformed])
         }
         for claim in ["{\"\(mine)\": 2}", "{\"\(mine)\": 1, \"\(otherID)\": 1}", "\(otherID)=4"] {
             try await sandbox.fail(

@@ -89,7 +89,8 @@ struct EditCommandTests {
         #expect(result.succeeded && result.stderr.isEmpty, "\(result)")
         #expect(result.output == "No change to reports/\(id); nothing was written.")
         // Reformatting is no change either.
-        let reformatted = try await editor.edit(["reports", id, "--json"], ["EDIT_BODY": #"{"status":"open","title":"Flood"}"#])
+        let reformatted = try await editor.edit(
+            ["reports", id, "--json"], ["EDIT_BODY": #"{"status":"open","title":"Flood"}"#])
         #expect(try reformatted.json()["changed"] as? Bool == false)
         #expect(try await sandbox.snapshot() == before)
         #expect(try editor.leftovers().isEmpty)
@@ -139,7 +140,8 @@ struct EditCommandTests {
         try Data(RecordBodies.observation().utf8).write(to: URL(fileURLWithPath: observation))
         let id = try await sandbox.succeed("record", "observation", "--from", observation).output
         let result = try await editor.edit(
-            ["observations", id], ["EDIT_SED": "s/Attack at dawn/Attack before dawn/", "EDIT_SECRET": RecordBodies.secret])
+            ["observations", id],
+            ["EDIT_SED": "s/Attack at dawn/Attack before dawn/", "EDIT_SECRET": RecordBodies.secret])
         #expect(result.succeeded, "\(result)")
         #expect(!editor.logged.contains("secret seen"))
         let store = try ReplicaStore.open(at: sandbox.replicaPath)
@@ -160,7 +162,8 @@ struct EditCommandTests {
         #expect(try await sandbox.snapshot() == before)
 
         let merged = #"{"title": "Flood", "status": "closed", "casualties": 3}"#
-        let result = try await editor.edit(["reports", id, "--reason", "Both were right", "--json"], ["EDIT_BODY": merged])
+        let result = try await editor.edit(
+            ["reports", id, "--reason", "Both were right", "--json"], ["EDIT_BODY": merged])
         #expect(result.succeeded, "\(result)")
         #expect((try result.json()["resolved"] as? [String])?.count == 2)
         let logged = editor.logged
@@ -187,11 +190,13 @@ struct EditCommandTests {
             let id = try await sandbox.put("reports", #"{"title": "Flood", "status": "open"}"#)
             try await shared.sync(shared.a)
             try await shared.sync(shared.b)
-            try await sandbox.succeed("put", "reports", id, "--db", shared.b, "--body", #"{"title": "Flood", "status": "closed"}"#)
+            try await sandbox.succeed(
+                "put", "reports", id, "--db", shared.b, "--body", #"{"title": "Flood", "status": "closed"}"#)
             try await shared.sync(shared.b)
 
             let result = try await editor.edit(
-                ["reports", id, "--json"], ["EDIT_SYNC": shared.a, "EDIT_BODY": #"{"title": "Flood", "status": "open", "casualties": 3}"#])
+                ["reports", id, "--json"],
+                ["EDIT_SYNC": shared.a, "EDIT_BODY": #"{"title": "Flood", "status": "open", "casualties": 3}"#])
             #expect(result.succeeded, "\(result)")
             #expect(try result.json()["conflict"] as? Bool == true)
             try await shared.sync(shared.a)
@@ -201,6 +206,38 @@ struct EditCommandTests {
                 #expect(conflict, "\(path)")
                 #expect(Set(bodies.compactMap { $0["status"] as? String }) == ["open", "closed"], "\(path)")
             }
+        }
+    }
+
+    /// A resolution in the editor while a sync brings another version of the document: the base
+    /// read no longer covers every version, so the resolution is refused (68), nothing is written,
+    /// and the typed text is kept.
+    @Test("a resolution refused because a version arrived while the editor was open keeps the text")
+    func resolutionRaceKeepsTheText() async throws {
+        try await SharedReplicas.with { shared in
+            let sandbox = shared.sandbox
+            let editor = try ScriptedEditor(sandbox)
+            let id = try await sandbox.put("reports", #"{"title": "Flood", "status": "open"}"#)
+            try await shared.sync(shared.a)
+            try await shared.sync(shared.b)
+            _ = try await sandbox.put("reports", #"{"title": "Flood", "status": "closed"}"#, id: id)
+            try await sandbox.succeed("put", "reports", id, "--db", shared.b, "--body", #"{"title": "Flood", "dead": 3}"#)
+            try await shared.sync(shared.b)
+            try await shared.sync(shared.a)
+            try await sandbox.succeed("put", "reports", id, "--db", shared.b, "--body", #"{"title": "Flood", "dead": 4}"#)
+            try await shared.sync(shared.b)
+            let before = try await sandbox.snapshot()
+
+            let merged = #"{"title": "Flood", "status": "closed", "dead": 3}"#
+            let result = try await editor.edit(
+                ["reports", id, "--reason", "Merged"], ["EDIT_SYNC": shared.a, "EDIT_BODY": merged])
+            #expect(result.exitCode == Exit.conflict, "\(result)")
+            #expect(result.stderr.contains("your text is kept in "), "\(result)")
+            let (conflict, bodies) = try await shared.siblings(shared.a, "reports", id)
+            #expect(conflict)
+            #expect(bodies.contains { $0["dead"] as? Int == 4 })
+            #expect(!bodies.contains { $0["_resolution"] != nil })
+            #expect(try await sandbox.snapshot() != before, "the sync in the editor pulled B's second version")
         }
     }
 }

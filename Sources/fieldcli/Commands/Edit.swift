@@ -88,7 +88,9 @@ extension FieldCLI {
                 if draft.isResolution { object["resolved"] = resolved.map(\.description) }
                 try JSONOutput.print(object)
             } else if draft.isResolution {
-                print("Resolved \(version.key): version \(Rendering.dot(version.dot)) supersedes \(resolved.map(Rendering.dot).joined(separator: ", ")).")
+                print(
+                    "Resolved \(version.key): version \(Rendering.dot(version.dot)) supersedes \(resolved.map(Rendering.dot).joined(separator: ", "))."
+                )
             } else {
                 print("Wrote \(version.key): version \(Rendering.dot(version.dot)).")
             }
@@ -119,12 +121,14 @@ struct EditDraft {
         if document.isConflicted {
             guard reason != nil else {
                 throw ValidationError(
-                    "\(document.key) is in conflict (\(document.siblings.count) versions), so editing it resolves the conflict: say why with --reason TEXT.")
+                    "\(document.key) is in conflict (\(document.siblings.count) versions), so editing it resolves the conflict: say why with --reason TEXT."
+                )
             }
         } else if document.isDeleted {
             throw StoreError(
                 .documentNotFound,
-                "\(document.key) is deleted; to bring it back write a new version with `fieldcli put \(document.key.collection) \(document.key.id) --base CONTEXT`.")
+                "\(document.key) is deleted; to bring it back write a new version with `fieldcli put \(document.key.collection) \(document.key.id) --base CONTEXT`."
+            )
         }
         seed = document.siblings.filter { !$0.isTombstone }.max { $0.timestamp < $1.timestamp }
         seedText = Self.editable(seed?.body, in: document.key.collection) ?? "{}\n"
@@ -151,7 +155,8 @@ struct EditDraft {
         do {
             guard isResolution else { return session }
             for (index, sibling) in siblings.enumerated() {
-                let name = "\(stem).version-\(index + 1)-\(sibling.dot.replica.short)-\(sibling.dot.counter)\(sibling.isTombstone ? "-deleted" : "").json"
+                let name =
+                    "\(stem).version-\(index + 1)-\(sibling.dot.replica.short)-\(sibling.dot.counter)\(sibling.isTombstone ? "-deleted" : "").json"
                 try session.addReference(name: name, text: Self.editable(sibling.body, in: key.collection) ?? "null\n")
             }
             return session
@@ -166,7 +171,9 @@ struct EditDraft {
         let command = Editor.command()
         let status = try Editor.run(command, files: [session.edited.path] + session.references.map(\.path))
         guard status == 0 else {
-            try keepOrDiscard(session, because: "The editor `\(command.prefix(80))` exited with status \(status)", exitCode: .unexpected)
+            try keepOrDiscard(
+                session, because: "The editor `\(command.prefix(80))` exited with status \(status)",
+                exitCode: .unexpected)
         }
         guard let text = try session.readEdited(maximumSize: JSONBody.defaultMaximumSize), !text.isEmpty else {
             throw InvalidInput("The edited file was emptied or removed; nothing was written.")
@@ -182,7 +189,8 @@ struct EditDraft {
             try JSONBody.validate(text)
         } catch {
             let sentence = Self.sentence(error)
-            let edited = sentence.hasPrefix("The body ") ? "The edited text " + sentence.dropFirst("The body ".count) : sentence
+            let edited =
+                sentence.hasPrefix("The body ") ? "The edited text " + sentence.dropFirst("The body ".count) : sentence
             try keepOrDiscard(session, because: edited, exitCode: .invalidInput)
         }
         let edited = try JSONValue(parsing: text)
@@ -197,18 +205,21 @@ struct EditDraft {
     func write(_ body: Data, to store: ReplicaStore, keeping session: EditorSession) throws -> Version {
         do {
             let dots = siblings.map(\.dot)
-            let final = try isResolution
+            let final =
+                try isResolution
                 ? JSONBody.annotatingResolution(body, reason: reason ?? "", siblings: dots) : body
             return try store.write(WriteIntent(key: key, body: final, isResolution: isResolution, base: base))
         } catch {
             let advised = BaseOption.advising(error, key: key)
-            try keepOrDiscard(session, because: Self.sentence(advised), exitCode: Diagnostic(advised)?.exitCode ?? .unexpected)
+            try keepOrDiscard(
+                session, because: Self.sentence(advised), exitCode: Diagnostic(advised)?.exitCode ?? .unexpected)
         }
     }
 
     /// Says why nothing was written and where the edited text is kept, then ends the command.
     private func keepOrDiscard(_ session: EditorSession, because reason: String, exitCode: ExitCode) throws -> Never {
-        let changed = (try? session.readEdited(maximumSize: JSONBody.defaultMaximumSize)).flatMap { $0 } != Data(seedText.utf8)
+        let changed =
+            (try? session.readEdited(maximumSize: JSONBody.defaultMaximumSize)).flatMap { $0 } != Data(seedText.utf8)
         var message = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         if message.hasSuffix(".") { message.removeLast() }
         if changed {
@@ -235,7 +246,9 @@ enum SealedRestore {
         return result
     }
 
-    private static func restoring(_ path: ArraySlice<String>, in value: JSONValue, from original: JSONValue) -> JSONValue {
+    private static func restoring(_ path: ArraySlice<String>, in value: JSONValue, from original: JSONValue)
+        -> JSONValue
+    {
         guard let name = path.first, case .object(var fields) = value, let inner = fields[name],
             let kept = original.objectValue?[name]
         else { return value }

@@ -2,9 +2,9 @@ import Foundation
 import SyncEngine
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A private folder of files opened in the user's editor: made with `mkdtemp` (mode 0700), each
@@ -25,9 +25,11 @@ struct EditorSession {
         let made = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }
         guard made != nil else {
             throw InvalidInput(
-                "Cannot make a private folder for the edit in \(FileManager.default.temporaryDirectory.path); check that TMPDIR is writable.")
+                "Cannot make a private folder for the edit in \(FileManager.default.temporaryDirectory.path); check that TMPDIR is writable."
+            )
         }
-        folder = URL(fileURLWithPath: String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        folder = URL(
+            fileURLWithPath: String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self))
         chmod(folder.path, 0o700)
         edited = folder.appendingPathComponent(name)
         try Self.create(edited, text, mode: 0o600)
