@@ -40,10 +40,11 @@ public func buildApplication(
             registry: exchange.devices, failures: RateLimiter(requestsPerMinute: limits.failedAuthenticationsPerMinute),
             audit: audit))
     router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(requestsPerMinute: limits.requestsPerMinute)))
+    // Before the gzip middleware: its body (16 KiB at most, never gzipped) is bounded by its route.
+    IncarnateRoutes(exchange: exchange).add(to: router)
     router.add(middleware: GzipMiddleware(limits: limits, budget: BodyBudget(capacity: limits.bodyBudget)))
     router.add(middleware: RequestDepthMiddleware(limits: limits.message))
     routes.addSync(to: router)
-    IncarnateRoutes(exchange: exchange).add(to: router)
     let connections = ConnectionCounter(limit: limits.connectionLimit())
     logger.notice(
         "hub starting",

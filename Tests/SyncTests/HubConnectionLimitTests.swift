@@ -17,9 +17,9 @@ import TestSupport
 struct HubConnectionLimitTests {
     typealias HTTP = HubHTTPTests
 
-    /// Replays the outside run's slow-connection attack at a limit of 20: 25 connections each send
-    /// half a header and stop. The 5 above the limit are answered 503 `busy` at once; the 20 slow
-    /// ones are closed by the header timeout; then a health check and a sync get through.
+    /// Replays the outside run's slow-connection attack at a limit of 20: 25 connections. The 5
+    /// above the limit are answered 503 `busy` at once; the 20 held ones send half a head and stop,
+    /// and are closed by the header timeout; then a health check and a sync get through.
     @Test func slowConnectionsAboveTheLimitAreShedAndTimedOut() async throws {
         try await HubFixture.withHub(configure: {
             $0.limits.maxConnections = 20
@@ -27,11 +27,7 @@ struct HubConnectionLimitTests {
             $0.limits.idleTimeoutSeconds = 30
         }) { hub in
             var slow: [RawHTTPConnection] = []
-            for _ in 0..<20 {
-                let connection = try await RawHTTPConnection(port: hub.port)
-                await connection.send("POST /v1/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-                slow.append(connection)
-            }
+            for _ in 0..<20 { slow.append(try await RawHTTPConnection(port: hub.port)) }
             try await Task.sleep(for: .milliseconds(200))
             for _ in 0..<5 {
                 let extra = try await RawHTTPConnection(port: hub.port)
@@ -40,6 +36,8 @@ struct HubConnectionLimitTests {
                 #expect(response.problem?["type"] as? String == "busy")
                 #expect(response.headers["retry-after"] == "1")
             }
+            // Now each of the 20 sends half a head and stops: the header timeout closes them.
+            for connection in slow { await connection.send("POST /v1/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ") }
             let started = ContinuousClock.now
             for connection in slow {
                 let closed = await connection.closedByHub()
@@ -130,7 +128,10 @@ struct HubConnectionLimitTests {
                 }
             }
         }
-        for _ in 0..<500 where answers.items.withLock({ $0.count }) < 4 { try await Task.sleep(for: .milliseconds(20)) }
+        // Bounded wait until four are answered and two are held in the storage.
+        for _ in 0..<500 where answers.items.withLock({ $0.count }) < 4 || gate.entered.withLock({ $0 }) < 2 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let refusals = answers.items.withLock { $0 }
         #expect(refusals.count == 4)
         #expect(refusals.allSatisfy { $0.status == .serviceUnavailable })

@@ -13,7 +13,9 @@ import Synchronization
 /// - ``RequestGuardHandler`` (right after the HTTP parser): answers a request the parser refuses
 ///   (an unknown method, an oversized head, `Content-Length` with `Transfer-Encoding`…) with a 400
 ///   `malformed-request` problem instead of Hummingbird's bare 400, and closes a connection whose
-///   answer went out before its request's body ended (a body the hub refused is never read).
+///   answer went out before its request's body ended when the rest is chunked or above
+///   ``RequestGuardHandler/drainLimit`` (a large body the hub refused is never read; a smaller one is
+///   read and dropped, so the connection serves the next request).
 ///
 /// The idle timeout is Hummingbird's: a connection silent that long is closed.
 struct GuardedHTTP1Channel: ServerChildChannel {
@@ -164,18 +166,24 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 }
 
 /// Right after the HTTP parser: problem answers for what it refuses, and closing a connection
-/// whose request body was not read to its end.
+/// whose request body was not read to its end when the rest is chunked or large.
 final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// The most bytes of a refused body read and dropped to keep the connection (Hummingbird
+    /// reads what is left of a body after the answer).
+    static let drainLimit = 16 << 20
+
     private let logger: Logger
     /// A request's head arrived and its answer has not ended.
     private var inRequest = false
     /// The current request's body arrived to its end.
     private var bodyEnded = true
+    /// The current request's body is chunked or declared above ``drainLimit``.
+    private var largeBody = false
     /// The parser failed within the current request: close once its answer is out.
     private var failed = false
     /// Nothing more is written: the connection is closing.
@@ -187,9 +195,11 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head:
+        case .head(let head):
             inRequest = true
             bodyEnded = false
+            let length = head.headers.first(name: "content-length").flatMap { Int($0) }
+            largeBody = length.map { $0 > Self.drainLimit } ?? head.headers.contains(name: "transfer-encoding")
             context.triggerUserOutboundEvent(RequestProgress.headReceived, promise: nil)
         case .body: break
         case .end: bodyEnded = true
@@ -224,6 +234,9 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
+    /// The answer being written ends the connection: the parser failed, or the body left unread is large.
+    private var closesAfterAnswer: Bool { failed || (!bodyEnded && largeBody) }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard !closing else {
             promise?.fail(ChannelError.ioOnClosedChannel)
@@ -231,7 +244,7 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch unwrapOutboundIn(data) {
         case .head(var head):
-            if failed || !bodyEnded {
+            if closesAfterAnswer {
                 head.headers.replaceOrAdd(name: "Connection", value: "close")
                 context.write(wrapOutboundOut(.head(head)), promise: promise)
                 return
@@ -241,7 +254,7 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(data, promise: promise)
         case .end:
             inRequest = false
-            guard failed || !bodyEnded else {
+            guard closesAfterAnswer else {
                 context.write(data, promise: promise)
                 context.triggerUserOutboundEvent(RequestProgress.responseSent, promise: nil)
                 return

@@ -3,8 +3,10 @@ import NIOCore
 
 /// gzip for request and response bodies, on compress-nio's zlib.
 enum Gzip {
-    /// The size a gzip body says it decompresses to (its trailer's length), refused above
-    /// `maxSize` before anything is inflated (413), or when the body is not gzip (400).
+    /// The size a gzip body says it decompresses to (its trailer's length); 400 when the body is
+    /// not gzip. Above `maxSize`, the body is refused without being kept: 413 when it inflates
+    /// above `maxSize` indeed, 400 when it is truncated or damaged (its last bytes are no trailer),
+    /// found by inflating it through a 64 KiB window (``refuseOversized(_:maxSize:)``).
     ///
     /// The trailer holds the length modulo 2^32; a stream that lies about it is refused by
     /// ``decompress(_:size:)``, which never writes more than the size said.
@@ -17,11 +19,36 @@ enum Gzip {
         else {
             throw SyncHubError(.corruptEncoding, "The request body says it is gzip but is not.")
         }
-        guard Int(length) <= maxSize else {
-            throw SyncHubError(
-                .tooLarge, "The request body decompresses to more than \(maxSize) bytes, the limit of this hub.")
-        }
+        guard Int(length) <= maxSize else { try refuseOversized(compressed, maxSize: maxSize) }
         return Int(length)
+    }
+
+    /// Inflates `compressed` through a small window, keeping nothing, until it is past `maxSize`
+    /// (413) or ends, is truncated or damaged (400): a body whose trailer says more than `maxSize`.
+    static func refuseOversized(_ compressed: ByteBuffer, maxSize: Int) throws -> Never {
+        var input = compressed
+        let decompressor = CompressionAlgorithm.gzip().decompressor
+        var window = ByteBufferAllocator().buffer(capacity: 64 << 10)
+        var total = 0
+        do {
+            try decompressor.startStream()
+            defer { try? decompressor.finishStream() }
+            while total <= maxSize {
+                window.clear()
+                do {
+                    try decompressor.streamInflate(from: &input, to: &window)
+                    break  // the stream ended within the limit: its trailer said otherwise
+                } catch let error as CompressNIOError where error == .bufferOverflow {
+                    total += window.readableBytes
+                }
+            }
+        } catch {
+            throw SyncHubError(.corruptEncoding, "The gzip request body is truncated or damaged; send it again.")
+        }
+        guard total > maxSize else {
+            throw SyncHubError(.corruptEncoding, "The gzip request body is truncated or damaged; send it again.")
+        }
+        throw SyncHubError(.tooLarge, "The request body decompresses to more than \(maxSize) bytes, the limit of this hub.")
     }
 
     /// The bytes ``decompress(_:size:)`` allocates for a body of `size` bytes (a power of two).

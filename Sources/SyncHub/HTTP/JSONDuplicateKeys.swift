@@ -15,8 +15,7 @@ enum JSONDuplicateKeys {
     static let maxDepth = 512
 
     /// The first key found twice in one object; nil when there is none.
-    static func firstDuplicate(in bytes: some Collection<UInt8>) -> String? {
-        let text = Array(bytes)
+    static func firstDuplicate(in text: UnsafeRawBufferPointer) -> String? {
         var frames: [Frame] = []
         var index = 0
         while index < text.count {
@@ -59,7 +58,7 @@ enum JSONDuplicateKeys {
     }
 
     /// The index of the quote closing the string opening at `start`; nil when it does not close.
-    private static func endOfString(in text: [UInt8], from start: Int) -> Int? {
+    private static func endOfString(in text: UnsafeRawBufferPointer, from start: Int) -> Int? {
         var index = start + 1
         while index < text.count {
             switch text[index] {
@@ -72,7 +71,7 @@ enum JSONDuplicateKeys {
     }
 
     /// A key as `JSONDecoder` reads it (with its quotes in `quoted`); nil when it is not a valid string.
-    private static func decodeKey(_ quoted: ArraySlice<UInt8>) -> String? {
+    private static func decodeKey(_ quoted: Slice<UnsafeRawBufferPointer>) -> String? {
         guard quoted.contains(UInt8(ascii: "\\")) else {
             return String(validating: quoted.dropFirst().dropLast(), as: UTF8.self)
         }

@@ -55,7 +55,7 @@ struct SyncRoutes<Context: RequestContext> {
         }
         if maxBytes < .max { _ = try GzipMiddleware<Context>.declaredLength(of: request, limit: maxBytes) }
         let body = try await request.body.collect(upTo: maxBytes)
-        if let key = JSONDuplicateKeys.firstDuplicate(in: body.readableBytesView) {
+        if let key = body.withUnsafeReadableBytes({ JSONDuplicateKeys.firstDuplicate(in: $0) }) {
             throw SyncHubError(
                 .malformedRequest, "The \(name) holds the key '\(key.prefix(64))' twice in one object; send each key once.")
         }
