@@ -25,8 +25,9 @@ extension FieldCLI {
 
                 Examples:
                   fieldcli edit reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c
-                  EDITOR="code --wait" fieldcli edit situations 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c
-                  fieldcli edit reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --reason "Merged both counts"
+                  EDITOR="nano -w" fieldcli edit reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c
+                  fieldcli edit reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c \\
+                    --reason "Merged both casualty counts"
                 """)
 
         @OptionGroup var options: ReplicaOptions

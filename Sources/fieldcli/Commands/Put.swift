@@ -23,8 +23,9 @@ extension FieldCLI {
                   fieldcli put reports --body '{"title": "Road blocked", "severity": 2}'
                   fieldcli put reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --file report.json
                   echo '{"title": "Market fire"}' | fieldcli put reports --partition north
-                  fieldcli put reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --file report.json \\
-                    --base "$(fieldcli get reports 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --json | jq -c .context)"
+                  id=0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c
+                  base=$(fieldcli get reports "$id" --json | jq -c .context)
+                  fieldcli put reports "$id" --file report.json --base "$base"
                 """)
 
         @OptionGroup var options: ReplicaOptions

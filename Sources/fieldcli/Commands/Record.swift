@@ -20,8 +20,9 @@ extension FieldCLI {
                   fieldcli record observation --from report.json
                   fieldcli record situation --from situation.json
                   fieldcli record warning --id 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --from warning-acknowledged.json
-                  fieldcli record warning --id 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --from warning-acknowledged.json \\
-                    --base "$(fieldcli get warnings 0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c --json | jq -c .context)"
+                  id=0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c
+                  base=$(fieldcli get warnings "$id" --json | jq -c .context)
+                  fieldcli record warning --id "$id" --from acknowledged.json --base "$base"
 
                 With --id and --base (the `context` `fieldcli get --json` printed when you read the \
                 record), a version written since you read it stays beside yours as a conflict \
