@@ -89,6 +89,22 @@ extension HubAuditLogTests {
             #expect(entries.last?.detail["count"] == "2")
         }
     }
+
+    /// The per-device hourly limit is one row of the limits table (flag, variable, default) and
+    /// reaches the store the hub writes its audit log with.
+    @Test func theDeviceLimitIsConfiguredLikeEveryLimit() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            #expect(HubConfiguration.Limits().deviceEntriesPerHour == 1_000)
+            let setting = try #require(HubConfiguration.Limits.setting(flag: "--device-entries-per-hour"))
+            #expect(setting.environmentKey == "VIGIL_HUB_DEVICE_ENTRIES_PER_HOUR")
+            #expect(setting.minimum == 0)
+            let configuration = HubConfiguration.fromEnvironment(["VIGIL_HUB_DEVICE_ENTRIES_PER_HOUR": "7"])
+            #expect(configuration.limits.deviceEntriesPerHour == 7)
+            let exchange = try HubExchange.sqlite(
+                path: folder.path("hub"), configuration: configuration, logger: HubFixture.silentLogger)
+            #expect((exchange.storage as? SQLiteHubStorage)?.store.deviceEntriesPerHour == 7)
+        }
+    }
 }
 
 /// The store tests' builders, for notes.
