@@ -59,7 +59,7 @@ public final class HTTPSyncTransport: SyncTransport {
         sessionConfiguration.httpShouldSetCookies = false
         sessionConfiguration.urlCache = nil
         sessionConfiguration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        session = URLSession(configuration: sessionConfiguration)
+        session = HubRequest.makeSession(configuration: sessionConfiguration)
     }
 
     deinit {

@@ -38,7 +38,7 @@ enum HubRequest {
             } else if let session {
                 (data, response) = try await session.data(for: request, delegate: guardrail)
             } else {
-                let session = URLSession(configuration: .ephemeral)
+                let session = makeSession(configuration: .ephemeral)
                 defer { session.finishTasksAndInvalidate() }
                 (data, response) = try await session.data(for: request, delegate: guardrail)
             }
@@ -64,10 +64,27 @@ enum HubRequest {
         return (data, http)
     }
 
+    /// A URLSession that refuses redirects. URLSession on Linux asks only the session's delegate
+    /// whether to follow one (never the task's), so the refusal is the session's.
+    static func makeSession(configuration: URLSessionConfiguration) -> URLSession {
+        URLSession(configuration: configuration, delegate: RedirectRefusal(), delegateQueue: nil)
+    }
+
     static func tooLarge(hub: String, limit: Int) -> SyncClientError {
         SyncClientError(
             .answerTooLarge,
             "The hub at \(hub) sent an answer larger than \(limit >> 20) MiB once decompressed; it was dropped unread and nothing was applied.")
+    }
+}
+
+/// The URLSession delegate that answers every redirect with "do not follow": the 3xx answer is
+/// then returned as it is.
+final class RedirectRefusal: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @Sendable @escaping (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
     }
 }
 
