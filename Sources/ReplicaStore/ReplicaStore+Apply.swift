@@ -16,10 +16,16 @@ extension ReplicaStore {
     /// merged, stored but set aside, or refused (not stored); it is told the highest counter held
     /// of the version's origin so far, so a hub can refuse gaps. After a fork of an origin, the
     /// batch's later versions of that origin are refused.
+    ///
+    /// A version whose context claims more than this replica holds plus the batch
+    /// (``CausalPlausibility``) is never merged on arrival: by default it is stored and held aside
+    /// until later batches bring what it names (then it is merged, like a causal delivery buffer);
+    /// with `implausible: .refuse` (the hub) it is not stored at all.
     @discardableResult
     public func apply(
         _ versions: [Version], from peer: ReplicaID?,
         admit: (@Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission)? = nil,
+        implausible: ImplausibleContexts = .holdUntilPlausible,
         inSameTransaction: (@Sendable (ApplyContext) throws -> Void)? = nil
     ) throws -> ApplyReport {
         let now = options.now()
@@ -28,7 +34,9 @@ extension ReplicaStore {
             var records = try DocumentRecord.loadAll(db, Set(versions.map(\.key)))
             var changed = Set<DocumentKey>()
             var known: [Dot: (isTombstone: Bool, wall: UInt64)] = [:]
-            var held = try Knowledge.load(db, origins: Set(versions.map(\.dot.replica)))
+            var held = try Knowledge.load(db, origins: CausalPlausibility.origins(of: versions))
+            // A context may claim only what this replica holds plus what arrives with it.
+            let plausibility = CausalPlausibility(held: held, batch: versions)
             var raised: [ReplicaID: UInt64] = [:]
             var forked = Set<ReplicaID>()
             var latest = HybridTimestamp.zero
@@ -56,10 +64,15 @@ extension ReplicaStore {
                 }
                 var setAsideReason: String?
                 switch admit?(version, heldCounter) ?? .merge {
-                case .merge: break
+                case .merge: setAsideReason = plausibility.problem(of: version).map(SetAside.implausible)
                 case .setAside(let reason): setAsideReason = reason
                 case .refuse:
                     report.refused.append(version.dot)
+                    continue
+                }
+                if implausible == .refuse, let reason = setAsideReason, reason.hasPrefix(SetAside.implausiblePrefix) {
+                    report.refused.append(version.dot)
+                    report.implausible[version.dot] = reason
                     continue
                 }
                 let key = version.key
@@ -85,13 +98,25 @@ extension ReplicaStore {
                     changed.insert(key)
                 }
             }
-            for key in changed { try records[key]?.save(db, known: known) }
             try Knowledge.raise(db, to: raised)
+            if implausible == .holdUntilPlausible, !raised.isEmpty {
+                report.released = try SetAside.releasePlausible(db, records: &records, changed: &changed, known: &known)
+            }
+            for key in changed { try records[key]?.save(db, known: known) }
             if latest > .zero { try ClockRow.observe(db, latest, now: now) }
             try inSameTransaction?(ApplyContext(db: db, report: report))
             return report
         }
     }
+}
+
+/// What `apply` does with a version whose context claims more than the replica holds.
+public enum ImplausibleContexts: Sendable, Hashable {
+    /// Store it set aside, and merge it once what it names has arrived (field replicas: a page
+    /// delivered out of causal order heals, a forged claim waits forever).
+    case holdUntilPlausible
+    /// Do not store it (a hub: the pusher is told, and pushes it again with what it names).
+    case refuse
 }
 
 /// What to do with one received version.
@@ -155,7 +180,57 @@ enum ClockRow {
 }
 
 /// Marking versions as set aside: kept, shown, but out of their documents' states.
-enum SetAside {
+public enum SetAside {
+    /// The prefix of the reason of a version set aside because its context claims more than exists.
+    public static let implausiblePrefix = "implausible context"
+
+    /// The reason kept for a version whose context could not be true.
+    static func implausible(_ problem: CausalPlausibility.Problem) -> String {
+        "\(implausiblePrefix): \(problem)"
+    }
+
+    /// Merges the versions held aside as implausible whose context the replica's knowledge now
+    /// covers, again and again while releasing one covers another; returns their dots. Rare: the
+    /// query reads only set-aside rows (a partial index).
+    static func releasePlausible(
+        _ db: Database, records: inout [DocumentKey: DocumentRecord], changed: inout Set<DocumentKey>,
+        known: inout [Dot: (isTombstone: Bool, wall: UInt64)]
+    ) throws -> [Dot] {
+        var waiting = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT \(Rows.versionColumns) FROM versions
+                WHERE set_aside_reason IS NOT NULL AND set_aside_reason LIKE '\(implausiblePrefix)%' ORDER BY seq
+                """
+        ).map(Rows.version)
+        var released: [Dot] = []
+        var progress = true
+        while progress, !waiting.isEmpty {
+            progress = false
+            let check = CausalPlausibility(held: try Knowledge.load(db, origins: CausalPlausibility.origins(of: waiting)), batch: [])
+            for version in waiting where check.problem(of: version) == nil {
+                var record = try records[version.key] ?? DocumentRecord.loadAll(db, [version.key])[version.key]
+                    ?? DocumentRecord(key: version.key, partition: version.partition)
+                if record.partition != version.partition {
+                    try mark(db, version.dot, reason: "it moves \(version.key) from partition '\(record.partition)' to '\(version.partition)'")
+                } else {
+                    try db.execute(
+                        sql: "UPDATE versions SET set_aside_reason = NULL WHERE origin = ? AND counter = ?",
+                        arguments: [version.dot.replica.hex, Int64(version.dot.counter)])
+                    if case .added = record.state.merge(version) {
+                        known[version.dot] = (version.isTombstone, version.timestamp.wallMilliseconds)
+                        changed.insert(version.key)
+                    }
+                    records[version.key] = record
+                    released.append(version.dot)
+                }
+                progress = true
+            }
+            if progress { waiting.removeAll { check.problem(of: $0) == nil } }
+        }
+        return released
+    }
+
     static func mark(_ db: Database, _ dot: Dot, reason: String) throws {
         try db.execute(
             sql: "UPDATE versions SET set_aside_reason = ? WHERE origin = ? AND counter = ?",

@@ -179,10 +179,77 @@ extension ReplicaStore {
                 arguments: [now, record.replicaID.hex])
             record.status = .revoked
             record.revokedAt = UInt64(now)
+            let horizons = try Self.recordRevocationHorizons(db, of: try Self.withIncarnations(db, record), at: now)
+            // Codes given out for the device's name and not used yet would enroll a new key under it.
+            try db.execute(
+                sql: "UPDATE enrollment_codes SET expires_at = min(expires_at, ?) WHERE device_name = ? AND used_at IS NULL",
+                arguments: [now - 1, record.name])
+            let cancelled = db.changesCount
             try Self.appendAudit(
                 db, actor: Self.operatorActor, action: .revoked, subject: record.name,
-                detail: ["replica": record.replicaID.hex], at: UInt64(now))
+                detail: [
+                    "replica": record.replicaID.hex, "codesCancelled": "\(cancelled)",
+                    "horizons": horizons.map { "\($0.key.hex)=\($0.value)" }.sorted().joined(separator: ","),
+                ], at: UInt64(now))
             return .revoked(record)
+        }
+    }
+
+    /// Records, for the device's enrolled id and each incarnation, the highest counter this hub
+    /// has admitted of it: the revocation horizon above which its versions are refused everywhere.
+    static func recordRevocationHorizons(_ db: Database, of record: DeviceRecord, at now: Int64) throws -> [ReplicaID: UInt64] {
+        let ids = [record.replicaID] + record.incarnations
+        let held = try Knowledge.load(db, origins: Set(ids))
+        var horizons: [ReplicaID: UInt64] = [:]
+        for id in ids {
+            horizons[id] = held[id]
+            try db.execute(
+                sql: """
+                    INSERT INTO revocations (replica_id, horizon, revoked_at, device_id) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (replica_id) DO NOTHING
+                    """,
+                arguments: [id.hex, Int64(held[id]), now, record.replicaID.hex])
+        }
+        return horizons
+    }
+
+    /// The hub's certificates of the keys of `origins` (enrolled ids and incarnations of devices,
+    /// active or revoked, and the hub itself), signed with this replica's key.
+    public func deviceCertificates(of origins: Set<ReplicaID>) throws -> [DeviceCertificate] {
+        let hub = replicaID
+        let hubKey = key
+        let created = try read { db in try Int64.fetchOne(db, sql: "SELECT created_at FROM replica") ?? 0 }
+        let subjects: [(ReplicaID, PublicDeviceKey, String, UInt64)] = try read { db in
+            let device = try db.cachedStatement(sql: "SELECT public_key, name, enrolled_at FROM devices WHERE replica_id = ?")
+            let incarnation = try db.cachedStatement(sql: """
+                SELECT d.public_key, d.name, i.created_at FROM device_incarnations i JOIN devices d ON d.replica_id = i.device_id
+                WHERE i.replica_id = ?
+                """)
+            return try origins.sorted().compactMap { origin in
+                if origin == hub { return (origin, hubKey.publicKey, "hub", UInt64(max(0, created))) }
+                guard let row = try Row.fetchOne(device, arguments: [origin.hex]) ?? Row.fetchOne(incarnation, arguments: [origin.hex]),
+                    let key = try? PublicDeviceKey(rawRepresentation: row[0])
+                else { return nil }
+                return (origin, key, row[1] as String, UInt64(max(0, row[2] as Int64)))
+            }
+        }
+        return try subjects.map { origin, key, name, issuedAt in
+            try DeviceCertificate(hub: hub, replica: origin, publicKey: key, name: name, issuedAt: issuedAt, signedWith: hubKey)
+        }
+    }
+
+    /// Every revocation this hub made, as notices signed with its key.
+    public func revocationNotices() throws -> [RevocationNotice] {
+        let hub = replicaID
+        let hubKey = key
+        let revoked: [(ReplicaID, UInt64, UInt64)] = try read { db in
+            try Row.fetchAll(db, sql: "SELECT replica_id, horizon, revoked_at FROM revocations WHERE device_id IS NOT NULL ORDER BY replica_id")
+                .compactMap { row in
+                    ReplicaID(row[0] as String).map { ($0, UInt64(max(0, row[1] as Int64)), UInt64(max(0, row[2] as Int64))) }
+                }
+        }
+        return try revoked.map { id, horizon, revokedAt in
+            try RevocationNotice(hub: hub, replica: id, horizon: horizon, revokedAt: revokedAt, signedWith: hubKey)
         }
     }
 

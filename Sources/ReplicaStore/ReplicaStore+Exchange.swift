@@ -16,36 +16,36 @@ public struct VersionBatch: Sendable, Hashable {
 
 extension ReplicaStore {
     /// The versions in good standing that a peer knowing `knowledge` lacks (counter above its
-    /// entry for their origin), ordered by origin then counter, bounded by `limit` versions and
-    /// about `maxBytes` of bodies (at least one version is returned when any is missing).
+    /// entry for their origin), each origin's in counter order, causally closed where possible
+    /// (see ``PushSelection``), bounded by `limit` versions and about `maxBytes` of bodies (at
+    /// least one version is returned when any is missing).
     public func versions(
         missingFrom knowledge: VersionVector, limit: Int, maxBytes: Int
     ) throws -> VersionBatch {
         try read { db in
-            var versions: [Version] = []
-            var bytes = 0
-            var hasMore = false
             let origins = try String.fetchAll(db, sql: "SELECT origin FROM knowledge ORDER BY origin")
                 .compactMap { ReplicaID($0) }
             let statement = try db.cachedStatement(sql: """
                 SELECT \(Rows.versionColumns) FROM versions
                 WHERE origin = ? AND counter > ? AND set_aside_reason IS NULL ORDER BY counter LIMIT ?
                 """)
-            outer: for origin in origins {
-                let rows = try Row.fetchCursor(
-                    statement, arguments: [origin.hex, Int64(knowledge[origin]), limit - versions.count + 1])
-                while let row = try rows.next() {
-                    let version = try Rows.version(row)
-                    let size = (version.body?.count ?? 0) + 200
-                    if versions.count == limit || (!versions.isEmpty && bytes + size > maxBytes) {
-                        hasMore = true
-                        break outer
-                    }
-                    versions.append(version)
-                    bytes += size
+            var runs: [[Version]] = []
+            var fetched = 0
+            var truncated = false
+            for origin in origins where knowledge[origin] < Dot.maxCounter {
+                // Enough to fill a push and what its first versions may depend on.
+                if fetched > 2 * limit {
+                    truncated = true
+                    break
                 }
+                let run = try Row.fetchAll(statement, arguments: [origin.hex, Int64(knowledge[origin]), limit + 1])
+                    .map(Rows.version)
+                fetched += run.count
+                if !run.isEmpty { runs.append(run) }
             }
-            return VersionBatch(versions: versions, hasMore: hasMore)
+            let selection = PushSelection.select(
+                runs: runs, belief: knowledge, limit: limit, maxBytes: maxBytes) { ($0.body?.count ?? 0) + 200 }
+            return VersionBatch(versions: selection.versions, hasMore: selection.hasMore || truncated)
         }
     }
 

@@ -129,6 +129,10 @@ extension ReplicaStore {
             try db.execute(
                 sql: "UPDATE replica SET replica_id = ?, counter = ?",
                 arguments: [newID.hex, Int64(reissued.count)])
+            // The new id signs with the same key: its versions verify here like the old id's.
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO device_keys (replica_id, public_key) VALUES (?, ?)",
+                arguments: [newID.hex, publicKey.rawRepresentation])
             let heldOld = try Int64.fetchOne(db, sql: "SELECT max(counter) FROM versions WHERE origin = ?", arguments: [old.hex])
             try db.execute(sql: "DELETE FROM knowledge WHERE origin = ?", arguments: [old.hex])
             if let heldOld, heldOld > 0 {

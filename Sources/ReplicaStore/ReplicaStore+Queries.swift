@@ -148,6 +148,17 @@ extension ReplicaStore {
         }
     }
 
+    /// The versions held at `dots` (set aside or not); dots not held are absent.
+    public func versions(at dots: [Dot]) throws -> [Version] {
+        guard !dots.isEmpty else { return [] }
+        return try read { db in
+            let statement = try db.cachedStatement(sql: "SELECT \(Rows.versionColumns) FROM versions WHERE origin = ? AND counter = ?")
+            return try dots.compactMap { dot in
+                try Row.fetchOne(statement, arguments: [dot.replica.hex, Int64(min(dot.counter, Dot.maxCounter))]).map(Rows.version)
+            }
+        }
+    }
+
     /// Records public keys of other devices (from the hub's directory).
     public func savePublicKeys(_ keys: [ReplicaID: PublicDeviceKey]) throws {
         try write { db in

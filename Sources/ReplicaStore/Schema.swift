@@ -201,6 +201,41 @@ enum Schema {
                 WHERE reported_at IS NULL;
                 """)
         }
+        migrator.registerMigration("v7-trust") { db in
+            try db.execute(sql: """
+                -- The hubs this replica enrolled with and the key each signs certificates with,
+                -- pinned at enrollment: author keys are trusted only through their certificates.
+                CREATE TABLE trusted_hubs (
+                    hub_id TEXT PRIMARY KEY,
+                    public_key BLOB NOT NULL,
+                    pinned_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                -- The certificate that established a key (JSON); NULL for a key held from before
+                -- certificates (trusted on first sight then).
+                ALTER TABLE device_keys ADD COLUMN certificate TEXT;
+                -- Revoked replica ids and their horizon: versions above it are refused. At a hub
+                -- the horizon is the highest counter admitted at revocation; on a device, what the
+                -- hub's signed notice says (signature kept).
+                CREATE TABLE revocations (
+                    replica_id TEXT PRIMARY KEY,
+                    horizon INTEGER NOT NULL,
+                    revoked_at INTEGER NOT NULL,
+                    device_id TEXT,
+                    hub_id TEXT,
+                    signature BLOB
+                ) WITHOUT ROWID;
+                -- A pulled version that failed verification is kept whole, apart from the
+                -- versions table (it never takes its origin's dot nor shows as a document's state).
+                ALTER TABLE verification_failures ADD COLUMN collection TEXT;
+                ALTER TABLE verification_failures ADD COLUMN document_id TEXT;
+                ALTER TABLE verification_failures ADD COLUMN version TEXT;
+                CREATE INDEX verification_failures_by_document ON verification_failures (collection, document_id)
+                WHERE collection IS NOT NULL;
+                -- Set-aside versions are few: looking them up (versions held until their context is
+                -- plausible) reads only them.
+                CREATE INDEX versions_set_aside ON versions (seq) WHERE set_aside_reason IS NOT NULL;
+                """)
+        }
         migrator.registerMigration("v8-audit-signatures") { db in
             try db.execute(sql: """
                 -- Audit entries from here on are in the signed format (2: their hash covers

@@ -7,7 +7,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Value: String {
             case replicaMissing, replicaExists, notAReplica, readOnly, diskFull, busy
-            case documentNotFound, keyFile, fork, io
+            case documentNotFound, keyFile, fork, io, hubKeyChanged
         }
         let value: Value
         public var description: String { value.rawValue }
@@ -32,6 +32,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let fork = Code(value: .fork)
         /// Any other input/output failure.
         public static let io = Code(value: .io)
+        /// A hub this replica pinned presents another key than the one pinned.
+        public static let hubKeyChanged = Code(value: .hubKeyChanged)
     }
 
     public let code: Code

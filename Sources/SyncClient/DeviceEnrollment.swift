@@ -40,8 +40,22 @@ public enum DeviceEnrollment {
                 .badAnswer, "The hub at \(hubName) sent an enrollment answer this program cannot read; it may not be a Vigil hub.",
                 httpStatus: 200)
         }
+        try pinHubKey(of: answer, in: store, hub: hubName)
         try HubCredentials(url: hub, token: answer.credential, trust: trust).saveToken(forReplicaAt: store.path)
         return answer
+    }
+
+    /// Pins the hub's key in the replica: from now on, authors' keys are trusted only through
+    /// certificates it signed. The certificate of this device's own key must be the hub key's.
+    static func pinHubKey(of answer: EnrollmentResponse, in store: ReplicaStore, hub: String) throws {
+        guard let hubKey = answer.hubKey else { return }
+        if let certificate = answer.certificate,
+            !(certificate.isSigned(by: hubKey) && certificate.replica == store.replicaID && certificate.publicKey == store.publicKey)
+        {
+            throw SyncClientError(
+                .badAnswer, "The hub at \(hub) answered the enrollment with a certificate that is not its own signature of this device's key.")
+        }
+        try store.pinHub(answer.hub, key: hubKey)
     }
 
     static func failure(status: Int, body: Data, hub: String) -> SyncClientError {

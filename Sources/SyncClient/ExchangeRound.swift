@@ -57,20 +57,39 @@ public struct ExchangeRound: Sendable, Hashable {
     /// vectors cannot carry a zero entry. (For an assumed origin the hub holds all of, a hub that
     /// leaves the entry out only costs a push of what it already holds, ignored as duplicates.)
     /// Entries then rise with the versions just pulled.
-    public func outcome(of response: SyncResponse) -> Outcome {
+    ///
+    /// When the page was verified, the hub's word about this replica's own versions counts only as
+    /// far as it proves it: `applied` are the pulled versions that passed verification, and only own
+    /// versions among them, or `provenCounter` (the counter of ``SyncResponse/ownLatest`` once its
+    /// signature by this replica's key checked), raise the counter. A hub claiming to hold more of
+    /// this replica than it wrote (a compromised hub answering `2^63-1`) can then neither exhaust its
+    /// counter nor stop it from pushing. With `applied` nil the answer is taken as it is.
+    public func outcome(of response: SyncResponse, applied: [Version]? = nil, provenCounter: UInt64 = 0) -> Outcome {
+        let pulled = applied ?? response.versions
         var knowledge = base.peer.knowledge
         var guaranteed = Set(request.push.map(\.dot.replica))
         guaranteed.insert(replica)
         if let assumed = request.assumedKnowledge { guaranteed.formUnion(assumed.entries.keys) }
         for origin in guaranteed { knowledge[origin] = response.knowledge[origin] }
         for (origin, counter) in response.knowledge.entries { knowledge[origin] = counter }
-        for version in response.versions { knowledge.add(version.dot) }
+        let ownPulled = pulled.lazy.filter { $0.dot.replica == replica }.map(\.dot.counter).max() ?? 0
+        let hubHolds: UInt64
+        if applied == nil {
+            hubHolds = max(response.knowledge[replica], ownPulled)
+        } else {
+            hubHolds = max(ownPulled, provenCounter)
+            knowledge[replica] = min(knowledge[replica], max(base.counter, hubHolds))
+        }
+        for version in pulled { knowledge.add(version.dot) }
 
         var setAside: [Dot: String] = [:]
         var fork: Rejection?
         for rejection in response.rejected {
             if rejection.reason == .fork {
                 if fork.map({ rejection.dot < $0.dot }) ?? true { fork = rejection }
+            } else if rejection.reason == .implausibleContext {
+                // Not taken, not set aside: pushed again once the hub holds what it names.
+                continue
             } else {
                 setAside[rejection.dot] = "rejected by the hub (\(rejection.reason.rawValue)): \(rejection.message)"
             }
@@ -80,8 +99,6 @@ public struct ExchangeRound: Sendable, Hashable {
             !rejectedDots.contains($0.dot) && knowledge.contains($0.dot)
         }
 
-        let ownPulled = response.versions.lazy.filter { $0.dot.replica == replica }.map(\.dot.counter).max() ?? 0
-        let hubHolds = max(response.knowledge[replica], ownPulled)
         return Outcome(
             knowledge: knowledge, checkpoint: response.checkpoint, setAside: setAside,
             raiseCounter: hubHolds > base.counter ? hubHolds : nil, fork: fork, pushedTaken: pushedTaken,

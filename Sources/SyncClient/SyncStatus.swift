@@ -25,6 +25,10 @@ public struct SyncStatus: Sendable, Hashable {
     public var setAside: [SetAsideVersion]
     /// What the hub last said this device may read and write; nil before its first sync.
     public var grants: AccessGrants?
+    /// The most recent pulled versions kept apart because they failed verification (at most `limit`).
+    public var keptApart: [UnverifiedVersion] = []
+    /// The fingerprints of the hub keys this replica pinned, by hub id.
+    public var pinnedHubs: [ReplicaID: String] = [:]
 
     /// Reads the status of `store`'s sync with `hub` (by default the hub it synced with last);
     /// lists at most `limit` set-aside versions.
@@ -35,8 +39,11 @@ public struct SyncStatus: Sendable, Hashable {
         let setAside = try store.setAsideVersions(limit: limit).map {
             SetAsideVersion(dot: $0.version.dot, key: $0.version.key, reason: $0.setAsideReason ?? "")
         }
-        return SyncStatus(
+        var status = SyncStatus(
             hub: hub, lastSyncAt: peer?.lastSyncAt, lastError: peer?.lastError, waitingToPush: waiting,
             setAsideCount: try store.status().setAside, setAside: setAside, grants: peer?.grants)
+        status.keptApart = try store.unverifiedVersions(limit: limit)
+        status.pinnedHubs = try store.trustedHubs().mapValues(\.fingerprint)
+        return status
     }
 }

@@ -85,137 +85,172 @@ public struct Synchronizer: Sendable {
         var previousPush: [Dot] = []
         var fruitlessRounds = 0
         var incarnations = 0
-        // Signatures of a page are checked while the next page is fetched and applied.
-        var pendingCheck: Task<[VerificationReport], Never>?
-        defer { pendingCheck?.cancel() }
-        do {
-            while summary.roundTrips < configuration.maxRoundTrips {
-                try Task.checkCancellation()
-                let base = try store.exchangeBase(peer: peer)
-                let push = try store.versions(
-                    missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: configuration.pushBytes
-                ).versions
-                // Verification failures go to the hub with the next request, and the sync does not end
-                // before the last page's check has been reported.
-                var reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
-                // Go on while pages wait, after a checkpoint reset, or while something is left to push or report.
-                var done = summary.roundTrips > 0 && push.isEmpty && !sendAssumedKnowledge && !more && reports.isEmpty
-                if done, let check = pendingCheck {
-                    summary.unverified += try await record(check.value)
-                    pendingCheck = nil
-                    reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
-                    done = reports.isEmpty
-                }
-                if done { break }
-                // A hub that takes pushed versions answers with knowledge covering them; the same push
-                // answered again and again without progress means the hub will not take them.
-                let pushDots = push.map(\.dot)
-                fruitlessRounds = !pushDots.isEmpty && pushDots == previousPush ? fruitlessRounds + 1 : 0
-                if fruitlessRounds >= 3, let first = pushDots.first {
+        while summary.roundTrips < configuration.maxRoundTrips {
+            try Task.checkCancellation()
+            let base = try store.exchangeBase(peer: peer)
+            let push = try store.versions(
+                missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: configuration.pushBytes
+            ).versions
+            // Verification failures go to the hub with the next request, and the sync does not end
+            // before they have been reported.
+            let reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
+            // Go on while pages wait, after a checkpoint reset, or while something is left to push or report.
+            if summary.roundTrips > 0 && push.isEmpty && !sendAssumedKnowledge && !more && reports.isEmpty { break }
+            // A hub that takes pushed versions answers with knowledge covering them; the same push
+            // answered again and again without progress means the hub will not take them.
+            let pushDots = push.map(\.dot)
+            fruitlessRounds = !pushDots.isEmpty && pushDots == previousPush ? fruitlessRounds + 1 : 0
+            if fruitlessRounds >= 3, let first = pushDots.first {
+                throw SyncClientError(
+                    .stalled,
+                    "The hub at \(peer) keeps refusing versions from \(first) on without saying why; they are kept here, and the hub operator should check its log.")
+            }
+            previousPush = pushDots
+
+            // The id is the row's: a fork makes the replica go on under a new one.
+            let round = ExchangeRound(
+                replica: base.replica ?? store.replicaID, base: base, push: push, limits: configuration.pageLimits,
+                sendAssumedKnowledge: sendAssumedKnowledge)
+            var request = round.request
+            request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+            request.unverified = reports.isEmpty ? nil : reports
+            let reply = try await exchange(request)
+            // Verified before anything of the page is shown: what fails is kept apart and reported.
+            let verdict = try await verify(reply.response, replica: round.replica)
+            let outcome = configuration.verifySignatures
+                ? round.outcome(of: reply.response, applied: verdict.admitted, provenCounter: verdict.provenCounter)
+                : round.outcome(of: reply.response)
+            summary.documentsForgotten += try commit(
+                outcome, round: round, reported: reports, response: reply.response, verdict: verdict)
+            summary.unverified += verdict.keptApart.count
+
+            summary.roundTrips += 1
+            summary.bytesSent += reply.bytesSent
+            summary.bytesReceived += reply.bytesReceived
+            summary.versionsPushed += outcome.pushedTaken
+            summary.versionsPulled += reply.response.versions.count
+            summary.rejected += reply.response.rejected.count
+            logger.debug(
+                "sync round",
+                metadata: [
+                    "sync.peer": "\(peer)", "sync.pushed": "\(push.count)",
+                    "sync.pulled": "\(reply.response.versions.count)", "sync.more": "\(outcome.more)",
+                ])
+            progress?(SyncProgress(summary: summary, more: outcome.more))
+
+            if let fork = outcome.fork {
+                // A fork of this replica's own id: it takes a new incarnation and goes on (at most
+                // a few times in one run; another process may race it). Any other fork stops the sync.
+                try checkProof(of: fork)
+                guard fork.dot.replica == round.replica, incarnations < 3 else {
                     throw SyncClientError(
-                        .stalled,
-                        "The hub at \(peer) keeps refusing versions from \(first) on without saying why; they are kept here, and the hub operator should check its log.")
+                        .forked,
+                        "This replica has forked at dot \(fork.dot) (it was restored from a backup or copied to another machine); its versions from there on are kept here but the hub refuses them.")
                 }
-                previousPush = pushDots
-
-                // The id is the row's: a fork makes the replica go on under a new one.
-                let round = ExchangeRound(
-                    replica: base.replica ?? store.replicaID, base: base, push: push, limits: configuration.pageLimits,
-                    sendAssumedKnowledge: sendAssumedKnowledge)
-                var request = round.request
-                request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-                request.unverified = reports.isEmpty ? nil : reports
-                let reply = try await exchange(request)
-                let outcome = round.outcome(of: reply.response)
-                summary.documentsForgotten += try commit(outcome, round: round, reported: reports, response: reply.response)
-                let check = try startSignatureCheck(reply.response)
-                if let pendingCheck { summary.unverified += try await record(pendingCheck.value) }
-                pendingCheck = check
-
-                summary.roundTrips += 1
-                summary.bytesSent += reply.bytesSent
-                summary.bytesReceived += reply.bytesReceived
-                summary.versionsPushed += outcome.pushedTaken
-                summary.versionsPulled += reply.response.versions.count
-                summary.rejected += reply.response.rejected.count
-                logger.debug(
-                    "sync round",
-                    metadata: [
-                        "sync.peer": "\(peer)", "sync.pushed": "\(push.count)",
-                        "sync.pulled": "\(reply.response.versions.count)", "sync.more": "\(outcome.more)",
-                    ])
-                progress?(SyncProgress(summary: summary, more: outcome.more))
-
-                if let fork = outcome.fork {
-                    // A fork of this replica's own id: it takes a new incarnation and goes on (at most
-                    // a few times in one run; another process may race it). Any other fork stops the sync.
-                    guard fork.dot.replica == round.replica, incarnations < 3 else {
-                        throw SyncClientError(
-                            .forked,
-                            "This replica has forked at dot \(fork.dot) (it was restored from a backup or copied to another machine); its versions from there on are kept here but the hub refuses them.")
-                    }
-                    let next = try await takeIncarnation(forkAt: fork.dot)
-                    incarnations += 1
-                    logger.notice(
-                        "this replica had forked at \(fork.dot); it continues as \(next.hex)",
-                        metadata: ["sync.peer": "\(peer)", "sync.forkedAt": "\(fork.dot)", "sync.incarnation": "\(next.hex)"])
-                    sendAssumedKnowledge = false
-                    more = true
-                    previousPush = []
-                    fruitlessRounds = 0
-                    continue
-                }
-                if !reply.response.versions.isEmpty { previousPush = [] }
-                sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
-                more = outcome.more
+                let next = try await takeIncarnation(forkAt: fork.dot)
+                incarnations += 1
+                logger.notice(
+                    "this replica had forked at \(fork.dot); it continues as \(next.hex)",
+                    metadata: ["sync.peer": "\(peer)", "sync.forkedAt": "\(fork.dot)", "sync.incarnation": "\(next.hex)"])
+                sendAssumedKnowledge = false
+                more = true
+                previousPush = []
+                fruitlessRounds = 0
+                continue
             }
-        } catch {
-            // The page already applied is checked all the same: its failures wait for the next sync's report.
-            if let pendingCheck, !(error is CancellationError) {
-                summary.unverified += (try? record(await pendingCheck.value)) ?? 0
-            }
-            throw error
+            if !reply.response.versions.isEmpty { previousPush = [] }
+            sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
+            more = outcome.more
         }
-        if let pendingCheck { summary.unverified += try await record(pendingCheck.value) }
-        pendingCheck = nil
     }
 
     /// At most this many verification failures go with one request.
     static let reportsPerExchange = 500
 
-    /// Saves the keys of the hub's directory this replica lacks (a key it holds is never
-    /// replaced), then starts checking the pulled versions against the keys held, on every core.
-    /// Verification runs after applying: a failing version stays, flagged wherever it is shown
-    /// (history's signature status, `fieldcli verify`), and is reported to the hub.
-    private func startSignatureCheck(_ response: SyncResponse) throws -> Task<[VerificationReport], Never>? {
-        guard !response.versions.isEmpty else { return nil }
-        var keys = try store.publicKeys()
-        if let directory = response.keys {
-            let new = directory.keys.filter { keys[$0.key] == nil }
-            if !new.isEmpty {
-                try store.savePublicKeys(new)
-                keys.merge(new) { held, _ in held }
-            }
-        }
-        guard configuration.verifySignatures else { return nil }
-        let versions = response.versions
-        let knownKeys = keys
-        return Task {
-            await SignatureCheck.failures(of: versions, keys: knownKeys).sorted().map { dot in
-                VerificationReport(dot: dot, reason: knownKeys[dot.replica] == nil ? .unknownKey : .badSignature)
-            }
+    /// What of a page is applied and what is kept apart.
+    struct Verdict: Sendable {
+        /// The versions to apply.
+        var admitted: [Version]
+        /// The versions kept apart, with why: never shown as a document's state, reported to the hub.
+        var keptApart: [(version: Version, reason: VerificationReport.Reason)]
+        /// The counter of the hub's ``SyncResponse/ownLatest`` when this replica's key signed it; 0 otherwise.
+        var provenCounter: UInt64 = 0
+    }
+
+    /// Checks that a fork the hub reports is proven: the hub's version at that dot is signed by this
+    /// replica's key and differs from the one held here. Otherwise a compromised hub could make a
+    /// replica re-issue its versions at will. Throws ``SyncClientError`` (`untrustedHub`).
+    private func checkProof(of fork: Rejection) throws {
+        guard configuration.verifySignatures else { return }
+        let held = try store.versions(at: [fork.dot]).first
+        guard let evidence = fork.evidence, evidence.dot == fork.dot, store.publicKey.isValidSignature(of: evidence),
+            let held, held.signature != evidence.signature
+        else {
+            throw SyncClientError(
+                .untrustedHub,
+                "The hub at \(peer) reports that this replica forked at \(fork.dot) without a proof signed by its key; nothing was changed, and the hub operator should check the hub.")
         }
     }
 
-    /// Logs the versions that failed their signature check and keeps them to report to the hub;
-    /// returns how many.
-    private func record(_ failed: [VerificationReport]) throws -> Int {
-        guard let first = failed.first else { return 0 }
-        logger.warning(
-            "pulled versions fail signature verification",
-            metadata: ["sync.peer": "\(peer)", "sync.unverified": "\(failed.count)", "sync.firstUnverified": "\(first.dot)"])
-        try store.recordVerificationFailures(failed)
-        return failed.count
+    /// Checks a page before it is applied: establishes the authors' keys from the hub's
+    /// certificates (against the hub key pinned at enrollment; a held key never changes), takes the
+    /// hub's signed revocations, and verifies every pulled version's signature on every core.
+    /// Throws ``SyncClientError`` (`untrustedHub`) when the answer comes from a hub this replica did
+    /// not pin.
+    private func verify(_ response: SyncResponse, replica: ReplicaID) async throws -> Verdict {
+        guard configuration.verifySignatures else { return Verdict(admitted: response.versions, keptApart: []) }
+        let anchors = PageTrust.Anchors(
+            hubs: try store.trustedHubs(), keys: try store.publicKeys(), revocations: try store.revocationHorizons())
+        let trust: PageTrust
+        do {
+            trust = try PageTrust(
+                anchors: anchors, hub: response.hub, certificates: response.certificates ?? [],
+                revocations: response.revocations ?? [])
+        } catch {
+            throw SyncClientError(
+                .untrustedHub,
+                "The hub at \(peer) answered as replica \(response.hub.short), which is not the hub this replica enrolled with; nothing of its answer was applied.")
+        }
+        try save(trust, hub: response.hub)
+        var verdict = Verdict(admitted: [], keptApart: [])
+        if let own = response.ownLatest, own.dot.replica == replica, store.publicKey.isValidSignature(of: own) {
+            verdict.provenCounter = own.dot.counter
+        }
+        let failed = await SignatureCheck.failures(of: response.versions, keys: trust.keys)
+        for version in response.versions {
+            if let reason = trust.keepApartReason(of: version, failedSignatures: failed) {
+                verdict.keptApart.append((version, reason))
+            } else {
+                verdict.admitted.append(version)
+            }
+        }
+        if let first = verdict.keptApart.first {
+            logger.warning(
+                "pulled versions fail verification; they are kept apart and reported",
+                metadata: [
+                    "sync.peer": "\(peer)", "sync.unverified": "\(verdict.keptApart.count)",
+                    "sync.firstUnverified": "\(first.version.dot)", "sync.reason": "\(first.reason.rawValue)",
+                ])
+        }
+        return verdict
+    }
+
+    /// Keeps what a page established: a hub key pinned on first sight (a replica enrolled before
+    /// certificates), newly certified keys, revocations.
+    private func save(_ trust: PageTrust, hub: ReplicaID) throws {
+        if let key = trust.pinOnFirstSight {
+            try store.pinHub(hub, key: key)
+            logger.notice(
+                "pinned the hub's key on first sight; compare its fingerprint with the hub operator's",
+                metadata: ["sync.peer": "\(peer)", "sync.hub": "\(hub.hex)", "sync.hubKey": "\(key.fingerprint)"])
+        }
+        try store.saveCertifiedKeys(trust.newCertificates)
+        try store.saveRevocations(trust.revocations)
+        if let first = trust.refusedCertificates.first {
+            logger.warning(
+                "the hub sent key certificates that are not its signature or change a held key; they were refused",
+                metadata: ["sync.peer": "\(peer)", "sync.refused": "\(trust.refusedCertificates.count)", "sync.first": "\(first.replica.hex)"])
+        }
     }
 
     /// Binds a new random replica id to this device at the hub, then re-issues this replica's
@@ -252,13 +287,16 @@ public struct Synchronizer: Sendable {
     /// verification failures that went with the request (`reported`), in one transaction.
     /// Returns how many documents were forgotten.
     private func commit(
-        _ outcome: ExchangeRound.Outcome, round: ExchangeRound, reported: [VerificationReport], response: SyncResponse
+        _ outcome: ExchangeRound.Outcome, round: ExchangeRound, reported: [VerificationReport], response: SyncResponse,
+        verdict: Verdict
     ) throws -> Int {
         let peer = self.peer
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
         let replica = round.replica
         let forgotten = ForgottenCount()
-        try store.apply(response.versions, from: response.hub, inSameTransaction: { context in
+        let keptApart = verdict.keptApart
+        try store.apply(verdict.admitted, from: response.hub, inSameTransaction: { context in
+            try context.keepUnverified(keptApart, at: now)
             if let counter = outcome.raiseCounter { try context.raiseCounter(toAtLeast: counter) }
             try context.setAside(outcome.setAside)
             try context.markReported(reported, at: now)

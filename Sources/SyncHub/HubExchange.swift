@@ -71,8 +71,9 @@ public struct HubExchange: Sendable {
         try checkMessageLimits(request)
 
         // Signatures, checked against the origins' enrolled keys before the push is applied.
-        var push = request.push.sorted { $0.dot < $1.dot }
-        var rejected: [Rejection] = []
+        // In causal order, so that the feed never serves a version before what it depends on.
+        var push = CausalPlausibility.causalOrder(request.push)
+        var rejected = try await refuseRevoked(&push)
         var badSignatures: [Dot: String] = [:]
         if configuration.verifySignatures, !push.isEmpty {
             let verdict = try await verifySignatures(of: push, pushedBy: request.replica)
@@ -112,7 +113,8 @@ public struct HubExchange: Sendable {
             refused = report.refused.count
             let unmerged = Set(report.refused + report.forks).union(report.setAside.keys)
             merged = try await storage.mergeFieldwise(Set(push.filter { !unmerged.contains($0.dot) }.map(\.key)))
-            rejected += Self.rejections(forks: report.forks, quarantined: report.setAside)
+            rejected += try await withForkEvidence(Self.rejections(forks: report.forks, quarantined: report.setAside))
+            rejected += try await quarantineImplausible(report.implausible, of: push, pushedBy: request.replica)
             if report.alreadyHeld > 0 {
                 // A version pushed again after a lost answer is reported again.
                 let reported = Set(rejected.map(\.dot))
@@ -166,10 +168,10 @@ public struct HubExchange: Sendable {
             more: next.more, checkpointReset: page.restarted)
         // The device's grants, when they changed since its checkpoint: it forgets what it may no longer read.
         if device != nil, plan.grantsChanged || page.restarted { response.grants = grants }
-        // The key directory: the enrolled keys of the page's origins, so the client verifies them.
-        if !page.versions.isEmpty {
-            let keys = try await devices.keys(of: Set(page.versions.map(\.dot.replica)))
-            if !keys.isEmpty { response.keys = DeviceKeyDirectory(keys) }
+        if !page.versions.isEmpty { try await attachTrust(to: &response) }
+        let held = page.knowledge[request.replica]
+        if held > request.counter {
+            response.ownLatest = try await storage.versions(at: [Dot(replica: request.replica, counter: held)]).first
         }
         if let device {
             let now = Int64(clamping: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
@@ -192,6 +194,72 @@ public struct HubExchange: Sendable {
                 "sync.checkpointReset": "\(page.restarted)",
             ])
         return response
+    }
+
+    /// Removes from `push` the versions of revoked origins above their revocation horizon and
+    /// returns their rejections: they are not stored (a captor holding a seized device's key
+    /// cannot inject through another device's relay).
+    func refuseRevoked(_ push: inout [Version]) async throws -> [Rejection] {
+        guard !push.isEmpty else { return [] }
+        let horizons = try await devices.revocationHorizons()
+        guard !horizons.isEmpty else { return [] }
+        var rejections: [Rejection] = []
+        push.removeAll { version in
+            guard let horizon = horizons[version.dot.replica], version.dot.counter > horizon else { return false }
+            rejections.append(
+                Rejection(
+                    dot: version.dot, reason: .revoked,
+                    message: "Refused: replica \(version.dot.replica.short) was revoked, and this version lies above the last one the hub admitted before (\(horizon)).",
+                    quarantined: false))
+            return true
+        }
+        if let first = rejections.first {
+            logger.warning(
+                "refused versions of a revoked device",
+                metadata: ["sync.refusedRevoked": "\(rejections.count)", "sync.firstRevoked": "\(first.dot)"])
+        }
+        return rejections
+    }
+
+    /// Keeps apart, audited, the pushed versions whose context claims what the hub does not hold
+    /// (they take no dot: pushed again with what they name, they are admitted), and returns their
+    /// rejections. A client does not set them aside.
+    func quarantineImplausible(_ implausible: [Dot: String], of push: [Version], pushedBy pusher: ReplicaID) async throws -> [Rejection] {
+        guard !implausible.isEmpty else { return [] }
+        let items = push.compactMap { version in implausible[version.dot].map { (version: version, reason: $0) } }
+        try await devices.quarantine(items, pushedBy: pusher)
+        return items.map {
+            Rejection(dot: $0.version.dot, reason: .implausibleContext, message: "Quarantined: \($0.reason).", quarantined: true)
+        }
+    }
+
+    /// Attaches to each fork rejection the version the hub holds at that dot: the client's proof.
+    func withForkEvidence(_ rejections: [Rejection]) async throws -> [Rejection] {
+        let forks = rejections.filter { $0.reason == .fork }.map(\.dot)
+        guard !forks.isEmpty else { return rejections }
+        let held = Dictionary(try await storage.versions(at: forks).map { ($0.dot, $0) }) { first, _ in first }
+        return rejections.map { rejection in
+            var rejection = rejection
+            if rejection.reason == .fork { rejection.evidence = held[rejection.dot] }
+            return rejection
+        }
+    }
+
+    /// Attaches what the client needs to trust the page: the hub's certificates of the keys of its
+    /// origins, the plain keys for older clients, and the hub's signed revocation notices.
+    func attachTrust(to response: inout SyncResponse) async throws {
+        let origins = Set(response.versions.map(\.dot.replica))
+        let certificates = try await devices.certificates(of: origins.union([hubID]))
+        if !certificates.isEmpty {
+            response.certificates = certificates
+            response.keys = DeviceKeyDirectory(
+                Dictionary(certificates.filter { origins.contains($0.replica) }.map { ($0.replica, $0.publicKey) }) { first, _ in first })
+        } else {
+            let keys = try await devices.keys(of: origins)
+            if !keys.isEmpty { response.keys = DeviceKeyDirectory(keys) }
+        }
+        let revocations = try await devices.revocationNotices()
+        if !revocations.isEmpty { response.revocations = revocations }
     }
 
     /// Whether a pushed version is merged, quarantined, or refused (a gap: the hub lacks the
@@ -300,6 +368,7 @@ public struct HubExchange: Sendable {
     static func reason(quarantine reason: String) -> Rejection.Reason {
         if reason.hasPrefix("bad signature") { return .badSignature }
         if reason.hasPrefix("out of scope") { return .outOfScope }
+        if reason.hasPrefix(SetAside.implausiblePrefix) { return .implausibleContext }
         return .invalidRecord
     }
 

@@ -87,7 +87,7 @@ struct ClientConvergenceTests {
             }
             try await Self.synchronizer(other, InProcessTransport(hub: hub)).run()
             let small = Synchronizer.Configuration(
-                pageLimits: PageLimits(versions: 3, bytes: 1 << 20), pushVersions: 4, retry: .never)
+                pageLimits: PageLimits(versions: 3, bytes: 1 << 20), pushVersions: 4, retry: .never, verifySignatures: false)
             async let a = Synchronizer(
                 store: first, transport: InProcessTransport(hub: hub), peer: "test-hub", configuration: small,
                 logger: silentLogger
@@ -114,7 +114,8 @@ struct ClientConvergenceTests {
     ) -> Synchronizer {
         Synchronizer(
             store: store, transport: transport, peer: "test-hub",
-            configuration: Synchronizer.Configuration(pageLimits: limits, pushVersions: pushVersions, retry: .never),
+            configuration: Synchronizer.Configuration(
+                pageLimits: limits, pushVersions: pushVersions, retry: .never, verifySignatures: false),
             logger: silentLogger)
     }
 

@@ -28,7 +28,7 @@ struct ClientDaemonTests {
             let transport = InProcessTransport(hub: hub)
             let daemon = SyncDaemon(
                 synchronizer: Synchronizer(
-                    store: field, transport: transport, peer: "test-hub", configuration: .init(retry: .never),
+                    store: field, transport: transport, peer: "test-hub", configuration: .init(retry: .never, verifySignatures: false),
                     logger: silentLogger),
                 configuration: .init(
                     schedule: .init(

@@ -27,10 +27,14 @@ struct ClientIncarnationTests {
         }
     }
 
-    static func sync(_ store: ReplicaStore, _ transport: any SyncTransport, peer: String = "test-hub") async throws -> SyncSummary {
+    /// Syncs in pages of two; without verification unless the replicas are enrolled (`verify`).
+    static func sync(
+        _ store: ReplicaStore, _ transport: any SyncTransport, peer: String = "test-hub", verify: Bool = false
+    ) async throws -> SyncSummary {
         try await Synchronizer(
             store: store, transport: transport, peer: peer,
-            configuration: .init(pageLimits: PageLimits(versions: 2, bytes: 1 << 20), retry: .never), logger: silentLogger
+            configuration: .init(pageLimits: PageLimits(versions: 2, bytes: 1 << 20), retry: .never, verifySignatures: verify),
+            logger: silentLogger
         ).run()
     }
 
@@ -115,20 +119,20 @@ struct ClientIncarnationTests {
                     old = original.replicaID
                     token = try await hub.enroll(original, name: "amina-laptop", save: true)
                     try original.write(WriteIntent(key: Self.key("shared"), body: Self.body("shared")))
-                    _ = try await Self.sync(original, Self.transport(hub, token))
+                    _ = try await Self.sync(original, Self.transport(hub, token), verify: true)
                 }
                 try Self.copy(folder, "original", to: "copy")
                 let original = try folder.open("original")
                 let copy = try folder.open("copy")
                 #expect(HubCredentials.savedToken(forReplicaAt: copy.path) == token)
                 _ = try Self.diverge(original: original, copy: copy)
-                _ = try await Self.sync(original, Self.transport(hub, token))
-                _ = try await Self.sync(copy, Self.transport(hub, token))
-                _ = try await Self.sync(original, Self.transport(hub, token))
+                _ = try await Self.sync(original, Self.transport(hub, token), verify: true)
+                _ = try await Self.sync(copy, Self.transport(hub, token), verify: true)
+                _ = try await Self.sync(original, Self.transport(hub, token), verify: true)
                 let new = try copy.currentReplicaID()
                 #expect(new != old)
                 try Self.expectConverged([hub.store, original, copy], old: old, new: new)
-                #expect(try await Self.sync(copy, Self.transport(hub, token)).isQuiet)
+                #expect(try await Self.sync(copy, Self.transport(hub, token), verify: true).isQuiet)
 
                 // Operators see the incarnation; the key directory serves the key for both ids.
                 let device = try #require(try hub.store.devices().first { $0.replicaID == old })

@@ -381,7 +381,7 @@ struct TrustTests {
         }
     }
 
-    @Test("a pulled version that fails verification is applied, counted and flagged")
+    @Test("a pulled version that fails verification is kept apart, counted and reported, never shown")
     func pulledForgeryIsFlagged() async throws {
         try await Self.withForgeryAtHub { hub, forged, reader in
             let summary = try await Synchronizer(
@@ -389,8 +389,9 @@ struct TrustTests {
             ).run()
             #expect(summary.versionsPulled == 2)
             #expect(summary.unverified == 1)
-            let held = try #require(try reader.history(of: forged.key).first)
-            #expect(try reader.signatureStatus(of: held.version) == .invalid)
+            #expect(try reader.history(of: forged.key).isEmpty && reader.document(forged.key) == nil)
+            let kept = try #require(try reader.unverifiedVersions(of: forged.key).first)
+            #expect(kept.version == forged && kept.reason == .badSignature)
             // Reported to the hub before the sync ended, once: the hub's audit log names it.
             #expect(try reader.unreportedVerificationFailures(limit: 10).isEmpty)
             let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)

@@ -12,6 +12,11 @@ public struct ApplyReport: Sendable, Hashable {
     public var forks: [Dot] = []
     /// Versions not stored: refused by the admission rule, or after a fork of their origin.
     public var refused: [Dot] = []
+    /// Among ``refused``, the versions refused because their context claims what does not exist
+    /// (``ImplausibleContexts/refuse``), with why.
+    public var implausible: [Dot: String] = [:]
+    /// Versions held aside as implausible earlier that this batch made plausible: now merged.
+    public var released: [Dot] = []
 
     public init() {}
 }

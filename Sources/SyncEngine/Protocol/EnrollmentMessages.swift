@@ -56,11 +56,20 @@ public struct EnrollmentResponse: Codable, Sendable, Hashable {
     public var credential: String
     public var hub: ReplicaID
     public var name: String
+    /// The hub's public key, which the device pins: from now on it trusts authors' keys only
+    /// through certificates this key signed (optional for hubs older than certificates).
+    public var hubKey: PublicDeviceKey?
+    /// The hub's certificate of the device's own key.
+    public var certificate: DeviceCertificate?
 
-    public init(credential: String, hub: ReplicaID, name: String) {
+    public init(
+        credential: String, hub: ReplicaID, name: String, hubKey: PublicDeviceKey? = nil, certificate: DeviceCertificate? = nil
+    ) {
         self.credential = credential
         self.hub = hub
         self.name = name
+        self.hubKey = hubKey
+        self.certificate = certificate
     }
 }
 

@@ -91,6 +91,17 @@ public struct SyncResponse: Codable, Sendable, Hashable {
     /// The device's read and write scopes, sent on its first pull and whenever they changed since
     /// its checkpoint (optional): the client forgets the documents outside the read scope.
     public var grants: AccessGrants?
+    /// The hub's certificates of the page's origins' keys (optional: absent when the page is
+    /// empty). A client trusts an author's key only through a certificate signed by the hub key it
+    /// pinned at enrollment; ``keys`` is kept for older clients.
+    public var certificates: [DeviceCertificate]?
+    /// The hub's signed revocation notices (optional: sent with every non-empty page): versions
+    /// of a revoked id above its horizon are refused on every replica.
+    public var revocations: [RevocationNotice]?
+    /// The hub's latest version of the requesting replica, sent when the hub holds more of it than
+    /// the request's counter (a replica restored from a backup): signed by the replica's own key,
+    /// it proves how far the replica must raise its counter.
+    public var ownLatest: Version?
 
     public init(
         protocolVersion: Int = SyncProtocol.current, hub: ReplicaID, knowledge: VersionVector, accepted: Int,
@@ -109,7 +120,7 @@ public struct SyncResponse: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol", hub, knowledge, accepted, rejected, versions, checkpoint, more
-        case checkpointReset, keys, grants
+        case checkpointReset, keys, grants, certificates, revocations, ownLatest
     }
 }
 
@@ -129,6 +140,11 @@ public struct Rejection: Codable, Sendable, Hashable {
         public static let badSignature = Reason(rawValue: "bad-signature")
         /// The device may not write there.
         public static let outOfScope = Reason(rawValue: "out-of-scope")
+        /// The version's context claims versions that do not exist (``CausalPlausibility``).
+        public static let implausibleContext = Reason(rawValue: "implausible-context")
+        /// The version's origin was revoked and the version lies above its revocation horizon;
+        /// it was not stored.
+        public static let revoked = Reason(rawValue: "revoked")
     }
 
     public var origin: ReplicaID
@@ -139,6 +155,9 @@ public struct Rejection: Codable, Sendable, Hashable {
     /// True when the hub stored the version in quarantine (kept, out of the shared state);
     /// false when it did not store it at all (a fork).
     public var quarantined: Bool
+    /// For a fork: the version the hub holds at that dot, signed by the origin's key, the proof
+    /// that the origin has forked (a client takes a new incarnation only on such proof).
+    public var evidence: Version?
 
     public init(dot: Dot, reason: Reason, message: String, quarantined: Bool) {
         origin = dot.replica

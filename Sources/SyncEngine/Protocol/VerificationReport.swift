@@ -9,8 +9,10 @@ public struct VerificationReport: Codable, Sendable, Hashable {
 
         /// The signature does not verify against the origin's key the device holds.
         public static let badSignature = Reason(rawValue: "bad-signature")
-        /// The device holds no key for the origin.
+        /// The device holds no key for the origin (no certificate by the hub it pinned).
         public static let unknownKey = Reason(rawValue: "unknown-key")
+        /// The origin was revoked and the version lies above its revocation horizon.
+        public static let revoked = Reason(rawValue: "revoked")
     }
 
     public var origin: ReplicaID

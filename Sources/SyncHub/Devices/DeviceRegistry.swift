@@ -37,6 +37,16 @@ public protocol DeviceRegistry: Sendable {
     func recordVerificationReports(
         _ reports: [VerificationReport], reportedBy device: ReplicaID
     ) async throws -> VerificationReportOutcome
+
+    /// The hub's signed certificates of the keys of `origins` (devices, their incarnations, the
+    /// hub itself); origins of no enrolled device are absent.
+    func certificates(of origins: Set<ReplicaID>) async throws -> [DeviceCertificate]
+
+    /// The hub's signed notices of every revocation it made.
+    func revocationNotices() async throws -> [RevocationNotice]
+
+    /// The revoked replica ids and their horizons: versions above them are refused.
+    func revocationHorizons() async throws -> [ReplicaID: UInt64]
 }
 
 extension DeviceRegistry {
@@ -54,6 +64,11 @@ extension DeviceRegistry {
     ) async throws -> VerificationReportOutcome {
         VerificationReportOutcome(accepted: reports.count, ignored: 0)
     }
+
+    /// A registry that keeps no devices certifies nothing and revoked nothing.
+    public func certificates(of origins: Set<ReplicaID>) async throws -> [DeviceCertificate] { [] }
+    public func revocationNotices() async throws -> [RevocationNotice] { [] }
+    public func revocationHorizons() async throws -> [ReplicaID: UInt64] { [:] }
 
     /// A registry that keeps no devices binds nothing.
     public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome {
@@ -130,6 +145,22 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
     ) async throws -> VerificationReportOutcome {
         let store = self.store
         return try await offload { try store.auditVerificationReports(reports, reportedBy: device) }
+    }
+
+    public func certificates(of origins: Set<ReplicaID>) async throws -> [DeviceCertificate] {
+        guard !origins.isEmpty else { return [] }
+        let store = self.store
+        return try await offload { try store.deviceCertificates(of: origins) }
+    }
+
+    public func revocationNotices() async throws -> [RevocationNotice] {
+        let store = self.store
+        return try await offload { try store.revocationNotices() }
+    }
+
+    public func revocationHorizons() async throws -> [ReplicaID: UInt64] {
+        let store = self.store
+        return try await offload { try store.revocationHorizons() }
     }
 
     private struct SendableItem: Sendable {

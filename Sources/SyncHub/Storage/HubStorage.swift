@@ -26,6 +26,9 @@ public protocol HubStorage: Sendable {
 
     /// Reads one page of the changes feed and the knowledge asked for, in one snapshot.
     func page(_ query: PageQuery) async throws -> FeedPage
+
+    /// The versions held at `dots`; dots not held are absent.
+    func versions(at dots: [Dot]) async throws -> [Version]
 }
 
 /// Which page of the hub's changes feed to read.

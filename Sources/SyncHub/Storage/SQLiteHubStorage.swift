@@ -43,7 +43,7 @@ public struct SQLiteHubStorage: HubStorage {
             let now = store.now()
             // What the hub sets aside is audited in the same transaction, within the pusher's hourly limit.
             let limit = store.deviceEntriesPerHour
-            return try store.apply(versions, from: peer, admit: admit) { context in
+            return try store.apply(versions, from: peer, admit: admit, implausible: .refuse) { context in
                 for (dot, reason) in context.report.setAside.sorted(by: { $0.key < $1.key }) {
                     var detail = ["reason": reason]
                     if let version = pushed[dot] {
@@ -73,6 +73,12 @@ public struct SQLiteHubStorage: HubStorage {
                 after: query.after, through: query.through, limit: query.limit, maxBytes: query.maxBytes,
                 maxScanned: query.maxScanned, knowledgeOf: query.knowledgeOf, include: query.include)
         }
+    }
+
+    public func versions(at dots: [Dot]) async throws -> [Version] {
+        guard !dots.isEmpty else { return [] }
+        let store = self.store
+        return try await offload { try store.versions(at: dots) }
     }
 
     /// Runs a blocking database call on a dispatch thread, so that waiting for SQLite's write lock

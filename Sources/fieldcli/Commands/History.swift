@@ -26,7 +26,8 @@ extension FieldCLI {
             let key = try target.key()
             let store = try options.open()
             let history = try store.history(of: key)
-            guard !history.isEmpty else { _ = try store.existingDocument(key); return }
+            let keptApart = try store.unverifiedVersions(of: key)
+            guard !history.isEmpty || !keptApart.isEmpty else { _ = try store.existingDocument(key); return }
             let entries = Array(zip(history, try store.signatureStatuses(of: history.map(\.version))))
             if options.json {
                 try JSONOutput.print([
@@ -38,10 +39,18 @@ extension FieldCLI {
                         object["receivedFrom"] = stored.receivedFrom?.hex ?? NSNull()
                         return object
                     },
+                    "keptApart": keptApart.map { kept in
+                        var object = JSONOutput.version(kept.version)
+                        object["reason"] = kept.reason.rawValue
+                        return object
+                    },
                 ])
             } else {
                 print("\(key): \(history.count) version\(history.count == 1 ? "" : "s")")
                 for (stored, signature) in entries { print(Rendering.historyEntry(stored, signature: signature)) }
+                for kept in keptApart {
+                    print(Console.highlight("\(kept.version.dot)  kept apart, never shown: it failed verification (\(kept.reason.rawValue))"))
+                }
             }
         }
     }

@@ -116,7 +116,19 @@ extension StatusReport {
             add("may read", grants.read.text, key: "readScope", value: grants.read.patterns.map(\.description))
             add("may write", grants.write.text, key: "writeScope", value: grants.write.patterns.map(\.description))
         }
+        if let (hub, fingerprint) = sync.pinnedHubs.min(by: { $0.key < $1.key }) {
+            add("hub key", "\(fingerprint) (pinned for hub \(hub.short))", key: "hubKey", value: fingerprint)
+        }
         add("to push", "\(sync.waitingToPush) versions", key: "waitingToPush", value: sync.waitingToPush)
+        if !sync.keptApart.isEmpty {
+            let entries = sync.keptApart.map { "\($0.version.dot.replica.short):\($0.version.dot.counter) \($0.version.key): \($0.reason.rawValue)" }
+            add(
+                "kept apart", Console.highlight("\(sync.keptApart.count) pulled versions failed verification: " + entries.joined(separator: "; ")),
+                key: "keptApart",
+                value: sync.keptApart.map {
+                    ["dot": $0.version.dot.description, "document": "\($0.version.key)", "reason": $0.reason.rawValue]
+                })
+        }
         if sync.setAsideCount > 0 {
             let reasons = sync.setAside.map { "\($0.dot.replica.short):\($0.dot.counter) \($0.key): \($0.reason)" }
             add(

@@ -44,11 +44,16 @@ extension FieldCLI {
                 invalid += known.filter { failing.contains($0.version.dot) }
             }
             try store.recordVerificationFailures(invalid.map { VerificationReport(dot: $0.version.dot, reason: .badSignature) })
+            let keptApart = try store.unverifiedVersions()
             if options.json {
                 try JSONOutput.print([
                     "checked": checked, "valid": checked - invalid.count - unknown.count,
                     "invalid": invalid.map { Self.entry($0, reason: "the signature does not verify against its author's key") },
                     "unknownKey": unknown.map { Self.entry($0, reason: "this replica does not hold its author's key") },
+                    "keptApart": keptApart.map {
+                        ["dot": $0.version.dot.description, "collection": $0.version.collection.rawValue,
+                         "id": $0.version.documentID.rawValue, "origin": $0.version.dot.replica.hex, "reason": $0.reason.rawValue]
+                    },
                 ])
             } else {
                 for stored in invalid {
@@ -56,6 +61,9 @@ extension FieldCLI {
                 }
                 for stored in unknown {
                     print("\(stored.version.dot)  \(stored.version.key)  unknown key: replica \(stored.version.dot.replica.short) (sync to get it)")
+                }
+                for kept in keptApart {
+                    print("\(kept.version.dot)  \(kept.version.key)  kept apart when pulled, never applied: \(kept.reason.rawValue)")
                 }
                 let verdict = invalid.isEmpty ? "all signatures that can be checked hold" : "\(invalid.count) fail"
                 print("Checked \(checked) version\(checked == 1 ? "" : "s"): \(verdict); \(unknown.count) with an unknown key.")
