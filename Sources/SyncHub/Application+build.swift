@@ -49,7 +49,8 @@ public func buildApplication(
     logger.notice(
         "hub starting",
         metadata: [
-            "hub.replica": "\(exchange.hubID.hex)", "hub.db": "\(configuration.databasePath)",
+            "hub.replica": "\(exchange.hubID.hex)", "hub.key": "\(exchange.storage.hubKey.fingerprint)",
+            "hub.db": "\(configuration.databasePath)",
             "hub.listen": "\(configuration.host):\(configuration.port)", "hub.tls": "\(configuration.tls != nil)",
             "hub.maxConnections": "\(connections.limit)",
         ])

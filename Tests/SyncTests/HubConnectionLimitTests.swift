@@ -6,7 +6,7 @@ import HummingbirdTesting
 import ReplicaStore
 import Synchronization
 import SyncEngine
-import SyncHub
+@testable import SyncHub
 import Testing
 import TestSupport
 
@@ -50,6 +50,29 @@ struct HubConnectionLimitTests {
                 try await HTTP.expectServing(client, hub)
             }
         }
+    }
+
+    /// The connection limit stays below the open-file limit whatever is configured, and the limits'
+    /// one table reads its environment variables with each limit's minimum.
+    @Test func connectionLimitAndTheLimitsTable() {
+        var limits = HubConfiguration.Limits()
+        #expect(limits.connectionLimit(fileLimit: 1_024) == 720)
+        #expect(limits.connectionLimit(fileLimit: 100) == 27)
+        limits.maxConnections = 5_000
+        #expect(limits.connectionLimit(fileLimit: 1_024) == 960, "never above the files left after the reserve")
+        #expect(limits.connectionLimit(fileLimit: nil) == 5_000)
+        let configured = HubConfiguration.fromEnvironment([
+            "VIGIL_HUB_MAX_CONNECTIONS": "20", "VIGIL_HUB_IDLE_TIMEOUT": "0", "VIGIL_HUB_HEADER_TIMEOUT": "x",
+            "VIGIL_HUB_MAX_BUFFERED_BODY_BYTES": "1048576",
+        ]).limits
+        #expect(configured.maxConnections == 20)
+        #expect(configured.idleTimeoutSeconds == 60, "below its minimum of 1: ignored")
+        #expect(configured.headerTimeoutSeconds == 10, "not a number: ignored")
+        #expect(configured.maxBufferedBodyBytes == 1 << 20)
+        let names = HubConfiguration.Limits.settings.map(\.flag)
+        #expect(Set(names).count == names.count, "one flag per limit")
+        #expect(HubConfiguration.Limits.setting(flag: "--failed-authentications-per-minute")?.environmentKey
+            == "VIGIL_HUB_FAILED_AUTHENTICATIONS_PER_MINUTE")
     }
 
     /// `GET /healthz` on a new connection, retried (bounded) while the hub sheds connections.
@@ -189,6 +212,7 @@ final class GatedHubStorage: HubStorage {
     }
 
     var hubID: ReplicaID { base.hubID }
+    var hubKey: PublicDeviceKey { base.hubKey }
 
     func apply(
         _ versions: [Version], from peer: ReplicaID,

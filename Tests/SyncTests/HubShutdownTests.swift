@@ -20,6 +20,7 @@ final class SlowHubStorage: HubStorage {
     }
 
     var hubID: ReplicaID { base.hubID }
+    var hubKey: PublicDeviceKey { base.hubKey }
 
     func apply(
         _ versions: [Version], from peer: ReplicaID,

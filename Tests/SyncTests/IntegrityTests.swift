@@ -230,6 +230,51 @@ struct IntegrityTests {
         #expect(try reader.document(Self.key) == nil)
     }
 
+    // MARK: Hostile answers about this replica itself
+
+    /// Schedule: a compromised hub answers a device's push with `knowledge` claiming Int64.max of
+    /// the device's own id. Before the fix the device raised its counter to 2^63-1 (its next write
+    /// failed for ever) and believed the hub held every later version of its own (it never pushed).
+    @Test("a hub claiming 2^63-1 of this replica's own id raises neither its counter nor its belief")
+    func ownKnowledgeClaimNeedsProof() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let device = try await network.device("device")
+        _ = try Self.write(device, #"{"title":"first"}"#)
+        let me = device.replicaID
+        let transport = TamperingTransport(hub: network.hub) { response in response.knowledge[me] = Dot.maxCounter }
+        try await Synchronizer(
+            store: device, transport: transport, peer: "hub", configuration: .init(retry: .never), logger: silentLogger
+        ).run()
+        #expect(try device.counter() == 1)
+        _ = try device.write(WriteIntent(key: Self.key, body: Data(#"{"title":"second"}"#.utf8)))
+        try await network.sync(device)
+        #expect(try network.hubStore.history(of: Self.key).count == 2, "the second version was still pushed")
+    }
+
+    /// Schedule: a compromised hub reports that a device forked at its first dot, without the
+    /// conflicting version. Before the fix the device took a new incarnation at once, re-issuing its
+    /// versions under a new id, on the hub's word alone.
+    @Test("a fork reported without a version signed by this replica's key is refused and changes nothing")
+    func forkNeedsProof() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let device = try await network.device("device")
+        let written = try Self.write(device, #"{"title":"first"}"#)
+        let transport = TamperingTransport(hub: network.hub) { response in
+            response.rejected = [
+                Rejection(dot: written.dot, reason: .fork, message: "The hub already holds it with another signature.", quarantined: false)
+            ]
+        }
+        let error = await #expect(throws: SyncClientError.self) {
+            try await Synchronizer(
+                store: device, transport: transport, peer: "hub", configuration: .init(retry: .never), logger: silentLogger
+            ).run()
+        }
+        #expect(error?.code == .untrustedHub)
+        #expect(try device.currentReplicaID() == device.replicaID)
+    }
+
     // MARK: Revocation
 
     /// Schedule: device S syncs two reports, is seized and revoked; the captor writes a third with

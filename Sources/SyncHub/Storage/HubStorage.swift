@@ -10,6 +10,10 @@ public protocol HubStorage: Sendable {
     /// The hub replica's id.
     var hubID: ReplicaID { get }
 
+    /// The hub replica's public key: devices pin it at enrollment and trust authors' keys only
+    /// through certificates it signed.
+    var hubKey: PublicDeviceKey { get }
+
     /// Applies pushed versions in one transaction, recording `peer` as where they came from.
     /// `admit` decides for each version not held yet, given the highest counter held of its origin.
     func apply(

@@ -14,6 +14,8 @@ public struct SQLiteHubStorage: HubStorage {
 
     public var hubID: ReplicaID { store.replicaID }
 
+    public var hubKey: PublicDeviceKey { store.publicKey }
+
     /// Uses an open replica as the hub's storage.
     public init(store: ReplicaStore) {
         self.store = store

@@ -3,6 +3,7 @@ import Foundation
 import ReplicaStore
 import SyncClient
 import SyncCommandLine
+import SyncEngine
 
 extension FieldCLI {
     struct Enroll: AsyncParsableCommand {
@@ -49,10 +50,17 @@ extension FieldCLI {
                 let answer = try await DeviceEnrollment.enroll(
                     store, hub: url, code: code, name: name, timeoutSeconds: timeout, trust: trustOptions.trust)
                 let hubName = HubCredentials.peerName(for: url)
+                let fingerprint = answer.hubKey?.fingerprint
                 if options.json {
-                    try JSONOutput.print(["hub": hubName, "hubReplica": answer.hub.hex, "name": answer.name, "replica": store.replicaID.hex])
+                    try JSONOutput.print([
+                        "hub": hubName, "hubReplica": answer.hub.hex, "name": answer.name, "replica": store.replicaID.hex,
+                        "hubKey": fingerprint ?? NSNull(),
+                    ])
                 } else {
                     print("Enrolled this replica as '\(answer.name)' at \(hubName); `fieldcli sync` and `syncd run` need no flags now.")
+                    if let fingerprint {
+                        print("Pinned the hub's key \(fingerprint): compare it with the one `syncd serve` logs (hub.key) before trusting this device's reports.")
+                    }
                 }
             } catch let error as SyncClientError {
                 Console.diagnose(error.messageWithAdvice)
