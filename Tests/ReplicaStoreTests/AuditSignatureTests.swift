@@ -121,6 +121,46 @@ struct AuditSignatureTests {
         }
     }
 
+    /// The migration itself: a hub file from before `v8-audit-signatures` (its schema taken back
+    /// with the `sqlite3` shell) with entries in it is opened by this version: the old entries stay
+    /// as they were, unsigned, and what is written afterwards is signed.
+    @Test(.enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+    func aHubFromBeforeSigningMigrates() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let hub = try folder.create("hub")
+            var sql = """
+                DROP INDEX audit_log_unsigned; DROP INDEX audit_log_by_actor; DROP INDEX foreign_quarantine_by_pusher;
+                DROP TABLE audit_signatures; DROP TABLE audit_suppressed; ALTER TABLE audit_log DROP COLUMN format;
+                DELETE FROM grdb_migrations WHERE identifier = 'v8-audit-signatures';
+                """
+            var previous = AuditEntry.genesisHash
+            for sequence in Int64(1)...2 {
+                let entry = AuditEntry(
+                    sequence: sequence, at: 1_600_000_000_000, actor: "operator", action: .codeIssued,
+                    subject: "old-\(sequence)", previousHash: previous, format: .unsigned)
+                sql += """
+                    INSERT INTO audit_log (seq, at, actor, action, subject, detail, previous_hash, hash) VALUES \
+                    (\(sequence), \(entry.at), 'operator', 'device.code-issued', '\(entry.subject)', '{}', \
+                    \(Self.blob(entry.previousHash)), \(Self.blob(entry.hash)));
+                    """
+                previous = entry.hash
+            }
+            let shell = try AuditLogTests.sqlite(hub.path, sql)
+            #expect(shell.status == 0, "\(shell.stderr)")
+            let migrated = try folder.open("hub")
+            try migrated.appendAudit(actor: ReplicaStore.operatorActor, action: .revoked, subject: "new")
+            let entries = try migrated.auditEntries(after: 0, limit: 10)
+            #expect(entries.map(\.format) == [.unsigned, .unsigned, .signed])
+            #expect(entries.map { $0.signature != nil } == [false, false, true])
+            guard case .intact(let position) = try migrated.verifyAuditChain().verdict else {
+                Issue.record("the migrated log broke")
+                return
+            }
+            #expect(position.lastUnsigned == 2)
+            #expect(position.count == 3)
+        }
+    }
+
     @Test func entriesWrittenInsideOtherTransactionsAreSignedBeforeTheyCommit() async throws {
         try await TemporaryReplica.withReplicas(2) { stores in
             let (hub, field) = (stores[0], stores[1])
