@@ -57,13 +57,20 @@ extension ReplicaStore {
 
     /// Takes a new incarnation after the network refused this replica's versions from `fork` on
     /// (it holds that dot with another signature), in one transaction: the replica goes on as
-    /// `newID`; its own versions of the old id from `fork` on leave the versions table (kept in
-    /// `forked_versions` with the reason "forked: re-issued as …", so that the network's real
-    /// versions of those dots can be pulled) and are re-issued in counter order as `newID`:1, 2, …
-    /// with the same document, partition, body and timestamp, signed with the same device key. In
-    /// their contexts, entries of the old id at or beyond the fork point become the matching
-    /// entries of the new id. The counter becomes the number re-issued, knowledge follows, and
-    /// every peer's pull checkpoint is reset so that the old id's real versions are pulled.
+    /// `newID`; the versions of the old id from `fork` on that it wrote itself (`received_from`
+    /// NULL) leave the versions table (kept in `forked_versions` with the reason "forked:
+    /// re-issued as …", so that the network's real versions of those dots can be pulled) and are
+    /// re-issued in counter order as `newID`:1, 2, … with the same document, partition, body and
+    /// timestamp, signed with the same device key. In their contexts, entries of the old id at or
+    /// beyond the fork point become the matching entries of the new id. The counter becomes the
+    /// number re-issued, knowledge follows, and every peer's pull checkpoint is reset so that the
+    /// old id's real versions are pulled.
+    ///
+    /// Versions of the old id it pulled (the other copy's, sent back before the fork was known)
+    /// are the network's real versions: they stay as they are and are never re-issued. Own
+    /// versions set aside only because their document left the read scope (``outsideReadScope``)
+    /// were never taken by the hub: they are re-issued in good standing like the others, and the
+    /// peers are told to forget their documents again once the hub holds them.
     ///
     /// Returns the re-issued versions; none when `fork` is not of the current id (the replica
     /// already took its new incarnation, perhaps in another process).
@@ -82,11 +89,12 @@ extension ReplicaStore {
                 db,
                 sql: """
                     SELECT \(Rows.storedVersionColumns) FROM versions
-                    WHERE origin = ? AND counter >= ? ORDER BY counter
+                    WHERE origin = ? AND counter >= ? AND received_from IS NULL ORDER BY counter
                     """,
                 arguments: [old.hex, Int64(fork.counter)]
             ).map(Rows.storedVersion)
-            let reissuing = forked.filter { $0.setAsideReason == nil }.map(\.version)
+            let reissuing = forked.filter { Self.isReissued($0) }.map(\.version)
+            let forgetAgain = forked.contains { $0.setAsideReason == Self.outsideReadScope }
             var renumbered: [UInt64: UInt64] = [:]
             for (index, version) in reissuing.enumerated() { renumbered[version.dot.counter] = UInt64(index + 1) }
             let translate = { (context: VersionVector) -> VersionVector in
@@ -120,7 +128,8 @@ extension ReplicaStore {
                 keys.insert(version.key)
             }
             try db.execute(
-                sql: "DELETE FROM versions WHERE origin = ? AND counter >= ?", arguments: [old.hex, Int64(fork.counter)])
+                sql: "DELETE FROM versions WHERE origin = ? AND counter >= ? AND received_from IS NULL",
+                arguments: [old.hex, Int64(fork.counter)])
             for version in reissued {
                 try db.execute(sql: Rows.insertVersion, arguments: Rows.versionArguments(version, receivedFrom: nil))
             }
@@ -153,7 +162,23 @@ extension ReplicaStore {
                     """,
                 arguments: [old.hex, Int64(fork.counter), newID.hex, reissued.count, Int64(clamping: now)])
             try db.execute(sql: "UPDATE peers SET checkpoint = NULL")
+            if forgetAgain { try db.execute(sql: "UPDATE peers SET forget_pending = 1 WHERE grants IS NOT NULL") }
             return reissued
         }
+    }
+
+    /// Whether an own version from the fork point on is re-issued: those in good standing, and
+    /// those set aside only because their document left the read scope (never taken by the hub).
+    /// Rejected ones stay rejected.
+    static func isReissued(_ stored: StoredVersion) -> Bool {
+        stored.setAsideReason == nil || stored.setAsideReason == outsideReadScope
+    }
+}
+
+extension ApplyContext {
+    /// This replica's id as its identity row holds it in the apply transaction: a round planned
+    /// for another id (another process took a new incarnation meanwhile) must not commit.
+    public func currentReplicaID() throws -> ReplicaID {
+        try ReplicaStore.currentReplicaID(db)
     }
 }

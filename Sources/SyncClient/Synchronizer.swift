@@ -80,17 +80,21 @@ public struct Synchronizer: Sendable {
     }
 
     private func loop(summary: inout SyncSummary, progress: (@Sendable (SyncProgress) -> Void)?) async throws {
-        var sendAssumedKnowledge = false
         var more = false
         var previousPush: [Dot] = []
         var fruitlessRounds = 0
         var incarnations = 0
+        // Origins the hub refused as gaps this run: their versions from there on wait for a later
+        // sync (another replica, or the origin, fills the gap), so the run does not stall on them.
+        var gaps: [ReplicaID: UInt64] = [:]
         while summary.roundTrips < configuration.maxRoundTrips {
             try Task.checkCancellation()
             let base = try store.exchangeBase(peer: peer)
-            let push = try store.versions(
+            // Saved with the page that reset the checkpoint: a cut link or a restart keeps the step.
+            let sendAssumedKnowledge = base.peer.sendAssumedKnowledge
+            let push = try store.pushVersions(
                 missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: configuration.pushBytes
-            ).versions
+            ).versions.filter { version in gaps[version.dot.replica].map { version.dot.counter < $0 } ?? true }
             // Verification failures go to the hub with the next request, and the sync does not end
             // before they have been reported.
             let reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
@@ -120,8 +124,20 @@ public struct Synchronizer: Sendable {
             let outcome = configuration.verifySignatures
                 ? round.outcome(of: reply.response, applied: verdict.admitted, provenCounter: verdict.provenCounter)
                 : round.outcome(of: reply.response)
-            summary.documentsForgotten += try commit(
-                outcome, round: round, reported: reports, response: reply.response, verdict: verdict)
+            let committed: Committed
+            do {
+                committed = try commit(outcome, round: round, reported: reports, response: reply.response, verdict: verdict)
+            } catch let changed as ReplicaIDChanged {
+                // Another process took a new incarnation while this round was in flight: nothing of
+                // the answer was applied; the round is redone under the new id.
+                logger.notice(
+                    "this replica took a new incarnation in another process during the round; redoing it",
+                    metadata: ["sync.peer": "\(peer)", "sync.planned": "\(changed.planned.hex)", "sync.incarnation": "\(changed.current.hex)"])
+                summary.roundTrips += 1
+                (more, previousPush, fruitlessRounds) = (true, [], 0)
+                continue
+            }
+            summary.documentsForgotten += committed.forgotten
             summary.unverified += verdict.keptApart.count
 
             summary.roundTrips += 1
@@ -138,7 +154,7 @@ public struct Synchronizer: Sendable {
                 ])
             progress?(SyncProgress(summary: summary, more: outcome.more))
 
-            if let fork = outcome.fork {
+            if let fork = Self.firstFork(of: outcome, pulledForks: committed.forks, page: verdict.admitted, replica: round.replica) {
                 // A fork of this replica's own id: it takes a new incarnation and goes on (at most
                 // a few times in one run; another process may race it). Any other fork stops the sync.
                 try checkProof(of: fork)
@@ -152,20 +168,52 @@ public struct Synchronizer: Sendable {
                 logger.notice(
                     "this replica had forked at \(fork.dot); it continues as \(next.hex)",
                     metadata: ["sync.peer": "\(peer)", "sync.forkedAt": "\(fork.dot)", "sync.incarnation": "\(next.hex)"])
-                sendAssumedKnowledge = false
                 more = true
                 previousPush = []
                 fruitlessRounds = 0
                 continue
             }
             if !reply.response.versions.isEmpty { previousPush = [] }
-            sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
+            gaps.merge(outcome.gaps) { min($0, $1) }
             more = outcome.more
         }
     }
 
     /// At most this many verification failures go with one request.
     static let reportsPerExchange = 500
+
+    /// The fork to act on: the hub's `fork` rejection, or a dot of this replica's own id that the
+    /// page brought with another signature than the version held here (the other copy's version of
+    /// the shared id came back, e.g. while a restored replica recovers its versions), whichever is
+    /// first. The pulled version is the evidence, checked like a rejection's.
+    static func firstFork(
+        of outcome: ExchangeRound.Outcome, pulledForks: [Dot], page: [Version], replica: ReplicaID
+    ) -> Rejection? {
+        var first = outcome.fork
+        for dot in pulledForks where dot.replica == replica && first.map({ dot < $0.dot }) ?? true {
+            var rejection = Rejection(
+                dot: dot, reason: .fork,
+                message: "The hub sent \(dot) with another signature than the version held here.", quarantined: false)
+            rejection.evidence = page.first { $0.dot == dot }
+            first = rejection
+        }
+        return first
+    }
+
+    /// What a commit did.
+    struct Committed: Sendable {
+        /// Documents forgotten outside the read scope.
+        var forgotten: Int
+        /// Pulled dots held here with another signature (``ApplyReport/forks``).
+        var forks: [Dot]
+    }
+
+    /// The round was planned for `planned`, but the replica is `current` now (another process
+    /// took a new incarnation): its commit applies nothing, and the round is redone.
+    struct ReplicaIDChanged: Error {
+        var planned: ReplicaID
+        var current: ReplicaID
+    }
 
     /// What of a page is applied and what is kept apart.
     struct Verdict: Sendable {
@@ -285,17 +333,22 @@ public struct Synchronizer: Sendable {
     /// Applies the page, its checkpoint, the new belief of the hub's knowledge, the rejections, the
     /// counter, the grants (with what they make this replica forget or take back) and the
     /// verification failures that went with the request (`reported`), in one transaction.
-    /// Returns how many documents were forgotten.
+    /// Returns how many documents were forgotten and the pulled dots found forked.
+    ///
+    /// The outcome was planned for the round's replica id: when the replica has another by now
+    /// (another process took a new incarnation), nothing is applied and ``ReplicaIDChanged`` is thrown.
     private func commit(
         _ outcome: ExchangeRound.Outcome, round: ExchangeRound, reported: [VerificationReport], response: SyncResponse,
         verdict: Verdict
-    ) throws -> Int {
+    ) throws -> Committed {
         let peer = self.peer
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
         let replica = round.replica
         let forgotten = ForgottenCount()
         let keptApart = verdict.keptApart
-        try store.apply(verdict.admitted, from: response.hub, inSameTransaction: { context in
+        let report = try store.apply(verdict.admitted, from: response.hub, inSameTransaction: { context in
+            let current = try context.currentReplicaID()
+            guard current == replica else { throw ReplicaIDChanged(planned: replica, current: current) }
             try context.keepUnverified(keptApart, at: now)
             if let counter = outcome.raiseCounter { try context.raiseCounter(toAtLeast: counter) }
             try context.setAside(outcome.setAside)
@@ -305,6 +358,7 @@ public struct Synchronizer: Sendable {
             try context.updatePeer(peer) { state in
                 state.knowledge = outcome.knowledge
                 state.checkpoint = outcome.checkpoint
+                state.sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
                 state.lastSyncAt = now
                 state.lastError = nil
             }
@@ -317,7 +371,7 @@ public struct Synchronizer: Sendable {
                     "sync.readScope": "\(response.grants?.read.text ?? "")",
                 ])
         }
-        return forgotten.value
+        return Committed(forgotten: forgotten.value, forks: report.forks)
     }
 }
 
