@@ -47,7 +47,9 @@ struct ClientDaemonTests {
             let key = DocumentKey(collection: CollectionName("notes")!, id: DocumentID("first")!)
             let first = try writer.write(WriteIntent(key: key, body: Data(#"{"n":1}"#.utf8)))
             // Bounds are generous: the whole suite runs in parallel on two cores.
-            #expect(try await Self.eventually(within: .seconds(15)) { try hubStore.history(of: key).count == 1 })
+            let delivered = try await Self.eventually(within: .seconds(15)) { try hubStore.history(of: key).count == 1 }
+            let lastError = try field.peerState("test-hub").lastError ?? "none"
+            #expect(delivered, "last error: \(lastError)")
 
             // While the hub is down the write waits; once it is back, it arrives without a restart.
             transport.setDown(true)

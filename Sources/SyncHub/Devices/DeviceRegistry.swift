@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import ReplicaStore
 public import SyncEngine
 
@@ -80,6 +81,8 @@ extension DeviceRegistry {
 /// `foreign_quarantine`).
 public struct SQLiteDeviceRegistry: DeviceRegistry {
     public let store: ReplicaStore
+    /// Certificates already signed: a certified key never changes, so each is signed once per process.
+    private let certified = CertificateCache()
 
     public init(store: ReplicaStore) { self.store = store }
 
@@ -149,8 +152,14 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
 
     public func certificates(of origins: Set<ReplicaID>) async throws -> [DeviceCertificate] {
         guard !origins.isEmpty else { return [] }
+        var found = certified.certificates(of: origins)
+        let missing = origins.subtracting(found.map(\.replica))
+        guard !missing.isEmpty else { return found }
         let store = self.store
-        return try await offload { try store.deviceCertificates(of: origins) }
+        let signed = try await offload { try store.deviceCertificates(of: missing) }
+        certified.insert(signed)
+        found += signed
+        return found
     }
 
     public func revocationNotices() async throws -> [RevocationNotice] {
@@ -189,4 +198,22 @@ public struct EmptyDeviceRegistry: DeviceRegistry {
     public func keys(of origins: Set<ReplicaID>) async throws -> [ReplicaID: PublicDeviceKey] { [:] }
     public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?) async throws {}
     public func quarantine(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) async throws {}
+}
+
+/// The certificates a registry signed, by replica id, bounded: a hub with more devices than the bound
+/// signs again the ones it dropped.
+final class CertificateCache: Sendable {
+    private let entries = Mutex<[ReplicaID: DeviceCertificate]>([:])
+    private static let limit = 20_000
+
+    func certificates(of origins: Set<ReplicaID>) -> [DeviceCertificate] {
+        entries.withLock { held in origins.compactMap { held[$0] } }
+    }
+
+    func insert(_ certificates: [DeviceCertificate]) {
+        entries.withLock { held in
+            if held.count + certificates.count > Self.limit { held.removeAll(keepingCapacity: true) }
+            for certificate in certificates { held[certificate.replica] = certificate }
+        }
+    }
 }
