@@ -188,6 +188,8 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var failed = false
     /// Nothing more is written: the connection is closing.
     private var closing = false
+    /// The answer being written said `Connection: close`: the connection ends with it.
+    private var closeAfterAnswer = false
 
     init(logger: Logger) {
         self.logger = logger
@@ -244,7 +246,8 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch unwrapOutboundIn(data) {
         case .head(var head):
-            if closesAfterAnswer {
+            closeAfterAnswer = closesAfterAnswer
+            if closeAfterAnswer {
                 head.headers.replaceOrAdd(name: "Connection", value: "close")
                 context.write(wrapOutboundOut(.head(head)), promise: promise)
                 return
@@ -254,7 +257,7 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(data, promise: promise)
         case .end:
             inRequest = false
-            guard closesAfterAnswer else {
+            guard closeAfterAnswer else {
                 context.write(data, promise: promise)
                 context.triggerUserOutboundEvent(RequestProgress.responseSent, promise: nil)
                 return
