@@ -46,7 +46,7 @@ struct EnrollRoutes {
 
     /// The 429 answer when `address`, or the hub as a whole, took its enrollments for now.
     private func rateLimited(address: String, logger: Logger) -> Response? {
-        for (limiter, key, whose) in [(limiter, "enroll", "")] {  // FIXES-OFF
+        for (limiter, key, whose) in [(addressLimiter, address, "from this address"), (limiter, "enroll", "")] {
             guard case .limited(let seconds) = limiter.admit(key) else { continue }
             let scope = whose.isEmpty ? "" : " \(whose)"
             return RateLimitMiddleware<HubRequestContext>.tooManyRequests(
