@@ -99,6 +99,11 @@ extension ReplicaStore {
                 }
             }
             try Knowledge.raise(db, to: raised)
+            // Its own versions coming back (a hub or replica restored from a backup) raise its counter
+            // in this transaction: its next write, a hub's merge included, never reuses their dots.
+            if let own = raised[try ReplicaStore.currentReplicaID(db)] {
+                try ApplyContext(db: db).raiseCounter(toAtLeast: own)
+            }
             if implausible == .holdUntilPlausible, !raised.isEmpty {
                 report.released = try SetAside.releasePlausible(db, records: &records, changed: &changed, known: &known)
             }

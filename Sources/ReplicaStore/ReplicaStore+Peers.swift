@@ -19,6 +19,10 @@ public struct PeerState: Sendable, Hashable {
     /// Documents outside the read scope of ``grants`` are still held because they held versions
     /// not yet sent: they are forgotten at a later exchange, once sent.
     public var forgetPending = false
+    /// The peer reset the pull checkpoint (a restored hub): the next exchange sends the whole
+    /// belief of its knowledge (`assumedKnowledge`). Saved with the page that carried the reset and
+    /// cleared by the answer to the exchange that sent it, so a cut link or a restart keeps it.
+    public var sendAssumedKnowledge = false
 
     public init(
         peer: String, knowledge: VersionVector = VersionVector(), checkpoint: String? = nil,
@@ -89,7 +93,11 @@ enum PeerRow {
     static func load(_ db: Database, _ peer: String) throws -> PeerState {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT knowledge, checkpoint, last_sync_at, last_error, grants, forget_pending FROM peers WHERE peer = ?",
+                db,
+                sql: """
+                    SELECT knowledge, checkpoint, last_sync_at, last_error, grants, forget_pending, assumed_knowledge_pending
+                    FROM peers WHERE peer = ?
+                    """,
                 arguments: [peer])
         else { return PeerState(peer: peer) }
         var state = PeerState(
@@ -97,19 +105,22 @@ enum PeerRow {
             lastSyncAt: (row[2] as Int64?).map { UInt64(max(0, $0)) }, lastError: row[3],
             grants: (row[4] as String?).flatMap { try? JSONDecoder().decode(AccessGrants.self, from: Data($0.utf8)) })
         state.forgetPending = row[5]
+        state.sendAssumedKnowledge = row[6]
         return state
     }
 
     static func save(_ db: Database, _ state: PeerState) throws {
         try db.execute(
             sql: """
-                INSERT OR REPLACE INTO peers (peer, knowledge, checkpoint, last_sync_at, last_error, grants, forget_pending)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO peers
+                    (peer, knowledge, checkpoint, last_sync_at, last_error, grants, forget_pending, assumed_knowledge_pending)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 state.peer, state.knowledge.compactText, state.checkpoint,
                 state.lastSyncAt.map { Int64(clamping: $0) }, state.lastError,
                 try state.grants.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }, state.forgetPending,
+                state.sendAssumedKnowledge,
             ])
     }
 }

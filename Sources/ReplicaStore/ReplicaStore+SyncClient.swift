@@ -25,7 +25,48 @@ extension ApplyContext {
             try SetAside.mark(db, dot, reason: reason)
             keys.insert(DocumentKey(collection: collection, id: id))
         }
-        for key in keys { try ReplicaStore.rebuildState(db, key) }
+        for key in keys {
+            try SetAside.reconsiderPartitionMoves(db, key)
+            try ReplicaStore.rebuildState(db, key)
+        }
+    }
+}
+
+extension SetAside {
+    /// The start of the reason of a version set aside because its document arrived here first in
+    /// another partition.
+    static let partitionMovePrefix = "it moves "
+
+    /// Undoes partition moves of `key` whose reason went away: a version set aside because a
+    /// same-id document of another partition arrived first comes back once the versions in good
+    /// standing are all of its partition, or none are left (then the earliest received move's
+    /// partition wins). The document's row goes when its partition changes; the caller rebuilds it.
+    static func reconsiderPartitionMoves(_ db: Database, _ key: DocumentKey) throws {
+        let arguments: StatementArguments = [key.collection.rawValue, key.id.rawValue, "\(partitionMovePrefix)%"]
+        guard
+            let earliest = try String.fetchOne(
+                db,
+                sql: """
+                    SELECT partition FROM versions WHERE collection = ? AND document_id = ? AND set_aside_reason LIKE ?
+                    ORDER BY seq LIMIT 1
+                    """,
+                arguments: arguments)
+        else { return }
+        let standing = try String.fetchAll(
+            db,
+            sql: "SELECT DISTINCT partition FROM versions WHERE collection = ? AND document_id = ? AND set_aside_reason IS NULL",
+            arguments: [key.collection.rawValue, key.id.rawValue])
+        guard standing.count <= 1 else { return }
+        let partition = standing.first ?? earliest
+        try db.execute(
+            sql: """
+                UPDATE versions SET set_aside_reason = NULL
+                WHERE collection = ? AND document_id = ? AND set_aside_reason LIKE ? AND partition = ?
+                """,
+            arguments: arguments + [partition])
+        try db.execute(
+            sql: "DELETE FROM documents WHERE collection = ? AND document_id = ? AND partition <> ?",
+            arguments: [key.collection.rawValue, key.id.rawValue, partition])
     }
 }
 
@@ -91,6 +132,45 @@ extension ReplicaStore {
                     """,
                 arguments: [Self.outsideReadScope, limit]
             ).map(Rows.storedVersion)
+        }
+    }
+}
+
+extension ReplicaStore {
+    /// What an exchange pushes to a peer knowing `knowledge`: ``versions(missingFrom:limit:maxBytes:)``
+    /// and, in their places in counter order, this replica's own versions that are set aside
+    /// (rejected by the network, or of documents it forgot) but missing at the peer. A hub holds
+    /// them once it has answered (quarantined or not), so they go again only to a hub restored from
+    /// a backup, whose counters would otherwise keep a gap this replica alone can fill. Versions
+    /// held aside as implausible are not sent.
+    public func pushVersions(missingFrom knowledge: VersionVector, limit: Int, maxBytes: Int) throws -> VersionBatch {
+        try read { db in
+            let own = try Self.currentReplicaID(db)
+            let origins = try String.fetchAll(db, sql: "SELECT origin FROM knowledge ORDER BY origin")
+                .compactMap { ReplicaID($0) }
+            let statement = try db.cachedStatement(sql: """
+                SELECT \(Rows.versionColumns) FROM versions
+                WHERE origin = ?1 AND counter > ?2
+                    AND (set_aside_reason IS NULL OR (?1 = ?4 AND set_aside_reason NOT LIKE '\(SetAside.implausiblePrefix)%'))
+                ORDER BY counter LIMIT ?3
+                """)
+            var runs: [[Version]] = []
+            var fetched = 0
+            var truncated = false
+            for origin in origins where knowledge[origin] < Dot.maxCounter {
+                // Enough to fill a push and what its first versions may depend on.
+                if fetched > 2 * limit {
+                    truncated = true
+                    break
+                }
+                let run = try Row.fetchAll(statement, arguments: [origin.hex, Int64(knowledge[origin]), limit + 1, own.hex])
+                    .map(Rows.version)
+                fetched += run.count
+                if !run.isEmpty { runs.append(run) }
+            }
+            let selection = PushSelection.select(
+                runs: runs, belief: knowledge, limit: limit, maxBytes: maxBytes) { ($0.body?.count ?? 0) + 200 }
+            return VersionBatch(versions: selection.versions, hasMore: selection.hasMore || truncated)
         }
     }
 }

@@ -265,6 +265,14 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v9-assumed-knowledge") { db in
+            try db.execute(sql: """
+                -- The peer reset this replica's pull checkpoint (a restored hub): the next exchange
+                -- sends the whole belief of its knowledge. Kept with the page that carried the reset,
+                -- so a cut link or a restart does not lose the step; cleared once it was answered.
+                ALTER TABLE peers ADD COLUMN assumed_knowledge_pending INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 }

@@ -24,9 +24,11 @@ public struct ExchangeRound: Sendable, Hashable {
     ) {
         self.replica = replica
         self.base = base
-        request = SyncRequest(
+        var request = SyncRequest(
             replica: replica, counter: min(base.counter, base.heldCounter), checkpoint: base.peer.checkpoint,
             push: push, assumedKnowledge: sendAssumedKnowledge ? base.peer.knowledge : nil, limits: limits)
+        request.understoodReasons = Rejection.Reason.added
+        self.request = request
     }
 
     /// What an answer changes.
@@ -47,6 +49,9 @@ public struct ExchangeRound: Sendable, Hashable {
         public var sendAssumedKnowledgeNext: Bool
         /// More versions wait at the hub.
         public var more: Bool
+        /// Origins the hub refused as gaps, with the lowest refused counter: not set aside, pushed
+        /// again by a later sync (this one cannot fill the gap).
+        public var gaps: [ReplicaID: UInt64] = [:]
     }
 
     /// What `response` changes.
@@ -84,9 +89,13 @@ public struct ExchangeRound: Sendable, Hashable {
 
         var setAside: [Dot: String] = [:]
         var fork: Rejection?
+        var gaps: [ReplicaID: UInt64] = [:]
         for rejection in response.rejected {
             if rejection.reason == .fork {
                 if fork.map({ rejection.dot < $0.dot }) ?? true { fork = rejection }
+            } else if rejection.reason == .gap {
+                // Not stored: the hub lacks what comes before it. Not set aside.
+                gaps[rejection.origin] = min(gaps[rejection.origin] ?? rejection.counter, rejection.counter)
             } else if rejection.reason == .implausibleContext {
                 // Not taken, not set aside: pushed again once the hub holds what it names.
                 continue
@@ -102,6 +111,6 @@ public struct ExchangeRound: Sendable, Hashable {
         return Outcome(
             knowledge: knowledge, checkpoint: response.checkpoint, setAside: setAside,
             raiseCounter: hubHolds > base.counter ? hubHolds : nil, fork: fork, pushedTaken: pushedTaken,
-            sendAssumedKnowledgeNext: response.checkpointReset, more: response.more)
+            sendAssumedKnowledgeNext: response.checkpointReset, more: response.more, gaps: gaps)
     }
 }

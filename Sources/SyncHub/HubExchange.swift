@@ -91,6 +91,7 @@ public struct HubExchange: Sendable {
         var accepted = 0
         var refused = 0
         var merged = 0
+        var gaps: [Dot] = []
         if !push.isEmpty {
             // Records are validated on every core before the write transaction, which then only looks up.
             let maxRecordBytes = limits.maxRecordBytes
@@ -111,6 +112,8 @@ public struct HubExchange: Sendable {
             }
             accepted = report.stored - report.setAside.count
             refused = report.refused.count
+            let forked = Set(report.forks.map(\.replica))
+            gaps = report.refused.filter { report.implausible[$0] == nil && !forked.contains($0.replica) }
             let unmerged = Set(report.refused + report.forks).union(report.setAside.keys)
             merged = try await storage.mergeFieldwise(Set(push.filter { !unmerged.contains($0.dot) }.map(\.key)))
             rejected += try await withForkEvidence(Self.rejections(forks: report.forks, quarantined: report.setAside))
@@ -161,6 +164,10 @@ public struct HubExchange: Sendable {
                         && plan.includes(version, readScope: readScope)
                 }))
         let next = plan.checkpoint(after: page)
+        if !gaps.isEmpty, request.understoodReasons?.prefix(16).contains(.gap) == true {
+            rejected += Self.gapRejections(gaps, held: page.knowledge)
+            rejected.sort { $0.dot < $1.dot }
+        }
 
         var response = SyncResponse(
             hub: storage.hubID, knowledge: Self.knowledgeDelta(page.knowledge, request: request, push: request.push),
@@ -348,6 +355,20 @@ public struct HubExchange: Sendable {
             for origin in assumed.entries.keys { delta[origin] = knowledge[origin] }
         }
         return delta
+    }
+
+    /// The rejections of pushed versions refused as gaps (`held`: the hub's knowledge after the
+    /// push). Older clients set aside a reason they do not know, so only clients that list `gap`
+    /// get them; the others learn where to push from by the knowledge delta alone.
+    static func gapRejections(_ gaps: [Dot], held: VersionVector) -> [Rejection] {
+        gaps.map { dot in
+            var rejection = Rejection(
+                dot: dot, reason: .gap,
+                message: "Not stored: the hub holds replica \(dot.replica.short) only up to counter \(held[dot.replica]); its versions from \(held[dot.replica] + 1) on are needed first.",
+                quarantined: false)
+            rejection.heldCounter = held[dot.replica]
+            return rejection
+        }
     }
 
     static func rejections(forks: [Dot], quarantined: [Dot: String]) -> [Rejection] {

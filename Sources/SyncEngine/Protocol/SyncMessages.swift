@@ -29,6 +29,10 @@ public struct SyncRequest: Codable, Sendable, Hashable {
     public var sentAt: UInt64?
     /// Pulled versions that failed their signature check here, not yet reported (optional).
     public var unverified: [VerificationReport]?
+    /// Rejection reasons added after the first release that the client handles (optional): the
+    /// hub sends such a reason only to a client that lists it, since older clients set aside a
+    /// version rejected for a reason they do not know.
+    public var understoodReasons: [Rejection.Reason]?
 
     public init(
         protocolVersion: Int = SyncProtocol.current, replica: ReplicaID, counter: UInt64, checkpoint: String?,
@@ -45,7 +49,7 @@ public struct SyncRequest: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol", replica, counter, checkpoint, push, assumedKnowledge, limits, sentAt
-        case unverified
+        case unverified, understoodReasons
     }
 }
 
@@ -145,6 +149,14 @@ public struct Rejection: Codable, Sendable, Hashable {
         /// The version's origin was revoked and the version lies above its revocation horizon;
         /// it was not stored.
         public static let revoked = Reason(rawValue: "revoked")
+        /// The hub holds the version's origin only up to ``Rejection/heldCounter``, below the
+        /// counter before this one: it was not stored. Push the origin's versions from there on;
+        /// a client that holds none of them leaves the gap to a replica that does. Sent only to
+        /// clients that list it in ``SyncRequest/understoodReasons``.
+        public static let gap = Reason(rawValue: "gap")
+
+        /// The reasons added after the first release that this build handles.
+        public static let added: [Reason] = [.gap]
     }
 
     public var origin: ReplicaID
@@ -158,6 +170,8 @@ public struct Rejection: Codable, Sendable, Hashable {
     /// For a fork: the version the hub holds at that dot, signed by the origin's key, the proof
     /// that the origin has forked (a client takes a new incarnation only on such proof).
     public var evidence: Version?
+    /// For a gap: the highest counter of the origin the hub holds.
+    public var heldCounter: UInt64?
 
     public init(dot: Dot, reason: Reason, message: String, quarantined: Bool) {
         origin = dot.replica

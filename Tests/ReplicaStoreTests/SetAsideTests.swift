@@ -1,0 +1,52 @@
+import Foundation
+import ReplicaStore
+import SyncEngine
+import Testing
+import TestSupport
+
+/// Set-aside state follows its reason: what was set aside only because of another version comes
+/// back when that version is set aside in turn.
+@Suite("Set-aside versions")
+struct SetAsideTests {
+    /// Schedule: replica A writes document `k` in partition north; B, elsewhere, writes a document
+    /// of the same id in partition south, and the hub takes B's first. A pulls B's version: since
+    /// A holds `k` in north, B's is set aside as a partition move. The hub's answer rejects A's
+    /// own version (it would move the hub's document), and A sets it aside. Before the fix A then
+    /// showed no document `k` at all: B's version stayed set aside though the reason (A's version
+    /// in good standing) was gone, so A's view did not match the network's.
+    @Test func aPartitionMoveComesBackWhenTheVersionItYieldedToIsSetAside() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (a, b) = (stores[0], stores[1])
+            let mine = try a.write(StoreFixtures.put("k", "mine", partition: StoreFixtures.north))
+            let theirs = try b.write(StoreFixtures.put("k", "theirs", partition: StoreFixtures.south))
+            let report = try a.apply([theirs], from: b.replicaID)
+            #expect(report.setAside.keys.sorted() == [theirs.dot])
+            #expect(try a.document(mine.key)?.siblings == [mine])
+
+            try a.setAside([mine.dot: "rejected by the hub (invalid-record): Quarantined: it moves k"])
+            let document = try #require(try a.document(mine.key))
+            #expect(document.partition == StoreFixtures.south)
+            #expect(document.siblings == [theirs])
+            let history = try a.history(of: mine.key)
+            #expect(history.first { $0.version.dot == theirs.dot }?.setAsideReason == nil)
+            #expect(history.first { $0.version.dot == mine.dot }?.setAsideReason?.hasPrefix("rejected by the hub") == true)
+        }
+    }
+
+    /// Schedule: as above, but A wrote `k` twice in north and only the later one is rejected: A's
+    /// first version stays in good standing, so B's stays set aside.
+    @Test func aPartitionMoveStaysAsideWhileItsReasonHolds() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (a, b) = (stores[0], stores[1])
+            let mine = try a.write(StoreFixtures.put("k", "mine", partition: StoreFixtures.north))
+            let later = try a.write(StoreFixtures.put("k", "later"))
+            let theirs = try b.write(StoreFixtures.put("k", "theirs", partition: StoreFixtures.south))
+            try a.apply([theirs], from: b.replicaID)
+            try a.setAside([later.dot: "rejected by the hub (invalid-record)"])
+            let document = try #require(try a.document(mine.key))
+            #expect(document.partition == StoreFixtures.north)
+            #expect(document.siblings == [mine])
+            #expect(try a.history(of: mine.key).first { $0.version.dot == theirs.dot }?.setAsideReason?.hasPrefix("it moves") == true)
+        }
+    }
+}
