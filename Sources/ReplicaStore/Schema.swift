@@ -271,6 +271,11 @@ enum Schema {
                 -- sends the whole belief of its knowledge. Kept with the page that carried the reset,
                 -- so a cut link or a restart does not lose the step; cleared once it was answered.
                 ALTER TABLE peers ADD COLUMN assumed_knowledge_pending INTEGER NOT NULL DEFAULT 0;
+                -- Own versions received before a received one raised the counter (a hub restored
+                -- from a backup that devices relayed its merges back to): the next write must not
+                -- take one of their dots.
+                UPDATE replica SET counter = max(counter, coalesce(
+                    (SELECT max(v.counter) FROM versions v WHERE v.origin = replica.replica_id), 0));
                 """)
         }
         return migrator

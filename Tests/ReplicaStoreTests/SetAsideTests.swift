@@ -49,4 +49,27 @@ struct SetAsideTests {
             #expect(try a.history(of: mine.key).first { $0.version.dot == theirs.dot }?.setAsideReason?.hasPrefix("it moves") == true)
         }
     }
+
+    /// Schedule: A writes three notes; the hub rejected the first, and A forgot the second when its
+    /// read scope narrowed (both set aside here); a version of B's is set aside here too. A hub
+    /// restored from a backup holds nothing of A: A's push to it carries its own set-aside versions
+    /// in counter order (else A:3 is a gap the hub refuses forever), never B's.
+    @Test func ownSetAsideVersionsArePushedToAPeerThatLacksThem() async throws {
+        try await TemporaryReplica.withReplicas(2) { stores in
+            let (a, b) = (stores[0], stores[1])
+            let rejected = try a.write(StoreFixtures.put("r", "rejected"))
+            let forgotten = try a.write(StoreFixtures.put("f", "forgotten"))
+            let kept = try a.write(StoreFixtures.put("k", "kept"))
+            let theirs = try b.write(StoreFixtures.put("t", "theirs"))
+            try a.apply([theirs], from: b.replicaID)
+            try a.setAside([
+                rejected.dot: "rejected by the hub (invalid-record)", forgotten.dot: ReplicaStore.outsideReadScope,
+                theirs.dot: "rejected by the hub (bad-signature)",
+            ])
+            let push = try a.pushVersions(missingFrom: VersionVector(), limit: 100, maxBytes: .max).versions
+            #expect(push.map(\.dot) == [rejected.dot, forgotten.dot, kept.dot])
+            let held = try a.pushVersions(missingFrom: VersionVector([a.replicaID: 3]), limit: 100, maxBytes: .max)
+            #expect(held.versions.isEmpty, "a peer that holds them gets none again")
+        }
+    }
 }
