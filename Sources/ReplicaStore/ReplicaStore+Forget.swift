@@ -39,7 +39,8 @@ extension ApplyContext {
 
     /// Forgets, in the apply transaction, every document outside `readScope` (the hub no longer
     /// lets this replica hold it): others' versions and the document's state go; this replica's own
-    /// versions stay in its history, set aside with ``ReplicaStore/outsideReadScope``, and come
+    /// versions (its writes under any of its ids, and those of `origin` it recovered from the hub)
+    /// stay in its history, set aside with ``ReplicaStore/outsideReadScope``, and come
     /// back into the document when a later scope covers it (``restoreOwnVersions(within:of:)``).
     /// A document holding a version of `origin` above `acknowledged` (written here and not yet
     /// taken by the hub) stays whole until it is: forget again once it is.
@@ -71,7 +72,9 @@ extension ApplyContext {
                 db, sql: "SELECT count(DISTINCT document_id) FROM versions WHERE \(forgotten) AND set_aside_reason IS NULL",
                 arguments: arguments) ?? 0
             try db.execute(sql: "DELETE FROM documents WHERE \(forgotten)", arguments: arguments)
-            try db.execute(sql: "DELETE FROM versions WHERE \(forgotten) AND origin <> ?3", arguments: arguments)
+            try db.execute(
+                sql: "DELETE FROM versions WHERE \(forgotten) AND origin <> ?3 AND received_from IS NOT NULL",
+                arguments: arguments)
             try db.execute(
                 sql: "UPDATE versions SET set_aside_reason = ?5 WHERE \(forgotten) AND set_aside_reason IS NULL",
                 arguments: arguments + [ReplicaStore.outsideReadScope])
@@ -79,15 +82,16 @@ extension ApplyContext {
         return outcome
     }
 
-    /// Brings back into their documents this replica's own versions that forgetting set aside,
-    /// where `readScope` covers them again; returns how many documents got some back.
+    /// Brings back into their documents this replica's own versions that forgetting set aside (of
+    /// `origin`, and its writes under earlier ids), where `readScope` covers them again; returns how
+    /// many documents got some back.
     @discardableResult
     public func restoreOwnVersions(within readScope: Scope, of origin: ReplicaID) throws -> Int {
         let rows = try Row.fetchAll(
             db,
             sql: """
                 SELECT DISTINCT collection, partition, document_id FROM versions
-                WHERE origin = ? AND set_aside_reason = ?
+                WHERE (origin = ? OR received_from IS NULL) AND set_aside_reason = ?
                 """,
             arguments: [origin.hex, ReplicaStore.outsideReadScope])
         var restored = 0
@@ -98,7 +102,8 @@ extension ApplyContext {
             try db.execute(
                 sql: """
                     UPDATE versions SET set_aside_reason = NULL
-                    WHERE collection = ? AND document_id = ? AND origin = ? AND set_aside_reason = ?
+                    WHERE collection = ? AND document_id = ? AND (origin = ? OR received_from IS NULL)
+                        AND set_aside_reason = ?
                     """,
                 arguments: [collection.rawValue, id.rawValue, origin.hex, ReplicaStore.outsideReadScope])
             try ReplicaStore.rebuildState(db, DocumentKey(collection: collection, id: id))
