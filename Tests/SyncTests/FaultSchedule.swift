@@ -241,6 +241,9 @@ final class FaultSchedule {
             trace.append("\(step): \(device.name) wrote \(version.dot) to \(key)\(base == nil ? "" : " with a base")\(delete ? " (delete)" : "")")
         } catch let error as SyncEngineError {
             trace.append("\(step): \(device.name)'s write to \(key) refused: \(error.code)")
+        } catch let error as StoreError where error.code == .documentNotFound {
+            // A base or a resolution for a document forgotten since (its scope narrowed).
+            trace.append("\(step): \(device.name)'s write to \(key) refused: \(error.code)")
         }
     }
 
@@ -458,9 +461,14 @@ final class FaultSchedule {
     }
 
     /// 3. No replica holds as a sibling a version another has superseded: no version in good
-    ///    standing anywhere (the hub's history, every replica's) has it in its context.
+    ///    standing anywhere (the hub's history, every replica's) has it in its context. Documents
+    ///    outside a device's read scope are left out on that device: it keeps showing its own
+    ///    versions of them, and nothing that supersedes them reaches it.
     func checkSuperseded() throws -> [String] {
         let stores = try namedStores()
+        let hubStore = try hub.store()
+        let grants = Dictionary(try DeviceAdministration(store: hubStore).list().map { ($0.name, $0.grants) }) { first, _ in first }
+        let scopes = Dictionary(uniqueKeysWithValues: devices.map { ($0.name, grants[$0.enrollment]?.read ?? .everything) })
         var violations: [String] = []
         for key in keys {
             var covering: [(dot: Dot, context: VersionVector, holder: String)] = []
@@ -470,7 +478,9 @@ final class FaultSchedule {
                 }
             }
             for (name, store) in stores {
-                for sibling in try store.document(key)?.state.siblings ?? [] {
+                guard let document = try store.document(key) else { continue }
+                if let scope = scopes[name], !scope.allows(collection: key.collection, partition: document.partition) { continue }
+                for sibling in document.state.siblings {
                     if let later = covering.first(where: { $0.dot != sibling && $0.context.contains(sibling) }) {
                         violations.append(
                             "invariant 3 (no sibling another has superseded): \(name) shows \(sibling) of \(key), superseded by \(later.dot) on \(later.holder)")

@@ -10,41 +10,95 @@ import TestSupport
 /// every version written is in the hub's history exactly once and no dot has two contents; no
 /// replica shows a sibling another has superseded.
 ///
-/// CI runs ``ciSeeds``. `VIGIL_FAULT_SEEDS=1000` runs seeds 1…1000 instead, `VIGIL_FAULT_SEED=N`
-/// replays one seed, and `VIGIL_FAULT_TRACE=1` adds each failing schedule's steps to the failure.
+/// CI runs ``ciSeeds``. `VIGIL_FAULT_SEEDS=1000` also runs seeds 1…1000, four at a time, and
+/// prints how many failed and how long it took; `VIGIL_FAULT_SEED=N` replays one seed, and
+/// `VIGIL_FAULT_TRACE=1` adds each failing schedule's steps to its failure.
 @Suite("Fault schedules")
 struct FaultScheduleTests {
-    /// Seeds that pass on today's code and together cover every kind of step. Kept out until the
-    /// defects they replay are fixed (issue 11 §2 and the report of 5 December):
-    /// - 2, 3: a new incarnation re-issues versions of its old id that it had just pulled (a restored
-    ///   or copied replica recovering its own later versions), so they are at the hub twice.
+    /// Seeds that pass on today's code (8 schedules: restored hubs and devices, copies, kills, scope
+    /// changes, concurrent syncs). The run of seeds 1…1000 on 5 December (757 s, four at a time)
+    /// failed 470 (101 of them on a refusal the schedule did not expect then: a base for a document
+    /// forgotten since); the seeds below are examples of each defect it found, out of CI until fixed:
+    /// - 15, 22, 25: a fork goes unnoticed. A replica restored from a backup (or a copy) that wrote
+    ///   since pushes only part of its versions (push limit, a kill, a concurrent sync) while the
+    ///   answer's `ownLatest` raises its belief of what the hub holds of its own id and its counter
+    ///   past the divergent dot: it never pushes that version, so the same dot has two contents.
+    /// - 5, 47, 78: a hub restored from a backup forgets the incarnations bound since: the device is
+    ///   refused as another replica for ever, and versions naming its new id stay implausible.
     /// - 3: a restored replica that writes before it has recovered all its later versions never
     ///   recovers the rest (the request's counter is its highest own version held, above the gap).
-    /// - 5: a hub restored from a backup forgets the incarnations bound since: the device is
-    ///   refused as another replica for ever, and versions naming its new id stay implausible.
-    static let ciSeeds: [UInt64] = [1, 4, 6]
+    /// - 45, 386: a version is at the hub twice (once under its dot, once re-issued).
+    /// - 28, 12: see the report (superseded siblings shown; a device stalled on a gap).
+    static let ciSeeds: [UInt64] = [1, 2, 4, 6, 7, 8, 9, 10]
 
+    /// The seeds of a run: `VIGIL_FAULT_SEED=N` replays one, else the CI seeds.
     static var seeds: [UInt64] {
-        let environment = ProcessInfo.processInfo.environment
-        if let text = environment["VIGIL_FAULT_SEED"], let seed = UInt64(text) { return [seed] }
-        if let text = environment["VIGIL_FAULT_SEEDS"], let count = UInt64(text), count > 0 {
-            return Array(1...min(count, 100_000))
-        }
+        if let text = ProcessInfo.processInfo.environment["VIGIL_FAULT_SEED"], let seed = UInt64(text) { return [seed] }
         return ciSeeds
     }
 
+    /// `VIGIL_FAULT_SEEDS=N`: how many seeds (1…N) the long run takes; nil without it.
+    static var longRunCount: UInt64? {
+        guard let text = ProcessInfo.processInfo.environment["VIGIL_FAULT_SEEDS"], let count = UInt64(text), count > 0 else {
+            return nil
+        }
+        return min(count, 100_000)
+    }
+
+    static var tracing: Bool { ProcessInfo.processInfo.environment["VIGIL_FAULT_TRACE"] != nil }
+
     @Test("a seeded fault schedule converges with nothing lost, duplicated or wrongly shown", arguments: seeds)
     func converges(seed: UInt64) async throws {
-        try await TemporaryReplica.withFolder { folder in
-            let schedule = try FaultSchedule(seed: seed, folder: folder)
-            let violations: [String]
-            do {
-                violations = try await schedule.run()
-            } catch {
-                violations = ["the schedule itself failed: \(error)"]
+        let violations = await Self.violations(seed: seed)
+        #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
+    }
+
+    /// The long run: seeds 1…`VIGIL_FAULT_SEEDS`, a few at a time (each schedule holds a handful
+    /// of SQLite files open), every failing seed recorded with its violations, and one summary.
+    @Test("seeds 1…VIGIL_FAULT_SEEDS converge", .enabled(if: longRunCount != nil))
+    func longRun() async throws {
+        let count = try #require(Self.longRunCount)
+        let started = ContinuousClock.now
+        var failing: [UInt64] = []
+        try await withThrowingTaskGroup(of: (UInt64, [String]).self) { group in
+            var next: UInt64 = 1
+            for _ in 0..<4 where next <= count {
+                let seed = next
+                group.addTask { (seed, await Self.violations(seed: seed)) }
+                next += 1
             }
-            let trace = ProcessInfo.processInfo.environment["VIGIL_FAULT_TRACE"] == nil ? "" : "\n" + schedule.trace.joined(separator: "\n")
-            #expect(violations.isEmpty, "seed \(seed):\n\(violations.joined(separator: "\n"))\(trace)")
+            while let (seed, violations) = try await group.next() {
+                if !violations.isEmpty {
+                    failing.append(seed)
+                    Issue.record("\(violations.joined(separator: "\n"))")
+                }
+                if next <= count {
+                    let seed = next
+                    group.addTask { (seed, await Self.violations(seed: seed)) }
+                    next += 1
+                }
+            }
+        }
+        let seconds = (ContinuousClock.now - started).components.seconds
+        print("fault schedules: \(count) seeds in \(seconds) s, \(failing.count) failing: \(failing.sorted())")
+    }
+
+    /// Runs one seed's schedule in a fresh folder; its violations, each line naming the seed.
+    static func violations(seed: UInt64) async -> [String] {
+        do {
+            return try await TemporaryReplica.withFolder { folder in
+                let schedule = try FaultSchedule(seed: seed, folder: folder)
+                var violations: [String]
+                do {
+                    violations = try await schedule.run()
+                } catch {
+                    violations = ["the schedule itself failed: \(error)"]
+                }
+                if tracing && !violations.isEmpty { violations += schedule.trace }
+                return violations.map { "seed \(seed): \($0)" }
+            }
+        } catch {
+            return ["seed \(seed): the folder could not be made: \(error)"]
         }
     }
 }
