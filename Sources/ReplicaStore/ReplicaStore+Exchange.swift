@@ -22,31 +22,38 @@ extension ReplicaStore {
     public func versions(
         missingFrom knowledge: VersionVector, limit: Int, maxBytes: Int
     ) throws -> VersionBatch {
-        try read { db in
-            let origins = try String.fetchAll(db, sql: "SELECT origin FROM knowledge ORDER BY origin")
-                .compactMap { ReplicaID($0) }
-            let statement = try db.cachedStatement(sql: """
-                SELECT \(Rows.versionColumns) FROM versions
-                WHERE origin = ? AND counter > ? AND set_aside_reason IS NULL ORDER BY counter LIMIT ?
-                """)
-            var runs: [[Version]] = []
-            var fetched = 0
-            var truncated = false
-            for origin in origins where knowledge[origin] < Dot.maxCounter {
-                // Enough to fill a push and what its first versions may depend on.
-                if fetched > 2 * limit {
-                    truncated = true
-                    break
-                }
-                let run = try Row.fetchAll(statement, arguments: [origin.hex, Int64(knowledge[origin]), limit + 1])
-                    .map(Rows.version)
-                fetched += run.count
-                if !run.isEmpty { runs.append(run) }
+        try read { db in try Self.missingVersions(db, from: knowledge, limit: limit, maxBytes: maxBytes, ownSetAsideToo: nil) }
+    }
+
+    /// The selection behind ``versions(missingFrom:limit:maxBytes:)``; with `ownSetAsideToo`, that
+    /// replica's own set-aside versions are candidates too (not those held aside as implausible).
+    static func missingVersions(
+        _ db: Database, from knowledge: VersionVector, limit: Int, maxBytes: Int, ownSetAsideToo own: ReplicaID?
+    ) throws -> VersionBatch {
+        let origins = try String.fetchAll(db, sql: "SELECT origin FROM knowledge ORDER BY origin").compactMap { ReplicaID($0) }
+        let statement = try db.cachedStatement(sql: """
+            SELECT \(Rows.versionColumns) FROM versions
+            WHERE origin = ?1 AND counter > ?2
+                AND (set_aside_reason IS NULL OR (?1 = ?4 AND set_aside_reason NOT LIKE '\(SetAside.implausiblePrefix)%'))
+            ORDER BY counter LIMIT ?3
+            """)
+        var runs: [[Version]] = []
+        var fetched = 0
+        var truncated = false
+        for origin in origins where knowledge[origin] < Dot.maxCounter {
+            // Enough to fill a push and what its first versions may depend on.
+            if fetched > 2 * limit {
+                truncated = true
+                break
             }
-            let selection = PushSelection.select(
-                runs: runs, belief: knowledge, limit: limit, maxBytes: maxBytes) { ($0.body?.count ?? 0) + 200 }
-            return VersionBatch(versions: selection.versions, hasMore: selection.hasMore || truncated)
+            let run = try Row.fetchAll(statement, arguments: [origin.hex, Int64(knowledge[origin]), limit + 1, own?.hex])
+                .map(Rows.version)
+            fetched += run.count
+            if !run.isEmpty { runs.append(run) }
         }
+        let selection = PushSelection.select(
+            runs: runs, belief: knowledge, limit: limit, maxBytes: maxBytes) { ($0.body?.count ?? 0) + 200 }
+        return VersionBatch(versions: selection.versions, hasMore: selection.hasMore || truncated)
     }
 
     /// Sets versions aside (the network rejected them): they stay in history with the reason, and

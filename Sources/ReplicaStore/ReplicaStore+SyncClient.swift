@@ -145,32 +145,8 @@ extension ReplicaStore {
     /// held aside as implausible are not sent.
     public func pushVersions(missingFrom knowledge: VersionVector, limit: Int, maxBytes: Int) throws -> VersionBatch {
         try read { db in
-            let own = try Self.currentReplicaID(db)
-            let origins = try String.fetchAll(db, sql: "SELECT origin FROM knowledge ORDER BY origin")
-                .compactMap { ReplicaID($0) }
-            let statement = try db.cachedStatement(sql: """
-                SELECT \(Rows.versionColumns) FROM versions
-                WHERE origin = ?1 AND counter > ?2
-                    AND (set_aside_reason IS NULL OR (?1 = ?4 AND set_aside_reason NOT LIKE '\(SetAside.implausiblePrefix)%'))
-                ORDER BY counter LIMIT ?3
-                """)
-            var runs: [[Version]] = []
-            var fetched = 0
-            var truncated = false
-            for origin in origins where knowledge[origin] < Dot.maxCounter {
-                // Enough to fill a push and what its first versions may depend on.
-                if fetched > 2 * limit {
-                    truncated = true
-                    break
-                }
-                let run = try Row.fetchAll(statement, arguments: [origin.hex, Int64(knowledge[origin]), limit + 1, own.hex])
-                    .map(Rows.version)
-                fetched += run.count
-                if !run.isEmpty { runs.append(run) }
-            }
-            let selection = PushSelection.select(
-                runs: runs, belief: knowledge, limit: limit, maxBytes: maxBytes) { ($0.body?.count ?? 0) + 200 }
-            return VersionBatch(versions: selection.versions, hasMore: selection.hasMore || truncated)
+            try Self.missingVersions(
+                db, from: knowledge, limit: limit, maxBytes: maxBytes, ownSetAsideToo: try Self.currentReplicaID(db))
         }
     }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Crypto
 
 /// The signed bytes of a statement a hub makes with its key: a domain tag, then fixed-width
