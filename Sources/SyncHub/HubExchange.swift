@@ -52,126 +52,27 @@ public struct HubExchange: Sendable {
     /// the request must speak for that device's replica (its enrolled id or a later incarnation), and the exchange is recorded for
     /// operators (last seen, lag, clock skew).
     public func handle(_ request: SyncRequest, device: DeviceRecord? = nil, logger: Logger) async throws -> SyncResponse {
-        let limits = configuration.limits
-        guard SyncProtocol.supported.contains(request.protocolVersion) else {
-            throw SyncHubError(
-                .unsupportedProtocol,
-                "The client speaks sync protocol \(request.protocolVersion); this hub speaks \(Self.describe(SyncProtocol.supported)). Upgrade the older side.")
-        }
-        if let device, !device.isIncarnation(request.replica) {
-            throw SyncHubError(
-                .forbidden,
-                "This device's credential belongs to replica \(device.replicaID.short), not to \(request.replica.short); a device syncs only as itself.")
-        }
-        guard request.push.count <= limits.maxPushVersions else {
-            throw SyncHubError(
-                .tooLarge,
-                "The push carries \(request.push.count) versions; the limit is \(limits.maxPushVersions) per exchange. Push in smaller batches.")
-        }
-        try checkMessageLimits(request)
-
-        // Signatures, checked against the origins' enrolled keys before the push is applied.
-        // In causal order, so that the feed never serves a version before what it depends on.
-        var push = CausalPlausibility.causalOrder(request.push)
-        var rejected = try await refuseRevoked(&push)
-        var badSignatures: [Dot: String] = [:]
-        if configuration.verifySignatures, !push.isEmpty {
-            let verdict = try await verifySignatures(of: push, pushedBy: request.replica)
-            badSignatures = verdict.own
-            if !verdict.foreign.isEmpty {
-                try await devices.quarantine(verdict.foreign.map { ($0.version, $0.reason) }, pushedBy: request.replica)
-                let foreign = Set(verdict.foreign.map(\.version.dot))
-                push.removeAll { foreign.contains($0.dot) }
-                rejected += verdict.foreign.map {
-                    Rejection(dot: $0.version.dot, reason: .badSignature, message: "Quarantined: \($0.reason).", quarantined: true)
-                }
-            }
-        }
-
-        var accepted = 0
-        var refused = 0
-        var merged = 0
-        var gaps: [Dot] = []
-        if !push.isEmpty {
-            // Records are validated on every core before the write transaction, which then only looks up.
-            let maxRecordBytes = limits.maxRecordBytes
-            let recordProblems = Dictionary(
-                await Parallel.compactMap(push) { version in
-                    Self.recordProblem(of: version, maxRecordBytes: maxRecordBytes).map { (version.dot, $0) }
-                },
-                uniquingKeysWith: { first, _ in first })
-            let ownBadSignatures = badSignatures
-            // Each version is checked against the write scope of the device that wrote it.
-            var writeScopes = try await devices.grants(of: Set(push.map(\.dot.replica))).mapValues(\.write)
-            if let device { writeScopes[request.replica] = device.grants.write }
-            let scopes = writeScopes
-            let report = try await storage.apply(push, from: request.replica) { version, heldCounter in
-                Self.admission(
-                    of: version, heldCounter: heldCounter, badSignature: ownBadSignatures[version.dot],
-                    writeScope: scopes[version.dot.replica], recordProblem: recordProblems[version.dot])
-            }
-            accepted = report.stored - report.setAside.count
-            refused = report.refused.count
-            let forked = Set(report.forks.map(\.replica))
-            gaps = report.refused.filter { report.implausible[$0] == nil && !forked.contains($0.replica) }
-            let unmerged = Set(report.refused + report.forks).union(report.setAside.keys)
-            merged = try await storage.mergeFieldwise(Set(push.filter { !unmerged.contains($0.dot) }.map(\.key)))
-            rejected += try await withForkEvidence(Self.rejections(forks: report.forks, quarantined: report.setAside))
-            rejected += try await quarantineImplausible(report.implausible, of: push, pushedBy: request.replica)
-            if report.alreadyHeld > 0 {
-                // A version pushed again after a lost answer is reported again.
-                let reported = Set(rejected.map(\.dot))
-                let again = try await storage.quarantineReasons(of: push.map(\.dot).filter { !reported.contains($0) })
-                rejected += Self.rejections(forks: [], quarantined: again)
-            }
-            rejected.sort { $0.dot < $1.dot }
-        }
-
-        // Pulled versions that failed verification on the device: the hub served bad bytes or keys.
-        if let reports = request.unverified, let first = reports.first {
-            // Reports about versions the hub never served that device are ignored and counted.
-            let outcome = try await devices.recordVerificationReports(reports, reportedBy: request.replica)
-            logger.warning(
-                "a device reports pulled versions that fail signature verification",
-                metadata: [
-                    "sync.peer": "\(request.replica.hex)", "sync.unverified": "\(reports.count)",
-                    "sync.unverifiedIgnored": "\(outcome.ignored)",
-                    "sync.firstUnverified": "\(first.dot)", "sync.reason": "\(first.reason.rawValue)",
-                ])
-        }
+        try check(request, from: device)
+        let push = try await take(request, from: device)
+        try await recordReports(of: request, logger: logger)
+        var rejected = push.rejected
 
         // The pull, read after the push, with the knowledge, in one snapshot, within the read scope.
-        var origins = Set(request.push.map(\.dot.replica))
-        origins.insert(request.replica)
-        if let assumed = request.assumedKnowledge { origins.formUnion(assumed.entries.keys) }
         let grants = device?.grants ?? .everything
         let registry = devices
         let plan = try await PullPlan.plan(checkpoint: request.checkpoint, grants: grants) {
             try await registry.grants(fingerprint: $0)
         }
-        let reader = request.replica
-        let readerCounter = request.counter
-        let readScope = grants.read
-        let page = try await storage.page(
-            PageQuery(
-                after: plan.after, through: plan.through,
-                limit: min(max(1, request.limits.versions), limits.maxPageVersions),
-                maxBytes: min(max(1, request.limits.bytes), limits.maxPageBytes),
-                maxScanned: limits.maxScannedPerPage,
-                knowledgeOf: origins,
-                include: { version, receivedFrom in
-                    (plan.resendsOwn || Self.isSent(version, receivedFrom: receivedFrom, to: reader, counter: readerCounter))
-                        && plan.includes(version, readScope: readScope)
-                }))
+        let page = try await storage.page(pageQuery(for: request, plan: plan, readScope: grants.read))
         let next = plan.checkpoint(after: page)
-        if !gaps.isEmpty, request.understoodReasons?.prefix(16).contains(.gap) == true {
-            rejected += Self.gapRejections(gaps, held: page.knowledge)
+        if !push.gaps.isEmpty, request.understoodReasons?.prefix(16).contains(.gap) == true {
+            rejected += Self.gapRejections(push.gaps, held: page.knowledge)
             rejected.sort { $0.dot < $1.dot }
         }
 
         var response = SyncResponse(
             hub: storage.hubID, knowledge: Self.knowledgeDelta(page.knowledge, request: request, push: request.push),
-            accepted: accepted, rejected: rejected, versions: page.versions, checkpoint: next.text,
+            accepted: push.accepted, rejected: rejected, versions: page.versions, checkpoint: next.text,
             more: next.more, checkpointReset: page.restarted)
         // The device's grants, when they changed since its checkpoint: it forgets what it may no longer read.
         if device != nil, plan.grantsChanged || page.restarted { response.grants = grants }
@@ -190,17 +91,146 @@ public struct HubExchange: Sendable {
         logger.info(
             "sync exchange",
             metadata: [
-                "sync.peer": "\(request.replica.hex)",
-                "sync.pushed": "\(push.count)",
-                "sync.accepted": "\(accepted)",
-                "sync.rejected": "\(rejected.count)",
-                "sync.refused": "\(refused)",
-                "sync.merged": "\(merged)",
-                "sync.pulled": "\(page.versions.count)",
-                "sync.more": "\(page.hasMore)",
+                "sync.peer": "\(request.replica.hex)", "sync.pushed": "\(push.taken)", "sync.accepted": "\(push.accepted)",
+                "sync.rejected": "\(rejected.count)", "sync.refused": "\(push.refused)", "sync.merged": "\(push.merged)",
+                "sync.pulled": "\(page.versions.count)", "sync.more": "\(page.hasMore)",
                 "sync.checkpointReset": "\(page.restarted)",
             ])
         return response
+    }
+
+    /// Refuses, before anything of it is applied, a request in a protocol version this hub does not
+    /// speak, one that speaks for another replica than its credential's, or one over a limit.
+    func check(_ request: SyncRequest, from device: DeviceRecord?) throws {
+        let limits = configuration.limits
+        guard SyncProtocol.supported.contains(request.protocolVersion) else {
+            throw SyncHubError(
+                .unsupportedProtocol,
+                "The client speaks sync protocol \(request.protocolVersion); this hub speaks \(Self.describe(SyncProtocol.supported)). Upgrade the older side.")
+        }
+        if let device, !device.isIncarnation(request.replica) {
+            throw SyncHubError(
+                .forbidden,
+                "This device's credential belongs to replica \(device.replicaID.short), not to \(request.replica.short); a device syncs only as itself.")
+        }
+        guard request.push.count <= limits.maxPushVersions else {
+            throw SyncHubError(
+                .tooLarge,
+                "The push carries \(request.push.count) versions; the limit is \(limits.maxPushVersions) per exchange. Push in smaller batches.")
+        }
+        try checkMessageLimits(request)
+    }
+
+    /// What taking a push did.
+    struct PushOutcome {
+        /// Versions left after revoked and forged ones were taken out.
+        var taken = 0
+        /// Versions stored and merged for the first time.
+        var accepted = 0
+        /// Versions not stored (gaps, implausible contexts, after a fork).
+        var refused = 0
+        /// Field-by-field merges the hub wrote.
+        var merged = 0
+        /// Refused versions whose only fault is a gap in their origin's counters.
+        var gaps: [Dot] = []
+        var rejected: [Rejection] = []
+    }
+
+    /// Takes a push: refuses versions above a revocation horizon, checks signatures against the
+    /// origins' enrolled keys (forged origins kept apart), orders it causally (so that the feed never
+    /// serves a version before what it depends on), validates records on every core, applies it in
+    /// one transaction, and merges field by field what it left in conflict.
+    func take(_ request: SyncRequest, from device: DeviceRecord?) async throws -> PushOutcome {
+        var push = CausalPlausibility.causalOrder(request.push)
+        var outcome = PushOutcome()
+        outcome.rejected = try await refuseRevoked(&push)
+        var badSignatures: [Dot: String] = [:]
+        if configuration.verifySignatures, !push.isEmpty {
+            let verdict = try await verifySignatures(of: push, pushedBy: request.replica)
+            badSignatures = verdict.own
+            if !verdict.foreign.isEmpty {
+                try await devices.quarantine(verdict.foreign.map { ($0.version, $0.reason) }, pushedBy: request.replica)
+                let foreign = Set(verdict.foreign.map(\.version.dot))
+                push.removeAll { foreign.contains($0.dot) }
+                outcome.rejected += verdict.foreign.map {
+                    Rejection(dot: $0.version.dot, reason: .badSignature, message: "Quarantined: \($0.reason).", quarantined: true)
+                }
+            }
+        }
+        outcome.taken = push.count
+        guard !push.isEmpty else { return outcome }
+        let report = try await apply(push, from: request.replica, device: device, badSignatures: badSignatures)
+        outcome.accepted = report.stored - report.setAside.count
+        outcome.refused = report.refused.count
+        let forked = Set(report.forks.map(\.replica))
+        outcome.gaps = report.refused.filter { report.implausible[$0] == nil && !forked.contains($0.replica) }
+        let unmerged = Set(report.refused + report.forks).union(report.setAside.keys)
+        outcome.merged = try await storage.mergeFieldwise(Set(push.filter { !unmerged.contains($0.dot) }.map(\.key)))
+        outcome.rejected += try await withForkEvidence(Self.rejections(forks: report.forks, quarantined: report.setAside))
+        outcome.rejected += try await quarantineImplausible(report.implausible, of: push, pushedBy: request.replica)
+        if report.alreadyHeld > 0 {
+            // A version pushed again after a lost answer is reported again.
+            let reported = Set(outcome.rejected.map(\.dot))
+            let again = try await storage.quarantineReasons(of: push.map(\.dot).filter { !reported.contains($0) })
+            outcome.rejected += Self.rejections(forks: [], quarantined: again)
+        }
+        outcome.rejected.sort { $0.dot < $1.dot }
+        return outcome
+    }
+
+    /// Applies the checked push in one transaction: each version is checked against the write scope
+    /// of the device that wrote it, with its record validated beforehand on every core (the
+    /// transaction then only looks up).
+    func apply(_ push: [Version], from pusher: ReplicaID, device: DeviceRecord?, badSignatures: [Dot: String]) async throws -> ApplyReport {
+        let maxRecordBytes = configuration.limits.maxRecordBytes
+        let recordProblems = Dictionary(
+            await Parallel.compactMap(push) { version in
+                Self.recordProblem(of: version, maxRecordBytes: maxRecordBytes).map { (version.dot, $0) }
+            },
+            uniquingKeysWith: { first, _ in first })
+        var writeScopes = try await devices.grants(of: Set(push.map(\.dot.replica))).mapValues(\.write)
+        if let device { writeScopes[pusher] = device.grants.write }
+        let scopes = writeScopes
+        return try await storage.apply(push, from: pusher) { version, heldCounter in
+            Self.admission(
+                of: version, heldCounter: heldCounter, badSignature: badSignatures[version.dot],
+                writeScope: scopes[version.dot.replica], recordProblem: recordProblems[version.dot])
+        }
+    }
+
+    /// Records the pulled versions a device reports failing verification (the hub served bad bytes
+    /// or keys); reports about versions the hub never served that device are ignored and counted.
+    func recordReports(of request: SyncRequest, logger: Logger) async throws {
+        guard let reports = request.unverified, let first = reports.first else { return }
+        let outcome = try await devices.recordVerificationReports(reports, reportedBy: request.replica)
+        logger.warning(
+            "a device reports pulled versions that fail signature verification",
+            metadata: [
+                "sync.peer": "\(request.replica.hex)", "sync.unverified": "\(reports.count)",
+                "sync.unverifiedIgnored": "\(outcome.ignored)",
+                "sync.firstUnverified": "\(first.dot)", "sync.reason": "\(first.reason.rawValue)",
+            ])
+    }
+
+    /// The page `request` asks for under `plan`: never the reader's own pushes back, within its read
+    /// scope, with the knowledge of every pushed and assumed origin and of the reader.
+    func pageQuery(for request: SyncRequest, plan: PullPlan, readScope: Scope) -> PageQuery {
+        let limits = configuration.limits
+        var origins = Set(request.push.map(\.dot.replica))
+        origins.insert(request.replica)
+        if let assumed = request.assumedKnowledge { origins.formUnion(assumed.entries.keys) }
+        let reader = request.replica
+        let readerCounter = request.counter
+        return PageQuery(
+            after: plan.after, through: plan.through,
+            limit: min(max(1, request.limits.versions), limits.maxPageVersions),
+            maxBytes: min(max(1, request.limits.bytes), limits.maxPageBytes),
+            maxScanned: limits.maxScannedPerPage,
+            knowledgeOf: origins,
+            include: { version, receivedFrom in
+                (plan.resendsOwn || Self.isSent(version, receivedFrom: receivedFrom, to: reader, counter: readerCounter))
+                    && plan.includes(version, readScope: readScope)
+            })
     }
 
     /// Removes from `push` the versions of revoked origins above their revocation horizon and
