@@ -424,10 +424,18 @@ final class FaultSchedule {
                     violations.append("\(label): the hub holds \(version.dot) with another context or partition than its writer")
                 }
             case 1:
-                let incarnations = try devices[item.device].open().earlierIncarnations().map(\.replicaID)
-                if !incarnations.contains(version.dot.replica) {
+                // The writer's ids: those its file remembers, and those the hub bound to its device
+                // (a device restored from a backup forgets the incarnations it took since).
+                let writer = devices[item.device]
+                var incarnations = Set(try writer.open().earlierIncarnations().map(\.replicaID))
+                incarnations.insert(try writer.open().currentReplicaID())
+                for record in try DeviceAdministration(store: hubStore).list() where record.name == writer.enrollment {
+                    incarnations.insert(record.replicaID)
+                    incarnations.formUnion(record.incarnations)
+                }
+                if !incarnations.contains(version.dot.replica) || !incarnations.contains(matches[0].dot.replica) {
                     violations.append(
-                        "\(label): \(version.dot) is at the hub as \(matches[0].dot), but \(devices[item.device].name) never left \(version.dot.replica.short)")
+                        "\(label): \(version.dot) is at the hub as \(matches[0].dot), an id \(writer.name) never had")
                 }
                 if let atDot, Self.content(atDot) == Self.content(version) {
                     violations.append("\(label): \(version.dot) is at the hub both under its dot and re-issued as \(matches[0].dot)")
