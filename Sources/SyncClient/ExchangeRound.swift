@@ -78,13 +78,13 @@ public struct ExchangeRound: Sendable, Hashable {
         for origin in guaranteed { knowledge[origin] = response.knowledge[origin] }
         for (origin, counter) in response.knowledge.entries { knowledge[origin] = counter }
         let ownPulled = pulled.lazy.filter { $0.dot.replica == replica }.map(\.dot.counter).max() ?? 0
-        let hubHolds: UInt64
-        if applied == nil {
-            hubHolds = max(response.knowledge[replica], ownPulled)
-        } else {
-            hubHolds = max(ownPulled, provenCounter)
-            knowledge[replica] = min(knowledge[replica], max(base.counter, hubHolds))
-        }
+        let hubHolds = applied == nil ? max(response.knowledge[replica], ownPulled) : max(ownPulled, provenCounter)
+        // The belief of the hub's entry for this replica's own id rises only as far as this replica
+        // has seen its own versions confirmed (believed before, pushed now, pulled back): a hub that
+        // holds more (a replica restored from a backup, which may have written those dots again)
+        // gets its unconfirmed versions pushed, and finds the fork if their contents differ.
+        let ownPushed = request.push.lazy.filter { $0.dot.replica == replica }.map(\.dot.counter).max() ?? 0
+        knowledge[replica] = min(knowledge[replica], max(base.peer.knowledge[replica], ownPushed, ownPulled))
         for version in pulled { knowledge.add(version.dot) }
 
         var setAside: [Dot: String] = [:]
