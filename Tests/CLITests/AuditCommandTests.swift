@@ -14,7 +14,7 @@ struct AuditCommandTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         process.arguments = [path, sql]
-        try process.run()
+        try spawn(process)
         process.waitUntilExit()
         return process.terminationStatus
     }

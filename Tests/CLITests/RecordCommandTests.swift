@@ -302,7 +302,7 @@ struct RecordCommandTests {
         process.arguments = ["python3", "-c", script, argument]
         let output = Pipe()
         process.standardOutput = output
-        try process.run()
+        try spawn(process)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)

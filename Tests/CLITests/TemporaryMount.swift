@@ -52,7 +52,7 @@ final class TemporaryMount: Sendable {
         process.arguments = [name] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return false }
+        do { try spawn(process) } catch { return false }
         process.waitUntilExit()
         return process.terminationStatus == 0
     }

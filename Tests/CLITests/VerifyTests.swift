@@ -11,7 +11,7 @@ struct VerifyTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         process.arguments = [path, sql]
-        try process.run()
+        try spawn(process)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
     }

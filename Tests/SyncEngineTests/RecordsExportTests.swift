@@ -1,5 +1,6 @@
 import Foundation
 import SyncEngine
+import TestSupport
 import Testing
 
 @Suite("Records export")
@@ -32,7 +33,7 @@ struct RecordsExportTests {
         let stdout = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
-        try process.run()
+        try spawn(process)
         stdin.fileHandleForWriting.write(input)
         try stdin.fileHandleForWriting.close()
         let output = stdout.fileHandleForReading.readDataToEndOfFile()

@@ -160,7 +160,9 @@ struct HostileHTTPTests {
             for hostile in cases {
                 let started = ContinuousClock.now
                 try await Self.expectRefused(hostile, hub: hub, client: client)
-                #expect(ContinuousClock.now - started < .seconds(5), "\(hostile.name) is answered without its body")
+                // Well below the hub's 60 s idle time-out, which would close a connection whose body never
+                // comes; generous for a parallel suite on two cores.
+                #expect(ContinuousClock.now - started < .seconds(20), "\(hostile.name) is answered without its body")
             }
         }
     }

@@ -98,7 +98,7 @@ public struct CLIRunner: Sendable {
         process.standardOutput = output
         process.standardError = errors
         process.standardInput = input
-        try process.run()
+        try spawn(process)
 
         let deadline = ContinuousClock.now + timeout
         var pause = Duration.milliseconds(2)

@@ -60,7 +60,7 @@ public final class ProcessFixture: Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        try process.run()
+        try spawn(process)
         let child = ChildProcess(
             label: label, commandLine: ([executable] + arguments).joined(separator: " "), process: process,
             stdoutPath: stdoutPath, stderrPath: stderrPath)
