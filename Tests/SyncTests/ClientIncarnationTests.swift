@@ -161,7 +161,8 @@ struct ClientIncarnationTests {
         }
     }
 
+    /// A generous time-out: the whole suite (over 400 tests) runs in parallel on two cores.
     static func transport(_ hub: HubFixture, _ token: String) -> HTTPSyncTransport {
-        HTTPSyncTransport(configuration: .init(hub: hub.url, token: token, timeoutSeconds: 5))
+        HTTPSyncTransport(configuration: .init(hub: hub.url, token: token, timeoutSeconds: 30))
     }
 }
