@@ -66,7 +66,8 @@ struct ClientDaemonTests {
             let stopping = ContinuousClock.now
             await group.triggerGracefulShutdown()
             try await running.value
-            #expect(ContinuousClock.now - stopping < .seconds(5), "the daemon stops promptly, between transactions, even on a loaded machine")
+            // Its 600 s interval is the alternative: 20 s still proves it stops between transactions.
+            #expect(ContinuousClock.now - stopping < .seconds(20), "the daemon stops promptly, between transactions, even on a loaded machine")
         }
     }
 }
