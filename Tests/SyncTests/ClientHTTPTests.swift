@@ -13,7 +13,7 @@ struct ClientHTTPTests {
     static let collection = CollectionName("notes")!
 
     static func transport(_ hub: HubFixture, token: String? = nil) -> HTTPSyncTransport {
-        HTTPSyncTransport(configuration: .init(hub: hub.url, token: token ?? hub.token, timeoutSeconds: 5))
+        HTTPSyncTransport(configuration: .init(hub: hub.url, token: token ?? hub.token, timeoutSeconds: 30))
     }
 
     static func synchronizer(_ store: ReplicaStore, _ hub: HubFixture, token: String? = nil) -> Synchronizer {

@@ -211,7 +211,7 @@ struct TrustTests {
                 let token = try await hub.enroll(store, save: true)
                 try Self.write(store, "before-revocation")
                 let sync = Synchronizer(
-                    store: store, transport: HTTPSyncTransport(configuration: .init(hub: hub.url, token: token, timeoutSeconds: 5)),
+                    store: store, transport: HTTPSyncTransport(configuration: .init(hub: hub.url, token: token, timeoutSeconds: 30)),
                     peer: HubCredentials.peerName(for: hub.url), configuration: .init(retry: .never), logger: silentLogger)
                 #expect(try await sync.run().versionsPushed == 1)
 
@@ -241,7 +241,7 @@ struct TrustTests {
                 try Self.write(store, "kept")
                 let daemon = SyncDaemon(
                     synchronizer: Synchronizer(
-                        store: store, transport: HTTPSyncTransport(configuration: .init(hub: hub.url, token: token, timeoutSeconds: 5)),
+                        store: store, transport: HTTPSyncTransport(configuration: .init(hub: hub.url, token: token, timeoutSeconds: 30)),
                         peer: HubCredentials.peerName(for: hub.url), configuration: .init(retry: .never), logger: silentLogger),
                     logger: silentLogger)
                 let started = ContinuousClock.now
