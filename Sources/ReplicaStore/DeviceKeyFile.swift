@@ -1,17 +1,20 @@
+import AtRest
 import Foundation
 import SyncEngine
 
 /// The file beside a replica that holds its device's private key, readable by the owner only.
 ///
-/// It is `<replica path>.key` and holds the base64 of the 32-byte Ed25519 private key.
+/// It is `<replica path>.key` and holds the base64 of the 32-byte Ed25519 private key; on an
+/// encrypted replica, of that key sealed under the data key.
 struct DeviceKeyFile {
     let path: String
+    static let label = SealLabel("vigil.device-key")
 
     init(replicaPath: String) { path = replicaPath + ".key" }
 
     /// Writes a new key, failing if the file exists; permissions 0600 from the first byte.
-    func create(_ key: DeviceKey) throws {
-        let text = key.rawRepresentation.base64EncodedString() + "\n"
+    func create(_ key: DeviceKey, cipher: any BodyCipher = PlaintextCipher()) throws {
+        let text = try cipher.seal(key.rawRepresentation, label: Self.label).base64EncodedString() + "\n"
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard descriptor >= 0 else { throw failure("create") }
         defer { close(descriptor) }
@@ -36,7 +39,7 @@ struct DeviceKeyFile {
     }
 
     /// Reads the key; refuses a file others can read.
-    func load() throws -> DeviceKey {
+    func load(cipher: any BodyCipher = PlaintextCipher()) throws -> DeviceKey {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw StoreError(.keyFile, "The device key file \(path) is missing; without it this replica cannot sign. Restore it from a backup, or create a new replica with `fieldcli init`.")
@@ -49,6 +52,13 @@ struct DeviceKeyFile {
         else {
             throw StoreError(.keyFile, "The device key file \(path) cannot be read or is not base64.")
         }
-        return try DeviceKey(rawRepresentation: raw)
+        guard cipher.isEncrypting || !DataKeyCipher.isSealed(raw) else {
+            throw StoreError(.keyFile, "The device key file \(path) is encrypted but the replica is not.")
+        }
+        do {
+            return try DeviceKey(rawRepresentation: try cipher.open(raw, label: Self.label))
+        } catch let error as AtRestError {
+            throw StoreError(.keyFile, "The device key file \(path) does not open with this replica's data key: \(error.message)")
+        }
     }
 }

@@ -96,7 +96,7 @@ extension ReplicaStore {
             let arguments: StatementArguments = key.map { [$0.collection.rawValue, $0.id.rawValue] } ?? []
             return try Row.fetchAll(
                 db,
-                sql: "SELECT version, reason, found_at FROM verification_failures WHERE \(filter) ORDER BY found_at DESC LIMIT \(max(1, limit))",
+                sql: "SELECT vigil_open_text(version, 'verification_failures', origin, counter), reason, found_at FROM verification_failures WHERE \(filter) ORDER BY found_at DESC LIMIT \(max(1, limit))",
                 arguments: arguments
             ).compactMap { row in
                 guard let json = row[0] as String?,
@@ -125,7 +125,7 @@ extension ApplyContext {
         guard !items.isEmpty else { return }
         let statement = try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO verification_failures (origin, counter, reason, found_at, collection, document_id, version)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, vigil_seal(?7, 'verification_failures', ?1, ?2))
             """)
         let encoder = JSONEncoder()
         for (version, reason) in items {

@@ -1,3 +1,4 @@
+public import AtRest
 public import Foundation
 public import SyncEngine
 import GRDB
@@ -20,6 +21,12 @@ public struct ReplicaStore: Sendable {
         /// At a hub: the most audit entries, and the most foreign-quarantine rows, that one device's
         /// syncs may add per hour; beyond it they are counted in one entry. 0 for no limit.
         public var deviceEntriesPerHour = 1_000
+        /// Asked for the passphrase when the replica opened is encrypted (not called otherwise);
+        /// without it an encrypted replica does not open (``StoreError/Code/locked``).
+        public var passphrase: (@Sendable () throws -> Passphrase)?
+        /// The cost of deriving the key that wraps a new encrypted replica's data key (tests
+        /// lower it; a replica keeps the parameters it was created with).
+        public var keyDerivation = ScryptParameters.standard
 
         public init() {}
     }
@@ -34,6 +41,8 @@ public struct ReplicaStore: Sendable {
     let database: DatabasePool
     let key: DeviceKey
     let options: Options
+    /// Seals and opens bodies, the device key and the credential (plaintext when not encrypted).
+    let cipher: any BodyCipher
 
     /// Where `fieldcli` keeps its replica unless told otherwise: `$VIGIL_DB`, else
     /// `$XDG_DATA_HOME/vigil/replica.sqlite`, else `~/.local/share/vigil/replica.sqlite`.
@@ -44,8 +53,11 @@ public struct ReplicaStore: Sendable {
         return dataHome + "/vigil/replica.sqlite"
     }
 
-    /// Creates a new replica file with a new random id and device key.
-    public static func create(at path: String, options: Options = Options()) throws -> ReplicaStore {
+    /// Creates a new replica file with a new random id and device key; with `passphrase`, an
+    /// encrypted one (its data key wrapped in ``dataKeyPath(forReplicaAt:)``).
+    public static func create(
+        at path: String, encryptingWith passphrase: Passphrase? = nil, options: Options = Options()
+    ) throws -> ReplicaStore {
         let fileManager = FileManager.default
         guard !fileManager.fileExists(atPath: path) else {
             throw StoreError(.replicaExists, "A file already exists at \(path); choose another path with --db, or use the replica that is there.")
@@ -62,13 +74,21 @@ public struct ReplicaStore: Sendable {
         // Only what this call created is removed when it fails: a key file already there is kept.
         var created: [String] = []
         do {
-            try keyFile.create(key)
+            var cipher: any BodyCipher = PlaintextCipher()
+            if let passphrase {
+                guard !isEncrypted(at: path) else {
+                    throw StoreError(.replicaExists, "A data key file already exists at \(dataKeyPath(forReplicaAt: path)); choose another path with --db.")
+                }
+                cipher = try createDataKey(forReplicaAt: path, passphrase: passphrase, options: options)
+                created.append(dataKeyPath(forReplicaAt: path))
+            }
+            try keyFile.create(key, cipher: cipher)
             created.append(keyFile.path)
             // The file exists, 0600, before SQLite opens it; SQLite gives -wal and -shm its mode.
             try PrivateFile.createEmpty(at: path)
             created += [path, path + "-wal", path + "-shm"]
             let database = try StoreError.translating(path: path) {
-                try DatabasePool(path: path, configuration: configuration(options))
+                try DatabasePool(path: path, configuration: configuration(options, cipher: cipher))
             }
             try StoreError.translating(path: path) {
                 try database.writeWithoutTransaction { db in
@@ -82,11 +102,12 @@ public struct ReplicaStore: Sendable {
                     try db.execute(
                         sql: "INSERT INTO device_keys (replica_id, public_key) VALUES (?, ?)",
                         arguments: [replicaID.hex, key.publicKey.rawRepresentation])
+                    try db.execute(sql: "UPDATE replica SET data_key_id = ?", arguments: [cipher.keyID])
                 }
             }
             return ReplicaStore(
                 path: path, replicaID: replicaID, publicKey: key.publicKey, database: database,
-                key: key, options: options)
+                key: key, options: options, cipher: cipher)
         } catch {
             for file in created { try? fileManager.removeItem(atPath: file) }
             throw error
@@ -99,8 +120,9 @@ public struct ReplicaStore: Sendable {
             throw StoreError(.replicaMissing, "There is no replica at \(path); run `fieldcli init` to create one, or point --db (or VIGIL_DB) at an existing replica.")
         }
         try checkIsReplica(at: path, options: options)
+        let cipher = try unlock(path, options: options)
         let database = try StoreError.translating(path: path) {
-            try DatabasePool(path: path, configuration: configuration(options))
+            try DatabasePool(path: path, configuration: configuration(options, cipher: cipher))
         }
         let row = try StoreError.translating(path: path) { () -> (Int32, String?, Data?) in
             try database.read { db in
@@ -122,20 +144,25 @@ public struct ReplicaStore: Sendable {
             if try !database.read({ try Schema.migrator.hasCompletedMigrations($0) }) {
                 try Schema.migrator.migrate(database)
             }
+            try database.read { try checkDataKey($0, cipher: cipher, path: path) }
         }
-        let key = try DeviceKeyFile(replicaPath: path).load()
+        let key = try DeviceKeyFile(replicaPath: path).load(cipher: cipher)
         guard key.publicKey.rawRepresentation == publicKeyData else {
             throw StoreError(.keyFile, "The device key file \(path).key belongs to another replica; restore the key that was created with this replica.")
         }
         return ReplicaStore(
             path: path, replicaID: replicaID, publicKey: key.publicKey, database: database, key: key,
-            options: options)
+            options: options, cipher: cipher)
     }
 
-    static func configuration(_ options: Options) -> Configuration {
+    static func configuration(_ options: Options, cipher: any BodyCipher = PlaintextCipher()) -> Configuration {
         var configuration = Configuration()
         configuration.busyMode = .timeout(options.busyTimeout)
         configuration.label = "vigil.replica"
+        let functions = sealingFunctions(cipher)
+        configuration.prepareDatabase { db in
+            for function in functions { db.add(function: function) }
+        }
         return configuration
     }
 

@@ -4,8 +4,13 @@ import SyncEngine
 
 /// How versions and document states are laid out in rows.
 enum Rows {
-    static let versionColumns =
-        "origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical, signature"
+    /// The columns `version(_:)` reads; the body is opened by `vigil_open` (see
+    /// ReplicaStore+Encryption.swift), its label the row's dot, collection and document id.
+    static let versionColumns = """
+        origin, counter, collection, document_id, partition, context,
+        vigil_open(body, 'versions', origin, counter, collection, document_id) AS body,
+        clock_wall, clock_logical, signature
+        """
     static let storedVersionColumns = versionColumns + ", seq, received_from, set_aside_reason"
 
     static func version(_ row: Row) throws -> Version {
@@ -42,9 +47,13 @@ enum Rows {
         ]
     }
 
+    /// Inserts `versionArguments`; the body is sealed by `vigil_seal` under the same label that
+    /// `versionColumns` opens it with.
     static let insertVersion = """
-        INSERT INTO versions (\(versionColumns), received_from, set_aside_reason)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO versions (
+            origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
+            signature, received_from, set_aside_reason)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, vigil_seal(?7, 'versions', ?1, ?2, ?3, ?4), ?8, ?9, ?10, ?11, ?12)
         """
 
     static func siblingsText(_ dots: [Dot]) -> String { dots.map(\.description).joined(separator: ",") }

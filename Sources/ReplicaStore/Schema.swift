@@ -278,6 +278,14 @@ enum Schema {
                     (SELECT max(v.counter) FROM versions v WHERE v.origin = replica.replica_id), 0));
                 """)
         }
+        migrator.registerMigration("v10-encryption-at-rest") { db in
+            try db.execute(sql: """
+                -- The id of the data key an encrypted replica seals its bodies with (its wrapped
+                -- key is in <replica>.datakey); NULL for a replica in clear. Opening with another
+                -- key file, or without one, is refused.
+                ALTER TABLE replica ADD COLUMN data_key_id TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -8,6 +8,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         enum Value: String {
             case replicaMissing, replicaExists, notAReplica, readOnly, diskFull, busy
             case documentNotFound, keyFile, fork, io, hubKeyChanged
+            case wrongPassphrase, locked
         }
         let value: Value
         public var description: String { value.rawValue }
@@ -34,6 +35,10 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let io = Code(value: .io)
         /// A hub this replica pinned presents another key than the one pinned.
         public static let hubKeyChanged = Code(value: .hubKeyChanged)
+        /// The passphrase given does not unwrap the encrypted replica's data key.
+        public static let wrongPassphrase = Code(value: .wrongPassphrase)
+        /// The replica is encrypted and no passphrase was given to open it.
+        public static let locked = Code(value: .locked)
     }
 
     public let code: Code

@@ -41,7 +41,7 @@ public enum DeviceEnrollment {
                 httpStatus: 200)
         }
         try pinHubKey(of: answer, in: store, hub: hubName)
-        try HubCredentials(url: hub, token: answer.credential, trust: trust).saveToken(forReplicaAt: store.path)
+        try HubCredentials(url: hub, token: answer.credential, trust: trust).saveToken(for: store)
         return answer
     }
 

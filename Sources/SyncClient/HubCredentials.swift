@@ -46,7 +46,7 @@ public struct HubCredentials: Sendable, Hashable {
         hub: String?, token: String?, trust: HubTrust = HubTrust(), store: ReplicaStore,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> HubCredentials {
-        let file = try savedFile(forReplicaAt: store.path)
+        let file = try savedFile(forReplicaAt: store.path, store: store)
         let lastHub = try savedHub(in: store)
         guard let hubText = nonEmpty(hub) ?? nonEmpty(environment[hubEnvironmentKey]) ?? file?.hub ?? lastHub else {
             throw SyncClientError(
@@ -118,8 +118,9 @@ public struct HubCredentials: Sendable, Hashable {
 
     /// The credential file of the replica at `replicaPath`: JSON (`{"hub":…,"credential":…}`), or
     /// the one line an older version wrote; nil when there is none. Refuses a file that other
-    /// users can read or write (`credentialFileExposed`).
-    static func savedFile(forReplicaAt replicaPath: String) throws -> SavedFile? {
+    /// users can read or write (`credentialFileExposed`). A file sealed under an encrypted
+    /// replica's data key is read only through `store` (without it, it counts as absent).
+    static func savedFile(forReplicaAt replicaPath: String, store: ReplicaStore? = nil) throws -> SavedFile? {
         let path = credentialPath(forReplicaAt: replicaPath)
         guard let exposed = PrivateFile.isExposed(path) else { return nil }
         guard !exposed else {
@@ -128,7 +129,12 @@ public struct HubCredentials: Sendable, Hashable {
         }
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
-        guard let data = try? handle.read(upToCount: maximumFileSize), !data.isEmpty else { return nil }
+        guard var data = try? handle.read(upToCount: maximumFileSize), !data.isEmpty else { return nil }
+        if let store, store.isEncrypted {
+            data = try store.openFile(data, purpose: credentialPurpose)
+        } else if ReplicaStore.isSealedFile(data) {
+            return nil
+        }
         if let file = try? JSONDecoder().decode(SavedFile.self, from: data), !file.credential.isEmpty { return file }
         return nonEmpty(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
             .map { SavedFile(hub: nil, credential: $0) }
@@ -143,15 +149,33 @@ public struct HubCredentials: Sendable, Hashable {
     /// Saves the credential, the hub's URL and how it was trusted (a CA file's absolute path, or
     /// pins) next to the replica (mode 0600 from the first byte, replaced atomically) unless they
     /// are already there: `fieldcli enroll` calls it, and so does a successful exchange.
+    /// An encrypted replica's credential is saved only through ``saveToken(for:)``.
     public func saveToken(forReplicaAt replicaPath: String) throws {
+        guard !ReplicaStore.isEncrypted(at: replicaPath) else {
+            throw StoreError(.locked, "The replica \(replicaPath) is encrypted; its credential is saved only once it is unlocked.")
+        }
+        try saveToken(forReplicaAt: replicaPath, store: nil)
+    }
+
+    /// ``saveToken(forReplicaAt:)`` for an opened replica: sealed under its data key when it is encrypted.
+    public func saveToken(for store: ReplicaStore) throws {
+        try saveToken(forReplicaAt: store.path, store: store)
+    }
+
+    /// What the credential is sealed for in an encrypted replica's credential file.
+    static let credentialPurpose = "credential"
+
+    private func saveToken(forReplicaAt replicaPath: String, store: ReplicaStore?) throws {
         let path = Self.credentialPath(forReplicaAt: replicaPath)
         let caFile = trust.caFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let file = SavedFile(hub: peerName, credential: token, caFile: caFile, pins: trust.pins.isEmpty ? nil : trust.pins)
-        guard (try? Self.savedFile(forReplicaAt: replicaPath)) != file else { return }
+        guard (try? Self.savedFile(forReplicaAt: replicaPath, store: store)) != file else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let content = try encoder.encode(file) + Data("\n".utf8)
+        let stored = try store?.sealFile(content, purpose: Self.credentialPurpose) ?? content
         do {
-            try PrivateFile.write(try encoder.encode(file) + Data("\n".utf8), to: path)
+            try PrivateFile.write(stored, to: path)
         } catch {
             throw StoreError(.readOnly, "Cannot write the credential file \(path); check that its folder is writable.")
         }

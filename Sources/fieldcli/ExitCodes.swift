@@ -1,5 +1,6 @@
 import ArgumentParser
 import ReplicaStore
+import SyncCommandLine
 import SyncEngine
 
 /// The exit codes of `fieldcli`, one per kind of failure, so scripts can tell them apart.
@@ -22,6 +23,8 @@ import SyncEngine
 /// | 76 | device key or credential file problem |
 /// | 77 | refused by the hub (authentication) |
 /// | 78 | protocol mismatch |
+/// | 79 | wrong passphrase for an encrypted replica |
+/// | 80 | encrypted replica and no passphrase to be had: no terminal and no passphrase file, or an unusable one |
 extension ExitCode {
     static let unexpected = ExitCode(1)
     static let usage = ExitCode(64)
@@ -38,6 +41,8 @@ extension ExitCode {
     static let keyFile = ExitCode(76)
     static let refusedByHub = ExitCode(77)
     static let protocolMismatch = ExitCode(78)
+    static let wrongPassphrase = ExitCode(79)
+    static let locked = ExitCode(80)
 }
 
 extension StoreError.Code {
@@ -53,6 +58,8 @@ extension StoreError.Code {
         case .documentNotFound: .documentNotFound
         case .keyFile: .keyFile
         case .fork: .conflict
+        case .wrongPassphrase: .wrongPassphrase
+        case .locked: .locked
         default: .unexpected
         }
     }
@@ -83,6 +90,8 @@ struct Diagnostic: Sendable {
         case let error as StoreError: self.init(message: error.message, exitCode: error.code.exitCode)
         case let error as SyncEngineError: self.init(message: error.message, exitCode: error.code.exitCode)
         case let error as InvalidInput: self.init(message: error.message, exitCode: .invalidInput)
+        case let error as PassphraseError:
+            self.init(message: error.message, exitCode: error.code == .mismatch || error.code == .empty ? .usage : .locked)
         default: return nil
         }
     }

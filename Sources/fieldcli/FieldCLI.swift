@@ -21,12 +21,13 @@ struct FieldCLI: AsyncParsableCommand {
             67 document not found, 68 conflict, 69 hub unreachable, 70 not a replica, \
             71 replica exists, 73 cannot write, 74 disk full or I/O error, 75 replica busy, \
             76 device key file, 77 refused by hub (unknown or revoked device, refused enrollment), \
-            78 protocol mismatch. `fieldcli verify` exits 65 when a signature fails.
+            78 protocol mismatch, 79 wrong passphrase, 80 encrypted replica and no passphrase \
+            (no terminal, no passphrase file). `fieldcli verify` exits 65 when a signature fails.
             """,
         subcommands: [
             Init.self, Put.self, Edit.self, Get.self, List.self, Delete.self, History.self, Conflicts.self,
             Status.self, Sync.self, Record.self, Observations.self, Situations.self, Warnings.self,
-            Participants.self, Export.self, Enroll.self, Verify.self,
+            Participants.self, Export.self, Enroll.self, Verify.self, Encrypt.self, Wipe.self,
         ]
     )
 

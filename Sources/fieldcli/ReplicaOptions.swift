@@ -1,5 +1,6 @@
 import ArgumentParser
 import ReplicaStore
+import SyncCommandLine
 
 /// The flags every command shares: which replica, and whether to print JSON.
 struct ReplicaOptions: ParsableArguments {
@@ -13,11 +14,25 @@ struct ReplicaOptions: ParsableArguments {
     @Flag(help: "Print one JSON document on stdout, for scripts, instead of text for people.")
     var json = false
 
+    @Option(
+        name: .customLong("passphrase-file"),
+        help: ArgumentHelp(
+            "For an encrypted replica: read its passphrase from the first line of this file (mode 0600) instead of the terminal (default: $VIGIL_PASSPHRASE_FILE).",
+            valueName: "path"))
+    var passphraseFile: String?
+
+    /// Where an encrypted replica's passphrase comes from.
+    var passphrases: PassphraseReader { PassphraseReader(file: passphraseFile) }
+
     /// The replica file this command works on.
     var resolvedPath: String { path ?? ReplicaStore.defaultPath() }
 
     /// Opens the replica; fails with a sentence when there is none or it is not a replica.
+    /// An encrypted replica asks for its passphrase (terminal or passphrase file).
     func open() throws -> ReplicaStore {
-        try ReplicaStore.open(at: resolvedPath)
+        var options = ReplicaStore.Options()
+        let (passphrases, path) = (self.passphrases, resolvedPath)
+        options.passphrase = { try passphrases.unlock(replicaPath: path) }
+        return try ReplicaStore.open(at: path, options: options)
     }
 }

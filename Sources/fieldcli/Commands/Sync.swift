@@ -44,7 +44,7 @@ extension FieldCLI {
                     meter?.finish()
                     throw error
                 }
-                try credentials.saveToken(forReplicaAt: store.path)
+                try credentials.saveToken(for: store)
                 try printSummary(summary, hub: credentials.peerName)
             } catch let error as SyncClientError {
                 Console.diagnose(error.messageWithAdvice)

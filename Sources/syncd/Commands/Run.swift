@@ -27,6 +27,13 @@ extension Syncd {
         @Option(name: .long, help: ArgumentHelp("The field replica file (default: $VIGIL_DB, else the fieldcli default).", valueName: "path"))
         var db: String?
 
+        @Option(
+            name: .customLong("passphrase-file"),
+            help: ArgumentHelp(
+                "For an encrypted replica: its passphrase, from the first line of this file (mode 0600), read once at start (default: $VIGIL_PASSPHRASE_FILE, else the terminal).",
+                valueName: "path"))
+        var passphraseFile: String?
+
         @Option(help: ArgumentHelp("Seconds between syncs when nothing happens.", valueName: "seconds"))
         var interval = 60
 
@@ -43,7 +50,12 @@ extension Syncd {
             let logger = Logger(label: "syncd.run")
             let daemon: SyncDaemon
             do {
-                let store = try ReplicaStore.open(at: db ?? ReplicaStore.defaultPath())
+                let replicaPath = db ?? ReplicaStore.defaultPath()
+                var storeOptions = ReplicaStore.Options()
+                let passphrases = PassphraseReader(file: passphraseFile)
+                storeOptions.passphrase = { try passphrases.unlock(replicaPath: replicaPath) }
+                // An encrypted replica is unlocked once, here; the daemon keeps it open.
+                let store = try ReplicaStore.open(at: replicaPath, options: storeOptions)
                 let (credentials, transport) = try connection.connect(store: store)
                 // The daemon backs off on its own; one exchange tries each round trip a few times only.
                 let synchronizer = Synchronizer(
@@ -57,7 +69,7 @@ extension Syncd {
                     logger: logger,
                     onSuccess: { _ in
                         do {
-                            try credentials.saveToken(forReplicaAt: path)
+                            try credentials.saveToken(for: store)
                         } catch {
                             logger.warning("\(error)")
                         }
@@ -66,6 +78,8 @@ extension Syncd {
             } catch let error as SyncClientError {
                 Self.fail(error.messageWithAdvice)
             } catch let error as StoreError {
+                Self.fail(error.message)
+            } catch let error as PassphraseError {
                 Self.fail(error.message)
             }
             let group = ServiceGroup(
