@@ -1,9 +1,6 @@
 public import Foundation
 public import ReplicaStore
 public import SyncEngine
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Enrolls a replica's device with a hub: trades the operator's one-time code for a credential
 /// (`POST <hub>/v1/enroll`, sending the replica id and public key), then saves the credential and
@@ -20,21 +17,18 @@ public enum DeviceEnrollment {
         try trust.check(hub)
         let hubName = HubCredentials.peerName(for: hub)
         let request = try store.enrollmentRequest(code: code, name: name)
-        var urlRequest = URLRequest(url: hub.appendingPathComponent("v1").appendingPathComponent("enroll"))
-        urlRequest.httpMethod = "POST"
-        urlRequest.timeoutInterval = TimeInterval(max(1, timeoutSeconds))
-        urlRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        urlRequest.setValue("application/json, application/problem+json", forHTTPHeaderField: "Accept")
-        urlRequest.setValue("vigil/\(VigilVersion.current)", forHTTPHeaderField: "User-Agent")
-        urlRequest.httpBody = try JSONEncoder().encode(request)
-        // No redirects followed, the answer bounded: see HubRequest.
-        let (data, http) = try await HubRequest.send(urlRequest, trust: trust, timeoutSeconds: timeoutSeconds, hub: hubName)
-        guard http.statusCode == 200 else {
-            throw failure(status: http.statusCode, body: data, hub: hubName)
+        let url = hub.appendingPathComponent("v1").appendingPathComponent("enroll")
+        let body = try JSONEncoder().encode(request)
+        // No redirects followed, the answer bounded: see HubRequest. The client is for this one
+        // request; it shuts down when it goes.
+        let client = HubClient(trust: trust, timeoutSeconds: timeoutSeconds)
+        let reply = try await client.send(HubRequest(post: body, to: url, userAgent: "vigil/\(VigilVersion.current)"), hub: hubName)
+        guard reply.status == 200 else {
+            throw failure(status: reply.status, body: reply.body, hub: hubName)
         }
         let answer: EnrollmentResponse
         do {
-            answer = try JSONDecoder().decode(EnrollmentResponse.self, from: data)
+            answer = try JSONDecoder().decode(EnrollmentResponse.self, from: reply.body)
         } catch {
             throw SyncClientError(
                 .badAnswer, "The hub at \(hubName) sent an enrollment answer this program cannot read; it may not be a Vigil hub.",

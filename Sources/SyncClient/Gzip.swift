@@ -2,7 +2,7 @@ import CompressNIO
 import Foundation
 import NIOCore
 
-/// gzip for request bodies (URLSession never compresses what it sends).
+/// gzip for request bodies (HTTP clients never compress what they send).
 enum Gzip {
     /// `data` compressed in the gzip format.
     static func compress(_ data: Data) throws -> Data {

@@ -1,8 +1,5 @@
 public import Foundation
 public import SyncEngine
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 extension HTTPSyncTransport {
     /// The incarnation endpoint, next to the exchange endpoint.
@@ -14,22 +11,17 @@ extension HTTPSyncTransport {
     public func incarnate(_ request: IncarnationRequest) async throws -> IncarnationResponse {
         try configuration.trust.check(configuration.hub)
         let hubName = configuration.hub.absoluteString
-        var urlRequest = URLRequest(url: incarnateEndpoint)
-        urlRequest.httpMethod = "POST"
-        urlRequest.timeoutInterval = TimeInterval(max(1, configuration.timeoutSeconds))
-        urlRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        urlRequest.setValue("application/json, application/problem+json", forHTTPHeaderField: "Accept")
-        urlRequest.setValue("Bearer \(configuration.token)", forHTTPHeaderField: "Authorization")
-        urlRequest.setValue(configuration.userAgent, forHTTPHeaderField: "User-Agent")
+        let body: Data
         do {
-            urlRequest.httpBody = try JSONEncoder().encode(request)
+            body = try JSONEncoder().encode(request)
         } catch {
             throw SyncClientError(.badAnswer, "The incarnation request for the hub at \(hubName) could not be encoded (\(error)).")
         }
-        let (data, http) = try await HubRequest.send(
-            urlRequest, trust: configuration.trust, timeoutSeconds: configuration.timeoutSeconds,
-            maximumAnswerBytes: configuration.maximumAnswerBytes, hub: hubName)
-        guard http.statusCode == 200 else { throw Self.failure(status: http.statusCode, body: data, hub: hubName) }
+        let answer = try await client.send(
+            HubRequest(post: body, to: incarnateEndpoint, userAgent: configuration.userAgent, token: configuration.token),
+            hub: hubName)
+        let data = answer.body
+        guard answer.status == 200 else { throw Self.failure(status: answer.status, body: data, hub: hubName) }
         do {
             return try JSONDecoder().decode(IncarnationResponse.self, from: data)
         } catch {

@@ -1,15 +1,14 @@
 public import Foundation
+import NIOHTTP1
 public import SyncEngine
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// The exchange over HTTP: `POST <hub>/v1/sync` with the device's bearer credential, JSON bodies, gzip both ways.
 ///
-/// Request bodies above ``Configuration/compressionThreshold`` are gzipped here (URLSession never
-/// compresses what it sends); gzipped answers are decompressed by URLSession. Redirects are never
-/// followed and answers are bounded (see ``HubRequest``). Failures become ``SyncClientError``s that
-/// say what happened in one sentence.
+/// Request bodies above ``Configuration/compressionThreshold`` are gzipped here; gzipped answers
+/// are inflated as they arrive. Every request of one transport goes over one ``HubClient``
+/// (AsyncHTTPClient), which keeps its connection between the requests of a sync. Redirects are
+/// never followed and answers are bounded (see ``HubRequest``). Failures become
+/// ``SyncClientError``s that say what happened in one sentence.
 public final class HTTPSyncTransport: SyncTransport {
     /// How to reach the hub.
     public struct Configuration: Sendable {
@@ -17,8 +16,9 @@ public final class HTTPSyncTransport: SyncTransport {
         public var hub: URL
         /// The bearer token; never logged.
         public var token: String
-        /// Seconds without progress before a request fails (whole seconds, at least 1: URLSession on
-        /// Linux truncates fractions and times out at once below 1 s).
+        /// Seconds without progress (connecting, sending, or between the bytes of an answer) before
+        /// a request fails; whole seconds, at least 1. A request takes at most the larger of this
+        /// and 600 s in all.
         public var timeoutSeconds: Int
         /// Request bodies larger than this many bytes are gzipped.
         public var compressionThreshold: Int
@@ -48,22 +48,13 @@ public final class HTTPSyncTransport: SyncTransport {
     }
 
     public let configuration: Configuration
-    private let session: URLSession
+    let client: HubClient
 
     public init(configuration: Configuration) {
         self.configuration = configuration
-        let sessionConfiguration = URLSessionConfiguration.ephemeral
-        let timeout = TimeInterval(max(1, configuration.timeoutSeconds))
-        sessionConfiguration.timeoutIntervalForRequest = timeout
-        sessionConfiguration.timeoutIntervalForResource = max(timeout, 600)
-        sessionConfiguration.httpShouldSetCookies = false
-        sessionConfiguration.urlCache = nil
-        sessionConfiguration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        session = HubRequest.makeSession(configuration: sessionConfiguration)
-    }
-
-    deinit {
-        session.finishTasksAndInvalidate()
+        client = HubClient(
+            trust: configuration.trust, timeoutSeconds: configuration.timeoutSeconds,
+            maximumAnswerBytes: configuration.maximumAnswerBytes)
     }
 
     public func exchange(_ request: SyncRequest) async throws -> TransportReply {
@@ -75,31 +66,21 @@ public final class HTTPSyncTransport: SyncTransport {
         } catch {
             throw SyncClientError(.badAnswer, "The request for the hub at \(hubName) could not be encoded (\(error)).")
         }
-        var urlRequest = URLRequest(url: configuration.endpoint)
-        urlRequest.httpMethod = "POST"
-        urlRequest.timeoutInterval = TimeInterval(max(1, configuration.timeoutSeconds))
-        urlRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        urlRequest.setValue("application/json, application/problem+json", forHTTPHeaderField: "Accept")
-        urlRequest.setValue("gzip", forHTTPHeaderField: "Accept-Encoding")
-        urlRequest.setValue("Bearer \(configuration.token)", forHTTPHeaderField: "Authorization")
-        urlRequest.setValue(configuration.userAgent, forHTTPHeaderField: "User-Agent")
-        if body.count > configuration.compressionThreshold {
-            do {
-                body = try Gzip.compress(body)
-                urlRequest.setValue("gzip", forHTTPHeaderField: "Content-Encoding")
-            } catch {
-                // Sending uncompressed is always correct, only larger.
-            }
+        var gzipped = false
+        if body.count > configuration.compressionThreshold, let compressed = try? Gzip.compress(body) {
+            // Sending uncompressed (when compressing fails) is always correct, only larger.
+            body = compressed
+            gzipped = true
         }
-        urlRequest.httpBody = body
-        let bytesSent = Self.headerSize(of: urlRequest) + "Content-Length: \(body.count)\r\n".utf8.count + body.count
-
-        let (data, http) = try await HubRequest.send(
-            urlRequest, trust: configuration.trust, timeoutSeconds: configuration.timeoutSeconds,
-            maximumAnswerBytes: configuration.maximumAnswerBytes, session: session, hub: hubName)
-        let bytesReceived = Self.headerSize(of: http) + Self.bodySizeOnWire(http, decoded: data)
-        guard http.statusCode == 200 else {
-            throw Self.failure(status: http.statusCode, body: data, hub: hubName)
+        let request = HubRequest(
+            post: body, to: configuration.endpoint, userAgent: configuration.userAgent, token: configuration.token,
+            gzipped: gzipped)
+        let answer = try await client.send(request, hub: hubName)
+        let bytesSent = request.bytesOnWire
+        let bytesReceived = Self.headerSize(of: answer) + Self.bodySizeOnWire(answer)
+        let data = answer.body
+        guard answer.status == 200 else {
+            throw Self.failure(status: answer.status, body: data, hub: hubName)
         }
         let response: SyncResponse
         do {
@@ -123,39 +104,25 @@ public final class HTTPSyncTransport: SyncTransport {
 
     // MARK: - Byte accounting
 
-    /// The request line, `Host` and header lines as sent (an estimate: libcurl may add a few).
-    static func headerSize(of request: URLRequest) -> Int {
-        guard let url = request.url else { return 0 }
-        var path = url.path.isEmpty ? "/" : url.path
-        if let query = url.query { path += "?" + query }
-        var size = "\(request.httpMethod ?? "GET") \(path) HTTP/1.1\r\n".utf8.count
-        var host = url.host ?? ""
-        if let port = url.port { host += ":\(port)" }
-        size += "Host: \(host)\r\n".utf8.count
-        for (name, value) in request.allHTTPHeaderFields ?? [:] { size += name.utf8.count + value.utf8.count + 4 }
-        return size + 2
-    }
-
     /// The status line and header lines as received.
-    static func headerSize(of response: HTTPURLResponse) -> Int {
-        let reason = HTTPURLResponse.localizedString(forStatusCode: response.statusCode)
-        var size = "HTTP/1.1 \(response.statusCode) \(reason)\r\n".utf8.count
-        for (name, value) in response.allHeaderFields {
-            size += "\(name)".utf8.count + "\(value)".utf8.count + 4
-        }
+    static func headerSize(of answer: HubAnswer) -> Int {
+        let reason = HTTPResponseStatus(statusCode: answer.status).reasonPhrase
+        var size = "HTTP/1.1 \(answer.status) \(reason)\r\n".utf8.count
+        for (name, value) in answer.headers { size += name.utf8.count + value.utf8.count + 4 }
         return size + 2
     }
 
-    /// The body's size as it crossed the wire. URLSession hands over gzipped bodies already
-    /// decompressed, so: `Content-Length` when given; else, for a gzipped body sent in chunks, the
+    /// The body's size as it crossed the wire. The client hands over gzipped bodies already
+    /// inflated, so: `Content-Length` when given; else, for a gzipped body sent in chunks, the
     /// size of the body gzipped again here plus the chunk framing (an estimate within a few bytes
     /// of the hub's, which uses the same zlib defaults); else the bytes handed over.
-    static func bodySizeOnWire(_ response: HTTPURLResponse, decoded: Data) -> Int {
-        if let length = response.value(forHTTPHeaderField: "Content-Length").flatMap({ Int($0) }), length >= 0 {
+    static func bodySizeOnWire(_ answer: HubAnswer) -> Int {
+        if let length = answer.value("Content-Length").flatMap({ Int($0) }), length >= 0 {
             return length
         }
-        let encoding = response.value(forHTTPHeaderField: "Content-Encoding")?.lowercased() ?? ""
-        let chunked = response.value(forHTTPHeaderField: "Transfer-Encoding")?.lowercased().contains("chunked") ?? false
+        let decoded = answer.body
+        let encoding = answer.value("Content-Encoding")?.lowercased() ?? ""
+        let chunked = answer.value("Transfer-Encoding")?.lowercased().contains("chunked") ?? false
         var size = decoded.count
         if encoding.contains("gzip"), let compressed = try? Gzip.compress(decoded) { size = compressed.count }
         if chunked { size += String(size, radix: 16).utf8.count + 4 + 5 }
@@ -192,6 +159,11 @@ public final class HTTPSyncTransport: SyncTransport {
             if type == "device-revoked" {
                 return SyncClientError(
                     .revoked, "This device was revoked by the hub at \(hub); local data is kept.", httpStatus: status)
+            }
+            if type == "unknown-incarnation" {
+                return SyncClientError(
+                    .unboundIncarnation, "The hub at \(hub) does not know this replica's id as this device's\(said).",
+                    httpStatus: status)
             }
             return SyncClientError(
                 .unauthorized,
@@ -231,6 +203,8 @@ public final class HTTPSyncTransport: SyncTransport {
             "The hub at \(hub) speaks \(theirs) and this program speaks version \(ours)\(said); \(advice).")
     }
 
+    /// The ``SyncClientError`` (or `CancellationError`) for a transfer's failure, worded from its
+    /// `URLError` code (see ``HubRequest/urlError(for:)``).
     static func translate(_ error: any Error, hub: String) -> any Error {
         if error is CancellationError || error is SyncClientError { return error }
         guard let urlError = error as? URLError else {
@@ -245,8 +219,8 @@ public final class HTTPSyncTransport: SyncTransport {
         case .timedOut: reason = "timed out"
         case .networkConnectionLost: reason = "connection lost"
         case .badServerResponse:
-            // libcurl's "empty reply": the hub closed the connection without answering (it stopped
-            // or restarted mid-request). Nothing was half applied; the exchange can be retried.
+            // The hub closed the connection without answering (it stopped or restarted
+            // mid-request). Nothing was half applied; the exchange can be retried.
             reason = "connection closed without an answer"
         case .notConnectedToInternet: reason = "no network"
         case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,

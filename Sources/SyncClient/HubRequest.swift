@@ -1,75 +1,90 @@
+import AsyncHTTPClient
 import Foundation
-import Synchronization
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
+import NIOHTTPCompression
+import NIOPosix
+import NIOSSL
 
 /// One request to the hub, with the client's rules for every answer whichever client carries it
-/// (URLSession, or ``PinnedHTTPSClient`` for a CA file or a pin):
+/// (``HubClient`` on AsyncHTTPClient, or ``PinnedHTTPSClient`` for a pinned certificate):
 ///
-/// - redirects are never followed: a 3xx answer is ``SyncClientError/Code/redirected``, so the
-///   credential and the records never go to an address the device was not given;
+/// - redirects are never followed: a 3xx answer is ``SyncClientError/Code/redirected``, decided on
+///   its head before any of its body is read, so the credential and the records never go to an
+///   address the device was not given;
 /// - an answer is at most ``defaultMaximumAnswerBytes`` bytes, counted after gzip is undone
 ///   (which bounds what a small compressed answer may inflate to): a larger one, or a
 ///   `Content-Length` announcing one, ends the transfer as ``SyncClientError/Code/answerTooLarge``.
+///   The body is read as it arrives and inflated a few KiB at a time, so no more than the limit
+///   is ever held;
+/// - a connection that makes no progress for the timeout (connecting, sending, or waiting for
+///   the next bytes of the answer) ends the request as `unreachable` (timed out).
 ///
-/// Known gap: URLSession on Linux keeps the body of a 301–308 answer in memory before it asks
-/// whether to follow it, and tells no delegate about it (swift-corelibs-foundation,
-/// `_NativeProtocol.didReceive(data:)`), so nothing here can cut it: in a test, a 302 whose gzip
-/// body inflates to 512 MiB kept the client busy for more than 25 minutes. Hubs trusted by a CA
-/// file or a pin go over the NIO client, which has no such gap; closing it for the others means
-/// sending every request over that client.
-enum HubRequest {
+/// URLSession is not used: on Linux it keeps the whole body of a 301–308 answer in memory before
+/// it asks whether to follow it, and tells no delegate about it (swift-corelibs-foundation,
+/// `_NativeProtocol.didReceive(data:)`), so nothing could cut it: a 302 whose gzip body inflated
+/// to 512 MiB kept a URLSession client busy for more than 25 minutes
+/// (`ClientTransportBoundsTests` replays it).
+struct HubRequest: Sendable {
     /// The largest answer accepted, decoded: several times the largest page a hub sends.
     static let defaultMaximumAnswerBytes = 32 << 20
 
-    /// Sends `request` and returns the answer's body and head; throws ``SyncClientError``
-    /// (`unreachable`, `redirected`, `answerTooLarge`, `badAnswer`) or `CancellationError`.
-    static func send(
-        _ request: URLRequest, trust: HubTrust, timeoutSeconds: Int, maximumAnswerBytes: Int = defaultMaximumAnswerBytes,
-        session: URLSession? = nil, hub: String
-    ) async throws -> (Data, HTTPURLResponse) {
-        let limit = max(1, maximumAnswerBytes)
-        let data: Data
-        let response: URLResponse
-        let guardrail = AnswerGuardrail(limit: limit)
-        do {
-            if let url = request.url, trust.needsOwnClient(for: url) {
-                (data, response) = try await PinnedHTTPSClient.send(
-                    request, trust: trust, timeoutSeconds: timeoutSeconds, maximumAnswerBytes: limit)
-            } else if let session {
-                (data, response) = try await session.data(for: request, delegate: guardrail)
-            } else {
-                let session = makeSession(configuration: .ephemeral)
-                defer { session.finishTasksAndInvalidate() }
-                (data, response) = try await session.data(for: request, delegate: guardrail)
-            }
-        } catch {
-            if guardrail.exceeded { throw tooLarge(hub: hub, limit: limit) }
-            if let urlError = error as? URLError, urlError.code == .dataLengthExceedsMaximum {
-                throw tooLarge(hub: hub, limit: limit)
-            }
-            throw HTTPSyncTransport.translate(error, hub: hub)
-        }
-        guard let http = response as? HTTPURLResponse else {
-            throw SyncClientError(.badAnswer, "The hub at \(hub) sent something that is not an HTTP answer.")
-        }
-        // A delegate's cancel may lose the race with the end of the transfer.
-        guard data.count <= limit else { throw tooLarge(hub: hub, limit: limit) }
-        if (300...399).contains(http.statusCode) {
-            let location = http.value(forHTTPHeaderField: "Location").map { " to \(String($0.prefix(200)))" } ?? ""
-            throw SyncClientError(
-                .redirected,
-                "The hub at \(hub) answered with a redirect (HTTP \(http.statusCode)\(location)); redirects are not followed, so nothing was sent there.",
-                httpStatus: http.statusCode)
-        }
-        return (data, http)
+    var url: URL
+    var method: HTTPMethod = .POST
+    var headers: HTTPHeaders
+    var body: Data
+
+    /// A JSON `POST` of `body` to `url` with the client's headers; `token` goes as a bearer
+    /// credential, `gzipped` says the body is compressed.
+    init(post body: Data, to url: URL, userAgent: String, token: String? = nil, gzipped: Bool = false) {
+        self.url = url
+        self.body = body
+        headers = [
+            "Content-Type": "application/json", "Accept": "application/json, application/problem+json",
+            "Accept-Encoding": "gzip", "User-Agent": userAgent,
+        ]
+        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if gzipped { headers.add(name: "Content-Encoding", value: "gzip") }
     }
 
-    /// A URLSession that refuses redirects. URLSession on Linux asks only the session's delegate
-    /// whether to follow one (never the task's), so the refusal is the session's.
-    static func makeSession(configuration: URLSessionConfiguration) -> URLSession {
-        URLSession(configuration: configuration, delegate: RedirectRefusal(), delegateQueue: nil)
+    /// The request line, `Host`, the header lines and the body, in bytes, as sent.
+    var bytesOnWire: Int {
+        var path = URLComponents(url: url, resolvingAgainstBaseURL: false)?.percentEncodedPath ?? url.path
+        if path.isEmpty { path = "/" }
+        if let query = url.query { path += "?" + query }
+        var size = "\(method.rawValue) \(path) HTTP/1.1\r\n".utf8.count
+        var host = url.host ?? ""
+        if let port = url.port, port != (url.scheme?.lowercased() == "https" ? 443 : 80) { host += ":\(port)" }
+        size += "Host: \(host)\r\n".utf8.count + "Content-Length: \(body.count)\r\n".utf8.count
+        for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
+        return size + 2 + body.count
+    }
+}
+
+/// The hub's answer: its status, its headers as received, its body decoded.
+struct HubAnswer: Sendable {
+    var status: Int
+    var headers: HTTPHeaders
+    var body: Data
+
+    /// The first value of header `name`.
+    func value(_ name: String) -> String? { headers.first(name: name) }
+}
+
+extension HubRequest {
+    /// The rules for an answer's head, applied before its body is read: a redirect is refused,
+    /// and so is a `Content-Length` above `limit`.
+    static func check(status: Int, headers: HTTPHeaders, limit: Int, hub: String) throws {
+        if (300...399).contains(status) {
+            let location = headers.first(name: "Location").map { " to \(String($0.prefix(200)))" } ?? ""
+            throw SyncClientError(
+                .redirected,
+                "The hub at \(hub) answered with a redirect (HTTP \(status)\(location)); redirects are not followed, so nothing was sent there.",
+                httpStatus: status)
+        }
+        if let length = headers.first(name: "Content-Length").flatMap({ Int($0) }), length > limit {
+            throw tooLarge(hub: hub, limit: limit)
+        }
     }
 
     static func tooLarge(hub: String, limit: Int) -> SyncClientError {
@@ -77,59 +92,55 @@ enum HubRequest {
             .answerTooLarge,
             "The hub at \(hub) sent an answer larger than \(limit >> 20) MiB once decompressed; it was dropped unread and nothing was applied.")
     }
-}
 
-/// The URLSession delegate that answers every redirect with "do not follow": the 3xx answer is
-/// then returned as it is.
-final class RedirectRefusal: NSObject, URLSessionTaskDelegate, Sendable {
-    func urlSession(
-        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-        newRequest request: URLRequest, completionHandler: @Sendable @escaping (URLRequest?) -> Void
-    ) {
-        completionHandler(nil)
-    }
-}
-
-/// The URLSession task delegate that keeps the client's rules: it refuses every redirect, and
-/// cancels the transfer once the announced or received (decompressed) bytes pass the limit.
-final class AnswerGuardrail: NSObject, URLSessionDataDelegate, Sendable {
-    let limit: Int
-    private let state = Mutex<(received: Int, exceeded: Bool)>((0, false))
-
-    init(limit: Int) { self.limit = limit }
-
-    /// Whether the answer passed the limit (and the transfer was cancelled for it).
-    var exceeded: Bool { state.withLock { $0.exceeded } }
-
-    func urlSession(
-        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-        newRequest request: URLRequest, completionHandler: @Sendable @escaping (URLRequest?) -> Void
-    ) {
-        completionHandler(nil)
-    }
-
-    func urlSession(
-        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-        completionHandler: @Sendable @escaping (URLSession.ResponseDisposition) -> Void
-    ) {
-        if response.expectedContentLength > Int64(limit) {
-            state.withLock { $0.exceeded = true }
-            dataTask.cancel()
-            completionHandler(.cancel)
-        } else {
-            completionHandler(.allow)
+    /// What a failed request throws: a ``SyncClientError`` or `CancellationError`.
+    static func failure(_ error: any Error, hub: String, limit: Int) -> any Error {
+        switch error {
+        case is CancellationError, is SyncClientError:
+            return error
+        case let error as NIOHTTPDecompression.DecompressionError where error == .limit:
+            return tooLarge(hub: hub, limit: limit)
+        case let error as URLError where error.code == .dataLengthExceedsMaximum:
+            return tooLarge(hub: hub, limit: limit)
+        case let error as HTTPClientError where error == .cancelled:
+            return CancellationError()
+        default:
+            return HTTPSyncTransport.translate(urlError(for: error) ?? error, hub: hub)
         }
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let over = state.withLock { state -> Bool in
-            state.received += data.count
-            if state.received > limit, !state.exceeded {
-                state.exceeded = true
-                return true
+    /// The `URLError` that says what a SwiftNIO, NIOSSL or AsyncHTTPClient error says, so that
+    /// one table (``HTTPSyncTransport/translate(_:hub:)``) words them all; nil when none fits.
+    static func urlError(for error: any Error) -> URLError? {
+        switch error {
+        case let error as URLError:
+            return error
+        case let error as HTTPClientError:
+            switch error {
+            case .connectTimeout, .readTimeout, .writeTimeout, .deadlineExceeded, .tlsHandshakeTimeout:
+                return URLError(.timedOut)
+            case .remoteConnectionClosed: return URLError(.badServerResponse)
+            case .invalidURL, .emptyHost, .emptyScheme: return URLError(.badURL)
+            default: return nil
             }
-            return false
+        case let error as NIOConnectionError:
+            let noAddress = error.connectionErrors.isEmpty && (error.dnsAError != nil || error.dnsAAAAError != nil)
+            return URLError(noAddress ? .cannotFindHost : .cannotConnectToHost)
+        case let error as ChannelError:
+            if case .connectTimeout = error { return URLError(.timedOut) }
+            return URLError(.networkConnectionLost)
+        case let error as IOError where error.errnoCode == ECONNREFUSED:
+            return URLError(.cannotConnectToHost)
+        case is NIOSSLError:
+            return URLError(.serverCertificateUntrusted)
+        case is BoringSSLError, is NIOSSLExtraError:
+            return URLError(.secureConnectionFailed)
+        case is HTTPParserError:
+            return URLError(.cannotParseResponse)
+        case is NIOHTTPDecompression.DecompressionError, is NIOHTTPDecompression.ExtraDecompressionError:
+            return URLError(.cannotDecodeContentData)
+        default:
+            return nil
         }
-        if over { dataTask.cancel() }
     }
 }

@@ -1,20 +1,20 @@
 public import Foundation
+import NIOSSL
 import SyncEngine
 
 /// How the client trusts the hub it talks to.
 ///
 /// - With neither a CA file nor a pin, `https` hubs are checked against the system's trust
-///   store (URLSession, libcurl).
+///   store (as NIOSSL finds it).
 /// - With ``caFile``, the hub's chain must lead to a certificate in that PEM file and the
 ///   certificate must name the host (or IP) of the hub URL.
 /// - With ``pins``, the hub's leaf certificate must match one pin: the SHA-256 of its DER or of
 ///   its public key (SPKI DER), in hex (colons allowed, as `openssl x509 -fingerprint -sha256`
 ///   prints). A pin replaces the CA and name checks, like an SSH host key.
 ///
-/// URLSession on Linux (FoundationNetworking on libcurl) takes neither a CA file nor a pin: it
-/// always uses the system store (`URLSessionCertificateAuthorityInfoFile` is read on Android only)
-/// and never calls server-trust delegate methods (`serverTrust` is unsupported). So with a CA file
-/// or a pin the exchange goes over this package's own small HTTPS client on SwiftNIO and NIOSSL.
+/// Requests go over AsyncHTTPClient (``HubClient``), which takes a CA file in its TLS
+/// configuration; a pin needs a verification callback of its own, so with a pin they go over
+/// this package's small HTTPS client on SwiftNIO and NIOSSL (``PinnedHTTPSClient``).
 ///
 /// Plain `http` to an address other than loopback is refused unless ``allowInsecureHTTP``.
 public struct HubTrust: Sendable, Hashable {
@@ -52,9 +52,20 @@ public struct HubTrust: Sendable, Hashable {
     /// system's trust store.
     public var namesCertificates: Bool { caFile != nil || !pins.isEmpty }
 
-    /// Whether the exchange needs the NIO client (a CA file or a pin, over https).
-    func needsOwnClient(for url: URL) -> Bool {
-        url.scheme?.lowercased() == "https" && (caFile != nil || !pins.isEmpty)
+    /// Whether requests to `url` need ``PinnedHTTPSClient`` (a pin, over https).
+    func needsPinnedClient(for url: URL) -> Bool {
+        url.scheme?.lowercased() == "https" && !pins.isEmpty
+    }
+
+    /// The TLS settings for the hub: TLS 1.2 or later, the hub's certificate checked against the
+    /// CA file's certificates when there is one, else against the system's trust store.
+    func tlsConfiguration() throws -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        if let caFile {
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+        }
+        return configuration
     }
 
     /// The pins as 32-byte digests; nil when one is not 64 hex digits.

@@ -4,77 +4,52 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
-/// One HTTPS request over SwiftNIO and NIOSSL, for hubs trusted by a CA file or a pin (which
-/// URLSession on Linux cannot do; see ``HubTrust``). A new connection per request, closed after
-/// the answer. Redirects are not followed (a 3xx answer is returned as it is). The answer is
-/// bounded: a `Content-Length` above `maximumAnswerBytes`, a body past it, or a gzipped body
-/// that inflates past it ends the request with `URLError(.dataLengthExceedsMaximum)`.
+/// One HTTPS request over SwiftNIO and NIOSSL, for hubs whose certificate is pinned (a pin needs a
+/// verification callback, which neither AsyncHTTPClient nor URLSession takes; see ``HubTrust``).
+/// A new connection per request, closed after the answer; the whole request bounded by the
+/// timeout. The rules of ``HubRequest`` apply to the answer's head as it arrives (a redirect is
+/// refused unread). The answer is bounded: a body past `maximumAnswerBytes`, or a gzipped body
+/// that inflates past it, ends the request with `URLError(.dataLengthExceedsMaximum)`.
 enum PinnedHTTPSClient {
-    /// Sends `request` (method, URL, headers, body) and returns the answer as URLSession would:
-    /// the body decoded, the headers as received.
+    /// Sends `request` and returns the answer, its body decoded.
     static func send(
-        _ request: URLRequest, trust: HubTrust, timeoutSeconds: Int, maximumAnswerBytes: Int
-    ) async throws -> (Data, HTTPURLResponse) {
-        guard let url = request.url, let host = url.host, !host.isEmpty else { throw URLError(.badURL) }
-        let port = url.port ?? 443
+        _ request: HubRequest, trust: HubTrust, timeoutSeconds: Int, maximumAnswerBytes: Int, hub: String
+    ) async throws -> HubAnswer {
+        guard let host = request.url.host, !host.isEmpty else { throw URLError(.badURL) }
+        let port = request.url.port ?? 443
         let timeout = TimeAmount.seconds(Int64(max(1, timeoutSeconds)))
-        let context = try NIOSSLContext(configuration: try tlsConfiguration(trust))
+        let context = try NIOSSLContext(configuration: try trust.tlsConfiguration())
         let pins = trust.pinDigests ?? []
         let sniHost = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-
-        do {
-            return try await send(
-                request, url: url, host: sniHost, port: port, context: context, pins: pins, timeout: timeout,
-                timeoutSeconds: timeoutSeconds, limit: maximumAnswerBytes)
-        } catch let error as URLError {
-            throw error
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch is NIOSSLError {
-            throw URLError(.serverCertificateUntrusted)
-        } catch is BoringSSLError {
-            throw URLError(.secureConnectionFailed)
-        } catch is NIOSSLExtraError {
-            throw URLError(.secureConnectionFailed)
-        } catch {
-            throw URLError(.cannotConnectToHost)
-        }
+        return try await send(
+            request, host: sniHost, port: port, context: context, pins: pins, timeout: timeout,
+            timeoutSeconds: timeoutSeconds, limit: maximumAnswerBytes, hub: hub)
     }
 
     private static func send(
-        _ request: URLRequest, url: URL, host sniHost: String, port: Int, context: NIOSSLContext, pins: [[UInt8]],
-        timeout: TimeAmount, timeoutSeconds: Int, limit: Int
-    ) async throws -> (Data, HTTPURLResponse) {
+        _ request: HubRequest, host sniHost: String, port: Int, context: NIOSSLContext, pins: [[UInt8]],
+        timeout: TimeAmount, timeoutSeconds: Int, limit: Int, hub: String
+    ) async throws -> HubAnswer {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(timeout)
             .connect(host: sniHost, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler: NIOSSLClientHandler
-                    // NIOSSL sends no SNI for an IP address: it then checks the certificate's IP
-                    // addresses against the peer's.
-                    let name = isIPAddress(sniHost) ? nil : sniHost
-                    if pins.isEmpty {
-                        handler = try NIOSSLClientHandler(context: context, serverHostname: name)
-                    } else {
-                        handler = try NIOSSLClientHandler(
-                            context: context, serverHostname: name,
-                            customVerificationCallback: { chain, promise in
-                                promise.succeed(matches(chain.first, pins: pins) ? .certificateVerified : .failed)
-                            })
-                    }
+                    // No SNI for an IP address. The pin replaces the CA and name checks.
+                    let handler = try NIOSSLClientHandler(
+                        context: context, serverHostname: isIPAddress(sniHost) ? nil : sniHost,
+                        customVerificationCallback: { chain, promise in
+                            promise.succeed(matches(chain.first, pins: pins) ? .certificateVerified : .failed)
+                        })
                     try channel.pipeline.syncOperations.addHandler(handler)
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
             }
 
-        return try await withThrowingTaskGroup(of: (Data, HTTPURLResponse)?.self) { tasks in
+        return try await withThrowingTaskGroup(of: HubAnswer?.self) { tasks in
             tasks.addTask {
-                try await exchange(over: channel, request: request, url: url, limit: limit)
+                try await exchange(over: channel, request: request, limit: limit, hub: hub)
             }
             tasks.addTask {
                 try await Task.sleep(for: .seconds(max(1, timeoutSeconds)))
@@ -106,15 +81,6 @@ enum PinnedHTTPSClient {
         host.contains(":") || (host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil })
     }
 
-    static func tlsConfiguration(_ trust: HubTrust) throws -> TLSConfiguration {
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.minimumTLSVersion = .tlsv12
-        if let caFile = trust.caFile {
-            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
-        }
-        return configuration
-    }
-
     /// Whether `leaf`'s DER or SPKI hashes to one of `pins`.
     static func matches(_ leaf: NIOSSLCertificate?, pins: [[UInt8]]) -> Bool {
         guard let leaf, let der = try? leaf.toDERBytes() else { return false }
@@ -124,20 +90,19 @@ enum PinnedHTTPSClient {
     }
 
     private static func exchange(
-        over channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>, request: URLRequest, url: URL,
-        limit: Int
-    ) async throws -> (Data, HTTPURLResponse) {
+        over channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>, request: HubRequest, limit: Int, hub: String
+    ) async throws -> HubAnswer {
         try await channel.executeThenClose { inbound, outbound in
+            let url = request.url
             var path = url.path.isEmpty ? "/" : url.path
             if let query = url.query { path += "?" + query }
-            var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.httpMethod ?? "GET"), uri: path)
-            let body = request.httpBody ?? Data()
+            var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: path)
             head.headers.add(name: "Host", value: url.port.map { "\(url.host ?? ""):\($0)" } ?? (url.host ?? ""))
-            for (name, value) in request.allHTTPHeaderFields ?? [:] { head.headers.add(name: name, value: value) }
-            head.headers.replaceOrAdd(name: "Content-Length", value: String(body.count))
+            head.headers.add(contentsOf: request.headers)
+            head.headers.replaceOrAdd(name: "Content-Length", value: String(request.body.count))
             head.headers.replaceOrAdd(name: "Connection", value: "close")
             try await outbound.write(.head(head))
-            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: request.body))))
             try await outbound.write(.end(nil))
 
             var responseHead: HTTPResponseHead?
@@ -145,9 +110,7 @@ enum PinnedHTTPSClient {
             for try await part in inbound {
                 switch part {
                 case .head(let value):
-                    if let length = value.headers["Content-Length"].first.flatMap({ Int($0) }), length > limit {
-                        throw URLError(.dataLengthExceedsMaximum)
-                    }
+                    try HubRequest.check(status: Int(value.status.code), headers: value.headers, limit: limit, hub: hub)
                     responseHead = value
                 case .body(var chunk):
                     guard received.readableBytes + chunk.readableBytes <= limit else {
@@ -157,12 +120,8 @@ enum PinnedHTTPSClient {
                 case .end:
                     guard let responseHead else { throw URLError(.badServerResponse) }
                     let data = try decoded(received, head: responseHead, limit: limit)
-                    var fields: [String: String] = [:]
-                    for (name, value) in responseHead.headers { fields[name] = value }
-                    guard let response = HTTPURLResponse(
-                        url: url, statusCode: Int(responseHead.status.code), httpVersion: "HTTP/1.1", headerFields: fields)
-                    else { throw URLError(.badServerResponse) }
-                    return (Data(data.readableBytesView), response)
+                    return HubAnswer(
+                        status: Int(responseHead.status.code), headers: responseHead.headers, body: Data(data.readableBytesView))
                 }
             }
             throw URLError(.networkConnectionLost)

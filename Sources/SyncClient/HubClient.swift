@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The HTTP client that carries every request to one hub: AsyncHTTPClient over SwiftNIO, with
+/// the rules of ``HubRequest`` (no redirects, answers bounded once decompressed, a timeout
+/// counted without progress), or ``PinnedHTTPSClient`` when the hub's certificate is pinned.
+///
+/// Connections are kept between the requests of a sync and closed after 15 s unused (below the
+/// hub's idle timeout, 60 s by default). `https` hubs are checked against the system's trust
+/// store, or against the certificates of a CA file.
+final class HubClient: Sendable {
+    let trust: HubTrust
+    let timeoutSeconds: Int
+    let maximumAnswerBytes: Int
+    private let client: HTTPClient
+
+    init(trust: HubTrust, timeoutSeconds: Int, maximumAnswerBytes: Int = HubRequest.defaultMaximumAnswerBytes) {
+        self.trust = trust
+        self.timeoutSeconds = max(1, timeoutSeconds)
+        self.maximumAnswerBytes = max(1, maximumAnswerBytes)
+        let timeout = TimeAmount.seconds(Int64(self.timeoutSeconds))
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: timeout, read: timeout, write: timeout),
+            connectionPool: .init(idleTimeout: .seconds(15)),
+            decompression: .enabled(limit: .size(self.maximumAnswerBytes)))
+        // The synchronizer retries by its own policy; a refused connection fails at once.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.httpVersion = .http1Only
+        client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }
+
+    deinit {
+        // AsyncHTTPClient wants a client shut down before it goes (debug builds check). This does
+        // it without waiting: the client keeps itself alive until its connections are closed.
+        client.shutdown { _ in }
+    }
+
+    /// The longest a request may take in all, progress or not (a hub trickling its answer).
+    var totalSeconds: Int64 { Int64(max(timeoutSeconds, 600)) }
+
+    /// Sends `request`; returns the answer, or throws a ``SyncClientError`` (`unreachable`,
+    /// `redirected`, `answerTooLarge`, `badAnswer`, `notConfigured`) or `CancellationError`.
+    func send(_ request: HubRequest, hub: String) async throws -> HubAnswer {
+        do {
+            if trust.needsPinnedClient(for: request.url) {
+                return try await PinnedHTTPSClient.send(
+                    request, trust: trust, timeoutSeconds: timeoutSeconds, maximumAnswerBytes: maximumAnswerBytes, hub: hub)
+            }
+            return try await execute(request, hub: hub)
+        } catch {
+            throw HubRequest.failure(error, hub: hub, limit: maximumAnswerBytes)
+        }
+    }
+
+    private func execute(_ request: HubRequest, hub: String) async throws -> HubAnswer {
+        var outgoing = HTTPClientRequest(url: request.url.absoluteString)
+        outgoing.method = request.method
+        outgoing.headers = request.headers
+        outgoing.body = .bytes(ByteBuffer(bytes: request.body))
+        if request.url.scheme?.lowercased() == "https" { outgoing.tlsConfiguration = try trust.tlsConfiguration() }
+        let deadline = ContinuousClock.now + .seconds(totalSeconds)
+        let response = try await client.execute(outgoing, deadline: .now() + .seconds(totalSeconds))
+        let status = Int(response.status.code)
+        try HubRequest.check(status: status, headers: response.headers, limit: maximumAnswerBytes, hub: hub)
+        var body = Data()
+        for try await chunk in response.body {
+            guard body.count + chunk.readableBytes <= maximumAnswerBytes else { throw URLError(.dataLengthExceedsMaximum) }
+            guard ContinuousClock.now < deadline else { throw URLError(.timedOut) }
+            body.append(contentsOf: chunk.readableBytesView)
+        }
+        // A cancelled task may see the body end early: it must not pass for a whole answer.
+        try Task.checkCancellation()
+        return HubAnswer(status: status, headers: response.headers, body: body)
+    }
+}
