@@ -59,8 +59,12 @@ extension ReplicaStore {
         } catch let error as AtRestError {
             throw StoreError(.keyFile, "The data key file \(keyPath) cannot be used: \(error.message)")
         }
+        let passphrase = try ask()
+        try UnlockFailures(replicaPath: path).wait(base: options.unlockDelay)
         do {
-            return DataKeyCipher(key: try wrapped.unwrap(try ask()))
+            let cipher = DataKeyCipher(key: try wrapped.unwrap(passphrase))
+            UnlockFailures(replicaPath: path).reset()
+            return cipher
         } catch let error as AtRestError where error.code == .wrongPassphrase {
             throw StoreError(.wrongPassphrase, "The passphrase does not open the replica \(path); nothing was changed.")
         } catch let error as AtRestError {

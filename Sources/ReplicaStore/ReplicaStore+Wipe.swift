@@ -17,7 +17,10 @@ public struct WipeReport: Sendable, Hashable {
 extension ReplicaStore {
     /// The files a replica at `path` consists of, the wrapped data key first.
     static func files(ofReplicaAt path: String) -> [String] {
-        [dataKeyPath(forReplicaAt: path), path + ".key", path + ".credential", path, path + "-wal", path + "-shm"]
+        [
+            dataKeyPath(forReplicaAt: path), path + ".key", path + ".credential", path, path + "-wal", path + "-shm",
+            UnlockFailures(replicaPath: path).path,
+        ]
     }
 
     /// Destroys the replica at `path` without its passphrase, in time independent of its size:

@@ -27,6 +27,9 @@ public struct ReplicaStore: Sendable {
         /// The cost of deriving the key that wraps a new encrypted replica's data key (tests
         /// lower it; a replica keeps the parameters it was created with).
         public var keyDerivation = ScryptParameters.standard
+        /// How long an attempt to unlock waits after one wrong passphrase; it doubles with each
+        /// further wrong one in a row, up to 64 times this (tests lower it).
+        public var unlockDelay = Duration.seconds(1)
 
         public init() {}
     }

@@ -76,6 +76,7 @@ struct EncryptedReplicaTests {
         func open() throws -> ReplicaStore {
             var options = ReplicaStore.Options()
             options.passphrase = { try Passphrase(EncryptedReplicaTests.passphrase) }
+            options.unlockDelay = .zero
             return try ReplicaStore.open(at: replica, options: options)
         }
     }

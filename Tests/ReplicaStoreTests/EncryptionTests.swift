@@ -35,6 +35,7 @@ enum Captor {
         var options = folder.options
         options.keyDerivation = .testing
         options.passphrase = Self.passphrase(passphrase)
+        options.unlockDelay = .zero
         return options
     }
 
@@ -77,7 +78,8 @@ enum Captor {
         #expect(error?.code == .wrongPassphrase)
         #expect(error?.message.contains("passphrase for test") == false)
         // The -shm file is SQLite's shared-memory index (readers' marks), not content.
-        let after = try Captor.files(in: folder.directory)
+        // Beside them, the count of failed attempts (for the growing delay) is all that is new.
+        let after = try Captor.files(in: folder.directory).filter { !$0.name.hasSuffix(".unlock-failures") }
         #expect(after.map(\.name) == before.map(\.name))
         for (old, new) in zip(before, after) where !old.name.hasSuffix("-shm") {
             #expect(old.bytes == new.bytes, "\(old.name) changed")
@@ -86,6 +88,29 @@ enum Captor {
         noPassphrase.passphrase = nil
         let locked = #expect(throws: StoreError.self) { try ReplicaStore.open(at: store.path, options: noPassphrase) }
         #expect(locked?.code == .locked)
+    }
+
+    /// Someone at the device trying passphrases one after another (each try a new process): every
+    /// wrong one makes the next attempt wait twice as long before the key is even derived; the
+    /// right one, after that wait, clears the count.
+    @Test func wrongPassphrasesAreAnsweredEverMoreSlowly() throws {
+        let folder = try TemporaryReplica()
+        let store = try Self.create(folder, "field", encrypted: true)
+        var wrong = Self.options(folder, passphrase: "wrong wrong wrong")
+        wrong.unlockDelay = .milliseconds(100)
+        var times: [Duration] = []
+        for _ in 0..<3 {
+            let start = ContinuousClock.now
+            #expect(throws: StoreError.self) { try ReplicaStore.open(at: store.path, options: wrong) }
+            times.append(ContinuousClock.now - start)
+        }
+        #expect(times[1] >= .milliseconds(100) && times[2] >= .milliseconds(200), "\(times)")
+        var right = Self.options(folder)
+        right.unlockDelay = .milliseconds(100)
+        let start = ContinuousClock.now
+        _ = try ReplicaStore.open(at: store.path, options: right)
+        #expect(ContinuousClock.now - start >= .milliseconds(400))
+        #expect(!FileManager.default.fileExists(atPath: store.path + ".unlock-failures"))
     }
 
     /// The data key file removed (the replica would open in clear and mix clear bodies in), or
