@@ -183,6 +183,40 @@ struct EncryptedReplicaTests {
         }
     }
 
+    /// `syncd run` on an encrypted replica reads its passphrase file once, at start, and then
+    /// syncs on its own; with a wrong passphrase it stops at once with one line.
+    @Test("syncd run unlocks an encrypted replica once at start and delivers its reports; a wrong passphrase stops it")
+    func daemonUnlocksOnce() async throws {
+        let field = try Field()
+        try await field.initialize()
+        try await withProcessFixture { fixture in
+            try await HubFixture.withHub { hub in
+                try await field.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try hub.enrollmentCode(name: "observer"))
+                let id = try await field.succeed("put", "reports", "--body", #"{"title": "Convoy at the crossing"}"#).output
+                let key = DocumentKey(collection: try #require(CollectionName("reports")), id: try #require(DocumentID(id)))
+
+                let wrong = field.sandbox.path("wrong")
+                try Field.writePrivate(wrong, "not it\n")
+                let refused = try fixture.start("syncd", ["run", "--db", field.replica, "--passphrase-file", wrong])
+                let ended = try await refused.waitForExit(timeout: .seconds(30))
+                #expect(ended == .exited(1), "\(refused.standardError)")
+                #expect(refused.standardError.contains("passphrase") && !refused.standardError.contains("not it"), "\(refused.standardError)")
+
+                let daemon = try fixture.start(
+                    "syncd", ["run", "--db", field.replica, "--passphrase-file", field.passphraseFile, "--interval", "1"])
+                let deadline = ContinuousClock.now + .seconds(30)
+                var delivered = false
+                while !delivered, ContinuousClock.now < deadline, daemon.isRunning {
+                    try await Task.sleep(for: .milliseconds(200))
+                    delivered = try hub.store.document(key) != nil
+                }
+                #expect(delivered, "\(daemon.standardError.suffix(2000))")
+                daemon.send(signal: SIGTERM)
+                #expect(try await daemon.waitForExit(timeout: .seconds(20)) == .exited(0), "\(daemon.standardError.suffix(2000))")
+            }
+        }
+    }
+
     /// The key test of issue 16: an observer records reports with distinctive text and an
     /// informant reference on an encrypted replica, enrolls with a hub and syncs; a captor copies
     /// the replica's folder (database, WAL and shared memory as they are, key files) and searches
