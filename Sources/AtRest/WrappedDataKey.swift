@@ -55,6 +55,12 @@ public struct WrappedDataKey: Sendable, Hashable, Codable {
         return DataKey(symmetricKey: SymmetricKey(data: raw), id: keyID)
     }
 
+    /// The same data key wrapped under `newPassphrase` with `parameters` and a new salt; throws
+    /// ``AtRestError/Code/wrongPassphrase`` when `current` does not unwrap it.
+    public func rewrapped(_ current: Passphrase, as newPassphrase: Passphrase, parameters: ScryptParameters) throws -> WrappedDataKey {
+        try Self.wrap(try unwrap(current), passphrase: newPassphrase, parameters: parameters)
+    }
+
     /// The file's bytes.
     public func encoded() throws -> Data {
         let encoder = JSONEncoder()

@@ -49,16 +49,7 @@ extension ReplicaStore {
         guard let ask = options.passphrase else {
             throw StoreError(.locked, "The replica \(path) is encrypted and no passphrase was given.")
         }
-        let wrapped: WrappedDataKey
-        do {
-            guard let handle = FileHandle(forReadingAtPath: keyPath) else {
-                throw StoreError(.keyFile, "The data key file \(keyPath) cannot be read.")
-            }
-            defer { try? handle.close() }
-            wrapped = try WrappedDataKey.decode(try handle.read(upToCount: WrappedDataKey.maximumFileSize + 1) ?? Data())
-        } catch let error as AtRestError {
-            throw StoreError(.keyFile, "The data key file \(keyPath) cannot be used: \(error.message)")
-        }
+        let wrapped = try readWrappedKey(keyPath)
         let passphrase = try ask()
         try UnlockFailures(replicaPath: path).wait(base: options.unlockDelay)
         do {
@@ -67,6 +58,19 @@ extension ReplicaStore {
             return cipher
         } catch let error as AtRestError where error.code == .wrongPassphrase {
             throw StoreError(.wrongPassphrase, "The passphrase does not open the replica \(path); nothing was changed.")
+        } catch let error as AtRestError {
+            throw StoreError(.keyFile, "The data key file \(keyPath) cannot be used: \(error.message)")
+        }
+    }
+
+    /// The wrapped data key in the file at `keyPath`.
+    static func readWrappedKey(_ keyPath: String) throws -> WrappedDataKey {
+        do {
+            guard let handle = FileHandle(forReadingAtPath: keyPath) else {
+                throw StoreError(.keyFile, "The data key file \(keyPath) cannot be read.")
+            }
+            defer { try? handle.close() }
+            return try WrappedDataKey.decode(try handle.read(upToCount: WrappedDataKey.maximumFileSize + 1) ?? Data())
         } catch let error as AtRestError {
             throw StoreError(.keyFile, "The data key file \(keyPath) cannot be used: \(error.message)")
         }

@@ -27,7 +27,7 @@ struct FieldCLI: AsyncParsableCommand {
         subcommands: [
             Init.self, Put.self, Edit.self, Get.self, List.self, Delete.self, History.self, Conflicts.self,
             Status.self, Sync.self, Record.self, Observations.self, Situations.self, Warnings.self,
-            Participants.self, Export.self, Enroll.self, Verify.self, Encrypt.self, Wipe.self,
+            Participants.self, Export.self, Enroll.self, Verify.self, Encrypt.self, ChangePassphrase.self, Wipe.self,
         ]
     )
 

@@ -183,6 +183,20 @@ struct EncryptedReplicaTests {
         }
     }
 
+    @Test("passphrase changes the passphrase from files: the new one opens, the old one exits 79")
+    func changePassphrase() async throws {
+        let field = try Field()
+        try await field.initialize()
+        let id = try await field.succeed("put", "reports", "--body", #"{"title": "Road blocked"}"#).output
+        let new = field.sandbox.path("new")
+        try Field.writePrivate(new, "another long passphrase\n")
+        try await field.succeed("passphrase", "--new-passphrase-file", new)
+        let old = try await field.run(["get", "reports", id])
+        #expect(old.exitCode == Self.wrongPassphrase, "\(old)")
+        let read = try await field.run(["get", "reports", id], passphraseFile: new)
+        #expect(read.succeeded && read.stdout.contains("Road blocked"), "\(read)")
+    }
+
     /// `syncd run` on an encrypted replica reads its passphrase file once, at start, and then
     /// syncs on its own; with a wrong passphrase it stops at once with one line.
     @Test("syncd run unlocks an encrypted replica once at start and delivers its reports; a wrong passphrase stops it")

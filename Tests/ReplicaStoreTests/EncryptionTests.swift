@@ -113,6 +113,34 @@ enum Captor {
         #expect(!FileManager.default.fileExists(atPath: store.path + ".unlock-failures"))
     }
 
+    /// A new passphrase (and a higher cost): only the wrapped key changes; the old passphrase no
+    /// longer opens, the new one does, and the old file's bytes are overwritten (a captor who later
+    /// learns the old passphrase finds no key wrapped under it).
+    @Test func changingThePassphraseRewrapsTheKeyAndShredsTheOldFile() throws {
+        let folder = try TemporaryReplica()
+        let store = try Self.create(folder, "field", encrypted: true)
+        let written = try store.write(try Self.report("r1"))
+        let keyPath = ReplicaStore.dataKeyPath(forReplicaAt: store.path)
+        let original = try Data(contentsOf: URL(fileURLWithPath: keyPath))
+        let oldBlocks = try #require(FileHandle(forReadingAtPath: keyPath))
+        defer { try? oldBlocks.close() }
+        var options = Self.options(folder)
+        options.keyDerivation = ScryptParameters(logN: 11, r: 8, p: 1)
+        try ReplicaStore.changePassphrase(at: store.path, to: try Passphrase("the new passphrase"), options: options)
+
+        let error = #expect(throws: StoreError.self) { try ReplicaStore.open(at: store.path, options: Self.options(folder)) }
+        #expect(error?.code == .wrongPassphrase)
+        let reopened = try ReplicaStore.open(at: store.path, options: Self.options(folder, passphrase: "the new passphrase"))
+        #expect(try reopened.document(written.key)?.siblings == [written])
+        let file = try WrappedDataKey.decode(try Data(contentsOf: URL(fileURLWithPath: keyPath)))
+        #expect(file.derivation.parameters.logN == 11)
+        let left = try oldBlocks.readToEnd() ?? Data()
+        #expect(left.count == original.count && left != original)
+        #expect(throws: StoreError.self) {
+            try ReplicaStore.changePassphrase(at: store.path, to: try Passphrase("x"), options: Self.options(folder))
+        }
+    }
+
     /// The data key file removed (the replica would open in clear and mix clear bodies in), or
     /// another replica's put in its place: refused.
     @Test func aMissingOrForeignDataKeyIsRefused() throws {
