@@ -25,7 +25,7 @@ extension ReplicaStore {
     public func apply(
         _ versions: [Version], from peer: ReplicaID?,
         admit: (@Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission)? = nil,
-        implausible: ImplausibleContexts = .holdUntilPlausible,
+        implausible: ImplausibleContexts = .holdUntilPlausible, vouched: VersionVector = VersionVector(),
         inSameTransaction: (@Sendable (ApplyContext) throws -> Void)? = nil
     ) throws -> ApplyReport {
         let now = options.now()
@@ -35,8 +35,11 @@ extension ReplicaStore {
             var changed = Set<DocumentKey>()
             var known: [Dot: (isTombstone: Bool, wall: UInt64)] = [:]
             var held = try Knowledge.load(db, origins: CausalPlausibility.origins(of: versions))
-            // A context may claim only what this replica holds plus what arrives with it.
-            let plausibility = CausalPlausibility(held: held, batch: versions)
+            // A context may claim only what this replica holds plus what arrives with it, or what
+            // the peer vouches it holds (a replica with a read scope holds nothing outside it).
+            var bound = held
+            bound.merge(vouched)
+            let plausibility = CausalPlausibility(held: bound, batch: versions)
             var raised: [ReplicaID: UInt64] = [:]
             var forked = Set<ReplicaID>()
             var latest = HybridTimestamp.zero
@@ -104,8 +107,9 @@ extension ReplicaStore {
             if let own = raised[try ReplicaStore.currentReplicaID(db)] {
                 try ApplyContext(db: db).raiseCounter(toAtLeast: own)
             }
-            if implausible == .holdUntilPlausible, !raised.isEmpty {
-                report.released = try SetAside.releasePlausible(db, records: &records, changed: &changed, known: &known)
+            if implausible == .holdUntilPlausible, !raised.isEmpty || !vouched.isEmpty {
+                report.released = try SetAside.releasePlausible(
+                    db, vouched: vouched, records: &records, changed: &changed, known: &known)
             }
             for key in changed { try records[key]?.save(db, known: known) }
             if latest > .zero { try ClockRow.observe(db, latest, now: now) }
@@ -189,6 +193,14 @@ public enum SetAside {
     /// The prefix of the reason of a version set aside because its context claims more than exists.
     public static let implausiblePrefix = "implausible context"
 
+    /// The prefix of the reason of a pushed version the hub rejected.
+    public static let rejectedPrefix = "rejected by the hub"
+
+    /// The reason kept for a version the hub rejected for `reason`, saying `message`.
+    public static func rejected(_ reason: String, message: String) -> String {
+        "\(rejectedPrefix) (\(reason)): \(message)"
+    }
+
     /// The reason kept for a version whose context could not be true.
     static func implausible(_ problem: CausalPlausibility.Problem) -> String {
         "\(implausiblePrefix): \(problem)"
@@ -198,7 +210,7 @@ public enum SetAside {
     /// covers, again and again while releasing one covers another; returns their dots. Rare: the
     /// query reads only set-aside rows (a partial index).
     static func releasePlausible(
-        _ db: Database, records: inout [DocumentKey: DocumentRecord], changed: inout Set<DocumentKey>,
+        _ db: Database, vouched: VersionVector, records: inout [DocumentKey: DocumentRecord], changed: inout Set<DocumentKey>,
         known: inout [Dot: (isTombstone: Bool, wall: UInt64)]
     ) throws -> [Dot] {
         var waiting = try Row.fetchAll(
@@ -212,7 +224,9 @@ public enum SetAside {
         var progress = true
         while progress, !waiting.isEmpty {
             progress = false
-            let check = CausalPlausibility(held: try Knowledge.load(db, origins: CausalPlausibility.origins(of: waiting)), batch: [])
+            var bound = try Knowledge.load(db, origins: CausalPlausibility.origins(of: waiting))
+            bound.merge(vouched)
+            let check = CausalPlausibility(held: bound, batch: [])
             for version in waiting where check.problem(of: version) == nil {
                 var record = try records[version.key] ?? DocumentRecord.loadAll(db, [version.key])[version.key]
                     ?? DocumentRecord(key: version.key, partition: version.partition)

@@ -29,7 +29,8 @@ public struct FeedPage: Sendable, Hashable {
     /// Whether the requested position was not one of this replica's (unknown sequence or another
     /// dot there), so the page starts at the beginning instead.
     public var restarted: Bool
-    /// This replica's knowledge of the requested origins (absent entries are 0).
+    /// This replica's knowledge of the requested origins and of every origin the page's versions
+    /// and their contexts name (absent entries are 0).
     public var knowledge: VersionVector
 
     public init(versions: [Version], end: FeedPosition, hasMore: Bool, restarted: Bool, knowledge: VersionVector) {
@@ -105,7 +106,9 @@ extension ReplicaStore {
             }
             var knowledge = VersionVector()
             let statement = try db.cachedStatement(sql: "SELECT counter FROM knowledge WHERE origin = ?")
-            for origin in origins {
+            // The origins the page's contexts name, so that a reader holding only part of the feed
+            // (a read scope) learns that the dots they claim exist here.
+            for origin in origins.union(CausalPlausibility.origins(of: versions)) {
                 let counter = try Int64.fetchOne(statement, arguments: [origin.hex]) ?? 0
                 knowledge[origin] = UInt64(max(0, counter))
             }
@@ -131,6 +134,19 @@ extension ReplicaStore {
     }
 
     /// Whether `position` is one of this replica's: the start, or the dot it names is stored at its sequence.
+    /// Whether this replica has caught up with what a peer shows it once held: it gave out
+    /// `position` (or there is none), and its counter is at least `ownCounter`. A replica restored
+    /// from a backup is not, until the devices relay back what it lost; it must not write versions
+    /// of its own until then, or it would use a dot again with other contents.
+    public func hasCaughtUp(with position: FeedPosition?, ownCounter: UInt64) throws -> Bool {
+        try read { db in
+            let counter = try Int64.fetchOne(db, sql: "SELECT counter FROM replica") ?? 0
+            guard UInt64(max(0, counter)) >= ownCounter else { return false }
+            guard let position else { return true }
+            return try Self.holds(db, position)
+        }
+    }
+
     static func holds(_ db: Database, _ position: FeedPosition) throws -> Bool {
         if position == .start { return true }
         guard position.sequence > 0, let dot = position.dot else { return false }

@@ -32,6 +32,32 @@ extension ApplyContext {
     }
 }
 
+extension ApplyContext {
+    /// Takes back into their documents' states the versions among `dots` set aside because the
+    /// hub rejected them, now that it holds them in good standing (it was restored from a backup,
+    /// or the device's grants widened).
+    public func readmit(_ dots: [Dot]) throws {
+        guard !dots.isEmpty else { return }
+        var keys = Set<DocumentKey>()
+        let lookup = try db.cachedStatement(
+            sql: "SELECT collection, document_id FROM versions WHERE origin = ? AND counter = ? AND set_aside_reason LIKE ?")
+        for dot in dots {
+            let arguments: StatementArguments = [dot.replica.hex, Int64(dot.counter), "\(SetAside.rejectedPrefix)%"]
+            guard let row = try Row.fetchOne(lookup, arguments: arguments),
+                let collection = CollectionName(row[0] as String), let id = DocumentID(row[1] as String)
+            else { continue }
+            try db.execute(
+                sql: "UPDATE versions SET set_aside_reason = NULL WHERE origin = ? AND counter = ?",
+                arguments: [dot.replica.hex, Int64(dot.counter)])
+            keys.insert(DocumentKey(collection: collection, id: id))
+        }
+        for key in keys {
+            try SetAside.reconsiderPartitionMoves(db, key)
+            try ReplicaStore.rebuildState(db, key)
+        }
+    }
+}
+
 extension SetAside {
     /// The start of the reason of a version set aside because its document arrived here first in
     /// another partition.
@@ -97,12 +123,33 @@ extension ReplicaStore {
         try read { db in
             let replicaID = try Self.currentReplicaID(db)
             let counter = try Int64.fetchOne(db, sql: "SELECT counter FROM replica") ?? 0
-            let held = try Int64.fetchOne(
-                db, sql: "SELECT max(counter) FROM versions WHERE origin = ?", arguments: [replicaID.hex]) ?? 0
             return ExchangeBase(
-                peer: try PeerRow.load(db, peer), counter: UInt64(max(0, counter)), heldCounter: UInt64(max(0, held)),
-                replica: replicaID)
+                peer: try PeerRow.load(db, peer), counter: UInt64(max(0, counter)),
+                heldCounter: try Self.contiguousOwnCounter(db, replicaID), replica: replicaID)
         }
+    }
+
+    /// The top of the unbroken run of this replica's own versions from counter 1: what it holds of
+    /// its own without a hole. A replica restored from a backup that writes before it has recovered
+    /// all its later versions holds a hole below its newest version; the hub must go on sending
+    /// what fills it, so the exchange names this counter, not the highest one held.
+    static func contiguousOwnCounter(_ db: Database, _ replica: ReplicaID) throws -> UInt64 {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT count(*), max(counter) FROM versions WHERE origin = ?", arguments: [replica.hex])
+        let count: Int64 = row?[0] ?? 0
+        let highest: Int64 = row?[1] ?? 0
+        if count == highest { return UInt64(max(0, highest)) }
+        let hasFirst = try Bool.fetchOne(
+            db, sql: "SELECT EXISTS (SELECT 1 FROM versions WHERE origin = ? AND counter = 1)", arguments: [replica.hex])
+        guard hasFirst == true else { return 0 }
+        let top = try Int64.fetchOne(
+            db,
+            sql: """
+                SELECT min(counter) FROM versions AS v WHERE origin = ?1
+                AND NOT EXISTS (SELECT 1 FROM versions WHERE origin = ?1 AND counter = v.counter + 1)
+                """,
+            arguments: [replica.hex]) ?? 0
+        return UInt64(max(0, top))
     }
 
     /// How many versions in good standing a peer knowing `knowledge` lacks: what waits to be pushed.

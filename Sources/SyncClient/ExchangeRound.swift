@@ -45,6 +45,9 @@ public struct ExchangeRound: Sendable, Hashable {
         public var fork: Rejection?
         /// Pushed versions the hub holds after the round and did not reject.
         public var pushedTaken: Int
+        /// Their dots: own versions among them set aside as rejected earlier are taken back (a hub
+        /// restored from a backup, or with wider grants now, accepted them).
+        public var taken: [Dot] = []
         /// The next round must send the whole belief of the hub's knowledge.
         public var sendAssumedKnowledgeNext: Bool
         /// More versions wait at the hub.
@@ -53,6 +56,9 @@ public struct ExchangeRound: Sendable, Hashable {
         /// again by a later sync (this one cannot fill the gap).
         public var gaps: [ReplicaID: UInt64] = [:]
     }
+
+    /// Rejection reasons of pushed versions the hub did not store.
+    static let notStored: Set<Rejection.Reason> = [.fork, .gap, .implausibleContext]
 
     /// What `response` changes.
     ///
@@ -83,16 +89,32 @@ public struct ExchangeRound: Sendable, Hashable {
         // has seen its own versions confirmed (believed before, pushed now, pulled back): a hub that
         // holds more (a replica restored from a backup, which may have written those dots again)
         // gets its unconfirmed versions pushed, and finds the fork if their contents differ.
-        let ownPushed = request.push.lazy.filter { $0.dot.replica == replica }.map(\.dot.counter).max() ?? 0
-        knowledge[replica] = min(knowledge[replica], max(base.peer.knowledge[replica], ownPushed, ownPulled))
-        for version in pulled { knowledge.add(version.dot) }
+        // Own versions pushed confirm their dots up to the first the hub did not store (a fork, a
+        // gap, an implausible context; a quarantined version is stored): a replica restored from a
+        // backup that wrote a dot again pushes it until its fork is dealt with, even if the answer
+        // that named the fork was lost. Pulled own versions confirm only once every own version
+        // held without a hole is confirmed: one pulled above an unpushed one must not hide it.
+        let notStored = Set(response.rejected.filter { Self.notStored.contains($0.reason) }.map(\.dot))
+        var confirmed = base.peer.knowledge[replica]
+        for version in request.push where version.dot.replica == replica {
+            if notStored.contains(version.dot) { break }
+            confirmed = max(confirmed, version.dot.counter)
+        }
+        if confirmed >= base.heldCounter { confirmed = max(confirmed, ownPulled) }
+        knowledge[replica] = min(knowledge[replica], confirmed)
+        for version in pulled where version.dot.replica != replica { knowledge.add(version.dot) }
 
         var setAside: [Dot: String] = [:]
         var fork: Rejection?
         var gaps: [ReplicaID: UInt64] = [:]
         for rejection in response.rejected {
-            if rejection.reason == .fork {
+            if rejection.reason == .fork, rejection.origin == replica {
                 if fork.map({ rejection.dot < $0.dot }) ?? true { fork = rejection }
+            } else if rejection.reason == .fork {
+                // Another origin's version relayed from here, where the hub holds another version
+                // signed at the same dot: that origin forked (a restored hub or a copied device).
+                // This copy is kept but set aside; the origin's own incarnation re-issues it.
+                setAside[rejection.dot] = "set aside: the hub holds another version at \(rejection.dot) (its origin forked)"
             } else if rejection.reason == .gap {
                 // Not stored: the hub lacks what comes before it. Not set aside.
                 gaps[rejection.origin] = min(gaps[rejection.origin] ?? rejection.counter, rejection.counter)
@@ -100,17 +122,15 @@ public struct ExchangeRound: Sendable, Hashable {
                 // Not taken, not set aside: pushed again once the hub holds what it names.
                 continue
             } else {
-                setAside[rejection.dot] = "rejected by the hub (\(rejection.reason.rawValue)): \(rejection.message)"
+                setAside[rejection.dot] = SetAside.rejected(rejection.reason.rawValue, message: rejection.message)
             }
         }
         let rejectedDots = Set(response.rejected.map(\.dot))
-        let pushedTaken = request.push.count {
-            !rejectedDots.contains($0.dot) && knowledge.contains($0.dot)
-        }
+        let taken = request.push.filter { !rejectedDots.contains($0.dot) && knowledge.contains($0.dot) }.map(\.dot)
 
         return Outcome(
             knowledge: knowledge, checkpoint: response.checkpoint, setAside: setAside,
-            raiseCounter: hubHolds > base.counter ? hubHolds : nil, fork: fork, pushedTaken: pushedTaken,
+            raiseCounter: hubHolds > base.counter ? hubHolds : nil, fork: fork, pushedTaken: taken.count, taken: taken,
             sendAssumedKnowledgeNext: response.checkpointReset, more: response.more, gaps: gaps)
     }
 }

@@ -9,7 +9,7 @@ public struct SyncClientError: Error, Sendable, Hashable, CustomStringConvertibl
             case unreachable, unauthorized, protocolMismatch, hubError, requestRefused, badAnswer
             case forked, stalled, notConfigured, revoked, enrollmentRefused
             case credentialHubMismatch, credentialFileExposed, redirected, answerTooLarge
-            case untrustedHub
+            case untrustedHub, unboundIncarnation
         }
         let value: Value
         public var description: String { value.rawValue }
@@ -46,6 +46,10 @@ public struct SyncClientError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let answerTooLarge = Code(value: .answerTooLarge)
         /// The hub answered as another replica than the hub this device enrolled with and pinned.
         public static let untrustedHub = Code(value: .untrustedHub)
+        /// The hub does not know this replica's id as one of this device's (HTTP 403
+        /// `unknown-incarnation`: a hub restored from a backup forgets incarnations taken since).
+        /// The synchronizer binds it again and goes on.
+        public static let unboundIncarnation = Code(value: .unboundIncarnation)
     }
 
     public let code: Code

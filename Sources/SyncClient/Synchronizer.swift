@@ -313,8 +313,24 @@ public struct Synchronizer: Sendable {
         return next
     }
 
-    /// One round trip with retries of transient failures.
+    /// One round trip with retries of transient failures. A hub that does not know the replica's
+    /// id as this device's (restored from a backup older than the incarnation) gets it bound again
+    /// through the incarnation endpoint, once, and the round trip is tried again.
     private func exchange(_ request: SyncRequest) async throws -> TransportReply {
+        do {
+            return try await exchangeRetrying(request)
+        } catch let error as SyncClientError where error.code == .unboundIncarnation {
+            let transport = self.transport
+            let binding = IncarnationRequest(replica: request.replica)
+            _ = try await configuration.retry.run { try await transport.incarnate(binding) }
+            logger.notice(
+                "the hub did not know this replica's id as this device's (restored from a backup?); bound it again",
+                metadata: ["sync.peer": "\(peer)", "sync.incarnation": "\(request.replica.hex)"])
+            return try await exchangeRetrying(request)
+        }
+    }
+
+    private func exchangeRetrying(_ request: SyncRequest) async throws -> TransportReply {
         let transport = self.transport
         let logger = self.logger
         let peer = self.peer
@@ -346,12 +362,17 @@ public struct Synchronizer: Sendable {
         let replica = round.replica
         let forgotten = ForgottenCount()
         let keptApart = verdict.keptApart
-        let report = try store.apply(verdict.admitted, from: response.hub, inSameTransaction: { context in
+        // What the hub vouches exists bounds the pulled contexts (this replica may hold only a
+        // read scope's share); its own versions this replica knows itself.
+        var vouched = response.knowledge
+        vouched[replica] = 0
+        let report = try store.apply(verdict.admitted, from: response.hub, vouched: vouched, inSameTransaction: { context in
             let current = try context.currentReplicaID()
             guard current == replica else { throw ReplicaIDChanged(planned: replica, current: current) }
             try context.keepUnverified(keptApart, at: now)
             if let counter = outcome.raiseCounter { try context.raiseCounter(toAtLeast: counter) }
             try context.setAside(outcome.setAside)
+            try context.readmit(outcome.taken)
             try context.markReported(reported, at: now)
             forgotten.value = try context.applyGrants(
                 response.grants, from: peer, to: replica, acknowledged: outcome.knowledge[replica])

@@ -52,7 +52,7 @@ public struct HubExchange: Sendable {
     /// the request must speak for that device's replica (its enrolled id or a later incarnation), and the exchange is recorded for
     /// operators (last seen, lag, clock skew).
     public func handle(_ request: SyncRequest, device: DeviceRecord? = nil, logger: Logger) async throws -> SyncResponse {
-        try check(request, from: device)
+        try await check(request, from: device)
         let push = try await take(request, from: device)
         try await recordReports(of: request, logger: logger)
         var rejected = push.rejected
@@ -60,10 +60,18 @@ public struct HubExchange: Sendable {
         // The pull, read after the push, with the knowledge, in one snapshot, within the read scope.
         let grants = device?.grants ?? .everything
         let registry = devices
-        let plan = try await PullPlan.plan(checkpoint: request.checkpoint, grants: grants) {
+        var plan = try await PullPlan.plan(checkpoint: request.checkpoint, grants: grants) {
             try await registry.grants(fingerprint: $0)
         }
-        let page = try await storage.page(pageQuery(for: request, plan: plan, readScope: grants.read))
+        var page = try await storage.page(pageQuery(for: request, plan: plan, readScope: grants.read))
+        if page.restarted, plan.alreadyRead != nil {
+            // A catch-up from a checkpoint this hub did not give out (it was restored from a
+            // backup): what the device read under its earlier grants was another feed, so this
+            // pull passes over nothing and sends everything in scope from the start.
+            plan.startOver()
+            page = try await storage.page(pageQuery(for: request, plan: plan, readScope: grants.read))
+            page.restarted = true
+        }
         let next = plan.checkpoint(after: page)
         if !push.gaps.isEmpty, request.understoodReasons?.prefix(16).contains(.gap) == true {
             rejected += Self.gapRejections(push.gaps, held: page.knowledge)
@@ -71,7 +79,7 @@ public struct HubExchange: Sendable {
         }
 
         var response = SyncResponse(
-            hub: storage.hubID, knowledge: Self.knowledgeDelta(page.knowledge, request: request, push: request.push),
+            hub: storage.hubID, knowledge: Self.knowledgeDelta(page, request: request, push: request.push),
             accepted: push.accepted, rejected: rejected, versions: page.versions, checkpoint: next.text,
             more: next.more, checkpointReset: page.restarted)
         // The device's grants, when they changed since its checkpoint: it forgets what it may no longer read.
@@ -101,7 +109,7 @@ public struct HubExchange: Sendable {
 
     /// Refuses, before anything of it is applied, a request in a protocol version this hub does not
     /// speak, one that speaks for another replica than its credential's, or one over a limit.
-    func check(_ request: SyncRequest, from device: DeviceRecord?) throws {
+    func check(_ request: SyncRequest, from device: DeviceRecord?) async throws {
         let limits = configuration.limits
         guard SyncProtocol.supported.contains(request.protocolVersion) else {
             throw SyncHubError(
@@ -109,9 +117,7 @@ public struct HubExchange: Sendable {
                 "The client speaks sync protocol \(request.protocolVersion); this hub speaks \(Self.describe(SyncProtocol.supported)). Upgrade the older side.")
         }
         if let device, !device.isIncarnation(request.replica) {
-            throw SyncHubError(
-                .forbidden,
-                "This device's credential belongs to replica \(device.replicaID.short), not to \(request.replica.short); a device syncs only as itself.")
+            try await checkUnlisted(request.replica, of: device)
         }
         guard request.push.count <= limits.maxPushVersions else {
             throw SyncHubError(
@@ -119,6 +125,23 @@ public struct HubExchange: Sendable {
                 "The push carries \(request.push.count) versions; the limit is \(limits.maxPushVersions) per exchange. Push in smaller batches.")
         }
         try checkMessageLimits(request)
+    }
+
+    /// A request speaking for an id its device's record does not list: one bound to this device
+    /// since the record was read (same key) passes; one that is another device's or the hub's is
+    /// `forbidden`; one nobody holds is `unknown-incarnation` (a hub restored from a backup forgot
+    /// the incarnation), which the device binds again with `POST /v1/incarnate`.
+    private func checkUnlisted(_ replica: ReplicaID, of device: DeviceRecord) async throws {
+        let key = try await devices.keys(of: [replica])[replica]
+        if key == device.publicKey { return }
+        if key != nil || replica == storage.hubID {
+            throw SyncHubError(
+                .forbidden,
+                "This device's credential belongs to replica \(device.replicaID.short), not to \(replica.short); a device syncs only as itself.")
+        }
+        throw SyncHubError(
+            .unknownIncarnation,
+            "Replica \(replica.short) is not bound to this device's credential (enrolled as \(device.replicaID.short)); a device binds an id it took with POST /v1/incarnate.")
     }
 
     /// What taking a push did.
@@ -165,7 +188,9 @@ public struct HubExchange: Sendable {
         let forked = Set(report.forks.map(\.replica))
         outcome.gaps = report.refused.filter { report.implausible[$0] == nil && !forked.contains($0.replica) }
         let unmerged = Set(report.refused + report.forks).union(report.setAside.keys)
-        outcome.merged = try await storage.mergeFieldwise(Set(push.filter { !unmerged.contains($0.dot) }.map(\.key)))
+        if try await hasCaughtUp(with: request) {
+            outcome.merged = try await storage.mergeFieldwise(Set(push.filter { !unmerged.contains($0.dot) }.map(\.key)))
+        }
         outcome.rejected += try await withForkEvidence(Self.rejections(forks: report.forks, quarantined: report.setAside))
         outcome.rejected += try await quarantineImplausible(report.implausible, of: push, pushedBy: request.replica)
         if report.alreadyHeld > 0 {
@@ -176,6 +201,22 @@ public struct HubExchange: Sendable {
         }
         outcome.rejected.sort { $0.dot < $1.dot }
         return outcome
+    }
+
+    /// Whether the hub may write versions of its own (field merges) in this exchange: not while the
+    /// request shows the hub once held more than it does now (a hub restored from a backup, whose
+    /// later merges a device still holds: a merge now would take one of their dots again, with
+    /// other contents). The request's checkpoint must be one the hub gave out, and no knowledge the
+    /// request states may name a hub dot above the hub's counter. A merge left out is a conflict
+    /// that stays visible, and is merged when the document is next pushed.
+    func hasCaughtUp(with request: SyncRequest) async throws -> Bool {
+        let hub = storage.hubID
+        var claimed = request.assumedKnowledge?[hub] ?? 0
+        for version in request.push {
+            claimed = max(claimed, version.context[hub], version.dot.replica == hub ? version.dot.counter : 0)
+        }
+        let position = request.checkpoint.flatMap(PullCheckpoint.init)?.position
+        return try await storage.hasCaughtUp(with: position, ownCounter: claimed)
     }
 
     /// Applies the checked push in one transaction: each version is checked against the write scope
@@ -377,8 +418,20 @@ public struct HubExchange: Sendable {
     /// of; answering all of them spares the client re-pushing what the hub holds). An entry absent
     /// from the delta while its origin was pushed or assumed means the hub holds nothing of it:
     /// vectors carry no zero entries.
-    static func knowledgeDelta(_ knowledge: VersionVector, request: SyncRequest, push: [Version]) -> VersionVector {
+    ///
+    /// It also vouches for the dots the page's contexts name beyond the page itself: a device with
+    /// a read scope never holds versions outside it, and admits a pulled version only when what
+    /// its context names is held there, in the page, or vouched for by the hub.
+    static func knowledgeDelta(_ page: FeedPage, request: SyncRequest, push: [Version]) -> VersionVector {
+        let knowledge = page.knowledge
         var delta = VersionVector()
+        var inPage = VersionVector()
+        for version in page.versions { inPage.add(version.dot) }
+        for version in page.versions {
+            for (origin, claimed) in version.context.entries where claimed > inPage[origin] {
+                delta[origin] = knowledge[origin]
+            }
+        }
         for version in push { delta[version.dot.replica] = knowledge[version.dot.replica] }
         delta[request.replica] = knowledge[request.replica]
         if let assumed = request.assumedKnowledge {

@@ -94,6 +94,14 @@ struct PullPlan: Sendable {
 
     /// Whether the pull sends `version` (beyond the reader's own rules): in the read scope, and
     /// during a catch-up, not covered by what the device already read.
+    /// Makes this a pull of everything in scope from the start of the feed, with no catch-up.
+    mutating func startOver() {
+        after = .start
+        through = nil
+        alreadyRead = nil
+        backfill = nil
+    }
+
     func includes(_ version: Version, readScope: Scope) -> Bool {
         guard readScope.allows(collection: version.collection, partition: version.partition) else { return false }
         if let alreadyRead, alreadyRead.allows(collection: version.collection, partition: version.partition) {

@@ -25,6 +25,7 @@ public struct SyncHubError: Error, Sendable, Hashable, CustomStringConvertible {
             case enrollmentUsed = "enrollment-used"
             case alreadyEnrolled = "already-enrolled"
             case enrollmentProof = "enrollment-proof"
+            case unknownIncarnation = "unknown-incarnation"
         }
         let value: Value
         /// The problem type: a short stable name such as `unsupported-protocol`.
@@ -68,6 +69,10 @@ public struct SyncHubError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let alreadyEnrolled = Code(value: .alreadyEnrolled)
         /// The enrollment's proof is not a signature by the key it enrolls.
         public static let enrollmentProof = Code(value: .enrollmentProof)
+        /// The request speaks for a replica id not bound to the credential's device (a hub restored
+        /// from a backup forgets incarnations taken since): the device may bind it again with
+        /// `POST /v1/incarnate`, which refuses an id bound to another device.
+        public static let unknownIncarnation = Code(value: .unknownIncarnation)
     }
 
     public let code: Code

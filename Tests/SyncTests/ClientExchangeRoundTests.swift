@@ -78,4 +78,39 @@ struct ClientExchangeRoundTests {
         #expect(outcome.fork?.counter == 6)
         #expect(outcome.pushedTaken == 1)
     }
+
+    /// Schedule (fault seed 31): a replica restored from a backup wrote dot 9 again; its push of 9
+    /// met the hub's fork, but the incarnation request after it was cut. Before the fix the push
+    /// counted as confirmed and 9 was never pushed again, so the fork was never dealt with.
+    @Test("a pushed own version the hub did not store confirms nothing; a quarantined one does")
+    func refusedPushConfirmsNothing() {
+        let pushed = [version(me, 7), version(me, 8), version(me, 9)]
+        let planned = round(believed: [me: 6], counter: 9, held: 9, push: pushed)
+        let fork = Rejection(dot: Dot(replica: me, counter: 9), reason: .fork, message: "forked", quarantined: false)
+        #expect(planned.outcome(of: response(knowledge: [me: 10], rejected: [fork])).knowledge[me] == 8)
+        let gap = Rejection(dot: Dot(replica: me, counter: 8), reason: .gap, message: "gap", quarantined: false)
+        #expect(planned.outcome(of: response(knowledge: [me: 7], rejected: [gap])).knowledge[me] == 7)
+        let quarantined = Rejection(dot: Dot(replica: me, counter: 8), reason: .outOfScope, message: "no", quarantined: true)
+        #expect(planned.outcome(of: response(knowledge: [me: 9], rejected: [quarantined])).knowledge[me] == 9)
+    }
+
+    /// Schedule (fault seed 31, the sync after): the restored replica holds 1…9 (9 written again,
+    /// never pushed) and believes the hub holds 6; the page brings back its own 10. Before the fix
+    /// the pulled 10 raised the belief past 9, which was then never pushed.
+    @Test("a pulled own version raises the belief only once every own version held is confirmed")
+    func pulledOwnVersionWaitsForUnpushedOnes() {
+        let planned = round(believed: [me: 6], counter: 9, held: 9, push: [version(me, 7)])
+        #expect(planned.outcome(of: response(knowledge: [me: 10], versions: [version(me, 10)])).knowledge[me] == 7)
+        let caughtUp = round(believed: [me: 6], counter: 9, held: 7, push: [version(me, 7)])
+        #expect(caughtUp.outcome(of: response(knowledge: [me: 10], versions: [version(me, 10)])).knowledge[me] == 10)
+    }
+
+    @Test("a fork of another origin's relayed version sets it aside and is not this replica's fork")
+    func relayedForkIsSetAside() {
+        let planned = round(believed: [other: 3], push: [version(other, 4)])
+        let fork = Rejection(dot: Dot(replica: other, counter: 4), reason: .fork, message: "forked", quarantined: false)
+        let outcome = planned.outcome(of: response(knowledge: [other: 4], rejected: [fork]))
+        #expect(outcome.fork == nil)
+        #expect(outcome.setAside[Dot(replica: other, counter: 4)] != nil)
+    }
 }

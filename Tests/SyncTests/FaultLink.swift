@@ -113,8 +113,14 @@ final class FaultLink: SyncTransport {
         try Self.strike(fault, beforeHub: true)
         let exchange = try hub.current()
         let sent = try JSONEncoder().encode(request)
-        let response = try await exchange.handle(
-            try JSONDecoder().decode(SyncRequest.self, from: sent), device: try await device(at: exchange), logger: silentLogger)
+        let response: SyncResponse
+        do {
+            response = try await exchange.handle(
+                try JSONDecoder().decode(SyncRequest.self, from: sent), device: try await device(at: exchange), logger: silentLogger)
+        } catch let error as SyncHubError where error.code == .unknownIncarnation {
+            // As HTTPSyncTransport reads the problem type.
+            throw SyncClientError(.unboundIncarnation, error.message, httpStatus: 403)
+        }
         try Self.strike(fault, beforeHub: false)
         let received = try JSONEncoder().encode(response)
         return TransportReply(

@@ -282,15 +282,24 @@ final class FaultSchedule {
             retry: .never)
     }
 
+    /// What a device's exchange starts from, for a trace: its id, counter, own versions held
+    /// without a hole, and its belief of what the hub holds of it.
+    static func describeBase(_ store: ReplicaStore) throws -> String {
+        let base = try store.exchangeBase(peer: peer)
+        let id = base.replica ?? store.replicaID
+        return " [from \(id.short) counter \(base.counter) held \(base.heldCounter) believed \(base.peer.knowledge[id])]"
+    }
+
     /// One sync of a device, perhaps cut or killed; after a kill the device's process starts again
     /// (a new store handle on the same file).
     func sync(_ index: Int, step: Int) async throws {
         let device = devices[index]
         let faults = faults()
         let link = FaultLink(hub: hub, credential: device.credential, faults: faults)
+        let before = FaultScheduleTests.tracing ? try Self.describeBase(try device.open()) : ""
         let outcome = await Self.attempt(
             Synchronizer(store: try device.open(), transport: link, peer: Self.peer, configuration: configuration(), logger: silentLogger))
-        trace.append("\(step): \(device.name) syncs \(faults.map(\.description).joined(separator: " ")): \(outcome)")
+        trace.append("\(step): \(device.name) syncs \(faults.map(\.description).joined(separator: " ")): \(outcome)\(before)")
         if outcome == "killed" { device.store = try folder.open(device.name) }
         if outcome.hasPrefix("failed") { unexpected.append("step \(step), \(device.name): \(outcome)") }
     }
@@ -458,7 +467,8 @@ final class FaultSchedule {
                 if let first = seen[item.version.dot] {
                     if first.content != content && reported.insert(item.version.dot).inserted {
                         violations.append(
-                            "invariant 2 (no dot with two contents): \(item.version.dot) differs between \(first.holder) and \(name)")
+                            "invariant 2 (no dot with two contents): \(item.version.dot) differs between \(first.holder) and \(name)"
+                                + (FaultScheduleTests.tracing ? " (\(first.content) | \(content))" : ""))
                     }
                 } else {
                     seen[item.version.dot] = (content, name)
@@ -490,8 +500,11 @@ final class FaultSchedule {
                 if let scope = scopes[name], !scope.allows(collection: key.collection, partition: document.partition) { continue }
                 for sibling in document.state.siblings {
                     if let later = covering.first(where: { $0.dot != sibling && $0.context.contains(sibling) }) {
+                        let here = try store.history(of: key).first { $0.version.dot == later.dot }
+                        let why = here.map { " (held here \($0.setAsideReason.map { "set aside: \($0)" } ?? "in good standing"))" } ?? " (not held here)"
                         violations.append(
-                            "invariant 3 (no sibling another has superseded): \(name) shows \(sibling) of \(key), superseded by \(later.dot) on \(later.holder)")
+                            "invariant 3 (no sibling another has superseded): \(name) shows \(sibling) of \(key), superseded by \(later.dot) on \(later.holder)"
+                                + (FaultScheduleTests.tracing ? why : ""))
                     }
                 }
             }

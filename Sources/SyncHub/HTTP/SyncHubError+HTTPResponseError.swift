@@ -18,7 +18,7 @@ extension SyncHubError: HTTPResponseError {
         case .methodNotAllowed: .methodNotAllowed
         case .busy: .serviceUnavailable
         case .storage, .tokenFile: .internalServerError
-        case .revoked, .forbidden, .enrollmentProof: .forbidden
+        case .revoked, .forbidden, .enrollmentProof, .unknownIncarnation: .forbidden
         case .enrollmentUnknown: .notFound
         case .enrollmentExpired: .gone
         case .enrollmentUsed, .alreadyEnrolled: .conflict
@@ -46,6 +46,7 @@ extension SyncHubError: HTTPResponseError {
         case .enrollmentUsed: "Enrollment code already used"
         case .alreadyEnrolled: "Device already enrolled"
         case .enrollmentProof: "Enrollment proof invalid"
+        case .unknownIncarnation: "Replica id not bound to this device"
         }
     }
 

@@ -25,6 +25,11 @@ public protocol HubStorage: Sendable {
     /// (situations, warnings); returns how many merges the hub wrote.
     func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int
 
+    /// Whether the hub has caught up with what a device shows it once held: it gave out
+    /// `position`, and its counter is at least `ownCounter`. A hub restored from a backup is not,
+    /// until devices relay back what it lost, and writes no version of its own meanwhile.
+    func hasCaughtUp(with position: FeedPosition?, ownCounter: UInt64) async throws -> Bool
+
     /// Why each of `dots` held in quarantine was quarantined; others are absent.
     func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String]
 

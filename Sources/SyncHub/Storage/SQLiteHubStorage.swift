@@ -63,6 +63,11 @@ public struct SQLiteHubStorage: HubStorage {
         return try await offload { try store.mergeFieldwise(keys, audited: true).count }
     }
 
+    public func hasCaughtUp(with position: FeedPosition?, ownCounter: UInt64) async throws -> Bool {
+        let store = self.store
+        return try await offload { try store.hasCaughtUp(with: position, ownCounter: ownCounter) }
+    }
+
     public func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String] {
         let store = self.store
         return try await offload { try store.setAsideReasons(of: dots) }
