@@ -11,7 +11,7 @@ struct AuditCommandTests {
 
     /// Runs `sqlite3 PATH SQL` (the system's shell), to tamper with the file behind the hub's back.
     static func sqlite(_ path: String, _ sql: String) throws -> Int32 {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         process.arguments = [path, sql]
         try spawn(process)

@@ -297,7 +297,7 @@ struct RecordCommandTests {
 
     /// Runs a Python script with `argument` and parses the JSON object it prints.
     private func python(_ script: String, _ argument: String) throws -> [String: Any] {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, argument]
         let output = Pipe()

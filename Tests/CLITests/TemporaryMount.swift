@@ -47,7 +47,7 @@ final class TemporaryMount: Sendable {
 
     @discardableResult
     private static func tool(_ name: String, _ arguments: [String]) -> Bool {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [name] + arguments
         process.standardOutput = FileHandle.nullDevice

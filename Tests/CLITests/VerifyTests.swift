@@ -8,7 +8,7 @@ struct VerifyTests {
     /// Runs `sqlite3 PATH SQL` (the system's command line shell), for tampering with a replica
     /// behind the program's back.
     static func sqlite(_ path: String, _ sql: String) throws {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         process.arguments = [path, sql]
         try spawn(process)

@@ -10,7 +10,7 @@ struct AuditLogTests {
     /// Runs `sqlite3 PATH SQL` (the system's shell), behind the store's back; returns its exit
     /// status and what it printed on stderr.
     static func sqlite(_ path: String, _ sql: String) throws -> (status: Int32, stderr: String) {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         process.arguments = [path, sql]
         let errors = Pipe()

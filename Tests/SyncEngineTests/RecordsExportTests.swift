@@ -26,7 +26,7 @@ struct RecordsExportTests {
 
     /// Runs `python3 -c script` with `input` on stdin and returns its stdout.
     static func python(_ script: String, input: Data) throws -> String {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script]
         let stdin = Pipe()

@@ -58,6 +58,13 @@ struct ClientTransportBoundsTests {
         return output
     }
 
+    /// How long a case waits for the client before it calls it stuck, and the bound it must beat.
+    /// Alone, each case ends in well under a second (the silent hub in its 2 s timeout); in the
+    /// parallel suite of 450 tests on two cores one took 29 s. The defects they replay kept the
+    /// client busy for more than 25 minutes, so a one-minute bound still tells them apart.
+    static let wait = 120
+    static let bound = Duration.seconds(60)
+
     // MARK: Redirects with a bomb
 
     /// Attack replayed: a hub (or whoever answers for it) answers the exchange with a 302 whose
@@ -69,11 +76,11 @@ struct ClientTransportBoundsTests {
         let answer = try Self.redirectBomb(framing)
         try await HostileServer.with(answer: answer, closes: framing == .closeDelimited) { server in
             let started = ContinuousClock.now
-            let outcome = try await Self.syncWithin(seconds: 30, hub: server.url)
-            let error = try #require(outcome, "the client was still busy after 30 s")
+            let outcome = try await Self.syncWithin(seconds: Self.wait, hub: server.url)
+            let error = try #require(outcome, "the client was still busy after \(Self.wait) s")
             let refusals: [SyncClientError.Code] = [.redirected, .answerTooLarge]
             #expect(refusals.contains { $0 == error?.code }, "\(String(describing: error))")
-            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(ContinuousClock.now - started < Self.bound)
         }
     }
 
@@ -83,13 +90,13 @@ struct ClientTransportBoundsTests {
         try await HostileServer.with(answer: answer, closes: false) { server in
             try await TemporaryReplica.withReplica { store in
                 let started = ContinuousClock.now
-                let outcome = await Self.within(seconds: 30) {
+                let outcome = await Self.within(seconds: Self.wait) {
                     try await DeviceEnrollment.enroll(store, hub: server.url, code: "ABCD-EFGH", timeoutSeconds: 10)
                 }
-                let result = try #require(outcome, "the client was still busy after 30 s")
+                let result = try #require(outcome, "the client was still busy after \(Self.wait) s")
                 #expect(throws: SyncClientError.self) { try result.get() }
                 if case .failure(let error as SyncClientError) = result { #expect(error.code == .redirected) }
-                #expect(ContinuousClock.now - started < .seconds(10))
+                #expect(ContinuousClock.now - started < Self.bound)
                 #expect(HubCredentials.savedToken(forReplicaAt: store.path) == nil)
             }
         }
@@ -106,11 +113,11 @@ struct ClientTransportBoundsTests {
         let answer = afterHead ? [ByteBuffer(string: head)] : []
         try await HostileServer.with(answer: answer, closes: false) { server in
             let started = ContinuousClock.now
-            let outcome = try await Self.syncWithin(seconds: 30, hub: server.url, timeoutSeconds: 2)
-            let error = try #require(outcome, "the client was still waiting after 30 s")
+            let outcome = try await Self.syncWithin(seconds: Self.wait, hub: server.url, timeoutSeconds: 2)
+            let error = try #require(outcome, "the client was still waiting after \(Self.wait) s")
             #expect(error?.code == .unreachable)
             #expect(error?.message.contains("timed out") == true, "\(String(describing: error))")
-            #expect(ContinuousClock.now - started < .seconds(15))
+            #expect(ContinuousClock.now - started < Self.bound)
         }
     }
 
@@ -123,7 +130,7 @@ struct ClientTransportBoundsTests {
         try await HostileServer.with(answer: [ByteBuffer(string: answer)], closes: false) { server in
             let transport = HTTPSyncTransport(configuration: .init(hub: server.url, token: "device-token", timeoutSeconds: 10))
             for _ in 0..<3 {
-                let outcome = await Self.within(seconds: 30) {
+                let outcome = await Self.within(seconds: Self.wait) {
                     try await transport.exchange(SyncRequest(replica: ReplicaID.random(), counter: 0, checkpoint: nil, push: []))
                 }
                 guard case .failure(let error as SyncClientError) = try #require(outcome) else {

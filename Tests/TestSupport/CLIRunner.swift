@@ -77,7 +77,7 @@ public struct CLIRunner: Sendable {
             }
         }
 
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = executable
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment

@@ -52,7 +52,7 @@ public final class ProcessFixture: Sendable {
         guard FileManager.default.createFile(atPath: stdoutPath, contents: nil),
             FileManager.default.createFile(atPath: stderrPath, contents: nil)
         else { throw ProcessFixtureError("Cannot create output files in \(directory.path).") }
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = binaries.appendingPathComponent(executable)
         process.arguments = arguments
         process.environment = childEnvironment(environment)
@@ -132,11 +132,11 @@ public final class ChildProcess: Sendable {
     public let label: String
     /// The command line, for messages.
     public let commandLine: String
-    private let process: Process
+    private let process: SpawnedProcess
     private let stdoutPath: String
     private let stderrPath: String
 
-    init(label: String, commandLine: String, process: Process, stdoutPath: String, stderrPath: String) {
+    init(label: String, commandLine: String, process: SpawnedProcess, stdoutPath: String, stderrPath: String) {
         self.label = label
         self.commandLine = commandLine
         self.process = process
