@@ -52,7 +52,7 @@ public struct ExchangeRound: Sendable, Hashable {
         public var sendAssumedKnowledgeNext: Bool
         /// More versions wait at the hub.
         public var more: Bool
-        /// Origins the hub refused as gaps, with the lowest refused counter: not set aside, pushed
+        /// Origins the hub refused as gaps or implausible contexts, with the lowest refused counter: not set aside, pushed
         /// again by a later sync (this one cannot fill the gap).
         public var gaps: [ReplicaID: UInt64] = [:]
     }
@@ -119,8 +119,9 @@ public struct ExchangeRound: Sendable, Hashable {
                 // Not stored: the hub lacks what comes before it. Not set aside.
                 gaps[rejection.origin] = min(gaps[rejection.origin] ?? rejection.counter, rejection.counter)
             } else if rejection.reason == .implausibleContext {
-                // Not taken, not set aside: pushed again once the hub holds what it names.
-                continue
+                // Not taken, not set aside: pushed again by a later sync, once the hub holds what it
+                // names (a restored hub may lack a dependency this replica does not hold either).
+                gaps[rejection.origin] = min(gaps[rejection.origin] ?? rejection.counter, rejection.counter)
             } else {
                 setAside[rejection.dot] = SetAside.rejected(rejection.reason.rawValue, message: rejection.message)
             }

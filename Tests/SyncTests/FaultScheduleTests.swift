@@ -34,8 +34,11 @@ struct FaultScheduleTests {
     ///   over everything under the earlier scope (it now starts over).
     /// - 130: a device with a read scope held aside for ever a version whose context named a dot
     ///   outside its scope (the hub now vouches for the dots a page's contexts name).
+    /// - 208: a device relaying another origin's version to a restored hub, which refused it as an
+    ///   implausible context (it names a dot neither holds), pushed it again and again and stopped
+    ///   the sync as stalled (such a version now waits for a later sync, like a gap).
     /// What still fails is in ReplicaModel.md, *Known limits*.
-    static let ciSeeds: [UInt64] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 31, 130, 157, 189]
+    static let ciSeeds: [UInt64] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 31, 130, 157, 189, 208]
 
     /// The seeds of a run: `VIGIL_FAULT_SEED=N` replays one, else the CI seeds.
     static var seeds: [UInt64] {
