@@ -25,14 +25,19 @@ extension ApplyContext {
             try SetAside.mark(db, dot, reason: reason)
             keys.insert(DocumentKey(collection: collection, id: id))
         }
+        try rebuild(keys)
+    }
+}
+
+extension ApplyContext {
+    /// Rebuilds the states of `keys` after their set-aside versions changed.
+    private func rebuild(_ keys: Set<DocumentKey>) throws {
         for key in keys {
             try SetAside.reconsiderPartitionMoves(db, key)
             try ReplicaStore.rebuildState(db, key)
         }
     }
-}
 
-extension ApplyContext {
     /// Takes back into their documents' states the versions among `dots` set aside because the
     /// hub rejected them, now that it holds them in good standing (it was restored from a backup,
     /// or the device's grants widened).
@@ -51,10 +56,7 @@ extension ApplyContext {
                 arguments: [dot.replica.hex, Int64(dot.counter)])
             keys.insert(DocumentKey(collection: collection, id: id))
         }
-        for key in keys {
-            try SetAside.reconsiderPartitionMoves(db, key)
-            try ReplicaStore.rebuildState(db, key)
-        }
+        try rebuild(keys)
     }
 }
 

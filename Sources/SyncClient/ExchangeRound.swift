@@ -57,6 +57,24 @@ public struct ExchangeRound: Sendable, Hashable {
         public var gaps: [ReplicaID: UInt64] = [:]
     }
 
+    /// How far the belief of the hub's entry for this replica's own id may rise: only as far as this
+    /// replica has seen its own versions confirmed, so that a hub holding more (a replica restored
+    /// from a backup may have written those dots again) gets the unconfirmed ones pushed and finds
+    /// the fork if their contents differ. Own versions pushed confirm their dots up to the first the
+    /// hub did not store (a quarantined version is stored), so a dot written again is pushed until
+    /// its fork is dealt with, even if the answer that named the fork was lost. Pulled own versions
+    /// (up to `ownPulled`) confirm only once every own version held without a hole is confirmed:
+    /// one pulled above an unpushed one must not hide it.
+    func confirmedOwnCounter(response: SyncResponse, ownPulled: UInt64) -> UInt64 {
+        let notStored = Set(response.rejected.filter { Self.notStored.contains($0.reason) }.map(\.dot))
+        var confirmed = base.peer.knowledge[replica]
+        for version in request.push where version.dot.replica == replica {
+            if notStored.contains(version.dot) { break }
+            confirmed = max(confirmed, version.dot.counter)
+        }
+        return confirmed >= base.heldCounter ? max(confirmed, ownPulled) : confirmed
+    }
+
     /// Rejection reasons of pushed versions the hub did not store.
     static let notStored: Set<Rejection.Reason> = [.fork, .gap, .implausibleContext]
 
@@ -85,23 +103,7 @@ public struct ExchangeRound: Sendable, Hashable {
         for (origin, counter) in response.knowledge.entries { knowledge[origin] = counter }
         let ownPulled = pulled.lazy.filter { $0.dot.replica == replica }.map(\.dot.counter).max() ?? 0
         let hubHolds = applied == nil ? max(response.knowledge[replica], ownPulled) : max(ownPulled, provenCounter)
-        // The belief of the hub's entry for this replica's own id rises only as far as this replica
-        // has seen its own versions confirmed (believed before, pushed now, pulled back): a hub that
-        // holds more (a replica restored from a backup, which may have written those dots again)
-        // gets its unconfirmed versions pushed, and finds the fork if their contents differ.
-        // Own versions pushed confirm their dots up to the first the hub did not store (a fork, a
-        // gap, an implausible context; a quarantined version is stored): a replica restored from a
-        // backup that wrote a dot again pushes it until its fork is dealt with, even if the answer
-        // that named the fork was lost. Pulled own versions confirm only once every own version
-        // held without a hole is confirmed: one pulled above an unpushed one must not hide it.
-        let notStored = Set(response.rejected.filter { Self.notStored.contains($0.reason) }.map(\.dot))
-        var confirmed = base.peer.knowledge[replica]
-        for version in request.push where version.dot.replica == replica {
-            if notStored.contains(version.dot) { break }
-            confirmed = max(confirmed, version.dot.counter)
-        }
-        if confirmed >= base.heldCounter { confirmed = max(confirmed, ownPulled) }
-        knowledge[replica] = min(knowledge[replica], confirmed)
+        knowledge[replica] = min(knowledge[replica], confirmedOwnCounter(response: response, ownPulled: ownPulled))
         for version in pulled where version.dot.replica != replica { knowledge.add(version.dot) }
 
         var setAside: [Dot: String] = [:]
