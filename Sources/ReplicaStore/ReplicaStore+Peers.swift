@@ -50,6 +50,19 @@ extension ReplicaStore {
         }
     }
 
+    /// The name under which this replica keeps its state for the hub reached at `address`.
+    ///
+    /// A peer is its replica id, not the address used to reach it: once an exchange at `address`
+    /// succeeded, `address`; before that, when this replica pinned exactly one hub (at enrollment,
+    /// or on first sight), the name of its most recent successful exchange. Every answer this
+    /// replica applied came from that pinned hub, whatever address reached it, so its knowledge
+    /// and checkpoint hold for the hub under any address: the first exchange at a new address
+    /// costs what a no-op exchange costs. An answer from another hub is refused by the pin before
+    /// anything is applied. Otherwise (no pin, or several) `address` itself.
+    public func peerName(forHubAt address: String) throws -> String {
+        try read { db in try PeerRow.name(db, forHubAt: address) }
+    }
+
     /// Changes the state kept for `peer` in one transaction.
     public func updatePeer(_ peer: String, _ change: @Sendable (inout PeerState) -> Void) throws {
         try write { db in
@@ -80,6 +93,17 @@ extension ApplyContext {
         try PeerRow.load(db, peer)
     }
 
+    /// Moves the state kept for the hub under another address
+    /// (``ReplicaStore/peerName(forHubAt:)``) to `address`, in the apply transaction of the first
+    /// exchange that succeeded there: from then on the hub's state is kept under the address that
+    /// reaches it now, and a sync without `--hub` goes there.
+    public func movePeerState(toHubAt address: String) throws {
+        let held = try PeerRow.name(db, forHubAt: address)
+        guard held != address else { return }
+        try db.execute(sql: "DELETE FROM peers WHERE peer = ?", arguments: [address])
+        try db.execute(sql: "UPDATE peers SET peer = ? WHERE peer = ?", arguments: [address, held])
+    }
+
     /// Changes the state kept for `peer` in the apply transaction.
     public func updatePeer(_ peer: String, _ change: (inout PeerState) -> Void) throws {
         var state = try PeerRow.load(db, peer)
@@ -90,6 +114,16 @@ extension ApplyContext {
 
 /// The peers table.
 enum PeerRow {
+    /// See ``ReplicaStore/peerName(forHubAt:)``.
+    static func name(_ db: Database, forHubAt address: String) throws -> String {
+        let synced = try Bool.fetchOne(
+            db, sql: "SELECT last_sync_at IS NOT NULL FROM peers WHERE peer = ?", arguments: [address]) ?? false
+        guard !synced, try Int.fetchOne(db, sql: "SELECT count(*) FROM trusted_hubs") == 1 else { return address }
+        return try String.fetchOne(
+            db, sql: "SELECT peer FROM peers WHERE last_sync_at IS NOT NULL ORDER BY last_sync_at DESC, peer LIMIT 1")
+            ?? address
+    }
+
     static func load(_ db: Database, _ peer: String) throws -> PeerState {
         guard
             let row = try Row.fetchOne(

@@ -71,7 +71,7 @@ public struct Synchronizer: Sendable {
             try await loop(summary: &summary, progress: progress)
         } catch let error as SyncClientError {
             let message = error.message
-            try? store.updatePeer(peer) { $0.lastError = message }
+            try? store.updatePeer(store.peerName(forHubAt: peer)) { $0.lastError = message }
             summary.seconds = (ContinuousClock.now - started).seconds
             throw error
         }
@@ -89,7 +89,8 @@ public struct Synchronizer: Sendable {
         var gaps: [ReplicaID: UInt64] = [:]
         while summary.roundTrips < configuration.maxRoundTrips {
             try Task.checkCancellation()
-            let base = try store.exchangeBase(peer: peer)
+            // A peer is its replica id: the hub's state may be kept under an address that reached it before.
+            let base = try store.exchangeBase(peer: store.peerName(forHubAt: peer))
             // Saved with the page that reset the checkpoint: a cut link or a restart keeps the step.
             let sendAssumedKnowledge = base.peer.sendAssumedKnowledge
             let push = try store.pushVersions(
@@ -369,6 +370,7 @@ public struct Synchronizer: Sendable {
         let report = try store.apply(verdict.admitted, from: response.hub, vouched: vouched, inSameTransaction: { context in
             let current = try context.currentReplicaID()
             guard current == replica else { throw ReplicaIDChanged(planned: replica, current: current) }
+            try context.movePeerState(toHubAt: peer)
             try context.keepUnverified(keptApart, at: now)
             if let counter = outcome.raiseCounter { try context.raiseCounter(toAtLeast: counter) }
             try context.setAside(outcome.setAside)

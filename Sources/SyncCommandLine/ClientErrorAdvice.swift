@@ -14,6 +14,9 @@ extension SyncClientError {
             return message + " If the hub has moved, pass its new address with --hub and --token."
         case .answerTooLarge:
             return message + " Local data is kept; ask the hub operator to check the hub."
+        case .untrustedHub:
+            return message
+                + " Local data is kept. Check that --hub (or VIGIL_HUB, or the hub saved by `fieldcli enroll`) names the hub this device enrolled with; if it does, ask the hub operator to check the hub."
         default:
             return message
         }

@@ -25,6 +25,7 @@ import SyncEngine
 /// | 78 | protocol mismatch |
 /// | 79 | wrong passphrase for an encrypted replica |
 /// | 80 | encrypted replica and no passphrase to be had: no terminal and no passphrase file, or an unusable one |
+/// | 81 | sync: another hub answered than the one this replica enrolled with (or a hub claimed a fork without proof) |
 extension ExitCode {
     static let unexpected = ExitCode(1)
     static let usage = ExitCode(64)
@@ -43,6 +44,7 @@ extension ExitCode {
     static let protocolMismatch = ExitCode(78)
     static let wrongPassphrase = ExitCode(79)
     static let locked = ExitCode(80)
+    static let untrustedHub = ExitCode(81)
 }
 
 extension StoreError.Code {

@@ -97,6 +97,7 @@ extension SyncClientError.Code {
         case .notConfigured, .credentialHubMismatch: .usage
         case .credentialFileExposed: .keyFile
         case .forked: .conflict
+        case .untrustedHub: .untrustedHub
         default: .unexpected
         }
     }
