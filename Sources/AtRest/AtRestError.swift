@@ -6,7 +6,7 @@ public struct AtRestError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Value: String {
             case wrongPassphrase, emptyPassphrase, malformedKeyFile, unsupportedFormat, parametersOutOfBounds
-            case tampered, notSealed, derivationFailed
+            case tampered, notSealed, derivationFailed, duressIsPassphrase
         }
         let value: Value
         public var description: String { value.rawValue }
@@ -27,6 +27,8 @@ public struct AtRestError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let notSealed = Code(value: .notSealed)
         /// The key derivation itself failed (out of memory).
         public static let derivationFailed = Code(value: .derivationFailed)
+        /// A duress passphrase was chosen equal to the passphrase that opens the replica.
+        public static let duressIsPassphrase = Code(value: .duressIsPassphrase)
     }
 
     public let code: Code

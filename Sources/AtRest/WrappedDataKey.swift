@@ -27,6 +27,10 @@ public struct WrappedDataKey: Sendable, Hashable, Codable {
     public var derivation: Derivation
     public var cipher: String
     public var wrapped: Data
+    /// A second slot the size of ``wrapped``, not covered by its authentication: random bytes, or
+    /// the duress passphrase's verifier (``settingDuress(_:)``), which nobody without that
+    /// passphrase can tell from random. Absent only from files written before it existed.
+    public var alternate: Data?
 
     /// Wraps `key` under a key derived from `passphrase` with `parameters` and a new random salt.
     public static func wrap(_ key: DataKey, passphrase: Passphrase, parameters: ScryptParameters) throws -> WrappedDataKey {
@@ -35,12 +39,23 @@ public struct WrappedDataKey: Sendable, Hashable, Codable {
         var file = WrappedDataKey(
             format: currentFormat, keyID: key.id,
             derivation: Derivation(algorithm: algorithm, parameters: parameters, salt: salt),
-            cipher: cipherName, wrapped: Data())
-        let wrappingKey = try file.derive(passphrase)
-        let raw = key.symmetricKey.withUnsafeBytes { Data($0) }
-        file.wrapped = try ChaChaPoly.seal(raw, using: wrappingKey, authenticating: file.label.bytes).combined
+            cipher: cipherName, wrapped: Data(), alternate: randomSlot())
+        try file.seal(key, under: try file.derive(passphrase))
         return file
     }
+
+    /// Seals `key` into ``wrapped`` under `wrappingKey`.
+    mutating func seal(_ key: DataKey, under wrappingKey: SymmetricKey) throws {
+        let raw = key.symmetricKey.withUnsafeBytes { Data($0) }
+        wrapped = try ChaChaPoly.seal(raw, using: wrappingKey, authenticating: label.bytes).combined
+    }
+
+    /// Random bytes the size of a slot (nonce, 32 bytes sealed, tag).
+    static func randomSlot() -> Data {
+        SymmetricKey(size: SymmetricKeySize(bitCount: slotLength * 8)).withUnsafeBytes { Data($0) }
+    }
+
+    static let slotLength = 12 + 32 + 16
 
     /// The data key; throws ``AtRestError/Code/wrongPassphrase`` when `passphrase` does not unwrap it.
     public func unwrap(_ passphrase: Passphrase) throws -> DataKey {
@@ -78,18 +93,18 @@ public struct WrappedDataKey: Sendable, Hashable, Codable {
         return file
     }
 
-    private func check() throws {
+    func check() throws {
         guard format <= Self.currentFormat else {
             throw AtRestError(.unsupportedFormat, "The data key file has format \(format), newer than this program's \(Self.currentFormat).")
         }
         guard format == Self.currentFormat, derivation.algorithm == Self.algorithm, cipher == Self.cipherName,
-            (16...64).contains(derivation.salt.count), wrapped.count == 12 + 32 + 16,
-            keyID.utf8.count == 32, keyID.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            (16...64).contains(derivation.salt.count), wrapped.count == Self.slotLength,
+            alternate.map({ $0.count == Self.slotLength }) ?? true, DataKey.isWellFormedID(keyID)
         else { throw AtRestError(.malformedKeyFile, "The data key file is not one this program wrote.") }
         try derivation.parameters.validate()
     }
 
-    private func derive(_ passphrase: Passphrase) throws -> SymmetricKey {
+    func derive(_ passphrase: Passphrase) throws -> SymmetricKey {
         let parameters = derivation.parameters
         do {
             return try KDF.Scrypt.deriveKey(
@@ -100,8 +115,8 @@ public struct WrappedDataKey: Sendable, Hashable, Codable {
         }
     }
 
-    /// Everything in the file but the wrapped key, authenticated with it.
-    private var label: SealLabel {
+    /// Everything in the file but the two slots, authenticated with the wrapped key.
+    var label: SealLabel {
         let parameters = derivation.parameters
         return SealLabel(
             "vigil.datakey", "\(format)", keyID, derivation.algorithm, "\(parameters.logN)", "\(parameters.r)",

@@ -26,6 +26,12 @@ extension ReplicaStore {
         let cipher = try isEncrypted(at: path)
             ? unlock(path, options: resuming)
             : createDataKey(forReplicaAt: path, passphrase: passphrase, options: options)
+        try seal(at: path, cipher: cipher, options: options)
+    }
+
+    /// Seals the rows and the device key and credential files of the replica at `path` with
+    /// `cipher`, whose wrapped key is already beside it, unless they are sealed already.
+    static func seal(at path: String, cipher: any BodyCipher, options: Options) throws {
         let database = try StoreError.translating(path: path) {
             try DatabasePool(path: path, configuration: configuration(options, cipher: cipher))
         }

@@ -39,28 +39,21 @@ extension ReplicaStore {
     }
 
     /// The cipher of the replica at `path`: plaintext when it has no wrapped data key, else its
-    /// data key, unwrapped with the passphrase `options.passphrase` gives. Nothing is written.
+    /// data key, from `options.unlockedKey` or unwrapped with the passphrase `options.passphrase`
+    /// gives. Nothing is written, unless the passphrase is the duress one
+    /// (``unwrap(_:wrapped:passphrase:options:)``).
     static func unlock(_ path: String, options: Options) throws -> any BodyCipher {
         let keyPath = dataKeyPath(forReplicaAt: path)
         guard let exposed = PrivateFile.isExposed(keyPath) else { return PlaintextCipher() }
         guard !exposed else {
             throw StoreError(.keyFile, "The data key file \(keyPath) can be read or written by other users; it is not used.")
         }
+        let wrapped = try readWrappedKey(keyPath)
+        if let key = options.unlockedKey?(wrapped.keyID), key.id == wrapped.keyID { return DataKeyCipher(key: key) }
         guard let ask = options.passphrase else {
             throw StoreError(.locked, "The replica \(path) is encrypted and no passphrase was given.")
         }
-        let wrapped = try readWrappedKey(keyPath)
-        let passphrase = try ask()
-        try UnlockFailures(replicaPath: path).wait(base: options.unlockDelay)
-        do {
-            let cipher = DataKeyCipher(key: try wrapped.unwrap(passphrase))
-            UnlockFailures(replicaPath: path).reset()
-            return cipher
-        } catch let error as AtRestError where error.code == .wrongPassphrase {
-            throw StoreError(.wrongPassphrase, "The passphrase does not open the replica \(path); nothing was changed.")
-        } catch let error as AtRestError {
-            throw StoreError(.keyFile, "The data key file \(keyPath) cannot be used: \(error.message)")
-        }
+        return DataKeyCipher(key: try unwrap(path, wrapped: wrapped, passphrase: try ask(), options: options))
     }
 
     /// The wrapped data key in the file at `keyPath`.

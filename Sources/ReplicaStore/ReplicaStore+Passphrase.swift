@@ -12,6 +12,8 @@ extension ReplicaStore {
     /// comes from `options.passphrase`. Only the `.datakey` file changes: the new one replaces it
     /// atomically, then the old one's bytes are overwritten with random ones, so the data key
     /// wrapped under the old passphrase does not stay on the disk. Nothing else is re-encrypted.
+    /// The new file's alternate slot is random: a duress passphrase must be set again. The duress
+    /// passphrase given as the current one destroys the replica as when opening it.
     public static func changePassphrase(at path: String, to newPassphrase: Passphrase, options: Options) throws {
         let keyPath = dataKeyPath(forReplicaAt: path)
         guard let exposed = PrivateFile.isExposed(keyPath) else {
@@ -23,22 +25,23 @@ extension ReplicaStore {
         guard let ask = options.passphrase else {
             throw StoreError(.locked, "The replica \(path) is encrypted and no passphrase was given.")
         }
-        let current = try ask()
-        let wrapped = try readWrappedKey(keyPath)
-        try UnlockFailures(replicaPath: path).wait(base: options.unlockDelay)
+        let key = try unwrap(path, wrapped: try readWrappedKey(keyPath), passphrase: try ask(), options: options)
         let replacement: Data
         do {
-            replacement = try wrapped.rewrapped(current, as: newPassphrase, parameters: options.keyDerivation).encoded()
-        } catch let error as AtRestError where error.code == .wrongPassphrase {
-            throw StoreError(.wrongPassphrase, "The passphrase does not open the replica \(path); nothing was changed.")
+            replacement = try WrappedDataKey.wrap(key, passphrase: newPassphrase, parameters: options.keyDerivation).encoded()
         } catch let error as AtRestError {
             throw StoreError(.keyFile, "Cannot wrap the data key again: \(error.message)")
         }
-        UnlockFailures(replicaPath: path).reset()
+        try replaceKeyFile(keyPath, with: replacement)
+    }
+
+    /// Replaces the data key file at `keyPath` with `content` atomically, then overwrites the old
+    /// file's bytes with random ones, so the key wrapped as it was does not stay on the disk.
+    static func replaceKeyFile(_ keyPath: String, with content: Data) throws {
         // The old file stays reachable through this descriptor after the rename, to be overwritten.
         let old = openForOverwriting(keyPath)
         defer { if old >= 0 { close(old) } }
-        try PrivateFile.write(replacement, to: keyPath)
+        try PrivateFile.write(content, to: keyPath)
         if old >= 0 { shred(old) }
     }
 

@@ -24,6 +24,9 @@ public struct ReplicaStore: Sendable {
         /// Asked for the passphrase when the replica opened is encrypted (not called otherwise);
         /// without it an encrypted replica does not open (``StoreError/Code/locked``).
         public var passphrase: (@Sendable () throws -> Passphrase)?
+        /// Asked first, with the data key's id, for that key unwrapped already (an unlock agent
+        /// holds it); nil, or a key of another id, falls back to ``passphrase``.
+        public var unlockedKey: (@Sendable (_ keyID: String) -> DataKey?)?
         /// The cost of deriving the key that wraps a new encrypted replica's data key (tests
         /// lower it; a replica keeps the parameters it was created with).
         public var keyDerivation = ScryptParameters.standard

@@ -26,6 +26,7 @@ import SyncEngine
 /// | 79 | wrong passphrase for an encrypted replica |
 /// | 80 | encrypted replica and no passphrase to be had: no terminal and no passphrase file, or an unusable one |
 /// | 81 | sync: another hub answered than the one this replica enrolled with (or a hub claimed a fork without proof) |
+/// | 84 | the unlock agent cannot be used: its folder is not private, or it did not start |
 extension ExitCode {
     static let unexpected = ExitCode(1)
     static let usage = ExitCode(64)
@@ -45,6 +46,7 @@ extension ExitCode {
     static let wrongPassphrase = ExitCode(79)
     static let locked = ExitCode(80)
     static let untrustedHub = ExitCode(81)
+    static let agentUnavailable = ExitCode(84)
 }
 
 extension StoreError.Code {
@@ -94,6 +96,7 @@ struct Diagnostic: Sendable {
         case let error as InvalidInput: self.init(message: error.message, exitCode: .invalidInput)
         case let error as PassphraseError:
             self.init(message: error.message, exitCode: error.code == .mismatch || error.code == .empty ? .usage : .locked)
+        case let error as UnlockAgentError: self.init(message: error.message, exitCode: .agentUnavailable)
         default: return nil
         }
     }

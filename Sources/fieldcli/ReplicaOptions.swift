@@ -28,11 +28,13 @@ struct ReplicaOptions: ParsableArguments {
     var resolvedPath: String { path ?? ReplicaStore.defaultPath() }
 
     /// Opens the replica; fails with a sentence when there is none or it is not a replica.
-    /// An encrypted replica asks for its passphrase (terminal or passphrase file).
+    /// An encrypted replica takes its key from its unlock agent, else asks for its passphrase
+    /// (terminal or passphrase file).
     func open() throws -> ReplicaStore {
         var options = ReplicaStore.Options()
         let (passphrases, path) = (self.passphrases, resolvedPath)
         options.passphrase = { try passphrases.unlock(replicaPath: path) }
+        options.unlockedKey = { UnlockAgentClient().key(for: $0) }
         return try ReplicaStore.open(at: path, options: options)
     }
 }

@@ -12,7 +12,8 @@ extension FieldCLI {
                 Asks for the current passphrase (or reads --passphrase-file), then for the new one \
                 twice (or reads --new-passphrase-file), and wraps the replica's data key again \
                 under it, with the cost VIGIL_SCRYPT_LOGN sets (default 18) and a new salt. Only \
-                the PATH.datakey file changes; the old one is overwritten.
+                the PATH.datakey file changes; the old one is overwritten. A duress passphrase \
+                (`fieldcli duress set`) is forgotten: set it again afterwards.
 
                 Examples:
                   fieldcli passphrase
@@ -37,7 +38,7 @@ extension FieldCLI {
             if options.json {
                 try JSONOutput.print(["path": path, "changed": true, "logN": storeOptions.keyDerivation.logN])
             } else {
-                print("Changed the passphrase of \(path).")
+                print("Changed the passphrase of \(path). A duress passphrase, if one was set, is forgotten: set it again with `fieldcli duress set`.")
             }
         }
     }

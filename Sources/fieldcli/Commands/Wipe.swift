@@ -38,6 +38,8 @@ extension FieldCLI {
                     throw ExitCode.usage
                 }
             }
+            // The key leaves the agent's memory too (its files are about to be destroyed anyway).
+            if let keyID = try? ReplicaStore.dataKeyID(at: path) { _ = UnlockAgentClient().lock(keyID: keyID) }
             let report = try ReplicaStore.wipe(at: path)
             if options.json {
                 try JSONOutput.print(["path": path, "shreddedDataKey": report.shreddedDataKey, "removed": report.removed])
