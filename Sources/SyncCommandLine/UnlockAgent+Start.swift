@@ -21,6 +21,10 @@ extension UnlockAgent {
         let client = UnlockAgentClient(location: location)
         if try client.feed(key, seconds: seconds) { return }
         try location.prepare()
+        let socket = location.socketPath(keyID: key.id)
+        guard UnixSocket.withAddress(socket, { _, _ in true }) != nil else {
+            throw UnlockAgentError(.unavailable, "The unlock agent's socket path \(socket) is too long for a socket; set XDG_RUNTIME_DIR to a shorter folder.")
+        }
         guard let program = executable ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments.first
         else { throw UnlockAgentError(.unavailable, "Cannot find this program to start the unlock agent.") }
