@@ -26,6 +26,8 @@ import SyncEngine
 /// | 79 | wrong passphrase for an encrypted replica |
 /// | 80 | encrypted replica and no passphrase to be had: no terminal and no passphrase file, or an unusable one |
 /// | 81 | sync: another hub answered than the one this replica enrolled with (or a hub claimed a fork without proof) |
+/// | 82 | import: some lines are invalid; nothing was written |
+/// | 83 | import with `--skip-invalid`: the valid lines were written, the invalid ones skipped |
 /// | 84 | the unlock agent cannot be used: its folder is not private, or it did not start |
 extension ExitCode {
     static let unexpected = ExitCode(1)
@@ -46,6 +48,8 @@ extension ExitCode {
     static let wrongPassphrase = ExitCode(79)
     static let locked = ExitCode(80)
     static let untrustedHub = ExitCode(81)
+    static let importRefused = ExitCode(82)
+    static let importSkipped = ExitCode(83)
     static let agentUnavailable = ExitCode(84)
 }
 
@@ -94,6 +98,7 @@ struct Diagnostic: Sendable {
         case let error as StoreError: self.init(message: error.message, exitCode: error.code.exitCode)
         case let error as SyncEngineError: self.init(message: error.message, exitCode: error.code.exitCode)
         case let error as InvalidInput: self.init(message: error.message, exitCode: .invalidInput)
+        case let error as ImportIssue: self.init(message: "Nothing was imported: \(error).", exitCode: .importRefused)
         case let error as PassphraseError:
             self.init(message: error.message, exitCode: error.code == .mismatch || error.code == .empty ? .usage : .locked)
         case let error as UnlockAgentError: self.init(message: error.message, exitCode: .agentUnavailable)

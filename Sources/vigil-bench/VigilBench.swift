@@ -13,7 +13,7 @@ struct VigilBench: ParsableCommand {
 
     /// Every benchmark, in the order they run.
     static let benchmarks: [any Benchmark] = [
-        LocalWriteBenchmark(), ApplyRateBenchmark(), SyncBenchmark(), HubLoadBenchmark(), VersionGrowthBenchmark(),
+        LocalWriteBenchmark(), ApplyRateBenchmark(), ImportBenchmark(), SyncBenchmark(), HubLoadBenchmark(), VersionGrowthBenchmark(),
         TrustBenchmark(),
     ]
 

@@ -81,7 +81,7 @@ struct FieldReader {
     func text(_ key: String, required: Bool = false, maxLength: Int = 200, exposure: Exposure = .text) -> String? {
         let allowed = "text of 1 to \(maxLength) characters"
         guard let value = value(key, required: required, allowed: allowed) else { return nil }
-        guard case .string(let text) = value, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
+        guard case .string(let text) = value, !text.isBlank,
             text.count <= maxLength
         else {
             fail(key, value, exposure, allowed: allowed)
@@ -225,7 +225,7 @@ struct ElementReader {
     }
 
     func text(_ value: JSONValue, maxLength: Int = 200) -> String? {
-        guard case .string(let text) = value, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
+        guard case .string(let text) = value, !text.isBlank,
             text.count <= maxLength
         else {
             fail(value, .text, allowed: "text of 1 to \(maxLength) characters")
@@ -233,4 +233,11 @@ struct ElementReader {
         }
         return text
     }
+}
+
+extension String {
+    /// Whether the text is empty or only white space and line breaks: what trimming
+    /// `.whitespacesAndNewlines` leaves empty, without Foundation's slow path (that set is
+    /// Unicode's White_Space and U+200B, checked over every scalar).
+    fileprivate var isBlank: Bool { unicodeScalars.allSatisfy { $0.properties.isWhitespace || $0 == "\u{200B}" } }
 }
