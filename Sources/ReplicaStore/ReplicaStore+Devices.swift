@@ -214,7 +214,7 @@ extension ReplicaStore {
     }
 
     /// The hub's certificates of the keys of `origins` (enrolled ids and incarnations of devices,
-    /// active or revoked, and the hub itself), signed with this replica's key.
+    /// active or revoked, the hub itself and its writer ids), signed with this replica's key.
     public func deviceCertificates(of origins: Set<ReplicaID>) throws -> [DeviceCertificate] {
         let hub = replicaID
         let hubKey = key
@@ -225,8 +225,10 @@ extension ReplicaStore {
                 SELECT d.public_key, d.name, i.created_at FROM device_incarnations i JOIN devices d ON d.replica_id = i.device_id
                 WHERE i.replica_id = ?
                 """)
+            let writers = try Self.writers(db, among: origins)
             return try origins.sorted().compactMap { origin in
                 if origin == hub { return (origin, hubKey.publicKey, "hub", UInt64(max(0, created))) }
+                if let started = writers[origin] { return (origin, hubKey.publicKey, "hub", started) }
                 guard let row = try Row.fetchOne(device, arguments: [origin.hex]) ?? Row.fetchOne(incarnation, arguments: [origin.hex]),
                     let key = try? PublicDeviceKey(rawRepresentation: row[0])
                 else { return nil }
@@ -254,7 +256,7 @@ extension ReplicaStore {
     }
 
     /// The enrolled public keys of `origins` (of active and revoked devices: versions written
-    /// before a revocation stay verifiable), and this replica's own key when it is among them.
+    /// before a revocation stay verifiable), and this replica's own key for its id and its writer ids.
     public func enrolledKeys(of origins: Set<ReplicaID>) throws -> [ReplicaID: PublicDeviceKey] {
         let own = (replicaID, publicKey)
         return try read { db in
@@ -265,8 +267,9 @@ extension ReplicaStore {
                 SELECT d.public_key FROM device_incarnations i JOIN devices d ON d.replica_id = i.device_id
                 WHERE i.replica_id = ?
                 """)
+            let writers = try Self.writers(db, among: origins)
             for origin in origins {
-                if origin == own.0 {
+                if origin == own.0 || writers[origin] != nil {
                     keys[origin] = own.1
                 } else if let data = try Data.fetchOne(statement, arguments: [origin.hex])
                     ?? Data.fetchOne(incarnation, arguments: [origin.hex]),

@@ -8,10 +8,15 @@ public struct FeedPosition: Sendable, Hashable {
     public var sequence: Int64
     /// The dot stored at ``sequence``; nil only at the start.
     public var dot: Dot?
+    /// The random tag drawn when that version was stored at ``sequence`` (32 bits): a replica
+    /// restored from a backup that stores the same version again at the same sequence draws
+    /// another, so the position is not taken for its. Nil in positions from before tags.
+    public var tag: UInt32?
 
-    public init(sequence: Int64, dot: Dot?) {
+    public init(sequence: Int64, dot: Dot?, tag: UInt32? = nil) {
         self.sequence = sequence
         self.dot = dot
+        self.tag = tag
     }
 
     /// The start of every feed.
@@ -79,7 +84,7 @@ extension ReplicaStore {
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT \(Rows.storedVersionColumns) FROM versions
+                    SELECT \(Rows.storedVersionColumns), feed_tag FROM versions
                     WHERE seq > ? AND seq <= ? AND set_aside_reason IS NULL ORDER BY seq
                     """,
                 arguments: [start.sequence, upper])
@@ -91,8 +96,10 @@ extension ReplicaStore {
                 }
                 scanned += 1
                 let stored = try Rows.storedVersion(row)
+                let position = FeedPosition(
+                    sequence: stored.sequence, dot: stored.version.dot, tag: (row[13] as Int64?).map { UInt32(truncatingIfNeeded: $0) })
                 guard include(stored.version, stored.receivedFrom) else {
-                    end = FeedPosition(sequence: stored.sequence, dot: stored.version.dot)
+                    end = position
                     continue
                 }
                 let size = (stored.version.body?.count ?? 0) + 200
@@ -102,7 +109,7 @@ extension ReplicaStore {
                 }
                 versions.append(stored.version)
                 bytes += size
-                end = FeedPosition(sequence: stored.sequence, dot: stored.version.dot)
+                end = position
             }
             var knowledge = VersionVector()
             let statement = try db.cachedStatement(sql: "SELECT counter FROM knowledge WHERE origin = ?")
@@ -133,32 +140,15 @@ extension ReplicaStore {
         }
     }
 
-    /// Whether `position` is one of this replica's: the start, or the dot it names is stored at its sequence.
-    /// Whether this replica has caught up with what a peer shows it once held: it gave out
-    /// `position` (or there is none), and its counter is at least `ownCounter`. A replica restored
-    /// from a backup is not, until the devices relay back what it lost; it must not write versions
-    /// of its own until then, or it would use a dot again with other contents.
-    public func hasCaughtUp(with position: FeedPosition?, ownCounter: UInt64) throws -> Bool {
-        try read { db in
-            let counter = try Int64.fetchOne(db, sql: "SELECT counter FROM replica") ?? 0
-            guard UInt64(max(0, counter)) >= ownCounter else { return false }
-            guard let position else { return true }
-            return try Self.holds(db, position)
-        }
-    }
-
+    /// Whether `position` is one of this replica's: the start, or the dot it names is stored at its
+    /// sequence, with the tag it names (a position without a tag predates tags).
     static func holds(_ db: Database, _ position: FeedPosition) throws -> Bool {
         if position == .start { return true }
-        guard position.sequence > 0, let dot = position.dot else { return false }
-        return try Self.dot(db, atSequence: position.sequence) == dot
-    }
-
-    /// The dot stored at local sequence `sequence`, set aside or not; nil when there is none.
-    static func dot(_ db: Database, atSequence sequence: Int64) throws -> Dot? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT origin, counter FROM versions WHERE seq = ?", arguments: [sequence]),
-            let origin = ReplicaID(row[0] as String)
-        else { return nil }
-        let counter: Int64 = row[1]
-        return Dot(replica: origin, counter: UInt64(max(0, counter)))
+        guard position.sequence > 0, let dot = position.dot,
+            let row = try Row.fetchOne(db, sql: "SELECT origin, counter, feed_tag FROM versions WHERE seq = ?", arguments: [position.sequence]),
+            (row[0] as String) == dot.replica.hex, (row[1] as Int64) == Int64(clamping: dot.counter)
+        else { return false }
+        guard let tag = position.tag else { return true }
+        return (row[2] as Int64?).map { UInt32(truncatingIfNeeded: $0) } == tag
     }
 }

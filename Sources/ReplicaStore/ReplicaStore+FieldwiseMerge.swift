@@ -13,9 +13,10 @@ extension ReplicaStore {
     ///
     /// Run it in one place (the hub), so that the network gets one merge per conflict rather
     /// than one from every replica that notices it. When `audited` (the hub), each merge is
-    /// recorded in the audit log in the transaction that writes it.
+    /// recorded in the audit log in the transaction that writes it. With a `writer`, the merges
+    /// take that writer id's dots (a hub's id of this process start) instead of the replica's own.
     @discardableResult
-    public func mergeFieldwise(_ keys: Set<DocumentKey>, audited: Bool = false) throws -> [Version] {
+    public func mergeFieldwise(_ keys: Set<DocumentKey>, audited: Bool = false, as writer: ReplicaID? = nil) throws -> [Version] {
         var written: [Version] = []
         for key in keys.sorted() where RecordKind(collection: key.collection)?.mergePolicy == .fieldwise {
             guard let document = try document(key), document.isConflicted else { continue }
@@ -35,7 +36,8 @@ extension ReplicaStore {
             }
             do {
                 let intent = WriteIntent(key: key, body: body, isResolution: true, expectedSiblings: dots)
-                written.append(try write(intent, inSameTransaction: audited ? Self.auditResolution(siblings: dots) : nil))
+                written.append(
+                    try write(intent, as: writer, inSameTransaction: audited ? Self.auditResolution(siblings: dots) : nil))
             } catch let error as SyncEngineError where error.code == .conflict {
                 continue  // The document changed meanwhile; the next exchange looks again.
             }

@@ -74,8 +74,14 @@ extension ReplicaStore {
     }
 
     /// ``write(_:)``, running `inSameTransaction` with the version written before the commit.
+    ///
+    /// With a `writer`, the version takes that id's next dot instead of the replica's own: a hub
+    /// writes its merges under a writer id of each process start, signed with its own key (see
+    /// ``nextWriterCounter(_:_:at:)``), so that a hub restored from a backup never takes a dot it
+    /// gave out before.
     func write(
-        _ intent: WriteIntent, inSameTransaction: (@Sendable (Database, Version, UInt64) throws -> Void)?
+        _ intent: WriteIntent, as writer: ReplicaID? = nil,
+        inSameTransaction: (@Sendable (Database, Version, UInt64) throws -> Void)?
     ) throws -> Version {
         let intent = try validated(intent)
         let now = options.now()
@@ -87,10 +93,11 @@ extension ReplicaStore {
             }
             // The id is read from the row: the replica may have taken a new incarnation since it was opened.
             guard let row = try Row.fetchOne(db, sql: "SELECT counter, clock_wall, clock_logical, replica_id FROM replica"),
-                let replicaID = ReplicaID(row[3] as String)
+                let ownID = ReplicaID(row[3] as String)
             else {
                 throw StoreError(.notAReplica, "The replica's identity row is missing; the file is damaged.")
             }
+            let replicaID = writer ?? ownID
             // This replica's earlier versions of the document, with what they had seen, are in the
             // context even when they are not in its state (set aside, or forgotten outside a read
             // scope): a replica's versions of one document form a chain, and contexts are closed
@@ -99,7 +106,7 @@ extension ReplicaStore {
                 state: existing?.state ?? DocumentState(), partition: existing?.partition,
                 ownHistory: try Self.ownHistory(db, of: intent.key, origin: replicaID),
                 contexts: intent.base == nil ? [:] : try Self.contexts(db, of: intent.key)))
-            let counter = UInt64(row[0] as Int64) + 1
+            let counter = try writer.map { try Self.nextWriterCounter(db, $0, at: now) } ?? UInt64(row[0] as Int64) + 1
             guard counter <= Dot.maxCounter else {
                 throw StoreError(.io, "This replica has used every counter; create a new replica.")
             }
@@ -115,7 +122,10 @@ extension ReplicaStore {
             try record.save(db, known: [version.dot: (version.isTombstone, version.timestamp.wallMilliseconds)])
             try db.execute(
                 sql: "UPDATE replica SET counter = ?, clock_wall = ?, clock_logical = ?",
-                arguments: [Int64(counter), Int64(clock.last.wallMilliseconds), Int64(clock.last.logical)])
+                arguments: [
+                    writer == nil ? Int64(counter) : row[0] as Int64, Int64(clock.last.wallMilliseconds),
+                    Int64(clock.last.logical),
+                ])
             try db.execute(
                 sql: "INSERT OR REPLACE INTO knowledge (origin, counter) VALUES (?, ?)",
                 arguments: [replicaID.hex, Int64(counter)])

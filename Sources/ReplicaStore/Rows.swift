@@ -52,8 +52,10 @@ enum Rows {
     static let insertVersion = """
         INSERT INTO versions (
             origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
-            signature, received_from, set_aside_reason)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, vigil_seal(?7, 'versions', ?1, ?2, ?3, ?4), ?8, ?9, ?10, ?11, ?12)
+            signature, received_from, set_aside_reason, feed_tag)
+        VALUES (
+            ?1, ?2, ?3, ?4, ?5, ?6, vigil_seal(?7, 'versions', ?1, ?2, ?3, ?4), ?8, ?9, ?10, ?11, ?12,
+            random() & 4294967295)
         """
 
     static func siblingsText(_ dots: [Dot]) -> String { dots.map(\.description).joined(separator: ",") }

@@ -286,6 +286,20 @@ enum Schema {
                 ALTER TABLE replica ADD COLUMN data_key_id TEXT;
                 """)
         }
+        migrator.registerMigration("v11-hub-writers-and-feed-tags") { db in
+            try db.execute(sql: """
+                -- The ids a hub writes its own versions under, one per process start, signed with
+                -- its key: a hub restored from a backup draws a new one and never reuses a dot.
+                CREATE TABLE hub_writers (
+                    replica_id TEXT PRIMARY KEY,
+                    started_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                -- A random number drawn when the row is stored: a feed position names it, so a
+                -- position handed out before a restore from a backup is not taken for the same
+                -- version stored again at the same sequence. NULL in rows stored before.
+                ALTER TABLE versions ADD COLUMN feed_tag INTEGER;
+                """)
+        }
         return migrator
     }
 }

@@ -64,6 +64,7 @@ public struct HubExchange: Sendable {
             try await registry.grants(fingerprint: $0)
         }
         var page = try await storage.page(pageQuery(for: request, plan: plan, readScope: grants.read))
+        if plan.isForeign { page.restarted = true }
         if page.restarted, plan.alreadyRead != nil {
             // A catch-up from a checkpoint this hub did not give out (it was restored from a
             // backup): what the device read under its earlier grants was another feed, so this
@@ -188,9 +189,7 @@ public struct HubExchange: Sendable {
         let forked = Set(report.forks.map(\.replica))
         outcome.gaps = report.refused.filter { report.implausible[$0] == nil && !forked.contains($0.replica) }
         let unmerged = Set(report.refused + report.forks).union(report.setAside.keys)
-        if try await hasCaughtUp(with: request) {
-            outcome.merged = try await storage.mergeFieldwise(Set(push.filter { !unmerged.contains($0.dot) }.map(\.key)))
-        }
+        outcome.merged = try await storage.mergeFieldwise(Set(push.filter { !unmerged.contains($0.dot) }.map(\.key)))
         outcome.rejected += try await withForkEvidence(Self.rejections(forks: report.forks, quarantined: report.setAside))
         outcome.rejected += try await quarantineImplausible(report.implausible, of: push, pushedBy: request.replica)
         if report.alreadyHeld > 0 {
@@ -201,22 +200,6 @@ public struct HubExchange: Sendable {
         }
         outcome.rejected.sort { $0.dot < $1.dot }
         return outcome
-    }
-
-    /// Whether the hub may write versions of its own (field merges) in this exchange: not while the
-    /// request shows the hub once held more than it does now (a hub restored from a backup, whose
-    /// later merges a device still holds: a merge now would take one of their dots again, with
-    /// other contents). The request's checkpoint must be one the hub gave out, and no knowledge the
-    /// request states may name a hub dot above the hub's counter. A merge left out is a conflict
-    /// that stays visible, and is merged when the document is next pushed.
-    func hasCaughtUp(with request: SyncRequest) async throws -> Bool {
-        let hub = storage.hubID
-        var claimed = request.assumedKnowledge?[hub] ?? 0
-        for version in request.push {
-            claimed = max(claimed, version.context[hub], version.dot.replica == hub ? version.dot.counter : 0)
-        }
-        let position = request.checkpoint.flatMap(PullCheckpoint.init)?.position
-        return try await storage.hasCaughtUp(with: position, ownCounter: claimed)
     }
 
     /// Applies the checked push in one transaction: each version is checked against the write scope
@@ -383,7 +366,7 @@ public struct HubExchange: Sendable {
     func verifySignatures(
         of push: [Version], pushedBy pusher: ReplicaID
     ) async throws -> (own: [Dot: String], foreign: [(version: Version, reason: String)]) {
-        let keys = try await devices.keys(of: Set(push.map(\.dot.replica)))
+        let keys = try await keysWithHubWriters(of: push)
         let invalid = await SignatureCheck.failures(of: push, keys: keys)
         var own: [Dot: String] = [:]
         var foreign: [(version: Version, reason: String)] = []
@@ -403,6 +386,23 @@ public struct HubExchange: Sendable {
             }
         }
         return (own, foreign)
+    }
+
+    /// The enrolled keys of the push's origins, and the hub's own key for origins that no device
+    /// holds but whose versions verify against it: writer ids of the hub's earlier processes, which
+    /// a hub restored from a backup forgot. They are recorded as the hub's writers again.
+    func keysWithHubWriters(of push: [Version]) async throws -> [ReplicaID: PublicDeviceKey] {
+        var keys = try await devices.keys(of: Set(push.map(\.dot.replica)))
+        let unknown = push.filter { keys[$0.dot.replica] == nil }
+        guard !unknown.isEmpty else { return keys }
+        let hubKey = storage.hubKey
+        let candidates = Dictionary(unknown.map { ($0.dot.replica, hubKey) }) { first, _ in first }
+        let failing = await SignatureCheck.failures(of: unknown, keys: candidates)
+        // An origin is the hub's writer only if every pushed version of it verifies against the hub key.
+        let writers = Set(unknown.map(\.dot.replica)).subtracting(failing.map(\.replica))
+        try await devices.recordHubWriters(writers)
+        for writer in writers { keys[writer] = hubKey }
+        return keys
     }
 
     /// Whether the page sends `version` to `reader`: never what the reader pushed (now or before),

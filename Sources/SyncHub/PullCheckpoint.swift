@@ -4,9 +4,11 @@ import SyncEngine
 /// The opaque pull checkpoint the hub gives out: where the device's next page starts, and the
 /// fingerprint of the grants it was made under, so that the hub sees when they changed.
 ///
-/// Text forms, each position being `0` (the start) or `<sequence>.<origin>:<counter>` (the dot
-/// stored at that sequence, so that a checkpoint from another hub, or from before the hub was
-/// restored from a backup, is recognised):
+/// Text forms, each position being `0` (the start) or `<sequence>.<origin>:<counter>.<tag>` (the
+/// dot stored at that sequence and the random tag drawn when it was stored, in hex, so that a
+/// checkpoint from another hub, or from before the hub was restored from a backup, is recognised
+/// even where the same version was stored again at the same sequence; `.<tag>` is absent in
+/// checkpoints from before tags):
 /// - `<position>`: made under read-and-write-everything (and every checkpoint from before grants existed);
 /// - `<position>~<grants>`: made under the grants with that fingerprint;
 /// - `<position>~<grants>~<until>~<previous>`: while the documents newly in scope are delivered
@@ -67,15 +69,18 @@ struct PullCheckpoint: Hashable {
 
     private static func text(_ position: FeedPosition) -> String {
         guard position.sequence > 0, let dot = position.dot else { return "0" }
-        return "\(position.sequence).\(dot)"
+        guard let tag = position.tag else { return "\(position.sequence).\(dot)" }
+        return "\(position.sequence).\(dot).\(String(tag, radix: 16))"
     }
 
     private static func position(_ text: String) -> FeedPosition? {
         if text == "0" { return .start }
-        guard let separator = text.firstIndex(of: "."), let sequence = Int64(text[..<separator]), sequence > 0,
-            let dot = Dot(text[text.index(after: separator)...])
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2 || parts.count == 3, let sequence = Int64(parts[0]), sequence > 0, let dot = Dot(parts[1])
         else { return nil }
-        return FeedPosition(sequence: sequence, dot: dot)
+        guard parts.count == 3 else { return FeedPosition(sequence: sequence, dot: dot) }
+        guard parts[2].utf8.count <= 8, let tag = UInt32(parts[2], radix: 16) else { return nil }
+        return FeedPosition(sequence: sequence, dot: dot, tag: tag)
     }
 
     private static func isFingerprint(_ text: String) -> Bool {

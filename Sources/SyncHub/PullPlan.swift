@@ -8,8 +8,9 @@ import SyncEngine
 /// on too, and the answer carries the new grants, so the device forgets what it may no longer hold.
 /// A widened one: the pull first scans the feed from the start up to the checkpoint for the
 /// versions the earlier grants did not cover (the documents newly in scope, with their history),
-/// then goes on from the checkpoint. A checkpoint made under grants the hub no longer knows
-/// restarts the pull from the start.
+/// then goes on from the checkpoint. A checkpoint made under grants the hub does not know (it never
+/// gave them out: another hub's, or one from before a restore) restarts the pull from the start and
+/// counts as reset.
 struct PullPlan: Sendable {
     /// Where the page starts.
     var after: FeedPosition
@@ -30,6 +31,15 @@ struct PullPlan: Sendable {
     /// The fingerprint the answer's checkpoint carries; nil for read-and-write-everything, whose
     /// checkpoints keep the form from before grants existed.
     let fingerprint: String?
+    /// The checkpoint names grants this hub never gave out: it is another hub's, or this hub was
+    /// restored from a backup taken before it gave them. The pull starts over, and the answer says
+    /// the checkpoint was reset (so the device states what it believes the hub holds).
+    var isForeign = false
+
+    /// A pull from the start of the feed for a checkpoint made under grants this hub does not know.
+    static func foreign(grantsChanged: Bool, fingerprint: String?) -> PullPlan {
+        PullPlan(after: .start, resendsOwn: true, grantsChanged: grantsChanged, fingerprint: fingerprint, isForeign: true)
+    }
 
     /// Plans the pull of a device holding `grants`; `lookup` finds the grants a fingerprint stands for.
     static func plan(
@@ -55,7 +65,7 @@ struct PullPlan: Sendable {
                 return PullPlan(after: checkpoint.position, grantsChanged: false, fingerprint: fingerprint)
             }
             guard let previous = try await readScope(backfill.previousGrants) else {
-                return PullPlan(after: .start, resendsOwn: true, grantsChanged: false, fingerprint: fingerprint)
+                return .foreign(grantsChanged: false, fingerprint: fingerprint)
             }
             return PullPlan(
                 after: checkpoint.position, through: backfill.until, alreadyRead: previous, resendsOwn: true,
@@ -65,13 +75,13 @@ struct PullPlan: Sendable {
         // of its checkpoint let it read (it forgot the rest when it received them), and during a
         // catch-up only what both those and the earlier grants cover, up to where the catch-up ends.
         guard let current = try await readScope(made) else {
-            return PullPlan(after: .start, resendsOwn: true, grantsChanged: true, fingerprint: fingerprint)
+            return .foreign(grantsChanged: true, fingerprint: fingerprint)
         }
         var held = (scope: current, fingerprint: made)
         var until = checkpoint.position
         if let backfill = checkpoint.backfill {
             guard let earlier = try await readScope(backfill.previousGrants) else {
-                return PullPlan(after: .start, resendsOwn: true, grantsChanged: true, fingerprint: fingerprint)
+                return .foreign(grantsChanged: true, fingerprint: fingerprint)
             }
             until = backfill.until
             if earlier.isCovered(by: current) {

@@ -8,7 +8,8 @@ import TestSupport
 /// One seeded fault schedule (issue 11 §3): enrolled devices write and edit shared documents (with
 /// and without a base read earlier) and sync over links cut before and after the hub, in pages of
 /// one to four versions; clients and the hub are killed; the hub or one device (never both) is
-/// restored from a backup; a device's files are copied to a second machine that writes and syncs;
+/// restored from a backup; a device's files are copied to a second machine that writes and syncs
+/// (not in a schedule that restores the hub: that is two forks at once, like both restores);
 /// the operator changes scopes; two processes sync one replica at once. Then every replica syncs
 /// until quiet, and ``check()`` names every invariant that does not hold, with the dots involved.
 ///
@@ -96,7 +97,11 @@ final class FaultSchedule {
         case 1: restore = .device(Int.random(in: 0..<3, using: &random), backupAt: backupAt, restoreAt: restoreAt)
         default: restore = .none
         }
-        copyAt = Int.random(in: 0..<10, using: &random) < 7 ? Int.random(in: 5..<70, using: &random) : nil
+        let copyAt = Int.random(in: 0..<10, using: &random) < 7 ? Int.random(in: 5..<70, using: &random) : nil
+        // A copied replica is a fork like a device restored from its backup: a hub restored too can
+        // no longer tell the two contents of a dot apart (design.md's known limit, which needs a
+        // per-scope digest), so a schedule that restores the hub copies no replica.
+        if case .hub = restore { self.copyAt = nil } else { self.copyAt = copyAt }
         self.random = random
     }
 

@@ -225,10 +225,6 @@ final class GatedHubStorage: HubStorage {
 
     func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String] { try await base.quarantineReasons(of: dots) }
 
-    func hasCaughtUp(with position: FeedPosition?, ownCounter: UInt64) async throws -> Bool {
-        try await base.hasCaughtUp(with: position, ownCounter: ownCounter)
-    }
-
     func page(_ query: PageQuery) async throws -> FeedPage {
         gate.entered.withLock { $0 += 1 }
         for _ in 0..<1_500 where !gate.open.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(20)) }

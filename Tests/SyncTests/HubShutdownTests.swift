@@ -35,10 +35,6 @@ final class SlowHubStorage: HubStorage {
 
     func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String] { try await base.quarantineReasons(of: dots) }
 
-    func hasCaughtUp(with position: FeedPosition?, ownCounter: UInt64) async throws -> Bool {
-        try await base.hasCaughtUp(with: position, ownCounter: ownCounter)
-    }
-
     func page(_ query: PageQuery) async throws -> FeedPage { try await base.page(query) }
 
     func versions(at dots: [Dot]) async throws -> [Version] { try await base.versions(at: dots) }

@@ -38,50 +38,117 @@ struct RestoredHubTests {
         return WriteIntent(key: key, body: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
     }
 
-    /// Schedule: A writes a situation, B pulls it; the hub is backed up; A and B edit different
-    /// fields, the hub merges them field by field as its own version H:1, and both pull it. The hub
-    /// is restored from the backup (its counter back at 0). A syncs and relays H:1 back to it; then
-    /// A and B edit different fields again, and the hub merges once more. Before the fix the
-    /// relayed H:1 left the hub's counter at 0, the merge took H:1 again and the exchange failed
-    /// with a UNIQUE error (a 500 over HTTP).
-    @Test("a restored hub raises its counter past its own dots relayed back, and its next merge takes a new dot")
-    func relayedHubDotsRaiseTheCounter() async throws {
+    /// The hub's merge writer in this process.
+    static func writer(_ hub: HubExchange) throws -> ReplicaID {
+        try #require(hub.storage as? SQLiteHubStorage).writer
+    }
+
+    /// A writes a situation that B and C pull; the hub is backed up; A and B edit different fields
+    /// and push, and the hub merges them; only C pulls the merge. Returns the merge's dot.
+    static func mergeHeldOnlyByC(
+        _ folder: TemporaryReplica, _ key: DocumentKey, a: ReplicaStore, b: ReplicaStore, c: ReplicaStore
+    ) async throws -> Dot {
+        do {
+            let hub = try makeHub(in: folder)
+            try a.write(WriteIntent(key: key, body: Data(HubFieldwiseMergeTests.situation.utf8)))
+            for replica in [a, b, c] { _ = try await Self.sync(replica, hub) }
+        }
+        try ClientRecoveryTests.copy(folder, "hub", to: "hub-backup")
+        let hub = try Self.reopen(folder)
+        try a.write(try Self.edited(a, key, "overall_risk_level", "critical"))
+        try b.write(try Self.edited(b, key, "title", "North Darfur, March (revised)"))
+        _ = try await hub.handle(HubExchangeTests.request(a, push: HubExchangeTests.missing(a)))
+        _ = try await hub.handle(HubExchangeTests.request(b, push: HubExchangeTests.missing(b)))
+        _ = try await Self.sync(c, hub)
+        let merge = try #require(try c.document(key)?.siblings.first?.dot)
+        #expect(merge.replica == (try Self.writer(hub)), "the merge is written under this process's writer id")
+        return merge
+    }
+
+    /// Schedule (fault seeds 108 and 611 of the 1,000-seed run): the hub merges A's and B's edits of
+    /// a situation, and only C pulls the merge; the hub is restored from a backup taken before the
+    /// edits; A and B sync and push their edits again, and the restored hub merges them again
+    /// before C has spoken. Before the fix both merges took the hub's dot H:1, with different
+    /// signatures: C held one content of H:1 and every other replica the other, for ever (no dot
+    /// may have two contents). Now each hub process writes under a writer id of its own.
+    @Test("a restored hub's merge never takes a dot of a merge only an absent device holds")
+    func restoredHubNeverReusesAMergeDot() async throws {
         try await TemporaryReplica.withFolder { folder in
             let key = Self.situation("s1")
-            let (a, b) = (try folder.create("a"), try folder.create("b"))
-            do {
-                let hub = try makeHub(in: folder)
-                try a.write(WriteIntent(key: key, body: Data(HubFieldwiseMergeTests.situation.utf8)))
-                _ = try await Self.sync(a, hub)
-                _ = try await Self.sync(b, hub)
-            }
-            try ClientRecoveryTests.copy(folder, "hub", to: "hub-backup")
-            let firstMerge: Dot
-            do {
-                let hub = try Self.reopen(folder)
-                try a.write(try Self.edited(a, key, "overall_risk_level", "critical"))
-                try b.write(try Self.edited(b, key, "title", "North Darfur, March (revised)"))
-                _ = try await Self.sync(a, hub)
-                _ = try await Self.sync(b, hub)
-                _ = try await Self.sync(a, hub)
-                firstMerge = try #require(try a.document(key)?.siblings.first?.dot)
-                #expect(firstMerge.replica == hub.hubID)
-            }
+            let (a, b, c) = (try folder.create("a"), try folder.create("b"), try folder.create("c"))
+            let firstMerge = try await Self.mergeHeldOnlyByC(folder, key, a: a, b: b, c: c)
             try ClientRecoveryTests.copy(folder, "hub-backup", to: "hub")
             let hub = try Self.reopen(folder)
             let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
-            #expect(try hubStore.counter() < firstMerge.counter)
-            _ = try await Self.sync(a, hub)
-            #expect(try hubStore.versions(at: [firstMerge]).count == 1, "A relayed the hub's merge back")
-            #expect(try hubStore.counter() >= firstMerge.counter)
+            for replica in [a, b] { _ = try await Self.sync(replica, hub) }
+            let secondMerge = try #require(try a.document(key)?.siblings.first?.dot)
+            #expect(secondMerge != firstMerge)
+            for _ in 0..<3 { for replica in [a, b, c] { _ = try await Self.sync(replica, hub) } }
+            for replica in [a, b, c] {
+                for held in try replica.versions(at: [firstMerge, secondMerge]) {
+                    let hubs = try hubStore.versions(at: [held.dot])
+                    #expect(hubs.map(\.signature) == [held.signature], "one content per dot: \(held.dot)")
+                }
+                #expect(try replica.document(key)?.siblings.map(\.dot) == hubStore.document(key)?.siblings.map(\.dot))
+            }
+        }
+    }
 
-            try a.write(try Self.edited(a, key, "period_end", "2026-04-15"))
-            try b.write(try Self.edited(b, key, "period_start", "2026-02-15"))
-            _ = try await Self.sync(a, hub)
-            _ = try await Self.sync(b, hub)
-            let merged = try #require(try hubStore.document(key))
-            #expect(!merged.isConflicted)
-            #expect(merged.siblings.map(\.dot) == [Dot(replica: hub.hubID, counter: firstMerge.counter + 1)])
+    /// Schedule: as above, with signatures checked: C relays the first process's merge to the
+    /// restored hub, which no longer knows that writer id. Before the fix the hub quarantined it as
+    /// a forgery of an unknown origin. Now the hub recognizes its own key, takes the version, and
+    /// certifies the writer id to devices that pull it.
+    @Test("a restored hub takes back, and certifies, merges of its earlier writer ids that devices relay")
+    func restoredHubRecognizesItsEarlierWriters() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let key = Self.situation("s1")
+            let (a, b, c) = (try folder.create("a"), try folder.create("b"), try folder.create("c"))
+            let firstMerge = try await Self.mergeHeldOnlyByC(folder, key, a: a, b: b, c: c)
+            try ClientRecoveryTests.copy(folder, "hub-backup", to: "hub")
+            let hub = HubExchange(
+                storage: SQLiteHubStorage(store: try folder.open("hub")), configuration: HubConfiguration(), logger: silentLogger)
+            for replica in [a, b, c] { try await TrustTests.enroll(replica, at: hub) }
+            let relayed = try c.versions(at: [firstMerge])
+            let answer = try await hub.handle(HubExchangeTests.request(c, push: HubExchangeTests.missing(c)))
+            #expect(!answer.rejected.contains { $0.dot == firstMerge }, "\(answer.rejected)")
+            let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
+            #expect(try hubStore.versions(at: [firstMerge]).map(\.signature) == relayed.map(\.signature))
+            let pulled = try await hub.handle(HubExchangeTests.request(a))
+            #expect(pulled.versions.contains { $0.dot == firstMerge })
+            let certificate = try #require(pulled.certificates?.first { $0.replica == firstMerge.replica })
+            #expect(certificate.publicKey == hubStore.publicKey && certificate.isSigned(by: hubStore.publicKey))
+        }
+    }
+
+    /// Schedule (fault seed 611 of the 1,000-seed run): A pushes a note; the hub is backed up; A
+    /// pushes two more and D pushes one, and D's answer gives it a checkpoint naming its own note's
+    /// row (sequence 4). The hub is restored from the backup; A pushes its two notes again, and D
+    /// syncs with the old checkpoint, pushing its note again, which lands at sequence 4 as before.
+    /// Before the fix the checkpoint still matched (the same dot at the same sequence): the hub
+    /// did not reset it, D never sent its belief of what the hub holds, and the versions D had
+    /// pulled and the hub lost (in the seed, a merge of the hub's) were never relayed back. Now a
+    /// position also names a tag drawn when its row was stored, and a row stored again draws another.
+    @Test("a checkpoint from before a restore is recognised even where the same version was stored again at its sequence")
+    func checkpointOfARestoredFeedIsRecognisedByItsTag() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let (a, d) = (try folder.create("a"), try folder.create("d"))
+            try HubExchangeTests.write(a, "n0")
+            _ = try await makeHub(in: folder).handle(HubExchangeTests.request(a, push: HubExchangeTests.missing(a)))
+            try ClientRecoveryTests.copy(folder, "hub", to: "hub-backup")
+            for id in ["n1", "n2"] { try HubExchangeTests.write(a, id) }
+            let note = try HubExchangeTests.write(d, "n3")
+            let checkpoint: String?
+            do {
+                let hub = try Self.reopen(folder)
+                _ = try await hub.handle(HubExchangeTests.request(a, push: HubExchangeTests.missing(a)))
+                checkpoint = try await hub.handle(HubExchangeTests.request(d, push: [note])).checkpoint
+            }
+            #expect(checkpoint?.hasPrefix("4.\(note.dot)") == true, "\(checkpoint ?? "none")")
+            try ClientRecoveryTests.copy(folder, "hub-backup", to: "hub")
+            let hub = try Self.reopen(folder)
+            _ = try await hub.handle(HubExchangeTests.request(a, push: HubExchangeTests.missing(a)))
+            let answer = try await hub.handle(HubExchangeTests.request(d, push: [note], checkpoint: checkpoint))
+            #expect(answer.checkpointReset == true)
         }
     }
 

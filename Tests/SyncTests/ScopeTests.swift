@@ -211,4 +211,27 @@ struct ScopeTests {
             #expect(try Self.ids(reader) == ["d1"])
         }
     }
+
+    /// Schedule (fault seed 611 of the 1,000-seed run): the operator changed a device's scopes, the
+    /// device pulled under the new grants, and the hub was restored from a backup taken before the
+    /// change. The device's checkpoint names grants the restored hub never gave out. Before the fix
+    /// the hub started the pull over without saying the checkpoint was reset, so the device never
+    /// stated what it believed the hub held, and never relayed back the versions the hub had lost
+    /// (in the seed, a merge only that device held).
+    @Test("a checkpoint made under grants the hub does not know counts as reset")
+    func unknownFingerprintIsAReset() async throws {
+        try await Self.withTwoDevices(secondGrants: try Self.grants(read: "notes/SD-*")) { hub, writer, writerToken, reader, _ in
+            try Self.write(writer, "d1", in: "SD-DN")
+            try await Self.synchronizer(writer, hub, writerToken).run()
+            let device = try #require(try hub.store.devices().first { $0.replicaID == reader.replicaID })
+            let first = try await hub.exchange.handle(
+                SyncRequest(replica: reader.replicaID, counter: 0, checkpoint: nil, push: []), device: device, logger: silentLogger)
+            let position = try #require(first.checkpoint.split(separator: "~").first)
+            let again = try await hub.exchange.handle(
+                SyncRequest(replica: reader.replicaID, counter: 0, checkpoint: "\(position)~0123456789abcdef", push: []),
+                device: device, logger: silentLogger)
+            #expect(again.checkpointReset)
+            #expect(again.versions.count == 1)
+        }
+    }
 }

@@ -46,6 +46,11 @@ public protocol DeviceRegistry: Sendable {
     /// The hub's signed notices of every revocation it made.
     func revocationNotices() async throws -> [RevocationNotice]
 
+    /// Records ids whose versions verify against the hub's own key as the hub's writer ids (a hub
+    /// restored from a backup learns again the ids its earlier processes wrote under): from then
+    /// on they have the hub's key and certificate.
+    func recordHubWriters(_ writers: Set<ReplicaID>) async throws
+
     /// The revoked replica ids and their horizons: versions above them are refused.
     func revocationHorizons() async throws -> [ReplicaID: UInt64]
 }
@@ -70,6 +75,7 @@ extension DeviceRegistry {
     public func certificates(of origins: Set<ReplicaID>) async throws -> [DeviceCertificate] { [] }
     public func revocationNotices() async throws -> [RevocationNotice] { [] }
     public func revocationHorizons() async throws -> [ReplicaID: UInt64] { [:] }
+    public func recordHubWriters(_ writers: Set<ReplicaID>) async throws {}
 
     /// A registry that keeps no devices binds nothing.
     public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome {
@@ -170,6 +176,12 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
     public func revocationHorizons() async throws -> [ReplicaID: UInt64] {
         let store = self.store
         return try await offload { try store.revocationHorizons() }
+    }
+
+    public func recordHubWriters(_ writers: Set<ReplicaID>) async throws {
+        guard !writers.isEmpty else { return }
+        let store = self.store
+        try await offload { try store.recordWriters(writers) }
     }
 
     private struct SendableItem: Sendable {

@@ -22,13 +22,10 @@ public protocol HubStorage: Sendable {
     ) async throws -> ApplyReport
 
     /// Merges field by field the conflicting documents among `keys` whose collection allows it
-    /// (situations, warnings); returns how many merges the hub wrote.
+    /// (situations, warnings); returns how many merges the hub wrote. The merges take dots of a
+    /// writer id of the hub's own, drawn anew by each process and signed with the hub's key, so a
+    /// hub restored from a backup never gives out a dot twice.
     func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int
-
-    /// Whether the hub has caught up with what a device shows it once held: it gave out
-    /// `position`, and its counter is at least `ownCounter`. A hub restored from a backup is not,
-    /// until devices relay back what it lost, and writes no version of its own meanwhile.
-    func hasCaughtUp(with position: FeedPosition?, ownCounter: UInt64) async throws -> Bool
 
     /// Why each of `dots` held in quarantine was quarantined; others are absent.
     func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String]

@@ -16,9 +16,14 @@ public struct SQLiteHubStorage: HubStorage {
 
     public var hubKey: PublicDeviceKey { store.publicKey }
 
+    /// The id this storage writes the hub's merges under: a new one each time the hub's storage
+    /// is opened (each process start), certified with the hub's key once it writes.
+    public let writer: ReplicaID
+
     /// Uses an open replica as the hub's storage.
     public init(store: ReplicaStore) {
         self.store = store
+        writer = ReplicaID.random()
     }
 
     /// Opens the hub replica at `path`, creating it (and its folder) when there is none.
@@ -60,12 +65,8 @@ public struct SQLiteHubStorage: HubStorage {
 
     public func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int {
         let store = self.store
-        return try await offload { try store.mergeFieldwise(keys, audited: true).count }
-    }
-
-    public func hasCaughtUp(with position: FeedPosition?, ownCounter: UInt64) async throws -> Bool {
-        let store = self.store
-        return try await offload { try store.hasCaughtUp(with: position, ownCounter: ownCounter) }
+        let writer = self.writer
+        return try await offload { try store.mergeFieldwise(keys, audited: true, as: writer).count }
     }
 
     public func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String] {
