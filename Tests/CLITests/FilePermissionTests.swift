@@ -53,6 +53,23 @@ struct FilePermissionTests {
         #expect(leftovers.isEmpty)
     }
 
+    /// Schedule: an observer runs `fieldcli init --db r/replica.sqlite` from their home folder.
+    /// Before the fix Foundation's `deletingLastPathComponent` trapped on the one-letter folder
+    /// name and the command died with SIGILL.
+    @Test("init with a relative path under a new one-letter folder creates it 0700")
+    func relativePathWithAOneLetterFolder() async throws {
+        let sandbox = try CLISandbox()
+        let result = try await sandbox.runner.run(["init", "--db", "r/replica.sqlite"], currentDirectory: sandbox.directory)
+        #expect(result.succeeded && !result.signaled, "\(result)")
+        Self.expectMode(sandbox.path("r"), 0o700)
+        Self.expectMode(sandbox.path("r/replica.sqlite"), 0o600)
+        #expect(PrivateFile.parentFolder(of: "r") == "")
+        #expect(PrivateFile.parentFolder(of: "r/replica.sqlite") == "r")
+        #expect(PrivateFile.parentFolder(of: "/replica.sqlite") == "/")
+        #expect(PrivateFile.parentFolder(of: "/a//b/") == "/a")
+        #expect(PrivateFile.parentFolder(of: "./x/y/replica.sqlite") == "./x/y")
+    }
+
     @Test("a failed init keeps a key file that was already there")
     func failedInitKeepsAnExistingKey() async throws {
         let sandbox = try CLISandbox()
