@@ -79,6 +79,7 @@ extension ApplyContext {
                 sql: "UPDATE versions SET set_aside_reason = ?5 WHERE \(forgotten) AND set_aside_reason IS NULL",
                 arguments: arguments + [ReplicaStore.outsideReadScope])
         }
+        if outcome.forgotten > 0 { ReplicaStore.eraseFreedPagesAfterCommit(db) }
         return outcome
     }
 
@@ -117,4 +118,17 @@ extension ReplicaStore {
     /// Why this replica's own versions of a document it forgot are set aside: the hub's read
     /// scope no longer covers the document. They are not rejections, and come back when it does.
     public static let outsideReadScope = "outside this device's read scope"
+}
+
+extension ReplicaStore {
+    /// Once the current transaction commits, moves the WAL into the file and truncates it
+    /// (`wal_checkpoint(TRUNCATE)`): the frames that still held what the transaction deleted go,
+    /// and the pages ``configuration(_:cipher:)``'s `secure_delete` zeroed replace the old ones in the
+    /// file. Best effort: a reader holding an old snapshot past the busy timeout leaves the WAL for
+    /// the next checkpoint (SQLite's automatic one, or the next forget or drop).
+    static func eraseFreedPagesAfterCommit(_ db: Database) {
+        db.afterNextTransaction(onCommit: { db in
+            _ = try? db.checkpoint(.truncate)
+        })
+    }
 }

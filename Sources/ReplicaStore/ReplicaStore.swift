@@ -170,7 +170,7 @@ public struct ReplicaStore: Sendable {
             for function in functions { db.add(function: function) }
             // What a replica deletes (forgotten documents, dropped bodies) is overwritten with
             // zeros in its pages, not left in free space for a captor to read.
-            // REVERTED try db.execute(sql: "PRAGMA secure_delete = ON")
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         return configuration
     }
