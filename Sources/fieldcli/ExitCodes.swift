@@ -29,6 +29,7 @@ import SyncEngine
 /// | 82 | import: some lines are invalid; nothing was written |
 /// | 83 | import with `--skip-invalid`: the valid lines were written, the invalid ones skipped |
 /// | 84 | the unlock agent cannot be used: its folder is not private, or it did not start |
+/// | 87 | the replica was restored from a backup and must sync before it writes (own versions still missing) |
 extension ExitCode {
     static let unexpected = ExitCode(1)
     static let usage = ExitCode(64)
@@ -51,6 +52,7 @@ extension ExitCode {
     static let importRefused = ExitCode(82)
     static let importSkipped = ExitCode(83)
     static let agentUnavailable = ExitCode(84)
+    static let recovering = ExitCode(87)
 }
 
 extension StoreError.Code {
@@ -68,6 +70,7 @@ extension StoreError.Code {
         case .fork: .conflict
         case .wrongPassphrase: .wrongPassphrase
         case .locked: .locked
+        case .recovering: .recovering
         default: .unexpected
         }
     }
