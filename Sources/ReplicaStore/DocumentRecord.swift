@@ -100,7 +100,7 @@ struct DocumentRecord {
 
     private static func facts(_ db: Database, _ dot: Dot) throws -> (isTombstone: Bool, wall: UInt64) {
         let statement = try db.cachedStatement(
-            sql: "SELECT body IS NULL, clock_wall FROM versions WHERE origin = ? AND counter = ?")
+            sql: "SELECT body IS NULL AND body_dropped = 0, clock_wall FROM versions WHERE origin = ? AND counter = ?")
         guard let row = try Row.fetchOne(statement, arguments: [dot.replica.hex, Int64(dot.counter)]) else {
             throw StoreError(.notAReplica, "A sibling \(dot) has no version row; the replica may be damaged.")
         }

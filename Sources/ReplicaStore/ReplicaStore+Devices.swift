@@ -340,7 +340,7 @@ extension ReplicaStore {
     public func storedVersions(afterSequence sequence: Int64, limit: Int) throws -> [StoredVersion] {
         try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Rows.storedVersionColumns) FROM versions WHERE seq > ? ORDER BY seq LIMIT ?",
+                db, sql: "SELECT \(Rows.storedVersionColumns), body_dropped FROM versions WHERE seq > ? ORDER BY seq LIMIT ?",
                 arguments: [sequence, max(1, limit)]
             ).map(Rows.storedVersion)
         }

@@ -33,7 +33,7 @@ extension ReplicaStore {
         let origins = try String.fetchAll(db, sql: "SELECT origin FROM knowledge ORDER BY origin").compactMap { ReplicaID($0) }
         let statement = try db.cachedStatement(sql: """
             SELECT \(Rows.versionColumns) FROM versions
-            WHERE origin = ?1 AND counter > ?2
+            WHERE origin = ?1 AND counter > ?2 AND body_dropped = 0
                 AND (set_aside_reason IS NULL OR (?1 = ?4 AND set_aside_reason NOT LIKE '\(SetAside.implausiblePrefix)%'))
             ORDER BY counter LIMIT ?3
             """)
@@ -65,14 +65,15 @@ extension ReplicaStore {
 
     /// Recomputes a document's state from its versions in good standing.
     static func rebuildState(_ db: Database, _ key: DocumentKey) throws {
-        let versions = try Row.fetchAll(
+        let rows = try Row.fetchAll(
             db,
             sql: """
-                SELECT \(Rows.versionColumns) FROM versions
+                SELECT \(Rows.versionColumns), body_dropped FROM versions
                 WHERE collection = ? AND document_id = ? AND set_aside_reason IS NULL
                 """,
-            arguments: [key.collection.rawValue, key.id.rawValue]
-        ).map(Rows.version)
+            arguments: [key.collection.rawValue, key.id.rawValue])
+        let versions = try rows.map(Rows.version)
+        let dropped = Set(zip(rows, versions).filter { $0.0[10] as Bool }.map(\.1.dot))
         guard let first = versions.first else {
             try db.execute(
                 sql: "DELETE FROM documents WHERE collection = ? AND document_id = ?",
@@ -82,7 +83,9 @@ extension ReplicaStore {
         var record = try DocumentRecord.load(db, key) ?? DocumentRecord(key: key, partition: first.partition)
         record.state = DocumentState(merging: versions)
         var known: [Dot: (isTombstone: Bool, wall: UInt64)] = [:]
-        for version in versions { known[version.dot] = (version.isTombstone, version.timestamp.wallMilliseconds) }
+        for version in versions {
+            known[version.dot] = (version.isTombstone && !dropped.contains(version.dot), version.timestamp.wallMilliseconds)
+        }
         try record.save(db, known: known)
     }
 }

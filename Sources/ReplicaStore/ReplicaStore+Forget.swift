@@ -19,10 +19,14 @@ extension ApplyContext {
     /// new `grants` are saved, bring back the own versions they cover again and make it forget
     /// the documents outside them; without new grants, documents kept earlier for their unsent
     /// versions are forgotten once the peer holds them (`acknowledged`: its knowledge of
-    /// `replica`). Returns how many documents were forgotten.
+    /// `replica`). Returns how many documents were forgotten. Once the transaction commits, the
+    /// bodies the peer's knowledge acknowledges are dropped as ``KeepSent`` says.
     public func applyGrants(
         _ grants: AccessGrants?, from peer: String, to replica: ReplicaID, acknowledged: UInt64
     ) throws -> Int {
+        // Delete after receipt: the knowledge this transaction saves for the peer acknowledges
+        // versions whose bodies the replica may no longer keep.
+        try ReplicaStore.dropAcknowledgedBodiesAfterCommit(db)
         let held = try peerState(peer)
         guard let scope = (grants ?? held.grants)?.read, grants != nil || held.forgetPending else { return 0 }
         if grants != nil { try restoreOwnVersions(within: scope, of: replica) }

@@ -64,7 +64,7 @@ extension ReplicaStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT \(Rows.storedVersionColumns) FROM versions
+                    SELECT \(Rows.storedVersionColumns), body_dropped FROM versions
                     WHERE collection = ? AND document_id = ? ORDER BY clock_wall, clock_logical, seq
                     """,
                 arguments: [key.collection.rawValue, key.id.rawValue]
@@ -117,6 +117,8 @@ extension ReplicaStore {
                     db, sql: "SELECT count(*) FROM versions WHERE set_aside_reason IS NOT NULL AND set_aside_reason <> ?",
                     arguments: [Self.outsideReadScope]) ?? 0)
             status.earlierIncarnations = try Self.earlierIncarnations(db)
+            status.droppedBodies = try Int.fetchOne(db, sql: "SELECT count(*) FROM versions WHERE body_dropped = 1") ?? 0
+            status.keepSent = try Self.keepSent(db)
             return status
         }
     }
@@ -172,13 +174,16 @@ extension ReplicaStore {
 
     static func stored(_ db: Database, _ record: DocumentRecord) throws -> StoredDocument {
         let statement = try db.cachedStatement(
-            sql: "SELECT \(Rows.versionColumns) FROM versions WHERE origin = ? AND counter = ?")
+            sql: "SELECT \(Rows.versionColumns), body_dropped FROM versions WHERE origin = ? AND counter = ?")
+        var dropped = Set<Dot>()
         let siblings = try record.state.siblings.map { dot in
             guard let row = try Row.fetchOne(statement, arguments: [dot.replica.hex, Int64(dot.counter)]) else {
                 throw StoreError(.notAReplica, "A sibling \(dot) of \(record.key) has no version row; the replica may be damaged.")
             }
+            if row[10] as Bool { dropped.insert(dot) }
             return try Rows.version(row)
         }
-        return StoredDocument(key: record.key, partition: record.partition, state: record.state, siblings: siblings)
+        return StoredDocument(
+            key: record.key, partition: record.partition, state: record.state, siblings: siblings, droppedBodies: dropped)
     }
 }

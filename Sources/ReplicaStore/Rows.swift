@@ -33,7 +33,8 @@ enum Rows {
     static func storedVersion(_ row: Row) throws -> StoredVersion {
         StoredVersion(
             version: try version(row), sequence: row[10],
-            receivedFrom: (row[11] as String?).flatMap { ReplicaID($0) }, setAsideReason: row[12])
+            receivedFrom: (row[11] as String?).flatMap { ReplicaID($0) }, setAsideReason: row[12],
+            bodyDropped: (row["body_dropped"] as Bool?) ?? false)
     }
 
     static func versionArguments(

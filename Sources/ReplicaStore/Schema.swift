@@ -300,6 +300,17 @@ enum Schema {
                 ALTER TABLE versions ADD COLUMN feed_tag INTEGER;
                 """)
         }
+        migrator.registerMigration("v12-keep-sent") { db in
+            try db.execute(sql: """
+                -- Delete after receipt: which bodies a field replica keeps once the hub holds them
+                -- ('all'; 'own': only its own versions; 'none').
+                ALTER TABLE replica ADD COLUMN keep_sent TEXT NOT NULL DEFAULT 'all'
+                    CHECK (keep_sent IN ('all', 'own', 'none'));
+                -- 1 when the body was dropped after the hub acknowledged the version: body is then
+                -- NULL but the version is not a tombstone (a tombstone has body NULL and 0 here).
+                ALTER TABLE versions ADD COLUMN body_dropped INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 }

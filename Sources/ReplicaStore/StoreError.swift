@@ -8,7 +8,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         enum Value: String {
             case replicaMissing, replicaExists, notAReplica, readOnly, diskFull, busy
             case documentNotFound, keyFile, fork, io, hubKeyChanged
-            case wrongPassphrase, locked
+            case wrongPassphrase, locked, bodyNotKept
             case recovering
         }
         let value: Value
@@ -43,6 +43,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let wrongPassphrase = Code(value: .wrongPassphrase)
         /// The replica is encrypted and no passphrase was given to open it.
         public static let locked = Code(value: .locked)
+        /// The body asked for was dropped after the hub acknowledged it (delete after receipt).
+        public static let bodyNotKept = Code(value: .bodyNotKept)
     }
 
     public let code: Code

@@ -29,6 +29,7 @@ import SyncEngine
 /// | 82 | import: some lines are invalid; nothing was written |
 /// | 83 | import with `--skip-invalid`: the valid lines were written, the invalid ones skipped |
 /// | 84 | the unlock agent cannot be used: its folder is not private, or it did not start |
+/// | 85 | the document's body was sent and not kept here (`fieldcli config set keep sent=…`) |
 /// | 87 | the replica was restored from a backup and must sync before it writes (own versions still missing) |
 extension ExitCode {
     static let unexpected = ExitCode(1)
@@ -52,6 +53,7 @@ extension ExitCode {
     static let importRefused = ExitCode(82)
     static let importSkipped = ExitCode(83)
     static let agentUnavailable = ExitCode(84)
+    static let bodyNotKept = ExitCode(85)
     static let recovering = ExitCode(87)
 }
 
@@ -70,6 +72,7 @@ extension StoreError.Code {
         case .fork: .conflict
         case .wrongPassphrase: .wrongPassphrase
         case .locked: .locked
+        case .bodyNotKept: .bodyNotKept
         case .recovering: .recovering
         default: .unexpected
         }

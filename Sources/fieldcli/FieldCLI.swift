@@ -30,7 +30,7 @@ struct FieldCLI: AsyncParsableCommand {
             Init.self, Put.self, Edit.self, Get.self, List.self, Delete.self, History.self, Conflicts.self,
             Status.self, Sync.self, Record.self, Observations.self, Situations.self, Warnings.self,
             Participants.self, Export.self, Import.self, Enroll.self, Verify.self, Encrypt.self, ChangePassphrase.self, Wipe.self,
-            Unlock.self, Lock.self, Duress.self, UnlockAgentProcess.self,
+            Unlock.self, Lock.self, Duress.self, Config.self, UnlockAgentProcess.self,
         ]
     )
 

@@ -19,6 +19,10 @@ public struct ReplicaStatus: Sendable, Hashable {
     public var setAside: Int
     /// This replica's earlier ids (it forked and took a new incarnation), oldest first.
     public var earlierIncarnations: [Incarnation] = []
+    /// Versions whose body was dropped after the hub acknowledged them (delete after receipt).
+    public var droppedBodies = 0
+    /// Which acknowledged bodies this replica keeps.
+    public var keepSent = KeepSent.all
 
     public init(
         replicaID: ReplicaID, counter: UInt64, knowledge: VersionVector,

@@ -7,17 +7,27 @@ public struct StoredDocument: Sendable, Hashable {
     public var state: DocumentState
     /// The sibling versions, in the order of ``DocumentState/siblings``.
     public var siblings: [Version]
+    /// The siblings whose body was dropped after the hub acknowledged them (delete after receipt):
+    /// their body is nil, yet they are not tombstones.
+    public var droppedBodies: Set<Dot>
 
-    public init(key: DocumentKey, partition: Partition, state: DocumentState, siblings: [Version]) {
+    public init(
+        key: DocumentKey, partition: Partition, state: DocumentState, siblings: [Version], droppedBodies: Set<Dot> = []
+    ) {
         self.key = key
         self.partition = partition
         self.state = state
         self.siblings = siblings
+        self.droppedBodies = droppedBodies
     }
 
     public var isConflicted: Bool { siblings.count > 1 }
     /// Every sibling is a tombstone.
-    public var isDeleted: Bool { !siblings.isEmpty && siblings.allSatisfy(\.isTombstone) }
+    public var isDeleted: Bool {
+        !siblings.isEmpty && siblings.allSatisfy { $0.isTombstone && !droppedBodies.contains($0.dot) }
+    }
+    /// Some sibling's body was sent and not kept here.
+    public var isNotKeptHere: Bool { !droppedBodies.isEmpty }
     /// The newest sibling's timestamp.
     public var updatedAt: HybridTimestamp { siblings.map(\.timestamp).max() ?? .zero }
 }

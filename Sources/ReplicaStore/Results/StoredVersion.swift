@@ -9,12 +9,18 @@ public struct StoredVersion: Sendable, Hashable {
     public var receivedFrom: ReplicaID?
     /// Why it was set aside (rejected by the network); nil for a version in good standing.
     public var setAsideReason: String?
+    /// The body was dropped after the hub acknowledged the version (delete after receipt): the
+    /// version's body is nil but it is not a tombstone.
+    public var bodyDropped: Bool
 
-    public init(version: Version, sequence: Int64, receivedFrom: ReplicaID?, setAsideReason: String?) {
+    public init(
+        version: Version, sequence: Int64, receivedFrom: ReplicaID?, setAsideReason: String?, bodyDropped: Bool = false
+    ) {
         self.version = version
         self.sequence = sequence
         self.receivedFrom = receivedFrom
         self.setAsideReason = setAsideReason
+        self.bodyDropped = bodyDropped
     }
 }
 

@@ -54,7 +54,11 @@ extension FieldCLI.Conflicts {
             guard document.isConflicted else {
                 throw SyncEngineError(.conflict, "\(key) is not in conflict; there is nothing to resolve.")
             }
-            let chosen = try pick.map { try Arguments.sibling($0, among: document.siblings, of: key).body }
+            let chosen = try pick.map { pick throws -> Data? in
+                let sibling = try Arguments.sibling(pick, among: document.siblings, of: key)
+                try ReplicaStore.requireKept(document, of: sibling.dot)
+                return sibling.body
+            }
                 ?? BodyInput(body: body, file: file).read()
             let dots = document.siblings.map(\.dot)
             let resolved = try chosen.map { try JSONBody.annotatingResolution($0, reason: reason, siblings: dots) }

@@ -46,7 +46,7 @@ extension FieldCLI {
         func run() async throws {
             let key = try target.key()
             let store = try options.open()
-            let document = try store.existingDocument(key)
+            let document = try store.documentWithBody(key)
             let draft = try EditDraft(document, reason: reason)
             let session = try draft.open()
             let version: Version?

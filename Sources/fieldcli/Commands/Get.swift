@@ -23,7 +23,7 @@ extension FieldCLI {
 
         func run() async throws {
             let key = try target.key()
-            let document = try options.open().existingDocument(key)
+            let document = try options.open().documentWithBody(key)
             if options.json {
                 try JSONOutput.print(JSONOutput.document(document))
             } else {

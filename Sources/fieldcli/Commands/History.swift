@@ -34,7 +34,11 @@ extension FieldCLI {
                     "collection": key.collection.rawValue, "id": key.id.rawValue,
                     "versions": entries.map { stored, signature in
                         var object = JSONOutput.version(stored.version)
-                        object["signature"] = signature.rawValue
+                        object["signature"] = stored.bodyDropped ? "not-checked" : signature.rawValue
+                        if stored.bodyDropped {
+                            object["deleted"] = false
+                            object["bodyKept"] = false
+                        }
                         object["setAsideReason"] = stored.setAsideReason ?? NSNull()
                         object["receivedFrom"] = stored.receivedFrom?.hex ?? NSNull()
                         return object

@@ -31,10 +31,14 @@ extension FieldCLI {
             var invalid: [StoredVersion] = []
             var unknown: [StoredVersion] = []
             var after: Int64 = 0
+            var notKept = 0
             while true {
-                let page = try store.storedVersions(afterSequence: after, limit: 2_000)
-                guard let last = page.last else { break }
+                let all = try store.storedVersions(afterSequence: after, limit: 2_000)
+                guard let last = all.last else { break }
                 after = last.sequence
+                // A body dropped after the hub acknowledged it cannot be checked here.
+                let page = all.filter { !$0.bodyDropped }
+                notKept += all.count - page.count
                 checked += page.count
                 let (known, unheld) = (
                     page.filter { keys[$0.version.dot.replica] != nil }, page.filter { keys[$0.version.dot.replica] == nil }
@@ -47,7 +51,7 @@ extension FieldCLI {
             let keptApart = try store.unverifiedVersions()
             if options.json {
                 try JSONOutput.print([
-                    "checked": checked, "valid": checked - invalid.count - unknown.count,
+                    "checked": checked, "valid": checked - invalid.count - unknown.count, "skippedNotKept": notKept,
                     "invalid": invalid.map { Self.entry($0, reason: "the signature does not verify against its author's key") },
                     "unknownKey": unknown.map { Self.entry($0, reason: "this replica does not hold its author's key") },
                     "keptApart": keptApart.map {
@@ -67,6 +71,9 @@ extension FieldCLI {
                 }
                 let verdict = invalid.isEmpty ? "all signatures that can be checked hold" : "\(invalid.count) fail"
                 print("Checked \(checked) version\(checked == 1 ? "" : "s"): \(verdict); \(unknown.count) with an unknown key.")
+                if notKept > 0 {
+                    print("Skipped \(notKept) version\(notKept == 1 ? "" : "s") whose body was sent and not kept here.")
+                }
             }
             if !invalid.isEmpty { throw ExitCode.invalidInput }
         }

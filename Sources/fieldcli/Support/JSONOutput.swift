@@ -46,7 +46,15 @@ enum JSONOutput {
             "deleted": document.isDeleted,
             "context": vector(document.state.context),
             "updated": Rendering.time(document.updatedAt),
-            "siblings": document.siblings.map(version),
+            "keptHere": !document.isNotKeptHere,
+            "siblings": document.siblings.map { sibling in
+                var object = version(sibling)
+                if document.droppedBodies.contains(sibling.dot) {
+                    object["deleted"] = false
+                    object["bodyKept"] = false
+                }
+                return object
+            },
         ]
     }
 }

@@ -68,8 +68,13 @@ enum Rendering {
         }
         for sibling in document.siblings {
             lines.append("")
-            lines.append(versionHeader(sibling))
-            if let body = sibling.shownBody { lines.append(Self.body(body)) }
+            if document.droppedBodies.contains(sibling.dot) {
+                lines.append(versionHeader(sibling).replacingOccurrences(of: "  (deleted)", with: ""))
+                lines.append(notKeptHere)
+            } else {
+                lines.append(versionHeader(sibling))
+                if let body = sibling.shownBody { lines.append(Self.body(body)) }
+            }
         }
         return lines.joined(separator: "\n")
     }
@@ -79,10 +84,12 @@ extension Rendering {
     /// One line of `fieldcli list`: id, partition, time, state and the start of the body.
     static func listLine(_ document: StoredDocument) -> String {
         let state = document.isConflicted
-            ? Console.highlight("conflict(\(document.siblings.count))") : document.isDeleted ? "deleted" : "ok"
+            ? Console.highlight("conflict(\(document.siblings.count))")
+            : document.isDeleted ? "deleted" : document.isNotKeptHere ? "sent" : "ok"
         let head = "\(document.key.id)  \(padded(document.partition.rawValue, to: 10))  \(time(document.updatedAt))  \(padded(state, to: 8))"
         let width = max(40, Console.columns - head.count - 2)
-        let preview = document.siblings.count == 1 ? Self.preview(document.siblings.first?.shownBody, width: width) : ""
+        let preview = document.siblings.count != 1 ? ""
+            : document.isNotKeptHere ? notKeptHere : Self.preview(document.siblings.first?.shownBody, width: width)
         return preview.isEmpty ? head.trimmingCharacters(in: .whitespaces) : head + "  " + preview
     }
 }
@@ -91,12 +98,14 @@ extension Rendering {
     /// One version in `fieldcli history`.
     static func historyEntry(_ stored: StoredVersion, signature: SignatureStatus) -> String {
         let version = stored.version
+        let state = stored.bodyDropped ? "  (\(notKeptHere))" : version.isTombstone ? "  (deleted)" : ""
+        let checked = signature == .valid ? signature.rawValue : highlight(signature.rawValue)
         var lines = [
             "",
-            "\(dot(version.dot))  \(time(version.timestamp))\(version.isTombstone ? "  (deleted)" : "")",
+            "\(dot(version.dot))  \(time(version.timestamp))\(state)",
             "  author     \(version.dot.replica.hex)",
             "  context    \(version.context)",
-            "  signature  \(signature == .valid ? signature.rawValue : highlight(signature.rawValue))",
+            "  signature  \(stored.bodyDropped ? "not checked here (its body is not kept)" : checked)",
         ]
         if let from = stored.receivedFrom { lines.append("  from       \(from.hex)") }
         if let reason = stored.setAsideReason { lines.append("  set aside  \(highlight(reason))") }
@@ -104,6 +113,9 @@ extension Rendering {
     }
 
     private static func highlight(_ text: String) -> String { Console.highlight(text) }
+
+    /// What listings say of a version whose body was dropped after the hub acknowledged it.
+    static let notKeptHere = "sent, not kept here"
 }
 
 extension Version {

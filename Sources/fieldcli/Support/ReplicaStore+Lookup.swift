@@ -11,4 +11,20 @@ extension ReplicaStore {
         }
         return document
     }
+
+    /// The document, refused when a body it would show or build on was sent and not kept here
+    /// (delete after receipt): of `dot` when given, else of any sibling.
+    func documentWithBody(_ key: DocumentKey, of dot: Dot? = nil) throws -> StoredDocument {
+        let document = try existingDocument(key)
+        try Self.requireKept(document, of: dot)
+        return document
+    }
+
+    static func requireKept(_ document: StoredDocument, of dot: Dot? = nil) throws {
+        let missing = dot.map { document.droppedBodies.contains($0) } ?? document.isNotKeptHere
+        guard missing else { return }
+        throw StoreError(
+            .bodyNotKept,
+            "The body of \(document.key) was sent to the hub and not kept here (`fieldcli config get keep` shows the setting); its history and status still show it.")
+    }
 }

@@ -31,6 +31,8 @@ struct StatusReport {
             key: "conflicts", value: status.conflicts)
         add("versions", "\(status.versions)", key: "versions", value: status.versions)
         add("set aside", "\(status.setAside)", key: "setAside", value: status.setAside)
+        add("keep sent", status.keepSent.rawValue, key: "keepSent", value: status.keepSent.rawValue)
+        add("not kept", "\(status.droppedBodies) (sent, not kept here)", key: "bodiesNotKept", value: status.droppedBodies)
         if !status.earlierIncarnations.isEmpty {
             add(
                 "earlier ids",
