@@ -24,11 +24,14 @@ struct HubExchangeTests {
     }
 
     static func request(
-        _ store: ReplicaStore, push: [Version] = [], checkpoint: String? = nil, assumed: VersionVector? = nil
+        _ store: ReplicaStore, push: [Version] = [], checkpoint: String? = nil, assumed: VersionVector? = nil,
+        ownRejected: Int? = nil
     ) throws -> SyncRequest {
-        SyncRequest(
+        var request = SyncRequest(
             replica: store.replicaID, counter: try store.counter(), checkpoint: checkpoint, push: push,
             assumedKnowledge: assumed)
+        request.ownRejected = ownRejected
+        return request
     }
 
     /// Everything `store` holds that a hub knowing `knowledge` lacks.
