@@ -82,7 +82,7 @@ struct HubLoadBenchmark: Benchmark {
             Figure(
                 id: "hub-load-throughput", title: "hub under load: exchanges per second",
                 unit: "requests/s", better: .higher,
-                measured: .init(name: "POST /v1/sync through HTTPSyncTransport (URLSession), \(setting)", samples: Samples([load.rate]), withP90: false),
+                measured: .init(name: "POST /v1/sync through HTTPSyncTransport (AsyncHTTPClient), \(setting)", samples: Samples([load.rate]), withP90: false),
                 reference: .init(name: "GET /healthz through URLSession, the same 64 clients, \(exchanges + 1) requests each", samples: Samples([health.rate]), withP90: false),
                 targetRatio: 4,
                 notes: [

@@ -168,7 +168,7 @@ struct TrustBenchmark: Benchmark {
             reference: .init(name: "the same pull with verifySignatures off (the key directory still saved)", samples: Samples(off), withP90: false),
             targetRatio: nil,
             notes: [
-                "in process: Synchronizer + HTTPSyncTransport (URLSession) against the release `syncd serve` on 127.0.0.1, no proxy; each pull into a new empty replica; the clock runs from Synchronizer.run to its return",
+                "in process: Synchronizer + HTTPSyncTransport (AsyncHTTPClient) against the release `syncd serve` on 127.0.0.1, no proxy; each pull into a new empty replica; the clock runs from Synchronizer.run to its return",
                 "\(rounds) pulls each side after one untimed warm-up pull, alternating, which side goes first swapping every round; medians quoted",
                 "verification off is not a user-facing option: Synchronizer.Configuration.verifySignatures exists for this measurement",
             ])
