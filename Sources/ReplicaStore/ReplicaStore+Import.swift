@@ -215,7 +215,6 @@ extension ReplicaStore {
             var clock = HybridLogicalClock(
                 last: HybridTimestamp(wallMilliseconds: UInt64(row[1] as Int64), logical: UInt32(row[2] as Int64)))
             var counter = UInt64(row[0] as Int64)
-            try Self.refuseWhileRecovering(db, replicaID, counter: counter)
             var planned: [(record: DocumentRecord, version: Version)] = []
             var refused: [ImportIssue] = []
             var seen: [DocumentKey: Int] = [:]

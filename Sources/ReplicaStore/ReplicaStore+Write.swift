@@ -98,7 +98,6 @@ extension ReplicaStore {
                 throw StoreError(.notAReplica, "The replica's identity row is missing; the file is damaged.")
             }
             let replicaID = writer ?? ownID
-            if writer == nil { try Self.refuseWhileRecovering(db, ownID, counter: UInt64(max(0, row[0] as Int64))) }
             // This replica's earlier versions of the document, with what they had seen, are in the
             // context even when they are not in its state (set aside, or forgotten outside a read
             // scope): a replica's versions of one document form a chain, and contexts are closed
@@ -133,20 +132,6 @@ extension ReplicaStore {
             try inSameTransaction?(db, version, now)
             return version
         }
-    }
-
-    /// Refuses a write while this replica holds fewer of its own versions than its counter: a
-    /// replica restored from a backup that learned its counter from the hub but has not recovered
-    /// every later version yet. A write now could not name those versions of its document in its
-    /// context, and version vectors rely on a replica's versions of a document forming a chain: the
-    /// new version would hide, on this replica only, a missing one the network keeps beside it.
-    static func refuseWhileRecovering(_ db: Database, _ own: ReplicaID, counter: UInt64) throws {
-        let held = try Int64.fetchOne(db, sql: "SELECT count(*) FROM versions WHERE origin = ?", arguments: [own.hex]) ?? 0
-        let missing = Int64(clamping: counter) - held
-        guard missing > 0 else { return }
-        throw StoreError(
-            .recovering,
-            "This replica was restored from a backup and still lacks \(missing) of its own later versions, which the hub holds; it can write again once a sync has brought them back.")
     }
 
     /// `intent` with its body checked against the record rules of its collection and, for the

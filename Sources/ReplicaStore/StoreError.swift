@@ -9,14 +9,10 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
             case replicaMissing, replicaExists, notAReplica, readOnly, diskFull, busy
             case documentNotFound, keyFile, fork, io, hubKeyChanged
             case wrongPassphrase, locked, bodyNotKept
-            case recovering
         }
         let value: Value
         public var description: String { value.rawValue }
 
-        /// The replica, restored from a backup, holds a hole below its counter: own versions the
-        /// hub holds and it has not recovered yet. It writes again once a sync brought them back.
-        public static let recovering = Code(value: .recovering)
         /// No replica file at the path.
         public static let replicaMissing = Code(value: .replicaMissing)
         /// `create` found a file already there.

@@ -30,7 +30,6 @@ import SyncEngine
 /// | 83 | import with `--skip-invalid`: the valid lines were written, the invalid ones skipped |
 /// | 84 | the unlock agent cannot be used: its folder is not private, or it did not start |
 /// | 85 | the document's body was sent and not kept here (`fieldcli config set keep sent=…`) |
-/// | 87 | the replica was restored from a backup and must sync before it writes (own versions still missing) |
 extension ExitCode {
     static let unexpected = ExitCode(1)
     static let usage = ExitCode(64)
@@ -54,7 +53,6 @@ extension ExitCode {
     static let importSkipped = ExitCode(83)
     static let agentUnavailable = ExitCode(84)
     static let bodyNotKept = ExitCode(85)
-    static let recovering = ExitCode(87)
 }
 
 extension StoreError.Code {
@@ -73,7 +71,6 @@ extension StoreError.Code {
         case .wrongPassphrase: .wrongPassphrase
         case .locked: .locked
         case .bodyNotKept: .bodyNotKept
-        case .recovering: .recovering
         default: .unexpected
         }
     }

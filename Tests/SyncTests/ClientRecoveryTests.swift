@@ -32,24 +32,30 @@ struct ClientRecoveryTests {
         }
     }
 
+    /// A replica `field` in `folder` that wrote a0…a2 (dots 1–3) and synced, was backed up, wrote
+    /// b0…b2 (dots 4–6) and synced, and is restored from the backup (counter 3 again).
+    static func restoredAfterLaterWrites(in folder: TemporaryReplica, hub: HubExchange) async throws -> ReplicaStore {
+        do {
+            let field = try folder.create("field")
+            for index in 0..<3 { try field.write(WriteIntent(key: Self.key("a\(index)"), body: Data("{}".utf8))) }
+            _ = try await Self.sync(field, hub)
+        }
+        try Self.copy(folder, "field", to: "backup")
+        do {
+            let field = try folder.open("field")
+            for index in 0..<3 { try field.write(WriteIntent(key: Self.key("b\(index)"), body: Data("{}".utf8))) }
+            _ = try await Self.sync(field, hub)
+        }
+        try Self.copy(folder, "backup", to: "field")
+        return try folder.open("field")
+    }
+
     @Test("a replica restored from an old backup recovers its later versions and never reuses a dot")
     func restoredReplica() async throws {
         try await TemporaryReplica.withFolder { folder in
             let hub = try makeHub(in: folder)
             let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
-            do {
-                let field = try folder.create("field")
-                for index in 0..<3 { try field.write(WriteIntent(key: Self.key("a\(index)"), body: Data("{}".utf8))) }
-                _ = try await Self.sync(field, hub)
-            }
-            try Self.copy(folder, "field", to: "backup")
-            do {
-                let field = try folder.open("field")
-                for index in 0..<3 { try field.write(WriteIntent(key: Self.key("b\(index)"), body: Data("{}".utf8))) }
-                _ = try await Self.sync(field, hub)
-            }
-            try Self.copy(folder, "backup", to: "field")
-            let restored = try folder.open("field")
+            let restored = try await Self.restoredAfterLaterWrites(in: folder, hub: hub)
             #expect(try restored.counter() == 3)
             _ = try await Self.sync(restored, hub)
             #expect(try restored.counter() >= 6, "the counter must move above what the hub holds")
@@ -60,47 +66,6 @@ struct ClientRecoveryTests {
             // Its later versions came back from the hub.
             for index in 0..<3 { #expect(try restored.document(Self.key("b\(index)")) != nil) }
             #expect(try restored.status().versions == 7)
-        }
-    }
-
-    /// Schedule (fault seeds 442 and 732 of the 1,000-seed run): a replica writes three notes and
-    /// syncs, is backed up, writes b0…b2 (dots 4–6) and syncs; it is restored from the backup and
-    /// syncs, and the link is cut after the first page: it holds b0 (4) and its latest version b2
-    /// (6), which raised its counter, but not b1 (5). Before the fix it could then edit b1: the new
-    /// version's context could not name dot 5, yet on this replica the document's context (a
-    /// version vector) claimed it, so when b1's dot 5 came back it was taken as superseded here
-    /// while the hub kept it beside the edit: the replica showed one version, the network two.
-    /// Now the write is refused until a sync has brought every own version back.
-    @Test("a restored replica with own versions still missing refuses to write until a sync brings them back")
-    func restoredReplicaWritesOnlyOnceRecovered() async throws {
-        try await TemporaryReplica.withFolder { folder in
-            let hub = try makeHub(in: folder)
-            do {
-                let field = try folder.create("field")
-                for index in 0..<3 { try field.write(WriteIntent(key: Self.key("a\(index)"), body: Data("{}".utf8))) }
-                _ = try await Self.sync(field, hub)
-            }
-            try Self.copy(folder, "field", to: "backup")
-            do {
-                let field = try folder.open("field")
-                for index in 0..<3 { try field.write(WriteIntent(key: Self.key("b\(index)"), body: Data("{}".utf8))) }
-                _ = try await Self.sync(field, hub)
-            }
-            try Self.copy(folder, "backup", to: "field")
-            let restored = try folder.open("field")
-            _ = try? await Synchronizer(
-                store: restored, transport: InProcessTransport(hub: hub, cuts: [.none, .beforeHub]), peer: "test-hub",
-                configuration: .init(pageLimits: PageLimits(versions: 1, bytes: 1 << 20), retry: .never, verifySignatures: false),
-                logger: silentLogger
-            ).run()
-            #expect(try restored.counter() == 6)
-            #expect(try restored.document(Self.key("b1")) == nil, "the cut left dot 5 missing")
-            let edit = WriteIntent(key: Self.key("b1"), body: Data(#"{"edited":true}"#.utf8))
-            let refusal = #expect(throws: StoreError.self) { try restored.write(edit) }
-            #expect(refusal?.code == .recovering)
-            _ = try await Self.sync(restored, hub)
-            let version = try restored.write(edit)
-            #expect(version.context.contains(Dot(replica: restored.replicaID, counter: 5)))
         }
     }
 

@@ -224,7 +224,7 @@ final class FaultSchedule {
 
     /// A write: a new document, an edit or a delete, with the base read earlier (half the time
     /// there is one) or without; a resolution of a conflict. A write the replica refuses (a
-    /// conflict, a base it no longer holds, a restored replica still recovering) is skipped.
+    /// conflict, a base it no longer holds) is skipped.
     func write(_ index: Int, step: Int) throws {
         let device = devices[index]
         let store = try device.open()
@@ -246,9 +246,8 @@ final class FaultSchedule {
             trace.append("\(step): \(device.name) wrote \(version.dot) to \(key)\(base == nil ? "" : " with a base")\(delete ? " (delete)" : "")")
         } catch let error as SyncEngineError {
             trace.append("\(step): \(device.name)'s write to \(key) refused: \(error.code)")
-        } catch let error as StoreError where error.code == .documentNotFound || error.code == .recovering {
-            // A base or a resolution for a document forgotten since (its scope narrowed), or a
-            // replica restored from a backup that has not recovered its own later versions yet.
+        } catch let error as StoreError where error.code == .documentNotFound {
+            // A base or a resolution for a document forgotten since (its scope narrowed).
             trace.append("\(step): \(device.name)'s write to \(key) refused: \(error.code)")
         }
     }

@@ -44,25 +44,31 @@ struct RestoredHubTests {
     }
 
     /// A writes a situation that B and C pull; the hub is backed up; A and B edit different fields
-    /// and push, and the hub merges them; only C pulls the merge. Returns the merge's dot.
-    static func mergeHeldOnlyByC(
-        _ folder: TemporaryReplica, _ key: DocumentKey, a: ReplicaStore, b: ReplicaStore, c: ReplicaStore
-    ) async throws -> Dot {
+    /// and push, and the hub merges them; only C pulls the merge; the hub is restored from the
+    /// backup (its file only: the caller opens it). Returns A, B, C and the merge's dot.
+    static func restoredAfterAMergeOnlyCHolds(
+        _ folder: TemporaryReplica, _ key: DocumentKey
+    ) async throws -> (ReplicaStore, ReplicaStore, ReplicaStore, Dot) {
+        let (a, b, c) = (try folder.create("a"), try folder.create("b"), try folder.create("c"))
         do {
             let hub = try makeHub(in: folder)
             try a.write(WriteIntent(key: key, body: Data(HubFieldwiseMergeTests.situation.utf8)))
             for replica in [a, b, c] { _ = try await Self.sync(replica, hub) }
         }
         try ClientRecoveryTests.copy(folder, "hub", to: "hub-backup")
-        let hub = try Self.reopen(folder)
-        try a.write(try Self.edited(a, key, "overall_risk_level", "critical"))
-        try b.write(try Self.edited(b, key, "title", "North Darfur, March (revised)"))
-        _ = try await hub.handle(HubExchangeTests.request(a, push: HubExchangeTests.missing(a)))
-        _ = try await hub.handle(HubExchangeTests.request(b, push: HubExchangeTests.missing(b)))
-        _ = try await Self.sync(c, hub)
-        let merge = try #require(try c.document(key)?.siblings.first?.dot)
-        #expect(merge.replica == (try Self.writer(hub)), "the merge is written under this process's writer id")
-        return merge
+        let merge: Dot
+        do {
+            let hub = try Self.reopen(folder)
+            try a.write(try Self.edited(a, key, "overall_risk_level", "critical"))
+            try b.write(try Self.edited(b, key, "title", "North Darfur, March (revised)"))
+            _ = try await hub.handle(HubExchangeTests.request(a, push: HubExchangeTests.missing(a)))
+            _ = try await hub.handle(HubExchangeTests.request(b, push: HubExchangeTests.missing(b)))
+            _ = try await Self.sync(c, hub)
+            merge = try #require(try c.document(key)?.siblings.first?.dot)
+            #expect(merge.replica == (try Self.writer(hub)), "the merge is written under this process's writer id")
+        }
+        try ClientRecoveryTests.copy(folder, "hub-backup", to: "hub")
+        return (a, b, c, merge)
     }
 
     /// Schedule (fault seeds 108 and 611 of the 1,000-seed run): the hub merges A's and B's edits of
@@ -75,9 +81,7 @@ struct RestoredHubTests {
     func restoredHubNeverReusesAMergeDot() async throws {
         try await TemporaryReplica.withFolder { folder in
             let key = Self.situation("s1")
-            let (a, b, c) = (try folder.create("a"), try folder.create("b"), try folder.create("c"))
-            let firstMerge = try await Self.mergeHeldOnlyByC(folder, key, a: a, b: b, c: c)
-            try ClientRecoveryTests.copy(folder, "hub-backup", to: "hub")
+            let (a, b, c, firstMerge) = try await Self.restoredAfterAMergeOnlyCHolds(folder, key)
             let hub = try Self.reopen(folder)
             let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
             for replica in [a, b] { _ = try await Self.sync(replica, hub) }
@@ -102,9 +106,7 @@ struct RestoredHubTests {
     func restoredHubRecognizesItsEarlierWriters() async throws {
         try await TemporaryReplica.withFolder { folder in
             let key = Self.situation("s1")
-            let (a, b, c) = (try folder.create("a"), try folder.create("b"), try folder.create("c"))
-            let firstMerge = try await Self.mergeHeldOnlyByC(folder, key, a: a, b: b, c: c)
-            try ClientRecoveryTests.copy(folder, "hub-backup", to: "hub")
+            let (a, b, c, firstMerge) = try await Self.restoredAfterAMergeOnlyCHolds(folder, key)
             let hub = HubExchange(
                 storage: SQLiteHubStorage(store: try folder.open("hub")), configuration: HubConfiguration(), logger: silentLogger)
             for replica in [a, b, c] { try await TrustTests.enroll(replica, at: hub) }
