@@ -123,23 +123,6 @@ extension ReplicaStore {
         }
     }
 
-    /// The versions of `origin` this replica holds set aside, lowest counters first, at most
-    /// `limit`, with why each was set aside.
-    public func setAsideReasons(of origin: ReplicaID, limit: Int) throws -> [Dot: String] {
-        try read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT counter, set_aside_reason FROM versions
-                    WHERE origin = ? AND set_aside_reason IS NOT NULL ORDER BY counter LIMIT ?
-                    """,
-                arguments: [origin.hex, max(0, limit)])
-            return Dictionary(
-                rows.map { (Dot(replica: origin, counter: UInt64(max(0, $0[0] as Int64))), $0[1] as String) },
-                uniquingKeysWith: { first, _ in first })
-        }
-    }
-
     /// Why each of `dots` that this replica holds set aside was set aside; dots not held or in good
     /// standing are absent.
     public func setAsideReasons(of dots: [Dot]) throws -> [Dot: String] {

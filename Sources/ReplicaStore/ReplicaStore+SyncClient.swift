@@ -110,16 +110,12 @@ public struct ExchangeBase: Sendable, Hashable {
     /// The replica's id as its identity row holds it (it changes when the replica takes a new
     /// incarnation); nil in a base built by hand.
     public var replica: ReplicaID?
-    /// How many of its own versions (under its current id) the replica holds set aside as
-    /// rejected by the hub.
-    public var ownRejected: Int
 
-    public init(peer: PeerState, counter: UInt64, heldCounter: UInt64, replica: ReplicaID? = nil, ownRejected: Int = 0) {
+    public init(peer: PeerState, counter: UInt64, heldCounter: UInt64, replica: ReplicaID? = nil) {
         self.peer = peer
         self.counter = counter
         self.heldCounter = heldCounter
         self.replica = replica
-        self.ownRejected = ownRejected
     }
 }
 
@@ -129,12 +125,9 @@ extension ReplicaStore {
         try read { db in
             let replicaID = try Self.currentReplicaID(db)
             let counter = try Int64.fetchOne(db, sql: "SELECT counter FROM replica") ?? 0
-            let rejected = try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM versions WHERE origin = ? AND set_aside_reason LIKE ?",
-                arguments: [replicaID.hex, "\(SetAside.rejectedPrefix)%"]) ?? 0
             return ExchangeBase(
                 peer: try PeerRow.load(db, peer), counter: UInt64(max(0, counter)),
-                heldCounter: try Self.contiguousOwnCounter(db, replicaID), replica: replicaID, ownRejected: rejected)
+                heldCounter: try Self.contiguousOwnCounter(db, replicaID), replica: replicaID)
         }
     }
 

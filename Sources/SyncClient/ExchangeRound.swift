@@ -28,7 +28,6 @@ public struct ExchangeRound: Sendable, Hashable {
             replica: replica, counter: min(base.counter, base.heldCounter), checkpoint: base.peer.checkpoint,
             push: push, assumedKnowledge: sendAssumedKnowledge ? base.peer.knowledge : nil, limits: limits)
         request.understoodReasons = Rejection.Reason.added
-        request.ownRejected = base.ownRejected
         self.request = request
     }
 

@@ -55,7 +55,7 @@ public struct HubExchange: Sendable {
         try await check(request, from: device)
         let push = try await take(request, from: device)
         try await recordReports(of: request, logger: logger)
-        var rejected = try await push.rejected + rejectionsOwed(to: request, reported: push.rejected)
+        var rejected = push.rejected
 
         // The pull, read after the push, with the knowledge, in one snapshot, within the read scope.
         let grants = device?.grants ?? .everything
@@ -292,22 +292,6 @@ public struct HubExchange: Sendable {
         return items.map {
             Rejection(dot: $0.version.dot, reason: .implausibleContext, message: "Quarantined: \($0.reason).", quarantined: true)
         }
-    }
-
-    /// The most quarantined versions of its own a client is told of again in one answer.
-    static let maxOwedRejections = 1_000
-
-    /// The client's own versions the hub holds in quarantine, when the client says it holds another
-    /// number of its versions set aside as rejected (an answer carrying a rejection was lost, or a
-    /// hub restored from a backup quarantined again what it had once taken): all of them (up to
-    /// ``maxOwedRejections``), except those this answer reports already. Nothing for a client
-    /// that does not say.
-    func rejectionsOwed(to request: SyncRequest, reported: [Rejection]) async throws -> [Rejection] {
-        guard let claimed = request.ownRejected else { return [] }
-        let held = try await storage.quarantined(of: request.replica, limit: Self.maxOwedRejections)
-        guard held.count != claimed else { return [] }
-        let already = Set(reported.map(\.dot))
-        return Self.rejections(forks: [], quarantined: held.filter { !already.contains($0.key) }).sorted { $0.dot < $1.dot }
     }
 
     /// Attaches to each fork rejection the version the hub holds at that dot: the client's proof.

@@ -138,32 +138,6 @@ struct ClientRecoveryTests {
         }
     }
 
-    /// Schedule (fault seeds 209, 275, 352, 810 and 853 of the 1,000-seed run): a device's version
-    /// is quarantined by the hub (there: a hub restored from a backup judging a version pushed again
-    /// by the narrower grants it has now) while the device, through an answer lost or overtaken by
-    /// a concurrent sync, goes on believing the hub took it. Before the fix nothing ever told it
-    /// otherwise: it did not push the version again, and showed what the network holds apart. Now
-    /// each request says how many own versions the device holds set aside as rejected, and the hub
-    /// reports its quarantined ones again when its count differs.
-    @Test("a rejection the device never received is reported again once its count of rejected versions differs")
-    func rejectionNeverReceivedIsReportedAgain() async throws {
-        try await TemporaryReplica.withFolder { folder in
-            let hub = try makeHub(in: folder) { $0.limits.maxRecordBytes = 40 }
-            let field = try folder.create("field")
-            let big = try field.write(
-                WriteIntent(key: Self.key("big"), body: Data(#"{"note":"\#(String(repeating: "x", count: 100))"}"#.utf8)))
-            let lost = try await hub.handle(HubExchangeTests.request(field, push: [big]))
-            #expect(lost.rejected.map(\.dot) == [big.dot], "the hub quarantined it; this answer is lost")
-            try field.updatePeer("test-hub") { $0.knowledge = VersionVector([field.replicaID: 1]) }
-            #expect(try field.document(Self.key("big")) != nil)
-            _ = try await Self.sync(field, hub)
-            #expect(try field.document(Self.key("big")) == nil, "set aside once the hub reported it again")
-            #expect(try field.history(of: Self.key("big")).first?.setAsideReason?.contains("invalid-record") == true)
-            let again = try await hub.handle(HubExchangeTests.request(field, push: [], ownRejected: 1))
-            #expect(again.rejected.isEmpty, "the counts agree: nothing is reported again")
-        }
-    }
-
     @Test("a version the hub quarantines is set aside here, with the reason shown in status")
     func rejection() async throws {
         try await TemporaryReplica.withFolder { folder in

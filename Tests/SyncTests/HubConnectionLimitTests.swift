@@ -224,9 +224,6 @@ final class GatedHubStorage: HubStorage {
     func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int { try await base.mergeFieldwise(keys) }
 
     func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String] { try await base.quarantineReasons(of: dots) }
-    func quarantined(of origin: ReplicaID, limit: Int) async throws -> [Dot: String] {
-        try await base.quarantined(of: origin, limit: limit)
-    }
 
     func page(_ query: PageQuery) async throws -> FeedPage {
         gate.entered.withLock { $0 += 1 }

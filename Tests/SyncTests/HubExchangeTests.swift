@@ -24,14 +24,11 @@ struct HubExchangeTests {
     }
 
     static func request(
-        _ store: ReplicaStore, push: [Version] = [], checkpoint: String? = nil, assumed: VersionVector? = nil,
-        ownRejected: Int? = nil
+        _ store: ReplicaStore, push: [Version] = [], checkpoint: String? = nil, assumed: VersionVector? = nil
     ) throws -> SyncRequest {
-        var request = SyncRequest(
+        SyncRequest(
             replica: store.replicaID, counter: try store.counter(), checkpoint: checkpoint, push: push,
             assumedKnowledge: assumed)
-        request.ownRejected = ownRejected
-        return request
     }
 
     /// Everything `store` holds that a hub knowing `knowledge` lacks.

@@ -33,11 +33,6 @@ public struct SyncRequest: Codable, Sendable, Hashable {
     /// hub sends such a reason only to a client that lists it, since older clients set aside a
     /// version rejected for a reason they do not know.
     public var understoodReasons: [Rejection.Reason]?
-    /// How many of its own versions the client holds set aside as rejected by the hub (optional).
-    /// When the hub holds another number of the client's versions quarantined, it reports them all
-    /// again (a rejection whose answer was lost, or one the hub made again after a restore, is
-    /// never left unknown to the writer).
-    public var ownRejected: Int?
 
     public init(
         protocolVersion: Int = SyncProtocol.current, replica: ReplicaID, counter: UInt64, checkpoint: String?,
@@ -54,7 +49,7 @@ public struct SyncRequest: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol", replica, counter, checkpoint, push, assumedKnowledge, limits, sentAt
-        case unverified, understoodReasons, ownRejected
+        case unverified, understoodReasons
     }
 }
 

@@ -30,9 +30,6 @@ public protocol HubStorage: Sendable {
     /// Why each of `dots` held in quarantine was quarantined; others are absent.
     func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String]
 
-    /// The versions of `origin` held in quarantine, lowest counters first, at most `limit`, with why.
-    func quarantined(of origin: ReplicaID, limit: Int) async throws -> [Dot: String]
-
     /// Reads one page of the changes feed and the knowledge asked for, in one snapshot.
     func page(_ query: PageQuery) async throws -> FeedPage
 

@@ -74,11 +74,6 @@ public struct SQLiteHubStorage: HubStorage {
         return try await offload { try store.setAsideReasons(of: dots) }
     }
 
-    public func quarantined(of origin: ReplicaID, limit: Int) async throws -> [Dot: String] {
-        let store = self.store
-        return try await offload { try store.setAsideReasons(of: origin, limit: limit) }
-    }
-
     public func page(_ query: PageQuery) async throws -> FeedPage {
         let store = self.store
         return try await offload {
