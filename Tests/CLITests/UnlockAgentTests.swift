@@ -84,12 +84,13 @@ struct UnlockAgentTests {
         #expect(again.succeeded && again.stdout.contains("No unlock agent"), "\(again)")
     }
 
-    /// An observer who forgets to lock: the agent ends by itself when its time is up (2 s here),
-    /// forgetting the key, and the replica asks for its passphrase again.
+    /// An observer who forgets to lock: the agent ends by itself when its time is up (5 s here:
+    /// long enough for one command on a loaded machine), forgetting the key, and the replica asks
+    /// for its passphrase again.
     @Test("the agent stops by itself when its time is up", .enabled(if: hasNoTerminal))
     func agentExpires() async throws {
         let unlocked = try await Unlocked()
-        let unlock = try await unlocked.run(["unlock", "--for", "2s"], passphrase: true)
+        let unlock = try await unlocked.run(["unlock", "--for", "5s"], passphrase: true)
         #expect(unlock.succeeded, "\(unlock)")
         #expect(try await unlocked.run(["status"]).succeeded)
         #expect(try await unlocked.waitForAgentToEnd(seconds: 15))
