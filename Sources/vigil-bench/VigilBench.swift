@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GRDB
+import ReplicaStore
 
 /// `vigil-bench`: measures Vigil's figures, each next to a reference measured in the same run,
 /// prints a table and writes the same figures as JSON. `scripts/bench` builds and runs it.
@@ -81,7 +82,7 @@ struct VigilBench: ParsableCommand {
             throw ValidationError("Give --fieldcli, --sqlite3 and --syncd as absolute paths.")
         }
         if let out {
-            let folder = (out as NSString).deletingLastPathComponent
+            let folder = PrivateFile.parentFolder(of: out)
             guard FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder) else {
                 throw ValidationError("Cannot write --out \(out): its folder does not exist or is not writable.")
             }
