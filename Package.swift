@@ -84,6 +84,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "HubConsole",
+            dependencies: [
+                "SyncEngine", "ReplicaStore", "SyncHub",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SyncCommandLine",
             dependencies: [
                 "ReplicaStore", "SyncClient", "AtRest",
@@ -94,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "syncd",
             dependencies: [
-                "SyncHub", "SyncClient", "SyncCommandLine", "ReplicaStore", "AtRest",
+                "SyncHub", "SyncClient", "SyncCommandLine", "ReplicaStore", "AtRest", "HubConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -146,6 +158,15 @@ let package = Package(
             dependencies: [
                 "TestSupport", "SyncHub", "SyncClient", "syncd", "fieldcli",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: [
+                "TestSupport", "HubConsole", "SyncHub", "SyncClient", "ReplicaStore", "SyncEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

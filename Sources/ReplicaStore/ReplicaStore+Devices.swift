@@ -82,7 +82,8 @@ extension ReplicaStore {
     /// Records a one-time enrollment code (by its hash) for a device to be called `name`, with the
     /// grants it will have; returns false, recording nothing, when an active device already has that name.
     public func addEnrollmentCode(
-        hash: Data, deviceName: String, grants: AccessGrants = .everything, expiresAt: UInt64
+        hash: Data, deviceName: String, grants: AccessGrants = .everything, expiresAt: UInt64,
+        actor: String = ReplicaStore.operatorActor
     ) throws -> Bool {
         let now = options.now()
         return try write { db in
@@ -99,7 +100,7 @@ extension ReplicaStore {
                     hash, deviceName, Int64(clamping: now), Int64(clamping: expiresAt), grants.read.text, grants.write.text,
                 ])
             try Self.appendAudit(
-                db, actor: Self.operatorActor, action: .codeIssued, subject: deviceName,
+                db, actor: actor, action: .codeIssued, subject: deviceName,
                 detail: ["expiresAt": "\(expiresAt)", "read": grants.read.text, "write": grants.write.text], at: now)
             return true
         }
@@ -168,7 +169,8 @@ extension ReplicaStore {
     }
 
     /// Revokes the active device with this replica id (hex) or, failing that, this name.
-    public func revokeDevice(_ nameOrID: String) throws -> RevocationOutcome {
+    /// `actor` is who the audit entry names (an operator of the console, by name).
+    public func revokeDevice(_ nameOrID: String, actor: String = ReplicaStore.operatorActor) throws -> RevocationOutcome {
         let now = Int64(clamping: options.now())
         return try write { db in
             let records = try Self.activeDevices(db, nameOrID)
@@ -186,7 +188,7 @@ extension ReplicaStore {
                 arguments: [now - 1, record.name])
             let cancelled = db.changesCount
             try Self.appendAudit(
-                db, actor: Self.operatorActor, action: .revoked, subject: record.name,
+                db, actor: actor, action: .revoked, subject: record.name,
                 detail: [
                     "replica": record.replicaID.hex, "codesCancelled": "\(cancelled)",
                     "horizons": horizons.map { "\($0.key.hex)=\($0.value)" }.sorted().joined(separator: ","),

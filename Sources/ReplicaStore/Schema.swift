@@ -311,6 +311,8 @@ enum Schema {
                 ALTER TABLE versions ADD COLUMN body_dropped INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v13-operators", migrate: ReplicaStore.createOperatorTables)
+        migrator.registerMigration("v14-attachments") { db in try Schema.migrateAttachments(db) }
         return migrator
     }
 }

@@ -9,18 +9,22 @@ public import Logging
 ///
 /// - Parameter onServerRunning: called once the server listens, with the bound port (the real one
 ///   when ``HubConfiguration/port`` is 0).
+///   `mount` adds routes that authenticate their own requests (the operator's console), before
+///   the device credential is required.
 public func buildApplication(
     configuration: HubConfiguration, logger: Logger,
-    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
+    mount: (Router<HubRequestContext>, HubExchange) throws -> Void = { _, _ in }
 ) throws -> some ApplicationProtocol {
     let exchange = try HubExchange.sqlite(path: configuration.databasePath, configuration: configuration, logger: logger)
-    return try buildApplication(exchange: exchange, logger: logger, onServerRunning: onServerRunning)
+    return try buildApplication(exchange: exchange, logger: logger, onServerRunning: onServerRunning, mount: mount)
 }
 
 /// Builds the hub around an exchange already made (tests share its storage).
 public func buildApplication(
     exchange: HubExchange, logger: Logger,
-    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
+    mount: (Router<HubRequestContext>, HubExchange) throws -> Void = { _, _ in }
 ) throws -> some ApplicationProtocol {
     let configuration = exchange.configuration
     let limits = configuration.limits
@@ -35,6 +39,7 @@ public func buildApplication(
         exchange: exchange, limiter: RateLimiter(requestsPerMinute: limits.enrollmentsPerMinute),
         addressLimiter: RateLimiter(requestsPerMinute: limits.enrollmentsPerAddressPerMinute), audit: audit
     ).add(to: router)
+    try mount(router, exchange)
     router.add(
         middleware: DeviceAuthMiddleware(
             registry: exchange.devices, failures: RateLimiter(requestsPerMinute: limits.failedAuthenticationsPerMinute),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HubConsole
 import Logging
 import ServiceLifecycle
 import SyncHub
@@ -56,9 +57,12 @@ extension Syncd {
             let scheme = configuration.tls == nil ? "http" : "https"
             let app: any Service
             do {
-                app = try buildApplication(configuration: configuration, logger: logger) { port in
-                    FileHandle.standardError.write(Data("syncd: listening on \(scheme)://\(host):\(port)\n".utf8))
-                }
+                let console = HubConsole.mounting(ConsoleConfiguration(secureCookies: configuration.tls != nil))
+                app = try buildApplication(
+                    configuration: configuration, logger: logger,
+                    onServerRunning: { port in
+                        FileHandle.standardError.write(Data("syncd: listening on \(scheme)://\(host):\(port)\n".utf8))
+                    }, mount: console)
             } catch {
                 FileHandle.standardError.write(Data("syncd: \(error)\n".utf8))
                 throw ExitCode(1)

@@ -1,0 +1,37 @@
+import Foundation
+import Synchronization
+
+/// Counts attempts per key (a client address, an operator name) in a sliding window and refuses
+/// beyond a maximum; keeps at most ``maxKeys`` keys (the oldest are forgotten first).
+final class AttemptLimiter: Sendable {
+    let maxAttempts: Int
+    let window: Duration
+    static let maxKeys = 10_000
+    private let attempts = Mutex<[String: [ContinuousClock.Instant]]>([:])
+
+    init(maxAttempts: Int, window: Duration) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.window = window
+    }
+
+    /// Records an attempt of `key` and says whether it is within the limit; when not, how many
+    /// seconds until it is.
+    func admit(_ key: String, now: ContinuousClock.Instant = .now) -> (admitted: Bool, retryAfter: Int) {
+        attempts.withLock { table in
+            var recent = (table[key] ?? []).filter { now - $0 < window }
+            guard recent.count < maxAttempts else {
+                let wait = recent.first.map { window - (now - $0) } ?? window
+                table[key] = recent
+                return (false, max(1, Int(wait.components.seconds) + 1))
+            }
+            recent.append(now)
+            if table[key] == nil, table.count >= Self.maxKeys {
+                let stale = table.filter { ($0.value.last.map { now - $0 } ?? window) >= window }.map(\.key)
+                for old in stale { table[old] = nil }
+                if table.count >= Self.maxKeys, let any = table.keys.first { table[any] = nil }
+            }
+            table[key] = recent
+            return (true, 0)
+        }
+    }
+}

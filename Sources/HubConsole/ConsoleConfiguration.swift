@@ -1,0 +1,25 @@
+import Foundation
+
+/// How the console behaves: cookies, sessions, login limits, page sizes.
+public struct ConsoleConfiguration: Sendable {
+    /// Cookies carry `Secure` and the hub sends `Strict-Transport-Security` (the hub serves TLS).
+    public var secureCookies: Bool
+    /// How long a session lasts after login.
+    public var sessionLifetime: Duration = .seconds(8 * 3_600)
+    /// Login attempts one client address may make per window.
+    public var loginAttemptsPerAddress = 10
+    /// Login attempts against one operator name per window, from all addresses together.
+    public var loginAttemptsPerName = 20
+    /// The window of the two login limits.
+    public var loginWindow: Duration = .seconds(60)
+    /// The password hashing cost.
+    public var passwordHasher: PasswordHasher = .standard
+    /// Rows on one page of every list.
+    public var pageSize = 25
+    /// A device not seen for longer than this stands out on the fleet page.
+    public var staleAfter: Duration = .seconds(7 * 86_400)
+    /// How long a one-time enrollment code given out on the fleet page stays valid.
+    public var enrollmentCodeLifetime: Duration = .seconds(24 * 3_600)
+
+    public init(secureCookies: Bool) { self.secureCookies = secureCookies }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Hummingbird
+import ReplicaStore
+import SyncEngine
+import SyncHub
+
+extension HubConsole {
+    func addFleetRoutes(to group: RouterGroup<HubRequestContext>) {
+        let console = self
+        group.get("fleet") { request, _ in
+            try await console.viewing(request) { session in try await console.fleetPage(request, session) }
+        }
+        group.post("fleet/enroll") { request, _ in
+            try await console.acting(request, role: .admin) { form, session in try await console.enroll(form, session) }
+        }
+        group.post("fleet/revoke") { request, _ in
+            try await console.acting(request, role: .admin) { form, session in try await console.revoke(form, session) }
+        }
+    }
+
+    /// `GET /console/fleet[?after=NAME&since=MS]`: devices by name, with state, last seen, lag,
+    /// skew and scopes; devices not seen for long stand out; admins enroll and revoke here.
+    func fleetPage(_ request: Request, _ session: OperatorSession) async throws -> Response {
+        let query = request.uri.queryParameters
+        let position = query.get("after").map { (name: String($0.prefix(64)), enrolledAt: query.get("since").flatMap(UInt64.init) ?? 0) }
+        let store = self.store
+        let size = configuration.pageSize
+        let (devices, more) = try await offload { try store.devices(after: position, limit: size) }
+        let now = store.now()
+        let stale = UInt64(configuration.staleAfter.components.seconds) * 1_000
+        let isAdmin = session.role >= .admin
+        let rows: [HTML] = devices.map { device in
+            let old = device.status == .active && (device.lastSeenAt.map { now > $0 + stale } ?? true)
+            let mark: HTML = old ? " class=\"stale\"" : .empty
+            let skew = device.lastSkewMilliseconds.map { String(format: "%+.1f s", Double($0) / 1000) } ?? "—"
+            let action: HTML = isAdmin && device.status == .active
+                ? """
+                <form method="post" action="/console/fleet/revoke">\(Self.csrfField(session))\
+                <input type="hidden" name="replica" value="\(device.replicaID.hex)">\
+                <button type="submit" class="danger">Revoke</button></form>
+                """ : .empty
+            return """
+                <tr\(mark)><td>\(device.name)<br><small>\(device.replicaID.short)</small></td><td>\(device.status.rawValue)</td>\
+                <td>\(Self.time(device.lastSeenAt))</td><td>\(device.lastLag.map(String.init) ?? "—")</td><td>\(skew)</td>\
+                <td><code>\(device.grants.read.text)</code></td><td><code>\(device.grants.write.text)</code></td><td>\(action)</td></tr>
+                """
+        }
+        let table: HTML = rows.isEmpty
+            ? "<p>No device is enrolled.</p>"
+            : """
+                <div class="scroll"><table><thead><tr><th>Device</th><th>State</th><th>Last seen</th><th>Behind</th>\
+                <th>Clock skew</th><th>Reads</th><th>Writes</th><th></th></tr></thead><tbody>\(rows)</tbody></table></div>
+                """
+        let next = more ? devices.last.map { HTML.link("/console/fleet", [("after", $0.name), ("since", "\($0.enrolledAt)")]) } : nil
+        let enroll: HTML = isAdmin
+            ? """
+            <h2>Enroll a device</h2>
+            <form method="post" action="/console/fleet/enroll" class="stack">\(Self.csrfField(session))
+            <label>Name <input name="name" required maxlength="64" placeholder="amina-laptop"></label>
+            <label>May read <input name="read" required value="*" placeholder="observations/SD-*,situations"></label>
+            <label>May write <input name="write" required value="none" placeholder="observations/SD-DN"></label>
+            <button type="submit">Give out a one-time code</button>
+            </form>
+            """ : .empty
+        return Self.page(
+            "Fleet", session: session,
+            "<p class=\"note\">Highlighted: active devices not seen for more than \(Int(configuration.staleAfter.components.seconds / 86_400)) days.</p>\(table)\(Self.pager(first: "/console/fleet", next: next))\(enroll)")
+    }
+
+    /// `POST /console/fleet/enroll`: gives out a one-time code, shown once (the hub keeps its hash).
+    func enroll(_ form: ConsoleForm, _ session: OperatorSession) async throws -> Response {
+        let name = (form["name"] ?? "").trimmingCharacters(in: .whitespaces)
+        guard (1...64).contains(name.count), !name.unicodeScalars.contains(where: CharacterSet.controlCharacters.contains) else {
+            throw ConsoleRefusal(.unprocessableContent, "Name refused", "A device name is 1 to 64 characters, such as amina-laptop.")
+        }
+        guard let read = Scope(text: form["read"] ?? ""), let write = Scope(text: form["write"] ?? "") else {
+            throw ConsoleRefusal(
+                .unprocessableContent, "Scope refused",
+                "Scopes are collection/partition patterns such as observations/SD-* or situations, separated by commas; * for everything, none for nothing.")
+        }
+        let code = EnrollmentCode.random()
+        guard let hash = EnrollmentCode.hash(code) else { throw ConsoleError("An enrollment code could not be made.") }
+        let store = self.store
+        let expiresAt = store.now() + UInt64(configuration.enrollmentCodeLifetime.components.seconds) * 1_000
+        let actor = ReplicaStore.operatorActor(session.operatorName)
+        let added = try await offload {
+            try store.addEnrollmentCode(
+                hash: hash, deviceName: name, grants: AccessGrants(read: read, write: write), expiresAt: expiresAt, actor: actor)
+        }
+        guard added else {
+            throw ConsoleRefusal(.conflict, "Name taken", "An active device is already called \(name); choose another name or revoke it first.")
+        }
+        return Self.page(
+            "Enrollment code", session: session,
+            """
+            <p>The one-time code for <strong>\(name)</strong>, valid until \(Self.time(expiresAt)). It is shown only now.</p>
+            <p class="code"><code id="enrollment-code">\(code)</code></p>
+            <p>On the device: <code>fieldcli enroll --hub HUB-URL --code \(code)</code></p>
+            <p><a href="/console/fleet">Back to the fleet</a></p>
+            """)
+    }
+
+    /// `POST /console/fleet/revoke`: revokes a device by replica id; audited with the operator's name.
+    func revoke(_ form: ConsoleForm, _ session: OperatorSession) async throws -> Response {
+        guard let replica = form["replica"], let id = ReplicaID(replica) else {
+            throw ConsoleRefusal(.badRequest, "No such device", "The form names no device.")
+        }
+        let store = self.store
+        let actor = ReplicaStore.operatorActor(session.operatorName)
+        switch try await offload({ try store.revokeDevice(id.hex, actor: actor) }) {
+        case .revoked:
+            return Self.redirect("/console/fleet")
+        case .notFound, .ambiguous:
+            throw ConsoleRefusal(.notFound, "No such device", "No active device has that replica id; it may be revoked already.")
+        }
+    }
+}

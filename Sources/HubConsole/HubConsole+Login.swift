@@ -1,0 +1,138 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ReplicaStore
+
+extension HubConsole {
+    /// The login form, with a fresh CSRF token in a cookie and in the form (before any session).
+    func loginPage(_ problem: String?, status: HTTPResponse.Status = .ok) -> Response {
+        let token = ConsoleTokens.random()
+        let note: HTML = problem.map { "<p class=\"problem\">\($0)</p>" } ?? .empty
+        var response = Self.page(
+            "Log in", status: status,
+            """
+            \(note)
+            <form method="post" action="/console/login" class="stack">
+            <input type="hidden" name="csrf" value="\(token)">
+            <label>Name <input name="name" autocomplete="username" required maxlength="64"></label>
+            <label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
+            <button type="submit">Log in</button>
+            </form>
+            """)
+        response.headers.append(HTTPField(name: .setCookie, value: cookie(formCookie, token, maxAge: 3_600)))
+        return response
+    }
+
+    /// Checks the form's CSRF token against the form cookie (login and setup, before a session).
+    func checkFormToken(_ request: Request, _ form: ConsoleForm) throws {
+        guard let cookie = request.cookies[formCookie]?.value, ConsoleTokens.isWellFormed(cookie), let token = form["csrf"],
+            ConsoleTokens.constantTimeEquals(cookie, token)
+        else {
+            throw ConsoleRefusal(.forbidden, "Form refused", "This form did not come from the console's page; reload it and try again.")
+        }
+    }
+
+    /// `POST /console/login`: limited per client address and per name before the password is
+    /// checked; every checked attempt is audited; a success starts a new session.
+    func login(_ request: Request, address: String) async throws -> Response {
+        let form = try await Self.form(of: request)
+        try checkFormToken(request, form)
+        let name = String((form["name"] ?? "").prefix(64))
+        let password = String((form["password"] ?? "").prefix(PasswordHasher.maximumLength))
+        for (limiter, key) in [(addressLimiter, address), (nameLimiter, name)] {
+            let verdict = limiter.admit(key)
+            if !verdict.admitted {
+                throw ConsoleRefusal(
+                    .tooManyRequests, "Too many attempts", "Too many login attempts; try again in \(verdict.retryAfter) s.",
+                    retryAfter: verdict.retryAfter)
+            }
+        }
+        let store = self.store
+        let hasher = configuration.passwordHasher
+        let role: OperatorRole? = try await offload {
+            guard let credentials = try store.operatorCredentials(name: name) else {
+                hasher.spendVerification(password)
+                return nil
+            }
+            return hasher.verify(password, against: credentials.passwordHash) ? credentials.role : nil
+        }
+        guard role != nil else {
+            try await offload { try store.auditFailedLogin(name: name, address: address) }
+            return loginPage("Wrong name or password.", status: .unauthorized)
+        }
+        let token = ConsoleTokens.random()
+        let csrf = ConsoleTokens.random()
+        let lifetime = Int(configuration.sessionLifetime.components.seconds)
+        let expiresAt = store.now() + UInt64(lifetime) * 1_000
+        try await offload {
+            try store.startOperatorSession(
+                tokenHash: ConsoleTokens.hash(token), operator: name, csrfToken: csrf, expiresAt: expiresAt, address: address)
+        }
+        return Self.redirect(
+            "/console/conflicts",
+            cookies: [cookie(sessionCookie, token, maxAge: lifetime), cookie(formCookie, "", maxAge: 0)])
+    }
+
+    /// `POST /console/logout`: ends the session on the hub (its cookie no longer works anywhere).
+    func logout(_ request: Request) async throws -> Response {
+        try await acting(request, role: .viewer) { _, _ in
+            guard let (_, hash) = try await session(of: request) else { return Self.redirect("/console/login") }
+            let store = self.store
+            try await offload { try store.endOperatorSession(tokenHash: hash) }
+            return Self.redirect("/console/login", cookies: [cookie(sessionCookie, "", maxAge: 0)])
+        }
+    }
+
+    /// `GET /console/setup/TOKEN`: the form setting a new operator's password.
+    func setupPage(_ token: String) async throws -> Response {
+        let name = try await setupName(token)
+        let formToken = ConsoleTokens.random()
+        var response = Self.page(
+            "Set your password",
+            """
+            <p>Welcome, \(name). Choose a password of at least \(PasswordHasher.minimumLength) characters; this link then stops working.</p>
+            <form method="post" action="/console/setup/\(token)" class="stack">
+            <input type="hidden" name="csrf" value="\(formToken)">
+            <label>Password <input name="password" type="password" autocomplete="new-password" required minlength="\(PasswordHasher.minimumLength)" maxlength="256"></label>
+            <label>Again <input name="confirm" type="password" autocomplete="new-password" required maxlength="256"></label>
+            <button type="submit">Set password</button>
+            </form>
+            """)
+        response.headers.append(HTTPField(name: .setCookie, value: cookie(formCookie, formToken, maxAge: 3_600)))
+        return response
+    }
+
+    /// `POST /console/setup/TOKEN`: sets the password and uses the link up.
+    func setup(_ request: Request, token: String) async throws -> Response {
+        _ = try await setupName(token)
+        let form = try await Self.form(of: request)
+        try checkFormToken(request, form)
+        let password = form["password"] ?? ""
+        guard (PasswordHasher.minimumLength...PasswordHasher.maximumLength).contains(password.count) else {
+            throw ConsoleRefusal(
+                .unprocessableContent, "Password refused",
+                "A password has \(PasswordHasher.minimumLength) to \(PasswordHasher.maximumLength) characters; go back and choose another.")
+        }
+        guard form["confirm"] == password else {
+            throw ConsoleRefusal(.unprocessableContent, "Password refused", "The two passwords differ; go back and type them again.")
+        }
+        let store = self.store
+        let hasher = configuration.passwordHasher
+        let hash = ConsoleTokens.hash(token)
+        guard try await offload({ try store.completeOperatorSetup(hash: hash, passwordHash: try hasher.hash(password)) }) != nil else {
+            throw Self.setupLinkRefused
+        }
+        return Self.page("Password set", "<p>Your password is set. <a href=\"/console/login\">Log in</a>.</p>")
+    }
+
+    private func setupName(_ token: String) async throws -> String {
+        guard ConsoleTokens.isWellFormed(token) else { throw Self.setupLinkRefused }
+        let store = self.store
+        let hash = ConsoleTokens.hash(token)
+        guard let name = try await offload({ try store.operatorForSetup(hash: hash) }) else { throw Self.setupLinkRefused }
+        return name
+    }
+
+    static let setupLinkRefused = ConsoleRefusal(
+        .notFound, "Link not valid", "This setup link was used already, has expired, or was never given out; ask an admin of the hub for a new one.")
+}

@@ -1,0 +1,122 @@
+import Dispatch
+import Foundation
+import HTTPTypes
+public import Hummingbird
+import Logging
+public import ReplicaStore
+public import SyncEngine
+public import SyncHub
+
+/// The operator's console: HTML pages served by the hub under `/console` (conflicts, fleet,
+/// audit), for operator accounts with a password and a role, never for devices.
+///
+/// Sessions are random tokens in an HttpOnly, SameSite=Strict cookie (Secure with TLS), stored
+/// hashed in the hub's database with an expiry; every form carries the session's CSRF token; every
+/// page is sent with a Content-Security-Policy that allows no script at all.
+public struct HubConsole: Sendable {
+    let store: ReplicaStore
+    /// The hub's writer id of this process: resolutions are written under it, signed with the hub's key.
+    let writer: ReplicaID
+    let configuration: ConsoleConfiguration
+    let addressLimiter: AttemptLimiter
+    let nameLimiter: AttemptLimiter
+
+    public init(store: ReplicaStore, writer: ReplicaID, configuration: ConsoleConfiguration) {
+        self.store = store
+        self.writer = writer
+        self.configuration = configuration
+        addressLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerAddress, window: configuration.loginWindow)
+        nameLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerName, window: configuration.loginWindow)
+    }
+
+    /// What ``SyncHub/buildApplication(exchange:logger:onServerRunning:mount:)`` takes to serve the
+    /// console beside the hub's routes; the hub's storage must be the SQLite one.
+    public static func mounting(
+        _ configuration: ConsoleConfiguration
+    ) -> (Router<HubRequestContext>, HubExchange) throws -> Void {
+        { router, exchange in
+            guard let storage = exchange.storage as? SQLiteHubStorage else {
+                throw ConsoleError("The console needs the hub's SQLite storage.")
+            }
+            HubConsole(store: storage.store, writer: storage.writer, configuration: configuration).add(to: router)
+        }
+    }
+
+    /// The session cookie's name (`__Host-` with TLS: the browser then insists on Secure and Path=/).
+    var sessionCookie: String { configuration.secureCookies ? "__Host-vigil-console" : "vigil-console" }
+    /// The cookie carrying the CSRF token of the login and setup forms (before any session).
+    var formCookie: String { configuration.secureCookies ? "__Host-vigil-console-form" : "vigil-console-form" }
+
+    /// Adds the console's routes to `router`.
+    func add(to router: Router<HubRequestContext>) {
+        let console = self
+        let group = router.group("console").add(middleware: ConsoleHeadersMiddleware(secure: configuration.secureCookies))
+        group.get { request, _ in try await console.guarded(request) { Self.redirect("/console/conflicts") } }
+        group.get("style.css") { _, _ in Self.stylesheet() }
+        group.get("login") { request, _ in try await console.guarded(request) { console.loginPage(nil) } }
+        group.post("login") { request, context in
+            try await console.guarded(request) { try await console.login(request, address: context.clientAddress) }
+        }
+        group.post("logout") { request, _ in try await console.guarded(request) { try await console.logout(request) } }
+        group.get("setup/:token") { request, context in
+            try await console.guarded(request) { try await console.setupPage(context.parameters.get("token") ?? "") }
+        }
+        group.post("setup/:token") { request, context in
+            try await console.guarded(request) { try await console.setup(request, token: context.parameters.get("token") ?? "") }
+        }
+        addConflictRoutes(to: group)
+        addFleetRoutes(to: group)
+        addAuditRoutes(to: group)
+    }
+
+    /// Runs a blocking database or hashing call off Swift's cooperative threads.
+    func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}
+
+/// The console cannot be mounted or a request cannot be served; the message says why.
+public struct ConsoleError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A request the console refuses, answered as an HTML page with this status.
+struct ConsoleRefusal: Error, Sendable {
+    var status: HTTPResponse.Status
+    var title: String
+    var message: String
+    var retryAfter: Int?
+
+    init(_ status: HTTPResponse.Status, _ title: String, _ message: String, retryAfter: Int? = nil) {
+        self.status = status
+        self.title = title
+        self.message = message
+        self.retryAfter = retryAfter
+    }
+}
+
+/// Sends every console answer with headers that keep it to itself: a Content-Security-Policy
+/// with no script and no foreign origin, no framing, no sniffing, no referrer, no caching.
+struct ConsoleHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    let secure: Bool
+
+    static var policy: String {
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[HTTPField.Name("Content-Security-Policy")!] = Self.policy
+        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        response.headers[HTTPField.Name("Cross-Origin-Opener-Policy")!] = "same-origin"
+        response.headers[.cacheControl] = "no-store"
+        if secure { response.headers[HTTPField.Name("Strict-Transport-Security")!] = "max-age=31536000" }
+        return response
+    }
+}

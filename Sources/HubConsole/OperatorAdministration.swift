@@ -1,0 +1,53 @@
+import Foundation
+public import ReplicaStore
+
+/// What `syncd operators` does on the hub's database: add operator accounts (each with a one-time
+/// setup link), list and remove them.
+public struct OperatorAdministration: Sendable {
+    public let store: ReplicaStore
+
+    public init(store: ReplicaStore) { self.store = store }
+
+    /// Adds an operator with `role`; returns the setup token (shown once: the hub keeps its hash)
+    /// and until when it works. Throws ``ConsoleError`` for a bad or taken name.
+    public func add(name: String, role: OperatorRole, lifetime: Duration) throws -> (token: String, expiresAt: UInt64) {
+        guard Self.isValidName(name) else {
+            throw ConsoleError("An operator name is 1 to 64 letters, digits, dots, dashes or underscores, such as amina.k")
+        }
+        let token = ConsoleTokens.random()
+        let expiresAt = store.now() + UInt64(max(1, lifetime.components.seconds)) * 1_000
+        let outcome = try store.addOperator(
+            name: name, role: role, setupHash: ConsoleTokens.hash(token), setupExpiresAt: expiresAt)
+        guard outcome == .added else { throw ConsoleError("An operator is already called '\(name)'.") }
+        return (token, expiresAt)
+    }
+
+    /// Every operator, by name, read a page at a time.
+    public func list() throws -> [OperatorRecord] {
+        var all: [OperatorRecord] = []
+        var after: String?
+        while true {
+            let page = try store.operators(after: after, limit: 500)
+            all += page.operators
+            guard page.more, let last = page.operators.last else { return all }
+            after = last.name
+        }
+    }
+
+    /// Removes an operator and ends their sessions; false when there is none of that name.
+    public func remove(name: String) throws -> Bool { try store.removeOperator(name: name) }
+
+    /// The setup link of `token` on a hub reached at `baseURL` (such as https://hub.example:8443).
+    public static func setupLink(baseURL: String, token: String) -> String {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return "\(base)/console/setup/\(token)"
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                || byte == 0x2D || byte == 0x2E || byte == 0x5F
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Crypto
+import CryptoExtras
+import Foundation
+
+/// Operators' passwords, stored as `scrypt$logN$r$p$salt$hash` (base64): scrypt is memory-hard,
+/// so a stolen hub database costs an attacker memory and time for every guess.
+public struct PasswordHasher: Sendable, Hashable {
+    /// scrypt's cost: N = 2^`logN`, block size `r`, parallelism `p`.
+    public var logN: Int
+    public var r: Int
+    public var p: Int
+
+    public init(logN: Int, r: Int, p: Int) {
+        self.logN = logN
+        self.r = r
+        self.p = p
+    }
+
+    /// N = 2^15, r = 8, p = 1: 32 MiB and about 0.1 s a derivation.
+    public static let standard = PasswordHasher(logN: 15, r: 8, p: 1)
+    /// Cheap parameters for tests only (1 MiB).
+    public static let testing = PasswordHasher(logN: 10, r: 8, p: 1)
+
+    /// The shortest password accepted; the longest is 256 characters.
+    public static let minimumLength = 12
+    static let maximumLength = 256
+
+    /// The stored form of `password`, with a fresh salt.
+    func hash(_ password: String) throws -> String {
+        let salt = ConsoleTokens.randomBytes(16)
+        let derived = try derive(password, salt: salt, logN: logN, r: r, p: p)
+        return ["scrypt", "\(logN)", "\(r)", "\(p)", salt.base64EncodedString(), derived.base64EncodedString()]
+            .joined(separator: "$")
+    }
+
+    /// Whether `password` matches `stored`; false for a stored form this program did not write
+    /// or whose parameters are out of bounds.
+    func verify(_ password: String, against stored: String) -> Bool {
+        let parts = stored.split(separator: "$").map(String.init)
+        guard parts.count == 6, parts[0] == "scrypt", let logN = Int(parts[1]), let r = Int(parts[2]),
+            let p = Int(parts[3]), (10...20).contains(logN), (1...16).contains(r), (1...4).contains(p),
+            let salt = Data(base64Encoded: parts[4]), let expected = Data(base64Encoded: parts[5]), expected.count == 32,
+            let derived = try? derive(password, salt: salt, logN: logN, r: r, p: p)
+        else { return false }
+        return ConsoleTokens.constantTimeEquals(derived, expected)
+    }
+
+    /// Spends the time of one verification, for a name that has no password (so that timing
+    /// does not tell which names exist).
+    func spendVerification(_ password: String) {
+        _ = try? derive(password, salt: Data(repeating: 0, count: 16), logN: logN, r: r, p: p)
+    }
+
+    private func derive(_ password: String, salt: Data, logN: Int, r: Int, p: Int) throws -> Data {
+        let key = try KDF.Scrypt.deriveKey(
+            from: Data(password.utf8), salt: salt, outputByteCount: 32, rounds: 1 << logN, blockSize: r, parallelism: p)
+        return key.withUnsafeBytes { Data($0) }
+    }
+}

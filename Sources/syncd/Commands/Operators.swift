@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import HubConsole
+import Logging
+import ReplicaStore
+import SyncHub
+
+extension Syncd {
+    /// `syncd operators`: the accounts of the hub's web console (`/console`), on the hub machine.
+    struct Operators: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add, list and remove the operators who may log in to the hub's console.",
+            subcommands: [Add.self, List.self, Remove.self])
+
+        static func open(_ hub: Devices.HubDatabase) throws -> OperatorAdministration {
+            OperatorAdministration(store: try hub.open().store)
+        }
+
+        static func run<T>(_ body: () throws -> T) -> T {
+            do {
+                return try body()
+            } catch let error as ConsoleError {
+                Devices.fail(error.message)
+            } catch let error as StoreError {
+                Devices.fail(error.message)
+            } catch {
+                Devices.fail("the command failed: \(error)")
+            }
+        }
+    }
+}
+
+extension Syncd.Operators {
+    /// `syncd operators add NAME --role viewer|resolver|admin`: prints a one-time setup link.
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add an operator and print the one-time link where they set their password.",
+            discussion: """
+                Roles: viewer (reads every page), resolver (also resolves conflicts), admin (also \
+                enrolls and revokes devices). The link works once, until it expires; the hub keeps \
+                only its hash. Send it to the operator over a channel you trust.
+
+                Example:
+                  syncd operators add amina.k --role resolver --url https://hub.example.org:8443
+                """)
+
+        @OptionGroup var hub: Syncd.Devices.HubDatabase
+
+        @Argument(help: "The operator's login name: letters, digits, dots, dashes, underscores.")
+        var name: String
+
+        @Option(help: ArgumentHelp("viewer, resolver or admin.", valueName: "role"))
+        var role: String
+
+        @Option(help: ArgumentHelp("The hub's address as operators reach it (default: http://127.0.0.1:8080).", valueName: "url"))
+        var url = "http://127.0.0.1:8080"
+
+        @Option(help: ArgumentHelp("How long the link stays valid: 30m, 24h, 7d (default 24h).", valueName: "duration"))
+        var expires = "24h"
+
+        func validate() throws {
+            if OperatorRole(rawValue: role) == nil { throw ValidationError("--role takes viewer, resolver or admin.") }
+            if DeviceAdministration.parseLifetime(expires) == nil {
+                throw ValidationError("--expires takes a duration such as 30m, 24h or 7d (at most a year).")
+            }
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw ValidationError("--url takes the hub's address, such as https://hub.example.org:8443.")
+            }
+        }
+
+        func run() async throws {
+            let administration = try Syncd.Operators.open(hub)
+            let lifetime = DeviceAdministration.parseLifetime(expires) ?? .seconds(86_400)
+            let role = OperatorRole(rawValue: role) ?? .viewer
+            let (token, expiresAt) = Syncd.Operators.run { try administration.add(name: name, role: role, lifetime: lifetime) }
+            print("Setup link for \(name) (\(role), valid once until \(Syncd.Devices.time(expiresAt))):")
+            print(OperatorAdministration.setupLink(baseURL: url, token: token))
+        }
+    }
+
+    /// `syncd operators list`.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the console's operators and their roles.")
+
+        @OptionGroup var hub: Syncd.Devices.HubDatabase
+
+        func run() async throws {
+            let administration = try Syncd.Operators.open(hub)
+            let operators = Syncd.Operators.run { try administration.list() }
+            guard !operators.isEmpty else {
+                print("No operators; add one with `syncd operators add NAME --role admin`.")
+                return
+            }
+            for record in operators {
+                let state = record.hasPassword
+                    ? "password set" : "setup link valid until \(Syncd.Devices.time(record.setupExpiresAt))"
+                print("\(record.name)  \(record.role)  added \(Syncd.Devices.time(record.createdAt))  \(state)")
+            }
+        }
+    }
+
+    /// `syncd operators remove NAME`.
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove an operator; their sessions end at once.")
+
+        @OptionGroup var hub: Syncd.Devices.HubDatabase
+
+        @Argument(help: "The operator's name.")
+        var name: String
+
+        func run() async throws {
+            let administration = try Syncd.Operators.open(hub)
+            guard Syncd.Operators.run({ try administration.remove(name: name) }) else {
+                Syncd.Devices.fail("No operator is called '\(name)'; see `syncd operators list`.")
+            }
+            print("Removed \(name); their sessions have ended.")
+        }
+    }
+}
