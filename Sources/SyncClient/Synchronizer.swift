@@ -69,6 +69,7 @@ public struct Synchronizer: Sendable {
         var summary = SyncSummary()
         do {
             try await loop(summary: &summary, progress: progress)
+            try await transferAttachments(summary: &summary)
         } catch let error as SyncClientError {
             let message = error.message
             try? store.updatePeer(store.peerName(forHubAt: peer)) { $0.lastError = message }

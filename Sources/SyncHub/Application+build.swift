@@ -47,7 +47,10 @@ public func buildApplication(
     router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(requestsPerMinute: limits.requestsPerMinute)))
     // Before the gzip middleware: its body (16 KiB at most, never gzipped) is bounded by its route.
     IncarnateRoutes(exchange: exchange).add(to: router)
+    let chunkRoutes = attachmentRoutes(exchange)
+    chunkRoutes?.addDownloads(to: router)
     router.add(middleware: GzipMiddleware(limits: limits, budget: BodyBudget(capacity: limits.bodyBudget)))
+    chunkRoutes?.addUploads(to: router, limits: limits)
     router.add(middleware: RequestDepthMiddleware(limits: limits.message))
     routes.addSync(to: router)
     let connections = ConnectionCounter(limit: limits.connectionLimit())
@@ -82,6 +85,15 @@ func serverBuilder(configuration: HubConfiguration, connections: ConnectionCount
         guard let tls else { return guarded }
         return try TLSChannel(guarded, tlsConfiguration: tls)
     }
+}
+
+/// The attachment routes over the hub's SQLite replica; none for another storage (it brings no
+/// attachment storage yet).
+func attachmentRoutes(_ exchange: HubExchange) -> ChunkRoutes? {
+    guard let storage = exchange.storage as? SQLiteHubStorage else { return nil }
+    return ChunkRoutes(
+        attachments: HubAttachments(
+            storage: SQLiteHubAttachmentStorage(store: storage.store), limits: exchange.configuration.limits))
 }
 
 /// Where refusals are audited: the hub's own log when its registry is the SQLite one, else nowhere.

@@ -58,6 +58,12 @@ public struct HubConfiguration: Sendable, Hashable {
         /// reports), and rows it may add to the foreign quarantine; beyond it they are counted in
         /// one audit entry per hour. 0 turns the limit off.
         public var deviceEntriesPerHour = 1_000
+        /// The largest attachment a device may upload, in bytes (100 MB): a longer video is refused
+        /// with 413 `attachment-too-large` before any of its chunks travels.
+        public var maxAttachmentBytes = 100_000_000
+        /// The most attachment bytes one device may upload in all (each file counted once, when
+        /// first offered); above it 413 `quota-exceeded`. 0 turns the quota off.
+        public var deviceMediaQuotaBytes = 2_000_000_000
 
         /// The structural bounds checked on every decoded request.
         public var message: MessageLimits {

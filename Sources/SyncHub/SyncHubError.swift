@@ -26,6 +26,10 @@ public struct SyncHubError: Error, Sendable, Hashable, CustomStringConvertible {
             case alreadyEnrolled = "already-enrolled"
             case enrollmentProof = "enrollment-proof"
             case unknownIncarnation = "unknown-incarnation"
+            case attachmentTooLarge = "attachment-too-large"
+            case quotaExceeded = "quota-exceeded"
+            case chunkMismatch = "chunk-mismatch"
+            case attachmentMismatch = "attachment-mismatch"
         }
         let value: Value
         /// The problem type: a short stable name such as `unsupported-protocol`.
@@ -73,14 +77,26 @@ public struct SyncHubError: Error, Sendable, Hashable, CustomStringConvertible {
         /// from a backup forgets incarnations taken since): the device may bind it again with
         /// `POST /v1/incarnate`, which refuses an id bound to another device.
         public static let unknownIncarnation = Code(value: .unknownIncarnation)
+        /// An attachment offered is larger than the hub takes (``SyncHubError/limit`` says how large).
+        public static let attachmentTooLarge = Code(value: .attachmentTooLarge)
+        /// An attachment offered would bring the device's uploads above its quota (``SyncHubError/limit``).
+        public static let quotaExceeded = Code(value: .quotaExceeded)
+        /// An uploaded chunk's bytes are not the chunk its manifest names (length or SHA-256): refused, send it again.
+        public static let chunkMismatch = Code(value: .chunkMismatch)
+        /// Every chunk matched the manifest but the whole file did not match the attachment's SHA-256.
+        public static let attachmentMismatch = Code(value: .attachmentMismatch)
     }
 
     public let code: Code
     public let message: String
+    /// The limit a `too-large`, `attachment-too-large` or `quota-exceeded` refusal is about, in bytes;
+    /// the problem document carries it as `limit`.
+    public var limit: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, limit: Int? = nil) {
         self.code = code
         self.message = message
+        self.limit = limit
     }
 
     public var description: String { message }

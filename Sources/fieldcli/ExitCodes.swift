@@ -30,6 +30,8 @@ import SyncEngine
 /// | 83 | import with `--skip-invalid`: the valid lines were written, the invalid ones skipped |
 /// | 84 | the unlock agent cannot be used: its folder is not private, or it did not start |
 /// | 85 | the document's body was sent and not kept here (`fieldcli config set keep sent=…`) |
+/// | 86 | the attachment is not on this device (`fieldcli attachments fetch`) |
+/// | 87 | the hub refused an attachment (over its size limit or the device's quota), or one failed its SHA-256 check |
 extension ExitCode {
     static let unexpected = ExitCode(1)
     static let usage = ExitCode(64)
@@ -53,6 +55,8 @@ extension ExitCode {
     static let importSkipped = ExitCode(83)
     static let agentUnavailable = ExitCode(84)
     static let bodyNotKept = ExitCode(85)
+    static let attachmentMissing = ExitCode(86)
+    static let attachmentRefused = ExitCode(87)
 }
 
 extension StoreError.Code {

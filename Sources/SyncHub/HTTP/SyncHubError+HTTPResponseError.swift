@@ -12,7 +12,8 @@ extension SyncHubError: HTTPResponseError {
         switch code.value {
         case .unsupportedProtocol, .malformedRequest, .corruptEncoding: .badRequest
         case .unsupportedMediaType, .unsupportedEncoding: .unsupportedMediaType
-        case .tooLarge: .contentTooLarge
+        case .tooLarge, .attachmentTooLarge, .quotaExceeded: .contentTooLarge
+        case .chunkMismatch, .attachmentMismatch: .unprocessableContent
         case .unauthorized: .unauthorized
         case .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
@@ -47,6 +48,10 @@ extension SyncHubError: HTTPResponseError {
         case .alreadyEnrolled: "Device already enrolled"
         case .enrollmentProof: "Enrollment proof invalid"
         case .unknownIncarnation: "Replica id not bound to this device"
+        case .attachmentTooLarge: "Attachment too large"
+        case .quotaExceeded: "Attachment quota exceeded"
+        case .chunkMismatch: "Chunk does not match its hash"
+        case .attachmentMismatch: "Attachment does not match its hash"
         }
     }
 
@@ -59,7 +64,8 @@ extension SyncHubError: HTTPResponseError {
 
     /// The problem document of this error.
     func problemJSON() -> ByteBuffer {
-        let problem = ProblemDetails(type: code.description, title: title, status: Int(status.code), detail: message)
+        let problem = ProblemDetails(
+            type: code.description, title: title, status: Int(status.code), detail: message, limit: limit)
         return ByteBuffer(bytes: (try? JSONEncoder().encode(problem)) ?? Data())
     }
 
@@ -151,4 +157,6 @@ struct ProblemDetails: Codable, Sendable, Hashable {
     var title: String
     var status: Int
     var detail: String
+    /// The limit in bytes a 413 refusal is about, when it names one.
+    var limit: Int?
 }

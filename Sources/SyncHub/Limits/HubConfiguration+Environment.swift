@@ -72,6 +72,10 @@ extension HubConfiguration.Limits {
         Setting(
             "device-entries-per-hour", \.deviceEntriesPerHour, minimum: 0,
             help: "Audit entries, and foreign-quarantine rows, one device's syncs may add per hour; beyond it they are counted in one entry; 0 for no limit"),
+        Setting("max-attachment-bytes", \.maxAttachmentBytes, help: "Largest attachment a device may upload, in bytes"),
+        Setting(
+            "device-media-quota-bytes", \.deviceMediaQuotaBytes, minimum: 0,
+            help: "Most attachment bytes one device may upload in all; 0 for no quota"),
     ]
 
     /// The setting of a flag (`--max-request-bytes`); nil when no limit has it.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReplicaStore
 import SyncEngine
 
 extension FieldCLI.Record {
@@ -107,7 +108,10 @@ extension FieldCLI.Record {
         var informantRefFile: String?
 
         @Option(help: ArgumentHelp("Narrative notes.", valueName: "text")) var notes: String?
-        @Option(help: ArgumentHelp("A file to reference by its SHA-256, hashed now (repeatable).", valueName: "path"))
+        @Option(
+            help: ArgumentHelp(
+                "A file to attach: stored here in chunks and named by its SHA-256, sent at the next sync (repeatable).",
+                valueName: "path"))
         var attach: [String] = []
         @Option(help: ArgumentHelp("An already computed SHA-256 to reference (repeatable).", valueName: "hex"))
         var sha256: [String] = []
@@ -135,18 +139,20 @@ extension FieldCLI.Record {
 
         func run() async throws {
             let body: Data
+            // Attached files are stored before the record that names them is written.
+            let store = attach.isEmpty ? nil : try options.open()
             if let from {
                 body = try BodyInput(body: nil, file: from).read()
             } else {
-                var fields = try flagFields()
+                var fields = try flagFields(store: store)
                 if !noPrompt, isatty(STDIN_FILENO) == 1 { ObservationPrompt.complete(&fields) }
                 body = JSONValue.object(fields).canonicalData
             }
-            try RecordWriter.write(.observation, body: body, id: id, base: base, options: options)
+            try RecordWriter.write(.observation, body: body, id: id, base: base, options: options, store: store)
         }
 
         /// The record built from the flags; rules are checked later, all at once.
-        private func flagFields() throws -> [String: JSONValue] {
+        private func flagFields(store: ReplicaStore?) throws -> [String: JSONValue] {
             var fields: [String: JSONValue] = ["schema_version": .number(Double(RecordCatalog.currentSchemaVersion))]
             func set(_ key: String, _ value: String?) { if let value { fields[key] = .string(value) } }
             func set(_ key: String, _ value: Double?) { if let value { fields[key] = .number(value) } }
@@ -192,7 +198,7 @@ extension FieldCLI.Record {
                 fields["source_protection"] = .object(protection)
             }
             set("notes", notes)
-            var attachments = try attach.map(Self.attachment)
+            var attachments = try store.map { store in try attach.map { try AttachFiles.store($0, in: store) } } ?? []
             attachments += sha256.map { .object(["sha256": .string($0.lowercased())]) }
             if !attachments.isEmpty { fields["attachments"] = .array(attachments) }
             return fields
@@ -215,29 +221,6 @@ extension FieldCLI.Record {
             let line =
                 String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             return line.trimmingCharacters(in: .whitespaces)
-        }
-
-        /// An attachment reference for the file at `path`: its SHA-256, name and size, as the evidentiary original.
-        private static func attachment(_ path: String) throws -> JSONValue {
-            guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw InvalidInput("Cannot read the attachment \(path); check the path and its permissions.")
-            }
-            defer { try? handle.close() }
-            var hasher = AttachmentHasher()
-            var size = 0
-            do {
-                while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-                    hasher.update(chunk)
-                    size += chunk.count
-                }
-            } catch {
-                throw InvalidInput("Cannot read the attachment \(path); check that it is a readable file.")
-            }
-            return .object([
-                "sha256": .string(hasher.hexDigest()),
-                "filename": .string(URL(fileURLWithPath: path).lastPathComponent),
-                "size_bytes": .number(Double(size)), "role": .string(AttachmentRole.evidentiaryOriginal.rawValue),
-            ])
         }
     }
 }

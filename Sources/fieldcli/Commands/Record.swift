@@ -94,12 +94,14 @@ enum RecordWriter {
         if base.base != nil, id == nil { throw ValidationError("--base writes a new version of a record: give its --id.") }
     }
 
-    static func write(_ kind: RecordKind, body: Data, id: String?, base: BaseOption, options: ReplicaOptions) throws {
+    static func write(
+        _ kind: RecordKind, body: Data, id: String?, base: BaseOption, options: ReplicaOptions, store: ReplicaStore? = nil
+    ) throws {
         let check = try RecordCatalog.validate(collection: kind.collection, body: body)
         let key = DocumentKey(
             collection: kind.collection, id: try id.map(Arguments.documentID) ?? DocumentID.generate())
         let base = try base.vector()
-        let store = try options.open()
+        let store = try store ?? options.open()
         let version: Version
         do {
             version = try store.write(WriteIntent(key: key, partition: check.partition, body: body, base: base))

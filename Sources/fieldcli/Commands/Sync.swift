@@ -46,6 +46,7 @@ extension FieldCLI {
                 }
                 try credentials.saveToken(for: store)
                 try printSummary(summary, hub: credentials.peerName)
+                try AttachmentRefusalNote.report(store)
             } catch let error as SyncClientError {
                 Console.diagnose(error.messageWithAdvice)
                 throw error.code.exitCode

@@ -1,0 +1,110 @@
+public import Foundation
+public import SyncEngine
+import GRDB
+
+/// What a hub answers to an attachment offered by a device.
+public enum AttachmentOfferOutcome: Sendable, Hashable {
+    /// The chunks still lacked (empty: the hub holds the whole file).
+    case missing([Int])
+    /// Taking it would bring the device's uploads above its quota.
+    case overQuota(used: Int, limit: Int)
+}
+
+/// What a hub did with one uploaded chunk.
+public enum ChunkOutcome: Sendable, Hashable {
+    /// No manifest of this attachment was offered, or the index is outside it.
+    case unknown
+    /// The bytes are not that chunk (length or SHA-256): refused, nothing kept.
+    case mismatch
+    /// Kept; this many chunks of the file are still lacked.
+    case stored(missing: Int)
+    /// Kept, and the whole file is now held and matched its SHA-256.
+    case complete
+    /// Every chunk matched the manifest but the whole did not match the attachment's SHA-256: the
+    /// manifest was false and is dropped.
+    case wholeMismatch
+}
+
+/// The hub's side of attachments: uploads counted per device, and media policies.
+extension ReplicaStore {
+    /// Takes `manifest` offered by `device`: refuses it over `quota` bytes of the device's uploads
+    /// (0 for no quota), else records it and says which chunks the hub lacks.
+    public func offerAttachment(_ manifest: AttachmentManifest, by device: ReplicaID, quota: Int) throws
+        -> AttachmentOfferOutcome
+    {
+        let now = Int64(clamping: options.now())
+        return try write { db in
+            if let held = try Self.manifest(db, manifest.sha256), held.complete { return .missing([]) }
+            let offered = try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM attachment_uploads WHERE device = ? AND sha256 = ?",
+                arguments: [device.hex, manifest.sha256]) ?? false
+            if !offered {
+                let used = try Int.fetchOne(
+                    db, sql: "SELECT coalesce(sum(size), 0) FROM attachment_uploads WHERE device = ?",
+                    arguments: [device.hex]) ?? 0
+                if quota > 0, used + manifest.size > quota { return .overQuota(used: used, limit: quota) }
+                try db.execute(
+                    sql: "INSERT INTO attachment_uploads (sha256, device, size) VALUES (?, ?, ?)",
+                    arguments: [manifest.sha256, device.hex, manifest.size])
+            }
+            try Self.saveManifest(db, manifest, now: now)
+            guard let current = try Self.manifest(db, manifest.sha256)?.manifest else { return .missing([]) }
+            return .missing(try Self.missingChunks(db, current))
+        }
+    }
+
+    /// Takes chunk `index` of the attachment `hash`: refuses bytes that are not that chunk, keeps
+    /// the others once, and checks the whole file when its last chunk arrives.
+    public func receiveChunk(_ data: Data, index: Int, of hash: String) throws -> ChunkOutcome {
+        guard let (manifest, complete) = try attachmentManifest(hash), manifest.chunks.indices.contains(index) else {
+            return .unknown
+        }
+        guard manifest.accepts(data, asChunk: index) else { return .mismatch }
+        if complete { return .complete }
+        try storeChunk(data, hash: manifest.chunks[index])
+        let missing = try missingChunks(of: manifest).count
+        guard missing == 0 else { return .stored(missing: missing) }
+        return try completeAttachment(hash) ? .complete : .wholeMismatch
+    }
+
+    /// The bytes of attachments `device` offered, counted against its quota.
+    public func uploadedBytes(by device: ReplicaID) throws -> Int {
+        try read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT coalesce(sum(size), 0) FROM attachment_uploads WHERE device = ?", arguments: [device.hex])
+                ?? 0
+        }
+    }
+
+    /// The media policy of the enrolled device `device` (set on it, else on the code that enrolled
+    /// it); nil when none was set.
+    public func mediaPolicy(of device: ReplicaID) throws -> MediaPolicy? {
+        try read { db in
+            try String.fetchOne(
+                db,
+                sql: """
+                    SELECT coalesce(d.media, (SELECT c.media FROM enrollment_codes c WHERE c.used_by = d.replica_id
+                        AND c.media IS NOT NULL ORDER BY c.used_at DESC LIMIT 1))
+                    FROM devices d WHERE d.replica_id = ?
+                    """, arguments: [device.hex]
+            ).flatMap(MediaPolicy.init(rawValue:))
+        }
+    }
+
+    /// Sets the media policy of the enrolled device `device`; false when there is none.
+    @discardableResult
+    public func setMediaPolicy(_ policy: MediaPolicy, of device: ReplicaID) throws -> Bool {
+        try write { db in
+            try db.execute(sql: "UPDATE devices SET media = ? WHERE replica_id = ?", arguments: [policy.rawValue, device.hex])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Sets the media policy the device enrolled with the code whose hash is `codeHash` will have.
+    public func setMediaPolicy(_ policy: MediaPolicy, ofCode codeHash: Data) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE enrollment_codes SET media = ? WHERE code_hash = ?", arguments: [policy.rawValue, codeHash])
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import Logging
+import ReplicaStore
+
+extension Synchronizer {
+    /// After every document went both ways: the attachment chunks each side lacks
+    /// (``AttachmentTransfer``), when the transport carries them. What the hub refused is recorded
+    /// in the replica (``ReplicaStore/refusedAttachments()``); a cut link throws like the exchange.
+    func transferAttachments(summary: inout SyncSummary) async throws {
+        guard let transport = transport as? any AttachmentTransport else { return }
+        let report = try await AttachmentTransfer(store: store, transport: transport, logger: logger).run()
+        summary.bytesSent += report.bytesSent
+        summary.bytesReceived += report.bytesReceived
+        logger.info(
+            "attachments moved",
+            metadata: [
+                "sync.peer": "\(peer)", "sync.attachmentsUploaded": "\(report.uploaded)",
+                "sync.attachmentsDownloaded": "\(report.downloaded)", "sync.chunksSent": "\(report.chunksSent)",
+                "sync.chunksReceived": "\(report.chunksReceived)", "sync.attachmentsRefused": "\(report.refused.count)",
+            ])
+    }
+}
