@@ -54,7 +54,8 @@ public struct DocumentID: Hashable, Comparable, Sendable, CustomStringConvertibl
     public static func generate(
         millisecondsSince1970: UInt64, using generator: inout some RandomNumberGenerator
     ) -> DocumentID {
-        var bytes = (0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let random = (generator.next(), generator.next())  // two draws, not one per byte: a bulk import makes many
+        var bytes = (0..<16).map { index in UInt8(truncatingIfNeeded: (index < 8 ? random.0 : random.1) >> (8 * (index % 8))) }
         for index in 0..<6 {
             bytes[index] = UInt8(truncatingIfNeeded: millisecondsSince1970 >> (8 * (5 - index)))
         }

@@ -79,12 +79,12 @@ struct FieldReader {
 
     /// A string of 1 to `maxLength` characters.
     func text(_ key: String, required: Bool = false, maxLength: Int = 200, exposure: Exposure = .text) -> String? {
-        let allowed = "text of 1 to \(maxLength) characters"
-        guard let value = value(key, required: required, allowed: allowed) else { return nil }
+        let allowed = { "text of 1 to \(maxLength) characters" }
+        guard let value = value(key, required: required, allowed: allowed()) else { return nil }
         guard case .string(let text) = value, !text.isBlank,
-            text.count <= maxLength
+            text.hasAtMost(maxLength)
         else {
-            fail(key, value, exposure, allowed: allowed)
+            fail(key, value, exposure, allowed: allowed())
             return nil
         }
         return text
@@ -112,10 +112,10 @@ struct FieldReader {
 
     /// A whole number in `range`.
     func integer(_ key: String, required: Bool = false, in range: ClosedRange<Int>, allowed: String? = nil) -> Int? {
-        let allowed = allowed ?? "a whole number from \(range.lowerBound) to \(range.upperBound)"
-        guard let value = value(key, required: required, allowed: allowed) else { return nil }
+        let allowed = { allowed ?? "a whole number from \(range.lowerBound) to \(range.upperBound)" }
+        guard let value = value(key, required: required, allowed: allowed()) else { return nil }
         guard let number = value.integerValue, range.contains(number) else {
-            fail(key, value, allowed: allowed)
+            fail(key, value, allowed: allowed())
             return nil
         }
         return number
@@ -226,7 +226,7 @@ struct ElementReader {
 
     func text(_ value: JSONValue, maxLength: Int = 200) -> String? {
         guard case .string(let text) = value, !text.isBlank,
-            text.count <= maxLength
+            text.hasAtMost(maxLength)
         else {
             fail(value, .text, allowed: "text of 1 to \(maxLength) characters")
             return nil
@@ -240,4 +240,8 @@ extension String {
     /// `.whitespacesAndNewlines` leaves empty, without Foundation's slow path (that set is
     /// Unicode's White_Space and U+200B, checked over every scalar).
     fileprivate var isBlank: Bool { unicodeScalars.allSatisfy { $0.properties.isWhitespace || $0 == "\u{200B}" } }
+
+    /// Whether the text has at most `limit` characters, without counting its characters (which
+    /// means finding every grapheme break) when its UTF-8 length already says so.
+    fileprivate func hasAtMost(_ limit: Int) -> Bool { utf8.count <= limit || count <= limit }
 }

@@ -125,17 +125,31 @@ public struct ImportReader: Sendable {
                 throw ImportIssue(
                     line: number, field: ImportIssue.wholeLine, reason: "is \(last - first) bytes; the limit is \(maximumLineSize) bytes")
             }
-            return try Self.jsonEntry(Data(bytes[first..<last]), line: number)
+            return try Self.jsonEntry(Data(bytes[first..<last]), namesID: Self.mentionsID(bytes[first..<last]), line: number)
         }
         return nil
     }
 
     private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D }
 
+    /// Whether `line` holds the text `"id"` anywhere: only such a line may name a document.
+    private static func mentionsID(_ line: ArraySlice<UInt8>) -> Bool {
+        var index = line.startIndex
+        while let quote = line[index...].firstIndex(of: UInt8(ascii: "\"")) {
+            if line.endIndex - quote >= 4, line[quote + 1] == UInt8(ascii: "i"), line[quote + 2] == UInt8(ascii: "d"),
+                line[quote + 3] == UInt8(ascii: "\"")
+            {
+                return true
+            }
+            index = quote + 1
+        }
+        return false
+    }
+
     /// The entry of one JSON line: the id taken out when the object has one.
-    private static func jsonEntry(_ body: Data, line: Int) throws -> ImportEntry {
+    private static func jsonEntry(_ body: Data, namesID: Bool, line: Int) throws -> ImportEntry {
         // Most lines name no id: only those are parsed here (the record check parses every body).
-        guard body.range(of: Data("\"\(idField)\"".utf8)) != nil else { return ImportEntry(line: line, id: nil, body: body) }
+        guard namesID else { return ImportEntry(line: line, id: nil, body: body) }
         guard case .object(var fields) = try? JSONValue(parsing: body) else {
             return ImportEntry(line: line, id: nil, body: body)  // the record check names what is wrong
         }

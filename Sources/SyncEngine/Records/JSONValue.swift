@@ -11,7 +11,13 @@ public enum JSONValue: Sendable, Hashable, Codable {
     case object([String: JSONValue])
 
     /// Parses `data` as one JSON value; throws ``SyncEngineError`` with ``SyncEngineError/Code/invalidBody``.
+    /// Well-formed text is read by ``JSONScanner`` in one pass; what it leaves undecided (invalid
+    /// JSON among it) goes through `JSONDecoder`, which says what is wrong.
     public init(parsing data: Data) throws {
+        if let value = JSONScanner.value(of: data) {
+            self = value
+            return
+        }
         do {
             self = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {

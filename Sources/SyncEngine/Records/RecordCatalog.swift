@@ -98,16 +98,36 @@ public enum RecordCatalog {
     /// Checks `body` against the rules of `collection`'s record kind and returns what it implies;
     /// collections of no known kind only need one JSON object. Throws ``SyncEngineError`` with
     /// ``SyncEngineError/Code/invalidBody`` naming every broken rule in one sentence.
+    ///
+    /// The body is parsed once: a well-formed object (``JSONScanner``) is checked from that parse;
+    /// anything else takes `JSONBody.validate` and Foundation's decoder, which name what is wrong.
     public static func validate(
         collection: CollectionName, body: Data, maximumSize: Int = JSONBody.defaultMaximumSize
     ) throws -> RecordCheck {
+        guard body.count <= maximumSize, case .object(let fields)? = JSONScanner.value(of: body) else {
+            return try validateThroughFoundation(collection: collection, body: body, maximumSize: maximumSize)
+        }
+        return try check(collection: collection) { try read($0, fields: fields) }
+    }
+
+    /// ``validate(collection:body:maximumSize:)`` for a body the scanner leaves undecided.
+    private static func validateThroughFoundation(
+        collection: CollectionName, body: Data, maximumSize: Int
+    ) throws -> RecordCheck {
         try JSONBody.validate(body, maximumSize: maximumSize)
+        return try check(collection: collection) { try read($0, body: body) }
+    }
+
+    /// What `read` finds in a body of `collection`; a broken rule thrown as ``SyncEngineError``.
+    private static func check(
+        collection: CollectionName, _ read: (RecordKind) throws -> TypedRecord
+    ) throws -> RecordCheck {
         guard let kind = RecordKind(collection: collection) else {
             return RecordCheck(collection: collection, kind: nil, schemaVersion: nil, partition: nil)
         }
         let record: TypedRecord
         do {
-            record = try read(kind, body: body)
+            record = try read(kind)
         } catch let error as RecordValidationError {
             throw error.engineError
         }
@@ -135,6 +155,11 @@ public enum RecordCatalog {
             throw SyncEngineError(
                 .invalidBody, "The body is JSON but not an object; give one JSON object such as {\"title\": \"...\"}.")
         }
+        return try read(kind, fields: fields)
+    }
+
+    /// ``read(_:body:)`` of a body already parsed into its top-level `fields`.
+    static func read(_ kind: RecordKind, fields: [String: JSONValue]) throws -> TypedRecord {
         let log = IssueLog()
         let reader = FieldReader(fields, log: log)
         guard let version = schemaVersion(reader) else {
@@ -156,11 +181,12 @@ public enum RecordCatalog {
     /// Reads `schema_version`; a newer one than this build knows stops the check there, since the
     /// rest of the body follows rules this build does not have.
     private static func schemaVersion(_ reader: FieldReader) -> Int? {
-        let allowed =
+        let allowed = {
             "\(oldestSchemaVersion == currentSchemaVersion ? "\(currentSchemaVersion)" : "\(oldestSchemaVersion) or \(currentSchemaVersion)") (the schema versions this build reads)"
-        guard let value = reader.value("schema_version", required: true, allowed: allowed) else { return nil }
+        }
+        guard let value = reader.value("schema_version", required: true, allowed: allowed()) else { return nil }
         guard let version = value.integerValue else {
-            reader.fail("schema_version", value, allowed: allowed)
+            reader.fail("schema_version", value, allowed: allowed())
             return nil
         }
         if version > currentSchemaVersion {
@@ -172,7 +198,7 @@ public enum RecordCatalog {
             return nil
         }
         if version < oldestSchemaVersion {
-            reader.fail("schema_version", value, allowed: allowed)
+            reader.fail("schema_version", value, allowed: allowed())
             return nil
         }
         return version

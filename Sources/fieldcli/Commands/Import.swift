@@ -7,6 +7,7 @@ extension FieldCLI {
     /// `fieldcli import COLLECTION FILE`: many records at once, each checked like `put`/`record`.
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "import",
             abstract: "Import records from a JSON lines or CSV file, each checked like `fieldcli put` and `record`.",
             discussion: """
                 The format comes from the file's extension (.jsonl, .ndjson or .json for JSON lines, \
@@ -16,7 +17,7 @@ extension FieldCLI {
                 JSON object for other collections. Each bad line is named on stderr with its line \
                 number, field and reason; then nothing is written (exit code 82), unless \
                 --skip-invalid writes the good ones and counts the others (exit code 83). Records are \
-                written 1,000 to a transaction; progress goes to stderr when it is a terminal.
+                written 5,000 to a transaction; progress goes to stderr when it is a terminal.
 
                 JSON lines: one object per line. CSV: the header row names the fields, a dotted \
                 name (location.admin1) fills a nested object, and an empty cell leaves its field \
@@ -52,7 +53,7 @@ extension FieldCLI {
         var partition: String?
 
         @Option(help: ArgumentHelp("Records written per transaction (1 to 10000).", visibility: .hidden))
-        var batchSize = 1_000
+        var batchSize = 5_000
 
         /// The largest file imported.
         static let maximumFileSize = 256 << 20
