@@ -33,6 +33,7 @@ extension HubConsole {
         .pager a,.filter a{margin-right:1rem}
         .stack{display:flex;flex-direction:column;gap:.8rem;max-width:60rem}
         .stack label{display:flex;flex-direction:column;gap:.25rem}
+        .stack td label{display:flex;flex-direction:row;align-items:baseline;gap:.4rem}
         input,textarea,button{font:inherit;padding:.45rem .6rem;border:1px solid #9aa4b1;border-radius:4px;max-width:100%}
         button{background:#1f3a5f;color:#fff;border-color:#1f3a5f;cursor:pointer}
         button.danger{background:#8a1010;border-color:#8a1010}
