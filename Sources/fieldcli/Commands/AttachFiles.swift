@@ -60,6 +60,7 @@ extension FieldCLI {
     /// `fieldcli attach COLLECTION ID FILE...`: stores files and names them in a new version.
     struct Attach: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "attach",
             abstract: "Attach files to a document: store them here and name them in a new version of it.",
             discussion: """
                 Each file is stored in the replica in chunks of 256 KiB, by its SHA-256, and named \

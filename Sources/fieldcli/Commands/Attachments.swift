@@ -10,6 +10,7 @@ extension FieldCLI {
     /// `fieldcli attachments COLLECTION ID`, `attachments get`, `attachments fetch`.
     struct Attachments: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "attachments",
             abstract: "List a document's attachments, write one out, or fetch missing ones from the hub.",
             discussion: """
                 Exit codes: 86 when the attachment is not on this device (fetch it first), 87 when \

@@ -4,6 +4,7 @@ import ReplicaStore
 extension FieldCLI {
     struct Config: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "config",
             abstract: "Show or change a replica setting: keep (delete after receipt).",
             subcommands: [Set.self, Get.self])
 
@@ -14,6 +15,7 @@ extension FieldCLI {
 
         struct Set: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "set",
                 abstract: "Change a setting of this replica.",
                 discussion: """
                     keep sent=all|own|none: which report bodies this device keeps once the hub \
@@ -61,6 +63,7 @@ extension FieldCLI {
 
         struct Get: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "get",
                 abstract: "Show a setting of this replica.",
                 discussion: """
                     Examples:

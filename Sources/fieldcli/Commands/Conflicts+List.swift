@@ -5,6 +5,7 @@ import SyncEngine
 extension FieldCLI.Conflicts {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List the documents in conflict and the fields their versions disagree on.",
             discussion: """
                 Examples:

@@ -6,6 +6,7 @@ import SyncEngine
 extension FieldCLI.Conflicts {
     struct Resolve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "resolve",
             abstract: "Resolve a conflict: keep one version, or write merged JSON, with a reason.",
             discussion: """
                 Writes one new version whose context covers every conflicting version, so it \

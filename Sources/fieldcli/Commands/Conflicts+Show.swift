@@ -6,6 +6,7 @@ import SyncEngine
 extension FieldCLI.Conflicts {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "Show the conflicting versions of a document side by side, the fields that differ marked.",
             discussion: """
                 Fields whose values differ are marked with * (and highlighted on a terminal). Long \

@@ -3,6 +3,7 @@ import ArgumentParser
 extension FieldCLI {
     struct Conflicts: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "conflicts",
             abstract: "List, compare and resolve documents edited concurrently on different replicas.",
             discussion: """
                 A conflict is a document with several versions none of which saw the others. \

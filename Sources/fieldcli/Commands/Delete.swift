@@ -5,6 +5,7 @@ import SyncEngine
 extension FieldCLI {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "delete",
             abstract: "Delete a document: writes a tombstone version, kept in its history.",
             discussion: """
                 The deletion syncs like any write. A document in conflict cannot be deleted this \

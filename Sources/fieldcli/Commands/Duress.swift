@@ -7,6 +7,7 @@ import SyncCommandLine
 extension FieldCLI {
     struct Duress: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "duress",
             abstract: "Register a duress passphrase for an encrypted replica.",
             subcommands: [SetPassphrase.self])
 

@@ -6,6 +6,7 @@ import SyncEngine
 extension FieldCLI {
     struct Edit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "edit",
             abstract: "Edit a document in your editor, then write it with what you read as its base.",
             discussion: """
                 Opens the document's body in $VISUAL, else $EDITOR, else vi (the command may carry \

@@ -5,6 +5,7 @@ import ReplicaStore
 extension FieldCLI {
     struct Encrypt: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "encrypt",
             abstract: "Encrypt an existing replica under a passphrase.",
             discussion: """
                 Seals every report body, the device key and the hub credential under a new data key \

@@ -8,6 +8,7 @@ import SyncEngine
 extension FieldCLI {
     struct Enroll: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "enroll",
             abstract: "Enroll this replica's device with a hub, using a one-time code from the hub operator.",
             discussion: """
                 Sends the replica's id and public key with the code; the hub answers with this \

@@ -7,6 +7,7 @@ extension FieldCLI {
     /// `fieldcli export observations`: CSV for spreadsheets, GeoJSON for QGIS.
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "export",
             abstract: "Export observations as CSV (spreadsheets) or GeoJSON (QGIS and other GIS tools).",
             discussion: """
                 Columns follow ACLED's names (event_date, event_type, sub_event_type, actor1, \

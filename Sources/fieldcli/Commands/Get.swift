@@ -5,6 +5,7 @@ import SyncEngine
 extension FieldCLI {
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "get",
             abstract: "Show a document; every conflicting version when it is in conflict.",
             discussion: """
                 Each version shows its dot (replica:counter), author, time and body. The last \

@@ -6,6 +6,7 @@ import SyncEngine
 extension FieldCLI {
     struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "history",
             abstract: "Show every version of a document, oldest first, with who wrote it and whether its signature holds.",
             discussion: """
                 For each version: its dot (replica:counter), author replica, time, causal context \

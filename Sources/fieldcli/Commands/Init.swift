@@ -6,6 +6,7 @@ import ReplicaStore
 extension FieldCLI {
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "init",
             abstract: "Create a new replica file with a new replica id and device key.",
             discussion: """
                 The device's private key is written beside the replica as PATH.key, readable by \

@@ -6,6 +6,7 @@ import SyncEngine
 extension FieldCLI {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List the documents of a collection, newest first, one page at a time.",
             discussion: """
                 When more documents follow, the last line gives the command for the next page \

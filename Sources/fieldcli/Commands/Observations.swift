@@ -7,6 +7,7 @@ extension FieldCLI {
     /// `fieldcli observations`: the incident reports on this replica as a readable table.
     struct Observations: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "observations",
             abstract: "List observations (incident reports), filtered by region, date, event type or severity.",
             discussion: """
                 Newest event first. SEVERITY is derived from the record: critical for 10 or more \

@@ -6,6 +6,7 @@ extension FieldCLI {
     /// `fieldcli participants`: the network's member organisations and their focal points.
     struct Participants: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "participants",
             abstract: "List the network's participants (member organisations) and their focal points.",
             discussion: """
                 Examples:

@@ -5,6 +5,7 @@ import SyncEngine
 extension FieldCLI {
     struct Put: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "put",
             abstract: "Write a document: a new one, or a new version of an existing one.",
             discussion: """
                 The body is one JSON object, from --body, from --file (use - for stdin), or from \

@@ -7,6 +7,7 @@ extension FieldCLI {
     /// `fieldcli record <kind>`: write a checked record of the network.
     struct Record: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "record",
             abstract: "Write a record of the network: an observation, situation, warning or participant.",
             discussion: """
                 Records are checked against their kind's rules before they are written (see \

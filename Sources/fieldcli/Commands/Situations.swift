@@ -5,6 +5,7 @@ extension FieldCLI {
     /// `fieldcli situations`: the risk assessments on this replica.
     struct Situations: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "situations",
             abstract: "List situations (risk assessments), filtered by region or overall risk level.",
             discussion: """
                 Examples:

@@ -7,6 +7,7 @@ import SyncEngine
 extension FieldCLI {
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "Show the replica at a glance: id, counter, knowledge, documents, conflicts, sync state.",
             discussion: """
                 Examples:

@@ -8,6 +8,7 @@ import SyncCommandLine
 extension FieldCLI {
     struct Sync: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "sync",
             abstract: "Exchange with the hub until nothing is left to push or pull.",
             discussion: """
                 The hub and credential come from --hub and --token, else VIGIL_HUB and VIGIL_TOKEN, else \

@@ -6,6 +6,7 @@ import SyncCommandLine
 extension FieldCLI {
     struct Unlock: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "unlock",
             abstract: "Unlock an encrypted replica for a while, so commands stop asking for its passphrase.",
             discussion: """
                 Asks for the passphrase once (or reads --passphrase-file), then hands the replica's \
@@ -84,6 +85,7 @@ extension FieldCLI {
 
     struct Lock: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "lock",
             abstract: "End an unlock at once: the agent forgets the replica's data key and stops.",
             discussion: """
                 Succeeds also when no agent runs for the replica (it says so). Afterwards every \

@@ -6,6 +6,7 @@ import SyncEngine
 extension FieldCLI {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Check every version's signature against its author's key; list any that fail.",
             discussion: """
                 Checks each version this replica holds against the public key of its origin (its \

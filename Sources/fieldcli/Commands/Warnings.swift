@@ -6,6 +6,7 @@ extension FieldCLI {
     /// `fieldcli warnings`: the alerts on this replica and who acknowledged them.
     struct Warnings: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "warnings",
             abstract: "List warnings with their urgency, severity and acknowledgements, filtered by region or status.",
             discussion: """
                 ACKED counts the recipients that acknowledged the warning, RESPONDED those that \

@@ -6,6 +6,7 @@ import SyncCommandLine
 extension FieldCLI {
     struct Wipe: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "wipe",
             abstract: "Destroy the replica at once: its data key first, then every file.",
             discussion: """
                 On an encrypted replica the wrapped data key is overwritten first (crypto-shredding): \
