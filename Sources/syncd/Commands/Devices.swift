@@ -43,12 +43,19 @@ extension Syncd {
                     "What the device may write, in the same form as --read.", valueName: "patterns"))
             var write: [String] = []
 
+            @Option(help: Syncd.Devices.mediaHelp)
+            var media: String?
+
+            /// The media policy given; nil when the flag is absent.
+            var mediaPolicy: MediaPolicy? { try? Syncd.Devices.mediaPolicy(media) }
+
             /// The read scope given; nil when the flag is absent.
             var readScope: Scope? { Self.scope(read) }
             /// The write scope given; nil when the flag is absent.
             var writeScope: Scope? { Self.scope(write) }
 
             func validate() throws {
+                _ = try Syncd.Devices.mediaPolicy(media)
                 for (flag, values) in [("--read", read), ("--write", write)] where !values.isEmpty && Self.scope(values) == nil {
                     throw ValidationError(
                         "\(flag) takes collection/partition patterns such as observations/SD-* or situations (each side a name, a prefix and *, or *), separated by commas; * for everything, none for nothing.")
@@ -141,6 +148,7 @@ extension Syncd.Devices {
             let (code, expiresAt) = Syncd.Devices.run {
                 try administration.addDevice(name: name, grants: grants, lifetime: lifetime)
             }
+            if let media = scopes.mediaPolicy { Syncd.Devices.run { try administration.setMediaPolicy(media, forCode: code) } }
             if json {
                 let object: [String: Any] = [
                     "name": name, "code": code, "expiresAt": Syncd.Devices.time(expiresAt),
@@ -238,13 +246,18 @@ extension Syncd.Devices {
         @OptionGroup var scopes: ScopeFlags
 
         func validate() throws {
-            if scopes.read.isEmpty && scopes.write.isEmpty {
-                throw ValidationError("Give --read, --write or both: the scopes to set.")
+            if scopes.read.isEmpty && scopes.write.isEmpty && scopes.media == nil {
+                throw ValidationError("Give --read, --write, --media or several: what to set.")
             }
         }
 
         func run() async throws {
             let administration = try hub.open()
+            if let media = scopes.mediaPolicy {
+                let named = Syncd.Devices.run { try administration.setMediaPolicy(media, of: device) }
+                print("\(named.name) (\(named.replicaID.hex)) now receives \(media.rawValue) attachments at each sync.")
+                if scopes.read.isEmpty && scopes.write.isEmpty { return }
+            }
             let (changed, previous) = Syncd.Devices.run {
                 try administration.setScopes(read: scopes.readScope, write: scopes.writeScope, of: device)
             }
