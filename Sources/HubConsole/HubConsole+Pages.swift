@@ -13,7 +13,7 @@ extension HubConsole {
         if let session {
             navigation = """
                 <nav><a href="/console/conflicts">Conflicts</a> <a href="/console/fleet">Fleet</a> \
-                <a href="/console/audit">Audit</a>\
+                <a href="/console/warnings">Warnings</a> <a href="/console/observations">Observations</a> <a href="/console/audit">Audit</a>\
                 <form method="post" action="/console/logout" class="logout">\(csrfField(session))\
                 <span>\(session.operatorName) (\(session.role.rawValue))</span> <button type="submit">Log out</button></form></nav>
                 """

@@ -67,6 +67,7 @@ public struct HubConsole: Sendable {
         addConflictRoutes(to: group)
         addFleetRoutes(to: group)
         addAuditRoutes(to: group)
+        addRecordRoutes(to: group)
     }
 
     /// Runs a blocking database or hashing call off Swift's cooperative threads.

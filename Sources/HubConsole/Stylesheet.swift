@@ -38,6 +38,9 @@ extension HubConsole {
         button{background:#1f3a5f;color:#fff;border-color:#1f3a5f;cursor:pointer}
         button.danger{background:#8a1010;border-color:#8a1010}
         header button{background:#fff;color:#1f3a5f}
+        .filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin-bottom:1rem}
+        .filters label{display:flex;flex-direction:column;font-size:.85rem;gap:.2rem}
+        .filters input{width:11rem}
         .actions{display:flex;flex-wrap:wrap;gap:.5rem}
         .code code{font-size:1.4rem;letter-spacing:.08em;background:#fff;padding:.4rem .6rem;border:1px solid #d6dae0}
         @media (max-width:600px){main{padding:.6rem}th,td{padding:.35rem .4rem}.logout{margin-left:0}}

@@ -1,0 +1,104 @@
+import Foundation
+import HubConsole
+import ReplicaStore
+import SyncEngine
+import Testing
+import TestSupport
+
+/// The observations and warnings pages: filters, paging, CSV export.
+@Suite("Console records")
+struct ConsoleRecordsTests {
+    static let observation = #"""
+        {
+          "schema_version": 1,
+          "report_kind": "incident",
+          "event_date": "2026-03-01",
+          "time_precision": 1,
+          "event_type": "Violence against civilians",
+          "sub_event_type": "Attack",
+          "actor1": {"name": "Unidentified armed group", "inter": 3, "associated": ["Local militia"]},
+          "actor2": {"name": "Civilians (Sudan)", "inter": 7},
+          "fatalities": {"count": 12, "text": "dozens", "disputed": true},
+          "location": {"country": "SD", "admin1": "SD-DN", "admin1_name": "North Darfur", "admin2": "El Fasher",
+                       "place": "Abu Shouk camp", "latitude": 13.6517, "longitude": 25.3469, "accuracy_m": 25,
+                       "geo_precision": 1},
+          "thematic_sector": "security_and_violent_extremism",
+          "risk_factors": [1, 7, 9],
+          "indicators": ["7.6", "9.1"],
+          "crime_category_hint": "genocide",
+          "hate_speech_observed": true,
+          "observation_mode": "witness_account",
+          "source_scale": "local",
+          "source_protection": {"informant_anonymous": true, "informant_consent": true,
+                                "informant_ref": "Imam Y., phone +249 555 0100"},
+          "notes": "Armed men on motorbikes attacked the market at dawn, \"several\" shelters burned.",
+          "attachments": [{"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                           "filename": "market.jpg", "mime": "image/jpeg", "size_bytes": 183204,
+                           "role": "evidentiary_original"}],
+          "custom_tag": {"kept": [1, 2, 3]}
+        }
+        """#
+
+    static let warning = #"""
+        {
+          "schema_version": 1,
+          "title": "Imminent attack on Abu Shouk camp",
+          "area": {"country": "SD", "admin1": "SD-DN"},
+          "status": "issued",
+          "urgency": "immediate",
+          "severity": "extreme",
+          "issued_at": "2026-03-02T06:00:00Z",
+          "expires_at": "2026-03-09T06:00:00+03:00",
+          "situation_id": "sit-1",
+          "evidence": ["obs-1"],
+          "risk_factors": [8],
+          "indicators": ["8.7"],
+          "product_type": "quick_update",
+          "recommended_responses": [{"action": "Alert camp protection committee", "by": "NGO-A"}],
+          "recipients": {
+            "ngo-a": {"focal_point": "A. Musa", "acknowledged_at": "2026-03-02T06:30:00Z", "acknowledged_by": "A. Musa",
+                      "response": {"action_taken": "Patrol organised", "at": "2026-03-02T09:00:00Z", "outcome": "calm"}},
+            "un-ocha": {}
+          }
+        }
+        """#
+
+    /// Writes observation `id` dated `date` on the hub.
+    static func observe(_ hub: ConsoleHub, _ id: String, date: String) throws {
+        let body = observation.replacingOccurrences(of: "\"event_date\": \"2026-03-01\"", with: "\"event_date\": \"\(date)\"")
+        try hub.store.write(WriteIntent(key: DocumentKey(collection: CollectionName("observations")!, id: DocumentID(id)!), body: Data(body.utf8)))
+    }
+
+    @Test func observationsAreFilteredAndExportedWithoutTheInformant() async throws {
+        try await ConsoleHub.with { hub in
+            try Self.observe(hub, "obs-1", date: "2026-03-01")
+            try Self.observe(hub, "obs-2", date: "2026-05-01")
+            let browser = try await ConsoleSecurityTests.loggedIn(hub, "viv", role: .viewer)
+            let all = try await browser.get("/console/observations")
+            #expect(all.status == 200 && all.body.contains("obs-1") && all.body.contains("obs-2"))
+            let later = try await browser.get("/console/observations?from=2026-04-01&region=SD-DN")
+            #expect(later.body.contains("obs-2") && !later.body.contains(">obs-1<"))
+            let elsewhere = try await browser.get("/console/observations?region=SD-KH")
+            #expect(elsewhere.status == 200 && !elsewhere.body.contains(">obs-1<") && !elsewhere.body.contains(">obs-2<"))
+            let csv = try await browser.get("/console/observations.csv?to=2026-03-31")
+            #expect(csv.status == 200 && csv.headers.first(name: "Content-Type")?.hasPrefix("text/csv") == true)
+            let lines = csv.body.split(separator: "\r\n")
+            #expect(lines.count == 2 && lines.first?.hasPrefix("id,event_date") == true && lines.last?.hasPrefix("obs-1,") == true)
+            #expect(!csv.body.contains("Imam"), "the informant reference never leaves the hub")
+            let anonymous = ConsoleBrowser(base: hub.url)
+            #expect(try await anonymous.get("/console/observations.csv").status == 303, "no export without a session")
+        }
+    }
+
+    @Test func warningsShowAcknowledgementsAndLinkWhatTheyCite() async throws {
+        try await ConsoleHub.with { hub in
+            try hub.store.write(WriteIntent(key: DocumentKey(collection: CollectionName("warnings")!, id: DocumentID("w1")!), body: Data(Self.warning.utf8)))
+            let browser = try await ConsoleSecurityTests.loggedIn(hub, "viv", role: .viewer)
+            let page = try await browser.get("/console/warnings?urgency=immediate")
+            #expect(page.body.contains("Imminent attack on Abu Shouk camp") && page.body.contains("1 of 2"))
+            #expect(page.body.contains("/console/conflicts/observations/obs-1") && page.body.contains("/console/conflicts/situations/sit-1"))
+            let none = try await browser.get("/console/warnings?status=closed")
+            #expect(!none.body.contains("Imminent attack"))
+        }
+    }
+}
