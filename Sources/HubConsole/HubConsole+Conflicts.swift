@@ -39,10 +39,16 @@ extension HubConsole {
         if collectionText != nil, collection == nil {
             throw ConsoleRefusal(.badRequest, "No such collection", "A collection name is lowercase letters, digits and dashes.")
         }
+        let region = try query.get("region").flatMap { $0.isEmpty ? nil : $0 }.map { text -> Partition in
+            guard let partition = Partition(String(text.prefix(64))) else {
+                throw ConsoleRefusal(.badRequest, "Filter refused", "A region is a code such as SD or SD-DN.")
+            }
+            return partition
+        }
         let after = query.get("after").map { String($0.prefix(300)) }
         let store = self.store
         let size = configuration.pageSize
-        let page = try await offload { try store.conflicts(in: collection, limit: size, after: after) }
+        let page = try await offload { try store.conflicts(in: collection, partition: region, limit: size, after: after) }
         let collections = try await offload { try store.conflictedCollections() }
         let filter: [HTML] = [Self.filterLink("All", nil, current: collection)]
             + collections.map { Self.filterLink($0.rawValue, $0, current: collection) }
@@ -60,11 +66,15 @@ extension HubConsole {
                 <div class="scroll"><table><thead><tr><th>Collection</th><th>Document</th><th>Partition</th>\
                 <th>Versions</th><th>Newest</th></tr></thead><tbody>\(rows)</tbody></table></div>
                 """
-        let first = HTML.link("/console/conflicts", [("collection", collection?.rawValue)])
-        let next = page.nextCursor.map { HTML.link("/console/conflicts", [("collection", collection?.rawValue), ("after", $0)]) }
+        let filters: [(String, String?)] = [("collection", collection?.rawValue), ("region", region?.rawValue)]
+        let first = HTML.link("/console/conflicts", filters)
+        let next = page.nextCursor.map { HTML.link("/console/conflicts", filters + [("after", $0)]) }
+        let regionForm = Self.filterForm(
+            "/console/conflicts", [("region", "Region (partition)", region?.rawValue, "SD-DN")],
+            hidden: [("collection", collection?.rawValue)])
         return Self.page(
             "Conflicts", session: session,
-            "<p class=\"filter\">Collection: \(filter)</p>\(table)\(Self.pager(first: first, next: next))")
+            "<p class=\"filter\">Collection: \(filter)</p>\(regionForm)\(table)\(Self.pager(first: first, next: next))")
     }
 
     static func filterLink(_ label: String, _ collection: CollectionName?, current: CollectionName?) -> HTML {

@@ -230,11 +230,17 @@ extension HubConsole {
 
     /// A filter form (GET: it changes nothing, so it carries no CSRF token, which would otherwise
     /// end up in addresses and logs).
-    static func filterForm(_ action: String, _ fields: [(name: String, label: String, value: String?, example: String)]) -> HTML {
+    static func filterForm(
+        _ action: String, _ fields: [(name: String, label: String, value: String?, example: String)],
+        hidden: [(String, String?)] = []
+    ) -> HTML {
         let inputs: [HTML] = fields.map { field in
             "<label>\(field.label) <input name=\"\(field.name)\" value=\"\(field.value ?? "")\" placeholder=\"\(field.example)\" maxlength=\"64\"></label> "
         }
-        return "<form method=\"get\" action=\"\(action)\" class=\"filters\">\(inputs)<button type=\"submit\">Filter</button></form>"
+        let kept: [HTML] = hidden.compactMap { name, value in
+            value.map { "<input type=\"hidden\" name=\"\(name)\" value=\"\($0)\">" }
+        }
+        return "<form method=\"get\" action=\"\(action)\" class=\"filters\">\(kept)\(inputs)<button type=\"submit\">Filter</button></form>"
     }
 
     static func cell(_ value: JSONValue?) -> String {

@@ -249,15 +249,21 @@ public struct ConflictPage: Sendable {
 }
 
 extension ReplicaStore {
-    /// Up to `limit` documents in conflict, newest change first, of one collection when given;
-    /// `cursor` continues after a previous page.
-    public func conflicts(in collection: CollectionName?, limit: Int, after cursor: String?) throws -> ConflictPage {
+    /// Up to `limit` documents in conflict, newest change first, of one collection and one
+    /// partition (region) when given; `cursor` continues after a previous page.
+    public func conflicts(
+        in collection: CollectionName?, partition: Partition? = nil, limit: Int, after cursor: String?
+    ) throws -> ConflictPage {
         let limit = max(1, min(limit, 200))
         var conditions = ["sibling_count > 1"]
         var arguments: StatementArguments = []
         if let collection {
             conditions.append("collection = ?")
             arguments += [collection.rawValue]
+        }
+        if let partition {
+            conditions.append("partition = ?")
+            arguments += [partition.rawValue]
         }
         if let cursor {
             let parts = cursor.split(separator: "/", maxSplits: 2)

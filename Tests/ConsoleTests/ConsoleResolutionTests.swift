@@ -132,6 +132,10 @@ struct ConsoleResolutionTests {
             let second = try await browser.get(next.replacingOccurrences(of: "&amp;", with: "&"))
             #expect(second.body.components(separatedBy: "<tr><td>notes</td>").count - 1 == 2)
             #expect(ConsoleBrowser.Answer.href(rel: "next", in: second.body) == nil)
+            let inRegion = try await browser.get("/console/conflicts?collection=notes&region=default")
+            #expect(inRegion.body.components(separatedBy: "<tr><td>notes</td>").count - 1 == 5)
+            let elsewhere = try await browser.get("/console/conflicts?region=SD-DN")
+            #expect(elsewhere.status == 200 && elsewhere.body.contains("No document is in conflict"))
             let audit = try await browser.get("/console/audit?verify=1")
             #expect(audit.body.contains("Chain intact"))
         }

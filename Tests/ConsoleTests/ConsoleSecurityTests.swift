@@ -177,6 +177,22 @@ struct ConsoleSecurityTests {
         }
     }
 
+    /// A hub serving TLS marks its cookies Secure under the `__Host-` prefix (never sent over
+    /// plain HTTP, never set by a sibling domain) and asks browsers to keep to HTTPS.
+    @Test func withTLSTheCookiesAreSecure() async throws {
+        var configuration = ConsoleHub.testConfiguration()
+        configuration.secureCookies = true
+        try await ConsoleHub.with(console: configuration) { hub in
+            try await Self.addOperator(hub, "amina", role: .viewer)
+            let browser = ConsoleBrowser(base: hub.url)
+            let answer = try await browser.logIn("amina", Self.password)
+            #expect(answer.status == 303)
+            let cookie = try #require(answer.headers["Set-Cookie"].first { $0.hasPrefix("__Host-vigil-console=") })
+            #expect(cookie.contains("; Secure") && cookie.contains("Path=/;") && cookie.contains("HttpOnly"))
+            #expect(answer.headers.first(name: "Strict-Transport-Security") != nil)
+        }
+    }
+
     /// A setup link works once: replayed, it sets nothing.
     @Test func aSetupLinkWorksOnce() async throws {
         try await ConsoleHub.with { hub in
