@@ -32,7 +32,7 @@ public struct Metered<Value: Sendable>: Sendable {
 /// which attachment and which limit, the executable says which file.
 public struct AttachmentTransferError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        enum Value: String { case tooLarge = "attachment-too-large", quotaExceeded = "quota-exceeded", chunkRefused = "chunk-mismatch", mismatch = "attachment-mismatch" }
+        enum Value: String { case tooLarge = "attachment-too-large", quotaExceeded = "quota-exceeded", chunkRefused = "chunk-mismatch", mismatch = "attachment-mismatch", notWritable = "forbidden" }
         let value: Value
         public var description: String { value.rawValue }
         /// The attachment is larger than the hub takes.
@@ -43,6 +43,9 @@ public struct AttachmentTransferError: Error, Sendable, Hashable, CustomStringCo
         public static let chunkRefused = Code(value: .chunkRefused)
         /// The whole file did not match its SHA-256 (a false manifest).
         public static let mismatch = Code(value: .mismatch)
+        /// No version this device wrote within its write scope names the attachment at the hub
+        /// (the document was rejected there, or the write scope changed).
+        public static let notWritable = Code(value: .notWritable)
     }
 
     public let code: Code
@@ -140,6 +143,7 @@ extension HTTPSyncTransport: AttachmentTransport {
         case "quota-exceeded": return AttachmentTransferError(.quotaExceeded, sha256: sha256, limit: problem?.limit, detail)
         case "chunk-mismatch": return AttachmentTransferError(.chunkRefused, sha256: sha256, detail)
         case "attachment-mismatch": return AttachmentTransferError(.mismatch, sha256: sha256, detail)
+        case "forbidden" where !sha256.isEmpty: return AttachmentTransferError(.notWritable, sha256: sha256, detail)
         default: return Self.failure(status: answer.status, body: answer.body, hub: configuration.hub.absoluteString)
         }
     }

@@ -211,14 +211,16 @@ enum AttachmentRefusalNote {
         for (hash, problem, limit) in refused {
             let name = try filename(of: hash, in: store) ?? hash
             let limitText = limit.map { " of \(ByteCount($0)) (\($0) bytes)" } ?? ""
+            let raise = " It stays here; ask the hub operator to raise the limit (syncd serve --max-attachment-bytes, --device-media-quota-bytes)."
             let what =
                 switch problem {
-                case "attachment-too-large": "it is larger than the hub's attachment size limit\(limitText)"
-                case "quota-exceeded": "it would pass this device's attachment quota at the hub\(limitText)"
-                default: "it failed the hub's checks (\(problem))"
+                case "attachment-too-large": "it is larger than the hub's attachment size limit\(limitText).\(raise)"
+                case "quota-exceeded": "it would pass this device's attachment quota at the hub\(limitText).\(raise)"
+                case "forbidden":
+                    "no document this device may write names it at the hub (the document was rejected there, or this device's write scope changed; see `fieldcli status`). It stays here."
+                default: "it failed the hub's checks (\(problem)). It stays here and is offered again at the next sync."
                 }
-            Console.diagnose(
-                "The hub refused the attachment \(name) (\(hash.prefix(12))…): \(what). It stays here; ask the hub operator to raise the limit (syncd serve --max-attachment-bytes / --device-media-quota-bytes).")
+            Console.diagnose("The hub refused the attachment \(name) (\(hash.prefix(12))…): \(what)")
         }
         throw ExitCode.attachmentRefused
     }
