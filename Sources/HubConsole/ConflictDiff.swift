@@ -4,12 +4,13 @@ import SyncEngine
 /// A conflicted document's siblings laid side by side, field by field, and the body an operator's
 /// merge makes of them. Pure: no I/O.
 struct ConflictDiff {
-    /// One top-level field: its value in each sibling as JSON text (nil when the sibling lacks it
-    /// or is a deletion), and whether the siblings disagree on it.
+    /// One top-level field: its value in each sibling as JSON text to show, sealed fields
+    /// redacted (nil when the sibling lacks it or is a deletion), and whether the siblings
+    /// disagree on it (sealed values included).
     struct Field: Sendable {
         var name: String
         var values: [String?]
-        var differs: Bool { Set(values.map { $0 ?? "\u{0}absent" }).count > 1 }
+        var differs: Bool
     }
 
     /// The most fields shown and merged; a record with more is resolved by picking a sibling.
@@ -20,9 +21,27 @@ struct ConflictDiff {
     var deleted: [Bool]
     private var objects: [[String: Any]?]
 
-    /// The diff of `bodies` (nil: a deletion); the bookkeeping field ``JSONBody/resolutionField``
-    /// is left out. Nil when a body is not a JSON object or there are too many fields.
-    init?(bodies: [Data?]) {
+    /// The diff of the bodies of a document of `collection` (nil: a deletion); the bookkeeping
+    /// field ``JSONBody/resolutionField`` is left out, and the values shown have the collection's
+    /// sealed fields (an observation's informant reference) redacted. Nil when a body is not a
+    /// JSON object or there are too many fields.
+    init?(bodies: [Data?], collection: CollectionName) {
+        guard let objects = Self.objects(bodies),
+            let shown = Self.objects(bodies.map { SealedFields.redacted($0, in: collection) })
+        else { return nil }
+        let names = Set(objects.compactMap { $0 }.flatMap(\.keys)).sorted()
+        guard names.count <= Self.maxFields else { return nil }
+        self.objects = objects
+        deleted = objects.map { $0 == nil }
+        fields = names.map { name in
+            let real = objects.map { object in object?[name].flatMap(Self.text) ?? "\u{0}absent" }
+            return Field(
+                name: name, values: shown.map { object in object?[name].flatMap(Self.text) }, differs: Set(real).count > 1)
+        }
+    }
+
+    /// The bodies as JSON objects without the resolution field; nil when one is not an object.
+    private static func objects(_ bodies: [Data?]) -> [[String: Any]?]? {
         var objects: [[String: Any]?] = []
         for body in bodies {
             guard let body else {
@@ -33,13 +52,7 @@ struct ConflictDiff {
             object[JSONBody.resolutionField] = nil
             objects.append(object)
         }
-        let names = Set(objects.compactMap { $0 }.flatMap(\.keys)).sorted()
-        guard names.count <= Self.maxFields else { return nil }
-        self.objects = objects
-        deleted = objects.map { $0 == nil }
-        fields = names.map { name in
-            Field(name: name, values: objects.map { object in object?[name].flatMap(Self.text) })
-        }
+        return objects
     }
 
     /// The merged body: each field taken from the sibling `choices` names (by index), the first

@@ -10,7 +10,10 @@ public struct ConsoleConfiguration: Sendable {
     public var loginAttemptsPerAddress = 10
     /// Login attempts against one operator name per window, from all addresses together.
     public var loginAttemptsPerName = 20
-    /// The window of the two login limits.
+    /// Login attempts against the whole hub per window, all addresses and names together: bounds
+    /// the password hashing and the audit entries a distributed guesser causes.
+    public var loginAttemptsPerHub = 120
+    /// The window of the login limits.
     public var loginWindow: Duration = .seconds(60)
     /// The password hashing cost.
     public var passwordHasher: PasswordHasher = .standard

@@ -93,13 +93,14 @@ extension HubConsole {
         guard document.siblings.count > 1 else {
             let current = document.siblings.first
             let note: HTML = current.map { version in
-                let body = version.body.map { String(decoding: $0, as: UTF8.self) } ?? "(deleted)"
+                let shown = SealedFields.redacted(version.body, in: key.collection)
+                let body = shown.map { String(decoding: $0, as: UTF8.self) } ?? "(deleted)"
                 return "<p>Not in conflict. Current version \(version.dot.description), \(Self.time(version.timestamp.wallMilliseconds)):</p><pre>\(body)</pre>"
             } ?? "<p>Not in conflict.</p>"
             return Self.page(title, session: session, note)
         }
         let authors = try await offload { try store.authorNames(of: Set(document.siblings.map(\.dot.replica))) }
-        guard let diff = ConflictDiff(bodies: document.siblings.map(\.body)) else {
+        guard let diff = ConflictDiff(bodies: document.siblings.map(\.body), collection: key.collection) else {
             throw ConsoleRefusal(
                 .unprocessableContent, "Cannot show", "A version of this document is not a JSON object; resolve it with fieldcli on the hub.")
         }
@@ -199,7 +200,7 @@ extension HubConsole {
             guard let body = kept.body else { return (nil, "kept the deletion \(kept.dot)") }
             return (try JSONBody.annotatingResolution(body, reason: note, siblings: dots), "kept version \(kept.dot)")
         }
-        guard keep == "merge", let diff = ConflictDiff(bodies: document.siblings.map(\.body)) else {
+        guard keep == "merge", let diff = ConflictDiff(bodies: document.siblings.map(\.body), collection: document.key.collection) else {
             throw ConsoleRefusal(.badRequest, "Choice missing", "Choose a version to keep, or merge the chosen fields.")
         }
         var choices: [String: Int] = [:]

@@ -39,7 +39,7 @@ extension HubConsole {
         try checkFormToken(request, form)
         let name = String((form["name"] ?? "").prefix(64))
         let password = String((form["password"] ?? "").prefix(PasswordHasher.maximumLength))
-        for (limiter, key) in [(addressLimiter, address), (nameLimiter, name)] {
+        for (limiter, key) in [(addressLimiter, address), (nameLimiter, name), (hubLimiter, "hub")] {
             let verdict = limiter.admit(key)
             if !verdict.admitted {
                 throw ConsoleRefusal(

@@ -20,6 +20,7 @@ public struct HubConsole: Sendable {
     let configuration: ConsoleConfiguration
     let addressLimiter: AttemptLimiter
     let nameLimiter: AttemptLimiter
+    let hubLimiter: AttemptLimiter
 
     public init(store: ReplicaStore, writer: ReplicaID, configuration: ConsoleConfiguration) {
         self.store = store
@@ -27,6 +28,7 @@ public struct HubConsole: Sendable {
         self.configuration = configuration
         addressLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerAddress, window: configuration.loginWindow)
         nameLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerName, window: configuration.loginWindow)
+        hubLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerHub, window: configuration.loginWindow)
     }
 
     /// What ``SyncHub/buildApplication(exchange:logger:onServerRunning:mount:)`` takes to serve the

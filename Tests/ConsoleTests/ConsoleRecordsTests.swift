@@ -90,6 +90,35 @@ struct ConsoleRecordsTests {
         }
     }
 
+    /// The restricted layer: an observation's informant reference is never shown in the console,
+    /// neither in a conflict's diff nor in a document's view; the resolution keeps it.
+    @Test func theInformantReferenceIsNeverShown() async throws {
+        try await ConsoleHub.with { hub in
+            let folder = try TemporaryReplica()
+            defer { folder.remove() }
+            let (a, b) = (try folder.create("a"), try folder.create("b"))
+            let key = DocumentKey(collection: CollectionName("observations")!, id: DocumentID("obs-9")!)
+            let first = try a.write(WriteIntent(key: key, body: Data(Self.observation.utf8)))
+            let edited = Self.observation.replacingOccurrences(of: "Imam Y., phone +249 555 0100", with: "Imam Z., phone +249 555 0199")
+            let second = try b.write(WriteIntent(key: key, body: Data(edited.utf8)))
+            try hub.store.apply([first, second], from: a.replicaID)
+            let browser = try await ConsoleSecurityTests.loggedIn(hub, "rafael", role: .resolver)
+            let page = try await browser.get("/console/conflicts/observations/obs-9")
+            #expect(page.status == 200 && page.body.contains("source_protection") && page.body.contains("(sealed)"))
+            #expect(!page.body.contains("Imam") && !page.body.contains("555"))
+            let fromB = try #require(try hub.store.document(key)?.siblings.firstIndex { $0.dot == second.dot })
+            let answer = try await browser.post(
+                "/console/conflicts/observations/obs-9/resolve",
+                [("csrf", page.csrf ?? ""), ("siblings", ConsoleBrowser.Answer.value(of: "siblings", in: page.body) ?? ""),
+                 ("reason", "the second informant is the right one"), ("keep", "merge"), ("field.source_protection", "\(fromB)")])
+            #expect(answer.status == 303)
+            let resolved = try await browser.get("/console/conflicts/observations/obs-9")
+            #expect(resolved.body.contains("Not in conflict") && !resolved.body.contains("Imam"))
+            let body = try #require(try hub.store.document(key)?.siblings.first?.body)
+            #expect(String(decoding: body, as: UTF8.self).contains("Imam Z."), "the resolution keeps the chosen reference")
+        }
+    }
+
     @Test func warningsShowAcknowledgementsAndLinkWhatTheyCite() async throws {
         try await ConsoleHub.with { hub in
             try hub.store.write(WriteIntent(key: DocumentKey(collection: CollectionName("warnings")!, id: DocumentID("w1")!), body: Data(Self.warning.utf8)))
