@@ -197,6 +197,36 @@ extension ReplicaStore {
         }
     }
 
+    /// Erases the attachments no version this replica holds names any more (the documents naming
+    /// them were forgotten when the read scope narrowed), unless they were attached here and the
+    /// hub has not yet confirmed them; then the chunks no manifest uses. Freed pages are zeroed and
+    /// the WAL truncated, as a forget does. Returns how many attachments went.
+    @discardableResult
+    public func eraseUnnamedAttachments() throws -> Int {
+        try indexAttachmentNames()
+        return try write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM attachment_names WHERE NOT EXISTS (
+                        SELECT 1 FROM versions v WHERE v.origin = attachment_names.origin
+                            AND v.collection = attachment_names.collection AND v.document_id = attachment_names.document_id)
+                    """)
+            try db.execute(
+                sql: """
+                    DELETE FROM attachments WHERE NOT (added_here = 1 AND sent = 0)
+                        AND NOT EXISTS (SELECT 1 FROM attachment_names n WHERE n.sha256 = attachments.sha256)
+                    """)
+            let erased = db.changesCount
+            try db.execute(
+                sql: """
+                    DELETE FROM attachment_chunks WHERE hash NOT IN (
+                        SELECT j.value FROM attachments a, json_each(a.chunks) j)
+                    """)
+            if erased > 0 || db.changesCount > 0 { Self.eraseFreedPagesAfterCommit(db) }
+            return erased
+        }
+    }
+
     // MARK: - Rows
 
     static func insertChunk(_ db: Database, _ data: Data, hash: String) throws {

@@ -6,6 +6,8 @@ extension Synchronizer {
     /// (``AttachmentTransfer``), when the transport carries them. What the hub refused is recorded
     /// in the replica (``ReplicaStore/refusedAttachments()``); a cut link throws like the exchange.
     func transferAttachments(summary: inout SyncSummary) async throws {
+        // What the documents forgotten in this sync (a narrowed read scope) named goes with them.
+        try store.eraseUnnamedAttachments()
         guard let transport = transport as? any AttachmentTransport else { return }
         let report = try await AttachmentTransfer(store: store, transport: transport, logger: logger).run()
         summary.bytesSent += report.bytesSent

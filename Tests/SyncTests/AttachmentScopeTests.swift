@@ -111,3 +111,33 @@ struct AttachmentScopeTests {
         }
     }
 }
+
+extension AttachmentScopeTests {
+    /// Replays an operator narrowing a device's read scope after it received a photo: the
+    /// documents it may no longer hold are forgotten, and the photo they named is erased with
+    /// them (no chunk left), while its own attached files stay.
+    @Test("a narrowed read scope erases the attachments of the forgotten documents")
+    func narrowedScopeErasesAttachments() async throws {
+        let photo = F.bytes(300_000, seed: 8)
+        try await HubFixture.withHub { hub in
+            try await TemporaryReplica.withReplicas(2) { replicas in
+                let (writer, reader) = (replicas[0], replicas[1])
+                let writerToken = try await hub.enroll(writer)
+                let readerToken = try await hub.enroll(reader, grants: F.grants(read: "observations/SD-*"))
+                try hub.store.setMediaPolicy(.all, of: reader.replicaID)
+                let manifest = try F.attach(photo, to: writer, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b86")
+                let own = try F.attach(F.bytes(1_000, seed: 9), to: reader, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b87", region: "ML-1")
+                try await F.synchronizer(writer, hub.url, writerToken).run()
+                try await F.synchronizer(reader, hub.url, readerToken).run()
+                #expect(try F.held(manifest.sha256, in: reader) == photo)
+
+                _ = try DeviceAdministration(store: hub.store).setScopes(
+                    read: Scope(text: "observations/ML-*"), write: nil, of: reader.replicaID.hex)
+                try await F.synchronizer(reader, hub.url, readerToken).run()
+                #expect(try reader.attachmentHoldings([manifest.sha256])[manifest.sha256] == .missing)
+                #expect(try manifest.chunks.allSatisfy { try reader.chunk($0) == nil })
+                #expect(try reader.attachmentHoldings([own.sha256])[own.sha256] == .held)
+            }
+        }
+    }
+}
