@@ -164,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
-                "TestSupport", "HubConsole", "SyncHub", "SyncClient", "ReplicaStore", "SyncEngine",
+                "TestSupport", "HubConsole", "SyncHub", "SyncClient", "ReplicaStore", "SyncEngine", "syncd",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
