@@ -34,6 +34,7 @@ public func buildApplication(
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: MethodNotAllowedMiddleware(routes: ["/healthz": [.get, .head], "/v1/enroll": [.post], "/v1/incarnate": [.post], "/v1/sync": [.post]]))
+    router.add(middleware: ChunkMethodMiddleware())
     routes.addHealth(to: router)
     EnrollRoutes(
         exchange: exchange, limiter: RateLimiter(requestsPerMinute: limits.enrollmentsPerMinute),

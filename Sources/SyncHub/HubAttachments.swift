@@ -90,6 +90,8 @@ public struct HubAttachments: Sendable {
     public func offer(_ manifest: AttachmentManifest, for hash: String, by device: DeviceRecord) async throws
         -> AttachmentOfferResponse
     {
+        // Who may write it first: to a device that may not, a malformed manifest says nothing more.
+        try await requireWritable(hash, by: device)
         guard manifest.sha256 == hash, manifest.isWellFormed else {
             throw SyncHubError(
                 .malformedRequest,
@@ -101,7 +103,6 @@ public struct HubAttachments: Sendable {
                 "The attachment is \(manifest.size) bytes; this hub takes attachments of at most \(limits.maxAttachmentBytes) bytes.",
                 limit: limits.maxAttachmentBytes)
         }
-        try await requireWritable(hash, by: device)
         switch try await storage.offer(manifest, by: device.replicaID, quota: limits.deviceMediaQuotaBytes) {
         case .missing(let missing): return AttachmentOfferResponse(missing: missing)
         case .overQuota(let used, let limit):

@@ -93,3 +93,30 @@ struct ChunkRoutes {
         SyncRoutes<HubRequestContext>.json(try JSONEncoder().encode(value))
     }
 }
+
+/// Answers a request to an attachment route with a method that route does not take with 405
+/// `method-not-allowed` and `Allow` (as ``MethodNotAllowedMiddleware`` does for fixed paths).
+struct ChunkMethodMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let allowed = Self.allowed(MethodNotAllowedMiddleware<Context>.routePath(request.uri.path)),
+            !allowed.contains(request.method)
+        else { return try await next(request, context) }
+        let allow = allowed.map(\.rawValue).joined(separator: ", ")
+        var response = try SyncHubError(
+            .methodNotAllowed, "This route does not take \(request.method.rawValue); it takes \(allow)."
+        ).response(from: request, context: context)
+        response.headers[.allow] = allow
+        return response
+    }
+
+    /// The methods an attachment route takes; nil for a path that is none.
+    static func allowed(_ path: String) -> [HTTPRequest.Method]? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[0].isEmpty, parts[1] == "v1", parts[2] == "attachments" else { return nil }
+        switch parts.count {
+        case 4: return parts[3] == "manifests" ? [.post] : [.put]
+        case 6 where parts[4] == "chunks": return [.get, .head, .put]
+        default: return nil
+        }
+    }
+}
