@@ -12,17 +12,20 @@ extension HubConsole {
         }
     }
 
-    /// `GET /console/audit[?before=SEQ][&verify=1]`: the audit log, newest first, a page at a
-    /// time; with `verify`, the whole chain and its signatures are checked.
+    /// `GET /console/audit[?actor=][&action=][&before=SEQ][&verify=1]`: the audit log, newest
+    /// first, a page at a time, filtered by actor and action; with `verify`, the whole chain and
+    /// its signatures are checked.
     func auditPage(_ request: Request, _ session: OperatorSession) async throws -> Response {
         let query = request.uri.queryParameters
         let store = self.store
-        let size = Int64(configuration.pageSize)
-        let count = Int64(try await offload { try store.auditEntryCount() })
-        let before = min(query.get("before").flatMap(Int64.init) ?? (count + 1), count + 1)
-        let after = max(0, before - 1 - size)
-        let entries = try await offload { try store.auditEntries(after: after, limit: Int(max(0, before - 1 - after))) }
-        let rows: [HTML] = entries.reversed().map { entry in
+        let size = configuration.pageSize
+        let actor = query.get("actor").flatMap { $0.isEmpty ? nil : String($0.prefix(100)) }
+        let action = query.get("action").flatMap { $0.isEmpty ? nil : String($0.prefix(100)) }
+        let before = query.get("before").flatMap(Int64.init)
+        let (entries, nextBefore) = try await offload {
+            try store.auditEntries(before: before, actor: actor, action: action, limit: size)
+        }
+        let rows: [HTML] = entries.map { entry in
             let detail = entry.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             return """
                 <tr><td>\(entry.sequence)</td><td>\(Self.time(entry.at))</td><td>\(entry.actor)</td><td>\(entry.action.rawValue)</td>\
@@ -47,7 +50,12 @@ extension HubConsole {
                 <div class="scroll"><table><thead><tr><th>#</th><th>Time</th><th>Who</th><th>What</th><th>Subject</th>\
                 <th>Detail</th></tr></thead><tbody>\(rows)</tbody></table></div>
                 """
-        let next = after > 0 ? HTML.link("/console/audit", [("before", "\(after + 1)")]) : nil
-        return Self.page("Audit log", session: session, "\(verification)\(table)\(Self.pager(first: "/console/audit", next: next))")
+        let filters: [(String, String?)] = [("actor", actor), ("action", action)]
+        let next = nextBefore.map { HTML.link("/console/audit", filters + [("before", "\($0)")]) }
+        let form = Self.filterForm(
+            "/console/audit", [("actor", "Who", actor, "operator:amina"), ("action", "What", action, "document.resolved")])
+        return Self.page(
+            "Audit log", session: session,
+            "\(verification)\(form)\(table)\(Self.pager(first: HTML.link("/console/audit", filters), next: next))")
     }
 }

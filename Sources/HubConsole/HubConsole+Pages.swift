@@ -116,7 +116,12 @@ extension HubConsole {
     }
 
     /// The request's form body (`application/x-www-form-urlencoded`, at most ``ConsoleForm/maxBytes``).
+    /// A form a browser says another site sent (`Sec-Fetch-Site: cross-site` or `same-site`) is
+    /// refused before it is read, beside the CSRF token (defence in depth).
     static func form(of request: Request) async throws -> ConsoleForm {
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased(), site != "same-origin", site != "none" {
+            throw ConsoleRefusal(.forbidden, "Form refused", "This form was sent from another site.")
+        }
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
             throw ConsoleRefusal(.unsupportedMediaType, "Form refused", "The console takes forms only.")
         }

@@ -295,6 +295,34 @@ extension ReplicaStore {
         }
     }
 
+    /// Up to `limit` audit entries before sequence `before` (nil: from the newest), newest first,
+    /// of one actor and one action when given, and the sequence the next page starts before (nil
+    /// on the last page).
+    public func auditEntries(
+        before: Int64?, actor: String?, action: String?, limit: Int
+    ) throws -> (entries: [AuditEntry], nextBefore: Int64?) {
+        let limit = max(1, min(limit, 500))
+        var conditions = ["seq < ?"]
+        var arguments: StatementArguments = [before ?? Int64.max]
+        if let actor {
+            conditions.append("actor = ?")
+            arguments += [actor]
+        }
+        if let action {
+            conditions.append("action = ?")
+            arguments += [action]
+        }
+        arguments += [limit + 1]
+        let sql = "SELECT seq FROM audit_log WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq DESC LIMIT ?"
+        let finalArguments = arguments
+        let sequences = try read { db in try Int64.fetchAll(db, sql: sql, arguments: finalArguments) }
+        var entries: [AuditEntry] = []
+        for sequence in sequences.prefix(limit) {
+            entries += try auditEntries(after: sequence - 1, limit: 1)
+        }
+        return (entries, sequences.count > limit ? sequences[limit - 1] : nil)
+    }
+
     /// The collections that hold a document in conflict (at most 100), by name.
     public func conflictedCollections() throws -> [CollectionName] {
         try read { db in

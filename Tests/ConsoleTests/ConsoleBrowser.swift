@@ -33,9 +33,9 @@ final class ConsoleBrowser: Sendable {
     func get(_ path: String) async throws -> Answer { try await send(path, method: .GET, body: nil) }
 
     /// Posts `fields` as a form.
-    func post(_ path: String, _ fields: [(String, String)]) async throws -> Answer {
+    func post(_ path: String, _ fields: [(String, String)], headers: [(String, String)] = []) async throws -> Answer {
         let body = fields.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
-        return try await send(path, method: .POST, body: body)
+        return try await send(path, method: .POST, body: body, headers: headers)
     }
 
     /// Logs in through the login page; returns the answer to the form.
@@ -44,9 +44,10 @@ final class ConsoleBrowser: Sendable {
         return try await post("/console/login", [("csrf", page.csrf ?? ""), ("name", name), ("password", password)])
     }
 
-    private func send(_ path: String, method: HTTPMethod, body: String?) async throws -> Answer {
+    private func send(_ path: String, method: HTTPMethod, body: String?, headers: [(String, String)] = []) async throws -> Answer {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         let cookieHeader = cookies.withLock { $0.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ") }
         if !cookieHeader.isEmpty { request.headers.add(name: "Cookie", value: cookieHeader) }
         if let body {

@@ -97,6 +97,9 @@ struct ConsoleResolutionTests {
             await #expect(throws: SyncClientError.self) { try await sync.run() }
             let revoked = try hub.store.auditEntries(after: 0, limit: 200).filter { $0.action == .revoked }
             #expect(revoked.map(\.actor) == ["operator:root"])
+            let audit = try await browser.get("/console/audit?actor=operator%3Aroot&action=device.revoked")
+            #expect(audit.body.components(separatedBy: "<td>device.revoked</td>").count - 1 == 1)
+            #expect(!audit.body.contains("<td>operator.login</td>"), "the filter leaves other actions out")
         }
     }
 

@@ -121,6 +121,9 @@ struct ConsoleSecurityTests {
             let forged = try await browser.post(
                 "/console/conflicts/notes/n1/resolve", Self.resolution(page, csrf: "AAAA"))
             #expect(forged.status == 403)
+            let crossSite = try await browser.post(
+                "/console/conflicts/notes/n1/resolve", Self.resolution(page, csrf: page.csrf), headers: [("Sec-Fetch-Site", "cross-site")])
+            #expect(crossSite.status == 403, "a browser saying another site sent the form is refused, token or not")
             #expect(try hub.store.document(key)?.isConflicted == true)
             let logout = try await browser.post("/console/logout", [])
             #expect(logout.status == 403, "logging out takes the token too")
