@@ -28,6 +28,9 @@ struct AttachmentProcessTests {
             struct Added: Decodable { var code: String }
             let code = try JSONDecoder().decode(Added.self, from: Data(added.output.utf8)).code
             #expect(try await fixture.fieldcli(analyst, ["enroll"], ["--hub", hubURL, "--code", code]).exitStatus == 0)
+            let devices = try await fixture.run("syncd", ["devices", "list", "--db", hubPath, "--json"])
+            #expect(devices.output.contains(#""media":"all""#) && devices.output.contains(#""media":"own""#))
+            #expect(try await fixture.run("syncd", ["devices", "scopes", "analyst", "--media", "some", "--db", hubPath]).exitStatus == 64)
 
             let photo = AttachmentFixtures.bytes(500_000, seed: 11)
             let video = AttachmentFixtures.bytes(1_000_000, seed: 12)

@@ -203,6 +203,7 @@ extension Syncd.Devices {
                         "incarnations": device.incarnations.map(\.hex),
                         "read": device.grants.read.patterns.map(\.description),
                         "write": device.grants.write.patterns.map(\.description),
+                        "media": Syncd.Devices.run { try administration.mediaPolicy(of: device).rawValue },
                     ]
                 }
                 let data = try JSONSerialization.data(withJSONObject: ["devices": objects], options: [.sortedKeys])
@@ -219,7 +220,7 @@ extension Syncd.Devices {
                 let forks = device.incarnations.isEmpty
                     ? "" : "  forked: also \(device.incarnations.map(\.hex).joined(separator: ", "))"
                 print(
-                    "\(device.name)  \(device.replicaID.hex)  \(device.status.rawValue)  last seen \(Syncd.Devices.time(device.lastSeenAt))  \(lag)  \(skew)  \(device.grants)\(forks)")
+                    "\(device.name)  \(device.replicaID.hex)  \(device.status.rawValue)  last seen \(Syncd.Devices.time(device.lastSeenAt))  \(lag)  \(skew)  \(device.grants); media \(Syncd.Devices.run { try administration.mediaPolicy(of: device).rawValue })\(forks)")
             }
         }
     }
