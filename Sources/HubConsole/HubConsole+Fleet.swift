@@ -13,6 +13,9 @@ extension HubConsole {
         group.post("fleet/enroll") { request, _ in
             try await console.acting(request, role: .admin) { form, session in try await console.enroll(form, session) }
         }
+        group.post("fleet/scopes") { request, _ in
+            try await console.acting(request, role: .admin) { form, session in try await console.changeScopes(form, session) }
+        }
         group.post("fleet/revoke") { request, _ in
             try await console.acting(request, role: .admin) { form, session in try await console.revoke(form, session) }
         }
@@ -35,6 +38,11 @@ extension HubConsole {
             let skew = device.lastSkewMilliseconds.map { String(format: "%+.1f s", Double($0) / 1000) } ?? "—"
             let action: HTML = isAdmin && device.status == .active
                 ? """
+                <form method="post" action="/console/fleet/scopes" class="scopes">\(Self.csrfField(session))\
+                <input type="hidden" name="replica" value="\(device.replicaID.hex)">\
+                <input name="read" value="\(device.grants.read.text)" aria-label="May read" maxlength="1000">\
+                <input name="write" value="\(device.grants.write.text)" aria-label="May write" maxlength="1000">\
+                <button type="submit">Change scopes</button></form>\
                 <form method="post" action="/console/fleet/revoke">\(Self.csrfField(session))\
                 <input type="hidden" name="replica" value="\(device.replicaID.hex)">\
                 <button type="submit" class="danger">Revoke</button></form>
@@ -98,6 +106,27 @@ extension HubConsole {
             <p>On the device: <code>fieldcli enroll --hub HUB-URL --code \(code)</code></p>
             <p><a href="/console/fleet">Back to the fleet</a></p>
             """)
+    }
+
+    /// `POST /console/fleet/scopes`: replaces a device's read and write scopes; audited with the
+    /// operator's name. The device's next sync answers under them.
+    func changeScopes(_ form: ConsoleForm, _ session: OperatorSession) async throws -> Response {
+        guard let replica = form["replica"], let id = ReplicaID(replica) else {
+            throw ConsoleRefusal(.badRequest, "No such device", "The form names no device.")
+        }
+        guard let read = Scope(text: form["read"] ?? ""), let write = Scope(text: form["write"] ?? "") else {
+            throw ConsoleRefusal(
+                .unprocessableContent, "Scope refused",
+                "Scopes are collection/partition patterns such as observations/SD-* or situations, separated by commas; * for everything, none for nothing.")
+        }
+        let store = self.store
+        let actor = ReplicaStore.operatorActor(session.operatorName)
+        switch try await offload({ try store.setGrants(read: read, write: write, ofDevice: id.hex, actor: actor) }) {
+        case .changed:
+            return Self.redirect("/console/fleet")
+        case .notFound, .ambiguous:
+            throw ConsoleRefusal(.notFound, "No such device", "No active device has that replica id; it may be revoked.")
+        }
     }
 
     /// `POST /console/fleet/revoke`: revokes a device by replica id; audited with the operator's name.

@@ -41,6 +41,8 @@ extension HubConsole {
         .filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin-bottom:1rem}
         .filters label{display:flex;flex-direction:column;font-size:.85rem;gap:.2rem}
         .filters input{width:11rem}
+        .scopes{display:flex;flex-wrap:wrap;gap:.3rem;margin-bottom:.4rem}
+        .scopes input{width:9rem;font-size:.85rem;padding:.25rem .4rem}
         .actions{display:flex;flex-wrap:wrap;gap:.5rem}
         .code code{font-size:1.4rem;letter-spacing:.08em;background:#fff;padding:.4rem .6rem;border:1px solid #d6dae0}
         @media (max-width:600px){main{padding:.6rem}th,td{padding:.35rem .4rem}.logout{margin-left:0}}

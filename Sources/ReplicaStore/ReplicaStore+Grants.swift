@@ -17,7 +17,8 @@ extension ReplicaStore {
     /// The device's next pull answers under them: a widened read scope delivers the documents
     /// newly in scope, a narrowed one makes the device forget the others.
     public func setGrants(
-        read readScope: Scope?, write writeScope: Scope?, ofDevice nameOrID: String
+        read readScope: Scope?, write writeScope: Scope?, ofDevice nameOrID: String,
+        actor: String = ReplicaStore.operatorActor
     ) throws -> GrantChangeOutcome {
         try write { db in
             let records = try Self.activeDevices(db, nameOrID)
@@ -31,7 +32,7 @@ extension ReplicaStore {
                 sql: "UPDATE devices SET read_scope = ?, write_scope = ? WHERE replica_id = ?",
                 arguments: [grants.read.text, grants.write.text, record.replicaID.hex])
             try Self.appendAudit(
-                db, actor: Self.operatorActor, action: .scopesChanged, subject: record.name,
+                db, actor: actor, action: .scopesChanged, subject: record.name,
                 detail: [
                     "replica": record.replicaID.hex, "readBefore": previous.read.text, "writeBefore": previous.write.text,
                     "read": grants.read.text, "write": grants.write.text,

@@ -92,6 +92,13 @@ struct ConsoleResolutionTests {
             let browser = try await ConsoleSecurityTests.loggedIn(hub, "root", role: .admin)
             let fleet = try await browser.get("/console/fleet")
             #expect(fleet.body.contains("amina-laptop"))
+            let scoped = try await browser.post(
+                "/console/fleet/scopes", [("csrf", fleet.csrf ?? ""), ("replica", a.replicaID.hex), ("read", "notes"), ("write", "none")])
+            #expect(scoped.status == 303)
+            let grants = try #require(try hub.store.devices().first { $0.replicaID == a.replicaID }).grants
+            #expect(grants.read == Scope(text: "notes") && grants.write == Scope(text: "none"))
+            let changed = try hub.store.auditEntries(after: 0, limit: 200).filter { $0.action == .scopesChanged }
+            #expect(changed.map(\.actor) == ["operator:root"])
             let answer = try await browser.post("/console/fleet/revoke", [("csrf", fleet.csrf ?? ""), ("replica", a.replicaID.hex)])
             #expect(answer.status == 303)
             await #expect(throws: SyncClientError.self) { try await sync.run() }
