@@ -125,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "vigil-bench",
             dependencies: [
-                "SyncEngine", "ReplicaStore", "SyncClient", "SyncHub",
+                "SyncEngine", "ReplicaStore", "SyncClient", "SyncHub", "AtRest",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -136,7 +136,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["SyncEngine", "ReplicaStore", "SyncHub", "SyncClient"],
+            dependencies: ["SyncEngine", "ReplicaStore", "AtRest", "SyncHub", "SyncClient"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import AtRest
 import Foundation
 import ReplicaStore
 import SyncEngine
@@ -27,10 +28,21 @@ final class CLISandbox: Sendable {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("vigil-cli-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        runner = try CLIRunner(environment: [
+        var environment = [
             "VIGIL_DB": directory.appendingPathComponent("replica.sqlite").path,
             "HOME": directory.path,
-        ])
+        ]
+        if TemporaryReplica.encrypting {
+            // Every run reads the passphrase from a private file; scrypt is cheap (tests only).
+            let file = directory.appendingPathComponent("test-passphrase").path
+            let text = Data((TemporaryReplica.passphrase + "\n").utf8)
+            guard FileManager.default.createFile(atPath: file, contents: text, attributes: [.posixPermissions: 0o600]) else {
+                throw CLIRunnerError("Cannot write \(file).")
+            }
+            environment["VIGIL_PASSPHRASE_FILE"] = file
+            environment["VIGIL_SCRYPT_LOGN"] = "10"
+        }
+        runner = try CLIRunner(environment: environment)
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
@@ -75,9 +87,9 @@ final class CLISandbox: Sendable {
         return result
     }
 
-    /// Creates the default replica with `fieldcli init`.
+    /// Creates the default replica with `fieldcli init` (`init --encrypt` under `VIGIL_TEST_ENCRYPTED=1`).
     func initialize() async throws {
-        try await succeed("init")
+        if TemporaryReplica.encrypting { try await succeed("init", "--encrypt") } else { try await succeed("init") }
     }
 
     /// Writes a document and returns its id.
@@ -94,7 +106,10 @@ final class CLISandbox: Sendable {
         let path = path ?? replicaPath
         let status = try await runner.run(["status", "--json", "--db", path])
         #expect(status.succeeded, "\(status)")
-        let store = try ReplicaStore.open(at: path)
+        var options = ReplicaStore.Options()
+        options.passphrase = { try Passphrase(TemporaryReplica.passphrase) }
+        options.unlockDelay = .zero
+        let store = try ReplicaStore.open(at: path, options: options)
         let versions = try store.feedPage(after: .start, limit: 1_000_000, maxBytes: .max).versions
         return ReplicaSnapshot(
             status: status.stdout, versions: versions.map { "\($0.dot) \($0.signature.base64EncodedString())" },

@@ -37,7 +37,7 @@ struct QueryTests {
     }
 
     static func frozen(at milliseconds: UInt64) -> ReplicaStore.Options {
-        var options = ReplicaStore.Options()
+        var options = TemporaryReplica.unlocking(ReplicaStore.Options())
         options.now = { milliseconds }
         return options
     }

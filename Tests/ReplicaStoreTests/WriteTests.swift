@@ -28,7 +28,7 @@ struct WriteTests {
             // the committed writes are in the write-ahead log, not yet in the main file.
             let source = folder.path("replica")
             let target = folder.path("after-crash")
-            for suffix in ["", "-wal", ".key"] where FileManager.default.fileExists(atPath: source + suffix) {
+            for suffix in ["", "-wal", ".key", ".datakey"] where FileManager.default.fileExists(atPath: source + suffix) {
                 try FileManager.default.copyItem(atPath: source + suffix, toPath: target + suffix)
             }
             let recovered = try folder.open("after-crash")

@@ -24,7 +24,7 @@ struct ClientRecoveryTests {
     /// Copies the replica files `name` (closed) to `backup`.
     static func copy(_ folder: TemporaryReplica, _ name: String, to backup: String) throws {
         let manager = FileManager.default
-        for suffix in ["", "-wal", "-shm", ".key"] {
+        for suffix in ["", "-wal", "-shm", ".key", ".datakey"] {
             let source = folder.path(name) + suffix
             let target = folder.path(backup) + suffix
             try? manager.removeItem(atPath: target)

@@ -1,5 +1,6 @@
 public import Foundation
 public import ReplicaStore
+import AtRest
 import Synchronization
 
 /// A temporary folder holding replicas for one test, removed when the test is done.
@@ -25,12 +26,29 @@ public final class TemporaryReplica: Sendable {
     /// Removes the folder and every replica in it (also done when this instance goes away).
     public func remove() { try? FileManager.default.removeItem(at: directory) }
 
-    /// Store options using the pinned clock and a generous busy timeout.
+    /// Whether replicas made here are encrypted: `VIGIL_TEST_ENCRYPTED=1` runs the suites a second
+    /// time with every replica ``create(_:)`` makes encrypted under ``passphrase`` (but a hub's,
+    /// named `hub…`: a hub's database stays in clear, as in production).
+    public static let encrypting = ProcessInfo.processInfo.environment["VIGIL_TEST_ENCRYPTED"] == "1"
+    /// The passphrase of the replicas made here when ``encrypting``.
+    public static let passphrase = "a long passphrase for tests"
+
+    /// Store options using the pinned clock and a generous busy timeout, ``unlocking(_:)``.
     public var options: ReplicaStore.Options {
         var options = ReplicaStore.Options()
         let clock = self.clock
         options.now = { clock.tick() }
         options.busyTimeout = 30
+        return Self.unlocking(options)
+    }
+
+    /// `options` that also answer the passphrase of an encrypted replica made here, with cheap key
+    /// derivation and no unlock delay (tests only).
+    public static func unlocking(_ options: ReplicaStore.Options) -> ReplicaStore.Options {
+        var options = options
+        options.passphrase = { try Passphrase(Self.passphrase) }
+        options.keyDerivation = .testing
+        options.unlockDelay = .zero
         return options
     }
 
@@ -41,7 +59,9 @@ public final class TemporaryReplica: Sendable {
 
     /// Creates a new replica called `name` in this folder.
     public func create(_ name: String = "replica") throws -> ReplicaStore {
-        try ReplicaStore.create(at: path(name), options: options)
+        let encrypted = Self.encrypting && !name.hasPrefix("hub")
+        return try ReplicaStore.create(
+            at: path(name), encryptingWith: encrypted ? try Passphrase(Self.passphrase) : nil, options: options)
     }
 
     /// Opens the existing replica called `name` again (a second connection, like another process).
