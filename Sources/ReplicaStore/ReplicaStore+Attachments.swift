@@ -227,6 +227,30 @@ extension ReplicaStore {
         }
     }
 
+    /// What waits to move of attachments: files attached here the hub has not confirmed (count,
+    /// bytes), and files this replica's documents name that it does not hold whole (count, and the
+    /// bytes still lacked of those whose manifest is known).
+    public func attachmentBacklog() throws -> AttachmentBacklog {
+        try indexAttachmentNames()
+        return try read { db in
+            let sending = try Row.fetchOne(
+                db, sql: "SELECT count(*), coalesce(sum(size), 0) FROM attachments WHERE added_here = 1 AND sent = 0")
+            let lacked = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT n.sha256 FROM attachment_names n WHERE NOT EXISTS (
+                        SELECT 1 FROM attachments a WHERE a.sha256 = n.sha256 AND a.complete = 1)
+                    """)
+            var lackedBytes = 0
+            for hash in lacked {
+                guard let (manifest, _) = try Self.manifest(db, hash) else { continue }
+                lackedBytes += try Self.missingChunks(db, manifest).reduce(0) { $0 + manifest.length(ofChunk: $1) }
+            }
+            return AttachmentBacklog(
+                toSend: sending?[0] ?? 0, bytesToSend: sending?[1] ?? 0, lacked: lacked.count, knownBytesLacked: lackedBytes)
+        }
+    }
+
     // MARK: - Rows
 
     static func insertChunk(_ db: Database, _ data: Data, hash: String) throws {
@@ -352,4 +376,15 @@ extension ReplicaStore {
             }
         }
     }
+}
+
+/// What waits to move of attachments on a replica (``ReplicaStore/attachmentBacklog()``).
+public struct AttachmentBacklog: Sendable, Hashable {
+    /// Files attached here that the hub has not yet confirmed whole.
+    public var toSend: Int
+    public var bytesToSend: Int
+    /// Files named by documents held here that are not held whole here.
+    public var lacked: Int
+    /// The bytes still lacked of those whose manifest is known (fetching began).
+    public var knownBytesLacked: Int
 }

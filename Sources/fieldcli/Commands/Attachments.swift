@@ -236,3 +236,19 @@ enum AttachmentRefusalNote {
         return nil
     }
 }
+
+extension StatusReport {
+    /// Adds what `fieldcli status` shows of attachments: files to send, files not on this device.
+    mutating func addAttachments(_ backlog: AttachmentBacklog) {
+        add(
+            "media out", "\(backlog.toSend) files to send (\(ByteCount(backlog.bytesToSend)))", key: "attachmentsToSend",
+            value: ["count": backlog.toSend, "bytes": backlog.bytesToSend])
+        let lacked =
+            backlog.lacked == 0
+            ? "all held here"
+            : "\(backlog.lacked) not on this device (`fieldcli attachments COLLECTION ID` names them and the fetch command)"
+        add(
+            "media in", lacked, key: "attachmentsLacked",
+            value: ["count": backlog.lacked, "knownBytes": backlog.knownBytesLacked])
+    }
+}

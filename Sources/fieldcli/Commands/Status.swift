@@ -22,6 +22,7 @@ extension FieldCLI {
             var report = StatusReport()
             report.addReplica(store, try store.status())
             report.addSync(try SyncStatus.load(store: store))
+            report.addAttachments(try store.attachmentBacklog())
             try report.print(json: options.json)
         }
     }
