@@ -65,6 +65,9 @@ extension HubConsole {
             if let seconds = refusal.retryAfter { response.headers[.retryAfter] = "\(seconds)" }
             return response
         } catch {
+            logger.error(
+                "console request failed",
+                metadata: ["http.path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
             return Self.page(
                 "Something went wrong", status: .internalServerError,
                 "<p class=\"problem\">The hub could not do this. Try again; if it keeps failing, see the hub's log.</p>")

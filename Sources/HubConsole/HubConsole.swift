@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import HTTPTypes
 public import Hummingbird
-import Logging
+public import Logging
 public import ReplicaStore
 public import SyncEngine
 public import SyncHub
@@ -21,8 +21,11 @@ public struct HubConsole: Sendable {
     let addressLimiter: AttemptLimiter
     let nameLimiter: AttemptLimiter
     let hubLimiter: AttemptLimiter
+    /// Where failures the console answers with a 500 page are logged.
+    let logger: Logger
 
-    public init(store: ReplicaStore, writer: ReplicaID, configuration: ConsoleConfiguration) {
+    public init(store: ReplicaStore, writer: ReplicaID, configuration: ConsoleConfiguration, logger: Logger) {
+        self.logger = logger
         self.store = store
         self.writer = writer
         self.configuration = configuration
@@ -34,13 +37,14 @@ public struct HubConsole: Sendable {
     /// What ``SyncHub/buildApplication(exchange:logger:onServerRunning:mount:)`` takes to serve the
     /// console beside the hub's routes; the hub's storage must be the SQLite one.
     public static func mounting(
-        _ configuration: ConsoleConfiguration
+        _ configuration: ConsoleConfiguration, logger: Logger
     ) -> (Router<HubRequestContext>, HubExchange) throws -> Void {
         { router, exchange in
             guard let storage = exchange.storage as? SQLiteHubStorage else {
                 throw ConsoleError("The console needs the hub's SQLite storage.")
             }
-            HubConsole(store: storage.store, writer: storage.writer, configuration: configuration).add(to: router)
+            HubConsole(store: storage.store, writer: storage.writer, configuration: configuration, logger: logger)
+                .add(to: router)
         }
     }
 

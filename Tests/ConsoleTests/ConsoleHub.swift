@@ -50,7 +50,7 @@ final class ConsoleHub: Sendable {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try buildApplication(
             exchange: exchange, logger: logger, onServerRunning: { continuation.yield($0) },
-            mount: HubConsole.mounting(console))
+            mount: HubConsole.mounting(console, logger: logger))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [], logger: logger))
         let running = Task {
             defer { continuation.finish() }

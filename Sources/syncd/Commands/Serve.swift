@@ -57,7 +57,8 @@ extension Syncd {
             let scheme = configuration.tls == nil ? "http" : "https"
             let app: any Service
             do {
-                let console = HubConsole.mounting(ConsoleConfiguration(secureCookies: configuration.tls != nil))
+                let console = HubConsole.mounting(
+                    ConsoleConfiguration(secureCookies: configuration.tls != nil), logger: Logger(label: "syncd.console"))
                 app = try buildApplication(
                     configuration: configuration, logger: logger,
                     onServerRunning: { port in
