@@ -141,3 +141,35 @@ extension AttachmentScopeTests {
         }
     }
 }
+
+extension AttachmentScopeTests {
+    /// The same photo named by two documents and attached by two devices travels to the hub once:
+    /// the second device's offer finds it whole, sends no chunk and costs no quota.
+    @Test("a photo named by several documents and devices is sent and stored once")
+    func storedOnce() async throws {
+        let photo = F.bytes(600_000, seed: 10)
+        try await HubFixture.withHub { hub in
+            try await TemporaryReplica.withReplicas(2) { replicas in
+                let (first, second) = (replicas[0], replicas[1])
+                let firstToken = try await hub.enroll(first)
+                let secondToken = try await hub.enroll(second)
+                let manifest = try F.attach(photo, to: first, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b88")
+                try F.attach(photo, to: first, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b89")
+                try F.attach(photo, to: second, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b8a")
+                try await F.documentsOnly(first, hub.url, firstToken).run()
+                let sent = try await AttachmentTransfer(
+                    store: first, transport: F.transport(hub.url, firstToken), logger: silentLogger
+                ).run()
+                #expect(sent.uploaded == 1 && sent.chunksSent == manifest.chunks.count)
+                try await F.documentsOnly(second, hub.url, secondToken).run()
+                let again = try await AttachmentTransfer(
+                    store: second, transport: F.transport(hub.url, secondToken), logger: silentLogger
+                ).run()
+                #expect(again.uploaded == 1 && again.chunksSent == 0)
+                #expect(try hub.store.uploadedBytes(by: second.replicaID) == 0)
+                #expect(try hub.store.uploadedBytes(by: first.replicaID) == photo.count)
+                #expect(try F.held(manifest.sha256, in: hub.store) == photo)
+            }
+        }
+    }
+}
