@@ -33,8 +33,9 @@ final class CLISandbox: Sendable {
             "HOME": directory.path,
         ]
         if TemporaryReplica.encrypting {
-            // Every run reads the passphrase from a private file; scrypt is cheap (tests only).
-            let file = directory.appendingPathComponent("test-passphrase").path
+            // Every run reads the passphrase from a private file beside the folder (tests that
+            // look at the folder's files see only the replica's); scrypt is cheap (tests only).
+            let file = directory.path + ".passphrase"
             let text = Data((TemporaryReplica.passphrase + "\n").utf8)
             guard FileManager.default.createFile(atPath: file, contents: text, attributes: [.posixPermissions: 0o600]) else {
                 throw CLIRunnerError("Cannot write \(file).")
@@ -45,7 +46,10 @@ final class CLISandbox: Sendable {
         runner = try CLIRunner(environment: environment)
     }
 
-    deinit { try? FileManager.default.removeItem(at: directory) }
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+        try? FileManager.default.removeItem(atPath: directory.path + ".passphrase")
+    }
 
     /// The default replica's path (`$VIGIL_DB` of every run).
     var replicaPath: String { path("replica.sqlite") }
