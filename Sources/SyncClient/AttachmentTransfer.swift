@@ -26,19 +26,40 @@ public struct AttachmentTransfer: Sendable {
         public var notOnHub: [String] = []
         /// Attachments the hub refused (size, quota) or that failed their checks; the others went on.
         public var refused: [AttachmentTransferError] = []
+        /// Whether the run stopped because the byte budget was spent (what is left waits).
+        public var budgetSpent = false
+
+        /// Bytes moved both ways.
+        public var bytesMoved: Int { bytesSent + bytesReceived }
 
         public init() {}
     }
 
     public let store: ReplicaStore
     public let transport: any AttachmentTransport
+    /// The most bytes (both ways, on the wire) the run may move; nil for no bound. No chunk is
+    /// started that would pass it, so the run ends with what is left waiting for the next one.
+    public let byteBudget: Int?
     let logger: Logger
 
-    public init(store: ReplicaStore, transport: any AttachmentTransport, logger: Logger) {
+    public init(store: ReplicaStore, transport: any AttachmentTransport, byteBudget: Int? = nil, logger: Logger) {
         self.store = store
         self.transport = transport
+        self.byteBudget = byteBudget.map { max(0, $0) }
         self.logger = logger
     }
+
+    /// Whether moving `bytes` more (a chunk and its request's overhead) stays within the budget;
+    /// marks the report when it does not.
+    private func affords(_ bytes: Int, _ report: inout Report) -> Bool {
+        guard let byteBudget else { return true }
+        if report.bytesMoved + bytes + Self.requestOverhead <= byteBudget { return true }
+        report.budgetSpent = true
+        return false
+    }
+
+    /// About what one chunk request adds to its bytes on the wire (request and answer heads).
+    static let requestOverhead = 600
 
     /// Uploads what the hub lacks, then downloads within the media policy.
     public func run() async throws -> Report {
@@ -63,6 +84,7 @@ public struct AttachmentTransfer: Sendable {
             let waiting = try store.attachmentsToSend().filter { !done.contains($0.sha256) }
             guard !waiting.isEmpty else { return }
             for manifest in waiting {
+                guard !report.budgetSpent else { return }
                 done.insert(manifest.sha256)
                 do {
                     if try await send(manifest, &report) {
@@ -82,11 +104,13 @@ public struct AttachmentTransfer: Sendable {
 
     /// Offers `manifest` and sends the chunks the hub lacks; whether the hub holds it whole now.
     private func send(_ manifest: AttachmentManifest, _ report: inout Report) async throws -> Bool {
+        guard affords(manifest.chunks.count * 70, &report) else { return false }
         let offer = try await transport.offerAttachment(manifest)
         report.count(offer)
         var complete = offer.value.missing.isEmpty
         for index in offer.value.missing where manifest.chunks.indices.contains(index) {
             try Task.checkCancellation()
+            guard affords(manifest.length(ofChunk: index), &report) else { return false }
             guard let data = try store.chunk(manifest.chunks[index]), manifest.accepts(data, asChunk: index) else {
                 throw AttachmentTransferError(
                     .mismatch, sha256: manifest.sha256,
@@ -110,7 +134,7 @@ public struct AttachmentTransfer: Sendable {
 
     private func download(_ report: inout Report, only: [String]?) async throws {
         var asked = Set<String>()
-        for _ in 0..<100 {
+        for _ in 0..<100 where !report.budgetSpent {
             let lacked: [String]
             if let only {
                 let holdings = try store.attachmentHoldings(only.filter { !asked.contains($0) })
@@ -125,6 +149,7 @@ public struct AttachmentTransfer: Sendable {
             report.withheld += answer.value.unavailable.filter { $0.reason == "withheld" }.count
             report.notOnHub += answer.value.unavailable.filter { $0.reason != "withheld" }.map(\.sha256)
             for manifest in answer.value.manifests where lacked.contains(manifest.sha256) && manifest.isWellFormed {
+                guard !report.budgetSpent else { return }
                 do {
                     try await receive(manifest, &report)
                 } catch let refusal as AttachmentTransferError {
@@ -139,6 +164,7 @@ public struct AttachmentTransfer: Sendable {
         try store.saveAttachmentManifest(manifest)
         for index in try store.missingChunks(of: manifest) {
             try Task.checkCancellation()
+            guard affords(manifest.length(ofChunk: index), &report) else { return }
             var data = try await transport.downloadChunk(index, of: manifest.sha256)
             report.count(data)
             if !manifest.accepts(data.value, asChunk: index) {

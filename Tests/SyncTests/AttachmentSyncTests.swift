@@ -110,3 +110,29 @@ struct AttachmentSyncTests {
         }
     }
 }
+
+extension AttachmentSyncTests {
+    /// A day's budget on a paid link: a run moves whole chunks until the next would pass the
+    /// budget, then stops with what is left waiting; the next run goes on from there.
+    @Test("a byte budget stops the transfer at the last chunk it affords; the next run goes on")
+    func byteBudget() async throws {
+        let photo = F.bytes(2_000_000, seed: 21)
+        try await HubFixture.withHub { hub in
+            try await TemporaryReplica.withReplica { writer in
+                let token = try await hub.enroll(writer)
+                let manifest = try F.attach(photo, to: writer, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b90")
+                try await F.documentsOnly(writer, hub.url, token).run()
+                let link = F.transport(hub.url, token)
+                let first = try await AttachmentTransfer(store: writer, transport: link, byteBudget: 700_000, logger: silentLogger).run()
+                #expect(first.budgetSpent && first.uploaded == 0)
+                #expect(first.bytesMoved <= 700_000)
+                #expect(first.chunksSent == 2)
+                #expect(try hub.store.missingChunks(of: manifest).count == manifest.chunks.count - 2)
+                #expect(try writer.attachmentBacklog().toSend == 1)
+                let rest = try await AttachmentTransfer(store: writer, transport: link, logger: silentLogger).run()
+                #expect(!rest.budgetSpent && rest.uploaded == 1 && rest.chunksSent == manifest.chunks.count - 2)
+                #expect(try F.held(manifest.sha256, in: hub.store) == photo)
+            }
+        }
+    }
+}
