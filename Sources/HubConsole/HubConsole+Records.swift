@@ -21,6 +21,12 @@ extension HubConsole {
         group.get("observations.csv") { request, _ in
             try await console.viewing(request) { _ in try console.observationsCSV(request) }
         }
+        group.get("observations.geojson") { request, _ in
+            try await console.viewing(request) { _ in try console.observationsGeoJSON(request) }
+        }
+        group.get("observations/map") { request, _ in
+            try await console.viewing(request) { session in try await console.observationsMapPage(request, session) }
+        }
         group.get("warnings") { request, _ in
             try await console.viewing(request) { session in try await console.warningsPage(request, session) }
         }
@@ -122,6 +128,8 @@ extension HubConsole {
         let first = HTML.link("/console/observations", filter.query)
         let next = scan.next.map { HTML.link("/console/observations", filter.query + [("after", $0)]) }
         let csv = HTML.link("/console/observations.csv", filter.query)
+        let geoJSON = HTML.link("/console/observations.geojson", filter.query)
+        let map = HTML.link("/console/observations/map", filter.query)
         return Self.page(
             "Observations", session: session,
             """
@@ -130,7 +138,8 @@ extension HubConsole {
                 ("to", "To", filter.to, "2026-12-31"), ("type", "Event type", filter.eventType, "violence_against_civilians"),
                 ("severity", "Severity", filter.severity, "high"),
             ]))
-            <p><a href="\(csv)">Export these observations as CSV</a></p>
+            <p class="filter"><a href="\(csv)">Export these observations as CSV</a> <a href="\(geoJSON)">as GeoJSON</a> \
+            <a href="\(map)">Map them</a></p>
             \(table)\(Self.pager(first: first, next: next))
             """)
     }
