@@ -133,11 +133,7 @@ extension HubConsole {
         return Self.page(
             "Observations", session: session,
             """
-            \(Self.filterForm("/console/observations", [
-                ("region", "Region", filter.region?.rawValue, "SD-DN"), ("from", "From", filter.from, "2026-01-01"),
-                ("to", "To", filter.to, "2026-12-31"), ("type", "Event type", filter.eventType, "violence_against_civilians"),
-                ("severity", "Severity", filter.severity, "high"),
-            ]))
+            \(Self.filterForm("/console/observations", Self.observationFields(filter)))
             <p class="filter"><a href="\(csv)">Export these observations as CSV</a> <a href="\(geoJSON)">as GeoJSON</a> \
             <a href="\(map)">Map them</a></p>
             \(table)\(Self.pager(first: first, next: next))
