@@ -15,7 +15,7 @@ struct VigilBench: ParsableCommand {
     /// Every benchmark, in the order they run.
     static let benchmarks: [any Benchmark] = [
         LocalWriteBenchmark(), ApplyRateBenchmark(), ImportBenchmark(), SyncBenchmark(), HubLoadBenchmark(), VersionGrowthBenchmark(),
-        TrustBenchmark(),
+        TrustBenchmark(), EncryptionBenchmark(),
     ]
 
     @Option(help: "The release fieldcli binary.")
