@@ -27,7 +27,7 @@ public struct Incarnation: Sendable, Hashable {
 
 extension ReplicaStore {
     /// This replica's id as its identity row holds it now: ``replicaID`` until the replica takes
-    /// a new incarnation (``takeIncarnation(forkAt:newID:)``), possibly in another process.
+    /// a new incarnation (``takeIncarnation(forkAt:newID:reissuedEarlier:from:)``), possibly in another process.
     public func currentReplicaID() throws -> ReplicaID {
         try read { db in try Self.currentReplicaID(db) }
     }
@@ -66,6 +66,12 @@ extension ReplicaStore {
     /// number re-issued, knowledge follows, and every peer's pull checkpoint is reset so that the
     /// old id's real versions are pulled.
     ///
+    /// A version that another incarnation of this device already re-issued (`reissuedEarlier`,
+    /// from the hub: this replica was restored from a backup older than that incarnation) is not
+    /// re-issued again: the earlier re-issue, signed by this replica's key and equal in document,
+    /// partition, body and timestamp, takes its place, received from `hub`, and contexts name it
+    /// instead. Others the hub names are ignored.
+    ///
     /// Versions of the old id it pulled (the other copy's, sent back before the fork was known)
     /// are the network's real versions: they stay as they are and are never re-issued. Own
     /// versions set aside only because their document left the read scope (``outsideReadScope``)
@@ -75,7 +81,9 @@ extension ReplicaStore {
     /// Returns the re-issued versions; none when `fork` is not of the current id (the replica
     /// already took its new incarnation, perhaps in another process).
     @discardableResult
-    public func takeIncarnation(forkAt fork: Dot, newID: ReplicaID) throws -> [Version] {
+    public func takeIncarnation(
+        forkAt fork: Dot, newID: ReplicaID, reissuedEarlier: [Version] = [], from hub: ReplicaID? = nil
+    ) throws -> [Version] {
         let key = self.key
         let now = options.now()
         let publicKey = self.publicKey
@@ -85,26 +93,13 @@ extension ReplicaStore {
             if try Int.fetchOne(db, sql: "SELECT count(*) FROM knowledge WHERE origin = ?", arguments: [newID.hex]) ?? 0 > 0 {
                 throw StoreError(.io, "The new replica id \(newID.short) is already known here; take another.")
             }
-            let forked = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(Rows.storedVersionColumns) FROM versions
-                    WHERE origin = ? AND counter >= ? AND received_from IS NULL ORDER BY counter
-                    """,
-                arguments: [old.hex, Int64(fork.counter)]
-            ).map(Rows.storedVersion)
-            let reissuing = forked.filter { Self.isReissued($0) }.map(\.version)
-            let forgetAgain = forked.contains { $0.setAsideReason == Self.outsideReadScope }
-            var renumbered: [UInt64: UInt64] = [:]
-            for (index, version) in reissuing.enumerated() { renumbered[version.dot.counter] = UInt64(index + 1) }
-            let translate = { (context: VersionVector) -> VersionVector in
-                let entry = context[old]
-                guard entry >= fork.counter else { return context }
-                var translated = context
-                translated[old] = fork.counter - 1
-                translated[newID] = renumbered.filter { $0.key <= entry }.values.max() ?? 0
-                return translated
+            let forked = try Self.ownVersions(db, of: old, from: fork.counter)
+            // Only versions of this device's other ids, signed by its key, can stand for its own.
+            let earlier = reissuedEarlier.filter {
+                $0.dot.replica != old && $0.dot.replica != newID && publicKey.isValidSignature(of: $0)
             }
+            let plan = ReissuePlan(
+                reissuing: forked.filter { Self.isReissued($0) }.map(\.version), fork: fork, newID: newID, earlier: earlier)
 
             var reissued: [Version] = []
             var keys = Set<DocumentKey>()
@@ -113,14 +108,17 @@ extension ReplicaStore {
             for stored in forked {
                 let version = stored.version
                 let reason: String
-                if let counter = renumbered[version.dot.counter] {
+                switch plan.mapping[version.dot.counter] {
+                case .some(let dot) where dot.replica == newID:
                     let next = try key.sign(Version(
-                        dot: Dot(replica: newID, counter: counter), collection: version.collection,
-                        documentID: version.documentID, partition: version.partition,
-                        context: translate(version.context), body: version.body, timestamp: version.timestamp))
+                        dot: dot, collection: version.collection, documentID: version.documentID,
+                        partition: version.partition, context: plan.translate(version.context), body: version.body,
+                        timestamp: version.timestamp))
                     reissued.append(next)
                     reason = "forked: re-issued as \(next.dot)"
-                } else {
+                case .some(let dot):
+                    reason = "forked: re-issued earlier as \(dot)"
+                case .none:
                     reason = "forked: not re-issued (\(stored.setAsideReason ?? "set aside"))"
                 }
                 let json = String(decoding: try JSONEncoder().encode(version), as: UTF8.self)
@@ -133,6 +131,7 @@ extension ReplicaStore {
             for version in reissued {
                 try db.execute(sql: Rows.insertVersion, arguments: Rows.versionArguments(version, receivedFrom: nil))
             }
+            try Self.takeEarlierReissues(db, plan.taken, from: hub ?? old, publicKey: publicKey)
             for documentKey in keys { try Self.rebuildState(db, documentKey) }
 
             try db.execute(
@@ -162,9 +161,58 @@ extension ReplicaStore {
                     """,
                 arguments: [old.hex, Int64(fork.counter), newID.hex, reissued.count, Int64(clamping: now)])
             try db.execute(sql: "UPDATE peers SET checkpoint = NULL")
-            if forgetAgain { try db.execute(sql: "UPDATE peers SET forget_pending = 1 WHERE grants IS NOT NULL") }
+            if forked.contains(where: { $0.setAsideReason == Self.outsideReadScope }) {
+                try db.execute(sql: "UPDATE peers SET forget_pending = 1 WHERE grants IS NOT NULL")
+            }
             return reissued
         }
+    }
+
+    /// What this replica would re-issue if it took a new incarnation at `fork` now, as the hub
+    /// looks it up (at most `limit`, oldest first); none when `fork` is not of the current id.
+    public func reissueProbes(forkAt fork: Dot, limit: Int) throws -> [ReissueProbe] {
+        try read { db in
+            guard try Self.currentReplicaID(db) == fork.replica else { return [] }
+            return try Self.ownVersions(db, of: fork.replica, from: fork.counter)
+                .filter { Self.isReissued($0) }.prefix(limit).map { ReissueProbe($0.version) }
+        }
+    }
+
+    /// The versions of `origin` from `counter` on that this replica wrote itself, in counter order.
+    static func ownVersions(_ db: Database, of origin: ReplicaID, from counter: UInt64) throws -> [StoredVersion] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT \(Rows.storedVersionColumns) FROM versions
+                WHERE origin = ? AND counter >= ? AND received_from IS NULL ORDER BY counter
+                """,
+            arguments: [origin.hex, Int64(counter)]
+        ).map(Rows.storedVersion)
+    }
+
+    /// Stores the earlier re-issues that take the place of own versions, as received from `hub`
+    /// (those already held stay as they are); their ids sign with this replica's key. Knowledge
+    /// of their ids rises only as far as it stays contiguous, so a pull still brings the others.
+    static func takeEarlierReissues(_ db: Database, _ versions: [Version], from hub: ReplicaID, publicKey: PublicDeviceKey) throws {
+        let held = try db.cachedStatement(sql: "SELECT 1 FROM versions WHERE origin = ? AND counter = ?")
+        var taken: [ReplicaID: Set<UInt64>] = [:]
+        for version in versions {
+            if try Int.fetchOne(held, arguments: [version.dot.replica.hex, Int64(version.dot.counter)]) == nil {
+                try db.execute(sql: Rows.insertVersion, arguments: Rows.versionArguments(version, receivedFrom: hub))
+            }
+            taken[version.dot.replica, default: []].insert(version.dot.counter)
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO device_keys (replica_id, public_key) VALUES (?, ?)",
+                arguments: [version.dot.replica.hex, publicKey.rawRepresentation])
+        }
+        let known = try Knowledge.load(db, origins: Set(taken.keys))
+        var raised: [ReplicaID: UInt64] = [:]
+        for (origin, counters) in taken {
+            var counter = known[origin]
+            while counters.contains(counter + 1) { counter += 1 }
+            if counter > known[origin] { raised[origin] = counter }
+        }
+        try Knowledge.raise(db, to: raised)
     }
 
     /// Whether an own version from the fork point on is re-issued: those in good standing, and

@@ -161,6 +161,31 @@ extension ReplicaStore {
         }
     }
 
+    /// The versions held from `origins` with the document and time of one of `probes`, at most
+    /// one per probe and origin (a dot is one version of one document at one time).
+    public func versions(from origins: Set<ReplicaID>, matching probes: [ReissueProbe]) throws -> [Version] {
+        guard !origins.isEmpty, !probes.isEmpty else { return [] }
+        return try read { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT \(Rows.versionColumns) FROM versions
+                WHERE collection = ? AND document_id = ? AND clock_wall = ? AND clock_logical = ? AND origin = ?
+                  AND set_aside_reason IS NULL
+                LIMIT 1
+                """)
+            var found: [Version] = []
+            for probe in probes {
+                for origin in origins.sorted() {
+                    let arguments: StatementArguments = [
+                        probe.collection.rawValue, probe.id.rawValue, Int64(clamping: probe.timestamp.wallMilliseconds),
+                        Int64(probe.timestamp.logical), origin.hex,
+                    ]
+                    if let row = try Row.fetchOne(statement, arguments: arguments) { found.append(try Rows.version(row)) }
+                }
+            }
+            return found
+        }
+    }
+
     /// Records public keys of other devices (from the hub's directory).
     public func savePublicKeys(_ keys: [ReplicaID: PublicDeviceKey]) throws {
         try write { db in

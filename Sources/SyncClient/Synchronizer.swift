@@ -165,7 +165,7 @@ public struct Synchronizer: Sendable {
                         .forked,
                         "This replica has forked at dot \(fork.dot) (it was restored from a backup or copied to another machine); its versions from there on are kept here but the hub refuses them.")
                 }
-                let next = try await takeIncarnation(forkAt: fork.dot)
+                let next = try await takeIncarnation(forkAt: fork.dot, hub: reply.response.hub)
                 incarnations += 1
                 logger.notice(
                     "this replica had forked at \(fork.dot); it continues as \(next.hex)",
@@ -305,13 +305,18 @@ public struct Synchronizer: Sendable {
 
     /// Binds a new random replica id to this device at the hub, then re-issues this replica's
     /// versions from the fork point under it (one store transaction). A crash in between leaves
-    /// only an unused id bound at the hub; the next fork report takes another.
-    private func takeIncarnation(forkAt dot: Dot) async throws -> ReplicaID {
+    /// only an unused id bound at the hub; the next fork report takes another. The request names
+    /// what is about to be re-issued, and what the hub holds of it from another incarnation of
+    /// this device (this replica was restored from a backup older than that incarnation) takes
+    /// its own version's place instead of being re-issued twice.
+    private func takeIncarnation(forkAt dot: Dot, hub: ReplicaID) async throws -> ReplicaID {
         let next = ReplicaID.random()
         let transport = self.transport
-        let request = IncarnationRequest(replica: next, forkedAt: dot)
-        _ = try await configuration.retry.run { try await transport.incarnate(request) }
-        try store.takeIncarnation(forkAt: dot, newID: next)
+        let probes = try store.reissueProbes(forkAt: dot, limit: IncarnationRequest.maxReissuing)
+        let request = IncarnationRequest(replica: next, forkedAt: dot, reissuing: probes.isEmpty ? nil : probes)
+        let answer = try await configuration.retry.run { try await transport.incarnate(request) }
+        // The store takes only versions signed by this replica's key that match an own version.
+        try store.takeIncarnation(forkAt: dot, newID: next, reissuedEarlier: answer.reissuedEarlier ?? [], from: hub)
         return next
     }
 

@@ -193,9 +193,10 @@ public struct HubExchange: Sendable {
         outcome.rejected += try await withForkEvidence(Self.rejections(forks: report.forks, quarantined: report.setAside))
         outcome.rejected += try await quarantineImplausible(report.implausible, of: push, pushedBy: request.replica)
         if report.alreadyHeld > 0 {
-            // A version pushed again after a lost answer is reported again.
-            let reported = Set(outcome.rejected.map(\.dot))
-            let again = try await storage.quarantineReasons(of: push.map(\.dot).filter { !reported.contains($0) })
+            // A version pushed again after a lost answer is reported again; not one refused unread
+            // (after a fork of its origin, or a gap): the hub may hold another version at its dot.
+            let skipped = Set(outcome.rejected.map(\.dot)).union(report.refused)
+            let again = try await storage.quarantineReasons(of: push.map(\.dot).filter { !skipped.contains($0) })
             outcome.rejected += Self.rejections(forks: [], quarantined: again)
         }
         outcome.rejected.sort { $0.dot < $1.dot }

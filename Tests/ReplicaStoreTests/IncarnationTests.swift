@@ -45,4 +45,43 @@ struct IncarnationTests {
             #expect(try store.document(Self.key("b"))?.siblings.map(\.dot) == [written.dot])
         }
     }
+
+    /// Schedule (fault seeds 45, 231, 386, 414, at the store): a replica's copy took incarnation E
+    /// and re-issued old:1 and old:2 as E:1 and E:2; the replica (restored from a backup older
+    /// than E) takes its own incarnation N. The hub names E's versions: the genuine E:1 stands for
+    /// old:1, but E:2 with a changed body (its signature no longer verifies: a compromised hub's
+    /// forgery) is not taken, and old:2 is re-issued as N:1.
+    @Test("an earlier re-issue stands for an own version only when signed by this replica's key and equal to it")
+    func earlierReissueTakesThePlace() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let old: ReplicaID
+            do {
+                let store = try folder.create("a")
+                old = store.replicaID
+                try Self.write(store, "x", in: "A")
+                try Self.write(store, "y", in: "A")
+            }
+            for suffix in ["", "-wal", "-shm", ".key", ".datakey"] where FileManager.default.fileExists(atPath: folder.path("a") + suffix) {
+                try FileManager.default.copyItem(atPath: folder.path("a") + suffix, toPath: folder.path("b") + suffix)
+            }
+            let earlierID = ReplicaID.random()
+            let earlier = try folder.open("b").takeIncarnation(forkAt: Dot(replica: old, counter: 1), newID: earlierID)
+            #expect(earlier.map(\.dot.counter) == [1, 2])
+            var forged = earlier[1]
+            forged.body = Data(#"{"title":"y, as the hub would have it"}"#.utf8)
+
+            let store = try folder.open("a")
+            let next = ReplicaID.random()
+            let reissued = try store.takeIncarnation(
+                forkAt: Dot(replica: old, counter: 1), newID: next, reissuedEarlier: [earlier[0], forged], from: ReplicaID.random())
+            #expect(reissued.map(\.dot) == [Dot(replica: next, counter: 1)])
+            #expect(try store.document(Self.key("x"))?.siblings.map(\.dot) == [earlier[0].dot])
+            #expect(try store.document(Self.key("y"))?.siblings.map(\.body) == [Data(#"{"title":"y"}"#.utf8)])
+            #expect(try store.counter() == 1)
+            #expect(try store.earlierIncarnations().last?.reissued == 1)
+            // A later write names the earlier re-issue in its context.
+            let edit = try store.write(WriteIntent(key: Self.key("x"), partition: Partition("A")!, body: Data(#"{"title":"x2"}"#.utf8)))
+            #expect(edit.context[earlierID] == 1 && edit.dot == Dot(replica: next, counter: 2))
+        }
+    }
 }

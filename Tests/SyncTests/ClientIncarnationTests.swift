@@ -19,7 +19,7 @@ struct ClientIncarnationTests {
     /// Copies the replica files `name` (with its key and credential) to `target`.
     static func copy(_ folder: TemporaryReplica, _ name: String, to target: String) throws {
         let manager = FileManager.default
-        for suffix in ["", "-wal", "-shm", ".key", ".credential"] {
+        for suffix in ["", "-wal", "-shm", ".key", ".credential", ".datakey"] {
             let source = folder.path(name) + suffix
             let destination = folder.path(target) + suffix
             try? manager.removeItem(atPath: destination)
@@ -159,6 +159,100 @@ struct ClientIncarnationTests {
                 }
             }
         }
+    }
+
+    /// Schedule (fault seeds 45, 231, 386, 414): a replica and its copy write the same dot; the
+    /// replica is backed up, syncs, takes a new incarnation and re-issues its version; then it is
+    /// restored from the backup and syncs again. Before the fix the restored replica took another
+    /// incarnation and re-issued the same version a second time, so the hub held one report twice,
+    /// as two siblings of one document.
+    @Test("a replica restored from a backup older than its incarnation takes the earlier re-issue instead of re-issuing again")
+    func restoredAfterIncarnation() async throws {
+        try await HubFixture.withHub { hub in
+            try await TemporaryReplica.withFolder { folder in
+                let (old, token) = try await Self.enrollAndShare(hub, folder)
+                try Self.copy(folder, "original", to: "copy")
+                do {
+                    let copy = try folder.open("copy")
+                    try copy.write(WriteIntent(key: Self.key("theirs"), body: Self.body("copy")))
+                    _ = try await Self.sync(copy, Self.transport(hub, token), verify: true)
+                    let original = try folder.open("original")
+                    try original.write(WriteIntent(key: Self.key("mine"), body: Self.body("original")))
+                }
+                try Self.copy(folder, "original", to: "backup")
+                let first: ReplicaID
+                do {
+                    let original = try folder.open("original")
+                    _ = try await Self.sync(original, Self.transport(hub, token), verify: true)
+                    first = try original.currentReplicaID()
+                    #expect(first != old)
+                }
+                try Self.copy(folder, "backup", to: "original")
+                let restored = try folder.open("original")
+                _ = try await Self.sync(restored, Self.transport(hub, token), verify: true)
+                let second = try restored.currentReplicaID()
+                #expect(second != old && second != first)
+
+                let mine = [Dot(replica: first, counter: 1)]
+                #expect(try hub.store.history(of: Self.key("mine")).map(\.version.dot) == mine, "the report is held once")
+                #expect(try hub.store.document(Self.key("mine"))?.siblings.map(\.dot) == mine)
+                #expect(try restored.document(Self.key("mine"))?.siblings.map(\.dot) == mine)
+                #expect(try restored.earlierIncarnations().last?.reissued == 0)
+                // The restored replica writes on under its new id from 1, and stays in step.
+                let later = try restored.write(WriteIntent(key: Self.key("mine"), body: Self.body("edited")))
+                #expect(later.dot == Dot(replica: second, counter: 1) && later.context[first] == 1)
+                _ = try await Self.sync(restored, Self.transport(hub, token), verify: true)
+                #expect(try hub.store.document(Self.key("mine"))?.siblings.map(\.dot) == [later.dot])
+                #expect(try await Self.sync(restored, Self.transport(hub, token), verify: true).isQuiet)
+            }
+        }
+    }
+
+    /// Schedule (fault seed 729): a replica is copied before its first sync. The original syncs,
+    /// then writes R:2 and R:3, the latter outside its write scope: the hub quarantines R:3. The
+    /// copy writes its own R:2 and R:3 and syncs: it pushes R:1 again (so the hub looks up what it
+    /// holds again), R:2 (a fork) and R:3 (refused unread after the fork). Before the fix the hub
+    /// reported the copy's R:3 as quarantined (by its dot: the original's R:3 is held there), the
+    /// copy set it aside as rejected and did not re-issue it, and its report never reached the hub.
+    @Test("a version refused after a fork is not reported as the quarantined version another copy pushed at that dot")
+    func refusedAfterForkIsNotQuarantined() async throws {
+        try await HubFixture.withHub { hub in
+            try await TemporaryReplica.withFolder { folder in
+                let a = Partition("A")!
+                let grants = AccessGrants(read: .everything, write: try #require(Scope(text: "notes/A")))
+                let token: String
+                do {
+                    let original = try folder.create("original")
+                    token = try await hub.enroll(original, name: "amina-laptop", grants: grants, save: true)
+                    try original.write(WriteIntent(key: Self.key("shared"), partition: a, body: Self.body("shared")))
+                }
+                try Self.copy(folder, "original", to: "copy")
+                do {
+                    let original = try folder.open("original")
+                    _ = try await Self.sync(original, Self.transport(hub, token), verify: true)
+                    try original.write(WriteIntent(key: Self.key("o2"), partition: a, body: Self.body("original")))
+                    try original.write(WriteIntent(key: Self.key("o3"), partition: Partition("B")!, body: Self.body("out of scope")))
+                    _ = try await Self.sync(original, Self.transport(hub, token), verify: true)
+                }
+                let copy = try folder.open("copy")
+                try copy.write(WriteIntent(key: Self.key("c2"), partition: a, body: Self.body("copy")))
+                try copy.write(WriteIntent(key: Self.key("c3"), partition: a, body: Self.body("copy, in scope")))
+                _ = try await Self.sync(copy, Self.transport(hub, token), verify: true)
+
+                #expect(try copy.earlierIncarnations().last?.reissued == 2, "both of the copy's versions are re-issued")
+                #expect(try hub.store.document(Self.key("c3"))?.siblings.first?.body == Self.body("copy, in scope"))
+                #expect(try copy.document(Self.key("c3"))?.siblings.count == 1)
+            }
+        }
+    }
+
+    /// Enrolls the replica "original", writes the shared document and syncs it; closes the replica.
+    static func enrollAndShare(_ hub: HubFixture, _ folder: TemporaryReplica) async throws -> (ReplicaID, String) {
+        let original = try folder.create("original")
+        let token = try await hub.enroll(original, name: "amina-laptop", save: true)
+        try original.write(WriteIntent(key: key("shared"), body: body("shared")))
+        _ = try await sync(original, transport(hub, token), verify: true)
+        return (original.replicaID, token)
     }
 
     /// A generous time-out: the whole suite (over 400 tests) runs in parallel on two cores.

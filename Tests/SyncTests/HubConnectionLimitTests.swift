@@ -232,4 +232,8 @@ final class GatedHubStorage: HubStorage {
     }
 
     func versions(at dots: [Dot]) async throws -> [Version] { try await base.versions(at: dots) }
+
+    func versions(from origins: Set<ReplicaID>, matching probes: [ReissueProbe]) async throws -> [Version] {
+        try await base.versions(from: origins, matching: probes)
+    }
 }

@@ -38,6 +38,10 @@ final class SlowHubStorage: HubStorage {
     func page(_ query: PageQuery) async throws -> FeedPage { try await base.page(query) }
 
     func versions(at dots: [Dot]) async throws -> [Version] { try await base.versions(at: dots) }
+
+    func versions(from origins: Set<ReplicaID>, matching probes: [ReissueProbe]) async throws -> [Version] {
+        try await base.versions(from: origins, matching: probes)
+    }
 }
 
 @Suite("Hub shutdown")

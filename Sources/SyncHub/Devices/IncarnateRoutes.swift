@@ -9,8 +9,8 @@ public import SyncEngine
 struct IncarnateRoutes {
     let exchange: HubExchange
 
-    /// The largest incarnation request read.
-    static let maxBodyBytes = 16 << 10
+    /// The largest incarnation request read: room for ``IncarnationRequest/maxReissuing`` probes.
+    static let maxBodyBytes = 256 << 10
 
     func add(to router: Router<HubRequestContext>) {
         let exchange = self.exchange
@@ -38,6 +38,12 @@ extension HubExchange {
             throw SyncHubError(
                 .malformedRequest, "forkedAt.counter \(fork.counter) is not a counter: counters run from 1 to \(Dot.maxCounter).")
         }
+        let probes = request.reissuing ?? []
+        if probes.count > IncarnationRequest.maxReissuing {
+            throw SyncHubError(
+                .malformedRequest,
+                "The request names \(probes.count) versions to re-issue; at most \(IncarnationRequest.maxReissuing) are looked up.")
+        }
         guard let device else {
             return IncarnationResponse(replica: request.replica, name: "", incarnations: [request.replica])
         }
@@ -50,12 +56,32 @@ extension HubExchange {
                     "device.incarnation": "\(request.replica.hex)",
                     "device.forkedAt": "\(request.forkedAt.map(\.description) ?? "-")",
                 ])
-            return IncarnationResponse(replica: request.replica, name: name, incarnations: incarnations)
+            return IncarnationResponse(
+                replica: request.replica, name: name, incarnations: incarnations,
+                reissuedEarlier: try await reissuedEarlier(probes, by: incarnations, request: request))
         case .taken:
             throw SyncHubError(
                 .alreadyEnrolled, "Replica id \(request.replica.short) is already in use at this hub; take another random id.")
         case .unknownDevice:
             throw SyncHubError(.forbidden, "This device is not active at this hub; it cannot take a new incarnation.")
         }
+    }
+
+    /// What other ids of the device (neither the forked one nor the new one) already re-issued of
+    /// `probes`: a replica restored from a backup older than an incarnation it took is about to
+    /// re-issue versions that incarnation re-issued before. Nil without probes.
+    ///
+    /// The read scope does not filter them: they are versions this device wrote itself, of a
+    /// document and time it names, and it holds their content already (it takes one only when
+    /// equal to its own version). A device whose read scope no longer covers its own report would
+    /// otherwise give the network that report a second time.
+    private func reissuedEarlier(
+        _ probes: [ReissueProbe], by incarnations: [ReplicaID], request: IncarnationRequest
+    ) async throws -> [Version]? {
+        guard !probes.isEmpty else { return nil }
+        var origins = Set(incarnations)
+        origins.remove(request.replica)
+        if let fork = request.forkedAt { origins.remove(fork.replica) }
+        return try await storage.versions(from: origins, matching: probes)
     }
 }

@@ -35,6 +35,11 @@ public protocol HubStorage: Sendable {
 
     /// The versions held at `dots`; dots not held are absent.
     func versions(at dots: [Dot]) async throws -> [Version]
+
+    /// The versions held from `origins` with the document and time of one of `probes` (a forked
+    /// device's earlier re-issues, see ``IncarnationRequest/reissuing``), at most one per probe
+    /// and origin.
+    func versions(from origins: Set<ReplicaID>, matching probes: [ReissueProbe]) async throws -> [Version]
 }
 
 /// Which page of the hub's changes feed to read.

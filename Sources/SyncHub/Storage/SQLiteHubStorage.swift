@@ -89,6 +89,12 @@ public struct SQLiteHubStorage: HubStorage {
         return try await offload { try store.versions(at: dots) }
     }
 
+    public func versions(from origins: Set<ReplicaID>, matching probes: [ReissueProbe]) async throws -> [Version] {
+        guard !origins.isEmpty, !probes.isEmpty else { return [] }
+        let store = self.store
+        return try await offload { try store.versions(from: origins, matching: probes) }
+    }
+
     /// Runs a blocking database call on a dispatch thread, so that waiting for SQLite's write lock
     /// never holds one of the few cooperative threads.
     private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
