@@ -21,6 +21,24 @@ struct DocumentRecord {
         self.isStored = isStored
     }
 
+    /// Merges a received `version` into the state; where the state's joined vector claims its dot,
+    /// the contexts of the versions held decide (see ``DocumentState/merge(_:isNamed:)``).
+    mutating func merge(_ db: Database, _ version: Version) throws -> DocumentState.MergeOutcome {
+        let key = self.key
+        return try state.merge(version) { dot in try Self.isNamed(db, dot, byAVersionOf: key) }
+    }
+
+    /// Whether a version of `key` in good standing here names `dot` in its context.
+    static func isNamed(_ db: Database, _ dot: Dot, byAVersionOf key: DocumentKey) throws -> Bool {
+        let statement = try db.cachedStatement(
+            sql: "SELECT context FROM versions WHERE collection = ? AND document_id = ? AND set_aside_reason IS NULL")
+        let contexts = try String.fetchCursor(statement, arguments: [key.collection.rawValue, key.id.rawValue])
+        while let text = try contexts.next() {
+            if VersionVector(compactText: text)?.contains(dot) == true { return true }
+        }
+        return false
+    }
+
     static func load(_ db: Database, _ key: DocumentKey) throws -> DocumentRecord? {
         let statement = try db.cachedStatement(
             sql: "SELECT document_id, partition, siblings, context FROM documents WHERE collection = ? AND document_id = ?")

@@ -95,7 +95,7 @@ extension ReplicaStore {
                 }
                 latest = max(latest, version.timestamp)
                 var merged = record
-                if case .added = merged.state.merge(version) {
+                if case .added = try merged.merge(db, version) {
                     known[version.dot] = (version.isTombstone, version.timestamp.wallMilliseconds)
                     records[key] = merged
                     changed.insert(key)
@@ -236,7 +236,7 @@ public enum SetAside {
                     try db.execute(
                         sql: "UPDATE versions SET set_aside_reason = NULL WHERE origin = ? AND counter = ?",
                         arguments: [version.dot.replica.hex, Int64(version.dot.counter)])
-                    if case .added = record.state.merge(version) {
+                    if case .added = try record.merge(db, version) {
                         known[version.dot] = (version.isTombstone, version.timestamp.wallMilliseconds)
                         changed.insert(version.key)
                     }
