@@ -45,8 +45,16 @@ struct FaultScheduleTests {
     /// - 208: a device relaying another origin's version to a restored hub, which refused it as an
     ///   implausible context (it names a dot neither holds), pushed it again and again and stopped
     ///   the sync as stalled (such a version now waits for a later sync, like a gap).
+    /// - 45, 231: a device restored from a backup older than an incarnation it took re-issued what
+    ///   that incarnation had re-issued: one report twice at the hub (the incarnation request now
+    ///   names what it re-issues, and the hub's earlier re-issues take their place).
+    /// - 442: a restored replica wrote before it had pulled its own later version back, then took
+    ///   that version as already seen (a joined vector claims every dot up to its highest; the
+    ///   merge now asks the contexts held).
+    /// - 729: a copy's version refused unread after a fork was reported as the other copy's
+    ///   quarantined version at that dot, set aside, and never re-issued.
     /// What still fails is in ReplicaModel.md, *Known limits*.
-    static let ciSeeds: [UInt64] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 31, 108, 130, 157, 189, 208, 611]
+    static let ciSeeds: [UInt64] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 31, 45, 108, 130, 157, 189, 208, 231, 442, 611, 729]
 
     /// The seeds of a run: `VIGIL_FAULT_SEED=N` replays one, else the CI seeds.
     static var seeds: [UInt64] {
