@@ -46,7 +46,7 @@ extension HubConsole {
                 for entry in entries {
                     text += first ? "\n" : ",\n"
                     first = false
-                    text += Self.geoJSONFeature(entry).canonicalText
+                    text += ObservationExport.feature(entry).canonicalText
                 }
                 try await writer.write(ByteBuffer(string: text))
             }
@@ -57,18 +57,5 @@ extension HubConsole {
             status: .ok,
             headers: [.contentType: "application/geo+json", .contentDisposition: "attachment; filename=\"observations.geojson\""],
             body: body)
-    }
-
-    /// One observation as a GeoJSON Feature, as ``ObservationExport/geoJSON(_:)`` writes it.
-    static func geoJSONFeature(_ entry: ObservationExport.Entry) -> JSONValue {
-        let location = entry.observation.location
-        var geometry = JSONValue.null
-        if let latitude = location.latitude, let longitude = location.longitude {
-            geometry = .object(["type": .string("Point"), "coordinates": .array([.number(longitude), .number(latitude)])])
-        }
-        return .object([
-            "type": .string("Feature"), "id": .string(entry.id), "geometry": geometry,
-            "properties": .object(ObservationExport.properties(entry)),
-        ])
     }
 }

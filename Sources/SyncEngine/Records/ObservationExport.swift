@@ -120,20 +120,21 @@ public enum ObservationExport {
     /// `[longitude, latitude]` (WGS 84) or a null geometry when it has no coordinates, and the
     /// flattened fields as properties.
     public static func geoJSON(_ entries: [Entry]) -> Data {
-        let features: [JSONValue] = entries.map { entry in
-            let location = entry.observation.location
-            var geometry = JSONValue.null
-            if let latitude = location.latitude, let longitude = location.longitude {
-                geometry = .object([
-                    "type": .string("Point"), "coordinates": .array([.number(longitude), .number(latitude)]),
-                ])
-            }
-            return .object([
-                "type": .string("Feature"), "id": .string(entry.id), "geometry": geometry,
-                "properties": .object(properties(entry)),
-            ])
-        }
-        let collection = JSONValue.object(["type": .string("FeatureCollection"), "features": .array(features)])
+        let collection = JSONValue.object(["type": .string("FeatureCollection"), "features": .array(entries.map(feature))])
         return Data((collection.canonicalText + "\n").utf8)
+    }
+
+    /// One observation as a GeoJSON Feature: a Point `[longitude, latitude]` or a null geometry,
+    /// and the flattened fields as properties (a streamed export writes them one by one).
+    public static func feature(_ entry: Entry) -> JSONValue {
+        let location = entry.observation.location
+        var geometry = JSONValue.null
+        if let latitude = location.latitude, let longitude = location.longitude {
+            geometry = .object(["type": .string("Point"), "coordinates": .array([.number(longitude), .number(latitude)])])
+        }
+        return .object([
+            "type": .string("Feature"), "id": .string(entry.id), "geometry": geometry,
+            "properties": .object(properties(entry)),
+        ])
     }
 }
