@@ -19,6 +19,9 @@ public struct SyncSummary: Sendable, Hashable, Codable {
     public var unverified = 0
     /// Documents this replica forgot because its read scope at the hub narrowed.
     public var documentsForgotten = 0
+    /// The sync stopped because its byte budget was spent (``Synchronizer/Configuration/byteBudget``):
+    /// what is left waits for the next one.
+    public var budgetSpent = false
 
     public init() {}
 

@@ -8,10 +8,13 @@ extension Synchronizer {
     func transferAttachments(summary: inout SyncSummary) async throws {
         // What the documents forgotten in this sync (a narrowed read scope) named goes with them.
         try store.eraseUnnamedAttachments()
-        guard let transport = transport as? any AttachmentTransport else { return }
-        let report = try await AttachmentTransfer(store: store, transport: transport, logger: logger).run()
+        guard let transport = transport as? any AttachmentTransport, !summary.budgetSpent else { return }
+        let report = try await AttachmentTransfer(
+            store: store, transport: transport, byteBudget: configuration.remaining(after: summary), logger: logger
+        ).run()
         summary.bytesSent += report.bytesSent
         summary.bytesReceived += report.bytesReceived
+        if report.budgetSpent { summary.budgetSpent = true }
         logger.info(
             "attachments moved",
             metadata: [

@@ -27,10 +27,15 @@ public struct Synchronizer: Sendable {
         /// Whether pulled versions are checked against their origins' keys. Off only to measure
         /// what verification costs (vigil-bench); never a user-facing option.
         public var verifySignatures: Bool
+        /// The most bytes the sync may move on the wire, both ways (a paid link); nil for no bound.
+        /// Documents go first, attachments with what is left; no round trip or chunk starts once
+        /// it is spent, and each round asks for at most half of what remains each way.
+        public var byteBudget: Int?
 
         public init(
             pageLimits: PageLimits = PageLimits(), pushVersions: Int = 1_000, pushBytes: Int = 512 * 1024,
-            maxRoundTrips: Int = 10_000, retry: RetryPolicy = RetryPolicy(), verifySignatures: Bool = true
+            maxRoundTrips: Int = 10_000, retry: RetryPolicy = RetryPolicy(), verifySignatures: Bool = true,
+            byteBudget: Int? = nil
         ) {
             self.pageLimits = pageLimits
             self.pushVersions = max(1, pushVersions)
@@ -38,6 +43,20 @@ public struct Synchronizer: Sendable {
             self.maxRoundTrips = max(1, maxRoundTrips)
             self.retry = retry
             self.verifySignatures = verifySignatures
+            self.byteBudget = byteBudget.map { max(0, $0) }
+        }
+
+        /// What is left of the budget after `summary`'s bytes; nil without a budget.
+        func remaining(after summary: SyncSummary) -> Int? {
+            byteBudget.map { max(0, $0 - summary.bytesSent - summary.bytesReceived) }
+        }
+
+        /// The push and page bounds of the next round: at most half of what remains each way.
+        func bounds(remaining: Int?) -> (pushBytes: Int, page: PageLimits) {
+            guard let remaining else { return (pushBytes, pageLimits) }
+            var page = pageLimits
+            page.bytes = max(1, min(page.bytes, remaining / 2))
+            return (max(1, min(pushBytes, remaining / 2)), page)
         }
     }
 
@@ -90,18 +109,24 @@ public struct Synchronizer: Sendable {
         var gaps: [ReplicaID: UInt64] = [:]
         while summary.roundTrips < configuration.maxRoundTrips {
             try Task.checkCancellation()
+            let remaining = configuration.remaining(after: summary)
+            let bounds = configuration.bounds(remaining: remaining)
             // A peer is its replica id: the hub's state may be kept under an address that reached it before.
             let base = try store.exchangeBase(peer: store.peerName(forHubAt: peer))
             // Saved with the page that reset the checkpoint: a cut link or a restart keeps the step.
             let sendAssumedKnowledge = base.peer.sendAssumedKnowledge
             let push = try store.pushVersions(
-                missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: configuration.pushBytes
+                missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: bounds.pushBytes
             ).versions.filter { version in gaps[version.dot.replica].map { version.dot.counter < $0 } ?? true }
             // Verification failures go to the hub with the next request, and the sync does not end
             // before they have been reported.
             let reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
             // Go on while pages wait, after a checkpoint reset, or while something is left to push or report.
             if summary.roundTrips > 0 && push.isEmpty && !sendAssumedKnowledge && !more && reports.isEmpty { break }
+            if let remaining, remaining < Self.smallestRound {
+                summary.budgetSpent = true
+                return
+            }
             // A hub that takes pushed versions answers with knowledge covering them; the same push
             // answered again and again without progress means the hub will not take them.
             let pushDots = push.map(\.dot)
@@ -115,7 +140,7 @@ public struct Synchronizer: Sendable {
 
             // The id is the row's: a fork makes the replica go on under a new one.
             let round = ExchangeRound(
-                replica: base.replica ?? store.replicaID, base: base, push: push, limits: configuration.pageLimits,
+                replica: base.replica ?? store.replicaID, base: base, push: push, limits: bounds.page,
                 sendAssumedKnowledge: sendAssumedKnowledge)
             var request = round.request
             request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
@@ -183,6 +208,10 @@ public struct Synchronizer: Sendable {
 
     /// At most this many verification failures go with one request.
     static let reportsPerExchange = 500
+
+    /// Below this many bytes of budget no round trip starts: its request and answer heads alone
+    /// would spend it.
+    static let smallestRound = 2_048
 
     /// The fork to act on: the hub's `fork` rejection, or a dot of this replica's own id that the
     /// page brought with another signature than the version held here (the other copy's version of

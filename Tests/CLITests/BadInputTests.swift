@@ -37,6 +37,9 @@ struct BadInputTests {
         let id = try await sandbox.put("reports", #"{"a": 1}"#, extra: ["--partition", "north"])
         let before = try await sandbox.snapshot()
         try await sandbox.fail(Exit.usage, mentioning: "unknown option", ["put", "reports", "--body", "{}", "--frobnicate"])
+        for budget in ["5XB", "-1MB", "lots", "2000GB"] {
+            try await sandbox.fail(Exit.usage, mentioning: "--budget", ["sync", "--budget", budget])
+        }
         try await sandbox.fail(Exit.usage, mentioning: "not both", ["put", "reports", "--body", "{}", "--file", "x.json"])
         try await sandbox.fail(Exit.usage, mentioning: "--limit", ["list", "reports", "--limit", "0"])
         try await sandbox.fail(Exit.usage, mentioning: "missing", ["get", "reports"])

@@ -15,11 +15,14 @@ extension FieldCLI {
                 the ones saved by `fieldcli enroll` in PATH.credential (mode 0600). Pulled versions \
                 are checked against their authors' keys; a failure is reported and shown by \
                 `fieldcli verify`. A revoked device exits with 77; its local data is kept. \
-                Progress goes to stderr when it is a terminal; a summary follows.
+                Progress goes to stderr when it is a terminal; a summary follows. With --budget \
+                the sync stops moving bytes once the budget is spent (documents first, then \
+                attachments) and says what is left; the next sync goes on from there.
 
                 Examples:
                   fieldcli enroll --hub http://hub.example:8080 --code 7K2M-Q9XD-4TAB-H3WN
                   fieldcli sync
+                  fieldcli sync --budget 5MB
                   fieldcli sync --json | jq .bytesReceived
                 """)
 
@@ -27,12 +30,19 @@ extension FieldCLI {
 
         @OptionGroup var connection: HubConnectionOptions
 
+        @Option(
+            name: .long, help: ArgumentHelp(
+                "The most bytes to move on the wire, both ways (5MB, 500KB, 1GiB, or bytes); what is left waits.",
+                valueName: "SIZE"))
+        var budget: ByteBudget?
+
         func run() async throws {
             let store = try options.open()
             do {
                 let (credentials, transport) = try connection.connect(store: store)
                 let synchronizer = Synchronizer(
                     store: store, transport: transport, peer: credentials.peerName,
+                    configuration: Synchronizer.Configuration(byteBudget: budget?.bytes),
                     logger: Logger(label: "fieldcli.sync") { _ in SwiftLogNoOpLogHandler() })
                 let meter = isatty(STDERR_FILENO) == 1 ? ProgressMeter() : nil
                 var progress: (@Sendable (SyncProgress) -> Void)?
@@ -47,11 +57,24 @@ extension FieldCLI {
                 }
                 try credentials.saveToken(for: store)
                 try printSummary(summary, hub: credentials.peerName)
+                if summary.budgetSpent, !options.json { try printLeft(store, hub: credentials.peerName) }
                 try AttachmentRefusalNote.report(store)
             } catch let error as SyncClientError {
                 Console.diagnose(error.messageWithAdvice)
                 throw error.code.exitCode
             }
+        }
+
+        /// After a sync that spent its budget: what waits both ways.
+        private func printLeft(_ store: ReplicaStore, hub: String) throws {
+            let waiting = try SyncStatus.load(store: store, hub: hub).waitingToPush
+            let media = try store.attachmentBacklog()
+            print(
+                Console.highlight(
+                    "The budget of \(ByteCount(budget?.bytes ?? 0)) is spent. Left to send: \(waiting) version\(waiting == 1 ? "" : "s") "
+                        + "and \(media.toSend) file\(media.toSend == 1 ? "" : "s") (\(ByteCount(media.bytesToSend))); "
+                        + "left to receive: what waits at the hub and \(media.lacked) file\(media.lacked == 1 ? "" : "s"). "
+                        + "Run `fieldcli sync` again to go on."))
         }
 
         private func printSummary(_ summary: SyncSummary, hub: String) throws {
@@ -61,6 +84,7 @@ extension FieldCLI {
                     "rejected": summary.rejected, "bytesSent": summary.bytesSent, "bytesReceived": summary.bytesReceived,
                     "roundTrips": summary.roundTrips, "seconds": (summary.seconds * 1000).rounded() / 1000,
                     "unverified": summary.unverified, "documentsForgotten": summary.documentsForgotten,
+                    "budgetSpent": summary.budgetSpent,
                 ])
                 return
             }
