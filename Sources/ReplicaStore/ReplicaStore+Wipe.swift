@@ -19,7 +19,7 @@ extension ReplicaStore {
     static func files(ofReplicaAt path: String) -> [String] {
         [
             dataKeyPath(forReplicaAt: path), path + ".key", path + ".credential", path, path + "-wal", path + "-shm",
-            UnlockFailures(replicaPath: path).path,
+            UnlockFailures(replicaPath: path).path, path + ".budget",
         ]
     }
 

@@ -1,6 +1,8 @@
+import Foundation
 public import Logging
 import ReplicaStore
 public import ServiceLifecycle
+import Synchronization
 
 /// The field replica's sync loop as a service: syncs at start, soon after a local write by any
 /// process, on an interval, and with backoff while the hub fails (see ``SyncSchedule``). One
@@ -16,10 +18,19 @@ public struct SyncDaemon: Service {
         public var schedule: SyncSchedule.Configuration
         /// How often the replica is polled for local writes.
         public var pollInterval: Duration
+        /// The most bytes to move on the wire per UTC day, counted in the tally file at
+        /// `tallyPath` (``DailyByteTally``); nil for no bound.
+        public var bytesPerDay: Int?
+        public var tallyPath: String?
 
-        public init(schedule: SyncSchedule.Configuration = .init(), pollInterval: Duration = .milliseconds(500)) {
+        public init(
+            schedule: SyncSchedule.Configuration = .init(), pollInterval: Duration = .milliseconds(500),
+            bytesPerDay: Int? = nil, tallyPath: String? = nil
+        ) {
             self.schedule = schedule
             self.pollInterval = max(.milliseconds(10), pollInterval)
+            self.bytesPerDay = bytesPerDay.map { max(0, $0) }
+            self.tallyPath = tallyPath
         }
     }
 
@@ -52,13 +63,23 @@ public struct SyncDaemon: Service {
         let clock = ContinuousClock()
         var schedule = SyncSchedule(configuration: configuration.schedule, now: clock.now)
         var generator = SystemRandomNumberGenerator()
+        var announcedDay: Int?
         let store = synchronizer.store
         while true {
             try Task.checkCancellation()
             if let counter = try? store.counter() { schedule.observe(counter: counter, at: clock.now) }
             if schedule.isDue(at: clock.now) {
+                guard let synchronizer = budgeted(&announcedDay) else {
+                    try await Task.sleep(for: configuration.pollInterval)
+                    continue
+                }
+                let moved = Mutex(0)
+                defer { countToday(moved.withLock { $0 }) }
                 do {
-                    let summary = try await synchronizer.run()
+                    let summary = try await synchronizer.run { progress in
+                        moved.withLock { $0 = max($0, progress.bytesSent + progress.bytesReceived) }
+                    }
+                    moved.withLock { $0 = max($0, summary.bytesSent + summary.bytesReceived) }
                     schedule.recordSuccess(at: clock.now, counter: try? store.counter())
                     log(summary)
                     onSuccess(summary)
@@ -80,6 +101,36 @@ public struct SyncDaemon: Service {
                 }
             }
             try await Task.sleep(for: min(configuration.pollInterval, max(.milliseconds(10), schedule.nextDue - clock.now)))
+        }
+    }
+
+    /// The synchronizer for the next sync, with what is left of today's budget; nil when it is
+    /// spent (said once a day: syncing waits for the next UTC day).
+    private func budgeted(_ announcedDay: inout Int?) -> Synchronizer? {
+        guard let perDay = configuration.bytesPerDay, let path = configuration.tallyPath else { return synchronizer }
+        let today = DailyByteTally.day(of: Date())
+        let remaining = (DailyByteTally.load(from: path) ?? DailyByteTally(day: today)).remaining(of: perDay, on: today)
+        guard remaining < Synchronizer.smallestRound else { return synchronizer.withByteBudget(remaining) }
+        if announcedDay != today {
+            announcedDay = today
+            logger.notice(
+                "today's budget of \(perDay) bytes is spent; syncing waits for the next UTC day",
+                metadata: ["sync.peer": "\(synchronizer.peer)"])
+        }
+        return nil
+    }
+
+    /// Adds `bytes` to today's tally (those of a sync that failed midway too, as far as its
+    /// round trips reported them).
+    private func countToday(_ bytes: Int) {
+        guard configuration.bytesPerDay != nil, let path = configuration.tallyPath, bytes > 0 else { return }
+        let today = DailyByteTally.day(of: Date())
+        var tally = DailyByteTally.load(from: path) ?? DailyByteTally(day: today)
+        tally.record(bytes, on: today)
+        do {
+            try tally.save(to: path)
+        } catch {
+            logger.warning("the day's byte tally could not be saved at \(path): \(error)")
         }
     }
 

@@ -78,6 +78,13 @@ public struct Synchronizer: Sendable {
         self.logger = logger
     }
 
+    /// This synchronizer with a byte budget of `bytes` (``Configuration/byteBudget``).
+    public func withByteBudget(_ bytes: Int?) -> Synchronizer {
+        var configuration = self.configuration
+        configuration.byteBudget = bytes.map { max(0, $0) }
+        return Synchronizer(store: store, transport: transport, peer: peer, configuration: configuration, logger: logger)
+    }
+
     /// Exchanges until nothing is left to push or pull (or ``Configuration/maxRoundTrips``).
     ///
     /// Throws ``SyncClientError`` (the hub or the link failed; the failure is also kept as the
@@ -211,7 +218,7 @@ public struct Synchronizer: Sendable {
 
     /// Below this many bytes of budget no round trip starts: its request and answer heads alone
     /// would spend it.
-    static let smallestRound = 2_048
+    public static let smallestRound = 2_048
 
     /// The fork to act on: the hub's `fork` rejection, or a dot of this replica's own id that the
     /// page brought with another signature than the version held here (the other copy's version of

@@ -37,6 +37,13 @@ extension Syncd {
         @Option(help: ArgumentHelp("Seconds between syncs when nothing happens.", valueName: "seconds"))
         var interval = 60
 
+        @Option(
+            name: .customLong("budget-per-day"),
+            help: ArgumentHelp(
+                "The most bytes to move on the wire per UTC day, both ways (5MB, 500KB, 1GiB, or bytes); counted in PATH.budget, so a restart goes on counting.",
+                valueName: "SIZE"))
+        var budgetPerDay: ByteBudget?
+
         @OptionGroup var connection: HubConnectionOptions
 
         @OptionGroup var logging: LoggingOptions
@@ -65,7 +72,9 @@ extension Syncd {
                 let path = store.path
                 daemon = SyncDaemon(
                     synchronizer: synchronizer,
-                    configuration: .init(schedule: .init(interval: .seconds(interval))),
+                    configuration: .init(
+                        schedule: .init(interval: .seconds(interval)), bytesPerDay: budgetPerDay?.bytes,
+                        tallyPath: DailyByteTally.path(forReplicaAt: path)),
                     logger: logger,
                     onSuccess: { _ in
                         do {
@@ -75,6 +84,7 @@ extension Syncd {
                         }
                     })
                 logger.info("syncing \(path) with \(credentials.peerName) every \(interval) s and after each local write")
+                if let budgetPerDay { logger.info("at most \(budgetPerDay.bytes) bytes a day on the wire") }
             } catch let error as SyncClientError {
                 Self.fail(error.messageWithAdvice)
             } catch let error as StoreError {

@@ -1,9 +1,9 @@
-import ArgumentParser
+public import ArgumentParser
 
-/// A byte budget on the command line: `5MB`, `500KB`, `2GB`, `1MiB` or a plain count of bytes.
+/// A byte budget on the command line (`fieldcli sync --budget`, `syncd run --budget-per-day`): `5MB`, `500KB`, `2GB`, `1MiB` or a plain count of bytes.
 /// KB, MB and GB are powers of 1,000 (as `fieldcli sync` prints sizes), KiB, MiB and GiB of 1,024.
-struct ByteBudget: ExpressibleByArgument, Sendable, Hashable {
-    let bytes: Int
+public struct ByteBudget: ExpressibleByArgument, Sendable, Hashable {
+    public let bytes: Int
 
     /// The largest budget taken: 1 TB.
     static let maximum = 1_000_000_000_000
@@ -13,7 +13,7 @@ struct ByteBudget: ExpressibleByArgument, Sendable, Hashable {
         ("B", 1),
     ]
 
-    init?(argument: String) {
+    public init?(argument: String) {
         let text = argument.uppercased().filter { $0 != " " }
         let unit = Self.units.first { text.hasSuffix($0.suffix) } ?? ("", 1)
         guard let count = Int(text.dropLast(unit.suffix.count)), count >= 0,
@@ -22,5 +22,5 @@ struct ByteBudget: ExpressibleByArgument, Sendable, Hashable {
         bytes = count * unit.factor
     }
 
-    static var defaultCompletionKind: CompletionKind { .default }
+    public static var defaultCompletionKind: CompletionKind { .default }
 }
