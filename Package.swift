@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "HubConsole",
             dependencies: [
-                "SyncEngine", "ReplicaStore", "SyncHub",
+                "SyncEngine", "ReplicaStore", "SyncHub", "AtRest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
