@@ -156,14 +156,23 @@ extension ReplicaStore {
 
     /// How many versions in good standing a peer knowing `knowledge` lacks: what waits to be pushed.
     public func countVersions(missingFrom knowledge: VersionVector) throws -> Int {
+        try backlog(missingFrom: knowledge).versions
+    }
+
+    /// The versions `knowledge` lacks, and about how many bytes their bodies hold (as stored: a
+    /// sealed body counts its 31 bytes of envelope).
+    public func backlog(missingFrom knowledge: VersionVector) throws -> (versions: Int, bodyBytes: Int) {
         try read { db in
             let origins = try String.fetchAll(db, sql: "SELECT origin FROM knowledge").compactMap { ReplicaID($0) }
             let statement = try db.cachedStatement(sql: """
-                SELECT count(*) FROM versions WHERE origin = ? AND counter > ? AND set_aside_reason IS NULL
+                SELECT count(*), coalesce(sum(length(body)), 0) FROM versions
+                WHERE origin = ? AND counter > ? AND set_aside_reason IS NULL
                 """)
-            var total = 0
+            var total = (versions: 0, bodyBytes: 0)
             for origin in origins {
-                total += try Int.fetchOne(statement, arguments: [origin.hex, Int64(knowledge[origin])]) ?? 0
+                guard let row = try Row.fetchOne(statement, arguments: [origin.hex, Int64(knowledge[origin])]) else { continue }
+                total.versions += row[0] as Int
+                total.bodyBytes += row[1] as Int
             }
             return total
         }

@@ -19,6 +19,8 @@ public struct SyncStatus: Sendable, Hashable {
     public var lastError: String?
     /// Versions the hub is believed to lack.
     public var waitingToPush: Int
+    /// About how many bytes their bodies hold.
+    public var bytesToPush = 0
     /// How many versions are set aside in all.
     public var setAsideCount: Int
     /// The most recent set-aside versions (at most `limit` of them).
@@ -35,13 +37,14 @@ public struct SyncStatus: Sendable, Hashable {
     public static func load(store: ReplicaStore, hub: String? = nil, limit: Int = 20) throws -> SyncStatus {
         let hub = try hub ?? HubCredentials.savedHub(in: store, successfulOnly: false)
         let peer = try hub.map { try store.peerState($0) }
-        let waiting = try store.countVersions(missingFrom: peer?.knowledge ?? VersionVector())
+        let backlog = try store.backlog(missingFrom: peer?.knowledge ?? VersionVector())
         let setAside = try store.setAsideVersions(limit: limit).map {
             SetAsideVersion(dot: $0.version.dot, key: $0.version.key, reason: $0.setAsideReason ?? "")
         }
         var status = SyncStatus(
-            hub: hub, lastSyncAt: peer?.lastSyncAt, lastError: peer?.lastError, waitingToPush: waiting,
+            hub: hub, lastSyncAt: peer?.lastSyncAt, lastError: peer?.lastError, waitingToPush: backlog.versions,
             setAsideCount: try store.status().setAside, setAside: setAside, grants: peer?.grants)
+        status.bytesToPush = backlog.bodyBytes
         status.keptApart = try store.unverifiedVersions(limit: limit)
         status.pinnedHubs = try store.trustedHubs().mapValues(\.fingerprint)
         return status

@@ -67,11 +67,13 @@ extension FieldCLI {
 
         /// After a sync that spent its budget: what waits both ways.
         private func printLeft(_ store: ReplicaStore, hub: String) throws {
-            let waiting = try SyncStatus.load(store: store, hub: hub).waitingToPush
+            let status = try SyncStatus.load(store: store, hub: hub)
+            let waiting = status.waitingToPush
             let media = try store.attachmentBacklog()
             print(
                 Console.highlight(
                     "The budget of \(ByteCount(budget?.bytes ?? 0)) is spent. Left to send: \(waiting) version\(waiting == 1 ? "" : "s") "
+                        + "(\(ByteCount(status.bytesToPush))) "
                         + "and \(media.toSend) file\(media.toSend == 1 ? "" : "s") (\(ByteCount(media.bytesToSend))); "
                         + "left to receive: what waits at the hub and \(media.lacked) file\(media.lacked == 1 ? "" : "s"). "
                         + "Run `fieldcli sync` again to go on."))
@@ -146,7 +148,8 @@ extension StatusReport {
         if let (hub, fingerprint) = sync.pinnedHubs.min(by: { $0.key < $1.key }) {
             add("hub key", "\(fingerprint) (pinned for hub \(hub.short))", key: "hubKey", value: fingerprint)
         }
-        add("to push", "\(sync.waitingToPush) versions", key: "waitingToPush", value: sync.waitingToPush)
+        add("to push", "\(sync.waitingToPush) versions (\(ByteCount(sync.bytesToPush)))", key: "waitingToPush", value: sync.waitingToPush)
+        add(key: "bytesToPush", value: sync.bytesToPush)
         if !sync.keptApart.isEmpty {
             let entries = sync.keptApart.map { "\($0.version.dot.replica.short):\($0.version.dot.counter) \($0.version.key): \($0.reason.rawValue)" }
             add(

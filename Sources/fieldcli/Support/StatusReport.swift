@@ -12,6 +12,11 @@ struct StatusReport {
         object[key] = value
     }
 
+    /// Adds a field to the JSON form only (the text form says it on another line).
+    mutating func add(key: String, value: Any) {
+        object[key] = value
+    }
+
     /// Adds the replica's own fields.
     mutating func addReplica(_ store: ReplicaStore, _ status: ReplicaStatus) {
         add("replica", status.replicaID.hex, key: "replicaID", value: status.replicaID.hex)
