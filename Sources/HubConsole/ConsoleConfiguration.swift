@@ -4,8 +4,11 @@ import Foundation
 public struct ConsoleConfiguration: Sendable {
     /// Cookies carry `Secure` and the hub sends `Strict-Transport-Security` (the hub serves TLS).
     public var secureCookies: Bool
-    /// How long a session lasts after login.
+    /// How long a session lasts after login at most, however much it is used.
     public var sessionLifetime: Duration = .seconds(8 * 3_600)
+    /// How long a session lasts without a request: an operator who leaves the console for longer
+    /// logs in again.
+    public var sessionIdleTimeout: Duration = .seconds(30 * 60)
     /// Login attempts one client address may make per window.
     public var loginAttemptsPerAddress = 10
     /// Login attempts against one operator name per window, from all addresses together.
@@ -25,4 +28,17 @@ public struct ConsoleConfiguration: Sendable {
     public var enrollmentCodeLifetime: Duration = .seconds(24 * 3_600)
 
     public init(secureCookies: Bool) { self.secureCookies = secureCookies }
+}
+
+extension ConsoleConfiguration {
+    /// ``sessionIdleTimeout`` in milliseconds.
+    var idleMilliseconds: UInt64 { Self.milliseconds(sessionIdleTimeout) }
+    /// ``sessionLifetime`` in milliseconds.
+    var lifetimeMilliseconds: UInt64 { Self.milliseconds(sessionLifetime) }
+
+    static func milliseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(min(seconds, Int64.max / 1_000)) * 1_000 + UInt64(max(0, attoseconds) / 1_000_000_000_000_000)
+    }
 }

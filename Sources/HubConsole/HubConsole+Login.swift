@@ -63,7 +63,7 @@ extension HubConsole {
         let token = ConsoleTokens.random()
         let csrf = ConsoleTokens.random()
         let lifetime = Int(configuration.sessionLifetime.components.seconds)
-        let expiresAt = store.now() + UInt64(lifetime) * 1_000
+        let expiresAt = store.now() + min(configuration.idleMilliseconds, configuration.lifetimeMilliseconds)
         try await offload {
             try store.startOperatorSession(
                 tokenHash: ConsoleTokens.hash(token), operator: name, csrfToken: csrf, expiresAt: expiresAt, address: address)

@@ -74,12 +74,16 @@ extension HubConsole {
         }
     }
 
-    /// The session the request's cookie names, when it is one the hub holds and has not expired.
+    /// The session the request's cookie names, when it is one the hub holds and has not expired
+    /// (unused for longer than the idle timeout, or older than its lifetime); using it keeps it
+    /// for another idle timeout.
     func session(of request: Request) async throws -> (session: OperatorSession, tokenHash: Data)? {
         guard let token = request.cookies[sessionCookie]?.value, ConsoleTokens.isWellFormed(token) else { return nil }
         let hash = ConsoleTokens.hash(token)
         let store = self.store
-        guard let session = try await offload({ try store.operatorSession(tokenHash: hash) }) else { return nil }
+        let (idle, lifetime) = (configuration.idleMilliseconds, configuration.lifetimeMilliseconds)
+        guard let session = try await offload({ try store.useOperatorSession(tokenHash: hash, idle: idle, lifetime: lifetime) })
+        else { return nil }
         return (session, hash)
     }
 

@@ -211,20 +211,27 @@ extension ReplicaStore {
             actor: "console", action: .operatorLoginFailed, subject: String(name.prefix(64)), detail: ["address": address])
     }
 
-    /// The unexpired session whose token has this hash, with its operator's current role.
-    public func operatorSession(tokenHash: Data) throws -> OperatorSession? {
-        let now = Int64(clamping: options.now())
-        return try read { db in
+    /// The unexpired session whose token has this hash, used now, with its operator's current
+    /// role: its expiry moves to `idle` milliseconds from now, never past `lifetime` milliseconds
+    /// after its start. A session unused for longer than `idle` has expired, and so has one older
+    /// than `lifetime`.
+    public func useOperatorSession(tokenHash: Data, idle: UInt64, lifetime: UInt64) throws -> OperatorSession? {
+        let now = options.now()
+        return try write { db in
             guard let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT s.operator, o.role, s.csrf_token, s.expires_at FROM operator_sessions s
+                    SELECT s.operator, o.role, s.csrf_token, s.expires_at, s.created_at FROM operator_sessions s
                     JOIN operators o ON o.name = s.operator WHERE s.token_hash = ? AND s.expires_at > ?
                     """,
-                arguments: [tokenHash, now]),
+                arguments: [tokenHash, Int64(clamping: now)]),
                 let role = OperatorRole(rawValue: row[1])
             else { return nil }
-            return OperatorSession(operatorName: row[0], role: role, csrfToken: row[2], expiresAt: UInt64(max(0, row[3] as Int64)))
+            let createdAt = UInt64(max(0, row[4] as Int64))
+            let expiresAt = min(createdAt + min(lifetime, .max - createdAt), now + min(idle, .max - now))
+            try db.execute(
+                sql: "UPDATE operator_sessions SET expires_at = ? WHERE token_hash = ?", arguments: [Int64(clamping: expiresAt), tokenHash])
+            return OperatorSession(operatorName: row[0], role: role, csrfToken: row[2], expiresAt: expiresAt)
         }
     }
 

@@ -37,7 +37,8 @@ final class ConsoleHub: Sendable {
         return configuration
     }
 
-    static func start(console: ConsoleConfiguration = testConfiguration()) async throws -> ConsoleHub {
+    /// Starts a hub; `clock` pins the hub's time (sessions, codes, versions) for tests that move it.
+    static func start(console: ConsoleConfiguration = testConfiguration(), clock: PinnedClock? = nil) async throws -> ConsoleHub {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-console-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = HubConfiguration()
@@ -45,7 +46,9 @@ final class ConsoleHub: Sendable {
         configuration.host = "127.0.0.1"
         configuration.port = 0
         let logger = HubFixture.silentLogger
-        let storage = try SQLiteHubStorage.openOrCreate(path: configuration.databasePath, logger: logger)
+        var options = ReplicaStore.Options()
+        if let clock { options.now = { clock.tick() } }
+        let storage = try SQLiteHubStorage.openOrCreate(path: configuration.databasePath, options: options, logger: logger)
         let exchange = HubExchange(storage: storage, configuration: configuration, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try buildApplication(
@@ -74,8 +77,10 @@ final class ConsoleHub: Sendable {
     }
 
     /// Runs `body` with a started hub, stopped afterwards.
-    static func with<T>(console: ConsoleConfiguration = testConfiguration(), _ body: (ConsoleHub) async throws -> T) async throws -> T {
-        let hub = try await start(console: console)
+    static func with<T>(
+        console: ConsoleConfiguration = testConfiguration(), clock: PinnedClock? = nil, _ body: (ConsoleHub) async throws -> T
+    ) async throws -> T {
+        let hub = try await start(console: console, clock: clock)
         do {
             let result = try await body(hub)
             await hub.stop()

@@ -30,6 +30,12 @@ extension Syncd {
         @Option(name: .long, help: "The PEM private key of --tls-cert (default: $VIGIL_HUB_TLS_KEY).")
         var tlsKey: String?
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Log a console session out after this long without a request: 15m, 30m, 2h (default 30m).", valueName: "duration"))
+        var consoleIdleTimeout = "30m"
+
         @OptionGroup var limits: LimitOptions
 
         func validate() throws {
@@ -38,6 +44,9 @@ extension Syncd {
             }
             if (tlsCert == nil) != (tlsKey == nil) {
                 throw ValidationError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither.")
+            }
+            if DeviceAdministration.parseLifetime(consoleIdleTimeout) == nil {
+                throw ValidationError("--console-idle-timeout takes a duration such as 15m, 30m or 2h.")
             }
         }
 
@@ -57,8 +66,9 @@ extension Syncd {
             let scheme = configuration.tls == nil ? "http" : "https"
             let app: any Service
             do {
-                let console = HubConsole.mounting(
-                    ConsoleConfiguration(secureCookies: configuration.tls != nil), logger: Logger(label: "syncd.console"))
+                var consoleConfiguration = ConsoleConfiguration(secureCookies: configuration.tls != nil)
+                if let idle = DeviceAdministration.parseLifetime(consoleIdleTimeout) { consoleConfiguration.sessionIdleTimeout = idle }
+                let console = HubConsole.mounting(consoleConfiguration, logger: Logger(label: "syncd.console"))
                 app = try buildApplication(
                     configuration: configuration, logger: logger,
                     onServerRunning: { port in
