@@ -313,6 +313,13 @@ enum Schema {
         }
         migrator.registerMigration("v13-operators", migrate: ReplicaStore.createOperatorTables)
         migrator.registerMigration("v14-attachments") { db in try Schema.migrateAttachments(db) }
+        migrator.registerMigration("v15-admission-receipts") { db in
+            try db.execute(sql: """
+                -- The hub's admission receipt of a version (12 bytes), kept to be sent back with it
+                -- when it is pushed again (to a hub restored from a backup).
+                ALTER TABLE versions ADD COLUMN receipt BLOB;
+                """)
+        }
         return migrator
     }
 }
