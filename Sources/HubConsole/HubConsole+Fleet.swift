@@ -22,13 +22,17 @@ extension HubConsole {
     }
 
     /// `GET /console/fleet[?after=NAME&since=MS]`: devices by name, with state, last seen, lag,
-    /// skew and scopes; devices not seen for long stand out; admins enroll and revoke here.
+    /// skew, the versions of theirs the hub rejected and quarantined, and scopes; devices not seen
+    /// for long stand out; admins enroll and revoke here.
     func fleetPage(_ request: Request, _ session: OperatorSession) async throws -> Response {
         let query = request.uri.queryParameters
         let position = query.get("after").map { (name: String($0.prefix(64)), enrolledAt: query.get("since").flatMap(UInt64.init) ?? 0) }
         let store = self.store
         let size = configuration.pageSize
-        let (devices, more) = try await offload { try store.devices(after: position, limit: size) }
+        let (devices, more, setAside) = try await offload {
+            let (devices, more) = try store.devices(after: position, limit: size)
+            return (devices, more, try store.setAsideCounts(of: devices))
+        }
         let now = store.now()
         let stale = UInt64(configuration.staleAfter.components.seconds) * 1_000
         let isAdmin = session.role >= .admin
@@ -36,6 +40,7 @@ extension HubConsole {
             let old = device.status == .active && (device.lastSeenAt.map { now > $0 + stale } ?? true)
             let mark: HTML = old ? " class=\"stale\"" : .empty
             let skew = device.lastSkewMilliseconds.map { String(format: "%+.1f s", Double($0) / 1000) } ?? "—"
+            let counts = setAside[device.replicaID] ?? SetAsideCounts()
             let action: HTML = isAdmin && device.status == .active
                 ? """
                 <form method="post" action="/console/fleet/scopes" class="scopes">\(Self.csrfField(session))\
@@ -50,6 +55,7 @@ extension HubConsole {
             return """
                 <tr\(mark)><td>\(device.name)<br><small>\(device.replicaID.short)</small></td><td>\(device.status.rawValue)</td>\
                 <td>\(Self.time(device.lastSeenAt))</td><td>\(device.lastLag.map(String.init) ?? "—")</td><td>\(skew)</td>\
+                <td>\(Self.count(counts.rejected))</td><td>\(Self.count(counts.quarantined))</td>\
                 <td><code>\(device.grants.read.text)</code></td><td><code>\(device.grants.write.text)</code></td><td>\(action)</td></tr>
                 """
         }
@@ -57,7 +63,7 @@ extension HubConsole {
             ? "<p>No device is enrolled.</p>"
             : """
                 <div class="scroll"><table><thead><tr><th>Device</th><th>State</th><th>Last seen</th><th>Behind</th>\
-                <th>Clock skew</th><th>Reads</th><th>Writes</th><th></th></tr></thead><tbody>\(rows)</tbody></table></div>
+                <th>Clock skew</th><th>Rejected</th><th>Quarantined</th><th>Reads</th><th>Writes</th><th></th></tr></thead><tbody>\(rows)</tbody></table></div>
                 """
         let next = more ? devices.last.map { HTML.link("/console/fleet", [("after", $0.name), ("since", "\($0.enrolledAt)")]) } : nil
         let enroll: HTML = isAdmin
@@ -73,6 +79,11 @@ extension HubConsole {
         return Self.page(
             "Fleet", session: session,
             "<p class=\"note\">Highlighted: active devices not seen for more than \(Int(configuration.staleAfter.components.seconds / 86_400)) days.</p>\(table)\(Self.pager(first: "/console/fleet", next: next))\(enroll)")
+    }
+
+    /// A count in a fleet cell: marked when not zero, so that a device with versions set aside stands out.
+    static func count(_ value: Int) -> HTML {
+        value == 0 ? "0" : "<strong class=\"count\">\(value)</strong>"
     }
 
     /// `POST /console/fleet/enroll`: gives out a one-time code, shown once (the hub keeps its hash).

@@ -27,6 +27,7 @@ extension HubConsole {
         code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.88rem;word-break:break-word;white-space:pre-wrap}
         tr.differs{background:#fff6db}
         tr.stale{background:#fde8e8}
+        strong.count{color:#8a1010}
         .problem{color:#8a1010;background:#fde8e8;padding:.6rem;border-radius:4px}
         .ok{color:#0f5a24;background:#e3f5e8;padding:.6rem;border-radius:4px}
         .note,.pager,.filter{color:#4a5563}

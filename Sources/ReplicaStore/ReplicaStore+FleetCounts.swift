@@ -1,0 +1,61 @@
+public import SyncEngine
+import GRDB
+
+/// How many of the versions a device pushed the hub holds set aside (stored, kept out of their
+/// documents) or quarantined apart, by kind.
+public struct SetAsideCounts: Sendable, Hashable {
+    /// Refused for what they say: outside the device's write scope, or not a valid record.
+    public var rejected = 0
+    /// Kept apart for how they came: a signature that does not verify, a context naming versions
+    /// the hub does not hold, or another origin's dot claimed with a forged signature.
+    public var quarantined = 0
+
+    public init(rejected: Int = 0, quarantined: Int = 0) {
+        self.rejected = rejected
+        self.quarantined = quarantined
+    }
+}
+
+extension ReplicaStore {
+    /// The hub's reasons for a version refused for its content (they start the reason text the
+    /// hub's admission keeps; every other reason is a quarantine).
+    static let rejectionReasonPrefixes = ["out of scope", "invalid record"]
+
+    /// What the hub set aside of the pushes of each of `devices` (under any of their replica
+    /// ids), by enrolled replica id; a device with nothing set aside is left out. Reads only
+    /// set-aside rows and quarantined ones (both indexed), never the whole history.
+    public func setAsideCounts(of devices: [DeviceRecord]) throws -> [ReplicaID: SetAsideCounts] {
+        let owner = Dictionary(
+            devices.flatMap { device in ([device.replicaID] + device.incarnations).map { ($0.hex, device.replicaID) } },
+            uniquingKeysWith: { first, _ in first })
+        guard !owner.isEmpty else { return [:] }
+        let pushers = Array(owner.keys)
+        let marks = Array(repeating: "?", count: pushers.count).joined(separator: ", ")
+        let rejected = Self.rejectionReasonPrefixes.map { _ in "set_aside_reason LIKE ? || '%'" }.joined(separator: " OR ")
+        return try read { db in
+            var counts: [ReplicaID: SetAsideCounts] = [:]
+            let setAside = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT received_from, count(*), sum(\(rejected)) FROM versions
+                    WHERE set_aside_reason IS NOT NULL AND received_from IN (\(marks)) GROUP BY received_from
+                    """,
+                arguments: StatementArguments(Self.rejectionReasonPrefixes + pushers))
+            for row in setAside {
+                guard let device = owner[row[0]] else { continue }
+                let all: Int = row[1]
+                let refused: Int = row[2]
+                counts[device, default: SetAsideCounts()].rejected += refused
+                counts[device, default: SetAsideCounts()].quarantined += all - refused
+            }
+            let foreign = try Row.fetchAll(
+                db, sql: "SELECT pushed_by, count(*) FROM foreign_quarantine WHERE pushed_by IN (\(marks)) GROUP BY pushed_by",
+                arguments: StatementArguments(pushers))
+            for row in foreign {
+                guard let device = owner[row[0]] else { continue }
+                counts[device, default: SetAsideCounts()].quarantined += row[1] as Int
+            }
+            return counts
+        }
+    }
+}
