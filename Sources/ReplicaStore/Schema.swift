@@ -320,6 +320,7 @@ enum Schema {
                 ALTER TABLE versions ADD COLUMN receipt BLOB;
                 """)
         }
+        migrator.registerMigration("v16-operator-totp", migrate: ReplicaStore.addOperatorTOTP)
         return migrator
     }
 }
