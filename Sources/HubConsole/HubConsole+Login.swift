@@ -32,13 +32,38 @@ extension HubConsole {
         }
     }
 
-    /// `POST /console/login`: limited per client address and per name before the password is
-    /// checked; every checked attempt is audited; a success starts a new session.
+    /// `POST /console/login`: limited per client address, per name and for the whole hub before
+    /// the password is checked; every checked attempt is audited; a success starts a new session,
+    /// or, for an operator with a second factor, asks for the TOTP code.
     func login(_ request: Request, address: String) async throws -> Response {
         let form = try await Self.form(of: request)
         try checkFormToken(request, form)
         let name = String((form["name"] ?? "").prefix(64))
         let password = String((form["password"] ?? "").prefix(PasswordHasher.maximumLength))
+        try admitLoginAttempt(name: name, address: address)
+        let store = self.store
+        let hasher = configuration.passwordHasher
+        let verified: (role: OperatorRole, secret: Data?)? = try await offload {
+            guard let credentials = try store.operatorCredentials(name: name) else {
+                hasher.spendVerification(password)
+                return nil
+            }
+            guard hasher.verify(password, against: credentials.passwordHash) else { return nil }
+            return (credentials.role, try store.operatorTOTPSecret(name: name))
+        }
+        guard let verified else {
+            try await offload { try store.auditFailedLogin(name: name, address: address) }
+            return loginPage("Wrong name or password.", status: .unauthorized)
+        }
+        if verified.secret != nil {
+            return codePage(pendingLogins.start(name: name, address: address, now: store.now()), problem: nil)
+        }
+        return try await startSession(name: name, address: address)
+    }
+
+    /// Counts a login attempt (a password or a code) against the limits per client address, per
+    /// operator name and for the whole hub; beyond one, refuses it with 429 and `Retry-After`.
+    func admitLoginAttempt(name: String, address: String) throws {
         for (limiter, key) in [(addressLimiter, address), (nameLimiter, name), (hubLimiter, "hub")] {
             let verdict = limiter.admit(key)
             if !verdict.admitted {
@@ -47,19 +72,11 @@ extension HubConsole {
                     retryAfter: verdict.retryAfter)
             }
         }
+    }
+
+    /// Starts a session of the operator `name` (audited) and sends them to the conflicts.
+    func startSession(name: String, address: String) async throws -> Response {
         let store = self.store
-        let hasher = configuration.passwordHasher
-        let role: OperatorRole? = try await offload {
-            guard let credentials = try store.operatorCredentials(name: name) else {
-                hasher.spendVerification(password)
-                return nil
-            }
-            return hasher.verify(password, against: credentials.passwordHash) ? credentials.role : nil
-        }
-        guard role != nil else {
-            try await offload { try store.auditFailedLogin(name: name, address: address) }
-            return loginPage("Wrong name or password.", status: .unauthorized)
-        }
         let token = ConsoleTokens.random()
         let csrf = ConsoleTokens.random()
         let lifetime = Int(configuration.sessionLifetime.components.seconds)

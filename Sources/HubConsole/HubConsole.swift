@@ -21,6 +21,8 @@ public struct HubConsole: Sendable {
     let addressLimiter: AttemptLimiter
     let nameLimiter: AttemptLimiter
     let hubLimiter: AttemptLimiter
+    /// Logins whose password was right, waiting for the operator's TOTP code.
+    let pendingLogins = PendingLogins()
     /// Where failures the console answers with a 500 page are logged.
     let logger: Logger
 
@@ -62,6 +64,9 @@ public struct HubConsole: Sendable {
         group.get("login") { request, _ in try await console.guarded(request) { console.loginPage(nil) } }
         group.post("login") { request, context in
             try await console.guarded(request) { try await console.login(request, address: context.clientAddress) }
+        }
+        group.post("login/code") { request, context in
+            try await console.guarded(request) { try await console.confirmCode(request, address: context.clientAddress) }
         }
         group.post("logout") { request, _ in try await console.guarded(request) { try await console.logout(request) } }
         group.get("setup/:token") { request, context in

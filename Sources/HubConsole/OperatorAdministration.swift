@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import ReplicaStore
 
 /// What `syncd operators` does on the hub's database: add operator accounts (each with a one-time
@@ -36,6 +36,20 @@ public struct OperatorAdministration: Sendable {
 
     /// Removes an operator and ends their sessions; false when there is none of that name.
     public func remove(name: String) throws -> Bool { try store.removeOperator(name: name) }
+
+    /// Gives the operator `name` a new second factor (replacing one they had, ending their
+    /// sessions): returns the secret, shown once, for their authenticator app. Throws
+    /// ``ConsoleError`` when there is no operator of that name.
+    public func enrollSecondFactor(name: String) throws -> Data {
+        let secret = TOTP.randomSecret()
+        guard try store.setOperatorTOTP(name: name, secret: secret) else { throw ConsoleError("No operator is called '\(name)'.") }
+        return secret
+    }
+
+    /// Removes the operator `name`'s second factor (they log in with their password alone).
+    public func removeSecondFactor(name: String) throws {
+        guard try store.setOperatorTOTP(name: name, secret: nil) else { throw ConsoleError("No operator is called '\(name)'.") }
+    }
 
     /// The setup link of `token` on a hub reached at `baseURL` (such as https://hub.example:8443).
     public static func setupLink(baseURL: String, token: String) -> String {

@@ -38,6 +38,8 @@ public struct OperatorRecord: Sendable, Hashable {
     public var hasPassword: Bool
     /// Until when the setup link works; nil once it was used.
     public var setupExpiresAt: UInt64?
+    /// Whether logging in also takes a TOTP code.
+    public var hasSecondFactor = false
 }
 
 /// A console session as the hub holds it: found by the hash of its cookie's token.
@@ -135,7 +137,7 @@ extension ReplicaStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT name, role, created_at, password_hash IS NOT NULL, setup_expires_at FROM operators
+                    SELECT name, role, created_at, password_hash IS NOT NULL, setup_expires_at, totp_secret IS NOT NULL FROM operators
                     WHERE name > ? ORDER BY name LIMIT ?
                     """,
                 arguments: [name ?? "", limit + 1])
@@ -144,7 +146,7 @@ extension ReplicaStore {
                 let setup: Int64? = row[4]
                 return OperatorRecord(
                     name: row[0], role: role, createdAt: UInt64(max(0, row[2] as Int64)), hasPassword: row[3],
-                    setupExpiresAt: setup.map { UInt64(max(0, $0)) })
+                    setupExpiresAt: setup.map { UInt64(max(0, $0)) }, hasSecondFactor: row[5])
             }
             return (records, rows.count > limit)
         }
@@ -205,10 +207,12 @@ extension ReplicaStore {
         }
     }
 
-    /// Audits a failed login (the name tried, shortened, and the client's address).
-    public func auditFailedLogin(name: String, address: String) throws {
-        try appendAudit(
-            actor: "console", action: .operatorLoginFailed, subject: String(name.prefix(64)), detail: ["address": address])
+    /// Audits a failed login (the name tried, shortened, and the client's address); `factor`
+    /// names what was wrong when it was not the name or password (`code`: the second factor).
+    public func auditFailedLogin(name: String, address: String, factor: String? = nil) throws {
+        var detail = ["address": address]
+        detail["factor"] = factor
+        try appendAudit(actor: "console", action: .operatorLoginFailed, subject: String(name.prefix(64)), detail: detail)
     }
 
     /// The unexpired session whose token has this hash, used now, with its operator's current

@@ -1,5 +1,5 @@
 import Foundation
-import HubConsole
+@testable import HubConsole
 import ReplicaStore
 import Testing
 import TestSupport
@@ -34,6 +34,29 @@ struct ConsoleOperatorsCommandTests {
             #expect(removed.succeeded)
             #expect(try await syncd.run(["operators", "remove", "amina.k", "--db", db]).exitCode == 1)
             #expect(try await syncd.run(["operators", "list", "--db", db]).stdout.contains("No operators"))
+        }
+    }
+
+    /// `syncd operators totp NAME` prints a new secret once (URI and base32), `list` shows it,
+    /// `--remove` takes it away; each is audited.
+    @Test func totpEnrollsASecondFactorShownOnce() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let syncd = try CLIRunner(product: "syncd")
+            let db = folder.path("hub.sqlite")
+            #expect(try await syncd.run(["operators", "add", "root", "--role", "admin", "--db", db]).succeeded)
+            let enrolled = try await syncd.run(["operators", "totp", "root", "--db", db])
+            #expect(enrolled.succeeded, "\(enrolled)")
+            let uri = try #require(enrolled.stdout.split(separator: "\n").first { $0.hasPrefix("otpauth://totp/Vigil:root?secret=") })
+            let key = try #require(enrolled.stdout.split(separator: "\n").last?.split(separator: " ").last.map(String.init))
+            #expect(key.count == 32 && uri.contains("secret=\(key)&"), "160 bits in base32")
+            let store = try ReplicaStore.open(at: db)
+            #expect(try TOTP.base32(#require(try store.operatorTOTPSecret(name: "root"))) == key)
+            #expect(try await syncd.run(["operators", "list", "--db", db]).stdout.contains("TOTP"))
+            #expect(try await syncd.run(["operators", "totp", "nobody", "--db", db]).exitCode == 1)
+            #expect(try await syncd.run(["operators", "totp", "root", "--remove", "--db", db]).succeeded)
+            #expect(try store.operatorTOTPSecret(name: "root") == nil)
+            let changes = try store.auditEntries(after: 0, limit: 20).filter { $0.action == .operatorTOTPChanged }
+            #expect(changes.map(\.detail["totp"]) == ["set", "removed"])
         }
     }
 }

@@ -10,7 +10,7 @@ extension Syncd {
     struct Operators: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add, list and remove the operators who may log in to the hub's console.",
-            subcommands: [Add.self, List.self, Remove.self])
+            subcommands: [Add.self, List.self, Remove.self, SecondFactor.self])
 
         static func open(_ hub: Devices.HubDatabase) throws -> OperatorAdministration {
             OperatorAdministration(store: try hub.open().store)
@@ -94,7 +94,8 @@ extension Syncd.Operators {
             for record in operators {
                 let state = record.hasPassword
                     ? "password set" : "setup link valid until \(Syncd.Devices.time(record.setupExpiresAt))"
-                print("\(record.name)  \(record.role)  added \(Syncd.Devices.time(record.createdAt))  \(state)")
+                let factor = record.hasSecondFactor ? "  TOTP" : ""
+                print("\(record.name)  \(record.role)  added \(Syncd.Devices.time(record.createdAt))  \(state)\(factor)")
             }
         }
     }
@@ -114,6 +115,42 @@ extension Syncd.Operators {
                 Syncd.Devices.fail("No operator is called '\(name)'; see `syncd operators list`.")
             }
             print("Removed \(name); their sessions have ended.")
+        }
+    }
+}
+
+extension Syncd.Operators {
+    /// `syncd operators totp NAME [--remove]`: a second factor for logging in.
+    struct SecondFactor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "totp",
+            abstract: "Give an operator a second factor (a TOTP authenticator app), or remove it.",
+            discussion: """
+                Prints a new secret once, as an otpauth:// URI and in base32, for an authenticator \
+                app (RFC 6238: SHA-1, 6 digits, 30 seconds). From then on the console asks for the \
+                app's code after the password. Running it again replaces the secret; either way \
+                the operator's sessions end. Recommended for every admin.
+                """)
+
+        @OptionGroup var hub: Syncd.Devices.HubDatabase
+
+        @Argument(help: "The operator's name.")
+        var name: String
+
+        @Flag(help: "Remove the operator's second factor instead.")
+        var remove = false
+
+        func run() async throws {
+            let administration = try Syncd.Operators.open(hub)
+            if remove {
+                Syncd.Operators.run { try administration.removeSecondFactor(name: name) }
+                print("\(name) logs in with a password alone now; their sessions have ended.")
+                return
+            }
+            let secret = Syncd.Operators.run { try administration.enrollSecondFactor(name: name) }
+            print("Second factor for \(name), shown only now; add it to their authenticator app:")
+            print(TOTP.uri(secret: secret, account: name, issuer: "Vigil"))
+            print("Or type this key: \(TOTP.base32(secret))")
         }
     }
 }

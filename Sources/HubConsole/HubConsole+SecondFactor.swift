@@ -1,0 +1,56 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ReplicaStore
+
+extension HubConsole {
+    /// The form asking an operator with a second factor for the code of their authenticator app,
+    /// after the password was right; with a fresh CSRF token in a cookie and in the form.
+    func codePage(_ pending: String, problem: String?, status: HTTPResponse.Status = .ok) -> Response {
+        let token = ConsoleTokens.random()
+        let note: HTML = problem.map { "<p class=\"problem\">\($0)</p>" } ?? .empty
+        var response = Self.page(
+            "Your code", status: status,
+            """
+            \(note)
+            <form method="post" action="/console/login/code" class="stack">
+            <input type="hidden" name="csrf" value="\(token)">
+            <input type="hidden" name="pending" value="\(pending)">
+            <label>The 6-digit code your authenticator app shows for Vigil <input name="code" inputmode="numeric" \
+            autocomplete="one-time-code" required pattern="[0-9 ]{6,7}" maxlength="7" autofocus></label>
+            <button type="submit">Log in</button>
+            </form>
+            """)
+        response.headers.append(HTTPField(name: .setCookie, value: cookie(formCookie, token, maxAge: 600)))
+        return response
+    }
+
+    /// `POST /console/login/code`: the second step of a login with a second factor. The code
+    /// counts against the same limits as a password; it is accepted once (the hub keeps the last
+    /// step used); a wrong one is audited, and after a few the login starts over.
+    func confirmCode(_ request: Request, address: String) async throws -> Response {
+        let form = try await Self.form(of: request)
+        try checkFormToken(request, form)
+        let token = form["pending"] ?? ""
+        let store = self.store
+        guard ConsoleTokens.isWellFormed(token), let pending = pendingLogins.find(token, address: address, now: store.now()) else {
+            return loginPage("That login took too long, or was never started; log in again.", status: .unauthorized)
+        }
+        try admitLoginAttempt(name: pending.name, address: address)
+        let code = String((form["code"] ?? "").prefix(16))
+        let now = store.now()
+        let accepted = try await offload {
+            guard let secret = try store.operatorTOTPSecret(name: pending.name),
+                let step = TOTP.matchingStep(of: code, secret: secret, at: now)
+            else { return false }
+            return try store.useOperatorTOTPStep(name: pending.name, step: step)
+        }
+        guard accepted else {
+            try await offload { try store.auditFailedLogin(name: pending.name, address: address, factor: "code") }
+            guard pendingLogins.fail(token) else { return loginPage("Too many wrong codes; log in again.", status: .unauthorized) }
+            return codePage(token, problem: "Wrong code, or one used already; wait for the next code.", status: .unauthorized)
+        }
+        pendingLogins.finish(token)
+        return try await startSession(name: pending.name, address: address)
+    }
+}
