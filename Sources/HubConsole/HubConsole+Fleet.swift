@@ -86,7 +86,8 @@ extension HubConsole {
         value == 0 ? "0" : "<strong class=\"count\">\(value)</strong>"
     }
 
-    /// `POST /console/fleet/enroll`: gives out a one-time code, shown once (the hub keeps its hash).
+    /// `POST /console/fleet/enroll`: gives out a one-time code, shown once (the hub keeps its hash),
+    /// as text and as a QR code a phone can scan.
     func enroll(_ form: ConsoleForm, _ session: OperatorSession) async throws -> Response {
         let name = (form["name"] ?? "").trimmingCharacters(in: .whitespaces)
         guard (1...64).contains(name.count), !name.unicodeScalars.contains(where: CharacterSet.controlCharacters.contains) else {
@@ -114,6 +115,7 @@ extension HubConsole {
             """
             <p>The one-time code for <strong>\(name)</strong>, valid until \(Self.time(expiresAt)). It is shown only now.</p>
             <p class="code"><code id="enrollment-code">\(code)</code></p>
+            \(QRCode(Array(code.utf8))?.svg(label: "QR code of the enrollment code \(code)") ?? .empty)
             <p>On the device: <code>fieldcli enroll --hub HUB-URL --code \(code)</code></p>
             <p><a href="/console/fleet">Back to the fleet</a></p>
             """)
