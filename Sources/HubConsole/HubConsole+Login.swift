@@ -6,17 +6,27 @@ import ReplicaStore
 extension HubConsole {
     /// The login form, with a fresh CSRF token in a cookie and in the form (before any session).
     func loginPage(_ problem: String?, status: HTTPResponse.Status = .ok) -> Response {
-        let token = ConsoleTokens.random()
-        let note: HTML = problem.map { "<p class=\"problem\">\($0)</p>" } ?? .empty
-        var response = Self.page(
-            "Log in", status: status,
+        formPage(
+            "Log in", action: "/console/login", problem: problem, status: status,
             """
-            \(note)
-            <form method="post" action="/console/login" class="stack">
-            <input type="hidden" name="csrf" value="\(token)">
             <label>Name <input name="name" autocomplete="username" required maxlength="64"></label>
             <label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="256"></label>
             <button type="submit">Log in</button>
+            """)
+    }
+
+    /// A page of one form posted before any session (login, its second step): `problem` above
+    /// it, and a fresh CSRF token in a cookie and in the form.
+    func formPage(_ title: String, action: String, problem: String?, status: HTTPResponse.Status, _ fields: HTML) -> Response {
+        let token = ConsoleTokens.random()
+        let note: HTML = problem.map { "<p class=\"problem\">\($0)</p>" } ?? .empty
+        var response = Self.page(
+            title, status: status,
+            """
+            \(note)
+            <form method="post" action="\(action)" class="stack">
+            <input type="hidden" name="csrf" value="\(token)">
+            \(fields)
             </form>
             """)
         response.headers.append(HTTPField(name: .setCookie, value: cookie(formCookie, token, maxAge: 3_600)))

@@ -7,22 +7,14 @@ extension HubConsole {
     /// The form asking an operator with a second factor for the code of their authenticator app,
     /// after the password was right; with a fresh CSRF token in a cookie and in the form.
     func codePage(_ pending: String, problem: String?, status: HTTPResponse.Status = .ok) -> Response {
-        let token = ConsoleTokens.random()
-        let note: HTML = problem.map { "<p class=\"problem\">\($0)</p>" } ?? .empty
-        var response = Self.page(
-            "Your code", status: status,
+        formPage(
+            "Your code", action: "/console/login/code", problem: problem, status: status,
             """
-            \(note)
-            <form method="post" action="/console/login/code" class="stack">
-            <input type="hidden" name="csrf" value="\(token)">
             <input type="hidden" name="pending" value="\(pending)">
             <label>The 6-digit code your authenticator app shows for Vigil <input name="code" inputmode="numeric" \
             autocomplete="one-time-code" required pattern="[0-9 ]{6,7}" maxlength="7" autofocus></label>
             <button type="submit">Log in</button>
-            </form>
             """)
-        response.headers.append(HTTPField(name: .setCookie, value: cookie(formCookie, token, maxAge: 600)))
-        return response
     }
 
     /// `POST /console/login/code`: the second step of a login with a second factor. The code
