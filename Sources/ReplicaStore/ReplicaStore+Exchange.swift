@@ -32,7 +32,7 @@ extension ReplicaStore {
     ) throws -> VersionBatch {
         let origins = try String.fetchAll(db, sql: "SELECT origin FROM knowledge ORDER BY origin").compactMap { ReplicaID($0) }
         let statement = try db.cachedStatement(sql: """
-            SELECT \(Rows.versionColumns) FROM versions
+            SELECT \(Rows.versionColumns), receipt FROM versions
             WHERE origin = ?1 AND counter > ?2 AND body_dropped = 0
                 AND (set_aside_reason IS NULL OR (?1 = ?4 AND set_aside_reason NOT LIKE '\(SetAside.implausiblePrefix)%'))
             ORDER BY counter LIMIT ?3
@@ -47,7 +47,7 @@ extension ReplicaStore {
                 break
             }
             let run = try Row.fetchAll(statement, arguments: [origin.hex, Int64(knowledge[origin]), limit + 1, own?.hex])
-                .map(Rows.version)
+                .map(Rows.versionWithReceipt)
             fetched += run.count
             if !run.isEmpty { runs.append(run) }
         }

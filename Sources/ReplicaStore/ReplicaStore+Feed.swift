@@ -1,3 +1,4 @@
+import Foundation
 public import SyncEngine
 import GRDB
 
@@ -84,7 +85,7 @@ extension ReplicaStore {
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT \(Rows.storedVersionColumns), feed_tag FROM versions
+                    SELECT \(Rows.storedVersionColumns), feed_tag, receipt FROM versions
                     WHERE seq > ? AND seq <= ? AND set_aside_reason IS NULL ORDER BY seq
                     """,
                 arguments: [start.sequence, upper])
@@ -107,7 +108,9 @@ extension ReplicaStore {
                     hasMore = true
                     break
                 }
-                versions.append(stored.version)
+                var version = stored.version
+                version.receipt = (row["receipt"] as Data?).flatMap(AdmissionReceipt.init(bytes:))
+                versions.append(version)
                 bytes += size
                 end = position
             }

@@ -50,6 +50,9 @@ public struct ReplicaStore: Sendable {
     /// Seals and opens bodies, the device key and the credential (plaintext when not encrypted).
     let cipher: any BodyCipher
 
+    /// The key this replica, as a hub, makes and checks admission receipts with.
+    public var admissionReceiptKey: AdmissionReceiptKey { AdmissionReceiptKey(signingKey: key.rawRepresentation) }
+
     /// Where `fieldcli` keeps its replica unless told otherwise: `$VIGIL_DB`, else
     /// `$XDG_DATA_HOME/vigil/replica.sqlite`, else `~/.local/share/vigil/replica.sqlite`.
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {

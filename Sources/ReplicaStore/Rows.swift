@@ -44,7 +44,7 @@ enum Rows {
             version.dot.replica.hex, Int64(version.dot.counter), version.collection.rawValue,
             version.documentID.rawValue, version.partition.rawValue, version.context.compactText, version.body,
             Int64(clamping: version.timestamp.wallMilliseconds), Int64(version.timestamp.logical),
-            version.signature, receivedFrom?.hex, setAsideReason,
+            version.signature, receivedFrom?.hex, setAsideReason, version.receipt?.bytes,
         ]
     }
 
@@ -53,9 +53,9 @@ enum Rows {
     static let insertVersion = """
         INSERT INTO versions (
             origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
-            signature, received_from, set_aside_reason, feed_tag)
+            signature, received_from, set_aside_reason, receipt, feed_tag)
         VALUES (
-            ?1, ?2, ?3, ?4, ?5, ?6, vigil_seal(?7, 'versions', ?1, ?2, ?3, ?4), ?8, ?9, ?10, ?11, ?12,
+            ?1, ?2, ?3, ?4, ?5, ?6, vigil_seal(?7, 'versions', ?1, ?2, ?3, ?4), ?8, ?9, ?10, ?11, ?12, ?13,
             random() & 4294967295)
         """
 

@@ -417,6 +417,7 @@ public struct Synchronizer: Sendable {
             if let counter = outcome.raiseCounter { try context.raiseCounter(toAtLeast: counter) }
             try context.setAside(outcome.setAside)
             try context.readmit(outcome.taken)
+            try context.keepReceipts(response.receipts, of: replica, limit: round.request.push.count)
             try context.markReported(reported, at: now)
             forgotten.value = try context.applyGrants(
                 response.grants, from: peer, to: replica, acknowledged: outcome.knowledge[replica])

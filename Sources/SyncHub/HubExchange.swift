@@ -81,8 +81,9 @@ public struct HubExchange: Sendable {
 
         var response = SyncResponse(
             hub: storage.hubID, knowledge: Self.knowledgeDelta(page, request: request, push: request.push),
-            accepted: push.accepted, rejected: rejected, versions: page.versions, checkpoint: next.text,
-            more: next.more, checkpointReset: page.restarted)
+            accepted: push.accepted, rejected: rejected, versions: try await withReceipts(page.versions),
+            checkpoint: next.text, more: next.more, checkpointReset: page.restarted)
+        if !push.receipts.isEmpty { response.receipts = push.receipts }
         // The device's grants, when they changed since its checkpoint: it forgets what it may no longer read.
         if device != nil, plan.grantsChanged || page.restarted { response.grants = grants }
         if !page.versions.isEmpty { try await attachTrust(to: &response) }
@@ -158,6 +159,8 @@ public struct HubExchange: Sendable {
         /// Refused versions whose only fault is a gap in their origin's counters.
         var gaps: [Dot] = []
         var rejected: [Rejection] = []
+        /// The receipts of the pusher's own versions the hub holds admitted, by counter.
+        var receipts: [String: AdmissionReceipt] = [:]
     }
 
     /// Takes a push: refuses versions above a revocation horizon, checks signatures against the
@@ -183,7 +186,9 @@ public struct HubExchange: Sendable {
         }
         outcome.taken = push.count
         guard !push.isEmpty else { return outcome }
-        let report = try await apply(push, from: request.replica, device: device, badSignatures: badSignatures)
+        let receipted = Set(push.filter(storage.receiptKey.vouches(for:)).map(\.dot))
+        let report = try await apply(
+            push, from: request.replica, device: device, badSignatures: badSignatures, receipted: receipted)
         outcome.accepted = report.stored - report.setAside.count
         outcome.refused = report.refused.count
         let forked = Set(report.forks.map(\.replica))
@@ -200,13 +205,23 @@ public struct HubExchange: Sendable {
             outcome.rejected += Self.rejections(forks: [], quarantined: again)
         }
         outcome.rejected.sort { $0.dot < $1.dot }
+        if try await !devices.writeScopeChanged(among: [request.replica]).isEmpty {
+            let notAdmitted = Set(outcome.rejected.map(\.dot)).union(report.refused)
+            outcome.receipts = storage.receiptKey.receipts(
+                of: push.filter { $0.dot.replica == request.replica && !notAdmitted.contains($0.dot) })
+        }
         return outcome
     }
 
     /// Applies the checked push in one transaction: each version is checked against the write scope
-    /// of the device that wrote it, with its record validated beforehand on every core (the
-    /// transaction then only looks up).
-    func apply(_ push: [Version], from pusher: ReplicaID, device: DeviceRecord?, badSignatures: [Dot: String]) async throws -> ApplyReport {
+    /// of the device that wrote it, unless it carries this hub's receipt (`receipted`: the hub
+    /// admitted it before, under grants a restore may have lost), with its record validated
+    /// beforehand on every core (the transaction then only looks up). A receipt is stored only
+    /// with a version it admitted (so it goes out with it again).
+    func apply(
+        _ push: [Version], from pusher: ReplicaID, device: DeviceRecord?, badSignatures: [Dot: String],
+        receipted: Set<Dot> = []
+    ) async throws -> ApplyReport {
         let maxRecordBytes = configuration.limits.maxRecordBytes
         let recordProblems = Dictionary(
             await Parallel.compactMap(push) { version in
@@ -216,10 +231,12 @@ public struct HubExchange: Sendable {
         var writeScopes = try await devices.grants(of: Set(push.map(\.dot.replica))).mapValues(\.write)
         if let device { writeScopes[pusher] = device.grants.write }
         let scopes = writeScopes
-        return try await storage.apply(push, from: pusher) { version, heldCounter in
+        let stored = push.map { receipted.contains($0.dot) ? $0 : $0.withoutReceipt }
+        return try await storage.apply(stored, from: pusher) { version, heldCounter in
             Self.admission(
                 of: version, heldCounter: heldCounter, badSignature: badSignatures[version.dot],
-                writeScope: scopes[version.dot.replica], recordProblem: recordProblems[version.dot])
+                writeScope: receipted.contains(version.dot) ? nil : scopes[version.dot.replica],
+                recordProblem: recordProblems[version.dot])
         }
     }
 
@@ -293,6 +310,18 @@ public struct HubExchange: Sendable {
         return items.map {
             Rejection(dot: $0.version.dot, reason: .implausibleContext, message: "Quarantined: \($0.reason).", quarantined: true)
         }
+    }
+
+    /// `versions` with the receipts they need: those of devices whose write scope changed since
+    /// their enrollment (a hub restored from a backup may hold another scope; while it never
+    /// changed, every backup that knows the device admits the same), and those the hub admitted by
+    /// their receipt (stored with them).
+    func withReceipts(_ versions: [Version]) async throws -> [Version] {
+        let origins = Set(versions.lazy.filter { $0.receipt == nil }.map(\.dot.replica))
+        let changed = try await devices.writeScopeChanged(among: origins)
+        guard !changed.isEmpty else { return versions }
+        let key = storage.receiptKey
+        return versions.map { changed.contains($0.dot.replica) && $0.receipt == nil ? key.withReceipt($0) : $0 }
     }
 
     /// Attaches to each fork rejection the version the hub holds at that dot: the client's proof.

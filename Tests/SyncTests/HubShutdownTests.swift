@@ -21,6 +21,7 @@ final class SlowHubStorage: HubStorage {
 
     var hubID: ReplicaID { base.hubID }
     var hubKey: PublicDeviceKey { base.hubKey }
+    var receiptKey: AdmissionReceiptKey { base.receiptKey }
 
     func apply(
         _ versions: [Version], from peer: ReplicaID,

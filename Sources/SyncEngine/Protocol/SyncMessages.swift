@@ -106,6 +106,10 @@ public struct SyncResponse: Codable, Sendable, Hashable {
     /// the request's counter (a replica restored from a backup): signed by the replica's own key,
     /// it proves how far the replica must raise its counter.
     public var ownLatest: Version?
+    /// The hub's ``AdmissionReceipt`` of each of the requesting replica's own pushed versions that
+    /// it holds admitted after the push, by counter in decimal (optional). The versions of the page
+    /// carry theirs in ``Version/receipt``.
+    public var receipts: [String: AdmissionReceipt]?
 
     public init(
         protocolVersion: Int = SyncProtocol.current, hub: ReplicaID, knowledge: VersionVector, accepted: Int,
@@ -124,7 +128,7 @@ public struct SyncResponse: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol", hub, knowledge, accepted, rejected, versions, checkpoint, more
-        case checkpointReset, keys, grants, certificates, revocations, ownLatest
+        case checkpointReset, keys, grants, certificates, revocations, ownLatest, receipts
     }
 }
 

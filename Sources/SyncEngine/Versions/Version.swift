@@ -2,6 +2,9 @@ public import Foundation
 
 /// One immutable write of one document: its content (or a tombstone), what its writer had seen
 /// of the document, and its origin's signature over all of that.
+///
+/// A copy may carry the hub's ``AdmissionReceipt``: it is not part of the version (not signed, not
+/// compared: two copies of one version are equal whether or not they carry one).
 public struct Version: Hashable, Sendable {
     /// Who wrote it and with which counter.
     public var dot: Dot
@@ -17,6 +20,8 @@ public struct Version: Hashable, Sendable {
     public var timestamp: HybridTimestamp
     /// Ed25519 signature by the origin's device key over ``canonicalEncoding``; 64 bytes.
     public var signature: Data
+    /// The hub's receipt of this version, where it was pulled from or pushed to a hub that gives them.
+    public var receipt: AdmissionReceipt?
 
     public init(
         dot: Dot, collection: CollectionName, documentID: DocumentID, partition: Partition,
@@ -33,6 +38,18 @@ public struct Version: Hashable, Sendable {
     }
 
     public var isTombstone: Bool { body == nil }
+
+    /// Equal when everything signed is equal; the receipt is left out.
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.dot == rhs.dot && lhs.collection == rhs.collection && lhs.documentID == rhs.documentID
+            && lhs.partition == rhs.partition && lhs.context == rhs.context && lhs.body == rhs.body
+            && lhs.timestamp == rhs.timestamp && lhs.signature == rhs.signature
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(dot)
+        hasher.combine(signature)
+    }
 
     /// The document this version belongs to.
     public var key: DocumentKey { DocumentKey(collection: collection, id: documentID) }
@@ -62,7 +79,7 @@ public struct DocumentKey: Hashable, Comparable, Sendable, Codable, CustomString
 
 extension Version: Codable {
     enum CodingKeys: String, CodingKey {
-        case origin, counter, collection, id, partition, context, body, time, signature
+        case origin, counter, collection, id, partition, context, body, time, signature, receipt
     }
 
     /// Decodes the wire form; the body travels as a JSON string holding the exact bytes.
@@ -79,6 +96,7 @@ extension Version: Codable {
             throw DecodingError.dataCorruptedError(
                 forKey: .signature, in: container, debugDescription: "A signature is base64.")
         }
+        let receipt = try container.decodeIfPresent(AdmissionReceipt.self, forKey: .receipt)
         self.init(
             dot: Dot(replica: origin, counter: counter),
             collection: try container.decode(CollectionName.self, forKey: .collection),
@@ -88,6 +106,7 @@ extension Version: Codable {
             body: try container.decodeIfPresent(String.self, forKey: .body).map { Data($0.utf8) },
             timestamp: try container.decode(HybridTimestamp.self, forKey: .time),
             signature: signatureBytes)
+        self.receipt = receipt
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -105,5 +124,6 @@ extension Version: Codable {
         }
         try container.encode(timestamp, forKey: .time)
         try container.encode(signature.base64EncodedString(), forKey: .signature)
+        try container.encodeIfPresent(receipt, forKey: .receipt)
     }
 }

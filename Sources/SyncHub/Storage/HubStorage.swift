@@ -14,6 +14,10 @@ public protocol HubStorage: Sendable {
     /// through certificates it signed.
     var hubKey: PublicDeviceKey { get }
 
+    /// The key of the hub's admission receipts: derived from the hub's signing key, so a hub
+    /// restored from a backup checks the receipts it gave before.
+    var receiptKey: AdmissionReceiptKey { get }
+
     /// Applies pushed versions in one transaction, recording `peer` as where they came from.
     /// `admit` decides for each version not held yet, given the highest counter held of its origin.
     func apply(

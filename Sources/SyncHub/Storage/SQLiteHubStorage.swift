@@ -16,6 +16,8 @@ public struct SQLiteHubStorage: HubStorage {
 
     public var hubKey: PublicDeviceKey { store.publicKey }
 
+    public let receiptKey: AdmissionReceiptKey
+
     /// The id this storage writes the hub's merges under: a new one each time the hub's storage
     /// is opened (each process start), certified with the hub's key once it writes.
     public let writer: ReplicaID
@@ -23,6 +25,7 @@ public struct SQLiteHubStorage: HubStorage {
     /// Uses an open replica as the hub's storage.
     public init(store: ReplicaStore) {
         self.store = store
+        receiptKey = store.admissionReceiptKey
         writer = ReplicaID.random()
     }
 

@@ -1,0 +1,178 @@
+import Foundation
+import ReplicaStore
+import SyncClient
+import SyncEngine
+import SyncHub
+import Testing
+import TestSupport
+
+/// A hub restored from a backup judges versions pushed to it again by the grants it holds now,
+/// which may be older than the ones it admitted them under; readers that pulled them before the
+/// restore keep showing them, so without receipts the hub and those readers never agree. With
+/// them, a version carrying the hub's own receipt is admitted again whatever the write scope says.
+@Suite("Admission receipts")
+struct AdmissionReceiptTests {
+    static let notes = CollectionName("notes")!
+
+    /// A hub in `folder` with a writer that may write only `notes/SD-*` and a reader of everything,
+    /// both enrolled before the hub is backed up; then the writer may write everywhere, writes a
+    /// note in ML-1 and pushes it, and the reader pulls it; then the hub is restored from the
+    /// backup (where the writer may still write only SD-*).
+    static func restoredAfterAWidenedWrite(
+        _ folder: TemporaryReplica
+    ) async throws -> (hub: HubSlot, writer: FaultDevice, reader: FaultDevice, note: Version) {
+        let hub = try HubSlot(path: folder.path("hub"), options: folder.options)
+        let writer = try await FaultDevice.enroll("writer", write: "notes/SD-*", in: folder, at: hub)
+        let reader = try await FaultDevice.enroll("reader", write: "*", in: folder, at: hub)
+        hub.drop()
+        try ReplicaFiles.copy(folder, "hub", to: "hub-backup")
+        try hub.reopen()
+        _ = try DeviceAdministration(store: try hub.store()).setScopes(read: nil, write: Scope(text: "*"), of: "writer")
+        let note = try ScopeTests.write(writer.store, "n1", in: "ML-1")
+        _ = try await writer.sync(hub)
+        _ = try await reader.sync(hub)
+        #expect(try reader.store.document(note.key)?.siblings.map(\.dot) == [note.dot])
+        hub.drop()
+        try ReplicaFiles.copy(folder, "hub-backup", to: "hub")
+        try hub.reopen()
+        return (hub, writer, reader, note)
+    }
+
+    /// The hub's document state of the note, and that nothing of it sits in quarantine.
+    static func expectAdmitted(_ note: Version, at hub: HubSlot, shownBy devices: [FaultDevice]) throws {
+        let hubStore = try hub.store()
+        #expect(try hubStore.document(note.key)?.siblings.map(\.dot) == [note.dot], "the restored hub admitted the note again")
+        #expect(try hubStore.setAsideReasons(of: [note.dot]).isEmpty, "not quarantined")
+        for device in devices {
+            #expect(try device.store.document(note.key)?.siblings.map(\.dot) == [note.dot], "\(device.name) shows the hub's state")
+        }
+    }
+
+    /// Schedule (fault seeds 275, 352, 810 and 853 of the 1,000-seed run): the writer's scope is
+    /// widened after the hub's backup; its note is admitted and pulled by the reader; the hub is
+    /// restored; the reader syncs and relays the note. Before the fix the restored hub quarantined
+    /// it as out of the writer's (older) scope while the reader kept showing it.
+    @Test("a restored hub admits again a relayed version it had admitted under grants it lost")
+    func relayedVersionIsAdmittedAgain() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let (hub, writer, reader, note) = try await Self.restoredAfterAWidenedWrite(folder)
+            let pulled = try await reader.sync(hub)
+            #expect(pulled.rejected == 0)
+            try Self.expectAdmitted(note, at: hub, shownBy: [reader])
+            _ = try await writer.sync(hub)
+            try Self.expectAdmitted(note, at: hub, shownBy: [reader, writer])
+        }
+    }
+
+    /// Schedule (seed 209): as above, but the writer itself pushes its note again first, with the
+    /// receipt from its push's answer. Before the fix it was quarantined and the writer set it aside.
+    @Test("a restored hub admits again a writer's own version it had admitted under grants it lost")
+    func ownVersionIsAdmittedAgain() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let (hub, writer, reader, note) = try await Self.restoredAfterAWidenedWrite(folder)
+            let pushed = try await writer.sync(hub)
+            #expect(pushed.rejected == 0)
+            _ = try await reader.sync(hub)
+            try Self.expectAdmitted(note, at: hub, shownBy: [reader, writer])
+        }
+    }
+
+    /// Attack replayed: a device outside its write scope pushes a version with a receipt it made
+    /// up, or with the hub's receipt of another version. Both are quarantined out of scope; the
+    /// hub's own receipt of that very version (the control) is what admits it.
+    @Test("a made-up receipt, or the receipt of another version, does not open a write scope")
+    func forgedReceiptsDoNotOpenAScope() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let hub = try HubSlot(path: folder.path("hub"), options: folder.options)
+            let device = try await FaultDevice.enroll("field", write: "notes/SD-KH", in: folder, at: hub)
+            // A changed write scope: the hub gives receipts of the device's versions.
+            _ = try DeviceAdministration(store: try hub.store()).setScopes(read: nil, write: Scope(text: "notes/SD-*"), of: "field")
+            let allowed = try ScopeTests.write(device.store, "inside", in: "SD-DN")
+            let outside = try ScopeTests.write(device.store, "outside", in: "ML-1")
+            let receiptKey = try hub.current().storage.receiptKey
+            var madeUp = outside
+            madeUp.receipt = AdmissionReceipt(bytes: Data((0..<AdmissionReceipt.byteCount).map { _ in UInt8.random(in: 0...255) }))
+            var borrowed = outside
+            borrowed.receipt = receiptKey.receipt(for: allowed)
+            for attempt in [madeUp, borrowed] {
+                let answer = try await device.push([allowed, attempt], to: hub)
+                let rejection = try #require(answer.rejected.first { $0.dot == outside.dot })
+                #expect(rejection.reason == .outOfScope && rejection.quarantined)
+                #expect(answer.receipts?[String(allowed.dot.counter)] == receiptKey.receipt(for: allowed))
+                #expect(answer.receipts?[String(outside.dot.counter)] == nil)
+            }
+            #expect(try hub.store().setAsideReasons(of: [outside.dot]).values.allSatisfy { $0.contains("out of scope") })
+        }
+    }
+
+    /// Receipts cost bytes on paid links (about 15 per version, gzipped), so they go only with the
+    /// versions of devices whose write scope changed since their enrollment: while it never
+    /// changed, any backup of the hub that knows the device admits the same versions.
+    @Test("versions of devices whose write scope never changed travel without receipts")
+    func receiptsOnlyAfterAWriteScopeChanged() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let hub = try HubSlot(path: folder.path("hub"), options: folder.options)
+            let writer = try await FaultDevice.enroll("writer", write: "notes/SD-*", in: folder, at: hub)
+            let reader = try await FaultDevice.enroll("reader", write: "*", in: folder, at: hub)
+            let before = try ScopeTests.write(writer.store, "n1", in: "SD-DN")
+            let first = try await writer.push([before], to: hub)
+            #expect(first.rejected.isEmpty && first.receipts == nil)
+            #expect(try await reader.push([], to: hub).versions.map(\.receipt) == [nil])
+
+            _ = try DeviceAdministration(store: try hub.store()).setScopes(read: nil, write: Scope(text: "*"), of: "writer")
+            let after = try ScopeTests.write(writer.store, "n2", in: "ML-1")
+            let receiptKey = try hub.current().storage.receiptKey
+            let second = try await writer.push([after], to: hub)
+            #expect(second.receipts == [String(after.dot.counter): try #require(receiptKey.receipt(for: after))])
+            let page = try await reader.push([], to: hub).versions
+            #expect(page.map(\.dot) == [before.dot, after.dot])
+            #expect(page.allSatisfy(receiptKey.vouches(for:)), "every version of the writer, old and new")
+        }
+    }
+
+    /// The control of the attack above, on a fresh hub: the hub's own receipt admits the version.
+    @Test("the hub's own receipt of a version admits it outside the writer's present scope")
+    func ownReceiptAdmits() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let hub = try HubSlot(path: folder.path("hub"), options: folder.options)
+            let device = try await FaultDevice.enroll("field", write: "notes/SD-*", in: folder, at: hub)
+            var outside = try ScopeTests.write(device.store, "outside", in: "ML-1")
+            outside.receipt = try hub.current().storage.receiptKey.receipt(for: outside)
+            let answer = try await device.push([outside], to: hub)
+            #expect(answer.rejected.isEmpty, "\(answer.rejected)")
+            #expect(try hub.store().document(outside.key)?.siblings.map(\.dot) == [outside.dot])
+        }
+    }
+}
+
+/// An enrolled device of these tests: its replica and credential, synced over a fault-free link.
+struct FaultDevice {
+    let name: String
+    let store: ReplicaStore
+    let credential: DeviceCredential
+
+    /// Enrolls a new replica `name` in `folder` at `hub`, reading everything and writing `write`.
+    static func enroll(_ name: String, write: String, in folder: TemporaryReplica, at hub: HubSlot) async throws -> FaultDevice {
+        let store = try folder.create(name)
+        let grants = AccessGrants(read: .everything, write: try #require(Scope(text: write)))
+        let code = try DeviceAdministration(store: try hub.store()).addDevice(name: name, grants: grants, lifetime: .seconds(600)).code
+        let answer = try await hub.current().enroll(try store.enrollmentRequest(code: code), logger: silentLogger)
+        let credential = try #require(DeviceCredential(answer.credential))
+        try store.pinHub(answer.hub, key: try #require(answer.hubKey))
+        return FaultDevice(name: name, store: store, credential: credential)
+    }
+
+    /// One whole sync with `hub`.
+    func sync(_ hub: HubSlot) async throws -> SyncSummary {
+        try await Synchronizer(
+            store: store, transport: FaultLink(hub: hub, credential: credential), peer: FaultSchedule.peer,
+            configuration: .init(retry: .never), logger: silentLogger
+        ).run()
+    }
+
+    /// One exchange pushing `versions` as they are (over the JSON wire form).
+    func push(_ versions: [Version], to hub: HubSlot) async throws -> SyncResponse {
+        let request = SyncRequest(replica: store.replicaID, counter: try store.counter(), checkpoint: nil, push: versions)
+        return try await FaultLink(hub: hub, credential: credential).exchange(request).response
+    }
+}
