@@ -123,13 +123,17 @@ struct ClientTransportBoundsTests {
 
     // MARK: Connections
 
-    /// The requests of one transport share a connection while the hub keeps it open.
+    /// The requests of one transport share a connection while the hub keeps it open. Four
+    /// requests must open at most two connections: a client that opens one per request fails.
+    /// Exactly one is not asked for: on a loaded machine (the whole suite in parallel on two
+    /// cores) libcurl opened a second one twice in CI, with 200 ms between the requests.
     @Test func requestsShareAConnection() async throws {
         let body = #"{"type":"unauthorized","title":"Unauthorized","status":401}"#
         let answer = "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/problem+json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
         try await HostileServer.with(answer: [ByteBuffer(string: answer)], closes: false) { server in
             let transport = HTTPSyncTransport(configuration: .init(hub: server.url, token: "device-token", timeoutSeconds: 10))
-            for _ in 0..<3 {
+            let requests = 4
+            for _ in 0..<requests {
                 let outcome = await Self.within(seconds: Self.wait) {
                     try await transport.exchange(SyncRequest(replica: ReplicaID.random(), counter: 0, checkpoint: nil, push: []))
                 }
@@ -138,13 +142,11 @@ struct ClientTransportBoundsTests {
                     return
                 }
                 #expect(error.code == .unauthorized)
-                // The pool takes the connection back just after the answer ends; on a loaded
-                // machine (the whole suite in parallel) the next request could otherwise come first
-                // and open a second one (seen once in CI: 2 connections).
+                // The pool takes the connection back just after the answer ends.
                 try await Task.sleep(for: .milliseconds(200))
             }
-            #expect(server.requests == 3)
-            #expect(server.connections == 1)
+            #expect(server.requests == requests)
+            #expect(server.connections <= requests / 2)
         }
     }
 
