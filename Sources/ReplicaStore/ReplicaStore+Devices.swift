@@ -338,11 +338,12 @@ extension ReplicaStore {
     }
 
     /// Up to `limit` versions this replica holds in arrival order after `sequence`, for checking
-    /// them all (`fieldcli verify`).
+    /// them all (`fieldcli verify`): a sealed body that does not open is no error here but a
+    /// version with no body and ``StoredVersion/bodyUnopened``.
     public func storedVersions(afterSequence sequence: Int64, limit: Int) throws -> [StoredVersion] {
         try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Rows.storedVersionColumns), body_dropped FROM versions WHERE seq > ? ORDER BY seq LIMIT ?",
+                db, sql: "SELECT \(Rows.checkedVersionColumns) FROM versions WHERE seq > ? ORDER BY seq LIMIT ?",
                 arguments: [sequence, max(1, limit)]
             ).map(Rows.storedVersion)
         }

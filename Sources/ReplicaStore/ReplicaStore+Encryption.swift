@@ -110,6 +110,12 @@ extension ReplicaStore {
                 guard let value = values.first, !value.isNull, cipher.isEncrypting else { return values.first }
                 return try cipher.open(try bytes(value), label: label(values.dropFirst()))
             },
+            // For checking every row (`fieldcli verify`): NULL where a sealed value does not open,
+            // so one altered row is reported rather than failing the whole read.
+            DatabaseFunction("vigil_open_or_null", pure: true) { values in
+                guard let value = values.first, !value.isNull, cipher.isEncrypting else { return values.first }
+                return try? cipher.open(try bytes(value), label: label(values.dropFirst()))
+            },
             DatabaseFunction("vigil_open_text", pure: true) { values in
                 guard let value = values.first, !value.isNull, cipher.isEncrypting else { return values.first }
                 return String(decoding: try cipher.open(try bytes(value), label: label(values.dropFirst())), as: UTF8.self)

@@ -225,7 +225,9 @@ extension StoreError {
             case .SQLITE_IOERR:
                 throw StoreError(.io, "Reading or writing \(path) failed at the disk (\(error.message ?? "I/O error")); nothing was changed.")
             default:
-                throw StoreError(.io, "The replica \(path) failed: \(error.message ?? "SQLite error \(error.resultCode.rawValue)").")
+                // A message from a SQL function (a sealed value that does not open) is a sentence already.
+                let message = error.message ?? "SQLite error \(error.resultCode.rawValue)"
+                throw StoreError(.io, "The replica \(path) failed: \(message)\(message.hasSuffix(".") ? "" : ".")")
             }
         }
     }

@@ -6,12 +6,23 @@ import SyncEngine
 enum Rows {
     /// The columns `version(_:)` reads; the body is opened by `vigil_open` (see
     /// ReplicaStore+Encryption.swift), its label the row's dot, collection and document id.
-    static let versionColumns = """
+    static let versionColumns = versionColumns(opener: "vigil_open")
+    static let storedVersionColumns = versionColumns + ", seq, received_from, set_aside_reason"
+    /// ``storedVersionColumns`` for checking every version: a body that does not open reads as
+    /// NULL (`vigil_open_or_null`), and `body_unopened` says so.
+    static let checkedVersionColumns = versionColumns(opener: "vigil_open_or_null") + """
+        , seq, received_from, set_aside_reason, body_dropped,
+        body IS NOT NULL AND body_dropped = 0
+          AND vigil_open_or_null(body, 'versions', origin, counter, collection, document_id) IS NULL AS body_unopened
+        """
+
+    private static func versionColumns(opener: String) -> String {
+        """
         origin, counter, collection, document_id, partition, context,
-        vigil_open(body, 'versions', origin, counter, collection, document_id) AS body,
+        \(opener)(body, 'versions', origin, counter, collection, document_id) AS body,
         clock_wall, clock_logical, signature
         """
-    static let storedVersionColumns = versionColumns + ", seq, received_from, set_aside_reason"
+    }
 
     static func version(_ row: Row) throws -> Version {
         guard let origin = ReplicaID(row[0] as String),
@@ -34,7 +45,7 @@ enum Rows {
         StoredVersion(
             version: try version(row), sequence: row[10],
             receivedFrom: (row[11] as String?).flatMap { ReplicaID($0) }, setAsideReason: row[12],
-            bodyDropped: (row["body_dropped"] as Bool?) ?? false)
+            bodyDropped: (row["body_dropped"] as Bool?) ?? false, bodyUnopened: (row["body_unopened"] as Bool?) ?? false)
     }
 
     static func versionArguments(

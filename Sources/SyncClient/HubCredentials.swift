@@ -141,9 +141,15 @@ public struct HubCredentials: Sendable, Hashable {
     }
 
     /// The credential saved for the replica at `replicaPath`, if any (nil too when the file can be
-    /// read by other users).
+    /// read by other users, or is sealed: see ``savedToken(for:)``).
     public static func savedToken(forReplicaAt replicaPath: String) -> String? {
         (try? savedFile(forReplicaAt: replicaPath))?.credential
+    }
+
+    /// The credential saved for the opened replica `store`, if any (opened with its data key when
+    /// it is encrypted; nil too when the file can be read by other users or does not open).
+    public static func savedToken(for store: ReplicaStore) -> String? {
+        (try? savedFile(forReplicaAt: store.path, store: store))?.credential
     }
 
     /// Saves the credential, the hub's URL and how it was trusted (a CA file's absolute path, or

@@ -18,8 +18,8 @@ struct SharedReplicas {
         try await HubFixture.withHub { hub in
             let shared = SharedReplicas(sandbox: sandbox, hub: hub, a: sandbox.replicaPath, b: sandbox.path("b.sqlite"))
             for path in [shared.a, shared.b] {
-                try await sandbox.succeed("init", "--db", path)
-                try await hub.enroll(try ReplicaStore.open(at: path), save: true)
+                try await sandbox.initialize(path)
+                try await hub.enroll(try CLISandbox.open(path), save: true)
             }
             try await body(shared)
         }
@@ -141,18 +141,18 @@ struct BaseWriteTests {
         let sandbox = try CLISandbox()
         try await sandbox.initialize()
         let other = sandbox.path("b.sqlite")
-        try await sandbox.succeed("init", "--db", other)
+        try await sandbox.initialize(other)
         let first = sandbox.path("warning.json")
         try Data(RecordBodies.warning(acknowledged: false).utf8).write(to: URL(fileURLWithPath: first))
         let acknowledged = sandbox.path("acknowledged.json")
         try Data(RecordBodies.warning(acknowledged: true).utf8).write(to: URL(fileURLWithPath: acknowledged))
         let id = try await sandbox.succeed("record", "warning", "--from", first).output
-        try deliver(from: sandbox.replicaPath, to: other)
+        try CLISandbox.deliver(from: sandbox.replicaPath, to: other)
         let document = try await sandbox.succeed("get", "warnings", id, "--json").json()
         let context = try #require(document["context"] as? [String: Any])
         let base = String(decoding: try JSONSerialization.data(withJSONObject: context), as: UTF8.self)
         try await sandbox.succeed("record", "warning", "--id", id, "--from", acknowledged, "--db", other)
-        try deliver(from: other, to: sandbox.replicaPath)
+        try CLISandbox.deliver(from: other, to: sandbox.replicaPath)
 
         try await sandbox.fail(
             Exit.usage, mentioning: "--id", ["record", "warning", "--from", acknowledged, "--base", base])
@@ -167,10 +167,10 @@ struct BaseWriteTests {
         let sandbox = try CLISandbox()
         try await sandbox.initialize()
         let other = sandbox.path("b.sqlite")
-        try await sandbox.succeed("init", "--db", other)
+        try await sandbox.initialize(other)
         let id = try await sandbox.put("reports", #"{"title": "Flood"}"#)
-        let otherID = try ReplicaStore.open(at: other).replicaID.hex
-        let mine = try ReplicaStore.open(at: sandbox.replicaPath).replicaID.hex
+        let otherID = try CLISandbox.open(other).replicaID.hex
+        let mine = try CLISandbox.open(sandbox.replicaPath).replicaID.hex
         let before = try await sandbox.snapshot()
 
         try await sandbox.fail(
@@ -190,14 +190,5 @@ struct BaseWriteTests {
             try await sandbox.fail(Exit.invalidInput, mentioning: "claims", ["delete", "reports", id, "--base", claim])
         }
         #expect(try await sandbox.snapshot() == before)
-    }
-
-    /// Applies every version `source` holds to `target`, with `source`'s public key, as a sync would.
-    func deliver(from source: String, to target: String) throws {
-        let sender = try ReplicaStore.open(at: source)
-        let receiver = try ReplicaStore.open(at: target)
-        let batch = try sender.versions(missingFrom: receiver.knowledge(), limit: 10_000, maxBytes: .max)
-        try receiver.savePublicKeys([sender.replicaID: sender.publicKey])
-        try receiver.apply(batch.versions, from: sender.replicaID)
     }
 }

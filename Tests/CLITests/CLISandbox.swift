@@ -1,4 +1,3 @@
-import AtRest
 import Foundation
 import ReplicaStore
 import SyncEngine
@@ -24,7 +23,9 @@ final class CLISandbox: Sendable {
     let directory: URL
     let runner: CLIRunner
 
-    init() throws {
+    /// A new sandbox; under `VIGIL_TEST_ENCRYPTED=1` its runs read the tests' passphrase unless
+    /// `followsEncryptedRun` is false (for a suite that chooses and passes passphrases itself).
+    init(followsEncryptedRun: Bool = true) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("vigil-cli-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -32,7 +33,7 @@ final class CLISandbox: Sendable {
             "VIGIL_DB": directory.appendingPathComponent("replica.sqlite").path,
             "HOME": directory.path,
         ]
-        if TemporaryReplica.encrypting {
+        if TemporaryReplica.encrypting && followsEncryptedRun {
             // Every run reads the passphrase from a private file beside the folder (tests that
             // look at the folder's files see only the replica's); scrypt is cheap (tests only).
             let file = directory.path + ".passphrase"
@@ -91,10 +92,33 @@ final class CLISandbox: Sendable {
         return result
     }
 
-    /// Creates the default replica with `fieldcli init` (`init --encrypt` under `VIGIL_TEST_ENCRYPTED=1`).
-    func initialize() async throws {
-        if TemporaryReplica.encrypting { try await succeed("init", "--encrypt") } else { try await succeed("init") }
+    /// Creates the default replica, or the one at `path`, with `fieldcli init` (`init --encrypt`
+    /// under `VIGIL_TEST_ENCRYPTED=1`).
+    func initialize(_ path: String? = nil) async throws {
+        let arguments = ["init"] + (TemporaryReplica.encrypting ? ["--encrypt"] : []) + (path.map { ["--db", $0] } ?? [])
+        let result = try await runner.run(arguments)
+        #expect(result.succeeded && result.stderr.isEmpty, "\(result)")
     }
+
+    /// Opens the replica at `path` in this process (another connection, as a second process
+    /// would), with the tests' passphrase should it be encrypted.
+    static func open(_ path: String) throws -> ReplicaStore {
+        try ReplicaStore.open(at: path, options: TemporaryReplica.unlocking(ReplicaStore.Options()))
+    }
+
+    /// Applies every version the replica at `source` holds to the one at `target`, with
+    /// `source`'s public key, as a sync would.
+    static func deliver(from source: String, to target: String) throws {
+        let sender = try open(source)
+        let receiver = try open(target)
+        let batch = try sender.versions(missingFrom: receiver.knowledge(), limit: 10_000, maxBytes: .max)
+        try receiver.savePublicKeys([sender.replicaID: sender.publicKey])
+        try receiver.apply(batch.versions, from: sender.replicaID)
+    }
+
+    /// The environment a shell of a test's own needs to run `fieldcli` on this sandbox's
+    /// replicas: `VIGIL_DB`, and under `VIGIL_TEST_ENCRYPTED=1` the passphrase file and scrypt cost.
+    var shellEnvironment: [String: String] { runner.environment }
 
     /// Writes a document and returns its id.
     func put(_ collection: String, _ body: String, id: String? = nil, extra: [String] = []) async throws -> String {
@@ -110,10 +134,7 @@ final class CLISandbox: Sendable {
         let path = path ?? replicaPath
         let status = try await runner.run(["status", "--json", "--db", path])
         #expect(status.succeeded, "\(status)")
-        var options = ReplicaStore.Options()
-        options.passphrase = { try Passphrase(TemporaryReplica.passphrase) }
-        options.unlockDelay = .zero
-        let store = try ReplicaStore.open(at: path, options: options)
+        let store = try Self.open(path)
         let versions = try store.feedPage(after: .start, limit: 1_000_000, maxBytes: .max).versions
         return ReplicaSnapshot(
             status: status.stdout, versions: versions.map { "\($0.dot) \($0.signature.base64EncodedString())" },

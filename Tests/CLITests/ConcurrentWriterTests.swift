@@ -12,7 +12,7 @@ struct ConcurrentWriterTests {
         try await sandbox.initialize()
         let perWriter = 50
         let shell = CLIRunner(
-            executable: URL(fileURLWithPath: "/bin/sh"), environment: ["VIGIL_DB": sandbox.replicaPath])
+            executable: URL(fileURLWithPath: "/bin/sh"), environment: sandbox.shellEnvironment)
         let script = """
             set -e
             i=0
@@ -39,6 +39,6 @@ struct ConcurrentWriterTests {
             (body["writer"] as? String).flatMap { writer in (body["n"] as? Int).map { "\(writer)\($0)" } }
         })
         #expect(written.count == 2 * perWriter)
-        #expect(try ReplicaStore.open(at: sandbox.replicaPath).integrityProblems().isEmpty)
+        #expect(try CLISandbox.open(sandbox.replicaPath).integrityProblems().isEmpty)
     }
 }

@@ -13,23 +13,14 @@ struct ConflictTests {
     func makeConflict(_ sandbox: CLISandbox) async throws -> (id: String, other: String) {
         let other = sandbox.path("b.sqlite")
         try await sandbox.initialize()
-        try await sandbox.succeed("init", "--db", other)
+        try await sandbox.initialize(other)
         let id = try await sandbox.put("reports", #"{"title": "Flood", "status": "open", "casualties": 0}"#)
-        try deliver(from: sandbox.replicaPath, to: other)
+        try CLISandbox.deliver(from: sandbox.replicaPath, to: other)
         _ = try await sandbox.put("reports", #"{"title": "Flood", "status": "closed", "casualties": 0}"#, id: id)
         _ = try await sandbox.put(
             "reports", #"{"title": "Flood", "status": "open", "casualties": 3}"#, id: id, extra: ["--db", other])
-        try deliver(from: other, to: sandbox.replicaPath)
+        try CLISandbox.deliver(from: other, to: sandbox.replicaPath)
         return (id, other)
-    }
-
-    /// Applies every version `source` holds to `target`, with `source`'s public key, as a sync would.
-    func deliver(from source: String, to target: String) throws {
-        let sender = try ReplicaStore.open(at: source)
-        let receiver = try ReplicaStore.open(at: target)
-        let batch = try sender.versions(missingFrom: receiver.knowledge(), limit: 10_000, maxBytes: .max)
-        try receiver.savePublicKeys([sender.replicaID: sender.publicKey])
-        try receiver.apply(batch.versions, from: sender.replicaID)
     }
 
     @Test("a conflict shows in status, conflicts list, get and conflicts show with the differing fields")
@@ -120,12 +111,12 @@ struct ConflictTests {
         let sandbox = try CLISandbox()
         let other = sandbox.path("b.sqlite")
         try await sandbox.initialize()
-        try await sandbox.succeed("init", "--db", other)
+        try await sandbox.initialize(other)
         let id = try await sandbox.put("reports", #"{"title": "Rumour"}"#)
-        try deliver(from: sandbox.replicaPath, to: other)
+        try CLISandbox.deliver(from: sandbox.replicaPath, to: other)
         _ = try await sandbox.put("reports", #"{"title": "Rumour, confirmed"}"#, id: id)
         try await sandbox.succeed("delete", "reports", id, "--db", other)
-        try deliver(from: other, to: sandbox.replicaPath)
+        try CLISandbox.deliver(from: other, to: sandbox.replicaPath)
 
         let show = try await sandbox.succeed("conflicts", "show", "reports", id)
         #expect(show.stdout.split(separator: "\n").contains { $0.hasPrefix("* deleted") })

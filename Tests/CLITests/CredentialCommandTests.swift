@@ -1,4 +1,5 @@
 import Foundation
+import SyncClient
 import Testing
 import TestSupport
 
@@ -9,10 +10,13 @@ import TestSupport
 struct CredentialCommandTests {
     static let savedHub = "http://127.0.0.1:9"
 
+    /// Saves a credential for `savedHub` as `fieldcli enroll` does (sealed when the replica is
+    /// encrypted), then gives its file `mode`.
     static func saveCredential(_ sandbox: CLISandbox, mode: Int) throws {
-        let path = sandbox.replicaPath + ".credential"
-        let contents = Data(#"{"credential":"saved-credential-value","hub":"\#(savedHub)"}"#.utf8)
-        #expect(FileManager.default.createFile(atPath: path, contents: contents, attributes: [.posixPermissions: mode]))
+        let hub = try #require(URL(string: savedHub))
+        try HubCredentials(url: hub, token: "saved-credential-value").saveToken(for: CLISandbox.open(sandbox.replicaPath))
+        let path = HubCredentials.credentialPath(forReplicaAt: sandbox.replicaPath)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
     }
 
     /// Attack: `--hub` (or `VIGIL_HUB`) pointed at a host someone else holds, to collect the

@@ -144,7 +144,7 @@ struct EditCommandTests {
             ["EDIT_SED": "s/Attack at dawn/Attack before dawn/", "EDIT_SECRET": RecordBodies.secret])
         #expect(result.succeeded, "\(result)")
         #expect(!editor.logged.contains("secret seen"))
-        let store = try ReplicaStore.open(at: sandbox.replicaPath)
+        let store = try CLISandbox.open(sandbox.replicaPath)
         let key = DocumentKey(collection: CollectionName("observations")!, id: DocumentID(id)!)
         let body = try #require(try store.document(key)?.siblings.first?.body)
         let text = String(decoding: body, as: UTF8.self)

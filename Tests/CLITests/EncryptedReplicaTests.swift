@@ -24,7 +24,7 @@ struct EncryptedReplicaTests {
         let encrypted: Bool
 
         init(encrypted: Bool = true) throws {
-            sandbox = try CLISandbox()
+            sandbox = try CLISandbox(followsEncryptedRun: false)
             replica = sandbox.path("field/replica.sqlite")
             passphraseFile = sandbox.path("passphrase")
             self.encrypted = encrypted
@@ -115,6 +115,31 @@ struct EncryptedReplicaTests {
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: field.replica)) == before)
         #expect(try field.open().status().versions == 1)
+    }
+
+    /// Regression: one sealed body altered on the disk made `verify` (and every command) fail
+    /// with exit 74 instead of listing that version; the sentence also ended in "..".
+    @Test(
+        "verify lists a version whose sealed body does not open, with exit 65; reading it fails in one sentence",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "needs the sqlite3 shell"))
+    func alteredSealedBody() async throws {
+        let field = try Field()
+        try await field.initialize()
+        let kept = try await field.succeed("put", "reports", "--body", #"{"title": "Road blocked"}"#).output
+        let altered = try await field.succeed("put", "reports", "--body", #"{"title": "Shots heard"}"#).output
+        try VerifyTests.alterOneByte(of: altered, in: field.replica, sealed: true)
+
+        let result = try await field.run(["verify", "--json"])
+        #expect(result.exitCode == 65, "\(result)")
+        let report = try result.json()
+        let invalid = try #require(report["invalid"] as? [[String: Any]])
+        #expect(invalid.map { $0["id"] as? String } == [altered])
+        #expect((invalid.first?["reason"] as? String)?.contains("does not open") == true)
+        #expect(report["checked"] as? Int == 2 && report["valid"] as? Int == 1)
+        let read = try await field.run(["get", "reports", altered])
+        #expect(read.exitCode == Exit.diskOrIO && read.stderr.contains("does not open"), "\(read)")
+        #expect(read.stderr.split(separator: "\n").count == 1 && !read.stderr.contains(".."), "\(read)")
+        try await field.succeed("get", "reports", kept)
     }
 
     @Test("init --encrypt refuses a passphrase file others can read, and an empty one")

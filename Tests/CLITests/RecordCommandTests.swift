@@ -100,7 +100,7 @@ struct RecordCommandTests {
         let id = try await sandbox.succeed("record", "observation", "--from", file).output
         let key = try #require(
             DocumentID(id).map { DocumentKey(collection: RecordKind.observation.collection, id: $0) })
-        let stored = try ReplicaStore.open(at: sandbox.replicaPath).document(key)?.siblings.first?.body
+        let stored = try CLISandbox.open(sandbox.replicaPath).document(key)?.siblings.first?.body
         #expect(stored == Data(text.utf8))
         // A new version of the same record, from stdin.
         let edited = text.replacingOccurrences(of: "\"count\": 12", with: "\"count\": 14")

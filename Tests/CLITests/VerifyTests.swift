@@ -31,10 +31,7 @@ struct VerifyTests {
         let text = try await sandbox.succeed("verify")
         #expect(text.stdout.contains("Checked 2 versions"))
 
-        // Change one byte of one body ("Shots" becomes "Shote") directly in the file.
-        try Self.sqlite(
-            sandbox.replicaPath,
-            "UPDATE versions SET body = CAST(replace(CAST(body AS TEXT), 'Shots', 'Shote') AS BLOB) WHERE document_id = '\(altered)';")
+        try Self.alterOneByte(of: altered, in: sandbox.replicaPath)
 
         let result = try await sandbox.fieldcli("verify", "--json")
         #expect(result.exitCode == 65, "\(result)")
@@ -48,11 +45,26 @@ struct VerifyTests {
 
         let listed = try await sandbox.fieldcli("verify")
         #expect(listed.exitCode == 65)
-        #expect(listed.stdout.contains("reports/\(altered)") && listed.stdout.contains("invalid signature"))
+        let reason = TemporaryReplica.encrypting ? "its encrypted body does not open" : "invalid signature"
+        #expect(listed.stdout.contains("reports/\(altered)") && listed.stdout.contains(reason), "\(listed)")
         #expect(!listed.stdout.contains(kept))
-        // history flags it too.
-        let history = try await sandbox.succeed("history", "reports", altered, "--json").json()
-        let versions = try #require(history["versions"] as? [[String: Any]])
-        #expect(versions.first?["signature"] as? String == "invalid")
+        if TemporaryReplica.encrypting {
+            // A sealed body that does not open cannot be shown: reading it fails, in one sentence.
+            try await sandbox.fail(Exit.diskOrIO, mentioning: "does not open", ["get", "reports", altered])
+        } else {
+            // history flags it too.
+            let history = try await sandbox.succeed("history", "reports", altered, "--json").json()
+            let versions = try #require(history["versions"] as? [[String: Any]])
+            #expect(versions.first?["signature"] as? String == "invalid")
+        }
+    }
+
+    /// Changes one byte of the body of document `id` directly in the file: in clear, "Shots"
+    /// becomes "Shote"; sealed, the last byte of the tag is flipped.
+    static func alterOneByte(of id: String, in path: String, sealed: Bool = TemporaryReplica.encrypting) throws {
+        let body = sealed
+            ? "CAST(substr(body, 1, length(body) - 1) || CASE WHEN substr(body, -1) = X'00' THEN X'01' ELSE X'00' END AS BLOB)"
+            : "CAST(replace(CAST(body AS TEXT), 'Shots', 'Shote') AS BLOB)"
+        try sqlite(path, "UPDATE versions SET body = \(body) WHERE document_id = '\(id)';")
     }
 }

@@ -10,9 +10,11 @@ import TestSupport
 /// `fieldcli sync` in process: exit codes of the fixed table, and the token saved after a success.
 @Suite("Client command")
 struct ClientCommandTests {
+    /// Runs `fieldcli sync ARGUMENTS` in this process (with the passphrase of an encrypted test replica).
     static func run(_ arguments: [String]) async throws {
-        let command = try FieldCLI.Sync.parse(arguments)
-        try await command.run()
+        try await TemporaryReplica.withPassphraseArguments { passphrase in
+            try await FieldCLI.Sync.parse(arguments + passphrase).run()
+        }
     }
 
     static func exitCode(_ arguments: [String]) async -> Int32? {
@@ -39,7 +41,7 @@ struct ClientCommandTests {
                 #expect(!FileManager.default.fileExists(atPath: HubCredentials.credentialPath(forReplicaAt: store.path)))
                 let token = try await hub.enroll(store)
                 #expect(await Self.exitCode(db + ["--hub", hub.url.absoluteString, "--token", token]) == 0)
-                #expect(HubCredentials.savedToken(forReplicaAt: store.path) == token)
+                #expect(HubCredentials.savedToken(for: store) == token)
                 // The next run needs no flags.
                 #expect(await Self.exitCode(db) == 0)
                 #expect(throws: (any Error).self) {

@@ -125,7 +125,7 @@ struct ClientHTTPTests {
                     store: store, transport: HTTPSyncTransport(configuration: .init(hub: credentials.url, token: credentials.token)),
                     peer: credentials.peerName, logger: silentLogger
                 ).run()
-                try credentials.saveToken(forReplicaAt: store.path)
+                try credentials.saveToken(for: store)
                 let attributes = try FileManager.default.attributesOfItem(
                     atPath: HubCredentials.credentialPath(forReplicaAt: store.path))
                 #expect((attributes[.posixPermissions] as? Int) == 0o600)

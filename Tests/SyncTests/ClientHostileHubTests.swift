@@ -148,7 +148,7 @@ struct ClientHostileHubTests {
                     try await DeviceEnrollment.enroll(store, hub: hub.url, code: "ABCD-EFGH", timeoutSeconds: 5)
                 }
                 #expect(error?.code == .redirected)
-                #expect(HubCredentials.savedToken(forReplicaAt: store.path) == nil)
+                #expect(HubCredentials.savedToken(for: store) == nil)
             }
         }
     }

@@ -124,7 +124,7 @@ struct ClientIncarnationTests {
                 try Self.copy(folder, "original", to: "copy")
                 let original = try folder.open("original")
                 let copy = try folder.open("copy")
-                #expect(HubCredentials.savedToken(forReplicaAt: copy.path) == token)
+                #expect(HubCredentials.savedToken(for: copy) == token)
                 _ = try Self.diverge(original: original, copy: copy)
                 _ = try await Self.sync(original, Self.transport(hub, token), verify: true)
                 _ = try await Self.sync(copy, Self.transport(hub, token), verify: true)

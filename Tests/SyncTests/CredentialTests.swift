@@ -65,7 +65,7 @@ struct CredentialTests {
                     try HubCredentials.resolve(hub: nil, token: nil, store: store, environment: [:])
                 }
                 #expect(error?.code == .credentialFileExposed)
-                #expect(HubCredentials.savedToken(forReplicaAt: store.path) == nil)
+                #expect(HubCredentials.savedToken(for: store) == nil)
             }
         }
     }
@@ -80,7 +80,9 @@ struct CredentialTests {
                 _ = try await DeviceEnrollment.enroll(store, hub: url, code: code, trust: HubTrust(pins: [pin]))
                 let path = HubCredentials.credentialPath(forReplicaAt: store.path)
                 #expect(Self.mode(path) == 0o600)
-                let file = try JSONSerialization.jsonObject(with: try #require(FileManager.default.contents(atPath: path))) as? [String: Any]
+                let stored = try #require(FileManager.default.contents(atPath: path))
+                let content = store.isEncrypted ? try store.openFile(stored, purpose: "credential") : stored
+                let file = try JSONSerialization.jsonObject(with: content) as? [String: Any]
                 #expect(file?["pins"] as? [String] == [pin])
 
                 let saved = try HubCredentials.resolve(hub: nil, token: nil, store: store, environment: [:])

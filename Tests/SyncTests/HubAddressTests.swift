@@ -1,11 +1,9 @@
-import ArgumentParser
 import Foundation
 import ReplicaStore
 import SyncClient
 import SyncEngine
 import Testing
 import TestSupport
-@testable import fieldcli
 
 /// A peer is its replica id, not the address used to reach it (design.md, Trust): the same hub
 /// under another address costs a no-op sync, another hub under an old address is refused.
@@ -91,7 +89,7 @@ struct HubAddressTests {
                     #expect(try device.trustedHubs().count == 1)
 
                     // The command line says so with its own exit code, and keeps the hub's state where it was.
-                    let code = await Self.exitCode([
+                    let code = await ClientCommandTests.exitCode([
                         "--db", device.path, "--hub", stranger.url.absoluteString, "--token", strangerToken, "--json",
                     ])
                     #expect(code == 81)
@@ -99,17 +97,6 @@ struct HubAddressTests {
                     #expect(try device.status() == held)
                 }
             }
-        }
-    }
-
-    static func exitCode(_ arguments: [String]) async -> Int32? {
-        do {
-            try await FieldCLI.Sync.parse(arguments).run()
-            return 0
-        } catch let error as ExitCode {
-            return error.rawValue
-        } catch {
-            return nil
         }
     }
 }

@@ -2,6 +2,7 @@ public import Foundation
 public import Logging
 public import ReplicaStore
 import ServiceLifecycle
+import SyncClient
 public import SyncEngine
 public import SyncHub
 
@@ -149,14 +150,8 @@ public final class HubFixture: Sendable {
         let credential = try await Self.enroll(
             name: name ?? "device-\(replica.replicaID.short)", grants: grants, store: store, exchange: exchange
         ) { try replica.enrollmentRequest(code: $0) }
-        if save {
-            let file = ["hub": url.absoluteString, "credential": credential]
-            let data = try JSONSerialization.data(withJSONObject: file)
-            let path = replica.path + ".credential"
-            guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
-                throw HubFixtureError(message: "Cannot write \(path).")
-            }
-        }
+        // As `fieldcli enroll` saves it: sealed under the data key of an encrypted replica.
+        if save { try HubCredentials(url: url, token: credential).saveToken(for: replica) }
         return credential
     }
 

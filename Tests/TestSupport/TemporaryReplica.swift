@@ -42,6 +42,18 @@ public final class TemporaryReplica: Sendable {
         return Self.unlocking(options)
     }
 
+    /// Runs `body` with the arguments that give a `fieldcli` or `syncd` command run in this
+    /// process the passphrase of the replicas made here: none when not ``encrypting``, else
+    /// `--passphrase-file` and a private file holding ``passphrase``, removed afterwards.
+    public static func withPassphraseArguments<T>(_ body: ([String]) async throws -> T) async throws -> T {
+        guard encrypting else { return try await body([]) }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-passphrase-\(UUID().uuidString)").path
+        guard FileManager.default.createFile(atPath: file, contents: Data((passphrase + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file]) }
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        return try await body(["--passphrase-file", file])
+    }
+
     /// `options` that also answer the passphrase of an encrypted replica made here, with cheap key
     /// derivation and no unlock delay (tests only).
     public static func unlocking(_ options: ReplicaStore.Options) -> ReplicaStore.Options {

@@ -12,15 +12,21 @@ public struct StoredVersion: Sendable, Hashable {
     /// The body was dropped after the hub acknowledged the version (delete after receipt): the
     /// version's body is nil but it is not a tombstone.
     public var bodyDropped: Bool
+    /// The body is held sealed but does not open under the replica's data key (altered on disk,
+    /// or moved from another row): the version's body is nil. Only ``ReplicaStore/storedVersions(afterSequence:limit:)``
+    /// reads such a row; any other read of it fails.
+    public var bodyUnopened: Bool
 
     public init(
-        version: Version, sequence: Int64, receivedFrom: ReplicaID?, setAsideReason: String?, bodyDropped: Bool = false
+        version: Version, sequence: Int64, receivedFrom: ReplicaID?, setAsideReason: String?, bodyDropped: Bool = false,
+        bodyUnopened: Bool = false
     ) {
         self.version = version
         self.sequence = sequence
         self.receivedFrom = receivedFrom
         self.setAsideReason = setAsideReason
         self.bodyDropped = bodyDropped
+        self.bodyUnopened = bodyUnopened
     }
 }
 
