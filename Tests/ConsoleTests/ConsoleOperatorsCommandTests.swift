@@ -59,4 +59,17 @@ struct ConsoleOperatorsCommandTests {
             #expect(changes.map(\.detail["totp"]) == ["set", "removed"])
         }
     }
+
+    /// `syncd serve --console-idle-timeout` takes a duration; anything else is a usage error
+    /// before the hub starts.
+    @Test func serveRefusesAnIdleTimeoutThatIsNoDuration() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let syncd = try CLIRunner(product: "syncd")
+            for bad in ["soon", "0m", "-5m"] {
+                let answer = try await syncd.run(["serve", "--console-idle-timeout", bad, "--db", folder.path("hub.sqlite")])
+                #expect(answer.exitCode == 64 && answer.stderr.contains("--console-idle-timeout"), "\(bad): \(answer)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: folder.path("hub.sqlite")), "refused before the hub opened")
+        }
+    }
 }
