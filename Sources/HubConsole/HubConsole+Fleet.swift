@@ -34,30 +34,9 @@ extension HubConsole {
             return (devices, more, try store.setAsideCounts(of: devices))
         }
         let now = store.now()
-        let stale = UInt64(configuration.staleAfter.components.seconds) * 1_000
         let isAdmin = session.role >= .admin
-        let rows: [HTML] = devices.map { device in
-            let old = device.status == .active && (device.lastSeenAt.map { now > $0 + stale } ?? true)
-            let mark: HTML = old ? " class=\"stale\"" : .empty
-            let skew = device.lastSkewMilliseconds.map { String(format: "%+.1f s", Double($0) / 1000) } ?? "—"
-            let counts = setAside[device.replicaID] ?? SetAsideCounts()
-            let action: HTML = isAdmin && device.status == .active
-                ? """
-                <form method="post" action="/console/fleet/scopes" class="scopes">\(Self.csrfField(session))\
-                <input type="hidden" name="replica" value="\(device.replicaID.hex)">\
-                <input name="read" value="\(device.grants.read.text)" aria-label="May read" maxlength="1000">\
-                <input name="write" value="\(device.grants.write.text)" aria-label="May write" maxlength="1000">\
-                <button type="submit">Change scopes</button></form>\
-                <form method="post" action="/console/fleet/revoke">\(Self.csrfField(session))\
-                <input type="hidden" name="replica" value="\(device.replicaID.hex)">\
-                <button type="submit" class="danger">Revoke</button></form>
-                """ : .empty
-            return """
-                <tr\(mark)><td>\(device.name)<br><small>\(device.replicaID.short)</small></td><td>\(device.status.rawValue)</td>\
-                <td>\(Self.time(device.lastSeenAt))</td><td>\(device.lastLag.map(String.init) ?? "—")</td><td>\(skew)</td>\
-                <td>\(Self.count(counts.rejected))</td><td>\(Self.count(counts.quarantined))</td>\
-                <td><code>\(device.grants.read.text)</code></td><td><code>\(device.grants.write.text)</code></td><td>\(action)</td></tr>
-                """
+        let rows = devices.map { device in
+            fleetRow(device, setAside[device.replicaID] ?? SetAsideCounts(), now: now, actions: isAdmin ? session : nil)
         }
         let table: HTML = rows.isEmpty
             ? "<p>No device is enrolled.</p>"
@@ -79,6 +58,34 @@ extension HubConsole {
         return Self.page(
             "Fleet", session: session,
             "<p class=\"note\">Highlighted: active devices not seen for more than \(Int(configuration.staleAfter.components.seconds / 86_400)) days.</p>\(table)\(Self.pager(first: "/console/fleet", next: next))\(enroll)")
+    }
+
+    /// A device's row: stale when active and not seen for longer than ``ConsoleConfiguration/staleAfter``;
+    /// with the forms that change its scopes and revoke it when `actions` (an admin's session) is given.
+    func fleetRow(_ device: DeviceRecord, _ counts: SetAsideCounts, now: UInt64, actions: OperatorSession?) -> HTML {
+        let stale = UInt64(configuration.staleAfter.components.seconds) * 1_000
+        let old = device.status == .active && (device.lastSeenAt.map { now > $0 + stale } ?? true)
+        let mark: HTML = old ? " class=\"stale\"" : .empty
+        let skew = device.lastSkewMilliseconds.map { String(format: "%+.1f s", Double($0) / 1000) } ?? "—"
+        var forms: HTML = .empty
+        if let session = actions, device.status == .active {
+            forms = """
+                <form method="post" action="/console/fleet/scopes" class="scopes">\(Self.csrfField(session))\
+                <input type="hidden" name="replica" value="\(device.replicaID.hex)">\
+                <input name="read" value="\(device.grants.read.text)" aria-label="May read" maxlength="1000">\
+                <input name="write" value="\(device.grants.write.text)" aria-label="May write" maxlength="1000">\
+                <button type="submit">Change scopes</button></form>\
+                <form method="post" action="/console/fleet/revoke">\(Self.csrfField(session))\
+                <input type="hidden" name="replica" value="\(device.replicaID.hex)">\
+                <button type="submit" class="danger">Revoke</button></form>
+                """
+        }
+        return """
+            <tr\(mark)><td>\(device.name)<br><small>\(device.replicaID.short)</small></td><td>\(device.status.rawValue)</td>\
+            <td>\(Self.time(device.lastSeenAt))</td><td>\(device.lastLag.map(String.init) ?? "—")</td><td>\(skew)</td>\
+            <td>\(Self.count(counts.rejected))</td><td>\(Self.count(counts.quarantined))</td>\
+            <td><code>\(device.grants.read.text)</code></td><td><code>\(device.grants.write.text)</code></td><td>\(forms)</td></tr>
+            """
     }
 
     /// A count in a fleet cell: marked when not zero, so that a device with versions set aside stands out.
