@@ -38,4 +38,19 @@ struct SyncResponseEncoderTests {
             }
         }
     }
+
+    /// Schedule: a version is served without a receipt, then its writer's write scope changes and
+    /// the hub serves it with one. Before the fix the kept JSON (keyed by dot and signature) went
+    /// out again without the receipt, and a restored hub would quarantine the version.
+    @Test("a version kept without its receipt goes out with it once it carries one")
+    func receiptIsPartOfTheKeptJSON() throws {
+        let encoder = SyncResponseEncoder()
+        let version = try #require(try Self.versions(1).first)
+        let receipted = AdmissionReceiptKey(signingKey: Data(repeating: 1, count: 32)).withReceipt(version)
+        for page in [[version], [receipted], [version]] {
+            let response = Self.response(versions: page)
+            let decoded = try JSONDecoder().decode(SyncResponse.self, from: try encoder.encode(response))
+            #expect(decoded.versions.map(\.receipt) == page.map(\.receipt))
+        }
+    }
 }

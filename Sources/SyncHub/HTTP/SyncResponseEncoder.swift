@@ -14,9 +14,12 @@ final class SyncResponseEncoder: Sendable {
     let maxBytes: Int
     private let cache: Mutex<Generations>
 
+    /// A version's JSON depends on its signed content (named by dot and signature) and on the
+    /// receipt it carries (which the hub gives once the writer's write scope changed).
     private struct Key: Hashable {
         var dot: Dot
         var signature: Data
+        var receipt: AdmissionReceipt?
     }
 
     private struct Generations {
@@ -58,7 +61,7 @@ final class SyncResponseEncoder: Sendable {
 
     /// `version`'s JSON, from the cache or encoded and kept.
     private func json(_ version: Version) throws -> Data {
-        let key = Key(dot: version.dot, signature: version.signature)
+        let key = Key(dot: version.dot, signature: version.signature, receipt: version.receipt)
         let maxBytes = self.maxBytes
         let held = cache.withLock { generations -> Data? in
             if let json = generations.newer[key] { return json }
