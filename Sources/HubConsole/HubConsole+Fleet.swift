@@ -42,7 +42,7 @@ extension HubConsole {
             ? "<p>No device is enrolled.</p>"
             : """
                 <div class="scroll"><table><thead><tr><th>Device</th><th>State</th><th>Last seen</th><th>Behind</th>\
-                <th>Clock skew</th><th>Rejected</th><th>Quarantined</th><th>Reads</th><th>Writes</th><th></th></tr></thead><tbody>\(rows)</tbody></table></div>
+                <th>To push</th><th>Clock skew</th><th>Rejected</th><th>Quarantined</th><th>Reads</th><th>Writes</th><th></th></tr></thead><tbody>\(rows)</tbody></table></div>
                 """
         let next = more ? devices.last.map { HTML.link("/console/fleet", [("after", $0.name), ("since", "\($0.enrolledAt)")]) } : nil
         let enroll: HTML = isAdmin
@@ -82,7 +82,8 @@ extension HubConsole {
         }
         return """
             <tr\(mark)><td>\(device.name)<br><small>\(device.replicaID.short)</small></td><td>\(device.status.rawValue)</td>\
-            <td>\(Self.time(device.lastSeenAt))</td><td>\(device.lastLag.map(String.init) ?? "—")</td><td>\(skew)</td>\
+            <td>\(Self.time(device.lastSeenAt))</td><td>\(device.lastLag.map(String.init) ?? "—")</td>\
+            <td>\(device.lastPending.map(String.init) ?? "—")</td><td>\(skew)</td>\
             <td>\(Self.count(counts.rejected))</td><td>\(Self.count(counts.quarantined))</td>\
             <td><code>\(device.grants.read.text)</code></td><td><code>\(device.grants.write.text)</code></td><td>\(forms)</td></tr>
             """

@@ -23,6 +23,8 @@ public struct DeviceRecord: Sendable, Hashable {
     public var lastLag: Int?
     /// The device's clock minus the hub's at its last exchange, in milliseconds.
     public var lastSkewMilliseconds: Int64?
+    /// How many versions the device said wait to be pushed, at its last exchange.
+    public var lastPending: Int?
     /// The device's further replica ids, oldest first: new incarnations it took after forks,
     /// bound to the same enrollment (key and credential). ``replicaID`` is the enrolled one.
     public var incarnations: [ReplicaID] = []
@@ -286,13 +288,17 @@ extension ReplicaStore {
 
     /// Records a device's exchange: when, how many versions of the feed lay beyond `sequence`
     /// (its checkpoint's position) when it pulled, and the clock skew seen.
-    public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?) throws {
+    public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?, pending: Int? = nil) throws {
         let now = Int64(clamping: options.now())
         try write { db in
             let lag = try Int.fetchOne(db, sql: "SELECT count(*) FROM versions WHERE seq > ?", arguments: [max(0, sequence)]) ?? 0
             try db.execute(
-                sql: "UPDATE devices SET last_seen_at = ?, last_lag = ?, last_skew_ms = coalesce(?, last_skew_ms) WHERE replica_id = ?",
-                arguments: [now, lag, skewMilliseconds, replica.hex])
+                sql: """
+                    UPDATE devices SET last_seen_at = ?, last_lag = ?, last_skew_ms = coalesce(?, last_skew_ms),
+                        last_pending = coalesce(?, last_pending)
+                    WHERE replica_id = ?
+                    """,
+                arguments: [now, lag, skewMilliseconds, pending, replica.hex])
         }
     }
 
@@ -362,18 +368,20 @@ extension ReplicaStore {
     }
 
     static let deviceColumns =
-        "replica_id, name, public_key, status, enrolled_at, revoked_at, last_seen_at, last_lag, last_skew_ms, read_scope, write_scope"
+        "replica_id, name, public_key, status, enrolled_at, revoked_at, last_seen_at, last_lag, last_skew_ms, read_scope, write_scope, last_pending"
 
     static func deviceRecord(_ row: Row) -> DeviceRecord? {
         guard let id = ReplicaID(row[0] as String), let key = try? PublicDeviceKey(rawRepresentation: row[2]),
             let status = DeviceRecord.Status(rawValue: row[3])
         else { return nil }
-        return DeviceRecord(
+        var record = DeviceRecord(
             replicaID: id, name: row[1], publicKey: key, status: status, enrolledAt: UInt64(max(0, row[4] as Int64)),
             revokedAt: (row[5] as Int64?).map { UInt64(max(0, $0)) }, lastSeenAt: (row[6] as Int64?).map { UInt64(max(0, $0)) },
             lastLag: row[7], lastSkewMilliseconds: row[8],
             grants: AccessGrants(
                 read: Scope(text: row[9]) ?? .nothing, write: Scope(text: row[10]) ?? .nothing))
+        record.lastPending = row[11]
+        return record
     }
 }
 

@@ -122,9 +122,9 @@ public struct Synchronizer: Sendable {
             let base = try store.exchangeBase(peer: store.peerName(forHubAt: peer))
             // Saved with the page that reset the checkpoint: a cut link or a restart keeps the step.
             let sendAssumedKnowledge = base.peer.sendAssumedKnowledge
-            let push = try store.pushVersions(
-                missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: bounds.pushBytes
-            ).versions.filter { version in gaps[version.dot.replica].map { version.dot.counter < $0 } ?? true }
+            let batch = try store.pushVersions(
+                missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: bounds.pushBytes)
+            let push = batch.versions.filter { version in gaps[version.dot.replica].map { version.dot.counter < $0 } ?? true }
             // Verification failures go to the hub with the next request, and the sync does not end
             // before they have been reported.
             let reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
@@ -152,6 +152,8 @@ public struct Synchronizer: Sendable {
             var request = round.request
             request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
             request.unverified = reports.isEmpty ? nil : reports
+            request.pending = batch.hasMore
+                ? max(0, try store.backlog(missingFrom: base.peer.knowledge).versions - push.count) : 0
             let reply = try await exchange(request)
             // Verified before anything of the page is shown: what fails is kept apart and reported.
             let verdict = try await verify(reply.response, replica: round.replica)

@@ -96,7 +96,8 @@ public struct HubExchange: Sendable {
             let skew = request.sentAt.map { Int64(clamping: $0) &- now }
             let pulledAfter = plan.backfill?.until ?? plan.after
             try await devices.recordExchange(
-                of: device.replicaID, pulledAfter: max(0, pulledAfter.sequence), skewMilliseconds: skew)
+                of: device.replicaID, pulledAfter: max(0, pulledAfter.sequence), skewMilliseconds: skew,
+                pending: request.pending.map { min(max(0, $0), SyncRequest.maxPending) })
         }
         logger.info(
             "sync exchange",

@@ -33,6 +33,12 @@ public struct SyncRequest: Codable, Sendable, Hashable {
     /// hub sends such a reason only to a client that lists it, since older clients set aside a
     /// version rejected for a reason they do not know.
     public var understoodReasons: [Rejection.Reason]?
+    /// About how many versions the client holds for the hub beyond this request's push (optional:
+    /// the hub shows operators what waits on each device). A hub reads at most ``maxPending``.
+    public var pending: Int?
+
+    /// The most pending versions a hub records of one report.
+    public static let maxPending = 1_000_000_000
 
     public init(
         protocolVersion: Int = SyncProtocol.current, replica: ReplicaID, counter: UInt64, checkpoint: String?,
@@ -49,7 +55,7 @@ public struct SyncRequest: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol", replica, counter, checkpoint, push, assumedKnowledge, limits, sentAt
-        case unverified, understoodReasons
+        case unverified, understoodReasons, pending
     }
 }
 

@@ -16,8 +16,9 @@ public protocol DeviceRegistry: Sendable {
     /// The enrolled public keys of `origins` (the hub's own included); absent ones are unknown.
     func keys(of origins: Set<ReplicaID>) async throws -> [ReplicaID: PublicDeviceKey]
 
-    /// Records a device's exchange: the feed position it pulled after, and the clock skew seen.
-    func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?) async throws
+    /// Records a device's exchange: the feed position it pulled after, the clock skew seen, and
+    /// how many versions it said wait to be pushed.
+    func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?, pending: Int?) async throws
 
     /// Keeps pushed versions whose signature fails and whose origin is not the pusher, out of
     /// the shared state and without taking their origin's dot.
@@ -126,9 +127,11 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
         return try await offload { try store.enrolledKeys(of: origins) }
     }
 
-    public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?) async throws {
+    public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?, pending: Int?) async throws {
         let store = self.store
-        try await offload { try store.recordExchange(of: replica, pulledAfter: sequence, skewMilliseconds: skewMilliseconds) }
+        try await offload {
+            try store.recordExchange(of: replica, pulledAfter: sequence, skewMilliseconds: skewMilliseconds, pending: pending)
+        }
     }
 
     public func quarantine(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) async throws {
@@ -221,7 +224,7 @@ public struct EmptyDeviceRegistry: DeviceRegistry {
         .unknownCode
     }
     public func keys(of origins: Set<ReplicaID>) async throws -> [ReplicaID: PublicDeviceKey] { [:] }
-    public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?) async throws {}
+    public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?, pending: Int?) async throws {}
     public func quarantine(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) async throws {}
 }
 

@@ -200,6 +200,7 @@ extension Syncd.Devices {
                         "lastSeenAt": device.lastSeenAt.map { Syncd.Devices.time($0) as Any } ?? NSNull(),
                         "lag": device.lastLag.map { $0 as Any } ?? NSNull(),
                         "skewMilliseconds": device.lastSkewMilliseconds.map { $0 as Any } ?? NSNull(),
+                        "pending": device.lastPending.map { $0 as Any } ?? NSNull(),
                         "incarnations": device.incarnations.map(\.hex),
                         "read": device.grants.read.patterns.map(\.description),
                         "write": device.grants.write.patterns.map(\.description),
@@ -216,11 +217,12 @@ extension Syncd.Devices {
             }
             for device in devices {
                 let lag = device.lastLag.map { "\($0) behind" } ?? "-"
+                let pending = device.lastPending.map { "\($0) to push" } ?? "- to push"
                 let skew = device.lastSkewMilliseconds.map { String(format: "skew %+.1f s", Double($0) / 1000) } ?? "skew -"
                 let forks = device.incarnations.isEmpty
                     ? "" : "  forked: also \(device.incarnations.map(\.hex).joined(separator: ", "))"
                 print(
-                    "\(device.name)  \(device.replicaID.hex)  \(device.status.rawValue)  last seen \(Syncd.Devices.time(device.lastSeenAt))  \(lag)  \(skew)  \(device.grants); media \(Syncd.Devices.run { try administration.mediaPolicy(of: device).rawValue })\(forks)")
+                    "\(device.name)  \(device.replicaID.hex)  \(device.status.rawValue)  last seen \(Syncd.Devices.time(device.lastSeenAt))  \(lag)  \(pending)  \(skew)  \(device.grants); media \(Syncd.Devices.run { try administration.mediaPolicy(of: device).rawValue })\(forks)")
             }
         }
     }
