@@ -4,8 +4,9 @@ import ReplicaStore
 import SyncEngine
 
 /// The map of the filtered observations: an inline SVG drawn by the hub, points on a plain
-/// latitude/longitude grid (equirectangular), no tile server, no script, no `style` attribute (the
-/// Content-Security-Policy allows neither), no outlines of countries.
+/// latitude/longitude grid (equirectangular) over the outlines of the countries in view (from
+/// ``CountryOutlines``, compiled in), no tile server, no script, no `style` attribute (the
+/// Content-Security-Policy allows neither).
 extension HubConsole {
     /// Observations of the filter a map reads at most (newest first); the page says when there were more.
     static let mapLimit = 2_000
@@ -33,6 +34,7 @@ extension HubConsole {
         var notes: [HTML] = ["\(content.points.count) observations drawn. "]
         if content.unlocated > 0 { notes.append("\(content.unlocated) without coordinates are not drawn. ") }
         if content.truncated { notes.append("Only the newest \(Self.mapLimit) observations of this filter are read; narrow it to see the rest. ") }
+        notes.append("Country outlines: Natural Earth (1:110m). ")
         return Self.page(
             "Map of observations", session: session,
             """
@@ -158,10 +160,25 @@ extension HubConsole {
         return """
             <div class="scroll"><svg xmlns="http://www.w3.org/2000/svg" viewBox="\(x) \(y) \(width) \(height)" \
             width="100%" preserveAspectRatio="xMidYMid meet" role="img" aria-label="Map of \(points.count) observations">\
+            <clipPath id="map-bounds"><rect x="\(x)" y="\(y)" width="\(width)" height="\(height)"/></clipPath>\
             <rect x="\(x)" y="\(y)" width="\(width)" height="\(height)" fill="#ffffff"/>\
+            \(countryOutlines(frame))\
             <g fill="#4a5563">\(meridians)\(parallels)</g>\
             <g fill="#b3261e" fill-opacity="0.7">\(dots)</g>\
             </svg></div>
+            """
+    }
+
+    /// The outlines of the countries with a ring in `frame`, clipped to it: one path per country,
+    /// named by its title, only its rings in view (the stylesheet keeps their strokes a pixel wide).
+    static func countryOutlines(_ frame: MapFrame, _ outlines: CountryOutlines = .world) -> HTML {
+        let paths: [HTML] = outlines.countries.compactMap { country in
+            let rings = country.rings.filter { $0.overlaps(frame) }
+            guard !rings.isEmpty else { return nil }
+            return "<path d=\"\(CountryOutlines.pathData(rings))\"><title>\(country.name)</title></path>"
+        }
+        return """
+            <g class="countries" clip-path="url(#map-bounds)" fill="#eef0ea" stroke="#9aa3ad" stroke-linejoin="round">\(paths)</g>
             """
     }
 }

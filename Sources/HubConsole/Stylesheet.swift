@@ -45,6 +45,7 @@ extension HubConsole {
         .scopes{display:flex;flex-wrap:wrap;gap:.3rem;margin-bottom:.4rem}
         .scopes input{width:9rem;font-size:.85rem;padding:.25rem .4rem}
         .actions{display:flex;flex-wrap:wrap;gap:.5rem}
+        g.countries path{vector-effect:non-scaling-stroke}
         svg.qr{display:block;width:14rem;max-width:100%;height:auto;margin:0 0 1rem}
         .code code{font-size:1.4rem;letter-spacing:.08em;background:#fff;padding:.4rem .6rem;border:1px solid #d6dae0}
         @media (max-width:600px){main{padding:.6rem}th,td{padding:.35rem .4rem}.logout{margin-left:0}}
