@@ -329,6 +329,7 @@ enum Schema {
                 """)
         }
         migrator.registerMigration("v16-operator-totp", migrate: ReplicaStore.addOperatorTOTP)
+        migrator.registerMigration("v18-bundle-peers", migrate: Schema.migrateBundlePeers)
         migrator.registerMigration("v19-device-pending", migrate: Schema.migrateDevicePending)
         return migrator
     }

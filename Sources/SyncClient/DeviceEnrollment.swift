@@ -50,6 +50,8 @@ public enum DeviceEnrollment {
                 .badAnswer, "The hub at \(hub) answered the enrollment with a certificate that is not its own signature of this device's key.")
         }
         try store.pinHub(answer.hub, key: hubKey)
+        // Kept so that bundles this device exports let other devices verify its versions.
+        if let certificate = answer.certificate { try store.saveOwnCertificate(certificate) }
     }
 
     static func failure(status: Int, body: Data, hub: String) -> SyncClientError {

@@ -32,6 +32,8 @@ import SyncEngine
 /// | 85 | the document's body was sent and not kept here (`fieldcli config set keep sent=…`) |
 /// | 86 | the attachment is not on this device (`fieldcli attachments fetch`) |
 /// | 87 | the hub refused an attachment (over its size limit or the device's quota), or one failed its SHA-256 check |
+/// | 90 | bundle import: the file is no bundle, cut short, altered or damaged (its SHA-256 does not match), or in a newer format; nothing was imported |
+/// | 91 | bundle import: the bundle was written under another hub than this replica's; nothing was imported |
 extension ExitCode {
     static let unexpected = ExitCode(1)
     static let usage = ExitCode(64)
@@ -57,6 +59,8 @@ extension ExitCode {
     static let bodyNotKept = ExitCode(85)
     static let attachmentMissing = ExitCode(86)
     static let attachmentRefused = ExitCode(87)
+    static let bundleDamaged = ExitCode(90)
+    static let bundleForeign = ExitCode(91)
 }
 
 extension StoreError.Code {
@@ -109,6 +113,8 @@ struct Diagnostic: Sendable {
         case let error as PassphraseError:
             self.init(message: error.message, exitCode: error.code == .mismatch || error.code == .empty ? .usage : .locked)
         case let error as UnlockAgentError: self.init(message: error.message, exitCode: .agentUnavailable)
+        case let error as SyncBundleError:
+            self.init(message: error.message, exitCode: error.code == .foreignNetwork ? .bundleForeign : .bundleDamaged)
         default: return nil
         }
     }

@@ -25,13 +25,15 @@ struct FieldCLI: AsyncParsableCommand {
             (no terminal, no passphrase file), 81 another hub answered than the enrolled one, \
             82 import refused (invalid lines, nothing written), 83 import wrote the valid lines and \
             skipped the invalid ones (--skip-invalid), 84 unlock agent unavailable, 86 attachment not on this device, 87 attachment refused by the hub \
-            (size limit, quota) or failing its SHA-256. `fieldcli verify` exits 65 when a signature fails.
+            (size limit, quota) or failing its SHA-256, 90 bundle cut short, altered or unreadable \
+            (nothing imported), 91 bundle of another network. `fieldcli verify` exits 65 when a signature fails.
             """,
         subcommands: [
             Init.self, Put.self, Edit.self, Get.self, List.self, Delete.self, History.self, Conflicts.self,
             Status.self, Sync.self, Record.self, Observations.self, Situations.self, Warnings.self,
             Participants.self, Export.self, Import.self, Enroll.self, Verify.self, Encrypt.self, ChangePassphrase.self, Wipe.self,
             Unlock.self, Lock.self, Duress.self, Config.self, UnlockAgentProcess.self, Attach.self, Attachments.self,
+            BundleCommand.self,
         ]
     )
 

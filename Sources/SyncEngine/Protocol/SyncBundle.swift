@@ -1,0 +1,201 @@
+public import Foundation
+import Crypto
+
+/// What one replica hands another where no link exists (a USB stick, a phone): the versions the
+/// other side lacks with what it needs to verify them the way it verifies a pull — the hub's
+/// certificates of their authors' keys and its revocation notices — and the exporter's knowledge,
+/// so that the receiver can answer with a later bundle of what the exporter lacks.
+///
+/// On disk a bundle is framed by ``SyncBundleFrame`` (a header, one gzip member of this JSON, a
+/// SHA-256 over both); the format is specified in Docs/Protocol.md, "Bundles".
+public struct SyncBundle: Codable, Sendable, Hashable {
+    /// The bundle format this build writes.
+    public static let currentFormat: UInt16 = 1
+
+    /// The replica that wrote the bundle.
+    public var exporter: ReplicaID
+    /// The hub the exporter enrolled with, whose certificates and notices the bundle carries; nil
+    /// for a replica that pinned no hub.
+    public var hub: ReplicaID?
+    /// Everything the exporter held when it wrote the bundle.
+    public var knowledge: VersionVector
+    /// When it was written, in milliseconds since 1970 (shown to people; nothing depends on it).
+    public var createdAt: UInt64
+    /// The versions, in the wire form of a pull, each origin's in counter order.
+    public var versions: [Version]
+    /// The hub's certificates of the keys of the versions' origins that the exporter holds.
+    public var certificates: [DeviceCertificate]
+    /// The hub's revocation notices the exporter holds.
+    public var revocations: [RevocationNotice]
+
+    public init(
+        exporter: ReplicaID, hub: ReplicaID?, knowledge: VersionVector, createdAt: UInt64, versions: [Version],
+        certificates: [DeviceCertificate] = [], revocations: [RevocationNotice] = []
+    ) {
+        self.exporter = exporter
+        self.hub = hub
+        self.knowledge = knowledge
+        self.createdAt = createdAt
+        self.versions = versions
+        self.certificates = certificates
+        self.revocations = revocations
+    }
+}
+
+extension SyncBundle {
+    /// The content a bundle file compresses: the JSON's length (8 bytes, big-endian), the JSON of
+    /// this bundle with every version's `signature` empty, then each version's signature in
+    /// order, prefixed by its length (1 byte). Signatures do not compress; kept out of the JSON
+    /// they cost their 64 bytes instead of about 75 as gzipped base64.
+    public func encodedContent() throws -> Data {
+        var stripped = self
+        stripped.versions = versions.map { version in
+            var version = version
+            version.signature = Data()
+            return version
+        }
+        let json = try JSONEncoder().encode(stripped)
+        var content = Data()
+        content.reserveCapacity(8 + json.count + 65 * versions.count)
+        for index in (0..<8).reversed() { content.append(UInt8(truncatingIfNeeded: UInt64(json.count) >> (8 * UInt64(index)))) }
+        content.append(json)
+        for version in versions {
+            guard version.signature.count <= Int(UInt8.max) else {
+                throw SyncBundleError(.damaged, "Version \(version.dot) holds a signature of \(version.signature.count) bytes, which no bundle carries.")
+            }
+            content.append(UInt8(version.signature.count))
+            content.append(version.signature)
+        }
+        return content
+    }
+
+    /// The bundle whose ``encodedContent()`` is `content`; throws ``SyncBundleError``
+    /// (`damaged`) when it is not one, whole.
+    public init(content: Data) throws(SyncBundleError) {
+        let bytes = [UInt8](content)
+        let damaged = SyncBundleError(.damaged, "The bundle's content cannot be read although its SHA-256 matches; it was not written by Vigil.")
+        guard bytes.count >= 8 else { throw damaged }
+        let jsonLength = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard jsonLength <= UInt64(bytes.count - 8),
+            var bundle = try? JSONDecoder().decode(SyncBundle.self, from: Data(bytes[8..<8 + Int(jsonLength)]))
+        else { throw damaged }
+        var offset = 8 + Int(jsonLength)
+        for index in bundle.versions.indices {
+            guard offset < bytes.count, offset + 1 + Int(bytes[offset]) <= bytes.count else { throw damaged }
+            let length = Int(bytes[offset])
+            bundle.versions[index].signature = Data(bytes[offset + 1..<offset + 1 + length])
+            offset += 1 + length
+        }
+        guard offset == bytes.count else { throw damaged }
+        self = bundle
+    }
+}
+
+/// A bundle file that cannot be used: nothing of it was applied.
+public struct SyncBundleError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong with the file.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        enum Value: String { case notABundle, unsupportedFormat, truncated, damaged, tooLarge, foreignNetwork }
+        let value: Value
+        public var description: String { value.rawValue }
+
+        /// The file does not start like a bundle.
+        public static let notABundle = Code(value: .notABundle)
+        /// A bundle format this build does not read.
+        public static let unsupportedFormat = Code(value: .unsupportedFormat)
+        /// The file ends before its header says (a copy cut short).
+        public static let truncated = Code(value: .truncated)
+        /// The file's bytes do not match its SHA-256, or it holds more than it says.
+        public static let damaged = Code(value: .damaged)
+        /// It says it holds more than the receiver reads.
+        public static let tooLarge = Code(value: .tooLarge)
+        /// It was written under another hub than the receiver's.
+        public static let foreignNetwork = Code(value: .foreignNetwork)
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// The frame of a bundle file, without I/O or compression: an 18-byte header (magic
+/// `VIGILBDL`, the format, the payload's and the content's lengths), the payload, and a SHA-256
+/// over the header and the payload. Opening checks all of it before anything is read.
+public enum SyncBundleFrame {
+    /// The first eight bytes of every bundle.
+    public static let magic = Data("VIGILBDL".utf8)
+    /// Bytes before the payload: magic (8), format (2), payload length (8), content length (8).
+    public static let headerSize = 26
+    /// Bytes of the SHA-256 after the payload.
+    public static let digestSize = 32
+
+    /// A frame around `payload` (one gzip member) that inflates to `contentLength` bytes.
+    public static func seal(payload: Data, contentLength: Int, format: UInt16 = SyncBundle.currentFormat) -> Data {
+        var file = magic
+        appendBigEndian(UInt64(format), bytes: 2, to: &file)
+        appendBigEndian(UInt64(payload.count), bytes: 8, to: &file)
+        appendBigEndian(UInt64(contentLength), bytes: 8, to: &file)
+        file.append(payload)
+        file.append(contentsOf: SHA256.hash(data: file))
+        return file
+    }
+
+    /// The payload of `file` and the content length it inflates to, once the whole file checked;
+    /// throws ``SyncBundleError`` otherwise. `maxContentBytes` bounds what a caller will inflate.
+    public static func open(_ file: Data, maxContentBytes: Int) throws(SyncBundleError) -> (payload: Data, contentLength: Int) {
+        let bytes = [UInt8](file)
+        guard bytes.count >= magic.count, Data(bytes.prefix(magic.count)) == magic else {
+            throw SyncBundleError(.notABundle, "This file is not a Vigil bundle.")
+        }
+        guard bytes.count >= headerSize else {
+            throw SyncBundleError(.truncated, "The bundle is cut short (\(bytes.count) bytes); copy it again from the exporting device.")
+        }
+        let format = readBigEndian(bytes, at: 8, bytes: 2)
+        guard format == UInt64(SyncBundle.currentFormat) else {
+            throw SyncBundleError(
+                .unsupportedFormat, "The bundle is in format \(format); this program reads format \(SyncBundle.currentFormat). Upgrade the older side.")
+        }
+        let payloadLength = readBigEndian(bytes, at: 10, bytes: 8)
+        let contentLength = readBigEndian(bytes, at: 18, bytes: 8)
+        let expected = UInt64(headerSize + digestSize).addingReportingOverflow(payloadLength)
+        guard !expected.overflow, UInt64(bytes.count) >= expected.partialValue else {
+            throw SyncBundleError(.truncated, "The bundle is cut short (\(bytes.count) bytes); copy it again from the exporting device.")
+        }
+        guard UInt64(bytes.count) == expected.partialValue else {
+            throw SyncBundleError(.damaged, "The bundle holds more bytes than its header says; it was altered or damaged.")
+        }
+        let end = headerSize + Int(payloadLength)
+        guard Data(SHA256.hash(data: bytes[..<end])) == Data(bytes[end...]) else {
+            throw SyncBundleError(.damaged, "The bundle does not match its SHA-256; it was altered or damaged, and nothing of it was applied.")
+        }
+        guard contentLength <= UInt64(maxContentBytes) else {
+            throw SyncBundleError(.tooLarge, "The bundle inflates to \(contentLength) bytes, more than the \(maxContentBytes) this program reads.")
+        }
+        return (Data(bytes[headerSize..<end]), Int(contentLength))
+    }
+
+    private static func appendBigEndian(_ value: UInt64, bytes count: Int, to data: inout Data) {
+        for index in (0..<count).reversed() { data.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(index)))) }
+    }
+
+    private static func readBigEndian(_ bytes: [UInt8], at offset: Int, bytes count: Int) -> UInt64 {
+        bytes[offset..<offset + count].reduce(0) { $0 << 8 | UInt64($1) }
+    }
+}
+
+extension RevocationNotice {
+    /// A notice as held by a replica that received it (its signature is checked where it is used).
+    public init(hub: ReplicaID, replica: ReplicaID, horizon: UInt64, revokedAt: UInt64, signature: Data) {
+        self.hub = hub
+        self.replica = replica
+        self.horizon = horizon
+        self.revokedAt = revokedAt
+        self.signature = signature
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReplicaStore
+import SyncClient
+import SyncEngine
+import SyncHub
+
+extension Syncd {
+    /// `syncd bundle`: reports that came to the hub on a USB stick.
+    struct BundleCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "bundle",
+            abstract: "Import a bundle file written by `fieldcli bundle export`, on the hub machine.",
+            subcommands: [Import.self])
+
+        /// The exit code when the file is no bundle, cut short, altered or damaged (EX_DATAERR).
+        static let damaged = ExitCode(65)
+        /// The exit code when the bundle was written under another hub (EX_NOPERM).
+        static let foreign = ExitCode(77)
+    }
+}
+
+extension Syncd.BundleCommand {
+    /// `syncd bundle import`.
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import",
+            abstract: "Admit a bundle's versions as a push from its exporter: signatures, write scopes, plausibility, quarantine.",
+            discussion: """
+                Works on the hub's database directly, also while `syncd serve` runs. Importing a \
+                bundle again changes nothing. A file cut short or altered changes nothing and exits \
+                65; a bundle written under another hub exits 77.
+                """)
+
+        @OptionGroup var hub: Syncd.Devices.HubDatabase
+
+        @Argument(help: ArgumentHelp("The bundle file.", valueName: "path"))
+        var file: String
+
+        @Flag(help: "Print one JSON document on stdout.")
+        var json = false
+
+        func run() async throws {
+            var configuration = HubConfiguration.fromEnvironment()
+            if let db = hub.db { configuration.databasePath = db }
+            let logger = Logger(label: "syncd.bundle") { _ in SwiftLogNoOpLogHandler() }
+            do {
+                let bundle = try BundleFile.read(path: file)
+                guard FileManager.default.fileExists(atPath: configuration.databasePath) else {
+                    Syncd.Devices.fail(
+                        "There is no hub database at \(configuration.databasePath); point --db (or VIGIL_HUB_DB) at the hub's replica file.")
+                }
+                let exchange = try HubExchange.sqlite(path: configuration.databasePath, configuration: configuration, logger: logger)
+                print(Self.describe(try await exchange.importBundle(bundle, logger: logger), json: json))
+            } catch let error as SyncBundleError {
+                FileHandle.standardError.write(Data("syncd: \(error.message)\n".utf8))
+                throw error.code == .foreignNetwork ? Syncd.BundleCommand.foreign : Syncd.BundleCommand.damaged
+            } catch let error as StoreError {
+                Syncd.Devices.fail(error.message)
+            }
+        }
+
+        static func describe(_ result: HubExchange.BundleImport, json: Bool) -> String {
+            if json {
+                let object: [String: Any] = [
+                    "versions": result.versions, "accepted": result.accepted, "gaps": result.gaps.map { "\($0)" },
+                    "rejected": result.rejected.map {
+                        ["dot": "\($0.dot)", "reason": $0.reason.rawValue, "quarantined": $0.quarantined, "message": $0.message]
+                    },
+                ]
+                let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+                return String(decoding: data, as: UTF8.self)
+            }
+            var lines = ["Imported the bundle: \(result.versions) versions, \(result.accepted) new."]
+            for rejection in result.rejected.prefix(20) { lines.append("  \(rejection.dot): \(rejection.message)") }
+            if result.rejected.count > 20 { lines.append("  … and \(result.rejected.count - 20) more rejected.") }
+            if !result.gaps.isEmpty {
+                lines.append("\(result.gaps.count) not stored: the hub lacks earlier versions of their origin; import a bundle exported with --all.")
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+}

@@ -1,0 +1,263 @@
+import CompressNIO
+import Foundation
+import NIOCore
+import ReplicaStore
+import SyncClient
+import SyncEngine
+import SyncHub
+import Testing
+import TestSupport
+
+/// Store-and-forward bundles (issue 13): a device's versions carried on a file to the hub and to
+/// another device, verified there like a push and like a pull.
+@Suite("Bundles", .serialized)
+struct BundleTests {
+    static let notes = CollectionName("notes")!
+    static let now: UInt64 = 1_780_000_000_000
+
+    /// A hub with signature checks on, and devices enrolled at it as `fieldcli enroll` does it:
+    /// each pins the hub's key and keeps the hub's certificate of its own key.
+    struct Network {
+        let folder: TemporaryReplica
+        let hub: HubExchange
+        let hubStore: ReplicaStore
+
+        init() throws {
+            folder = try TemporaryReplica()
+            hubStore = try folder.create("hub")
+            hub = HubExchange(storage: SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: silentLogger)
+        }
+
+        func device(_ name: String, grants: AccessGrants = .everything) async throws -> ReplicaStore {
+            let store = try folder.create(name)
+            let code = try DeviceAdministration(store: hubStore).addDevice(name: name, grants: grants, lifetime: .seconds(600)).code
+            let answer = try await hub.enroll(try store.enrollmentRequest(code: code), logger: silentLogger)
+            try store.pinHub(answer.hub, key: try #require(answer.hubKey))
+            try store.saveOwnCertificate(try #require(answer.certificate))
+            return store
+        }
+
+        func sync(_ store: ReplicaStore) async throws {
+            _ = try await Synchronizer(
+                store: store, transport: InProcessTransport(hub: hub), peer: "hub", configuration: .init(retry: .never),
+                logger: silentLogger
+            ).run()
+        }
+    }
+
+    static func key(_ id: String) -> DocumentKey { DocumentKey(collection: notes, id: DocumentID(id)!) }
+
+    @discardableResult
+    static func write(_ store: ReplicaStore, _ id: String, _ title: String, partition: String? = nil) throws -> Version {
+        try store.write(
+            WriteIntent(key: key(id), partition: partition.map { Partition($0)! }, body: Data(#"{"title":"\#(title)"}"#.utf8)))
+    }
+
+    static func title(_ store: ReplicaStore, _ id: String) throws -> String? {
+        try store.document(key(id)).flatMap { $0.siblings.first?.body }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The bundle file of everything `store` holds, read back as the receiver reads it.
+    static func roundTrip(_ store: ReplicaStore, lacking knowledge: VersionVector = VersionVector()) throws -> SyncBundle {
+        try BundleFile.decode(try BundleFile.encode(try FieldBundles.export(from: store, lacking: knowledge, now: now)))
+    }
+
+    static func versionCount(_ store: ReplicaStore) throws -> Int { try store.status().versions }
+
+    // MARK: Convergence
+
+    @Test("a bundle from one device converges at the hub and at another device, and the answer carries only what the exporter lacks")
+    func exportImportConverges() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (a, b) = (try await network.device("a"), try await network.device("b"))
+        for index in 1...3 { try Self.write(a, "r\(index)", "report \(index)") }
+        let bundle = try Self.roundTrip(a)
+        #expect(bundle.versions.count == 3)
+        #expect(bundle.certificates.contains { $0.replica == a.replicaID })
+
+        let atHub = try await network.hub.importBundle(bundle, logger: silentLogger)
+        #expect(atHub.accepted == 3 && atHub.rejected.isEmpty)
+        #expect(try network.hubStore.knowledge()[a.replicaID] == 3)
+
+        let atB = try await FieldBundles.importBundle(bundle, into: b, now: Self.now)
+        #expect(atB.stored == 3 && atB.keptApart.isEmpty && atB.newKeys == 1)
+        #expect(try Self.title(b, "r2") == #"{"title":"report 2"}"#)
+
+        // B answers with what A lacks, by the knowledge A's bundle carried: only B's own report.
+        try Self.write(b, "r4", "from b")
+        let answer = try Self.roundTrip(b, lacking: try #require(try b.bundlePeerKnowledge(of: a.replicaID)))
+        #expect(answer.versions.map(\.dot) == [Dot(replica: b.replicaID, counter: 1)])
+        let atA = try await FieldBundles.importBundle(answer, into: a, now: Self.now)
+        #expect(atA.stored == 1 && atA.keptApart.isEmpty)
+        #expect(try Self.title(a, "r4") == #"{"title":"from b"}"#)
+
+        // B relays A's reports to the hub it syncs with: it holds them already, nothing moves twice.
+        try await network.sync(b)
+        #expect(try network.hubStore.knowledge()[b.replicaID] == 1)
+        #expect(try Self.versionCount(network.hubStore) == 4)
+    }
+
+    // MARK: Idempotence
+
+    @Test("a bundle imported twice changes nothing, at a device and at the hub")
+    func importedTwice() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (a, b) = (try await network.device("a"), try await network.device("b"))
+        for index in 1...4 { try Self.write(a, "r\(index)", "report \(index)") }
+        let bundle = try Self.roundTrip(a)
+
+        _ = try await FieldBundles.importBundle(bundle, into: b, now: Self.now)
+        let (versions, knowledge) = (try Self.versionCount(b), try b.knowledge())
+        let again = try await FieldBundles.importBundle(bundle, into: b, now: Self.now + 1)
+        #expect(again.stored == 0 && again.alreadyHeld == 4)
+        #expect(try Self.versionCount(b) == versions && b.knowledge() == knowledge)
+
+        let first = try await network.hub.importBundle(bundle, logger: silentLogger)
+        let hubVersions = try Self.versionCount(network.hubStore)
+        let second = try await network.hub.importBundle(bundle, logger: silentLogger)
+        #expect(first.accepted == 4 && second.accepted == 0 && second.rejected.isEmpty)
+        #expect(try Self.versionCount(network.hubStore) == hubVersions)
+    }
+
+    // MARK: Damaged files
+
+    @Test("a truncated bundle is refused before anything is read, wherever it is cut", arguments: [1, 7, 25, 30, 80, 33])
+    func truncated(cutFromEnd: Int) async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let a = try await network.device("a")
+        for index in 1...3 { try Self.write(a, "r\(index)", "report \(index)") }
+        let file = try BundleFile.encode(try FieldBundles.export(from: a, lacking: VersionVector(), now: Self.now))
+        let cut = file.prefix(file.count - min(cutFromEnd, file.count - 9))
+        #expect(throws: SyncBundleError.self) { try BundleFile.decode(cut) }
+        do {
+            _ = try BundleFile.decode(cut)
+        } catch {
+            #expect(error.code == .truncated)
+        }
+        // The magic alone is no bundle either.
+        #expect(throws: SyncBundleError(.notABundle, "This file is not a Vigil bundle.")) {
+            try BundleFile.decode(file.prefix(5))
+        }
+    }
+
+    @Test("a bundle with one byte flipped is refused, wherever the byte is")
+    func byteFlipped() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let a = try await network.device("a")
+        for index in 1...3 { try Self.write(a, "r\(index)", "report \(index)") }
+        let file = try BundleFile.encode(try FieldBundles.export(from: a, lacking: VersionVector(), now: Self.now))
+        #expect(try BundleFile.decode(file).versions.count == 3)
+        var generator = SeededGenerator(seed: 13)
+        let positions = [0, 9, 12, 20, SyncBundleFrame.headerSize, file.count - 1] + (0..<20).map { _ in Int.random(in: 0..<file.count, using: &generator) }
+        for position in positions {
+            var flipped = file
+            flipped[position] ^= 0x20
+            #expect(throws: SyncBundleError.self, "flipping byte \(position)") { try BundleFile.decode(flipped) }
+        }
+        var longer = file
+        longer.append(0)
+        #expect(throws: SyncBundleError.self) { try BundleFile.decode(longer) }
+    }
+
+    // MARK: Verification
+
+    @Test("a version outside its author's write scope is quarantined at the hub, as in a push")
+    func outOfScopeQuarantinedAtHub() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let north = AccessGrants(read: .everything, write: try #require(Scope(text: "notes/north")))
+        let a = try await network.device("a", grants: north)
+        let inScope = try Self.write(a, "ok", "in scope", partition: "north")
+        let outside = try Self.write(a, "far", "outside", partition: "south")
+        let result = try await network.hub.importBundle(try Self.roundTrip(a), logger: silentLogger)
+        #expect(result.accepted == 1)
+        let rejection = try #require(result.rejected.first)
+        #expect(result.rejected.count == 1 && rejection.dot == outside.dot)
+        #expect(rejection.reason == .outOfScope && rejection.quarantined)
+        #expect(try network.hubStore.document(Self.key("far"))?.siblings.isEmpty ?? true)
+        #expect(try network.hubStore.document(Self.key("ok"))?.siblings.map(\.dot) == [inScope.dot])
+    }
+
+    @Test("a version whose signature is forged is kept apart at a device, never shown, and quarantined at the hub")
+    func forgedSignatureNotShown() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (a, b) = (try await network.device("a"), try await network.device("b"))
+        try Self.write(a, "r1", "genuine")
+        try Self.write(a, "r2", "genuine too")
+        var bundle = try Self.roundTrip(a)
+        // Whoever held the stick rewrote one report and sealed the file again: the frame is whole.
+        let index = try #require(bundle.versions.firstIndex { $0.documentID.rawValue == "r1" })
+        bundle.versions[index].body = Data(#"{"title":"forged"}"#.utf8)
+        let resealed = try BundleFile.decode(try BundleFile.encode(bundle))
+
+        let atB = try await FieldBundles.importBundle(resealed, into: b, now: Self.now)
+        #expect(atB.keptApart.map(\.dot) == [bundle.versions[index].dot])
+        #expect(atB.keptApart.first?.reason == .badSignature)
+        #expect(try b.document(Self.key("r1")) == nil)
+        #expect(try Self.title(b, "r2") == #"{"title":"genuine too"}"#)
+        #expect(try b.unverifiedVersions().map(\.version.dot) == [bundle.versions[index].dot])
+
+        let atHub = try await network.hub.importBundle(resealed, logger: silentLogger)
+        #expect(atHub.rejected.map(\.reason) == [.badSignature])
+    }
+
+    @Test("an author whose key no certificate of the pinned hub vouches for is kept apart at a device")
+    func uncertifiedAuthorKeptApart() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (a, b) = (try await network.device("a"), try await network.device("b"))
+        try Self.write(a, "r1", "report")
+        var bundle = try Self.roundTrip(a)
+        bundle.certificates = []
+        let atB = try await FieldBundles.importBundle(bundle, into: b, now: Self.now)
+        #expect(atB.keptApart.map(\.reason) == [.unknownKey])
+        #expect(try b.document(Self.key("r1")) == nil)
+    }
+
+    @Test("a bundle written under another hub changes nothing at a device or at the hub")
+    func foreignNetworkRefused() async throws {
+        let (home, elsewhere) = (try Network(), try Network())
+        defer {
+            home.folder.remove()
+            elsewhere.folder.remove()
+        }
+        let a = try await home.device("a")
+        let stranger = try await elsewhere.device("stranger")
+        try Self.write(a, "r1", "report")
+        let bundle = try Self.roundTrip(a)
+        await #expect(throws: SyncBundleError.self) { try await FieldBundles.importBundle(bundle, into: stranger, now: Self.now) }
+        await #expect(throws: SyncBundleError.self) { try await elsewhere.hub.importBundle(bundle, logger: silentLogger) }
+        #expect(try Self.versionCount(stranger) == 0)
+        #expect(try elsewhere.hubStore.knowledge()[a.replicaID] == 0)
+    }
+
+    // MARK: Size
+
+    /// Issue 13's budget: a bundle is at most 1.05 × (gzip of its bodies + 80 B per version).
+    @Test("a bundle of 500 reports is at most 1.05 × (gzip of its bodies + 80 B per version)")
+    func compact() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let a = try await network.device("a")
+        var generator = SeededGenerator(seed: 5)
+        let words = ["checkpoint", "road", "closed", "market", "armed", "group", "village", "displaced", "families", "north", "river", "clinic"]
+        var bodies = Data()
+        for index in 1...500 {
+            let text = (0..<Int.random(in: 8...30, using: &generator)).map { _ in words.randomElement(using: &generator)! }.joined(separator: " ")
+            let body = Data(#"{"title":"report \#(index)","notes":"\#(text)","severity":\#(index % 5)}"#.utf8)
+            bodies.append(body)
+            try a.write(WriteIntent(key: Self.key("r\(index)"), body: body))
+        }
+        let file = try BundleFile.encode(try FieldBundles.export(from: a, lacking: VersionVector(), now: Self.now))
+        var input = ByteBuffer(bytes: bodies)
+        let gzipped = try input.compress(with: .gzip()).readableBytes
+        let budget = Double(gzipped + 80 * 500)
+        print("bundle of 500 reports: \(file.count) B; gzip of bodies \(gzipped) B; budget 1.05 × \(Int(budget)) B; ratio \(String(format: "%.3f", Double(file.count) / budget))")
+        #expect(Double(file.count) <= 1.05 * budget)
+    }
+}
