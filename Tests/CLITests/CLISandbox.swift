@@ -102,9 +102,7 @@ final class CLISandbox: Sendable {
 
     /// Opens the replica at `path` in this process (another connection, as a second process
     /// would), with the tests' passphrase should it be encrypted.
-    static func open(_ path: String) throws -> ReplicaStore {
-        try ReplicaStore.open(at: path, options: TemporaryReplica.unlocking(ReplicaStore.Options()))
-    }
+    static func open(_ path: String) throws -> ReplicaStore { try TemporaryReplica.open(at: path) }
 
     /// Applies every version the replica at `source` holds to the one at `target`, with
     /// `source`'s public key, as a sync would.

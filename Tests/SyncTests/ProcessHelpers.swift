@@ -89,9 +89,9 @@ extension ProcessFixture {
         try await run("fieldcli", subcommand + ["--db", database] + arguments, timeout: timeout)
     }
 
-    /// Creates a field replica with `fieldcli init`.
+    /// Creates a field replica with `fieldcli init` (`init --encrypt` under `VIGIL_TEST_ENCRYPTED=1`).
     func initReplica(_ database: String) async throws {
-        let outcome = try await fieldcli(database, ["init"])
+        let outcome = try await fieldcli(database, TemporaryReplica.encrypting ? ["init", "--encrypt"] : ["init"])
         guard outcome.exitStatus == 0 else { throw ProcessFixtureError("fieldcli init failed: \(outcome)") }
     }
 
@@ -169,7 +169,7 @@ struct ReplicaContent: Equatable {
 
     /// Reads `collections` of the replica at `path` (opened as a second connection).
     init(path: String, collections: [CollectionName]) throws {
-        let store = try ReplicaStore.open(at: path)
+        let store = try TemporaryReplica.open(at: path)
         var documents: [DocumentKey: Set<Dot>] = [:]
         var versions: Set<Dot> = []
         for collection in collections {

@@ -40,7 +40,7 @@ struct ProcessSyncTests {
             let key = DocumentKey(collection: reports, id: try #require(DocumentID(id)))
             #expect(try await fixture.syncSucceeding(a, hub: hub.url).versionsPushed == 1)
             #expect(try await fixture.syncSucceeding(b, hub: hub.url).versionsPulled == 1)
-            let original = try #require(try ReplicaStore.open(at: b).document(key)?.state.siblings.first)
+            let original = try #require(try TemporaryReplica.open(at: b).document(key)?.state.siblings.first)
 
             // Offline, both edit it.
             let bodyA = #"{"title":"Bridge out","status":"repaired"}"#
@@ -62,7 +62,7 @@ struct ProcessSyncTests {
             // The hub and both replicas show the same two siblings: A's and B's edits.
             var conflictDots: [Set<Dot>] = []
             for (name, path) in [("hub", hubPath), ("A", a), ("B", b)] {
-                let document = try #require(try ReplicaStore.open(at: path).document(key), "\(name) lacks \(key)")
+                let document = try #require(try TemporaryReplica.open(at: path).document(key), "\(name) lacks \(key)")
                 #expect(Set(document.siblings.map(bodyText)) == [bodyA, bodyB], "siblings on \(name)")
                 #expect(document.state.context.contains(original), "\(name) has seen the original")
                 conflictDots.append(Set(document.state.siblings))
@@ -89,7 +89,7 @@ struct ProcessSyncTests {
             // with the reason and the two resolved siblings recorded in its `_resolution` field.
             var resolutionDots: Set<Dot> = []
             for (name, path) in [("hub", hubPath), ("A", a), ("B", b)] {
-                let document = try #require(try ReplicaStore.open(at: path).document(key), "\(name) lacks \(key)")
+                let document = try #require(try TemporaryReplica.open(at: path).document(key), "\(name) lacks \(key)")
                 #expect(document.siblings.count == 1, "one sibling on \(name)")
                 let body = try #require(document.siblings.first?.body, "the resolution on \(name) is not a tombstone")
                 let object = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
@@ -105,7 +105,7 @@ struct ProcessSyncTests {
 
             // The hub's history holds exactly four versions: the original, A's edit, B's edit and
             // B's resolution.
-            let history = try ReplicaStore.open(at: hubPath).history(of: key)
+            let history = try TemporaryReplica.open(at: hubPath).history(of: key)
             #expect(history.count == 4)
             #expect(Set(history.map(\.version.dot)) == Set([original]).union(conflictDots[0]).union(resolutionDots))
 
@@ -118,7 +118,7 @@ struct ProcessSyncTests {
             #expect(hubHistory.exitStatus == 0, "\(hubHistory)")
             let printedVersions = try hubHistory.json()["versions"] as? [Any]
             #expect(printedVersions?.count == 4, "fieldcli history on the hub's file lists the four versions")
-            #expect(try ReplicaStore.open(at: hubPath).integrityProblems().isEmpty)
+            #expect(try TemporaryReplica.open(at: hubPath).integrityProblems().isEmpty)
         }
     }
 
@@ -141,7 +141,7 @@ struct ProcessSyncTests {
                 client.send(signal: SIGKILL)
                 let killed = try await client.waitForExit(timeout: .seconds(10))
                 #expect(killed == .signaled(SIGKILL), "the client was still pulling when killed")
-                let partial = try ReplicaStore.open(at: fresh).status().versions
+                let partial = try TemporaryReplica.open(at: fresh).status().versions
                 #expect(seen > 0)
                 #expect(partial > 0 && partial < total, "pulled \(partial) of \(total) before the kill")
 
@@ -149,7 +149,7 @@ struct ProcessSyncTests {
                 // Each page was applied with its checkpoint: the second run pulls exactly the rest.
                 #expect(resumed.versionsPulled == total - partial, "resumed from the checkpoint of the last applied page")
 
-                let store = try ReplicaStore.open(at: fresh)
+                let store = try TemporaryReplica.open(at: fresh)
                 #expect(try store.integrityProblems().isEmpty)
                 let status = try store.status()
                 #expect(status.versions == total)
@@ -181,7 +181,7 @@ struct ProcessSyncTests {
                 _ = try await waitForPartialTransfer(into: fresh, by: client, total: total)
                 hub.process.send(signal: SIGKILL)
                 #expect(try await hub.process.waitForExit(timeout: .seconds(10)) == .signaled(SIGKILL))
-                let atKill = try ReplicaStore.open(at: fresh).status().versions
+                let atKill = try TemporaryReplica.open(at: fresh).status().versions
                 #expect(atKill < total, "the client had not finished when the hub died")
 
                 let restarted = try await startHub(fixture, database: hubPath, port: hub.port)
@@ -198,14 +198,14 @@ struct ProcessSyncTests {
                 }
                 #expect(finished, "a later fieldcli sync succeeded")
 
-                let store = try ReplicaStore.open(at: fresh)
+                let store = try TemporaryReplica.open(at: fresh)
                 #expect(try store.integrityProblems().isEmpty)
                 #expect(try store.status().versions == total)
                 let expected = try ReplicaContent(path: source, collections: [reports])
                 #expect(try ReplicaContent(path: fresh, collections: [reports]) == expected)
                 #expect(try await fixture.stop(restarted) == .exited(0))
-                #expect(try ReplicaStore.open(at: hubPath).integrityProblems().isEmpty)
-                #expect(try ReplicaStore.open(at: hubPath).status().versions == total)
+                #expect(try TemporaryReplica.open(at: hubPath).integrityProblems().isEmpty)
+                #expect(try TemporaryReplica.open(at: hubPath).status().versions == total)
             }
         }
     }
@@ -226,9 +226,9 @@ struct ProcessSyncTests {
                 _ = try await waitForPartialTransfer(into: hubPath, by: client, total: total)
                 hub.process.send(signal: SIGKILL)
                 #expect(try await hub.process.waitForExit(timeout: .seconds(10)) == .signaled(SIGKILL))
-                let atKill = try ReplicaStore.open(at: hubPath).status().versions
+                let atKill = try TemporaryReplica.open(at: hubPath).status().versions
                 #expect(atKill > 0 && atKill < total, "the hub held \(atKill) of \(total) versions when killed")
-                #expect(try ReplicaStore.open(at: hubPath).integrityProblems().isEmpty)
+                #expect(try TemporaryReplica.open(at: hubPath).integrityProblems().isEmpty)
 
                 let restarted = try await startHub(fixture, database: hubPath, port: hub.port)
                 let interrupted = try await client.waitForExit(timeout: .seconds(300))
@@ -243,7 +243,7 @@ struct ProcessSyncTests {
                 #expect(finished, "a later fieldcli sync succeeded")
                 #expect(try await fixture.stop(restarted) == .exited(0))
 
-                let hubStore = try ReplicaStore.open(at: hubPath)
+                let hubStore = try TemporaryReplica.open(at: hubPath)
                 #expect(try hubStore.integrityProblems().isEmpty)
                 #expect(try hubStore.status().versions == total)
                 #expect(try ReplicaContent(path: hubPath, collections: [reports]) == ReplicaContent(path: source, collections: [reports]))
@@ -276,7 +276,7 @@ struct ProcessSyncTests {
             var delivered = false
             while !delivered, ContinuousClock.now < deadline, daemon.isRunning {
                 try await Task.sleep(for: .milliseconds(250))
-                delivered = try ReplicaStore.open(at: hubPath).document(key) != nil
+                delivered = try TemporaryReplica.open(at: hubPath).document(key) != nil
             }
             #expect(delivered, "the hub got the document within 60 s: \(daemon.standardError.suffix(3000))")
             #expect(daemon.isRunning, "the same daemon process delivered it")
@@ -295,7 +295,7 @@ struct ProcessSyncTests {
             let field = fixture.path("field.sqlite")
             try await fixture.initReplica(field)
             _ = try await fixture.put(field, "reports", body: #"{"title":"Shots heard"}"#)
-            let before = try ReplicaStore.open(at: field).status()
+            let before = try TemporaryReplica.open(at: field).status()
             let contentBefore = try ReplicaContent(path: field, collections: [reports])
 
             let port = try freeLoopbackPort()
@@ -307,7 +307,7 @@ struct ProcessSyncTests {
             #expect(message.hasSuffix("."), "one sentence: \(message)")
             #expect(message.contains("127.0.0.1:\(port)") || message.lowercased().contains("hub"), "it names the hub: \(message)")
 
-            #expect(try ReplicaStore.open(at: field).status() == before)
+            #expect(try TemporaryReplica.open(at: field).status() == before)
             #expect(try ReplicaContent(path: field, collections: [reports]) == contentBefore)
         }
     }
@@ -322,7 +322,7 @@ private func bodyText(_ version: Version) -> String {
 /// `client` still runs; returns the count seen. Throws when the client exits first, when all
 /// `total` versions are already there, or when nothing arrives in time.
 private func waitForPartialTransfer(into path: String, by client: ChildProcess, total: Int) async throws -> Int {
-    let store = try ReplicaStore.open(at: path)
+    let store = try TemporaryReplica.open(at: path)
     let deadline = ContinuousClock.now + .seconds(120)
     while ContinuousClock.now < deadline {
         let count = try store.status().versions

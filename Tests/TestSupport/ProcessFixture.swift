@@ -24,13 +24,24 @@ public final class ProcessFixture: Sendable {
         var runs = 0
     }
 
-    /// Creates an empty temporary folder and finds the built executables.
+    /// Creates an empty temporary folder and finds the built executables. Under
+    /// `VIGIL_TEST_ENCRYPTED=1` every child reads ``TemporaryReplica/passphrase`` from a private
+    /// file beside the folder (`VIGIL_PASSPHRASE_FILE`), with cheap scrypt (tests only).
     public init() throws {
         binaries = try Self.locateBinaries()
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("vigil-process-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if TemporaryReplica.encrypting {
+            let text = Data((TemporaryReplica.passphrase + "\n").utf8)
+            guard FileManager.default.createFile(atPath: passphraseFile, contents: text, attributes: [.posixPermissions: 0o600]) else {
+                throw ProcessFixtureError("Cannot write \(passphraseFile).")
+            }
+        }
     }
+
+    /// The passphrase file of the children under `VIGIL_TEST_ENCRYPTED=1`.
+    private var passphraseFile: String { directory.path + ".passphrase" }
 
     /// The path of `name` inside the temporary folder.
     public func path(_ name: String) -> String {
@@ -89,6 +100,7 @@ public final class ProcessFixture: Sendable {
         if ProcessInfo.processInfo.environment["VIGIL_KEEP_TEST_DIRS"] == nil {
             try? FileManager.default.removeItem(at: directory)
         }
+        try? FileManager.default.removeItem(atPath: passphraseFile)
     }
 
     /// The environment of a child: this process's, with HOME pointed into the temporary folder, no
@@ -99,6 +111,10 @@ public final class ProcessFixture: Sendable {
         environment["NO_COLOR"] = "1"
         environment["HOME"] = directory.path
         environment["XDG_DATA_HOME"] = directory.appendingPathComponent("xdg").path
+        if TemporaryReplica.encrypting {
+            environment["VIGIL_PASSPHRASE_FILE"] = passphraseFile
+            environment["VIGIL_SCRYPT_LOGN"] = "10"
+        }
         environment.merge(overrides) { _, new in new }
         return environment
     }

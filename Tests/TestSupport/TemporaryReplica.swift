@@ -42,6 +42,12 @@ public final class TemporaryReplica: Sendable {
         return Self.unlocking(options)
     }
 
+    /// Opens the replica at `path` in this process (another connection, as a second process
+    /// would), with ``passphrase`` should it be encrypted.
+    public static func open(at path: String) throws -> ReplicaStore {
+        try ReplicaStore.open(at: path, options: unlocking(ReplicaStore.Options()))
+    }
+
     /// Runs `body` with the arguments that give a `fieldcli` or `syncd` command run in this
     /// process the passphrase of the replicas made here: none when not ``encrypting``, else
     /// `--passphrase-file` and a private file holding ``passphrase``, removed afterwards.
