@@ -1,4 +1,3 @@
-import Foundation
 public import SyncEngine
 import GRDB
 
@@ -85,7 +84,7 @@ extension ReplicaStore {
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT \(Rows.storedVersionColumns), feed_tag, receipt FROM versions
+                    SELECT \(Rows.storedVersionColumns), feed_tag FROM versions
                     WHERE seq > ? AND seq <= ? AND set_aside_reason IS NULL ORDER BY seq
                     """,
                 arguments: [start.sequence, upper])
@@ -108,9 +107,7 @@ extension ReplicaStore {
                     hasMore = true
                     break
                 }
-                var version = stored.version
-                version.receipt = (row["receipt"] as Data?).flatMap(AdmissionReceipt.init(bytes:))
-                versions.append(version)
+                versions.append(stored.version)
                 bytes += size
                 end = position
             }

@@ -29,11 +29,8 @@ extension ReplicaStore {
             try Self.rememberGrants(db, previous)
             try Self.rememberGrants(db, grants)
             try db.execute(
-                sql: """
-                    UPDATE devices SET read_scope = ?, write_scope = ?, write_scope_changed = write_scope_changed OR ?
-                    WHERE replica_id = ?
-                    """,
-                arguments: [grants.read.text, grants.write.text, grants.write != previous.write, record.replicaID.hex])
+                sql: "UPDATE devices SET read_scope = ?, write_scope = ? WHERE replica_id = ?",
+                arguments: [grants.read.text, grants.write.text, record.replicaID.hex])
             try Self.appendAudit(
                 db, actor: actor, action: .scopesChanged, subject: record.name,
                 detail: [
@@ -66,22 +63,6 @@ extension ReplicaStore {
                 }
             }
             return grants
-        }
-    }
-
-    /// The origins among `origins` whose device's write scope was changed since its enrollment
-    /// (enrolled ids and incarnations): a hub gives receipts with their versions.
-    public func writeScopeChanged(among origins: Set<ReplicaID>) throws -> Set<ReplicaID> {
-        guard !origins.isEmpty else { return [] }
-        return try read { db in
-            let statement = try db.cachedStatement(sql: """
-                SELECT write_scope_changed FROM devices WHERE replica_id = ?1
-                UNION ALL
-                SELECT d.write_scope_changed FROM device_incarnations i JOIN devices d ON d.replica_id = i.device_id
-                WHERE i.replica_id = ?1
-                LIMIT 1
-                """)
-            return Set(try origins.filter { try Bool.fetchOne(statement, arguments: [$0.hex]) == true })
         }
     }
 

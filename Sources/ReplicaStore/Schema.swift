@@ -316,16 +316,9 @@ enum Schema {
         migrator.registerMigration("v15-admission-receipts") { db in
             try db.execute(sql: """
                 -- The hub's admission receipt of a version (12 bytes), kept to be sent back with it
-                -- when it is pushed again (to a hub restored from a backup). A hub keeps one only for
-                -- a version it admitted by its receipt.
+                -- when it is pushed again (to a hub restored from a backup). A hub stores none: it
+                -- makes them as it serves.
                 ALTER TABLE versions ADD COLUMN receipt BLOB;
-                -- At a hub: 1 once the device's write scope was changed after its enrollment (its
-                -- versions are then served with receipts: a restored hub may hold another scope).
-                ALTER TABLE devices ADD COLUMN write_scope_changed INTEGER NOT NULL DEFAULT 0;
-                UPDATE devices SET write_scope_changed = 1 WHERE replica_id IN (
-                    SELECT json_extract(detail, '$.replica') FROM audit_log
-                    WHERE action = 'device.scopes-changed'
-                        AND json_extract(detail, '$.write') IS NOT json_extract(detail, '$.writeBefore'));
                 """)
         }
         migrator.registerMigration("v16-operator-totp", migrate: ReplicaStore.addOperatorTOTP)

@@ -81,7 +81,7 @@ public struct HubExchange: Sendable {
 
         var response = SyncResponse(
             hub: storage.hubID, knowledge: Self.knowledgeDelta(page, request: request, push: request.push),
-            accepted: push.accepted, rejected: rejected, versions: try await withReceipts(page.versions),
+            accepted: push.accepted, rejected: rejected, versions: page.versions.map(storage.receiptKey.withReceipt),
             checkpoint: next.text, more: next.more, checkpointReset: page.restarted)
         if !push.receipts.isEmpty { response.receipts = push.receipts }
         // The device's grants, when they changed since its checkpoint: it forgets what it may no longer read.
@@ -206,19 +206,17 @@ public struct HubExchange: Sendable {
             outcome.rejected += Self.rejections(forks: [], quarantined: again)
         }
         outcome.rejected.sort { $0.dot < $1.dot }
-        if try await !devices.writeScopeChanged(among: [request.replica]).isEmpty {
-            let notAdmitted = Set(outcome.rejected.map(\.dot)).union(report.refused)
-            outcome.receipts = storage.receiptKey.receipts(
-                of: push.filter { $0.dot.replica == request.replica && !notAdmitted.contains($0.dot) })
-        }
+        let notAdmitted = Set(outcome.rejected.map(\.dot)).union(report.refused)
+        outcome.receipts = storage.receiptKey.receipts(
+            of: push.filter { $0.dot.replica == request.replica && !notAdmitted.contains($0.dot) })
         return outcome
     }
 
     /// Applies the checked push in one transaction: each version is checked against the write scope
     /// of the device that wrote it, unless it carries this hub's receipt (`receipted`: the hub
     /// admitted it before, under grants a restore may have lost), with its record validated
-    /// beforehand on every core (the transaction then only looks up). A receipt is stored only
-    /// with a version it admitted (so it goes out with it again).
+    /// beforehand on every core (the transaction then only looks up). Receipts are not stored:
+    /// the hub makes them again as it serves.
     func apply(
         _ push: [Version], from pusher: ReplicaID, device: DeviceRecord?, badSignatures: [Dot: String],
         receipted: Set<Dot> = []
@@ -232,8 +230,7 @@ public struct HubExchange: Sendable {
         var writeScopes = try await devices.grants(of: Set(push.map(\.dot.replica))).mapValues(\.write)
         if let device { writeScopes[pusher] = device.grants.write }
         let scopes = writeScopes
-        let stored = push.map { receipted.contains($0.dot) ? $0 : $0.withoutReceipt }
-        return try await storage.apply(stored, from: pusher) { version, heldCounter in
+        return try await storage.apply(push.map(\.withoutReceipt), from: pusher) { version, heldCounter in
             Self.admission(
                 of: version, heldCounter: heldCounter, badSignature: badSignatures[version.dot],
                 writeScope: receipted.contains(version.dot) ? nil : scopes[version.dot.replica],
@@ -311,18 +308,6 @@ public struct HubExchange: Sendable {
         return items.map {
             Rejection(dot: $0.version.dot, reason: .implausibleContext, message: "Quarantined: \($0.reason).", quarantined: true)
         }
-    }
-
-    /// `versions` with the receipts they need: those of devices whose write scope changed since
-    /// their enrollment (a hub restored from a backup may hold another scope; while it never
-    /// changed, every backup that knows the device admits the same), and those the hub admitted by
-    /// their receipt (stored with them).
-    func withReceipts(_ versions: [Version]) async throws -> [Version] {
-        let origins = Set(versions.lazy.filter { $0.receipt == nil }.map(\.dot.replica))
-        let changed = try await devices.writeScopeChanged(among: origins)
-        guard !changed.isEmpty else { return versions }
-        let key = storage.receiptKey
-        return versions.map { changed.contains($0.dot.replica) && $0.receipt == nil ? key.withReceipt($0) : $0 }
     }
 
     /// Attaches to each fork rejection the version the hub holds at that dot: the client's proof.

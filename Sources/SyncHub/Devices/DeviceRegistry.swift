@@ -30,10 +30,6 @@ public protocol DeviceRegistry: Sendable {
     /// The grants of the devices that wrote as `origins`; origins of no enrolled device are absent.
     func grants(of origins: Set<ReplicaID>) async throws -> [ReplicaID: AccessGrants]
 
-    /// The origins among `origins` whose device's write scope changed since its enrollment: their
-    /// versions go out with admission receipts (a hub restored from a backup may hold another scope).
-    func writeScopeChanged(among origins: Set<ReplicaID>) async throws -> Set<ReplicaID>
-
     /// The grants a checkpoint's fingerprint stands for; nil when the registry never held them.
     func grants(fingerprint: String) async throws -> AccessGrants?
 
@@ -63,9 +59,6 @@ public protocol DeviceRegistry: Sendable {
 extension DeviceRegistry {
     /// A registry that keeps no devices knows no grants but read-and-write-everything.
     public func grants(of origins: Set<ReplicaID>) async throws -> [ReplicaID: AccessGrants] { [:] }
-
-    /// A registry that keeps no devices changes no scopes.
-    public func writeScopeChanged(among origins: Set<ReplicaID>) async throws -> Set<ReplicaID> { [] }
 
     public func grants(fingerprint: String) async throws -> AccessGrants? {
         fingerprint == AccessGrants.everything.fingerprint ? .everything : nil
@@ -151,12 +144,6 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
         guard !origins.isEmpty else { return [:] }
         let store = self.store
         return try await offload { try store.deviceGrants(of: origins) }
-    }
-
-    public func writeScopeChanged(among origins: Set<ReplicaID>) async throws -> Set<ReplicaID> {
-        guard !origins.isEmpty else { return [] }
-        let store = self.store
-        return try await offload { try store.writeScopeChanged(among: origins) }
     }
 
     public func grants(fingerprint: String) async throws -> AccessGrants? {
