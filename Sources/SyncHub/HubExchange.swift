@@ -13,15 +13,19 @@ public struct HubExchange: Sendable {
     public let configuration: HubConfiguration
     /// The enrolled devices: their credentials and the keys pushed versions are verified against.
     public let devices: any DeviceRegistry
+    /// The exchange's figures for Prometheus (`syncd serve --metrics-listen`).
+    public let metrics: HubMetrics
     let logger: Logger
 
     /// `devices` defaults to the registry in the hub's SQLite replica when `storage` is one, else
     /// to an empty registry.
     public init(
-        storage: any HubStorage, configuration: HubConfiguration, devices: (any DeviceRegistry)? = nil, logger: Logger
+        storage: any HubStorage, configuration: HubConfiguration, devices: (any DeviceRegistry)? = nil,
+        metrics: HubMetrics = HubMetrics(), logger: Logger
     ) {
         self.storage = storage
         self.configuration = configuration
+        self.metrics = metrics
         self.devices = devices
             ?? (storage as? SQLiteHubStorage).map { SQLiteDeviceRegistry(store: $0.store) } ?? EmptyDeviceRegistry()
         self.logger = logger
@@ -91,6 +95,7 @@ public struct HubExchange: Sendable {
         if held > request.counter {
             response.ownLatest = try await storage.versions(at: [Dot(replica: request.replica, counter: held)]).first
         }
+        metrics.recordVersions(pushed: push.taken, accepted: push.accepted, pulled: page.versions.count, rejected: rejected)
         if let device {
             let now = Int64(clamping: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
             let skew = request.sentAt.map { Int64(clamping: $0) &- now }

@@ -5,7 +5,7 @@
 public struct SyncHubError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What kind of failure this is.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        enum Value: String {
+        enum Value: String, CaseIterable {
             case unsupportedProtocol = "unsupported-protocol"
             case malformedRequest = "malformed-request"
             case unsupportedMediaType = "unsupported-media-type"

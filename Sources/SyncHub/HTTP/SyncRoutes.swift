@@ -26,21 +26,36 @@ struct SyncRoutes<Context: RequestContext> {
         let exchange = self.exchange
         let encoder = self.encoder
         router.post("v1/sync") { request, context -> Response in
-            // The gzip middleware has already bounded the body by the hub's limits.
-            let syncRequest = try await Self.decode(SyncRequest.self, from: request, upTo: .max, named: "sync request")
-            if let checkpoint = syncRequest.checkpoint, checkpoint.utf8.count > Self.maxCheckpointBytes {
-                throw SyncHubError(
-                    .malformedRequest,
-                    "The checkpoint is longer than any this hub gives out (\(Self.maxCheckpointBytes) bytes); send the one of the last answer, or none.")
+            let started = ContinuousClock.now
+            do {
+                let answer = try await Self.answer(request, context: context, exchange: exchange, encoder: encoder)
+                exchange.metrics.recordExchange(outcome: "ok", elapsed: ContinuousClock.now - started, answerBytes: answer.count)
+                return Self.json(answer)
+            } catch {
+                let outcome = (error as? SyncHubError)?.code.description ?? "internal"
+                exchange.metrics.recordExchange(outcome: outcome, elapsed: ContinuousClock.now - started)
+                throw error
             }
-            var logger = context.logger
-            logger[metadataKey: "sync.peer"] = "\(syncRequest.replica.hex)"
-            guard let device = context.device else {
-                throw SyncHubError(.unauthorized, "This hub requires a device credential.")
-            }
-            let response = try await exchange.handle(syncRequest, device: device, logger: logger)
-            return Self.json(try encoder.encode(response))
         }
+    }
+
+    /// The JSON answer to one sync request.
+    static func answer(
+        _ request: Request, context: HubRequestContext, exchange: HubExchange, encoder: SyncResponseEncoder
+    ) async throws -> Data {
+        // The gzip middleware has already bounded the body by the hub's limits.
+        let syncRequest = try await Self.decode(SyncRequest.self, from: request, upTo: .max, named: "sync request")
+        if let checkpoint = syncRequest.checkpoint, checkpoint.utf8.count > Self.maxCheckpointBytes {
+            throw SyncHubError(
+                .malformedRequest,
+                "The checkpoint is longer than any this hub gives out (\(Self.maxCheckpointBytes) bytes); send the one of the last answer, or none.")
+        }
+        var logger = context.logger
+        logger[metadataKey: "sync.peer"] = "\(syncRequest.replica.hex)"
+        guard let device = context.device else {
+            throw SyncHubError(.unauthorized, "This hub requires a device credential.")
+        }
+        return try encoder.encode(try await exchange.handle(syncRequest, device: device, logger: logger))
     }
 
     /// The JSON body of `request` as `T`, read up to `maxBytes`: 415 unless the content type is

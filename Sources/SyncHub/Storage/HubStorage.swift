@@ -44,6 +44,13 @@ public protocol HubStorage: Sendable {
     /// device's earlier re-issues, see ``IncarnationRequest/reissuing``), at most one per probe
     /// and origin.
     func versions(from origins: Set<ReplicaID>, matching probes: [ReissueProbe]) async throws -> [Version]
+
+    /// What the hub holds, counted for its metrics; nil when this storage cannot count it.
+    func counts() async throws -> HubCounts?
+}
+
+extension HubStorage {
+    public func counts() async throws -> HubCounts? { nil }
 }
 
 /// Which page of the hub's changes feed to read.

@@ -72,6 +72,11 @@ public struct SQLiteHubStorage: HubStorage {
         return try await offload { try store.mergeFieldwise(keys, audited: true, as: writer).count }
     }
 
+    public func counts() async throws -> HubCounts? {
+        let store = self.store
+        return try await offload { try store.hubCounts() }
+    }
+
     public func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String] {
         let store = self.store
         return try await offload { try store.setAsideReasons(of: dots) }

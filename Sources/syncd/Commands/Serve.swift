@@ -36,7 +36,20 @@ extension Syncd {
                 "Log a console session out after this long without a request: 15m, 30m, 2h (default 30m).", valueName: "duration"))
         var consoleIdleTimeout = "30m"
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Serve Prometheus metrics at http://HOST:PORT/metrics, a listener apart from the devices' (default: $VIGIL_HUB_METRICS_LISTEN, else off).",
+                valueName: "HOST:PORT"))
+        var metricsListen: String?
+
         @OptionGroup var limits: LimitOptions
+
+        /// Where metrics are served: the flag, else the environment, else nowhere.
+        var metricsAddress: (host: String, port: Int)? {
+            (metricsListen ?? ProcessInfo.processInfo.environment["VIGIL_HUB_METRICS_LISTEN"])
+                .flatMap(HubConfiguration.parseListenAddress)
+        }
 
         func validate() throws {
             if let listen, HubConfiguration.parseListenAddress(listen) == nil {
@@ -44,6 +57,11 @@ extension Syncd {
             }
             if (tlsCert == nil) != (tlsKey == nil) {
                 throw ValidationError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither.")
+            }
+            if let address = metricsListen ?? ProcessInfo.processInfo.environment["VIGIL_HUB_METRICS_LISTEN"],
+                HubConfiguration.parseListenAddress(address) == nil
+            {
+                throw ValidationError("--metrics-listen (or VIGIL_HUB_METRICS_LISTEN) takes HOST:PORT, such as 127.0.0.1:9464.")
             }
             if DeviceAdministration.parseLifetime(consoleIdleTimeout) == nil {
                 throw ValidationError("--console-idle-timeout takes a duration such as 15m, 30m or 2h.")
@@ -64,23 +82,33 @@ extension Syncd {
 
             let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
             let scheme = configuration.tls == nil ? "http" : "https"
-            let app: any Service
+            var services: [any Service] = []
             do {
                 var consoleConfiguration = ConsoleConfiguration(secureCookies: configuration.tls != nil)
                 if let idle = DeviceAdministration.parseLifetime(consoleIdleTimeout) { consoleConfiguration.sessionIdleTimeout = idle }
                 let console = HubConsole.mounting(consoleConfiguration, logger: Logger(label: "syncd.console"))
-                app = try buildApplication(
-                    configuration: configuration, logger: logger,
-                    onServerRunning: { port in
-                        FileHandle.standardError.write(Data("syncd: listening on \(scheme)://\(host):\(port)\n".utf8))
-                    }, mount: console)
+                let exchange = try HubExchange.sqlite(path: configuration.databasePath, configuration: configuration, logger: logger)
+                services.append(
+                    try buildApplication(
+                        exchange: exchange, logger: logger,
+                        onServerRunning: { port in
+                            FileHandle.standardError.write(Data("syncd: listening on \(scheme)://\(host):\(port)\n".utf8))
+                        }, mount: console))
+                if let metrics = metricsAddress {
+                    services.append(
+                        buildMetricsApplication(
+                            exchange: exchange, host: metrics.host, port: metrics.port, logger: logger,
+                            onServerRunning: { port in
+                                FileHandle.standardError.write(Data("syncd: metrics on http://\(metrics.host):\(port)/metrics\n".utf8))
+                            }))
+                }
             } catch {
                 FileHandle.standardError.write(Data("syncd: \(error)\n".utf8))
                 throw ExitCode(1)
             }
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                    services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
                 try await group.run()
             } catch {
