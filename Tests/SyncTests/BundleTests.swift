@@ -238,26 +238,43 @@ struct BundleTests {
 
     // MARK: Size
 
+    static let words = [
+        "checkpoint", "road", "closed", "market", "armed", "group", "village", "displaced", "families", "north", "river", "clinic",
+    ]
+
     /// Issue 13's budget: a bundle is at most 1.05 × (gzip of its bodies + 80 B per version).
-    @Test("a bundle of 500 reports is at most 1.05 × (gzip of its bodies + 80 B per version)")
-    func compact() async throws {
+    /// Met for 500 short notes with short ids (ratio 1.016). Not met for 200 observations that
+    /// differ in a few words, with the UUIDv7 ids `fieldcli` gives (ratio 1.20): their bodies
+    /// gzip to about 40 B each, and each version costs its 64-byte signature, about 16 B of id
+    /// and 12 B of dot, clock and context, so the bound there guards against regressions only
+    /// (Docs/Protocol.md, "Bundles", says what a denser layout would gain).
+    @Test(
+        "a bundle is at most 1.05 × (gzip of its bodies + 80 B per version) for short notes; at most 1.25 × for near-identical observations",
+        arguments: [(500, false, 1.05), (200, true, 1.25)])
+    func compact(reports: Int, observations: Bool, limit: Double) async throws {
         let network = try Network()
         defer { network.folder.remove() }
         let a = try await network.device("a")
         var generator = SeededGenerator(seed: 5)
-        let words = ["checkpoint", "road", "closed", "market", "armed", "group", "village", "displaced", "families", "north", "river", "clinic"]
         var bodies = Data()
-        for index in 1...500 {
-            let text = (0..<Int.random(in: 8...30, using: &generator)).map { _ in words.randomElement(using: &generator)! }.joined(separator: " ")
-            let body = Data(#"{"title":"report \#(index)","notes":"\#(text)","severity":\#(index % 5)}"#.utf8)
+        for index in 1...reports {
+            let text = (0..<Int.random(in: 8...30, using: &generator)).map { _ in Self.words.randomElement(using: &generator)! }
+                .joined(separator: " ")
+            let body = observations
+                ? Data(SampleRecords.observation.replacingOccurrences(of: "12", with: "\(index % 40)")
+                    .replacingOccurrences(of: "Armed men on motorbikes", with: text).utf8)
+                : Data(#"{"title":"report \#(index)","notes":"\#(text)","severity":\#(index % 5)}"#.utf8)
             bodies.append(body)
-            try a.write(WriteIntent(key: Self.key("r\(index)"), body: body))
+            let id = observations ? DocumentID.generate() : DocumentID("r\(index)")!
+            try a.write(WriteIntent(key: DocumentKey(collection: Self.notes, id: id), body: body))
         }
         let file = try BundleFile.encode(try FieldBundles.export(from: a, lacking: VersionVector(), now: Self.now))
         var input = ByteBuffer(bytes: bodies)
         let gzipped = try input.compress(with: .gzip()).readableBytes
-        let budget = Double(gzipped + 80 * 500)
-        print("bundle of 500 reports: \(file.count) B; gzip of bodies \(gzipped) B; budget 1.05 × \(Int(budget)) B; ratio \(String(format: "%.3f", Double(file.count) / budget))")
-        #expect(Double(file.count) <= 1.05 * budget)
+        let budget = Double(gzipped + 80 * reports)
+        print(
+            "bundle of \(reports) \(observations ? "observations" : "short notes"): \(file.count) B; gzip of bodies \(gzipped) B; "
+                + "gzip + 80 B × versions = \(Int(budget)) B; ratio \(String(format: "%.3f", Double(file.count) / budget)) (limit \(limit))")
+        #expect(Double(file.count) <= limit * budget)
     }
 }
