@@ -90,10 +90,12 @@ struct UnlockAgentTests {
     @Test("the agent stops by itself when its time is up", .enabled(if: hasNoTerminal))
     func agentExpires() async throws {
         let unlocked = try await Unlocked()
-        let unlock = try await unlocked.run(["unlock", "--for", "5s"], passphrase: true)
+        // 20 s: under the whole suite on two cores (and in the encrypted run) a 5 s agent ended
+        // before the next command had started.
+        let unlock = try await unlocked.run(["unlock", "--for", "20s"], passphrase: true)
         #expect(unlock.succeeded, "\(unlock)")
         #expect(try await unlocked.run(["status"]).succeeded)
-        #expect(try await unlocked.waitForAgentToEnd(seconds: 15))
+        #expect(try await unlocked.waitForAgentToEnd(seconds: 60))
         #expect(!FileManager.default.fileExists(atPath: try unlocked.socket()))
         let refused = try await unlocked.run(["status"])
         #expect(refused.exitCode == EncryptedReplicaTests.locked, "\(refused)")
@@ -117,7 +119,7 @@ struct UnlockAgentTests {
         let left = Int(answer.split(separator: " ").last ?? "") ?? 0
         #expect(answer.hasPrefix("KEY ") && left > 30, "\(answer.prefix(4)) \(left)")
         #expect(try await unlocked.run(["lock"]).succeeded)
-        #expect(try await unlocked.waitForAgentToEnd(seconds: 5))
+        #expect(try await unlocked.waitForAgentToEnd(seconds: 20))
     }
 
     @Test("--for is bounded: 0, 25h and words are usage errors", arguments: ["0s", "25h", "8 hours", "h", "-1m"])

@@ -145,7 +145,7 @@ struct ClientHostileHubTests {
         }) { hub in
             try await TemporaryReplica.withReplica { store in
                 let error = await #expect(throws: SyncClientError.self) {
-                    try await DeviceEnrollment.enroll(store, hub: hub.url, code: "ABCD-EFGH", timeoutSeconds: 5)
+                    try await DeviceEnrollment.enroll(store, hub: hub.url, code: "ABCD-EFGH", timeoutSeconds: 30)
                 }
                 #expect(error?.code == .redirected)
                 #expect(HubCredentials.savedToken(for: store) == nil)
