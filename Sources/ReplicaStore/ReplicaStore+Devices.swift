@@ -291,7 +291,10 @@ extension ReplicaStore {
     public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?, pending: Int? = nil) throws {
         let now = Int64(clamping: options.now())
         try write { db in
-            let lag = try Int.fetchOne(db, sql: "SELECT count(*) FROM versions WHERE seq > ?", arguments: [max(0, sequence)]) ?? 0
+            // Feed positions past the device's, read from the primary key's end: counting the rows
+            // scanned the whole feed behind a device far behind, inside the write transaction.
+            let last = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM versions") ?? 0
+            let lag = Int(clamping: max(0, last - max(0, sequence)))
             try db.execute(
                 sql: """
                     UPDATE devices SET last_seen_at = ?, last_lag = ?, last_skew_ms = coalesce(?, last_skew_ms),
