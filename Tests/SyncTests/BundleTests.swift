@@ -15,35 +15,8 @@ struct BundleTests {
     static let notes = CollectionName("notes")!
     static let now: UInt64 = 1_780_000_000_000
 
-    /// A hub with signature checks on, and devices enrolled at it as `fieldcli enroll` does it:
-    /// each pins the hub's key and keeps the hub's certificate of its own key.
-    struct Network {
-        let folder: TemporaryReplica
-        let hub: HubExchange
-        let hubStore: ReplicaStore
-
-        init() throws {
-            folder = try TemporaryReplica()
-            hubStore = try folder.create("hub")
-            hub = HubExchange(storage: SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: silentLogger)
-        }
-
-        func device(_ name: String, grants: AccessGrants = .everything) async throws -> ReplicaStore {
-            let store = try folder.create(name)
-            let code = try DeviceAdministration(store: hubStore).addDevice(name: name, grants: grants, lifetime: .seconds(600)).code
-            let answer = try await hub.enroll(try store.enrollmentRequest(code: code), logger: silentLogger)
-            try store.pinHub(answer.hub, key: try #require(answer.hubKey))
-            try store.saveOwnCertificate(try #require(answer.certificate))
-            return store
-        }
-
-        func sync(_ store: ReplicaStore) async throws {
-            _ = try await Synchronizer(
-                store: store, transport: InProcessTransport(hub: hub), peer: "hub", configuration: .init(retry: .never),
-                logger: silentLogger
-            ).run()
-        }
-    }
+    /// A hub with signature checks on (``IntegrityTests/Network``).
+    typealias Network = IntegrityTests.Network
 
     static func key(_ id: String) -> DocumentKey { DocumentKey(collection: notes, id: DocumentID(id)!) }
 
@@ -70,7 +43,7 @@ struct BundleTests {
     func exportImportConverges() async throws {
         let network = try Network()
         defer { network.folder.remove() }
-        let (a, b) = (try await network.device("a"), try await network.device("b"))
+        let (a, b) = (try await network.enrolled("a"), try await network.enrolled("b"))
         for index in 1...3 { try Self.write(a, "r\(index)", "report \(index)") }
         let bundle = try Self.roundTrip(a)
         #expect(bundle.versions.count == 3)
@@ -104,7 +77,7 @@ struct BundleTests {
     func importedTwice() async throws {
         let network = try Network()
         defer { network.folder.remove() }
-        let (a, b) = (try await network.device("a"), try await network.device("b"))
+        let (a, b) = (try await network.enrolled("a"), try await network.enrolled("b"))
         for index in 1...4 { try Self.write(a, "r\(index)", "report \(index)") }
         let bundle = try Self.roundTrip(a)
 
@@ -127,7 +100,7 @@ struct BundleTests {
     func truncated(cutFromEnd: Int) async throws {
         let network = try Network()
         defer { network.folder.remove() }
-        let a = try await network.device("a")
+        let a = try await network.enrolled("a")
         for index in 1...3 { try Self.write(a, "r\(index)", "report \(index)") }
         let file = try BundleFile.encode(try FieldBundles.export(from: a, lacking: VersionVector(), now: Self.now))
         let cut = file.prefix(file.count - min(cutFromEnd, file.count - 9))
@@ -147,7 +120,7 @@ struct BundleTests {
     func byteFlipped() async throws {
         let network = try Network()
         defer { network.folder.remove() }
-        let a = try await network.device("a")
+        let a = try await network.enrolled("a")
         for index in 1...3 { try Self.write(a, "r\(index)", "report \(index)") }
         let file = try BundleFile.encode(try FieldBundles.export(from: a, lacking: VersionVector(), now: Self.now))
         #expect(try BundleFile.decode(file).versions.count == 3)
@@ -170,7 +143,7 @@ struct BundleTests {
         let network = try Network()
         defer { network.folder.remove() }
         let north = AccessGrants(read: .everything, write: try #require(Scope(text: "notes/north")))
-        let a = try await network.device("a", grants: north)
+        let a = try await network.enrolled("a", grants: north)
         let inScope = try Self.write(a, "ok", "in scope", partition: "north")
         let outside = try Self.write(a, "far", "outside", partition: "south")
         let result = try await network.hub.importBundle(try Self.roundTrip(a), logger: silentLogger)
@@ -186,7 +159,7 @@ struct BundleTests {
     func forgedSignatureNotShown() async throws {
         let network = try Network()
         defer { network.folder.remove() }
-        let (a, b) = (try await network.device("a"), try await network.device("b"))
+        let (a, b) = (try await network.enrolled("a"), try await network.enrolled("b"))
         try Self.write(a, "r1", "genuine")
         try Self.write(a, "r2", "genuine too")
         var bundle = try Self.roundTrip(a)
@@ -210,13 +183,42 @@ struct BundleTests {
     func uncertifiedAuthorKeptApart() async throws {
         let network = try Network()
         defer { network.folder.remove() }
-        let (a, b) = (try await network.device("a"), try await network.device("b"))
+        let (a, b) = (try await network.enrolled("a"), try await network.enrolled("b"))
         try Self.write(a, "r1", "report")
         var bundle = try Self.roundTrip(a)
         bundle.certificates = []
         let atB = try await FieldBundles.importBundle(bundle, into: b, now: Self.now)
         #expect(atB.keptApart.map(\.reason) == [.unknownKey])
         #expect(try b.document(Self.key("r1")) == nil)
+    }
+
+    /// Schedule: S syncs a report and is revoked; A syncs (it pulls S's report and the hub's notice);
+    /// the captor adds a version signed with S's key to A's bundle and seals the file again. B has
+    /// never synced: it learns S's key and the revocation from the bundle alone.
+    @Test("revocation notices travel in bundles: a version above the horizon is kept apart at a device and refused at the hub")
+    func revocationTravels() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let seized = try await network.enrolled("seized")
+        let (a, b) = (try await network.enrolled("a"), try await network.enrolled("b"))
+        try Self.write(seized, "s1", "before")
+        try await network.sync(seized)
+        _ = try DeviceAdministration(store: network.hubStore).revoke("seized")
+        try await network.sync(a)
+        let injected = try Self.write(seized, "s2", "injected")
+        var bundle = try Self.roundTrip(a)
+        #expect(bundle.revocations.map(\.replica) == [seized.replicaID])
+        bundle.versions.append(injected)
+        let carried = try BundleFile.decode(try BundleFile.encode(bundle))
+
+        let atB = try await FieldBundles.importBundle(carried, into: b, now: Self.now)
+        #expect(atB.keptApart.map(\.reason) == [.revoked])
+        #expect(try Self.title(b, "s1") == #"{"title":"before"}"#)
+        #expect(try b.document(Self.key("s2")) == nil)
+        #expect(try b.revocationHorizons()[seized.replicaID] == 1)
+
+        let atHub = try await network.hub.importBundle(carried, logger: silentLogger)
+        #expect(atHub.rejected.map(\.reason) == [.revoked] && atHub.accepted == 0)
     }
 
     @Test("a bundle written under another hub changes nothing at a device or at the hub")
@@ -226,8 +228,8 @@ struct BundleTests {
             home.folder.remove()
             elsewhere.folder.remove()
         }
-        let a = try await home.device("a")
-        let stranger = try await elsewhere.device("stranger")
+        let a = try await home.enrolled("a")
+        let stranger = try await elsewhere.enrolled("stranger")
         try Self.write(a, "r1", "report")
         let bundle = try Self.roundTrip(a)
         await #expect(throws: SyncBundleError.self) { try await FieldBundles.importBundle(bundle, into: stranger, now: Self.now) }
@@ -254,7 +256,7 @@ struct BundleTests {
     func compact(reports: Int, observations: Bool, limit: Double) async throws {
         let network = try Network()
         defer { network.folder.remove() }
-        let a = try await network.device("a")
+        let a = try await network.enrolled("a")
         var generator = SeededGenerator(seed: 5)
         var bodies = Data()
         for index in 1...reports {
@@ -276,5 +278,18 @@ struct BundleTests {
             "bundle of \(reports) \(observations ? "observations" : "short notes"): \(file.count) B; gzip of bodies \(gzipped) B; "
                 + "gzip + 80 B × versions = \(Int(budget)) B; ratio \(String(format: "%.3f", Double(file.count) / budget)) (limit \(limit))")
         #expect(Double(file.count) <= limit * budget)
+    }
+}
+
+extension IntegrityTests.Network {
+    /// A new replica enrolled as `fieldcli enroll` does it: it pins the hub's key and keeps the
+    /// hub's certificate of its own key, which its bundles carry.
+    func enrolled(_ name: String, grants: AccessGrants = .everything) async throws -> ReplicaStore {
+        let store = try folder.create(name)
+        let code = try DeviceAdministration(store: hubStore).addDevice(name: name, grants: grants, lifetime: .seconds(600)).code
+        let answer = try await hub.enroll(try store.enrollmentRequest(code: code), logger: silentLogger)
+        try store.pinHub(answer.hub, key: try #require(answer.hubKey))
+        try store.saveOwnCertificate(try #require(answer.certificate))
+        return store
     }
 }
