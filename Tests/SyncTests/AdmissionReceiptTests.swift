@@ -14,6 +14,16 @@ import TestSupport
 struct AdmissionReceiptTests {
     static let notes = CollectionName("notes")!
 
+    /// A hub in `folder` with a writer that may write `writerScope` and a reader of everything.
+    static func writerAndReader(
+        in folder: TemporaryReplica, writerScope: String
+    ) async throws -> (hub: HubSlot, writer: FaultDevice, reader: FaultDevice) {
+        let hub = try HubSlot(path: folder.path("hub"), options: folder.options)
+        let writer = try await FaultDevice.enroll("writer", write: writerScope, in: folder, at: hub)
+        let reader = try await FaultDevice.enroll("reader", write: "*", in: folder, at: hub)
+        return (hub, writer, reader)
+    }
+
     /// A hub in `folder` with a writer that may write only `notes/SD-*` and a reader of everything,
     /// both enrolled before the hub is backed up; then the writer may write everywhere, writes a
     /// note in ML-1 and pushes it, and the reader pulls it; then the hub is restored from the
@@ -21,20 +31,14 @@ struct AdmissionReceiptTests {
     static func restoredAfterAWidenedWrite(
         _ folder: TemporaryReplica
     ) async throws -> (hub: HubSlot, writer: FaultDevice, reader: FaultDevice, note: Version) {
-        let hub = try HubSlot(path: folder.path("hub"), options: folder.options)
-        let writer = try await FaultDevice.enroll("writer", write: "notes/SD-*", in: folder, at: hub)
-        let reader = try await FaultDevice.enroll("reader", write: "*", in: folder, at: hub)
-        hub.drop()
-        try ReplicaFiles.copy(folder, "hub", to: "hub-backup")
-        try hub.reopen()
+        let (hub, writer, reader) = try await Self.writerAndReader(in: folder, writerScope: "notes/SD-*")
+        try hub.backUp(in: folder)
         _ = try DeviceAdministration(store: try hub.store()).setScopes(read: nil, write: Scope(text: "*"), of: "writer")
         let note = try ScopeTests.write(writer.store, "n1", in: "ML-1")
         _ = try await writer.sync(hub)
         _ = try await reader.sync(hub)
         #expect(try reader.store.document(note.key)?.siblings.map(\.dot) == [note.dot])
-        hub.drop()
-        try ReplicaFiles.copy(folder, "hub-backup", to: "hub")
-        try hub.reopen()
+        try hub.restoreBackup(in: folder)
         return (hub, writer, reader, note)
     }
 
@@ -113,12 +117,8 @@ struct AdmissionReceiptTests {
     @Test("a version admitted before a restore is admitted again after the restored hub narrowed its writer's scope")
     func narrowedAfterTheRestore() async throws {
         try await TemporaryReplica.withFolder { folder in
-            let hub = try HubSlot(path: folder.path("hub"), options: folder.options)
-            let writer = try await FaultDevice.enroll("writer", write: "*", in: folder, at: hub)
-            let reader = try await FaultDevice.enroll("reader", write: "*", in: folder, at: hub)
-            hub.drop()
-            try ReplicaFiles.copy(folder, "hub", to: "hub-backup")
-            try hub.reopen()
+            let (hub, writer, reader) = try await Self.writerAndReader(in: folder, writerScope: "*")
+            try hub.backUp(in: folder)
             let note = try ScopeTests.write(writer.store, "n1", in: "ML-1")
             let pushed = try await writer.push([note], to: hub)
             let receiptKey = try hub.current().storage.receiptKey
@@ -127,9 +127,7 @@ struct AdmissionReceiptTests {
             let pulled = try await reader.push([], to: hub).versions
             #expect(pulled.map(\.dot) == [note.dot] && pulled.allSatisfy(receiptKey.vouches(for:)))
             _ = try await reader.sync(hub)
-            hub.drop()
-            try ReplicaFiles.copy(folder, "hub-backup", to: "hub")
-            try hub.reopen()
+            try hub.restoreBackup(in: folder)
             _ = try DeviceAdministration(store: try hub.store()).setScopes(read: nil, write: Scope(text: "notes/SD-*"), of: "writer")
             let again = try await writer.sync(hub)
             #expect(again.rejected == 0)
@@ -182,5 +180,21 @@ struct FaultDevice {
     func push(_ versions: [Version], to hub: HubSlot) async throws -> SyncResponse {
         let request = SyncRequest(replica: store.replicaID, counter: try store.counter(), checkpoint: nil, push: versions)
         return try await FaultLink(hub: hub, credential: credential).exchange(request).response
+    }
+}
+
+extension HubSlot {
+    /// Copies the hub's files, closed, to `hub-backup` in `folder`, and opens the hub again.
+    func backUp(in folder: TemporaryReplica) throws {
+        drop()
+        try ReplicaFiles.copy(folder, "hub", to: "hub-backup")
+        try reopen()
+    }
+
+    /// Puts the hub's files back from `hub-backup` in `folder` and opens them.
+    func restoreBackup(in folder: TemporaryReplica) throws {
+        drop()
+        try ReplicaFiles.copy(folder, "hub-backup", to: "hub")
+        try reopen()
     }
 }
