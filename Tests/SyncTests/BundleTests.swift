@@ -7,6 +7,7 @@ import SyncEngine
 import SyncHub
 import Testing
 import TestSupport
+@testable import fieldcli
 
 /// Store-and-forward bundles (issue 13): a device's versions carried on a file to the hub and to
 /// another device, verified there like a push and like a pull.
@@ -69,6 +70,25 @@ struct BundleTests {
         try await network.sync(b)
         #expect(try network.hubStore.knowledge()[b.replicaID] == 1)
         #expect(try Self.versionCount(network.hubStore) == 4)
+    }
+
+    @Test("export --to hub carries only what the hub lacked at the last sync")
+    func exportForTheHub() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let a = try await network.enrolled("a")
+        try Self.write(a, "r1", "synced")
+        try Self.write(a, "r2", "synced too")
+        // The peer is named by a URL, as `fieldcli sync` names it; the link is in process.
+        _ = try await Synchronizer(
+            store: a, transport: InProcessTransport(hub: network.hub), peer: "https://hub.example:8443",
+            configuration: .init(retry: .never), logger: silentLogger
+        ).run()
+        let unsent = try Self.write(a, "r3", "written offline")
+        let knowledge = try FieldCLI.BundleCommand.Export.knowledge(of: "hub", in: a)
+        let bundle = try FieldBundles.export(from: a, lacking: knowledge, now: Self.now)
+        #expect(bundle.versions.map(\.dot) == [unsent.dot])
+        #expect(throws: InvalidInput.self) { try FieldCLI.BundleCommand.Export.knowledge(of: "0123abcd", in: a) }
     }
 
     // MARK: Idempotence
