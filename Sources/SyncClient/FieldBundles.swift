@@ -27,20 +27,29 @@ public enum FieldBundles {
         public var forks: [Dot] = []
         /// Author keys the bundle's certificates established.
         public var newKeys = 0
+        /// Attachment files now held whole that were not before.
+        public var attachmentsStored = 0
+        /// Attachment files refused: a chunk or the whole does not match its SHA-256.
+        public var attachmentsRefused = 0
     }
 
     /// The bundle of what a replica knowing `knowledge` lacks (everything, for an empty vector),
-    /// with the certificates and revocation notices this replica holds for it.
-    public static func export(from store: ReplicaStore, lacking knowledge: VersionVector, now: UInt64) throws -> SyncBundle {
+    /// with the certificates and revocation notices this replica holds for it, and, with
+    /// `attachments`, the files its versions name that this replica holds whole.
+    public static func export(
+        from store: ReplicaStore, lacking knowledge: VersionVector, now: UInt64, attachments: Bool = true
+    ) throws -> SyncBundle {
         let versions = try store.versions(missingFrom: knowledge, limit: 50_000_000, maxBytes: 1 << 50).versions
         var origins = Set(versions.map(\.dot.replica))
         origins.insert(store.replicaID)
         let certificates = try store.heldCertificates(of: origins)
         let hubs = try store.trustedHubs()
         let hub = hubs.count == 1 ? hubs.keys.first : certificates.first?.hub
-        return SyncBundle(
+        var bundle = SyncBundle(
             exporter: store.replicaID, hub: hub, knowledge: try store.knowledge(), createdAt: now, versions: versions,
             certificates: certificates, revocations: try store.heldRevocationNotices())
+        if attachments { try attachFiles(to: &bundle, from: store) }
+        return bundle
     }
 
     /// Takes `bundle` into `store`: nothing outside one transaction, nothing of another network.
@@ -65,6 +74,9 @@ public enum FieldBundles {
         report.heldAside = applied.setAside.count
         report.forks = applied.forks
         report.keptApart = keptApart.map { VerificationReport(dot: $0.version.dot, reason: $0.reason) }
+        let files = try takeAttachments(of: bundle, namedBy: admitted, into: store)
+        report.attachmentsStored = files.stored
+        report.attachmentsRefused = files.refused
         return report
     }
 

@@ -258,6 +258,69 @@ struct BundleTests {
         #expect(try elsewhere.hubStore.knowledge()[a.replicaID] == 0)
     }
 
+    // MARK: Attachments
+
+    /// A device whose hub last granted it `read` (as a sync with a URL-named hub saves it).
+    static func limit(_ store: ReplicaStore, read: String) throws {
+        try store.updatePeer("https://hub.example:8443") { peer in
+            peer.grants = AttachmentFixtures.grants(read: read)
+            peer.lastSyncAt = 1
+        }
+    }
+
+    @Test("photos travel with their reports, checked; a photo altered on the stick is not kept; nothing outside the read scope travels")
+    func attachmentsTravel() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (a, b, c) = (try await network.enrolled("a"), try await network.enrolled("b"), try await network.enrolled("c"))
+        let (north, south) = (AttachmentFixtures.bytes(300_000, seed: 1), AttachmentFixtures.bytes(90_000, seed: 2))
+        let northManifest = try AttachmentFixtures.attach(north, to: a, id: "o1", region: "SD-DN")
+        let southManifest = try AttachmentFixtures.attach(south, to: a, id: "o2", region: "SD-KA")
+        let bundle = try Self.roundTrip(a)
+        #expect(bundle.attachments?.map(\.sha256) == [northManifest.sha256, southManifest.sha256])
+
+        try Self.limit(b, read: "observations/SD-DN")
+        let atB = try await FieldBundles.importBundle(bundle, into: b, now: Self.now)
+        #expect(atB.stored == 1 && atB.outsideReadScope == 1 && atB.attachmentsStored == 1)
+        #expect(try AttachmentFixtures.held(northManifest.sha256, in: b) == north)
+        #expect(try AttachmentFixtures.held(southManifest.sha256, in: b) == nil)
+        let again = try await FieldBundles.importBundle(bundle, into: b, now: Self.now)
+        #expect(again.attachmentsStored == 0 && again.attachmentsRefused == 0)
+
+        var altered = bundle
+        altered.attachmentFiles[0][10] ^= 0x01
+        let atC = try await FieldBundles.importBundle(
+            try BundleFile.decode(try BundleFile.encode(altered)), into: c, now: Self.now)
+        #expect(atC.stored == 2 && atC.attachmentsStored == 1 && atC.attachmentsRefused == 1)
+        #expect(try AttachmentFixtures.held(northManifest.sha256, in: c) == nil)
+        #expect(try AttachmentFixtures.held(southManifest.sha256, in: c) == south)
+        #expect(try FieldBundles.export(from: a, lacking: VersionVector(), now: Self.now, attachments: false).attachmentFiles.isEmpty)
+    }
+
+    @Test("a bundle of 50 reports and 20 photos is at most 1.05 × (gzip of its bodies + the photos' bytes + 80 B per version)")
+    func compactWithPhotos() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let a = try await network.enrolled("a")
+        var bodies = Data()
+        var photoBytes = 0
+        for index in 1...50 {
+            if index <= 20 {
+                let photo = AttachmentFixtures.bytes(200_000, seed: UInt64(index))
+                photoBytes += photo.count
+                try AttachmentFixtures.attach(photo, to: a, id: "o\(index)")
+            } else {
+                try Self.write(a, "n\(index)", "report \(index) without a photo")
+            }
+        }
+        for version in try Self.roundTrip(a).versions { bodies.append(version.body ?? Data()) }
+        let file = try BundleFile.encode(try FieldBundles.export(from: a, lacking: VersionVector(), now: Self.now))
+        var input = ByteBuffer(bytes: bodies)
+        let budget = Double(try input.compress(with: .gzip()).readableBytes + photoBytes + 80 * 50)
+        print("bundle of 50 reports and 20 photos: \(file.count) B; budget \(Int(budget)) B; ratio \(String(format: "%.4f", Double(file.count) / budget)) (limit 1.05)")
+        #expect(Double(file.count) <= 1.05 * budget)
+    }
+
     // MARK: Size
 
     static let words = [

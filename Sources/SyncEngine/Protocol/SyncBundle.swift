@@ -27,6 +27,15 @@ public struct SyncBundle: Codable, Sendable, Hashable {
     public var certificates: [DeviceCertificate]
     /// The hub's revocation notices the exporter holds.
     public var revocations: [RevocationNotice]
+    /// The manifests of the attachments the versions name that travel with them (absent when none).
+    public var attachments: [AttachmentManifest]?
+    /// The files of ``attachments``, in their order: not part of the JSON (the content carries them
+    /// after the signatures).
+    public var attachmentFiles: [Data] = []
+
+    enum CodingKeys: String, CodingKey {
+        case exporter, hub, knowledge, createdAt, versions, certificates, revocations, attachments
+    }
 
     public init(
         exporter: ReplicaID, hub: ReplicaID?, knowledge: VersionVector, createdAt: UInt64, versions: [Version],
@@ -45,8 +54,9 @@ public struct SyncBundle: Codable, Sendable, Hashable {
 extension SyncBundle {
     /// The content a bundle file compresses: the JSON's length (8 bytes, big-endian), the JSON of
     /// this bundle with every version's `signature` empty, then each version's signature in
-    /// order, prefixed by its length (1 byte). Signatures do not compress; kept out of the JSON
-    /// they cost their 64 bytes instead of about 75 as gzipped base64.
+    /// order, prefixed by its length (1 byte), then each attachment's file in the order of
+    /// ``attachments`` (each as long as its manifest's `size`). Signatures do not compress; kept
+    /// out of the JSON they cost their 64 bytes instead of about 75 as gzipped base64.
     public func encodedContent() throws -> Data {
         var stripped = self
         stripped.versions = versions.map { version in
@@ -66,6 +76,10 @@ extension SyncBundle {
             content.append(UInt8(version.signature.count))
             content.append(version.signature)
         }
+        guard (attachments ?? []).map(\.size) == attachmentFiles.map(\.count) else {
+            throw SyncBundleError(.damaged, "The bundle's attachment files do not match their manifests.")
+        }
+        for file in attachmentFiles { content.append(file) }
         return content
     }
 
@@ -85,6 +99,11 @@ extension SyncBundle {
             let length = Int(bytes[offset])
             bundle.versions[index].signature = Data(bytes[offset + 1..<offset + 1 + length])
             offset += 1 + length
+        }
+        for manifest in bundle.attachments ?? [] {
+            guard manifest.isWellFormed, manifest.size <= bytes.count - offset else { throw damaged }
+            bundle.attachmentFiles.append(Data(bytes[offset..<offset + manifest.size]))
+            offset += manifest.size
         }
         guard offset == bytes.count else { throw damaged }
         self = bundle

@@ -47,6 +47,9 @@ extension FieldCLI.BundleCommand {
         @Flag(help: "Everything this replica holds.")
         var all = false
 
+        @Flag(inversion: .prefixedNo, help: "Carry the attached files (photos, audio, scans) the versions name and this replica holds (default).")
+        var attachments = true
+
         func validate() throws {
             if (to == nil) == !all { throw ValidationError("Say what the other side lacks: --to REPLICA, --to hub, or --all.") }
         }
@@ -55,7 +58,7 @@ extension FieldCLI.BundleCommand {
             let store = try options.open()
             let knowledge = all ? VersionVector() : try Self.knowledge(of: to ?? "", in: store)
             let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-            let bundle = try FieldBundles.export(from: store, lacking: knowledge, now: now)
+            let bundle = try FieldBundles.export(from: store, lacking: knowledge, now: now, attachments: attachments)
             let data = try BundleFile.encode(bundle)
             do {
                 try PrivateFile.write(data, to: out)
@@ -64,10 +67,13 @@ extension FieldCLI.BundleCommand {
             }
             if options.json {
                 try JSONOutput.print([
-                    "file": out, "versions": bundle.versions.count, "bytes": data.count, "exporter": store.replicaID.hex,
+                    "file": out, "versions": bundle.versions.count, "attachments": bundle.attachmentFiles.count,
+                    "bytes": data.count, "exporter": store.replicaID.hex,
                 ])
             } else {
-                print("Wrote \(bundle.versions.count) version\(bundle.versions.count == 1 ? "" : "s") (\(data.count) bytes) to \(out).")
+                let files = bundle.attachmentFiles.count
+                print(
+                    "Wrote \(bundle.versions.count) version\(bundle.versions.count == 1 ? "" : "s")\(files == 0 ? "" : " and \(files) attachment\(files == 1 ? "" : "s")") (\(data.count) bytes) to \(out).")
             }
         }
 
@@ -113,6 +119,7 @@ extension FieldCLI.BundleCommand {
                     "alreadyHeld": report.alreadyHeld, "heldAside": report.heldAside,
                     "keptApart": report.keptApart.map { ["dot": "\($0.dot)", "reason": $0.reason.rawValue] },
                     "outsideReadScope": report.outsideReadScope, "forks": report.forks.map { "\($0)" },
+                    "attachmentsStored": report.attachmentsStored, "attachmentsRefused": report.attachmentsRefused,
                 ])
                 return
             }
@@ -126,6 +133,10 @@ extension FieldCLI.BundleCommand {
                     "\(report.keptApart.count) failed verification (first \(first.dot): \(first.reason.rawValue)) and are kept apart, never shown.")
             }
             if report.outsideReadScope > 0 { print("\(report.outsideReadScope) lie outside this device's read scope and were not kept.") }
+            if report.attachmentsStored > 0 { print("\(report.attachmentsStored) attached file\(report.attachmentsStored == 1 ? "" : "s") stored.") }
+            if report.attachmentsRefused > 0 {
+                print("\(report.attachmentsRefused) attached file\(report.attachmentsRefused == 1 ? "" : "s") did not match its SHA-256 and was not kept.")
+            }
             if !report.forks.isEmpty { print("\(report.forks.count) are held here with another signature (forked) and were not kept.") }
         }
     }

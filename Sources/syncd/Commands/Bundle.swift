@@ -53,6 +53,9 @@ extension Syncd.BundleCommand {
                 }
                 let exchange = try HubExchange.sqlite(path: configuration.databasePath, configuration: configuration, logger: logger)
                 print(Self.describe(try await exchange.importBundle(bundle, logger: logger), json: json))
+                if let files = bundle.attachments, !files.isEmpty, !json {
+                    print("The bundle's \(files.count) attached files were not imported: the hub takes attachments over sync only.")
+                }
             } catch let error as SyncBundleError {
                 FileHandle.standardError.write(Data("syncd: \(error.message)\n".utf8))
                 throw error.code == .foreignNetwork ? Syncd.BundleCommand.foreign : Syncd.BundleCommand.damaged
