@@ -297,6 +297,26 @@ struct BundleTests {
         #expect(try FieldBundles.export(from: a, lacking: VersionVector(), now: Self.now, attachments: false).attachmentFiles.isEmpty)
     }
 
+    @Test("at the hub, a bundle's photos are taken as their authors' uploads: within the write scope, checked, once")
+    func attachmentsAtTheHub() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let a = try await network.enrolled("a", grants: AttachmentFixtures.grants(read: "*", write: "observations/SD-DN"))
+        let inScope = try AttachmentFixtures.attach(AttachmentFixtures.bytes(300_000, seed: 3), to: a, id: "o1", region: "SD-DN")
+        let outside = try AttachmentFixtures.attach(AttachmentFixtures.bytes(1_000, seed: 4), to: a, id: "o2", region: "SD-KA")
+        let bundle = try Self.roundTrip(a)
+        let versions = try await network.hub.importBundle(bundle, logger: silentLogger)
+        #expect(versions.accepted == 1 && versions.rejected.map(\.reason) == [.outOfScope])
+
+        let attachments = HubAttachments(storage: SQLiteHubAttachmentStorage(store: network.hubStore), limits: HubConfiguration().limits)
+        let files = try await attachments.importFiles(of: bundle, devices: try network.hubStore.devices())
+        #expect(files.stored == 1 && files.refused.map(\.sha256) == [outside.sha256])
+        #expect(try network.hubStore.attachmentManifest(inScope.sha256)?.complete == true)
+        #expect(try network.hubStore.attachmentManifest(outside.sha256) == nil)
+        let again = try await attachments.importFiles(of: bundle, devices: try network.hubStore.devices())
+        #expect(again.stored == 0 && again.alreadyHeld == 1)
+    }
+
     @Test("a bundle of 50 reports and 20 photos is at most 1.05 × (gzip of its bodies + the photos' bytes + 80 B per version)")
     func compactWithPhotos() async throws {
         let network = try Network()

@@ -51,11 +51,15 @@ extension Syncd.BundleCommand {
                     Syncd.Devices.fail(
                         "There is no hub database at \(configuration.databasePath); point --db (or VIGIL_HUB_DB) at the hub's replica file.")
                 }
-                let exchange = try HubExchange.sqlite(path: configuration.databasePath, configuration: configuration, logger: logger)
-                print(Self.describe(try await exchange.importBundle(bundle, logger: logger), json: json))
-                if let files = bundle.attachments, !files.isEmpty, !json {
-                    print("The bundle's \(files.count) attached files were not imported: the hub takes attachments over sync only.")
-                }
+                var options = ReplicaStore.Options()
+                options.deviceEntriesPerHour = configuration.limits.deviceEntriesPerHour
+                let storage = try SQLiteHubStorage.openOrCreate(path: configuration.databasePath, options: options, logger: logger)
+                let exchange = HubExchange(storage: storage, configuration: configuration, logger: logger)
+                let versions = try await exchange.importBundle(bundle, logger: logger)
+                let files = try await HubAttachments(
+                    storage: SQLiteHubAttachmentStorage(store: storage.store), limits: configuration.limits
+                ).importFiles(of: bundle, devices: try storage.store.devices())
+                print(Self.describe(versions, files: files, json: json))
             } catch let error as SyncBundleError {
                 FileHandle.standardError.write(Data("syncd: \(error.message)\n".utf8))
                 throw error.code == .foreignNetwork ? Syncd.BundleCommand.foreign : Syncd.BundleCommand.damaged
@@ -64,13 +68,15 @@ extension Syncd.BundleCommand {
             }
         }
 
-        static func describe(_ result: HubExchange.BundleImport, json: Bool) -> String {
+        static func describe(_ result: HubExchange.BundleImport, files: HubAttachments.BundleFiles, json: Bool) -> String {
             if json {
                 let object: [String: Any] = [
                     "versions": result.versions, "accepted": result.accepted, "gaps": result.gaps.map { "\($0)" },
                     "rejected": result.rejected.map {
                         ["dot": "\($0.dot)", "reason": $0.reason.rawValue, "quarantined": $0.quarantined, "message": $0.message]
                     },
+                    "attachmentsStored": files.stored, "attachmentsAlreadyHeld": files.alreadyHeld,
+                    "attachmentsRefused": files.refused.map { ["sha256": $0.sha256, "message": $0.message] },
                 ]
                 let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
                 return String(decoding: data, as: UTF8.self)
@@ -78,6 +84,10 @@ extension Syncd.BundleCommand {
             var lines = ["Imported the bundle: \(result.versions) versions, \(result.accepted) new."]
             for rejection in result.rejected.prefix(20) { lines.append("  \(rejection.dot): \(rejection.message)") }
             if result.rejected.count > 20 { lines.append("  … and \(result.rejected.count - 20) more rejected.") }
+            if files.stored + files.alreadyHeld > 0 {
+                lines.append("Attached files: \(files.stored) stored, \(files.alreadyHeld) already held.")
+            }
+            for refusal in files.refused { lines.append("  file \(refusal.sha256.prefix(12))… not taken: \(refusal.message)") }
             if !result.gaps.isEmpty {
                 lines.append("\(result.gaps.count) not stored: the hub lacks earlier versions of their origin; import a bundle exported with --all.")
             }
