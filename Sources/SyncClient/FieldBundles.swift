@@ -52,7 +52,9 @@ public enum FieldBundles {
         return bundle
     }
 
-    /// Takes `bundle` into `store`: nothing outside one transaction, nothing of another network.
+    /// Takes `bundle` into `store`: the certificates and notices of the pinned hub first, then the
+    /// versions, the kept-apart ones and the exporter's knowledge in one transaction, then the
+    /// files (content-addressed: a file cut short by a crash is completed by the next import).
     /// Throws ``SyncBundleError`` (`foreignNetwork`) for a bundle written under a hub this replica
     /// did not pin, while it pinned another, and changes nothing then.
     public static func importBundle(_ bundle: SyncBundle, into store: ReplicaStore, now: UInt64) async throws -> ImportReport {
