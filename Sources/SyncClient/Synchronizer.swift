@@ -153,7 +153,7 @@ public struct Synchronizer: Sendable {
             request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
             request.unverified = reports.isEmpty ? nil : reports
             request.pending = batch.hasMore
-                ? max(0, try store.backlog(missingFrom: base.peer.knowledge).versions - push.count) : 0
+                ? max(0, try store.countVersions(missingFrom: base.peer.knowledge) - push.count) : 0
             let reply = try await exchange(request)
             // Verified before anything of the page is shown: what fails is kept apart and reported.
             let verdict = try await verify(reply.response, replica: round.replica)

@@ -4,23 +4,14 @@ import HummingbirdTLS
 import NIOCore
 public import Logging
 
-/// Builds the hub: opens (or creates) its replica (with its device registry), and wires the
-/// routes and middlewares. The result is a `Service`: run it in a `ServiceGroup` for graceful shutdown.
+/// Builds the hub around its exchange (`HubExchange.sqlite` opens or creates the replica; tests
+/// share its storage): wires the routes and middlewares. The result is a `Service`: run it in a
+/// `ServiceGroup` for graceful shutdown.
 ///
 /// - Parameter onServerRunning: called once the server listens, with the bound port (the real one
 ///   when ``HubConfiguration/port`` is 0).
 ///   `mount` adds routes that authenticate their own requests (the operator's console), before
 ///   the device credential is required.
-public func buildApplication(
-    configuration: HubConfiguration, logger: Logger,
-    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
-    mount: (Router<HubRequestContext>, HubExchange) throws -> Void = { _, _ in }
-) throws -> some ApplicationProtocol {
-    let exchange = try HubExchange.sqlite(path: configuration.databasePath, configuration: configuration, logger: logger)
-    return try buildApplication(exchange: exchange, logger: logger, onServerRunning: onServerRunning, mount: mount)
-}
-
-/// Builds the hub around an exchange already made (tests share its storage).
 public func buildApplication(
     exchange: HubExchange, logger: Logger,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in },
