@@ -25,9 +25,10 @@ struct ConflictDiff {
     /// field ``JSONBody/resolutionField`` is left out, and the values shown have the collection's
     /// sealed fields (an observation's informant reference) redacted. Nil when a body is not a
     /// JSON object or there are too many fields.
-    init?(bodies: [Data?], collection: CollectionName) {
+    /// `shown`, when given, are the bodies as the operator may see them (see ``HubConsole/shownBody(_:key:session:)``).
+    init?(bodies: [Data?], collection: CollectionName, shown: [Data?]? = nil) {
         guard let objects = Self.objects(bodies),
-            let shown = Self.objects(bodies.map { SealedFields.redacted($0, in: collection) })
+            let shown = Self.objects(shown ?? bodies.map { SealedFields.redacted($0, in: collection) })
         else { return nil }
         let names = Set(objects.compactMap { $0 }.flatMap(\.keys)).sorted()
         guard names.count <= Self.maxFields else { return nil }

@@ -93,14 +93,16 @@ extension HubConsole {
         guard document.siblings.count > 1 else {
             let current = document.siblings.first
             let note: HTML = current.map { version in
-                let shown = SealedFields.redacted(version.body, in: key.collection)
+                let shown = shownBody(version.body, key: key, session: session)
                 let body = shown.map { String(decoding: $0, as: UTF8.self) } ?? "(deleted)"
                 return "<p>Not in conflict. Current version \(version.dot.description), \(Self.time(version.timestamp.wallMilliseconds)):</p><pre>\(body)</pre>"
             } ?? "<p>Not in conflict.</p>"
             return Self.page(title, session: session, note)
         }
         let authors = try await offload { try store.authorNames(of: Set(document.siblings.map(\.dot.replica))) }
-        guard let diff = ConflictDiff(bodies: document.siblings.map(\.body), collection: key.collection) else {
+        let bodies = document.siblings.map(\.body)
+        guard let diff = ConflictDiff(bodies: bodies, collection: key.collection, shown: bodies.map { shownBody($0, key: key, session: session) })
+        else {
             throw ConsoleRefusal(
                 .unprocessableContent, "Cannot show", "A version of this document is not a JSON object; resolve it with fieldcli on the hub.")
         }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ReplicaStore
+import SyncEngine
 
 extension HubConsole {
     /// The login form, with a fresh CSRF token in a cookie and in the form (before any session).
@@ -53,22 +54,27 @@ extension HubConsole {
         try admitLoginAttempt(name: name, address: address)
         let store = self.store
         let hasher = configuration.passwordHasher
-        let verified: (role: OperatorRole, secret: Data?)? = try await offload {
+        let verified: (role: OperatorRole, secret: Data?, informantKey: InformantPrivateKey?)? = try await offload {
             guard let credentials = try store.operatorCredentials(name: name) else {
                 hasher.spendVerification(password)
                 return nil
             }
             guard hasher.verify(password, against: credentials.passwordHash) else { return nil }
-            return (credentials.role, try store.operatorTOTPSecret(name: name))
+            // The informant key opens with the password only, so it is opened now (kept in
+            // memory through a second factor's step).
+            let informantKey = try Self.openInformantKey(
+                store: store, name: name, role: credentials.role, password: password, hasher: hasher)
+            return (credentials.role, try store.operatorTOTPSecret(name: name), informantKey)
         }
         guard let verified else {
             try await offload { try store.auditFailedLogin(name: name, address: address) }
             return loginPage("Wrong name or password.", status: .unauthorized)
         }
         if verified.secret != nil {
-            return codePage(pendingLogins.start(name: name, address: address, now: store.now()), problem: nil)
+            return codePage(
+                pendingLogins.start(name: name, address: address, now: store.now(), informantKey: verified.informantKey), problem: nil)
         }
-        return try await startSession(name: name, address: address)
+        return try await startSession(name: name, address: address, informantKey: verified.informantKey)
     }
 
     /// Counts a login attempt (a password or a code) against the limits per client address, per
@@ -85,7 +91,7 @@ extension HubConsole {
     }
 
     /// Starts a session of the operator `name` (audited) and sends them to the conflicts.
-    func startSession(name: String, address: String) async throws -> Response {
+    func startSession(name: String, address: String, informantKey: InformantPrivateKey? = nil) async throws -> Response {
         let store = self.store
         let token = ConsoleTokens.random()
         let csrf = ConsoleTokens.random()
@@ -95,6 +101,7 @@ extension HubConsole {
             try store.startOperatorSession(
                 tokenHash: ConsoleTokens.hash(token), operator: name, csrfToken: csrf, expiresAt: expiresAt, address: address)
         }
+        if let informantKey { informantKeys.put(informantKey, session: csrf, expiresAt: expiresAt, now: store.now()) }
         return Self.redirect(
             "/console/conflicts",
             cookies: [cookie(sessionCookie, token, maxAge: lifetime), cookie(formCookie, "", maxAge: 0)])
@@ -102,7 +109,8 @@ extension HubConsole {
 
     /// `POST /console/logout`: ends the session on the hub (its cookie no longer works anywhere).
     func logout(_ request: Request) async throws -> Response {
-        try await acting(request, role: .viewer) { _, _ in
+        try await acting(request, role: .viewer) { _, current in
+            informantKeys.drop(session: current.csrfToken)
             guard let (_, hash) = try await session(of: request) else { return Self.redirect("/console/login") }
             let store = self.store
             try await offload { try store.endOperatorSession(tokenHash: hash) }
@@ -146,9 +154,16 @@ extension HubConsole {
         let store = self.store
         let hasher = configuration.passwordHasher
         let hash = ConsoleTokens.hash(token)
-        guard try await offload({ try store.completeOperatorSetup(hash: hash, passwordHash: try hasher.hash(password)) }) != nil else {
-            throw Self.setupLinkRefused
+        let completed = try await offload { () -> Bool in
+            guard let name = try store.completeOperatorSetup(hash: hash, passwordHash: try hasher.hash(password)) else { return false }
+            // A resolver's or admin's key pair is made while the password is known: any session
+            // holding the informant key can then seal it to them.
+            if let role = try store.operatorCredentials(name: name)?.role, role >= .resolver {
+                try Self.makeOperatorKey(store: store, name: name, password: password, hasher: hasher)
+            }
+            return true
         }
+        guard completed else { throw Self.setupLinkRefused }
         return Self.page("Password set", "<p>Your password is set. <a href=\"/console/login\">Log in</a>.</p>")
     }
 

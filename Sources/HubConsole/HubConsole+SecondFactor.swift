@@ -43,6 +43,6 @@ extension HubConsole {
             return codePage(token, problem: "Wrong code, or one used already; wait for the next code.", status: .unauthorized)
         }
         pendingLogins.finish(token)
-        return try await startSession(name: pending.name, address: address)
+        return try await startSession(name: pending.name, address: address, informantKey: pending.informantKey)
     }
 }

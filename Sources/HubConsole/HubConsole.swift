@@ -23,6 +23,8 @@ public struct HubConsole: Sendable {
     let hubLimiter: AttemptLimiter
     /// Logins whose password was right, waiting for the operator's TOTP code.
     let pendingLogins = PendingLogins()
+    /// The informant keys opened at login, by session, in memory only.
+    let informantKeys = InformantKeyring()
     /// Where failures the console answers with a 500 page are logged.
     let logger: Logger
 

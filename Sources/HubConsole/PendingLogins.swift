@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SyncEngine
 
 /// Logins whose password was right and that wait for the operator's TOTP code: kept in memory
 /// only (a restart asks for the password again), a few minutes each, a few tries each, at most
@@ -10,6 +11,8 @@ final class PendingLogins: Sendable {
         var address: String
         var expiresAt: UInt64
         var failures = 0
+        /// The informant key opened with the password, kept for the session the code starts.
+        var informantKey: InformantPrivateKey?
     }
 
     static let lifetime: UInt64 = 5 * 60_000
@@ -18,14 +21,14 @@ final class PendingLogins: Sendable {
     private let table = Mutex<[String: Pending]>([:])
 
     /// Starts a pending login of `name` from `address` at `now` (milliseconds); returns its token.
-    func start(name: String, address: String, now: UInt64) -> String {
+    func start(name: String, address: String, now: UInt64, informantKey: InformantPrivateKey? = nil) -> String {
         let token = ConsoleTokens.random()
         table.withLock { table in
             table = table.filter { $0.value.expiresAt > now }
             if table.count >= Self.maxEntries, let oldest = table.min(by: { $0.value.expiresAt < $1.value.expiresAt })?.key {
                 table[oldest] = nil
             }
-            table[token] = Pending(name: name, address: address, expiresAt: now + Self.lifetime)
+            table[token] = Pending(name: name, address: address, expiresAt: now + Self.lifetime, informantKey: informantKey)
         }
         return token
     }

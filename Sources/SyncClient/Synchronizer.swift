@@ -96,6 +96,7 @@ public struct Synchronizer: Sendable {
         do {
             try await loop(summary: &summary, progress: progress)
             try await transferAttachments(summary: &summary)
+            await fetchInformantKey()
         } catch let error as SyncClientError {
             let message = error.message
             try? store.updatePeer(store.peerName(forHubAt: peer)) { $0.lastError = message }

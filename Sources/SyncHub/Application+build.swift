@@ -39,6 +39,7 @@ public func buildApplication(
     router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(requestsPerMinute: limits.requestsPerMinute)))
     // Before the gzip middleware: its body (16 KiB at most, never gzipped) is bounded by its route.
     IncarnateRoutes(exchange: exchange).add(to: router)
+    InformantKeyRoutes(exchange)?.add(to: router)
     let chunkRoutes = attachmentRoutes(exchange)
     chunkRoutes?.addDownloads(to: router)
     router.add(middleware: GzipMiddleware(limits: limits, budget: BodyBudget(capacity: limits.bodyBudget)))

@@ -34,6 +34,7 @@ import SyncEngine
 /// | 87 | the hub refused an attachment (over its size limit or the device's quota), or one failed its SHA-256 check |
 /// | 90 | bundle import: the file is no bundle, cut short, altered or damaged (its SHA-256 does not match), or in a newer format; nothing was imported |
 /// | 91 | bundle import: the bundle was written under another hub than this replica's; nothing was imported |
+/// | 92 | record observation: an informant reference and no informant key on this device to seal it to (sync once); nothing was written |
 extension ExitCode {
     static let unexpected = ExitCode(1)
     static let usage = ExitCode(64)
@@ -61,6 +62,7 @@ extension ExitCode {
     static let attachmentRefused = ExitCode(87)
     static let bundleDamaged = ExitCode(90)
     static let bundleForeign = ExitCode(91)
+    static let noInformantKey = ExitCode(92)
 }
 
 extension StoreError.Code {
@@ -113,6 +115,7 @@ struct Diagnostic: Sendable {
         case let error as PassphraseError:
             self.init(message: error.message, exitCode: error.code == .mismatch || error.code == .empty ? .usage : .locked)
         case let error as UnlockAgentError: self.init(message: error.message, exitCode: .agentUnavailable)
+        case let error as InformantKeyMissing: self.init(message: error.description, exitCode: .noInformantKey)
         case let error as SyncBundleError:
             self.init(message: error.message, exitCode: error.code == .foreignNetwork ? .bundleForeign : .bundleDamaged)
         default: return nil

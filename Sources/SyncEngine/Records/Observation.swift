@@ -40,6 +40,9 @@ public struct Observation: Sendable, Hashable {
         public var informantAnonymous: Bool
         public var informantConsent: Bool?
         public var hasInformantReference: Bool
+        /// Whether the reference is sealed to the network's informant key (false for one kept in
+        /// clear by an older version of Vigil, or a device that had no informant key).
+        public var informantReferenceIsSealed = false
     }
 
     public var schemaVersion: Int
@@ -265,7 +268,18 @@ extension Observation {
         else { return nil }
         let anonymous = fields.bool("informant_anonymous", required: true)
         let consent = fields.bool("informant_consent")
-        let reference = fields.text("informant_ref", maxLength: 500, exposure: .sealed)
+        let reference: String?
+        if case .string(let text)? = fields.fields["informant_ref"], text.hasPrefix(InformantSeal.prefix) {
+            // Sealed to the network's informant key: only its shape can be checked here.
+            reference = InformantSeal.isSealed(text) ? text : nil
+            if reference == nil {
+                fields.fail(
+                    "informant_ref", .string(text), .sealed,
+                    allowed: "a sealed reference ('\(InformantSeal.prefix)…', at most \(InformantSeal.maxSealedLength) characters)")
+            }
+        } else {
+            reference = fields.text("informant_ref", maxLength: InformantSeal.maxCharacters, exposure: .sealed)
+        }
         if reference != nil, consent != true {
             fields.log.add(
                 fields.path("informant_consent"), consent == false ? "false" : "(missing)",
@@ -274,6 +288,7 @@ extension Observation {
         guard let anonymous else { return nil }
         return SourceProtection(
             informantAnonymous: anonymous, informantConsent: consent,
-            hasInformantReference: fields.fields["informant_ref"].map { $0 != .null } ?? false)
+            hasInformantReference: fields.fields["informant_ref"].map { $0 != .null } ?? false,
+            informantReferenceIsSealed: reference.map(InformantSeal.isSealed) ?? false)
     }
 }

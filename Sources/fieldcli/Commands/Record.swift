@@ -103,6 +103,8 @@ enum RecordWriter {
             collection: kind.collection, id: try id.map(Arguments.documentID) ?? DocumentID.generate())
         let base = try base.vector()
         let store = try store ?? options.open()
+        // Checked in clear above (length, consent); stored and signed sealed.
+        let body = try InformantReferenceSealing.sealed(body, key: key, store: store)
         let version: Version
         do {
             version = try store.write(WriteIntent(key: key, partition: check.partition, body: body, base: base))

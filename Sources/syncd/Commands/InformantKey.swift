@@ -1,0 +1,201 @@
+import ArgumentParser
+import Foundation
+import ReplicaStore
+import SyncEngine
+
+extension Syncd {
+    /// `syncd informant-key`: the network's informant key, to which devices seal informant references.
+    struct InformantKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "informant-key",
+            abstract: "Make the network's informant key, or grant it to a console operator.",
+            discussion: """
+                Devices seal the informant reference of an observation to this key before they \
+                sign it: the hub's database, relays and other devices hold it sealed. Resolvers and \
+                admins open it in the console (the key is sealed to each of them and opens with \
+                their password at login); the holder of the key file opens it with \
+                `syncd informant-refs open`.
+                """,
+            subcommands: [Init.self, Grant.self])
+
+        /// The code of a key that does not open a reference, or is not the network's key.
+        static let keyRefused = ExitCode(78)
+
+        /// The informant key in `path`: refused when other users can read the file.
+        static func readKeyFile(_ path: String) -> InformantPrivateKey {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                Devices.fail("Cannot read the key file \(path); check the path and its permissions.")
+            }
+            if PrivateFile.isExposed(path) == true {
+                Devices.fail("The key file \(path) can be read by other users; run `chmod 600 \(path)` and try again.")
+            }
+            guard let key = try? InformantPrivateKey(fileText: String(decoding: data, as: UTF8.self)) else {
+                Devices.fail("The file \(path) holds no informant key (written by `syncd informant-key init --out`).")
+            }
+            return key
+        }
+    }
+}
+
+extension Syncd.InformantKey {
+    /// `syncd informant-key init [--out FILE]`.
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the network's informant key (once).",
+            discussion: """
+                The private key is sealed to every resolver and admin who has logged in to the \
+                console since this version (their key pair is made at login or setup); others get \
+                it when one of those logs in, or with `syncd informant-key grant`. --out also \
+                writes it to a new file only you can read, for an offline holder (recovery, and \
+                opening references without the console): keep that file off the hub. Without --out, \
+                at least one such operator is needed, or the key would be lost.
+                """)
+
+        @OptionGroup var hub: Syncd.Devices.HubDatabase
+
+        @Option(help: ArgumentHelp("Also write the private key to this new file (mode 0600).", valueName: "path"))
+        var out: String?
+
+        func run() async throws {
+            let store = try hub.open().store
+            let key = InformantPrivateKey()
+            if out == nil {
+                let eligible = Syncd.Devices.run {
+                    try OperatorAdministrationView.operatorsWithKeys(store)
+                }
+                if eligible == 0 {
+                    Syncd.Devices.fail(
+                        "No resolver or admin has a key pair yet (one is made when they log in to the console), so the key would be lost; give --out FILE, or have an admin log in first.")
+                }
+            }
+            if let out {
+                do {
+                    try PrivateFile.createEmpty(at: out)
+                    try PrivateFile.write(Data(key.fileText.utf8), to: out)
+                } catch {
+                    Syncd.Devices.fail("Cannot write the key file \(out) (it must not exist yet): \(error)")
+                }
+            }
+            let created: (InformantKeyStatement, [String])
+            do {
+                created = try store.createInformantKey(key, keyFileWritten: out != nil)
+            } catch let error as InformantKeyError where error.code == .exists {
+                if let out { try? FileManager.default.removeItem(atPath: out) }
+                Syncd.Devices.fail("This hub already has an informant key (\(String(describing: try? store.informantKey()?.publicKey.keyID))); it is made once.")
+            }
+            print("Informant key \(created.0.publicKey.keyID) made; devices fetch it at their next sync.")
+            print(created.1.isEmpty ? "Sealed to no operator yet." : "Sealed to: \(created.1.joined(separator: ", ")).")
+            if let out { print("Private key written to \(out); keep it offline, off the hub.") }
+        }
+    }
+
+    /// `syncd informant-key grant NAME --key-file FILE`.
+    struct Grant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Seal the informant key to a resolver or admin of the console.",
+            discussion: "The operator must have logged in once since this version (their key pair is made then).")
+
+        @OptionGroup var hub: Syncd.Devices.HubDatabase
+
+        @Argument(help: "The operator's name.")
+        var name: String
+
+        @Option(help: ArgumentHelp("The key file written by `syncd informant-key init --out`.", valueName: "path"))
+        var keyFile: String
+
+        func run() async throws {
+            let store = try hub.open().store
+            let key = Syncd.InformantKey.readKeyFile(keyFile)
+            do {
+                try store.grantInformantKey(key, to: name, by: ReplicaStore.operatorActor)
+            } catch let error as InformantKeyError {
+                switch error.code {
+                case .missing: Syncd.Devices.fail("This hub has no informant key; make it with `syncd informant-key init`.")
+                case .wrongKey:
+                    FileHandle.standardError.write(Data("syncd: The key file holds another key than this hub's informant key.\n".utf8))
+                    throw Syncd.InformantKey.keyRefused
+                case .noSuchOperator: Syncd.Devices.fail("No operator is called '\(name)'; see `syncd operators list`.")
+                case .notEligible: Syncd.Devices.fail("\(name) is a viewer; only resolvers and admins may see informant references.")
+                default: Syncd.Devices.fail("\(name) has no key pair yet; it is made when they log in to the console. Grant again after that.")
+                }
+            }
+            print("Informant key sealed to \(name); it opens at their next login.")
+        }
+    }
+}
+
+extension Syncd {
+    /// `syncd informant-refs open COLLECTION ID --key-file FILE`: the offline key holder's view.
+    struct InformantRefs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "informant-refs",
+            abstract: "Open sealed informant references with the informant key file.",
+            subcommands: [Open.self])
+
+        struct Open: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print the informant reference of each current version of a record.",
+                discussion: """
+                    One line per current version: its dot and the reference (or '(none)'). Exit \
+                    code 78 when a reference does not open with the key (another key, or altered).
+                    """)
+
+            @OptionGroup var hub: Syncd.Devices.HubDatabase
+
+            @Argument(help: "The collection, such as observations.") var collection: String
+            @Argument(help: "The record's id.") var id: String
+
+            @Option(help: ArgumentHelp("The key file written by `syncd informant-key init --out`.", valueName: "path"))
+            var keyFile: String
+
+            func run() async throws {
+                guard let collectionName = CollectionName(collection), let documentID = DocumentID(id) else {
+                    throw ValidationError("Give a collection name and a document id, such as observations 0190c6a4-….")
+                }
+                let key = Syncd.InformantKey.readKeyFile(keyFile)
+                let store = try hub.open().store
+                let documentKey = DocumentKey(collection: collectionName, id: documentID)
+                guard let document = Syncd.Devices.run({ try store.document(documentKey) }) else {
+                    Syncd.Devices.fail("The hub holds no \(collection) record \(id).")
+                }
+                var refused = false
+                for version in document.siblings {
+                    guard let body = version.body, case .object(let fields)? = try? JSONValue(parsing: body),
+                        case .object(let protection)? = fields["source_protection"],
+                        case .string(let reference)? = protection["informant_ref"]
+                    else {
+                        print("\(version.dot)  (none)")
+                        continue
+                    }
+                    guard InformantSeal.isSealed(reference) else {
+                        print("\(version.dot)  \(reference)  (kept in clear)")
+                        continue
+                    }
+                    do {
+                        print("\(version.dot)  \(try InformantSeal.open(reference, with: key, collection: collectionName, id: documentID))")
+                    } catch {
+                        print("\(version.dot)  (does not open: \(error))")
+                        refused = true
+                    }
+                }
+                if refused { throw Syncd.InformantKey.keyRefused }
+            }
+        }
+    }
+}
+
+/// How many resolvers and admins have a key pair (those `init` seals the key to).
+enum OperatorAdministrationView {
+    static func operatorsWithKeys(_ store: ReplicaStore) throws -> Int {
+        var count = 0
+        var after: String?
+        while true {
+            let page = try store.operators(after: after, limit: 500)
+            for record in page.operators where record.role >= .resolver {
+                if try store.operatorKey(name: record.name) != nil { count += 1 }
+            }
+            guard page.more, let last = page.operators.last else { return count }
+            after = last.name
+        }
+    }
+}
