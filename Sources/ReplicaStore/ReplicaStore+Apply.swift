@@ -65,15 +65,15 @@ extension ReplicaStore {
                     }
                     continue
                 }
-                var setAsideReason: String?
+                var setAsideReason: SetAsideReason?
                 switch admit?(version, heldCounter) ?? .merge {
-                case .merge: setAsideReason = plausibility.problem(of: version).map(SetAside.implausible)
+                case .merge: setAsideReason = plausibility.problem(of: version).map(SetAsideReason.implausible)
                 case .setAside(let reason): setAsideReason = reason
                 case .refuse:
                     report.refused.append(version.dot)
                     continue
                 }
-                if implausible == .refuse, let reason = setAsideReason, reason.hasPrefix(SetAside.implausiblePrefix) {
+                if implausible == .refuse, let reason = setAsideReason, reason.code == .implausibleContext {
                     report.refused.append(version.dot)
                     report.implausible[version.dot] = reason
                     continue
@@ -81,7 +81,7 @@ extension ReplicaStore {
                 let key = version.key
                 let record = records[key] ?? DocumentRecord(key: key, partition: version.partition)
                 if setAsideReason == nil, record.partition != version.partition {
-                    setAsideReason = "it moves \(key) from partition '\(record.partition)' to '\(version.partition)'"
+                    setAsideReason = SetAside.partitionMove(of: version, from: record.partition)
                 }
                 try insert.execute(arguments: Rows.versionArguments(version, receivedFrom: peer, setAsideReason: setAsideReason))
                 report.stored += 1
@@ -133,7 +133,7 @@ public enum Admission: Sendable, Hashable {
     /// Store it and merge it into its document.
     case merge
     /// Store it but keep it out of its document's state, with the reason.
-    case setAside(String)
+    case setAside(SetAsideReason)
     /// Do not store it.
     case refuse
 }
@@ -190,20 +190,9 @@ enum ClockRow {
 
 /// Marking versions as set aside: kept, shown, but out of their documents' states.
 public enum SetAside {
-    /// The prefix of the reason of a version set aside because its context claims more than exists.
-    public static let implausiblePrefix = "implausible context"
-
-    /// The prefix of the reason of a pushed version the hub rejected.
-    public static let rejectedPrefix = "rejected by the hub"
-
-    /// The reason kept for a version the hub rejected for `reason`, saying `message`.
-    public static func rejected(_ reason: String, message: String) -> String {
-        "\(rejectedPrefix) (\(reason)): \(message)"
-    }
-
-    /// The reason kept for a version whose context could not be true.
-    static func implausible(_ problem: CausalPlausibility.Problem) -> String {
-        "\(implausiblePrefix): \(problem)"
+    /// The reason kept for `version` when its document is held here in another partition.
+    static func partitionMove(of version: Version, from partition: Partition) -> SetAsideReason {
+        SetAsideReason(.partitionMove, "it moves \(version.key) from partition '\(partition)' to '\(version.partition)'")
     }
 
     /// Merges the versions held aside as implausible whose context the replica's knowledge now
@@ -217,7 +206,7 @@ public enum SetAside {
             db,
             sql: """
                 SELECT \(Rows.versionColumns) FROM versions
-                WHERE set_aside_reason IS NOT NULL AND set_aside_reason LIKE '\(implausiblePrefix)%' ORDER BY seq
+                WHERE set_aside_reason IS NOT NULL AND set_aside_code = '\(SetAsideReason.Code.implausibleContext.rawValue)' ORDER BY seq
                 """
         ).map(Rows.version)
         var released: [Dot] = []
@@ -231,10 +220,10 @@ public enum SetAside {
                 var record = try records[version.key] ?? DocumentRecord.loadAll(db, [version.key])[version.key]
                     ?? DocumentRecord(key: version.key, partition: version.partition)
                 if record.partition != version.partition {
-                    try mark(db, version.dot, reason: "it moves \(version.key) from partition '\(record.partition)' to '\(version.partition)'")
+                    try mark(db, version.dot, reason: partitionMove(of: version, from: record.partition))
                 } else {
                     try db.execute(
-                        sql: "UPDATE versions SET set_aside_reason = NULL WHERE origin = ? AND counter = ?",
+                        sql: "UPDATE versions SET set_aside_reason = NULL, set_aside_code = NULL WHERE origin = ? AND counter = ?",
                         arguments: [version.dot.replica.hex, Int64(version.dot.counter)])
                     if case .added = try record.merge(db, version) {
                         known[version.dot] = (version.isTombstone, version.timestamp.wallMilliseconds)
@@ -250,9 +239,9 @@ public enum SetAside {
         return released
     }
 
-    static func mark(_ db: Database, _ dot: Dot, reason: String) throws {
+    static func mark(_ db: Database, _ dot: Dot, reason: SetAsideReason) throws {
         try db.execute(
-            sql: "UPDATE versions SET set_aside_reason = ? WHERE origin = ? AND counter = ?",
-            arguments: [reason, dot.replica.hex, Int64(dot.counter)])
+            sql: "UPDATE versions SET set_aside_reason = ?, set_aside_code = ? WHERE origin = ? AND counter = ?",
+            arguments: [reason.detail, reason.code.rawValue, dot.replica.hex, Int64(dot.counter)])
     }
 }

@@ -212,8 +212,8 @@ extension ApplyContext {
 
 extension ReplicaStore {
     /// An audit entry's detail for a quarantined version: why, and which document it was for.
-    public static func quarantineDetail(_ version: Version, reason: String) -> [String: String] {
-        ["reason": reason, "collection": version.collection.rawValue, "document": version.documentID.rawValue]
+    public static func quarantineDetail(_ version: Version, reason: SetAsideReason) -> [String: String] {
+        ["code": reason.code.rawValue, "reason": reason.detail, "collection": version.collection.rawValue, "document": version.documentID.rawValue]
     }
 }
 

@@ -310,7 +310,7 @@ extension ReplicaStore {
     /// the pusher's hourly limit (``Options/deviceEntriesPerHour``): beyond it a version is counted,
     /// not kept. Returns how many were not kept for the limit.
     @discardableResult
-    public func quarantineForeign(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) throws -> Int {
+    public func quarantineForeign(_ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID) throws -> Int {
         guard !items.isEmpty else { return 0 }
         let now = Int64(clamping: options.now())
         let limit = options.deviceEntriesPerHour
@@ -319,8 +319,8 @@ extension ReplicaStore {
         }
         return try write { db in
             let statement = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO foreign_quarantine (origin, counter, signature, version, pushed_by, reason, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO foreign_quarantine (origin, counter, signature, version, pushed_by, reason, code, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             var dropped = 0
             for (version, reason, json) in encoded {
@@ -331,7 +331,7 @@ extension ReplicaStore {
                     continue
                 }
                 try statement.execute(arguments: [
-                    version.dot.replica.hex, Int64(version.dot.counter), version.signature, json, pushedBy.hex, reason, now,
+                    version.dot.replica.hex, Int64(version.dot.counter), version.signature, json, pushedBy.hex, reason.detail, reason.code.rawValue, now,
                 ])
                 try Self.appendDeviceAudit(
                     db, device: pushedBy.hex, action: .quarantined, subject: version.dot.description,

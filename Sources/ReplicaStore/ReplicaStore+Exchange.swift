@@ -34,7 +34,7 @@ extension ReplicaStore {
         let statement = try db.cachedStatement(sql: """
             SELECT \(Rows.versionColumns), receipt FROM versions
             WHERE origin = ?1 AND counter > ?2 AND body_dropped = 0
-                AND (set_aside_reason IS NULL OR (?1 = ?4 AND set_aside_reason NOT LIKE '\(SetAside.implausiblePrefix)%'))
+                AND (set_aside_reason IS NULL OR (?1 = ?4 AND set_aside_code <> '\(SetAsideReason.Code.implausibleContext.rawValue)'))
             ORDER BY counter LIMIT ?3
             """)
         var runs: [[Version]] = []
@@ -58,7 +58,7 @@ extension ReplicaStore {
 
     /// Sets versions aside (the network rejected them): they stay in history with the reason, and
     /// their documents' states are rebuilt from the versions in good standing.
-    public func setAside(_ reasons: [Dot: String]) throws {
+    public func setAside(_ reasons: [Dot: SetAsideReason]) throws {
         guard !reasons.isEmpty else { return }
         try write { db in try ApplyContext(db: db).setAside(reasons) }
     }

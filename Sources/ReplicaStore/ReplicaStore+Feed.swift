@@ -97,7 +97,7 @@ extension ReplicaStore {
                 scanned += 1
                 let stored = try Rows.storedVersion(row)
                 let position = FeedPosition(
-                    sequence: stored.sequence, dot: stored.version.dot, tag: (row[13] as Int64?).map { UInt32(truncatingIfNeeded: $0) })
+                    sequence: stored.sequence, dot: stored.version.dot, tag: (row["feed_tag"] as Int64?).map { UInt32(truncatingIfNeeded: $0) })
                 guard include(stored.version, stored.receivedFrom) else {
                     end = position
                     continue
@@ -125,15 +125,18 @@ extension ReplicaStore {
 
     /// Why each of `dots` that this replica holds set aside was set aside; dots not held or in good
     /// standing are absent.
-    public func setAsideReasons(of dots: [Dot]) throws -> [Dot: String] {
+    public func setAsideReasons(of dots: [Dot]) throws -> [Dot: SetAsideReason] {
         guard !dots.isEmpty else { return [:] }
         return try read { db in
             let statement = try db.cachedStatement(
-                sql: "SELECT set_aside_reason FROM versions WHERE origin = ? AND counter = ? AND set_aside_reason IS NOT NULL")
-            var reasons: [Dot: String] = [:]
+                sql: """
+                    SELECT set_aside_reason, set_aside_code FROM versions
+                    WHERE origin = ? AND counter = ? AND set_aside_reason IS NOT NULL
+                    """)
+            var reasons: [Dot: SetAsideReason] = [:]
             for dot in dots {
-                if let reason = try String.fetchOne(statement, arguments: [dot.replica.hex, Int64(dot.counter)]) {
-                    reasons[dot] = reason
+                if let row = try Row.fetchOne(statement, arguments: [dot.replica.hex, Int64(dot.counter)]) {
+                    reasons[dot] = Rows.setAsideReason(row, at: 0)
                 }
             }
             return reasons

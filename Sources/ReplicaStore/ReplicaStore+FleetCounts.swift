@@ -17,10 +17,6 @@ public struct SetAsideCounts: Sendable, Hashable {
 }
 
 extension ReplicaStore {
-    /// The hub's reasons for a version refused for its content (they start the reason text the
-    /// hub's admission keeps; every other reason is a quarantine).
-    static let rejectionReasonPrefixes = ["out of scope", "invalid record"]
-
     /// What the hub set aside of the pushes of each of `devices` (under any of their replica
     /// ids), by enrolled replica id; a device with nothing set aside is left out. Reads only
     /// set-aside rows and quarantined ones (both indexed), never the whole history.
@@ -31,7 +27,8 @@ extension ReplicaStore {
         guard !owner.isEmpty else { return [:] }
         let pushers = Array(owner.keys)
         let marks = Array(repeating: "?", count: pushers.count).joined(separator: ", ")
-        let rejected = Self.rejectionReasonPrefixes.map { _ in "set_aside_reason LIKE ? || '%'" }.joined(separator: " OR ")
+        let refusals = SetAsideReason.Code.allCases.filter { SetAsideReason($0, "").isRefusalOfContent }.map(\.rawValue)
+        let rejected = "set_aside_code IN (\(Array(repeating: "?", count: refusals.count).joined(separator: ", ")))"
         return try read { db in
             var counts: [ReplicaID: SetAsideCounts] = [:]
             let setAside = try Row.fetchAll(
@@ -40,7 +37,7 @@ extension ReplicaStore {
                     SELECT received_from, count(*), sum(\(rejected)) FROM versions
                     WHERE set_aside_reason IS NOT NULL AND received_from IN (\(marks)) GROUP BY received_from
                     """,
-                arguments: StatementArguments(Self.rejectionReasonPrefixes + pushers))
+                arguments: StatementArguments(refusals + pushers))
             for row in setAside {
                 guard let device = owner[row[0]] else { continue }
                 let all: Int = row[1]

@@ -44,7 +44,7 @@ extension ApplyContext {
     /// Forgets, in the apply transaction, every document outside `readScope` (the hub no longer
     /// lets this replica hold it): others' versions and the document's state go; this replica's own
     /// versions (its writes under any of its ids, and those of `origin` it recovered from the hub)
-    /// stay in its history, set aside with ``ReplicaStore/outsideReadScope``, and come
+    /// stay in its history, set aside with ``SetAsideReason/outsideReadScope``, and come
     /// back into the document when a later scope covers it (``restoreOwnVersions(within:of:)``).
     /// A document holding a version of `origin` above `acknowledged` (written here and not yet
     /// taken by the hub) stays whole until it is: forget again once it is.
@@ -80,8 +80,8 @@ extension ApplyContext {
                 sql: "DELETE FROM versions WHERE \(forgotten) AND origin <> ?3 AND received_from IS NOT NULL",
                 arguments: arguments)
             try db.execute(
-                sql: "UPDATE versions SET set_aside_reason = ?5 WHERE \(forgotten) AND set_aside_reason IS NULL",
-                arguments: arguments + [ReplicaStore.outsideReadScope])
+                sql: "UPDATE versions SET set_aside_reason = ?5, set_aside_code = ?6 WHERE \(forgotten) AND set_aside_reason IS NULL",
+                arguments: arguments + [SetAsideReason.outsideReadScope.detail, SetAsideReason.outsideReadScope.code.rawValue])
         }
         if outcome.forgotten > 0 { ReplicaStore.eraseFreedPagesAfterCommit(db) }
         return outcome
@@ -96,9 +96,9 @@ extension ApplyContext {
             db,
             sql: """
                 SELECT DISTINCT collection, partition, document_id FROM versions
-                WHERE (origin = ? OR received_from IS NULL) AND set_aside_reason = ?
+                WHERE (origin = ? OR received_from IS NULL) AND set_aside_code = ?
                 """,
-            arguments: [origin.hex, ReplicaStore.outsideReadScope])
+            arguments: [origin.hex, SetAsideReason.Code.outsideReadScope.rawValue])
         var restored = 0
         for row in rows {
             guard let collection = CollectionName(row[0] as String), let partition = Partition(row[1] as String),
@@ -106,22 +106,16 @@ extension ApplyContext {
             else { continue }
             try db.execute(
                 sql: """
-                    UPDATE versions SET set_aside_reason = NULL
+                    UPDATE versions SET set_aside_reason = NULL, set_aside_code = NULL
                     WHERE collection = ? AND document_id = ? AND (origin = ? OR received_from IS NULL)
-                        AND set_aside_reason = ?
+                        AND set_aside_code = ?
                     """,
-                arguments: [collection.rawValue, id.rawValue, origin.hex, ReplicaStore.outsideReadScope])
+                arguments: [collection.rawValue, id.rawValue, origin.hex, SetAsideReason.Code.outsideReadScope.rawValue])
             try ReplicaStore.rebuildState(db, DocumentKey(collection: collection, id: id))
             restored += 1
         }
         return restored
     }
-}
-
-extension ReplicaStore {
-    /// Why this replica's own versions of a document it forgot are set aside: the hub's read
-    /// scope no longer covers the document. They are not rejections, and come back when it does.
-    public static let outsideReadScope = "outside this device's read scope"
 }
 
 extension ReplicaStore {

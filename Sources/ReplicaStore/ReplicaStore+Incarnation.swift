@@ -74,7 +74,7 @@ extension ReplicaStore {
     ///
     /// Versions of the old id it pulled (the other copy's, sent back before the fork was known)
     /// are the network's real versions: they stay as they are and are never re-issued. Own
-    /// versions set aside only because their document left the read scope (``outsideReadScope``)
+    /// versions set aside only because their document left the read scope (``SetAsideReason/outsideReadScope``)
     /// were never taken by the hub: they are re-issued in good standing like the others, and the
     /// peers are told to forget their documents again once the hub holds them.
     ///
@@ -119,7 +119,7 @@ extension ReplicaStore {
                 case .some(let dot):
                     reason = "forked: re-issued earlier as \(dot)"
                 case .none:
-                    reason = "forked: not re-issued (\(stored.setAsideReason ?? "set aside"))"
+                    reason = "forked: not re-issued (\(stored.setAsideReason?.detail ?? "set aside"))"
                 }
                 let json = String(decoding: try JSONEncoder().encode(version), as: UTF8.self)
                 try moveOut.execute(arguments: [old.hex, Int64(version.dot.counter), json, reason])
@@ -161,7 +161,7 @@ extension ReplicaStore {
                     """,
                 arguments: [old.hex, Int64(fork.counter), newID.hex, reissued.count, Int64(clamping: now)])
             try db.execute(sql: "UPDATE peers SET checkpoint = NULL")
-            if forked.contains(where: { $0.setAsideReason == Self.outsideReadScope }) {
+            if forked.contains(where: { $0.setAsideReason?.code == .outsideReadScope }) {
                 try db.execute(sql: "UPDATE peers SET forget_pending = 1 WHERE grants IS NOT NULL")
             }
             return reissued
@@ -219,7 +219,7 @@ extension ReplicaStore {
     /// those set aside only because their document left the read scope (never taken by the hub).
     /// Rejected ones stay rejected.
     static func isReissued(_ stored: StoredVersion) -> Bool {
-        stored.setAsideReason == nil || stored.setAsideReason == outsideReadScope
+        stored.setAsideReason == nil || stored.setAsideReason?.code == .outsideReadScope
     }
 }
 

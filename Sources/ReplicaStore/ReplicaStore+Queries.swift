@@ -114,8 +114,8 @@ extension ReplicaStore {
                 conflicts: try Int.fetchOne(db, sql: "SELECT count(*) FROM documents WHERE sibling_count > 1") ?? 0,
                 versions: try Int.fetchOne(db, sql: "SELECT count(*) FROM versions") ?? 0,
                 setAside: try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM versions WHERE set_aside_reason IS NOT NULL AND set_aside_reason <> ?",
-                    arguments: [Self.outsideReadScope]) ?? 0)
+                    db, sql: "SELECT count(*) FROM versions WHERE set_aside_reason IS NOT NULL AND set_aside_code <> ?",
+                    arguments: [SetAsideReason.Code.outsideReadScope.rawValue]) ?? 0)
             status.earlierIncarnations = try Self.earlierIncarnations(db)
             status.droppedBodies = try Int.fetchOne(db, sql: "SELECT count(*) FROM versions WHERE body_dropped = 1") ?? 0
             status.keepSent = try Self.keepSent(db)

@@ -13,7 +13,7 @@ extension ApplyContext {
     /// Sets versions aside in the apply transaction (the hub rejected them): they stay in history
     /// with the reason, and their documents' states are rebuilt from the versions in good standing.
     /// Dots this replica does not hold are ignored.
-    public func setAside(_ reasons: [Dot: String]) throws {
+    public func setAside(_ reasons: [Dot: SetAsideReason]) throws {
         guard !reasons.isEmpty else { return }
         var keys = Set<DocumentKey>()
         let lookup = try db.cachedStatement(
@@ -45,14 +45,14 @@ extension ApplyContext {
         guard !dots.isEmpty else { return }
         var keys = Set<DocumentKey>()
         let lookup = try db.cachedStatement(
-            sql: "SELECT collection, document_id FROM versions WHERE origin = ? AND counter = ? AND set_aside_reason LIKE ?")
+            sql: "SELECT collection, document_id FROM versions WHERE origin = ? AND counter = ? AND set_aside_code = ?")
         for dot in dots {
-            let arguments: StatementArguments = [dot.replica.hex, Int64(dot.counter), "\(SetAside.rejectedPrefix)%"]
+            let arguments: StatementArguments = [dot.replica.hex, Int64(dot.counter), SetAsideReason.Code.rejectedByHub.rawValue]
             guard let row = try Row.fetchOne(lookup, arguments: arguments),
                 let collection = CollectionName(row[0] as String), let id = DocumentID(row[1] as String)
             else { continue }
             try db.execute(
-                sql: "UPDATE versions SET set_aside_reason = NULL WHERE origin = ? AND counter = ?",
+                sql: "UPDATE versions SET set_aside_reason = NULL, set_aside_code = NULL WHERE origin = ? AND counter = ?",
                 arguments: [dot.replica.hex, Int64(dot.counter)])
             keys.insert(DocumentKey(collection: collection, id: id))
         }
@@ -61,21 +61,17 @@ extension ApplyContext {
 }
 
 extension SetAside {
-    /// The start of the reason of a version set aside because its document arrived here first in
-    /// another partition.
-    static let partitionMovePrefix = "it moves "
-
     /// Undoes partition moves of `key` whose reason went away: a version set aside because a
     /// same-id document of another partition arrived first comes back once the versions in good
     /// standing are all of its partition, or none are left (then the earliest received move's
     /// partition wins). The document's row goes when its partition changes; the caller rebuilds it.
     static func reconsiderPartitionMoves(_ db: Database, _ key: DocumentKey) throws {
-        let arguments: StatementArguments = [key.collection.rawValue, key.id.rawValue, "\(partitionMovePrefix)%"]
+        let arguments: StatementArguments = [key.collection.rawValue, key.id.rawValue, SetAsideReason.Code.partitionMove.rawValue]
         guard
             let earliest = try String.fetchOne(
                 db,
                 sql: """
-                    SELECT partition FROM versions WHERE collection = ? AND document_id = ? AND set_aside_reason LIKE ?
+                    SELECT partition FROM versions WHERE collection = ? AND document_id = ? AND set_aside_code = ?
                     ORDER BY seq LIMIT 1
                     """,
                 arguments: arguments)
@@ -88,8 +84,8 @@ extension SetAside {
         let partition = standing.first ?? earliest
         try db.execute(
             sql: """
-                UPDATE versions SET set_aside_reason = NULL
-                WHERE collection = ? AND document_id = ? AND set_aside_reason LIKE ? AND partition = ?
+                UPDATE versions SET set_aside_reason = NULL, set_aside_code = NULL
+                WHERE collection = ? AND document_id = ? AND set_aside_code = ? AND partition = ?
                 """,
             arguments: arguments + [partition])
         try db.execute(
@@ -186,9 +182,9 @@ extension ReplicaStore {
                 db,
                 sql: """
                     SELECT \(Rows.storedVersionColumns) FROM versions
-                    WHERE set_aside_reason IS NOT NULL AND set_aside_reason <> ? ORDER BY seq DESC LIMIT ?
+                    WHERE set_aside_reason IS NOT NULL AND set_aside_code <> ? ORDER BY seq DESC LIMIT ?
                     """,
-                arguments: [Self.outsideReadScope, limit]
+                arguments: [SetAsideReason.Code.outsideReadScope.rawValue, limit]
             ).map(Rows.storedVersion)
         }
     }

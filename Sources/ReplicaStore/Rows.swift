@@ -7,11 +7,11 @@ enum Rows {
     /// The columns `version(_:)` reads; the body is opened by `vigil_open` (see
     /// ReplicaStore+Encryption.swift), its label the row's dot, collection and document id.
     static let versionColumns = versionColumns(opener: "vigil_open")
-    static let storedVersionColumns = versionColumns + ", seq, received_from, set_aside_reason"
+    static let storedVersionColumns = versionColumns + ", seq, received_from, set_aside_reason, set_aside_code"
     /// ``storedVersionColumns`` for checking every version: a body that does not open reads as
     /// NULL (`vigil_open_or_null`), and `body_unopened` says so.
     static let checkedVersionColumns = versionColumns(opener: "vigil_open_or_null") + """
-        , seq, received_from, set_aside_reason, body_dropped,
+        , seq, received_from, set_aside_reason, set_aside_code, body_dropped,
         body IS NOT NULL AND body_dropped = 0
           AND vigil_open_or_null(body, 'versions', origin, counter, collection, document_id) IS NULL AS body_unopened
         """
@@ -44,18 +44,26 @@ enum Rows {
     static func storedVersion(_ row: Row) throws -> StoredVersion {
         StoredVersion(
             version: try version(row), sequence: row[10],
-            receivedFrom: (row[11] as String?).flatMap { ReplicaID($0) }, setAsideReason: row[12],
+            receivedFrom: (row[11] as String?).flatMap { ReplicaID($0) }, setAsideReason: setAsideReason(row, at: 12),
             bodyDropped: (row["body_dropped"] as Bool?) ?? false, bodyUnopened: (row["body_unopened"] as Bool?) ?? false)
     }
 
+    /// The reason in the `set_aside_reason` and `set_aside_code` columns at `index` and the next;
+    /// a code this build does not know (written by a later one) reads as an invalid record.
+    static func setAsideReason(_ row: Row, at index: Int) -> SetAsideReason? {
+        guard let detail: String = row[index] else { return nil }
+        let code = (row[index + 1] as String?).flatMap(SetAsideReason.Code.init(rawValue:)) ?? .invalidRecord
+        return SetAsideReason(code, detail)
+    }
+
     static func versionArguments(
-        _ version: Version, receivedFrom: ReplicaID?, setAsideReason: String? = nil
+        _ version: Version, receivedFrom: ReplicaID?, setAsideReason: SetAsideReason? = nil
     ) -> StatementArguments {
         [
             version.dot.replica.hex, Int64(version.dot.counter), version.collection.rawValue,
             version.documentID.rawValue, version.partition.rawValue, version.context.compactText, version.body,
             Int64(clamping: version.timestamp.wallMilliseconds), Int64(version.timestamp.logical),
-            version.signature, receivedFrom?.hex, setAsideReason, version.receipt?.bytes,
+            version.signature, receivedFrom?.hex, setAsideReason?.detail, version.receipt?.bytes, setAsideReason?.code.rawValue,
         ]
     }
 
@@ -64,9 +72,9 @@ enum Rows {
     static let insertVersion = """
         INSERT INTO versions (
             origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
-            signature, received_from, set_aside_reason, receipt, feed_tag)
+            signature, received_from, set_aside_reason, receipt, set_aside_code, feed_tag)
         VALUES (
-            ?1, ?2, ?3, ?4, ?5, ?6, vigil_seal(?7, 'versions', ?1, ?2, ?3, ?4), ?8, ?9, ?10, ?11, ?12, ?13,
+            ?1, ?2, ?3, ?4, ?5, ?6, vigil_seal(?7, 'versions', ?1, ?2, ?3, ?4), ?8, ?9, ?10, ?11, ?12, ?13, ?14,
             random() & 4294967295)
         """
 

@@ -324,6 +324,7 @@ enum Schema {
         migrator.registerMigration("v16-operator-totp", migrate: ReplicaStore.addOperatorTOTP)
         migrator.registerMigration("v18-bundle-peers", migrate: Schema.migrateBundlePeers)
         migrator.registerMigration("v19-device-pending", migrate: Schema.migrateDevicePending)
+        migrator.registerMigration("v21-set-aside-codes", migrate: Schema.migrateSetAsideCodes)
         migrator.registerMigration("v17-informant-keys", migrate: Schema.migrateInformantKeys)
         return migrator
     }

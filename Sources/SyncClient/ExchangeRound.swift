@@ -38,7 +38,7 @@ public struct ExchangeRound: Sendable, Hashable {
         /// The checkpoint to save with the page.
         public var checkpoint: String
         /// Pushed versions the hub rejected, to set aside, with the reason shown in status.
-        public var setAside: [Dot: String]
+        public var setAside: [Dot: SetAsideReason]
         /// Raise the replica's counter to at least this, when the hub holds more of it than it knows.
         public var raiseCounter: UInt64?
         /// The first divergent dot when the hub reported this replica forked.
@@ -106,7 +106,7 @@ public struct ExchangeRound: Sendable, Hashable {
         knowledge[replica] = min(knowledge[replica], confirmedOwnCounter(response: response, ownPulled: ownPulled))
         for version in pulled where version.dot.replica != replica { knowledge.add(version.dot) }
 
-        var setAside: [Dot: String] = [:]
+        var setAside: [Dot: SetAsideReason] = [:]
         var fork: Rejection?
         var gaps: [ReplicaID: UInt64] = [:]
         for rejection in response.rejected {
@@ -116,7 +116,8 @@ public struct ExchangeRound: Sendable, Hashable {
                 // Another origin's version relayed from here, where the hub holds another version
                 // signed at the same dot: that origin forked (a restored hub or a copied device).
                 // This copy is kept but set aside; the origin's own incarnation re-issues it.
-                setAside[rejection.dot] = "set aside: the hub holds another version at \(rejection.dot) (its origin forked)"
+                setAside[rejection.dot] = SetAsideReason(
+                    .forkedOrigin, "set aside: the hub holds another version at \(rejection.dot) (its origin forked)")
             } else if rejection.reason == .gap {
                 // Not stored: the hub lacks what comes before it. Not set aside.
                 gaps[rejection.origin] = min(gaps[rejection.origin] ?? rejection.counter, rejection.counter)
@@ -125,7 +126,7 @@ public struct ExchangeRound: Sendable, Hashable {
                 // names (a restored hub may lack a dependency this replica does not hold either).
                 gaps[rejection.origin] = min(gaps[rejection.origin] ?? rejection.counter, rejection.counter)
             } else {
-                setAside[rejection.dot] = SetAside.rejected(rejection.reason.rawValue, message: rejection.message)
+                setAside[rejection.dot] = SetAsideReason.rejected(rejection)
             }
         }
         let rejectedDots = Set(response.rejected.map(\.dot))

@@ -8,7 +8,7 @@ public struct SyncStatus: Sendable, Hashable {
     public struct SetAsideVersion: Sendable, Hashable {
         public var dot: Dot
         public var key: DocumentKey
-        public var reason: String
+        public var reason: SetAsideReason
     }
 
     /// The hub's URL; nil when this replica never synced.
@@ -39,7 +39,7 @@ public struct SyncStatus: Sendable, Hashable {
         let peer = try hub.map { try store.peerState($0) }
         let backlog = try store.backlog(missingFrom: peer?.knowledge ?? VersionVector())
         let setAside = try store.setAsideVersions(limit: limit).map {
-            SetAsideVersion(dot: $0.version.dot, key: $0.version.key, reason: $0.setAsideReason ?? "")
+            SetAsideVersion(dot: $0.version.dot, key: $0.version.key, reason: $0.setAsideReason ?? SetAsideReason(.invalidRecord, ""))
         }
         var status = SyncStatus(
             hub: hub, lastSyncAt: peer?.lastSyncAt, lastError: peer?.lastError, waitingToPush: backlog.versions,

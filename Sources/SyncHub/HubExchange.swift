@@ -177,7 +177,7 @@ public struct HubExchange: Sendable {
         var push = CausalPlausibility.causalOrder(request.push)
         var outcome = PushOutcome()
         outcome.rejected = try await refuseRevoked(&push)
-        var badSignatures: [Dot: String] = [:]
+        var badSignatures: [Dot: SetAsideReason] = [:]
         if configuration.verifySignatures, !push.isEmpty {
             let verdict = try await verifySignatures(of: push, pushedBy: request.replica)
             badSignatures = verdict.own
@@ -186,7 +186,7 @@ public struct HubExchange: Sendable {
                 let foreign = Set(verdict.foreign.map(\.version.dot))
                 push.removeAll { foreign.contains($0.dot) }
                 outcome.rejected += verdict.foreign.map {
-                    Rejection(dot: $0.version.dot, reason: .badSignature, message: "Quarantined: \($0.reason).", quarantined: true)
+                    Rejection(dot: $0.version.dot, reason: $0.reason.rejection, message: Self.quarantineMessage($0.reason), quarantined: true)
                 }
             }
         }
@@ -223,7 +223,7 @@ public struct HubExchange: Sendable {
     /// beforehand on every core (the transaction then only looks up). Receipts are not stored:
     /// the hub makes them again as it serves.
     func apply(
-        _ push: [Version], from pusher: ReplicaID, device: DeviceRecord?, badSignatures: [Dot: String],
+        _ push: [Version], from pusher: ReplicaID, device: DeviceRecord?, badSignatures: [Dot: SetAsideReason],
         receipted: Set<Dot> = []
     ) async throws -> ApplyReport {
         let maxRecordBytes = configuration.limits.maxRecordBytes
@@ -306,12 +306,12 @@ public struct HubExchange: Sendable {
     /// Keeps apart, audited, the pushed versions whose context claims what the hub does not hold
     /// (they take no dot: pushed again with what they name, they are admitted), and returns their
     /// rejections. A client does not set them aside.
-    func quarantineImplausible(_ implausible: [Dot: String], of push: [Version], pushedBy pusher: ReplicaID) async throws -> [Rejection] {
+    func quarantineImplausible(_ implausible: [Dot: SetAsideReason], of push: [Version], pushedBy pusher: ReplicaID) async throws -> [Rejection] {
         guard !implausible.isEmpty else { return [] }
         let items = push.compactMap { version in implausible[version.dot].map { (version: version, reason: $0) } }
         try await devices.quarantine(items, pushedBy: pusher)
         return items.map {
-            Rejection(dot: $0.version.dot, reason: .implausibleContext, message: "Quarantined: \($0.reason).", quarantined: true)
+            Rejection(dot: $0.version.dot, reason: $0.reason.rejection, message: Self.quarantineMessage($0.reason), quarantined: true)
         }
     }
 
@@ -350,14 +350,14 @@ public struct HubExchange: Sendable {
     /// is no enrolled device, such as the hub); `recordProblem` is what ``recordProblem(of:maxRecordBytes:)``
     /// found wrong with its body.
     static func admission(
-        of version: Version, heldCounter: UInt64, badSignature: String? = nil, writeScope: Scope? = nil,
-        recordProblem: String? = nil
+        of version: Version, heldCounter: UInt64, badSignature: SetAsideReason? = nil, writeScope: Scope? = nil,
+        recordProblem: SetAsideReason? = nil
     ) -> Admission {
         if version.dot.counter > heldCounter + 1 { return .refuse }
         if let badSignature { return .setAside(badSignature) }
         if let writeScope, !writeScope.allows(collection: version.collection, partition: version.partition) {
-            return .setAside(
-                "out of scope: replica \(version.dot.replica.short) may not write \(version.collection) in partition '\(version.partition)' (its write scope is \(writeScope.text)); ask the hub operator to widen it, or write elsewhere")
+            return .setAside(SetAsideReason(.outOfScope,
+                "out of scope: replica \(version.dot.replica.short) may not write \(version.collection) in partition '\(version.partition)' (its write scope is \(writeScope.text)); ask the hub operator to widen it, or write elsewhere"))
         }
         if let recordProblem { return .setAside(recordProblem) }
         return .merge
@@ -365,18 +365,18 @@ public struct HubExchange: Sendable {
 
     /// Why `version`'s body is not a valid record of its collection (the quarantine reason), or
     /// nil when it is one (or is a tombstone).
-    static func recordProblem(of version: Version, maxRecordBytes: Int) -> String? {
+    static func recordProblem(of version: Version, maxRecordBytes: Int) -> SetAsideReason? {
         guard let body = version.body else { return nil }
         do {
             let check = try RecordCatalog.validate(collection: version.collection, body: body, maximumSize: maxRecordBytes)
             if let implied = check.partition, implied != version.partition {
-                return "invalid record: it is filed under partition '\(version.partition)' but its region is '\(implied)'"
+                return SetAsideReason(.invalidRecord, "invalid record: it is filed under partition '\(version.partition)' but its region is '\(implied)'")
             }
             return nil
         } catch let error as SyncEngineError {
-            return "invalid record: \(error.message)"
+            return SetAsideReason(.invalidRecord, "invalid record: \(error.message)")
         } catch {
-            return "invalid record: the body cannot be read"
+            return SetAsideReason(.invalidRecord, "invalid record: the body cannot be read")
         }
     }
 
@@ -386,19 +386,21 @@ public struct HubExchange: Sendable {
     /// kept apart so that they never take that origin's dot.
     func verifySignatures(
         of push: [Version], pushedBy pusher: ReplicaID
-    ) async throws -> (own: [Dot: String], foreign: [(version: Version, reason: String)]) {
+    ) async throws -> (own: [Dot: SetAsideReason], foreign: [(version: Version, reason: SetAsideReason)]) {
         let keys = try await keysWithHubWriters(of: push)
         let invalid = await SignatureCheck.failures(of: push, keys: keys)
-        var own: [Dot: String] = [:]
-        var foreign: [(version: Version, reason: String)] = []
+        var own: [Dot: SetAsideReason] = [:]
+        var foreign: [(version: Version, reason: SetAsideReason)] = []
         for version in push {
             let origin = version.dot.replica
-            let reason: String
+            let reason: SetAsideReason
             if keys[origin] != nil {
                 if !invalid.contains(version.dot) { continue }
-                reason = "bad signature: \(version.dot) does not verify against the enrolled key of replica \(origin.short)"
+                reason = SetAsideReason(
+                    .badSignature, "bad signature: \(version.dot) does not verify against the enrolled key of replica \(origin.short)")
             } else {
-                reason = "bad signature: unknown origin \(origin.short), no device of that id is enrolled at this hub"
+                reason = SetAsideReason(
+                    .badSignature, "bad signature: unknown origin \(origin.short), no device of that id is enrolled at this hub")
             }
             if origin == pusher {
                 own[version.dot] = reason
@@ -475,7 +477,7 @@ public struct HubExchange: Sendable {
         }
     }
 
-    static func rejections(forks: [Dot], quarantined: [Dot: String]) -> [Rejection] {
+    static func rejections(forks: [Dot], quarantined: [Dot: SetAsideReason]) -> [Rejection] {
         var rejections = forks.map { dot in
             Rejection(
                 dot: dot, reason: .fork,
@@ -484,17 +486,15 @@ public struct HubExchange: Sendable {
         }
         for (dot, reason) in quarantined {
             rejections.append(
-                Rejection(dot: dot, reason: Self.reason(quarantine: reason), message: "Quarantined: \(reason.hasSuffix(".") ? String(reason.dropLast()) : reason).", quarantined: true))
+                Rejection(dot: dot, reason: reason.rejection, message: Self.quarantineMessage(reason), quarantined: true))
         }
         return rejections
     }
 
-    /// The rejection reason for a stored quarantine reason.
-    static func reason(quarantine reason: String) -> Rejection.Reason {
-        if reason.hasPrefix("bad signature") { return .badSignature }
-        if reason.hasPrefix("out of scope") { return .outOfScope }
-        if reason.hasPrefix(SetAside.implausiblePrefix) { return .implausibleContext }
-        return .invalidRecord
+    /// What a pusher is told of a version the hub quarantined for `reason`.
+    static func quarantineMessage(_ reason: SetAsideReason) -> String {
+        let detail = reason.detail.hasSuffix(".") ? String(reason.detail.dropLast()) : reason.detail
+        return "Quarantined: \(detail)."
     }
 
     static func describe(_ versions: ClosedRange<Int>) -> String {

@@ -33,14 +33,15 @@ struct ConsoleFleetTests {
             let (hub, a, b) = (stores[0], stores[1], stores[2])
             let (deviceA, deviceB) = (try Self.enroll(a, on: hub, name: "a"), try Self.enroll(b, on: hub, name: "b"))
             let reasons = [
-                "out of scope: replica a may not write notes", "invalid record: title is missing",
-                "bad signature: it does not verify",
+                SetAsideReason(.outOfScope, "out of scope: replica a may not write notes"),
+                SetAsideReason(.invalidRecord, "invalid record: title is missing"),
+                SetAsideReason(.badSignature, "bad signature: it does not verify"),
             ]
             let versions = try (0..<4).map { try Self.note(a, "n\($0)") }
             let admitted = Dictionary(uniqueKeysWithValues: zip(versions.map(\.dot), reasons))
             try hub.apply(versions, from: a.replicaID) { version, _ in admitted[version.dot].map { .setAside($0) } ?? .merge }
             let forged = try Self.note(b, "forged")
-            try hub.quarantineForeign([(forged, "bad signature: not b's key")], pushedBy: a.replicaID)
+            try hub.quarantineForeign([(forged, SetAsideReason(.badSignature, "bad signature: not b's key"))], pushedBy: a.replicaID)
             try hub.apply([try Self.note(b, "fine")], from: b.replicaID)
             let counts = try hub.setAsideCounts(of: [deviceA, deviceB])
             #expect(counts[a.replicaID] == SetAsideCounts(rejected: 2, quarantined: 2))

@@ -129,18 +129,18 @@ struct ApplyTests {
             let report = try receiver.apply(versions, from: origin.replicaID) { version, held in
                 seen.values.withLock { $0.append(held) }
                 switch version.dot.counter {
-                case 2: return .setAside("no write scope")
+                case 2: return .setAside(SetAsideReason(.outOfScope, "no write scope"))
                 case 4: return .refuse
                 default: return .merge
                 }
             }
             #expect(seen.values.withLock { $0 } == [0, 1, 2, 3], "held counter includes versions earlier in the batch")
             #expect(report.stored == 3)
-            #expect(report.setAside == [versions[1].dot: "no write scope"])
+            #expect(report.setAside == [versions[1].dot: SetAsideReason(.outOfScope, "no write scope")])
             #expect(report.refused == [versions[3].dot])
             #expect(try receiver.document(versions[0].key) != nil)
             #expect(try receiver.document(versions[1].key) == nil, "set aside: kept out of the document")
-            #expect(try receiver.history(of: versions[1].key).map(\.setAsideReason) == ["no write scope"])
+            #expect(try receiver.history(of: versions[1].key).map(\.setAsideReason) == [SetAsideReason(.outOfScope, "no write scope")])
             #expect(try receiver.history(of: versions[3].key).isEmpty, "refused: not stored")
             #expect(try receiver.status().setAside == 1)
             let missing = try receiver.versions(missingFrom: VersionVector(), limit: 10, maxBytes: .max)
@@ -187,13 +187,13 @@ struct ApplyTests {
             try stores[0].apply([left, right], from: nil)
             #expect(try stores[0].conflicts().map(\.key) == [base.key])
 
-            try stores[0].setAside([right.dot: "rejected by the hub"])
+            try stores[0].setAside([right.dot: SetAsideReason(.rejectedByHub, "rejected by the hub")])
             let document = try #require(try stores[0].document(base.key))
             #expect(document.siblings == [left])
             #expect(document.state == DocumentState(merging: [base, left]))
             #expect(try stores[0].conflicts().isEmpty)
 
-            try stores[0].setAside([left.dot: "rejected", base.dot: "rejected"])
+            try stores[0].setAside([left.dot: SetAsideReason(.rejectedByHub, "rejected"), base.dot: SetAsideReason(.rejectedByHub, "rejected")])
             #expect(try stores[0].document(base.key) == nil, "nothing in good standing: no document")
             #expect(try stores[0].history(of: base.key).count == 3, "set-aside versions stay in history")
         }

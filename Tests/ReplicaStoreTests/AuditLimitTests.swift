@@ -33,7 +33,7 @@ struct AuditLimitTests {
             let hub = try Self.hub(folder, limit: 3)
             let field = try folder.create("field")
             let pusher = ReplicaID.random()
-            let dropped = try hub.quarantineForeign(try Self.versions(field, 5).map { (version: $0, reason: "bad signature") }, pushedBy: pusher)
+            let dropped = try hub.quarantineForeign(try Self.versions(field, 5).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: pusher)
             #expect(dropped == 2)
             #expect(try hub.foreignQuarantineCount() == 3)
             let entries = try hub.auditEntries(after: 0, limit: 100)
@@ -43,7 +43,7 @@ struct AuditLimitTests {
             #expect(try hub.pendingSuppressedCounts() == [pusher.hex: ["foreign-quarantine": 2]])
 
             // Still within the hour: counted, no further entry.
-            #expect(try hub.quarantineForeign(try Self.versions(field, 1).map { (version: $0, reason: "bad signature") }, pushedBy: pusher) == 1)
+            #expect(try hub.quarantineForeign(try Self.versions(field, 1).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: pusher) == 1)
             #expect(try hub.auditEntryCount() == 4)
 
             // The next hour: the count is written as one entry with the first entry after it.
@@ -69,8 +69,8 @@ struct AuditLimitTests {
             let hub = try Self.hub(folder, limit: 2)
             let field = try folder.create("field")
             let forged = try Self.versions(field, 4)
-            #expect(try hub.quarantineForeign(forged.prefix(3).map { (version: $0, reason: "bad signature") }, pushedBy: .random()) == 1)
-            #expect(try hub.quarantineForeign([(forged[3], "bad signature")], pushedBy: .random()) == 0)
+            #expect(try hub.quarantineForeign(forged.prefix(3).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: .random()) == 1)
+            #expect(try hub.quarantineForeign([(forged[3], SetAsideReason(.badSignature, "bad signature"))], pushedBy: .random()) == 0)
             #expect(try hub.foreignQuarantineCount() == 3)
         }
     }
@@ -79,7 +79,7 @@ struct AuditLimitTests {
         try await TemporaryReplica.withFolder { folder in
             let hub = try Self.hub(folder, limit: 0)
             let field = try folder.create("field")
-            #expect(try hub.quarantineForeign(try Self.versions(field, 5).map { (version: $0, reason: "bad signature") }, pushedBy: .random()) == 0)
+            #expect(try hub.quarantineForeign(try Self.versions(field, 5).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: .random()) == 0)
             #expect(try hub.auditEntryCount() == 5)
         }
     }

@@ -160,9 +160,9 @@ struct AuditLogTests {
             let (hub, field) = (stores[0], stores[1])
             let version = try field.write(StoreFixtures.put("a", "hello"))
             let pusher = ReplicaID.random()
-            try hub.quarantineForeign([(version, "bad signature")], pushedBy: pusher)
+            try hub.quarantineForeign([(version, SetAsideReason(.badSignature, "bad signature"))], pushedBy: pusher)
             // Pushed again after a lost answer: still one entry.
-            try hub.quarantineForeign([(version, "bad signature")], pushedBy: pusher)
+            try hub.quarantineForeign([(version, SetAsideReason(.badSignature, "bad signature"))], pushedBy: pusher)
             let entries = try Self.entries(hub)
             #expect(entries.count == 1)
             #expect(entries.first?.action == .quarantined)
@@ -209,7 +209,7 @@ struct AuditLogTests {
         try await TemporaryReplica.withReplicas(2) { stores in
             let (hub, field) = (stores[0], stores[1])
             let version = try field.write(StoreFixtures.put("a", "hello"))
-            let report = try hub.apply([version], from: field.replicaID) { _, _ in .setAside("out of scope") }
+            let report = try hub.apply([version], from: field.replicaID) { _, _ in .setAside(SetAsideReason(.outOfScope, "out of scope")) }
             #expect(report.setAside.count == 1)
             #expect(try hub.auditEntryCount() == 0)
         }
@@ -221,9 +221,9 @@ struct AuditLogTests {
             let kept = try field.write(StoreFixtures.put("a", "hello"))
             let setAside = try field.write(StoreFixtures.put("b", "bye"))
             try hub.apply([kept, setAside], from: field.replicaID, admit: { version, _ in
-                version.dot == setAside.dot ? .setAside("out of scope") : .merge
+                version.dot == setAside.dot ? .setAside(SetAsideReason(.outOfScope, "out of scope")) : .merge
             }) { context in
-                #expect(context.report.setAside == [setAside.dot: "out of scope"])
+                #expect(context.report.setAside == [setAside.dot: SetAsideReason(.outOfScope, "out of scope")])
                 #expect(context.report.stored == 2)
             }
         }

@@ -46,7 +46,7 @@ struct ForgetTests {
             #expect(try local.history(of: received[1].key).isEmpty)
             // Its own versions stay, set aside, out of the rejections status lists.
             let sent = StoreFixtures.key("sent")
-            #expect(try local.history(of: sent).map(\.setAsideReason) == [ReplicaStore.outsideReadScope])
+            #expect(try local.history(of: sent).map(\.setAsideReason) == [SetAsideReason.outsideReadScope])
             #expect(try local.setAsideVersions().isEmpty)
             // Forgetting is idempotent, and a forgotten version is stored again when it comes back.
             #expect(try Self.forget(local, outside: "notes/SD-*", acknowledged: 1) == ForgetOutcome(forgotten: 0, kept: 1))

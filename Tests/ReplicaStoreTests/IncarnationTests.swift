@@ -37,7 +37,7 @@ struct IncarnationTests {
             #expect(try store.document(Self.key("b")) == nil)
             let history = try store.history(of: Self.key("b"))
             #expect(history.map(\.version.dot) == [written.dot], "an own version is never dropped")
-            #expect(history.first?.setAsideReason == ReplicaStore.outsideReadScope)
+            #expect(history.first?.setAsideReason == SetAsideReason.outsideReadScope)
 
             try store.apply([], from: nil, inSameTransaction: { context in
                 _ = try context.restoreOwnVersions(within: .everything, of: new)

@@ -103,7 +103,7 @@ struct AdmissionReceiptTests {
                 #expect(answer.receipts?[String(allowed.dot.counter)] == receiptKey.receipt(for: allowed))
                 #expect(answer.receipts?[String(outside.dot.counter)] == nil)
             }
-            #expect(try hub.store().setAsideReasons(of: [outside.dot]).values.allSatisfy { $0.contains("out of scope") })
+            #expect(try hub.store().setAsideReasons(of: [outside.dot]).values.allSatisfy { $0.code == .outOfScope })
         }
     }
 

@@ -74,7 +74,8 @@ struct ClientExchangeRoundTests {
                 Rejection(dot: Dot(replica: me, counter: 6), reason: .fork, message: "forked", quarantined: false),
             ]))
         #expect(outcome.setAside.keys.map(\.counter) == [4])
-        #expect(outcome.setAside.values.first?.contains("too big") == true)
+        #expect(outcome.setAside.values.first?.code == .rejectedByHub)
+        #expect(outcome.setAside.values.first?.detail.contains("too big") == true)
         #expect(outcome.fork?.counter == 6)
         #expect(outcome.pushedTaken == 1)
     }

@@ -150,7 +150,7 @@ struct ClientRecoveryTests {
             #expect(summary.rejected == 1)
             #expect(summary.versionsPushed == 1)
             #expect(try field.document(Self.key("big")) == nil, "a set-aside version is out of the document states")
-            #expect(try field.history(of: Self.key("big")).first?.setAsideReason?.contains("invalid-record") == true)
+            #expect(try field.history(of: Self.key("big")).first?.setAsideReason?.detail.contains("invalid-record") == true)
             let status = try SyncStatus.load(store: field, hub: "test-hub")
             #expect(status.setAsideCount == 1)
             #expect(status.setAside.first?.dot == big.dot)

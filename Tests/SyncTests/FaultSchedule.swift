@@ -506,7 +506,7 @@ final class FaultSchedule {
                 for sibling in document.state.siblings {
                     if let later = covering.first(where: { $0.dot != sibling && $0.context.contains(sibling) }) {
                         let here = try store.history(of: key).first { $0.version.dot == later.dot }
-                        let why = here.map { " (held here \($0.setAsideReason.map { "set aside: \($0)" } ?? "in good standing"))" } ?? " (not held here)"
+                        let why = here.map { " (held here \($0.setAsideReason.map { "set aside: \($0.detail)" } ?? "in good standing"))" } ?? " (not held here)"
                         violations.append(
                             "invariant 3 (no sibling another has superseded): \(name) shows \(sibling) of \(key), superseded by \(later.dot) on \(later.holder)"
                                 + (FaultScheduleTests.tracing ? why : ""))

@@ -15,7 +15,7 @@ struct HubAuditLogTests {
             let kept = try field.write(StoreFixtures.put("a", "kept"))
             let refused = try field.write(StoreFixtures.put("b", "refused"))
             let report = try await storage.apply([kept, refused], from: field.replicaID) { version, _ in
-                version.dot == refused.dot ? .setAside("out of scope: notes/north") : .merge
+                version.dot == refused.dot ? .setAside(SetAsideReason(.outOfScope, "out of scope: notes/north")) : .merge
             }
             #expect(report.setAside.count == 1)
             let entries = try hub.auditEntries(after: 0, limit: 10)
@@ -23,7 +23,7 @@ struct HubAuditLogTests {
             #expect(entries.first?.action == .quarantined)
             #expect(entries.first?.actor == field.replicaID.hex)
             #expect(entries.first?.subject == refused.dot.description)
-            #expect(entries.first?.detail == ["reason": "out of scope: notes/north", "collection": "notes", "document": "b"])
+            #expect(entries.first?.detail == ["code": "out-of-scope", "reason": "out of scope: notes/north", "collection": "notes", "document": "b"])
 
             // Pushed again after a lost answer: already held, not audited twice.
             _ = try await storage.apply([kept, refused], from: field.replicaID) { _, _ in .merge }

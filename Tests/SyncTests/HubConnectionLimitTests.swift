@@ -226,7 +226,7 @@ final class GatedHubStorage: HubStorage {
 
     func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int { try await base.mergeFieldwise(keys) }
 
-    func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String] { try await base.quarantineReasons(of: dots) }
+    func quarantineReasons(of dots: [Dot]) async throws -> [Dot: SetAsideReason] { try await base.quarantineReasons(of: dots) }
 
     func page(_ query: PageQuery) async throws -> FeedPage {
         gate.entered.withLock { $0 += 1 }

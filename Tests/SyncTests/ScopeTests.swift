@@ -81,12 +81,13 @@ struct ScopeTests {
             let status = try SyncStatus.load(store: reader)
             #expect(status.grants == readerGrants)
             let setAside = try #require(status.setAside.first { $0.dot == outside.dot })
-            #expect(setAside.reason.contains("out-of-scope"))
-            #expect(setAside.reason.contains("notes/SD-DN"))
+            #expect(setAside.reason.code == .rejectedByHub)
+            #expect(setAside.reason.detail.contains("out-of-scope"))
+            #expect(setAside.reason.detail.contains("notes/SD-DN"))
             // The reader keeps its version, out of the document's state.
             #expect(try reader.history(of: outside.key).count == 1)
             // The hub holds it in quarantine: the writer receives r2 only.
-            #expect(try hub.store.setAsideReasons(of: [outside.dot])[outside.dot]?.hasPrefix("out of scope") == true)
+            #expect(try hub.store.setAsideReasons(of: [outside.dot])[outside.dot]?.code == .outOfScope)
             try await Self.synchronizer(writer, hub, writerToken).run()
             #expect(try Self.ids(writer) == ["d1", "d2", "d3", "r2"])
         }
@@ -168,7 +169,7 @@ struct ScopeTests {
             try relay.apply([outside], from: author.replicaID)
             let summary = try await Self.synchronizer(relay, hub, relayToken).run()
             #expect(summary.rejected == 1)
-            #expect(try hub.store.setAsideReasons(of: [outside.dot])[outside.dot]?.hasPrefix("out of scope") == true)
+            #expect(try hub.store.setAsideReasons(of: [outside.dot])[outside.dot]?.code == .outOfScope)
         }
     }
 

@@ -7,14 +7,14 @@ public struct ApplyReport: Sendable, Hashable {
     /// Versions already held (re-delivery): nothing changed.
     public var alreadyHeld = 0
     /// Versions that were set aside instead of merged, with the reason.
-    public var setAside: [Dot: String] = [:]
+    public var setAside: [Dot: SetAsideReason] = [:]
     /// Dots this replica already holds with different content: a forked origin.
     public var forks: [Dot] = []
     /// Versions not stored: refused by the admission rule, or after a fork of their origin.
     public var refused: [Dot] = []
     /// Among ``refused``, the versions refused because their context claims what does not exist
     /// (``ImplausibleContexts/refuse``), with why.
-    public var implausible: [Dot: String] = [:]
+    public var implausible: [Dot: SetAsideReason] = [:]
     /// Versions held aside as implausible earlier that this batch made plausible: now merged.
     public var released: [Dot] = []
 

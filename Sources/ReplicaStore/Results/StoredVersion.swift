@@ -8,7 +8,7 @@ public struct StoredVersion: Sendable, Hashable {
     /// The peer that delivered it; nil for this replica's own writes.
     public var receivedFrom: ReplicaID?
     /// Why it was set aside (rejected by the network); nil for a version in good standing.
-    public var setAsideReason: String?
+    public var setAsideReason: SetAsideReason?
     /// The body was dropped after the hub acknowledged the version (delete after receipt): the
     /// version's body is nil but it is not a tombstone.
     public var bodyDropped: Bool
@@ -18,7 +18,7 @@ public struct StoredVersion: Sendable, Hashable {
     public var bodyUnopened: Bool
 
     public init(
-        version: Version, sequence: Int64, receivedFrom: ReplicaID?, setAsideReason: String?, bodyDropped: Bool = false,
+        version: Version, sequence: Int64, receivedFrom: ReplicaID?, setAsideReason: SetAsideReason?, bodyDropped: Bool = false,
         bodyUnopened: Bool = false
     ) {
         self.version = version

@@ -22,7 +22,7 @@ public protocol DeviceRegistry: Sendable {
 
     /// Keeps pushed versions whose signature fails and whose origin is not the pusher, out of
     /// the shared state and without taking their origin's dot.
-    func quarantine(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) async throws
+    func quarantine(_ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID) async throws
 
     /// Binds `newID` to `device` as a new incarnation (same key and credential) after its replica forked.
     func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome
@@ -127,7 +127,7 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
         }
     }
 
-    public func quarantine(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) async throws {
+    public func quarantine(_ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID) async throws {
         guard !items.isEmpty else { return }
         let store = self.store
         let sendable = items.map { SendableItem(version: $0.version, reason: $0.reason) }
@@ -189,7 +189,7 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
 
     private struct SendableItem: Sendable {
         var version: Version
-        var reason: String
+        var reason: SetAsideReason
     }
 
     /// Runs a blocking database call on a dispatch thread (see ``SQLiteHubStorage``).
@@ -212,7 +212,7 @@ public struct EmptyDeviceRegistry: DeviceRegistry {
     }
     public func keys(of origins: Set<ReplicaID>) async throws -> [ReplicaID: PublicDeviceKey] { [:] }
     public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?, pending: Int?) async throws {}
-    public func quarantine(_ items: [(version: Version, reason: String)], pushedBy: ReplicaID) async throws {}
+    public func quarantine(_ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID) async throws {}
 }
 
 /// The certificates a registry signed, by replica id, bounded: a hub with more devices than the bound

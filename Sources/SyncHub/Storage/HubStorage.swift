@@ -32,7 +32,7 @@ public protocol HubStorage: Sendable {
     func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int
 
     /// Why each of `dots` held in quarantine was quarantined; others are absent.
-    func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String]
+    func quarantineReasons(of dots: [Dot]) async throws -> [Dot: SetAsideReason]
 
     /// Reads one page of the changes feed and the knowledge asked for, in one snapshot.
     func page(_ query: PageQuery) async throws -> FeedPage

@@ -55,7 +55,7 @@ public struct SQLiteHubStorage: HubStorage {
             let limit = store.deviceEntriesPerHour
             return try store.apply(versions, from: peer, admit: admit, implausible: .refuse) { context in
                 for (dot, reason) in context.report.setAside.sorted(by: { $0.key < $1.key }) {
-                    var detail = ["reason": reason]
+                    var detail = ["code": reason.code.rawValue, "reason": reason.detail]
                     if let version = pushed[dot] {
                         detail = ReplicaStore.quarantineDetail(version, reason: reason)
                     }
@@ -77,7 +77,7 @@ public struct SQLiteHubStorage: HubStorage {
         return try await offload { try store.hubCounts() }
     }
 
-    public func quarantineReasons(of dots: [Dot]) async throws -> [Dot: String] {
+    public func quarantineReasons(of dots: [Dot]) async throws -> [Dot: SetAsideReason] {
         let store = self.store
         return try await offload { try store.setAsideReasons(of: dots) }
     }

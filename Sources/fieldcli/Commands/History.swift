@@ -40,7 +40,8 @@ extension FieldCLI {
                             object["deleted"] = false
                             object["bodyKept"] = false
                         }
-                        object["setAsideReason"] = stored.setAsideReason ?? NSNull()
+                        object["setAsideReason"] = stored.setAsideReason?.detail ?? NSNull()
+                        object["setAsideCode"] = stored.setAsideReason?.code.rawValue ?? NSNull()
                         object["receivedFrom"] = stored.receivedFrom?.hex ?? NSNull()
                         return object
                     },

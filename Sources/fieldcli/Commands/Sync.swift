@@ -160,11 +160,11 @@ extension StatusReport {
                 })
         }
         if sync.setAsideCount > 0 {
-            let reasons = sync.setAside.map { "\($0.dot.replica.short):\($0.dot.counter) \($0.key): \($0.reason)" }
+            let reasons = sync.setAside.map { "\($0.dot.replica.short):\($0.dot.counter) \($0.key): \($0.reason.detail)" }
             add(
                 "rejected", Console.highlight("\(sync.setAsideCount): " + reasons.joined(separator: "; ")),
                 key: "rejected",
-                value: sync.setAside.map { ["dot": $0.dot.description, "document": "\($0.key)", "reason": $0.reason] })
+                value: sync.setAside.map { ["dot": $0.dot.description, "document": "\($0.key)", "code": $0.reason.code.rawValue, "reason": $0.reason.detail] })
         }
     }
 }

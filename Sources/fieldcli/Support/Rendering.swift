@@ -108,7 +108,7 @@ extension Rendering {
             "  signature  \(stored.bodyDropped ? "not checked here (its body is not kept)" : checked)",
         ]
         if let from = stored.receivedFrom { lines.append("  from       \(from.hex)") }
-        if let reason = stored.setAsideReason { lines.append("  set aside  \(highlight(reason))") }
+        if let reason = stored.setAsideReason { lines.append("  set aside  \(highlight(reason.detail))") }
         return lines.joined(separator: "\n")
     }
 
