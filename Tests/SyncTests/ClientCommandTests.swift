@@ -17,6 +17,8 @@ struct ClientCommandTests {
         }
     }
 
+    /// The exit code `fieldcli sync ARGUMENTS` ends with, as `fieldcli`'s main translates errors;
+    /// nil, with the error recorded, for an error main would report as unexpected.
     static func exitCode(_ arguments: [String]) async -> Int32? {
         do {
             try await run(arguments)
@@ -24,6 +26,8 @@ struct ClientCommandTests {
         } catch let error as ExitCode {
             return error.rawValue
         } catch {
+            if let diagnostic = Diagnostic(error) { return diagnostic.exitCode.rawValue }
+            Issue.record(error, "fieldcli sync \(arguments.joined(separator: " ")) failed unexpectedly")
             return nil
         }
     }

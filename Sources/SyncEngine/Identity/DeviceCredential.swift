@@ -1,17 +1,22 @@
 public import Foundation
 import Crypto
 
-/// A device's bearer credential: 32 random bytes, base64url without padding. The hub keeps only
-/// its SHA-256 (``hash``); the device keeps the text in its protected credential file.
+/// A device's bearer credential: 32 random bytes, base64url without padding, never beginning with
+/// `-` (so that it can follow `--token` on a command line). The hub keeps only its SHA-256
+/// (``hash``); the device keeps the text in its protected credential file.
 public struct DeviceCredential: Sendable, Hashable {
     /// The text sent as `Authorization: Bearer <text>`; never logged or printed by the hub.
     public let text: String
 
-    /// A new random credential.
+    /// A new random credential. One drawn with a leading `-` (1 in 64) is drawn again: a command
+    /// line parser reads `--token -Ab…` as two flags.
     public static func random() -> DeviceCredential {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return DeviceCredential(text: Data(bytes).base64URLEncoded)
+        while true {
+            let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            let text = Data(bytes).base64URLEncoded
+            if !text.hasPrefix("-") { return DeviceCredential(text: text) }
+        }
     }
 
     /// Wraps a presented credential; nil when it is not 1 to 256 printable ASCII characters.
