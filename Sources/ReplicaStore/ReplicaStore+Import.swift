@@ -53,7 +53,8 @@ extension ReplicaStore {
     /// used, more than ``maximumImportRecords`` records), ``StoreError`` when the replica fails.
     public func importRecords(
         _ data: Data, format: ImportFormat, into collection: CollectionName, partition: Partition? = nil,
-        skipInvalid: Bool = false, batchSize: Int = 5_000, progress: ((_ written: Int, _ total: Int) -> Void)? = nil
+        skipInvalid: Bool = false, batchSize: Int = 5_000, sealing: InformantSealing = .keep,
+        progress: ((_ written: Int, _ total: Int) -> Void)? = nil
     ) throws -> ImportOutcome {
         let (entries, unread) = try Self.readImport(data, format: format, maximumLineSize: options.maximumBodySize)
         var issues = unread
@@ -61,7 +62,9 @@ extension ReplicaStore {
         var named: [DocumentKey: Int] = [:]
         let checked = Self.inParallel(entries.count) { range in
             var random = BufferedRandom()
-            return entries[range].map { checkImport($0, collection: collection, partition: partition, random: &random) }
+            return entries[range].map {
+                checkImport($0, collection: collection, partition: partition, sealing: sealing, random: &random)
+            }
         }
         for result in checked.joined() {
             switch result {
@@ -132,7 +135,8 @@ extension ReplicaStore {
 
     /// ``checkImport(_:collection:partition:)``, a new id drawn from `random` when the entry names none.
     func checkImport(
-        _ entry: ImportEntry, collection: CollectionName, partition: Partition?, random: inout some RandomNumberGenerator
+        _ entry: ImportEntry, collection: CollectionName, partition: Partition?, sealing: InformantSealing = .keep,
+        random: inout some RandomNumberGenerator
     ) -> Result<ImportRecord, ImportIssue> {
         let id: DocumentID
         if let named = entry.id {
@@ -156,9 +160,35 @@ extension ReplicaStore {
                 line: entry.line, field: ImportIssue.wholeLine,
                 reason: "the record's region is '\(implied)', not the partition '\(partition)' given"))
         }
+        let key = DocumentKey(collection: collection, id: id)
+        let body: Data
+        switch Self.sealed(entry, key: key, sealing) {
+        case .success(let sealed): body = sealed
+        case .failure(let issue): return .failure(issue)
+        }
         return .success(ImportRecord(
-            line: entry.line, key: DocumentKey(collection: collection, id: id), partition: check.partition ?? partition,
-            body: entry.body, isNamed: entry.id != nil))
+            line: entry.line, key: key, partition: check.partition ?? partition, body: body, isNamed: entry.id != nil))
+    }
+
+    /// The entry's body with its informant reference in clear sealed as `sealing` says (checked in
+    /// clear before); refused when the replica has no key to seal it to.
+    private static func sealed(_ entry: ImportEntry, key: DocumentKey, _ sealing: InformantSealing) -> Result<Data, ImportIssue> {
+        let field = "source_protection.informant_ref"
+        switch sealing {
+        case .keep:
+            return .success(entry.body)
+        case .refuse:
+            guard InformantSeal.referenceInClear(in: entry.body, collection: key.collection) != nil else { return .success(entry.body) }
+            return .failure(ImportIssue(line: entry.line, field: field, reason: "cannot be sealed: this replica holds no informant key yet"))
+        case .seal(let informantKey):
+            do {
+                return .success(
+                    try InformantSeal.sealingReference(in: entry.body, to: informantKey, collection: key.collection, id: key.id)
+                        ?? entry.body)
+            } catch {
+                return .failure(ImportIssue(line: entry.line, field: field, reason: "cannot be sealed: \(error)"))
+            }
+        }
     }
 
     /// The issue of a body that fails its check: every broken field of a record, else the sentence.

@@ -37,6 +37,16 @@ public struct InformantKeyError: Error, Sendable, Hashable, CustomStringConverti
     }
 }
 
+/// What a write does with an informant reference given in clear (an import's records).
+public enum InformantSealing: Sendable, Hashable {
+    /// Keep it as given (a replica enrolled with no hub: there is no network key to seal to).
+    case keep
+    /// Seal it to the network's informant key before the record is signed.
+    case seal(InformantPublicKey)
+    /// Refuse the record: the replica is enrolled and holds no informant key yet.
+    case refuse
+}
+
 /// An operator's own X25519 key pair at the hub: the private key wrapped under a key derived
 /// from their password (never stored in clear), and the informant key sealed to them when granted.
 public struct OperatorKeyRecord: Sendable, Hashable {
@@ -166,6 +176,18 @@ extension ReplicaStore {
             return OperatorKeyRecord(
                 name: row[0], role: role, publicKey: key, wrappedPrivateKey: row[3],
                 sealedInformantKey: role >= .resolver ? row[4] : nil)
+        }
+    }
+
+    /// How many resolvers and admins have a key pair (those a new informant key is sealed to).
+    public func eligibleOperatorKeyCount() throws -> Int {
+        try read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT COUNT(*) FROM operators o JOIN operator_keys k ON k.operator = o.name
+                    WHERE o.role IN ('resolver', 'admin')
+                    """) ?? 0
         }
     }
 

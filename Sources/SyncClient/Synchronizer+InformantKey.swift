@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-public import ReplicaStore
+import ReplicaStore
 public import SyncEngine
 
 /// A link that can fetch the network's informant key statement from the hub.

@@ -68,6 +68,13 @@ struct ConsoleInformantKeyTests {
                     device, ["record", "observation"], Self.observationFlags + ["--informant-ref-file", refPath])
                 #expect(refused.exitStatus == 92, "\(refused)")
                 #expect(refused.stderr.contains("sync once"))
+                // The same for an import: the line is named, nothing is written.
+                let sample = try JSONSerialization.jsonObject(with: Data(SampleRecords.observation.utf8))
+                let line = try JSONSerialization.data(withJSONObject: sample, options: [.sortedKeys])
+                let importPath = fixture.path("reports.jsonl")
+                try (line + Data("\n".utf8)).write(to: URL(fileURLWithPath: importPath))
+                let importRefused = try await fixture.fieldcli(device, ["import", "observations", importPath])
+                #expect(importRefused.exitStatus == 82 && importRefused.stderr.contains("source_protection.informant_ref"), "\(importRefused)")
 
                 // Synced once, it holds the key and seals the reference before signing.
                 #expect(try await fixture.run("fieldcli", ["sync", "--db", device, "--hub", hub.url]).exitStatus == 0)
@@ -76,7 +83,12 @@ struct ConsoleInformantKeyTests {
                     device, ["record", "observation"], Self.observationFlags + ["--informant-ref-file", refPath])
                 #expect(recorded.exitStatus == 0, "\(recorded)")
                 let id = try #require(recorded.output.split(separator: "\n").last.map(String.init))
+                // An import and a put seal theirs too.
+                #expect(try await fixture.fieldcli(device, ["import", "observations", importPath]).exitStatus == 0)
+                let putBody = String(decoding: line, as: UTF8.self).replacingOccurrences(of: SampleRecords.informant, with: "Sheikh K. at the mill")
+                #expect(try await fixture.fieldcli(device, ["put", "observations"], ["--body", putBody]).exitStatus == 0)
                 #expect(try await fixture.run("fieldcli", ["sync", "--db", device, "--hub", hub.url]).exitStatus == 0)
+                #expect(try hub.store.documents(in: RecordKind.observation.collection, limit: 10, after: nil).documents.count == 3)
 
                 let key = DocumentKey(collection: RecordKind.observation.collection, id: try #require(DocumentID(id)))
                 let stored = try #require(try hub.store.document(key)?.siblings.first?.body)
@@ -85,6 +97,8 @@ struct ConsoleInformantKeyTests {
                 let files = [hubPath, hubPath + "-wal", device, device + "-wal"]
                 #expect(try await Self.filesHold(Self.reference, files).isEmpty)
                 #expect(try await Self.filesHold("0912 44 81 07", files).isEmpty)
+                #expect(try await Self.filesHold("555 0100", files).isEmpty, "the imported reference is sealed")
+                #expect(try await Self.filesHold("Sheikh K.", files).isEmpty, "the put reference is sealed")
                 #expect(try await Self.filesHold(InformantSeal.prefix, [hubPath, hubPath + "-wal"]).count >= 1, "the grep finds what is there")
 
                 // A resolver's session opens it; a viewer's never does.
@@ -134,6 +148,10 @@ struct ConsoleInformantKeyTests {
     @Test func aReferenceInClearFromAnOldDeviceIsAdmittedAndMarked() async throws {
         try await ConsoleHub.with { hub in
             try await withProcessFixture { fixture in
+                let lost = try await fixture.run(
+                    "syncd", ["informant-key", "init", "--db", hub.directory.appendingPathComponent("hub.sqlite").path])
+                #expect(lost.exitStatus == 1 && lost.stderr.contains("would be lost"), "no holder and no --out: refused")
+                #expect(try hub.store.informantKey() == nil)
                 try await ConsoleSecurityTests.addOperator(hub, "amina", role: .resolver)
                 let made = try await fixture.run(
                     "syncd", ["informant-key", "init", "--db", hub.directory.appendingPathComponent("hub.sqlite").path, "--out", fixture.path("k")])

@@ -162,6 +162,27 @@ public enum InformantSeal {
         return text
     }
 
+    /// The reference in clear an observation body holds (`source_protection.informant_ref`, not
+    /// sealed); nil for another collection, a body that is no JSON object, or none.
+    public static func referenceInClear(in body: Data, collection: CollectionName) -> String? {
+        guard RecordKind(collection: collection) == .observation, case .object(let fields)? = try? JSONValue(parsing: body),
+            case .object(let protection)? = fields["source_protection"],
+            case .string(let reference)? = protection["informant_ref"], !isSealed(reference)
+        else { return nil }
+        return reference
+    }
+
+    /// `body` (of the document `collection`/`id`) with its reference in clear sealed to `key`, as
+    /// canonical JSON; nil when it holds none (then the bytes stay as written). Throws like ``seal(_:to:collection:id:)``.
+    public static func sealingReference(in body: Data, to key: InformantPublicKey, collection: CollectionName, id: DocumentID) throws -> Data? {
+        guard let reference = referenceInClear(in: body, collection: collection),
+            case .object(var fields)? = try? JSONValue(parsing: body), case .object(var protection)? = fields["source_protection"]
+        else { return nil }
+        protection["informant_ref"] = .string(try seal(reference, to: key, collection: collection, id: id))
+        fields["source_protection"] = .object(protection)
+        return JSONValue.object(fields).canonicalData
+    }
+
     static func aad(_ collection: CollectionName, _ id: DocumentID, _ keyID: Data) -> Data {
         var bytes = SignedBytes(domain: info)
         bytes.append(collection.rawValue)

@@ -62,7 +62,11 @@ extension FieldCLI.Conflicts {
             }
                 ?? BodyInput(body: body, file: file).read()
             let dots = document.siblings.map(\.dot)
-            let resolved = try chosen.map { try JSONBody.annotatingResolution($0, reason: reason, siblings: dots) }
+            let resolved = try chosen.map { chosen in
+                // An informant reference in clear (given, or kept by an older device) is sealed first.
+                let sealed = try InformantReferenceSealing.sealed(chosen, key: key, store: store)
+                return try JSONBody.annotatingResolution(sealed, reason: reason, siblings: dots)
+            }
             let version = try store.write(WriteIntent(key: key, body: resolved, isResolution: true, expectedSiblings: dots))
             if options.json {
                 try JSONOutput.print([

@@ -206,6 +206,8 @@ struct EditDraft {
     /// refusal keeps the edited text and says where.
     func write(_ body: Data, to store: ReplicaStore, keeping session: EditorSession) throws -> Version {
         do {
+            // A new informant reference typed in clear is sealed before the record is signed.
+            let body = try InformantReferenceSealing.sealed(body, key: key, store: store)
             let dots = siblings.map(\.dot)
             let final =
                 try isResolution

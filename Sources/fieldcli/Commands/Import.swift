@@ -82,6 +82,7 @@ extension FieldCLI {
             let outcome = try store.importRecords(
                 data, format: format?.format ?? ImportFormat(fileName: file) ?? .jsonl, into: collection,
                 partition: partition, skipInvalid: skipInvalid, batchSize: batchSize,
+                sealing: try InformantReferenceSealing.mode(store, noting: false),
                 progress: meter.map { meter in { meter.show(written: $0, of: $1) } })
             meter?.finish()
             try report(outcome, collection: collection)

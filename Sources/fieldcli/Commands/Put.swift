@@ -64,9 +64,11 @@ extension FieldCLI {
             let body = try BodyInput(body: body, file: file).read()
             let base = try base.vector()
             let store = try options.open()
+            // An observation's informant reference is sealed before the record is signed.
+            let sealed = try InformantReferenceSealing.sealed(body, key: key, store: store)
             let version: Version
             do {
-                version = try store.write(WriteIntent(key: key, partition: partition, body: body, base: base))
+                version = try store.write(WriteIntent(key: key, partition: partition, body: sealed, base: base))
             } catch {
                 throw BaseOption.advising(error, key: key)
             }

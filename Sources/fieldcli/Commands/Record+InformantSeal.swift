@@ -21,25 +21,28 @@ enum InformantReferenceSealing {
     /// bytes when there is none, it is sealed already, or the replica is enrolled with no hub.
     /// Throws ``InformantKeyMissing`` when the replica is enrolled and holds no informant key.
     static func sealed(_ body: Data, key: DocumentKey, store: ReplicaStore) throws -> Data {
-        guard RecordKind(collection: key.collection) == .observation, case .object(var fields)? = try? JSONValue(parsing: body),
-            case .object(var protection)? = fields["source_protection"],
-            case .string(let reference)? = protection["informant_ref"], !InformantSeal.isSealed(reference)
-        else { return body }
-        guard let statement = try store.informantKey() else {
-            guard try store.trustedHubs().isEmpty else { throw InformantKeyMissing() }
-            if isatty(STDERR_FILENO) == 1 {
-                FileHandle.standardError.write(Data(
-                    "fieldcli: note: this replica is enrolled with no hub, so the informant reference is kept as given (not sealed); enroll and sync before recording informant references.\n".utf8))
+        guard InformantSeal.referenceInClear(in: body, collection: key.collection) != nil else { return body }
+        switch try mode(store, noting: true) {
+        case .keep: return body
+        case .refuse: throw InformantKeyMissing()
+        case .seal(let informantKey):
+            do {
+                return try InformantSeal.sealingReference(in: body, to: informantKey, collection: key.collection, id: key.id) ?? body
+            } catch let error as InformantSealError {
+                throw InvalidInput("The informant reference cannot be sealed: \(error) Shorten it and write again.")
             }
-            return body
         }
-        do {
-            protection["informant_ref"] = .string(
-                try InformantSeal.seal(reference, to: statement.publicKey, collection: key.collection, id: key.id))
-        } catch let error as InformantSealError {
-            throw InvalidInput("The informant reference cannot be sealed: \(error) Shorten it and record again.")
+    }
+
+    /// What this replica does with a reference in clear: seal it to the informant key it holds,
+    /// refuse (enrolled, no key yet), or keep it (enrolled with no hub; said on a terminal).
+    static func mode(_ store: ReplicaStore, noting: Bool) throws -> InformantSealing {
+        if let statement = try store.informantKey() { return .seal(statement.publicKey) }
+        guard try store.trustedHubs().isEmpty else { return .refuse }
+        if noting, isatty(STDERR_FILENO) == 1 {
+            FileHandle.standardError.write(Data(
+                "fieldcli: note: this replica is enrolled with no hub, so informant references are kept as given (not sealed); enroll and sync before recording them.\n".utf8))
         }
-        fields["source_protection"] = .object(protection)
-        return JSONValue.object(fields).canonicalData
+        return .keep
     }
 }

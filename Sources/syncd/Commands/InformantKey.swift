@@ -60,9 +60,7 @@ extension Syncd.InformantKey {
             let store = try hub.open().store
             let key = InformantPrivateKey()
             if out == nil {
-                let eligible = Syncd.Devices.run {
-                    try OperatorAdministrationView.operatorsWithKeys(store)
-                }
+                let eligible = Syncd.Devices.run { try store.eligibleOperatorKeyCount() }
                 if eligible == 0 {
                     Syncd.Devices.fail(
                         "No resolver or admin has a key pair yet (one is made when they log in to the console), so the key would be lost; give --out FILE, or have an admin log in first.")
@@ -180,22 +178,6 @@ extension Syncd {
                 }
                 if refused { throw Syncd.InformantKey.keyRefused }
             }
-        }
-    }
-}
-
-/// How many resolvers and admins have a key pair (those `init` seals the key to).
-enum OperatorAdministrationView {
-    static func operatorsWithKeys(_ store: ReplicaStore) throws -> Int {
-        var count = 0
-        var after: String?
-        while true {
-            let page = try store.operators(after: after, limit: 500)
-            for record in page.operators where record.role >= .resolver {
-                if try store.operatorKey(name: record.name) != nil { count += 1 }
-            }
-            guard page.more, let last = page.operators.last else { return count }
-            after = last.name
         }
     }
 }
