@@ -3,6 +3,11 @@ import Foundation
 /// A TCP proxy on 127.0.0.1 between a client and the hub that counts every byte both ways,
 /// headers included, and the HTTP requests sent: the wire figures are counted, not estimated.
 ///
+/// Armed with ``armCuts(atTotals:)``, it also cuts the link at chosen points: once the bytes
+/// relayed both ways reach the next point it relays nothing more of the read in hand and shuts
+/// every open connection, as a satellite link dropping mid-transfer would; later connections are
+/// relayed as before (the next sync finds the link back). Unarmed, it only counts.
+///
 /// Plain blocking sockets, one thread per direction of each connection: simple, and far faster
 /// than the loopback exchanges it relays.
 final class CountingProxy: @unchecked Sendable {
@@ -16,6 +21,11 @@ final class CountingProxy: @unchecked Sendable {
         var requests = 0
         /// TCP connections the client opened.
         var connections = 0
+        /// Times the link was cut (``armCuts(atTotals:)``).
+        var cuts = 0
+
+        /// Bytes both ways.
+        var bytes: Int { bytesUp + bytesDown }
     }
 
     /// The port clients connect to.
@@ -26,6 +36,8 @@ final class CountingProxy: @unchecked Sendable {
     private var counts = Counts()
     private var sockets: Set<Int32> = []
     private var stopped = false
+    /// Where to cut, in bytes relayed both ways since the last reset, ascending.
+    private var cutPoints: [Int] = []
 
     /// Listens on a free port of 127.0.0.1 and relays every connection to `127.0.0.1:targetPort`.
     init(targetPort: Int) throws {
@@ -54,8 +66,19 @@ final class CountingProxy: @unchecked Sendable {
     /// The counts so far.
     func snapshot() -> Counts { lock.withLock { counts } }
 
-    /// Sets the counts back to zero.
-    func reset() { lock.withLock { counts = Counts() } }
+    /// Sets the counts back to zero (and forgets the cuts not reached yet).
+    func reset() {
+        lock.withLock {
+            counts = Counts()
+            cutPoints = []
+        }
+    }
+
+    /// Cuts the link each time the bytes relayed both ways since the last reset reach one of
+    /// `totals`: the byte at that point is the last one through.
+    func armCuts(atTotals totals: [Int]) {
+        lock.withLock { cutPoints = totals.filter { $0 > counts.bytes }.sorted() }
+    }
 
     /// Stops listening and cuts every open connection.
     func stop() {
@@ -134,24 +157,41 @@ final class CountingProxy: @unchecked Sendable {
             let read = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
             if read < 0 && errno == EINTR { continue }
             guard read > 0 else { break }
-            let requests = upstream ? heads.feed(buffer[0..<read]) : 0
-            lock.withLock {
-                if upstream {
-                    counts.bytesUp += read
-                    counts.requests += requests
-                } else {
-                    counts.bytesDown += read
+            // Relays all of the read, or up to the next cut point.
+            let (relayed, cut): (Int, Set<Int32>?) = lock.withLock {
+                var relayed = read
+                var cut: Set<Int32>?
+                if let point = cutPoints.first, counts.bytes + read >= point {
+                    relayed = max(0, point - counts.bytes)
+                    cutPoints.removeFirst()
+                    counts.cuts += 1
+                    cut = sockets
                 }
+                if upstream {
+                    counts.bytesUp += relayed
+                } else {
+                    counts.bytesDown += relayed
+                }
+                return (relayed, cut)
+            }
+            if upstream {
+                let requests = heads.feed(buffer[0..<relayed])
+                lock.withLock { counts.requests += requests }
             }
             var sent = 0
-            while sent < read {
+            while sent < relayed {
                 let written = buffer.withUnsafeBytes { bytes -> Int in
                     guard let base = bytes.baseAddress else { return -1 }
-                    return send(destination, base + sent, read - sent, Int32(MSG_NOSIGNAL))
+                    return send(destination, base + sent, relayed - sent, Int32(MSG_NOSIGNAL))
                 }
                 if written < 0 && errno == EINTR { continue }
                 guard written > 0 else { break loop }
                 sent += written
+            }
+            if let cut {
+                // The link drops: every open connection, not only this one.
+                for socket in cut { shutdown(socket, Int32(SHUT_RDWR)) }
+                break
             }
         }
         shutdown(source, Int32(SHUT_RDWR))

@@ -57,15 +57,16 @@ enum SyncTools {
         return store
     }
 
-    /// Runs `fieldcli sync --json` on the replica at `replica` against `hub`; kills it after
-    /// `killAfter` seconds when given.
+    /// Runs `fieldcli sync --json` (and `extraArguments`, such as `--budget 10MB`) on the replica
+    /// at `replica` against `hub`; kills it after `killAfter` seconds when given.
     static func sync(
-        replica: String, hub: String, token: String, context: BenchmarkContext, killAfter: Double? = nil
+        replica: String, hub: String, token: String, context: BenchmarkContext, killAfter: Double? = nil,
+        extraArguments: [String] = []
     ) throws -> ClientRun {
         let stdout = context.path("sync.stdout")
         var process = TimedProcess(
             executable: context.fieldcli,
-            arguments: ["sync", "--db", replica, "--hub", hub, "--token=\(token)", "--json", "--timeout", "60"],
+            arguments: ["sync", "--db", replica, "--hub", hub, "--token=\(token)", "--json", "--timeout", "60"] + extraArguments,
             environment: [:], standardErrorPath: context.path("sync.stderr"), standardOutputPath: stdout)
         process.followMemory = true
         // `--token=` form: a base64url credential may start with '-'.

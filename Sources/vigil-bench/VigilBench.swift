@@ -14,8 +14,8 @@ struct VigilBench: ParsableCommand {
 
     /// Every benchmark, in the order they run.
     static let benchmarks: [any Benchmark] = [
-        LocalWriteBenchmark(), ApplyRateBenchmark(), ImportBenchmark(), SyncBenchmark(), HubLoadBenchmark(), VersionGrowthBenchmark(),
-        TrustBenchmark(), EncryptionBenchmark(),
+        LocalWriteBenchmark(), ApplyRateBenchmark(), ImportBenchmark(), SyncBenchmark(), FieldWeekBenchmark(), HubLoadBenchmark(),
+        VersionGrowthBenchmark(), TrustBenchmark(), EncryptionBenchmark(),
     ]
 
     @Option(help: "The release fieldcli binary.")
@@ -24,7 +24,7 @@ struct VigilBench: ParsableCommand {
     @Option(help: "The sqlite3 command-line tool.")
     var sqlite3 = "/usr/bin/sqlite3"
 
-    @Option(help: "The release syncd binary (the hub of the sync, hub-load and trust benchmarks).")
+    @Option(help: "The release syncd binary (the hub of the sync, field-week, hub-load and trust benchmarks).")
     var syncd: String?
 
     @Option(help: "Where to write the figures as JSON.")
