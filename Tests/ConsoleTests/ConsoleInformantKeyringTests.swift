@@ -58,4 +58,40 @@ struct ConsoleInformantKeyringTests {
             #expect(shown.body.contains("Imam Y.") && !shown.body.contains(sealed))
         }
     }
+
+    /// A conflict between two sealed references: a resolver sees both opened side by side, merges
+    /// keeping the second, and the resolution holds that sibling's sealed text byte for byte.
+    @Test func aMergeKeepsTheChosenSealedValueByteForByte() async throws {
+        try await ConsoleHub.with { hub in
+            try await ConsoleSecurityTests.addOperator(hub, "rafael", role: .resolver)
+            let informant = InformantPrivateKey()
+            #expect(try hub.store.createInformantKey(informant, keyFileWritten: false).1 == ["rafael"])
+            let key = DocumentKey(collection: RecordKind.observation.collection, id: DocumentID("obs-m")!)
+            let sealedA = try InformantSeal.seal("Imam Y.", to: informant.publicKey, collection: key.collection, id: key.id)
+            let sealedB = try InformantSeal.seal("Imam Z.", to: informant.publicKey, collection: key.collection, id: key.id)
+            let folder = try TemporaryReplica()
+            defer { folder.remove() }
+            let (a, b) = (try folder.create("a"), try folder.create("b"))
+            let first = try a.write(WriteIntent(
+                key: key, body: Data(SampleRecords.observation.replacingOccurrences(of: SampleRecords.informant, with: sealedA).utf8)))
+            let second = try b.write(WriteIntent(
+                key: key, body: Data(SampleRecords.observation.replacingOccurrences(of: SampleRecords.informant, with: sealedB).utf8)))
+            try hub.store.apply([first, second], from: a.replicaID)
+
+            let browser = ConsoleBrowser(base: hub.url)
+            #expect(try await browser.logIn("rafael", ConsoleSecurityTests.password).status == 303)
+            let page = try await browser.get("/console/conflicts/observations/obs-m")
+            #expect(page.body.contains("Imam Y.") && page.body.contains("Imam Z."))
+            let fromB = try #require(try hub.store.document(key)?.siblings.firstIndex { $0.dot == second.dot })
+            let answer = try await browser.post(
+                "/console/conflicts/observations/obs-m/resolve",
+                [("csrf", page.csrf ?? ""), ("siblings", ConsoleBrowser.Answer.value(of: "siblings", in: page.body) ?? ""),
+                 ("reason", "the second informant"), ("keep", "merge"), ("field.source_protection", "\(fromB)")])
+            #expect(answer.status == 303)
+            let body = try #require(try hub.store.document(key)?.siblings.first?.body)
+            let object = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+            let protection = try #require(object["source_protection"] as? [String: Any])
+            #expect(protection["informant_ref"] as? String == sealedB)
+        }
+    }
 }
