@@ -3,31 +3,48 @@ public import Foundation
 import NIOCore
 public import SyncEngine
 
-/// A bundle's bytes on disk: its ``SyncBundle/encodedContent()`` in one gzip member inside a
-/// ``SyncBundleFrame``.
+/// A bundle's bytes on disk: its ``SyncBundle/encodedContent(format:)`` in one gzip member inside a
+/// ``SyncBundleFrame``. Writes format 2; reads formats 1 and 2.
 public enum BundleFile {
     /// The most a bundle may inflate to (1 GiB): larger files are refused before inflating.
     public static let maxContentBytes = 1 << 30
 
-    /// The file holding `bundle`.
-    public static func encode(_ bundle: SyncBundle) throws -> Data {
-        let content = try bundle.encodedContent()
-        var input = ByteBuffer(bytes: content)
-        let payload = try input.compress(with: .gzip())
-        return SyncBundleFrame.seal(payload: Data(payload.readableBytesView), contentLength: content.count)
+    /// The file holding `bundle`, in `format` (format 1 only for a receiver that reads no other).
+    /// Each section of the content (``SyncBundle/encodedSections(format:)``) ends with a sync flush,
+    /// so that the text and the random bytes of the bundle are coded in separate deflate blocks.
+    public static func encode(_ bundle: SyncBundle, format: UInt16 = SyncBundle.currentFormat) throws -> Data {
+        let sections = try bundle.encodedSections(format: format)
+        let contentLength = sections.reduce(0) { $0 + $1.count }
+        let compressor = CompressionAlgorithm.gzip().compressor
+        try compressor.startStream()
+        defer { try? compressor.finishStream() }
+        // Above deflate's bound (stored blocks cost 5 bytes per 16 KiB), the gzip header and
+        // trailer and each flush's marker: zlib then never runs out of room.
+        var payload = ByteBuffer()
+        payload.reserveCapacity(contentLength + contentLength / 100 + 1024 + 16 * sections.count)
+        // zlib refuses a flush that has nothing new to flush: empty sections are left out.
+        let filled = sections.filter { !$0.isEmpty }
+        for (index, section) in (filled.isEmpty ? [Data()] : filled).enumerated() {
+            var input = ByteBuffer(bytes: section)
+            try input.compressStream(to: &payload, with: compressor, flush: index == max(filled.count, 1) - 1 ? .finish : .sync)
+            guard input.readableBytes == 0 else {
+                throw SyncBundleError(.tooLarge, "The bundle could not be compressed whole; nothing was written.")
+            }
+        }
+        return SyncBundleFrame.seal(payload: Data(payload.readableBytesView), contentLength: contentLength, format: format)
     }
 
     /// The bundle in `file`, once its frame and SHA-256 checked and it inflated to exactly the
     /// length it says; throws ``SyncBundleError`` for anything else.
     public static func decode(_ file: Data, maxContentBytes: Int = maxContentBytes) throws(SyncBundleError) -> SyncBundle {
-        let (payload, contentLength) = try SyncBundleFrame.open(file, maxContentBytes: maxContentBytes)
+        let (payload, contentLength, format) = try SyncBundleFrame.open(file, maxContentBytes: maxContentBytes)
         var compressed = ByteBuffer(bytes: payload)
         guard let content = try? compressed.decompress(with: .gzip(), maxSize: max(contentLength, 1)),
             content.readableBytes == contentLength, compressed.readableBytes == 0
         else {
             throw SyncBundleError(.damaged, "The bundle's content does not inflate although its SHA-256 matches; it was not written by Vigil.")
         }
-        return try SyncBundle(content: Data(content.readableBytesView))
+        return try SyncBundle(content: Data(content.readableBytesView), format: format)
     }
 
     /// Reads and decodes the bundle at `path`; a file that cannot be read throws

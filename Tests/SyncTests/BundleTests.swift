@@ -347,15 +347,14 @@ struct BundleTests {
         "checkpoint", "road", "closed", "market", "armed", "group", "village", "displaced", "families", "north", "river", "clinic",
     ]
 
-    /// Issue 13's budget: a bundle is at most 1.05 × (gzip of its bodies + 80 B per version).
-    /// Met for 500 short notes with short ids (ratio 1.016). Not met for 200 observations that
-    /// differ in a few words, with the UUIDv7 ids `fieldcli` gives (ratio 1.20): their bodies
-    /// gzip to about 40 B each, and each version costs its 64-byte signature, about 16 B of id
-    /// and 12 B of dot, clock and context, so the bound there guards against regressions only
-    /// (Docs/Protocol.md, "Bundles", says what a denser layout would gain).
+    /// Issue 13's budget: a bundle is at most 1.05 × (gzip of its bodies + 80 B per version), for
+    /// 500 short notes with short ids and for 200 observations that differ in a few words, with the
+    /// UUIDv7 ids `fieldcli` gives. Format 1 (every version in its wire form, in one JSON array)
+    /// measured 1.02 and 1.20 here: each version's own fields broke gzip's matches between one body
+    /// and the next. Format 2 keeps the versions' fields in columns and the bodies together.
     @Test(
-        "a bundle is at most 1.05 × (gzip of its bodies + 80 B per version) for short notes; at most 1.25 × for near-identical observations",
-        arguments: [(500, false, 1.05), (200, true, 1.25)])
+        "a bundle is at most 1.05 × (gzip of its bodies + 80 B per version), for short notes and for near-identical observations",
+        arguments: [(500, false, 1.05), (200, true, 1.05)])
     func compact(reports: Int, observations: Bool, limit: Double) async throws {
         let network = try Network()
         defer { network.folder.remove() }
@@ -381,6 +380,136 @@ struct BundleTests {
             "bundle of \(reports) \(observations ? "observations" : "short notes"): \(file.count) B; gzip of bodies \(gzipped) B; "
                 + "gzip + 80 B × versions = \(Int(budget)) B; ratio \(String(format: "%.3f", Double(file.count) / budget)) (limit \(limit))")
         #expect(Double(file.count) <= limit * budget)
+    }
+}
+
+extension BundleTests {
+    // MARK: Formats
+
+    /// Versions of every shape: two origins, a context, a tombstone, an empty body, a receipt, ids
+    /// of the UUID form (carried as 16 bytes) and one in capitals (carried as text).
+    static func assorted(_ network: Network) async throws -> (ReplicaStore, SyncBundle) {
+        let (a, b) = (try await network.enrolled("a"), try await network.enrolled("b"))
+        try Self.write(a, "r1", "first", partition: "north")
+        try Self.write(a, "r2", "second")
+        try Self.write(a, "r4", "left as it is")
+        _ = try await FieldBundles.importBundle(try Self.roundTrip(a), into: b, now: Self.now)
+        try Self.write(b, "r1", "edited by b", partition: "north")
+        try b.write(WriteIntent(key: Self.key("r3"), body: Data("{}".utf8)))
+        try b.write(WriteIntent(key: Self.key("r2"), body: nil))
+        for id in [DocumentID.generate(), DocumentID("0190A1B2-C3D4-7E5F-8A6B-0C1D2E3F4A5B")!] {
+            try b.write(WriteIntent(key: DocumentKey(collection: Self.notes, id: id), body: Data(#"{"title":"\#(id)"}"#.utf8)))
+        }
+        var bundle = try FieldBundles.export(from: b, lacking: VersionVector(), now: Self.now)
+        bundle.versions[1].receipt = AdmissionReceipt(bytes: Data(repeating: 7, count: AdmissionReceipt.byteCount))
+        return (b, bundle)
+    }
+
+    @Test("format 2 carries every field of every version: origins, counters, contexts, tombstones, clocks, receipts")
+    func columnsKeepEveryField() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (_, bundle) = try await Self.assorted(network)
+        #expect(bundle.versions.contains { $0.isTombstone } && bundle.versions.contains { !$0.context.entries.isEmpty })
+        #expect(Set(bundle.versions.map(\.dot.replica)).count == 2)
+        #expect(bundle.versions.contains { BundleIDForm.isUUID($0.documentID) })
+        #expect(bundle.versions.contains { $0.documentID.rawValue.hasPrefix("0190A1B2") })
+        let file = try BundleFile.encode(bundle)
+        #expect(file[8..<10] == Data([0, 2]))
+        let read = try BundleFile.decode(file)
+        #expect(read == bundle)
+        #expect(read.versions.map(\.receipt) == bundle.versions.map(\.receipt))
+        #expect(read.versions.map(\.timestamp) == bundle.versions.map(\.timestamp))
+    }
+
+    /// Schedule: a device of the previous release exports a bundle (format 1); a device of this
+    /// release and the hub import it.
+    @Test("a format-1 bundle, as the previous release wrote it, still reads the same and imports")
+    func formatOneStillReads() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (_, bundle) = try await Self.assorted(network)
+        let old = try BundleFile.encode(bundle, format: 1)
+        #expect(old[8..<10] == Data([0, 1]))
+        let read = try BundleFile.decode(old)
+        #expect(read == bundle)
+        let c = try await network.enrolled("c")
+        let atC = try await FieldBundles.importBundle(read, into: c, now: Self.now)
+        #expect(atC.stored == bundle.versions.count && atC.keptApart.isEmpty)
+        #expect(try Self.title(c, "r1") == #"{"title":"edited by b"}"#)
+        let atHub = try await network.hub.importBundle(read, logger: silentLogger)
+        #expect(atHub.accepted == bundle.versions.count && atHub.rejected.isEmpty)
+    }
+
+    /// Rewrites the JSON of a format-2 content with `change`, keeping the rest.
+    static func rewritten(_ content: Data, _ change: (inout [String: Any]) -> Void) throws -> Data {
+        let length = Int(content.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        var json = try #require(try JSONSerialization.jsonObject(with: content.subdata(in: 8..<8 + length)) as? [String: Any])
+        change(&json)
+        let data = try JSONSerialization.data(withJSONObject: json)
+        var rewritten = Data()
+        for index in (0..<8).reversed() { rewritten.append(UInt8(truncatingIfNeeded: UInt64(data.count) >> (8 * UInt64(index)))) }
+        return rewritten + data + content.subdata(in: 8 + length..<content.count)
+    }
+
+    @Test(
+        "a format-2 content whose columns do not add up is refused whole",
+        arguments: ["bodyLength", "counterStep", "wallStep", "origin", "id", "receiptIndex"])
+    func inconsistentColumnsRefused(column: String) async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (_, bundle) = try await Self.assorted(network)
+        let content = try bundle.encodedContent()
+        #expect(try SyncBundle(content: content) == bundle)
+        let broken = try Self.rewritten(content) { json in
+            guard var columns = json["columns"] as? [String: Any], var values = columns[column] as? [Any] else { return }
+            switch column {
+            case "bodyLength": values[0] = 1_000_000  // more than the content holds
+            case "counterStep": values[0] = 0  // counter 0
+            case "wallStep": values[0] = -1  // before 1970
+            case "origin": values[0] = 9  // no such origin
+            case "id": values.removeLast()  // one id short
+            default: values = [99]  // no such version
+            }
+            columns[column] = values
+            json["columns"] = columns
+        }
+        #expect(throws: SyncBundleError(.damaged, "The bundle's content cannot be read although its SHA-256 matches; it was not written by Vigil.")) {
+            try SyncBundle(content: broken)
+        }
+    }
+
+    @Test("a format-2 body that is not UTF-8 is refused whole, as format 1 could not carry one")
+    func bodyNotUTF8Refused() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (_, bundle) = try await Self.assorted(network)
+        var content = try bundle.encodedContent()
+        let length = Int(content.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        // After the JSON: the 16 bytes of each id of the UUID form, then the first body's `{`.
+        let uuids = bundle.versions.filter { BundleIDForm.isUUID($0.documentID) }.count
+        let first = 8 + length + 16 * uuids
+        #expect(content[first] == UInt8(ascii: "{"))
+        content[first] = 0xFF
+        #expect(throws: SyncBundleError.self) { try SyncBundle(content: content) }
+    }
+
+    @Test("a bundle in a format this build does not read is refused, naming both formats")
+    func unknownFormatRefused() async throws {
+        let file = SyncBundleFrame.seal(payload: Data([1, 2, 3]), contentLength: 3, format: 3)
+        do {
+            _ = try BundleFile.decode(file)
+            Issue.record("format 3 was read")
+        } catch {
+            #expect(error.code == .unsupportedFormat && error.message.contains("format 3") && error.message.contains("1 to 2"))
+        }
+    }
+}
+
+/// Which ids format 2 carries as 16 bytes: the UUID form in lowercase hex digits.
+enum BundleIDForm {
+    static func isUUID(_ id: DocumentID) -> Bool {
+        id.rawValue.range(of: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", options: .regularExpression) != nil
     }
 }
 

@@ -6,11 +6,14 @@ import Crypto
 /// certificates of their authors' keys and its revocation notices — and the exporter's knowledge,
 /// so that the receiver can answer with a later bundle of what the exporter lacks.
 ///
-/// On disk a bundle is framed by ``SyncBundleFrame`` (a header, one gzip member of this JSON, a
+/// On disk a bundle is framed by ``SyncBundleFrame`` (a header, one gzip member of the content, a
 /// SHA-256 over both); the format is specified in Docs/Protocol.md, "Bundles".
 public struct SyncBundle: Codable, Sendable, Hashable {
-    /// The bundle format this build writes.
-    public static let currentFormat: UInt16 = 1
+    /// The bundle format this build writes: 2, the versions in columns (format 1 put each in its
+    /// wire form; see ``encodedContent(format:)``).
+    public static let currentFormat: UInt16 = 2
+    /// The formats this build reads.
+    public static let readableFormats: ClosedRange<UInt16> = 1...2
 
     /// The replica that wrote the bundle.
     public var exporter: ReplicaID
@@ -52,12 +55,30 @@ public struct SyncBundle: Codable, Sendable, Hashable {
 }
 
 extension SyncBundle {
-    /// The content a bundle file compresses: the JSON's length (8 bytes, big-endian), the JSON of
-    /// this bundle with every version's `signature` empty, then each version's signature in
-    /// order, prefixed by its length (1 byte), then each attachment's file in the order of
-    /// ``attachments`` (each as long as its manifest's `size`). Signatures do not compress; kept
-    /// out of the JSON they cost their 64 bytes instead of about 75 as gzipped base64.
-    public func encodedContent() throws -> Data {
+    /// The content a bundle file compresses, in `format` (``currentFormat`` unless a test or an
+    /// older receiver needs format 1): its sections (``encodedSections(format:)``) one after another.
+    public func encodedContent(format: UInt16 = currentFormat) throws -> Data {
+        try encodedSections(format: format).reduce(into: Data()) { $0.append($1) }
+    }
+
+    /// The content in sections, which a writer compresses each as its own deflate blocks (a sync
+    /// flush after each), so that random bytes (ids, signatures, photos) never share Huffman codes
+    /// with text; a reader inflates the one gzip member whole and need not know.
+    ///
+    /// Format 2 (``columnarSections()``): the JSON's length (8 bytes, big-endian) and the JSON with
+    /// the versions' fields in columns; the 16 bytes of each id of the UUID form; the bodies
+    /// concatenated; the signatures concatenated; each attachment's file in the order of
+    /// ``attachments``.
+    ///
+    /// Format 1 (one section): the JSON's length, the JSON of this bundle with every version in its
+    /// wire form and its `signature` empty, each signature prefixed by its length (1 byte), then
+    /// the files. Signatures do not compress; kept out of the JSON they cost their 64 bytes instead
+    /// of about 75 as gzipped base64.
+    public func encodedSections(format: UInt16 = currentFormat) throws -> [Data] {
+        guard Self.readableFormats.contains(format) else {
+            throw SyncBundleError(.unsupportedFormat, "Bundle format \(format) is not one this program writes.")
+        }
+        guard format == 1 else { return try columnarSections() }
         var stripped = self
         stripped.versions = versions.map { version in
             var version = version
@@ -67,45 +88,33 @@ extension SyncBundle {
         let json = try JSONEncoder().encode(stripped)
         var content = Data()
         content.reserveCapacity(8 + json.count + 65 * versions.count)
-        for index in (0..<8).reversed() { content.append(UInt8(truncatingIfNeeded: UInt64(json.count) >> (8 * UInt64(index)))) }
+        Self.appendLength(json.count, to: &content)
         content.append(json)
-        for version in versions {
-            guard version.signature.count <= Int(UInt8.max) else {
-                throw SyncBundleError(.damaged, "Version \(version.dot) holds a signature of \(version.signature.count) bytes, which no bundle carries.")
-            }
-            content.append(UInt8(version.signature.count))
-            content.append(version.signature)
-        }
-        guard (attachments ?? []).map(\.size) == attachmentFiles.map(\.count) else {
-            throw SyncBundleError(.damaged, "The bundle's attachment files do not match their manifests.")
-        }
-        for file in attachmentFiles { content.append(file) }
-        return content
+        try appendSignaturesAndFiles(to: &content)
+        return [content]
     }
 
-    /// The bundle whose ``encodedContent()`` is `content`; throws ``SyncBundleError``
-    /// (`damaged`) when it is not one, whole.
-    public init(content: Data) throws(SyncBundleError) {
+    /// The bundle whose ``encodedContent(format:)`` in `format` is `content`; throws
+    /// ``SyncBundleError`` (`damaged`) when it is not one, whole.
+    public init(content: Data, format: UInt16 = currentFormat) throws(SyncBundleError) {
         let bytes = [UInt8](content)
         let damaged = SyncBundleError(.damaged, "The bundle's content cannot be read although its SHA-256 matches; it was not written by Vigil.")
+        if format != 1 {
+            guard let bundle = Self.columnar(bytes) else { throw damaged }
+            self = bundle
+            return
+        }
         guard bytes.count >= 8 else { throw damaged }
         let jsonLength = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard jsonLength <= UInt64(bytes.count - 8),
             var bundle = try? JSONDecoder().decode(SyncBundle.self, from: Data(bytes[8..<8 + Int(jsonLength)]))
         else { throw damaged }
         var offset = 8 + Int(jsonLength)
-        for index in bundle.versions.indices {
-            guard offset < bytes.count, offset + 1 + Int(bytes[offset]) <= bytes.count else { throw damaged }
-            let length = Int(bytes[offset])
-            bundle.versions[index].signature = Data(bytes[offset + 1..<offset + 1 + length])
-            offset += 1 + length
-        }
-        for manifest in bundle.attachments ?? [] {
-            guard manifest.isWellFormed, manifest.size <= bytes.count - offset else { throw damaged }
-            bundle.attachmentFiles.append(Data(bytes[offset..<offset + manifest.size]))
-            offset += manifest.size
-        }
-        guard offset == bytes.count else { throw damaged }
+        guard let signatures = Self.readSignatures(bundle.versions.count, from: bytes, at: &offset),
+            let files = Self.readFiles(of: bundle.attachments ?? [], from: bytes, at: &offset), offset == bytes.count
+        else { throw damaged }
+        for index in bundle.versions.indices { bundle.versions[index].signature = signatures[index] }
+        bundle.attachmentFiles = files
         self = bundle
     }
 }
@@ -167,7 +176,9 @@ public enum SyncBundleFrame {
 
     /// The payload of `file` and the content length it inflates to, once the whole file checked;
     /// throws ``SyncBundleError`` otherwise. `maxContentBytes` bounds what a caller will inflate.
-    public static func open(_ file: Data, maxContentBytes: Int) throws(SyncBundleError) -> (payload: Data, contentLength: Int) {
+    public static func open(
+        _ file: Data, maxContentBytes: Int
+    ) throws(SyncBundleError) -> (payload: Data, contentLength: Int, format: UInt16) {
         let bytes = [UInt8](file)
         guard bytes.count >= magic.count, Data(bytes.prefix(magic.count)) == magic else {
             throw SyncBundleError(.notABundle, "This file is not a Vigil bundle.")
@@ -176,9 +187,11 @@ public enum SyncBundleFrame {
             throw SyncBundleError(.truncated, "The bundle is cut short (\(bytes.count) bytes); copy it again from the exporting device.")
         }
         let format = readBigEndian(bytes, at: 8, bytes: 2)
-        guard format == UInt64(SyncBundle.currentFormat) else {
+        let readable = SyncBundle.readableFormats
+        guard format >= UInt64(readable.lowerBound), format <= UInt64(readable.upperBound) else {
             throw SyncBundleError(
-                .unsupportedFormat, "The bundle is in format \(format); this program reads format \(SyncBundle.currentFormat). Upgrade the older side.")
+                .unsupportedFormat,
+                "The bundle is in format \(format); this program reads formats \(readable.lowerBound) to \(readable.upperBound). Upgrade the older side.")
         }
         let payloadLength = readBigEndian(bytes, at: 10, bytes: 8)
         let contentLength = readBigEndian(bytes, at: 18, bytes: 8)
@@ -196,7 +209,7 @@ public enum SyncBundleFrame {
         guard contentLength <= UInt64(maxContentBytes) else {
             throw SyncBundleError(.tooLarge, "The bundle inflates to \(contentLength) bytes, more than the \(maxContentBytes) this program reads.")
         }
-        return (Data(bytes[headerSize..<end]), Int(contentLength))
+        return (Data(bytes[headerSize..<end]), Int(contentLength), UInt16(format))
     }
 
     private static func appendBigEndian(_ value: UInt64, bytes count: Int, to data: inout Data) {
