@@ -145,6 +145,11 @@ struct FieldWeekBenchmark: Benchmark {
             result.days.append(link.proxy.snapshot())
             if day == 0 {
                 (result.reportsAfterDayOne, result.photosAfterDayOne) = try link.hubHolds(written, week: week)
+                // Documents first: 10 MB is far more than the reports, so all of them went on day 1.
+                guard result.reportsAfterDayOne == written.count else {
+                    throw BenchError(
+                        .verification, "After day 1 of the budgeted week the hub holds \(result.reportsAfterDayOne) of \(written.count) reports; documents go before photos.")
+                }
             }
             context.log("field week on a budget, day \(day + 1): \(result.days[day].bytes) bytes")
         }
