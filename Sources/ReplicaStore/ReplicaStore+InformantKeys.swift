@@ -101,6 +101,48 @@ extension Schema {
     }
 }
 
+extension Schema {
+    /// `v20-informant-key-checks`: when a device last asked its hub for the informant key, so that
+    /// a hub without one costs a no-op sync no second request each time.
+    static func migrateInformantKeyChecks(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE informant_key_checks (
+                peer TEXT PRIMARY KEY,
+                checked_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            """)
+    }
+}
+
+extension ReplicaStore {
+    /// Whether this replica should ask the hub `peer` for the informant key now: it holds none,
+    /// and it has not asked in the last `interval` milliseconds.
+    public func informantKeyCheckIsDue(peer: String, interval: UInt64) throws -> Bool {
+        let now = options.now()
+        return try read { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM informant_keys)") == false else { return false }
+            guard let checked = try Int64.fetchOne(db, sql: "SELECT checked_at FROM informant_key_checks WHERE peer = ?", arguments: [peer])
+            else { return true }
+            return UInt64(max(0, checked)) + interval <= now
+        }
+    }
+
+    /// Notes that this replica asked the hub `peer` for the informant key now.
+    public func noteInformantKeyCheck(peer: String) throws {
+        let now = Int64(clamping: options.now())
+        try write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO informant_key_checks (peer, checked_at) VALUES (?, ?)", arguments: [peer, now])
+        }
+    }
+
+    /// Makes the next sync ask for the informant key whenever it last asked (a write was refused for
+    /// the want of it).
+    public func clearInformantKeyChecks() throws {
+        try write { db in try db.execute(sql: "DELETE FROM informant_key_checks") }
+    }
+}
+
 extension ReplicaStore {
     /// What an informant private key is sealed under when granted to an operator (`info` of the box).
     public static let operatorGrantInfo = "vigil.informant-key.grant.1"

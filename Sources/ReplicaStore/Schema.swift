@@ -326,6 +326,7 @@ enum Schema {
         migrator.registerMigration("v19-device-pending", migrate: Schema.migrateDevicePending)
         migrator.registerMigration("v21-set-aside-codes", migrate: Schema.migrateSetAsideCodes)
         migrator.registerMigration("v17-informant-keys", migrate: Schema.migrateInformantKeys)
+        migrator.registerMigration("v20-informant-key-checks", migrate: Schema.migrateInformantKeyChecks)
         return migrator
     }
 }

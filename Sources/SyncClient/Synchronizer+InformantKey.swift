@@ -34,11 +34,19 @@ extension HTTPSyncTransport: InformantKeyTransport {
 }
 
 extension Synchronizer {
-    /// After a sync, once: fetches the network's informant key when this replica has none, and
-    /// keeps it only when signed by the hub key pinned at enrollment. A failure here never fails
-    /// the sync (it is logged, and the next sync asks again).
+    /// How often a replica without the informant key asks its hub for it: 6 hours, so that a hub
+    /// without one does not cost every no-op sync a second request. A write refused for the want
+    /// of the key makes the next sync ask at once (``ReplicaStore/clearInformantKeyChecks()``).
+    static let informantKeyCheckInterval: UInt64 = 6 * 3_600_000
+
+    /// After a sync: fetches the network's informant key when this replica has none (at most
+    /// every ``informantKeyCheckInterval``), and keeps it only when signed by the hub key pinned
+    /// at enrollment. A failure here never fails the sync (it is logged; a later sync asks again).
     func fetchInformantKey() async {
-        guard let transport = transport as? any InformantKeyTransport, (try? store.informantKey()) == nil else { return }
+        guard let transport = transport as? any InformantKeyTransport,
+            (try? store.informantKeyCheckIsDue(peer: peer, interval: Self.informantKeyCheckInterval)) == true
+        else { return }
+        try? store.noteInformantKeyCheck(peer: peer)
         do {
             guard let statement = try await transport.informantKey() else { return }
             try store.saveInformantKey(statement)

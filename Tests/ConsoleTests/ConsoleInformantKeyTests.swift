@@ -142,6 +142,36 @@ struct ConsoleInformantKeyTests {
         }
     }
 
+    /// A hub without an informant key costs a no-op sync no second request each time: a device
+    /// asks at most every 6 hours, or at its next sync after a write was refused for the want of it.
+    @Test func aDeviceAsksForTheKeyAtMostEverySixHours() async throws {
+        try await ConsoleHub.with { hub in
+            let folder = try TemporaryReplica()
+            defer { folder.remove() }
+            let device = try folder.create("device")
+            let sync = try await ConsoleResolutionTests.device(device, hub, name: "phone")
+            try device.pinHub(hub.store.replicaID, key: hub.store.publicKey)
+            try await sync.run()
+            #expect(try device.informantKey() == nil)
+            _ = try hub.store.createInformantKey(InformantPrivateKey(), keyFileWritten: false)
+            try await sync.run()
+            #expect(try device.informantKey() == nil, "asked a moment ago: not again")
+            folder.clock.set(folder.clock.tick() + 6 * 3_600_000)
+            try await sync.run()
+            #expect(try device.informantKey() != nil, "six hours later it asks")
+
+            let other = try folder.create("other")
+            let otherSync = try await ConsoleResolutionTests.device(other, hub, name: "tablet")
+            try other.pinHub(hub.store.replicaID, key: hub.store.publicKey)
+            try other.noteInformantKeyCheck(peer: otherSync.peer)
+            try await otherSync.run()
+            #expect(try other.informantKey() == nil)
+            try other.clearInformantKeyChecks()
+            try await otherSync.run()
+            #expect(try other.informantKey() != nil, "after a refused write it asks at once")
+        }
+    }
+
     /// A reference in clear (written by a device of an older version) is admitted, as decided in
     /// Docs/Security.md: refusing would quarantine the report at the hub with the reference still
     /// in it. Resolvers see it marked as kept in clear; viewers see "(sealed)".

@@ -38,7 +38,11 @@ enum InformantReferenceSealing {
     /// refuse (enrolled, no key yet), or keep it (enrolled with no hub; said on a terminal).
     static func mode(_ store: ReplicaStore, noting: Bool) throws -> InformantSealing {
         if let statement = try store.informantKey() { return .seal(statement.publicKey) }
-        guard try store.trustedHubs().isEmpty else { return .refuse }
+        guard try store.trustedHubs().isEmpty else {
+            // The next sync asks for the key at once, however recently it asked.
+            try? store.clearInformantKeyChecks()
+            return .refuse
+        }
         if noting, isatty(STDERR_FILENO) == 1 {
             FileHandle.standardError.write(Data(
                 "fieldcli: note: this replica is enrolled with no hub, so informant references are kept as given (not sealed); enroll and sync before recording them.\n".utf8))
