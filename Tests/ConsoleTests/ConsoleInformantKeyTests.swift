@@ -76,8 +76,14 @@ struct ConsoleInformantKeyTests {
                 let importRefused = try await fixture.fieldcli(device, ["import", "observations", importPath])
                 #expect(importRefused.exitStatus == 82 && importRefused.stderr.contains("source_protection.informant_ref"), "\(importRefused)")
 
+                #expect(try await fixture.fieldcli(device, ["status"]).output.contains("none yet (sync to fetch it"))
+
                 // Synced once, it holds the key and seals the reference before signing.
                 #expect(try await fixture.run("fieldcli", ["sync", "--db", device, "--hub", hub.url]).exitStatus == 0)
+                let keyID = try #require(try hub.store.informantKey()?.publicKey.keyID)
+                let status = try await fixture.fieldcli(device, ["status"], ["--json"])
+                let fields = try #require(try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])
+                #expect(fields["informantKey"] as? String == keyID)
                 #expect(try hub.store.documents(in: RecordKind.observation.collection, limit: 10, after: nil).documents.isEmpty, "the refused record was not written")
                 let recorded = try await fixture.fieldcli(
                     device, ["record", "observation"], Self.observationFlags + ["--informant-ref-file", refPath])

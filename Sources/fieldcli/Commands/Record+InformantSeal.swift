@@ -50,3 +50,18 @@ enum InformantReferenceSealing {
         return .keep
     }
 }
+
+extension StatusReport {
+    /// The network's informant key this replica seals references to (its id), or why there is none.
+    mutating func addInformantKey(_ statement: InformantKeyStatement?, enrolled: Bool) {
+        let text: String
+        if let statement {
+            text = "\(statement.publicKey.keyID) (informant references are sealed to it)"
+        } else if enrolled {
+            text = "none yet (sync to fetch it; informant references are refused until then)"
+        } else {
+            text = "none (enrolled with no hub: informant references are kept as given)"
+        }
+        add("informant", text, key: "informantKey", value: statement.map { $0.publicKey.keyID } ?? NSNull())
+    }
+}

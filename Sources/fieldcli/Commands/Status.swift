@@ -23,6 +23,7 @@ extension FieldCLI {
             report.addReplica(store, try store.status())
             report.addSync(try SyncStatus.load(store: store))
             report.addAttachments(try store.attachmentBacklog())
+            report.addInformantKey(try store.informantKey(), enrolled: !(try store.trustedHubs().isEmpty))
             try report.print(json: options.json)
         }
     }
