@@ -28,6 +28,19 @@ extension ReplicaStore {
         implausible: ImplausibleContexts = .holdUntilPlausible, vouched: VersionVector = VersionVector(),
         inSameTransaction: (@Sendable (ApplyContext) throws -> Void)? = nil
     ) throws -> ApplyReport {
+        try apply(versions, from: peer, admit: admit, implausible: implausible, vouched: vouched) { context in
+            try inSameTransaction?(context)
+        }.report
+    }
+
+    /// ``apply(_:from:admit:implausible:vouched:inSameTransaction:)`` whose last step, `completing`,
+    /// returns what it did: a hub's push quarantines, audits and merges in the same transaction.
+    public func apply<Outcome: Sendable>(
+        _ versions: [Version], from peer: ReplicaID?,
+        admit: (@Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission)?,
+        implausible: ImplausibleContexts, vouched: VersionVector = VersionVector(),
+        completing: @Sendable (ApplyContext) throws -> Outcome
+    ) throws -> (report: ApplyReport, outcome: Outcome) {
         let now = options.now()
         return try write { db in
             var report = ApplyReport()
@@ -113,8 +126,8 @@ extension ReplicaStore {
             }
             for key in changed { try records[key]?.save(db, known: known) }
             if latest > .zero { try ClockRow.observe(db, latest, now: now) }
-            try inSameTransaction?(ApplyContext(db: db, report: report))
-            return report
+            let outcome = try completing(ApplyContext(db: db, report: report))
+            return (report, outcome)
         }
     }
 }
@@ -128,22 +141,18 @@ public enum ImplausibleContexts: Sendable, Hashable {
     case refuse
 }
 
-/// What to do with one received version.
-public enum Admission: Sendable, Hashable {
-    /// Store it and merge it into its document.
-    case merge
-    /// Store it but keep it out of its document's state, with the reason.
-    case setAside(SetAsideReason)
-    /// Do not store it.
-    case refuse
-}
-
 /// Access to the transaction in which a batch is applied, for writes that must commit with it
 /// (a pull checkpoint with the page it covers, a hub's audit entries for what it set aside).
 public struct ApplyContext {
     let db: Database
     /// What the batch did: the report `apply` returns once the transaction commits.
     public internal(set) var report = ApplyReport()
+
+    /// Why each of `dots` held set aside was set aside, read in the transaction; dots not held or
+    /// in good standing are absent.
+    public func setAsideReasons(of dots: [Dot]) throws -> [Dot: SetAsideReason] {
+        dots.isEmpty ? [:] : try ReplicaStore.setAsideReasons(db, of: dots)
+    }
 }
 
 /// The knowledge table: the highest counter received of each origin.

@@ -312,33 +312,55 @@ extension ReplicaStore {
     @discardableResult
     public func quarantineForeign(_ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID) throws -> Int {
         guard !items.isEmpty else { return 0 }
-        let now = Int64(clamping: options.now())
-        let limit = options.deviceEntriesPerHour
-        let encoded = try items.map { item in
+        let encoded = try Self.encodeForQuarantine(items)
+        let (now, limit) = (options.now(), options.deviceEntriesPerHour)
+        return try write { db in try Self.quarantineForeign(db, encoded, pushedBy: pushedBy, now: now, limit: limit) }
+    }
+
+    /// ``quarantineForeign(_:pushedBy:)`` in the transaction of `context` (a hub's push).
+    @discardableResult
+    public func quarantineForeign(
+        in context: ApplyContext, _ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID
+    ) throws -> Int {
+        guard !items.isEmpty else { return 0 }
+        return try Self.quarantineForeign(
+            context.db, try Self.encodeForQuarantine(items), pushedBy: pushedBy, now: options.now(),
+            limit: options.deviceEntriesPerHour)
+    }
+
+    private static func encodeForQuarantine(
+        _ items: [(version: Version, reason: SetAsideReason)]
+    ) throws -> [(version: Version, reason: SetAsideReason, json: String)] {
+        try items.map { item in
             (item.version, item.reason, String(decoding: try JSONEncoder().encode(item.version), as: UTF8.self))
         }
-        return try write { db in
-            let statement = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO foreign_quarantine (origin, counter, signature, version, pushed_by, reason, code, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            var dropped = 0
-            for (version, reason, json) in encoded {
-                // Pushed again after a lost answer: already quarantined, already audited.
-                guard try !Self.isForeignQuarantined(db, version) else { continue }
-                guard try Self.isWithinForeignQuarantineLimit(db, pushedBy: pushedBy, at: UInt64(now), limit: limit) else {
-                    dropped += 1
-                    continue
-                }
-                try statement.execute(arguments: [
-                    version.dot.replica.hex, Int64(version.dot.counter), version.signature, json, pushedBy.hex, reason.detail, reason.code.rawValue, now,
-                ])
-                try Self.appendDeviceAudit(
-                    db, device: pushedBy.hex, action: .quarantined, subject: version.dot.description,
-                    detail: Self.quarantineDetail(version, reason: reason), at: UInt64(now), limit: limit)
+    }
+
+    private static func quarantineForeign(
+        _ db: Database, _ items: [(version: Version, reason: SetAsideReason, json: String)], pushedBy: ReplicaID,
+        now: UInt64, limit: Int
+    ) throws -> Int {
+        let statement = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO foreign_quarantine (origin, counter, signature, version, pushed_by, reason, code, received_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        var dropped = 0
+        for (version, reason, json) in items {
+            // Pushed again after a lost answer: already quarantined, already audited.
+            guard try !isForeignQuarantined(db, version) else { continue }
+            guard try isWithinForeignQuarantineLimit(db, pushedBy: pushedBy, at: now, limit: limit) else {
+                dropped += 1
+                continue
             }
-            return dropped
+            try statement.execute(arguments: [
+                version.dot.replica.hex, Int64(version.dot.counter), version.signature, json, pushedBy.hex,
+                reason.detail, reason.code.rawValue, Int64(clamping: now),
+            ])
+            try appendDeviceAudit(
+                db, device: pushedBy.hex, action: .quarantined, subject: version.dot.description,
+                detail: quarantineDetail(version, reason: reason), at: now, limit: limit)
         }
+        return dropped
     }
 
     /// How many versions are held in the foreign quarantine.

@@ -127,20 +127,22 @@ extension ReplicaStore {
     /// standing are absent.
     public func setAsideReasons(of dots: [Dot]) throws -> [Dot: SetAsideReason] {
         guard !dots.isEmpty else { return [:] }
-        return try read { db in
-            let statement = try db.cachedStatement(
-                sql: """
-                    SELECT set_aside_reason, set_aside_code FROM versions
-                    WHERE origin = ? AND counter = ? AND set_aside_reason IS NOT NULL
-                    """)
-            var reasons: [Dot: SetAsideReason] = [:]
-            for dot in dots {
-                if let row = try Row.fetchOne(statement, arguments: [dot.replica.hex, Int64(dot.counter)]) {
-                    reasons[dot] = Rows.setAsideReason(row, at: 0)
-                }
+        return try read { db in try Self.setAsideReasons(db, of: dots) }
+    }
+
+    static func setAsideReasons(_ db: Database, of dots: [Dot]) throws -> [Dot: SetAsideReason] {
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT set_aside_reason, set_aside_code FROM versions
+                WHERE origin = ? AND counter = ? AND set_aside_reason IS NOT NULL
+                """)
+        var reasons: [Dot: SetAsideReason] = [:]
+        for dot in dots {
+            if let row = try Row.fetchOne(statement, arguments: [dot.replica.hex, Int64(dot.counter)]) {
+                reasons[dot] = Rows.setAsideReason(row, at: 0)
             }
-            return reasons
         }
+        return reasons
     }
 
     /// Whether `position` is one of this replica's: the start, or the dot it names is stored at its

@@ -17,10 +17,25 @@ extension ReplicaStore {
     /// take that writer id's dots (a hub's id of this process start) instead of the replica's own.
     @discardableResult
     public func mergeFieldwise(_ keys: Set<DocumentKey>, audited: Bool = false, as writer: ReplicaID? = nil) throws -> [Version] {
+        let now = options.now()
+        return try write { db in try mergeFieldwise(db, keys, audited: audited, as: writer, now: now) }
+    }
+
+    /// ``mergeFieldwise(_:audited:as:)`` in the transaction of `context` (a hub's push: the merges
+    /// commit with the versions that made the conflicts), always audited.
+    public func mergeFieldwise(in context: ApplyContext, _ keys: Set<DocumentKey>, as writer: ReplicaID?) throws -> [Version] {
+        try mergeFieldwise(context.db, keys, audited: true, as: writer, now: options.now())
+    }
+
+    private func mergeFieldwise(
+        _ db: Database, _ keys: Set<DocumentKey>, audited: Bool, as writer: ReplicaID?, now: UInt64
+    ) throws -> [Version] {
         var written: [Version] = []
         for key in keys.sorted() where RecordKind(collection: key.collection)?.mergePolicy == .fieldwise {
-            guard let document = try document(key), document.isConflicted else { continue }
-            let ancestor = Self.commonAncestor(of: document.siblings, in: try history(of: key).map(\.version))
+            guard let record = try DocumentRecord.load(db, key), case let document = try Self.stored(db, record),
+                document.isConflicted
+            else { continue }
+            let ancestor = Self.commonAncestor(of: document.siblings, in: try Self.history(db, of: key).map(\.version))
             let outcome = FieldwiseMerge.merge(
                 collection: key.collection, ancestor: ancestor?.body, siblings: document.siblings.map(\.body))
             let dots = document.siblings.map(\.dot)
@@ -34,13 +49,17 @@ extension ReplicaStore {
             case .conflict?, nil:
                 continue
             }
+            let version: Version
             do {
-                let intent = WriteIntent(key: key, body: body, isResolution: true, expectedSiblings: dots)
-                written.append(
-                    try write(intent, as: writer, inSameTransaction: audited ? Self.auditResolution(siblings: dots) : nil))
-            } catch let error as SyncEngineError where error.code == .conflict {
-                continue  // The document changed meanwhile; the next exchange looks again.
+                let intent = try validated(WriteIntent(key: key, body: body, isResolution: true, expectedSiblings: dots))
+                version = try Self.write(db, intent, as: writer, signedWith: self.key, now: now)
+            } catch is SyncEngineError {
+                // A merged body that is no valid record, or a plan refused: thrown before anything is
+                // written, and left for an operator rather than failing the push it commits with.
+                continue
             }
+            if audited { try Self.auditResolution(siblings: dots)(db, version, now) }
+            written.append(version)
         }
         return written
     }

@@ -60,16 +60,18 @@ extension ReplicaStore {
 
     /// Every version of the document this replica holds, set-aside ones included, oldest first.
     public func history(of key: DocumentKey) throws -> [StoredVersion] {
-        try read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(Rows.storedVersionColumns), body_dropped FROM versions
-                    WHERE collection = ? AND document_id = ? ORDER BY clock_wall, clock_logical, seq
-                    """,
-                arguments: [key.collection.rawValue, key.id.rawValue]
-            ).map(Rows.storedVersion)
-        }
+        try read { db in try Self.history(db, of: key) }
+    }
+
+    static func history(_ db: Database, of key: DocumentKey) throws -> [StoredVersion] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT \(Rows.storedVersionColumns), body_dropped FROM versions
+                WHERE collection = ? AND document_id = ? ORDER BY clock_wall, clock_logical, seq
+                """,
+            arguments: [key.collection.rawValue, key.id.rawValue]
+        ).map(Rows.storedVersion)
     }
 
     /// The documents in conflict, ordered by collection and id.

@@ -87,56 +87,64 @@ extension ReplicaStore {
         let now = options.now()
         let key = self.key
         return try write { db in
-            let existing = try DocumentRecord.load(db, intent.key)
-            if existing == nil, intent.body == nil || intent.isResolution || intent.base != nil {
-                throw StoreError(.documentNotFound, "There is no document \(intent.key) in this replica; `fieldcli list \(intent.key.collection)` shows the ids there are.")
-            }
-            // The id is read from the row: the replica may have taken a new incarnation since it was opened.
-            guard let row = try Row.fetchOne(db, sql: "SELECT counter, clock_wall, clock_logical, replica_id FROM replica"),
-                let ownID = ReplicaID(row[3] as String)
-            else {
-                throw StoreError(.notAReplica, "The replica's identity row is missing; the file is damaged.")
-            }
-            let replicaID = writer ?? ownID
-            // This replica's earlier versions of the document, with what they had seen, are in the
-            // context even when they are not in its state (set aside, or forgotten outside a read
-            // scope): a replica's versions of one document form a chain, and contexts are closed
-            // under what they cover, which version vectors rely on. A base is closed the same way.
-            let plan = try intent.plan(DocumentHolding(
-                state: existing?.state ?? DocumentState(), partition: existing?.partition,
-                ownHistory: try Self.ownHistory(db, of: intent.key, origin: replicaID),
-                contexts: intent.base == nil ? [:] : try Self.contexts(db, of: intent.key)))
-            let counter = try writer.map { try Self.nextWriterCounter(db, $0, at: now) } ?? UInt64(row[0] as Int64) + 1
-            guard counter <= Dot.maxCounter else {
-                throw StoreError(.io, "This replica has used every counter; create a new replica.")
-            }
-            var clock = HybridLogicalClock(
-                last: HybridTimestamp(wallMilliseconds: UInt64(row[1] as Int64), logical: UInt32(row[2] as Int64)))
-            let version = try key.sign(Version(
-                dot: Dot(replica: replicaID, counter: counter), collection: intent.key.collection,
-                documentID: intent.key.id, partition: plan.partition, context: plan.context, body: intent.body,
-                timestamp: clock.tick(now: now)))
-            try db.execute(sql: Rows.insertVersion, arguments: Rows.versionArguments(version, receivedFrom: nil))
-            var record = existing ?? DocumentRecord(key: intent.key, partition: plan.partition)
-            record.state.merge(version)
-            try record.save(db, known: [version.dot: (version.isTombstone, version.timestamp.wallMilliseconds)])
-            try db.execute(
-                sql: "UPDATE replica SET counter = ?, clock_wall = ?, clock_logical = ?",
-                arguments: [
-                    writer == nil ? Int64(counter) : row[0] as Int64, Int64(clock.last.wallMilliseconds),
-                    Int64(clock.last.logical),
-                ])
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO knowledge (origin, counter) VALUES (?, ?)",
-                arguments: [replicaID.hex, Int64(counter)])
+            let version = try Self.write(db, intent, as: writer, signedWith: key, now: now)
             try inSameTransaction?(db, version, now)
             return version
         }
     }
 
+    /// Writes the validated `intent` in `db`'s transaction (see ``write(_:as:inSameTransaction:)``).
+    static func write(
+        _ db: Database, _ intent: WriteIntent, as writer: ReplicaID?, signedWith key: DeviceKey, now: UInt64
+    ) throws -> Version {
+        let existing = try DocumentRecord.load(db, intent.key)
+        if existing == nil, intent.body == nil || intent.isResolution || intent.base != nil {
+            throw StoreError(.documentNotFound, "There is no document \(intent.key) in this replica; `fieldcli list \(intent.key.collection)` shows the ids there are.")
+        }
+        // The id is read from the row: the replica may have taken a new incarnation since it was opened.
+        guard let row = try Row.fetchOne(db, sql: "SELECT counter, clock_wall, clock_logical, replica_id FROM replica"),
+            let ownID = ReplicaID(row[3] as String)
+        else {
+            throw StoreError(.notAReplica, "The replica's identity row is missing; the file is damaged.")
+        }
+        let replicaID = writer ?? ownID
+        // This replica's earlier versions of the document, with what they had seen, are in the
+        // context even when they are not in its state (set aside, or forgotten outside a read
+        // scope): a replica's versions of one document form a chain, and contexts are closed
+        // under what they cover, which version vectors rely on. A base is closed the same way.
+        let plan = try intent.plan(DocumentHolding(
+            state: existing?.state ?? DocumentState(), partition: existing?.partition,
+            ownHistory: try Self.ownHistory(db, of: intent.key, origin: replicaID),
+            contexts: intent.base == nil ? [:] : try Self.contexts(db, of: intent.key)))
+        let counter = try writer.map { try Self.nextWriterCounter(db, $0, at: now) } ?? UInt64(row[0] as Int64) + 1
+        guard counter <= Dot.maxCounter else {
+            throw StoreError(.io, "This replica has used every counter; create a new replica.")
+        }
+        var clock = HybridLogicalClock(
+            last: HybridTimestamp(wallMilliseconds: UInt64(row[1] as Int64), logical: UInt32(row[2] as Int64)))
+        let version = try key.sign(Version(
+            dot: Dot(replica: replicaID, counter: counter), collection: intent.key.collection,
+            documentID: intent.key.id, partition: plan.partition, context: plan.context, body: intent.body,
+            timestamp: clock.tick(now: now)))
+        try db.execute(sql: Rows.insertVersion, arguments: Rows.versionArguments(version, receivedFrom: nil))
+        var record = existing ?? DocumentRecord(key: intent.key, partition: plan.partition)
+        record.state.merge(version)
+        try record.save(db, known: [version.dot: (version.isTombstone, version.timestamp.wallMilliseconds)])
+        try db.execute(
+            sql: "UPDATE replica SET counter = ?, clock_wall = ?, clock_logical = ?",
+            arguments: [
+                writer == nil ? Int64(counter) : row[0] as Int64, Int64(clock.last.wallMilliseconds),
+                Int64(clock.last.logical),
+            ])
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO knowledge (origin, counter) VALUES (?, ?)",
+            arguments: [replicaID.hex, Int64(counter)])
+        return version
+    }
+
     /// `intent` with its body checked against the record rules of its collection and, for the
     /// network's records, the partition their content implies.
-    private func validated(_ intent: WriteIntent) throws -> WriteIntent {
+    func validated(_ intent: WriteIntent) throws -> WriteIntent {
         guard let body = intent.body else { return intent }
         let check = try RecordCatalog.validate(
             collection: intent.key.collection, body: body, maximumSize: options.maximumBodySize)

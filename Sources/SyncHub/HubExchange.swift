@@ -178,38 +178,27 @@ public struct HubExchange: Sendable {
         var outcome = PushOutcome()
         outcome.rejected = try await refuseRevoked(&push)
         var badSignatures: [Dot: SetAsideReason] = [:]
+        var forged: [(version: Version, reason: SetAsideReason)] = []
         if configuration.verifySignatures, !push.isEmpty {
-            let verdict = try await verifySignatures(of: push, pushedBy: request.replica)
-            badSignatures = verdict.own
-            if !verdict.foreign.isEmpty {
-                try await devices.quarantine(verdict.foreign.map { ($0.version, $0.reason) }, pushedBy: request.replica)
-                let foreign = Set(verdict.foreign.map(\.version.dot))
-                push.removeAll { foreign.contains($0.dot) }
-                outcome.rejected += verdict.foreign.map {
-                    Rejection(dot: $0.version.dot, reason: $0.reason.rejection, message: Self.quarantineMessage($0.reason), quarantined: true)
-                }
-            }
+            (badSignatures, forged) = try await verifySignatures(of: push, pushedBy: request.replica)
+            let foreign = Set(forged.map(\.version.dot))
+            push.removeAll { foreign.contains($0.dot) }
+            outcome.rejected += forged.map { Self.quarantineRejection($0.version.dot, $0.reason) }
         }
         outcome.taken = push.count
-        guard !push.isEmpty else { return outcome }
-        let receipted = Set(push.filter(storage.receiptKey.vouches(for:)).map(\.dot))
-        let report = try await apply(
-            push, from: request.replica, device: device, badSignatures: badSignatures, receipted: receipted)
+        guard !push.isEmpty || !forged.isEmpty else { return outcome }
+        let policy = try await admissionPolicy(for: push, from: request.replica, device: device, badSignatures: badSignatures)
+        let taken = try await storage.take(
+            PushPlan(versions: push.map(\.withoutReceipt), pusher: request.replica, policy: policy, forged: forged))
+        let report = taken.applied
         outcome.accepted = report.stored - report.setAside.count
         outcome.refused = report.refused.count
+        outcome.merged = taken.merged
         let forked = Set(report.forks.map(\.replica))
         outcome.gaps = report.refused.filter { report.implausible[$0] == nil && !forked.contains($0.replica) }
-        let unmerged = Set(report.refused + report.forks).union(report.setAside.keys)
-        outcome.merged = try await storage.mergeFieldwise(Set(push.filter { !unmerged.contains($0.dot) }.map(\.key)))
         outcome.rejected += try await withForkEvidence(Self.rejections(forks: report.forks, quarantined: report.setAside))
-        outcome.rejected += try await quarantineImplausible(report.implausible, of: push, pushedBy: request.replica)
-        if report.alreadyHeld > 0 {
-            // A version pushed again after a lost answer is reported again; not one refused unread
-            // (after a fork of its origin, or a gap): the hub may hold another version at its dot.
-            let skipped = Set(outcome.rejected.map(\.dot)).union(report.refused)
-            let again = try await storage.quarantineReasons(of: push.map(\.dot).filter { !skipped.contains($0) })
-            outcome.rejected += Self.rejections(forks: [], quarantined: again)
-        }
+        outcome.rejected += report.implausible.map { Self.quarantineRejection($0.key, $0.value) }
+        outcome.rejected += Self.rejections(forks: [], quarantined: taken.heldAside)
         outcome.rejected.sort { $0.dot < $1.dot }
         let notAdmitted = Set(outcome.rejected.map(\.dot)).union(report.refused)
         outcome.receipts = storage.receiptKey.receipts(
@@ -217,15 +206,13 @@ public struct HubExchange: Sendable {
         return outcome
     }
 
-    /// Applies the checked push in one transaction: each version is checked against the write scope
-    /// of the device that wrote it, unless it carries this hub's receipt (`receipted`: the hub
-    /// admitted it before, under grants a restore may have lost), with its record validated
-    /// beforehand on every core (the transaction then only looks up). Receipts are not stored:
-    /// the hub makes them again as it serves.
-    func apply(
-        _ push: [Version], from pusher: ReplicaID, device: DeviceRecord?, badSignatures: [Dot: SetAsideReason],
-        receipted: Set<Dot> = []
-    ) async throws -> ApplyReport {
+    /// How the checked push is admitted: each version against the write scope of the device that
+    /// wrote it, unless it carries this hub's receipt (the hub admitted it before, under grants a
+    /// restore may have lost), with its record validated here on every core (the transaction then
+    /// only looks up). Receipts are not stored: the hub makes them again as it serves.
+    func admissionPolicy(
+        for push: [Version], from pusher: ReplicaID, device: DeviceRecord?, badSignatures: [Dot: SetAsideReason]
+    ) async throws -> AdmissionPolicy {
         let maxRecordBytes = configuration.limits.maxRecordBytes
         let recordProblems = Dictionary(
             await Parallel.compactMap(push) { version in
@@ -234,13 +221,9 @@ public struct HubExchange: Sendable {
             uniquingKeysWith: { first, _ in first })
         var writeScopes = try await devices.grants(of: Set(push.map(\.dot.replica))).mapValues(\.write)
         if let device { writeScopes[pusher] = device.grants.write }
-        let scopes = writeScopes
-        return try await storage.apply(push.map(\.withoutReceipt), from: pusher) { version, heldCounter in
-            Self.admission(
-                of: version, heldCounter: heldCounter, badSignature: badSignatures[version.dot],
-                writeScope: receipted.contains(version.dot) ? nil : scopes[version.dot.replica],
-                recordProblem: recordProblems[version.dot])
-        }
+        return AdmissionPolicy(
+            badSignatures: badSignatures, recordProblems: recordProblems, writeScopes: writeScopes,
+            receipted: Set(push.filter(storage.receiptKey.vouches(for:)).map(\.dot)))
     }
 
     /// Records the pulled versions a device reports failing verification (the hub served bad bytes
@@ -264,18 +247,15 @@ public struct HubExchange: Sendable {
         var origins = Set(request.push.map(\.dot.replica))
         origins.insert(request.replica)
         if let assumed = request.assumedKnowledge { origins.formUnion(assumed.entries.keys) }
-        let reader = request.replica
-        let readerCounter = request.counter
         return PageQuery(
             after: plan.after, through: plan.through,
             limit: min(max(1, request.limits.versions), limits.maxPageVersions),
             maxBytes: min(max(1, request.limits.bytes), limits.maxPageBytes),
             maxScanned: limits.maxScannedPerPage,
             knowledgeOf: origins,
-            include: { version, receivedFrom in
-                (plan.resendsOwn || Self.isSent(version, receivedFrom: receivedFrom, to: reader, counter: readerCounter))
-                    && plan.includes(version, readScope: readScope)
-            })
+            filter: FeedFilter(
+                readScope: readScope, alreadyRead: plan.alreadyRead, reader: request.replica,
+                readerCounter: request.counter, resendsOwn: plan.resendsOwn))
     }
 
     /// Removes from `push` the versions of revoked origins above their revocation horizon and
@@ -301,18 +281,6 @@ public struct HubExchange: Sendable {
                 metadata: ["sync.refusedRevoked": "\(rejections.count)", "sync.firstRevoked": "\(first.dot)"])
         }
         return rejections
-    }
-
-    /// Keeps apart, audited, the pushed versions whose context claims what the hub does not hold
-    /// (they take no dot: pushed again with what they name, they are admitted), and returns their
-    /// rejections. A client does not set them aside.
-    func quarantineImplausible(_ implausible: [Dot: SetAsideReason], of push: [Version], pushedBy pusher: ReplicaID) async throws -> [Rejection] {
-        guard !implausible.isEmpty else { return [] }
-        let items = push.compactMap { version in implausible[version.dot].map { (version: version, reason: $0) } }
-        try await devices.quarantine(items, pushedBy: pusher)
-        return items.map {
-            Rejection(dot: $0.version.dot, reason: $0.reason.rejection, message: Self.quarantineMessage($0.reason), quarantined: true)
-        }
     }
 
     /// Attaches to each fork rejection the version the hub holds at that dot: the client's proof.
@@ -342,25 +310,6 @@ public struct HubExchange: Sendable {
         }
         let revocations = try await devices.revocationNotices()
         if !revocations.isEmpty { response.revocations = revocations }
-    }
-
-    /// Whether a pushed version is merged, quarantined, or refused (a gap: the hub lacks the
-    /// counters before it, and the knowledge delta tells the client where to push from).
-    /// `writeScope` is the write scope of the device that wrote the version (nil for an origin that
-    /// is no enrolled device, such as the hub); `recordProblem` is what ``recordProblem(of:maxRecordBytes:)``
-    /// found wrong with its body.
-    static func admission(
-        of version: Version, heldCounter: UInt64, badSignature: SetAsideReason? = nil, writeScope: Scope? = nil,
-        recordProblem: SetAsideReason? = nil
-    ) -> Admission {
-        if version.dot.counter > heldCounter + 1 { return .refuse }
-        if let badSignature { return .setAside(badSignature) }
-        if let writeScope, !writeScope.allows(collection: version.collection, partition: version.partition) {
-            return .setAside(SetAsideReason(.outOfScope,
-                "out of scope: replica \(version.dot.replica.short) may not write \(version.collection) in partition '\(version.partition)' (its write scope is \(writeScope.text)); ask the hub operator to widen it, or write elsewhere"))
-        }
-        if let recordProblem { return .setAside(recordProblem) }
-        return .merge
     }
 
     /// Why `version`'s body is not a valid record of its collection (the quarantine reason), or
@@ -428,14 +377,6 @@ public struct HubExchange: Sendable {
         return keys
     }
 
-    /// Whether the page sends `version` to `reader`: never what the reader pushed (now or before),
-    /// nor its own versions up to its counter; its own versions above its counter are sent even
-    /// though it pushed them once (a reader restored from an old backup recovers them).
-    static func isSent(_ version: Version, receivedFrom: ReplicaID?, to reader: ReplicaID, counter: UInt64) -> Bool {
-        if version.dot.replica == reader { return version.dot.counter > counter }
-        return receivedFrom != reader
-    }
-
     /// The entries of the hub's knowledge the client must update: every pushed origin, the
     /// client's own id, and every assumed origin (the protocol requires those the hub holds less
     /// of; answering all of them spares the client re-pushing what the hub holds). An entry absent
@@ -484,17 +425,14 @@ public struct HubExchange: Sendable {
                 message: "The hub already holds \(dot) with another signature: replica \(dot.replica.short) has forked, and nothing of it from counter \(dot.counter) on was taken.",
                 quarantined: false)
         }
-        for (dot, reason) in quarantined {
-            rejections.append(
-                Rejection(dot: dot, reason: reason.rejection, message: Self.quarantineMessage(reason), quarantined: true))
-        }
+        for (dot, reason) in quarantined { rejections.append(quarantineRejection(dot, reason)) }
         return rejections
     }
 
     /// What a pusher is told of a version the hub quarantined for `reason`.
-    static func quarantineMessage(_ reason: SetAsideReason) -> String {
+    static func quarantineRejection(_ dot: Dot, _ reason: SetAsideReason) -> Rejection {
         let detail = reason.detail.hasSuffix(".") ? String(reason.detail.dropLast()) : reason.detail
-        return "Quarantined: \(detail)."
+        return Rejection(dot: dot, reason: reason.rejection, message: "Quarantined: \(detail).", quarantined: true)
     }
 
     static func describe(_ versions: ClosedRange<Int>) -> String {

@@ -112,14 +112,6 @@ struct PullPlan: Sendable {
         backfill = nil
     }
 
-    func includes(_ version: Version, readScope: Scope) -> Bool {
-        guard readScope.allows(collection: version.collection, partition: version.partition) else { return false }
-        if let alreadyRead, alreadyRead.allows(collection: version.collection, partition: version.partition) {
-            return false
-        }
-        return true
-    }
-
     /// The checkpoint to give out after `page`, and whether more waits.
     func checkpoint(after page: FeedPage) -> (text: String, more: Bool) {
         if let backfill, !page.restarted {

@@ -25,7 +25,7 @@ struct HostileInputTests {
 
     static func state(_ hub: HubFixture, _ origins: Set<ReplicaID>) async throws -> HubState {
         let page = try await hub.exchange.storage.page(
-            PageQuery(after: .start, limit: 100_000, maxBytes: .max, knowledgeOf: origins, include: { _, _ in true }))
+            PageQuery(after: .start, limit: 100_000, maxBytes: .max, knowledgeOf: origins, filter: .everything))
         return HubState(dots: page.versions.map(\.dot).sorted(), knowledge: page.knowledge)
     }
 

@@ -14,42 +14,50 @@ struct HubAuditLogTests {
             let storage = SQLiteHubStorage(store: hub)
             let kept = try field.write(StoreFixtures.put("a", "kept"))
             let refused = try field.write(StoreFixtures.put("b", "refused"))
-            let report = try await storage.apply([kept, refused], from: field.replicaID) { version, _ in
-                version.dot == refused.dot ? .setAside(SetAsideReason(.outOfScope, "out of scope: notes/north")) : .merge
-            }
-            #expect(report.setAside.count == 1)
+            let invalid = SetAsideReason(.invalidRecord, "invalid record: title is missing")
+            let policy = AdmissionPolicy(recordProblems: [refused.dot: invalid])
+            let report = try await storage.take(PushPlan(versions: [kept, refused], pusher: field.replicaID, policy: policy))
+            #expect(report.applied.setAside == [refused.dot: invalid])
             let entries = try hub.auditEntries(after: 0, limit: 10)
             #expect(entries.count == 1)
             #expect(entries.first?.action == .quarantined)
             #expect(entries.first?.actor == field.replicaID.hex)
             #expect(entries.first?.subject == refused.dot.description)
-            #expect(entries.first?.detail == ["code": "out-of-scope", "reason": "out of scope: notes/north", "collection": "notes", "document": "b"])
+            #expect(entries.first?.detail == ["code": "invalid-record", "reason": invalid.detail, "collection": "notes", "document": "b"])
 
-            // Pushed again after a lost answer: already held, not audited twice.
-            _ = try await storage.apply([kept, refused], from: field.replicaID) { _, _ in .merge }
+            // Pushed again after a lost answer: already held, not audited twice, its reason told again.
+            let again = try await storage.take(PushPlan(versions: [kept, refused], pusher: field.replicaID, policy: .inOrder))
             #expect(try hub.auditEntryCount() == 1)
+            #expect(again.heldAside == [refused.dot: invalid])
         }
     }
 
-    @Test func fieldwiseMergesAreAudited() async throws {
+    /// The two situation edits of `HubFieldwiseMergeTests`, the first held by `hub`, the second not.
+    static func concurrentSituationEdits(
+        hub: ReplicaStore, _ a: ReplicaStore, _ b: ReplicaStore
+    ) throws -> (key: DocumentKey, first: Version, second: Version) {
+        let key = DocumentKey(collection: try #require(CollectionName("situations")), id: try #require(DocumentID("s1")))
+        let base = HubFieldwiseMergeTests.situation
+        let first = try a.write(WriteIntent(key: key, body: Data(base.utf8)))
+        try b.apply([first], from: a.replicaID)
+        try hub.apply([first], from: a.replicaID)
+        let editA = try a.write(WriteIntent(
+            key: key, body: try HubFieldwiseMergeTests.edited(base, #""overall_risk_level": "high""#, #""overall_risk_level": "critical""#)))
+        let editB = try b.write(WriteIntent(
+            key: key, body: try HubFieldwiseMergeTests.edited(base, #""title": "North Darfur, March""#, #""title": "Revised""#)))
+        try hub.apply([editA], from: a.replicaID)
+        return (key, editA, editB)
+    }
+
+    @Test func fieldwiseMergesAreAuditedWithThePushThatMadeTheConflict() async throws {
         try await TemporaryReplica.withReplicas(3) { stores in
             let (hub, a, b) = (stores[0], stores[1], stores[2])
             let storage = SQLiteHubStorage(store: hub)
-            let key = DocumentKey(collection: try #require(CollectionName("situations")), id: try #require(DocumentID("s1")))
-            let base = HubFieldwiseMergeTests.situation
-            let first = try a.write(WriteIntent(key: key, body: Data(base.utf8)))
-            try b.apply([first], from: a.replicaID)
-            try hub.apply([first], from: a.replicaID)
-            let editA = try a.write(WriteIntent(
-                key: key, body: try HubFieldwiseMergeTests.edited(base, #""overall_risk_level": "high""#, #""overall_risk_level": "critical""#)))
-            let editB = try b.write(WriteIntent(
-                key: key, body: try HubFieldwiseMergeTests.edited(base, #""title": "North Darfur, March""#, #""title": "Revised""#)))
-            try hub.apply([editA], from: a.replicaID)
-            try hub.apply([editB], from: b.replicaID)
-            #expect(try hub.document(key)?.isConflicted == true)
+            let (key, editA, editB) = try Self.concurrentSituationEdits(hub: hub, a, b)
             #expect(try hub.auditEntryCount() == 0)
 
-            #expect(try await storage.mergeFieldwise([key]) == 1)
+            let report = try await storage.take(PushPlan(versions: [editB], pusher: b.replicaID, policy: .inOrder))
+            #expect(report.merged == 1)
             let entries = try hub.auditEntries(after: 0, limit: 10)
             let merge = try #require(try hub.document(key)?.siblings.first)
             #expect(entries.count == 1)
@@ -63,6 +71,47 @@ struct HubAuditLogTests {
                 return
             }
         }
+    }
+
+    /// Issue 12, "one exchange, few transactions": a push, its quarantines, audit entries and the
+    /// field-by-field merge it causes commit together. Replays a hub whose merge fails (here an
+    /// injected trigger refuses the merge's audit entry): before, the push had already committed
+    /// on its own and the merge was lost; now nothing of the push is kept, and it is pushed again.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "needs the sqlite3 shell"))
+    func aPushAndTheMergeItCausesCommitTogether() async throws {
+        try await TemporaryReplica.withReplicas(3) { stores in
+            let (hub, a, b) = (stores[0], stores[1], stores[2])
+            let storage = SQLiteHubStorage(store: hub)
+            let (key, _, editB) = try Self.concurrentSituationEdits(hub: hub, a, b)
+            let forged = try a.write(StoreFixtures.put("forged", "x"))
+            try Self.sqlite(hub.path, """
+                CREATE TRIGGER refuse_merges BEFORE INSERT ON audit_log WHEN NEW.action = 'document.resolved'
+                BEGIN SELECT RAISE(ABORT, 'injected'); END;
+                """)
+            let plan = PushPlan(
+                versions: [editB], pusher: b.replicaID, policy: .inOrder,
+                forged: [(forged, SetAsideReason(.badSignature, "bad signature: injected"))])
+            await #expect(throws: (any Error).self) { try await storage.take(plan) }
+            #expect(try hub.history(of: key).map(\.version.dot).contains(editB.dot) == false)
+            #expect(try hub.knowledge()[b.replicaID] == 0)
+            #expect(try hub.foreignQuarantineCount() == 0)
+            #expect(try hub.auditEntryCount() == 0)
+
+            try Self.sqlite(hub.path, "DROP TRIGGER refuse_merges;")
+            let report = try await storage.take(plan)
+            #expect(report.merged == 1)
+            #expect(try hub.foreignQuarantineCount() == 1)
+            #expect(try hub.document(key)?.isConflicted == false)
+        }
+    }
+
+    static func sqlite(_ path: String, _ sql: String) throws {
+        let process = SpawnedProcess()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [path, sql]
+        try spawn(process)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "sqlite3 \(sql)")
     }
 }
 

@@ -217,16 +217,7 @@ final class GatedHubStorage: HubStorage {
     var hubKey: PublicDeviceKey { base.hubKey }
     var receiptKey: AdmissionReceiptKey { base.receiptKey }
 
-    func apply(
-        _ versions: [Version], from peer: ReplicaID,
-        admit: @escaping @Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission
-    ) async throws -> ApplyReport {
-        try await base.apply(versions, from: peer, admit: admit)
-    }
-
-    func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int { try await base.mergeFieldwise(keys) }
-
-    func quarantineReasons(of dots: [Dot]) async throws -> [Dot: SetAsideReason] { try await base.quarantineReasons(of: dots) }
+    func take(_ push: PushPlan) async throws -> PushReport { try await base.take(push) }
 
     func page(_ query: PageQuery) async throws -> FeedPage {
         gate.entered.withLock { $0 += 1 }

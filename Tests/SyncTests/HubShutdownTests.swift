@@ -23,18 +23,11 @@ final class SlowHubStorage: HubStorage {
     var hubKey: PublicDeviceKey { base.hubKey }
     var receiptKey: AdmissionReceiptKey { base.receiptKey }
 
-    func apply(
-        _ versions: [Version], from peer: ReplicaID,
-        admit: @escaping @Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission
-    ) async throws -> ApplyReport {
+    func take(_ push: PushPlan) async throws -> PushReport {
         started.withLock { $0 += 1 }
         try await Task.sleep(for: delay)
-        return try await base.apply(versions, from: peer, admit: admit)
+        return try await base.take(push)
     }
-
-    func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int { try await base.mergeFieldwise(keys) }
-
-    func quarantineReasons(of dots: [Dot]) async throws -> [Dot: SetAsideReason] { try await base.quarantineReasons(of: dots) }
 
     func page(_ query: PageQuery) async throws -> FeedPage { try await base.page(query) }
 

@@ -20,10 +20,6 @@ public protocol DeviceRegistry: Sendable {
     /// how many versions it said wait to be pushed.
     func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?, pending: Int?) async throws
 
-    /// Keeps pushed versions whose signature fails and whose origin is not the pusher, out of
-    /// the shared state and without taking their origin's dot.
-    func quarantine(_ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID) async throws
-
     /// Binds `newID` to `device` as a new incarnation (same key and credential) after its replica forked.
     func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome
 
@@ -84,8 +80,7 @@ extension DeviceRegistry {
     }
 }
 
-/// The registry on the hub's SQLite replica (tables `devices`, `enrollment_codes`,
-/// `foreign_quarantine`).
+/// The registry on the hub's SQLite replica (tables `devices`, `enrollment_codes`).
 public struct SQLiteDeviceRegistry: DeviceRegistry {
     public let store: ReplicaStore
     /// Certificates already signed: a certified key never changes, so each is signed once per process.
@@ -125,13 +120,6 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
         try await offload {
             try store.recordExchange(of: replica, pulledAfter: sequence, skewMilliseconds: skewMilliseconds, pending: pending)
         }
-    }
-
-    public func quarantine(_ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID) async throws {
-        guard !items.isEmpty else { return }
-        let store = self.store
-        let sendable = items.map { SendableItem(version: $0.version, reason: $0.reason) }
-        _ = try await offload { try store.quarantineForeign(sendable.map { ($0.version, $0.reason) }, pushedBy: pushedBy) }
     }
 
     public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws -> IncarnationOutcome {
@@ -187,11 +175,6 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
         try await offload { try store.recordWriters(writers) }
     }
 
-    private struct SendableItem: Sendable {
-        var version: Version
-        var reason: SetAsideReason
-    }
-
     /// Runs a blocking database call on a dispatch thread (see ``SQLiteHubStorage``).
     private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
@@ -212,7 +195,6 @@ public struct EmptyDeviceRegistry: DeviceRegistry {
     }
     public func keys(of origins: Set<ReplicaID>) async throws -> [ReplicaID: PublicDeviceKey] { [:] }
     public func recordExchange(of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?, pending: Int?) async throws {}
-    public func quarantine(_ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID) async throws {}
 }
 
 /// The certificates a registry signed, by replica id, bounded: a hub with more devices than the bound

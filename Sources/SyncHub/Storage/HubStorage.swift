@@ -4,8 +4,8 @@ public import SyncEngine
 /// What the exchange needs from the hub's storage. The SQLite implementation is
 /// ``SQLiteHubStorage``; a PostgreSQL one can follow behind the same operations.
 ///
-/// Each operation is atomic: ``apply(_:from:admit:)`` commits all or nothing, and
-/// ``page(_:)`` reads its versions and knowledge in one snapshot.
+/// Each operation is atomic: ``take(_:)`` commits a whole push or nothing, and ``page(_:)`` reads
+/// its versions and knowledge in one snapshot.
 public protocol HubStorage: Sendable {
     /// The hub replica's id.
     var hubID: ReplicaID { get }
@@ -18,21 +18,11 @@ public protocol HubStorage: Sendable {
     /// restored from a backup checks the receipts it gave before.
     var receiptKey: AdmissionReceiptKey { get }
 
-    /// Applies pushed versions in one transaction, recording `peer` as where they came from.
-    /// `admit` decides for each version not held yet, given the highest counter held of its origin.
-    func apply(
-        _ versions: [Version], from peer: ReplicaID,
-        admit: @escaping @Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission
-    ) async throws -> ApplyReport
-
-    /// Merges field by field the conflicting documents among `keys` whose collection allows it
-    /// (situations, warnings); returns how many merges the hub wrote. The merges take dots of a
-    /// writer id of the hub's own, drawn anew by each process and signed with the hub's key, so a
-    /// hub restored from a backup never gives out a dot twice.
-    func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int
-
-    /// Why each of `dots` held in quarantine was quarantined; others are absent.
-    func quarantineReasons(of dots: [Dot]) async throws -> [Dot: SetAsideReason]
+    /// Takes one checked push in one transaction: keeps the forged versions apart, stores and
+    /// merges the others as `push.policy` admits them, keeps apart (audited) those whose context
+    /// claims what the hub does not hold, audits what it set aside, and merges field by field the
+    /// conflicts the push left. Either all of it commits or none.
+    func take(_ push: PushPlan) async throws -> PushReport
 
     /// Reads one page of the changes feed and the knowledge asked for, in one snapshot.
     func page(_ query: PageQuery) async throws -> FeedPage
@@ -68,11 +58,11 @@ public struct PageQuery: Sendable {
     /// The origins whose knowledge entry the answer carries.
     public var knowledgeOf: Set<ReplicaID>
     /// Which versions the reader gets; the others are scanned past.
-    public var include: @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool
+    public var filter: FeedFilter
 
     public init(
         after: FeedPosition, through: FeedPosition? = nil, limit: Int, maxBytes: Int, maxScanned: Int = .max,
-        knowledgeOf: Set<ReplicaID>, include: @escaping @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool
+        knowledgeOf: Set<ReplicaID>, filter: FeedFilter
     ) {
         self.after = after
         self.through = through
@@ -80,6 +70,46 @@ public struct PageQuery: Sendable {
         self.maxBytes = maxBytes
         self.maxScanned = maxScanned
         self.knowledgeOf = knowledgeOf
-        self.include = include
+        self.filter = filter
+    }
+}
+
+/// One push as the exchange checked it, for ``HubStorage/take(_:)``.
+public struct PushPlan: Sendable {
+    /// The versions to store, in causal order, without receipts.
+    public var versions: [Version]
+    /// The replica that pushed them.
+    public var pusher: ReplicaID
+    /// How each version the hub does not hold yet is admitted.
+    public var policy: AdmissionPolicy
+    /// Versions claiming another origin than the pusher whose signature fails: kept apart, never
+    /// stored at their origin's dot.
+    public var forged: [(version: Version, reason: SetAsideReason)]
+
+    public init(
+        versions: [Version], pusher: ReplicaID, policy: AdmissionPolicy,
+        forged: [(version: Version, reason: SetAsideReason)] = []
+    ) {
+        self.versions = versions
+        self.pusher = pusher
+        self.policy = policy
+        self.forged = forged
+    }
+}
+
+/// What ``HubStorage/take(_:)`` did.
+public struct PushReport: Sendable {
+    /// What storing the versions did.
+    public var applied: ApplyReport
+    /// How many field-by-field merges the hub wrote.
+    public var merged: Int
+    /// The versions pushed again that the hub already held set aside, with why (a lost answer: the
+    /// pusher is told again).
+    public var heldAside: [Dot: SetAsideReason]
+
+    public init(applied: ApplyReport, merged: Int = 0, heldAside: [Dot: SetAsideReason] = [:]) {
+        self.applied = applied
+        self.merged = merged
+        self.heldAside = heldAside
     }
 }

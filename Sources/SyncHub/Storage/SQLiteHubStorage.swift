@@ -43,33 +43,40 @@ public struct SQLiteHubStorage: HubStorage {
         return SQLiteHubStorage(store: store)
     }
 
-    public func apply(
-        _ versions: [Version], from peer: ReplicaID,
-        admit: @escaping @Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission
-    ) async throws -> ApplyReport {
-        let store = self.store
-        let pushed = Dictionary(versions.map { ($0.dot, $0) }, uniquingKeysWith: { first, _ in first })
+    public func take(_ push: PushPlan) async throws -> PushReport {
+        let (store, writer) = (self.store, self.writer)
+        let pushed = Dictionary(push.versions.map { ($0.dot, $0) }, uniquingKeysWith: { first, _ in first })
         return try await offload {
             let now = store.now()
-            // What the hub sets aside is audited in the same transaction, within the pusher's hourly limit.
             let limit = store.deviceEntriesPerHour
-            return try store.apply(versions, from: peer, admit: admit, implausible: .refuse) { context in
-                for (dot, reason) in context.report.setAside.sorted(by: { $0.key < $1.key }) {
-                    var detail = ["code": reason.code.rawValue, "reason": reason.detail]
-                    if let version = pushed[dot] {
-                        detail = ReplicaStore.quarantineDetail(version, reason: reason)
-                    }
+            let (applied, outcome) = try store.apply(
+                push.versions, from: push.pusher, admit: push.policy.decide, implausible: .refuse
+            ) { context in
+                try store.quarantineForeign(in: context, push.forged, pushedBy: push.pusher)
+                // What the hub sets aside is audited within the pusher's hourly limit.
+                let report = context.report
+                for (dot, reason) in report.setAside.sorted(by: { $0.key < $1.key }) {
+                    let detail = pushed[dot].map { ReplicaStore.quarantineDetail($0, reason: reason) }
+                        ?? ["code": reason.code.rawValue, "reason": reason.detail]
                     try context.appendDeviceAudit(
-                        device: peer, action: .quarantined, subject: dot.description, detail: detail, at: now, limit: limit)
+                        device: push.pusher, action: .quarantined, subject: dot.description, detail: detail, at: now,
+                        limit: limit)
                 }
+                let implausible = push.versions.compactMap { version in
+                    report.implausible[version.dot].map { (version: version, reason: $0) }
+                }
+                try store.quarantineForeign(in: context, implausible, pushedBy: push.pusher)
+                let unmerged = Set(report.refused + report.forks).union(report.setAside.keys)
+                let conflicts = Set(push.versions.filter { !unmerged.contains($0.dot) }.map(\.key))
+                let merged = try store.mergeFieldwise(in: context, conflicts, as: writer).count
+                // Pushed again after a lost answer: what the hub holds of them set aside is told again.
+                let answered = Set(report.setAside.keys).union(report.refused).union(report.forks)
+                let heldAside = report.alreadyHeld > 0
+                    ? try context.setAsideReasons(of: push.versions.map(\.dot).filter { !answered.contains($0) }) : [:]
+                return (merged, heldAside)
             }
+            return PushReport(applied: applied, merged: outcome.0, heldAside: outcome.1)
         }
-    }
-
-    public func mergeFieldwise(_ keys: Set<DocumentKey>) async throws -> Int {
-        let store = self.store
-        let writer = self.writer
-        return try await offload { try store.mergeFieldwise(keys, audited: true, as: writer).count }
     }
 
     public func counts() async throws -> HubCounts? {
@@ -87,7 +94,7 @@ public struct SQLiteHubStorage: HubStorage {
         return try await offload {
             try store.feedPage(
                 after: query.after, through: query.through, limit: query.limit, maxBytes: query.maxBytes,
-                maxScanned: query.maxScanned, knowledgeOf: query.knowledgeOf, include: query.include)
+                maxScanned: query.maxScanned, knowledgeOf: query.knowledgeOf, include: query.filter.includes)
         }
     }
 
