@@ -211,20 +211,27 @@ extension ReplicaStore {
                         SELECT 1 FROM versions v WHERE v.origin = attachment_names.origin
                             AND v.collection = attachment_names.collection AND v.document_id = attachment_names.document_id)
                     """)
-            try db.execute(
-                sql: """
-                    DELETE FROM attachments WHERE NOT (added_here = 1 AND sent = 0)
-                        AND NOT EXISTS (SELECT 1 FROM attachment_names n WHERE n.sha256 = attachments.sha256)
-                    """)
-            let erased = db.changesCount
-            try db.execute(
-                sql: """
-                    DELETE FROM attachment_chunks WHERE hash NOT IN (
-                        SELECT j.value FROM attachments a, json_each(a.chunks) j)
-                    """)
-            if erased > 0 || db.changesCount > 0 { Self.eraseFreedPagesAfterCommit(db) }
-            return erased
+            let erased = try Self.eraseUnnamedFiles(db)
+            if erased.attachments > 0 || erased.chunks > 0 { Self.eraseFreedPagesAfterCommit(db) }
+            return erased.attachments
         }
+    }
+
+    /// In the current transaction, deletes the attachments `attachment_names` no longer lists,
+    /// unless attached here and not yet confirmed by the hub, then the chunks no manifest uses.
+    static func eraseUnnamedFiles(_ db: Database) throws -> (attachments: Int, chunks: Int) {
+        try db.execute(
+            sql: """
+                DELETE FROM attachments WHERE NOT (added_here = 1 AND sent = 0)
+                    AND NOT EXISTS (SELECT 1 FROM attachment_names n WHERE n.sha256 = attachments.sha256)
+                """)
+        let attachments = db.changesCount
+        try db.execute(
+            sql: """
+                DELETE FROM attachment_chunks WHERE hash NOT IN (
+                    SELECT j.value FROM attachments a, json_each(a.chunks) j)
+                """)
+        return (attachments, db.changesCount)
     }
 
     /// What waits to move of attachments: files attached here the hub has not confirmed (count,

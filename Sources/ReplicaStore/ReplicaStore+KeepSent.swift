@@ -29,11 +29,12 @@ extension ReplicaStore {
         }
     }
 
-    /// Drops the bodies the setting no longer keeps now (what the end of a sync does); returns how
-    /// many were dropped.
+    /// Drops the bodies the setting no longer keeps now, and the attachments only they named (what
+    /// the end of a sync does, once the attachments moved); returns how many bodies were dropped.
     @discardableResult
     public func dropAcknowledgedBodies() throws -> Int {
-        try write { db in try Self.dropAcknowledgedBodies(db) }
+        try indexAttachmentNames()
+        return try write { db in try Self.dropAcknowledgedBodies(db) }
     }
 
     static func keepSent(_ db: Database) throws -> KeepSent {
@@ -47,6 +48,7 @@ extension ReplicaStore {
     /// siblings are what `conflicts resolve` chooses between; they drop once it is resolved and the
     /// resolution is acknowledged). A drop erases the text from the files once the transaction
     /// commits (``eraseFreedPagesAfterCommit(_:)``; with `erasing` false the caller checkpoints).
+    /// The attachments that only dropped bodies name go too (``dropUnkeptAttachments(_:)``).
     static func dropAcknowledgedBodies(_ db: Database, erasing: Bool = true) throws -> Int {
         let keep = try keepSent(db)
         guard keep != .all else { return 0 }
@@ -71,8 +73,25 @@ extension ReplicaStore {
             try statement.execute(arguments: [origin.hex, Int64(min(counter, Dot.maxCounter)), own.hex])
             dropped += db.changesCount
         }
-        if dropped > 0, erasing { eraseFreedPagesAfterCommit(db) }
+        let files = try dropUnkeptAttachments(db)
+        if dropped > 0 || files > 0, erasing { eraseFreedPagesAfterCommit(db) }
         return dropped
+    }
+
+    /// In the current transaction, erases the attachments that only dropped bodies name (an own
+    /// file the hub has not confirmed yet stays until it has): a name stays while a version of its
+    /// document by its origin keeps a body. A name indexed from no body is never made again, so
+    /// what is erased is not fetched again. Returns how many attachments and chunks went.
+    static func dropUnkeptAttachments(_ db: Database) throws -> Int {
+        try db.execute(
+            sql: """
+                DELETE FROM attachment_names WHERE NOT EXISTS (
+                    SELECT 1 FROM versions v WHERE v.origin = attachment_names.origin
+                        AND v.collection = attachment_names.collection AND v.document_id = attachment_names.document_id
+                        AND v.body IS NOT NULL AND v.body_dropped = 0)
+                """)
+        let erased = try eraseUnnamedFiles(db)
+        return erased.attachments + erased.chunks
     }
 
     /// Once the current transaction (a sync's answer being saved) commits, drops in a transaction
@@ -81,12 +100,14 @@ extension ReplicaStore {
     static func dropAcknowledgedBodiesAfterCommit(_ db: Database) throws {
         guard try keepSent(db) != .all else { return }
         db.afterNextTransaction(onCommit: { db in
-            var dropped = 0
+            var erased = false
             try? db.inTransaction(.immediate) {
-                dropped = try dropAcknowledgedBodies(db, erasing: false)
+                let before = db.totalChangesCount
+                _ = try dropAcknowledgedBodies(db, erasing: false)
+                erased = db.totalChangesCount > before
                 return .commit
             }
-            if dropped > 0 { _ = try? db.checkpoint(.truncate) }
+            if erased { _ = try? db.checkpoint(.truncate) }
         })
     }
 }

@@ -15,6 +15,8 @@ extension Synchronizer {
         summary.bytesSent += report.bytesSent
         summary.bytesReceived += report.bytesReceived
         if report.budgetSpent { summary.budgetSpent = true }
+        // Delete after receipt: the files the hub now confirmed, of bodies already dropped, go too.
+        if report.uploaded > 0 { try store.dropAcknowledgedBodies() }
         logger.info(
             "attachments moved",
             metadata: [

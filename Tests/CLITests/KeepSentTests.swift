@@ -99,4 +99,38 @@ struct KeepSentTests {
         let bad = try await observer.run(["config", "set", "keep", "sent=some"])
         #expect(bad.exitCode == Exit.usage, "\(bad)")
     }
+    /// Issue 16 asks delete after receipt to drop "its body and attachments". Replays the high-risk
+    /// observer's schedule with a photo: keep sent=none, a report with a photo attached, `status`
+    /// (which indexes what the reports name), one sync (the report goes, then the photo). Before the
+    /// fix the body was dropped but the photo's chunks stayed in the replica for a captor to copy,
+    /// for good once its name was indexed; now the photo goes once the hub confirmed it, and the
+    /// next sync does not fetch it back.
+    @Test("with keep sent=none the photo of a sent report goes once the hub holds it, and is not fetched again", arguments: [false, true])
+    func keepNoneDropsAttachments(encrypted: Bool) async throws {
+        let field = try EncryptedReplicaTests.Field(encrypted: encrypted)
+        try await field.initialize()
+        try await field.succeed("config", "set", "keep", "sent=none")
+        let marker = "PHOTO-OF-THE-CHECKPOINT-\(UUID().uuidString)"
+        let photo = field.sandbox.path("photo.jpg")
+        try Data(String(repeating: marker, count: 8_000).utf8).write(to: URL(fileURLWithPath: photo))
+        let unsentPhoto = field.sandbox.path("later.jpg")
+        let unsentMarker = "PHOTO-NOT-YET-SENT-\(UUID().uuidString)"
+        try Data(String(repeating: unsentMarker, count: 100).utf8).write(to: URL(fileURLWithPath: unsentPhoto))
+        try await HubFixture.withHub { hub in
+            try await field.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try hub.enrollmentCode(name: "observer"))
+            let id = try await field.succeed("put", "reports", "--body", #"{"title": "Checkpoint at the bridge"}"#).output
+            try await field.succeed("attach", "reports", id, photo)
+            try await field.succeed("status")
+            try await field.succeed("sync")
+            #expect(try Self.captorFinds([marker], in: field).isEmpty, "the sent photo is in the captor's copy")
+            let again = try await field.succeed("sync", "--json").stdout
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(again.utf8)) as? [String: Any])
+            #expect((summary["bytesReceived"] as? Int ?? .max) < 20_000, "nothing is fetched back: \(again)")
+            let later = try await field.succeed("put", "reports", "--body", #"{"title": "Written offline"}"#).output
+            try await field.succeed("attach", "reports", later, unsentPhoto)
+        }
+        let found = try Self.captorFinds([marker, unsentMarker], in: field)
+        #expect(!found.contains(marker), "the sent photo is in the captor's copy")
+        if !encrypted { #expect(found.contains(unsentMarker), "the unsent photo is kept until the hub holds it") }
+    }
 }
