@@ -7,21 +7,9 @@ import TestSupport
 /// `syncd audit list|head|verify` against a hub database file, as processes.
 @Suite("syncd audit")
 struct AuditCommandTests {
-    static let hasSQLiteShell = FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3")
-
-    /// Runs `sqlite3 PATH SQL` (the system's shell), to tamper with the file behind the hub's back.
-    static func sqlite(_ path: String, _ sql: String) throws -> Int32 {
-        let process = SpawnedProcess()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, sql]
-        try spawn(process)
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
     @Test(
         "verify: exit 0 and the sentence; one entry edited in the file: exit 65 naming it",
-        .enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+        .enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func verifyFindsATamperedEntry() async throws {
         let sandbox = try CLISandbox()
         let syncd = try CLIRunner(product: "syncd", environment: ["HOME": sandbox.directory.path])
@@ -52,9 +40,9 @@ struct AuditCommandTests {
         #expect(text.stdout.contains("#1  ") && text.stdout.contains("device.revoked  amina-laptop"))
 
         // The trigger refuses the edit; an attacker with the file drops it first.
-        #expect(try Self.sqlite(path, "UPDATE audit_log SET subject = 'someone-else' WHERE seq = 2;") != 0)
-        #expect(try Self.sqlite(
-            path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET subject = 'someone-else' WHERE seq = 2;") == 0)
+        #expect(try SQLiteShell.run(path, "UPDATE audit_log SET subject = 'someone-else' WHERE seq = 2;").status != 0)
+        #expect(try SQLiteShell.run(
+            path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET subject = 'someone-else' WHERE seq = 2;").status == 0)
 
         let broken = try await syncd.run(["audit", "verify", "--db", path])
         #expect(!broken.signaled && broken.exitCode == 65, "\(broken)")
@@ -71,7 +59,7 @@ struct AuditCommandTests {
     /// hash after it recomputed passed `verify` before the hub signed its entries.
     @Test(
         "verify: an entry rewritten with its hashes recomputed exits 65 naming it, by signature",
-        .enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+        .enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func verifyFindsRecomputedHashes() async throws {
         let sandbox = try CLISandbox()
         let syncd = try CLIRunner(product: "syncd", environment: ["HOME": sandbox.directory.path])
@@ -91,7 +79,7 @@ struct AuditCommandTests {
                 hash = \(Self.blob(entries[index].hash)) WHERE seq = \(index + 1);
                 """
         }
-        #expect(try Self.sqlite(path, sql) == 0)
+        #expect(try SQLiteShell.run(path, sql).status == 0)
         let broken = try await syncd.run(["audit", "verify", "--db", path])
         #expect(!broken.signaled && broken.exitCode == 65, "\(broken)")
         #expect(
@@ -101,7 +89,7 @@ struct AuditCommandTests {
 
     @Test(
         "head prints #N HASH; verify --head: found exit 0, cut before the head exit 66, malformed exit 64",
-        .enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+        .enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func headAndVerifyAgainstIt() async throws {
         let sandbox = try CLISandbox()
         let syncd = try CLIRunner(product: "syncd", environment: ["HOME": sandbox.directory.path])
@@ -132,7 +120,7 @@ struct AuditCommandTests {
             DROP TRIGGER audit_log_no_delete; DROP TRIGGER audit_signatures_no_delete;
             DELETE FROM audit_log WHERE seq = 3; DELETE FROM audit_signatures WHERE seq = 3;
             """
-        #expect(try Self.sqlite(path, cut) == 0)
+        #expect(try SQLiteShell.run(path, cut).status == 0)
         let plain = try await syncd.run(["audit", "verify", "--db", path])
         #expect(plain.succeeded, "\(plain)")
         let missing = try await syncd.run(["audit", "verify", "--db", path, "--head", Self.hex(newest.hash)])

@@ -94,10 +94,10 @@ struct BadInputTests {
 
     @Test(
         "another program's SQLite database is not a replica (70) and stays byte for byte as it was",
-        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "needs the sqlite3 command"))
+        .enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 command"))
     func foreignDatabase() async throws {
         let sandbox = try CLISandbox()
-        let sqlite = CLIRunner(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"))
+        let sqlite = CLIRunner(executable: URL(fileURLWithPath: SQLiteShell.path))
         let made = try await sqlite.run([
             sandbox.replicaPath, "CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('someone');",
         ])

@@ -121,7 +121,7 @@ struct EncryptedReplicaTests {
     /// with exit 74 instead of listing that version; the sentence also ended in "..".
     @Test(
         "verify lists a version whose sealed body does not open, with exit 65; reading it fails in one sentence",
-        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "needs the sqlite3 shell"))
+        .enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func alteredSealedBody() async throws {
         let field = try Field()
         try await field.initialize()

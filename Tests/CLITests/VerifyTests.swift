@@ -5,20 +5,9 @@ import TestSupport
 /// `fieldcli verify`: every version checked against its author's key.
 @Suite("fieldcli verify")
 struct VerifyTests {
-    /// Runs `sqlite3 PATH SQL` (the system's command line shell), for tampering with a replica
-    /// behind the program's back.
-    static func sqlite(_ path: String, _ sql: String) throws {
-        let process = SpawnedProcess()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, sql]
-        try spawn(process)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-    }
-
     @Test("all versions verify: exit 0; a body byte changed in SQLite: listed with its dot and document, exit 65")
     func findsATamperedVersion() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "needs the sqlite3 shell")
+        try #require(SQLiteShell.isInstalled, "needs the sqlite3 shell")
         let sandbox = try CLISandbox()
         try await sandbox.initialize()
         let kept = try await sandbox.put("reports", #"{"title":"Road blocked"}"#)
@@ -65,6 +54,6 @@ struct VerifyTests {
         let body = sealed
             ? "CAST(substr(body, 1, length(body) - 1) || CASE WHEN substr(body, -1) = X'00' THEN X'01' ELSE X'00' END AS BLOB)"
             : "CAST(replace(CAST(body AS TEXT), 'Shots', 'Shote') AS BLOB)"
-        try sqlite(path, "UPDATE versions SET body = \(body) WHERE document_id = '\(id)';")
+        #expect(try SQLiteShell.run(path, "UPDATE versions SET body = \(body) WHERE document_id = '\(id)';").status == 0)
     }
 }

@@ -7,23 +7,6 @@ import TestSupport
 /// The hub's audit log in the replica file: append-only, chained, written with the events it records.
 @Suite("Audit log")
 struct AuditLogTests {
-    /// Runs `sqlite3 PATH SQL` (the system's shell), behind the store's back; returns its exit
-    /// status and what it printed on stderr.
-    static func sqlite(_ path: String, _ sql: String) throws -> (status: Int32, stderr: String) {
-        let process = SpawnedProcess()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, sql]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try spawn(process)
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stderr, as: UTF8.self))
-    }
-
-    static let hasSQLiteShell = FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3")
-
     /// Gives out a code for `name` and enrolls a new device with it; returns the device's id.
     static func enroll(_ hub: ReplicaStore, name: String) throws -> ReplicaID {
         let code = Data((name + "-code").utf8)
@@ -68,27 +51,27 @@ struct AuditLogTests {
         }
     }
 
-    @Test(.enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+    @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func updatesAndDeletesAreRefused() async throws {
         try await TemporaryReplica.withReplica { hub in
             try hub.appendAudit(actor: "operator", action: .revoked, subject: "a")
-            let update = try Self.sqlite(hub.path, "UPDATE audit_log SET subject = 'b';")
+            let update = try SQLiteShell.run(hub.path, "UPDATE audit_log SET subject = 'b';")
             #expect(update.status != 0)
             #expect(update.stderr.contains("the audit log is append-only"))
-            let delete = try Self.sqlite(hub.path, "DELETE FROM audit_log;")
+            let delete = try SQLiteShell.run(hub.path, "DELETE FROM audit_log;")
             #expect(delete.status != 0)
             #expect(delete.stderr.contains("the audit log is append-only"))
             #expect(try Self.entries(hub).map(\.subject) == ["a"])
         }
     }
 
-    @Test(.enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+    @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func tamperingIsFound() async throws {
         try await TemporaryReplica.withReplica { hub in
             for name in ["a", "b", "c"] { try hub.appendAudit(actor: "operator", action: .revoked, subject: name) }
-            #expect(try Self.sqlite(hub.path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET subject = 'z' WHERE seq = 2;").status == 0)
+            #expect(try SQLiteShell.run(hub.path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET subject = 'z' WHERE seq = 2;").status == 0)
             #expect(try hub.verifyAuditChain().verdict == .broken(AuditChainBreak(sequence: 2, problem: .hashMismatch)))
-            #expect(try Self.sqlite(hub.path, "UPDATE audit_log SET detail = 'not json' WHERE seq = 1;").status == 0)
+            #expect(try SQLiteShell.run(hub.path, "UPDATE audit_log SET detail = 'not json' WHERE seq = 1;").status == 0)
             #expect(try hub.verifyAuditChain().verdict == .broken(AuditChainBreak(sequence: 1, problem: .unreadable)))
             #expect(throws: StoreError.self) { try hub.auditEntries(after: 0, limit: 10) }
         }

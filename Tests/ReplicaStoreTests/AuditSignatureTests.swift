@@ -9,7 +9,6 @@ import TestSupport
 /// found; a head kept elsewhere finds a log cut short.
 @Suite("Audit signatures")
 struct AuditSignatureTests {
-    static let hasSQLiteShell = AuditLogTests.hasSQLiteShell
 
     static func blob(_ data: Data) -> String { "X'" + data.map { String(format: "%02x", $0) }.joined() + "'" }
 
@@ -43,7 +42,7 @@ struct AuditSignatureTests {
 
     /// The regression of issue 10 §5: an entry changed in the file and every hash after it
     /// recomputed verified as intact before entries were signed.
-    @Test(.enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+    @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func rewritingTheDatabaseWithRecomputedHashesIsFound() async throws {
         try await TemporaryReplica.withReplica { hub in
             var entries = try Self.fill(hub, 4)
@@ -51,7 +50,7 @@ struct AuditSignatureTests {
                 AuditChain.Position(sequence: 4, hash: entries[3].hash, count: 4)))
             entries[1].subject = "someone-else"
             Self.rechain(&entries, from: 1)
-            #expect(try AuditLogTests.sqlite(hub.path, Self.rewrite(entries[1...])).status == 0)
+            #expect(try SQLiteShell.run(hub.path, Self.rewrite(entries[1...])).status == 0)
             #expect(try hub.verifyAuditChain().verdict == .broken(AuditChainBreak(sequence: 2, problem: .badSignature)))
 
             // Signing the rewritten entries with a key of one's own does not help either.
@@ -61,37 +60,37 @@ struct AuditSignatureTests {
                 let signature = try other.signature(for: AuditEntry.signedBytes(hash: entry.hash))
                 sql += "UPDATE audit_signatures SET signature = \(Self.blob(signature)) WHERE seq = \(entry.sequence); "
             }
-            #expect(try AuditLogTests.sqlite(hub.path, sql).status == 0)
+            #expect(try SQLiteShell.run(hub.path, sql).status == 0)
             #expect(try hub.verifyAuditChain().verdict == .broken(AuditChainBreak(sequence: 2, problem: .badSignature)))
         }
     }
 
     /// Putting one's own public key into the database to go with one's own signatures: the key
     /// file beside the database no longer matches, and the hub's database does not open.
-    @Test(.enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+    @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func replacingTheHubsKeyInTheDatabaseIsRefused() async throws {
         try await TemporaryReplica.withFolder { folder in
             let hub = try folder.create("hub")
             _ = try Self.fill(hub, 2)
             let sql = "UPDATE replica SET public_key = \(Self.blob(DeviceKey().publicKey.rawRepresentation));"
-            #expect(try AuditLogTests.sqlite(hub.path, sql).status == 0)
+            #expect(try SQLiteShell.run(hub.path, sql).status == 0)
             #expect(throws: StoreError.self) { try folder.open("hub") }
         }
     }
 
-    @Test(.enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+    @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func aRemovedSignatureIsFound() async throws {
         try await TemporaryReplica.withReplica { hub in
             _ = try Self.fill(hub, 3)
             let sql = "DROP TRIGGER audit_signatures_no_delete; DELETE FROM audit_signatures WHERE seq = 2;"
-            #expect(try AuditLogTests.sqlite(hub.path, sql).status == 0)
+            #expect(try SQLiteShell.run(hub.path, sql).status == 0)
             #expect(try hub.verifyAuditChain().verdict == .broken(AuditChainBreak(sequence: 2, problem: .missingSignature)))
         }
     }
 
     /// Entries written before this version (format 1, no signature) are kept as they are:
     /// nothing is signed retroactively, and verify reports where signing began.
-    @Test(.enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+    @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func entriesFromBeforeSigningStayUnsignedAndTheLogGoesOnSigned() async throws {
         try await TemporaryReplica.withReplica { hub in
             var previous = AuditEntry.genesisHash
@@ -107,7 +106,7 @@ struct AuditSignatureTests {
                     """
                 previous = entry.hash
             }
-            #expect(try AuditLogTests.sqlite(hub.path, sql).status == 0)
+            #expect(try SQLiteShell.run(hub.path, sql).status == 0)
             let added = try Self.fill(hub, 2)
             #expect(added.map(\.format) == [.unsigned, .unsigned, .unsigned, .signed, .signed])
             #expect(added.prefix(3).allSatisfy { $0.signature == nil })
@@ -124,7 +123,7 @@ struct AuditSignatureTests {
     /// The migration itself: a hub file from before `v8-audit-signatures` (its schema taken back
     /// with the `sqlite3` shell) with entries in it is opened by this version: the old entries stay
     /// as they were, unsigned, and what is written afterwards is signed.
-    @Test(.enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+    @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func aHubFromBeforeSigningMigrates() async throws {
         try await TemporaryReplica.withFolder { folder in
             let hub = try folder.create("hub")
@@ -145,7 +144,7 @@ struct AuditSignatureTests {
                     """
                 previous = entry.hash
             }
-            let shell = try AuditLogTests.sqlite(hub.path, sql)
+            let shell = try SQLiteShell.run(hub.path, sql)
             #expect(shell.status == 0, "\(shell.stderr)")
             let migrated = try folder.open("hub")
             try migrated.appendAudit(actor: ReplicaStore.operatorActor, action: .revoked, subject: "new")
@@ -184,7 +183,7 @@ struct AuditSignatureTests {
 
     /// A head kept elsewhere: the log cut back to before it is found, even when the hub (with
     /// its key) goes on writing afterwards; cut back to after it, it still verifies.
-    @Test(.enabled(if: hasSQLiteShell, "needs the sqlite3 shell"))
+    @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func aHeadKeptElsewhereFindsALogCutShort() async throws {
         try await TemporaryReplica.withReplica { hub in
             let entries = try Self.fill(hub, 5)
@@ -193,13 +192,13 @@ struct AuditSignatureTests {
             #expect(try hub.verifyAuditChain().head == .notGiven)
 
             let cutAfter = "DROP TRIGGER audit_log_no_delete; DROP TRIGGER audit_signatures_no_delete; DELETE FROM audit_log WHERE seq > 4; DELETE FROM audit_signatures WHERE seq > 4;"
-            #expect(try AuditLogTests.sqlite(hub.path, cutAfter).status == 0)
+            #expect(try SQLiteShell.run(hub.path, cutAfter).status == 0)
             let shorter = try hub.verifyAuditChain(head: head)
             #expect(shorter.head == .found(sequence: 4))
             #expect(shorter.verdict == .intact(AuditChain.Position(sequence: 4, hash: head, count: 4)))
 
             let cutBefore = "DELETE FROM audit_log WHERE seq > 2; DELETE FROM audit_signatures WHERE seq > 2;"
-            #expect(try AuditLogTests.sqlite(hub.path, cutBefore).status == 0)
+            #expect(try SQLiteShell.run(hub.path, cutBefore).status == 0)
             _ = try Self.fill(hub, 3)
             let rewritten = try hub.verifyAuditChain(head: head)
             guard case .intact = rewritten.verdict else {

@@ -12,7 +12,7 @@ struct SetAsideCodeTests {
     /// shell) holds one version of each reason sentence the earlier builds wrote: the migration gives
     /// each its code, and what is decided by code (taking a rejected version back, counting the
     /// versions set aside apart from forgotten ones) works on the migrated rows.
-    @Test(.enabled(if: AuditLogTests.hasSQLiteShell, "needs the sqlite3 shell"))
+    @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func reasonsWrittenBeforeCodesGetTheirCodes() async throws {
         let sentences: [(String, SetAsideReason.Code)] = [
             ("implausible context: it names a version nobody holds", .implausibleContext),
@@ -35,7 +35,7 @@ struct SetAsideCodeTests {
                 let quoted = sentence.replacingOccurrences(of: "'", with: "''")
                 sql += "UPDATE versions SET set_aside_reason = '\(quoted)' WHERE counter = \(version.dot.counter);"
             }
-            let shell = try AuditLogTests.sqlite(store.path, sql)
+            let shell = try SQLiteShell.run(store.path, sql)
             #expect(shell.status == 0, "\(shell.stderr)")
 
             let migrated = try folder.open("field")

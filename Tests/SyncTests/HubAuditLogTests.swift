@@ -77,17 +77,17 @@ struct HubAuditLogTests {
     /// field-by-field merge it causes commit together. Replays a hub whose merge fails (here an
     /// injected trigger refuses the merge's audit entry): before, the push had already committed
     /// on its own and the merge was lost; now nothing of the push is kept, and it is pushed again.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "needs the sqlite3 shell"))
+    @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func aPushAndTheMergeItCausesCommitTogether() async throws {
         try await TemporaryReplica.withReplicas(3) { stores in
             let (hub, a, b) = (stores[0], stores[1], stores[2])
             let storage = SQLiteHubStorage(store: hub)
             let (key, _, editB) = try Self.concurrentSituationEdits(hub: hub, a, b)
             let forged = try a.write(StoreFixtures.put("forged", "x"))
-            try Self.sqlite(hub.path, """
+            try #require(try SQLiteShell.run(hub.path, """
                 CREATE TRIGGER refuse_merges BEFORE INSERT ON audit_log WHEN NEW.action = 'document.resolved'
                 BEGIN SELECT RAISE(ABORT, 'injected'); END;
-                """)
+                """).status == 0)
             let plan = PushPlan(
                 versions: [editB], pusher: b.replicaID, policy: .inOrder,
                 forged: [(forged, SetAsideReason(.badSignature, "bad signature: injected"))])
@@ -97,21 +97,12 @@ struct HubAuditLogTests {
             #expect(try hub.foreignQuarantineCount() == 0)
             #expect(try hub.auditEntryCount() == 0)
 
-            try Self.sqlite(hub.path, "DROP TRIGGER refuse_merges;")
+            try #require(try SQLiteShell.run(hub.path, "DROP TRIGGER refuse_merges;").status == 0)
             let report = try await storage.take(plan)
             #expect(report.merged == 1)
             #expect(try hub.foreignQuarantineCount() == 1)
             #expect(try hub.document(key)?.isConflicted == false)
         }
-    }
-
-    static func sqlite(_ path: String, _ sql: String) throws {
-        let process = SpawnedProcess()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, sql]
-        try spawn(process)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "sqlite3 \(sql)")
     }
 }
 
