@@ -41,6 +41,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Records",
+            dependencies: ["SyncEngine", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "AtRest",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -50,13 +55,13 @@ let package = Package(
         ),
         .target(
             name: "ReplicaStore",
-            dependencies: ["SyncEngine", "AtRest", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["SyncEngine", "Records", "AtRest", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "SyncClient",
             dependencies: [
-                "SyncEngine", "ReplicaStore",
+                "SyncEngine", "Records", "ReplicaStore",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -72,7 +77,7 @@ let package = Package(
         .target(
             name: "SyncHub",
             dependencies: [
-                "SyncEngine", "ReplicaStore",
+                "SyncEngine", "Records", "ReplicaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -88,7 +93,7 @@ let package = Package(
         .target(
             name: "HubConsole",
             dependencies: [
-                "SyncEngine", "ReplicaStore", "SyncHub", "AtRest",
+                "SyncEngine", "Records", "ReplicaStore", "SyncHub", "AtRest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -108,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "syncd",
             dependencies: [
-                "SyncHub", "SyncClient", "SyncCommandLine", "ReplicaStore", "AtRest", "HubConsole",
+                "Records", "SyncHub", "SyncClient", "SyncCommandLine", "ReplicaStore", "AtRest", "HubConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "fieldcli",
             dependencies: [
-                "SyncEngine", "ReplicaStore", "AtRest", "SyncClient", "SyncCommandLine",
+                "SyncEngine", "Records", "ReplicaStore", "AtRest", "SyncClient", "SyncCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -127,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "vigil-bench",
             dependencies: [
-                "SyncEngine", "ReplicaStore", "SyncClient", "SyncHub", "AtRest",
+                "SyncEngine", "Records", "ReplicaStore", "SyncClient", "SyncHub", "AtRest",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -148,9 +153,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "RecordsTests",
+            dependencies: ["Records", "SyncEngine", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ReplicaStoreTests",
             dependencies: [
-                "ReplicaStore", "AtRest", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "ReplicaStore", "Records", "AtRest", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -158,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "SyncTests",
             dependencies: [
-                "TestSupport", "SyncHub", "SyncClient", "syncd", "fieldcli",
+                "TestSupport", "Records", "SyncHub", "SyncClient", "syncd", "fieldcli",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -166,7 +176,7 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
-                "TestSupport", "HubConsole", "SyncHub", "SyncClient", "ReplicaStore", "SyncEngine", "syncd",
+                "TestSupport", "HubConsole", "SyncHub", "SyncClient", "ReplicaStore", "SyncEngine", "Records", "syncd",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -174,6 +184,6 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "fieldcli", "syncd"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Records", "fieldcli", "syncd"], swiftSettings: swiftSettings),
     ]
 )

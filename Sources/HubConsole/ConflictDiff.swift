@@ -1,5 +1,6 @@
 import Foundation
 import SyncEngine
+import Records
 
 /// A conflicted document's siblings laid side by side, field by field, and the body an operator's
 /// merge makes of them. Pure: no I/O.

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import ReplicaStore
 import SyncEngine
+import Records
 
 /// The filtered observations as GeoJSON (RFC 7946), streamed a step at a time like the CSV export.
 extension HubConsole {

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import ReplicaStore
 import SyncEngine
+import Records
 
 extension HubConsole {
     /// The login form, with a fresh CSRF token in a cookie and in the form (before any session).

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import ReplicaStore
 import SyncEngine
+import Records
 import SyncHub
 
 /// Observations and warnings: filtered lists read a page of documents at a time, and the

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import ReplicaStore
 import SyncEngine
+import Records
 
 /// The map of the filtered observations: an inline SVG drawn by the hub, points on a plain
 /// latitude/longitude grid (equirectangular) over the outlines of the countries in view (from

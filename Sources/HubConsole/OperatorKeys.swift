@@ -5,6 +5,7 @@ import Foundation
 import ReplicaStore
 import Synchronization
 import SyncEngine
+import Records
 
 /// An operator's own X25519 private key at rest: in a ChaChaPoly box under a key derived from
 /// their password with scrypt (a salt of its own, apart from the password hash's), stored as

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import SyncEngine
+import Records
 
 /// Logins whose password was right and that wait for the operator's TOTP code: kept in memory
 /// only (a restart asks for the password again), a few minutes each, a few tries each, at most

@@ -1,4 +1,5 @@
 public import SyncEngine
+import Records
 import Foundation
 import GRDB
 

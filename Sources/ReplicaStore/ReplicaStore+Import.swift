@@ -1,5 +1,6 @@
 public import Foundation
 public import SyncEngine
+public import Records
 import GRDB
 import Synchronization
 

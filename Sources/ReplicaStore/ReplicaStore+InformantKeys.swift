@@ -1,5 +1,6 @@
 public import Foundation
 public import SyncEngine
+public import Records
 import GRDB
 
 /// Why an informant-key step of the store did not happen; the code says why, never a key.

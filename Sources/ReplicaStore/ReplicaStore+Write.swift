@@ -1,5 +1,6 @@
 import Foundation
 public import SyncEngine
+import Records
 import GRDB
 
 extension ReplicaStore {

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import ReplicaStore
-public import SyncEngine
+import SyncEngine
+public import Records
 
 /// A link that can fetch the network's informant key statement from the hub.
 public protocol InformantKeyTransport: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import ReplicaStore
 public import SyncEngine
+import Records
 
 /// The hub's side of one exchange, with no HTTP in it: applies the push in one transaction, then
 /// answers the hub's knowledge delta, the rejections, and one page of what the client lacks.

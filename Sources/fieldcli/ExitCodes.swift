@@ -2,6 +2,7 @@ import ArgumentParser
 import ReplicaStore
 import SyncCommandLine
 import SyncEngine
+import Records
 
 /// The exit codes of `fieldcli`, one per kind of failure, so scripts can tell them apart.
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import SyncEngine
+import Records
 
 /// Realistic incident reports for benchmarks: about 600 bytes of JSON each, drawn from a seeded
 /// generator so that every run measures the same bytes.

@@ -3,6 +3,7 @@ import HubConsole
 import ReplicaStore
 import SyncClient
 import SyncEngine
+import Records
 import SyncHub
 import Testing
 import TestSupport

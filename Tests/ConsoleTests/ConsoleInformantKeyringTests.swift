@@ -2,6 +2,7 @@ import Foundation
 @testable import HubConsole
 @testable import ReplicaStore
 import SyncEngine
+import Records
 import Testing
 import TestSupport
 

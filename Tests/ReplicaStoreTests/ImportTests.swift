@@ -2,6 +2,7 @@ import AtRest
 import Foundation
 @testable import ReplicaStore
 import SyncEngine
+import Records
 import Synchronization
 import Testing
 import TestSupport

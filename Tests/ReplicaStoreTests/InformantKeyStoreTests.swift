@@ -1,6 +1,7 @@
 import Foundation
 @testable import ReplicaStore
 import SyncEngine
+import Records
 import Testing
 import TestSupport
 

@@ -16,6 +16,9 @@ public struct CollectionName: Hashable, Comparable, Sendable, CustomStringConver
         rawValue = text
     }
 
+    /// A name of this package's own, known to satisfy the rule (the record kinds' collections).
+    package init(known text: String) { rawValue = text }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         guard let name = CollectionName(try container.decode(String.self)) else {

@@ -68,7 +68,7 @@ extension UInt8 {
 
 extension Array where Element == UInt8 {
     /// Lowercase hexadecimal digits of the bytes.
-    var hexString: String {
+    package var hexString: String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(count * 2)

@@ -1,31 +1,31 @@
-import Foundation
+package import Foundation
 import Crypto
 
 /// The signed bytes of a statement a hub makes with its key: a domain tag, then fixed-width
 /// fields in a fixed order, so that no two statements of different kinds or contents share bytes.
-struct SignedBytes {
-    private(set) var data: Data
+package struct SignedBytes {
+    package private(set) var data: Data
 
     /// Starts with the statement's domain tag (such as `vigil.cert.1`), length-prefixed.
-    init(domain: String) {
+    package init(domain: String) {
         data = Data()
         append(domain)
     }
 
     /// The 16 raw bytes of `id`.
-    mutating func append(_ id: ReplicaID) { data.append(contentsOf: id.bytes) }
+    package mutating func append(_ id: ReplicaID) { data.append(contentsOf: id.bytes) }
 
     /// Eight bytes, big-endian.
-    mutating func append(_ number: UInt64) { withUnsafeBytes(of: number.bigEndian) { data.append(contentsOf: $0) } }
+    package mutating func append(_ number: UInt64) { withUnsafeBytes(of: number.bigEndian) { data.append(contentsOf: $0) } }
 
     /// The UTF-8 bytes, after their count as four bytes big-endian.
-    mutating func append(_ text: String) {
+    package mutating func append(_ text: String) {
         let utf8 = Data(text.utf8)
         withUnsafeBytes(of: UInt32(clamping: utf8.count).bigEndian) { data.append(contentsOf: $0) }
         data.append(utf8)
     }
 
-    mutating func append(_ key: PublicDeviceKey) { data.append(key.rawRepresentation) }
+    package mutating func append(_ key: PublicDeviceKey) { data.append(key.rawRepresentation) }
 }
 
 extension PublicDeviceKey {
@@ -40,8 +40,8 @@ extension PublicDeviceKey {
 }
 
 /// Decoding helpers shared by the hub-signed statements.
-enum StatementDecoding {
-    static func signature<K: CodingKey>(_ container: KeyedDecodingContainer<K>, _ key: K) throws -> Data {
+package enum StatementDecoding {
+    package static func signature<K: CodingKey>(_ container: KeyedDecodingContainer<K>, _ key: K) throws -> Data {
         guard let data = Data(base64Encoded: try container.decode(String.self, forKey: key)), data.count == 64 else {
             throw DecodingError.dataCorruptedError(
                 forKey: key, in: container, debugDescription: "A signature is 64 bytes in base64.")
@@ -49,7 +49,7 @@ enum StatementDecoding {
         return data
     }
 
-    static func counter<K: CodingKey>(_ container: KeyedDecodingContainer<K>, _ key: K, allowZero: Bool = false) throws -> UInt64 {
+    package static func counter<K: CodingKey>(_ container: KeyedDecodingContainer<K>, _ key: K, allowZero: Bool = false) throws -> UInt64 {
         let value = try container.decode(UInt64.self, forKey: key)
         guard value <= Dot.maxCounter, allowZero || value > 0 else {
             throw DecodingError.dataCorruptedError(

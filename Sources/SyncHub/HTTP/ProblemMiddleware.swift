@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import Records
 
 /// Turns every error thrown below it into a problem+json answer, so that no bad input becomes a
 /// bare 500 and the middlewares above it (the request id) still see a response.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReplicaStore
 import SyncEngine
+import Records
 
 /// Storing files in the replica and naming them in a document's body, shared by `fieldcli attach`
 /// and `fieldcli record observation --attach`.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReplicaStore
 import SyncEngine
+import Records
 
 extension FieldCLI {
     /// `fieldcli import COLLECTION FILE`: many records at once, each checked like `put`/`record`.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReplicaStore
 import SyncEngine
+import Records
 
 extension FieldCLI {
     /// `fieldcli observations`: the incident reports on this replica as a readable table.

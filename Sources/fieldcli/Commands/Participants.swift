@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SyncEngine
+import Records
 
 extension FieldCLI {
     /// `fieldcli participants`: the network's member organisations and their focal points.

@@ -1,6 +1,7 @@
 import Foundation
 import ReplicaStore
 import SyncEngine
+import Records
 
 /// A plaintext informant reference and no informant key on this device to seal it to.
 struct InformantKeyMissing: Error, Sendable, CustomStringConvertible {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReplicaStore
 import SyncEngine
+import Records
 
 extension FieldCLI.Record {
     /// `fieldcli record observation`: an incident report from flags, prompts or a JSON file.

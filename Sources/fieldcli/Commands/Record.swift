@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReplicaStore
 import SyncEngine
+import Records
 
 extension FieldCLI {
     /// `fieldcli record <kind>`: write a checked record of the network.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SyncEngine
+import Records
 
 extension FieldCLI {
     /// `fieldcli situations`: the risk assessments on this replica.

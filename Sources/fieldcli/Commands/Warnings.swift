@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SyncEngine
+import Records
 
 extension FieldCLI {
     /// `fieldcli warnings`: the alerts on this replica and who acknowledged them.

@@ -1,6 +1,7 @@
 import Foundation
 import ReplicaStore
 import SyncEngine
+import Records
 
 /// The readable default output: times, dots, bodies and documents as text for people.
 enum Rendering {

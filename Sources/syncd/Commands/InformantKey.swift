@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReplicaStore
 import SyncEngine
+import Records
 
 extension Syncd {
     /// `syncd informant-key`: the network's informant key, to which devices seal informant references.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import Records
 
 /// `--log-level`, and the one place the daemon's log output is set up.
 struct LoggingOptions: ParsableArguments {

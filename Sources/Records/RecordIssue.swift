@@ -1,3 +1,5 @@
+public import SyncEngine
+
 /// One broken rule in a record: which field, what it holds (never the text of a sensitive or
 /// free-text field), and what is allowed there.
 public struct RecordIssue: Sendable, Hashable, CustomStringConvertible {

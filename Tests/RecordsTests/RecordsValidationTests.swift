@@ -1,5 +1,6 @@
 import Foundation
 import SyncEngine
+import Records
 import Testing
 
 /// One broken rule: the edit that breaks it and the field path the issue must name.

@@ -1,4 +1,5 @@
 import Foundation
+import SyncEngine
 
 /// Collects the issues of one body while its fields are read.
 final class IssueLog {

@@ -1,5 +1,6 @@
 public import Foundation
 import Crypto
+public import SyncEngine
 
 /// The public half of the network's informant key (X25519): devices seal informant references
 /// to it. Its id is the first 8 bytes of the SHA-256 of the key, as 16 hexadecimal digits.

@@ -1,4 +1,5 @@
 public import Foundation
+public import SyncEngine
 
 /// A hub's statement that `publicKey` is the network's informant key: devices seal informant
 /// references to it. A device takes it only when signed by the hub key it pinned at enrollment,

@@ -1,4 +1,5 @@
 public import Foundation
+public import SyncEngine
 
 /// How concurrent versions of one record are reconciled.
 public enum MergePolicy: String, Sendable, Hashable {

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// A strict RFC 8259 reader of JSON text straight into ``JSONValue``: one pass over the bytes, no
 /// `JSONSerialization`, no `Decoder`. It decides only what it can decide exactly as Foundation's
@@ -8,13 +8,13 @@ import Foundation
 /// ``maximumDepth``). The caller then takes Foundation's path, which keeps its results and its
 /// error messages as they were: this is a fast path for the bodies that are well formed, which
 /// are nearly all of them.
-enum JSONScanner {
+package enum JSONScanner {
     /// The deepest nesting of arrays and objects read here: the bodies' limit, so a body read
     /// here never breaks it.
     static let maximumDepth = MessageLimits().maxBodyDepth
 
     /// The value `data` holds, or nil when Foundation's parsers have to decide (see the type).
-    static func value(of data: Data) -> JSONValue? {
+    package static func value(of data: Data) -> JSONValue? {
         data.withUnsafeBytes { raw in
             var reader = Reader(bytes: raw.bindMemory(to: UInt8.self))
             guard let value = reader.value(depth: 0) else { return nil }

@@ -1,3 +1,5 @@
+public import SyncEngine
+
 /// Where a record sits: a country (ISO 3166-1 alpha-2) and optionally its first administrative
 /// level (ISO 3166-2 subdivision code, such as `SD-DN`). It becomes the record's partition.
 public struct Region: Sendable, Hashable, Comparable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Foundation
 import SyncEngine
+import Records
 import Testing
 
 @Suite("Records field-by-field merge")

@@ -1,3 +1,5 @@
+public import SyncEngine
+
 /// A closed list of values a record field accepts, with a label for people.
 public protocol RecordVocabulary: RawRepresentable, CaseIterable, Sendable, Hashable
 where RawValue: Sendable & Hashable {

@@ -1,4 +1,5 @@
 public import Foundation
+public import SyncEngine
 
 /// Observations flattened for analysts' tools: CSV for spreadsheets (RFC 4180) and GeoJSON for
 /// QGIS. Columns follow ACLED's names where ACLED has the field. Built from ``Observation``

@@ -1,3 +1,5 @@
+import SyncEngine
+
 /// An analyst's risk assessment of an area over a period (collection `situations`): the UN
 /// Framework's risk factors with trend, confidence and the observations they rest on, scenarios
 /// and response options (AU CEWS analysis steps), and an overall risk level.

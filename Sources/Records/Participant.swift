@@ -1,3 +1,5 @@
+public import SyncEngine
+
 /// A member organisation of the network (collection `participants`), its countries of operation,
 /// and its focal points with their roles and contacts.
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import SyncEngine
+import Records
 import TestSupport
 import Testing
 

@@ -1,4 +1,5 @@
 public import Foundation
+public import SyncEngine
 
 /// The record kinds the network shares, each with its collection, rules, partition and merge policy.
 public enum RecordKind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
@@ -33,11 +34,6 @@ public enum RecordKind: String, Sendable, Hashable, CaseIterable, CustomStringCo
     }
 
     public var description: String { rawValue }
-}
-
-extension CollectionName {
-    /// A name of this module's own, known to satisfy the rule.
-    init(known text: String) { rawValue = text }
 }
 
 /// What checking a body found: its record kind, schema version and the partition it implies.

@@ -1,4 +1,5 @@
 public import Foundation
+public import SyncEngine
 
 /// The formats a bulk import reads.
 public enum ImportFormat: String, Sendable, Hashable, CaseIterable {

@@ -1,3 +1,5 @@
+import SyncEngine
+
 /// An alert issued to the network (collection `warnings`): how urgent and severe (CAP 1.2 terms),
 /// the evidence, the recommended responses, and each recipient's acknowledgement and response —
 /// the alert-to-response gap ECOWARN and CEWS name as their greatest challenge.

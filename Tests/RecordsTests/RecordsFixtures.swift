@@ -1,5 +1,6 @@
 import Foundation
 import SyncEngine
+import Records
 import TestSupport
 
 /// Valid record bodies of every kind, and edits that break exactly one rule.

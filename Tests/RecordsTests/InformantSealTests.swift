@@ -1,5 +1,6 @@
 import Foundation
 import SyncEngine
+import Records
 import Testing
 
 /// The sealed informant reference: sealing and opening, what does not open, the record rule

@@ -129,7 +129,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    static func numberText(_ value: Double) -> String {
+    package static func numberText(_ value: Double) -> String {
         guard value.isFinite else { return "null" }
         if value.rounded() == value, abs(value) < 9.0e15 { return String(Int64(value)) }
         return "\(value)"

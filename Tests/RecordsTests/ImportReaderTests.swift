@@ -1,5 +1,6 @@
 import Foundation
 import SyncEngine
+import Records
 import Testing
 
 /// The import reader: records and bad lines of JSON lines and CSV files, by line number.

@@ -1,4 +1,5 @@
 public import Foundation
+public import SyncEngine
 
 /// The fields that never leave the restricted layer: never listed, exported or logged.
 public enum SealedFields {

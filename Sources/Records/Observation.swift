@@ -1,3 +1,5 @@
+import SyncEngine
+
 /// An incident report from the field (collection `observations`): what happened (ACLED's event
 /// vocabulary), how it was reported (ECOWARN report kinds and sectors), why it matters (UN
 /// Framework risk factors), where, and how its source is protected.
