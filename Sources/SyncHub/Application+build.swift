@@ -24,7 +24,10 @@ public func buildApplication(
     let routes = SyncRoutes<HubRequestContext>(exchange: exchange)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: MethodNotAllowedMiddleware(routes: ["/healthz": [.get, .head], "/v1/enroll": [.post], "/v1/incarnate": [.post], "/v1/sync": [.post]]))
+    router.add(middleware: MethodNotAllowedMiddleware(routes: [
+        "/healthz": [.get, .head], "/v1/enroll": [.post], "/v1/incarnate": [.post], "/v1/sync": [.post],
+        "/v1/informant-key": [.get],
+    ]))
     router.add(middleware: ChunkMethodMiddleware())
     routes.addHealth(to: router)
     EnrollRoutes(

@@ -184,6 +184,10 @@ struct HubHTTPTests {
             #expect(health.headers[.allow] == "GET, HEAD")
             let head = try await client.head("/healthz")
             #expect(head.status == .ok)
+            // Replays CI's schemathesis run (ST204): TRACE /v1/informant-key was a 404, not a 405.
+            let informantKey = try await client.execute(TestClient.Request("/v1/informant-key", method: .trace, authority: "127.0.0.1"))
+            #expect(informantKey.status == .methodNotAllowed)
+            #expect(informantKey.headers[.allow] == "GET")
         }
     }
 
