@@ -27,7 +27,7 @@ extension ReplicaStore {
         guard !owner.isEmpty else { return [:] }
         let pushers = Array(owner.keys)
         let marks = Array(repeating: "?", count: pushers.count).joined(separator: ", ")
-        let refusals = SetAsideReason.Code.allCases.filter { SetAsideReason($0, "").isRefusalOfContent }.map(\.rawValue)
+        let refusals = SetAsideReason.Code.allCases.filter(\.isRefusalOfContent).map(\.rawValue)
         let rejected = "set_aside_code IN (\(Array(repeating: "?", count: refusals.count).joined(separator: ", ")))"
         return try read { db in
             var counts: [ReplicaID: SetAsideCounts] = [:]

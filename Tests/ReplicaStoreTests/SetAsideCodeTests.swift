@@ -62,6 +62,6 @@ struct SetAsideCodeTests {
         for (code, rejection) in reasons {
             #expect(SetAsideReason(code, "bad signature: out of scope: implausible context").rejection == rejection)
         }
-        #expect(SetAsideReason.Code.allCases.filter { SetAsideReason($0, "").isRefusalOfContent } == [.outOfScope, .invalidRecord])
+        #expect(SetAsideReason.Code.allCases.filter(\.isRefusalOfContent) == [.outOfScope, .invalidRecord])
     }
 }

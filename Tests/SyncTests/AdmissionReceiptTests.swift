@@ -87,8 +87,7 @@ struct AdmissionReceiptTests {
     @Test("a made-up receipt, or the receipt of another version, does not open a write scope")
     func forgedReceiptsDoNotOpenAScope() async throws {
         try await TemporaryReplica.withFolder { folder in
-            let hub = try HubSlot(path: folder.path("hub"), options: folder.options)
-            let device = try await FaultDevice.enroll("field", write: "notes/SD-*", in: folder, at: hub)
+            let (hub, device) = try await Self.deviceConfinedToSD(in: folder)
             let allowed = try ScopeTests.write(device.store, "inside", in: "SD-DN")
             let outside = try ScopeTests.write(device.store, "outside", in: "ML-1")
             let receiptKey = try hub.current().storage.receiptKey
@@ -136,12 +135,17 @@ struct AdmissionReceiptTests {
         }
     }
 
+    /// A fresh hub and a device it lets write notes in `SD-*` only.
+    static func deviceConfinedToSD(in folder: TemporaryReplica) async throws -> (HubSlot, FaultDevice) {
+        let hub = try HubSlot(path: folder.path("hub"), options: folder.options)
+        return (hub, try await FaultDevice.enroll("field", write: "notes/SD-*", in: folder, at: hub))
+    }
+
     /// The control of the attack above, on a fresh hub: the hub's own receipt admits the version.
     @Test("the hub's own receipt of a version admits it outside the writer's present scope")
     func ownReceiptAdmits() async throws {
         try await TemporaryReplica.withFolder { folder in
-            let hub = try HubSlot(path: folder.path("hub"), options: folder.options)
-            let device = try await FaultDevice.enroll("field", write: "notes/SD-*", in: folder, at: hub)
+            let (hub, device) = try await Self.deviceConfinedToSD(in: folder)
             var outside = try ScopeTests.write(device.store, "outside", in: "ML-1")
             outside.receipt = try hub.current().storage.receiptKey.receipt(for: outside)
             let answer = try await device.push([outside], to: hub)

@@ -20,6 +20,10 @@ public struct SetAsideReason: Sendable, Hashable {
         case badSignature = "bad-signature"
         /// The hub: its body is not a valid record of its collection.
         case invalidRecord = "invalid-record"
+
+        /// Whether the hub holds it back for what it says (its writer's scope, or its record)
+        /// rather than for how it came (its signature or context).
+        public var isRefusalOfContent: Bool { self == .outOfScope || self == .invalidRecord }
     }
 
     public var code: Code
@@ -51,10 +55,6 @@ public struct SetAsideReason: Sendable, Hashable {
         case .invalidRecord, .partitionMove, .outsideReadScope, .rejectedByHub: .invalidRecord
         }
     }
-
-    /// Whether the hub holds it back for what it says (its writer's scope, or its record) rather
-    /// than for how it came (its signature or context).
-    public var isRefusalOfContent: Bool { code == .outOfScope || code == .invalidRecord }
 }
 
 extension SetAsideReason {
