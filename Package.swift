@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SyncEngine", targets: ["SyncEngine"]),
         .library(name: "ReplicaStore", targets: ["ReplicaStore"]),
         .library(name: "SyncClient", targets: ["SyncClient"]),
+        .library(name: "HubStore", targets: ["HubStore"]),
         .library(name: "SyncHub", targets: ["SyncHub"]),
         .executable(name: "syncd", targets: ["syncd"]),
         .executable(name: "fieldcli", targets: ["fieldcli"]),
@@ -59,6 +60,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "HubStore",
+            dependencies: [
+                "SyncEngine", "Records", "ReplicaStore", "AtRest", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SyncClient",
             dependencies: [
                 "SyncEngine", "Records", "ReplicaStore",
@@ -77,7 +86,7 @@ let package = Package(
         .target(
             name: "SyncHub",
             dependencies: [
-                "SyncEngine", "Records", "ReplicaStore",
+                "SyncEngine", "Records", "ReplicaStore", "HubStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -93,7 +102,7 @@ let package = Package(
         .target(
             name: "HubConsole",
             dependencies: [
-                "SyncEngine", "Records", "ReplicaStore", "SyncHub", "AtRest",
+                "SyncEngine", "Records", "ReplicaStore", "HubStore", "SyncHub", "AtRest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -113,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "syncd",
             dependencies: [
-                "Records", "SyncHub", "SyncClient", "SyncCommandLine", "ReplicaStore", "AtRest", "HubConsole",
+                "Records", "SyncHub", "SyncClient", "SyncCommandLine", "ReplicaStore", "HubStore", "AtRest", "HubConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -132,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "vigil-bench",
             dependencies: [
-                "SyncEngine", "Records", "ReplicaStore", "SyncClient", "SyncHub", "AtRest",
+                "SyncEngine", "Records", "ReplicaStore", "HubStore", "SyncClient", "SyncHub", "AtRest",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -143,7 +152,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["SyncEngine", "ReplicaStore", "AtRest", "SyncHub", "SyncClient"],
+            dependencies: ["SyncEngine", "ReplicaStore", "HubStore", "AtRest", "SyncHub", "SyncClient"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -160,7 +169,7 @@ let package = Package(
         .testTarget(
             name: "ReplicaStoreTests",
             dependencies: [
-                "ReplicaStore", "Records", "AtRest", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "ReplicaStore", "HubStore", "Records", "AtRest", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -168,7 +177,7 @@ let package = Package(
         .testTarget(
             name: "SyncTests",
             dependencies: [
-                "TestSupport", "Records", "SyncHub", "SyncClient", "syncd", "fieldcli",
+                "TestSupport", "Records", "HubStore", "SyncHub", "SyncClient", "syncd", "fieldcli",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -176,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
-                "TestSupport", "HubConsole", "SyncHub", "SyncClient", "ReplicaStore", "SyncEngine", "Records", "syncd",
+                "TestSupport", "HubConsole", "HubStore", "SyncHub", "SyncClient", "ReplicaStore", "SyncEngine", "Records", "syncd",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -184,6 +193,6 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Records", "fieldcli", "syncd"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Records", "HubStore", "fieldcli", "syncd"], swiftSettings: swiftSettings),
     ]
 )

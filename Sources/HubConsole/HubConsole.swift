@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import HTTPTypes
+import HubStore
 public import Hummingbird
 public import Logging
 public import ReplicaStore

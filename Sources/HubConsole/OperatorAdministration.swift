@@ -1,4 +1,5 @@
 public import Foundation
+public import HubStore
 public import ReplicaStore
 
 /// What `syncd operators` does on the hub's database: add operator accounts (each with a one-time

@@ -2,6 +2,7 @@ import AtRest
 import Crypto
 import CryptoExtras
 import Foundation
+import HubStore
 import ReplicaStore
 import Synchronization
 import SyncEngine

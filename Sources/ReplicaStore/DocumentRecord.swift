@@ -1,20 +1,20 @@
-import GRDB
-import SyncEngine
+package import GRDB
+package import SyncEngine
 
 /// A document's stored state row, loaded and saved inside a transaction.
-struct DocumentRecord {
-    var key: DocumentKey
-    var partition: Partition
-    var state: DocumentState
+package struct DocumentRecord {
+    package var key: DocumentKey
+    package var partition: Partition
+    package var state: DocumentState
     /// Whether a row exists for it, so that saving updates rather than inserts.
-    var isStored: Bool
+    package var isStored: Bool
 
     /// A document nothing is known of yet.
-    init(key: DocumentKey, partition: Partition) {
+    package init(key: DocumentKey, partition: Partition) {
         self.init(key: key, partition: partition, state: DocumentState(), isStored: false)
     }
 
-    init(key: DocumentKey, partition: Partition, state: DocumentState, isStored: Bool) {
+    package init(key: DocumentKey, partition: Partition, state: DocumentState, isStored: Bool) {
         self.key = key
         self.partition = partition
         self.state = state
@@ -23,13 +23,13 @@ struct DocumentRecord {
 
     /// Merges a received `version` into the state; where the state's joined vector claims its dot,
     /// the contexts of the versions held decide (see ``DocumentState/merge(_:isNamed:)``).
-    mutating func merge(_ db: Database, _ version: Version) throws -> DocumentState.MergeOutcome {
+    package mutating func merge(_ db: Database, _ version: Version) throws -> DocumentState.MergeOutcome {
         let key = self.key
         return try state.merge(version) { dot in try Self.isNamed(db, dot, byAVersionOf: key) }
     }
 
     /// Whether a version of `key` in good standing here names `dot` in its context.
-    static func isNamed(_ db: Database, _ dot: Dot, byAVersionOf key: DocumentKey) throws -> Bool {
+    package static func isNamed(_ db: Database, _ dot: Dot, byAVersionOf key: DocumentKey) throws -> Bool {
         let statement = try db.cachedStatement(
             sql: "SELECT context FROM versions WHERE collection = ? AND document_id = ? AND set_aside_reason IS NULL")
         let contexts = try String.fetchCursor(statement, arguments: [key.collection.rawValue, key.id.rawValue])
@@ -39,7 +39,7 @@ struct DocumentRecord {
         return false
     }
 
-    static func load(_ db: Database, _ key: DocumentKey) throws -> DocumentRecord? {
+    package static func load(_ db: Database, _ key: DocumentKey) throws -> DocumentRecord? {
         let statement = try db.cachedStatement(
             sql: "SELECT document_id, partition, siblings, context FROM documents WHERE collection = ? AND document_id = ?")
         guard let row = try Row.fetchOne(statement, arguments: [key.collection.rawValue, key.id.rawValue]) else {
@@ -49,7 +49,7 @@ struct DocumentRecord {
     }
 
     /// The stored records of `keys`, read a few hundred at a time.
-    static func loadAll(_ db: Database, _ keys: Set<DocumentKey>) throws -> [DocumentKey: DocumentRecord] {
+    package static func loadAll(_ db: Database, _ keys: Set<DocumentKey>) throws -> [DocumentKey: DocumentRecord] {
         var records: [DocumentKey: DocumentRecord] = [:]
         records.reserveCapacity(keys.count)
         for (collection, members) in Dictionary(grouping: keys, by: \.collection) {
@@ -86,7 +86,7 @@ struct DocumentRecord {
 
     /// Saves the row. `known` gives tombstone flags and wall times of versions in hand, so that
     /// the common case (one new sibling) needs no lookup.
-    mutating func save(_ db: Database, known: [Dot: (isTombstone: Bool, wall: UInt64)]) throws {
+    package mutating func save(_ db: Database, known: [Dot: (isTombstone: Bool, wall: UInt64)]) throws {
         var deleted = true
         var newest: UInt64 = 0
         for dot in state.siblings {

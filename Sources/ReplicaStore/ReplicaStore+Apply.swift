@@ -1,6 +1,6 @@
 import Foundation
 public import SyncEngine
-import GRDB
+package import GRDB
 
 extension ReplicaStore {
     /// Applies versions received from `peer` in one transaction: stores each new one and merges it
@@ -144,7 +144,7 @@ public enum ImplausibleContexts: Sendable, Hashable {
 /// Access to the transaction in which a batch is applied, for writes that must commit with it
 /// (a pull checkpoint with the page it covers, a hub's audit entries for what it set aside).
 public struct ApplyContext {
-    let db: Database
+    package let db: Database
     /// What the batch did: the report `apply` returns once the transaction commits.
     public internal(set) var report = ApplyReport()
 
@@ -156,8 +156,8 @@ public struct ApplyContext {
 }
 
 /// The knowledge table: the highest counter received of each origin.
-enum Knowledge {
-    static func raise(_ db: Database, to counters: [ReplicaID: UInt64]) throws {
+package enum Knowledge {
+    package static func raise(_ db: Database, to counters: [ReplicaID: UInt64]) throws {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO knowledge (origin, counter) VALUES (?, ?)
             ON CONFLICT (origin) DO UPDATE SET counter = max(counter, excluded.counter)
@@ -166,7 +166,7 @@ enum Knowledge {
     }
 
     /// The entries of `origins` (absent ones are 0).
-    static func load(_ db: Database, origins: Set<ReplicaID>) throws -> VersionVector {
+    package static func load(_ db: Database, origins: Set<ReplicaID>) throws -> VersionVector {
         var vector = VersionVector()
         let statement = try db.cachedStatement(sql: "SELECT counter FROM knowledge WHERE origin = ?")
         for origin in origins {
@@ -175,7 +175,7 @@ enum Knowledge {
         return vector
     }
 
-    static func load(_ db: Database) throws -> VersionVector {
+    package static func load(_ db: Database) throws -> VersionVector {
         var vector = VersionVector()
         for row in try Row.fetchAll(db, sql: "SELECT origin, counter FROM knowledge") {
             if let origin = ReplicaID(row[0] as String) { vector[origin] = UInt64(max(0, row[1] as Int64)) }

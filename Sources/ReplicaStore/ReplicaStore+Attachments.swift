@@ -1,6 +1,6 @@
 public import Foundation
 public import SyncEngine
-import GRDB
+package import GRDB
 
 /// What a replica holds of one attachment.
 public enum AttachmentHolding: Sendable, Hashable {
@@ -266,7 +266,7 @@ extension ReplicaStore {
             arguments: [hash, data.count, data])
     }
 
-    static func saveManifest(_ db: Database, _ manifest: AttachmentManifest, now: Int64) throws {
+    package static func saveManifest(_ db: Database, _ manifest: AttachmentManifest, now: Int64) throws {
         let chunks = String(decoding: (try? JSONEncoder().encode(manifest.chunks)) ?? Data("[]".utf8), as: UTF8.self)
         try db.execute(
             sql: """
@@ -277,7 +277,7 @@ extension ReplicaStore {
             arguments: [manifest.sha256, manifest.size, manifest.chunkSize, chunks, now])
     }
 
-    static func manifest(_ db: Database, _ hash: String) throws -> (manifest: AttachmentManifest, complete: Bool)? {
+    package static func manifest(_ db: Database, _ hash: String) throws -> (manifest: AttachmentManifest, complete: Bool)? {
         guard let row = try Row.fetchOne(
             db, sql: "SELECT sha256, size, chunk_size, chunks, complete FROM attachments WHERE sha256 = ?", arguments: [hash]),
             let manifest = decodeManifest(row)
@@ -292,7 +292,7 @@ extension ReplicaStore {
         return AttachmentManifest(sha256: row["sha256"], size: row["size"], chunkSize: row["chunk_size"], chunks: chunks)
     }
 
-    static func missingChunks(_ db: Database, _ manifest: AttachmentManifest) throws -> [Int] {
+    package static func missingChunks(_ db: Database, _ manifest: AttachmentManifest) throws -> [Int] {
         let statement = try db.cachedStatement(sql: "SELECT 1 FROM attachment_chunks WHERE hash = ?")
         return try manifest.chunks.indices.filter { index in
             try Int.fetchOne(statement, arguments: [manifest.chunks[index]]) == nil

@@ -1,6 +1,6 @@
 import Foundation
 public import SyncEngine
-import GRDB
+package import GRDB
 
 /// Per-device hourly limits at a hub, so that one device cannot fill the disk or the audit log:
 /// the audit entries its syncs cause (quarantined versions, verification reports) and the
@@ -36,7 +36,7 @@ extension ReplicaStore {
     /// Appends an entry a device's sync caused, unless the device has used up its hourly limit
     /// of audit entries; then counts it instead. Returns whether it was written.
     @discardableResult
-    static func appendDeviceAudit(
+    package static func appendDeviceAudit(
         _ db: Database, device: String, action: AuditAction, subject: String, detail: [String: String], at: UInt64,
         limit: Int
     ) throws -> Bool {
@@ -134,7 +134,7 @@ extension ApplyContext {
 
 extension ReplicaStore {
     /// Whether the foreign quarantine already holds this version (same dot and signature).
-    static func isForeignQuarantined(_ db: Database, _ version: Version) throws -> Bool {
+    package static func isForeignQuarantined(_ db: Database, _ version: Version) throws -> Bool {
         try Bool.fetchOne(
             db,
             sql: "SELECT EXISTS (SELECT 1 FROM foreign_quarantine WHERE origin = ? AND counter = ? AND signature = ?)",
@@ -143,7 +143,7 @@ extension ReplicaStore {
 
     /// Whether `pushedBy` may add one more row to the foreign quarantine this hour; when not,
     /// the row is counted as suppressed.
-    static func isWithinForeignQuarantineLimit(_ db: Database, pushedBy: ReplicaID, at: UInt64, limit: Int) throws -> Bool {
+    package static func isWithinForeignQuarantineLimit(_ db: Database, pushedBy: ReplicaID, at: UInt64, limit: Int) throws -> Bool {
         try isWithinHourlyLimit(
             db, device: pushedBy.hex, budget: .foreignQuarantine, kind: HourlyBudget.foreignQuarantineKind, at: at,
             limit: limit

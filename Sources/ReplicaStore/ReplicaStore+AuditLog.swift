@@ -1,6 +1,6 @@
 public import Foundation
 public import SyncEngine
-import GRDB
+package import GRDB
 
 extension ReplicaStore {
     /// Who an audit entry names when an operator acted on the hub machine.
@@ -16,7 +16,7 @@ extension ReplicaStore {
     /// transaction signs it before it commits (``signNewAuditEntries(_:key:)``, run by ``write(_:)``).
     /// First writes the counts of entries suppressed in hours that have ended.
     @discardableResult
-    static func appendAudit(
+    package static func appendAudit(
         _ db: Database, actor: String, action: AuditAction, subject: String, detail: [String: String] = [:],
         at: UInt64
     ) throws -> AuditEntry {
@@ -219,5 +219,5 @@ extension ReplicaStore {
 
 extension Array where Element == UInt8 {
     /// Lowercase hexadecimal digits of the bytes.
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
+    package var hex: String { map { String(format: "%02x", $0) }.joined() }
 }

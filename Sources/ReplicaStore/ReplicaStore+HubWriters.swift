@@ -1,6 +1,6 @@
 import Foundation
 public import SyncEngine
-import GRDB
+package import GRDB
 
 /// A hub's writer ids: the hub writes its own versions (field-by-field merges) under an id it
 /// draws at each process start, signed with the hub's key and certified by it like a device's id.
@@ -32,7 +32,7 @@ extension ReplicaStore {
     }
 
     /// When each of `origins` that is one of this replica's writer ids was first written under.
-    static func writers(_ db: Database, among origins: Set<ReplicaID>) throws -> [ReplicaID: UInt64] {
+    package static func writers(_ db: Database, among origins: Set<ReplicaID>) throws -> [ReplicaID: UInt64] {
         guard !origins.isEmpty else { return [:] }
         let statement = try db.cachedStatement(sql: "SELECT started_at FROM hub_writers WHERE replica_id = ?")
         var found: [ReplicaID: UInt64] = [:]

@@ -1,6 +1,6 @@
 public import SyncEngine
 import Foundation
-import GRDB
+package import GRDB
 
 extension ReplicaStore {
     /// The document with all its siblings; nil when this replica holds nothing of it.
@@ -63,7 +63,7 @@ extension ReplicaStore {
         try read { db in try Self.history(db, of: key) }
     }
 
-    static func history(_ db: Database, of key: DocumentKey) throws -> [StoredVersion] {
+    package static func history(_ db: Database, of key: DocumentKey) throws -> [StoredVersion] {
         try Row.fetchAll(
             db,
             sql: """
@@ -199,7 +199,7 @@ extension ReplicaStore {
         }
     }
 
-    static func stored(_ db: Database, _ record: DocumentRecord) throws -> StoredDocument {
+    package static func stored(_ db: Database, _ record: DocumentRecord) throws -> StoredDocument {
         let statement = try db.cachedStatement(
             sql: "SELECT \(Rows.versionColumns), body_dropped FROM versions WHERE origin = ? AND counter = ?")
         var dropped = Set<Dot>()
@@ -212,5 +212,19 @@ extension ReplicaStore {
         }
         return StoredDocument(
             key: record.key, partition: record.partition, state: record.state, siblings: siblings, droppedBodies: dropped)
+    }
+}
+
+extension ReplicaStore {
+    /// Up to `limit` versions this replica holds in arrival order after `sequence`, for checking
+    /// them all (`fieldcli verify`): a sealed body that does not open is no error here but a
+    /// version with no body and ``StoredVersion/bodyUnopened``.
+    public func storedVersions(afterSequence sequence: Int64, limit: Int) throws -> [StoredVersion] {
+        try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Rows.checkedVersionColumns) FROM versions WHERE seq > ? ORDER BY seq LIMIT ?",
+                arguments: [sequence, max(1, limit)]
+            ).map(Rows.storedVersion)
+        }
     }
 }

@@ -137,3 +137,11 @@ extension ApplyContext {
         }
     }
 }
+
+extension ReplicaStore {
+    /// The request enrolling this replica's device with `code`, signed with its key (the proof
+    /// that it holds the key it enrolls).
+    public func enrollmentRequest(code: String, name: String? = nil) throws -> EnrollmentRequest {
+        try EnrollmentRequest(code: code, replica: replicaID, key: key, name: name)
+    }
+}

@@ -1,7 +1,7 @@
 import Foundation
 public import SyncEngine
-import Records
-import GRDB
+package import Records
+package import GRDB
 
 extension ReplicaStore {
     /// Records a local write: takes the next counter, signs the version and merges it, all in one
@@ -80,7 +80,7 @@ extension ReplicaStore {
     /// writes its merges under a writer id of each process start, signed with its own key (see
     /// ``nextWriterCounter(_:_:at:)``), so that a hub restored from a backup never takes a dot it
     /// gave out before.
-    func write(
+    package func write(
         _ intent: WriteIntent, as writer: ReplicaID? = nil,
         inSameTransaction: (@Sendable (Database, Version, UInt64) throws -> Void)?
     ) throws -> Version {
@@ -95,7 +95,7 @@ extension ReplicaStore {
     }
 
     /// Writes the validated `intent` in `db`'s transaction (see ``write(_:as:inSameTransaction:)``).
-    static func write(
+    package static func write(
         _ db: Database, _ intent: WriteIntent, as writer: ReplicaID?, signedWith key: DeviceKey, now: UInt64
     ) throws -> Version {
         let existing = try DocumentRecord.load(db, intent.key)
@@ -145,7 +145,7 @@ extension ReplicaStore {
 
     /// `intent` with its body checked against the record rules of its collection and, for the
     /// network's records, the partition their content implies.
-    func validated(_ intent: WriteIntent) throws -> WriteIntent {
+    package func validated(_ intent: WriteIntent) throws -> WriteIntent {
         guard let body = intent.body else { return intent }
         let check = try RecordCatalog.validate(
             collection: intent.key.collection, body: body, maximumSize: options.maximumBodySize)

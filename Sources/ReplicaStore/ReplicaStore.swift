@@ -1,7 +1,7 @@
 public import AtRest
 public import Foundation
 public import SyncEngine
-import GRDB
+package import GRDB
 
 /// A replica on SQLite: its identity and device key, every version it holds, the current state of
 /// every document, and what it knows of the network.
@@ -44,11 +44,11 @@ public struct ReplicaStore: Sendable {
     public let replicaID: ReplicaID
     /// This device's public key.
     public let publicKey: PublicDeviceKey
-    let database: DatabasePool
-    let key: DeviceKey
-    let options: Options
+    package let database: DatabasePool
+    package let key: DeviceKey
+    package let options: Options
     /// Seals and opens bodies, the device key and the credential (plaintext when not encrypted).
-    let cipher: any BodyCipher
+    package let cipher: any BodyCipher
 
     /// The key this replica, as a hub, makes and checks admission receipts with.
     public var admissionReceiptKey: AdmissionReceiptKey { AdmissionReceiptKey(signingKey: key.rawRepresentation) }
@@ -179,7 +179,7 @@ public struct ReplicaStore: Sendable {
     }
 
     /// Runs `body` in one write transaction that holds the write lock from its start.
-    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
+    package func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
         try StoreError.translating(path: path) {
             try database.writeWithoutTransaction { db in
                 var result: T?
@@ -195,7 +195,7 @@ public struct ReplicaStore: Sendable {
     }
 
     /// Runs `body` on a consistent snapshot.
-    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
+    package func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
         try StoreError.translating(path: path) { try database.read(body) }
     }
 
@@ -209,7 +209,7 @@ public struct ReplicaStore: Sendable {
 
 extension StoreError {
     /// Runs `body`, turning SQLite failures into sentences that say what to do.
-    static func translating<T>(path: String, _ body: () throws -> T) throws -> T {
+    package static func translating<T>(path: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as DatabaseError {

@@ -1,16 +1,16 @@
 import Foundation
-import GRDB
-import SyncEngine
+package import GRDB
+package import SyncEngine
 
 /// How versions and document states are laid out in rows.
-enum Rows {
+package enum Rows {
     /// The columns `version(_:)` reads; the body is opened by `vigil_open` (see
     /// ReplicaStore+Encryption.swift), its label the row's dot, collection and document id.
-    static let versionColumns = versionColumns(opener: "vigil_open")
-    static let storedVersionColumns = versionColumns + ", seq, received_from, set_aside_reason, set_aside_code"
+    package static let versionColumns = versionColumns(opener: "vigil_open")
+    package static let storedVersionColumns = versionColumns + ", seq, received_from, set_aside_reason, set_aside_code"
     /// ``storedVersionColumns`` for checking every version: a body that does not open reads as
     /// NULL (`vigil_open_or_null`), and `body_unopened` says so.
-    static let checkedVersionColumns = versionColumns(opener: "vigil_open_or_null") + """
+    package static let checkedVersionColumns = versionColumns(opener: "vigil_open_or_null") + """
         , seq, received_from, set_aside_reason, set_aside_code, body_dropped,
         body IS NOT NULL AND body_dropped = 0
           AND vigil_open_or_null(body, 'versions', origin, counter, collection, document_id) IS NULL AS body_unopened
@@ -24,7 +24,7 @@ enum Rows {
         """
     }
 
-    static func version(_ row: Row) throws -> Version {
+    package static func version(_ row: Row) throws -> Version {
         guard let origin = ReplicaID(row[0] as String),
             let collection = CollectionName(row[2] as String),
             let id = DocumentID(row[3] as String),
@@ -41,7 +41,7 @@ enum Rows {
             signature: row[9])
     }
 
-    static func storedVersion(_ row: Row) throws -> StoredVersion {
+    package static func storedVersion(_ row: Row) throws -> StoredVersion {
         StoredVersion(
             version: try version(row), sequence: row[10],
             receivedFrom: (row[11] as String?).flatMap { ReplicaID($0) }, setAsideReason: setAsideReason(row, at: 12),
@@ -50,13 +50,13 @@ enum Rows {
 
     /// The reason in the `set_aside_reason` and `set_aside_code` columns at `index` and the next;
     /// a code this build does not know (written by a later one) reads as an invalid record.
-    static func setAsideReason(_ row: Row, at index: Int) -> SetAsideReason? {
+    package static func setAsideReason(_ row: Row, at index: Int) -> SetAsideReason? {
         guard let detail: String = row[index] else { return nil }
         let code = (row[index + 1] as String?).flatMap(SetAsideReason.Code.init(rawValue:)) ?? .invalidRecord
         return SetAsideReason(code, detail)
     }
 
-    static func versionArguments(
+    package static func versionArguments(
         _ version: Version, receivedFrom: ReplicaID?, setAsideReason: SetAsideReason? = nil
     ) -> StatementArguments {
         [
@@ -69,7 +69,7 @@ enum Rows {
 
     /// Inserts `versionArguments`; the body is sealed by `vigil_seal` under the same label that
     /// `versionColumns` opens it with.
-    static let insertVersion = """
+    package static let insertVersion = """
         INSERT INTO versions (
             origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
             signature, received_from, set_aside_reason, receipt, set_aside_code, feed_tag)
@@ -78,9 +78,9 @@ enum Rows {
             random() & 4294967295)
         """
 
-    static func siblingsText(_ dots: [Dot]) -> String { dots.map(\.description).joined(separator: ",") }
+    package static func siblingsText(_ dots: [Dot]) -> String { dots.map(\.description).joined(separator: ",") }
 
-    static func siblings(_ text: String) throws -> [Dot] {
+    package static func siblings(_ text: String) throws -> [Dot] {
         try text.split(separator: ",").map { part in
             guard let dot = Dot(part) else {
                 throw StoreError(.notAReplica, "A document row in the replica is malformed; the file may be damaged.")

@@ -1,3 +1,4 @@
+import HubStore
 public import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS

@@ -1,4 +1,5 @@
 import Foundation
+public import HubStore
 public import ReplicaStore
 public import SyncEngine
 

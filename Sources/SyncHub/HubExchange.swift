@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import HubStore
 public import ReplicaStore
 public import SyncEngine
 import Records

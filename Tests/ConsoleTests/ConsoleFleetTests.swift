@@ -1,5 +1,6 @@
 import Foundation
 import HubConsole
+import HubStore
 import ReplicaStore
 import SyncEngine
 import SyncHub

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import HubConsole
+import HubStore
 import Logging
 import NIOCore
 import ReplicaStore

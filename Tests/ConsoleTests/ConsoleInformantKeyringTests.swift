@@ -1,5 +1,6 @@
 import Foundation
 @testable import HubConsole
+@testable import HubStore
 @testable import ReplicaStore
 import SyncEngine
 import Records

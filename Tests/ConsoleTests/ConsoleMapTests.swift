@@ -1,5 +1,6 @@
 import Foundation
 @testable import HubConsole
+import HubStore
 import ReplicaStore
 import SyncEngine
 import Testing

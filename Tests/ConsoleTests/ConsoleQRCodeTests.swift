@@ -1,5 +1,6 @@
 import Foundation
 @testable import HubConsole
+import HubStore
 import Testing
 import TestSupport
 

@@ -1,4 +1,5 @@
 import Foundation
+import HubStore
 @testable import ReplicaStore
 import SyncEngine
 import Records

@@ -1,5 +1,6 @@
 import CompressNIO
 import Foundation
+import HubStore
 import NIOCore
 import ReplicaStore
 import SyncClient

@@ -1,6 +1,7 @@
 import CompressNIO
 import Foundation
 import HTTPTypes
+import HubStore
 import Hummingbird
 import HummingbirdTesting
 import ReplicaStore

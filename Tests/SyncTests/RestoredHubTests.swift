@@ -1,4 +1,5 @@
 import Foundation
+import HubStore
 import ReplicaStore
 import SyncClient
 import SyncEngine

@@ -1,4 +1,5 @@
 public import Foundation
+public import HubStore
 public import Logging
 public import ReplicaStore
 import ServiceLifecycle

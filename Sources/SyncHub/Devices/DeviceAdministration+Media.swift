@@ -1,4 +1,5 @@
-public import ReplicaStore
+public import HubStore
+import ReplicaStore
 public import SyncEngine
 
 extension DeviceAdministration {

@@ -1,4 +1,5 @@
 public import Logging
+public import HubStore
 public import ReplicaStore
 import Foundation
 public import SyncEngine

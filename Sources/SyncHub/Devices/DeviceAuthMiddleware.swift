@@ -1,3 +1,4 @@
+import HubStore
 import Hummingbird
 import ReplicaStore
 import SyncEngine

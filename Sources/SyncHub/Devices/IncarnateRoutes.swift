@@ -1,7 +1,8 @@
 import Foundation
 import Hummingbird
 public import Logging
-public import ReplicaStore
+public import HubStore
+import ReplicaStore
 public import SyncEngine
 
 /// `POST /v1/incarnate` (with the device credential): a device whose replica forked binds a new

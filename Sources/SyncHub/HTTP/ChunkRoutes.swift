@@ -1,3 +1,4 @@
+import HubStore
 import Foundation
 import Hummingbird
 import NIOCore

@@ -1,4 +1,5 @@
 public import Prometheus
+public import HubStore
 public import ReplicaStore
 public import SyncEngine
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HubStore
 import Logging
 import ReplicaStore
 import SyncClient

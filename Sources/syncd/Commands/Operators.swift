@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HubConsole
+import HubStore
 import Logging
 import ReplicaStore
 import SyncHub

@@ -1,3 +1,4 @@
+public import ReplicaStore
 public import Foundation
 public import SyncEngine
 import GRDB
@@ -73,31 +74,6 @@ extension AuditAction {
 extension ReplicaStore {
     /// The audit actor of an operator of the console.
     public static func operatorActor(_ name: String) -> String { "operator:\(name)" }
-
-    /// The tables of operator accounts and their sessions (a hub's; empty elsewhere). Passwords
-    /// and tokens are stored only as derived hashes.
-    static func createOperatorTables(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE operators (
-                name TEXT PRIMARY KEY,
-                role TEXT NOT NULL CHECK (role IN ('viewer', 'resolver', 'admin')),
-                created_at INTEGER NOT NULL,
-                -- 'scrypt$logN$r$p$salt$hash' (base64), NULL until the setup link is used.
-                password_hash TEXT,
-                -- SHA-256 of the one-time setup token; NULL once used.
-                setup_hash BLOB UNIQUE,
-                setup_expires_at INTEGER
-            ) WITHOUT ROWID;
-            CREATE TABLE operator_sessions (
-                token_hash BLOB PRIMARY KEY,
-                operator TEXT NOT NULL REFERENCES operators (name) ON DELETE CASCADE,
-                csrf_token TEXT NOT NULL,
-                created_at INTEGER NOT NULL,
-                expires_at INTEGER NOT NULL
-            ) WITHOUT ROWID;
-            CREATE INDEX operator_sessions_by_operator ON operator_sessions (operator);
-            """)
-    }
 
     /// Adds an operator with a one-time setup token (by its hash) valid until `setupExpiresAt`; audited.
     public func addOperator(

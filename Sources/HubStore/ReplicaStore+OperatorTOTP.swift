@@ -1,3 +1,4 @@
+public import ReplicaStore
 public import Foundation
 public import SyncEngine
 import GRDB
@@ -8,14 +9,6 @@ extension AuditAction {
 }
 
 extension ReplicaStore {
-    /// Migration `v16-operator-totp`: an operator's TOTP secret (RFC 6238; NULL: no second factor)
-    /// and the last time step a code was accepted for, so that no code works twice.
-    static func addOperatorTOTP(_ db: Database) throws {
-        try db.execute(sql: """
-            ALTER TABLE operators ADD COLUMN totp_secret BLOB;
-            ALTER TABLE operators ADD COLUMN totp_last_step INTEGER;
-            """)
-    }
 
     /// Sets (or, with nil, removes) the TOTP secret of the operator `name`, forgetting the steps
     /// used, and ends the operator's sessions; audited. False when there is no operator of that name.

@@ -1,3 +1,4 @@
+public import ReplicaStore
 import GRDB
 
 /// What a hub holds, counted for its operators' metrics.

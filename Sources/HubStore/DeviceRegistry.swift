@@ -175,14 +175,6 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
         try await offload { try store.recordWriters(writers) }
     }
 
-    /// Runs a blocking database call on a dispatch thread (see ``SQLiteHubStorage``).
-    private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(with: Result { try body() })
-            }
-        }
-    }
 }
 
 /// A registry with no devices: every credential is unknown and every origin's key too. The

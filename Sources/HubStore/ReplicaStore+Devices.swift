@@ -1,3 +1,4 @@
+public import ReplicaStore
 public import Foundation
 public import SyncEngine
 import GRDB
@@ -368,18 +369,6 @@ extension ReplicaStore {
         try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM foreign_quarantine") ?? 0 }
     }
 
-    /// Up to `limit` versions this replica holds in arrival order after `sequence`, for checking
-    /// them all (`fieldcli verify`): a sealed body that does not open is no error here but a
-    /// version with no body and ``StoredVersion/bodyUnopened``.
-    public func storedVersions(afterSequence sequence: Int64, limit: Int) throws -> [StoredVersion] {
-        try read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT \(Rows.checkedVersionColumns) FROM versions WHERE seq > ? ORDER BY seq LIMIT ?",
-                arguments: [sequence, max(1, limit)]
-            ).map(Rows.storedVersion)
-        }
-    }
-
     /// The active devices with this replica id (hex) or, failing that, this name.
     static func activeDevices(_ db: Database, _ nameOrID: String) throws -> [DeviceRecord] {
         let byID = try Row.fetchAll(
@@ -461,13 +450,5 @@ extension ReplicaStore {
         var record = record
         record.incarnations = try incarnations(db, of: record.replicaID)
         return record
-    }
-}
-
-extension ReplicaStore {
-    /// The request enrolling this replica's device with `code`, signed with its key (the proof
-    /// that it holds the key it enrolls).
-    public func enrollmentRequest(code: String, name: String? = nil) throws -> EnrollmentRequest {
-        try EnrollmentRequest(code: code, replica: replicaID, key: key, name: name)
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 public import Logging
 public import ReplicaStore
@@ -108,15 +107,5 @@ public struct SQLiteHubStorage: HubStorage {
         guard !origins.isEmpty, !probes.isEmpty else { return [] }
         let store = self.store
         return try await offload { try store.versions(from: origins, matching: probes) }
-    }
-
-    /// Runs a blocking database call on a dispatch thread, so that waiting for SQLite's write lock
-    /// never holds one of the few cooperative threads.
-    private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(with: Result { try body() })
-            }
-        }
     }
 }

@@ -1,3 +1,4 @@
+public import ReplicaStore
 import Foundation
 public import SyncEngine
 import GRDB

@@ -1,3 +1,4 @@
+public import ReplicaStore
 public import SyncEngine
 import Records
 import Foundation

@@ -1,3 +1,4 @@
+public import ReplicaStore
 public import Foundation
 public import SyncEngine
 import GRDB
