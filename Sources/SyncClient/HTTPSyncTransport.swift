@@ -1,8 +1,15 @@
 public import Foundation
 import NIOHTTP1
 public import SyncEngine
+import Synchronization
 
-/// The exchange over HTTP: `POST <hub>/v1/sync` with the device's bearer credential, JSON bodies, gzip both ways.
+/// The exchange over HTTP: `POST <hub>/v1/sync` with the device's bearer credential, gzip both ways.
+///
+/// Protocol negotiation: every request lists in `Accept` the answers this client reads (a protocol
+/// 2 ``SyncFrame`` and JSON, or JSON alone when ``Configuration/protocols`` stops at 1). The first
+/// request goes as JSON protocol 1, which every hub reads; once a hub answered with a frame, the
+/// transport sends frames too. A hub that then refuses a frame (415: it was rolled back to a
+/// release before protocol 2) gets the request again as JSON, and JSON from then on.
 ///
 /// Request bodies above ``Configuration/compressionThreshold`` are gzipped here; gzipped answers
 /// are inflated as they arrive. Every request of one transport goes over one ``HubClient``
@@ -29,6 +36,9 @@ public final class HTTPSyncTransport: SyncTransport {
         /// The largest answer accepted, in bytes once decompressed; a larger one fails the
         /// exchange (`answerTooLarge`) without being read further.
         public var maximumAnswerBytes = HubRequest.defaultMaximumAnswerBytes
+        /// The protocol versions this client offers (``SyncProtocol/supported``; 1...1 plays a
+        /// client of a release before protocol 2, byte for byte).
+        public var protocols: ClosedRange<Int> = SyncProtocol.supported
 
         public init(
             hub: URL, token: String, timeoutSeconds: Int = 30, compressionThreshold: Int = 1024,
@@ -49,6 +59,8 @@ public final class HTTPSyncTransport: SyncTransport {
 
     public let configuration: Configuration
     let client: HubClient
+    /// The protocol the hub last answered in: 2 once it answered with a frame.
+    private let negotiated = Mutex(1)
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -57,24 +69,54 @@ public final class HTTPSyncTransport: SyncTransport {
             maximumAnswerBytes: configuration.maximumAnswerBytes)
     }
 
+    /// The protocol the hub last answered in (1 before any answer).
+    public var negotiatedProtocol: Int { negotiated.withLock { $0 } }
+
     public func exchange(_ request: SyncRequest) async throws -> TransportReply {
         try configuration.trust.check(configuration.hub)
         let hubName = configuration.hub.absoluteString
-        var body: Data
+        let framed = request.protocolVersion >= 2 && configuration.protocols.contains(2) && negotiatedProtocol >= 2
         do {
-            body = try JSONEncoder().encode(request)
+            return try await send(request, framed: framed, hub: hubName)
+        } catch let error as SyncClientError where framed && error.httpStatus == 415 {
+            // The hub reads no frames any more (rolled back to a release before protocol 2): JSON again.
+            negotiated.withLock { $0 = 1 }
+            return try await send(request, framed: false, hub: hubName)
+        }
+    }
+
+    /// One request: a frame when `framed`, JSON protocol 1 otherwise (a version this build does
+    /// not speak is sent as it is, and the hub names both).
+    private func send(_ request: SyncRequest, framed: Bool, hub hubName: String) async throws -> TransportReply {
+        var wire = request
+        var body: Data
+        var gzipped = false
+        do {
+            if framed {
+                let sections = try SyncFrame.sections(of: wire)
+                let size = sections.reduce(0) { $0 + $1.count }
+                if size > configuration.compressionThreshold, let compressed = try? Gzip.compress(sections: sections) {
+                    body = compressed
+                    gzipped = true
+                } else {
+                    body = sections.reduce(into: Data()) { $0.append($1) }
+                }
+            } else {
+                if SyncProtocol.supported.contains(wire.protocolVersion) { wire.protocolVersion = 1 }
+                body = try JSONEncoder().encode(wire)
+                if body.count > configuration.compressionThreshold, let compressed = try? Gzip.compress(body) {
+                    // Sending uncompressed (when compressing fails) is always correct, only larger.
+                    body = compressed
+                    gzipped = true
+                }
+            }
         } catch {
             throw SyncClientError(.badAnswer, "The request for the hub at \(hubName) could not be encoded (\(error)).")
         }
-        var gzipped = false
-        if body.count > configuration.compressionThreshold, let compressed = try? Gzip.compress(body) {
-            // Sending uncompressed (when compressing fails) is always correct, only larger.
-            body = compressed
-            gzipped = true
-        }
+        let accept = configuration.protocols.contains(2) ? "\(SyncFrame.mediaType), \(HubRequest.jsonAccept)" : HubRequest.jsonAccept
         let request = HubRequest(
             post: body, to: configuration.endpoint, userAgent: configuration.userAgent, token: configuration.token,
-            gzipped: gzipped)
+            gzipped: gzipped, contentType: framed ? SyncFrame.mediaType : "application/json", accept: accept)
         let answer = try await client.send(request, hub: hubName)
         let bytesSent = request.bytesOnWire
         let bytesReceived = Self.headerSize(of: answer) + Self.bodySizeOnWire(answer)
@@ -83,23 +125,46 @@ public final class HTTPSyncTransport: SyncTransport {
             throw Self.failure(status: answer.status, body: data, hub: hubName)
         }
         let response: SyncResponse
-        do {
-            response = try JSONDecoder().decode(SyncResponse.self, from: data)
-        } catch {
-            if let version = try? JSONDecoder().decode(ProtocolOnly.self, from: data).protocolVersion,
-                !SyncProtocol.supported.contains(version)
-            {
-                throw Self.mismatch(hubVersion: version, hub: hubName)
+        if let contentType = answer.value("Content-Type"), Self.isFrame(contentType) {
+            guard configuration.protocols.contains(2) else {
+                throw SyncClientError(
+                    .badAnswer, "The hub at \(hubName) answered in sync protocol 2, which this client did not offer; it may not be a Vigil hub.",
+                    httpStatus: 200)
             }
-            throw SyncClientError(
-                .badAnswer,
-                "The hub at \(hubName) sent an answer this program cannot read (\(Self.describe(error))); it may not be a Vigil hub, or a newer one.",
-                httpStatus: 200)
+            do {
+                response = try SyncFrame.response(from: data)
+            } catch {
+                throw SyncClientError(
+                    .badAnswer,
+                    "The hub at \(hubName) sent a protocol 2 answer this program cannot read (\(error.message)); nothing of it was applied.",
+                    httpStatus: 200)
+            }
+            negotiated.withLock { $0 = 2 }
+        } else {
+            do {
+                response = try JSONDecoder().decode(SyncResponse.self, from: data)
+            } catch {
+                if let version = try? JSONDecoder().decode(ProtocolOnly.self, from: data).protocolVersion,
+                    !configuration.protocols.contains(version)
+                {
+                    throw Self.mismatch(hubVersion: version, hub: hubName)
+                }
+                throw SyncClientError(
+                    .badAnswer,
+                    "The hub at \(hubName) sent an answer this program cannot read (\(Self.describe(error))); it may not be a Vigil hub, or a newer one.",
+                    httpStatus: 200)
+            }
+            if response.protocolVersion == 1 { negotiated.withLock { $0 = 1 } }
         }
-        guard SyncProtocol.supported.contains(response.protocolVersion) else {
+        guard configuration.protocols.contains(response.protocolVersion) else {
             throw Self.mismatch(hubVersion: response.protocolVersion, hub: hubName)
         }
         return TransportReply(response: response, bytesSent: bytesSent, bytesReceived: bytesReceived)
+    }
+
+    /// Whether a `Content-Type` value is ``SyncFrame/mediaType``.
+    static func isFrame(_ contentType: String) -> Bool {
+        contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } == SyncFrame.mediaType
     }
 
     // MARK: - Byte accounting

@@ -34,13 +34,20 @@ struct HubRequest: Sendable {
     var headers: HTTPHeaders
     var body: Data
 
-    /// A JSON `POST` of `body` to `url` with the client's headers; `token` goes as a bearer
-    /// credential, `gzipped` says the body is compressed.
-    init(post body: Data, to url: URL, userAgent: String, token: String? = nil, gzipped: Bool = false) {
+    /// The `Accept` of a JSON request.
+    static let jsonAccept = "application/json, application/problem+json"
+
+    /// A `POST` of `body` to `url` with the client's headers; `token` goes as a bearer
+    /// credential, `gzipped` says the body is compressed. JSON unless `contentType` says otherwise
+    /// (a protocol 2 frame); `accept` lists the answers the client reads.
+    init(
+        post body: Data, to url: URL, userAgent: String, token: String? = nil, gzipped: Bool = false,
+        contentType: String = "application/json", accept: String = jsonAccept
+    ) {
         self.url = url
         self.body = body
         headers = [
-            "Content-Type": "application/json", "Accept": "application/json, application/problem+json",
+            "Content-Type": contentType, "Accept": accept,
             "Accept-Encoding": "gzip", "User-Agent": userAgent,
         ]
         if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }

@@ -92,6 +92,10 @@ public struct HubConfiguration: Sendable, Hashable {
     /// How often refused enrollments and failed authentications are written to the audit log,
     /// one entry per client address and kind with the count since the last one.
     public var refusalAuditInterval: Duration = .seconds(60)
+    /// The highest sync protocol version the hub answers in (``SyncProtocol/current`` unless a
+    /// test plays a hub of an earlier release: at 1 the hub neither reads nor writes protocol 2
+    /// frames, as a hub before protocol 2 did).
+    public var maxProtocol = SyncProtocol.current
 
     public init() {}
 

@@ -15,7 +15,7 @@ struct VigilBench: ParsableCommand {
     /// Every benchmark, in the order they run.
     static let benchmarks: [any Benchmark] = [
         LocalWriteBenchmark(), ApplyRateBenchmark(), ImportBenchmark(), SyncBenchmark(), FieldWeekBenchmark(), HubLoadBenchmark(),
-        VersionGrowthBenchmark(), TrustBenchmark(), EncryptionBenchmark(),
+        VersionGrowthBenchmark(), TrustBenchmark(), EncryptionBenchmark(), CodecBenchmark(),
     ]
 
     @Option(help: "The release fieldcli binary.")

@@ -82,32 +82,45 @@ struct SyncBundleColumns: Codable {
     static let signatureSize = 64
 
     /// The 16 bytes of `id` when it is written in the UUID form (8-4-4-4-12 lowercase hex digits),
-    /// so that rendering them in that form gives `id` back; nil otherwise.
+    /// so that rendering them in that form gives `id` back; nil otherwise. One pass over the
+    /// UTF-8, nothing allocated but the result (every version of a page and a push goes through it).
     static func uuidBytes(of id: DocumentID) -> [UInt8]? {
-        let text = Array(id.rawValue.utf8)
+        let text = id.rawValue.utf8
         guard text.count == 36 else { return nil }
-        var hex: [UInt8] = []
-        hex.reserveCapacity(32)
-        for (position, character) in text.enumerated() {
-            if [8, 13, 18, 23].contains(position) {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        var position = 0
+        var nibble = 0
+        for character in text {
+            if position == 8 || position == 13 || position == 18 || position == 23 {
                 guard character == UInt8(ascii: "-") else { return nil }
             } else {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(character) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(character)
-                else { return nil }
-                hex.append(character)
+                let value: UInt8
+                switch character {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): value = character &- UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): value = character &- UInt8(ascii: "a") &+ 10
+                default: return nil
+                }
+                bytes[nibble >> 1] |= nibble & 1 == 0 ? value << 4 : value
+                nibble += 1
             }
+            position += 1
         }
-        func value(_ digit: UInt8) -> UInt8 { digit <= UInt8(ascii: "9") ? digit - UInt8(ascii: "0") : digit - UInt8(ascii: "a") + 10 }
-        return stride(from: 0, to: 32, by: 2).map { value(hex[$0]) << 4 | value(hex[$0 + 1]) }
+        return bytes
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// The id written in the UUID form of `bytes` (16 of them).
     static func uuidID(_ bytes: ArraySlice<UInt8>) -> DocumentID? {
-        let hex = Array(bytes).hexString
-        guard hex.count == 32 else { return nil }
-        let characters = Array(hex)
-        let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }
-        return DocumentID(parts.joined(separator: "-"))
+        guard bytes.count == 16 else { return nil }
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        for (index, byte) in bytes.enumerated() {
+            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
+            text.append(hexDigits[Int(byte >> 4)])
+            text.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return DocumentID(String(decoding: text, as: UTF8.self))
     }
 
     /// The bytes of the id section: the 16 bytes of every id given as null, in order.

@@ -1,9 +1,15 @@
 /// The protocol versions this build speaks. A hub serves the current and the previous version.
+///
+/// Version 1 travels as JSON (`application/json`); version 2 as a ``SyncFrame``
+/// (`application/vnd.vigil.sync.v2`). Which one an exchange uses is negotiated over HTTP: the
+/// client lists the media types it reads in `Accept`, the hub answers in the highest version both
+/// speak, and the client sends frames once a hub answered it with one (Docs/Protocol.md,
+/// "Protocol versions").
 public enum SyncProtocol {
-    /// The version this build sends.
-    public static let current = 1
+    /// The highest version this build speaks, which it uses whenever the other side speaks it too.
+    public static let current = 2
     /// The versions this build accepts.
-    public static let supported: ClosedRange<Int> = 1...1
+    public static let supported: ClosedRange<Int> = 1...2
 }
 
 /// What a client sends in one exchange (`POST /v1/sync`).

@@ -22,6 +22,10 @@ struct SyncRoutes<Context: RequestContext> {
 
     /// Adds `POST /v1/sync` to `router`, behind ``DeviceAuthMiddleware`` (the context carries the
     /// authenticated device).
+    ///
+    /// The answer is in the highest protocol both sides speak: protocol 2 (a ``SyncFrame``) when
+    /// the request's `Accept` lists ``SyncFrame/mediaType`` and ``HubConfiguration/maxProtocol``
+    /// allows it, protocol 1 (JSON, byte for byte as before protocol 2) otherwise.
     func addSync(to router: Router<Context>) where Context == HubRequestContext {
         let exchange = self.exchange
         let encoder = self.encoder
@@ -30,7 +34,7 @@ struct SyncRoutes<Context: RequestContext> {
             do {
                 let answer = try await Self.answer(request, context: context, exchange: exchange, encoder: encoder)
                 exchange.metrics.recordExchange(outcome: "ok", elapsed: ContinuousClock.now - started, answerBytes: answer.count)
-                return Self.json(answer)
+                return answer.response
             } catch {
                 let outcome = (error as? SyncHubError)?.code.description ?? "internal"
                 exchange.metrics.recordExchange(outcome: outcome, elapsed: ContinuousClock.now - started)
@@ -39,12 +43,52 @@ struct SyncRoutes<Context: RequestContext> {
         }
     }
 
-    /// The JSON answer to one sync request.
+    /// One answer's body, in the protocol negotiated.
+    enum Answer {
+        /// Protocol 1: JSON.
+        case json(Data)
+        /// Protocol 2: a frame, gzipped here (section by section) when `gzipped`.
+        case frame(Data, gzipped: Bool)
+
+        var count: Int {
+            switch self {
+            case .json(let data), .frame(let data, _): data.count
+            }
+        }
+
+        var response: Response {
+            switch self {
+            case .json(let data): return SyncRoutes.json(data)
+            case .frame(let data, let gzipped):
+                var headers: HTTPFields = [.contentType: SyncFrame.mediaType, .vary: "Accept, Accept-Encoding"]
+                if gzipped {
+                    headers[.contentEncoding] = "gzip"
+                    headers[.contentLength] = String(data.count)
+                }
+                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+            }
+        }
+    }
+
+    /// The answer to one sync request, in the protocol negotiated.
     static func answer(
         _ request: Request, context: HubRequestContext, exchange: HubExchange, encoder: SyncResponseEncoder
-    ) async throws -> Data {
+    ) async throws -> Answer {
+        let configuration = exchange.configuration
+        let maxProtocol = min(configuration.maxProtocol, SyncProtocol.current)
+        let answerProtocol = Self.answerProtocol(accept: request.headers[.accept], maxProtocol: maxProtocol)
         // The gzip middleware has already bounded the body by the hub's limits.
-        let syncRequest = try await Self.decode(SyncRequest.self, from: request, upTo: .max, named: "sync request")
+        let syncRequest: SyncRequest
+        if let contentType = request.headers[.contentType], Self.isFrame(contentType), maxProtocol >= 2 {
+            syncRequest = try await Self.decodeFrame(from: request, limits: configuration.limits)
+        } else {
+            syncRequest = try await Self.decode(SyncRequest.self, from: request, upTo: .max, named: "sync request")
+        }
+        if syncRequest.protocolVersion > maxProtocol, SyncProtocol.supported.contains(syncRequest.protocolVersion) {
+            throw SyncHubError(
+                .unsupportedProtocol,
+                "The client speaks sync protocol \(syncRequest.protocolVersion); this hub speaks \(HubExchange.describe(1...max(1, maxProtocol))). Upgrade the older side.")
+        }
         if let checkpoint = syncRequest.checkpoint, checkpoint.utf8.count > Self.maxCheckpointBytes {
             throw SyncHubError(
                 .malformedRequest,
@@ -52,10 +96,51 @@ struct SyncRoutes<Context: RequestContext> {
         }
         var logger = context.logger
         logger[metadataKey: "sync.peer"] = "\(syncRequest.replica.hex)"
+        logger[metadataKey: "sync.protocol"] = "\(answerProtocol)"
         guard let device = context.device else {
             throw SyncHubError(.unauthorized, "This hub requires a device credential.")
         }
-        return try encoder.encode(try await exchange.handle(syncRequest, device: device, logger: logger))
+        var response = try await exchange.handle(syncRequest, device: device, logger: logger)
+        response.protocolVersion = answerProtocol
+        guard answerProtocol >= 2 else { return .json(try encoder.encode(response)) }
+        let sections = try SyncFrame.sections(of: response)
+        let size = sections.reduce(0) { $0 + $1.count }
+        if size > configuration.limits.compressAbove, let accept = request.headers[.acceptEncoding], Gzip.isAccepted(by: accept) {
+            return .frame(try Gzip.compress(sections: sections), gzipped: true)
+        }
+        return .frame(sections.reduce(into: Data()) { $0.append($1) }, gzipped: false)
+    }
+
+    /// The protocol to answer in: 2 when `accept` lists ``SyncFrame/mediaType`` (not with `q=0`)
+    /// and `maxProtocol` allows it; 1 otherwise (JSON, whatever else `accept` says).
+    static func answerProtocol(accept: String?, maxProtocol: Int) -> Int {
+        guard maxProtocol >= 2, let accept else { return 1 }
+        for item in accept.split(separator: ",") {
+            let parts = item.split(separator: ";").map { $0.trimmingSpaces.lowercased() }
+            guard parts.first == SyncFrame.mediaType else { continue }
+            let quality = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            if quality > 0 { return 2 }
+        }
+        return 1
+    }
+
+    /// Whether a `Content-Type` value is ``SyncFrame/mediaType``.
+    static func isFrame(_ contentType: String) -> Bool {
+        contentType.split(separator: ";").first.map { $0.trimmingSpaces.lowercased() } == SyncFrame.mediaType
+    }
+
+    /// The request in a protocol 2 frame body, within the hub's limits: 400 `malformed-request`
+    /// when it is not one whole frame, 413 when it carries more versions than a push may.
+    static func decodeFrame(from request: Request, limits: HubConfiguration.Limits) async throws -> SyncRequest {
+        let body = try await request.body.collect(upTo: .max)
+        let frameLimits = SyncFrame.Limits(
+            maxVersions: limits.maxPushVersions, maxHeaderBytes: limits.maxDecompressedBytes, maxHeaderDepth: limits.maxRequestDepth)
+        do {
+            return try SyncFrame.request(from: Data(body.readableBytesView), limits: frameLimits)
+        } catch {
+            throw SyncHubError(
+                error.code == .tooLarge ? .tooLarge : .malformedRequest, "The sync request frame is not valid: \(error.message)")
+        }
     }
 
     /// The JSON body of `request` as `T`, read up to `maxBytes`: 415 unless the content type is

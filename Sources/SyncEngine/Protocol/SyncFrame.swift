@@ -1,0 +1,326 @@
+public import Foundation
+
+/// Protocol 2's wire form of the exchange: one frame per request or answer, the message's fields
+/// other than its versions as a small JSON header, and its versions (the request's `push`, the
+/// answer's `versions`) in the columns of bundle format 2 (``SyncBundleColumns``): ids of the UUID
+/// form as 16 bytes, the bodies raw and together, the signatures as bare bytes.
+///
+/// Protocol 1 puts each version in a JSON object with its body as an escaped JSON string, its ids
+/// as hex and its signature as base64: decoding a page was most of an initial pull's cost. Here a
+/// body is a slice of the frame, checked to be UTF-8, and nothing is unescaped.
+///
+/// The layout, with every bound a reader applies, is specified in Docs/Protocol.md, "Protocol 2:
+/// the frame". Pure: no I/O, no compression (the HTTP edges gzip a frame's sections each as their
+/// own deflate blocks, as a bundle's).
+public enum SyncFrame {
+    /// The media type of a frame, in `Content-Type` and `Accept`.
+    public static let mediaType = "application/vnd.vigil.sync.v2"
+    /// The first four bytes of every frame: `VSYN`.
+    public static let magic: [UInt8] = Array("VSYN".utf8)
+    /// The protocol version a frame carries (byte 4).
+    public static let protocolVersion = 2
+    /// Bytes before the header's JSON: magic (4), version (1), kind (1), the JSON's length (4).
+    public static let prefixSize = 10
+
+    /// What a frame holds (byte 5).
+    public enum Kind: UInt8, Sendable {
+        case request = 1
+        case response = 2
+    }
+
+    /// The bounds a reader puts on a frame, checked before anything is allocated for it.
+    public struct Limits: Sendable, Hashable {
+        /// The most versions one frame may carry (a hub: its push limit; a client: well above the
+        /// largest page a hub sends).
+        public var maxVersions: Int
+        /// The largest header JSON.
+        public var maxHeaderBytes: Int
+        /// The deepest nesting of arrays and objects in the header JSON.
+        public var maxHeaderDepth: Int
+        /// The longest signature one version may carry (Ed25519's are 64 bytes).
+        public var maxSignatureBytes: Int
+
+        public init(maxVersions: Int = 100_000, maxHeaderBytes: Int = 16 << 20, maxHeaderDepth: Int = 32, maxSignatureBytes: Int = 255) {
+            self.maxVersions = maxVersions
+            self.maxHeaderBytes = maxHeaderBytes
+            self.maxHeaderDepth = maxHeaderDepth
+            self.maxSignatureBytes = maxSignatureBytes
+        }
+    }
+
+    // MARK: Encoding
+
+    /// The frame of `request`, its `push` in columns.
+    public static func encode(_ request: SyncRequest) throws -> Data {
+        try sections(of: request).reduce(into: Data()) { $0.append($1) }
+    }
+
+    /// The frame of `response`, its `versions` in columns.
+    public static func encode(_ response: SyncResponse) throws -> Data {
+        try sections(of: response).reduce(into: Data()) { $0.append($1) }
+    }
+
+    /// The frame of `request` in its four sections (prefix and header, ids, bodies, signatures),
+    /// which a writer compresses each as its own deflate blocks.
+    public static func sections(of request: SyncRequest) throws -> [Data] {
+        var header = request
+        header.push = []
+        header.protocolVersion = protocolVersion
+        return try sections(kind: .request, header: header, versions: request.push)
+    }
+
+    /// The frame of `response` in its four sections.
+    public static func sections(of response: SyncResponse) throws -> [Data] {
+        var header = response
+        header.versions = []
+        header.protocolVersion = protocolVersion
+        return try sections(kind: .response, header: header, versions: response.versions)
+    }
+
+    private static func sections<Message: Codable>(kind: Kind, header: Message, versions: [Version]) throws -> [Data] {
+        let columns = SyncBundleColumns(versions)
+        guard versions.allSatisfy({ $0.signature.count <= Int(UInt8.max) }) else {
+            throw SyncFrameError(.malformed, "A version carries a signature longer than \(UInt8.max) bytes, which no frame carries.")
+        }
+        let json = try JSONEncoder().encode(Framed(message: header, columns: columns))
+        var head = Data(magic)
+        head.reserveCapacity(prefixSize + json.count)
+        head.append(UInt8(protocolVersion))
+        head.append(kind.rawValue)
+        try appendLength(json.count, to: &head)
+        head.append(json)
+
+        var ids = Data()
+        let idSection = columns.idSection(of: versions)
+        try appendLength(idSection.count, to: &ids)
+        ids.append(idSection)
+
+        let bodyBytes = versions.reduce(0) { $0 + ($1.body?.count ?? 0) }
+        var bodies = Data()
+        bodies.reserveCapacity(4 + bodyBytes)
+        try appendLength(bodyBytes, to: &bodies)
+        for version in versions { if let body = version.body { bodies.append(body) } }
+
+        let signatureBytes = versions.reduce(0) { $0 + $1.signature.count }
+        var signatures = Data()
+        signatures.reserveCapacity(4 + signatureBytes)
+        try appendLength(signatureBytes, to: &signatures)
+        for version in versions { signatures.append(version.signature) }
+        return [head, ids, bodies, signatures]
+    }
+
+    // MARK: Decoding
+
+    /// The request in `frame`; throws ``SyncFrameError`` when it is not one whole request frame
+    /// within `limits`.
+    public static func request(from frame: Data, limits: Limits = Limits()) throws(SyncFrameError) -> SyncRequest {
+        let (header, versions): (SyncRequest, [Version]) = try decode(frame, kind: .request, limits: limits)
+        guard header.push.isEmpty else {
+            throw SyncFrameError(.malformed, "The frame's header holds versions in `push`; a frame carries them in `columns`.")
+        }
+        var request = header
+        request.push = versions
+        return request
+    }
+
+    /// The answer in `frame`; throws ``SyncFrameError`` when it is not one whole answer frame
+    /// within `limits`.
+    public static func response(from frame: Data, limits: Limits = Limits()) throws(SyncFrameError) -> SyncResponse {
+        let (header, versions): (SyncResponse, [Version]) = try decode(frame, kind: .response, limits: limits)
+        guard header.versions.isEmpty else {
+            throw SyncFrameError(.malformed, "The frame's header holds versions in `versions`; a frame carries them in `columns`.")
+        }
+        var response = header
+        response.versions = versions
+        return response
+    }
+
+    private static func decode<Message: Codable & ProtocolTagged>(
+        _ frame: Data, kind: Kind, limits: Limits
+    ) throws(SyncFrameError) -> (Message, [Version]) {
+        let bytes = [UInt8](frame)
+        guard bytes.count >= 4, Array(bytes[0..<4]) == magic else {
+            throw SyncFrameError(.notAFrame, "The body is not a protocol 2 frame (it does not start with VSYN).")
+        }
+        guard bytes.count >= prefixSize else {
+            throw SyncFrameError(.truncated, "The frame ends after \(bytes.count) bytes, inside its prefix.")
+        }
+        guard Int(bytes[4]) == protocolVersion else {
+            throw SyncFrameError(.unsupportedVersion, "The frame is in protocol \(bytes[4]); this program reads frames of protocol \(protocolVersion).")
+        }
+        guard bytes[5] == kind.rawValue else {
+            throw SyncFrameError(.malformed, "The frame holds kind \(bytes[5]) where a \(kind == .request ? "request (1)" : "response (2)") belongs.")
+        }
+        var offset = 6
+        let headerLength = try readLength(bytes, at: &offset, named: "header")
+        guard headerLength <= limits.maxHeaderBytes else {
+            throw SyncFrameError(.tooLarge, "The frame's header is \(headerLength) bytes; the limit is \(limits.maxHeaderBytes).")
+        }
+        let json = bytes[offset..<offset + headerLength]
+        offset += headerLength
+        guard !MessageLimits.isNested(json, deeperThan: limits.maxHeaderDepth) else {
+            throw SyncFrameError(.malformed, "The frame's header nests arrays and objects deeper than \(limits.maxHeaderDepth) levels, the limit.")
+        }
+        let framed: Framed<Message>
+        do {
+            framed = try JSONDecoder().decode(Framed<Message>.self, from: Data(json))
+        } catch {
+            throw SyncFrameError(.malformed, "The frame's header is not valid: \(describe(error))")
+        }
+        guard framed.message.protocolVersion == protocolVersion else {
+            throw SyncFrameError(.malformed, "The frame's header says protocol \(framed.message.protocolVersion) in a protocol \(protocolVersion) frame.")
+        }
+        let columns = framed.columns
+        guard let count = columns.count else {
+            throw SyncFrameError(.malformed, "The frame's columns do not all hold one entry per version.")
+        }
+        guard count <= limits.maxVersions else {
+            throw SyncFrameError(.tooLarge, "The frame carries \(count) versions; the limit is \(limits.maxVersions).")
+        }
+        let idLength = try readLength(bytes, at: &offset, named: "id section")
+        guard idLength == columns.idSectionLength else {
+            throw SyncFrameError(.malformed, "The frame's id section is \(idLength) bytes where its columns name \(columns.idSectionLength).")
+        }
+        let ids = bytes[offset..<offset + idLength]
+        offset += idLength
+        let bodyLength = try readLength(bytes, at: &offset, named: "body section")
+        var named = 0
+        for length in columns.bodyLength where length > 0 {
+            guard length <= bodyLength - named else {
+                throw SyncFrameError(.malformed, "The frame's bodies add up to more than its body section (\(bodyLength) bytes).")
+            }
+            named += length
+        }
+        guard named == bodyLength else {
+            throw SyncFrameError(.malformed, "The frame's body section is \(bodyLength) bytes where its columns name \(named).")
+        }
+        let bodies = bytes[offset..<offset + bodyLength]
+        offset += bodyLength
+        let signatureLength = try readLength(bytes, at: &offset, named: "signature section")
+        var signatures: [Data] = []
+        signatures.reserveCapacity(count)
+        var signatureOffset = offset
+        for length in columns.signatureLengths {
+            guard (0...limits.maxSignatureBytes).contains(length), length <= offset + signatureLength - signatureOffset else {
+                throw SyncFrameError(.malformed, "The frame's signatures do not fit its signature section (\(signatureLength) bytes).")
+            }
+            signatures.append(Data(bytes[signatureOffset..<signatureOffset + length]))
+            signatureOffset += length
+        }
+        guard signatureOffset == offset + signatureLength else {
+            throw SyncFrameError(.malformed, "The frame's signature section holds bytes no signature names.")
+        }
+        offset = signatureOffset
+        guard offset == bytes.count else {
+            throw SyncFrameError(.malformed, "The frame holds \(bytes.count - offset) bytes after its last section.")
+        }
+        guard let versions = columns.versions(ids: ids, bodies: bodies, signatures: signatures) else {
+            throw SyncFrameError(
+                .malformed,
+                "The frame's columns do not describe valid versions (an index or a step out of range, a body that is not UTF-8, or receipts out of order).")
+        }
+        return (framed.message, versions)
+    }
+
+    // MARK: Lengths
+
+    static func appendLength(_ length: Int, to data: inout Data) throws {
+        guard length >= 0, length <= Int(UInt32.max) else {
+            throw SyncFrameError(.tooLarge, "A frame's section of \(length) bytes is above the 4 GiB a length can say.")
+        }
+        for index in (0..<4).reversed() { data.append(UInt8(truncatingIfNeeded: UInt32(length) >> (8 * UInt32(index)))) }
+    }
+
+    /// The 4-byte length at `offset`, checked against the bytes left after it.
+    static func readLength(_ bytes: [UInt8], at offset: inout Int, named name: String) throws(SyncFrameError) -> Int {
+        guard bytes.count - offset >= 4 else {
+            throw SyncFrameError(.truncated, "The frame ends before the length of its \(name).")
+        }
+        let length = Int(bytes[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        offset += 4
+        guard length <= bytes.count - offset else {
+            throw SyncFrameError(.truncated, "The frame's \(name) says \(length) bytes; \(bytes.count - offset) follow.")
+        }
+        return length
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let decoding = error as? DecodingError {
+            switch decoding {
+            case .dataCorrupted(let context), .keyNotFound(_, let context), .typeMismatch(_, let context),
+                .valueNotFound(_, let context):
+                let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+                return String(((path.isEmpty ? "" : path + ": ") + context.debugDescription).prefix(300))
+            @unknown default: break
+            }
+        }
+        return String("\(error)".prefix(200))
+    }
+}
+
+/// A message whose JSON says its protocol version.
+protocol ProtocolTagged {
+    var protocolVersion: Int { get }
+}
+
+extension SyncRequest: ProtocolTagged {}
+extension SyncResponse: ProtocolTagged {}
+
+/// A frame's header: the message's own JSON (its versions' array empty) with one more key,
+/// `columns`, holding the versions.
+struct Framed<Message: Codable>: Codable {
+    var message: Message
+    var columns: SyncBundleColumns
+
+    private enum Key: String, CodingKey { case columns }
+
+    init(message: Message, columns: SyncBundleColumns) {
+        self.message = message
+        self.columns = columns
+    }
+
+    /// `columns` is absent when there are no versions (a no-op exchange stays small).
+    init(from decoder: any Decoder) throws {
+        message = try Message(from: decoder)
+        columns = try decoder.container(keyedBy: Key.self).decodeIfPresent(SyncBundleColumns.self, forKey: .columns)
+            ?? SyncBundleColumns([])
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try message.encode(to: encoder)
+        guard columns.count != 0 else { return }
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(columns, forKey: .columns)
+    }
+}
+
+/// A frame that cannot be read: nothing of it was applied.
+public struct SyncFrameError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong with the frame.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        enum Value: String { case notAFrame, unsupportedVersion, truncated, malformed, tooLarge }
+        let value: Value
+        public var description: String { value.rawValue }
+
+        /// The bytes do not start like a frame.
+        public static let notAFrame = Code(value: .notAFrame)
+        /// A frame of a protocol version this build does not read.
+        public static let unsupportedVersion = Code(value: .unsupportedVersion)
+        /// The frame ends before a length it holds says.
+        public static let truncated = Code(value: .truncated)
+        /// The frame's parts do not fit together, or its header does not decode.
+        public static let malformed = Code(value: .malformed)
+        /// It carries more than the reader's limits.
+        public static let tooLarge = Code(value: .tooLarge)
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

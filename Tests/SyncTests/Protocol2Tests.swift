@@ -1,0 +1,236 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import ReplicaStore
+import SyncClient
+import SyncEngine
+import SyncHub
+import Testing
+import TestSupport
+
+/// Protocol 2 over HTTP: negotiated through `Accept`, frames both ways, protocol 1 still served
+/// to old clients as before, and old and new clients and hubs converge in every pairing.
+@Suite("Protocol 2 over HTTP")
+struct Protocol2Tests {
+    static let collection = CollectionName("notes")!
+    static let frameAccept = "\(SyncFrame.mediaType), application/json, application/problem+json"
+
+    /// A hub of a release before protocol 2: it reads and writes JSON only.
+    static func oldHub(_ configuration: inout HubConfiguration) { configuration.maxProtocol = 1 }
+
+    static func post(
+        _ client: TestClient, _ hub: HubFixture, body: Data, contentType: String = "application/json", accept: String?
+    ) async throws -> TestClient.Response {
+        var extra: HTTPFields = [:]
+        if let accept { extra[.accept] = accept }
+        return try await HubHTTPTests.post(client, hub, body: ByteBuffer(bytes: body), contentType: contentType, extra: extra)
+    }
+
+    static func bytes(_ response: TestClient.Response) throws -> Data {
+        Data(try #require(response.body).readableBytesView)
+    }
+
+    static func signed(_ hub: HubFixture, count: Int) throws -> [Version] {
+        try (1...count).map { counter in
+            try hub.deviceKey.sign(Version(
+                dot: Dot(replica: hub.deviceID, counter: UInt64(counter)), collection: collection,
+                documentID: DocumentID(UUID().uuidString.lowercased())!, partition: .default, context: VersionVector(),
+                body: Data(#"{"title":"report \#(counter)","note":"ünïcode \"quoted\""}"#.utf8),
+                timestamp: HybridTimestamp(wallMilliseconds: 1_700_000_000_000 + UInt64(counter))))
+        }
+    }
+
+    // MARK: Negotiation at the hub
+
+    @Test("the hub answers in protocol 2 to a client that accepts frames, in JSON protocol 1 otherwise")
+    func negotiation() async throws {
+        try await HubHTTPTests.withHub { hub, client in
+            let request = try JSONEncoder().encode(SyncRequest(protocolVersion: 1, replica: hub.deviceID, counter: 0, checkpoint: nil, push: []))
+
+            let framed = try await Self.post(client, hub, body: request, accept: Self.frameAccept)
+            #expect(framed.status == .ok)
+            #expect(framed.headers[.contentType] == SyncFrame.mediaType)
+            #expect(framed.headers[.vary]?.contains("Accept") == true)
+            let answer = try SyncFrame.response(from: try Self.bytes(framed))
+            #expect(answer.protocolVersion == 2)
+            #expect(answer.hub == hub.exchange.hubID)
+
+            // As a client before protocol 2 asks: the answer is JSON protocol 1, the bytes
+            // JSONEncoder makes of it, with no header protocol 2 added.
+            for accept in ["application/json, application/problem+json", nil, "*/*", "\(SyncFrame.mediaType);q=0, application/json"] {
+                let old = try await Self.post(client, hub, body: request, accept: accept)
+                #expect(old.status == .ok)
+                #expect(old.headers[.contentType] == "application/json")
+                #expect(old.headers[.vary] == nil)
+                let body = try Self.bytes(old)
+                let decoded = try JSONDecoder().decode(SyncResponse.self, from: body)
+                #expect(decoded.protocolVersion == 1)
+                #expect(body == (try JSONEncoder().encode(decoded)), "the JSON answer is JSONEncoder's bytes")
+                #expect(String(decoding: body, as: UTF8.self).hasPrefix(#"{"protocol":1,"#))
+            }
+        }
+    }
+
+    @Test("a hub capped at protocol 1 answers JSON whatever the client accepts, and refuses a frame as an old hub does (415)")
+    func oldHubSpeaksJSONOnly() async throws {
+        try await HubHTTPTests.withHub(configure: Self.oldHub) { hub, client in
+            let request = SyncRequest(protocolVersion: 1, replica: hub.deviceID, counter: 0, checkpoint: nil, push: [])
+            let json = try await Self.post(client, hub, body: try JSONEncoder().encode(request), accept: Self.frameAccept)
+            #expect(json.headers[.contentType] == "application/json")
+            #expect(try JSONDecoder().decode(SyncResponse.self, from: try Self.bytes(json)).protocolVersion == 1)
+
+            let frame = try await Self.post(
+                client, hub, body: try SyncFrame.encode(request), contentType: SyncFrame.mediaType, accept: Self.frameAccept)
+            #expect(frame.status == .unsupportedMediaType)
+            #expect(try HubHTTPTests.problem(frame)["type"] as? String == "unsupported-media-type")
+
+            var two = request
+            two.protocolVersion = 2
+            let said = try await Self.post(client, hub, body: try JSONEncoder().encode(two), accept: nil)
+            #expect(said.status == .badRequest)
+            let problem = try HubHTTPTests.problem(said)
+            #expect(problem["type"] as? String == "unsupported-protocol")
+            #expect((problem["detail"] as? String)?.contains("version 1") == true)
+            let again = try await Self.post(client, hub, body: try JSONEncoder().encode(request), accept: nil)
+            #expect(again.status == .ok, "the hub keeps serving")
+        }
+    }
+
+    // MARK: Frames at the hub
+
+    @Test("a pushed frame is taken, and its answer is a frame")
+    func pushAsFrame() async throws {
+        try await HubHTTPTests.withHub { hub, client in
+            let push = try Self.signed(hub, count: 20)
+            let request = SyncRequest(protocolVersion: 2, replica: hub.deviceID, counter: 20, checkpoint: nil, push: push)
+            let response = try await Self.post(
+                client, hub, body: try SyncFrame.encode(request), contentType: SyncFrame.mediaType, accept: Self.frameAccept)
+            #expect(response.status == .ok)
+            let answer = try SyncFrame.response(from: try Self.bytes(response))
+            #expect(answer.accepted == 20)
+            #expect(answer.rejected.isEmpty)
+            #expect(answer.knowledge[hub.deviceID] == 20)
+        }
+    }
+
+    @Test("a malformed, cut or oversized frame is a 4xx problem and the hub keeps serving")
+    func hostileFrames() async throws {
+        try await HubHTTPTests.withHub(configure: { $0.limits.maxPushVersions = 3 }) { hub, client in
+            let request = SyncRequest(protocolVersion: 2, replica: hub.deviceID, counter: 4, checkpoint: nil, push: try Self.signed(hub, count: 4))
+            let frame = try SyncFrame.encode(request)
+
+            let tooMany = try await Self.post(client, hub, body: frame, contentType: SyncFrame.mediaType, accept: Self.frameAccept)
+            #expect(tooMany.status == .contentTooLarge)
+            #expect(try HubHTTPTests.problem(tooMany)["type"] as? String == "too-large")
+
+            var within = request
+            within.push.removeLast()
+            let allowed = try SyncFrame.encode(within)
+            let cut = try await Self.post(client, hub, body: allowed.prefix(allowed.count - 10), contentType: SyncFrame.mediaType, accept: nil)
+            #expect(cut.status == .badRequest)
+            let problem = try HubHTTPTests.problem(cut)
+            #expect(problem["type"] as? String == "malformed-request")
+            #expect((problem["detail"] as? String)?.contains("frame") == true)
+
+            let notAFrame = try await Self.post(client, hub, body: Data("{}".utf8), contentType: SyncFrame.mediaType, accept: nil)
+            #expect(notAFrame.status == .badRequest)
+
+            // Brackets in a frame's binary sections are not JSON nesting: the depth check reads the header only.
+            var deep = SyncRequest(protocolVersion: 2, replica: hub.deviceID, counter: 0, checkpoint: nil, push: [])
+            deep.push = []
+            var bytes = try SyncFrame.encode(deep)
+            bytes.append(Data(repeating: UInt8(ascii: "["), count: 100))
+            let trailing = try await Self.post(client, hub, body: bytes, contentType: SyncFrame.mediaType, accept: nil)
+            #expect(trailing.status == .badRequest)
+            #expect((try HubHTTPTests.problem(trailing)["detail"] as? String)?.contains("after its last section") == true)
+            try await HubHTTPTests.expectServing(client, hub)
+        }
+    }
+
+    // MARK: Old and new, both ways
+
+    static func transport(_ hub: HubFixture, token: String, protocols: ClosedRange<Int>) -> HTTPSyncTransport {
+        var configuration = HTTPSyncTransport.Configuration(hub: hub.url, token: token, timeoutSeconds: 30)
+        configuration.protocols = protocols
+        return HTTPSyncTransport(configuration: configuration)
+    }
+
+    static func sync(_ store: ReplicaStore, _ hub: HubFixture, _ transport: HTTPSyncTransport) async throws -> SyncSummary {
+        try await Synchronizer(
+            store: store, transport: transport, peer: HubCredentials.peerName(for: hub.url),
+            configuration: .init(retry: .never), logger: silentLogger
+        ).run()
+    }
+
+    static func write(_ store: ReplicaStore, _ id: String, _ text: String) throws {
+        let key = DocumentKey(collection: collection, id: DocumentID(id)!)
+        try store.write(WriteIntent(key: key, body: Data(#"{"text":"\#(text)"}"#.utf8)))
+    }
+
+    /// Two devices, one on each protocol range, write, sync, edit each other's documents (one
+    /// concurrently) and sync again until quiet: both end with the same documents. Returns the
+    /// protocols the two transports negotiated.
+    static func converge(hub: HubFixture, first: ClosedRange<Int>, second: ClosedRange<Int>) async throws -> (Int, Int) {
+        try await TemporaryReplica.withReplicas(2) { replicas in
+            let (a, b) = (replicas[0], replicas[1])
+            let transportA = transport(hub, token: try await hub.enroll(a), protocols: first)
+            let transportB = transport(hub, token: try await hub.enroll(b), protocols: second)
+            for index in 0..<30 { try write(a, "a-\(index)", "from a \(index)") }
+            for index in 0..<30 { try write(b, "b-\(index)", "from b \(index)") }
+            _ = try await sync(a, hub, transportA)
+            _ = try await sync(b, hub, transportB)
+            _ = try await sync(a, hub, transportA)
+            // Later pushes go in the negotiated form: edits of the other's documents, one of them
+            // concurrent (a conflict both must show).
+            for index in 0..<10 { try write(a, "b-\(index)", "a edits b \(index)") }
+            for index in 0..<10 { try write(b, "a-\(index)", "b edits a \(index)") }
+            try write(b, "b-0", "b edits its own")
+            for _ in 0..<3 {
+                _ = try await sync(a, hub, transportA)
+                _ = try await sync(b, hub, transportB)
+            }
+            #expect(try await sync(a, hub, transportA).isQuiet)
+            #expect(try await sync(b, hub, transportB).isQuiet)
+            let keys = (0..<30).flatMap { ["a-\($0)", "b-\($0)"] }.map { DocumentKey(collection: collection, id: DocumentID($0)!) }
+            for key in keys {
+                let onA = try #require(try a.document(key), "\(key) missing on A")
+                let onB = try #require(try b.document(key), "\(key) missing on B")
+                #expect(onA.state == onB.state, "\(key)")
+                #expect(onA.siblings == onB.siblings, "\(key)")
+            }
+            let conflicted = try #require(try a.document(DocumentKey(collection: collection, id: DocumentID("b-0")!)))
+            #expect(conflicted.siblings.count == 2, "the concurrent edit shows as a conflict")
+            #expect(try a.status().versions == b.status().versions)
+            #expect(try a.status().versions == 60 + 21)
+            return (transportA.negotiatedProtocol, transportB.negotiatedProtocol)
+        }
+    }
+
+    @Test("an old client (protocol 1 only) and a new one converge through a new hub")
+    func oldClientNewHub() async throws {
+        try await HubFixture.withHub { hub in
+            let (old, new) = try await Self.converge(hub: hub, first: 1...1, second: SyncProtocol.supported)
+            #expect(old == 1)
+            #expect(new == 2)
+        }
+    }
+
+    @Test("new clients converge through a hub that answers protocol 1 only")
+    func newClientOldHub() async throws {
+        try await HubFixture.withHub(configure: Self.oldHub) { hub in
+            let (first, second) = try await Self.converge(hub: hub, first: SyncProtocol.supported, second: SyncProtocol.supported)
+            #expect(first == 1)
+            #expect(second == 1)
+        }
+    }
+
+    @Test("two new clients speak protocol 2 and converge")
+    func newClientsNewHub() async throws {
+        try await HubFixture.withHub { hub in
+            let (first, second) = try await Self.converge(hub: hub, first: SyncProtocol.supported, second: SyncProtocol.supported)
+            #expect(first == 2)
+            #expect(second == 2)
+        }
+    }
+}
