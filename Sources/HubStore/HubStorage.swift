@@ -1,4 +1,4 @@
-public import ReplicaStore
+import ReplicaStore
 public import SyncEngine
 
 /// What the exchange needs from the hub's storage. The SQLite implementation is

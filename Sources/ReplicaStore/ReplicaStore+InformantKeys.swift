@@ -1,5 +1,5 @@
-public import Foundation
-public import SyncEngine
+import Foundation
+import SyncEngine
 public import Records
 import GRDB
 

@@ -1,6 +1,6 @@
 import Foundation
 public import SyncEngine
-package import Records
+import Records
 package import GRDB
 
 extension ReplicaStore {

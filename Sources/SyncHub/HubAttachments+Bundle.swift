@@ -1,6 +1,6 @@
 import Foundation
 public import HubStore
-public import ReplicaStore
+import ReplicaStore
 public import SyncEngine
 
 extension HubAttachments {

@@ -1,7 +1,7 @@
 import Dispatch
 public import Foundation
 public import HubStore
-public import ReplicaStore
+import ReplicaStore
 public import SyncEngine
 
 /// The hub's side of attachments, with no HTTP in it: offers, chunk uploads and downloads, each

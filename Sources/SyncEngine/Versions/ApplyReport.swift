@@ -1,5 +1,3 @@
-public import SyncEngine
-
 /// What applying a batch of received versions did.
 public struct ApplyReport: Sendable, Hashable {
     /// Versions stored for the first time.
@@ -13,7 +11,7 @@ public struct ApplyReport: Sendable, Hashable {
     /// Versions not stored: refused by the admission rule, or after a fork of their origin.
     public var refused: [Dot] = []
     /// Among ``refused``, the versions refused because their context claims what does not exist
-    /// (``ImplausibleContexts/refuse``), with why.
+    /// (when the apply was told to refuse implausible contexts), with why.
     public var implausible: [Dot: SetAsideReason] = [:]
     /// Versions held aside as implausible earlier that this batch made plausible: now merged.
     public var released: [Dot] = []

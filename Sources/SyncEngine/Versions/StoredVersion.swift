@@ -1,5 +1,3 @@
-public import SyncEngine
-
 /// A version as a replica holds it, with where it came from.
 public struct StoredVersion: Sendable, Hashable {
     public var version: Version
@@ -13,7 +11,7 @@ public struct StoredVersion: Sendable, Hashable {
     /// version's body is nil but it is not a tombstone.
     public var bodyDropped: Bool
     /// The body is held sealed but does not open under the replica's data key (altered on disk,
-    /// or moved from another row): the version's body is nil. Only ``ReplicaStore/storedVersions(afterSequence:limit:)``
+    /// or moved from another row): the version's body is nil. Only a replica's check of every stored version (`fieldcli verify`)
     /// reads such a row; any other read of it fails.
     public var bodyUnopened: Bool
 

@@ -1,6 +1,6 @@
 public import Prometheus
 public import HubStore
-public import ReplicaStore
+import ReplicaStore
 public import SyncEngine
 
 /// The hub's figures for Prometheus: exchanges by outcome and their durations, versions pushed,

@@ -1,0 +1,92 @@
+public import ReplicaStore
+public import SyncEngine
+import GRDB
+
+extension ReplicaStore {
+    /// Reads, in one snapshot, a page of versions in good standing stored after `position` and up
+    /// to `through` when given (in arrival order, filtered by `include`, bounded by `limit`
+    /// versions and about `maxBytes`) and this replica's knowledge of `origins`. A position this
+    /// replica did not give out (no version at its sequence, or another dot there), as `position`
+    /// or as `through`, restarts the page at the beginning, without an upper bound.
+    ///
+    /// At most `maxScanned` versions are looked at: a page whose filter passes over many ends
+    /// there, with ``FeedPage/hasMore`` set.
+    public func feedPage(
+        after position: FeedPosition, through: FeedPosition? = nil, limit: Int, maxBytes: Int,
+        maxScanned: Int = .max, knowledgeOf origins: Set<ReplicaID> = [],
+        include: @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool = { _, _ in true }
+    ) throws -> FeedPage {
+        try read { db in
+            var start = position
+            var upper = Int64.max
+            var restarted = false
+            if position != .start, try !Self.holds(db, position) {
+                start = .start
+                restarted = true
+            }
+            if !restarted, let through {
+                if try Self.holds(db, through) {
+                    upper = through.sequence
+                } else {
+                    start = .start
+                    restarted = true
+                }
+            }
+            var versions: [Version] = []
+            var bytes = 0
+            var end = start
+            var hasMore = false
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT \(Rows.storedVersionColumns), feed_tag FROM versions
+                    WHERE seq > ? AND seq <= ? AND set_aside_reason IS NULL ORDER BY seq
+                    """,
+                arguments: [start.sequence, upper])
+            var scanned = 0
+            while let row = try rows.next() {
+                if scanned >= max(1, maxScanned) {
+                    hasMore = true
+                    break
+                }
+                scanned += 1
+                let stored = try Rows.storedVersion(row)
+                let position = FeedPosition(
+                    sequence: stored.sequence, dot: stored.version.dot, tag: (row["feed_tag"] as Int64?).map { UInt32(truncatingIfNeeded: $0) })
+                guard include(stored.version, stored.receivedFrom) else {
+                    end = position
+                    continue
+                }
+                let size = (stored.version.body?.count ?? 0) + 200
+                if versions.count >= max(1, limit) || (!versions.isEmpty && bytes + size > maxBytes) {
+                    hasMore = true
+                    break
+                }
+                versions.append(stored.version)
+                bytes += size
+                end = position
+            }
+            var knowledge = VersionVector()
+            let statement = try db.cachedStatement(sql: "SELECT counter FROM knowledge WHERE origin = ?")
+            // The origins the page's contexts name, so that a reader holding only part of the feed
+            // (a read scope) learns that the dots they claim exist here.
+            for origin in origins.union(CausalPlausibility.origins(of: versions)) {
+                let counter = try Int64.fetchOne(statement, arguments: [origin.hex]) ?? 0
+                knowledge[origin] = UInt64(max(0, counter))
+            }
+            return FeedPage(versions: versions, end: end, hasMore: hasMore, restarted: restarted, knowledge: knowledge)
+        }
+    }
+
+    /// Whether `position` is one of this replica's: the start, or the dot it names is stored at its
+    /// sequence, with the tag it names (a position without a tag predates tags).
+    static func holds(_ db: Database, _ position: FeedPosition) throws -> Bool {
+        if position == .start { return true }
+        guard position.sequence > 0, let dot = position.dot,
+            let row = try Row.fetchOne(db, sql: "SELECT origin, counter, feed_tag FROM versions WHERE seq = ?", arguments: [position.sequence]),
+            (row[0] as String) == dot.replica.hex, (row[1] as Int64) == Int64(clamping: dot.counter)
+        else { return false }
+        guard let tag = position.tag else { return true }
+        return (row[2] as Int64?).map { UInt32(truncatingIfNeeded: $0) } == tag
+    }
+}
