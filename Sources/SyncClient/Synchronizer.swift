@@ -107,113 +107,85 @@ public struct Synchronizer: Sendable {
         return summary
     }
 
+    /// Performs what ``SyncLoop`` decides, one action at a time, and feeds back what came of it.
     private func loop(summary: inout SyncSummary, progress: (@Sendable (SyncProgress) -> Void)?) async throws {
-        var more = false
-        var previousPush: [Dot] = []
-        var fruitlessRounds = 0
-        var incarnations = 0
-        // Origins the hub refused as gaps this run: their versions from there on wait for a later
-        // sync (another replica, or the origin, fills the gap), so the run does not stall on them.
-        var gaps: [ReplicaID: UInt64] = [:]
-        while summary.roundTrips < configuration.maxRoundTrips {
-            try Task.checkCancellation()
-            let remaining = configuration.remaining(after: summary)
-            let bounds = configuration.bounds(remaining: remaining)
-            // A peer is its replica id: the hub's state may be kept under an address that reached it before.
-            let base = try store.exchangeBase(peer: store.peerName(forHubAt: peer))
-            // Saved with the page that reset the checkpoint: a cut link or a restart keeps the step.
-            let sendAssumedKnowledge = base.peer.sendAssumedKnowledge
-            let batch = try store.pushVersions(
-                missingFrom: base.peer.knowledge, limit: configuration.pushVersions, maxBytes: bounds.pushBytes)
-            let push = batch.versions.filter { version in gaps[version.dot.replica].map { version.dot.counter < $0 } ?? true }
-            // Verification failures go to the hub with the next request, and the sync does not end
-            // before they have been reported.
-            let reports = try store.unreportedVerificationFailures(limit: Self.reportsPerExchange)
-            // Go on while pages wait, after a checkpoint reset, or while something is left to push or report.
-            if summary.roundTrips > 0 && push.isEmpty && !sendAssumedKnowledge && !more && reports.isEmpty { break }
-            if let remaining, remaining < Self.smallestRound {
-                summary.budgetSpent = true
-                return
-            }
-            // A hub that takes pushed versions answers with knowledge covering them; the same push
-            // answered again and again without progress means the hub will not take them.
-            let pushDots = push.map(\.dot)
-            fruitlessRounds = !pushDots.isEmpty && pushDots == previousPush ? fruitlessRounds + 1 : 0
-            if fruitlessRounds >= 3, let first = pushDots.first {
-                throw SyncClientError(
-                    .stalled,
-                    "The hub at \(peer) keeps refusing versions from \(first) on without saying why; they are kept here, and the hub operator should check its log.")
-            }
-            previousPush = pushDots
-
-            // The id is the row's: a fork makes the replica go on under a new one.
-            let round = ExchangeRound(
-                replica: base.replica ?? store.replicaID, base: base, push: push, limits: bounds.page,
-                sendAssumedKnowledge: sendAssumedKnowledge)
-            var request = round.request
-            request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-            request.unverified = reports.isEmpty ? nil : reports
-            request.pending = batch.hasMore
-                ? max(0, try store.countVersions(missingFrom: base.peer.knowledge) - push.count) : 0
-            let reply = try await exchange(request)
-            // Verified before anything of the page is shown: what fails is kept apart and reported.
-            let verdict = try await verify(reply.response, replica: round.replica)
-            let outcome = configuration.verifySignatures
-                ? round.outcome(of: reply.response, applied: verdict.admitted, provenCounter: verdict.provenCounter)
-                : round.outcome(of: reply.response)
-            let committed: Committed
-            do {
-                committed = try commit(outcome, round: round, reported: reports, response: reply.response, verdict: verdict)
-            } catch let changed as ReplicaIDChanged {
-                // Another process took a new incarnation while this round was in flight: nothing of
-                // the answer was applied; the round is redone under the new id.
-                logger.notice(
-                    "this replica took a new incarnation in another process during the round; redoing it",
-                    metadata: ["sync.peer": "\(peer)", "sync.planned": "\(changed.planned.hex)", "sync.incarnation": "\(changed.current.hex)"])
-                summary.roundTrips += 1
-                (more, previousPush, fruitlessRounds) = (true, [], 0)
-                continue
-            }
-            summary.documentsForgotten += committed.forgotten
-            summary.unverified += verdict.keptApart.count
-
-            summary.roundTrips += 1
-            summary.bytesSent += reply.bytesSent
-            summary.bytesReceived += reply.bytesReceived
-            summary.versionsPushed += outcome.pushedTaken
-            summary.versionsPulled += reply.response.versions.count
-            summary.rejected += reply.response.rejected.count
-            logger.debug(
-                "sync round",
-                metadata: [
-                    "sync.peer": "\(peer)", "sync.pushed": "\(push.count)",
-                    "sync.pulled": "\(reply.response.versions.count)", "sync.more": "\(outcome.more)",
-                ])
-            progress?(SyncProgress(summary: summary, more: outcome.more))
-
-            if let fork = Self.firstFork(of: outcome, pulledForks: committed.forks, page: verdict.admitted, replica: round.replica) {
-                // A fork of this replica's own id: it takes a new incarnation and goes on (at most
-                // a few times in one run; another process may race it). Any other fork stops the sync.
-                try checkProof(of: fork)
-                guard fork.dot.replica == round.replica, incarnations < 3 else {
-                    throw SyncClientError(
-                        .forked,
-                        "This replica has forked at dot \(fork.dot) (it was restored from a backup or copied to another machine); its versions from there on are kept here but the hub refuses them.")
+        var steps = SyncLoop(configuration: configuration, peer: peer)
+        var action = steps.start()
+        while true {
+            switch action {
+            case .read(let pushVersions, let pushBytes, let reports):
+                try Task.checkCancellation()
+                action = steps.next(after: .read(try read(pushVersions: pushVersions, pushBytes: pushBytes, reports: reports)))
+            case .exchange(let exchange):
+                let exchanged: SyncLoop.Exchanged
+                do {
+                    exchanged = try await perform(exchange)
+                } catch let changed as ReplicaIDChanged {
+                    // Another process took a new incarnation while this round was in flight: nothing of
+                    // the answer was applied; the round is redone under the new id.
+                    logger.notice(
+                        "this replica took a new incarnation in another process during the round; redoing it",
+                        metadata: ["sync.peer": "\(peer)", "sync.planned": "\(changed.planned.hex)", "sync.incarnation": "\(changed.current.hex)"])
+                    action = steps.next(after: .replicaChanged)
+                    continue
                 }
-                let next = try await takeIncarnation(forkAt: fork.dot, hub: reply.response.hub)
-                incarnations += 1
+                action = steps.next(after: .exchanged(exchanged))
+                logger.debug(
+                    "sync round",
+                    metadata: [
+                        "sync.peer": "\(peer)", "sync.pushed": "\(exchange.request.push.count)",
+                        "sync.pulled": "\(exchanged.pulled)", "sync.more": "\(exchanged.outcome.more)",
+                    ])
+                progress?(SyncProgress(summary: steps.summary, more: exchanged.outcome.more))
+            case .proveFork(let fork):
+                try checkProof(of: fork.rejection)
+                action = steps.next(after: .forkProven(fork))
+            case .incarnate(let fork):
+                let next = try await takeIncarnation(forkAt: fork.rejection.dot, hub: fork.hub)
                 logger.notice(
-                    "this replica had forked at \(fork.dot); it continues as \(next.hex)",
-                    metadata: ["sync.peer": "\(peer)", "sync.forkedAt": "\(fork.dot)", "sync.incarnation": "\(next.hex)"])
-                more = true
-                previousPush = []
-                fruitlessRounds = 0
-                continue
+                    "this replica had forked at \(fork.rejection.dot); it continues as \(next.hex)",
+                    metadata: ["sync.peer": "\(peer)", "sync.forkedAt": "\(fork.rejection.dot)", "sync.incarnation": "\(next.hex)"])
+                action = steps.next(after: .incarnated(next))
+            case .finish(let done):
+                summary = done
+                return
+            case .fail(let error):
+                throw error
             }
-            if !reply.response.versions.isEmpty { previousPush = [] }
-            gaps.merge(outcome.gaps) { min($0, $1) }
-            more = outcome.more
         }
+    }
+
+    /// Reads what a round needs of the replica, in the bounds ``SyncLoop`` gives.
+    private func read(pushVersions: Int, pushBytes: Int, reports: Int) throws -> SyncLoop.Read {
+        // A peer is its replica id: the hub's state may be kept under an address that reached it before.
+        let base = try store.exchangeBase(peer: store.peerName(forHubAt: peer))
+        let batch = try store.pushVersions(missingFrom: base.peer.knowledge, limit: pushVersions, maxBytes: pushBytes)
+        // Verification failures go to the hub with the next request, and the sync does not end
+        // before they have been reported.
+        let unreported = try store.unreportedVerificationFailures(limit: reports)
+        // The id is the row's: a fork makes the replica go on under a new one.
+        return SyncLoop.Read(base: base, replica: base.replica ?? store.replicaID, batch: batch, reports: unreported)
+    }
+
+    /// One round: sends the request, verifies the answer, and commits its outcome.
+    private func perform(_ exchange: SyncLoop.Exchange) async throws -> SyncLoop.Exchanged {
+        let round = exchange.round
+        var request = exchange.request
+        request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+        request.pending = exchange.countsPending
+            ? max(0, try store.countVersions(missingFrom: round.base.peer.knowledge) - request.push.count) : 0
+        let reply = try await self.exchange(request)
+        // Verified before anything of the page is shown: what fails is kept apart and reported.
+        let verdict = try await verify(reply.response, replica: round.replica)
+        let outcome = configuration.verifySignatures
+            ? round.outcome(of: reply.response, applied: verdict.admitted, provenCounter: verdict.provenCounter)
+            : round.outcome(of: reply.response)
+        let committed = try commit(outcome, round: round, reported: exchange.reports, response: reply.response, verdict: verdict)
+        return SyncLoop.Exchanged(
+            replica: round.replica, hub: reply.response.hub, outcome: outcome, pulled: reply.response.versions.count,
+            rejected: reply.response.rejected.count, keptApart: verdict.keptApart.count, admitted: verdict.admitted,
+            pulledForks: committed.forks, forgotten: committed.forgotten, bytesSent: reply.bytesSent,
+            bytesReceived: reply.bytesReceived)
     }
 
     /// At most this many verification failures go with one request.
@@ -222,24 +194,6 @@ public struct Synchronizer: Sendable {
     /// Below this many bytes of budget no round trip starts: its request and answer heads alone
     /// would spend it.
     public static let smallestRound = 2_048
-
-    /// The fork to act on: the hub's `fork` rejection, or a dot of this replica's own id that the
-    /// page brought with another signature than the version held here (the other copy's version of
-    /// the shared id came back, e.g. while a restored replica recovers its versions), whichever is
-    /// first. The pulled version is the evidence, checked like a rejection's.
-    static func firstFork(
-        of outcome: ExchangeRound.Outcome, pulledForks: [Dot], page: [Version], replica: ReplicaID
-    ) -> Rejection? {
-        var first = outcome.fork
-        for dot in pulledForks where dot.replica == replica && first.map({ dot < $0.dot }) ?? true {
-            var rejection = Rejection(
-                dot: dot, reason: .fork,
-                message: "The hub sent \(dot) with another signature than the version held here.", quarantined: false)
-            rejection.evidence = page.first { $0.dot == dot }
-            first = rejection
-        }
-        return first
-    }
 
     /// What a commit did.
     struct Committed: Sendable {

@@ -31,9 +31,6 @@ public struct HubConnectionOptions: ParsableArguments {
     /// the hub it was issued by.
     public func connect(store: ReplicaStore) throws -> (credentials: HubCredentials, transport: HTTPSyncTransport) {
         let credentials = try HubCredentials.resolve(hub: hub, token: token, trust: trustOptions.trust, store: store)
-        var configuration = HTTPSyncTransport.Configuration(
-            hub: credentials.url, token: credentials.token, timeoutSeconds: timeout)
-        configuration.trust = credentials.trust
-        return (credentials, HTTPSyncTransport(configuration: configuration))
+        return (credentials, credentials.transport(timeoutSeconds: timeout))
     }
 }

@@ -61,60 +61,40 @@ public struct HubExchange: Sendable {
         try await check(request, from: device)
         let push = try await take(request, from: device)
         try await recordReports(of: request, logger: logger)
-        var rejected = push.rejected
 
         // The pull, read after the push, with the knowledge, in one snapshot, within the read scope.
-        let grants = device?.grants ?? .everything
         let registry = devices
-        var plan = try await PullPlan.plan(checkpoint: request.checkpoint, grants: grants) {
+        let plan = try await PullPlan.plan(checkpoint: request.checkpoint, grants: device?.grants ?? .everything) {
             try await registry.grants(fingerprint: $0)
         }
-        var page = try await storage.page(pageQuery(for: request, plan: plan, readScope: grants.read))
-        if plan.isForeign { page.restarted = true }
-        if page.restarted, plan.alreadyRead != nil {
-            // A catch-up from a checkpoint this hub did not give out (it was restored from a
-            // backup): what the device read under its earlier grants was another feed, so this
-            // pull passes over nothing and sends everything in scope from the start.
-            plan.startOver()
-            page = try await storage.page(pageQuery(for: request, plan: plan, readScope: grants.read))
-            page.restarted = true
-        }
-        let next = plan.checkpoint(after: page)
-        if !push.gaps.isEmpty, request.understoodReasons?.prefix(16).contains(.gap) == true {
-            rejected += Self.gapRejections(push.gaps, held: page.knowledge)
-            rejected.sort { $0.dot < $1.dot }
-        }
-
-        var response = SyncResponse(
-            hub: storage.hubID, knowledge: Self.knowledgeDelta(page, request: request, push: request.push),
-            accepted: push.accepted, rejected: rejected, versions: page.versions.map(storage.receiptKey.withReceipt),
-            checkpoint: next.text, more: next.more, checkpointReset: page.restarted)
-        if !push.receipts.isEmpty { response.receipts = push.receipts }
-        // The device's grants, when they changed since its checkpoint: it forgets what it may no longer read.
-        if device != nil, plan.grantsChanged || page.restarted { response.grants = grants }
-        if !page.versions.isEmpty { try await attachTrust(to: &response) }
-        let held = page.knowledge[request.replica]
-        if held > request.counter {
-            response.ownLatest = try await storage.versions(at: [Dot(replica: request.replica, counter: held)]).first
-        }
-        metrics.recordVersions(pushed: push.taken, accepted: push.accepted, pulled: page.versions.count, rejected: rejected)
-        if let device {
-            let now = Int64(clamping: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
-            let skew = request.sentAt.map { Int64(clamping: $0) &- now }
-            let pulledAfter = plan.backfill?.until ?? plan.after
+        var answering = ExchangeAnswer(
+            request: request, device: device, push: push, plan: plan, hub: storage.hubID, receiptKey: storage.receiptKey,
+            limits: configuration.limits)
+        let answer = try await read(&answering)
+        var response = answer.response
+        if answer.attachesTrust { try await attachTrust(to: &response) }
+        if let own = answer.ownLatest { response.ownLatest = try await storage.versions(at: [own]).first }
+        let facts = answer.facts
+        metrics.recordVersions(pushed: facts.pushed, accepted: facts.accepted, pulled: facts.pulled, rejected: facts.rejected)
+        if let record = answer.record {
+            let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
             try await devices.recordExchange(
-                of: device.replicaID, pulledAfter: max(0, pulledAfter.sequence), skewMilliseconds: skew,
-                pending: request.pending.map { min(max(0, $0), SyncRequest.maxPending) })
+                of: record.replica, pulledAfter: record.pulledAfter, skewMilliseconds: record.skew(now: now),
+                pending: record.pending)
         }
-        logger.info(
-            "sync exchange",
-            metadata: [
-                "sync.peer": "\(request.replica.hex)", "sync.pushed": "\(push.taken)", "sync.accepted": "\(push.accepted)",
-                "sync.rejected": "\(rejected.count)", "sync.refused": "\(push.refused)", "sync.merged": "\(push.merged)",
-                "sync.pulled": "\(page.versions.count)", "sync.more": "\(page.hasMore)",
-                "sync.checkpointReset": "\(page.restarted)",
-            ])
+        logger.info("sync exchange", metadata: facts.metadata)
         return response
+    }
+
+    /// Reads the pages `answering` asks for until it has its answer.
+    private func read(_ answering: inout ExchangeAnswer) async throws -> ExchangeAnswer.Answer {
+        var step = answering.start()
+        while true {
+            switch step {
+            case .read(let query): step = answering.next(after: try await storage.page(query))
+            case .answer(let answer): return answer
+            }
+        }
     }
 
     /// Refuses, before anything of it is applied, a request in a protocol version this hub does not
@@ -242,24 +222,6 @@ public struct HubExchange: Sendable {
             ])
     }
 
-    /// The page `request` asks for under `plan`: never the reader's own pushes back, within its read
-    /// scope, with the knowledge of every pushed and assumed origin and of the reader.
-    func pageQuery(for request: SyncRequest, plan: PullPlan, readScope: Scope) -> PageQuery {
-        let limits = configuration.limits
-        var origins = Set(request.push.map(\.dot.replica))
-        origins.insert(request.replica)
-        if let assumed = request.assumedKnowledge { origins.formUnion(assumed.entries.keys) }
-        return PageQuery(
-            after: plan.after, through: plan.through,
-            limit: min(max(1, request.limits.versions), limits.maxPageVersions),
-            maxBytes: min(max(1, request.limits.bytes), limits.maxPageBytes),
-            maxScanned: limits.maxScannedPerPage,
-            knowledgeOf: origins,
-            filter: FeedFilter(
-                readScope: readScope, alreadyRead: plan.alreadyRead, reader: request.replica,
-                readerCounter: request.counter, resendsOwn: plan.resendsOwn))
-    }
-
     /// Removes from `push` the versions of revoked origins above their revocation horizon and
     /// returns their rejections: they are not stored (a captor holding a seized device's key
     /// cannot inject through another device's relay).
@@ -377,47 +339,6 @@ public struct HubExchange: Sendable {
         try await devices.recordHubWriters(writers)
         for writer in writers { keys[writer] = hubKey }
         return keys
-    }
-
-    /// The entries of the hub's knowledge the client must update: every pushed origin, the
-    /// client's own id, and every assumed origin (the protocol requires those the hub holds less
-    /// of; answering all of them spares the client re-pushing what the hub holds). An entry absent
-    /// from the delta while its origin was pushed or assumed means the hub holds nothing of it:
-    /// vectors carry no zero entries.
-    ///
-    /// It also vouches for the dots the page's contexts name beyond the page itself: a device with
-    /// a read scope never holds versions outside it, and admits a pulled version only when what
-    /// its context names is held there, in the page, or vouched for by the hub.
-    static func knowledgeDelta(_ page: FeedPage, request: SyncRequest, push: [Version]) -> VersionVector {
-        let knowledge = page.knowledge
-        var delta = VersionVector()
-        var inPage = VersionVector()
-        for version in page.versions { inPage.add(version.dot) }
-        for version in page.versions {
-            for (origin, claimed) in version.context.entries where claimed > inPage[origin] {
-                delta[origin] = knowledge[origin]
-            }
-        }
-        for version in push { delta[version.dot.replica] = knowledge[version.dot.replica] }
-        delta[request.replica] = knowledge[request.replica]
-        if let assumed = request.assumedKnowledge {
-            for origin in assumed.entries.keys { delta[origin] = knowledge[origin] }
-        }
-        return delta
-    }
-
-    /// The rejections of pushed versions refused as gaps (`held`: the hub's knowledge after the
-    /// push). Older clients set aside a reason they do not know, so only clients that list `gap`
-    /// get them; the others learn where to push from by the knowledge delta alone.
-    static func gapRejections(_ gaps: [Dot], held: VersionVector) -> [Rejection] {
-        gaps.map { dot in
-            var rejection = Rejection(
-                dot: dot, reason: .gap,
-                message: "Not stored: the hub holds replica \(dot.replica.short) only up to counter \(held[dot.replica]); its versions from \(held[dot.replica] + 1) on are needed first.",
-                quarantined: false)
-            rejection.heldCounter = held[dot.replica]
-            return rejection
-        }
     }
 
     static func rejections(forks: [Dot], quarantined: [Dot: SetAsideReason]) -> [Rejection] {

@@ -52,38 +52,26 @@ extension Syncd {
             if interval < 1 { throw ValidationError("--interval takes whole seconds, at least 1.") }
         }
 
+        /// What the daemon is built from: these flags, then the environment, then the defaults.
+        var daemonConfiguration: FieldDaemonConfiguration {
+            let replicaPath = db ?? ReplicaStore.defaultPath()
+            var storeOptions = ReplicaStore.Options()
+            let passphrases = PassphraseReader(file: passphraseFile)
+            storeOptions.passphrase = { try passphrases.unlock(replicaPath: replicaPath) }
+            return FieldDaemonConfiguration(
+                replicaPath: replicaPath, storeOptions: storeOptions, hub: connection.hub, token: connection.token,
+                trust: connection.trustOptions.trust, timeoutSeconds: connection.timeout, interval: .seconds(interval),
+                bytesPerDay: budgetPerDay?.bytes)
+        }
+
         func run() async throws {
             logging.bootstrap()
             let logger = Logger(label: "syncd.run")
-            let daemon: SyncDaemon
+            let built: FieldDaemon
             do {
-                let replicaPath = db ?? ReplicaStore.defaultPath()
-                var storeOptions = ReplicaStore.Options()
-                let passphrases = PassphraseReader(file: passphraseFile)
-                storeOptions.passphrase = { try passphrases.unlock(replicaPath: replicaPath) }
-                // An encrypted replica is unlocked once, here; the daemon keeps it open.
-                let store = try ReplicaStore.open(at: replicaPath, options: storeOptions)
-                let (credentials, transport) = try connection.connect(store: store)
-                // The daemon backs off on its own; one exchange tries each round trip a few times only.
-                let synchronizer = Synchronizer(
-                    store: store, transport: transport, peer: credentials.peerName,
-                    configuration: .init(retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(500), maxDelay: .seconds(2))),
-                    logger: logger)
-                let path = store.path
-                daemon = SyncDaemon(
-                    synchronizer: synchronizer,
-                    configuration: .init(
-                        schedule: .init(interval: .seconds(interval)), bytesPerDay: budgetPerDay?.bytes,
-                        tallyPath: DailyByteTally.path(forReplicaAt: path)),
-                    logger: logger,
-                    onSuccess: { _ in
-                        do {
-                            try credentials.saveToken(for: store)
-                        } catch {
-                            logger.warning("\(error)")
-                        }
-                    })
-                logger.info("syncing \(path) with \(credentials.peerName) every \(interval) s and after each local write")
+                built = try buildFieldDaemon(configuration: daemonConfiguration, logger: logger)
+                logger.info(
+                    "syncing \(built.store.path) with \(built.credentials.peerName) every \(interval) s and after each local write")
                 if let budgetPerDay { logger.info("at most \(budgetPerDay.bytes) bytes a day on the wire") }
             } catch let error as SyncClientError {
                 Self.fail(error.messageWithAdvice)
@@ -95,7 +83,7 @@ extension Syncd {
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
                     services: [
-                        .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)
+                        .init(service: built.daemon, successTerminationBehavior: .gracefullyShutdownGroup)
                     ],
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {

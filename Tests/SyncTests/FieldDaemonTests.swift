@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import ReplicaStore
+import SyncClient
+import Testing
+import TestSupport
+
+/// The composition root of `syncd run`: the daemon's object graph built from its configuration,
+/// checked without starting it.
+@Suite("Field daemon composition")
+struct FieldDaemonTests {
+    static let logger = Logger(label: "vigil.test.daemon") { _ in SwiftLogNoOpLogHandler() }
+
+    @Test("the flags' hub and credential, interval, budget and retries reach the daemon")
+    func fromFlags() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            _ = try folder.create("field")
+            let configuration = FieldDaemonConfiguration(
+                replicaPath: folder.path("field"), storeOptions: folder.options, hub: "http://127.0.0.1:9/", token: "t0ken",
+                timeoutSeconds: 7, interval: .seconds(90), bytesPerDay: 5_000_000, environment: [:])
+            let built = try buildFieldDaemon(configuration: configuration, logger: Self.logger)
+            #expect(built.store.path == folder.path("field"))
+            #expect(built.credentials.token == "t0ken")
+            #expect(built.synchronizer.peer == "http://127.0.0.1:9")
+            #expect(built.synchronizer.configuration.retry == FieldDaemonConfiguration.daemonRetry)
+            #expect(built.daemon.synchronizer.peer == built.synchronizer.peer)
+            #expect(built.daemon.configuration.schedule.interval == .seconds(90))
+            #expect(built.daemon.configuration.bytesPerDay == 5_000_000)
+            #expect(built.daemon.configuration.tallyPath == folder.path("field") + ".budget")
+            let transport = try #require(built.synchronizer.transport as? HTTPSyncTransport)
+            #expect(transport.configuration.timeoutSeconds == 7)
+            #expect(transport.configuration.token == "t0ken")
+        }
+    }
+
+    @Test("without flags the environment names the hub and credential")
+    func fromEnvironment() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            _ = try folder.create("field")
+            let configuration = FieldDaemonConfiguration(
+                replicaPath: folder.path("field"), storeOptions: folder.options,
+                environment: [HubCredentials.hubEnvironmentKey: "http://127.0.0.1:10", HubCredentials.tokenEnvironmentKey: "env"])
+            let built = try buildFieldDaemon(configuration: configuration, logger: Self.logger)
+            #expect(built.synchronizer.peer == "http://127.0.0.1:10")
+            #expect(built.credentials.token == "env")
+            #expect(built.daemon.configuration.bytesPerDay == nil)
+            #expect(built.daemon.configuration.schedule.interval == .seconds(60))
+        }
+    }
+
+    @Test("a replica with no hub configured is refused before anything runs")
+    func notConfigured() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            _ = try folder.create("field")
+            let configuration = FieldDaemonConfiguration(
+                replicaPath: folder.path("field"), storeOptions: folder.options, environment: [:])
+            let error = #expect(throws: SyncClientError.self) {
+                try buildFieldDaemon(configuration: configuration, logger: Self.logger)
+            }
+            #expect(error?.code == .notConfigured)
+        }
+    }
+
+    @Test("a missing replica file is a store error")
+    func missingReplica() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let configuration = FieldDaemonConfiguration(
+                replicaPath: folder.path("absent"), hub: "http://127.0.0.1:9", token: "t", environment: [:])
+            #expect(throws: StoreError.self) {
+                try buildFieldDaemon(configuration: configuration, logger: Self.logger)
+            }
+        }
+    }
+}
