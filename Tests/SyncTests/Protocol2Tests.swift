@@ -144,6 +144,24 @@ struct Protocol2Tests {
             let trailing = try await Self.post(client, hub, body: bytes, contentType: SyncFrame.mediaType, accept: nil)
             #expect(trailing.status == .badRequest)
             #expect((try HubHTTPTests.problem(trailing)["detail"] as? String)?.contains("after its last section") == true)
+
+            // A header holding a key twice is refused, as a JSON request is: two readers could
+            // take two different requests from it.
+            var header = Data(#"{"protocol":2,"replica":"\#(hub.deviceID.hex)","counter":0,"counter":7,"push":[],"limits":{"versions":1,"bytes":1}}"#.utf8)
+            var duplicate = Data(SyncFrame.magic + [2, 1])
+            for byte in withUnsafeBytes(of: UInt32(header.count).bigEndian, Array.init) { duplicate.append(byte) }
+            duplicate.append(header)
+            duplicate.append(Data(repeating: 0, count: 12))
+            let twice = try await Self.post(client, hub, body: duplicate, contentType: SyncFrame.mediaType, accept: nil)
+            #expect(twice.status == .badRequest)
+            #expect((try HubHTTPTests.problem(twice)["detail"] as? String)?.contains("'counter' twice") == true)
+            header = Data(#"{"protocol":2,"replica":"\#(hub.deviceID.hex)","counter":0,"push":[],"limits":{"versions":1,"bytes":1}}"#.utf8)
+            var single = Data(SyncFrame.magic + [2, 1])
+            for byte in withUnsafeBytes(of: UInt32(header.count).bigEndian, Array.init) { single.append(byte) }
+            single.append(header)
+            single.append(Data(repeating: 0, count: 12))
+            let once = try await Self.post(client, hub, body: single, contentType: SyncFrame.mediaType, accept: Self.frameAccept)
+            #expect(once.status == .ok, "the same frame with each key once is taken")
             try await HubHTTPTests.expectServing(client, hub)
         }
     }

@@ -130,9 +130,19 @@ struct SyncRoutes<Context: RequestContext> {
     }
 
     /// The request in a protocol 2 frame body, within the hub's limits: 400 `malformed-request`
-    /// when it is not one whole frame, 413 when it carries more versions than a push may.
+    /// when it is not one whole frame or its header holds a key twice in one object (as a JSON
+    /// request, ``JSONDuplicateKeys``), 413 when it carries more versions than a push may.
     static func decodeFrame(from request: Request, limits: HubConfiguration.Limits) async throws -> SyncRequest {
         let body = try await request.body.collect(upTo: .max)
+        if body.readableBytes >= SyncFrame.prefixSize,
+            let length = body.getInteger(at: body.readerIndex + 6, as: UInt32.self),
+            Int(length) <= body.readableBytes - SyncFrame.prefixSize,
+            let header = body.getSlice(at: body.readerIndex + SyncFrame.prefixSize, length: Int(length)),
+            let key = header.withUnsafeReadableBytes({ JSONDuplicateKeys.firstDuplicate(in: $0) })
+        {
+            throw SyncHubError(
+                .malformedRequest, "The sync request frame's header holds the key '\(key.prefix(64))' twice in one object; send each key once.")
+        }
         let frameLimits = SyncFrame.Limits(
             maxVersions: limits.maxPushVersions, maxHeaderBytes: limits.maxDecompressedBytes, maxHeaderDepth: limits.maxRequestDepth)
         do {
