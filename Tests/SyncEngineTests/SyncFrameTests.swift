@@ -50,6 +50,8 @@ struct SyncFrameTests {
             for origin in origins where Bool.random(using: &random) {
                 context[origin] = UInt64.random(in: 1...Dot.maxCounter, using: &random)
             }
+            // Now and then a replica that wrote none of the versions: the frame adds it to its table.
+            if Int.random(in: 0..<4, using: &random) == 0 { context[ReplicaID.random()] = UInt64.random(in: 1...9, using: &random) }
             var version = Version(
                 dot: Dot(replica: origins.randomElement(using: &random)!, counter: UInt64.random(in: 1...Dot.maxCounter, using: &random)),
                 collection: collections.randomElement(using: &random)!, documentID: documentID(using: &random),
@@ -134,7 +136,7 @@ struct SyncFrameTests {
             protocolVersion: 2, hub: .random(), knowledge: VersionVector(), accepted: 0, rejected: [], versions: [],
             checkpoint: "1.\(ReplicaID.random().hex):0", more: false)
         let sections = try SyncFrame.sections(of: response)
-        #expect(sections.count == 4)
+        #expect(sections.count == 5)
         let frame = try SyncFrame.encode(response)
         #expect(frame == sections.reduce(into: Data()) { $0.append($1) })
         #expect(!String(decoding: frame, as: UTF8.self).contains("columns"))
@@ -221,10 +223,12 @@ struct SyncFrameTests {
         #expect(deep?.code == .malformed)
     }
 
-    /// A frame whose header is `json` and whose other sections are `ids`, `bodies`, `signatures`.
-    static func frame(kind: SyncFrame.Kind, json: Data, ids: Data = Data(), bodies: Data = Data(), signatures: Data = Data()) throws -> Data {
+    /// A frame whose header is `json` and whose other sections are `ids`, `contexts`, `bodies`, `signatures`.
+    static func frame(
+        kind: SyncFrame.Kind, json: Data, ids: Data = Data(), contexts: Data = Data(), bodies: Data = Data(), signatures: Data = Data()
+    ) throws -> Data {
         var frame = Data(SyncFrame.magic + [2, kind.rawValue])
-        for section in [json, ids, bodies, signatures] {
+        for section in [json, ids, contexts, bodies, signatures] {
             try SyncFrame.appendLength(section.count, to: &frame)
             frame.append(section)
         }
@@ -241,12 +245,27 @@ struct SyncFrameTests {
         let header = SyncResponse(
             protocolVersion: 2, hub: .random(), knowledge: VersionVector(), accepted: 0, rejected: [], versions: [],
             checkpoint: "c", more: false)
-        func frame(_ change: (inout SyncBundleColumns) -> Void, bodies: Data = Data(#"{"a":1}"#.utf8), signatures: Data = Data(repeating: 7, count: 64)) throws -> Data {
+        func frame(
+            _ change: (inout SyncBundleColumns) -> Void, contexts: Data = Data([0, 0]), bodies: Data = Data(#"{"a":1}"#.utf8),
+            signatures: Data = Data(repeating: 7, count: 64)
+        ) throws -> Data {
             var columns = SyncBundleColumns([version])
+            columns.context = []
             change(&columns)
             let json = try JSONEncoder().encode(Framed(message: header, columns: columns))
-            return try Self.frame(kind: .response, json: json, bodies: bodies, signatures: signatures)
+            return try Self.frame(kind: .response, json: json, contexts: contexts, bodies: bodies, signatures: signatures)
         }
+        /// One context of one entry: the replica at `index` of the table, `counter`.
+        func context(_ entries: [(index: UInt32, counter: UInt64)], count: UInt16? = nil) -> Data {
+            var bytes = Data()
+            for byte in withUnsafeBytes(of: (count ?? UInt16(entries.count)).bigEndian, Array.init) { bytes.append(byte) }
+            for entry in entries {
+                for byte in withUnsafeBytes(of: entry.index.bigEndian, Array.init) { bytes.append(byte) }
+                for byte in withUnsafeBytes(of: entry.counter.bigEndian, Array.init) { bytes.append(byte) }
+            }
+            return bytes
+        }
+        #expect(try SyncFrame.response(from: try frame({ _ in }, contexts: context([(0, 4)]))).versions.map(\.context) == [[origin: 4]])
         #expect(try SyncFrame.response(from: try frame { _ in }).versions == [version])
         let cases: [(String, Data)] = [
             ("an origin index out of its table", try frame { $0.origin = [3] }),
@@ -262,11 +281,24 @@ struct SyncFrameTests {
                 $0.receipt = [AdmissionReceipt(bytes: Data(repeating: 1, count: AdmissionReceipt.byteCount))!]
             }),
             ("an id given as null with no id section", try frame { $0.id = [nil] }),
+            ("a context column in the header", try frame { $0.context = [VersionVector()] }),
+            ("a context naming a replica outside the table", try frame({ _ in }, contexts: context([(1, 4)]))),
+            ("a context counter of 0", try frame({ _ in }, contexts: context([(0, 0)]))),
+            ("a context counter above 2^63-1", try frame({ _ in }, contexts: context([(0, UInt64.max)]))),
+            ("a context naming one replica twice", try frame({ $0.origins.append(.random()) }, contexts: context([(0, 4), (0, 5)]))),
+            ("a context longer than its section", try frame({ _ in }, contexts: context([(0, 4)], count: 2))),
+            ("context bytes no context names", try frame({ _ in }, contexts: context([(0, 4)]) + Data([0]))),
+            ("no context at all", try frame({ _ in }, contexts: Data())),
         ]
         for (name, bytes) in cases {
             let error = #expect(throws: SyncFrameError.self, "\(name)") { try SyncFrame.response(from: bytes) }
             #expect(error?.code == .malformed, "\(name): \(String(describing: error))")
         }
+        // A context over the reader's entry limit is too large, as in JSON.
+        let wide = #expect(throws: SyncFrameError.self) {
+            try SyncFrame.response(from: try frame({ _ in }, contexts: context([(0, 4)])), limits: .init(maxVectorEntries: 0))
+        }
+        #expect(wide?.code == .tooLarge)
         // Versions in the header's own array are refused: a frame carries them only in columns.
         var withVersions = header
         withVersions.versions = [version]

@@ -151,7 +151,7 @@ struct Protocol2Tests {
             var duplicate = Data(SyncFrame.magic + [2, 1])
             for byte in withUnsafeBytes(of: UInt32(header.count).bigEndian, Array.init) { duplicate.append(byte) }
             duplicate.append(header)
-            duplicate.append(Data(repeating: 0, count: 12))
+            duplicate.append(Data(repeating: 0, count: 16))
             let twice = try await Self.post(client, hub, body: duplicate, contentType: SyncFrame.mediaType, accept: nil)
             #expect(twice.status == .badRequest)
             #expect((try HubHTTPTests.problem(twice)["detail"] as? String)?.contains("'counter' twice") == true)
@@ -159,7 +159,7 @@ struct Protocol2Tests {
             var single = Data(SyncFrame.magic + [2, 1])
             for byte in withUnsafeBytes(of: UInt32(header.count).bigEndian, Array.init) { single.append(byte) }
             single.append(header)
-            single.append(Data(repeating: 0, count: 12))
+            single.append(Data(repeating: 0, count: 16))
             let once = try await Self.post(client, hub, body: single, contentType: SyncFrame.mediaType, accept: Self.frameAccept)
             #expect(once.status == .ok, "the same frame with each key once is taken")
             try await HubHTTPTests.expectServing(client, hub)

@@ -139,19 +139,28 @@ struct SyncBundleColumns: Codable {
     var signatureLengths: [Int] { signatureLength ?? Array(repeating: Self.signatureSize, count: id.count) }
 
     /// The number of versions, when every column holds one entry per version; nil otherwise.
-    var count: Int? {
+    var count: Int? { count(contextsApart: false) }
+
+    /// The number of versions, when every column holds one entry per version (but ``context``
+    /// when the contexts travel apart, as in a protocol 2 frame); nil otherwise.
+    func count(contextsApart: Bool) -> Int? {
         let counts = [
-            origin.count, counterStep.count, collection.count, partition.count, id.count, context.count, wallStep.count,
-            logical.count, bodyLength.count, signatureLength?.count ?? id.count,
+            origin.count, counterStep.count, collection.count, partition.count, id.count, contextsApart ? id.count : context.count,
+            wallStep.count, logical.count, bodyLength.count, signatureLength?.count ?? id.count,
         ]
         return Set(counts).count == 1 ? counts[0] : nil
     }
 
     /// The versions, the ids given as null read from `ids`, their bodies from `bodies` and their
-    /// signatures from `signatures`, each in order; nil when the columns do not describe exactly
-    /// those bytes, an index or a step leads out of range, or the receipts are not in ascending order.
-    func versions(ids: ArraySlice<UInt8>, bodies: ArraySlice<UInt8>, signatures: [Data]) -> [Version]? {
-        guard let count, signatures.count == count, ids.count == idSectionLength else { return nil }
+    /// signatures from `signatures`, each in order, and their contexts from `contexts` when given
+    /// (else from ``context``); nil when the columns do not describe exactly those bytes, an index
+    /// or a step leads out of range, or the receipts are not in ascending order.
+    func versions(
+        ids: ArraySlice<UInt8>, bodies: ArraySlice<UInt8>, signatures: [Data], contexts: [VersionVector]? = nil
+    ) -> [Version]? {
+        guard let count = count(contextsApart: contexts != nil), signatures.count == count, ids.count == idSectionLength,
+            contexts.map({ $0.count == count }) ?? true
+        else { return nil }
         var idOffset = ids.startIndex
         let receiptIndex = receiptIndex ?? []
         let receipts = receipt ?? []
@@ -189,7 +198,7 @@ struct SyncBundleColumns: Codable {
             }
             var version = Version(
                 dot: Dot(replica: origins[origin[position]], counter: counter), collection: collections[collection[position]],
-                documentID: documentID, partition: partitions[partition[position]], context: context[position],
+                documentID: documentID, partition: partitions[partition[position]], context: contexts?[position] ?? context[position],
                 body: body, timestamp: HybridTimestamp(wallMilliseconds: wall, logical: logical[position]),
                 signature: signatures[position])
             version.receipt = receiptAt.removeValue(forKey: position)

@@ -3,7 +3,9 @@ public import Foundation
 /// Protocol 2's wire form of the exchange: one frame per request or answer, the message's fields
 /// other than its versions as a small JSON header, and its versions (the request's `push`, the
 /// answer's `versions`) in the columns of bundle format 2 (``SyncBundleColumns``): ids of the UUID
-/// form as 16 bytes, the bodies raw and together, the signatures as bare bytes.
+/// form as 16 bytes, the bodies raw and together, the signatures as bare bytes; and, unlike a
+/// bundle, each version's context as binary dots (an index into the header's replica table and a
+/// counter) instead of JSON objects keyed by hex ids.
 ///
 /// Protocol 1 puts each version in a JSON object with its body as an escaped JSON string, its ids
 /// as hex and its signature as base64: decoding a page was most of an initial pull's cost. Here a
@@ -39,12 +41,18 @@ public enum SyncFrame {
         public var maxHeaderDepth: Int
         /// The longest signature one version may carry (Ed25519's are 64 bytes).
         public var maxSignatureBytes: Int
+        /// The most entries one version's context may hold.
+        public var maxVectorEntries: Int
 
-        public init(maxVersions: Int = 100_000, maxHeaderBytes: Int = 16 << 20, maxHeaderDepth: Int = 32, maxSignatureBytes: Int = 255) {
+        public init(
+            maxVersions: Int = 100_000, maxHeaderBytes: Int = 16 << 20, maxHeaderDepth: Int = 32, maxSignatureBytes: Int = 255,
+            maxVectorEntries: Int = 4_096
+        ) {
             self.maxVersions = maxVersions
             self.maxHeaderBytes = maxHeaderBytes
             self.maxHeaderDepth = maxHeaderDepth
             self.maxSignatureBytes = maxSignatureBytes
+            self.maxVectorEntries = maxVectorEntries
         }
     }
 
@@ -60,8 +68,8 @@ public enum SyncFrame {
         try sections(of: response).reduce(into: Data()) { $0.append($1) }
     }
 
-    /// The frame of `request` in its four sections (prefix and header, ids, bodies, signatures),
-    /// which a writer compresses each as its own deflate blocks.
+    /// The frame of `request` in its five sections (prefix and header, ids, contexts, bodies,
+    /// signatures), which a writer compresses each as its own deflate blocks.
     public static func sections(of request: SyncRequest) throws -> [Data] {
         var header = request
         header.push = []
@@ -69,7 +77,7 @@ public enum SyncFrame {
         return try sections(kind: .request, header: header, versions: request.push)
     }
 
-    /// The frame of `response` in its four sections.
+    /// The frame of `response` in its five sections.
     public static func sections(of response: SyncResponse) throws -> [Data] {
         var header = response
         header.versions = []
@@ -78,10 +86,12 @@ public enum SyncFrame {
     }
 
     private static func sections<Message: Codable>(kind: Kind, header: Message, versions: [Version]) throws -> [Data] {
-        let columns = SyncBundleColumns(versions)
+        var columns = SyncBundleColumns(versions)
         guard versions.allSatisfy({ $0.signature.count <= Int(UInt8.max) }) else {
             throw SyncFrameError(.malformed, "A version carries a signature longer than \(UInt8.max) bytes, which no frame carries.")
         }
+        let contexts = try contextSection(of: versions, origins: &columns.origins)
+        columns.context = []
         let json = try JSONEncoder().encode(Framed(message: header, columns: columns))
         var head = Data(magic)
         head.reserveCapacity(prefixSize + json.count)
@@ -95,6 +105,11 @@ public enum SyncFrame {
         try appendLength(idSection.count, to: &ids)
         ids.append(idSection)
 
+        var contextSection = Data()
+        contextSection.reserveCapacity(4 + contexts.count)
+        try appendLength(contexts.count, to: &contextSection)
+        contextSection.append(contexts)
+
         let bodyBytes = versions.reduce(0) { $0 + ($1.body?.count ?? 0) }
         var bodies = Data()
         bodies.reserveCapacity(4 + bodyBytes)
@@ -106,7 +121,91 @@ public enum SyncFrame {
         signatures.reserveCapacity(4 + signatureBytes)
         try appendLength(signatureBytes, to: &signatures)
         for version in versions { signatures.append(version.signature) }
-        return [head, ids, bodies, signatures]
+        return [head, ids, contextSection, bodies, signatures]
+    }
+
+    /// Bytes of one context entry: the replica's index (4) and the counter (8).
+    static let contextEntrySize = 12
+
+    /// The contexts of `versions`, each as its number of entries (2 bytes) and its entries in the
+    /// order of their replica ids, each the replica's index in `origins` (4 bytes; a replica not
+    /// in it yet is added at its end) and the counter (8 bytes).
+    static func contextSection(of versions: [Version], origins: inout [ReplicaID]) throws -> Data {
+        var index = [ReplicaID: Int](minimumCapacity: origins.count)
+        for (position, origin) in origins.enumerated() { index[origin] = position }
+        var section = Data()
+        section.reserveCapacity(versions.reduce(0) { $0 + 2 + contextEntrySize * $1.context.entries.count })
+        for version in versions {
+            let entries = version.context.sortedEntries
+            guard entries.count <= Int(UInt16.max) else {
+                throw SyncFrameError(.tooLarge, "The context of version \(version.dot) holds \(entries.count) entries, more than a frame carries.")
+            }
+            appendBigEndian(UInt64(entries.count), bytes: 2, to: &section)
+            for (replica, counter) in entries {
+                let at: Int
+                if let known = index[replica] {
+                    at = known
+                } else {
+                    at = origins.count
+                    origins.append(replica)
+                    index[replica] = at
+                }
+                appendBigEndian(UInt64(at), bytes: 4, to: &section)
+                appendBigEndian(counter, bytes: 8, to: &section)
+            }
+        }
+        return section
+    }
+
+    /// `count` contexts from `bytes` (the whole of the context section), their replicas indices
+    /// into `origins`; throws ``SyncFrameError`` unless the section holds exactly `count` contexts
+    /// within `limits`, each entry's index in the table, its counter 1 … 2⁶³−1, no replica twice.
+    static func contexts(
+        _ count: Int, from bytes: ArraySlice<UInt8>, origins: [ReplicaID], limits: Limits
+    ) throws(SyncFrameError) -> [VersionVector] {
+        var contexts: [VersionVector] = []
+        contexts.reserveCapacity(count)
+        var at = bytes.startIndex
+        for _ in 0..<count {
+            guard bytes.endIndex - at >= 2 else {
+                throw SyncFrameError(.malformed, "The frame's context section ends before its \(count) contexts do.")
+            }
+            let entries = Int(readBigEndian(bytes, at: at, bytes: 2))
+            at += 2
+            guard entries <= limits.maxVectorEntries else {
+                throw SyncFrameError(.tooLarge, "A context in the frame holds \(entries) entries; the limit is \(limits.maxVectorEntries).")
+            }
+            guard entries * contextEntrySize <= bytes.endIndex - at else {
+                throw SyncFrameError(.malformed, "The frame's context section ends inside a context.")
+            }
+            var vector = [ReplicaID: UInt64](minimumCapacity: entries)
+            for _ in 0..<entries {
+                let index = readBigEndian(bytes, at: at, bytes: 4)
+                let counter = readBigEndian(bytes, at: at + 4, bytes: 8)
+                at += contextEntrySize
+                guard index < UInt64(origins.count), (1...Dot.maxCounter).contains(counter) else {
+                    throw SyncFrameError(.malformed, "A context in the frame names a replica outside its table or a counter outside 1 … 2^63−1.")
+                }
+                guard vector.updateValue(counter, forKey: origins[Int(index)]) == nil else {
+                    throw SyncFrameError(.malformed, "A context in the frame names one replica twice.")
+                }
+            }
+            contexts.append(VersionVector(vector))
+        }
+        guard at == bytes.endIndex else {
+            throw SyncFrameError(.malformed, "The frame's context section holds bytes no context names.")
+        }
+        return contexts
+    }
+
+    static func appendBigEndian(_ value: UInt64, bytes count: Int, to data: inout Data) {
+        for index in (0..<count).reversed() { data.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(index)))) }
+    }
+
+    static func readBigEndian(_ bytes: ArraySlice<UInt8>, at offset: Int, bytes count: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for index in offset..<offset + count { value = value << 8 | UInt64(bytes[index]) }
+        return value
     }
 
     // MARK: Decoding
@@ -171,7 +270,7 @@ public enum SyncFrame {
             throw SyncFrameError(.malformed, "The frame's header says protocol \(framed.message.protocolVersion) in a protocol \(protocolVersion) frame.")
         }
         let columns = framed.columns
-        guard let count = columns.count else {
+        guard let count = columns.count(contextsApart: true), columns.context.isEmpty else {
             throw SyncFrameError(.malformed, "The frame's columns do not all hold one entry per version.")
         }
         guard count <= limits.maxVersions else {
@@ -183,6 +282,10 @@ public enum SyncFrame {
         }
         let ids = bytes[offset..<offset + idLength]
         offset += idLength
+        let contextLength = try readLength(bytes, at: &offset, named: "context section")
+        let contexts = try Self.contexts(
+            count, from: bytes[offset..<offset + contextLength], origins: columns.origins, limits: limits)
+        offset += contextLength
         let bodyLength = try readLength(bytes, at: &offset, named: "body section")
         var named = 0
         for length in columns.bodyLength where length > 0 {
@@ -214,7 +317,7 @@ public enum SyncFrame {
         guard offset == bytes.count else {
             throw SyncFrameError(.malformed, "The frame holds \(bytes.count - offset) bytes after its last section.")
         }
-        guard let versions = columns.versions(ids: ids, bodies: bodies, signatures: signatures) else {
+        guard let versions = columns.versions(ids: ids, bodies: bodies, signatures: signatures, contexts: contexts) else {
             throw SyncFrameError(
                 .malformed,
                 "The frame's columns do not describe valid versions (an index or a step out of range, a body that is not UTF-8, or receipts out of order).")

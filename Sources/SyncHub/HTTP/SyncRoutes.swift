@@ -144,7 +144,8 @@ struct SyncRoutes<Context: RequestContext> {
                 .malformedRequest, "The sync request frame's header holds the key '\(key.prefix(64))' twice in one object; send each key once.")
         }
         let frameLimits = SyncFrame.Limits(
-            maxVersions: limits.maxPushVersions, maxHeaderBytes: limits.maxDecompressedBytes, maxHeaderDepth: limits.maxRequestDepth)
+            maxVersions: limits.maxPushVersions, maxHeaderBytes: limits.maxDecompressedBytes, maxHeaderDepth: limits.maxRequestDepth,
+            maxVectorEntries: limits.maxVectorEntries)
         do {
             return try SyncFrame.request(from: Data(body.readableBytesView), limits: frameLimits)
         } catch {
