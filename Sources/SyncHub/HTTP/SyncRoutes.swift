@@ -47,19 +47,21 @@ struct SyncRoutes<Context: RequestContext> {
     enum Answer {
         /// Protocol 1: JSON.
         case json(Data)
-        /// Protocol 2: a frame, gzipped here (section by section) when `gzipped`.
-        case frame(Data, gzipped: Bool)
+        /// Protocol 2: a frame of `size` bytes, gzipped here (section by section) when `gzipped`.
+        case frame(Data, gzipped: Bool, size: Int)
 
+        /// The answer's size before compression, as the metrics count it for JSON.
         var count: Int {
             switch self {
-            case .json(let data), .frame(let data, _): data.count
+            case .json(let data): data.count
+            case .frame(_, _, let size): size
             }
         }
 
         var response: Response {
             switch self {
             case .json(let data): return SyncRoutes.json(data)
-            case .frame(let data, let gzipped):
+            case .frame(let data, let gzipped, _):
                 var headers: HTTPFields = [.contentType: SyncFrame.mediaType, .vary: "Accept, Accept-Encoding"]
                 if gzipped {
                     headers[.contentEncoding] = "gzip"
@@ -106,9 +108,9 @@ struct SyncRoutes<Context: RequestContext> {
         let sections = try SyncFrame.sections(of: response)
         let size = sections.reduce(0) { $0 + $1.count }
         if size > configuration.limits.compressAbove, let accept = request.headers[.acceptEncoding], Gzip.isAccepted(by: accept) {
-            return .frame(try Gzip.compress(sections: sections), gzipped: true)
+            return .frame(try Gzip.compress(sections: sections), gzipped: true, size: size)
         }
-        return .frame(sections.reduce(into: Data()) { $0.append($1) }, gzipped: false)
+        return .frame(sections.reduce(into: Data()) { $0.append($1) }, gzipped: false, size: size)
     }
 
     /// The protocol to answer in: 2 when `accept` lists ``SyncFrame/mediaType`` (not with `q=0`)
