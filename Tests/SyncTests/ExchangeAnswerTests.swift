@@ -9,17 +9,14 @@ import Testing
 /// asserts which pages it asks for and what it answers.
 @Suite("Exchange answer step")
 struct ExchangeAnswerTests {
-    static let device = ReplicaID(String(repeating: "a", count: 32))!
-    static let other = ReplicaID(String(repeating: "b", count: 32))!
-    static let hub = ReplicaID(String(repeating: "c", count: 32))!
-    static let third = ReplicaID(String(repeating: "d", count: 32))!
+    static let device = StepFixtures.a
+    static let other = StepFixtures.b
+    static let hub = StepFixtures.c
+    static let third = StepFixtures.d
     static let receiptKey = AdmissionReceiptKey(signingKey: Data(repeating: 7, count: 32))
 
     static func version(_ origin: ReplicaID, _ counter: UInt64, context: VersionVector = VersionVector()) -> Version {
-        Version(
-            dot: Dot(replica: origin, counter: counter), collection: CollectionName("notes")!,
-            documentID: DocumentID("d\(counter)")!, partition: .default, context: context, body: Data("{}".utf8),
-            timestamp: HybridTimestamp(wallMilliseconds: counter))
+        StepFixtures.version(origin, counter, context: context)
     }
 
     static func request(

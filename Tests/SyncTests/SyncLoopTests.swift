@@ -8,16 +8,11 @@ import Testing
 /// database; each test asserts the actions the loop takes and where it stops.
 @Suite("Sync loop step")
 struct SyncLoopTests {
-    static let me = ReplicaID(String(repeating: "a", count: 32))!
-    static let other = ReplicaID(String(repeating: "b", count: 32))!
-    static let hub = ReplicaID(String(repeating: "c", count: 32))!
+    static let me = StepFixtures.a
+    static let other = StepFixtures.b
+    static let hub = StepFixtures.c
 
-    static func version(_ origin: ReplicaID, _ counter: UInt64) -> Version {
-        Version(
-            dot: Dot(replica: origin, counter: counter), collection: CollectionName("notes")!,
-            documentID: DocumentID("d\(counter)")!, partition: .default, context: VersionVector(), body: Data("{}".utf8),
-            timestamp: HybridTimestamp(wallMilliseconds: counter))
-    }
+    static func version(_ origin: ReplicaID, _ counter: UInt64) -> Version { StepFixtures.version(origin, counter) }
 
     /// What a read of the replica finds.
     static func read(
