@@ -45,7 +45,7 @@ public struct HubConsole: Sendable {
         _ configuration: ConsoleConfiguration, logger: Logger
     ) -> (Router<HubRequestContext>, HubExchange) throws -> Void {
         { router, exchange in
-            guard let storage = exchange.storage as? SQLiteHubStorage else {
+            guard let storage = exchange.backend.replica else {
                 throw ConsoleError("The console needs the hub's SQLite storage.")
             }
             HubConsole(store: storage.store, writer: storage.writer, configuration: configuration, logger: logger)

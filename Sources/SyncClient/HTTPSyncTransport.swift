@@ -113,7 +113,9 @@ public final class HTTPSyncTransport: SyncTransport {
         } catch {
             throw SyncClientError(.badAnswer, "The request for the hub at \(hubName) could not be encoded (\(error)).")
         }
-        let accept = configuration.protocols.contains(2) ? "\(SyncFrame.mediaType), \(HubRequest.jsonAccept)" : HubRequest.jsonAccept
+        // Problems come as application/problem+json whatever `Accept` says: a client that offers
+        // protocol 2 leaves it out (a no-op exchange is counted in bytes).
+        let accept = configuration.protocols.contains(2) ? "\(SyncFrame.mediaType), application/json" : HubRequest.jsonAccept
         let request = HubRequest(
             post: body, to: configuration.endpoint, userAgent: configuration.userAgent, token: configuration.token,
             gzipped: gzipped, contentType: framed ? SyncFrame.mediaType : "application/json", accept: accept)

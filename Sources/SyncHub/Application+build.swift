@@ -84,17 +84,13 @@ func serverBuilder(configuration: HubConfiguration, connections: ConnectionCount
     }
 }
 
-/// The attachment routes over the hub's SQLite replica; none for another storage (it brings no
-/// attachment storage yet).
+/// The attachment routes over the backend's attachment storage; none when it keeps none.
 func attachmentRoutes(_ exchange: HubExchange) -> ChunkRoutes? {
-    guard let storage = exchange.storage as? SQLiteHubStorage else { return nil }
-    return ChunkRoutes(
-        attachments: HubAttachments(
-            storage: SQLiteHubAttachmentStorage(store: storage.store), limits: exchange.configuration.limits))
+    exchange.backend.attachments.map { ChunkRoutes(attachments: HubAttachments(storage: $0, limits: exchange.configuration.limits)) }
 }
 
-/// Where refusals are audited: the hub's own log when its registry is the SQLite one, else nowhere.
+/// Where refusals are audited: the hub's own log on its SQLite replica, else nowhere.
 func refusalSink(_ exchange: HubExchange) -> RefusalAudit.Sink {
-    guard let registry = exchange.devices as? SQLiteDeviceRegistry else { return { _ in } }
-    return RefusalAudit.auditLog(of: registry.store)
+    guard let replica = exchange.backend.replica else { return { _ in } }
+    return RefusalAudit.auditLog(of: replica.store)
 }

@@ -10,27 +10,41 @@ import Records
 ///
 /// The route calls it, and so do tests and simulations, directly.
 public struct HubExchange: Sendable {
-    /// Where the hub's versions live.
-    public let storage: any HubStorage
+    /// Where the hub keeps everything: versions, devices, attachments.
+    public let backend: HubBackend
     public let configuration: HubConfiguration
-    /// The enrolled devices: their credentials and the keys pushed versions are verified against.
-    public let devices: any DeviceRegistry
     /// The exchange's figures for Prometheus (`syncd serve --metrics-listen`).
     public let metrics: HubMetrics
     let logger: Logger
 
-    /// `devices` defaults to the registry in the hub's SQLite replica when `storage` is one, else
-    /// to an empty registry.
+    /// Where the hub's versions live.
+    public var storage: any HubStorage { backend.storage }
+    /// The enrolled devices: their credentials and the keys pushed versions are verified against.
+    public var devices: any DeviceRegistry { backend.devices }
+
+    public init(backend: HubBackend, configuration: HubConfiguration, metrics: HubMetrics = HubMetrics(), logger: Logger) {
+        self.backend = backend
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// An exchange over the hub's SQLite replica: its registry unless `devices` is given.
+    public init(
+        storage: SQLiteHubStorage, configuration: HubConfiguration, devices: (any DeviceRegistry)? = nil,
+        metrics: HubMetrics = HubMetrics(), logger: Logger
+    ) {
+        self.init(backend: .sqlite(storage, devices: devices), configuration: configuration, metrics: metrics, logger: logger)
+    }
+
+    /// An exchange over another storage, with `devices` (none when not given) and no attachments.
     public init(
         storage: any HubStorage, configuration: HubConfiguration, devices: (any DeviceRegistry)? = nil,
         metrics: HubMetrics = HubMetrics(), logger: Logger
     ) {
-        self.storage = storage
-        self.configuration = configuration
-        self.metrics = metrics
-        self.devices = devices
-            ?? (storage as? SQLiteHubStorage).map { SQLiteDeviceRegistry(store: $0.store) } ?? EmptyDeviceRegistry()
-        self.logger = logger
+        self.init(
+            backend: HubBackend(storage: storage, devices: devices ?? EmptyDeviceRegistry()), configuration: configuration,
+            metrics: metrics, logger: logger)
     }
 
     /// An exchange over the SQLite hub replica at `path` (created when missing).

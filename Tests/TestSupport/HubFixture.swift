@@ -73,9 +73,9 @@ public final class HubFixture: Sendable {
         configure(&configuration)
         do {
             let storage = try SQLiteHubStorage.openOrCreate(path: configuration.databasePath, logger: logger)
-            let exchange = HubExchange(
-                storage: wrapStorage(storage), configuration: configuration,
-                devices: SQLiteDeviceRegistry(store: storage.store), logger: logger)
+            var backend = HubBackend.sqlite(storage)
+            backend.storage = wrapStorage(storage)
+            let exchange = HubExchange(backend: backend, configuration: configuration, logger: logger)
             let deviceKey = DeviceKey()
             let deviceID = ReplicaID.random()
             let token = try await Self.enroll(

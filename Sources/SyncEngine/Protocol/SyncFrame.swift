@@ -69,7 +69,8 @@ public enum SyncFrame {
     }
 
     /// The frame of `request` in its five sections (prefix and header, ids, contexts, bodies,
-    /// signatures), which a writer compresses each as its own deflate blocks.
+    /// signatures; the first alone when there are no versions), which a writer compresses each as
+    /// its own deflate blocks.
     public static func sections(of request: SyncRequest) throws -> [Data] {
         var header = request
         header.push = []
@@ -121,6 +122,8 @@ public enum SyncFrame {
         signatures.reserveCapacity(4 + signatureBytes)
         try appendLength(signatureBytes, to: &signatures)
         for version in versions { signatures.append(version.signature) }
+        // A frame without versions ends after its header (a no-op exchange is counted in bytes).
+        guard !versions.isEmpty else { return [head] }
         return [head, ids, contextSection, bodies, signatures]
     }
 
@@ -276,6 +279,7 @@ public enum SyncFrame {
         guard count <= limits.maxVersions else {
             throw SyncFrameError(.tooLarge, "The frame carries \(count) versions; the limit is \(limits.maxVersions).")
         }
+        if count == 0, offset == bytes.count { return (framed.message, []) }
         let idLength = try readLength(bytes, at: &offset, named: "id section")
         guard idLength == columns.idSectionLength else {
             throw SyncFrameError(.malformed, "The frame's id section is \(idLength) bytes where its columns name \(columns.idSectionLength).")

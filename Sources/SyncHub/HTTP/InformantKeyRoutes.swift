@@ -10,10 +10,10 @@ import SyncEngine
 struct InformantKeyRoutes {
     let store: ReplicaStore
 
-    /// The routes over the hub's SQLite replica; none for another storage (it keeps no informant key yet).
+    /// The routes over the hub's SQLite replica; none on another backend (it keeps no informant key yet).
     init?(_ exchange: HubExchange) {
-        guard let storage = exchange.storage as? SQLiteHubStorage else { return nil }
-        store = storage.store
+        guard let replica = exchange.backend.replica else { return nil }
+        store = replica.store
     }
 
     func add(to router: Router<HubRequestContext>) {

@@ -62,10 +62,13 @@ struct SyncRoutes<Context: RequestContext> {
             switch self {
             case .json(let data): return SyncRoutes.json(data)
             case .frame(let data, let gzipped, _):
-                var headers: HTTPFields = [.contentType: SyncFrame.mediaType, .vary: "Accept, Accept-Encoding"]
+                // No `Vary: Accept`: answers to POST are not cached, and a no-op exchange is
+                // counted in bytes (as the JSON answer, `Vary: Accept-Encoding` when gzipped).
+                var headers: HTTPFields = [.contentType: SyncFrame.mediaType]
                 if gzipped {
                     headers[.contentEncoding] = "gzip"
                     headers[.contentLength] = String(data.count)
+                    headers[.vary] = "Accept-Encoding"
                 }
                 return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
             }

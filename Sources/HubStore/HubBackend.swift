@@ -1,0 +1,33 @@
+/// A hub's persistence as its composition root builds it (`syncd serve`, a test, a benchmark),
+/// every part behind its protocol, so that the exchange and the routes never ask which backend
+/// they were given.
+public struct HubBackend: Sendable {
+    /// The versions, the feed and pushes.
+    public var storage: any HubStorage
+    /// The enrolled devices, their credentials, keys and grants.
+    public var devices: any DeviceRegistry
+    /// Where attachments live; nil when this backend keeps none (their routes are then not served).
+    public var attachments: (any HubAttachmentStorage)?
+    /// The hub's SQLite replica, for what only it serves today: the operators' console, the
+    /// informant key and refused requests in the audit log. Nil on any other backend.
+    public var replica: SQLiteHubStorage?
+
+    /// A backend of the given parts, with no SQLite replica.
+    public init(
+        storage: any HubStorage, devices: any DeviceRegistry = EmptyDeviceRegistry(),
+        attachments: (any HubAttachmentStorage)? = nil
+    ) {
+        self.storage = storage
+        self.devices = devices
+        self.attachments = attachments
+    }
+
+    /// Every part over the hub's SQLite replica; `devices` replaces its registry when given.
+    public static func sqlite(_ storage: SQLiteHubStorage, devices: (any DeviceRegistry)? = nil) -> HubBackend {
+        var backend = HubBackend(
+            storage: storage, devices: devices ?? SQLiteDeviceRegistry(store: storage.store),
+            attachments: SQLiteHubAttachmentStorage(store: storage.store))
+        backend.replica = storage
+        return backend
+    }
+}
