@@ -148,23 +148,6 @@ public struct HubExchange: Sendable {
             "Replica \(replica.short) is not bound to this device's credential (enrolled as \(device.replicaID.short)); a device binds an id it took with POST /v1/incarnate.")
     }
 
-    /// What taking a push did.
-    struct PushOutcome {
-        /// Versions left after revoked and forged ones were taken out.
-        var taken = 0
-        /// Versions stored and merged for the first time.
-        var accepted = 0
-        /// Versions not stored (gaps, implausible contexts, after a fork).
-        var refused = 0
-        /// Field-by-field merges the hub wrote.
-        var merged = 0
-        /// Refused versions whose only fault is a gap in their origin's counters.
-        var gaps: [Dot] = []
-        var rejected: [Rejection] = []
-        /// The receipts of the pusher's own versions the hub holds admitted, by counter.
-        var receipts: [String: AdmissionReceipt] = [:]
-    }
-
     /// Takes a push: refuses versions above a revocation horizon, checks signatures against the
     /// origins' enrolled keys (forged origins kept apart), orders it causally (so that the feed never
     /// serves a version before what it depends on), validates records on every core, applies it in
@@ -186,20 +169,10 @@ public struct HubExchange: Sendable {
         let policy = try await admissionPolicy(for: push, from: request.replica, device: device, badSignatures: badSignatures)
         let taken = try await storage.take(
             PushPlan(versions: push.map(\.withoutReceipt), pusher: request.replica, policy: policy, forged: forged))
-        let report = taken.applied
-        outcome.accepted = report.stored - report.setAside.count
-        outcome.refused = report.refused.count
-        outcome.merged = taken.merged
-        let forked = Set(report.forks.map(\.replica))
-        outcome.gaps = report.refused.filter { report.implausible[$0] == nil && !forked.contains($0.replica) }
-        outcome.rejected += try await withForkEvidence(Self.rejections(forks: report.forks, quarantined: report.setAside))
-        outcome.rejected += report.implausible.map { Self.quarantineRejection($0.key, $0.value) }
-        outcome.rejected += Self.rejections(forks: [], quarantined: taken.heldAside)
-        outcome.rejected.sort { $0.dot < $1.dot }
-        let notAdmitted = Set(outcome.rejected.map(\.dot)).union(report.refused)
-        outcome.receipts = storage.receiptKey.receipts(
-            of: push.filter { $0.dot.replica == request.replica && !notAdmitted.contains($0.dot) })
-        return outcome
+        let wanted = PushOutcome.evidenceWanted(taken)
+        return PushOutcome(
+            report: taken, push: push, pusher: request.replica, earlier: outcome.rejected,
+            evidence: wanted.isEmpty ? [] : try await storage.versions(at: wanted), receiptKey: storage.receiptKey)
     }
 
     /// How the checked push is admitted: each version against the write scope of the device that
@@ -259,18 +232,6 @@ public struct HubExchange: Sendable {
                 metadata: ["sync.refusedRevoked": "\(rejections.count)", "sync.firstRevoked": "\(first.dot)"])
         }
         return rejections
-    }
-
-    /// Attaches to each fork rejection the version the hub holds at that dot: the client's proof.
-    func withForkEvidence(_ rejections: [Rejection]) async throws -> [Rejection] {
-        let forks = rejections.filter { $0.reason == .fork }.map(\.dot)
-        guard !forks.isEmpty else { return rejections }
-        let held = Dictionary(try await storage.versions(at: forks).map { ($0.dot, $0) }) { first, _ in first }
-        return rejections.map { rejection in
-            var rejection = rejection
-            if rejection.reason == .fork { rejection.evidence = held[rejection.dot] }
-            return rejection
-        }
     }
 
     /// Attaches what the client needs to trust the page: the hub's certificates of the keys of its

@@ -147,8 +147,9 @@ struct ExchangeAnswerTests {
         let scope = try #require(Scope(text: "notes"))
         let device = Self.record(grants: AccessGrants(read: scope, write: .nothing))
         let until = Self.position
+        let north = try #require(Scope(text: "notes/north"))
         let plan = PullPlan(
-            after: .start, through: until, alreadyRead: try #require(Scope(text: "notes/north")), resendsOwn: true,
+            after: .start, through: until, alreadyRead: north, resendsOwn: true,
             backfill: PullCheckpoint.Backfill(until: until, previousGrants: "earlier"), grantsChanged: true,
             fingerprint: "now")
         var answering = Self.answering(Self.request(), device: device, plan: plan)
