@@ -9,11 +9,13 @@ extension ReplicaStore {
     /// replica did not give out (no version at its sequence, or another dot there), as `position`
     /// or as `through`, restarts the page at the beginning, without an upper bound.
     ///
-    /// At most `maxScanned` versions are looked at: a page whose filter passes over many ends
-    /// there, with ``FeedPage/hasMore`` set.
+    /// Only versions within `scope` are read, through the feed's scope indexes when the hub's file
+    /// has them (``ensureFeedIndexes()``): a narrow reader reads its scope's rows, not the feed's.
+    /// `include` decides among them. At most `maxScanned` versions are looked at: a page whose
+    /// filter passes over many ends there, with ``FeedPage/hasMore`` set.
     public func feedPage(
         after position: FeedPosition, through: FeedPosition? = nil, limit: Int, maxBytes: Int,
-        maxScanned: Int = .max, knowledgeOf origins: Set<ReplicaID> = [],
+        maxScanned: Int = .max, knowledgeOf origins: Set<ReplicaID> = [], scope: Scope = .everything,
         include: @Sendable (_ version: Version, _ receivedFrom: ReplicaID?) -> Bool = { _, _ in true }
     ) throws -> FeedPage {
         try read { db in
@@ -36,13 +38,8 @@ extension ReplicaStore {
             var bytes = 0
             var end = start
             var hasMore = false
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT \(Rows.storedVersionColumns), feed_tag FROM versions
-                    WHERE seq > ? AND seq <= ? AND set_aside_reason IS NULL ORDER BY seq
-                    """,
-                arguments: [start.sequence, upper])
+            let selection = FeedSelection(scope: scope, after: start.sequence, through: upper)
+            let rows = try Row.fetchCursor(db, sql: selection.sql, arguments: selection.arguments)
             var scanned = 0
             while let row = try rows.next() {
                 if scanned >= max(1, maxScanned) {
@@ -66,6 +63,10 @@ extension ReplicaStore {
                 bytes += size
                 end = position
             }
+            if !hasMore, let last = try Self.lastPosition(db, through: upper), last.sequence > end.sequence {
+                // Everything in scope up to here was read: the versions out of scope since pass too.
+                end = last
+            }
             var knowledge = VersionVector()
             let statement = try db.cachedStatement(sql: "SELECT counter FROM knowledge WHERE origin = ?")
             // The origins the page's contexts name, so that a reader holding only part of the feed
@@ -75,6 +76,33 @@ extension ReplicaStore {
                 knowledge[origin] = UInt64(max(0, counter))
             }
             return FeedPage(versions: versions, end: end, hasMore: hasMore, restarted: restarted, knowledge: knowledge)
+        }
+    }
+
+    /// The feed's last position at or below `upper` (versions in good standing only); nil when empty.
+    static func lastPosition(_ db: Database, through upper: Int64) throws -> FeedPosition? {
+        let row = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT seq, origin, counter, feed_tag FROM versions
+                WHERE seq <= ? AND set_aside_reason IS NULL ORDER BY seq DESC LIMIT 1
+                """,
+            arguments: [upper])
+        guard let row, let origin = ReplicaID(row[1] as String) else { return nil }
+        let dot = Dot(replica: origin, counter: UInt64(max(0, row[2] as Int64)))
+        return FeedPosition(sequence: row[0], dot: dot, tag: (row[3] as Int64?).map { UInt32(truncatingIfNeeded: $0) })
+    }
+
+    /// Creates the feed's scope indexes when missing (a hub's file; a field replica never reads
+    /// its feed by scope): by collection and partition, and by collection, each in feed order.
+    public func ensureFeedIndexes() throws {
+        try write { db in
+            try db.execute(sql: """
+                CREATE INDEX IF NOT EXISTS versions_feed_by_partition
+                    ON versions (collection, partition, seq) WHERE set_aside_reason IS NULL;
+                CREATE INDEX IF NOT EXISTS versions_feed_by_collection
+                    ON versions (collection, seq) WHERE set_aside_reason IS NULL;
+                """)
         }
     }
 

@@ -21,8 +21,9 @@ public struct SQLiteHubStorage: HubStorage {
     /// is opened (each process start), certified with the hub's key once it writes.
     public let writer: ReplicaID
 
-    /// Uses an open replica as the hub's storage.
-    public init(store: ReplicaStore) {
+    /// Uses an open replica as the hub's storage; creates the feed's scope indexes when it lacks them.
+    public init(store: ReplicaStore) throws {
+        try store.ensureFeedIndexes()
         self.store = store
         receiptKey = store.admissionReceiptKey
         writer = ReplicaID.random()
@@ -33,13 +34,13 @@ public struct SQLiteHubStorage: HubStorage {
         path: String, options: ReplicaStore.Options = ReplicaStore.Options(), logger: Logger
     ) throws -> SQLiteHubStorage {
         if FileManager.default.fileExists(atPath: path) {
-            return SQLiteHubStorage(store: try ReplicaStore.open(at: path, options: options))
+            return try SQLiteHubStorage(store: try ReplicaStore.open(at: path, options: options))
         }
         let store = try ReplicaStore.create(at: path, options: options)
         logger.notice(
             "created the hub replica",
             metadata: ["hub.db": "\(path)", "hub.replica": "\(store.replicaID.hex)"])
-        return SQLiteHubStorage(store: store)
+        return try SQLiteHubStorage(store: store)
     }
 
     public func take(_ push: PushPlan) async throws -> PushReport {
@@ -93,7 +94,8 @@ public struct SQLiteHubStorage: HubStorage {
         return try await offload {
             try store.feedPage(
                 after: query.after, through: query.through, limit: query.limit, maxBytes: query.maxBytes,
-                maxScanned: query.maxScanned, knowledgeOf: query.knowledgeOf, include: query.filter.includes)
+                maxScanned: query.maxScanned, knowledgeOf: query.knowledgeOf, scope: query.filter.readScope,
+                include: query.filter.includes)
         }
     }
 

@@ -76,5 +76,5 @@ func makeHub(
     let store = try folder.create(name)
     var configuration = HubConfiguration.withoutSignatureChecks
     configure(&configuration)
-    return HubExchange(storage: SQLiteHubStorage(store: store), configuration: configuration, logger: silentLogger)
+    return HubExchange(storage: try SQLiteHubStorage(store: store), configuration: configuration, logger: silentLogger)
 }

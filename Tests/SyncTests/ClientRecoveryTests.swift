@@ -86,8 +86,8 @@ struct ClientRecoveryTests {
             }
             if backupHoldsEarlyVersion { try Self.copy(folder, "hub", to: "hub-backup") }
             do {
-                let hub = try HubExchange(
-                    storage: SQLiteHubStorage(store: folder.open("hub")), configuration: .withoutSignatureChecks,
+                let hub = HubExchange(
+                    storage: try SQLiteHubStorage(store: folder.open("hub")), configuration: .withoutSignatureChecks,
                     logger: silentLogger)
                 for index in 0..<4 { try first.write(WriteIntent(key: Self.key("late\(index)"), body: Data("{}".utf8))) }
                 try second.write(WriteIntent(key: Self.key("other"), body: Data("{}".utf8)))
@@ -97,7 +97,7 @@ struct ClientRecoveryTests {
             }
             try Self.copy(folder, "hub-backup", to: "hub")
             let hubStore = try folder.open("hub")
-            let hub = HubExchange(storage: SQLiteHubStorage(store: hubStore), configuration: .withoutSignatureChecks, logger: silentLogger)
+            let hub = HubExchange(storage: try SQLiteHubStorage(store: hubStore), configuration: .withoutSignatureChecks, logger: silentLogger)
             #expect(try hubStore.status().versions == (backupHoldsEarlyVersion ? 1 : 0))
             // `second` relays `first`'s later versions: it is the only one to sync with the restored hub.
             for _ in 0..<3 { _ = try await Self.sync(second, hub) }

@@ -12,7 +12,7 @@ struct HubAuditLogTests {
     @Test func setAsideVersionsAreAuditedWithTheApply() async throws {
         try await TemporaryReplica.withReplicas(2) { stores in
             let (hub, field) = (stores[0], stores[1])
-            let storage = SQLiteHubStorage(store: hub)
+            let storage = try SQLiteHubStorage(store: hub)
             let kept = try field.write(StoreFixtures.put("a", "kept"))
             let refused = try field.write(StoreFixtures.put("b", "refused"))
             let invalid = SetAsideReason(.invalidRecord, "invalid record: title is missing")
@@ -53,7 +53,7 @@ struct HubAuditLogTests {
     @Test func fieldwiseMergesAreAuditedWithThePushThatMadeTheConflict() async throws {
         try await TemporaryReplica.withReplicas(3) { stores in
             let (hub, a, b) = (stores[0], stores[1], stores[2])
-            let storage = SQLiteHubStorage(store: hub)
+            let storage = try SQLiteHubStorage(store: hub)
             let (key, editA, editB) = try Self.concurrentSituationEdits(hub: hub, a, b)
             #expect(try hub.auditEntryCount() == 0)
 
@@ -82,7 +82,7 @@ struct HubAuditLogTests {
     func aPushAndTheMergeItCausesCommitTogether() async throws {
         try await TemporaryReplica.withReplicas(3) { stores in
             let (hub, a, b) = (stores[0], stores[1], stores[2])
-            let storage = SQLiteHubStorage(store: hub)
+            let storage = try SQLiteHubStorage(store: hub)
             let (key, _, editB) = try Self.concurrentSituationEdits(hub: hub, a, b)
             let forged = try a.write(StoreFixtures.put("forged", "x"))
             try #require(try SQLiteShell.run(hub.path, """
@@ -113,7 +113,7 @@ extension HubAuditLogTests {
     @Test func fabricatedVerificationReportsAreIgnoredAndCounted() async throws {
         try await TemporaryReplica.withReplicas(3) { stores in
             let (hubStore, a, b) = (stores[0], stores[1], stores[2])
-            let hub = HubExchange(storage: SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: HubFixture.silentLogger)
+            let hub = HubExchange(storage: try SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: HubFixture.silentLogger)
             let written = try a.write(StoreFixtures.put("x", "from a"))
             try hubStore.apply([written], from: a.replicaID)
             var request = SyncRequest(replica: b.replicaID, counter: 0, checkpoint: nil, push: [])

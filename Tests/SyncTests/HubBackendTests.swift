@@ -32,7 +32,7 @@ struct HubBackendTests {
     @Test func anotherStorageServesNothingOnlyTheSQLiteBackendKeeps() async throws {
         let folder = try TemporaryReplica()
         defer { withExtendedLifetime(folder) {} }
-        let sqlite = SQLiteHubStorage(store: try folder.create("hub"))
+        let sqlite = try SQLiteHubStorage(store: try folder.create("hub"))
         let other: any HubStorage = SlowHubStorage(sqlite, delay: .zero)
         let exchange = HubExchange(storage: other, configuration: HubConfiguration(), logger: HubFixture.silentLogger)
         #expect(exchange.backend.replica == nil)

@@ -23,7 +23,7 @@ struct IntegrityTests {
         init() throws {
             folder = try TemporaryReplica()
             hubStore = try folder.create("hub")
-            hub = HubExchange(storage: SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: silentLogger)
+            hub = HubExchange(storage: try SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: silentLogger)
         }
 
         /// A new replica enrolled at the hub under `name`.

@@ -27,7 +27,7 @@ struct RestoredHubTests {
     static func reopen(_ folder: TemporaryReplica, configure: (inout HubConfiguration) -> Void = { _ in }) throws -> HubExchange {
         var configuration = HubConfiguration.withoutSignatureChecks
         configure(&configuration)
-        return HubExchange(storage: SQLiteHubStorage(store: try folder.open("hub")), configuration: configuration, logger: silentLogger)
+        return HubExchange(storage: try SQLiteHubStorage(store: try folder.open("hub")), configuration: configuration, logger: silentLogger)
     }
 
     /// `store`'s body of `key` with the top-level `field` set to `value`.
@@ -109,7 +109,7 @@ struct RestoredHubTests {
             let key = Self.situation("s1")
             let (a, b, c, firstMerge) = try await Self.restoredAfterAMergeOnlyCHolds(folder, key)
             let hub = HubExchange(
-                storage: SQLiteHubStorage(store: try folder.open("hub")), configuration: HubConfiguration(), logger: silentLogger)
+                storage: try SQLiteHubStorage(store: try folder.open("hub")), configuration: HubConfiguration(), logger: silentLogger)
             for replica in [a, b, c] { try await TrustTests.enroll(replica, at: hub) }
             let relayed = try c.versions(at: [firstMerge])
             let answer = try await hub.handle(HubExchangeTests.request(c, push: HubExchangeTests.missing(c)))

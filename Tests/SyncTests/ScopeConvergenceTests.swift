@@ -43,7 +43,7 @@ struct ScopeConvergenceTests {
         try await TemporaryReplica.withFolder { folder in
             var random = SeededGenerator(seed: seed)
             let hubStore = try folder.create("hub")
-            let hub = HubExchange(storage: SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: silentLogger)
+            let hub = HubExchange(storage: try SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: silentLogger)
             let administration = DeviceAdministration(store: hubStore)
             let devices = try folder.create(count: 3)
             var links: [DeviceLink] = []

@@ -19,7 +19,7 @@ struct TrustTests {
 
     /// A hub replica in `folder` (with signature checks on) and its exchange.
     static func hub(in folder: TemporaryReplica) throws -> HubExchange {
-        HubExchange(storage: SQLiteHubStorage(store: try folder.create("hub")), configuration: HubConfiguration(), logger: silentLogger)
+        HubExchange(storage: try SQLiteHubStorage(store: try folder.create("hub")), configuration: HubConfiguration(), logger: silentLogger)
     }
 
     /// Enrolls `replica` at `hub` (operator's code, then the device's request); returns the credential.
@@ -376,7 +376,7 @@ struct TrustTests {
     static func withForgeryAtHub(_ body: (HubExchange, Version, ReplicaStore) async throws -> Void) async throws {
         try await TemporaryReplica.withFolder { folder in
             let hub = HubExchange(
-                storage: SQLiteHubStorage(store: try folder.create("hub")), configuration: .withoutSignatureChecks,
+                storage: try SQLiteHubStorage(store: try folder.create("hub")), configuration: .withoutSignatureChecks,
                 logger: silentLogger)
             let (a, reader) = (try folder.create("a"), try folder.create("reader"))
             try await Self.enroll(a, at: hub)
