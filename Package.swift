@@ -68,9 +68,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SyncCompression",
+            dependencies: [
+                .product(name: "CompressNIO", package: "compress-nio"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SyncClient",
             dependencies: [
-                "SyncEngine", "Records", "ReplicaStore",
+                "SyncEngine", "Records", "ReplicaStore", "SyncCompression",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -86,7 +93,7 @@ let package = Package(
         .target(
             name: "SyncHub",
             dependencies: [
-                "SyncEngine", "Records", "ReplicaStore", "HubStore",
+                "SyncEngine", "Records", "ReplicaStore", "HubStore", "SyncCompression",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -141,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "vigil-bench",
             dependencies: [
-                "SyncEngine", "Records", "ReplicaStore", "HubStore", "SyncClient", "SyncHub", "AtRest",
+                "SyncEngine", "Records", "ReplicaStore", "HubStore", "SyncClient", "SyncCompression", "SyncHub", "AtRest",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,6 +1,7 @@
 import CompressNIO
 public import Foundation
 import NIOCore
+import SyncCompression
 public import SyncEngine
 
 /// A bundle's bytes on disk: its ``SyncBundle/encodedContent(format:)`` in one gzip member inside a
@@ -15,23 +16,13 @@ public enum BundleFile {
     public static func encode(_ bundle: SyncBundle, format: UInt16 = SyncBundle.currentFormat) throws -> Data {
         let sections = try bundle.encodedSections(format: format)
         let contentLength = sections.reduce(0) { $0 + $1.count }
-        let compressor = CompressionAlgorithm.gzip().compressor
-        try compressor.startStream()
-        defer { try? compressor.finishStream() }
-        // Above deflate's bound (stored blocks cost 5 bytes per 16 KiB), the gzip header and
-        // trailer and each flush's marker: zlib then never runs out of room.
-        var payload = ByteBuffer()
-        payload.reserveCapacity(contentLength + contentLength / 100 + 1024 + 16 * sections.count)
-        // zlib refuses a flush that has nothing new to flush: empty sections are left out.
-        let filled = sections.filter { !$0.isEmpty }
-        for (index, section) in (filled.isEmpty ? [Data()] : filled).enumerated() {
-            var input = ByteBuffer(bytes: section)
-            try input.compressStream(to: &payload, with: compressor, flush: index == max(filled.count, 1) - 1 ? .finish : .sync)
-            guard input.readableBytes == 0 else {
-                throw SyncBundleError(.tooLarge, "The bundle could not be compressed whole; nothing was written.")
-            }
+        let payload: Data
+        do {
+            payload = try GzipSections.compress(sections)
+        } catch {
+            throw SyncBundleError(.tooLarge, "The bundle could not be compressed whole; nothing was written.")
         }
-        return SyncBundleFrame.seal(payload: Data(payload.readableBytesView), contentLength: contentLength, format: format)
+        return SyncBundleFrame.seal(payload: payload, contentLength: contentLength, format: format)
     }
 
     /// The bundle in `file`, once its frame and SHA-256 checked and it inflated to exactly the

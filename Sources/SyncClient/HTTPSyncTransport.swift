@@ -1,5 +1,6 @@
 public import Foundation
 import NIOHTTP1
+import SyncCompression
 public import SyncEngine
 import Synchronization
 
@@ -95,7 +96,7 @@ public final class HTTPSyncTransport: SyncTransport {
             if framed {
                 let sections = try SyncFrame.sections(of: wire)
                 let size = sections.reduce(0) { $0 + $1.count }
-                if size > configuration.compressionThreshold, let compressed = try? Gzip.compress(sections: sections) {
+                if size > configuration.compressionThreshold, let compressed = try? GzipSections.compress(sections) {
                     body = compressed
                     gzipped = true
                 } else {

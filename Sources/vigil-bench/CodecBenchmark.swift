@@ -1,6 +1,7 @@
 import CompressNIO
 import Foundation
 import NIOCore
+import SyncCompression
 import SyncEngine
 
 /// Issue 14 figure: the cost of the wire form of one pulled page, protocol 1 (JSON, each version
@@ -109,17 +110,6 @@ struct CodecBenchmark: Benchmark {
     /// The size of `sections` compressed into one gzip member, a sync flush after each section,
     /// as the hub sends a frame.
     static func gzipSize(sections: [Data]) throws -> Int {
-        let compressor = CompressionAlgorithm.gzip().compressor
-        try compressor.startStream()
-        defer { try? compressor.finishStream() }
-        let total = sections.reduce(0) { $0 + $1.count }
-        var output = ByteBuffer()
-        output.reserveCapacity(total + total / 100 + 1024 + 16 * sections.count)
-        let filled = sections.filter { !$0.isEmpty }
-        for (index, section) in filled.enumerated() {
-            var input = ByteBuffer(bytes: section)
-            try input.compressStream(to: &output, with: compressor, flush: index == filled.count - 1 ? .finish : .sync)
-        }
-        return output.readableBytes
+        try GzipSections.compress(sections).count
     }
 }

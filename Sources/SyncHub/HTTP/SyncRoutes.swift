@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import SyncCompression
 import SyncEngine
 
 /// The hub's HTTP routes: `POST /v1/sync` and `GET /healthz`.
@@ -111,7 +112,7 @@ struct SyncRoutes<Context: RequestContext> {
         let sections = try SyncFrame.sections(of: response)
         let size = sections.reduce(0) { $0 + $1.count }
         if size > configuration.limits.compressAbove, let accept = request.headers[.acceptEncoding], Gzip.isAccepted(by: accept) {
-            return .frame(try Gzip.compress(sections: sections), gzipped: true, size: size)
+            return .frame(try GzipSections.compress(sections), gzipped: true, size: size)
         }
         return .frame(sections.reduce(into: Data()) { $0.append($1) }, gzipped: false, size: size)
     }
