@@ -61,6 +61,11 @@ struct IncidentCorpus {
     /// `observations`, checked by the hub) of 560 to 640 bytes.
     mutating func nextReport(index: Int) -> (body: Data, region: Partition) {
         let regionCode = Self.regions[Int(generator.next() % UInt64(Self.regions.count))]
+        return nextReport(index: index, regionCode: regionCode)
+    }
+
+    /// The next report, filed in the region `regionCode` (one of ``regions``).
+    mutating func nextReport(index: Int, regionCode: String) -> (body: Data, region: Partition) {
         let region = Partition(regionCode) ?? .default
         let event = Self.events[Int(generator.next() % UInt64(Self.events.count))]
         let place = Self.places[Int(generator.next() % UInt64(Self.places.count))]

@@ -1,5 +1,6 @@
 import CompressNIO
 import Foundation
+import HubStore
 import NIOCore
 import ReplicaStore
 import SyncEngine
@@ -9,10 +10,13 @@ import SyncEngine
 enum SyncTools {
     /// Enrolls a device with the hub whose file is at `hubPath` (running or not: the hub reads
     /// its registry from the file), as `fieldcli enroll` would, and returns its credential.
-    static func enroll(hubPath: String, replica: ReplicaID, publicKey: PublicDeviceKey) throws -> String {
+    static func enroll(
+        hubPath: String, replica: ReplicaID, publicKey: PublicDeviceKey, grants: AccessGrants = .everything
+    ) throws -> String {
         let hub = try ReplicaStore.open(at: hubPath)
         let code = DeviceCredential.random()
-        guard try hub.addEnrollmentCode(hash: code.hash, deviceName: "bench-\(replica.hex)", expiresAt: hub.now() + 3_600_000)
+        guard try hub.addEnrollmentCode(
+            hash: code.hash, deviceName: "bench-\(replica.hex)", grants: grants, expiresAt: hub.now() + 3_600_000)
         else { throw BenchError(.setup, "The hub refused an enrollment code for \(replica.hex).") }
         let credential = DeviceCredential.random()
         let outcome = try hub.enrollDevice(
