@@ -120,26 +120,9 @@ extension SyncBundle {
 }
 
 /// A bundle file that cannot be used: nothing of it was applied.
-public struct SyncBundleError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct SyncBundleError: CodedError {
     /// What is wrong with the file.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        enum Value: String { case notABundle, unsupportedFormat, truncated, damaged, tooLarge, foreignNetwork }
-        let value: Value
-        public var description: String { value.rawValue }
-
-        /// The file does not start like a bundle.
-        public static let notABundle = Code(value: .notABundle)
-        /// A bundle format this build does not read.
-        public static let unsupportedFormat = Code(value: .unsupportedFormat)
-        /// The file ends before its header says (a copy cut short).
-        public static let truncated = Code(value: .truncated)
-        /// The file's bytes do not match its SHA-256, or it holds more than it says.
-        public static let damaged = Code(value: .damaged)
-        /// It says it holds more than the receiver reads.
-        public static let tooLarge = Code(value: .tooLarge)
-        /// It was written under another hub than the receiver's.
-        public static let foreignNetwork = Code(value: .foreignNetwork)
-    }
+    public typealias Code = ErrorCode<SyncBundleError>
 
     public let code: Code
     public let message: String
@@ -148,8 +131,21 @@ public struct SyncBundleError: Error, Sendable, Hashable, CustomStringConvertibl
         self.code = code
         self.message = message
     }
+}
 
-    public var description: String { message }
+extension ErrorCode where Domain == SyncBundleError {
+    /// The file does not start like a bundle.
+    public static let notABundle = Self("notABundle")
+    /// A bundle format this build does not read.
+    public static let unsupportedFormat = Self("unsupportedFormat")
+    /// The file ends before its header says (a copy cut short).
+    public static let truncated = Self("truncated")
+    /// The file's bytes do not match its SHA-256, or it holds more than it says.
+    public static let damaged = Self("damaged")
+    /// It says it holds more than the receiver reads.
+    public static let tooLarge = Self("tooLarge")
+    /// It was written under another hub than the receiver's.
+    public static let foreignNetwork = Self("foreignNetwork")
 }
 
 /// The frame of a bundle file, without I/O or compression: an 18-byte header (magic

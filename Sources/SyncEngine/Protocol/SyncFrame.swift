@@ -402,24 +402,9 @@ struct Framed<Message: Codable>: Codable {
 }
 
 /// A frame that cannot be read: nothing of it was applied.
-public struct SyncFrameError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct SyncFrameError: CodedError {
     /// What is wrong with the frame.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        enum Value: String { case notAFrame, unsupportedVersion, truncated, malformed, tooLarge }
-        let value: Value
-        public var description: String { value.rawValue }
-
-        /// The bytes do not start like a frame.
-        public static let notAFrame = Code(value: .notAFrame)
-        /// A frame of a protocol version this build does not read.
-        public static let unsupportedVersion = Code(value: .unsupportedVersion)
-        /// The frame ends before a length it holds says.
-        public static let truncated = Code(value: .truncated)
-        /// The frame's parts do not fit together, or its header does not decode.
-        public static let malformed = Code(value: .malformed)
-        /// It carries more than the reader's limits.
-        public static let tooLarge = Code(value: .tooLarge)
-    }
+    public typealias Code = ErrorCode<SyncFrameError>
 
     public let code: Code
     public let message: String
@@ -428,6 +413,17 @@ public struct SyncFrameError: Error, Sendable, Hashable, CustomStringConvertible
         self.code = code
         self.message = message
     }
+}
 
-    public var description: String { message }
+extension ErrorCode where Domain == SyncFrameError {
+    /// The bytes do not start like a frame.
+    public static let notAFrame = Self("notAFrame")
+    /// A frame of a protocol version this build does not read.
+    public static let unsupportedVersion = Self("unsupportedVersion")
+    /// The frame ends before a length it holds says.
+    public static let truncated = Self("truncated")
+    /// The frame's parts do not fit together, or its header does not decode.
+    public static let malformed = Self("malformed")
+    /// It carries more than the reader's limits.
+    public static let tooLarge = Self("tooLarge")
 }
