@@ -47,29 +47,9 @@ struct ClientHostileHubTests {
                 return answer()
             }
         }
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
-            logger: HubFixture.silentLogger)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [], logger: HubFixture.silentLogger))
-        let running = Task { try await group.run() }
-        var port = 0
-        for await bound in ports {
-            port = bound
-            break
-        }
-        hub.listens(at: try #require(URL(string: "http://127.0.0.1:\(port)")))
-        do {
-            let result = try await body(hub)
-            await group.triggerGracefulShutdown()
-            _ = await running.result
-            return result
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = await running.result
-            throw error
+        return try await LoopbackRouter.serve(router) { url in
+            hub.listens(at: url)
+            return try await body(hub)
         }
     }
 

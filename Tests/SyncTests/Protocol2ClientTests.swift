@@ -62,30 +62,7 @@ struct Protocol2ClientTests {
         let hub = ScriptedHub()
         let router = Router()
         router.post("v1/sync") { request, _ -> Response in try await hub.answer(request) }
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
-            logger: HubFixture.silentLogger)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [], logger: HubFixture.silentLogger))
-        let running = Task { try await group.run() }
-        var port = 0
-        for await bound in ports {
-            port = bound
-            break
-        }
-        defer { running.cancel() }
-        do {
-            let result = try await body(hub, try #require(URL(string: "http://127.0.0.1:\(port)")))
-            await group.triggerGracefulShutdown()
-            _ = await running.result
-            return result
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = await running.result
-            throw error
-        }
+        return try await LoopbackRouter.serve(router) { url in try await body(hub, url) }
     }
 
     static func request(pushing count: Int) throws -> SyncRequest {
