@@ -63,8 +63,11 @@ extension ReplicaStore {
                 bytes += size
                 end = position
             }
-            if !hasMore, let last = try Self.lastPosition(db, through: upper), last.sequence > end.sequence {
-                // Everything in scope up to here was read: the versions out of scope since pass too.
+            // Everything in scope up to here was read: the versions out of scope since pass too. (A
+            // read of everything scanned them already: its end is the feed's last position.)
+            if !hasMore, !scope.patterns.contains(.everything), let last = try Self.lastPosition(db, through: upper),
+                last.sequence > end.sequence
+            {
                 end = last
             }
             var knowledge = VersionVector()
