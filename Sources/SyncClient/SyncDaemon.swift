@@ -75,12 +75,15 @@ public struct SyncDaemon: Service {
                 }
                 let moved = Mutex(0)
                 defer { countToday(moved.withLock { $0 }) }
+                // Read before the sync: a write landing after the sync's last read of the replica
+                // (during an attachment upload, say) moves the counter past it and is synced next.
+                let counterBefore = try? store.counter()
                 do {
                     let summary = try await synchronizer.run { progress in
                         moved.withLock { $0 = max($0, progress.bytesSent + progress.bytesReceived) }
                     }
                     moved.withLock { $0 = max($0, summary.bytesSent + summary.bytesReceived) }
-                    schedule.recordSuccess(at: clock.now, counter: try? store.counter())
+                    schedule.recordSuccess(at: clock.now, counter: counterBefore)
                     log(summary)
                     onSuccess(summary)
                 } catch is CancellationError {

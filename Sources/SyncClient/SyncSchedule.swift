@@ -61,7 +61,8 @@ public struct SyncSchedule: Sendable, Hashable {
         }
     }
 
-    /// Records a successful sync that ended at `now`, and the counter seen after it.
+    /// Records a successful sync that ended at `now`, and the counter read before it began: a write
+    /// made while it ran (after its last read of the replica) is then seen as new and synced soon.
     public mutating func recordSuccess(at now: ContinuousClock.Instant, counter: UInt64?) {
         failures = 0
         lastAttempt = now
