@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "ReplicaStore", targets: ["ReplicaStore"]),
         .library(name: "SyncClient", targets: ["SyncClient"]),
         .library(name: "HubStore", targets: ["HubStore"]),
+        .library(name: "HubStorePostgres", targets: ["HubStorePostgres"]),
         .library(name: "SyncHub", targets: ["SyncHub"]),
         .executable(name: "syncd", targets: ["syncd"]),
         .executable(name: "fieldcli", targets: ["fieldcli"]),
@@ -34,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -63,6 +65,14 @@ let package = Package(
             name: "HubStore",
             dependencies: [
                 "SyncEngine", "Records", "ReplicaStore", "AtRest", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HubStorePostgres",
+            dependencies: [
+                "SyncEngine", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -197,6 +207,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HubStorePostgresTests",
+            dependencies: [
+                "HubStorePostgres", "SyncEngine", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

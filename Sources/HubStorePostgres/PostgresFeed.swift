@@ -1,0 +1,301 @@
+import Foundation
+public import Logging
+public import PostgresNIO
+public import SyncEngine
+
+/// The hub's changes feed on PostgreSQL: versions stored in arrival order, paged by position
+/// within a read scope, with the knowledge the pages claim. Several hub processes may append to
+/// and read one database at once.
+///
+/// **Commit order.** A reader's position must never pass a version whose transaction commits
+/// later: with a plain sequence, a transaction that drew position 5 can commit after one that
+/// drew 6 was read, and a reader past 6 never sees 5. Appends therefore take a transaction-scoped
+/// advisory lock of the feed (`pg_advisory_xact_lock`) before they draw any position, and hold it
+/// until they commit: positions are handed out in commit order, and every snapshot sees a prefix
+/// of the feed. The cost is that appends to one feed are serialized across every hub process (as
+/// SQLite serializes its writers); reads never wait for it. Docs/HubPostgres.md weighs the
+/// alternatives.
+public struct PostgresFeed: Sendable {
+    /// How appends draw their positions. Only ``serialized`` keeps commit order; the other exists
+    /// so that a test shows the feed's proof can fail.
+    package enum CommitOrder: Sendable, Hashable {
+        /// Under the feed's advisory lock, held until commit.
+        case serialized
+        /// From the sequence alone, as concurrent transactions reach it (loses commit order).
+        case plainSequence
+    }
+
+    public let client: PostgresClient
+    let schema: PostgresSchemaName
+    let logger: Logger
+    let commitOrder: CommitOrder
+    /// Runs inside every append's transaction after its positions are drawn, before it commits
+    /// (tests: a delay that lets concurrent appends interleave).
+    let beforeCommit: @Sendable () async throws -> Void
+
+    /// A feed in `schema` of the database `client` reaches; ``migrate()`` creates its tables.
+    public init(client: PostgresClient, schema: String = "public", logger: Logger) throws {
+        try self.init(client: client, schema: schema, logger: logger, commitOrder: .serialized, beforeCommit: {})
+    }
+
+    package init(
+        client: PostgresClient, schema: String, logger: Logger, commitOrder: CommitOrder,
+        beforeCommit: @escaping @Sendable () async throws -> Void
+    ) throws {
+        self.client = client
+        self.schema = try PostgresSchemaName(schema)
+        self.logger = logger
+        self.commitOrder = commitOrder
+        self.beforeCommit = beforeCommit
+    }
+
+    /// Applies the schema's missing migrations (``PostgresMigrations``).
+    public func migrate() async throws {
+        try await PostgresMigrations.migrate(client, schema: schema.name, logger: logger)
+    }
+
+    // MARK: Appending
+
+    /// Stores, in one transaction, the versions of `versions` this feed does not hold yet (in the
+    /// order given) and raises the knowledge of their origins as far as it is contiguous.
+    ///
+    /// A version already held with the same signature is counted in
+    /// ``ApplyReport/alreadyHeld``; one whose dot is held with another signature is a fork: it is
+    /// listed in ``ApplyReport/forks`` and not stored, and the later versions of its origin in the
+    /// batch are listed in ``ApplyReport/refused``. The caller checks signatures, scopes and
+    /// plausibility before: this stores.
+    public func append(_ versions: [Version], receivedFrom: ReplicaID?) async throws -> ApplyReport {
+        try await client.withConnection { connection in
+            try await PostgresTransaction.run(on: connection, mode: .readWrite, logger: logger) { connection in
+                if commitOrder == .serialized {
+                    // Before any position is drawn, and held until commit or rollback.
+                    try await connection.execute(
+                        "SELECT pg_advisory_xact_lock(hashtextextended(\("vigil.feed:" + schema.name), 0))",
+                        logger: logger)
+                }
+                var report = ApplyReport()
+                var forked: Set<ReplicaID> = []
+                var touched: Set<ReplicaID> = []
+                for version in versions {
+                    if forked.contains(version.dot.replica) {
+                        report.refused.append(version.dot)
+                        continue
+                    }
+                    switch try await insert(version, receivedFrom: receivedFrom, on: connection) {
+                    case .stored:
+                        report.stored += 1
+                        touched.insert(version.dot.replica)
+                    case .held:
+                        report.alreadyHeld += 1
+                    case .heldWithAnotherSignature:
+                        report.forks.append(version.dot)
+                        forked.insert(version.dot.replica)
+                    }
+                }
+                for origin in touched.sorted() {
+                    try await raiseKnowledge(of: origin, on: connection)
+                }
+                try await beforeCommit()
+                if report.stored > 0 || !report.forks.isEmpty {
+                    logger.debug(
+                        "feed append",
+                        metadata: [
+                            "feed.stored": "\(report.stored)", "feed.held": "\(report.alreadyHeld)",
+                            "feed.forks": "\(report.forks.count)",
+                        ])
+                }
+                return report
+            }
+        }
+    }
+
+    private enum InsertOutcome { case stored, held, heldWithAnotherSignature }
+
+    private func insert(_ version: Version, receivedFrom: ReplicaID?, on connection: PostgresConnection) async throws
+        -> InsertOutcome
+    {
+        let origin = version.dot.replica.hex
+        let counter = Int64(clamping: version.dot.counter)
+        var builder = PostgresQueryBuilder()
+        let values = [
+            builder.bind(origin), builder.bind(counter), builder.bind(version.collection.rawValue),
+            builder.bind(version.documentID.rawValue), builder.bind(version.partition.rawValue),
+            builder.bind(version.context.compactText), bindBody(version.body, into: &builder),
+            builder.bind(Int64(clamping: version.timestamp.wallMilliseconds)),
+            builder.bind(Int64(version.timestamp.logical)),
+            builder.bind(bytes: version.signature), bindOptional(receivedFrom?.hex, into: &builder),
+            builder.bind(Int64(UInt32.random(in: .min ... .max))),
+        ]
+        builder.sql = """
+            INSERT INTO \(schema.name).versions (
+                origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
+                signature, received_from, feed_tag)
+            VALUES (\(values.joined(separator: ", ")))
+            ON CONFLICT (origin, counter) DO NOTHING
+            RETURNING seq
+            """
+        let inserted = try await connection.query(builder.query, logger: logger).collect()
+        if !inserted.isEmpty { return .stored }
+        let rows = try await connection.query(
+            "SELECT signature FROM \(unescaped: schema.name).versions WHERE origin = \(origin) AND counter = \(counter)",
+            logger: logger)
+        for try await signature in rows.decode(Data.self) {
+            return signature == version.signature ? .held : .heldWithAnotherSignature
+        }
+        // Not inserted and not found: only a concurrent delete could do that, and the feed has none.
+        throw PostgresStoreError(
+            .malformedRow, "A version's dot was neither stored nor found in \(schema.name).versions.")
+    }
+
+    private func bindBody(_ body: Data?, into builder: inout PostgresQueryBuilder) -> String {
+        guard let body else { return "NULL::bytea" }
+        return builder.bind(bytes: body)
+    }
+
+    private func bindOptional(_ text: String?, into builder: inout PostgresQueryBuilder) -> String {
+        guard let text else { return "NULL::text" }
+        return builder.bind(text)
+    }
+
+    /// Raises `origin`'s knowledge over the counters held contiguously above it.
+    private func raiseKnowledge(of origin: ReplicaID, on connection: PostgresConnection) async throws {
+        var known: Int64 = 0
+        let current = try await connection.query(
+            "SELECT counter FROM \(unescaped: schema.name).knowledge WHERE origin = \(origin.hex)", logger: logger)
+        for try await counter in current.decode(Int64.self) { known = counter }
+        let start = known
+        let chunk: Int64 = 512
+        while true {
+            let rows = try await connection.query(
+                """
+                SELECT counter FROM \(unescaped: schema.name).versions
+                WHERE origin = \(origin.hex) AND counter > \(known) ORDER BY counter LIMIT \(chunk)
+                """, logger: logger)
+            var read: Int64 = 0
+            var gap = false
+            for try await counter in rows.decode(Int64.self) {
+                read += 1
+                if !gap, counter == known + 1 { known = counter } else { gap = true }
+            }
+            if gap || read < chunk { break }
+        }
+        guard known > start else { return }
+        try await connection.execute(
+            """
+            INSERT INTO \(unescaped: schema.name).knowledge (origin, counter) VALUES (\(origin.hex), \(known))
+            ON CONFLICT (origin) DO UPDATE SET counter = GREATEST(knowledge.counter, EXCLUDED.counter)
+            """, logger: logger)
+    }
+
+    // MARK: Reading
+
+    /// Reads, in one snapshot (repeatable read, read only), a page of the versions in good
+    /// standing stored after `position` within `scope` (in feed order, at most `limit` versions and
+    /// about `maxBytes`, at least one when any is waiting) and this feed's knowledge of
+    /// `knowledgeOf` and of every origin the page's versions and their contexts name.
+    ///
+    /// A position this feed did not give out (no version at its sequence, another dot there, or
+    /// another tag) restarts the page at the beginning (``FeedPage/restarted``). When every version
+    /// in scope was read, the page ends at the feed's last position, so the next page starts past
+    /// the versions out of scope too.
+    public func page(
+        after position: FeedPosition, limit: Int, maxBytes: Int, scope: Scope = .everything,
+        knowledgeOf origins: Set<ReplicaID> = []
+    ) async throws -> FeedPage {
+        try await client.withConnection { connection in
+            try await PostgresTransaction.run(on: connection, mode: .snapshotReadOnly, logger: logger) { connection in
+                var start = position
+                var restarted = false
+                if position != .start, try await !holds(position, on: connection) {
+                    start = .start
+                    restarted = true
+                }
+                let limit = max(1, limit)
+                // One row beyond the page tells whether more wait.
+                let selection = PostgresFeedSelection(
+                    schema: schema, scope: scope, after: start.sequence, limit: limit + 1)
+                var rows: [PostgresRow] = []
+                if let query = selection.query {
+                    rows = try await connection.query(query, logger: logger).collect()
+                }
+                var versions: [Version] = []
+                var bytes = 0
+                var end = start
+                var hasMore = false
+                for row in rows {
+                    let (version, rowPosition) = try PostgresVersionRow.decode(row)
+                    let size = (version.body?.count ?? 0) + 200
+                    if versions.count >= limit || (!versions.isEmpty && bytes + size > maxBytes) {
+                        hasMore = true
+                        break
+                    }
+                    versions.append(version)
+                    bytes += size
+                    end = rowPosition
+                }
+                // Everything in scope up to here was read: the versions out of scope since pass too.
+                if !hasMore, !scope.patterns.contains(.everything), let last = try await lastPosition(on: connection),
+                    last.sequence > end.sequence
+                {
+                    end = last
+                }
+                let knowledge = try await knowledge(
+                    of: origins.union(CausalPlausibility.origins(of: versions)), on: connection)
+                return FeedPage(
+                    versions: versions, end: end, hasMore: hasMore, restarted: restarted, knowledge: knowledge)
+            }
+        }
+    }
+
+    /// This feed's knowledge of `origins` (absent entries are 0), read on `connection`.
+    func knowledge(of origins: Set<ReplicaID>, on connection: PostgresConnection) async throws -> VersionVector {
+        var knowledge = VersionVector()
+        guard !origins.isEmpty else { return knowledge }
+        let rows = try await connection.query(
+            "SELECT origin, counter FROM \(unescaped: schema.name).knowledge WHERE origin = ANY(\(origins.map(\.hex)))",
+            logger: logger)
+        for try await (text, counter) in rows.decode((String, Int64).self) {
+            guard let origin = ReplicaID(text) else {
+                throw PostgresStoreError(
+                    .malformedRow, "A knowledge row in \(schema.name).knowledge names no replica id.")
+            }
+            knowledge[origin] = UInt64(max(0, counter))
+        }
+        return knowledge
+    }
+
+    /// Whether `position` is one this feed gave out: the dot it names is stored at its sequence,
+    /// with the tag it names (a position without a tag predates tags).
+    private func holds(_ position: FeedPosition, on connection: PostgresConnection) async throws -> Bool {
+        guard position.sequence > 0, let dot = position.dot else { return false }
+        let rows = try await connection.query(
+            "SELECT origin, counter, feed_tag FROM \(unescaped: schema.name).versions WHERE seq = \(position.sequence)",
+            logger: logger)
+        var held = false
+        for try await (origin, counter, tag) in rows.decode((String, Int64, Int64).self) {
+            held =
+                origin == dot.replica.hex && counter == Int64(clamping: dot.counter)
+                && position.tag.map { $0 == UInt32(truncatingIfNeeded: tag) } ?? true
+        }
+        return held
+    }
+
+    /// The feed's last position (versions in good standing only); nil when it is empty.
+    private func lastPosition(on connection: PostgresConnection) async throws -> FeedPosition? {
+        let rows = try await connection.query(
+            """
+            SELECT seq, origin, counter, feed_tag FROM \(unescaped: schema.name).versions
+            WHERE set_aside_reason IS NULL ORDER BY seq DESC LIMIT 1
+            """, logger: logger)
+        var last: FeedPosition?
+        for try await (seq, text, counter, tag) in rows.decode((Int64, String, Int64, Int64).self) {
+            guard let origin = ReplicaID(text) else {
+                throw PostgresStoreError(.malformedRow, "A version row in \(schema.name).versions names no replica id.")
+            }
+            last = FeedPosition(
+                sequence: seq, dot: Dot(replica: origin, counter: UInt64(max(0, counter))),
+                tag: UInt32(truncatingIfNeeded: tag))
+        }
+        return last
+    }
+}

@@ -1,0 +1,28 @@
+public import SyncEngine
+
+/// A failure of the hub's PostgreSQL store: a code for the edges and one sentence for people.
+///
+/// Messages name what happened and the facts (a schema name, a migration), never record contents
+/// or a connection's password.
+public struct PostgresStoreError: CodedError {
+    public typealias Code = ErrorCode<PostgresStoreError>
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+extension ErrorCode where Domain == PostgresStoreError {
+    /// A schema name that is not a plain lowercase SQL identifier.
+    public static let invalidSchemaName = Self("invalidSchemaName")
+    /// The database holds migrations this build does not know (written by a later build).
+    public static let schemaFromLaterBuild = Self("schemaFromLaterBuild")
+    /// A row that does not decode into the model (damaged, or written by something else).
+    public static let malformedRow = Self("malformedRow")
+    /// A connection address that is not a `postgres://` URL with a user, a host and a database.
+    public static let invalidAddress = Self("invalidAddress")
+}
