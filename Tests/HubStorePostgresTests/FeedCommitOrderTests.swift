@@ -9,7 +9,7 @@ import Testing
 /// own (as separate hub processes) append concurrently, each transaction pausing a random moment
 /// after its positions are drawn and before it commits, while readers page from the start all the
 /// while with small pages. At the end every reader, having paged to the end once more, holds every
-/// version exactly once. The negative control draws positions from the sequence alone: the same
+/// version in its scope exactly once, and nothing else. The negative control draws positions from the sequence alone: the same
 /// proof then catches readers that skipped versions, so the proof can fail.
 @Suite(.enabled(if: PostgresTestDatabase.isEnabled, PostgresTestDatabase.disabledReason), .serialized)
 struct FeedCommitOrderTests {
@@ -31,13 +31,20 @@ struct FeedCommitOrderTests {
         }
     }
 
+    /// Three readers of everything and one of two writers' regions (its pages skip ahead past the
+    /// versions out of its scope, to the feed's last position in its snapshot).
+    static let readerScopes = [
+        Scope.everything, .everything, .everything, Scope(text: "observations/R-0,observations/R-2") ?? .nothing,
+    ]
+
     @Test func everyReaderEndsWithEveryVersionOnce() async throws {
         let figures = try await prove(
-            commitOrder: .serialized, writers: 4, readers: 3, batches: 40, batchSize: 5, maxPauseMilliseconds: 3)
+            commitOrder: .serialized, writers: 4, readers: Self.readerScopes, batches: 40, batchSize: 5,
+            maxPauseMilliseconds: 3)
         print("commit-order proof (serialized): \(figures)")
         #expect(figures.versions == 800)
-        #expect(figures.skipped == [0, 0, 0])
-        #expect(figures.duplicated == [0, 0, 0])
+        #expect(figures.skipped == [0, 0, 0, 0])
+        #expect(figures.duplicated == [0, 0, 0, 0])
         #expect(figures.restarts == 0)
     }
 
@@ -47,7 +54,8 @@ struct FeedCommitOrderTests {
         var attempts: [Figures] = []
         for _ in 0..<3 {
             let figures = try await prove(
-                commitOrder: .plainSequence, writers: 4, readers: 3, batches: 40, batchSize: 5, maxPauseMilliseconds: 8)
+                commitOrder: .plainSequence, writers: 4, readers: Self.readerScopes, batches: 40, batchSize: 5,
+                maxPauseMilliseconds: 8)
             print("commit-order proof (plain sequence, negative control): \(figures)")
             attempts.append(figures)
             if figures.skipped.contains(where: { $0 > 0 }) { break }
@@ -63,10 +71,11 @@ struct FeedCommitOrderTests {
     }
 
     private func prove(
-        commitOrder: PostgresFeed.CommitOrder, writers: Int, readers: Int, batches: Int, batchSize: Int,
+        commitOrder: PostgresFeed.CommitOrder, writers: Int, readers scopes: [Scope], batches: Int, batchSize: Int,
         maxPauseMilliseconds: Int
     ) async throws -> Figures {
-        try await PostgresTestDatabase.withClients(writers + readers) { clients, schema in
+        let readers = scopes.count
+        return try await PostgresTestDatabase.withClients(writers + readers) { clients, schema in
             let started = ContinuousClock.now
             let pause: @Sendable () async throws -> Void = {
                 try await Task.sleep(for: .microseconds(Int.random(in: 0...(maxPauseMilliseconds * 1_000))))
@@ -82,15 +91,23 @@ struct FeedCommitOrderTests {
             }
             let origins = (0..<writers).map { _ in ReplicaID.random() }
             let finish = Finish()
-            var expected: Set<Dot> = []
-            for origin in origins {
-                for counter in 1...(batches * batchSize) {
-                    expected.insert(Dot(replica: origin, counter: UInt64(counter)))
+            // Writer i writes observations in partition R-i; a reader expects those its scope allows.
+            let partitions = try (0..<writers).map { try #require(Partition("R-\($0)")) }
+            let observations = try #require(CollectionName("observations"))
+            let expected: [Set<Dot>] = scopes.map { scope in
+                var dots: Set<Dot> = []
+                for (index, origin) in origins.enumerated()
+                where scope.allows(collection: observations, partition: partitions[index]) {
+                    for counter in 1...(batches * batchSize) {
+                        dots.insert(Dot(replica: origin, counter: UInt64(counter)))
+                    }
                 }
+                return dots
             }
-            return try await withThrowingTaskGroup(of: ReaderResult?.self) { group in
-                for feed in readerFeeds {
-                    group.addTask { try await read(feed, finish: finish) }
+            return try await withThrowingTaskGroup(of: (Int, ReaderResult).self) { group in
+                for (index, feed) in readerFeeds.enumerated() {
+                    let scope = scopes[index]
+                    group.addTask { (index, try await read(feed, scope: scope, finish: finish)) }
                 }
                 try await withThrowingTaskGroup(of: Void.self) { writing in
                     for (index, feed) in writerFeeds.enumerated() {
@@ -109,13 +126,22 @@ struct FeedCommitOrderTests {
                     try await writing.waitForAll()
                 }
                 await finish.markWritersDone()
-                var figures = Figures(writers: writers, readers: readers, versions: expected.count)
-                for try await result in group {
-                    guard let result else { continue }
+                var figures = Figures(writers: writers, readers: readers, versions: writers * batches * batchSize)
+                figures.skipped = Array(repeating: 0, count: readers)
+                figures.duplicated = Array(repeating: 0, count: readers)
+                for try await (index, result) in group {
                     figures.pages += result.pages
                     figures.restarts += result.restarts
-                    figures.skipped.append(expected.subtracting(result.received.keys).count)
-                    figures.duplicated.append(result.received.values.filter { $0 > 1 }.count)
+                    figures.skipped[index] = expected[index].subtracting(result.received.keys).count
+                    figures.duplicated[index] = result.received.values.filter { $0 > 1 }.count
+                    // Nothing outside the reader's scope.
+                    #expect(Set(result.received.keys).isSubset(of: expected[index]))
+                }
+                // The knowledge a page claims covers every version written.
+                let last = try await readerFeeds[0].page(
+                    after: .start, limit: 1, maxBytes: 1 << 20, knowledgeOf: Set(origins))
+                for origin in origins {
+                    #expect(last.knowledge[origin] == UInt64(batches * batchSize))
                 }
                 let elapsed = (ContinuousClock.now - started).components
                 figures.seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
@@ -132,12 +158,12 @@ struct FeedCommitOrderTests {
 
     /// Pages from the start with small pages until the writers are done and a page that began
     /// after that found nothing more; at most 50,000 pages.
-    @Sendable private func read(_ feed: PostgresFeed, finish: Finish) async throws -> ReaderResult? {
+    @Sendable private func read(_ feed: PostgresFeed, scope: Scope, finish: Finish) async throws -> ReaderResult {
         var result = ReaderResult()
         var position = FeedPosition.start
         for _ in 0..<50_000 {
             let done = await finish.writersDone
-            let page = try await feed.page(after: position, limit: 7, maxBytes: 1 << 20)
+            let page = try await feed.page(after: position, limit: 7, maxBytes: 1 << 20, scope: scope)
             result.pages += 1
             if page.restarted { result.restarts += 1 }
             for version in page.versions { result.received[version.dot, default: 0] += 1 }
