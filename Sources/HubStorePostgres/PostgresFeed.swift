@@ -139,9 +139,9 @@ public struct PostgresFeed: Sendable {
         let rows = try await connection.query(
             "SELECT signature FROM \(unescaped: schema.name).versions WHERE origin = \(origin) AND counter = \(counter)",
             logger: logger)
-        for try await signature in rows.decode(Data.self) {
-            return signature == version.signature ? .held : .heldWithAnotherSignature
-        }
+        var held: Data?
+        for try await signature in rows.decode(Data.self) { held = signature }
+        if let held { return held == version.signature ? .held : .heldWithAnotherSignature }
         // Not inserted and not found: only a concurrent delete could do that, and the feed has none.
         throw PostgresStoreError(
             .malformedRow, "A version's dot was neither stored nor found in \(schema.name).versions.")
