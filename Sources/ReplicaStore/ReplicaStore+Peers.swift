@@ -23,6 +23,9 @@ public struct PeerState: Sendable, Hashable {
     /// belief of its knowledge (`assumedKnowledge`). Saved with the page that carried the reset and
     /// cleared by the answer to the exchange that sent it, so a cut link or a restart keeps it.
     public var sendAssumedKnowledge = false
+    /// The sync protocol the peer answered in at the last exchange; nil before any (the next
+    /// sync's first request speaks it).
+    public var protocolVersion: Int?
 
     public init(
         peer: String, knowledge: VersionVector = VersionVector(), checkpoint: String? = nil,
@@ -129,7 +132,8 @@ enum PeerRow {
             let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT knowledge, checkpoint, last_sync_at, last_error, grants, forget_pending, assumed_knowledge_pending
+                    SELECT knowledge, checkpoint, last_sync_at, last_error, grants, forget_pending, assumed_knowledge_pending,
+                        protocol
                     FROM peers WHERE peer = ?
                     """,
                 arguments: [peer])
@@ -140,6 +144,7 @@ enum PeerRow {
             grants: (row[4] as String?).flatMap { try? JSONDecoder().decode(AccessGrants.self, from: Data($0.utf8)) })
         state.forgetPending = row[5]
         state.sendAssumedKnowledge = row[6]
+        state.protocolVersion = (row[7] as Int64?).map { Int(clamping: $0) }
         return state
     }
 
@@ -147,14 +152,15 @@ enum PeerRow {
         try db.execute(
             sql: """
                 INSERT OR REPLACE INTO peers
-                    (peer, knowledge, checkpoint, last_sync_at, last_error, grants, forget_pending, assumed_knowledge_pending)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    (peer, knowledge, checkpoint, last_sync_at, last_error, grants, forget_pending, assumed_knowledge_pending,
+                     protocol)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 state.peer, state.knowledge.compactText, state.checkpoint,
                 state.lastSyncAt.map { Int64(clamping: $0) }, state.lastError,
                 try state.grants.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }, state.forgetPending,
-                state.sendAssumedKnowledge,
+                state.sendAssumedKnowledge, state.protocolVersion.map { Int64($0) },
             ])
     }
 }

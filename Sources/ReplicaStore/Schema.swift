@@ -327,6 +327,7 @@ enum Schema {
         migrator.registerMigration("v21-set-aside-codes", migrate: Schema.migrateSetAsideCodes)
         migrator.registerMigration("v17-informant-keys", migrate: Schema.migrateInformantKeys)
         migrator.registerMigration("v20-informant-key-checks", migrate: Schema.migrateInformantKeyChecks)
+        migrator.registerMigration("v22-peer-protocol", migrate: Schema.migratePeerProtocol)
         return migrator
     }
 }

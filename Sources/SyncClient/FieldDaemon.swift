@@ -72,7 +72,7 @@ public func buildFieldDaemon(configuration: FieldDaemonConfiguration, logger: Lo
         hub: configuration.hub, token: configuration.token, trust: configuration.trust, store: store,
         environment: configuration.environment)
     let synchronizer = Synchronizer(
-        store: store, transport: credentials.transport(timeoutSeconds: configuration.timeoutSeconds),
+        store: store, transport: credentials.transport(timeoutSeconds: configuration.timeoutSeconds, store: store),
         peer: credentials.peerName, configuration: .init(retry: configuration.retry), logger: logger)
     let daemon = SyncDaemon(
         synchronizer: synchronizer,
@@ -91,10 +91,12 @@ public func buildFieldDaemon(configuration: FieldDaemonConfiguration, logger: Lo
 }
 
 extension HubCredentials {
-    /// A transport to this hub with this credential and trust.
-    public func transport(timeoutSeconds: Int) -> HTTPSyncTransport {
+    /// A transport to this hub with this credential and trust, speaking from the first request
+    /// the protocol the hub answered in at `store`'s last exchange with it.
+    public func transport(timeoutSeconds: Int, store: ReplicaStore) -> HTTPSyncTransport {
         var configuration = HTTPSyncTransport.Configuration(hub: url, token: token, timeoutSeconds: timeoutSeconds)
         configuration.trust = trust
+        configuration.knownProtocol = try? store.peerState(store.peerName(forHubAt: peerName)).protocolVersion
         return HTTPSyncTransport(configuration: configuration)
     }
 }

@@ -8,9 +8,13 @@ import Synchronization
 ///
 /// Protocol negotiation: every request lists in `Accept` the answers this client reads (a protocol
 /// 2 ``SyncFrame`` and JSON, or JSON alone when ``Configuration/protocols`` stops at 1). The first
-/// request goes as JSON protocol 1, which every hub reads; once a hub answered with a frame, the
-/// transport sends frames too. A hub that then refuses a frame (415: it was rolled back to a
-/// release before protocol 2) gets the request again as JSON, and JSON from then on.
+/// request goes as JSON protocol 1, which every hub reads, unless the replica remembers that this
+/// hub answered in protocol 2 (``Configuration/knownProtocol``). Once a hub answered with a frame,
+/// the transport speaks protocol 2: pushes go as frames, requests without versions as JSON of
+/// protocol 2 (smaller than a frame for them), both leaving out fields at their defaults
+/// (``SyncWire``). A hub that then refuses such a request (400 or 415: it was rolled back to a
+/// release before protocol 2) gets it again as JSON protocol 1, and protocol 1 until it answers
+/// with a frame again.
 ///
 /// Request bodies above ``Configuration/compressionThreshold`` are gzipped here; gzipped answers
 /// are inflated as they arrive. Every request of one transport goes over one ``HubClient``
@@ -40,6 +44,9 @@ public final class HTTPSyncTransport: SyncTransport {
         /// The protocol versions this client offers (``SyncProtocol/supported``; 1...1 plays a
         /// client of a release before protocol 2, byte for byte).
         public var protocols: ClosedRange<Int> = SyncProtocol.supported
+        /// The protocol the hub answered in at the replica's last exchange with it
+        /// (``PeerState/protocolVersion``); nil when it never answered.
+        public var knownProtocol: Int?
 
         public init(
             hub: URL, token: String, timeoutSeconds: Int = 30, compressionThreshold: Int = 1024,
@@ -61,10 +68,11 @@ public final class HTTPSyncTransport: SyncTransport {
     public let configuration: Configuration
     let client: HubClient
     /// The protocol the hub last answered in: 2 once it answered with a frame.
-    private let negotiated = Mutex(1)
+    private let negotiated: Mutex<Int>
 
     public init(configuration: Configuration) {
         self.configuration = configuration
+        negotiated = Mutex(configuration.protocols.contains(2) && (configuration.knownProtocol ?? 1) >= 2 ? 2 : 1)
         client = HubClient(
             trust: configuration.trust, timeoutSeconds: configuration.timeoutSeconds,
             maximumAnswerBytes: configuration.maximumAnswerBytes)
@@ -76,22 +84,26 @@ public final class HTTPSyncTransport: SyncTransport {
     public func exchange(_ request: SyncRequest) async throws -> TransportReply {
         try configuration.trust.check(configuration.hub)
         let hubName = configuration.hub.absoluteString
-        let framed = request.protocolVersion >= 2 && configuration.protocols.contains(2) && negotiatedProtocol >= 2
+        let speaks2 = request.protocolVersion >= 2 && configuration.protocols.contains(2) && negotiatedProtocol >= 2
         do {
-            return try await send(request, framed: framed, hub: hubName)
-        } catch let error as SyncClientError where framed && error.httpStatus == 415 {
-            // The hub reads no frames any more (rolled back to a release before protocol 2): JSON again.
+            return try await send(request, speaks2: speaks2, hub: hubName)
+        } catch let error as SyncClientError
+            where speaks2 && (error.code == .protocolMismatch || error.httpStatus == 400 || error.httpStatus == 415)
+        {
+            // The hub reads protocol 2 no more (rolled back to a release before it): protocol 1 again.
             negotiated.withLock { $0 = 1 }
-            return try await send(request, framed: false, hub: hubName)
+            return try await send(request, speaks2: false, hub: hubName)
         }
     }
 
-    /// One request: a frame when `framed`, JSON protocol 1 otherwise (a version this build does
-    /// not speak is sent as it is, and the hub names both).
-    private func send(_ request: SyncRequest, framed: Bool, hub hubName: String) async throws -> TransportReply {
+    /// One request: in protocol 2 when `speaks2` (a frame when it pushes, else JSON), JSON
+    /// protocol 1 otherwise (a version this build does not speak is sent as it is, and the hub
+    /// names both).
+    private func send(_ request: SyncRequest, speaks2: Bool, hub hubName: String) async throws -> TransportReply {
         var wire = request
         var body: Data
         var gzipped = false
+        let framed = speaks2 && !request.push.isEmpty
         do {
             if framed {
                 let sections = try SyncFrame.sections(of: wire)
@@ -103,7 +115,7 @@ public final class HTTPSyncTransport: SyncTransport {
                     body = sections.reduce(into: Data()) { $0.append($1) }
                 }
             } else {
-                if SyncProtocol.supported.contains(wire.protocolVersion) { wire.protocolVersion = 1 }
+                if SyncProtocol.supported.contains(wire.protocolVersion) { wire.protocolVersion = speaks2 ? 2 : 1 }
                 body = try JSONEncoder().encode(wire)
                 if body.count > configuration.compressionThreshold, let compressed = try? Gzip.compress(body) {
                     // Sending uncompressed (when compressing fails) is always correct, only larger.
@@ -115,8 +127,10 @@ public final class HTTPSyncTransport: SyncTransport {
             throw SyncClientError(.badAnswer, "The request for the hub at \(hubName) could not be encoded (\(error)).")
         }
         // Problems come as application/problem+json whatever `Accept` says: a client that offers
-        // protocol 2 leaves it out (a no-op exchange is counted in bytes).
-        let accept = configuration.protocols.contains(2) ? "\(SyncFrame.mediaType), application/json" : HubRequest.jsonAccept
+        // protocol 2 leaves it out, and JSON too once the hub answered in protocol 2 (a no-op
+        // exchange is counted in bytes).
+        let accept = speaks2 ? SyncFrame.mediaType
+            : configuration.protocols.contains(2) ? "\(SyncFrame.mediaType), application/json" : HubRequest.jsonAccept
         let request = HubRequest(
             post: body, to: configuration.endpoint, userAgent: configuration.userAgent, token: configuration.token,
             gzipped: gzipped, contentType: framed ? SyncFrame.mediaType : "application/json", accept: accept)
@@ -135,7 +149,7 @@ public final class HTTPSyncTransport: SyncTransport {
                     httpStatus: 200)
             }
             do {
-                response = try SyncFrame.response(from: data)
+                response = try SyncFrame.response(from: data, answering: wire)
             } catch {
                 throw SyncClientError(
                     .badAnswer,

@@ -384,6 +384,7 @@ public struct Synchronizer: Sendable {
                 state.sendAssumedKnowledge = outcome.sendAssumedKnowledgeNext
                 state.lastSyncAt = now
                 state.lastError = nil
+                state.protocolVersion = response.protocolVersion
             }
         })
         if forgotten.value > 0 {

@@ -31,6 +31,6 @@ public struct HubConnectionOptions: ParsableArguments {
     /// the hub it was issued by.
     public func connect(store: ReplicaStore) throws -> (credentials: HubCredentials, transport: HTTPSyncTransport) {
         let credentials = try HubCredentials.resolve(hub: hub, token: token, trust: trustOptions.trust, store: store)
-        return (credentials, credentials.transport(timeoutSeconds: timeout))
+        return (credentials, credentials.transport(timeoutSeconds: timeout, store: store))
     }
 }

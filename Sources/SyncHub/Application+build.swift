@@ -63,7 +63,7 @@ public func buildApplication(
         router: router,
         server: try serverBuilder(configuration: configuration, connections: connections),
         configuration: ApplicationConfiguration(
-            address: .hostname(configuration.host, port: configuration.port), serverName: "syncd"),
+            address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: [audit],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)

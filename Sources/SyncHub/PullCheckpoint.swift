@@ -1,19 +1,30 @@
+import Foundation
 import ReplicaStore
 import SyncEngine
 
 /// The opaque pull checkpoint the hub gives out: where the device's next page starts, and the
 /// fingerprint of the grants it was made under, so that the hub sees when they changed.
 ///
-/// Text forms, each position being `0` (the start) or `<sequence>.<origin>:<counter>.<tag>` (the
-/// dot stored at that sequence and the random tag drawn when it was stored, in hex, so that a
-/// checkpoint from another hub, or from before the hub was restored from a backup, is recognised
-/// even where the same version was stored again at the same sequence; `.<tag>` is absent in
-/// checkpoints from before tags):
+/// A position is the start, or a sequence with the dot stored there and the random tag drawn when
+/// it was stored, so that a checkpoint from another hub, or from before the hub was restored from
+/// a backup, is recognised even where the same version was stored again at the same sequence.
+///
+/// The hub gives out the binary form, `v` and base64url without padding of: a flags byte (1: a
+/// tag, 2: grants, 4: a catch-up), the position (sequence as a LEB128 varint; when not 0, the
+/// origin's 16 bytes, the counter as a varint, and the tag's 4 bytes big-endian when flagged), the
+/// grants' fingerprint as 8 bytes when flagged, and for a catch-up its `until` position (flags
+/// byte, then as above) and the previous grants' 8 bytes. The start under every grant is `0`.
+///
+/// It reads, too, the text forms of earlier releases, each position being `0` or
+/// `<sequence>.<origin>:<counter>.<tag>` in hex (`.<tag>` absent before tags):
 /// - `<position>`: made under read-and-write-everything (and every checkpoint from before grants existed);
 /// - `<position>~<grants>`: made under the grants with that fingerprint;
 /// - `<position>~<grants>~<until>~<previous>`: while the documents newly in scope are delivered
 ///   after the read scope widened: the page scans from the start to `until` for what the grants
 ///   `previous` did not cover, then the pull goes on from `until`.
+///
+/// The binary form is 19 bytes shorter for a device with grants (13 reading everything): a no-op
+/// exchange sends the checkpoint and, in protocol 1, gets it back.
 struct PullCheckpoint: Hashable {
     /// Where the next page starts.
     var position: FeedPosition
@@ -39,6 +50,11 @@ struct PullCheckpoint: Hashable {
     /// Parses a checkpoint; nil when it is not one this format produces.
     init?(_ text: String) {
         guard text.utf8.count <= 200 else { return nil }
+        if text.hasPrefix(Self.binaryPrefix) {
+            guard let checkpoint = Self.binary(text.dropFirst(Self.binaryPrefix.count)) else { return nil }
+            self = checkpoint
+            return
+        }
         let parts = text.split(separator: "~", omittingEmptySubsequences: false).map(String.init)
         guard let position = Self.position(parts[0]) else { return nil }
         switch parts.count {
@@ -56,8 +72,11 @@ struct PullCheckpoint: Hashable {
         }
     }
 
-    /// The text form.
+    /// The text form: the binary one, else (grants whose fingerprint is not 16 hex digits, which
+    /// only tests make) the form of earlier releases.
     var text: String {
+        if position == .start && grants == nil && backfill == nil { return "0" }
+        if let binary = binaryText { return binary }
         var text = Self.text(position)
         if let backfill {
             text += "~\(grants ?? AccessGrants.everything.fingerprint)~\(Self.text(backfill.until))~\(backfill.previousGrants)"
@@ -85,5 +104,135 @@ struct PullCheckpoint: Hashable {
 
     private static func isFingerprint(_ text: String) -> Bool {
         text.utf8.count == 16 && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+    }
+}
+
+// MARK: The binary form
+
+extension PullCheckpoint {
+    static let binaryPrefix = "v"
+
+    private enum Flag {
+        static let tag: UInt8 = 1
+        static let grants: UInt8 = 2
+        static let backfill: UInt8 = 4
+    }
+
+    /// The binary form; nil when a fingerprint is not 16 hex digits.
+    fileprivate var binaryText: String? {
+        var bytes: [UInt8] = []
+        var flags = position.tag == nil ? 0 : Flag.tag
+        let grantBytes = grants.map(Self.fingerprintBytes)
+        if let grantBytes {
+            guard grantBytes != nil else { return nil }
+            flags |= Flag.grants
+        }
+        if backfill != nil { flags |= Flag.backfill }
+        bytes.append(flags)
+        Self.append(position, to: &bytes)
+        if let grantBytes { bytes += grantBytes ?? [] }
+        if let backfill {
+            guard let previous = Self.fingerprintBytes(backfill.previousGrants) else { return nil }
+            bytes.append(backfill.until.tag == nil ? 0 : Flag.tag)
+            Self.append(backfill.until, to: &bytes)
+            bytes += previous
+        }
+        return Self.binaryPrefix + Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Reads the binary form (after its prefix); nil unless it is one whole checkpoint.
+    fileprivate static func binary(_ text: Substring) -> PullCheckpoint? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        guard base64.utf8.allSatisfy({ $0 != UInt8(ascii: "=") }) else { return nil }
+        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64) else { return nil }
+        var reader = ByteReader(bytes: [UInt8](data))
+        guard let flags = reader.byte(), flags & ~(Flag.tag | Flag.grants | Flag.backfill) == 0,
+            let position = reader.position(tagged: flags & Flag.tag != 0)
+        else { return nil }
+        var grants: String?
+        if flags & Flag.grants != 0 {
+            guard let fingerprint = reader.fingerprint() else { return nil }
+            grants = fingerprint
+        }
+        var backfill: Backfill?
+        if flags & Flag.backfill != 0 {
+            guard let untilFlags = reader.byte(), untilFlags & ~Flag.tag == 0,
+                let until = reader.position(tagged: untilFlags != 0), let previous = reader.fingerprint()
+            else { return nil }
+            backfill = Backfill(until: until, previousGrants: previous)
+        }
+        guard reader.isAtEnd else { return nil }
+        return PullCheckpoint(position: position, grants: grants, backfill: backfill)
+    }
+
+    private static func append(_ position: FeedPosition, to bytes: inout [UInt8]) {
+        guard position.sequence > 0, let dot = position.dot else { return bytes.append(0) }
+        appendVarint(UInt64(position.sequence), to: &bytes)
+        bytes += dot.replica.bytes
+        appendVarint(dot.counter, to: &bytes)
+        if let tag = position.tag { bytes += withUnsafeBytes(of: tag.bigEndian, Array.init) }
+    }
+
+    private static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    /// The 8 bytes of a fingerprint of 16 lowercase hex digits; nil for any other text.
+    private static func fingerprintBytes(_ fingerprint: String) -> [UInt8]? {
+        guard isFingerprint(fingerprint), let bytes = [UInt8](hexString: fingerprint), bytes.count == 8 else { return nil }
+        return bytes
+    }
+
+    /// Reads the binary form's fields, never past its end.
+    private struct ByteReader {
+        let bytes: [UInt8]
+        var offset = 0
+
+        var isAtEnd: Bool { offset == bytes.count }
+
+        mutating func byte() -> UInt8? {
+            guard offset < bytes.count else { return nil }
+            defer { offset += 1 }
+            return bytes[offset]
+        }
+
+        mutating func take(_ count: Int) -> [UInt8]? {
+            guard bytes.count - offset >= count else { return nil }
+            defer { offset += count }
+            return Array(bytes[offset..<offset + count])
+        }
+
+        /// A LEB128 varint of at most 63 bits.
+        mutating func varint() -> UInt64? {
+            var value: UInt64 = 0
+            for shift in stride(from: 0, to: 63, by: 7) {
+                guard let byte = byte() else { return nil }
+                value |= UInt64(byte & 0x7f) << UInt64(shift)
+                if byte & 0x80 == 0 { return value <= UInt64(Int64.max) ? value : nil }
+            }
+            return nil
+        }
+
+        mutating func position(tagged: Bool) -> FeedPosition? {
+            guard let sequence = varint() else { return nil }
+            guard sequence > 0 else { return tagged ? nil : .start }
+            guard let replica = take(16), let counter = varint(), counter >= 1, counter <= Dot.maxCounter else { return nil }
+            let dot = Dot(replica: ReplicaID(bytes: replica), counter: counter)
+            guard tagged else { return FeedPosition(sequence: Int64(sequence), dot: dot) }
+            guard let tag = take(4) else { return nil }
+            return FeedPosition(sequence: Int64(sequence), dot: dot, tag: tag.reduce(0) { $0 << 8 | UInt32($1) })
+        }
+
+        mutating func fingerprint() -> String? {
+            take(8)?.hexString
+        }
     }
 }

@@ -17,8 +17,13 @@ struct Protocol2ClientTests {
     /// before protocol 2 does; answers a frame to a client that accepts one while it reads frames.
     final class ScriptedHub: Sendable {
         let readsFrames = Mutex(true)
-        /// The `Content-Type` of every request, in order.
+        /// Whether it reads protocol 2 at all; else it refuses a protocol 2 JSON request with 400,
+        /// as a hub before protocol 2 does.
+        let speaksProtocol2 = Mutex(true)
+        /// The `Content-Type`, `Accept` and body of every request, in order.
         let contentTypes = Mutex<[String]>([])
+        let accepts = Mutex<[String]>([])
+        let bodies = Mutex<[Data]>([])
         /// When set, every answer is these bytes as a frame.
         let garbledAnswer = Mutex<Data?>(nil)
         let hubID = ReplicaID.random()
@@ -26,9 +31,12 @@ struct Protocol2ClientTests {
         func answer(_ request: Request) async throws -> Response {
             let contentType = request.headers[.contentType] ?? ""
             contentTypes.withLock { $0.append(contentType) }
+            accepts.withLock { $0.append(request.headers[.accept] ?? "") }
             let body = try await request.body.collect(upTo: 1 << 20)
+            bodies.withLock { $0.append(Data(body.readableBytesView)) }
             let isFrame = contentType == SyncFrame.mediaType
-            let framesRead = readsFrames.withLock { $0 }
+            let speaks2 = speaksProtocol2.withLock { $0 }
+            let framesRead = readsFrames.withLock { $0 } && speaks2
             if let garbled = garbledAnswer.withLock({ $0 }) {
                 return Self.response(garbled, type: SyncFrame.mediaType)
             }
@@ -41,13 +49,19 @@ struct Protocol2ClientTests {
             let syncRequest = isFrame
                 ? try SyncFrame.request(from: Data(body.readableBytesView))
                 : try JSONDecoder().decode(SyncRequest.self, from: Data(body.readableBytesView))
+            if !speaks2 && syncRequest.protocolVersion >= 2 {
+                let problem = #"{"type":"unsupported-protocol","title":"Unsupported protocol version","status":400,"detail":"The client speaks sync protocol 2; this hub speaks 1."}"#
+                return Response(
+                    status: .badRequest, headers: [.contentType: "application/problem+json"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: problem)))
+            }
             var response = SyncResponse(
                 hub: hubID, knowledge: [syncRequest.replica: syncRequest.counter], accepted: syncRequest.push.count,
                 rejected: [], versions: [], checkpoint: "1.\(hubID.hex):0", more: false)
             let acceptsFrames = request.headers[.accept]?.contains(SyncFrame.mediaType) == true
             if framesRead && acceptsFrames {
                 response.protocolVersion = 2
-                return Self.response(try SyncFrame.encode(response), type: SyncFrame.mediaType)
+                return Self.response(try SyncFrame.encode(response, answering: syncRequest), type: SyncFrame.mediaType)
             }
             response.protocolVersion = 1
             return Self.response(try JSONEncoder().encode(response), type: "application/json")
@@ -94,6 +108,43 @@ struct Protocol2ClientTests {
             _ = try await transport.exchange(request)
             let json = "application/json"
             #expect(hub.contentTypes.withLock { $0 } == [json, SyncFrame.mediaType, SyncFrame.mediaType, json, json])
+        }
+    }
+
+    /// Replays "a field device syncs again with a hub that answered it in protocol 2 before"
+    /// (issue 14, the no-op sync's bytes): the first request already speaks protocol 2, without
+    /// the fields at their defaults and with only the frame in `Accept`; a hub rolled back to a
+    /// release before protocol 2 refuses it (400) and gets it again as protocol 1.
+    @Test("a hub remembered as speaking protocol 2 gets it from the first request; one rolled back gets protocol 1 again")
+    func rememberedProtocol() async throws {
+        try await Self.withScriptedHub { hub, url in
+            var configuration = HTTPSyncTransport.Configuration(hub: url, token: "t", timeoutSeconds: 10)
+            configuration.knownProtocol = 2
+            let transport = HTTPSyncTransport(configuration: configuration)
+            #expect(transport.negotiatedProtocol == 2)
+            var request = try Self.request(pushing: 0)
+            request.checkpoint = "1.\(hub.hubID.hex):0"
+            request.understoodReasons = Rejection.Reason.added
+            request.pending = 0
+            let reply = try await transport.exchange(request)
+            #expect(reply.response.protocolVersion == 2)
+            #expect(reply.response.checkpoint == request.checkpoint, "the answer left it out; the client put it back")
+            #expect(reply.response.knowledge[request.replica] == request.counter)
+            let body = try #require(hub.bodies.withLock { $0.last })
+            let sent = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+            #expect(Set(sent.keys) == ["protocol", "replica", "counter", "checkpoint"])
+            #expect(sent["protocol"] as? Int == 2)
+            #expect(hub.contentTypes.withLock { $0 } == ["application/json"])
+            #expect(hub.accepts.withLock { $0 } == [SyncFrame.mediaType])
+
+            hub.speaksProtocol2.withLock { $0 = false }
+            let fallback = try await transport.exchange(request)
+            #expect(fallback.response.protocolVersion == 1)
+            #expect(transport.negotiatedProtocol == 1)
+            let resentBody = try #require(hub.bodies.withLock { $0.last })
+            let resent = try JSONDecoder().decode(SyncRequest.self, from: resentBody)
+            #expect(resent.protocolVersion == 1 && resent.limits == PageLimits())
+            #expect(hub.bodies.withLock { $0.count } == 3, "the refused request and the one sent again")
         }
     }
 

@@ -106,7 +106,7 @@ struct Protocol2Tests {
             let response = try await Self.post(
                 client, hub, body: try SyncFrame.encode(request), contentType: SyncFrame.mediaType, accept: Self.frameAccept)
             #expect(response.status == .ok)
-            let answer = try SyncFrame.response(from: try Self.bytes(response))
+            let answer = try SyncFrame.response(from: try Self.bytes(response), answering: request)
             #expect(answer.accepted == 20)
             #expect(answer.rejected.isEmpty)
             #expect(answer.knowledge[hub.deviceID] == 20)

@@ -2,7 +2,7 @@ import Foundation
 import ReplicaStore
 import SyncClient
 import SyncEngine
-import SyncHub
+@testable import SyncHub
 import Testing
 import TestSupport
 
@@ -224,9 +224,10 @@ struct ScopeTests {
             try await Self.synchronizer(writer, hub, writerToken).run()
             try await Self.synchronizer(reader, hub, readerToken).run()
             let peer = HubCredentials.peerName(for: hub.url)
-            let checkpoint = try #require(try reader.peerState(peer).checkpoint)
-            let position = try #require(checkpoint.split(separator: "~").first)
-            try reader.updatePeer(peer) { $0.checkpoint = "\(position)~0123456789abcdef" }
+            let held = try #require(try reader.peerState(peer).checkpoint)
+            let checkpoint = try #require(PullCheckpoint(held))
+            let foreign = PullCheckpoint(position: checkpoint.position, grants: "0123456789abcdef").text
+            try reader.updatePeer(peer) { $0.checkpoint = foreign }
             let again = try await Self.synchronizer(reader, hub, readerToken).run()
             #expect(again.versionsPulled == 1)
             #expect(try Self.ids(reader) == ["d1"])
@@ -247,9 +248,10 @@ struct ScopeTests {
             let device = try #require(try hub.store.devices().first { $0.replicaID == reader.replicaID })
             let first = try await hub.exchange.handle(
                 SyncRequest(replica: reader.replicaID, counter: 0, checkpoint: nil, push: []), device: device, logger: silentLogger)
-            let position = try #require(first.checkpoint.split(separator: "~").first)
+            let position = try #require(PullCheckpoint(first.checkpoint)).position
+            let foreign = PullCheckpoint(position: position, grants: "0123456789abcdef").text
             let again = try await hub.exchange.handle(
-                SyncRequest(replica: reader.replicaID, counter: 0, checkpoint: "\(position)~0123456789abcdef", push: []),
+                SyncRequest(replica: reader.replicaID, counter: 0, checkpoint: foreign, push: []),
                 device: device, logger: silentLogger)
             #expect(again.checkpointReset)
             #expect(again.versions.count == 1)

@@ -80,7 +80,7 @@ extension Array where Element == UInt8 {
     }
 
     /// Bytes from hexadecimal digits; nil when the text is not an even run of hex digits.
-    init?(hexString: String) {
+    package init?(hexString: String) {
         let utf8 = Array(hexString.utf8)
         guard utf8.count.isMultiple(of: 2) else { return nil }
         func value(_ c: UInt8) -> UInt8? {

@@ -63,9 +63,10 @@ public enum SyncFrame {
         try sections(of: request).reduce(into: Data()) { $0.append($1) }
     }
 
-    /// The frame of `response`, its `versions` in columns.
-    public static func encode(_ response: SyncResponse) throws -> Data {
-        try sections(of: response).reduce(into: Data()) { $0.append($1) }
+    /// The frame of `response` to `request` (when given, what the request says is left out of
+    /// it: ``SyncWire``), its `versions` in columns.
+    public static func encode(_ response: SyncResponse, answering request: SyncRequest? = nil) throws -> Data {
+        try sections(of: response, answering: request).reduce(into: Data()) { $0.append($1) }
     }
 
     /// The frame of `request` in its five sections (prefix and header, ids, contexts, bodies,
@@ -75,25 +76,31 @@ public enum SyncFrame {
         var header = request
         header.push = []
         header.protocolVersion = protocolVersion
-        return try sections(kind: .request, header: header, versions: request.push)
+        return try sections(kind: .request, header: header, versions: request.push, answering: nil)
     }
 
-    /// The frame of `response` in its five sections.
-    public static func sections(of response: SyncResponse) throws -> [Data] {
+    /// The frame of `response` to `request` in its five sections.
+    public static func sections(of response: SyncResponse, answering request: SyncRequest? = nil) throws -> [Data] {
         var header = response
         header.versions = []
         header.protocolVersion = protocolVersion
-        return try sections(kind: .response, header: header, versions: response.versions)
+        return try sections(
+            kind: .response, header: header, versions: response.versions, answering: request.map(SyncWire.Echo.init))
     }
 
-    private static func sections<Message: Codable>(kind: Kind, header: Message, versions: [Version]) throws -> [Data] {
+    private static func sections<Message: Codable>(
+        kind: Kind, header: Message, versions: [Version], answering echo: SyncWire.Echo?
+    ) throws -> [Data] {
         var columns = SyncBundleColumns(versions)
         guard versions.allSatisfy({ $0.signature.count <= Int(UInt8.max) }) else {
             throw SyncFrameError(.malformed, "A version carries a signature longer than \(UInt8.max) bytes, which no frame carries.")
         }
         let contexts = try contextSection(of: versions, origins: &columns.origins)
         columns.context = []
-        let json = try JSONEncoder().encode(Framed(message: header, columns: columns))
+        let encoder = JSONEncoder()
+        encoder.userInfo[SyncWire.inFrame] = true
+        if let echo { encoder.userInfo[SyncWire.answering] = echo }
+        let json = try encoder.encode(Framed(message: header, columns: columns))
         var head = Data(magic)
         head.reserveCapacity(prefixSize + json.count)
         head.append(UInt8(protocolVersion))
@@ -216,7 +223,7 @@ public enum SyncFrame {
     /// The request in `frame`; throws ``SyncFrameError`` when it is not one whole request frame
     /// within `limits`.
     public static func request(from frame: Data, limits: Limits = Limits()) throws(SyncFrameError) -> SyncRequest {
-        let (header, versions): (SyncRequest, [Version]) = try decode(frame, kind: .request, limits: limits)
+        let (header, versions): (SyncRequest, [Version]) = try decode(frame, kind: .request, limits: limits, answering: nil)
         guard header.push.isEmpty else {
             throw SyncFrameError(.malformed, "The frame's header holds versions in `push`; a frame carries them in `columns`.")
         }
@@ -225,10 +232,14 @@ public enum SyncFrame {
         return request
     }
 
-    /// The answer in `frame`; throws ``SyncFrameError`` when it is not one whole answer frame
-    /// within `limits`.
-    public static func response(from frame: Data, limits: Limits = Limits()) throws(SyncFrameError) -> SyncResponse {
-        let (header, versions): (SyncResponse, [Version]) = try decode(frame, kind: .response, limits: limits)
+    /// The answer in `frame` to `request` (when given, what the answer left out because the
+    /// request says it is put back: ``SyncWire``); throws ``SyncFrameError`` when it is not one
+    /// whole answer frame within `limits`.
+    public static func response(
+        from frame: Data, limits: Limits = Limits(), answering request: SyncRequest? = nil
+    ) throws(SyncFrameError) -> SyncResponse {
+        let (header, versions): (SyncResponse, [Version]) = try decode(
+            frame, kind: .response, limits: limits, answering: request.map(SyncWire.Echo.init))
         guard header.versions.isEmpty else {
             throw SyncFrameError(.malformed, "The frame's header holds versions in `versions`; a frame carries them in `columns`.")
         }
@@ -238,7 +249,7 @@ public enum SyncFrame {
     }
 
     private static func decode<Message: Codable & ProtocolTagged>(
-        _ frame: Data, kind: Kind, limits: Limits
+        _ frame: Data, kind: Kind, limits: Limits, answering echo: SyncWire.Echo?
     ) throws(SyncFrameError) -> (Message, [Version]) {
         let bytes = [UInt8](frame)
         guard bytes.count >= 4, Array(bytes[0..<4]) == magic else {
@@ -265,7 +276,10 @@ public enum SyncFrame {
         }
         let framed: Framed<Message>
         do {
-            framed = try JSONDecoder().decode(Framed<Message>.self, from: Data(json))
+            let decoder = JSONDecoder()
+            decoder.userInfo[SyncWire.inFrame] = true
+            if let echo { decoder.userInfo[SyncWire.answering] = echo }
+            framed = try decoder.decode(Framed<Message>.self, from: Data(json))
         } catch {
             throw SyncFrameError(.malformed, "The frame's header is not valid: \(describe(error))")
         }

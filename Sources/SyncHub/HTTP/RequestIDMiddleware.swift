@@ -2,14 +2,18 @@ import HTTPTypes
 import Hummingbird
 
 /// Gives every request an id: the client's `X-Request-ID` when it is short and plain, else a new
-/// one. It goes into the log metadata (`request.id`) and back in the response header.
+/// one. It goes into the log metadata (`request.id`) and back in the response header: always when
+/// the client gave it; a made one only with an error (status 400 and above), where an operator
+/// needs it to find the log line. A successful exchange's line carries the device's replica id,
+/// and a no-op exchange on a paid link is counted in bytes.
 struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let id = request.headers[.xRequestID].flatMap(Self.acceptable) ?? Self.newID()
+        let given = request.headers[.xRequestID].flatMap(Self.acceptable)
+        let id = given ?? Self.newID()
         var context = context
         context.logger[metadataKey: "request.id"] = "\(id)"
         var response = try await next(request, context)
-        response.headers[.xRequestID] = id
+        if given != nil || response.status.code >= 400 { response.headers[.xRequestID] = id }
         return response
     }
 

@@ -109,7 +109,7 @@ struct SyncRoutes<Context: RequestContext> {
         var response = try await exchange.handle(syncRequest, device: device, logger: logger)
         response.protocolVersion = answerProtocol
         guard answerProtocol >= 2 else { return .json(try encoder.encode(response)) }
-        let sections = try SyncFrame.sections(of: response)
+        let sections = try SyncFrame.sections(of: response, answering: syncRequest)
         let size = sections.reduce(0) { $0 + $1.count }
         if size > configuration.limits.compressAbove, let accept = request.headers[.acceptEncoding], Gzip.isAccepted(by: accept) {
             return .frame(try GzipSections.compress(sections), gzipped: true, size: size)
