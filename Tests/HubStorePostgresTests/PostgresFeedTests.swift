@@ -56,6 +56,18 @@ struct PostgresFeedTests {
         }
     }
 
+    @Test func aSchemaFromALaterBuildIsRefused() async throws {
+        try await PostgresTestDatabase.withClients(1) { clients, schema in
+            try await clients[0].query(
+                PostgresQuery(
+                    unsafeSQL: "INSERT INTO \(schema).vigil_schema_migrations (name) VALUES ('v99-from-the-future')"))
+            let error = await #expect(throws: PostgresStoreError.self) {
+                try await PostgresMigrations.migrate(clients[0], schema: schema, logger: PostgresTestDatabase.quiet)
+            }
+            #expect(error?.code == .schemaFromLaterBuild)
+        }
+    }
+
     @Test func appendIsIdempotentAndRaisesKnowledgeContiguously() async throws {
         try await PostgresTestDatabase.withClients(1) { clients, schema in
             let feed = try feed(clients[0], schema)
