@@ -113,6 +113,25 @@ struct Protocol2Tests {
         }
     }
 
+    /// Replays "a small sync" of issue 14 (bytes against the gzip floor): the plain keys are for
+    /// clients before certificates, and a protocol 2 client is none.
+    @Test("a page's certificates come in both protocols, its plain keys in protocol 1 only")
+    func keysOnlyForProtocol1() async throws {
+        try await HubHTTPTests.withHub { hub, client in
+            try hub.store.write(WriteIntent(key: DocumentKey(collection: Self.collection, id: DocumentID("n1")!), body: Data(#"{"n":1}"#.utf8)))
+            let request = SyncRequest(protocolVersion: 1, replica: hub.deviceID, counter: 0, checkpoint: nil, push: [])
+            let framed = try await Self.post(client, hub, body: try JSONEncoder().encode(request), accept: Self.frameAccept)
+            let answer = try SyncFrame.response(from: try Self.bytes(framed), answering: request)
+            #expect(answer.versions.count == 1)
+            #expect(answer.certificates?.isEmpty == false)
+            #expect(answer.keys == nil)
+            let json = try await Self.post(client, hub, body: try JSONEncoder().encode(request), accept: nil)
+            let old = try JSONDecoder().decode(SyncResponse.self, from: try Self.bytes(json))
+            #expect(old.versions.count == 1)
+            #expect(old.keys?.isEmpty == false, "protocol 1 keeps the keys for clients before certificates")
+        }
+    }
+
     @Test("a malformed, cut or oversized frame is a 4xx problem and the hub keeps serving")
     func hostileFrames() async throws {
         try await HubHTTPTests.withHub(configure: { $0.limits.maxPushVersions = 3 }) { hub, client in

@@ -109,6 +109,9 @@ struct SyncRoutes<Context: RequestContext> {
         var response = try await exchange.handle(syncRequest, device: device, logger: logger)
         response.protocolVersion = answerProtocol
         guard answerProtocol >= 2 else { return .json(try encoder.encode(response)) }
+        // A client of protocol 2 trusts authors' keys only through the certificates; the plain
+        // keys are for clients before certificates.
+        if response.certificates != nil { response.keys = nil }
         let sections = try SyncFrame.sections(of: response, answering: syncRequest)
         let size = sections.reduce(0) { $0 + $1.count }
         if size > configuration.limits.compressAbove, let accept = request.headers[.acceptEncoding], Gzip.isAccepted(by: accept) {
