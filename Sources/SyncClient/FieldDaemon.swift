@@ -19,6 +19,12 @@ public struct FieldDaemonConfiguration: Sendable {
     public var timeoutSeconds: Int
     /// Time between syncs when nothing happens.
     public var interval: Duration
+    /// Seconds the connection to the hub is kept open between syncs: the interval and half a
+    /// minute, so that a sync on schedule finds it open (unless the hub closed it: its idle
+    /// timeout, 150 s by default) and costs no TLS handshake.
+    public var keepAliveSeconds: Int {
+        Int(min(interval.components.seconds, 3_570)) + 30
+    }
     /// The most bytes to move on the wire per UTC day, counted beside the replica; nil for no bound.
     public var bytesPerDay: Int?
     /// Retries of one round trip.
@@ -72,7 +78,9 @@ public func buildFieldDaemon(configuration: FieldDaemonConfiguration, logger: Lo
         hub: configuration.hub, token: configuration.token, trust: configuration.trust, store: store,
         environment: configuration.environment)
     let synchronizer = Synchronizer(
-        store: store, transport: credentials.transport(timeoutSeconds: configuration.timeoutSeconds, store: store),
+        store: store,
+        transport: credentials.transport(
+            timeoutSeconds: configuration.timeoutSeconds, store: store, keepAliveSeconds: configuration.keepAliveSeconds),
         peer: credentials.peerName, configuration: .init(retry: configuration.retry), logger: logger)
     let daemon = SyncDaemon(
         synchronizer: synchronizer,
@@ -93,9 +101,11 @@ public func buildFieldDaemon(configuration: FieldDaemonConfiguration, logger: Lo
 extension HubCredentials {
     /// A transport to this hub with this credential and trust, speaking from the first request
     /// the protocol the hub answered in at `store`'s last exchange with it.
-    public func transport(timeoutSeconds: Int, store: ReplicaStore) -> HTTPSyncTransport {
+    /// `keepAliveSeconds` keeps an unused connection open that long for the next request.
+    public func transport(timeoutSeconds: Int, store: ReplicaStore, keepAliveSeconds: Int = 15) -> HTTPSyncTransport {
         var configuration = HTTPSyncTransport.Configuration(hub: url, token: token, timeoutSeconds: timeoutSeconds)
         configuration.trust = trust
+        configuration.keepAliveSeconds = keepAliveSeconds
         configuration.knownProtocol = try? store.peerState(store.peerName(forHubAt: peerName)).protocolVersion
         return HTTPSyncTransport(configuration: configuration)
     }

@@ -44,6 +44,9 @@ public final class HTTPSyncTransport: SyncTransport {
         /// The protocol versions this client offers (``SyncProtocol/supported``; 1...1 plays a
         /// client of a release before protocol 2, byte for byte).
         public var protocols: ClosedRange<Int> = SyncProtocol.supported
+        /// Seconds an unused connection to the hub is kept open for the next request (the hub may
+        /// close it sooner: its idle timeout, 150 s by default).
+        public var keepAliveSeconds = 15
         /// The protocol the hub answered in at the replica's last exchange with it
         /// (``PeerState/protocolVersion``); nil when it never answered.
         public var knownProtocol: Int?
@@ -75,7 +78,7 @@ public final class HTTPSyncTransport: SyncTransport {
         negotiated = Mutex(configuration.protocols.contains(2) && (configuration.knownProtocol ?? 1) >= 2 ? 2 : 1)
         client = HubClient(
             trust: configuration.trust, timeoutSeconds: configuration.timeoutSeconds,
-            maximumAnswerBytes: configuration.maximumAnswerBytes)
+            maximumAnswerBytes: configuration.maximumAnswerBytes, keepAliveSeconds: configuration.keepAliveSeconds)
     }
 
     /// The protocol the hub last answered in (1 before any answer).

@@ -67,7 +67,7 @@ struct HubConnectionLimitTests {
             "VIGIL_HUB_MAX_BUFFERED_BODY_BYTES": "1048576",
         ]).limits
         #expect(configured.maxConnections == 20)
-        #expect(configured.idleTimeoutSeconds == 60, "below its minimum of 1: ignored")
+        #expect(configured.idleTimeoutSeconds == 150, "below its minimum of 1: ignored")
         #expect(configured.headerTimeoutSeconds == 10, "not a number: ignored")
         #expect(configured.maxBufferedBodyBytes == 1 << 20)
         let names = HubConfiguration.Limits.settings.map(\.flag)

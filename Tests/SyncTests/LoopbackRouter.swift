@@ -7,7 +7,8 @@ import TestSupport
 /// A Hummingbird application serving `router` on a free loopback port, for a test that plays a
 /// hub by script: `body` gets its URL, and the application stops when `body` returns or throws.
 enum LoopbackRouter {
-    static func serve<T>(_ router: Router<BasicRequestContext>, _ body: (URL) async throws -> T) async throws -> T {
+    static func serve<Context: RequestContext, T>(_ router: Router<Context>, _ body: (URL) async throws -> T) async throws -> T
+    where Context.Source == ApplicationRequestContextSource {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: router, configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
