@@ -14,6 +14,15 @@ import SyncEngine
 /// at most three times in one sync. With a byte budget, each round asks for at most half of what
 /// remains each way, and no round starts once less than ``Synchronizer/smallestRound`` remains.
 /// The loop stops after ``Synchronizer/Configuration/maxRoundTrips``.
+///
+/// Pages are pipelined, one deep: when an answer says more waits, and nothing in it stops the
+/// sync (a checkpoint reset, a fork of this replica, the round-trip limit, the byte budget, a push
+/// or reports left over), the loop asks for the next page from the answer's checkpoint while this
+/// answer is verified and applied (``Action/apply(_:)``). That request is the one the next round
+/// would send if the replica reads as expected after the commit; the next round uses its answer
+/// only if the request it plans is exactly that one. Otherwise, and before any other action
+/// (finish, fail, a fork, a redone round), the page in flight is dropped (``Action/discardPrefetch``)
+/// and nothing of it is applied. The checkpoint is saved only with a page applied, as before.
 struct SyncLoop: Sendable {
     /// What the synchronizer does next.
     enum Action: Sendable {
@@ -23,9 +32,18 @@ struct SyncLoop: Sendable {
         case read(pushVersions: Int, pushBytes: Int, reports: Int)
         /// Send the request (with the time it is sent and, when `countsPending`, how many versions
         /// wait beyond the push), verify the answer, and commit its outcome in one transaction.
+        /// Answered with ``Event/answered(_:)``. When ``Exchange/prefetched``, the request is the one
+        /// already sent ahead: wait for its answer instead of sending it again.
+        case exchange(Exchange)
+        /// Verify the answer and commit its outcome in one transaction; first, when the apply carries
+        /// a ``Apply/prefetch`` request, send it without waiting for its answer (the page in flight).
         /// Answered with ``Event/exchanged(_:)``, or ``Event/replicaChanged`` when the commit found
         /// a new incarnation taken by another process.
-        case exchange(Exchange)
+        case apply(Apply)
+        /// Drop the page in flight: cancel its request, apply nothing of it. Answered with
+        /// ``Event/discarded(bytesSent:bytesReceived:)``, after which the loop gives the action it
+        /// had decided on.
+        case discardPrefetch
         /// Check that the hub's version at the fork's dot is signed by this replica's key and
         /// differs from the one held here (a failure ends the sync). Answered with ``Event/forkProven(_:)``.
         case proveFork(Fork)
@@ -41,7 +59,12 @@ struct SyncLoop: Sendable {
     /// What came of an action.
     enum Event: Sendable {
         case read(Read)
+        /// The hub's answer to the exchange, not yet verified or applied.
+        case answered(TransportReply)
         case exchanged(Exchanged)
+        /// The page in flight was dropped; what it cost on the wire when its answer had come
+        /// (0 when it was cancelled before).
+        case discarded(bytesSent: Int, bytesReceived: Int)
         /// Another process took a new incarnation while the round was in flight: nothing of the
         /// answer was applied.
         case replicaChanged
@@ -71,6 +94,18 @@ struct SyncLoop: Sendable {
         var reports: [VerificationReport]
         /// More versions wait to be pushed than this request carries: the request says how many.
         var countsPending: Bool
+        /// The request was sent ahead while the previous page was applied: its answer is awaited,
+        /// not sent again.
+        var prefetched = false
+    }
+
+    /// An answer to verify and apply.
+    struct Apply: Sendable {
+        /// The round it answers.
+        var exchange: Exchange
+        var reply: TransportReply
+        /// The request for the next page, to send before this answer is verified and applied.
+        var prefetch: SyncRequest?
     }
 
     /// What a committed round did.
@@ -124,6 +159,12 @@ struct SyncLoop: Sendable {
     /// What is left of the byte budget when the round began; nil without a budget.
     private var remaining: Int?
     private var pageLimits: PageLimits
+    /// The round sent and not yet applied.
+    private var current: Exchange?
+    /// The request sent ahead whose answer is not taken yet.
+    private(set) var inFlight: SyncRequest?
+    /// The action decided on while a page was in flight, given once it is dropped.
+    private var afterDiscard: Action?
 
     /// A fork stops the sync after this many incarnations in one run (another process may race it).
     static let maxIncarnations = 3
@@ -143,9 +184,40 @@ struct SyncLoop: Sendable {
 
     /// The action that follows `event`.
     mutating func next(after event: Event) -> Action {
+        settle(decide(after: event))
+    }
+
+    /// Drops the page in flight before any action but a read (which decides whether it is the next
+    /// round's), the exchange that takes its answer, or the apply that sends it.
+    private mutating func settle(_ action: Action) -> Action {
+        guard inFlight != nil else { return action }
+        switch action {
+        case .read, .apply, .discardPrefetch:
+            return action
+        case .exchange(let exchange) where exchange.prefetched:
+            return action
+        default:
+            afterDiscard = action
+            return .discardPrefetch
+        }
+    }
+
+    private mutating func decide(after event: Event) -> Action {
         switch event {
         case .read(let read):
             return plan(read)
+        case .answered(let reply):
+            guard let exchange = current else {
+                return .fail(SyncClientError(.badAnswer, "The sync loop was given an answer it did not ask for."))
+            }
+            inFlight = prefetch(after: reply, of: exchange)
+            return .apply(Apply(exchange: exchange, reply: reply, prefetch: inFlight))
+        case .discarded(let sent, let received):
+            inFlight = nil
+            summary.bytesSent += sent
+            summary.bytesReceived += received
+            defer { afterDiscard = nil }
+            return afterDiscard ?? beginRound()
         case .exchanged(let exchanged):
             return take(exchanged)
         case .replicaChanged:
@@ -203,10 +275,48 @@ struct SyncLoop: Sendable {
             sendAssumedKnowledge: sendAssumedKnowledge)
         var request = round.request
         request.unverified = read.reports.isEmpty ? nil : read.reports
-        return .exchange(Exchange(round: round, request: request, reports: read.reports, countsPending: read.batch.hasMore))
+        var exchange = Exchange(round: round, request: request, reports: read.reports, countsPending: read.batch.hasMore)
+        // The page in flight is this round's when this round asks exactly what was asked ahead.
+        if let inFlight, inFlight == request, !exchange.countsPending {
+            exchange.prefetched = true
+            self.inFlight = nil
+        }
+        current = exchange
+        return .exchange(exchange)
+    }
+
+    /// The request for the page after `reply`, to send while `reply` is verified and applied; nil
+    /// when the answer or the loop's bounds stop the sync or change the next request: no more
+    /// pages, a checkpoint reset (the next round sends the assumed knowledge), a fork of this
+    /// replica (the sync takes an incarnation), a push or reports beyond this request (the next
+    /// round carries them), the round-trip limit, or a byte budget with less than
+    /// ``Synchronizer/smallestRound`` left. The request is the next round's as ``plan(_:)`` would
+    /// make it: this one's, from the answer's checkpoint, pulling only, within the next round's
+    /// bounds.
+    private func prefetch(after reply: TransportReply, of exchange: Exchange) -> SyncRequest? {
+        let response = reply.response
+        guard configuration.prefetchPages, response.more, !response.checkpointReset, !exchange.countsPending,
+            exchange.reports.count < Synchronizer.reportsPerExchange,
+            !response.rejected.contains(where: { $0.reason == .fork && $0.origin == exchange.round.replica })
+        else { return nil }
+        var after = summary
+        after.roundTrips += 1
+        after.bytesSent += reply.bytesSent
+        after.bytesReceived += reply.bytesReceived
+        guard after.roundTrips < configuration.maxRoundTrips else { return nil }
+        let remaining = configuration.remaining(after: after)
+        if let remaining, remaining < Synchronizer.smallestRound { return nil }
+        var request = exchange.round.request
+        request.checkpoint = response.checkpoint
+        request.push = []
+        request.assumedKnowledge = nil
+        request.unverified = nil
+        request.limits = configuration.bounds(remaining: remaining).page
+        return request
     }
 
     private mutating func take(_ exchanged: Exchanged) -> Action {
+        current = nil
         summary.documentsForgotten += exchanged.forgotten
         summary.unverified += exchanged.keptApart
         summary.roundTrips += 1

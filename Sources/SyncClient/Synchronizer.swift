@@ -31,6 +31,9 @@ public struct Synchronizer: Sendable {
         /// Documents go first, attachments with what is left; no round trip or chunk starts once
         /// it is spent, and each round asks for at most half of what remains each way.
         public var byteBudget: Int?
+        /// Whether the next page is asked for while one is verified and applied (one page in
+        /// flight ahead; see ``SyncLoop``). Off only to measure what pipelining gains, and in tests.
+        package var prefetchPages = true
 
         public init(
             pageLimits: PageLimits = PageLimits(), pushVersions: Int = 1_000, pushBytes: Int = 512 * 1024,
@@ -66,6 +69,9 @@ public struct Synchronizer: Sendable {
     public let peer: String
     public let configuration: Configuration
     let logger: Logger
+    /// Called with each answer before it is verified and applied (after the next page was asked
+    /// for, when it is); a throw fails the sync there, as a failed apply would. For tests.
+    package var beforeApplying: (@Sendable (SyncResponse) async throws -> Void)?
 
     public init(
         store: ReplicaStore, transport: any SyncTransport, peer: String, configuration: Configuration = Configuration(),
@@ -82,7 +88,9 @@ public struct Synchronizer: Sendable {
     public func withByteBudget(_ bytes: Int?) -> Synchronizer {
         var configuration = self.configuration
         configuration.byteBudget = bytes.map { max(0, $0) }
-        return Synchronizer(store: store, transport: transport, peer: peer, configuration: configuration, logger: logger)
+        var budgeted = Synchronizer(store: store, transport: transport, peer: peer, configuration: configuration, logger: logger)
+        budgeted.beforeApplying = beforeApplying
+        return budgeted
     }
 
     /// Exchanges until nothing is left to push or pull (or ``Configuration/maxRoundTrips``).
@@ -108,51 +116,80 @@ public struct Synchronizer: Sendable {
     }
 
     /// Performs what ``SyncLoop`` decides, one action at a time, and feeds back what came of it.
+    /// The page asked for ahead (at most one) is a child task of `ahead`: a failure or a
+    /// cancellation of the sync cancels it with the group, and nothing of it is applied.
     private func loop(summary: inout SyncSummary, progress: (@Sendable (SyncProgress) -> Void)?) async throws {
-        var steps = SyncLoop(configuration: configuration, peer: peer)
-        var action = steps.start()
-        while true {
-            switch action {
-            case .read(let pushVersions, let pushBytes, let reports):
-                try Task.checkCancellation()
-                action = steps.next(after: .read(try read(pushVersions: pushVersions, pushBytes: pushBytes, reports: reports)))
-            case .exchange(let exchange):
-                let exchanged: SyncLoop.Exchanged
-                do {
-                    exchanged = try await perform(exchange)
-                } catch let changed as ReplicaIDChanged {
-                    // Another process took a new incarnation while this round was in flight: nothing of
-                    // the answer was applied; the round is redone under the new id.
+        summary = try await withThrowingTaskGroup(of: TransportReply.self) { ahead in
+            var steps = SyncLoop(configuration: configuration, peer: peer)
+            var action = steps.start()
+            while true {
+                switch action {
+                case .read(let pushVersions, let pushBytes, let reports):
+                    try Task.checkCancellation()
+                    action = steps.next(after: .read(try read(pushVersions: pushVersions, pushBytes: pushBytes, reports: reports)))
+                case .exchange(let exchange):
+                    let reply: TransportReply
+                    if exchange.prefetched, let answer = try await ahead.next() {
+                        reply = answer
+                    } else {
+                        reply = try await send(exchange)
+                    }
+                    action = steps.next(after: .answered(reply))
+                case .apply(let apply):
+                    if let prefetch = apply.prefetch {
+                        ahead.addTask { try await self.send(prefetch, countingPending: false, knowledge: VersionVector()) }
+                    }
+                    action = try await self.apply(apply, steps: &steps, progress: progress)
+                case .discardPrefetch:
+                    ahead.cancelAll()
+                    // An answer that came before the cancellation was paid for on the wire.
+                    let dropped = try? await ahead.next()
+                    action = steps.next(
+                        after: .discarded(bytesSent: dropped?.bytesSent ?? 0, bytesReceived: dropped?.bytesReceived ?? 0))
+                case .proveFork(let fork):
+                    try checkProof(of: fork.rejection)
+                    action = steps.next(after: .forkProven(fork))
+                case .incarnate(let fork):
+                    let next = try await takeIncarnation(forkAt: fork.rejection.dot, hub: fork.hub)
                     logger.notice(
-                        "this replica took a new incarnation in another process during the round; redoing it",
-                        metadata: ["sync.peer": "\(peer)", "sync.planned": "\(changed.planned.hex)", "sync.incarnation": "\(changed.current.hex)"])
-                    action = steps.next(after: .replicaChanged)
-                    continue
+                        "this replica had forked at \(fork.rejection.dot); it continues as \(next.hex)",
+                        metadata: ["sync.peer": "\(peer)", "sync.forkedAt": "\(fork.rejection.dot)", "sync.incarnation": "\(next.hex)"])
+                    action = steps.next(after: .incarnated(next))
+                case .finish(let done):
+                    return done
+                case .fail(let error):
+                    throw error
                 }
-                action = steps.next(after: .exchanged(exchanged))
-                logger.debug(
-                    "sync round",
-                    metadata: [
-                        "sync.peer": "\(peer)", "sync.pushed": "\(exchange.request.push.count)",
-                        "sync.pulled": "\(exchanged.pulled)", "sync.more": "\(exchanged.outcome.more)",
-                    ])
-                progress?(SyncProgress(summary: steps.summary, more: exchanged.outcome.more))
-            case .proveFork(let fork):
-                try checkProof(of: fork.rejection)
-                action = steps.next(after: .forkProven(fork))
-            case .incarnate(let fork):
-                let next = try await takeIncarnation(forkAt: fork.rejection.dot, hub: fork.hub)
-                logger.notice(
-                    "this replica had forked at \(fork.rejection.dot); it continues as \(next.hex)",
-                    metadata: ["sync.peer": "\(peer)", "sync.forkedAt": "\(fork.rejection.dot)", "sync.incarnation": "\(next.hex)"])
-                action = steps.next(after: .incarnated(next))
-            case .finish(let done):
-                summary = done
-                return
-            case .fail(let error):
-                throw error
             }
         }
+    }
+
+    /// Verifies and commits an answer, and feeds back what came of it.
+    private func apply(
+        _ apply: SyncLoop.Apply, steps: inout SyncLoop, progress: (@Sendable (SyncProgress) -> Void)?
+    ) async throws -> SyncLoop.Action {
+        let exchanged: SyncLoop.Exchanged
+        do {
+            try await beforeApplying?(apply.reply.response)
+            exchanged = try await commit(apply.reply, of: apply.exchange)
+        } catch let changed as ReplicaIDChanged {
+            // Another process took a new incarnation while this round was in flight: nothing of
+            // the answer was applied; the round is redone under the new id.
+            logger.notice(
+                "this replica took a new incarnation in another process during the round; redoing it",
+                metadata: ["sync.peer": "\(peer)", "sync.planned": "\(changed.planned.hex)", "sync.incarnation": "\(changed.current.hex)"])
+            return steps.next(after: .replicaChanged)
+        }
+        let action = steps.next(after: .exchanged(exchanged))
+        logger.debug(
+            "sync round",
+            metadata: [
+                "sync.peer": "\(peer)", "sync.pushed": "\(apply.exchange.request.push.count)",
+                "sync.pulled": "\(exchanged.pulled)", "sync.more": "\(exchanged.outcome.more)",
+                "sync.ahead": "\(apply.prefetch != nil)",
+            ])
+        progress?(SyncProgress(summary: steps.summary, more: exchanged.outcome.more))
+        return action
     }
 
     /// Reads what a round needs of the replica, in the bounds ``SyncLoop`` gives.
@@ -167,14 +204,22 @@ public struct Synchronizer: Sendable {
         return SyncLoop.Read(base: base, replica: base.replica ?? store.replicaID, batch: batch, reports: unreported)
     }
 
-    /// One round: sends the request, verifies the answer, and commits its outcome.
-    private func perform(_ exchange: SyncLoop.Exchange) async throws -> SyncLoop.Exchanged {
-        let round = exchange.round
-        var request = exchange.request
+    /// Sends a round's request (with the time it is sent and, when it counts them, the versions
+    /// that wait beyond its push).
+    private func send(_ exchange: SyncLoop.Exchange) async throws -> TransportReply {
+        try await send(exchange.request, countingPending: exchange.countsPending, knowledge: exchange.round.base.peer.knowledge)
+    }
+
+    private func send(_ request: SyncRequest, countingPending: Bool, knowledge: VersionVector) async throws -> TransportReply {
+        var request = request
         request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-        request.pending = exchange.countsPending
-            ? max(0, try store.countVersions(missingFrom: round.base.peer.knowledge) - request.push.count) : 0
-        let reply = try await self.exchange(request)
+        request.pending = countingPending ? max(0, try store.countVersions(missingFrom: knowledge) - request.push.count) : 0
+        return try await self.exchange(request)
+    }
+
+    /// Verifies a round's answer and commits its outcome.
+    private func commit(_ reply: TransportReply, of exchange: SyncLoop.Exchange) async throws -> SyncLoop.Exchanged {
+        let round = exchange.round
         // Verified before anything of the page is shown: what fails is kept apart and reported.
         let verdict = try await verify(reply.response, replica: round.replica)
         let outcome = configuration.verifySignatures

@@ -413,8 +413,9 @@ struct TrustTests {
     @Test("a page that fails verification is still checked when the link is cut before the next; the next sync reports it")
     func failuresSurviveACutLink() async throws {
         try await Self.withForgeryAtHub { hub, forged, reader in
-            // One version a page; the link is cut before the second page.
-            let cut = InProcessTransport(hub: hub, cuts: [.none, .beforeHub])
+            // One version a page; the link is cut before the second page, and stays cut (the
+            // client asks for the second page while it checks the first, and again with the report).
+            let cut = InProcessTransport(hub: hub, cuts: [.none, .beforeHub, .beforeHub])
             let configuration = Synchronizer.Configuration(pageLimits: PageLimits(versions: 1), retry: .never)
             await #expect(throws: SyncClientError.self) {
                 try await Synchronizer(store: reader, transport: cut, peer: "hub", configuration: configuration, logger: silentLogger).run()
