@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "HubStorePostgres",
             dependencies: [
-                "SyncEngine", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "SyncEngine", "HubStore", "ReplicaStore", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -213,7 +213,8 @@ let package = Package(
         .testTarget(
             name: "HubStorePostgresTests",
             dependencies: [
-                "HubStorePostgres", "SyncEngine", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "HubStorePostgres", "HubStore", "ReplicaStore", "SyncEngine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -190,16 +190,18 @@ public struct EmptyDeviceRegistry: DeviceRegistry {
 }
 
 /// The certificates a registry signed, by replica id, bounded: a hub with more devices than the bound
-/// signs again the ones it dropped.
-final class CertificateCache: Sendable {
+/// signs again the ones it dropped. (Every backend's registry keeps one: a certified key never changes.)
+package final class CertificateCache: Sendable {
     private let entries = Mutex<[ReplicaID: DeviceCertificate]>([:])
     private static let limit = 20_000
 
-    func certificates(of origins: Set<ReplicaID>) -> [DeviceCertificate] {
+    package init() {}
+
+    package func certificates(of origins: Set<ReplicaID>) -> [DeviceCertificate] {
         entries.withLock { held in origins.compactMap { held[$0] } }
     }
 
-    func insert(_ certificates: [DeviceCertificate]) {
+    package func insert(_ certificates: [DeviceCertificate]) {
         entries.withLock { held in
             if held.count + certificates.count > Self.limit { held.removeAll(keepingCapacity: true) }
             for certificate in certificates { held[certificate.replica] = certificate }

@@ -55,7 +55,90 @@ public enum PostgresMigrations {
                 """,
                 // For every origin, every counter up to `counter` is held here.
                 "CREATE TABLE {schema}.knowledge (origin text PRIMARY KEY, counter bigint NOT NULL)",
-            ])
+            ]),
+        Step(
+            name: "v2-devices",
+            statements: [
+                // Enrolled devices. A credential is kept only as its SHA-256; scopes are their
+                // canonical text (`Scope.text`). `media` is the attachment policy (not used yet).
+                """
+                CREATE TABLE {schema}.devices (
+                    replica_id text PRIMARY KEY,
+                    name text NOT NULL,
+                    public_key bytea NOT NULL,
+                    credential_hash bytea NOT NULL UNIQUE,
+                    status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked')),
+                    enrolled_at bigint NOT NULL,
+                    revoked_at bigint,
+                    last_seen_at bigint,
+                    last_lag bigint,
+                    last_skew_ms bigint,
+                    last_pending bigint,
+                    read_scope text NOT NULL,
+                    write_scope text NOT NULL,
+                    media text CHECK (media IN ('all', 'none', 'own'))
+                )
+                """,
+                "CREATE INDEX devices_by_name ON {schema}.devices (name)",
+                // One-time enrollment codes, kept only as their SHA-256.
+                """
+                CREATE TABLE {schema}.enrollment_codes (
+                    code_hash bytea PRIMARY KEY,
+                    device_name text NOT NULL,
+                    created_at bigint NOT NULL,
+                    expires_at bigint NOT NULL,
+                    used_at bigint,
+                    used_by text,
+                    read_scope text NOT NULL,
+                    write_scope text NOT NULL,
+                    media text CHECK (media IN ('all', 'none', 'own'))
+                )
+                """,
+                "CREATE INDEX enrollment_codes_unused_by_name ON {schema}.enrollment_codes (device_name) WHERE used_at IS NULL",
+                // A device's further replica ids (new incarnations after a fork), with its key and credential.
+                """
+                CREATE TABLE {schema}.device_incarnations (
+                    replica_id text PRIMARY KEY,
+                    device_id text NOT NULL REFERENCES {schema}.devices (replica_id),
+                    forked_at text,
+                    created_at bigint NOT NULL
+                )
+                """,
+                "CREATE INDEX device_incarnations_by_device ON {schema}.device_incarnations (device_id)",
+                // Grant sets by fingerprint: a pull checkpoint made under one tells what it granted.
+                """
+                CREATE TABLE {schema}.grant_sets (
+                    fingerprint text PRIMARY KEY,
+                    read_scope text NOT NULL,
+                    write_scope text NOT NULL
+                )
+                """,
+                // Revoked replica ids (a device's enrolled id and its incarnations) and their
+                // horizon: the highest counter held at revocation; versions above it are refused.
+                """
+                CREATE TABLE {schema}.revocations (
+                    replica_id text PRIMARY KEY,
+                    horizon bigint NOT NULL,
+                    revoked_at bigint NOT NULL,
+                    device_id text NOT NULL REFERENCES {schema}.devices (replica_id)
+                )
+                """,
+                // The ids the hub writes its own versions under, signed with its key.
+                "CREATE TABLE {schema}.hub_writers (replica_id text PRIMARY KEY, started_at bigint NOT NULL)",
+                // Pulled versions a device reported failing verification there (only versions the
+                // hub served it), within the device's hourly limit.
+                """
+                CREATE TABLE {schema}.verification_reports (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    reported_by text NOT NULL,
+                    origin text NOT NULL,
+                    counter bigint NOT NULL,
+                    reason text NOT NULL,
+                    reported_at bigint NOT NULL
+                )
+                """,
+                "CREATE INDEX verification_reports_by_reporter ON {schema}.verification_reports (reported_by, reported_at)",
+            ]),
     ]
 
     /// Creates `schema` when missing and applies the steps it lacks, in one transaction under the

@@ -1,0 +1,100 @@
+public import Foundation
+public import ReplicaStore
+public import SyncEngine
+
+/// What the hub's operator commands (`syncd devices`, the console) do to its device registry, as a
+/// backend provides it: give out enrollment codes, list devices, revoke them, change their grants.
+/// The exchange's side is ``DeviceRegistry``; a backend provides both over the same tables.
+///
+/// (SyncHub's `DeviceAdministration` is the operator's façade that words failures for people;
+/// this is the storage seam underneath it, which speaks outcomes.)
+public protocol DeviceAdministrationStorage: Sendable {
+    /// The backend's clock in milliseconds since 1970 (codes' lifetimes count from it).
+    func now() async throws -> UInt64
+
+    /// Records a one-time enrollment code (by its hash, ``EnrollmentCode/hash(_:)``) for a device
+    /// to be called `deviceName`, with the grants it will have, valid until `expiresAt`; returns
+    /// false, recording nothing, when an active device already has that name.
+    func addEnrollmentCode(
+        hash: Data, deviceName: String, grants: AccessGrants, expiresAt: UInt64, actor: String
+    ) async throws -> Bool
+
+    /// Every enrolled device, active and revoked, by name, with its incarnations and grants.
+    func devices() async throws -> [DeviceRecord]
+
+    /// Revokes the active device with this replica id (hex) or, failing that, this name, in one
+    /// transaction: its credential stops working, the highest counter held of its enrolled id and
+    /// of each incarnation is recorded as a revocation horizon (signed notices follow from them),
+    /// and the unused codes given out for its name expire.
+    func revokeDevice(_ nameOrID: String, actor: String) async throws -> RevocationOutcome
+
+    /// Replaces the read scope, the write scope, or both (nil keeps one) of the active device with
+    /// this replica id (hex) or, failing that, this name; both grant sets stay readable by
+    /// fingerprint.
+    func setGrants(read: Scope?, write: Scope?, ofDevice nameOrID: String, actor: String) async throws
+        -> GrantChangeOutcome
+
+    /// Sets the media policy the device enrolled with the code whose hash is `codeHash` will have.
+    func setMediaPolicy(_ policy: MediaPolicy, ofCode codeHash: Data) async throws
+
+    /// Sets the media policy of the enrolled device `device`; false when there is none.
+    @discardableResult
+    func setMediaPolicy(_ policy: MediaPolicy, of device: ReplicaID) async throws -> Bool
+
+    /// The media policy of the enrolled device `device` (set on it, else on the code that enrolled
+    /// it); nil when none was set.
+    func mediaPolicy(of device: ReplicaID) async throws -> MediaPolicy?
+}
+
+/// The administration of the registry on the hub's SQLite replica: ReplicaStore's own methods,
+/// off the caller's thread.
+public struct SQLiteDeviceAdministration: DeviceAdministrationStorage {
+    public let store: ReplicaStore
+
+    public init(store: ReplicaStore) { self.store = store }
+
+    public func now() async throws -> UInt64 { store.now() }
+
+    public func addEnrollmentCode(
+        hash: Data, deviceName: String, grants: AccessGrants, expiresAt: UInt64, actor: String
+    ) async throws -> Bool {
+        let store = self.store
+        return try await offload {
+            try store.addEnrollmentCode(
+                hash: hash, deviceName: deviceName, grants: grants, expiresAt: expiresAt, actor: actor)
+        }
+    }
+
+    public func devices() async throws -> [DeviceRecord] {
+        let store = self.store
+        return try await offload { try store.devices() }
+    }
+
+    public func revokeDevice(_ nameOrID: String, actor: String) async throws -> RevocationOutcome {
+        let store = self.store
+        return try await offload { try store.revokeDevice(nameOrID, actor: actor) }
+    }
+
+    public func setGrants(read: Scope?, write: Scope?, ofDevice nameOrID: String, actor: String) async throws
+        -> GrantChangeOutcome
+    {
+        let store = self.store
+        return try await offload { try store.setGrants(read: read, write: write, ofDevice: nameOrID, actor: actor) }
+    }
+
+    public func setMediaPolicy(_ policy: MediaPolicy, ofCode codeHash: Data) async throws {
+        let store = self.store
+        try await offload { try store.setMediaPolicy(policy, ofCode: codeHash) }
+    }
+
+    @discardableResult
+    public func setMediaPolicy(_ policy: MediaPolicy, of device: ReplicaID) async throws -> Bool {
+        let store = self.store
+        return try await offload { try store.setMediaPolicy(policy, of: device) }
+    }
+
+    public func mediaPolicy(of device: ReplicaID) async throws -> MediaPolicy? {
+        let store = self.store
+        return try await offload { try store.mediaPolicy(of: device) }
+    }
+}

@@ -1,0 +1,171 @@
+public import Foundation
+public import HubStore
+import Logging
+import PostgresNIO
+public import SyncEngine
+
+/// What the hub's operator commands do to the device registry on PostgreSQL, with the semantics
+/// of ``SQLiteDeviceAdministration``. Not kept yet: the audit entries the SQLite hub writes for
+/// codes given out, revocations and grant changes (it has no audit log on PostgreSQL yet).
+public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
+    public let tables: PostgresDeviceTables
+
+    public init(tables: PostgresDeviceTables) { self.tables = tables }
+
+    private var logger: Logger { tables.logger }
+    private func table(_ name: String) -> String { tables.table(name) }
+
+    public func now() async throws -> UInt64 { tables.clock() }
+
+    public func addEnrollmentCode(
+        hash: Data, deviceName: String, grants: AccessGrants, expiresAt: UInt64, actor: String
+    ) async throws -> Bool {
+        let now = tables.now
+        return try await tables.transaction { connection in
+            let active = try await connection.query(
+                "SELECT 1 FROM \(unescaped: table("devices")) WHERE name = \(deviceName) AND status = 'active'",
+                logger: logger
+            ).collect()
+            guard active.isEmpty else { return false }
+            try await tables.rememberGrants(grants, on: connection)
+            try await connection.execute(
+                """
+                INSERT INTO \(unescaped: table("enrollment_codes")) (
+                    code_hash, device_name, created_at, expires_at, read_scope, write_scope)
+                VALUES (
+                    \(hash.bytea), \(deviceName), \(now), \(Int64(clamping: expiresAt)), \(grants.read.text),
+                    \(grants.write.text))
+                """, logger: logger)
+            logger.info(
+                "enrollment code given out", metadata: ["hub.device": "\(deviceName)", "hub.actor": "\(actor)"])
+            return true
+        }
+    }
+
+    public func devices() async throws -> [DeviceRecord] {
+        try await tables.snapshot { connection in
+            let records = try await tables.devices(
+                """
+                SELECT \(unescaped: PostgresDeviceTables.deviceColumns) FROM \(unescaped: table("devices"))
+                ORDER BY name, enrolled_at, replica_id
+                """, on: connection)
+            return try await tables.withIncarnations(records, on: connection)
+        }
+    }
+
+    public func revokeDevice(_ nameOrID: String, actor: String) async throws -> RevocationOutcome {
+        let now = tables.now
+        let schema = tables.schema.name
+        return try await tables.transaction { connection in
+            // The feed's append lock (PostgresFeed's): no append is between drawing positions and
+            // committing while the horizons are read, so they are what the hub holds, committed.
+            try await connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(\("vigil.feed:" + schema), 0))", logger: logger)
+            let records = try await tables.activeDevices(nameOrID, on: connection)
+            guard var record = records.first else { return .notFound }
+            guard records.count == 1 else {
+                return .ambiguous(try await tables.withIncarnations(records, on: connection))
+            }
+            record = try await tables.withIncarnations([record], on: connection).first ?? record
+            try await connection.execute(
+                """
+                UPDATE \(unescaped: table("devices")) SET status = 'revoked', revoked_at = \(now)
+                WHERE replica_id = \(record.replicaID.hex)
+                """, logger: logger)
+            record.status = .revoked
+            record.revokedAt = UInt64(max(0, now))
+            // Each id's horizon: the highest counter held of it, every one below held too.
+            let ids = ([record.replicaID] + record.incarnations).map(\.hex)
+            let held = try await connection.query(
+                "SELECT origin, counter FROM \(unescaped: table("knowledge")) WHERE origin = ANY(\(ids))",
+                logger: logger)
+            var horizons: [String: Int64] = [:]
+            for try await (origin, counter) in held.decode((String, Int64).self) { horizons[origin] = counter }
+            for id in ids {
+                try await connection.execute(
+                    """
+                    INSERT INTO \(unescaped: table("revocations")) (replica_id, horizon, revoked_at, device_id)
+                    VALUES (\(id), \(horizons[id] ?? 0), \(now), \(record.replicaID.hex))
+                    ON CONFLICT (replica_id) DO NOTHING
+                    """, logger: logger)
+            }
+            // Codes given out for the device's name and not used yet would enroll a new key under it.
+            try await connection.execute(
+                """
+                UPDATE \(unescaped: table("enrollment_codes")) SET expires_at = LEAST(expires_at, \(now - 1))
+                WHERE device_name = \(record.name) AND used_at IS NULL
+                """, logger: logger)
+            logger.notice(
+                "device revoked",
+                metadata: [
+                    "hub.device": "\(record.name)", "hub.replica": "\(record.replicaID.hex)", "hub.actor": "\(actor)",
+                ])
+            return .revoked(record)
+        }
+    }
+
+    public func setGrants(read: Scope?, write: Scope?, ofDevice nameOrID: String, actor: String) async throws
+        -> GrantChangeOutcome
+    {
+        try await tables.transaction { connection in
+            let records = try await tables.activeDevices(nameOrID, on: connection)
+            guard var record = records.first else { return .notFound }
+            guard records.count == 1 else {
+                return .ambiguous(try await tables.withIncarnations(records, on: connection))
+            }
+            let previous = record.grants
+            let grants = AccessGrants(read: read ?? previous.read, write: write ?? previous.write)
+            try await tables.rememberGrants(previous, on: connection)
+            try await tables.rememberGrants(grants, on: connection)
+            try await connection.execute(
+                """
+                UPDATE \(unescaped: table("devices")) SET read_scope = \(grants.read.text), write_scope = \(grants.write.text)
+                WHERE replica_id = \(record.replicaID.hex)
+                """, logger: logger)
+            record.grants = grants
+            logger.info(
+                "device grants changed",
+                metadata: ["hub.device": "\(record.name)", "hub.grants": "\(grants)", "hub.actor": "\(actor)"])
+            return .changed(
+                try await tables.withIncarnations([record], on: connection).first ?? record, previous: previous)
+        }
+    }
+
+    public func setMediaPolicy(_ policy: MediaPolicy, ofCode codeHash: Data) async throws {
+        try await tables.transaction { connection in
+            try await connection.execute(
+                """
+                UPDATE \(unescaped: table("enrollment_codes")) SET media = \(policy.rawValue)
+                WHERE code_hash = \(codeHash.bytea)
+                """, logger: logger)
+        }
+    }
+
+    @discardableResult
+    public func setMediaPolicy(_ policy: MediaPolicy, of device: ReplicaID) async throws -> Bool {
+        try await tables.transaction { connection in
+            let changed = try await connection.query(
+                """
+                UPDATE \(unescaped: table("devices")) SET media = \(policy.rawValue) WHERE replica_id = \(device.hex)
+                RETURNING replica_id
+                """, logger: logger
+            ).collect()
+            return !changed.isEmpty
+        }
+    }
+
+    public func mediaPolicy(of device: ReplicaID) async throws -> MediaPolicy? {
+        try await tables.snapshot { connection in
+            let rows = try await connection.query(
+                """
+                SELECT coalesce(d.media, (
+                    SELECT c.media FROM \(unescaped: table("enrollment_codes")) c
+                    WHERE c.used_by = d.replica_id AND c.media IS NOT NULL ORDER BY c.used_at DESC LIMIT 1))
+                FROM \(unescaped: table("devices")) d WHERE d.replica_id = \(device.hex)
+                """, logger: logger)
+            var policy: MediaPolicy?
+            for try await text in rows.decode(String?.self) { policy = text.flatMap(MediaPolicy.init(rawValue:)) }
+            return policy
+        }
+    }
+}

@@ -1,0 +1,388 @@
+import Foundation
+public import HubStore
+import Logging
+import PostgresNIO
+public import ReplicaStore
+public import SyncEngine
+
+/// The hub's registry of enrolled devices on PostgreSQL: the same operations and semantics as
+/// ``SQLiteDeviceRegistry`` over the tables of migration `v2-devices`, shared by every hub process.
+///
+/// A code works once and only until it expires: enrolling locks the code's row (`FOR UPDATE`), so
+/// of concurrent enrollments with one code exactly one finds it unused. Credentials and codes are
+/// kept only as their SHA-256. Certificates and revocation notices are signed with the hub's key.
+///
+/// Not kept yet (the SQLite hub's audit log has no PostgreSQL table): audit entries of
+/// enrollments and incarnations. Reports of versions failing verification on a device are kept in
+/// their own table (`verification_reports`), not in an audit log.
+public struct PostgresDeviceRegistry: DeviceRegistry {
+    public let tables: PostgresDeviceTables
+    /// Certificates already signed: a certified key never changes, so each is signed once per process.
+    private let certified = CertificateCache()
+
+    public init(tables: PostgresDeviceTables) { self.tables = tables }
+
+    private var logger: Logger { tables.logger }
+    private func table(_ name: String) -> String { tables.table(name) }
+
+    public func device(presenting credential: DeviceCredential) async throws -> DeviceRecord? {
+        let hash = credential.hash
+        return try await tables.snapshot { connection in
+            let found = try await tables.devices(
+                """
+                SELECT \(unescaped: PostgresDeviceTables.deviceColumns) FROM \(unescaped: table("devices"))
+                WHERE credential_hash = \(hash.bytea)
+                """, on: connection)
+            guard let device = found.first else { return nil }
+            // The index found it by its hash; compare the stored bytes in constant time all the same.
+            let rows = try await connection.query(
+                "SELECT credential_hash FROM \(unescaped: table("devices")) WHERE replica_id = \(device.replicaID.hex)",
+                logger: logger)
+            var stored: Data?
+            for try await bytes in rows.decode(Data.self) { stored = bytes }
+            guard let stored, DeviceCredential.constantTimeEqual(stored, hash) else { return nil }
+            return try await tables.withIncarnations([device], on: connection).first
+        }
+    }
+
+    public func enroll(_ request: EnrollmentRequest, credential: DeviceCredential) async throws -> EnrollmentOutcome {
+        guard let codeHash = EnrollmentCode.hash(request.code) else { return .unknownCode }
+        let now = tables.now
+        let replica = request.replica.hex
+        return try await tables.transaction { connection in
+            // The code's row stays locked until this transaction ends: a concurrent enrollment with
+            // the same code waits here, then reads it used.
+            let codes = try await connection.query(
+                """
+                SELECT device_name, expires_at, used_at, read_scope, write_scope FROM \(unescaped: table("enrollment_codes"))
+                WHERE code_hash = \(codeHash.bytea) FOR UPDATE
+                """, logger: logger)
+            var code: (name: String, expiresAt: Int64, usedAt: Int64?, read: String, write: String)?
+            for try await row in codes.decode((String, Int64, Int64?, String, String).self) { code = row }
+            guard let code else { return .unknownCode }
+            if code.usedAt != nil { return .used }
+            if code.expiresAt < now { return .expired }
+            let taken = try await connection.query(
+                """
+                SELECT 1 FROM \(unescaped: table("devices")) WHERE replica_id = \(replica)
+                UNION ALL SELECT 1 FROM \(unescaped: table("device_incarnations")) WHERE replica_id = \(replica)
+                """, logger: logger
+            ).collect()
+            if !taken.isEmpty { return .alreadyEnrolled }
+            // Another code enrolling the same replica id at once: the later insert finds its row.
+            let inserted = try await connection.query(
+                """
+                INSERT INTO \(unescaped: table("devices")) (
+                    replica_id, name, public_key, credential_hash, status, enrolled_at, read_scope, write_scope)
+                VALUES (
+                    \(replica), \(code.name), \(request.publicKey.rawRepresentation.bytea), \(credential.hash.bytea), 'active',
+                    \(now), \(code.read), \(code.write))
+                ON CONFLICT (replica_id) DO NOTHING
+                RETURNING replica_id
+                """, logger: logger
+            ).collect()
+            if inserted.isEmpty { return .alreadyEnrolled }
+            try await connection.execute(
+                """
+                UPDATE \(unescaped: table("enrollment_codes")) SET used_at = \(now), used_by = \(replica)
+                WHERE code_hash = \(codeHash.bytea)
+                """, logger: logger)
+            logger.info("device enrolled", metadata: ["hub.device": "\(code.name)", "hub.replica": "\(replica)"])
+            return .enrolled(name: code.name)
+        }
+    }
+
+    public func keys(of origins: Set<ReplicaID>) async throws -> [ReplicaID: PublicDeviceKey] {
+        guard !origins.isEmpty else { return [:] }
+        let hubKey = tables.hubKey.publicKey
+        let asked = origins.map(\.hex)
+        return try await tables.snapshot { connection in
+            var keys: [ReplicaID: PublicDeviceKey] = [:]
+            if origins.contains(tables.hubID) { keys[tables.hubID] = hubKey }
+            for writer in try await tables.writers(among: asked, on: connection).keys { keys[writer] = hubKey }
+            // A device's later incarnations sign with its enrolled key.
+            let rows = try await connection.query(
+                """
+                SELECT replica_id, public_key FROM \(unescaped: table("devices")) WHERE replica_id = ANY(\(asked))
+                UNION ALL
+                SELECT i.replica_id, d.public_key FROM \(unescaped: table("device_incarnations")) i
+                JOIN \(unescaped: table("devices")) d ON d.replica_id = i.device_id
+                WHERE i.replica_id = ANY(\(asked))
+                """, logger: logger)
+            for try await (text, bytes) in rows.decode((String, Data).self) {
+                guard let id = ReplicaID(text), keys[id] == nil,
+                    let key = try? PublicDeviceKey(rawRepresentation: bytes)
+                else { continue }
+                keys[id] = key
+            }
+            return keys
+        }
+    }
+
+    public func recordExchange(
+        of replica: ReplicaID, pulledAfter sequence: Int64, skewMilliseconds: Int64?, pending: Int?
+    ) async throws {
+        let now = tables.now
+        let position = max(0, sequence)
+        let pending = pending.map { Int64($0) }
+        try await tables.transaction { connection in
+            // The feed's last position, read from its primary key's end.
+            try await connection.execute(
+                """
+                UPDATE \(unescaped: table("devices")) SET
+                    last_seen_at = \(now),
+                    last_lag = GREATEST(0, coalesce((SELECT max(seq) FROM \(unescaped: table("versions"))), 0) - \(position)),
+                    last_skew_ms = coalesce(\(skewMilliseconds), last_skew_ms),
+                    last_pending = coalesce(\(pending), last_pending)
+                WHERE replica_id = \(replica.hex)
+                """, logger: logger)
+        }
+    }
+
+    public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws
+        -> IncarnationOutcome
+    {
+        let now = tables.now
+        let enrolled = device.replicaID.hex
+        let hubID = tables.hubID
+        return try await tables.transaction { connection in
+            guard
+                let record = try await tables.devices(
+                    """
+                    SELECT \(unescaped: PostgresDeviceTables.deviceColumns) FROM \(unescaped: table("devices"))
+                    WHERE replica_id = \(enrolled) AND status = 'active' FOR UPDATE
+                    """, on: connection
+                ).first
+            else { return .unknownDevice }
+            let bound = try await connection.query(
+                "SELECT device_id FROM \(unescaped: table("device_incarnations")) WHERE replica_id = \(newID.hex)",
+                logger: logger)
+            var boundTo: String?
+            for try await id in bound.decode(String.self) { boundTo = id }
+            if boundTo == enrolled {
+                let current = try await tables.withIncarnations([record], on: connection)
+                return .bound(name: record.name, incarnations: [device.replicaID] + (current.first?.incarnations ?? []))
+            }
+            let used = try await connection.query(
+                """
+                SELECT 1 FROM \(unescaped: table("devices")) WHERE replica_id = \(newID.hex)
+                UNION ALL SELECT 1 FROM \(unescaped: table("knowledge")) WHERE origin = \(newID.hex)
+                """, logger: logger
+            ).collect()
+            if boundTo != nil || newID == hubID || !used.isEmpty { return .taken }
+            let inserted = try await connection.query(
+                """
+                INSERT INTO \(unescaped: table("device_incarnations")) (replica_id, device_id, forked_at, created_at)
+                VALUES (\(newID.hex), \(enrolled), \(forkedAt?.description), \(now))
+                ON CONFLICT (replica_id) DO NOTHING
+                RETURNING replica_id
+                """, logger: logger
+            ).collect()
+            // Bound at the same moment by another request: to this device or another.
+            if inserted.isEmpty { return .taken }
+            let current = try await tables.withIncarnations([record], on: connection)
+            return .bound(name: record.name, incarnations: [device.replicaID] + (current.first?.incarnations ?? []))
+        }
+    }
+
+    @discardableResult
+    public func recordVerificationReports(
+        _ reports: [VerificationReport], reportedBy device: ReplicaID
+    ) async throws -> VerificationReportOutcome {
+        guard !reports.isEmpty else { return VerificationReportOutcome(accepted: 0, ignored: 0) }
+        let now = tables.now
+        let limit = Int64(tables.deviceEntriesPerHour)
+        let outcome = try await tables.transaction { connection in
+            let served = try await servedToDevice(Set(reports.map(\.dot)), device: device, on: connection)
+            let recent = try await connection.query(
+                """
+                SELECT count(*) FROM \(unescaped: table("verification_reports"))
+                WHERE reported_by = \(device.hex) AND reported_at > \(now - 3_600_000)
+                """, logger: logger)
+            var kept: Int64 = 0
+            for try await count in recent.decode(Int64.self) { kept = count }
+            var outcome = VerificationReportOutcome(accepted: 0, ignored: 0)
+            for report in reports {
+                guard served.contains(report.dot) else {
+                    outcome.ignored += 1
+                    continue
+                }
+                outcome.accepted += 1
+                guard kept < limit else { continue }
+                kept += 1
+                try await connection.execute(
+                    """
+                    INSERT INTO \(unescaped: table("verification_reports")) (reported_by, origin, counter, reason, reported_at)
+                    VALUES (\(device.hex), \(report.origin.hex), \(Int64(clamping: report.counter)), \(report.reason.rawValue), \(now))
+                    """, logger: logger)
+            }
+            return outcome
+        }
+        if outcome.ignored > 0 {
+            logger.notice(
+                "verification reports ignored",
+                metadata: ["hub.replica": "\(device.hex)", "hub.ignored": "\(outcome.ignored)"])
+        }
+        return outcome
+    }
+
+    /// Which of `dots` the hub could have served `device`: versions it holds that it did not
+    /// receive from the device under any of its replica ids.
+    private func servedToDevice(_ dots: Set<Dot>, device: ReplicaID, on connection: PostgresConnection) async throws
+        -> Set<Dot>
+    {
+        let bound = try await connection.query(
+            "SELECT device_id FROM \(unescaped: table("device_incarnations")) WHERE replica_id = \(device.hex)",
+            logger: logger)
+        var enrolled = device.hex
+        for try await id in bound.decode(String.self) { enrolled = id }
+        var own: Set<String> = [enrolled, device.hex]
+        let incarnations = try await connection.query(
+            "SELECT replica_id FROM \(unescaped: table("device_incarnations")) WHERE device_id = \(enrolled)",
+            logger: logger)
+        for try await id in incarnations.decode(String.self) { own.insert(id) }
+        var served = Set<Dot>()
+        for dot in dots where dot.counter <= Dot.maxCounter {
+            let rows = try await connection.query(
+                """
+                SELECT received_from FROM \(unescaped: table("versions"))
+                WHERE origin = \(dot.replica.hex) AND counter = \(Int64(dot.counter))
+                """, logger: logger)
+            var held = false
+            var receivedFrom: String?
+            for try await from in rows.decode(String?.self) {
+                held = true
+                receivedFrom = from
+            }
+            guard held else { continue }
+            if let receivedFrom, own.contains(receivedFrom) { continue }
+            served.insert(dot)
+        }
+        return served
+    }
+
+    public func grants(of origins: Set<ReplicaID>) async throws -> [ReplicaID: AccessGrants] {
+        guard !origins.isEmpty else { return [:] }
+        let asked = origins.map(\.hex)
+        return try await tables.snapshot { connection in
+            let rows = try await connection.query(
+                """
+                SELECT replica_id, read_scope, write_scope FROM \(unescaped: table("devices")) WHERE replica_id = ANY(\(asked))
+                UNION ALL
+                SELECT i.replica_id, d.read_scope, d.write_scope FROM \(unescaped: table("device_incarnations")) i
+                JOIN \(unescaped: table("devices")) d ON d.replica_id = i.device_id
+                WHERE i.replica_id = ANY(\(asked))
+                """, logger: logger)
+            var grants: [ReplicaID: AccessGrants] = [:]
+            for try await (text, read, write) in rows.decode((String, String, String).self) {
+                guard let id = ReplicaID(text), grants[id] == nil else { continue }
+                grants[id] = PostgresDeviceTables.grants(read: read, write: write)
+            }
+            return grants
+        }
+    }
+
+    public func grants(fingerprint: String) async throws -> AccessGrants? {
+        if fingerprint == AccessGrants.everything.fingerprint { return .everything }
+        return try await tables.snapshot { connection in
+            let rows = try await connection.query(
+                "SELECT read_scope, write_scope FROM \(unescaped: table("grant_sets")) WHERE fingerprint = \(fingerprint)",
+                logger: logger)
+            var found: AccessGrants?
+            for try await (read, write) in rows.decode((String, String).self) {
+                if let read = Scope(text: read), let write = Scope(text: write) {
+                    found = AccessGrants(read: read, write: write)
+                }
+            }
+            return found
+        }
+    }
+
+    public func certificates(of origins: Set<ReplicaID>) async throws -> [DeviceCertificate] {
+        guard !origins.isEmpty else { return [] }
+        let found = certified.certificates(of: origins)
+        let missing = origins.subtracting(found.map(\.replica))
+        guard !missing.isEmpty else { return found }
+        let signed = try await sign(missing)
+        certified.insert(signed)
+        return found + signed
+    }
+
+    /// Certificates of `origins` signed now with the hub's key.
+    private func sign(_ origins: Set<ReplicaID>) async throws -> [DeviceCertificate] {
+        let asked = origins.map(\.hex)
+        let hubKey = tables.hubKey
+        let subjects: [ReplicaID: (key: PublicDeviceKey, name: String, issuedAt: UInt64)] = try await tables.snapshot {
+            connection in
+            var subjects: [ReplicaID: (key: PublicDeviceKey, name: String, issuedAt: UInt64)] = [:]
+            if origins.contains(tables.hubID) { subjects[tables.hubID] = (hubKey.publicKey, "hub", tables.hubIssuedAt) }
+            for (writer, started) in try await tables.writers(among: asked, on: connection) {
+                subjects[writer] = (hubKey.publicKey, "hub", started)
+            }
+            let rows = try await connection.query(
+                """
+                SELECT replica_id, public_key, name, enrolled_at FROM \(unescaped: table("devices"))
+                WHERE replica_id = ANY(\(asked))
+                UNION ALL
+                SELECT i.replica_id, d.public_key, d.name, i.created_at FROM \(unescaped: table("device_incarnations")) i
+                JOIN \(unescaped: table("devices")) d ON d.replica_id = i.device_id
+                WHERE i.replica_id = ANY(\(asked))
+                """, logger: logger)
+            for try await (text, bytes, name, issuedAt) in rows.decode((String, Data, String, Int64).self) {
+                guard let id = ReplicaID(text), subjects[id] == nil,
+                    let key = try? PublicDeviceKey(rawRepresentation: bytes)
+                else { continue }
+                subjects[id] = (key, name, UInt64(max(0, issuedAt)))
+            }
+            return subjects
+        }
+        return try subjects.sorted { $0.key < $1.key }.map { id, subject in
+            try DeviceCertificate(
+                hub: tables.hubID, replica: id, publicKey: subject.key, name: subject.name, issuedAt: subject.issuedAt,
+                signedWith: hubKey)
+        }
+    }
+
+    public func revocationNotices() async throws -> [RevocationNotice] {
+        let revoked = try await revocations()
+        return try revoked.map { id, horizon, revokedAt in
+            try RevocationNotice(
+                hub: tables.hubID, replica: id, horizon: horizon, revokedAt: revokedAt, signedWith: tables.hubKey)
+        }
+    }
+
+    public func revocationHorizons() async throws -> [ReplicaID: UInt64] {
+        Dictionary(try await revocations().map { ($0.id, $0.horizon) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    private func revocations() async throws -> [(id: ReplicaID, horizon: UInt64, revokedAt: UInt64)] {
+        try await tables.snapshot { connection in
+            let rows = try await connection.query(
+                "SELECT replica_id, horizon, revoked_at FROM \(unescaped: table("revocations")) ORDER BY replica_id",
+                logger: logger)
+            var revoked: [(id: ReplicaID, horizon: UInt64, revokedAt: UInt64)] = []
+            for try await (text, horizon, revokedAt) in rows.decode((String, Int64, Int64).self) {
+                guard let id = ReplicaID(text) else {
+                    throw PostgresStoreError(
+                        .malformedRow, "A revocation row in \(table("revocations")) names no replica id.")
+                }
+                revoked.append((id, UInt64(max(0, horizon)), UInt64(max(0, revokedAt))))
+            }
+            return revoked
+        }
+    }
+
+    public func recordHubWriters(_ writers: Set<ReplicaID>) async throws {
+        guard !writers.isEmpty else { return }
+        let now = min(tables.now, Int64(Dot.maxCounter))
+        try await tables.transaction { connection in
+            for writer in writers.sorted() {
+                try await connection.execute(
+                    """
+                    INSERT INTO \(unescaped: table("hub_writers")) (replica_id, started_at) VALUES (\(writer.hex), \(now))
+                    ON CONFLICT (replica_id) DO NOTHING
+                    """, logger: logger)
+            }
+        }
+    }
+}
