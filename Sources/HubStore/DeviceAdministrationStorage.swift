@@ -3,7 +3,8 @@ public import ReplicaStore
 public import SyncEngine
 
 /// What the hub's operator commands (`syncd devices`, the console) do to its device registry, as a
-/// backend provides it: give out enrollment codes, list devices, revoke them, change their grants.
+/// backend provides it: give out, list and cancel enrollment codes, list devices, revoke them, change
+/// their grants and media policies.
 /// The exchange's side is ``DeviceRegistry``; a backend provides both over the same tables.
 ///
 /// (SyncHub's `DeviceAdministration` is the operator's façade that words failures for people;
@@ -18,6 +19,14 @@ public protocol DeviceAdministrationStorage: Sendable {
     func addEnrollmentCode(
         hash: Data, deviceName: String, grants: AccessGrants, expiresAt: UInt64, actor: String
     ) async throws -> Bool
+
+    /// The enrollment codes that can still enroll a device (not used, not expired), oldest first,
+    /// each named by the first digits of its hash (the hub keeps no code).
+    func unusedEnrollmentCodes() async throws -> [EnrollmentCodeRecord]
+
+    /// Cancels the unused codes of the device name `nameOrPrefix`, or the one code whose hash
+    /// starts with those hexadecimal digits (at least 6): a cancelled code expires at once.
+    func cancelEnrollmentCodes(_ nameOrPrefix: String) async throws -> CodeCancellation
 
     /// Every enrolled device, active and revoked, by name, with its incarnations and grants.
     func devices() async throws -> [DeviceRecord]
@@ -63,6 +72,16 @@ public struct SQLiteDeviceAdministration: DeviceAdministrationStorage {
             try store.addEnrollmentCode(
                 hash: hash, deviceName: deviceName, grants: grants, expiresAt: expiresAt, actor: actor)
         }
+    }
+
+    public func unusedEnrollmentCodes() async throws -> [EnrollmentCodeRecord] {
+        let store = self.store
+        return try await offload { try store.unusedEnrollmentCodes() }
+    }
+
+    public func cancelEnrollmentCodes(_ nameOrPrefix: String) async throws -> CodeCancellation {
+        let store = self.store
+        return try await offload { try store.cancelEnrollmentCodes(nameOrPrefix) }
     }
 
     public func devices() async throws -> [DeviceRecord] {

@@ -2,6 +2,7 @@ public import Foundation
 public import HubStore
 import Logging
 import PostgresNIO
+import ReplicaStore
 public import SyncEngine
 
 /// What the hub's operator commands do to the device registry on PostgreSQL, with the semantics
@@ -40,6 +41,63 @@ public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
                 "enrollment code given out", metadata: ["hub.device": "\(deviceName)", "hub.actor": "\(actor)"])
             return true
         }
+    }
+
+    public func unusedEnrollmentCodes() async throws -> [EnrollmentCodeRecord] {
+        let now = tables.now
+        return try await tables.snapshot { connection in
+            try await unusedCodes(now: now, locking: false, on: connection).map(\.record)
+        }
+    }
+
+    public func cancelEnrollmentCodes(_ nameOrPrefix: String) async throws -> CodeCancellation {
+        let now = tables.now
+        return try await tables.transaction { connection in
+            let codes = try await unusedCodes(now: now, locking: true, on: connection)
+            let prefix = nameOrPrefix.lowercased()
+            let isHashPrefix = (6...64).contains(prefix.count) && prefix.allSatisfy(\.isHexDigit)
+            let byHash = isHashPrefix ? codes.filter { $0.hex.hasPrefix(prefix) } : []
+            if byHash.count > 1 { return .ambiguous(byHash.map(\.record)) }
+            let chosen = byHash.isEmpty ? codes.filter { $0.record.deviceName == nameOrPrefix } : byHash
+            guard !chosen.isEmpty else { return .notFound }
+            for code in chosen {
+                try await connection.execute(
+                    """
+                    UPDATE \(unescaped: table("enrollment_codes")) SET expires_at = LEAST(expires_at, \(now - 1))
+                    WHERE code_hash = \(code.hash.bytea)
+                    """, logger: logger)
+            }
+            logger.info(
+                "enrollment codes cancelled",
+                metadata: ["hub.codes": "\(chosen.map(\.record.hashPrefix).joined(separator: ","))"])
+            return .cancelled(chosen.map(\.record))
+        }
+    }
+
+    /// The codes not used and not expired at `now`, oldest first; locked until the transaction
+    /// ends when `locking`.
+    private func unusedCodes(now: Int64, locking: Bool, on connection: PostgresConnection) async throws
+        -> [(hash: Data, hex: String, record: EnrollmentCodeRecord)]
+    {
+        let rows = try await connection.query(
+            """
+            SELECT code_hash, device_name, created_at, expires_at, read_scope, write_scope
+            FROM \(unescaped: table("enrollment_codes"))
+            WHERE used_at IS NULL AND expires_at >= \(now) ORDER BY created_at, device_name
+            \(unescaped: locking ? "FOR UPDATE" : "")
+            """, logger: logger)
+        var codes: [(hash: Data, hex: String, record: EnrollmentCodeRecord)] = []
+        for try await (hash, name, createdAt, expiresAt, read, write) in rows.decode(
+            (Data, String, Int64, Int64, String, String).self)
+        {
+            let hex = hash.map { String(format: "%02x", $0) }.joined()
+            let record = EnrollmentCodeRecord(
+                hashPrefix: String(hex.prefix(ReplicaStore.codeHashPrefixLength)), deviceName: name,
+                createdAt: UInt64(max(0, createdAt)), expiresAt: UInt64(max(0, expiresAt)),
+                grants: PostgresDeviceTables.grants(read: read, write: write))
+            codes.append((hash, hex, record))
+        }
+        return codes
     }
 
     public func devices() async throws -> [DeviceRecord] {

@@ -102,6 +102,67 @@ struct DeviceRegistryConformanceTests {
         }
     }
 
+    @Test(arguments: RegistryBackend.enabled)
+    func unusedCodesAreListedByTheirHashAndCancelled(_ backend: RegistryBackend) async throws {
+        try await RegistryUnderTest.with(backend) { hub in
+            let now = try await hub.administration.now()
+            let first = try await hub.code(for: "amina-laptop", grants: Self.regional)
+            let jonas = try await hub.code(for: "jonas-box")
+            let second = try await hub.code(for: "amina-laptop")
+            _ = try await hub.code(for: "late-laptop", expiresAt: now - 1)
+            let listed = try await hub.administration.unusedEnrollmentCodes()
+            #expect(listed.map(\.deviceName).sorted() == ["amina-laptop", "amina-laptop", "jonas-box"])
+            let firstPrefix = try Self.hashHex(first)
+            let firstRecord = try #require(listed.first { firstPrefix.hasPrefix($0.hashPrefix) })
+            #expect(firstRecord.hashPrefix.count == 12)
+            #expect(firstRecord.deviceName == "amina-laptop")
+            #expect(firstRecord.grants == Self.regional)
+            // A used code is no longer listed.
+            let device = EnrollingDevice()
+            _ = try await hub.registry.enroll(try device.request(jonas), credential: device.credential)
+            #expect(
+                try await hub.administration.unusedEnrollmentCodes().map(\.deviceName) == [
+                    "amina-laptop", "amina-laptop",
+                ])
+            // One code by the first digits of its hash; it enrolls nothing after.
+            let byPrefix = try await hub.administration.cancelEnrollmentCodes(String(firstPrefix.prefix(8)))
+            #expect(byPrefix == .cancelled([firstRecord]))
+            let late = EnrollingDevice()
+            #expect(try await hub.registry.enroll(try late.request(first), credential: late.credential) == .expired)
+            // The rest of a name's codes by the name.
+            guard case .cancelled(let byName) = try await hub.administration.cancelEnrollmentCodes("amina-laptop")
+            else {
+                Issue.record("amina-laptop's codes were not cancelled by name")
+                return
+            }
+            #expect(byName.map(\.hashPrefix) == [String(try Self.hashHex(second).prefix(12))])
+            #expect(try await hub.administration.cancelEnrollmentCodes("amina-laptop") == .notFound)
+            #expect(try await hub.administration.cancelEnrollmentCodes("abcdef") == .notFound)
+            #expect(try await hub.administration.unusedEnrollmentCodes().isEmpty)
+        }
+    }
+
+    @Test(arguments: RegistryBackend.enabled)
+    func revokingADeviceExpiresTheCodesLeftForItsName(_ backend: RegistryBackend) async throws {
+        try await RegistryUnderTest.with(backend) { hub in
+            let first = try await hub.code(for: "amina-laptop")
+            let second = try await hub.code(for: "amina-laptop")
+            let amina = EnrollingDevice()
+            #expect(
+                try await hub.registry.enroll(try amina.request(first), credential: amina.credential)
+                    == .enrolled(name: "amina-laptop"))
+            _ = try await hub.administration.revokeDevice("amina-laptop", actor: "test")
+            // Whoever holds the second code cannot enroll a new key under the revoked name.
+            let thief = EnrollingDevice()
+            #expect(try await hub.registry.enroll(try thief.request(second), credential: thief.credential) == .expired)
+            #expect(try await hub.administration.unusedEnrollmentCodes().isEmpty)
+        }
+    }
+
+    private static func hashHex(_ code: String) throws -> String {
+        try #require(EnrollmentCode.hash(code)).map { String(format: "%02x", $0) }.joined()
+    }
+
     // MARK: Credentials
 
     @Test(arguments: RegistryBackend.enabled)
