@@ -116,12 +116,16 @@ public struct Synchronizer: Sendable {
     }
 
     /// Performs what ``SyncLoop`` decides, one action at a time, and feeds back what came of it.
-    /// The page asked for ahead (at most one) is a child task of `ahead`: a failure or a
-    /// cancellation of the sync cancels it with the group, and nothing of it is applied.
+    ///
+    /// The page asked for ahead (at most one) is its own task, so that dropping it cancels it
+    /// alone (a task group's `cancelAll()` would also cancel every page asked ahead later). It is
+    /// cancelled and awaited on every way out of the loop: a drop, a failure, a cancellation of
+    /// the sync (also while its answer is awaited); nothing of it is applied unless a round takes it.
     private func loop(summary: inout SyncSummary, progress: (@Sendable (SyncProgress) -> Void)?) async throws {
-        summary = try await withThrowingTaskGroup(of: TransportReply.self) { ahead in
-            var steps = SyncLoop(configuration: configuration, peer: peer)
-            var action = steps.start()
+        var steps = SyncLoop(configuration: configuration, peer: peer)
+        var action = steps.start()
+        var ahead: Task<TransportReply, any Error>?
+        do {
             while true {
                 switch action {
                 case .read(let pushVersions, let pushBytes, let reports):
@@ -129,21 +133,24 @@ public struct Synchronizer: Sendable {
                     action = steps.next(after: .read(try read(pushVersions: pushVersions, pushBytes: pushBytes, reports: reports)))
                 case .exchange(let exchange):
                     let reply: TransportReply
-                    if exchange.prefetched, let answer = try await ahead.next() {
-                        reply = answer
+                    if exchange.prefetched, let asked = ahead {
+                        ahead = nil
+                        reply = try await withTaskCancellationHandler { try await asked.value } onCancel: { asked.cancel() }
                     } else {
                         reply = try await send(exchange)
                     }
                     action = steps.next(after: .answered(reply))
                 case .apply(let apply):
                     if let prefetch = apply.prefetch {
-                        ahead.addTask { try await self.send(prefetch, countingPending: false, knowledge: VersionVector()) }
+                        let synchronizer = self
+                        ahead = Task { try await synchronizer.send(prefetch, countingPending: false, knowledge: VersionVector()) }
                     }
                     action = try await self.apply(apply, steps: &steps, progress: progress)
                 case .discardPrefetch:
-                    ahead.cancelAll()
+                    ahead?.cancel()
                     // An answer that came before the cancellation was paid for on the wire.
-                    let dropped = try? await ahead.next()
+                    let dropped = try? await ahead?.value
+                    ahead = nil
                     action = steps.next(
                         after: .discarded(bytesSent: dropped?.bytesSent ?? 0, bytesReceived: dropped?.bytesReceived ?? 0))
                 case .proveFork(let fork):
@@ -156,11 +163,18 @@ public struct Synchronizer: Sendable {
                         metadata: ["sync.peer": "\(peer)", "sync.forkedAt": "\(fork.rejection.dot)", "sync.incarnation": "\(next.hex)"])
                     action = steps.next(after: .incarnated(next))
                 case .finish(let done):
-                    return done
+                    summary = done
+                    return
                 case .fail(let error):
                     throw error
                 }
             }
+        } catch {
+            if let ahead {
+                ahead.cancel()
+                _ = await ahead.result
+            }
+            throw error
         }
     }
 

@@ -54,6 +54,8 @@ struct PipelinedPullTests {
                     throw error
                 }
             }
+            // As the HTTP transport does: a cancelled request is not answered.
+            try Task.checkCancellation()
             let reply = try await base.exchange(request)
             seen.withLock { $0.answered.append(request.checkpoint) }
             return reply
@@ -218,6 +220,30 @@ struct PipelinedPullTests {
             let reports = try hubStore.auditEntries(after: 0, limit: 100).filter { $0.action == .verificationFailed }
             #expect(reports.map(\.subject) == [forged.dot.description])
             #expect(try reader.history(of: forged.key).isEmpty)
+        }
+    }
+
+    /// Replays: a version written here while page 1 was applied makes the round after it push, so
+    /// the page asked ahead is dropped; the pull goes on asking ahead (a dropped page must not leave
+    /// later pages asked ahead cancelled at birth, as a cancelled task group would).
+    @Test("after a page in flight is dropped, later pages are still asked ahead and the pull ends whole")
+    func asksAheadAfterADroppedPage() async throws {
+        try await Self.withPages(8) { hub, reader, written in
+            let link = AheadLink(FaultLink(hub: hub, credential: reader.credential), hold: 2)
+            var sync = Self.synchronizer(reader, link)
+            let pages = Mutex(0)
+            let store = reader.store
+            sync.beforeApplying = { _ in
+                guard pages.withLock({ $0 += 1; return $0 }) == 1 else { return }
+                _ = try ScopeTests.write(store, "written-meanwhile", in: "SD-DN")
+            }
+            let summary = try await sync.run()
+            let seen = link.snapshot
+            #expect(seen.cancelled == [2])
+            // Page 1; page 2 asked ahead and dropped; page 2 again with the push; page 3 asked ahead and taken.
+            #expect(seen.asked.count == 4 && seen.answered.count == 3)
+            #expect(summary.versionsPulled == 8 && summary.versionsPushed == 1 && summary.roundTrips == 3)
+            #expect(try Self.held(reader.store, of: written) == Set(written.map(\.dot)))
         }
     }
 
