@@ -67,12 +67,7 @@ public struct PostgresFeed: Sendable {
     public func append(_ versions: [Version], receivedFrom: ReplicaID?) async throws -> ApplyReport {
         try await client.withConnection { connection in
             try await PostgresTransaction.run(on: connection, mode: .readWrite, logger: logger) { connection in
-                if commitOrder == .serialized {
-                    // Before any position is drawn, and held until commit or rollback.
-                    try await connection.execute(
-                        "SELECT pg_advisory_xact_lock(hashtextextended(\("vigil.feed:" + schema.name), 0))",
-                        logger: logger)
-                }
+                try await lockForAppend(on: connection)
                 var report = ApplyReport()
                 var forked: Set<ReplicaID> = []
                 var touched: Set<ReplicaID> = []
@@ -107,6 +102,14 @@ public struct PostgresFeed: Sendable {
                 return report
             }
         }
+    }
+
+    /// Takes the feed's append lock in the transaction on `connection` (``CommitOrder/serialized``):
+    /// before any position is drawn, and held until commit or rollback.
+    func lockForAppend(on connection: PostgresConnection) async throws {
+        guard commitOrder == .serialized else { return }
+        try await connection.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(\("vigil.feed:" + schema.name), 0))", logger: logger)
     }
 
     private enum InsertOutcome { case stored, held, heldWithAnotherSignature }
@@ -158,7 +161,7 @@ public struct PostgresFeed: Sendable {
     }
 
     /// Raises `origin`'s knowledge over the counters held contiguously above it.
-    private func raiseKnowledge(of origin: ReplicaID, on connection: PostgresConnection) async throws {
+    func raiseKnowledge(of origin: ReplicaID, on connection: PostgresConnection) async throws {
         var known: Int64 = 0
         let current = try await connection.query(
             "SELECT counter FROM \(unescaped: schema.name).knowledge WHERE origin = \(origin.hex)", logger: logger)
@@ -266,7 +269,7 @@ public struct PostgresFeed: Sendable {
 
     /// Whether `position` is one this feed gave out: the dot it names is stored at its sequence,
     /// with the tag it names (a position without a tag predates tags).
-    private func holds(_ position: FeedPosition, on connection: PostgresConnection) async throws -> Bool {
+    func holds(_ position: FeedPosition, on connection: PostgresConnection) async throws -> Bool {
         guard position.sequence > 0, let dot = position.dot else { return false }
         let rows = try await connection.query(
             "SELECT origin, counter, feed_tag FROM \(unescaped: schema.name).versions WHERE seq = \(position.sequence)",

@@ -17,10 +17,13 @@ struct PostgresFeedSelection {
         seq, feed_tag
         """
 
-    init(schema: PostgresSchemaName, scope: Scope, after: Int64, limit: Int) {
+    init(schema: PostgresSchemaName, scope: Scope, after: Int64, through: Int64 = .max, limit: Int) {
         let table = "\(schema.name).versions"
         var builder = PostgresQueryBuilder()
-        let bounds = "seq > \(builder.bind(after)) AND set_aside_reason IS NULL"
+        let bounds =
+            through == .max
+            ? "seq > \(builder.bind(after)) AND set_aside_reason IS NULL"
+            : "seq > \(builder.bind(after)) AND seq <= \(builder.bind(through)) AND set_aside_reason IS NULL"
         let rowLimit = builder.bind(Int64(max(1, limit)))
         guard !scope.patterns.contains(.everything) else {
             builder.sql = "SELECT \(Self.columns) FROM \(table) WHERE \(bounds) ORDER BY seq LIMIT \(rowLimit)"

@@ -139,6 +139,29 @@ public enum PostgresMigrations {
                 """,
                 "CREATE INDEX verification_reports_by_reporter ON {schema}.verification_reports (reported_by, reported_at)",
             ]),
+        Step(
+            name: "v3-push",
+            statements: [
+                // Pushed versions kept apart, never at their origin's dot: forged ones (another
+                // origin than the pusher, a signature that fails) and those whose context claims
+                // what the hub does not hold. `version` is the version's JSON; a row per signature.
+                """
+                CREATE TABLE {schema}.foreign_quarantine (
+                    origin text NOT NULL,
+                    counter bigint NOT NULL,
+                    signature bytea NOT NULL,
+                    version text NOT NULL,
+                    pushed_by text NOT NULL,
+                    reason text NOT NULL,
+                    code text NOT NULL,
+                    received_at bigint NOT NULL,
+                    PRIMARY KEY (origin, counter, signature)
+                )
+                """,
+                "CREATE INDEX foreign_quarantine_by_pusher ON {schema}.foreign_quarantine (pushed_by, received_at)",
+                // The versions held set aside, for the hub's counts (a partial index: few rows).
+                "CREATE INDEX versions_set_aside ON {schema}.versions (seq) WHERE set_aside_reason IS NOT NULL",
+            ]),
     ]
 
     /// Creates `schema` when missing and applies the steps it lacks, in one transaction under the

@@ -1,0 +1,466 @@
+import Foundation
+public import HubStore
+import Logging
+import PostgresNIO
+public import SyncEngine
+
+/// The hub's push and pull on PostgreSQL: ``HubStorage`` over ``PostgresFeed``'s tables and the
+/// device tables of the same schema, so that several hub processes serve one network.
+///
+/// A push is taken in one read-committed transaction that first takes the feed's append lock
+/// (``PostgresFeed`` explains why): its checks read what committed before it, its versions draw
+/// their positions in commit order, and two hub processes never decide the same dot at once. It
+/// also refuses the versions of revoked ids above their horizon, read under that lock: a device
+/// revoked through another hub process after this exchange checked it injects nothing.
+///
+/// Not here yet (Docs/HubPostgres.md): field-by-field merges of the conflicts a push leaves (the
+/// hub keeps no document states on PostgreSQL, so ``PushReport/merged`` is always 0), and the audit
+/// log (what the SQLite hub audits of a push, quarantines and set-asides, is logged instead).
+public struct PostgresHubStorage: HubStorage {
+    public let feed: PostgresFeed
+    let tables: PostgresDeviceTables
+
+    public var hubID: ReplicaID { tables.hubID }
+    public var hubKey: PublicDeviceKey { tables.hubKey.publicKey }
+    public let receiptKey: AdmissionReceiptKey
+
+    /// The storage over the schema of `tables` (``PostgresMigrations`` creates its tables).
+    public init(tables: PostgresDeviceTables) throws {
+        try self.init(tables: tables, commitOrder: .serialized)
+    }
+
+    /// `commitOrder` other than ``PostgresFeed/CommitOrder/serialized`` only in tests (a proof that
+    /// can fail); `beforeCommit` runs in every push's transaction before it commits (tests: a pause).
+    package init(
+        tables: PostgresDeviceTables, commitOrder: PostgresFeed.CommitOrder,
+        beforeCommit: @escaping @Sendable () async throws -> Void = {}
+    ) throws {
+        self.tables = tables
+        feed = try PostgresFeed(
+            client: tables.client, schema: tables.schema.name, logger: tables.logger, commitOrder: commitOrder,
+            beforeCommit: beforeCommit)
+        receiptKey = AdmissionReceiptKey(signingKey: tables.hubKey.rawRepresentation)
+    }
+
+    private var schema: PostgresSchemaName { tables.schema }
+    private var logger: Logger { tables.logger }
+
+    // MARK: Taking a push
+
+    public func take(_ push: PushPlan) async throws -> PushReport {
+        let now = tables.now
+        return try await tables.transaction { connection in
+            try await feed.lockForAppend(on: connection)
+            let versions = push.versions
+            var held = try await feed.knowledge(of: CausalPlausibility.origins(of: versions), on: connection)
+            // Read under the feed's lock, which a revocation holds while it records them: a
+            // revocation committed by any hub process since the exchange checked is seen here.
+            let horizons = try await revocationHorizons(of: Set(versions.map(\.dot.replica)), on: connection)
+            let plausibility = CausalPlausibility(held: held, batch: versions)
+            var report = ApplyReport()
+            var forked = Set<ReplicaID>()
+            var touched = Set<ReplicaID>()
+            // Each document's partition, as the hub holds it (its versions in good standing share it).
+            var partitions: [DocumentKey: Partition?] = [:]
+            for version in versions {
+                let origin = version.dot.replica
+                if forked.contains(origin) {
+                    report.refused.append(version.dot)
+                    continue
+                }
+                if let signature = try await heldSignature(of: version.dot, on: connection) {
+                    if signature == version.signature {
+                        report.alreadyHeld += 1
+                    } else {
+                        report.forks.append(version.dot)
+                        forked.insert(origin)
+                    }
+                    continue
+                }
+                if let horizon = horizons[origin], version.dot.counter > horizon {
+                    report.refused.append(version.dot)
+                    continue
+                }
+                let heldCounter = held[origin]
+                var reason: SetAsideReason?
+                switch push.policy.decide(version, heldCounter: heldCounter) {
+                case .merge: reason = plausibility.problem(of: version).map(SetAsideReason.implausible)
+                case .setAside(let policyReason): reason = policyReason
+                case .refuse:
+                    report.refused.append(version.dot)
+                    continue
+                }
+                if let implausible = reason, implausible.code == .implausibleContext {
+                    report.refused.append(version.dot)
+                    report.implausible[version.dot] = implausible
+                    continue
+                }
+                if reason == nil {
+                    if partitions[version.key] == nil {
+                        partitions[version.key] = try await partition(of: version.key, on: connection)
+                    }
+                    if let partition = partitions[version.key] ?? nil, partition != version.partition {
+                        reason = SetAsideReason(
+                            .partitionMove,
+                            "it moves \(version.key) from partition '\(partition)' to '\(version.partition)'")
+                    }
+                }
+                try await insert(version, receivedFrom: push.pusher, setAside: reason, on: connection)
+                report.stored += 1
+                touched.insert(origin)
+                if version.dot.counter > heldCounter { held[origin] = version.dot.counter }
+                if let reason {
+                    report.setAside[version.dot] = reason
+                } else {
+                    partitions[version.key] = .some(version.partition)
+                }
+            }
+            for origin in touched.sorted() {
+                try await feed.raiseKnowledge(of: origin, on: connection)
+            }
+            try await quarantine(push.forged, pushedBy: push.pusher, at: now, on: connection)
+            let implausible = versions.compactMap { version in
+                report.implausible[version.dot].map { (version: version, reason: $0) }
+            }
+            try await quarantine(implausible, pushedBy: push.pusher, at: now, on: connection)
+            // Pushed again after a lost answer: what the hub holds of them set aside is told again.
+            let answered = Set(report.setAside.keys).union(report.refused).union(report.forks)
+            let heldAside =
+                report.alreadyHeld > 0
+                ? try await setAsideReasons(
+                    of: versions.map(\.dot).filter { !answered.contains($0) }, on: connection) : [:]
+            try await feed.beforeCommit()
+            for (dot, reason) in report.setAside.sorted(by: { $0.key < $1.key }) {
+                // The SQLite hub audits these within the pusher's hourly limit; PostgreSQL has no audit log yet.
+                logger.notice(
+                    "version set aside",
+                    metadata: [
+                        "device": "\(push.pusher.hex)", "version": "\(dot)", "code": "\(reason.code.rawValue)",
+                    ])
+            }
+            return PushReport(applied: report, merged: 0, heldAside: heldAside)
+        }
+    }
+
+    /// The signature held at `dot`, nil when the hub holds none.
+    private func heldSignature(of dot: Dot, on connection: PostgresConnection) async throws -> Data? {
+        let rows = try await connection.query(
+            """
+            SELECT signature FROM \(unescaped: schema.name).versions
+            WHERE origin = \(dot.replica.hex) AND counter = \(Int64(clamping: dot.counter))
+            """, logger: logger)
+        var held: Data?
+        for try await signature in rows.decode(Data.self) { held = signature }
+        return held
+    }
+
+    /// The revocation horizons of those of `origins` that are revoked.
+    private func revocationHorizons(of origins: Set<ReplicaID>, on connection: PostgresConnection) async throws
+        -> [ReplicaID: UInt64]
+    {
+        guard !origins.isEmpty else { return [:] }
+        let rows = try await connection.query(
+            """
+            SELECT replica_id, horizon FROM \(unescaped: schema.name).revocations
+            WHERE replica_id = ANY(\(origins.map(\.hex)))
+            """, logger: logger)
+        var horizons: [ReplicaID: UInt64] = [:]
+        for try await (text, horizon) in rows.decode((String, Int64).self) {
+            guard let id = ReplicaID(text) else {
+                throw PostgresStoreError(.malformedRow, "A row of \(schema.name).revocations names no replica id.")
+            }
+            horizons[id] = UInt64(max(0, horizon))
+        }
+        return horizons
+    }
+
+    /// The partition the hub holds `key` in (that of its versions in good standing); nil when it
+    /// holds none of them.
+    private func partition(of key: DocumentKey, on connection: PostgresConnection) async throws -> Partition? {
+        let rows = try await connection.query(
+            """
+            SELECT partition FROM \(unescaped: schema.name).versions
+            WHERE collection = \(key.collection.rawValue) AND document_id = \(key.id.rawValue)
+              AND set_aside_reason IS NULL
+            LIMIT 1
+            """, logger: logger)
+        var found: Partition?
+        for try await text in rows.decode(String.self) {
+            guard let partition = Partition(text) else {
+                throw PostgresStoreError(.malformedRow, "A version row in \(schema.name).versions names no partition.")
+            }
+            found = partition
+        }
+        return found
+    }
+
+    private func insert(
+        _ version: Version, receivedFrom: ReplicaID, setAside reason: SetAsideReason?, on connection: PostgresConnection
+    ) async throws {
+        var builder = PostgresQueryBuilder()
+        let values = [
+            builder.bind(version.dot.replica.hex), builder.bind(Int64(clamping: version.dot.counter)),
+            builder.bind(version.collection.rawValue), builder.bind(version.documentID.rawValue),
+            builder.bind(version.partition.rawValue), builder.bind(version.context.compactText),
+            version.body.map { builder.bind(bytes: $0) } ?? "NULL::bytea",
+            builder.bind(Int64(clamping: version.timestamp.wallMilliseconds)),
+            builder.bind(Int64(version.timestamp.logical)), builder.bind(bytes: version.signature),
+            builder.bind(receivedFrom.hex), reason.map { builder.bind($0.detail) } ?? "NULL::text",
+            reason.map { builder.bind($0.code.rawValue) } ?? "NULL::text",
+            builder.bind(Int64(UInt32.random(in: .min ... .max))),
+        ]
+        builder.sql = """
+            INSERT INTO \(schema.name).versions (
+                origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
+                signature, received_from, set_aside_reason, set_aside_code, feed_tag)
+            VALUES (\(values.joined(separator: ", ")))
+            """
+        try await connection.execute(builder.query, logger: logger)
+    }
+
+    /// Keeps `items` in the foreign quarantine (never at their origin's dot), within the pusher's
+    /// hourly limit; a version quarantined before (a push repeated after a lost answer) is skipped.
+    private func quarantine(
+        _ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID, at now: Int64,
+        on connection: PostgresConnection
+    ) async throws {
+        guard !items.isEmpty else { return }
+        let table = "\(schema.name).foreign_quarantine"
+        for (version, reason) in items {
+            let origin = version.dot.replica.hex
+            let counter = Int64(clamping: version.dot.counter)
+            let existing = try await connection.query(
+                """
+                SELECT count(*) FROM \(unescaped: table)
+                WHERE origin = \(origin) AND counter = \(counter) AND signature = \(ByteBuffer(bytes: version.signature))
+                """, logger: logger)
+            var already: Int64 = 0
+            for try await count in existing.decode(Int64.self) { already = count }
+            guard already == 0 else { continue }
+            let recent = try await connection.query(
+                """
+                SELECT count(*) FROM \(unescaped: table)
+                WHERE pushed_by = \(pushedBy.hex) AND received_at >= \(now - 3_600_000)
+                """, logger: logger)
+            var thisHour: Int64 = 0
+            for try await count in recent.decode(Int64.self) { thisHour = count }
+            guard thisHour < Int64(tables.deviceEntriesPerHour) else {
+                logger.warning(
+                    "foreign quarantine limit reached: version dropped",
+                    metadata: ["device": "\(pushedBy.hex)", "version": "\(version.dot)"])
+                continue
+            }
+            let json = String(decoding: try JSONEncoder().encode(version), as: UTF8.self)
+            try await connection.execute(
+                """
+                INSERT INTO \(unescaped: table) (origin, counter, signature, version, pushed_by, reason, code, received_at)
+                VALUES (\(origin), \(counter), \(ByteBuffer(bytes: version.signature)), \(json), \(pushedBy.hex),
+                    \(reason.detail), \(reason.code.rawValue), \(now))
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+            logger.notice(
+                "version quarantined",
+                metadata: [
+                    "device": "\(pushedBy.hex)", "version": "\(version.dot)", "code": "\(reason.code.rawValue)",
+                ])
+        }
+    }
+
+    /// Why each of `dots` held set aside was set aside; dots not held or in good standing are absent.
+    private func setAsideReasons(
+        of dots: [Dot], on connection: PostgresConnection
+    ) async throws -> [Dot: SetAsideReason] {
+        var reasons: [Dot: SetAsideReason] = [:]
+        for dot in dots {
+            let rows = try await connection.query(
+                """
+                SELECT set_aside_reason, set_aside_code FROM \(unescaped: schema.name).versions
+                WHERE origin = \(dot.replica.hex) AND counter = \(Int64(clamping: dot.counter))
+                  AND set_aside_reason IS NOT NULL
+                """, logger: logger)
+            for try await (detail, code) in rows.decode((String, String?).self) {
+                // A code this build does not know reads as the hub's refusal, with its detail.
+                let known = code.flatMap(SetAsideReason.Code.init(rawValue:)) ?? .rejectedByHub
+                reasons[dot] = SetAsideReason(known, detail)
+            }
+        }
+        return reasons
+    }
+
+    /// How many versions the foreign quarantine holds.
+    public func foreignQuarantineCount() async throws -> Int {
+        let rows = try await tables.client.query(
+            "SELECT count(*) FROM \(unescaped: schema.name).foreign_quarantine", logger: logger)
+        var count: Int64 = 0
+        for try await value in rows.decode(Int64.self) { count = value }
+        return Int(count)
+    }
+
+    // MARK: Reading
+
+    public func page(_ query: PageQuery) async throws -> FeedPage {
+        try await tables.snapshot { connection in
+            var start = query.after
+            var upper = Int64.max
+            var restarted = false
+            if start != .start, try await !feed.holds(start, on: connection) {
+                start = .start
+                restarted = true
+            }
+            if !restarted, let through = query.through {
+                if try await feed.holds(through, on: connection) {
+                    upper = through.sequence
+                } else {
+                    start = .start
+                    restarted = true
+                }
+            }
+            let scope = query.filter.readScope
+            let limit = max(1, query.limit)
+            let maxScanned = max(1, query.maxScanned)
+            var versions: [Version] = []
+            var bytes = 0
+            var end = start
+            var hasMore = false
+            var scanned = 0
+            var after = start.sequence
+            // Rows are read in batches (one beyond the page tells whether more wait); the filter
+            // may pass over many, so a batch may be followed by another.
+            scan: while true {
+                let batch = min(min(limit, 511), maxScanned - scanned) + 1
+                let selection = PostgresFeedSelection(
+                    schema: schema, scope: scope, after: after, through: upper, limit: batch)
+                guard let sql = selection.query else { break }
+                let rows = try await connection.query(sql, logger: logger).collect()
+                let decoded = try rows.map(PostgresVersionRow.decode)
+                let receivedFrom = try await receivedFrom(decoded.map(\.1.sequence), on: connection)
+                for (version, position) in decoded {
+                    if scanned >= maxScanned {
+                        hasMore = true
+                        break scan
+                    }
+                    scanned += 1
+                    guard query.filter.includes(version, receivedFrom: receivedFrom[position.sequence]) else {
+                        end = position
+                        continue
+                    }
+                    let size = (version.body?.count ?? 0) + 200
+                    if versions.count >= limit || (!versions.isEmpty && bytes + size > query.maxBytes) {
+                        hasMore = true
+                        break scan
+                    }
+                    versions.append(version)
+                    bytes += size
+                    end = position
+                }
+                guard decoded.count >= batch, let last = decoded.last else { break }
+                after = last.1.sequence
+            }
+            // Everything in scope up to here was read: the versions out of scope since pass too.
+            if !hasMore, !scope.patterns.contains(.everything),
+                let last = try await lastPosition(through: upper, on: connection), last.sequence > end.sequence
+            {
+                end = last
+            }
+            let knowledge = try await feed.knowledge(
+                of: query.knowledgeOf.union(CausalPlausibility.origins(of: versions)), on: connection)
+            return FeedPage(versions: versions, end: end, hasMore: hasMore, restarted: restarted, knowledge: knowledge)
+        }
+    }
+
+    /// Who delivered the versions at `sequences` (absent: written at the hub).
+    private func receivedFrom(
+        _ sequences: [Int64], on connection: PostgresConnection
+    ) async throws -> [Int64: ReplicaID] {
+        guard !sequences.isEmpty else { return [:] }
+        let rows = try await connection.query(
+            """
+            SELECT seq, received_from FROM \(unescaped: schema.name).versions
+            WHERE seq = ANY(\(sequences)) AND received_from IS NOT NULL
+            """, logger: logger)
+        var senders: [Int64: ReplicaID] = [:]
+        for try await (seq, text) in rows.decode((Int64, String).self) {
+            senders[seq] = ReplicaID(text)
+        }
+        return senders
+    }
+
+    /// The feed's last position at or below `upper` (versions in good standing only); nil when empty.
+    private func lastPosition(through upper: Int64, on connection: PostgresConnection) async throws -> FeedPosition? {
+        let rows = try await connection.query(
+            """
+            SELECT seq, origin, counter, feed_tag FROM \(unescaped: schema.name).versions
+            WHERE seq <= \(upper) AND set_aside_reason IS NULL ORDER BY seq DESC LIMIT 1
+            """, logger: logger)
+        var last: FeedPosition?
+        for try await (seq, text, counter, tag) in rows.decode((Int64, String, Int64, Int64).self) {
+            guard let origin = ReplicaID(text) else {
+                throw PostgresStoreError(.malformedRow, "A version row in \(schema.name).versions names no replica id.")
+            }
+            last = FeedPosition(
+                sequence: seq, dot: Dot(replica: origin, counter: UInt64(max(0, counter))),
+                tag: UInt32(truncatingIfNeeded: tag))
+        }
+        return last
+    }
+
+    public func versions(at dots: [Dot]) async throws -> [Version] {
+        guard !dots.isEmpty else { return [] }
+        return try await tables.snapshot { connection in
+            var found: [Version] = []
+            for dot in dots {
+                let rows = try await connection.query(
+                    """
+                    SELECT \(unescaped: PostgresFeedSelection.columns) FROM \(unescaped: schema.name).versions
+                    WHERE origin = \(dot.replica.hex) AND counter = \(Int64(clamping: dot.counter))
+                    """, logger: logger)
+                for try await row in rows { found.append(try PostgresVersionRow.decode(row).0) }
+            }
+            return found
+        }
+    }
+
+    public func versions(from origins: Set<ReplicaID>, matching probes: [ReissueProbe]) async throws -> [Version] {
+        guard !origins.isEmpty, !probes.isEmpty else { return [] }
+        return try await tables.snapshot { connection in
+            var found: [Version] = []
+            for probe in probes {
+                for origin in origins.sorted() {
+                    let rows = try await connection.query(
+                        """
+                        SELECT \(unescaped: PostgresFeedSelection.columns) FROM \(unescaped: schema.name).versions
+                        WHERE collection = \(probe.collection.rawValue) AND document_id = \(probe.id.rawValue)
+                          AND clock_wall = \(Int64(clamping: probe.timestamp.wallMilliseconds))
+                          AND clock_logical = \(Int64(probe.timestamp.logical)) AND origin = \(origin.hex)
+                          AND set_aside_reason IS NULL
+                        LIMIT 1
+                        """, logger: logger)
+                    for try await row in rows { found.append(try PostgresVersionRow.decode(row).0) }
+                }
+            }
+            return found
+        }
+    }
+
+    public func counts() async throws -> HubCounts? {
+        try await tables.snapshot { connection in
+            var counts = HubCounts()
+            let devices = try await connection.query(
+                "SELECT status, count(*) FROM \(unescaped: schema.name).devices GROUP BY status", logger: logger)
+            for try await (status, count) in devices.decode((String, Int64).self) {
+                if status == "active" { counts.activeDevices = Int(count) } else { counts.revokedDevices += Int(count) }
+            }
+            let totals = try await connection.query(
+                """
+                SELECT (SELECT coalesce(max(seq), 0) FROM \(unescaped: schema.name).versions),
+                       (SELECT count(*) FROM \(unescaped: schema.name).versions WHERE set_aside_reason IS NOT NULL)
+                     + (SELECT count(*) FROM \(unescaped: schema.name).foreign_quarantine)
+                """, logger: logger)
+            for try await (position, quarantined) in totals.decode((Int64, Int64).self) {
+                counts.feedPosition = position
+                counts.quarantined = Int(quarantined)
+            }
+            return counts
+        }
+    }
+}
