@@ -60,15 +60,17 @@ public struct PostgresHubStorage: HubStorage {
             var report = ApplyReport()
             var forked = Set<ReplicaID>()
             var touched = Set<ReplicaID>()
-            // Each document's partition, as the hub holds it (its versions in good standing share it).
-            var partitions: [DocumentKey: Partition?] = [:]
+            // What the hub holds at the push's dots, and each document's partition as the hub holds
+            // it (its versions in good standing share it): read once, kept up to date as it stores.
+            var signatures = try await heldSignatures(of: versions.map(\.dot), on: connection)
+            var partitions = try await partitions(of: Set(versions.map(\.key)), on: connection)
             for version in versions {
                 let origin = version.dot.replica
                 if forked.contains(origin) {
                     report.refused.append(version.dot)
                     continue
                 }
-                if let signature = try await heldSignature(of: version.dot, on: connection) {
+                if let signature = signatures[version.dot] {
                     if signature == version.signature {
                         report.alreadyHeld += 1
                     } else {
@@ -95,24 +97,20 @@ public struct PostgresHubStorage: HubStorage {
                     report.implausible[version.dot] = implausible
                     continue
                 }
-                if reason == nil {
-                    if partitions[version.key] == nil {
-                        partitions[version.key] = try await partition(of: version.key, on: connection)
-                    }
-                    if let partition = partitions[version.key] ?? nil, partition != version.partition {
-                        reason = SetAsideReason(
-                            .partitionMove,
-                            "it moves \(version.key) from partition '\(partition)' to '\(version.partition)'")
-                    }
+                if reason == nil, let partition = partitions[version.key], partition != version.partition {
+                    reason = SetAsideReason(
+                        .partitionMove,
+                        "it moves \(version.key) from partition '\(partition)' to '\(version.partition)'")
                 }
                 try await insert(version, receivedFrom: push.pusher, setAside: reason, on: connection)
                 report.stored += 1
+                signatures[version.dot] = version.signature
                 touched.insert(origin)
                 if version.dot.counter > heldCounter { held[origin] = version.dot.counter }
                 if let reason {
                     report.setAside[version.dot] = reason
                 } else {
-                    partitions[version.key] = .some(version.partition)
+                    partitions[version.key] = version.partition
                 }
             }
             for origin in touched.sorted() {
@@ -142,15 +140,23 @@ public struct PostgresHubStorage: HubStorage {
         }
     }
 
-    /// The signature held at `dot`, nil when the hub holds none.
-    private func heldSignature(of dot: Dot, on connection: PostgresConnection) async throws -> Data? {
+    /// The signatures held at those of `dots` the hub holds.
+    private func heldSignatures(of dots: [Dot], on connection: PostgresConnection) async throws -> [Dot: Data] {
+        let unique = Array(Set(dots))
+        guard !unique.isEmpty else { return [:] }
         let rows = try await connection.query(
             """
-            SELECT signature FROM \(unescaped: schema.name).versions
-            WHERE origin = \(dot.replica.hex) AND counter = \(Int64(clamping: dot.counter))
+            SELECT origin, counter, signature FROM \(unescaped: schema.name).versions
+            WHERE (origin, counter) IN (
+                SELECT * FROM unnest(\(unique.map(\.replica.hex))::text[], \(unique.map { Int64(clamping: $0.counter) })::bigint[]))
             """, logger: logger)
-        var held: Data?
-        for try await signature in rows.decode(Data.self) { held = signature }
+        var held: [Dot: Data] = [:]
+        for try await (text, counter, signature) in rows.decode((String, Int64, Data).self) {
+            guard let origin = ReplicaID(text), counter > 0 else {
+                throw PostgresStoreError(.malformedRow, "A version row in \(schema.name).versions names no dot.")
+            }
+            held[Dot(replica: origin, counter: UInt64(counter))] = signature
+        }
         return held
     }
 
@@ -174,22 +180,27 @@ public struct PostgresHubStorage: HubStorage {
         return horizons
     }
 
-    /// The partition the hub holds `key` in (that of its versions in good standing); nil when it
-    /// holds none of them.
-    private func partition(of key: DocumentKey, on connection: PostgresConnection) async throws -> Partition? {
+    /// The partition the hub holds each of `keys` in (that of its versions in good standing);
+    /// absent when it holds none of them.
+    private func partitions(of keys: Set<DocumentKey>, on connection: PostgresConnection) async throws
+        -> [DocumentKey: Partition]
+    {
+        guard !keys.isEmpty else { return [:] }
+        let sorted = keys.sorted()
         let rows = try await connection.query(
             """
-            SELECT partition FROM \(unescaped: schema.name).versions
-            WHERE collection = \(key.collection.rawValue) AND document_id = \(key.id.rawValue)
-              AND set_aside_reason IS NULL
-            LIMIT 1
+            SELECT DISTINCT ON (collection, document_id) collection, document_id, partition
+            FROM \(unescaped: schema.name).versions
+            WHERE set_aside_reason IS NULL AND (collection, document_id) IN (
+                SELECT * FROM unnest(\(sorted.map(\.collection.rawValue))::text[], \(sorted.map(\.id.rawValue))::text[]))
             """, logger: logger)
-        var found: Partition?
-        for try await text in rows.decode(String.self) {
-            guard let partition = Partition(text) else {
-                throw PostgresStoreError(.malformedRow, "A version row in \(schema.name).versions names no partition.")
+        var found: [DocumentKey: Partition] = [:]
+        for try await (collection, id, text) in rows.decode((String, String, String).self) {
+            guard let collection = CollectionName(collection), let id = DocumentID(id), let partition = Partition(text)
+            else {
+                throw PostgresStoreError(.malformedRow, "A version row in \(schema.name).versions names no document.")
             }
-            found = partition
+            found[DocumentKey(collection: collection, id: id)] = partition
         }
         return found
     }
@@ -270,19 +281,22 @@ public struct PostgresHubStorage: HubStorage {
     private func setAsideReasons(
         of dots: [Dot], on connection: PostgresConnection
     ) async throws -> [Dot: SetAsideReason] {
+        let unique = Array(Set(dots))
+        guard !unique.isEmpty else { return [:] }
+        let rows = try await connection.query(
+            """
+            SELECT origin, counter, set_aside_reason, set_aside_code FROM \(unescaped: schema.name).versions
+            WHERE set_aside_reason IS NOT NULL AND (origin, counter) IN (
+                SELECT * FROM unnest(\(unique.map(\.replica.hex))::text[], \(unique.map { Int64(clamping: $0.counter) })::bigint[]))
+            """, logger: logger)
         var reasons: [Dot: SetAsideReason] = [:]
-        for dot in dots {
-            let rows = try await connection.query(
-                """
-                SELECT set_aside_reason, set_aside_code FROM \(unescaped: schema.name).versions
-                WHERE origin = \(dot.replica.hex) AND counter = \(Int64(clamping: dot.counter))
-                  AND set_aside_reason IS NOT NULL
-                """, logger: logger)
-            for try await (detail, code) in rows.decode((String, String?).self) {
-                // A code this build does not know reads as the hub's refusal, with its detail.
-                let known = code.flatMap(SetAsideReason.Code.init(rawValue:)) ?? .rejectedByHub
-                reasons[dot] = SetAsideReason(known, detail)
+        for try await (text, counter, detail, code) in rows.decode((String, Int64, String, String?).self) {
+            guard let origin = ReplicaID(text), counter > 0 else {
+                throw PostgresStoreError(.malformedRow, "A version row in \(schema.name).versions names no dot.")
             }
+            // A code this build does not know reads as the hub's refusal, with its detail.
+            let known = code.flatMap(SetAsideReason.Code.init(rawValue:)) ?? .rejectedByHub
+            reasons[Dot(replica: origin, counter: UInt64(counter))] = SetAsideReason(known, detail)
         }
         return reasons
     }

@@ -43,6 +43,11 @@ struct HubStorageConformanceTests {
             #expect(again.applied.refused.isEmpty && again.applied.forks.isEmpty)
             #expect(again.heldAside.isEmpty)
             #expect(try await hub.pageAll().map(\.dot) == pushed.map(\.dot))
+            // A dot twice in one push: stored once, then held.
+            let twice = try PushFixtures.version(ReplicaID.random(), 1)
+            let report = try await hub.push([twice, twice])
+            #expect(report.applied.stored == 1)
+            #expect(report.applied.alreadyHeld == 1)
         }
     }
 
