@@ -1,5 +1,3 @@
-public import Foundation
-
 /// How the exchange's messages are written, by protocol (Docs/Protocol.md, "Protocol 2: fields at
 /// their defaults").
 ///
