@@ -1,4 +1,5 @@
 import Foundation
+public import HubStore
 public import Logging
 public import PostgresNIO
 public import SyncEngine
@@ -195,57 +196,97 @@ public struct PostgresFeed: Sendable {
     /// Reads, in one snapshot (repeatable read, read only), a page of the versions in good
     /// standing stored after `position` within `scope` (in feed order, at most `limit` versions and
     /// about `maxBytes`, at least one when any is waiting) and this feed's knowledge of
-    /// `knowledgeOf` and of every origin the page's versions and their contexts name.
-    ///
-    /// A position this feed did not give out (no version at its sequence, another dot there, or
-    /// another tag) restarts the page at the beginning (``FeedPage/restarted``). When every version
-    /// in scope was read, the page ends at the feed's last position, so the next page starts past
-    /// the versions out of scope too.
+    /// `knowledgeOf` and of every origin the page's versions and their contexts name: the page of
+    /// ``page(_:)`` for a reader that gets everything in `scope`.
     public func page(
         after position: FeedPosition, limit: Int, maxBytes: Int, scope: Scope = .everything,
         knowledgeOf origins: Set<ReplicaID> = []
     ) async throws -> FeedPage {
+        try await page(
+            PageQuery(
+                after: position, limit: limit, maxBytes: maxBytes, knowledgeOf: origins,
+                filter: FeedFilter(readScope: scope, reader: nil)))
+    }
+
+    /// Reads one page of `query` in one snapshot (repeatable read, read only): the versions in
+    /// good standing after `query.after` (and at most to `query.through`) within its filter's read
+    /// scope, in feed order, those the filter includes, at most `limit` versions and about
+    /// `maxBytes` (at least one when any is waiting), at most `maxScanned` looked at; and this
+    /// feed's knowledge of `knowledgeOf` and of every origin the page's versions and their
+    /// contexts name.
+    ///
+    /// A position this feed did not give out (no version at its sequence, another dot there, or
+    /// another tag), as `after` or as `through`, restarts the page at the beginning
+    /// (``FeedPage/restarted``). When every version in scope was read, the page ends at the feed's
+    /// last position, so the next page starts past the versions out of scope too.
+    public func page(_ query: PageQuery) async throws -> FeedPage {
         try await client.withConnection { connection in
             try await PostgresTransaction.run(on: connection, mode: .snapshotReadOnly, logger: logger) { connection in
-                var start = position
+                var start = query.after
+                var upper = Int64.max
                 var restarted = false
-                if position != .start, try await !holds(position, on: connection) {
+                if start != .start, try await !holds(start, on: connection) {
                     start = .start
                     restarted = true
                 }
-                let limit = max(1, limit)
-                // One row beyond the page tells whether more wait.
-                let selection = PostgresFeedSelection(
-                    schema: schema, scope: scope, after: start.sequence, limit: limit + 1)
-                var rows: [PostgresRow] = []
-                if let query = selection.query {
-                    rows = try await connection.query(query, logger: logger).collect()
+                if !restarted, let through = query.through {
+                    if try await holds(through, on: connection) {
+                        upper = through.sequence
+                    } else {
+                        start = .start
+                        restarted = true
+                    }
                 }
+                let scope = query.filter.readScope
+                let limit = max(1, query.limit)
+                let maxScanned = max(1, query.maxScanned)
                 var versions: [Version] = []
                 var bytes = 0
                 var end = start
                 var hasMore = false
-                for row in rows {
-                    let (version, rowPosition) = try PostgresVersionRow.decode(row)
-                    let size = (version.body?.count ?? 0) + 200
-                    if versions.count >= limit || (!versions.isEmpty && bytes + size > maxBytes) {
-                        hasMore = true
-                        break
+                var scanned = 0
+                var after = start.sequence
+                // Rows are read in batches (one beyond the page tells whether more wait); the filter
+                // may pass over many, so a batch may be followed by another.
+                scan: while true {
+                    let batch = min(min(limit, 511), maxScanned - scanned) + 1
+                    let selection = PostgresFeedSelection(
+                        schema: schema, scope: scope, after: after, through: upper, limit: batch)
+                    guard let sql = selection.query else { break }
+                    let rows = try await connection.query(sql, logger: logger).collect()
+                    let decoded = try rows.map(PostgresVersionRow.decode)
+                    let senders = try await receivedFrom(decoded.map(\.1.sequence), on: connection)
+                    for (version, position) in decoded {
+                        if scanned >= maxScanned {
+                            hasMore = true
+                            break scan
+                        }
+                        scanned += 1
+                        guard query.filter.includes(version, receivedFrom: senders[position.sequence]) else {
+                            end = position
+                            continue
+                        }
+                        let size = (version.body?.count ?? 0) + 200
+                        if versions.count >= limit || (!versions.isEmpty && bytes + size > query.maxBytes) {
+                            hasMore = true
+                            break scan
+                        }
+                        versions.append(version)
+                        bytes += size
+                        end = position
                     }
-                    versions.append(version)
-                    bytes += size
-                    end = rowPosition
+                    guard decoded.count >= batch, let last = decoded.last else { break }
+                    after = last.1.sequence
                 }
                 // Everything in scope up to here was read: the versions out of scope since pass too.
-                if !hasMore, !scope.patterns.contains(.everything), let last = try await lastPosition(on: connection),
-                    last.sequence > end.sequence
+                if !hasMore, !scope.patterns.contains(.everything),
+                    let last = try await lastPosition(through: upper, on: connection), last.sequence > end.sequence
                 {
                     end = last
                 }
-                let knowledge = try await knowledge(
-                    of: origins.union(CausalPlausibility.origins(of: versions)), on: connection)
-                return FeedPage(
-                    versions: versions, end: end, hasMore: hasMore, restarted: restarted, knowledge: knowledge)
+                let held = try await knowledge(
+                    of: query.knowledgeOf.union(CausalPlausibility.origins(of: versions)), on: connection)
+                return FeedPage(versions: versions, end: end, hasMore: hasMore, restarted: restarted, knowledge: held)
             }
         }
     }
@@ -283,12 +324,29 @@ public struct PostgresFeed: Sendable {
         return held
     }
 
-    /// The feed's last position (versions in good standing only); nil when it is empty.
-    private func lastPosition(on connection: PostgresConnection) async throws -> FeedPosition? {
+    /// Who delivered the versions at `sequences` (absent: written at the hub).
+    private func receivedFrom(
+        _ sequences: [Int64], on connection: PostgresConnection
+    ) async throws -> [Int64: ReplicaID] {
+        guard !sequences.isEmpty else { return [:] }
+        let rows = try await connection.query(
+            """
+            SELECT seq, received_from FROM \(unescaped: schema.name).versions
+            WHERE seq = ANY(\(sequences)) AND received_from IS NOT NULL
+            """, logger: logger)
+        var senders: [Int64: ReplicaID] = [:]
+        for try await (seq, text) in rows.decode((Int64, String).self) {
+            senders[seq] = ReplicaID(text)
+        }
+        return senders
+    }
+
+    /// The feed's last position at or below `upper` (versions in good standing only); nil when empty.
+    private func lastPosition(through upper: Int64, on connection: PostgresConnection) async throws -> FeedPosition? {
         let rows = try await connection.query(
             """
             SELECT seq, origin, counter, feed_tag FROM \(unescaped: schema.name).versions
-            WHERE set_aside_reason IS NULL ORDER BY seq DESC LIMIT 1
+            WHERE seq <= \(upper) AND set_aside_reason IS NULL ORDER BY seq DESC LIMIT 1
             """, logger: logger)
         var last: FeedPosition?
         for try await (seq, text, counter, tag) in rows.decode((Int64, String, Int64, Int64).self) {
