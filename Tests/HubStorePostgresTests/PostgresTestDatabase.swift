@@ -74,7 +74,7 @@ enum PostgresTestDatabase {
         try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE"), logger: quiet)
     }
 
-    /// Fails within 10 seconds when the server does not answer (a pool retries connecting forever).
+    /// Fails within 30 seconds when the server does not answer (a pool retries connecting forever).
     static func reachable(_ client: PostgresClient) async throws {
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
@@ -83,14 +83,14 @@ enum PostgresTestDatabase {
                 return true
             }
             group.addTask {
-                try await Task.sleep(for: .seconds(10))
+                try await Task.sleep(for: .seconds(30))
                 return false
             }
             let answered = try await group.next() ?? false
             group.cancelAll()
             guard answered else {
                 throw Unavailable(
-                    description: "The PostgreSQL server at VIGIL_TEST_POSTGRES did not answer within 10 seconds.")
+                    description: "The PostgreSQL server at VIGIL_TEST_POSTGRES did not answer within 30 seconds.")
             }
         }
     }

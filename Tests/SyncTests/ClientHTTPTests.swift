@@ -74,15 +74,15 @@ struct ClientHTTPTests {
                 let credentials = HubCredentials(url: hub.url, token: token)
                 let peer = HubCredentials.peerName(for: hub.url)
                 #expect(try store.peerState(peer).protocolVersion == nil)
-                #expect(credentials.transport(timeoutSeconds: 10, store: store).negotiatedProtocol == 1)
+                #expect(credentials.transport(timeoutSeconds: 30, store: store).negotiatedProtocol == 1)
                 let first = Synchronizer(
-                    store: store, transport: credentials.transport(timeoutSeconds: 10, store: store), peer: peer,
+                    store: store, transport: credentials.transport(timeoutSeconds: 30, store: store), peer: peer,
                     configuration: .init(retry: .never), logger: silentLogger)
                 let firstRun = try await first.run()
                 #expect(firstRun.versionsPushed == 1)
                 #expect(try store.peerState(peer).protocolVersion == 2)
 
-                let transport = credentials.transport(timeoutSeconds: 10, store: store)
+                let transport = credentials.transport(timeoutSeconds: 30, store: store)
                 #expect(transport.negotiatedProtocol == 2, "a new process's transport speaks protocol 2 at once")
                 let quiet = try await Synchronizer(
                     store: store, transport: transport, peer: peer, configuration: .init(retry: .never), logger: silentLogger
