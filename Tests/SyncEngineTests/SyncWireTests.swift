@@ -72,6 +72,18 @@ struct SyncWireTests {
         #expect(try SyncFrame.request(from: frame) == request)
     }
 
+    /// Replays schemathesis's case (CI, 6 December): `"limits": null` was taken for absent.
+    @Test("a field left out takes its default, but null where a value belongs is refused")
+    func nullIsNotAbsent() throws {
+        let base = #"{"replica":"\#(Self.replica.hex)","counter":3"#
+        #expect(try JSONDecoder().decode(SyncRequest.self, from: Data((base + "}").utf8)).limits == PageLimits())
+        for field in ["limits", "push", "protocol"] {
+            #expect(throws: DecodingError.self, "\(field)") {
+                try JSONDecoder().decode(SyncRequest.self, from: Data((base + #","\#(field)":null}"#).utf8))
+            }
+        }
+    }
+
     @Test("a no-op answer's frame says only the hub: its checkpoint and the requester's knowledge are the request's")
     func noOpAnswer() throws {
         let request = Self.noOp(protocolVersion: 2)

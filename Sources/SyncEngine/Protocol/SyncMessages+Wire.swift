@@ -46,15 +46,15 @@ public enum SyncWire {
 extension SyncRequest {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        protocolVersion = try container.decodeIfPresent(Int.self, forKey: .protocolVersion)
-            ?? SyncWire.protocolDefault(inFrame: decoder.userInfo[SyncWire.inFrame])
+        protocolVersion = try container.decode(
+            Int.self, forKey: .protocolVersion, absent: SyncWire.protocolDefault(inFrame: decoder.userInfo[SyncWire.inFrame]))
         let compact = protocolVersion >= 2
         replica = try container.decode(ReplicaID.self, forKey: .replica)
         counter = try container.decode(UInt64.self, forKey: .counter)
         checkpoint = try container.decodeIfPresent(String.self, forKey: .checkpoint)
-        push = try container.decodeIfPresent([Version].self, forKey: .push) ?? []
+        push = try container.decode([Version].self, forKey: .push, absent: [])
         assumedKnowledge = try container.decodeIfPresent(VersionVector.self, forKey: .assumedKnowledge)
-        limits = try container.decodeIfPresent(PageLimits.self, forKey: .limits) ?? PageLimits()
+        limits = try container.decode(PageLimits.self, forKey: .limits, absent: PageLimits())
         sentAt = try container.decodeIfPresent(UInt64.self, forKey: .sentAt)
         unverified = try container.decodeIfPresent([VerificationReport].self, forKey: .unverified)
         understoodReasons = try container.decodeDefaulted(
@@ -90,15 +90,15 @@ extension SyncResponse {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let echo = decoder.userInfo[SyncWire.answering] as? SyncWire.Echo
-        protocolVersion = try container.decodeIfPresent(Int.self, forKey: .protocolVersion)
-            ?? SyncWire.protocolDefault(inFrame: decoder.userInfo[SyncWire.inFrame])
+        protocolVersion = try container.decode(
+            Int.self, forKey: .protocolVersion, absent: SyncWire.protocolDefault(inFrame: decoder.userInfo[SyncWire.inFrame]))
         hub = try container.decode(ReplicaID.self, forKey: .hub)
-        knowledge = try container.decodeIfPresent(VersionVector.self, forKey: .knowledge) ?? VersionVector()
-        accepted = try container.decodeIfPresent(Int.self, forKey: .accepted) ?? 0
-        rejected = try container.decodeIfPresent([Rejection].self, forKey: .rejected) ?? []
-        versions = try container.decodeIfPresent([Version].self, forKey: .versions) ?? []
-        more = try container.decodeIfPresent(Bool.self, forKey: .more) ?? false
-        checkpointReset = try container.decodeIfPresent(Bool.self, forKey: .checkpointReset) ?? false
+        knowledge = try container.decode(VersionVector.self, forKey: .knowledge, absent: VersionVector())
+        accepted = try container.decode(Int.self, forKey: .accepted, absent: 0)
+        rejected = try container.decode([Rejection].self, forKey: .rejected, absent: [])
+        versions = try container.decode([Version].self, forKey: .versions, absent: [])
+        more = try container.decode(Bool.self, forKey: .more, absent: false)
+        checkpointReset = try container.decode(Bool.self, forKey: .checkpointReset, absent: false)
         keys = try container.decodeIfPresent(DeviceKeyDirectory.self, forKey: .keys)
         grants = try container.decodeIfPresent(AccessGrants.self, forKey: .grants)
         certificates = try container.decodeIfPresent([DeviceCertificate].self, forKey: .certificates)
@@ -158,6 +158,12 @@ extension SyncResponse {
 }
 
 extension KeyedDecodingContainer {
+    /// The value at `key`, `fallback` when the key is absent; `null` there is refused like any
+    /// other value of the wrong type.
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key, absent fallback: T) throws -> T {
+        contains(key) ? try decode(type, forKey: key) : fallback
+    }
+
     /// The value at `key`: `fallback` when the key is absent, nil when it holds `null`.
     func decodeDefaulted<T: Decodable>(_ type: T.Type, forKey key: Key, default fallback: T?) throws -> T? {
         guard contains(key) else { return fallback }
