@@ -22,6 +22,25 @@ struct ClientDaemonTests {
         return try condition()
     }
 
+    /// A service group running a daemon for `field` over `transport`: a 600 s interval, so a sync
+    /// that comes sooner was brought forward by a write (probed 100 ms apart, polled every 50 ms).
+    static func daemonGroup(syncing field: ReplicaStore, over transport: any SyncTransport) -> ServiceGroup {
+        let daemon = SyncDaemon(
+            synchronizer: Synchronizer(
+                store: field, transport: transport, peer: "test-hub", configuration: .init(retry: .never, verifySignatures: false),
+                logger: silentLogger),
+            configuration: .init(
+                schedule: .init(
+                    interval: .seconds(600), initialBackoff: .milliseconds(200), maxBackoff: .milliseconds(400),
+                    writeProbeGap: .milliseconds(100)),
+                pollInterval: .milliseconds(50)),
+            logger: silentLogger)
+        return ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [], logger: silentLogger))
+    }
+
     @Test("a write made while the hub is down is delivered once it is back, and SIGTERM stops the daemon at once")
     func deliversAfterOutage() async throws {
         try await TemporaryReplica.withFolder { folder in
@@ -29,20 +48,7 @@ struct ClientDaemonTests {
             let hubStore = try #require((hub.storage as? SQLiteHubStorage)?.store)
             let field = try folder.create("field")
             let transport = InProcessTransport(hub: hub)
-            let daemon = SyncDaemon(
-                synchronizer: Synchronizer(
-                    store: field, transport: transport, peer: "test-hub", configuration: .init(retry: .never, verifySignatures: false),
-                    logger: silentLogger),
-                configuration: .init(
-                    schedule: .init(
-                        interval: .seconds(600), initialBackoff: .milliseconds(200), maxBackoff: .milliseconds(400),
-                        writeProbeGap: .milliseconds(100)),
-                    pollInterval: .milliseconds(50)),
-                logger: silentLogger)
-            let group = ServiceGroup(
-                configuration: ServiceGroupConfiguration(
-                    services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
-                    gracefulShutdownSignals: [], logger: silentLogger))
+            let group = Self.daemonGroup(syncing: field, over: transport)
             let running = Task { try await group.run() }
 
             // A write by another connection (as another process would) is synced soon.
@@ -90,17 +96,7 @@ struct ClientDaemonTests {
             let transport = WritingDuringKeyCheck(hub: hub) {
                 _ = try? writer.write(WriteIntent(key: key, body: Data(#"{"n":1}"#.utf8)))
             }
-            let daemon = SyncDaemon(
-                synchronizer: Synchronizer(
-                    store: field, transport: transport, peer: "test-hub", configuration: .init(retry: .never, verifySignatures: false),
-                    logger: silentLogger),
-                configuration: .init(
-                    schedule: .init(interval: .seconds(600), writeProbeGap: .milliseconds(100)), pollInterval: .milliseconds(50)),
-                logger: silentLogger)
-            let group = ServiceGroup(
-                configuration: ServiceGroupConfiguration(
-                    services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
-                    gracefulShutdownSignals: [], logger: silentLogger))
+            let group = Self.daemonGroup(syncing: field, over: transport)
             let running = Task { try await group.run() }
 
             // Generous: the whole suite runs in parallel on two cores; the interval is 600 s.
