@@ -162,6 +162,23 @@ public enum PostgresMigrations {
                 // The versions held set aside, for the hub's counts (a partial index: few rows).
                 "CREATE INDEX versions_set_aside ON {schema}.versions (seq) WHERE set_aside_reason IS NOT NULL",
             ]),
+        Step(
+            name: "v4-hub-identity",
+            statements: [
+                // The hub's identity, one row that every hub process of the network reads: its
+                // replica id, its Ed25519 signing key (certificates, revocation notices and
+                // admission receipts are made with it; devices pinned its public half at
+                // enrollment) and when its own certificate says it was issued. The first process
+                // to start writes it; a second row cannot exist.
+                """
+                CREATE TABLE {schema}.hub_identity (
+                    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                    replica_id text NOT NULL,
+                    signing_key bytea NOT NULL CHECK (octet_length(signing_key) = 32),
+                    issued_at bigint NOT NULL
+                )
+                """
+            ]),
     ]
 
     /// Creates `schema` when missing and applies the steps it lacks, in one transaction under the

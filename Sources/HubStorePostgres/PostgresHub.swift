@@ -1,0 +1,68 @@
+import Foundation
+public import HubStore
+public import Logging
+public import PostgresNIO
+import SyncEngine
+
+/// A hub on PostgreSQL as its composition root opens it (`syncd serve --postgres`, `syncd devices
+/// --postgres`): the schema migrated, the hub's identity read (written by the first process that
+/// ever started on this database), and every part over one set of device tables.
+///
+/// Several hub processes open the same database and schema: they migrate once, read the same
+/// identity, and serve one network.
+public struct PostgresHub: Sendable {
+    /// The device tables, with the hub's identity and clock, that every part shares.
+    public let tables: PostgresDeviceTables
+
+    /// Migrates `schema` of the database `client` reaches (the client must be running), then reads
+    /// the hub's identity, creating it when this is the first hub process on the database.
+    public static func open(
+        client: PostgresClient, schema: String = "public", deviceEntriesPerHour: Int = 1_000, logger: Logger
+    ) async throws -> PostgresHub {
+        let name = try PostgresSchemaName(schema)
+        try await PostgresMigrations.migrate(client, schema: name.name, logger: logger)
+        let identity = try await Identity.readOrCreate(client: client, schema: name, logger: logger)
+        return PostgresHub(
+            tables: try PostgresDeviceTables(
+                client: client, schema: name.name, hubID: identity.replica, hubKey: identity.key,
+                hubIssuedAt: identity.issuedAt, deviceEntriesPerHour: deviceEntriesPerHour, logger: logger))
+    }
+
+    /// The hub's persistence for its exchange and routes: pushes and pages, devices. Attachments,
+    /// the informant key, the console and the audit log are not on PostgreSQL yet (Docs/HubPostgres.md).
+    public func backend() throws -> HubBackend {
+        HubBackend(storage: try PostgresHubStorage(tables: tables), devices: PostgresDeviceRegistry(tables: tables))
+    }
+
+    /// What the operator's `syncd devices` commands change.
+    public var administration: PostgresDeviceAdministration { PostgresDeviceAdministration(tables: tables) }
+
+    /// The row of `hub_identity` (migration `v4-hub-identity`).
+    struct Identity {
+        let replica: ReplicaID
+        let key: DeviceKey
+        let issuedAt: UInt64
+
+        /// Writes a fresh identity unless one is there (two processes starting at once write one),
+        /// then reads the one that is.
+        static func readOrCreate(client: PostgresClient, schema: PostgresSchemaName, logger: Logger) async throws -> Identity {
+            let table = "\(schema.name).hub_identity"
+            let fresh = (replica: ReplicaID.random(), key: DeviceKey(), issuedAt: Int64(clamping: PostgresDeviceTables.wallClock()))
+            try await client.query(
+                """
+                INSERT INTO \(unescaped: table) (replica_id, signing_key, issued_at)
+                VALUES (\(fresh.replica.hex), \(fresh.key.rawRepresentation.bytea), \(fresh.issuedAt))
+                ON CONFLICT (singleton) DO NOTHING
+                """, logger: logger)
+            let rows = try await client.query(
+                "SELECT replica_id, signing_key, issued_at FROM \(unescaped: table)", logger: logger)
+            for try await (id, key, issuedAt) in rows.decode((String, Data, Int64).self) {
+                guard let replica = ReplicaID(id), let key = try? DeviceKey(rawRepresentation: key) else {
+                    throw PostgresStoreError(.malformedRow, "The hub's identity in \(table) is malformed.")
+                }
+                return Identity(replica: replica, key: key, issuedAt: UInt64(max(0, issuedAt)))
+            }
+            throw PostgresStoreError(.malformedRow, "The hub's identity in \(table) is missing.")
+        }
+    }
+}
