@@ -139,7 +139,8 @@ let package = Package(
         .executableTarget(
             name: "syncd",
             dependencies: [
-                "Records", "SyncHub", "SyncClient", "SyncCommandLine", "ReplicaStore", "HubStore", "AtRest", "HubConsole",
+                "Records", "SyncHub", "SyncClient", "SyncCommandLine", "ReplicaStore", "HubStore", "HubStorePostgres", "AtRest",
+                "HubConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -194,8 +195,9 @@ let package = Package(
         .testTarget(
             name: "SyncTests",
             dependencies: [
-                "TestSupport", "Records", "HubStore", "SyncHub", "SyncClient", "syncd", "fieldcli",
+                "TestSupport", "Records", "HubStore", "HubStorePostgres", "SyncHub", "SyncClient", "syncd", "fieldcli",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

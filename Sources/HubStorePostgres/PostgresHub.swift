@@ -37,6 +37,13 @@ public struct PostgresHub: Sendable {
     /// What the operator's `syncd devices` commands change.
     public var administration: PostgresDeviceAdministration { PostgresDeviceAdministration(tables: tables) }
 
+    /// Checks that `address` is a PostgreSQL address and `schema` a schema name this store takes,
+    /// without connecting.
+    public static func checked(address: String, schema: String) throws {
+        _ = try PostgresClient.Configuration(address: address)
+        _ = try PostgresSchemaName(schema)
+    }
+
     /// The row of `hub_identity` (migration `v4-hub-identity`).
     struct Identity {
         let replica: ReplicaID
@@ -63,6 +70,60 @@ public struct PostgresHub: Sendable {
                 return Identity(replica: replica, key: key, issuedAt: UInt64(max(0, issuedAt)))
             }
             throw PostgresStoreError(.malformedRow, "The hub's identity in \(table) is missing.")
+        }
+    }
+}
+
+extension PostgresHub {
+    /// Runs `body` with the hub in `schema` of the database at `address`
+    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`); see the other `withHub`.
+    public static func withHub<Result>(
+        address: String, schema: String = "public", deviceEntriesPerHour: Int = 1_000, logger: Logger,
+        _ body: (PostgresHub) async throws -> Result
+    ) async throws -> Result {
+        try await withHub(
+            try PostgresClient.Configuration(address: address), schema: schema,
+            deviceEntriesPerHour: deviceEntriesPerHour, logger: logger, body)
+    }
+
+    /// Runs `body` with the hub in `schema` of the database `configuration` reaches: a connection
+    /// pool runs for the body's duration and stops with it. Fails with
+    /// ``PostgresStoreError/Code/unreachable`` when the server accepts no connection within
+    /// `answerWithin` (a pool retries connecting forever).
+    public static func withHub<Result>(
+        _ configuration: PostgresClient.Configuration, schema: String = "public", deviceEntriesPerHour: Int = 1_000,
+        answerWithin: Duration = .seconds(15), logger: Logger, _ body: (PostgresHub) async throws -> Result
+    ) async throws -> Result {
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await reachable(client, within: answerWithin, logger: logger)
+            let hub = try await open(
+                client: client, schema: schema, deviceEntriesPerHour: deviceEntriesPerHour, logger: logger)
+            return try await body(hub)
+        }
+    }
+
+    /// Returns once `client` answers a query; throws ``PostgresStoreError/Code/unreachable`` when
+    /// it does not within `limit`.
+    static func reachable(_ client: PostgresClient, within limit: Duration, logger: Logger) async throws {
+        let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                let rows = try await client.query("SELECT 1", logger: logger)
+                for try await _ in rows {}
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+        guard answered else {
+            throw PostgresStoreError(
+                .unreachable, "The PostgreSQL server accepted no connection within \(limit.components.seconds) seconds.")
         }
     }
 }

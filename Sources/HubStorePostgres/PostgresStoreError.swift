@@ -1,3 +1,4 @@
+import PostgresNIO
 public import SyncEngine
 
 /// A failure of the hub's PostgreSQL store: a code for the edges and one sentence for people.
@@ -25,4 +26,17 @@ extension ErrorCode where Domain == PostgresStoreError {
     public static let malformedRow = Self("malformedRow")
     /// A connection address that is not a `postgres://` URL with a user, a host and a database.
     public static let invalidAddress = Self("invalidAddress")
+    /// The server accepted no connection in time (not running, unreachable, or refusing the login).
+    public static let unreachable = Self("unreachable")
+}
+
+extension PostgresStoreError {
+    /// What the server said when `error` is its refusal (a failed login, a missing database, a
+    /// statement it rejected), for people: its message and SQLSTATE; nil for any other error.
+    public static func serverMessage(of error: any Error) -> String? {
+        guard let error = error as? PSQLError else { return nil }
+        guard let message = error.serverInfo?[.message] else { return "PostgreSQL failed: \(error.code)." }
+        let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
+        return "PostgreSQL refused: \(message)\(state)."
+    }
 }

@@ -183,7 +183,7 @@ struct EncryptedReplicaTests {
         ]
         try await plain.succeed("put", "reports", ids[0], "--body", #"{"title": "Checkpoint at Kutum moved north again"}"#)
         try await HubFixture.withHub { hub in
-            try await plain.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try hub.enrollmentCode(name: "observer"))
+            try await plain.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try await hub.enrollmentCode(name: "observer"))
             try await plain.succeed("sync")
             let credential = try HubCredentials.resolve(hub: nil, token: nil, store: try ReplicaStore.open(at: plain.replica), environment: [:]).token
             let rawKey = try ReplicaStore.open(at: plain.replica).key.rawRepresentation
@@ -230,7 +230,7 @@ struct EncryptedReplicaTests {
         try await field.initialize()
         try await withProcessFixture { fixture in
             try await HubFixture.withHub { hub in
-                try await field.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try hub.enrollmentCode(name: "observer"))
+                try await field.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try await hub.enrollmentCode(name: "observer"))
                 let id = try await field.succeed("put", "reports", "--body", #"{"title": "Convoy at the crossing"}"#).output
                 let key = DocumentKey(collection: try #require(CollectionName("reports")), id: try #require(DocumentID(id)))
 
@@ -271,7 +271,7 @@ struct EncryptedReplicaTests {
         try await field.succeed("record", "observation", "--from", reportFile)
         try await field.succeed("put", "reports", "--body", #"{"title": "Checkpoint at Kutum moved north overnight"}"#)
         try await HubFixture.withHub { hub in
-            try await field.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try hub.enrollmentCode(name: "observer"))
+            try await field.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try await hub.enrollmentCode(name: "observer"))
             try await field.succeed("put", "reports", "--body", #"{"title": "Second checkpoint near Kabkabiya"}"#)
             try await field.succeed("sync")
         }

@@ -38,7 +38,7 @@ struct KeepSentTests {
         try await field.succeed("config", "set", "keep", "sent=none")
         #expect(try await field.succeed("config", "get", "keep").output == "keep sent=none")
         try await HubFixture.withHub { hub in
-            try await field.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try hub.enrollmentCode(name: "observer"))
+            try await field.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try await hub.enrollmentCode(name: "observer"))
             try await field.succeed("put", "reports", "--body", #"{"title": "\#(second)"}"#)
             try await field.succeed("sync")
         }
@@ -78,8 +78,8 @@ struct KeepSentTests {
         let theirs = "Roadblock at the Nyala bridge, from the author"
         let mine = "Market closed in Mellit, from the observer"
         try await HubFixture.withHub { hub in
-            try await author.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try hub.enrollmentCode(name: "author"))
-            try await observer.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try hub.enrollmentCode(name: "observer"))
+            try await author.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try await hub.enrollmentCode(name: "author"))
+            try await observer.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try await hub.enrollmentCode(name: "observer"))
             try await author.succeed("put", "reports", "--body", #"{"title": "\#(theirs)"}"#)
             try await author.succeed("sync")
             try await observer.succeed("put", "reports", "--body", #"{"title": "\#(mine)"}"#)
@@ -117,7 +117,7 @@ struct KeepSentTests {
         let unsentMarker = "PHOTO-NOT-YET-SENT-\(UUID().uuidString)"
         try Data(String(repeating: unsentMarker, count: 100).utf8).write(to: URL(fileURLWithPath: unsentPhoto))
         try await HubFixture.withHub { hub in
-            try await field.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try hub.enrollmentCode(name: "observer"))
+            try await field.succeed("enroll", "--hub", hub.url.absoluteString, "--code", try await hub.enrollmentCode(name: "observer"))
             let id = try await field.succeed("put", "reports", "--body", #"{"title": "Checkpoint at the bridge"}"#).output
             try await field.succeed("attach", "reports", id, photo)
             try await field.succeed("status")

@@ -62,7 +62,7 @@ struct ConsoleInformantKeyTests {
                 // An enrolled device without the key refuses to record a reference (exit 92), and writes nothing.
                 let device = fixture.path("device.sqlite")
                 try await fixture.initReplica(device)
-                let code = try DeviceAdministration(store: hub.store).addDevice(name: "amina-laptop", lifetime: .seconds(600)).code
+                let code = try await DeviceAdministration(store: hub.store).addDevice(name: "amina-laptop", lifetime: .seconds(600)).code
                 #expect(try await fixture.fieldcli(device, ["enroll"], ["--hub", hub.url, "--code", code]).exitStatus == 0)
                 let refPath = fixture.path("ref.txt")
                 try Data((Self.reference + "\n").utf8).write(to: URL(fileURLWithPath: refPath))

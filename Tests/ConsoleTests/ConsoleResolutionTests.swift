@@ -15,7 +15,7 @@ struct ConsoleResolutionTests {
 
     /// Enrolls `replica` at the console hub and returns a synchronizer for it.
     static func device(_ replica: ReplicaStore, _ hub: ConsoleHub, name: String) async throws -> Synchronizer {
-        let code = try DeviceAdministration(store: hub.store).addDevice(name: name, lifetime: .seconds(600)).code
+        let code = try await DeviceAdministration(store: hub.store).addDevice(name: name, lifetime: .seconds(600)).code
         let credential = try await hub.exchange.enroll(try replica.enrollmentRequest(code: code), logger: HubFixture.silentLogger).credential
         let url = try #require(URL(string: hub.url))
         return Synchronizer(

@@ -33,7 +33,7 @@ struct AdmissionReceiptTests {
     ) async throws -> (hub: HubSlot, writer: FaultDevice, reader: FaultDevice, note: Version) {
         let (hub, writer, reader) = try await Self.writerAndReader(in: folder, writerScope: "notes/SD-*")
         try hub.backUp(in: folder)
-        _ = try DeviceAdministration(store: try hub.store()).setScopes(read: nil, write: Scope(text: "*"), of: "writer")
+        _ = try await DeviceAdministration(store: try hub.store()).setScopes(read: nil, write: Scope(text: "*"), of: "writer")
         let note = try ScopeTests.write(writer.store, "n1", in: "ML-1")
         _ = try await writer.sync(hub)
         _ = try await reader.sync(hub)
@@ -127,7 +127,7 @@ struct AdmissionReceiptTests {
             #expect(pulled.map(\.dot) == [note.dot] && pulled.allSatisfy(receiptKey.vouches(for:)))
             _ = try await reader.sync(hub)
             try hub.restoreBackup(in: folder)
-            _ = try DeviceAdministration(store: try hub.store()).setScopes(read: nil, write: Scope(text: "notes/SD-*"), of: "writer")
+            _ = try await DeviceAdministration(store: try hub.store()).setScopes(read: nil, write: Scope(text: "notes/SD-*"), of: "writer")
             let again = try await writer.sync(hub)
             #expect(again.rejected == 0)
             _ = try await reader.sync(hub)
@@ -165,7 +165,7 @@ struct FaultDevice {
     static func enroll(_ name: String, write: String, in folder: TemporaryReplica, at hub: HubSlot) async throws -> FaultDevice {
         let store = try folder.create(name)
         let grants = AccessGrants(read: .everything, write: try #require(Scope(text: write)))
-        let code = try DeviceAdministration(store: try hub.store()).addDevice(name: name, grants: grants, lifetime: .seconds(600)).code
+        let code = try await DeviceAdministration(store: try hub.store()).addDevice(name: name, grants: grants, lifetime: .seconds(600)).code
         let answer = try await hub.current().enroll(try store.enrollmentRequest(code: code), logger: silentLogger)
         let credential = try #require(DeviceCredential(answer.credential))
         try store.pinHub(answer.hub, key: try #require(answer.hubKey))

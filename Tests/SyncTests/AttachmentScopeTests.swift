@@ -131,7 +131,7 @@ extension AttachmentScopeTests {
                 try await F.synchronizer(reader, hub.url, readerToken).run()
                 #expect(try F.held(manifest.sha256, in: reader) == photo)
 
-                _ = try DeviceAdministration(store: hub.store).setScopes(
+                _ = try await DeviceAdministration(store: hub.store).setScopes(
                     read: Scope(text: "observations/ML-*"), write: nil, of: reader.replicaID.hex)
                 try await F.synchronizer(reader, hub.url, readerToken).run()
                 #expect(try reader.attachmentHoldings([manifest.sha256])[manifest.sha256] == .missing)

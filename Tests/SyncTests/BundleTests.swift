@@ -224,7 +224,7 @@ struct BundleTests {
         let (a, b) = (try await network.enrolled("a"), try await network.enrolled("b"))
         try Self.write(seized, "s1", "before")
         try await network.sync(seized)
-        _ = try DeviceAdministration(store: network.hubStore).revoke("seized")
+        _ = try await DeviceAdministration(store: network.hubStore).revoke("seized")
         try await network.sync(a)
         let injected = try Self.write(seized, "s2", "injected")
         var bundle = try Self.roundTrip(a)
@@ -519,7 +519,7 @@ extension IntegrityTests.Network {
     /// hub's certificate of its own key, which its bundles carry.
     func enrolled(_ name: String, grants: AccessGrants = .everything) async throws -> ReplicaStore {
         let store = try folder.create(name)
-        let code = try DeviceAdministration(store: hubStore).addDevice(name: name, grants: grants, lifetime: .seconds(600)).code
+        let code = try await DeviceAdministration(store: hubStore).addDevice(name: name, grants: grants, lifetime: .seconds(600)).code
         let answer = try await hub.enroll(try store.enrollmentRequest(code: code), logger: silentLogger)
         try store.pinHub(answer.hub, key: try #require(answer.hubKey))
         try store.saveOwnCertificate(try #require(answer.certificate))

@@ -23,7 +23,7 @@ struct CredentialTests {
     @Test func savedCredentialGoesOnlyToItsHub() async throws {
         try await HubFixture.withHub { hub in
             try await TemporaryReplica.withReplica { store in
-                let code = try hub.enrollmentCode(name: "field-laptop")
+                let code = try await hub.enrollmentCode(name: "field-laptop")
                 let answer = try await DeviceEnrollment.enroll(store, hub: hub.url, code: code)
                 let elsewhere = "http://127.0.0.1:9"
 
@@ -56,7 +56,7 @@ struct CredentialTests {
     @Test func exposedCredentialFileIsRefused() async throws {
         try await HubFixture.withHub { hub in
             try await TemporaryReplica.withReplica { store in
-                let code = try hub.enrollmentCode(name: "field-laptop")
+                let code = try await hub.enrollmentCode(name: "field-laptop")
                 _ = try await DeviceEnrollment.enroll(store, hub: hub.url, code: code)
                 let path = HubCredentials.credentialPath(forReplicaAt: store.path)
                 #expect(Self.mode(path) == 0o600)
@@ -76,7 +76,7 @@ struct CredentialTests {
         try await TLSTests.withTLSHub { hub, url, certificate in
             try await TemporaryReplica.withReplica { store in
                 let pin = try certificate.derPin()
-                let code = try hub.enrollmentCode(name: "pinned-laptop")
+                let code = try await hub.enrollmentCode(name: "pinned-laptop")
                 _ = try await DeviceEnrollment.enroll(store, hub: url, code: code, trust: HubTrust(pins: [pin]))
                 let path = HubCredentials.credentialPath(forReplicaAt: store.path)
                 #expect(Self.mode(path) == 0o600)
@@ -118,7 +118,7 @@ struct CredentialTests {
                 let path = HubCredentials.credentialPath(forReplicaAt: store.path)
                 // A world-readable file in the way is replaced by a private one.
                 #expect(FileManager.default.createFile(atPath: path, contents: Data("{}".utf8), attributes: [.posixPermissions: 0o644]))
-                _ = try await DeviceEnrollment.enroll(store, hub: hub.url, code: try hub.enrollmentCode(name: "laptop"))
+                _ = try await DeviceEnrollment.enroll(store, hub: hub.url, code: try await hub.enrollmentCode(name: "laptop"))
                 #expect(Self.mode(path) == 0o600)
                 for suffix in ["", "-wal", "-shm", ".key"] {
                     #expect(Self.mode(store.path + suffix) == 0o600, "\(store.path + suffix)")

@@ -71,7 +71,7 @@ struct ErasureTests {
                     let before = try Self.captorFinds([Self.shortText, Self.longText], in: reader)
                     #expect(before.count == 2 && before.values.allSatisfy { $0.contains("reader.sqlite") }, "the texts are in the file before the scope narrows: \(before)")
                 }
-                try ScopeTests.setScopes(hub, reader, read: "notes/SD-DN")
+                try await ScopeTests.setScopes(hub, reader, read: "notes/SD-DN")
                 let narrowed = try await ScopeTests.synchronizer(reader, hub, readerToken).run()
                 #expect(narrowed.documentsForgotten == 2)
                 #expect(try ScopeTests.ids(reader) == ["kept"])

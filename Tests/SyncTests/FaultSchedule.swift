@@ -124,7 +124,7 @@ final class FaultSchedule {
     func enroll(_ name: String) async throws {
         let store = try folder.create(name)
         let hubStore = try hub.store()
-        let code = try DeviceAdministration(store: hubStore).addDevice(name: name, grants: .everything, lifetime: .seconds(600)).code
+        let code = try await DeviceAdministration(store: hubStore).addDevice(name: name, grants: .everything, lifetime: .seconds(600)).code
         let answer = try await hub.current().enroll(try store.enrollmentRequest(code: code), logger: silentLogger)
         guard let hubKey = answer.hubKey, let credential = DeviceCredential(answer.credential) else {
             throw StoreError(.io, "enrollment answered no hub key or credential")
@@ -349,8 +349,10 @@ final class FaultSchedule {
         let write = Self.writeScopes[Int.random(in: 0..<Self.writeScopes.count, using: &random)]
         let device = devices[index]
         do {
-            _ = try DeviceAdministration(store: try hub.store()).setScopes(
-                read: Scope(text: read), write: Scope(text: write), of: device.enrollment)
+            guard
+                case .changed = try hub.store().setGrants(
+                    read: Scope(text: read), write: Scope(text: write), ofDevice: device.enrollment)
+            else { throw DeviceAdministrationError("no single active device is called \(device.enrollment)") }
             trace.append("\(step): \(device.enrollment) may read \(read), write \(write)")
         } catch let error as DeviceAdministrationError {
             unexpected.append("step \(step): setting \(device.enrollment)'s scopes failed: \(error)")
@@ -392,7 +394,7 @@ final class FaultSchedule {
     ///    origin's version of a document outside it.
     func checkScopes() throws -> [String] {
         let hubStore = try hub.store()
-        let grants = Dictionary(try DeviceAdministration(store: hubStore).list().map { ($0.name, $0.grants) }) { first, _ in first }
+        let grants = Dictionary(try hubStore.devices().map { ($0.name, $0.grants) }) { first, _ in first }
         var violations: [String] = []
         for device in devices {
             let store = try device.open()
@@ -443,7 +445,7 @@ final class FaultSchedule {
                 let writer = devices[item.device]
                 var incarnations = Set(try writer.open().earlierIncarnations().map(\.replicaID))
                 incarnations.insert(try writer.open().currentReplicaID())
-                for record in try DeviceAdministration(store: hubStore).list() where record.name == writer.enrollment {
+                for record in try hubStore.devices() where record.name == writer.enrollment {
                     incarnations.insert(record.replicaID)
                     incarnations.formUnion(record.incarnations)
                 }
@@ -490,7 +492,7 @@ final class FaultSchedule {
     func checkSuperseded() throws -> [String] {
         let stores = try namedStores()
         let hubStore = try hub.store()
-        let grants = Dictionary(try DeviceAdministration(store: hubStore).list().map { ($0.name, $0.grants) }) { first, _ in first }
+        let grants = Dictionary(try hubStore.devices().map { ($0.name, $0.grants) }) { first, _ in first }
         let scopes = Dictionary(uniqueKeysWithValues: devices.map { ($0.name, grants[$0.enrollment]?.read ?? .everything) })
         var violations: [String] = []
         for key in keys {

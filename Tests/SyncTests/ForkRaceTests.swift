@@ -163,7 +163,7 @@ struct ForkRaceTests {
                 try original.write(WriteIntent(key: Self.key("mine"), partition: Partition("A")!, body: Copies.body("original")))
                 _ = try await Copies.sync(original, transport, verify: true)
                 try copy.write(WriteIntent(key: Self.key("theirs"), partition: Partition("B")!, body: Copies.body("copy")))
-                _ = try DeviceAdministration(store: hub.store).setScopes(read: Scope(text: "notes/A"), write: nil, of: old.hex)
+                _ = try await DeviceAdministration(store: hub.store).setScopes(read: Scope(text: "notes/A"), write: nil, of: old.hex)
                 _ = try await Copies.sync(copy, transport, verify: true)
 
                 let new = try copy.currentReplicaID()

@@ -42,12 +42,12 @@ struct HubRefusalTests {
 
     /// The enrolled devices' replica ids, to see that a refused enrollment stored nothing.
     static func enrolled(_ hub: HubFixture) throws -> Set<ReplicaID> {
-        Set(try DeviceAdministration(store: hub.store).list().map(\.replicaID))
+        Set(try hub.store.devices().map(\.replicaID))
     }
 
     @Test func hostileEnrollmentBodiesAreRefusedAndStoreNothing() async throws {
         try await HTTP.withHub(configure: Self.unlimitedEnrollments) { hub, client in
-            let code = try hub.enrollmentCode(name: "target")
+            let code = try await hub.enrollmentCode(name: "target")
             let valid = try Self.enrollment(code: code)
             let key31 = Data(repeating: 1, count: 31).base64EncodedString()
             let key33 = Data(repeating: 1, count: 33).base64EncodedString()
@@ -85,7 +85,7 @@ struct HubRefusalTests {
     @Test func twoEnrollmentsRacingOnOneCodeEnrollOne() async throws {
         try await HTTP.withHub(configure: Self.unlimitedEnrollments) { hub, client in
             for round in 0..<5 {
-                let code = try hub.enrollmentCode(name: "racer-\(round)")
+                let code = try await hub.enrollmentCode(name: "racer-\(round)")
                 let bodies = try (0..<2).map { _ in try Self.json(try Self.enrollment(code: code)) }
                 // Each on its own connection: one connection's requests are served in turn.
                 let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in

@@ -29,7 +29,7 @@ struct IntegrityTests {
         /// A new replica enrolled at the hub under `name`.
         func device(_ name: String) async throws -> ReplicaStore {
             let store = try folder.create(name)
-            let code = try DeviceAdministration(store: hubStore).addDevice(name: name, grants: .everything, lifetime: .seconds(600)).code
+            let code = try await DeviceAdministration(store: hubStore).addDevice(name: name, grants: .everything, lifetime: .seconds(600)).code
             let answer = try await hub.enroll(try store.enrollmentRequest(code: code), logger: silentLogger)
             try store.pinHub(answer.hub, key: try #require(answer.hubKey))
             return store
@@ -38,7 +38,7 @@ struct IntegrityTests {
         /// A device enrolled with a bare key, as a captor holding a seized device's key would use it.
         func attacker(_ name: String) async throws -> (id: ReplicaID, key: DeviceKey) {
             let (id, key) = (ReplicaID.random(), DeviceKey())
-            let code = try DeviceAdministration(store: hubStore).addDevice(name: name, grants: .everything, lifetime: .seconds(600)).code
+            let code = try await DeviceAdministration(store: hubStore).addDevice(name: name, grants: .everything, lifetime: .seconds(600)).code
             _ = try await hub.enroll(try EnrollmentRequest(code: code, replica: id, key: key), logger: silentLogger)
             return (id, key)
         }
@@ -289,7 +289,7 @@ struct IntegrityTests {
         let (relay, reader) = (try await network.device("relay"), try await network.device("reader"))
         _ = try Self.write(seized, #"{"title":"before"}"#)
         try await network.sync(seized)
-        _ = try DeviceAdministration(store: network.hubStore).revoke("seized")
+        _ = try await DeviceAdministration(store: network.hubStore).revoke("seized")
         let injected = try seized.write(WriteIntent(key: Self.key, body: Data(#"{"title":"injected"}"#.utf8)))
         let answer = try await network.hub.handle(
             SyncRequest(replica: relay.replicaID, counter: 0, checkpoint: nil, push: [injected]))
@@ -316,11 +316,11 @@ struct IntegrityTests {
         let network = try Network()
         defer { network.folder.remove() }
         let administration = DeviceAdministration(store: network.hubStore)
-        let first = try administration.addDevice(name: "laptop", grants: .everything, lifetime: .seconds(600)).code
-        let second = try administration.addDevice(name: "laptop", grants: .everything, lifetime: .seconds(600)).code
+        let first = try await administration.addDevice(name: "laptop", grants: .everything, lifetime: .seconds(600)).code
+        let second = try await administration.addDevice(name: "laptop", grants: .everything, lifetime: .seconds(600)).code
         let device = try network.folder.create("laptop")
         _ = try await network.hub.enroll(try device.enrollmentRequest(code: first), logger: silentLogger)
-        _ = try administration.revoke("laptop")
+        _ = try await administration.revoke("laptop")
         let captor = try network.folder.create("captor")
         await #expect(throws: SyncHubError.self) {
             _ = try await network.hub.enroll(try captor.enrollmentRequest(code: second), logger: silentLogger)

@@ -36,7 +36,7 @@ struct PendingPushTests {
                 configuration: .init(pushVersions: 2, retry: .never), logger: silentLogger
             ).run()
             #expect(link.reported.withLock { $0 } == [3, 1, 0])
-            #expect(try DeviceAdministration(store: try hub.store()).list().first?.lastPending == 0)
+            #expect(try await DeviceAdministration(store: try hub.store()).list().first?.lastPending == 0)
         }
     }
 
@@ -52,7 +52,7 @@ struct PendingPushTests {
                 var request = SyncRequest(replica: device.store.replicaID, counter: 0, checkpoint: nil, push: [])
                 request.pending = sent
                 _ = try await FaultLink(hub: hub, credential: device.credential).exchange(request)
-                #expect(try DeviceAdministration(store: try hub.store()).list().first?.lastPending == kept, "sent \(String(describing: sent))")
+                #expect(try await DeviceAdministration(store: try hub.store()).list().first?.lastPending == kept, "sent \(String(describing: sent))")
             }
         }
     }

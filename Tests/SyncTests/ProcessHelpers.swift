@@ -9,15 +9,17 @@ import TestSupport
 import Glibc
 #endif
 
-/// The hub database behind each hub URL these tests started, so that `sync` can enroll a
-/// replica that holds no credential yet (`syncd devices add` + `fieldcli enroll`).
-let knownHubDatabases = Mutex<[String: String]>([:])
+/// Where the hub behind each hub URL these tests started keeps its data, as `syncd` flags (`--db
+/// PATH`, or `--postgres URL --postgres-schema NAME`), so that `sync` can enroll a replica that
+/// holds no credential yet (`syncd devices add` + `fieldcli enroll`).
+let knownHubBackends = Mutex<[String: [String]]>([:])
 
 /// A `syncd serve` process and where it listens.
 struct RunningHub {
     let process: ChildProcess
     let port: Int
-    let database: String
+    /// The `syncd` flags naming the hub's data: `--db PATH`, or `--postgres URL …`.
+    let backend: [String]
 
     var url: String { "http://127.0.0.1:\(port)" }
 }
@@ -35,9 +37,13 @@ extension ProcessFixture {
     /// Starts `syncd serve` on `database` and waits for its "listening" line; `port` 0 lets the
     /// kernel choose.
     func startHub(database: String, port: Int = 0) async throws -> RunningHub {
-        let child = try start(
-            "syncd",
-            ["serve", "--db", database, "--listen", "127.0.0.1:\(port)"])
+        try await startHub(backend: ["--db", database], port: port)
+    }
+
+    /// Starts `syncd serve` with its data where the `syncd` flags `backend` say and waits for its
+    /// "listening" line; `port` 0 lets the kernel choose.
+    func startHub(backend: [String], port: Int = 0) async throws -> RunningHub {
+        let child = try start("syncd", ["serve"] + backend + ["--listen", "127.0.0.1:\(port)"])
         let prefix = "syncd: listening on http://127.0.0.1:"
         let line = try await child.waitForLine(timeout: .seconds(60)) { $0.hasPrefix(prefix) }
         guard let chosen = Int(line.dropFirst(prefix.count).prefix { $0.isNumber }), chosen > 0 else {
@@ -46,20 +52,24 @@ extension ProcessFixture {
         if port != 0, chosen != port {
             throw ProcessFixtureError("The hub listens on \(chosen), not on the requested \(port).")
         }
-        let hub = RunningHub(process: child, port: chosen, database: database)
-        knownHubDatabases.withLock { $0[hub.url] = database }
+        let hub = RunningHub(process: child, port: chosen, backend: backend)
+        knownHubBackends.withLock { $0[hub.url] = backend }
         return hub
     }
 
     /// Enrolls the replica at `database` with `hub` as an operator and a device would:
-    /// `syncd devices add NAME --all --json` on the hub's file, then `fieldcli enroll --code`.
+    /// `syncd devices add NAME --all --json` on the hub's data, then `fieldcli enroll --code`.
     func enroll(_ database: String, at hub: RunningHub) async throws {
-        try await enroll(database, hubURL: hub.url, hubDatabase: hub.database)
+        try await enroll(database, hubURL: hub.url, hubBackend: hub.backend)
     }
 
     func enroll(_ database: String, hubURL: String, hubDatabase: String) async throws {
+        try await enroll(database, hubURL: hubURL, hubBackend: ["--db", hubDatabase])
+    }
+
+    func enroll(_ database: String, hubURL: String, hubBackend: [String]) async throws {
         let name = "device-\(UUID().uuidString.prefix(8))"
-        let added = try await run("syncd", ["devices", "add", name, "--all", "--db", hubDatabase, "--json"])
+        let added = try await run("syncd", ["devices", "add", name, "--all", "--json"] + hubBackend)
         struct Added: Decodable { var code: String }
         guard added.exitStatus == 0, let code = try? JSONDecoder().decode(Added.self, from: Data(added.output.utf8)).code else {
             throw ProcessFixtureError("syncd devices add failed: \(added)")
@@ -115,8 +125,8 @@ extension ProcessFixture {
     func sync(_ database: String, hub: String, timeout: Duration = .seconds(300)) async throws -> CLIResult {
         var arguments = syncArguments(database, hub: hub)
         if !isEnrolled(database) {
-            if let hubDatabase = knownHubDatabases.withLock({ $0[hub] }) {
-                try await enroll(database, hubURL: hub, hubDatabase: hubDatabase)
+            if let backend = knownHubBackends.withLock({ $0[hub] }) {
+                try await enroll(database, hubURL: hub, hubBackend: backend)
             } else {
                 arguments += ["--token", "never-enrolled"]
             }

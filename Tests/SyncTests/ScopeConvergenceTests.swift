@@ -48,7 +48,7 @@ struct ScopeConvergenceTests {
             let devices = try folder.create(count: 3)
             var links: [DeviceLink] = []
             for device in devices {
-                let code = try administration.addDevice(name: "device-\(device.replicaID.short)", lifetime: .seconds(600)).code
+                let code = try await administration.addDevice(name: "device-\(device.replicaID.short)", lifetime: .seconds(600)).code
                 let credential = try await hub.enroll(try device.enrollmentRequest(code: code), logger: silentLogger).credential
                 links.append(DeviceLink(hub: hub, credential: try #require(DeviceCredential(credential))))
             }
@@ -75,7 +75,7 @@ struct ScopeConvergenceTests {
                 } else {
                     let read = Self.readScopes[Int.random(in: 0..<Self.readScopes.count, using: &random)]
                     let write = Self.writeScopes[Int.random(in: 0..<Self.writeScopes.count, using: &random)]
-                    _ = try administration.setScopes(
+                    _ = try await administration.setScopes(
                         read: Scope(text: read), write: Scope(text: write), of: devices[index].replicaID.hex)
                 }
             }
@@ -91,7 +91,7 @@ struct ScopeConvergenceTests {
             }
             #expect(quiet, "seed \(seed): the devices did not become quiet")
 
-            let grants = Dictionary(uniqueKeysWithValues: try administration.list().map { ($0.replicaID, $0.grants) })
+            let grants = Dictionary(uniqueKeysWithValues: try await administration.list().map { ($0.replicaID, $0.grants) })
             for device in devices {
                 let scope = try #require(grants[device.replicaID]).read
                 #expect(try device.peerState("hub").grants?.read == scope, "seed \(seed): the device's grants are not the hub's")

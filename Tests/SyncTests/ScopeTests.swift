@@ -53,8 +53,8 @@ struct ScopeTests {
         }
     }
 
-    static func setScopes(_ hub: HubFixture, _ device: ReplicaStore, read: String? = nil, write: String? = nil) throws {
-        _ = try DeviceAdministration(store: hub.store).setScopes(
+    static func setScopes(_ hub: HubFixture, _ device: ReplicaStore, read: String? = nil, write: String? = nil) async throws {
+        _ = try await DeviceAdministration(store: hub.store).setScopes(
             read: read.flatMap { Scope(text: $0) }, write: write.flatMap { Scope(text: $0) }, of: device.replicaID.hex)
     }
 
@@ -106,7 +106,7 @@ struct ScopeTests {
             try Self.write(writer, "d4", in: "SD-DN")
             try Self.write(writer, "d5", in: "ML-2")
             try await Self.synchronizer(writer, hub, writerToken).run()
-            try Self.setScopes(hub, reader, read: "notes/SD-*,notes/ML-*")
+            try await Self.setScopes(hub, reader, read: "notes/SD-*,notes/ML-*")
 
             let widened = try await Self.synchronizer(reader, hub, readerToken).run()
             // d3's two versions, d4 and d5: d1 is not sent again.
@@ -128,7 +128,7 @@ struct ScopeTests {
             try await Self.synchronizer(writer, hub, writerToken).run()
             #expect(try await Self.synchronizer(reader, hub, readerToken).run().versionsPulled == 3)
 
-            try Self.setScopes(hub, reader, read: "notes/SD-DN")
+            try await Self.setScopes(hub, reader, read: "notes/SD-DN")
             let narrowed = try await Self.synchronizer(reader, hub, readerToken).run()
             #expect(narrowed.documentsForgotten == 2)
             #expect(try Self.ids(reader) == ["d1"])
@@ -141,7 +141,7 @@ struct ScopeTests {
             #expect(later.versionsPulled == 1)
             #expect(try Self.ids(reader) == ["d1", "d5"])
 
-            try Self.setScopes(hub, reader, read: "*")
+            try await Self.setScopes(hub, reader, read: "*")
             let widened = try await Self.synchronizer(reader, hub, readerToken).run()
             #expect(widened.versionsPulled == 3)
             #expect(try Self.ids(reader) == ["d1", "d2", "d3", "d5", "d6"])
@@ -202,7 +202,7 @@ struct ScopeTests {
             try await Self.synchronizer(writer, hub, writerToken).run()
             try await Self.synchronizer(reader, hub, readerToken).run()
 
-            try Self.setScopes(hub, reader, read: "notes/SD-DN,notes/ML-*")
+            try await Self.setScopes(hub, reader, read: "notes/SD-DN,notes/ML-*")
             let slow = Synchronizer(
                 store: reader, transport: HTTPSyncTransport(configuration: .init(hub: hub.url, token: readerToken)),
                 peer: HubCredentials.peerName(for: hub.url),
@@ -210,7 +210,7 @@ struct ScopeTests {
                 logger: silentLogger)
             try await slow.run()
             #expect(try Self.ids(reader).count < 5)
-            try Self.setScopes(hub, reader, read: "*")
+            try await Self.setScopes(hub, reader, read: "*")
             try await Self.synchronizer(reader, hub, readerToken).run()
             #expect(try Self.ids(reader) == ["d1", "a", "b", "c", "k"])
         }

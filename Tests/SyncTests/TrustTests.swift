@@ -26,7 +26,7 @@ struct TrustTests {
     @discardableResult
     static func enroll(_ replica: ReplicaStore, at hub: HubExchange) async throws -> String {
         let store = try #require((hub.storage as? SQLiteHubStorage)?.store)
-        let code = try DeviceAdministration(store: store).addDevice(name: "device-\(replica.replicaID.short)", lifetime: .seconds(600)).code
+        let code = try await DeviceAdministration(store: store).addDevice(name: "device-\(replica.replicaID.short)", lifetime: .seconds(600)).code
         return try await hub.enroll(
             try replica.enrollmentRequest(code: code), logger: silentLogger
         ).credential
@@ -78,7 +78,7 @@ struct TrustTests {
         try await HubFixture.withHub { hub in
             try await TemporaryReplica.withReplica { store in
                 try Self.write(store, "first")
-                let code = try hub.enrollmentCode(name: "amina-laptop")
+                let code = try await hub.enrollmentCode(name: "amina-laptop")
                 let answer = try await DeviceEnrollment.enroll(store, hub: hub.url, code: code.lowercased())
                 #expect(answer.name == "amina-laptop")
                 #expect(answer.hub == hub.exchange.hubID)
@@ -120,7 +120,7 @@ struct TrustTests {
             #expect(try Self.problemType(lapsed) == "enrollment-expired")
 
             // Used: the second device presenting a code is refused.
-            let code = try hub.enrollmentCode(name: "once")
+            let code = try await hub.enrollmentCode(name: "once")
             let first = try await Self.post(client, "/v1/enroll", try EnrollmentRequest(code: code, replica: .random(), key: key))
             #expect(first.status == .ok)
             let second = try await Self.post(client, "/v1/enroll", try EnrollmentRequest(code: code, replica: .random(), key: key))
@@ -221,7 +221,7 @@ struct TrustTests {
                     peer: HubCredentials.peerName(for: hub.url), configuration: .init(retry: .never), logger: silentLogger)
                 #expect(try await sync.run().versionsPushed == 1)
 
-                let revoked = try DeviceAdministration(store: hub.store).revoke(store.replicaID.hex)
+                let revoked = try await DeviceAdministration(store: hub.store).revoke(store.replicaID.hex)
                 #expect(revoked.status == .revoked)
                 try Self.write(store, "after-revocation")
                 let before = try store.status()
@@ -243,7 +243,7 @@ struct TrustTests {
         try await HubFixture.withHub { hub in
             try await TemporaryReplica.withReplica { store in
                 let token = try await hub.enroll(store)
-                _ = try DeviceAdministration(store: hub.store).revoke(store.replicaID.hex)
+                _ = try await DeviceAdministration(store: hub.store).revoke(store.replicaID.hex)
                 try Self.write(store, "kept")
                 let daemon = SyncDaemon(
                     synchronizer: Synchronizer(

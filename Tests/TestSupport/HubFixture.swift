@@ -164,8 +164,8 @@ public final class HubFixture: Sendable {
     }
 
     /// Gives out an enrollment code for `name`, as `syncd devices add` does.
-    public func enrollmentCode(name: String, lifetime: Duration = .seconds(3_600)) throws -> String {
-        try DeviceAdministration(store: store).addDevice(name: name, lifetime: lifetime).code
+    public func enrollmentCode(name: String, lifetime: Duration = .seconds(3_600)) async throws -> String {
+        try await DeviceAdministration(store: store).addDevice(name: name, lifetime: lifetime).code
     }
 
     /// Gives out a code for `name` with `grants`, enrolls with the request `signed` makes of it,
@@ -174,7 +174,7 @@ public final class HubFixture: Sendable {
         name: String, grants: AccessGrants = .everything, store: ReplicaStore, exchange: HubExchange,
         signed: (_ code: String) throws -> EnrollmentRequest
     ) async throws -> String {
-        let code = try DeviceAdministration(store: store).addDevice(name: name, grants: grants, lifetime: .seconds(3_600)).code
+        let code = try await DeviceAdministration(store: store).addDevice(name: name, grants: grants, lifetime: .seconds(3_600)).code
         return try await exchange.enroll(try signed(code), logger: silentLogger).credential
     }
 

@@ -5,12 +5,21 @@ import Foundation
 public import SyncEngine
 
 /// What an operator does to the hub's devices on the hub machine (`syncd devices`), on the hub's
-/// database directly: give out enrollment codes, list devices, revoke them.
+/// database directly, whichever backend holds it: give out enrollment codes, list devices, revoke
+/// them. It words the storage's outcomes for people.
 public struct DeviceAdministration: Sendable {
-    /// The hub's replica.
-    public let store: ReplicaStore
+    /// The registry's storage (``SQLiteDeviceAdministration``, or another backend's).
+    public let storage: any DeviceAdministrationStorage
+    /// Who the audit entries name.
+    let actor: String
 
-    public init(store: ReplicaStore) { self.store = store }
+    public init(storage: any DeviceAdministrationStorage, actor: String = ReplicaStore.operatorActor) {
+        self.storage = storage
+        self.actor = actor
+    }
+
+    /// The administration of the hub's SQLite replica `store`.
+    public init(store: ReplicaStore) { self.init(storage: SQLiteDeviceAdministration(store: store)) }
 
     /// Opens the hub's database (creating the hub replica when there is none yet).
     public static func open(databasePath: String, logger: Logger) throws -> DeviceAdministration {
@@ -21,7 +30,7 @@ public struct DeviceAdministration: Sendable {
     /// `lifetime`; the hub keeps only its hash, so it is shown once.
     public func addDevice(
         name: String, grants: AccessGrants = .everything, lifetime: Duration
-    ) throws -> (code: String, expiresAt: UInt64) {
+    ) async throws -> (code: String, expiresAt: UInt64) {
         guard Self.isValidName(name) else {
             throw DeviceAdministrationError(
                 "A device name is 1 to 64 characters without control characters, such as 'amina-laptop'.")
@@ -30,8 +39,11 @@ public struct DeviceAdministration: Sendable {
         guard let hash = EnrollmentCode.hash(code) else {
             throw DeviceAdministrationError("The enrollment code could not be made; try again.")
         }
-        let expiresAt = store.now() + UInt64(max(1, lifetime.components.seconds)) * 1000
-        guard try store.addEnrollmentCode(hash: hash, deviceName: name, grants: grants, expiresAt: expiresAt) else {
+        let expiresAt = try await storage.now() + UInt64(max(1, lifetime.components.seconds)) * 1000
+        guard
+            try await storage.addEnrollmentCode(
+                hash: hash, deviceName: name, grants: grants, expiresAt: expiresAt, actor: actor)
+        else {
             throw DeviceAdministrationError(
                 "An active device is already called '\(name)'; choose another name, or revoke that device first.")
         }
@@ -39,16 +51,16 @@ public struct DeviceAdministration: Sendable {
     }
 
     /// Every device, active and revoked.
-    public func list() throws -> [DeviceRecord] { try store.devices() }
+    public func list() async throws -> [DeviceRecord] { try await storage.devices() }
 
     /// The codes that can still enroll a device (not used, not expired), oldest first; never
     /// the codes themselves, which the hub does not keep.
-    public func unusedCodes() throws -> [EnrollmentCodeRecord] { try store.unusedEnrollmentCodes() }
+    public func unusedCodes() async throws -> [EnrollmentCodeRecord] { try await storage.unusedEnrollmentCodes() }
 
     /// Cancels the unused codes given out for the device name `nameOrPrefix`, or the one code
     /// whose hash starts with those digits (as `codes list` shows them); each is audited.
-    public func cancelCodes(_ nameOrPrefix: String) throws -> [EnrollmentCodeRecord] {
-        switch try store.cancelEnrollmentCodes(nameOrPrefix) {
+    public func cancelCodes(_ nameOrPrefix: String) async throws -> [EnrollmentCodeRecord] {
+        switch try await storage.cancelEnrollmentCodes(nameOrPrefix) {
         case .cancelled(let codes):
             return codes
         case .notFound:
@@ -62,8 +74,8 @@ public struct DeviceAdministration: Sendable {
 
     /// Revokes the active device with this replica id or name: its credential stops working at
     /// once; the versions it wrote stay, and stay verifiable.
-    public func revoke(_ nameOrID: String) throws -> DeviceRecord {
-        switch try store.revokeDevice(nameOrID) {
+    public func revoke(_ nameOrID: String) async throws -> DeviceRecord {
+        switch try await storage.revokeDevice(nameOrID, actor: actor) {
         case .revoked(let device):
             return device
         case .notFound:
@@ -79,8 +91,8 @@ public struct DeviceAdministration: Sendable {
     /// device's next sync answers under them.
     public func setScopes(
         read: Scope?, write: Scope?, of nameOrID: String
-    ) throws -> (device: DeviceRecord, previous: AccessGrants) {
-        switch try store.setGrants(read: read, write: write, ofDevice: nameOrID) {
+    ) async throws -> (device: DeviceRecord, previous: AccessGrants) {
+        switch try await storage.setGrants(read: read, write: write, ofDevice: nameOrID, actor: actor) {
         case .changed(let device, let previous):
             return (device, previous)
         case .notFound:

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HubStore
 import Foundation
 import Logging
 import ReplicaStore
@@ -13,17 +14,19 @@ extension Syncd {
             abstract: "Enroll, list and revoke the devices that may sync with this hub.",
             subcommands: [Add.self, List.self, Scopes.self, Revoke.self, Codes.self])
 
-        /// The hub database flag every devices subcommand takes.
+        /// The hub database flag of the commands that work on the hub's SQLite file only (operators,
+        /// audit, informant key, bundles); `devices` takes ``HubBackendOptions``.
         struct HubDatabase: ParsableArguments {
             @Option(name: .long, help: "The hub's replica file (default: $VIGIL_HUB_DB, else hub.sqlite).")
             var db: String?
 
-            func open() throws -> DeviceAdministration {
+            /// The hub's SQLite replica, created when missing.
+            func openStore() throws -> ReplicaStore {
                 var configuration = HubConfiguration.fromEnvironment()
                 if let db { configuration.databasePath = db }
                 let logger = Logger(label: "syncd.devices") { _ in SwiftLogNoOpLogHandler() }
                 do {
-                    return try DeviceAdministration.open(databasePath: configuration.databasePath, logger: logger)
+                    return try SQLiteHubStorage.openOrCreate(path: configuration.databasePath, logger: logger).store
                 } catch let error as StoreError {
                     Devices.fail(error.message)
                 }
@@ -67,20 +70,16 @@ extension Syncd {
             }
         }
 
-        static func fail(_ message: String) -> Never {
+        static func fail(_ message: String, exitCode: ExitCode = ExitCode(1)) -> Never {
             FileHandle.standardError.write(Data("syncd: \(message)\n".utf8))
-            Foundation.exit(1)
+            Foundation.exit(exitCode.rawValue)
         }
 
         static func run<T>(_ body: () throws -> T) -> T {
             do {
                 return try body()
-            } catch let error as DeviceAdministrationError {
-                fail(error.message)
-            } catch let error as StoreError {
-                fail(error.message)
             } catch {
-                fail("the command failed: \(error)")
+                fail(HubBackendOptions.explain(error))
             }
         }
 
@@ -109,7 +108,7 @@ extension Syncd.Devices {
                   syncd devices add hub-mirror --all
                 """)
 
-        @OptionGroup var hub: HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @OptionGroup var scopes: ScopeFlags
 
@@ -139,16 +138,16 @@ extension Syncd.Devices {
         }
 
         func run() async throws {
-            let administration = try hub.open()
             let lifetime = DeviceAdministration.parseLifetime(expires) ?? .seconds(86_400)
             let grants = all
                 ? AccessGrants.everything
                 : AccessGrants(
                     read: try scopes.readScope ?? Self.ask("read"), write: try scopes.writeScope ?? Self.ask("write"))
-            let (code, expiresAt) = Syncd.Devices.run {
-                try administration.addDevice(name: name, grants: grants, lifetime: lifetime)
+            let (code, expiresAt) = await hub.withAdministration { administration in
+                let given = try await administration.addDevice(name: name, grants: grants, lifetime: lifetime)
+                if let media = scopes.mediaPolicy { try await administration.setMediaPolicy(media, forCode: given.code) }
+                return given
             }
-            if let media = scopes.mediaPolicy { Syncd.Devices.run { try administration.setMediaPolicy(media, forCode: code) } }
             if json {
                 let object: [String: Any] = [
                     "name": name, "code": code, "expiresAt": Syncd.Devices.time(expiresAt),
@@ -184,16 +183,21 @@ extension Syncd.Devices {
         static let configuration = CommandConfiguration(
             abstract: "List enrolled devices: status, last seen, lag (versions behind at the last pull) and clock skew.")
 
-        @OptionGroup var hub: HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Flag(help: "Print one JSON document on stdout.")
         var json = false
 
         func run() async throws {
-            let administration = try hub.open()
-            let devices = Syncd.Devices.run { try administration.list() }
+            let devices = await hub.withAdministration { administration in
+                var listed: [(device: DeviceRecord, media: MediaPolicy)] = []
+                for device in try await administration.list() {
+                    listed.append((device, try await administration.mediaPolicy(of: device)))
+                }
+                return listed
+            }
             if json {
-                let objects: [[String: Any]] = devices.map { device in
+                let objects: [[String: Any]] = devices.map { device, media in
                     [
                         "name": device.name, "replica": device.replicaID.hex, "status": device.status.rawValue,
                         "enrolledAt": Syncd.Devices.time(device.enrolledAt),
@@ -204,7 +208,7 @@ extension Syncd.Devices {
                         "incarnations": device.incarnations.map(\.hex),
                         "read": device.grants.read.patterns.map(\.description),
                         "write": device.grants.write.patterns.map(\.description),
-                        "media": Syncd.Devices.run { try administration.mediaPolicy(of: device).rawValue },
+                        "media": media.rawValue,
                     ]
                 }
                 let data = try JSONSerialization.data(withJSONObject: ["devices": objects], options: [.sortedKeys])
@@ -215,14 +219,14 @@ extension Syncd.Devices {
                 print("No devices are enrolled; give one a code with `syncd devices add NAME`.")
                 return
             }
-            for device in devices {
+            for (device, media) in devices {
                 let lag = device.lastLag.map { "\($0) behind" } ?? "-"
                 let pending = device.lastPending.map { "\($0) to push" } ?? "- to push"
                 let skew = device.lastSkewMilliseconds.map { String(format: "skew %+.1f s", Double($0) / 1000) } ?? "skew -"
                 let forks = device.incarnations.isEmpty
                     ? "" : "  forked: also \(device.incarnations.map(\.hex).joined(separator: ", "))"
                 print(
-                    "\(device.name)  \(device.replicaID.hex)  \(device.status.rawValue)  last seen \(Syncd.Devices.time(device.lastSeenAt))  \(lag)  \(pending)  \(skew)  \(device.grants); media \(Syncd.Devices.run { try administration.mediaPolicy(of: device).rawValue })\(forks)")
+                    "\(device.name)  \(device.replicaID.hex)  \(device.status.rawValue)  last seen \(Syncd.Devices.time(device.lastSeenAt))  \(lag)  \(pending)  \(skew)  \(device.grants); media \(media.rawValue)\(forks)")
             }
         }
     }
@@ -241,7 +245,7 @@ extension Syncd.Devices {
                   syncd devices scopes amina-laptop --read 'observations/SD-*' --write 'observations/SD-DN,observations/SD-KH'
                 """)
 
-        @OptionGroup var hub: HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Argument(help: "The device's name or replica id.")
         var device: String
@@ -255,17 +259,17 @@ extension Syncd.Devices {
         }
 
         func run() async throws {
-            let administration = try hub.open()
-            if let media = scopes.mediaPolicy {
-                let named = Syncd.Devices.run { try administration.setMediaPolicy(media, of: device) }
-                print("\(named.name) (\(named.replicaID.hex)) now receives \(media.rawValue) attachments at each sync.")
-                if scopes.read.isEmpty && scopes.write.isEmpty { return }
+            await hub.withAdministration { administration in
+                if let media = scopes.mediaPolicy {
+                    let named = try await administration.setMediaPolicy(media, of: device)
+                    print("\(named.name) (\(named.replicaID.hex)) now receives \(media.rawValue) attachments at each sync.")
+                    if scopes.read.isEmpty && scopes.write.isEmpty { return }
+                }
+                let (changed, previous) = try await administration.setScopes(
+                    read: scopes.readScope, write: scopes.writeScope, of: device)
+                print(
+                    "\(changed.name) (\(changed.replicaID.hex)) may now \(changed.grants) (was: \(previous)); it takes effect at its next sync.")
             }
-            let (changed, previous) = Syncd.Devices.run {
-                try administration.setScopes(read: scopes.readScope, write: scopes.writeScope, of: device)
-            }
-            print(
-                "\(changed.name) (\(changed.replicaID.hex)) may now \(changed.grants) (was: \(previous)); it takes effect at its next sync.")
         }
     }
 
@@ -274,14 +278,13 @@ extension Syncd.Devices {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a device: its credential stops working at once; what it wrote stays.")
 
-        @OptionGroup var hub: HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Argument(help: "The device's name or replica id.")
         var device: String
 
         func run() async throws {
-            let administration = try hub.open()
-            let revoked = Syncd.Devices.run { try administration.revoke(device) }
+            let revoked = await hub.withAdministration { try await $0.revoke(device) }
             print("Revoked \(revoked.name) (\(revoked.replicaID.hex)); it can no longer sync with this hub.")
         }
     }
@@ -305,14 +308,13 @@ extension Syncd.Devices {
                 named by the first 12 hexadecimal digits of that hash, which `codes cancel` takes.
                 """)
 
-        @OptionGroup var hub: HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Flag(help: "Print one JSON document on stdout.")
         var json = false
 
         func run() async throws {
-            let administration = try hub.open()
-            let codes = Syncd.Devices.run { try administration.unusedCodes() }
+            let codes = await hub.withAdministration { try await $0.unusedCodes() }
             if json {
                 let objects: [[String: Any]] = codes.map { code in
                     [
@@ -342,14 +344,13 @@ extension Syncd.Devices {
             commandName: "cancel",
             abstract: "Cancel the unused codes of a device name, or one code by the hash digits `codes list` shows.")
 
-        @OptionGroup var hub: HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Argument(help: "A device name, or 6 or more leading hexadecimal digits of a code's hash.")
         var code: String
 
         func run() async throws {
-            let administration = try hub.open()
-            let cancelled = Syncd.Devices.run { try administration.cancelCodes(code) }
+            let cancelled = await hub.withAdministration { try await $0.cancelCodes(code) }
             for code in cancelled {
                 print("Cancelled the code \(code.hashPrefix) for \(code.deviceName); it can no longer enroll a device.")
             }

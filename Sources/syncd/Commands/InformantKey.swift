@@ -58,7 +58,7 @@ extension Syncd.InformantKey {
         var out: String?
 
         func run() async throws {
-            let store = try hub.open().store
+            let store = try hub.openStore()
             let key = InformantPrivateKey()
             if out == nil {
                 let eligible = Syncd.Devices.run { try store.eligibleOperatorKeyCount() }
@@ -103,7 +103,7 @@ extension Syncd.InformantKey {
         var keyFile: String
 
         func run() async throws {
-            let store = try hub.open().store
+            let store = try hub.openStore()
             let key = Syncd.InformantKey.readKeyFile(keyFile)
             do {
                 try store.grantInformantKey(key, to: name, by: ReplicaStore.operatorActor)
@@ -152,7 +152,7 @@ extension Syncd {
                     throw ValidationError("Give a collection name and a document id, such as observations 0190c6a4-….")
                 }
                 let key = Syncd.InformantKey.readKeyFile(keyFile)
-                let store = try hub.open().store
+                let store = try hub.openStore()
                 let documentKey = DocumentKey(collection: collectionName, id: documentID)
                 guard let document = Syncd.Devices.run({ try store.document(documentKey) }) else {
                     Syncd.Devices.fail("The hub holds no \(collection) record \(id).")

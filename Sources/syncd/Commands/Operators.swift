@@ -14,7 +14,7 @@ extension Syncd {
             subcommands: [Add.self, List.self, Remove.self, SecondFactor.self])
 
         static func open(_ hub: Devices.HubDatabase) throws -> OperatorAdministration {
-            OperatorAdministration(store: try hub.open().store)
+            OperatorAdministration(store: try hub.openStore())
         }
 
         static func run<T>(_ body: () throws -> T) -> T {

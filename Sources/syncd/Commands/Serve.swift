@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HubConsole
+import HubStorePostgres
 import Logging
 import ServiceLifecycle
 import SyncHub
@@ -16,8 +17,7 @@ extension Syncd {
 
                 """ + LimitOptions.helpText)
 
-        @Option(name: .long, help: "The hub's replica file, created if missing (default: $VIGIL_HUB_DB, else hub.sqlite).")
-        var db: String?
+        @OptionGroup var backend: HubBackendOptions
 
         @Option(name: .long, help: "The address to listen on, HOST:PORT; port 0 picks a free one (default: 127.0.0.1:8080).")
         var listen: String?
@@ -72,39 +72,58 @@ extension Syncd {
             logging.bootstrap()
             let logger = Logger(label: "syncd.serve")
             var configuration = HubConfiguration.fromEnvironment()
-            if let db { configuration.databasePath = db }
             if let listen, let address = HubConfiguration.parseListenAddress(listen) {
                 configuration.host = address.host
                 configuration.port = address.port
             }
             if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificatePath: tlsCert, privateKeyPath: tlsKey) }
             try limits.apply(to: &configuration.limits)
+            do {
+                switch backend.location(configuration) {
+                case .sqlite(let path):
+                    configuration.databasePath = path
+                    try await serve(try HubExchange.sqlite(path: path, configuration: configuration, logger: logger), logger)
+                case .postgres(let address, let schema):
+                    try await PostgresHub.withHub(
+                        address: address, schema: schema, deviceEntriesPerHour: configuration.limits.deviceEntriesPerHour,
+                        logger: logger
+                    ) { hub in
+                        try await serve(HubExchange(backend: try hub.backend(), configuration: configuration, logger: logger), logger)
+                    }
+                }
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                FileHandle.standardError.write(Data("syncd: \(HubBackendOptions.explain(error))\n".utf8))
+                throw HubBackendOptions.exitCode(of: error)
+            }
+        }
 
+        /// Serves `exchange` (and its metrics, when asked) until SIGTERM or SIGINT.
+        private func serve(_ exchange: HubExchange, _ logger: Logger) async throws {
+            let configuration = exchange.configuration
             let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
             let scheme = configuration.tls == nil ? "http" : "https"
-            var services: [any Service] = []
-            do {
-                var consoleConfiguration = ConsoleConfiguration(secureCookies: configuration.tls != nil)
-                if let idle = DeviceAdministration.parseLifetime(consoleIdleTimeout) { consoleConfiguration.sessionIdleTimeout = idle }
-                let console = HubConsole.mounting(consoleConfiguration, logger: Logger(label: "syncd.console"))
-                let exchange = try HubExchange.sqlite(path: configuration.databasePath, configuration: configuration, logger: logger)
+            var consoleConfiguration = ConsoleConfiguration(secureCookies: configuration.tls != nil)
+            if let idle = DeviceAdministration.parseLifetime(consoleIdleTimeout) { consoleConfiguration.sessionIdleTimeout = idle }
+            let console = HubConsole.mounting(consoleConfiguration, logger: Logger(label: "syncd.console"))
+            if exchange.backend.replica == nil {
+                logger.notice("the operator's console is not served: it needs the hub's SQLite replica (Docs/HubPostgres.md)")
+            }
+            var services: [any Service] = [
+                try buildApplication(
+                    exchange: exchange, logger: logger,
+                    onServerRunning: { port in
+                        FileHandle.standardError.write(Data("syncd: listening on \(scheme)://\(host):\(port)\n".utf8))
+                    }, mount: exchange.backend.replica == nil ? { _, _ in } : console)
+            ]
+            if let metrics = metricsAddress {
                 services.append(
-                    try buildApplication(
-                        exchange: exchange, logger: logger,
+                    buildMetricsApplication(
+                        exchange: exchange, host: metrics.host, port: metrics.port, logger: logger,
                         onServerRunning: { port in
-                            FileHandle.standardError.write(Data("syncd: listening on \(scheme)://\(host):\(port)\n".utf8))
-                        }, mount: console))
-                if let metrics = metricsAddress {
-                    services.append(
-                        buildMetricsApplication(
-                            exchange: exchange, host: metrics.host, port: metrics.port, logger: logger,
-                            onServerRunning: { port in
-                                FileHandle.standardError.write(Data("syncd: metrics on http://\(metrics.host):\(port)/metrics\n".utf8))
-                            }))
-                }
-            } catch {
-                FileHandle.standardError.write(Data("syncd: \(error)\n".utf8))
-                throw ExitCode(1)
+                            FileHandle.standardError.write(Data("syncd: metrics on http://\(metrics.host):\(port)/metrics\n".utf8))
+                        }))
             }
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(

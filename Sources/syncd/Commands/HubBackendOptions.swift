@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import HubStorePostgres
+import Logging
+import ReplicaStore
+import SyncHub
+
+/// Where the hub keeps its data, for the commands that run on either backend (`serve`, `devices`):
+/// its SQLite file (the default) or a PostgreSQL database that several `syncd serve` processes share.
+struct HubBackendOptions: ParsableArguments {
+    @Option(name: .long, help: "The hub's replica file, created if missing (default: $VIGIL_HUB_DB, else hub.sqlite).")
+    var db: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Keep the hub in PostgreSQL instead of a file: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (default: $VIGIL_HUB_POSTGRES; prefer it, so the password stays out of the process list).",
+            valueName: "url"))
+    var postgres: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The PostgreSQL schema holding the hub's tables, created if missing (default: $VIGIL_HUB_POSTGRES_SCHEMA, else public).",
+            valueName: "name"))
+    var postgresSchema: String?
+
+    /// The hub's data: a file, or a PostgreSQL database and schema.
+    enum Location {
+        case sqlite(path: String)
+        case postgres(address: String, schema: String)
+    }
+
+    private static let environment = ProcessInfo.processInfo.environment
+
+    /// The PostgreSQL address given by flag or environment; nil for the SQLite file.
+    private var postgresAddress: String? {
+        (postgres ?? Self.environment["VIGIL_HUB_POSTGRES"]).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    private var schema: String {
+        (postgresSchema ?? Self.environment["VIGIL_HUB_POSTGRES_SCHEMA"]).flatMap { $0.isEmpty ? nil : $0 } ?? "public"
+    }
+
+    func validate() throws {
+        if db != nil && postgres != nil {
+            throw ValidationError("--db and --postgres each name where the hub lives; give one of them.")
+        }
+        guard let address = postgresAddress, db == nil else {
+            if postgresSchema != nil { throw ValidationError("--postgres-schema goes with --postgres (or VIGIL_HUB_POSTGRES).") }
+            return
+        }
+        do {
+            _ = try PostgresHub.checked(address: address, schema: schema)
+        } catch let error as PostgresStoreError {
+            throw ValidationError("\(error.message) Check --postgres, --postgres-schema or their VIGIL_HUB_POSTGRES variables.")
+        }
+    }
+
+    /// Where the hub lives: `--db` wins over the PostgreSQL environment, which wins over the
+    /// default file of `configuration`.
+    func location(_ configuration: HubConfiguration) -> Location {
+        if let db { return .sqlite(path: db) }
+        if let address = postgresAddress { return .postgres(address: address, schema: schema) }
+        return .sqlite(path: configuration.databasePath)
+    }
+
+    /// Runs `body` with the operator's administration of the hub's devices; exits with one
+    /// sentence when the hub's database cannot be opened.
+    func withAdministration<Result>(_ body: (DeviceAdministration) async throws -> Result) async -> Result {
+        let logger = Logger(label: "syncd.devices") { _ in SwiftLogNoOpLogHandler() }
+        do {
+            switch location(HubConfiguration.fromEnvironment()) {
+            case .sqlite(let path):
+                return try await body(try DeviceAdministration.open(databasePath: path, logger: logger))
+            case .postgres(let address, let schema):
+                return try await PostgresHub.withHub(address: address, schema: schema, logger: logger) { hub in
+                    try await body(DeviceAdministration(storage: hub.administration))
+                }
+            }
+        } catch {
+            Syncd.Devices.fail(Self.explain(error), exitCode: Self.exitCode(of: error))
+        }
+    }
+
+    /// The exit code of a failure to open or use the hub's database: 69 when its server cannot be
+    /// reached, else 1.
+    static func exitCode(of error: any Error) -> ExitCode {
+        (error as? PostgresStoreError)?.code == .unreachable ? ExitCode(69) : ExitCode(1)
+    }
+
+    /// One sentence for a failure to open or use the hub's database.
+    static func explain(_ error: any Error) -> String {
+        switch error {
+        case let error as DeviceAdministrationError: error.message
+        case let error as PostgresStoreError where error.code == .unreachable:
+            "\(error.message) Check that it runs and that the user, password and database in --postgres (or VIGIL_HUB_POSTGRES) are right."
+        case let error as PostgresStoreError: error.message
+        case let error as StoreError: error.message
+        default: PostgresStoreError.serverMessage(of: error) ?? "the command failed: \(error)"
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import HubStorePostgres
+import Logging
+import PostgresNIO
+import SyncClient
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `syncd serve --postgres` and `syncd devices --postgres` as real processes: two hub processes on
+/// one PostgreSQL schema are one hub. Needs a server: `VIGIL_TEST_POSTGRES` names it (CI starts
+/// one and sets `VIGIL_REQUIRE_POSTGRES=1`, which makes a missing server a failure).
+@Suite(
+    "syncd serve on PostgreSQL: real processes", .serialized, .timeLimit(.minutes(5)),
+    .enabled(if: PostgresServer.isEnabled, PostgresServer.disabledReason))
+struct PostgresServeProcessTests {
+    /// Schedule (issue 12, "Many hubs"): two hub processes share one database; device A syncs only
+    /// through the first, device B only through the second. Before `--postgres` existed each
+    /// `syncd serve` was its own network and B never saw A's report.
+    @Test("two hub processes on one schema serve one network: what one takes the other delivers")
+    func twoProcessesServeOneNetwork() async throws {
+        try await PostgresServer.withSchema { backend in
+            try await withProcessFixture { fixture in
+                let first = try await fixture.startHub(backend: backend)
+                let second = try await fixture.startHub(backend: backend)
+                #expect(try await Self.hubID(first) == (try await Self.hubID(second)), "two identities on one database")
+                let (a, b) = (fixture.path("a.sqlite"), fixture.path("b.sqlite"))
+                for replica in [a, b] { try await fixture.initReplica(replica) }
+                try await fixture.enroll(a, at: first)
+                try await fixture.enroll(b, at: second)
+
+                _ = try await fixture.put(a, "reports", body: #"{"title":"Bridge out"}"#)
+                #expect(try await fixture.syncSucceeding(a, hub: first.url).versionsPushed == 1)
+                #expect(try await fixture.syncSucceeding(b, hub: second.url).versionsPulled == 1)
+                _ = try await fixture.put(b, "reports", body: #"{"title":"Road closed"}"#)
+                #expect(try await fixture.syncSucceeding(b, hub: second.url).versionsPushed == 1)
+                #expect(try await fixture.syncSucceeding(a, hub: first.url).versionsPulled == 1)
+            }
+        }
+    }
+
+    /// Schedule (issue 12): an operator revokes a device with `syncd devices --postgres revoke`
+    /// while two hub processes run; the device's next sync is refused by both, at once.
+    @Test("a device revoked on the database is refused by every hub process at once")
+    func revocationHoldsOnEveryProcess() async throws {
+        try await PostgresServer.withSchema { backend in
+            try await withProcessFixture { fixture in
+                let first = try await fixture.startHub(backend: backend)
+                let second = try await fixture.startHub(backend: backend)
+                let device = fixture.path("seized.sqlite")
+                try await fixture.initReplica(device)
+                try await fixture.enroll(device, at: first)
+                // The credential names the first process's address; another address of the same hub
+                // takes it with --token.
+                let token = try #require(HubCredentials.savedToken(forReplicaAt: device))
+                for hub in [first, second] {
+                    let synced = try await fixture.run("fieldcli", fixture.syncArguments(device, hub: hub.url) + ["--token", token])
+                    #expect(synced.exitStatus == 0, "hub \(hub.port): \(synced)")
+                }
+
+                let listed = try await fixture.run("syncd", ["devices", "list", "--json"] + backend)
+                let name = try #require(
+                    (try listed.json()["devices"] as? [[String: Any]])?.first?["name"] as? String, "\(listed)")
+                let revoked = try await fixture.run("syncd", ["devices", "revoke", name] + backend)
+                #expect(revoked.exitStatus == 0, "\(revoked)")
+                for hub in [first, second] {
+                    let refused = try await fixture.run("fieldcli", fixture.syncArguments(device, hub: hub.url) + ["--token", token])
+                    #expect(refused.exitStatus == 77, "hub \(hub.port): \(refused)")
+                }
+            }
+        }
+    }
+
+    @Test("a PostgreSQL server that does not answer: syncd serve and devices exit 69 with one sentence")
+    func unreachableServer() async throws {
+        try await withProcessFixture { fixture in
+            // Port 1 on loopback: nothing listens, every connection is refused.
+            let backend = ["--postgres", "postgres://vigil:secret@127.0.0.1:1/vigil"]
+            let serve = try fixture.start("syncd", ["serve", "--listen", "127.0.0.1:0"] + backend)
+            #expect(try await serve.waitForExit(timeout: .seconds(60)) == .exited(69))
+            #expect(serve.standardError.contains("accepted no connection within"), "\(serve.standardError)")
+            let list = try await fixture.run("syncd", ["devices", "list"] + backend)
+            #expect(list.exitStatus == 69, "\(list)")
+        }
+    }
+
+    @Test("--db and --postgres together, or a malformed address, are usage errors")
+    func usageErrors() async throws {
+        try await withProcessFixture { fixture in
+            for arguments in [
+                ["serve", "--db", "hub.sqlite", "--postgres", "postgres://vigil@127.0.0.1/vigil"],
+                ["serve", "--postgres", "mysql://vigil@127.0.0.1/vigil"],
+                ["devices", "list", "--postgres", "postgres://vigil@127.0.0.1/vigil", "--postgres-schema", "Bad-Name"],
+            ] {
+                let outcome = try await fixture.run("syncd", arguments)
+                #expect(outcome.exitStatus == 64, "\(arguments): \(outcome)")
+                #expect(!FileManager.default.fileExists(atPath: fixture.path("hub.sqlite")))
+            }
+        }
+    }
+
+    /// The hub id `/healthz` names.
+    static func hubID(_ hub: RunningHub) async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: try #require(URL(string: hub.url + "/healthz")))
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return try #require(object?["hub"] as? String)
+    }
+}
+
+/// The PostgreSQL server of the process tests (as HubStorePostgresTests' fixture reads it): each
+/// test gets a schema of its own, dropped afterwards.
+enum PostgresServer {
+    static let address = ProcessInfo.processInfo.environment["VIGIL_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+    static let isEnabled = address != nil || ProcessInfo.processInfo.environment["VIGIL_REQUIRE_POSTGRES"] == "1"
+    static let disabledReason: Comment = "VIGIL_TEST_POSTGRES is unset: start a PostgreSQL server (Docs/Testing.md) and set it"
+
+    /// Runs `body` with the `syncd` flags of a fresh schema on the server; drops the schema after.
+    static func withSchema(_ body: ([String]) async throws -> Void) async throws {
+        let server = try #require(address, "VIGIL_REQUIRE_POSTGRES=1 but VIGIL_TEST_POSTGRES is unset")
+        let schema = "vigil_process_" + String(UInt64.random(in: .min ... .max), radix: 16)
+        var failure: (any Error)?
+        do {
+            try await body(["--postgres", server, "--postgres-schema", schema])
+        } catch {
+            failure = error
+        }
+        let logger = Logger(label: "vigil.test.postgres") { _ in SwiftLogNoOpLogHandler() }
+        let client = PostgresClient(configuration: try PostgresClient.Configuration(address: server), backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE"), logger: logger)
+        }
+        if let failure { throw failure }
+    }
+}
