@@ -28,10 +28,12 @@ public struct PostgresHub: Sendable {
                 hubIssuedAt: identity.issuedAt, deviceEntriesPerHour: deviceEntriesPerHour, logger: logger))
     }
 
-    /// The hub's persistence for its exchange and routes: pushes and pages, devices. Attachments,
-    /// the informant key, the console and the audit log are not on PostgreSQL yet (Docs/HubPostgres.md).
+    /// The hub's persistence for its exchange and routes: pushes and pages, devices, attachments.
+    /// The informant key, the console and the audit log are not on PostgreSQL yet (Docs/HubPostgres.md).
     public func backend() throws -> HubBackend {
-        HubBackend(storage: try PostgresHubStorage(tables: tables), devices: PostgresDeviceRegistry(tables: tables))
+        HubBackend(
+            storage: try PostgresHubStorage(tables: tables), devices: PostgresDeviceRegistry(tables: tables),
+            attachments: PostgresAttachmentStorage(tables: tables))
     }
 
     /// What the operator's `syncd devices` commands change.

@@ -103,6 +103,7 @@ public struct PostgresHubStorage: HubStorage {
                         "it moves \(version.key) from partition '\(partition)' to '\(version.partition)'")
                 }
                 try await insert(version, receivedFrom: push.pusher, setAside: reason, on: connection)
+                try await recordAttachmentNames(of: version, on: connection)
                 report.stored += 1
                 signatures[version.dot] = version.signature
                 touched.insert(origin)

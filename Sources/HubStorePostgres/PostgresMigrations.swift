@@ -179,6 +179,53 @@ public enum PostgresMigrations {
                 )
                 """
             ]),
+        Step(
+            name: "v5-attachments",
+            statements: [
+                // Each chunk once, by the SHA-256 of its bytes, whatever the attachments that use
+                // it. A chunk is at most 262,144 bytes (AttachmentManifest.chunkSize): what is
+                // stored was checked against its manifest's length and hash first.
+                """
+                CREATE TABLE {schema}.attachment_chunks (
+                    hash text PRIMARY KEY,
+                    size integer NOT NULL CHECK (size BETWEEN 1 AND 262144),
+                    data bytea NOT NULL CHECK (octet_length(data) = size)
+                )
+                """,
+                // An attachment's manifest: its chunks' hashes in order. `complete` once every
+                // chunk is held and the whole file matched `sha256`.
+                """
+                CREATE TABLE {schema}.attachments (
+                    sha256 text PRIMARY KEY,
+                    size bigint NOT NULL CHECK (size >= 0),
+                    chunk_size integer NOT NULL,
+                    chunks text[] NOT NULL,
+                    complete boolean NOT NULL DEFAULT false,
+                    added_at bigint NOT NULL
+                )
+                """,
+                // Which stored versions name which attachment (their bodies' attachments[].sha256),
+                // recorded as a push stores them.
+                """
+                CREATE TABLE {schema}.attachment_names (
+                    sha256 text NOT NULL,
+                    collection text COLLATE "C" NOT NULL,
+                    document_id text COLLATE "C" NOT NULL,
+                    partition text COLLATE "C" NOT NULL,
+                    origin text NOT NULL,
+                    PRIMARY KEY (sha256, collection, document_id, origin)
+                )
+                """,
+                // The attachments each device offered, counted against its quota.
+                """
+                CREATE TABLE {schema}.attachment_uploads (
+                    device text NOT NULL,
+                    sha256 text NOT NULL,
+                    size bigint NOT NULL,
+                    PRIMARY KEY (device, sha256)
+                )
+                """,
+            ]),
     ]
 
     /// Creates `schema` when missing and applies the steps it lacks, in one transaction under the

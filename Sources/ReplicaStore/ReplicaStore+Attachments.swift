@@ -305,6 +305,12 @@ public struct AttachmentNaming: Sendable, Hashable {
     public var collection: CollectionName
     public var partition: Partition
     public var origin: ReplicaID
+
+    public init(collection: CollectionName, partition: Partition, origin: ReplicaID) {
+        self.collection = collection
+        self.partition = partition
+        self.origin = origin
+    }
 }
 
 extension ReplicaStore {

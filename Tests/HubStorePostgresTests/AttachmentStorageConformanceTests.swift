@@ -1,0 +1,232 @@
+import Foundation
+import HubStore
+import ReplicaStore
+import SyncEngine
+import Testing
+
+/// The hub's attachment storage's contract (``HubAttachmentStorage``: namings, manifests, offers
+/// within a quota, chunks, media policies), written once over `any HubAttachmentStorage` and run on
+/// every backend in ``StorageBackend/enabled``: SQLite always, PostgreSQL when its suites run.
+@Suite(.serialized)
+struct AttachmentStorageConformanceTests {
+    private static let fieldScope = Scope(text: "observations/SD-DN") ?? .nothing
+    /// Three chunks, the last one short.
+    private static let threeChunks = 2 * AttachmentManifest.chunkSize + 1_000
+
+    // MARK: Namings
+
+    @Test(arguments: StorageBackend.enabled)
+    func theVersionsAPushStoresNameTheirAttachments(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let (photo, scan, other) = (AttachmentFile(size: 10), AttachmentFile(size: 20), AttachmentFile(size: 30))
+            let (amina, jonas) = (ReplicaID.random(), ReplicaID.random())
+            #expect(try await hub.attachments.namings(of: photo.sha256).isEmpty)
+            try await hub.push([
+                try AttachmentFile.naming([photo.sha256, scan.sha256], amina, 1),
+                try AttachmentFile.naming([], amina, 2),
+            ])
+            try await hub.push([try AttachmentFile.naming([photo.sha256], jonas, 1, partition: "SD-KH")])
+            let observations = try #require(CollectionName("observations"))
+            let expected: Set<AttachmentNaming> = [
+                AttachmentNaming(collection: observations, partition: try #require(Partition("SD-DN")), origin: amina),
+                AttachmentNaming(collection: observations, partition: try #require(Partition("SD-KH")), origin: jonas),
+            ]
+            #expect(Set(try await hub.attachments.namings(of: photo.sha256)) == expected)
+            #expect(try await hub.attachments.namings(of: scan.sha256).map(\.origin) == [amina])
+            #expect(try await hub.attachments.namings(of: other.sha256).isEmpty)
+            // A later version of the same document naming it again is the same naming.
+            var seen = VersionVector()
+            seen[amina] = 2
+            try await hub.push([
+                try AttachmentFile.naming([photo.sha256], amina, 3, document: "doc-\(amina.short)-1", context: seen)
+            ])
+            #expect(try await hub.attachments.namings(of: photo.sha256).count == 2)
+        }
+    }
+
+    @Test(arguments: StorageBackend.enabled)
+    func setAsideRefusedAndDeletedVersionsNameNothing(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let (outside, refused, tombstoned) = (
+                AttachmentFile(size: 10), AttachmentFile(size: 11), AttachmentFile(size: 12)
+            )
+            let device = ReplicaID.random()
+            let policy = AdmissionPolicy(writeScopes: [device: Self.fieldScope])
+            // Outside the writer's scope: stored set aside, so it names nothing.
+            let report = try await hub.push(
+                [try AttachmentFile.naming([outside.sha256], device, 1, partition: "SD-KH")], policy: policy)
+            #expect(report.applied.setAside.count == 1)
+            #expect(try await hub.attachments.namings(of: outside.sha256).isEmpty)
+            // Refused (a gap): never stored, so it names nothing.
+            let gap = try await hub.push([try AttachmentFile.naming([refused.sha256], device, 5)], policy: policy)
+            #expect(gap.applied.refused.count == 1)
+            #expect(try await hub.attachments.namings(of: refused.sha256).isEmpty)
+            // A tombstone carries no body.
+            var tombstone = try AttachmentFile.naming([tombstoned.sha256], device, 2)
+            tombstone.body = nil
+            try await hub.push([tombstone], policy: policy)
+            #expect(try await hub.attachments.namings(of: tombstoned.sha256).isEmpty)
+        }
+    }
+
+    // MARK: Offers and chunks
+
+    @Test(arguments: StorageBackend.enabled)
+    func anOfferedFileIsTakenChunkByChunkAndServed(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let file = AttachmentFile(size: Self.threeChunks)
+            let device = ReplicaID.random()
+            #expect(try await hub.attachments.manifest(of: file.sha256) == nil)
+            #expect(try await hub.attachments.offer(file.manifest, by: device, quota: 0) == .missing([0, 1, 2]))
+            let offered = try #require(try await hub.attachments.manifest(of: file.sha256))
+            #expect(offered.manifest == file.manifest && !offered.complete)
+            #expect(try await hub.attachments.receive(file.chunks[1], index: 1, of: file.sha256) == .stored(missing: 2))
+            // Cut and offered again: only what is lacked.
+            #expect(try await hub.attachments.offer(file.manifest, by: device, quota: 0) == .missing([0, 2]))
+            #expect(try await hub.attachments.receive(file.chunks[0], index: 0, of: file.sha256) == .stored(missing: 1))
+            #expect(try await hub.attachments.manifest(of: file.sha256)?.complete == false)
+            #expect(try await hub.attachments.receive(file.chunks[2], index: 2, of: file.sha256) == .complete)
+            let held = try #require(try await hub.attachments.manifest(of: file.sha256))
+            #expect(held.manifest == file.manifest && held.complete)
+            for (index, chunk) in file.chunks.enumerated() {
+                #expect(try await hub.attachments.chunk(file.manifest.chunks[index]) == chunk)
+            }
+            // Held whole: an offer lacks nothing, a chunk again changes nothing.
+            #expect(try await hub.attachments.offer(file.manifest, by: ReplicaID.random(), quota: 1) == .missing([]))
+            #expect(try await hub.attachments.receive(file.chunks[1], index: 1, of: file.sha256) == .complete)
+            #expect(try await hub.attachments.chunk(AttachmentDigest.hex(of: Data("never sent".utf8))) == nil)
+        }
+    }
+
+    @Test(arguments: StorageBackend.enabled)
+    func chunksOutsideAManifestOrNotMatchingItAreNotKept(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let file = AttachmentFile(size: Self.threeChunks)
+            let device = ReplicaID.random()
+            // No manifest offered.
+            #expect(try await hub.attachments.receive(file.chunks[0], index: 0, of: file.sha256) == .unknown)
+            #expect(try await hub.attachments.chunk(file.manifest.chunks[0]) == nil)
+            _ = try await hub.attachments.offer(file.manifest, by: device, quota: 0)
+            // Out of range.
+            #expect(try await hub.attachments.receive(file.chunks[0], index: 3, of: file.sha256) == .unknown)
+            #expect(try await hub.attachments.receive(file.chunks[0], index: -1, of: file.sha256) == .unknown)
+            // Another chunk's bytes, a damaged chunk, a short one: refused, nothing kept.
+            #expect(try await hub.attachments.receive(file.chunks[1], index: 0, of: file.sha256) == .mismatch)
+            var damaged = file.chunks[0]
+            damaged[7] ^= 0xFF
+            #expect(try await hub.attachments.receive(damaged, index: 0, of: file.sha256) == .mismatch)
+            #expect(try await hub.attachments.chunk(AttachmentDigest.hex(of: damaged)) == nil)
+            #expect(
+                try await hub.attachments.receive(file.chunks[2].prefix(10), index: 2, of: file.sha256) == .mismatch)
+            #expect(try await hub.attachments.offer(file.manifest, by: device, quota: 0) == .missing([0, 1, 2]))
+            // The same chunk twice is kept once and counted once.
+            #expect(try await hub.attachments.receive(file.chunks[0], index: 0, of: file.sha256) == .stored(missing: 2))
+            #expect(try await hub.attachments.receive(file.chunks[0], index: 0, of: file.sha256) == .stored(missing: 2))
+            #expect(try await hub.attachments.offer(file.manifest, by: device, quota: 0) == .missing([1, 2]))
+        }
+    }
+
+    @Test(arguments: StorageBackend.enabled)
+    func aFalseManifestIsDroppedWhenItsLastChunkArrives(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let file = AttachmentFile(size: Self.threeChunks)
+            // The chunks of one file under another file's name: each chunk matches, the whole does not.
+            let claimed = AttachmentFile(size: 5).sha256
+            let manifest = AttachmentManifest(sha256: claimed, size: file.manifest.size, chunks: file.manifest.chunks)
+            _ = try await hub.attachments.offer(manifest, by: ReplicaID.random(), quota: 0)
+            #expect(try await hub.attachments.receive(file.chunks[0], index: 0, of: claimed) == .stored(missing: 2))
+            #expect(try await hub.attachments.receive(file.chunks[1], index: 1, of: claimed) == .stored(missing: 1))
+            #expect(try await hub.attachments.receive(file.chunks[2], index: 2, of: claimed) == .wholeMismatch)
+            #expect(try await hub.attachments.manifest(of: claimed) == nil)
+            #expect(try await hub.attachments.receive(file.chunks[0], index: 0, of: claimed) == .unknown)
+            // The chunks stay, each true to its own hash.
+            for (index, chunk) in file.chunks.enumerated() {
+                #expect(try await hub.attachments.chunk(file.manifest.chunks[index]) == chunk)
+            }
+        }
+    }
+
+    @Test(arguments: StorageBackend.enabled)
+    func filesShareTheChunksTheyHaveInCommon(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let long = AttachmentFile(size: Self.threeChunks)
+            // The first two chunks of the long file and a last one of its own.
+            let short = AttachmentFile(long.chunks[0] + long.chunks[1] + Data("the end".utf8))
+            let device = ReplicaID.random()
+            #expect(try await hub.upload(long, by: device) == .complete)
+            #expect(try await hub.attachments.offer(short.manifest, by: device, quota: 0) == .missing([2]))
+            #expect(try await hub.attachments.receive(short.chunks[2], index: 2, of: short.sha256) == .complete)
+            #expect(try await hub.attachments.manifest(of: short.sha256)?.complete == true)
+        }
+    }
+
+    // MARK: Quotas
+
+    @Test(arguments: StorageBackend.enabled)
+    func offersAreCountedOncePerDeviceWithinItsQuota(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let (first, second, third) = (
+                AttachmentFile(size: 600), AttachmentFile(size: 500), AttachmentFile(size: 300)
+            )
+            let (amina, jonas) = (ReplicaID.random(), ReplicaID.random())
+            let quota = 1_000
+            #expect(try await hub.attachments.offer(first.manifest, by: amina, quota: quota) == .missing([0]))
+            // Offered again (a cut upload resumed): counted once.
+            #expect(try await hub.attachments.offer(first.manifest, by: amina, quota: quota) == .missing([0]))
+            #expect(try await hub.uploadedBytes(amina) == 600)
+            #expect(
+                try await hub.attachments.offer(second.manifest, by: amina, quota: quota)
+                    == .overQuota(used: 600, limit: quota))
+            #expect(try await hub.attachments.manifest(of: second.sha256) == nil)
+            #expect(try await hub.uploadedBytes(amina) == 600)
+            #expect(try await hub.attachments.offer(third.manifest, by: amina, quota: quota) == .missing([0]))
+            #expect(try await hub.uploadedBytes(amina) == 900)
+            // Another device has a quota of its own; no quota (0) is no limit.
+            #expect(try await hub.attachments.offer(second.manifest, by: jonas, quota: quota) == .missing([0]))
+            #expect(
+                try await hub.attachments.offer(AttachmentFile(size: 5_000).manifest, by: amina, quota: 0)
+                    == .missing([0]))
+            #expect(try await hub.uploadedBytes(amina) == 5_900)
+            // A file the hub holds whole costs nothing.
+            #expect(try await hub.upload(first, by: amina) == .complete)
+            #expect(try await hub.attachments.offer(first.manifest, by: jonas, quota: 1) == .missing([]))
+            #expect(try await hub.uploadedBytes(jonas) == 500)
+        }
+    }
+
+    // MARK: Media policies
+
+    @Test(arguments: StorageBackend.enabled)
+    func aDevicesMediaPolicyIsItsOwnOrItsCodes(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let (amina, jonas) = (DeviceKey(), DeviceKey())
+            let (aminaID, jonasID) = (ReplicaID.random(), ReplicaID.random())
+            let aminaCode = try await hub.code(for: "amina")
+            let jonasCode = try await hub.code(for: "jonas")
+            try await hub.administration.setMediaPolicy(.all, ofCode: try #require(EnrollmentCode.hash(jonasCode)))
+            _ = try await hub.registry.enroll(
+                try EnrollmentRequest(code: aminaCode, replica: aminaID, key: amina), credential: .random())
+            _ = try await hub.registry.enroll(
+                try EnrollmentRequest(code: jonasCode, replica: jonasID, key: jonas), credential: .random())
+            #expect(try await hub.attachments.mediaPolicy(of: aminaID) == nil)
+            #expect(try await hub.attachments.mediaPolicy(of: jonasID) == .all)
+            #expect(try await hub.administration.setMediaPolicy(.none, of: aminaID))
+            #expect(try await hub.attachments.mediaPolicy(of: aminaID) == MediaPolicy.none)
+            #expect(try await hub.administration.setMediaPolicy(.own, of: jonasID))
+            #expect(try await hub.attachments.mediaPolicy(of: jonasID) == .own)
+            #expect(try await hub.attachments.mediaPolicy(of: ReplicaID.random()) == nil)
+        }
+    }
+}
+
+extension AttachmentsUnderTest {
+    /// Gives out a code for `name` with every grant, valid for an hour.
+    func code(for name: String) async throws -> String {
+        let code = EnrollmentCode.random()
+        let added = try await administration.addEnrollmentCode(
+            hash: try #require(EnrollmentCode.hash(code)), deviceName: name, grants: .everything,
+            expiresAt: try await administration.now() + 3_600_000, actor: "test")
+        #expect(added)
+        return code
+    }
+}
