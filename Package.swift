@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "HubStorePostgres",
             dependencies: [
-                "SyncEngine", "HubStore", "ReplicaStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "SyncEngine", "Records", "HubStore", "ReplicaStore", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -37,30 +37,20 @@ extension ReplicaStore {
             guard let record = try DocumentRecord.load(db, key), case let document = try Self.stored(db, record),
                 document.isConflicted
             else { continue }
-            let ancestor = Self.commonAncestor(of: document.siblings, in: try Self.history(db, of: key).map(\.version))
-            let outcome = FieldwiseMerge.merge(
-                collection: key.collection, ancestor: ancestor?.body, siblings: document.siblings.map(\.body))
-            let dots = document.siblings.map(\.dot)
-            let body: Data?
-            switch outcome {
-            case .merged(let merged)?:
-                body = try JSONBody.annotatingResolution(
-                    merged, reason: "merged field by field: the versions changed different fields", siblings: dots)
-            case .deleted?:
-                body = nil
-            case .conflict?, nil:
-                continue
-            }
             let version: Version
             do {
-                let intent = try validated(WriteIntent(key: key, body: body, isResolution: true, expectedSiblings: dots))
+                guard
+                    let intent = try FieldwiseResolution.intent(
+                        for: key, siblings: document.siblings, history: try Self.history(db, of: key).map(\.version),
+                        maximumBodySize: options.maximumBodySize)
+                else { continue }
                 version = try Self.write(db, intent, as: writer, signedWith: self.key, now: now)
             } catch is SyncEngineError {
                 // A merged body that is no valid record, or a plan refused: thrown before anything is
                 // written, and left for an operator rather than failing the push it commits with.
                 continue
             }
-            if audited { try Self.auditResolution(siblings: dots)(db, version, now) }
+            if audited { try Self.auditResolution(siblings: document.siblings.map(\.dot))(db, version, now) }
             written.append(version)
         }
         return written
@@ -77,13 +67,5 @@ extension ReplicaStore {
                 ],
                 at: now)
         }
-    }
-
-    /// The latest version every sibling has seen: among the versions all siblings' contexts
-    /// contain, the one whose history covers all the others; nil when there is none or no single
-    /// latest one (criss-cross histories), in which case every field counts as changed.
-    static func commonAncestor(of siblings: [Version], in history: [Version]) -> Version? {
-        let shared = history.filter { version in siblings.allSatisfy { $0.context.contains(version.dot) } }
-        return shared.first { candidate in shared.allSatisfy { candidate.history.contains($0.dot) } }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import ReplicaStore
+import Records
 public import SyncEngine
 
 /// The hub's storage on one SQLite replica file (the hub is a replica too).
@@ -66,8 +67,7 @@ public struct SQLiteHubStorage: HubStorage {
                     report.implausible[version.dot].map { (version: version, reason: $0) }
                 }
                 try store.quarantineForeign(in: context, implausible, pushedBy: push.pusher)
-                let unmerged = Set(report.refused + report.forks).union(report.setAside.keys)
-                let conflicts = Set(push.versions.filter { !unmerged.contains($0.dot) }.map(\.key))
+                let conflicts = Set(FieldwiseResolution.documents(of: push.versions, report: report))
                 let merged = try store.mergeFieldwise(in: context, conflicts, as: writer).count
                 // Pushed again after a lost answer: what the hub holds of them set aside is told again.
                 let answered = Set(report.setAside.keys).union(report.refused).union(report.forks)

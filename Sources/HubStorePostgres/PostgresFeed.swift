@@ -113,9 +113,9 @@ public struct PostgresFeed: Sendable {
             "SELECT pg_advisory_xact_lock(hashtextextended(\("vigil.feed:" + schema.name), 0))", logger: logger)
     }
 
-    private enum InsertOutcome { case stored, held, heldWithAnotherSignature }
+    enum InsertOutcome { case stored, held, heldWithAnotherSignature }
 
-    private func insert(_ version: Version, receivedFrom: ReplicaID?, on connection: PostgresConnection) async throws
+    func insert(_ version: Version, receivedFrom: ReplicaID?, on connection: PostgresConnection) async throws
         -> InsertOutcome
     {
         let origin = version.dot.replica.hex

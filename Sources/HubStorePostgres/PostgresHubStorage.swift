@@ -13,9 +13,9 @@ public import SyncEngine
 /// also refuses the versions of revoked ids above their horizon, read under that lock: a device
 /// revoked through another hub process after this exchange checked it injects nothing.
 ///
-/// Not here yet (Docs/HubPostgres.md): field-by-field merges of the conflicts a push leaves (the
-/// hub keeps no document states on PostgreSQL, so ``PushReport/merged`` is always 0), and the audit
-/// log (what the SQLite hub audits of a push, quarantines and set-asides, is logged instead).
+/// The conflicts a push leaves are merged field by field in its transaction, as on SQLite
+/// (PostgresFieldwiseMerge.swift). Not here yet (Docs/HubPostgres.md): the audit log (what the
+/// SQLite hub audits of a push, quarantines, set-asides and merges, is logged instead).
 public struct PostgresHubStorage: HubStorage {
     public let feed: PostgresFeed
     let tables: PostgresDeviceTables
@@ -23,6 +23,8 @@ public struct PostgresHubStorage: HubStorage {
     public var hubID: ReplicaID { tables.hubID }
     public var hubKey: PublicDeviceKey { tables.hubKey.publicKey }
     public let receiptKey: AdmissionReceiptKey
+    /// The id this storage writes the hub's merges under (PostgresFieldwiseMerge.swift).
+    let mergeWriter = PostgresMergeWriter()
 
     /// The storage over the schema of `tables` (``PostgresMigrations`` creates its tables).
     public init(tables: PostgresDeviceTables) throws {
@@ -128,6 +130,7 @@ public struct PostgresHubStorage: HubStorage {
                 report.alreadyHeld > 0
                 ? try await setAsideReasons(
                     of: versions.map(\.dot).filter { !answered.contains($0) }, on: connection) : [:]
+            let merged = try await mergeFieldwise(versions, report: report, on: connection).count
             try await feed.beforeCommit()
             for (dot, reason) in report.setAside.sorted(by: { $0.key < $1.key }) {
                 // The SQLite hub audits these within the pusher's hourly limit; PostgreSQL has no audit log yet.
@@ -137,7 +140,7 @@ public struct PostgresHubStorage: HubStorage {
                         "device": "\(push.pusher.hex)", "version": "\(dot)", "code": "\(reason.code.rawValue)",
                     ])
             }
-            return PushReport(applied: report, merged: 0, heldAside: heldAside)
+            return PushReport(applied: report, merged: merged, heldAside: heldAside)
         }
     }
 
