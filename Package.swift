@@ -159,8 +159,10 @@ let package = Package(
         .executableTarget(
             name: "vigil-bench",
             dependencies: [
-                "SyncEngine", "Records", "ReplicaStore", "HubStore", "SyncClient", "SyncCompression", "SyncHub", "AtRest",
+                "SyncEngine", "Records", "ReplicaStore", "HubStore", "HubStorePostgres", "SyncClient", "SyncCompression",
+                "SyncHub", "AtRest",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -34,6 +34,10 @@ struct BenchmarkContext {
     var batchSize: Int
     /// Exchanges each simulated device makes in the hub-load benchmark.
     var hubExchanges: Int
+    /// The PostgreSQL server of the hub-load-postgres benchmark (`postgres://…`), if any.
+    var postgres: String? = nil
+    /// The nginx binary the three-hub configuration runs behind, if any.
+    var nginx: String? = nil
     /// The seed of every generated body, id and key.
     var seed: UInt64
     /// The received versions, shared by the benchmarks that need them.

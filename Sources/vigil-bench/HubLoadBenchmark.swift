@@ -60,7 +60,7 @@ struct HubLoadBenchmark: Benchmark {
                 }
                 batches.append(batch)
             }
-            devices.append(SimulatedDevice(id: id, key: key.publicKey, region: regionCode, batches: batches))
+            devices.append(SimulatedDevice(id: id, signingKey: key, region: regionCode, batches: batches))
         }
         return devices
     }

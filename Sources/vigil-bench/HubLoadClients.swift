@@ -115,7 +115,9 @@ enum LoadClients {
 /// A device's identity and its pre-signed pushes, one batch per exchange.
 struct SimulatedDevice: Sendable {
     let id: ReplicaID
-    let key: PublicDeviceKey
+    /// Its signing key (the pushes are signed beforehand; enrollment through a code signs with it).
+    let signingKey: DeviceKey
+    var key: PublicDeviceKey { signingKey.publicKey }
     /// The region it reads and writes in the scoped load; nil when it reads everything.
     let region: String?
     let batches: [[Version]]

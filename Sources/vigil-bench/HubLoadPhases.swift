@@ -15,18 +15,31 @@ struct OpenLoad {
     var clientCPU: Double
 
     static func run(devices: [SimulatedDevice], syncd: String, context: BenchmarkContext) throws -> OpenLoad {
-        let exchanges = context.hubExchanges
         let hubPath = context.path("load-hub.sqlite")
         context.removeDatabase(at: hubPath)
         _ = try ReplicaStore.create(at: hubPath)
         let tokens = try devices.map { try SyncTools.enroll(hubPath: hubPath, replica: $0.id, publicKey: $0.key) }
         let hub = try HubProcess(syncd: syncd, databasePath: hubPath, logPath: context.path("load-hub.log"))
+        var open = try measure(devices: devices, tokens: tokens, url: hub.url, process: hub, context: context)
+        hub.stop()
+        let perAnswer = max(1, open.load.pulled / max(1, devices.count * context.hubExchanges))
+        open.floorRate = try DeliveryFloor.rate(hubPath: hubPath, versions: open.load.pulled, perAnswer: perAnswer)
+        context.log("delivery floor: \(Int(open.floorRate)) versions/s read and gzipped in pages of \(perAnswer)")
+        return open
+    }
+
+    /// The phases against the hub at `url` (its devices enrolled with `tokens`), whose memory and
+    /// CPU are read off `process` (the first process when several serve it); no floor.
+    static func measure(
+        devices: [SimulatedDevice], tokens: [String], url: URL, process hub: HubProcess, context: BenchmarkContext
+    ) throws -> OpenLoad {
+        let exchanges = context.hubExchanges
         var memory = HubMemory(idle: hub.memory().resident)
-        let health = try SyncTools.wait { try await LoadClients.health(url: hub.url, devices: devices.count, requests: exchanges) }
+        let health = try SyncTools.wait { try await LoadClients.health(url: url, devices: devices.count, requests: exchanges) }
         memory.afterHealth = hub.memory().resident
         context.log("healthz: \(Int(health.rate)) requests/s, p50 \(HubLoadBenchmark.ms(health.latencies.median)) ms, p99 \(health.p99) ms")
 
-        let states = zip(devices, tokens).map { DeviceState(device: $0, token: $1, hub: hub.url) }
+        let states = zip(devices, tokens).map { DeviceState(device: $0, token: $1, hub: url) }
         _ = try SyncTools.wait { try await LoadClients.sync(states, rounds: 0...0) }
         memory.afterWarmUp = hub.memory().resident
         let sampler = MemorySampler(hub: hub)
@@ -40,13 +53,8 @@ struct OpenLoad {
         try SyncTools.wait { try await LoadClients.drain(states) }
         let noop = try SyncTools.wait { try await LoadClients.noop(states, rounds: exchanges) }
         context.log("no-op: \(Int(noop.rate)) exchanges/s, p50 \(HubLoadBenchmark.ms(noop.latencies.median)) ms, p99 \(noop.p99) ms, \(noop.pulled) versions pulled, \(noop.errors) errors")
-        hub.stop()
-
-        let perAnswer = max(1, load.pulled / max(1, devices.count * exchanges))
-        let floorRate = try DeliveryFloor.rate(hubPath: hubPath, versions: load.pulled, perAnswer: perAnswer)
-        context.log("delivery floor: \(Int(floorRate)) versions/s read and gzipped in pages of \(perAnswer)")
         return OpenLoad(
-            health: health, load: load, noop: noop, floorRate: floorRate, memory: memory, hubCPU: hubCPU, clientCPU: clientCPU)
+            health: health, load: load, noop: noop, floorRate: 0, memory: memory, hubCPU: hubCPU, clientCPU: clientCPU)
     }
 
     func figures(exchanges: Int) -> [Figure] {
@@ -131,7 +139,12 @@ struct ScopedLoad {
         }
         let hub = try HubProcess(syncd: syncd, databasePath: hubPath, logPath: context.path("scoped-hub.log"))
         defer { hub.stop() }
-        let states = zip(devices, tokens).map { DeviceState(device: $0, token: $1, hub: hub.url) }
+        return try measure(devices: devices, tokens: tokens, url: hub.url, context: context)
+    }
+
+    /// The scoped load against the hub at `url`, its devices enrolled with `tokens`.
+    static func measure(devices: [SimulatedDevice], tokens: [String], url: URL, context: BenchmarkContext) throws -> ScopedLoad {
+        let states = zip(devices, tokens).map { DeviceState(device: $0, token: $1, hub: url) }
         _ = try SyncTools.wait { try await LoadClients.sync(states, rounds: 0...0) }
         let exchanges = context.hubExchanges
         let load = try SyncTools.wait { try await LoadClients.sync(states, rounds: 1...exchanges) }

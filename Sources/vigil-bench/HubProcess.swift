@@ -10,7 +10,13 @@ final class HubProcess: @unchecked Sendable {
     private var exited = false
 
     /// Starts `syncd serve --db databasePath` and waits (up to 60 s) until it listens.
-    init(syncd: String, databasePath: String, logPath: String, logLevel: String = "info") throws {
+    convenience init(syncd: String, databasePath: String, logPath: String, logLevel: String = "info") throws {
+        try self.init(syncd: syncd, backend: ["--db", databasePath], logPath: logPath, logLevel: logLevel)
+    }
+
+    /// Starts `syncd serve` with its data where the flags `backend` say (`--db PATH`, or
+    /// `--postgres URL --postgres-schema NAME`) and waits (up to 60 s) until it listens.
+    init(syncd: String, backend: [String], logPath: String, logLevel: String = "info") throws {
         self.logPath = logPath
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -19,8 +25,8 @@ final class HubProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         let arguments = [
-            syncd, "serve", "--db", databasePath, "--listen", "127.0.0.1:0", "--log-level", logLevel,
-        ]
+            syncd, "serve", "--listen", "127.0.0.1:0", "--log-level", logLevel,
+        ] + backend
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {

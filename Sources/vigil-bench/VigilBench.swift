@@ -15,7 +15,7 @@ struct VigilBench: ParsableCommand {
     /// Every benchmark, in the order they run.
     static let benchmarks: [any Benchmark] = [
         LocalWriteBenchmark(), ApplyRateBenchmark(), ImportBenchmark(), SyncBenchmark(), FieldWeekBenchmark(), HubLoadBenchmark(),
-        VersionGrowthBenchmark(), TrustBenchmark(), EncryptionBenchmark(), CodecBenchmark(),
+        PostgresHubLoadBenchmark(), VersionGrowthBenchmark(), TrustBenchmark(), EncryptionBenchmark(), CodecBenchmark(),
     ]
 
     @Option(help: "The release fieldcli binary.")
@@ -26,6 +26,12 @@ struct VigilBench: ParsableCommand {
 
     @Option(help: "The release syncd binary (the hub of the sync, field-week, hub-load and trust benchmarks).")
     var syncd: String?
+
+    @Option(help: "A PostgreSQL server for the hub-load-postgres benchmark: postgres://USER:PASSWORD@127.0.0.1:PORT/DB (it creates and drops schemas vigil_bench_*). Without it that benchmark is skipped.")
+    var postgres: String?
+
+    @Option(help: "The nginx binary the three-hub configuration of hub-load-postgres runs behind (default: /usr/sbin/nginx when present).")
+    var nginx: String?
 
     @Option(help: "Where to write the figures as JSON.")
     var out: String?
@@ -93,13 +99,20 @@ struct VigilBench: ParsableCommand {
         let folder = try workFolder ?? Self.makeTemporaryFolder()
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { if workFolder == nil { try? FileManager.default.removeItem(atPath: folder) } }
-        let context = BenchmarkContext(
+        var context = BenchmarkContext(
             fieldcli: fieldcli, sqlite3: sqlite3, syncd: syncd, workFolder: folder, documents: documents, runs: runs,
             warmups: warmups, repeats: repeats, batchSize: batchSize, hubExchanges: hubExchanges, seed: seed,
             corpus: SharedCorpus(count: documents, seed: seed))
 
+        context.postgres = postgres
+        context.nginx = nginx ?? (FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") ? "/usr/sbin/nginx" : nil)
         var figures: [Figure] = []
         for benchmark in Self.benchmarks where only.isEmpty || only.contains(benchmark.name) {
+            if benchmark is PostgresHubLoadBenchmark, postgres == nil {
+                if only.contains(benchmark.name) { throw ValidationError("hub-load-postgres needs --postgres URL.") }
+                context.log("\(benchmark.name): skipped (no --postgres)")
+                continue
+            }
             context.log("\(benchmark.name): starting (about \(benchmark.estimatedSeconds) s at 100,000 documents)")
             let (result, seconds) = try MonotonicClock.measure { try benchmark.run(in: context) }
             context.log("\(benchmark.name): done in \(Int(seconds)) s")
