@@ -9,6 +9,10 @@ public enum AttachmentOfferOutcome: Sendable, Hashable {
     case missing([Int])
     /// Taking it would bring the device's uploads above its quota.
     case overQuota(used: Int, limit: Int)
+    /// The hub already held every chunk the manifest names, but together they do not match the
+    /// attachment's SHA-256: the manifest was false and is dropped (as ``ChunkOutcome/wholeMismatch``
+    /// at a last chunk).
+    case wholeMismatch
 }
 
 /// What a hub did with one uploaded chunk.
@@ -29,8 +33,24 @@ public enum ChunkOutcome: Sendable, Hashable {
 /// The hub's side of attachments: uploads counted per device, and media policies.
 extension ReplicaStore {
     /// Takes `manifest` offered by `device`: refuses it over `quota` bytes of the device's uploads
-    /// (0 for no quota), else records it and says which chunks the hub lacks.
+    /// (0 for no quota), else records it and says which chunks the hub lacks. When it lacks none of
+    /// a file not yet held whole (a 0-byte file, one made of chunks other files share, one offered
+    /// again after a false manifest was dropped), no chunk will arrive to check the whole, so it is
+    /// checked here as at a last chunk (``ReplicaStore/completeAttachment(_:)``): held whole, or
+    /// ``AttachmentOfferOutcome/wholeMismatch`` with the manifest dropped.
     public func offerAttachment(_ manifest: AttachmentManifest, by device: ReplicaID, quota: Int) throws
+        -> AttachmentOfferOutcome
+    {
+        let offered = try recordOffer(manifest, by: device, quota: quota)
+        guard offered == .missing([]) else { return offered }
+        if try completeAttachment(manifest.sha256) { return .missing([]) }
+        // Dropped as false; or changed since by another offer: what is lacked of what is here now.
+        guard let current = try attachmentManifest(manifest.sha256) else { return .wholeMismatch }
+        return .missing(try missingChunks(of: current.manifest))
+    }
+
+    /// Counts `manifest` against `device`'s quota and records it; the chunks lacked of it.
+    private func recordOffer(_ manifest: AttachmentManifest, by device: ReplicaID, quota: Int) throws
         -> AttachmentOfferOutcome
     {
         let now = Int64(clamping: options.now())

@@ -19,7 +19,8 @@ public import SyncEngine
 ///   whichever process takes it, and the whole file is checked once;
 /// - the offers of one device are taken one at a time, under a transaction-scoped advisory lock of
 ///   the device's uploads, so its quota is read and spent by one offer at a time and a file is
-///   counted once.
+///   counted once; an offer that lacks no chunk of a file not yet whole (0 bytes, or made of chunks
+///   the hub holds for other files) checks the whole as a last chunk does, under the same row lock.
 ///
 /// Which versions name an attachment is recorded when ``PostgresHubStorage/take(_:)`` stores them
 /// (``PostgresHubStorage/recordAttachmentNames(of:on:)``).
@@ -138,12 +139,18 @@ public struct PostgresAttachmentStorage: HubAttachmentStorage {
                     chunks = excluded.chunks
                 WHERE NOT a.complete AND a.chunks <> excluded.chunks
                 """, logger: logger)
-            guard let current = try await self.manifest(manifest.sha256, lock: false, on: connection) else {
-                return .missing([])
-            }
+            // Under the manifest's row lock, as a chunk is taken: a whole checked here is checked
+            // once, whichever process takes this offer or a chunk of the same file.
+            guard
+                let current = try await self.manifest(manifest.sha256, lock: locking == .serialized, on: connection)
+            else { return .missing([]) }
             let missing = try await missingChunks(of: current.manifest, on: connection)
             try await beforeCommit()
-            return .missing(missing)
+            guard missing.isEmpty, !current.complete else { return .missing(missing) }
+            // Every chunk held already (a 0-byte file, chunks other files share, a file offered
+            // again after a false manifest was dropped): no chunk will arrive to check the whole,
+            // so it is checked now, as at a last chunk.
+            return try await completeAttachment(current.manifest, on: connection) ? .missing([]) : .wholeMismatch
         }
     }
 
@@ -240,7 +247,8 @@ public struct PostgresAttachmentStorage: HubAttachmentStorage {
 
     /// With every chunk of `manifest` held: marks it complete when the whole matches its SHA-256,
     /// else drops the manifest (its chunks stay, each true to its own hash). The chunks are read
-    /// as a stream, one at a time.
+    /// as a stream, one at a time. Called at the last chunk's arrival and at an offer that lacks
+    /// no chunk, with the manifest's row locked.
     private func completeAttachment(_ manifest: AttachmentManifest, on connection: PostgresConnection) async throws
         -> Bool
     {

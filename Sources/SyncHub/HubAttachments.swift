@@ -43,6 +43,10 @@ public struct HubAttachments: Sendable {
                 .quotaExceeded,
                 "This device has uploaded \(used) bytes of attachments; this one (\(manifest.size) bytes) would pass its quota of \(limit) bytes.",
                 limit: limit)
+        case .wholeMismatch:
+            throw SyncHubError(
+                .attachmentMismatch,
+                "This hub holds every chunk the manifest names, but together they do not match the attachment's SHA-256; the manifest was dropped. Offer the file's true manifest.")
         }
     }
 

@@ -160,6 +160,71 @@ struct AttachmentStorageConformanceTests {
         }
     }
 
+    // MARK: Offers that lack no chunk
+
+    /// Replays the offer of a 0-byte file: it names no chunk, so none is ever sent and the whole
+    /// can only be checked at the offer. Before that check the offer answered `missing: []` and the
+    /// file stayed incomplete, so no other device was ever served it.
+    @Test(arguments: StorageBackend.enabled)
+    func aZeroByteFileIsWholeAtItsOffer(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let empty = AttachmentFile(Data())
+            #expect(empty.manifest.chunks.isEmpty && empty.manifest.size == 0)
+            #expect(try await hub.attachments.offer(empty.manifest, by: ReplicaID.random(), quota: 0) == .missing([]))
+            let held = try #require(try await hub.attachments.manifest(of: empty.sha256))
+            #expect(held.manifest == empty.manifest && held.complete)
+            // Held whole: another device's offer lacks nothing and costs it nothing.
+            let other = ReplicaID.random()
+            #expect(try await hub.attachments.offer(empty.manifest, by: other, quota: 1) == .missing([]))
+            #expect(try await hub.uploadedBytes(other) == 0)
+        }
+    }
+
+    /// Replays the offer of a file made only of chunks the hub holds for another file (the same
+    /// chunks in another order): nothing is lacked, no chunk is sent, and the whole is checked at
+    /// the offer, then served chunk by chunk like any file.
+    @Test(arguments: StorageBackend.enabled)
+    func aFileMadeOfChunksAnotherFileSharesIsWholeAtItsOffer(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let long = AttachmentFile(size: Self.threeChunks)
+            let reordered = AttachmentFile(Data(long.chunks[1]) + Data(long.chunks[0]) + Data(long.chunks[2]))
+            #expect(Set(reordered.manifest.chunks) == Set(long.manifest.chunks) && reordered.sha256 != long.sha256)
+            #expect(try await hub.upload(long, by: ReplicaID.random()) == .complete)
+            #expect(
+                try await hub.attachments.offer(reordered.manifest, by: ReplicaID.random(), quota: 0) == .missing([]))
+            let held = try #require(try await hub.attachments.manifest(of: reordered.sha256))
+            #expect(held.manifest == reordered.manifest && held.complete)
+            var served = Data()
+            for hash in held.manifest.chunks { served += try #require(try await hub.attachments.chunk(hash)) }
+            #expect(AttachmentDigest.hex(of: served) == reordered.sha256)
+        }
+    }
+
+    /// Replays a false manifest whose chunks the hub all holds (another file's chunks under this
+    /// file's name), then the true one: the false one is refused at its offer and dropped, never
+    /// marked complete; the true one, offered again, lacks nothing and is whole at its offer.
+    @Test(arguments: StorageBackend.enabled)
+    func aFalseManifestWhoseChunksAreHeldIsRefusedAtItsOffer(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let long = AttachmentFile(size: Self.threeChunks)
+            let reordered = AttachmentFile(Data(long.chunks[1]) + Data(long.chunks[0]) + Data(long.chunks[2]))
+            let device = ReplicaID.random()
+            #expect(try await hub.upload(long, by: device) == .complete)
+            let falseManifest = AttachmentManifest(
+                sha256: reordered.sha256, size: long.manifest.size, chunks: long.manifest.chunks)
+            #expect(try await hub.attachments.offer(falseManifest, by: device, quota: 0) == .wholeMismatch)
+            #expect(try await hub.attachments.manifest(of: reordered.sha256) == nil)
+            #expect(try await hub.attachments.receive(long.chunks[0], index: 0, of: reordered.sha256) == .unknown)
+            // Offered again it is refused again (no loop inside the hub, nothing kept of it).
+            #expect(try await hub.attachments.offer(falseManifest, by: device, quota: 0) == .wholeMismatch)
+            #expect(try await hub.attachments.manifest(of: reordered.sha256) == nil)
+            // The chunks stay, each true to its own hash; the true manifest is whole at its offer.
+            #expect(try await hub.attachments.offer(reordered.manifest, by: device, quota: 0) == .missing([]))
+            #expect(try await hub.attachments.manifest(of: reordered.sha256)?.complete == true)
+            #expect(try await hub.attachments.manifest(of: long.sha256)?.complete == true)
+        }
+    }
+
     // MARK: Quotas
 
     @Test(arguments: StorageBackend.enabled)
