@@ -36,20 +36,22 @@ struct HubLoadBenchmark: Benchmark {
         return open.figures(exchanges: context.hubExchanges) + scopedLoad.figures(exchanges: context.hubExchanges)
     }
 
-    /// 64 devices with their pushes signed beforehand, one batch per exchange (warm-up included);
+    /// `count` devices (64) with their pushes of `perPush` versions (10) signed beforehand, one batch
+    /// per exchange (warm-up included);
     /// `region(i)` files device `i`'s reports in one region, nil in a random one each.
     static func simulatedDevices(
-        exchanges: Int, corpus: inout IncidentCorpus, region: (Int) -> String?
+        count: Int = devices, perPush: Int = versionsPerPush, exchanges: Int, corpus: inout IncidentCorpus,
+        region: (Int) -> String?
     ) throws -> [SimulatedDevice] {
         var devices: [SimulatedDevice] = []
-        for index in 0..<Self.devices {
+        for index in 0..<count {
             let (id, key) = try corpus.otherReplica()
             let regionCode = region(index)
             var batches: [[Version]] = []
             var counter: UInt64 = 0
             for _ in 0...exchanges {
                 var batch: [Version] = []
-                for _ in 0..<Self.versionsPerPush {
+                for _ in 0..<perPush {
                     counter += 1
                     let (body, partition) = regionCode.map { corpus.nextReport(index: Int(counter), regionCode: $0) }
                         ?? corpus.nextReport(index: Int(counter))

@@ -43,9 +43,18 @@ struct PostgresHubLoadBenchmark: Benchmark {
             }
             results.append((placement, open, scopedLoad))
         }
-        return results.flatMap { placement, open, scopedLoad in
+        var figures = results.flatMap { placement, open, scopedLoad in
             Self.figures(placement, open, scopedLoad, single: results.first?.1, exchanges: exchanges)
         }
+        if let cluster = placements.last, cluster.processes > 1 {
+            // Its own failure (the machine's file descriptors, say) must not lose the figures above.
+            do {
+                figures += try ThousandDevices.run(on: cluster, corpus: &corpus, syncd: syncd, context: context).figures
+            } catch {
+                context.log("hub-load-postgres: the 1,000-device load failed: \(error)")
+            }
+        }
+        return figures
     }
 
     static func figures(
@@ -255,5 +264,56 @@ final class NginxProcess: @unchecked Sendable {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGQUIT)
         process.waitUntilExit()
+    }
+}
+
+/// 1,000 simulated devices against the three hubs behind nginx (issue 12): 125 in each of 8
+/// regions, each reading its region and `warnings` and pushing one observation per exchange, all
+/// at once, with the first hub process's memory sampled throughout.
+struct ThousandDevices {
+    static let count = 1_000
+
+    var load: LoadResult
+    var memory: HubMemory
+    var processes: Int
+
+    static func run(
+        on placement: PostgresPlacement, corpus: inout IncidentCorpus, syncd: String, context: BenchmarkContext
+    ) throws -> ThousandDevices {
+        let exchanges = context.hubExchanges
+        let devices = try HubLoadBenchmark.simulatedDevices(count: count, perPush: 1, exchanges: exchanges, corpus: &corpus) {
+            HubLoadBenchmark.scopedRegions[$0 % HubLoadBenchmark.scopedRegions.count]
+        }
+        return try placement.serve(devices, tag: "thousand", syncd: syncd, context: context) { url, hub, tokens in
+            let states = zip(devices, tokens).map { DeviceState(device: $0, token: $1, hub: url) }
+            var memory = HubMemory(idle: hub.memory().resident)
+            _ = try SyncTools.wait { try await LoadClients.sync(states, rounds: 0...0) }
+            memory.afterWarmUp = hub.memory().resident
+            let sampler = MemorySampler(hub: hub)
+            sampler.start()
+            let load = try SyncTools.wait { try await LoadClients.sync(states, rounds: 1...exchanges) }
+            memory.take(sampler.stop(), peak: hub.memory().peak)
+            context.log("1,000 devices: \(Int(load.rate)) exchanges/s, p50 \(HubLoadBenchmark.ms(load.latencies.median)) ms, p99 \(load.p99) ms, \(load.pulled) versions pulled, \(load.errors) errors\(load.firstError.map { " (first: \($0))" } ?? "")")
+            return ThousandDevices(load: load, memory: memory, processes: placement.processes)
+        }
+    }
+
+    var figures: [Figure] {
+        var memoryFigure = memory.figure
+        memoryFigure.id = "hub-pg\(processes)-1000-memory"
+        memoryFigure.title = "1,000 devices on \(processes) hubs behind nginx: first hub process's resident memory, second half next to the first"
+        return [
+            Figure(
+                id: "hub-pg\(processes)-1000-p99",
+                title: "1,000 devices on \(processes) hubs on PostgreSQL behind nginx: 99th percentile latency of one exchange",
+                unit: "ms", better: .lower,
+                measured: .init(name: "POST /v1/sync p99, \(Self.count) devices at once in \(HubLoadBenchmark.scopedRegions.count) regions (own region and warnings), each pushing 1 and pulling what is new in scope", samples: Samples([load.latencies.percentile(99) * 1000]), withP90: false),
+                reference: .init(name: "the target: 1 s", samples: Samples([1000]), withP90: false),
+                targetRatio: 1,
+                notes: [
+                    "\(Int(load.rate)) exchanges/s, p50 \(HubLoadBenchmark.ms(load.latencies.median)) ms; \(load.pulled) versions pulled; errors: \(load.errors) (zero required)\(load.firstError.map { "; first: \($0)" } ?? "")",
+                ]),
+            memoryFigure,
+        ]
     }
 }
