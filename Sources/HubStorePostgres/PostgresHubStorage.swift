@@ -53,94 +53,47 @@ public struct PostgresHubStorage: HubStorage {
         let now = tables.now
         return try await tables.transaction { connection in
             try await feed.lockForAppend(on: connection)
-            let versions = push.versions
-            var held = try await feed.knowledge(of: CausalPlausibility.origins(of: versions), on: connection)
-            // Read under the feed's lock, which a revocation holds while it records them: a
-            // revocation committed by any hub process since the exchange checked is seen here.
-            let horizons = try await revocationHorizons(of: Set(versions.map(\.dot.replica)), on: connection)
-            let plausibility = CausalPlausibility(held: held, batch: versions)
-            var report = ApplyReport()
-            var forked = Set<ReplicaID>()
-            var touched = Set<ReplicaID>()
-            // What the hub holds at the push's dots, and each document's partition as the hub holds
-            // it (its versions in good standing share it): read once, kept up to date as it stores.
-            var signatures = try await heldSignatures(of: versions.map(\.dot), on: connection)
-            var partitions = try await partitions(of: Set(versions.map(\.key)), on: connection)
-            for version in versions {
-                let origin = version.dot.replica
-                if forked.contains(origin) {
-                    report.refused.append(version.dot)
-                    continue
-                }
-                if let signature = signatures[version.dot] {
-                    if signature == version.signature {
-                        report.alreadyHeld += 1
-                    } else {
-                        report.forks.append(version.dot)
-                        forked.insert(origin)
-                    }
-                    continue
-                }
-                if let horizon = horizons[origin], version.dot.counter > horizon {
-                    report.refused.append(version.dot)
-                    continue
-                }
-                let heldCounter = held[origin]
-                var reason: SetAsideReason?
-                switch push.policy.decide(version, heldCounter: heldCounter) {
-                case .merge: reason = plausibility.problem(of: version).map(SetAsideReason.implausible)
-                case .setAside(let policyReason): reason = policyReason
-                case .refuse:
-                    report.refused.append(version.dot)
-                    continue
-                }
-                if let implausible = reason, implausible.code == .implausibleContext {
-                    report.refused.append(version.dot)
-                    report.implausible[version.dot] = implausible
-                    continue
-                }
-                if reason == nil, let partition = partitions[version.key], partition != version.partition {
-                    reason = SetAsideReason(
-                        .partitionMove,
-                        "it moves \(version.key) from partition '\(partition)' to '\(version.partition)'")
-                }
+            var admission = try await admission(of: push, on: connection)
+            for version in push.versions {
+                guard case .store(let reason) = admission.decide(version) else { continue }
                 try await insert(version, receivedFrom: push.pusher, setAside: reason, on: connection)
                 try await recordAttachmentNames(of: version, on: connection)
-                report.stored += 1
-                signatures[version.dot] = version.signature
-                touched.insert(origin)
-                if version.dot.counter > heldCounter { held[origin] = version.dot.counter }
-                if let reason {
-                    report.setAside[version.dot] = reason
-                } else {
-                    partitions[version.key] = version.partition
-                }
+                admission.stored(version, setAside: reason)
             }
-            for origin in touched.sorted() {
+            for origin in admission.touched.sorted() {
                 try await feed.raiseKnowledge(of: origin, on: connection)
             }
             try await quarantine(push.forged, pushedBy: push.pusher, at: now, on: connection)
-            let implausible = versions.compactMap { version in
-                report.implausible[version.dot].map { (version: version, reason: $0) }
-            }
-            try await quarantine(implausible, pushedBy: push.pusher, at: now, on: connection)
-            // Pushed again after a lost answer: what the hub holds of them set aside is told again.
-            let answered = Set(report.setAside.keys).union(report.refused).union(report.forks)
-            let heldAside =
-                report.alreadyHeld > 0
-                ? try await setAsideReasons(
-                    of: versions.map(\.dot).filter { !answered.contains($0) }, on: connection) : [:]
-            let merged = try await mergeFieldwise(versions, report: report, on: connection).count
+            try await quarantine(admission.implausible(among: push.versions), pushedBy: push.pusher, at: now, on: connection)
+            let unanswered = admission.unanswered(among: push.versions)
+            let heldAside = unanswered.isEmpty ? [:] : try await setAsideReasons(of: unanswered, on: connection)
+            let merged = try await mergeFieldwise(push.versions, report: admission.report, on: connection).count
             try await feed.beforeCommit()
-            for (dot, reason) in report.setAside.sorted(by: { $0.key < $1.key }) {
-                // The SQLite hub audits these within the pusher's hourly limit; PostgreSQL has no audit log yet.
-                logger.notice(
-                    "version set aside",
-                    metadata: [
-                        "device": "\(push.pusher.hex)", "version": "\(dot)", "code": "\(reason.code.rawValue)",
-                    ])
-            }
-            return PushReport(applied: report, merged: merged, heldAside: heldAside)
+            logSetAside(admission.report, pushedBy: push.pusher)
+            return PushReport(applied: admission.report, merged: merged, heldAside: heldAside)
+        }
+    }
+
+    /// The decisions of `push` over what the hub holds, read under the feed's lock (which a
+    /// revocation also holds while it records its horizons: a revocation committed by any hub
+    /// process since the exchange checked is seen here).
+    private func admission(of push: PushPlan, on connection: PostgresConnection) async throws -> PushAdmission {
+        let versions = push.versions
+        return PushAdmission(
+            versions: versions, policy: push.policy,
+            held: try await feed.knowledge(of: CausalPlausibility.origins(of: versions), on: connection),
+            horizons: try await revocationHorizons(of: Set(versions.map(\.dot.replica)), on: connection),
+            signatures: try await heldSignatures(of: versions.map(\.dot), on: connection),
+            partitions: try await partitions(of: Set(versions.map(\.key)), on: connection))
+    }
+
+    /// Logs what a push set aside, where the SQLite hub audits it within the pusher's hourly limit
+    /// (PostgreSQL has no audit log yet).
+    private func logSetAside(_ report: ApplyReport, pushedBy pusher: ReplicaID) {
+        for (dot, reason) in report.setAside.sorted(by: { $0.key < $1.key }) {
+            logger.notice(
+                "version set aside",
+                metadata: ["device": "\(pusher.hex)", "version": "\(dot)", "code": "\(reason.code.rawValue)"])
         }
     }
 
