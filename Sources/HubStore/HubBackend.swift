@@ -11,22 +11,25 @@ public struct HubBackend: Sendable {
     /// The hub's SQLite replica, for what only it serves today: the operators' console, the
     /// informant key and refused requests in the audit log. Nil on any other backend.
     public var replica: SQLiteHubStorage?
+    /// Where it keeps its data, for the hub's start-up log line (a file's path, a schema).
+    public var location: String
 
     /// A backend of the given parts, with no SQLite replica.
     public init(
         storage: any HubStorage, devices: any DeviceRegistry = EmptyDeviceRegistry(),
-        attachments: (any HubAttachmentStorage)? = nil
+        attachments: (any HubAttachmentStorage)? = nil, location: String = "memory"
     ) {
         self.storage = storage
         self.devices = devices
         self.attachments = attachments
+        self.location = location
     }
 
     /// Every part over the hub's SQLite replica; `devices` replaces its registry when given.
     public static func sqlite(_ storage: SQLiteHubStorage, devices: (any DeviceRegistry)? = nil) -> HubBackend {
         var backend = HubBackend(
             storage: storage, devices: devices ?? SQLiteDeviceRegistry(store: storage.store),
-            attachments: SQLiteHubAttachmentStorage(store: storage.store))
+            attachments: SQLiteHubAttachmentStorage(store: storage.store), location: "sqlite:\(storage.store.path)")
         backend.replica = storage
         return backend
     }

@@ -33,7 +33,7 @@ public struct PostgresHub: Sendable {
     public func backend() throws -> HubBackend {
         HubBackend(
             storage: try PostgresHubStorage(tables: tables), devices: PostgresDeviceRegistry(tables: tables),
-            attachments: PostgresAttachmentStorage(tables: tables))
+            attachments: PostgresAttachmentStorage(tables: tables), location: "postgresql:schema \(tables.schema.name)")
     }
 
     /// What the operator's `syncd devices` commands change.

@@ -55,7 +55,7 @@ public func buildApplication(
         "hub starting",
         metadata: [
             "hub.replica": "\(exchange.hubID.hex)", "hub.key": "\(exchange.storage.hubKey.fingerprint)",
-            "hub.db": "\(configuration.databasePath)",
+            "hub.store": "\(exchange.backend.location)",
             "hub.listen": "\(configuration.host):\(configuration.port)", "hub.tls": "\(configuration.tls != nil)",
             "hub.maxConnections": "\(connections.limit)",
         ])
