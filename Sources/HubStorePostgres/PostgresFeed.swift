@@ -246,12 +246,19 @@ public struct PostgresFeed: Sendable {
                 var hasMore = false
                 var scanned = 0
                 var after = start.sequence
+                // The partitions of the scope's prefixes, read once in the page's snapshot.
+                let partitions = try await PostgresFeedSelection.partitions(
+                    of: scope, schema: schema, on: connection, logger: logger)
+                if PostgresFeedSelection.walks(of: scope, partitions: partitions) > 1 {
+                    try await PostgresFeedSelection.keepWalksOrdered(on: connection, logger: logger)
+                }
                 // Rows are read in batches (one beyond the page tells whether more wait); the filter
                 // may pass over many, so a batch may be followed by another.
                 scan: while true {
                     let batch = min(min(limit, 511), maxScanned - scanned) + 1
                     let selection = PostgresFeedSelection(
-                        schema: schema, scope: scope, after: after, through: upper, limit: batch)
+                        schema: schema, scope: scope, after: after, through: upper, limit: batch,
+                        partitions: partitions)
                     guard let sql = selection.query else { break }
                     let rows = try await connection.query(sql, logger: logger).collect()
                     let decoded = try rows.map(PostgresVersionRow.decode)
