@@ -34,6 +34,8 @@ public struct ImportIssue: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// The field that stands for the line as a whole.
     public static let wholeLine = "(line)"
+    /// The field of an issue with a record's informant reference (it could not be sealed).
+    public static let informantReference = "source_protection.informant_ref"
 
     public var description: String { "line \(line): \(field): \(reason)" }
 }

@@ -174,7 +174,7 @@ extension ReplicaStore {
     /// The entry's body with its informant reference in clear sealed as `sealing` says (checked in
     /// clear before); refused when the replica has no key to seal it to.
     private static func sealed(_ entry: ImportEntry, key: DocumentKey, _ sealing: InformantSealing) -> Result<Data, ImportIssue> {
-        let field = "source_protection.informant_ref"
+        let field = ImportIssue.informantReference
         switch sealing {
         case .keep:
             return .success(entry.body)

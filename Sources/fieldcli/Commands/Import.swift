@@ -80,12 +80,16 @@ extension FieldCLI {
             let data = try Self.read(file)
             let store = try options.open()
             let meter = isatty(STDERR_FILENO) == 1 && !options.json ? ImportMeter() : nil
+            let sealing = try InformantReferenceSealing.mode(store, noting: false)
             let outcome = try store.importRecords(
                 data, format: format?.format ?? ImportFormat(fileName: file) ?? .jsonl, into: collection,
-                partition: partition, skipInvalid: skipInvalid, batchSize: batchSize,
-                sealing: try InformantReferenceSealing.mode(store, noting: false),
+                partition: partition, skipInvalid: skipInvalid, batchSize: batchSize, sealing: sealing,
                 progress: meter.map { meter in { meter.show(written: $0, of: $1) } })
             meter?.finish()
+            if case .refuse = sealing, outcome.issues.contains(where: { $0.field == ImportIssue.informantReference }) {
+                // A line was refused for the want of the key: the next sync asks for it at once.
+                try? store.clearInformantKeyChecks()
+            }
             try report(outcome, collection: collection)
         }
 

@@ -25,7 +25,10 @@ enum InformantReferenceSealing {
         guard InformantSeal.referenceInClear(in: body, collection: key.collection) != nil else { return body }
         switch try mode(store, noting: true) {
         case .keep: return body
-        case .refuse: throw InformantKeyMissing()
+        case .refuse:
+            // The next sync asks for the key at once, however recently it asked.
+            try? store.clearInformantKeyChecks()
+            throw InformantKeyMissing()
         case .seal(let informantKey):
             do {
                 return try InformantSeal.sealingReference(in: body, to: informantKey, collection: key.collection, id: key.id) ?? body
@@ -36,14 +39,12 @@ enum InformantReferenceSealing {
     }
 
     /// What this replica does with a reference in clear: seal it to the informant key it holds,
-    /// refuse (enrolled, no key yet), or keep it (enrolled with no hub; said on a terminal).
+    /// refuse (enrolled, no key yet), or keep it (enrolled with no hub; said on a terminal). Only
+    /// a refusal that happens makes the next sync ask for the key early
+    /// (``ReplicaStore/clearInformantKeyChecks()``): asking is a round trip on a paid link.
     static func mode(_ store: ReplicaStore, noting: Bool) throws -> InformantSealing {
         if let statement = try store.informantKey() { return .seal(statement.publicKey) }
-        guard try store.trustedHubs().isEmpty else {
-            // The next sync asks for the key at once, however recently it asked.
-            try? store.clearInformantKeyChecks()
-            return .refuse
-        }
+        guard try store.trustedHubs().isEmpty else { return .refuse }
         if noting, isatty(STDERR_FILENO) == 1 {
             FileHandle.standardError.write(Data(
                 "fieldcli: note: this replica is enrolled with no hub, so informant references are kept as given (not sealed); enroll and sync before recording them.\n".utf8))
