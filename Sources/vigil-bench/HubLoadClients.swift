@@ -49,7 +49,9 @@ enum LoadClients {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for state in states {
                 group.addTask {
-                    for _ in 0..<1_000 where try await state.exchange(round: nil).more {}
+                    for _ in 0..<1_000 {
+                        guard try await state.exchange(round: nil).more else { break }
+                    }
                 }
             }
             try await group.waitForAll()
