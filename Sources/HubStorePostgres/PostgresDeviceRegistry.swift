@@ -126,6 +126,9 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
         let position = max(0, sequence)
         let pending = pending.map { Int64($0) }
         try await tables.transaction { connection in
+            // What a device last showed is telemetry: a crash may lose the last few of these, so
+            // this commit does not wait for the disk (every exchange makes one; pushes still do).
+            try await connection.execute("SET LOCAL synchronous_commit TO OFF", logger: logger)
             // The feed's last position, read from its primary key's end.
             try await connection.execute(
                 """

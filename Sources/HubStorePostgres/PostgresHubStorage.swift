@@ -54,11 +54,15 @@ public struct PostgresHubStorage: HubStorage {
         return try await tables.transaction { connection in
             try await feed.lockForAppend(on: connection)
             var admission = try await admission(of: push, on: connection)
+            var stored: [(version: Version, setAside: SetAsideReason?)] = []
             for version in push.versions {
                 guard case .store(let reason) = admission.decide(version) else { continue }
-                try await insert(version, receivedFrom: push.pusher, setAside: reason, on: connection)
-                try await recordAttachmentNames(of: version, on: connection)
                 admission.stored(version, setAside: reason)
+                stored.append((version, reason))
+            }
+            try await insert(stored, receivedFrom: push.pusher, on: connection)
+            for (version, _) in stored {
+                try await recordAttachmentNames(of: version, on: connection)
             }
             for origin in admission.touched.sorted() {
                 try await feed.raiseKnowledge(of: origin, on: connection)
@@ -162,28 +166,36 @@ public struct PostgresHubStorage: HubStorage {
         return found
     }
 
+    /// Stores `rows` in their order (their positions follow it: a push is in causal order) with a
+    /// statement per 500 rows, set aside where a reason is given: the feed's lock is held meanwhile,
+    /// so every round trip saved is one the other hub processes' pushes do not wait for.
     private func insert(
-        _ version: Version, receivedFrom: ReplicaID, setAside reason: SetAsideReason?, on connection: PostgresConnection
+        _ rows: [(version: Version, setAside: SetAsideReason?)], receivedFrom: ReplicaID, on connection: PostgresConnection
     ) async throws {
-        var builder = PostgresQueryBuilder()
-        let values = [
-            builder.bind(version.dot.replica.hex), builder.bind(Int64(clamping: version.dot.counter)),
-            builder.bind(version.collection.rawValue), builder.bind(version.documentID.rawValue),
-            builder.bind(version.partition.rawValue), builder.bind(version.context.compactText),
-            version.body.map { builder.bind(bytes: $0) } ?? "NULL::bytea",
-            builder.bind(Int64(clamping: version.timestamp.wallMilliseconds)),
-            builder.bind(Int64(version.timestamp.logical)), builder.bind(bytes: version.signature),
-            builder.bind(receivedFrom.hex), reason.map { builder.bind($0.detail) } ?? "NULL::text",
-            reason.map { builder.bind($0.code.rawValue) } ?? "NULL::text",
-            builder.bind(Int64(UInt32.random(in: .min ... .max))),
-        ]
-        builder.sql = """
-            INSERT INTO \(schema.name).versions (
-                origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
-                signature, received_from, set_aside_reason, set_aside_code, feed_tag)
-            VALUES (\(values.joined(separator: ", ")))
-            """
-        try await connection.execute(builder.query, logger: logger)
+        for start in stride(from: 0, to: rows.count, by: 500) {
+            var builder = PostgresQueryBuilder()
+            let tuples = rows[start..<min(rows.count, start + 500)].map { version, reason in
+                let values = [
+                    builder.bind(version.dot.replica.hex), builder.bind(Int64(clamping: version.dot.counter)),
+                    builder.bind(version.collection.rawValue), builder.bind(version.documentID.rawValue),
+                    builder.bind(version.partition.rawValue), builder.bind(version.context.compactText),
+                    version.body.map { builder.bind(bytes: $0) } ?? "NULL::bytea",
+                    builder.bind(Int64(clamping: version.timestamp.wallMilliseconds)),
+                    builder.bind(Int64(version.timestamp.logical)), builder.bind(bytes: version.signature),
+                    builder.bind(receivedFrom.hex), reason.map { builder.bind($0.detail) } ?? "NULL::text",
+                    reason.map { builder.bind($0.code.rawValue) } ?? "NULL::text",
+                    builder.bind(Int64(UInt32.random(in: .min ... .max))),
+                ]
+                return "(\(values.joined(separator: ", ")))"
+            }
+            builder.sql = """
+                INSERT INTO \(schema.name).versions (
+                    origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
+                    signature, received_from, set_aside_reason, set_aside_code, feed_tag)
+                VALUES \(tuples.joined(separator: ", "))
+                """
+            try await connection.execute(builder.query, logger: logger)
+        }
     }
 
     /// Keeps `items` in the foreign quarantine (never at their origin's dot), within the pusher's
