@@ -100,7 +100,7 @@ struct PostgresHubLoadBenchmark: Benchmark {
         } else {
             figures.append(
                 Figure(
-                    id: "\(id)-delivery", title: "\(label): no-op throughput next to /healthz",
+                    id: "\(id)-noop-throughput", title: "\(label): no-op throughput next to /healthz",
                     unit: "requests/s", better: .higher,
                     measured: .init(name: "POST /v1/sync with nothing to push or pull", samples: Samples([open.noop.rate]), withP90: false),
                     reference: .init(name: "GET /healthz, the same clients", samples: Samples([open.health.rate]), withP90: false),
