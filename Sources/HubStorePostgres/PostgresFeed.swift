@@ -222,79 +222,63 @@ public struct PostgresFeed: Sendable {
     public func page(_ query: PageQuery) async throws -> FeedPage {
         try await client.withConnection { connection in
             try await PostgresTransaction.run(on: connection, mode: .snapshotReadOnly, logger: logger) { connection in
-                var start = query.after
-                var upper = Int64.max
-                var restarted = false
-                if start != .start, try await !holds(start, on: connection) {
-                    start = .start
-                    restarted = true
-                }
-                if !restarted, let through = query.through {
-                    if try await holds(through, on: connection) {
-                        upper = through.sequence
-                    } else {
-                        start = .start
-                        restarted = true
-                    }
-                }
-                let scope = query.filter.readScope
-                let limit = max(1, query.limit)
-                let maxScanned = max(1, query.maxScanned)
-                var versions: [Version] = []
-                var bytes = 0
-                var end = start
-                var hasMore = false
-                var scanned = 0
-                var after = start.sequence
-                // The partitions of the scope's prefixes, read once in the page's snapshot.
-                let partitions = try await PostgresFeedSelection.partitions(
-                    of: scope, schema: schema, on: connection, logger: logger)
-                if PostgresFeedSelection.walks(of: scope, partitions: partitions) > 1 {
-                    try await PostgresFeedSelection.keepWalksOrdered(on: connection, logger: logger)
-                }
-                // Rows are read in batches (one beyond the page tells whether more wait); the filter
-                // may pass over many, so a batch may be followed by another.
-                scan: while true {
-                    let batch = min(min(limit, 511), maxScanned - scanned) + 1
-                    let selection = PostgresFeedSelection(
-                        schema: schema, scope: scope, after: after, through: upper, limit: batch,
-                        partitions: partitions)
-                    guard let sql = selection.query else { break }
-                    let rows = try await connection.query(sql, logger: logger).collect()
-                    let decoded = try rows.map(PostgresVersionRow.decode)
-                    let senders = try await receivedFrom(decoded.map(\.1.sequence), on: connection)
-                    for (version, position) in decoded {
-                        if scanned >= maxScanned {
-                            hasMore = true
-                            break scan
-                        }
-                        scanned += 1
-                        guard query.filter.includes(version, receivedFrom: senders[position.sequence]) else {
-                            end = position
-                            continue
-                        }
-                        let size = (version.body?.count ?? 0) + 200
-                        if versions.count >= limit || (!versions.isEmpty && bytes + size > query.maxBytes) {
-                            hasMore = true
-                            break scan
-                        }
-                        versions.append(version)
-                        bytes += size
-                        end = position
-                    }
-                    guard decoded.count >= batch, let last = decoded.last else { break }
-                    after = last.1.sequence
-                }
+                let (start, upper, restarted) = try await bounds(of: query, on: connection)
+                var page = try await scan(query, after: start, through: upper, on: connection)
                 // Everything in scope up to here was read: the versions out of scope since pass too.
-                if !hasMore, !scope.patterns.contains(.everything),
-                    let last = try await lastPosition(through: upper, on: connection), last.sequence > end.sequence
+                if !page.hasMore, !query.filter.readScope.patterns.contains(.everything),
+                    let last = try await lastPosition(through: upper, on: connection), last.sequence > page.end.sequence
                 {
-                    end = last
+                    page.end = last
                 }
                 let held = try await knowledge(
-                    of: query.knowledgeOf.union(CausalPlausibility.origins(of: versions)), on: connection)
-                return FeedPage(versions: versions, end: end, hasMore: hasMore, restarted: restarted, knowledge: held)
+                    of: query.knowledgeOf.union(CausalPlausibility.origins(of: page.versions)), on: connection)
+                return FeedPage(
+                    versions: page.versions, end: page.end, hasMore: page.hasMore, restarted: restarted, knowledge: held)
             }
+        }
+    }
+
+    /// Where `query`'s page starts and the sequence it ends at the latest: its `after` and
+    /// `through` when this feed gave them out; the beginning, unbounded, when either is foreign.
+    private func bounds(of query: PageQuery, on connection: PostgresConnection) async throws
+        -> (start: FeedPosition, upper: Int64, restarted: Bool)
+    {
+        if query.after != .start, try await !holds(query.after, on: connection) { return (.start, .max, true) }
+        guard let through = query.through else { return (query.after, .max, false) }
+        guard try await holds(through, on: connection) else { return (.start, .max, true) }
+        return (query.after, through.sequence, false)
+    }
+
+    /// Reads `query`'s versions after `start` (at most to `upper`) in scope, in batches (one row
+    /// beyond the page tells whether more wait; the filter may pass over many, so a batch may be
+    /// followed by another), until the page is full or the scope read.
+    private func scan(
+        _ query: PageQuery, after start: FeedPosition, through upper: Int64, on connection: PostgresConnection
+    ) async throws -> PageCollector {
+        let scope = query.filter.readScope
+        var page = PageCollector(
+            end: start, limit: max(1, query.limit), maxBytes: query.maxBytes, maxScanned: max(1, query.maxScanned))
+        // The partitions of the scope's prefixes, read once in the page's snapshot.
+        let partitions = try await PostgresFeedSelection.partitions(
+            of: scope, schema: schema, on: connection, logger: logger)
+        if PostgresFeedSelection.walks(of: scope, partitions: partitions) > 1 {
+            try await PostgresFeedSelection.keepWalksOrdered(on: connection, logger: logger)
+        }
+        var after = start.sequence
+        while true {
+            let batch = page.nextBatch
+            let selection = PostgresFeedSelection(
+                schema: schema, scope: scope, after: after, through: upper, limit: batch, partitions: partitions)
+            guard let sql = selection.query else { return page }
+            let rows = try await connection.query(sql, logger: logger).collect()
+            let decoded = try rows.map(PostgresVersionRow.decode)
+            let senders = try await receivedFrom(decoded.map(\.1.sequence), on: connection)
+            for (version, position) in decoded {
+                let included = query.filter.includes(version, receivedFrom: senders[position.sequence])
+                guard page.take(version, at: position, included: included) else { return page }
+            }
+            guard decoded.count >= batch, let last = decoded.last else { return page }
+            after = last.1.sequence
         }
     }
 
@@ -365,5 +349,53 @@ public struct PostgresFeed: Sendable {
                 tag: UInt32(truncatingIfNeeded: tag))
         }
         return last
+    }
+}
+
+/// One page as the scan fills it, version by version: no I/O.
+struct PageCollector {
+    private(set) var versions: [Version] = []
+    /// Where the page ends: the last position read, included or passed over.
+    var end: FeedPosition
+    /// Whether versions wait beyond the page.
+    private(set) var hasMore = false
+    let limit: Int
+    let maxBytes: Int
+    let maxScanned: Int
+    private var bytes = 0
+    private var scanned = 0
+
+    init(end: FeedPosition, limit: Int, maxBytes: Int, maxScanned: Int) {
+        self.end = end
+        self.limit = limit
+        self.maxBytes = maxBytes
+        self.maxScanned = maxScanned
+    }
+
+    /// How many rows the next batch asks for: what may still be looked at, at most 511, and one
+    /// more to tell whether more wait.
+    var nextBatch: Int { min(min(limit, 511), maxScanned - scanned) + 1 }
+
+    /// Takes the next row the scan read, in the page when `included`, else passed over; false
+    /// when the page is full (``hasMore``).
+    mutating func take(_ version: Version, at position: FeedPosition, included: Bool) -> Bool {
+        guard scanned < maxScanned else { return full() }
+        scanned += 1
+        guard included else {
+            end = position
+            return true
+        }
+        // About the encoded size: the body and its dot, context, clock and signature.
+        let size = (version.body?.count ?? 0) + 200
+        if versions.count >= limit || (!versions.isEmpty && bytes + size > maxBytes) { return full() }
+        versions.append(version)
+        bytes += size
+        end = position
+        return true
+    }
+
+    private mutating func full() -> Bool {
+        hasMore = true
+        return false
     }
 }
