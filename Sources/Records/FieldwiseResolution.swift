@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import SyncEngine
 
 /// What a hub writes for a document a push left in conflict, planned from what it holds of the
