@@ -32,11 +32,8 @@ struct AttachmentHeldChunksTests {
         let photo = F.bytes(Self.size, seed: 5)
         let reordered = Self.swapped(photo)
         try await HubFixture.withHub { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (writer, reader) = (replicas[0], replicas[1])
-                let writerToken = try await hub.enroll(writer)
-                let readerToken = try await hub.enroll(reader)
-                try hub.store.setMediaPolicy(.all, of: reader.replicaID)
+            try await F.withWriterAndReader(hub) { pair in
+                let (writer, reader, writerToken, readerToken) = (pair.writer, pair.reader, pair.writerToken, pair.readerToken)
                 try F.attach(photo, to: writer, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6c01")
                 try await F.synchronizer(writer, hub.url, writerToken).run()
 
@@ -70,11 +67,8 @@ struct AttachmentHeldChunksTests {
         let photo = F.bytes(Self.size, seed: 6)
         let reordered = Self.swapped(photo)
         try await HubFixture.withHub { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (writer, reader) = (replicas[0], replicas[1])
-                let writerToken = try await hub.enroll(writer)
-                let readerToken = try await hub.enroll(reader)
-                try hub.store.setMediaPolicy(.all, of: reader.replicaID)
+            try await F.withWriterAndReader(hub) { pair in
+                let (writer, reader, writerToken, readerToken) = (pair.writer, pair.reader, pair.writerToken, pair.readerToken)
                 let original = try F.attach(photo, to: writer, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6c11")
                 try await F.synchronizer(writer, hub.url, writerToken).run()
                 let same = try F.attach(reordered, to: writer, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6c12")

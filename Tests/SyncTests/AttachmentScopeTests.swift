@@ -120,11 +120,8 @@ extension AttachmentScopeTests {
     func narrowedScopeErasesAttachments() async throws {
         let photo = F.bytes(300_000, seed: 8)
         try await HubFixture.withHub { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (writer, reader) = (replicas[0], replicas[1])
-                let writerToken = try await hub.enroll(writer)
-                let readerToken = try await hub.enroll(reader, grants: F.grants(read: "observations/SD-*"))
-                try hub.store.setMediaPolicy(.all, of: reader.replicaID)
+            try await F.withWriterAndReader(hub, readerGrants: F.grants(read: "observations/SD-*")) { pair in
+                let (writer, reader, writerToken, readerToken) = (pair.writer, pair.reader, pair.writerToken, pair.readerToken)
                 let manifest = try F.attach(photo, to: writer, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b86")
                 let own = try F.attach(F.bytes(1_000, seed: 9), to: reader, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b87", region: "ML-1")
                 try await F.synchronizer(writer, hub.url, writerToken).run()

@@ -21,11 +21,8 @@ struct AttachmentSyncTests {
         let photo = F.bytes(2_000_000, seed: seed)
         let chunk = AttachmentManifest.chunkSize
         try await HubFixture.withHub { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (writer, reader) = (replicas[0], replicas[1])
-                let writerToken = try await hub.enroll(writer)
-                let readerToken = try await hub.enroll(reader)
-                try hub.store.setMediaPolicy(.all, of: reader.replicaID)
+            try await F.withWriterAndReader(hub) { pair in
+                let (writer, reader, writerToken, readerToken) = (pair.writer, pair.reader, pair.writerToken, pair.readerToken)
                 let proxy = try ChunkCuttingProxy(targetPort: hub.port)
                 defer { proxy.stop() }
                 let manifest = try F.attach(photo, to: writer, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7c")
@@ -72,11 +69,8 @@ struct AttachmentSyncTests {
     func tamperedChunk() async throws {
         let photo = F.bytes(700_000, seed: 42)
         try await HubFixture.withHub { hub in
-            try await TemporaryReplica.withReplicas(2) { replicas in
-                let (writer, reader) = (replicas[0], replicas[1])
-                let writerToken = try await hub.enroll(writer)
-                let readerToken = try await hub.enroll(reader)
-                try hub.store.setMediaPolicy(.all, of: reader.replicaID)
+            try await F.withWriterAndReader(hub) { pair in
+                let (writer, reader, writerToken, readerToken) = (pair.writer, pair.reader, pair.writerToken, pair.readerToken)
                 let manifest = try F.attach(photo, to: writer, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b7d")
                 try await F.documentsOnly(writer, hub.url, writerToken).run()
 

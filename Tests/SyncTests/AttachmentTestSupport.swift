@@ -11,6 +11,29 @@ import TestSupport
 enum AttachmentFixtures {
     static let observations = CollectionName("observations")!
 
+    /// A writer and a reader replica enrolled with one hub, the reader receiving every attachment.
+    struct Pair {
+        let writer: ReplicaStore
+        let reader: ReplicaStore
+        let writerToken: String
+        let readerToken: String
+    }
+
+    /// Runs `body` with two fresh replicas enrolled with `hub` (the reader with `readerGrants`,
+    /// its media policy `all`), removed afterwards.
+    static func withWriterAndReader<T>(
+        _ hub: HubFixture, readerGrants: AccessGrants = .everything, _ body: (Pair) async throws -> T
+    ) async throws -> T {
+        try await TemporaryReplica.withReplicas(2) { replicas in
+            let (writer, reader) = (replicas[0], replicas[1])
+            let writerToken = try await hub.enroll(writer)
+            let readerToken = try await hub.enroll(reader, grants: readerGrants)
+            try hub.store.setMediaPolicy(.all, of: reader.replicaID)
+            return try await body(
+                Pair(writer: writer, reader: reader, writerToken: writerToken, readerToken: readerToken))
+        }
+    }
+
     /// `count` bytes drawn from `seed` (incompressible, like a photo).
     static func bytes(_ count: Int, seed: UInt64) -> Data {
         var generator = SeededGenerator(seed: seed)
