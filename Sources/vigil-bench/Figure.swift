@@ -64,3 +64,18 @@ struct Figure: Codable, Sendable {
         self.notes = notes
     }
 }
+
+extension Figure {
+    /// `load`'s 99th-percentile latency in milliseconds, `name`d, next to a target of `target`
+    /// milliseconds (`targetName` says it, such as "50 ms"), judged by it.
+    static func p99(
+        id: String, title: String, name: String, of load: LoadResult, target: Double, targetName: String,
+        notes: [String]
+    ) -> Figure {
+        Figure(
+            id: id, title: title, unit: "ms", better: .lower,
+            measured: .init(name: name, samples: Samples([load.latencies.percentile(99) * 1000]), withP90: false),
+            reference: .init(name: "the target: \(targetName)", samples: Samples([target]), withP90: false),
+            targetRatio: 1, notes: notes)
+    }
+}

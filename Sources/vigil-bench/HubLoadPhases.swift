@@ -72,12 +72,11 @@ struct OpenLoad {
                     "target: at least 25% of the /healthz throughput (ratio at most 4)",
                     "errors: \(noop.errors) of \(noop.latencies.values.count + noop.errors); versions pulled: \(noop.pulled) (0 expected: every device was caught up first)",
                 ]),
-            Figure(
+            Figure.p99(
                 id: "hub-noop-p99", title: "hub, no-op exchange: 99th percentile latency",
-                unit: "ms", better: .lower,
-                measured: .init(name: "POST /v1/sync no-op p99 (p50 \(HubLoadBenchmark.ms(noop.latencies.median)) ms)", samples: Samples([noop.latencies.percentile(99) * 1000]), withP90: false),
-                reference: .init(name: "the target: 50 ms", samples: Samples([50]), withP90: false),
-                targetRatio: 1, notes: ["/healthz p99 in the same run: \(health.p99) ms"]),
+                name: "POST /v1/sync no-op p99 (p50 \(HubLoadBenchmark.ms(noop.latencies.median)) ms)",
+                of: noop, target: 50, targetName: "50 ms",
+                notes: ["/healthz p99 in the same run: \(health.p99) ms"]),
             Figure(
                 id: "hub-delivery-rate", title: "hub, versions delivered per second next to the floor",
                 unit: "versions/s", better: .higher,
@@ -156,12 +155,10 @@ struct ScopedLoad {
         let devices = HubLoadBenchmark.devices
         let regions = HubLoadBenchmark.scopedRegions.count
         return [
-            Figure(
+            Figure.p99(
                 id: "hub-scoped-p99", title: "hub, realistic load: 99th percentile latency of one exchange",
-                unit: "ms", better: .lower,
-                measured: .init(name: "POST /v1/sync p99, \(devices) devices in \(regions) regions (read: own region and warnings; write: own region), \(exchanges) exchanges each pushing \(HubLoadBenchmark.versionsPerPush) and pulling what is new in scope", samples: Samples([load.latencies.percentile(99) * 1000]), withP90: false),
-                reference: .init(name: "the target: 250 ms", samples: Samples([250]), withP90: false),
-                targetRatio: 1,
+                name: "POST /v1/sync p99, \(devices) devices in \(regions) regions (read: own region and warnings; write: own region), \(exchanges) exchanges each pushing \(HubLoadBenchmark.versionsPerPush) and pulling what is new in scope",
+                of: load, target: 250, targetName: "250 ms",
                 notes: [
                     "errors: \(load.errors) (zero required)\(load.firstError.map { "; first: \($0)" } ?? "")",
                     "\(Int(load.rate)) exchanges/s, p50 \(HubLoadBenchmark.ms(load.latencies.median)) ms; \(load.pulled) versions pulled (\(load.pulled / max(1, devices * exchanges)) per exchange); \(load.more) answers said more was waiting",

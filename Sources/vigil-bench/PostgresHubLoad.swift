@@ -65,22 +65,18 @@ struct PostgresHubLoadBenchmark: Benchmark {
         let label = placement.label
         let delivery = Double(open.load.pulled) / max(open.load.seconds, 1e-9)
         var figures = [
-            Figure(
+            Figure.p99(
                 id: "\(id)-noop-p99", title: "\(label): no-op exchange, 99th percentile latency",
-                unit: "ms", better: .lower,
-                measured: .init(name: "POST /v1/sync no-op p99 (p50 \(HubLoadBenchmark.ms(open.noop.latencies.median)) ms), \(devices) devices at once", samples: Samples([open.noop.latencies.percentile(99) * 1000]), withP90: false),
-                reference: .init(name: "the target: 50 ms", samples: Samples([50]), withP90: false),
-                targetRatio: 1,
+                name: "POST /v1/sync no-op p99 (p50 \(HubLoadBenchmark.ms(open.noop.latencies.median)) ms), \(devices) devices at once",
+                of: open.noop, target: 50, targetName: "50 ms",
                 notes: [
                     "\(Int(open.noop.rate)) no-op exchanges/s next to \(Int(open.health.rate)) GET /healthz/s through the same address (\(percent(open.noop.rate, of: open.health.rate)))",
                     "errors: \(open.noop.errors) (zero required)",
                 ]),
-            Figure(
+            Figure.p99(
                 id: "\(id)-scoped-p99", title: "\(label): realistic load, 99th percentile latency of one exchange",
-                unit: "ms", better: .lower,
-                measured: .init(name: "POST /v1/sync p99, \(devices) devices in \(HubLoadBenchmark.scopedRegions.count) regions (own region and warnings), \(exchanges) exchanges each pushing \(HubLoadBenchmark.versionsPerPush)", samples: Samples([scoped.load.latencies.percentile(99) * 1000]), withP90: false),
-                reference: .init(name: "the target: 250 ms", samples: Samples([250]), withP90: false),
-                targetRatio: 1,
+                name: "POST /v1/sync p99, \(devices) devices in \(HubLoadBenchmark.scopedRegions.count) regions (own region and warnings), \(exchanges) exchanges each pushing \(HubLoadBenchmark.versionsPerPush)",
+                of: scoped.load, target: 250, targetName: "250 ms",
                 notes: [
                     "\(Int(scoped.load.rate)) exchanges/s, p50 \(HubLoadBenchmark.ms(scoped.load.latencies.median)) ms; errors: \(scoped.load.errors) (zero required)\(scoped.load.firstError.map { "; first: \($0)" } ?? "")",
                 ]),
@@ -303,13 +299,10 @@ struct ThousandDevices {
         memoryFigure.id = "hub-pg\(processes)-1000-memory"
         memoryFigure.title = "1,000 devices on \(processes) hubs behind nginx: first hub process's resident memory, second half next to the first"
         return [
-            Figure(
-                id: "hub-pg\(processes)-1000-p99",
-                title: "1,000 devices on \(processes) hubs on PostgreSQL behind nginx: 99th percentile latency of one exchange",
-                unit: "ms", better: .lower,
-                measured: .init(name: "POST /v1/sync p99, \(Self.count) devices at once in \(HubLoadBenchmark.scopedRegions.count) regions (own region and warnings), each pushing 1 and pulling what is new in scope", samples: Samples([load.latencies.percentile(99) * 1000]), withP90: false),
-                reference: .init(name: "the target: 1 s", samples: Samples([1000]), withP90: false),
-                targetRatio: 1,
+            Figure.p99(
+                id: "hub-pg\(processes)-1000-p99", title: "1,000 devices on \(processes) hubs on PostgreSQL behind nginx: 99th percentile latency of one exchange",
+                name: "POST /v1/sync p99, \(Self.count) devices at once in \(HubLoadBenchmark.scopedRegions.count) regions (own region and warnings), each pushing 1 and pulling what is new in scope",
+                of: load, target: 1000, targetName: "1 s",
                 notes: [
                     "\(Int(load.rate)) exchanges/s, p50 \(HubLoadBenchmark.ms(load.latencies.median)) ms; \(load.pulled) versions pulled; errors: \(load.errors) (zero required)\(load.firstError.map { "; first: \($0)" } ?? "")",
                 ]),
