@@ -51,22 +51,17 @@ public struct PostgresHubStorage: HubStorage {
 
     public func take(_ push: PushPlan) async throws -> PushReport {
         let now = tables.now
+        let statements = PostgresPushStatements(schema: schema, logger: logger)
         return try await tables.transaction { connection in
             try await feed.lockForAppend(on: connection)
-            var admission = try await admission(of: push, on: connection)
+            var admission = try await admission(of: push, reading: statements, on: connection)
             var stored: [(version: Version, setAside: SetAsideReason?)] = []
             for version in push.versions {
                 guard case .store(let reason) = admission.decide(version) else { continue }
                 admission.stored(version, setAside: reason)
                 stored.append((version, reason))
             }
-            try await insert(stored, receivedFrom: push.pusher, on: connection)
-            for (version, _) in stored {
-                try await recordAttachmentNames(of: version, on: connection)
-            }
-            for origin in admission.touched.sorted() {
-                try await feed.raiseKnowledge(of: origin, on: connection)
-            }
+            try await statements.store(stored, receivedFrom: push.pusher, touched: admission.touched, on: connection)
             try await quarantine(push.forged, pushedBy: push.pusher, at: now, on: connection)
             try await quarantine(admission.implausible(among: push.versions), pushedBy: push.pusher, at: now, on: connection)
             let unanswered = admission.unanswered(among: push.versions)
@@ -78,17 +73,16 @@ public struct PostgresHubStorage: HubStorage {
         }
     }
 
-    /// The decisions of `push` over what the hub holds, read under the feed's lock (which a
-    /// revocation also holds while it records its horizons: a revocation committed by any hub
-    /// process since the exchange checked is seen here).
-    private func admission(of push: PushPlan, on connection: PostgresConnection) async throws -> PushAdmission {
-        let versions = push.versions
+    /// The decisions of `push` over what the hub holds, read in one statement under the feed's
+    /// lock (which a revocation also holds while it records its horizons: a revocation committed
+    /// by any hub process since the exchange checked is seen here).
+    private func admission(
+        of push: PushPlan, reading statements: PostgresPushStatements, on connection: PostgresConnection
+    ) async throws -> PushAdmission {
+        let held = try await statements.held(for: push.versions, on: connection)
         return PushAdmission(
-            versions: versions, policy: push.policy,
-            held: try await feed.knowledge(of: CausalPlausibility.origins(of: versions), on: connection),
-            horizons: try await revocationHorizons(of: Set(versions.map(\.dot.replica)), on: connection),
-            signatures: try await heldSignatures(of: versions.map(\.dot), on: connection),
-            partitions: try await partitions(of: Set(versions.map(\.key)), on: connection))
+            versions: push.versions, policy: push.policy, held: held.knowledge, horizons: held.horizons,
+            signatures: held.signatures, partitions: held.partitions)
     }
 
     /// Logs what a push set aside, where the SQLite hub audits it within the pusher's hourly limit
@@ -98,103 +92,6 @@ public struct PostgresHubStorage: HubStorage {
             logger.notice(
                 "version set aside",
                 metadata: ["device": "\(pusher.hex)", "version": "\(dot)", "code": "\(reason.code.rawValue)"])
-        }
-    }
-
-    /// The signatures held at those of `dots` the hub holds.
-    private func heldSignatures(of dots: [Dot], on connection: PostgresConnection) async throws -> [Dot: Data] {
-        let unique = Array(Set(dots))
-        guard !unique.isEmpty else { return [:] }
-        let rows = try await connection.query(
-            """
-            SELECT origin, counter, signature FROM \(unescaped: schema.name).versions
-            WHERE (origin, counter) IN (
-                SELECT * FROM unnest(\(unique.map(\.replica.hex))::text[], \(unique.map { Int64(clamping: $0.counter) })::bigint[]))
-            """, logger: logger)
-        var held: [Dot: Data] = [:]
-        for try await (text, counter, signature) in rows.decode((String, Int64, Data).self) {
-            guard let origin = ReplicaID(text), counter > 0 else {
-                throw PostgresStoreError(.malformedRow, "A version row in \(schema.name).versions names no dot.")
-            }
-            held[Dot(replica: origin, counter: UInt64(counter))] = signature
-        }
-        return held
-    }
-
-    /// The revocation horizons of those of `origins` that are revoked.
-    private func revocationHorizons(of origins: Set<ReplicaID>, on connection: PostgresConnection) async throws
-        -> [ReplicaID: UInt64]
-    {
-        guard !origins.isEmpty else { return [:] }
-        let rows = try await connection.query(
-            """
-            SELECT replica_id, horizon FROM \(unescaped: schema.name).revocations
-            WHERE replica_id = ANY(\(origins.map(\.hex)))
-            """, logger: logger)
-        var horizons: [ReplicaID: UInt64] = [:]
-        for try await (text, horizon) in rows.decode((String, Int64).self) {
-            guard let id = ReplicaID(text) else {
-                throw PostgresStoreError(.malformedRow, "A row of \(schema.name).revocations names no replica id.")
-            }
-            horizons[id] = UInt64(max(0, horizon))
-        }
-        return horizons
-    }
-
-    /// The partition the hub holds each of `keys` in (that of its versions in good standing);
-    /// absent when it holds none of them.
-    private func partitions(of keys: Set<DocumentKey>, on connection: PostgresConnection) async throws
-        -> [DocumentKey: Partition]
-    {
-        guard !keys.isEmpty else { return [:] }
-        let sorted = keys.sorted()
-        let rows = try await connection.query(
-            """
-            SELECT DISTINCT ON (collection, document_id) collection, document_id, partition
-            FROM \(unescaped: schema.name).versions
-            WHERE set_aside_reason IS NULL AND (collection, document_id) IN (
-                SELECT * FROM unnest(\(sorted.map(\.collection.rawValue))::text[], \(sorted.map(\.id.rawValue))::text[]))
-            """, logger: logger)
-        var found: [DocumentKey: Partition] = [:]
-        for try await (collection, id, text) in rows.decode((String, String, String).self) {
-            guard let collection = CollectionName(collection), let id = DocumentID(id), let partition = Partition(text)
-            else {
-                throw PostgresStoreError(.malformedRow, "A version row in \(schema.name).versions names no document.")
-            }
-            found[DocumentKey(collection: collection, id: id)] = partition
-        }
-        return found
-    }
-
-    /// Stores `rows` in their order (their positions follow it: a push is in causal order) with a
-    /// statement per 500 rows, set aside where a reason is given: the feed's lock is held meanwhile,
-    /// so every round trip saved is one the other hub processes' pushes do not wait for.
-    private func insert(
-        _ rows: [(version: Version, setAside: SetAsideReason?)], receivedFrom: ReplicaID, on connection: PostgresConnection
-    ) async throws {
-        for start in stride(from: 0, to: rows.count, by: 500) {
-            var builder = PostgresQueryBuilder()
-            let tuples = rows[start..<min(rows.count, start + 500)].map { version, reason in
-                let values = [
-                    builder.bind(version.dot.replica.hex), builder.bind(Int64(clamping: version.dot.counter)),
-                    builder.bind(version.collection.rawValue), builder.bind(version.documentID.rawValue),
-                    builder.bind(version.partition.rawValue), builder.bind(version.context.compactText),
-                    version.body.map { builder.bind(bytes: $0) } ?? "NULL::bytea",
-                    builder.bind(Int64(clamping: version.timestamp.wallMilliseconds)),
-                    builder.bind(Int64(version.timestamp.logical)), builder.bind(bytes: version.signature),
-                    builder.bind(receivedFrom.hex), reason.map { builder.bind($0.detail) } ?? "NULL::text",
-                    reason.map { builder.bind($0.code.rawValue) } ?? "NULL::text",
-                    builder.bind(Int64(UInt32.random(in: .min ... .max))),
-                ]
-                return "(\(values.joined(separator: ", ")))"
-            }
-            builder.sql = """
-                INSERT INTO \(schema.name).versions (
-                    origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
-                    signature, received_from, set_aside_reason, set_aside_code, feed_tag)
-                VALUES \(tuples.joined(separator: ", "))
-                """
-            try await connection.execute(builder.query, logger: logger)
         }
     }
 

@@ -49,4 +49,46 @@ struct PostgresHubStorageTests {
             #expect(try await hubA.versions(at: after.map(\.dot)).isEmpty)
         }
     }
+
+    @Test func aPushRaisesTheKnowledgeThroughVersionsHeldAboveAGap() async throws {
+        // Replays: the feed holds 1, 2 and 4 of an origin (4 came by another way, the knowledge
+        // stays at 2), then a push brings 3. The push's one statement sees 3 only as its own
+        // insert and 4 only in the table: the knowledge must reach 4 across both.
+        try await withStorage { storage in
+            let origin = ReplicaID.random()
+            let appended = try PushFixtures.versions(origin, 1...2) + [try PushFixtures.version(origin, 4)]
+            _ = try await storage.feed.append(appended, receivedFrom: nil)
+            #expect(try await knowledge(of: origin, in: storage) == 2)
+            let push = PushPlan(versions: [try PushFixtures.version(origin, 3)], pusher: origin, policy: .inOrder)
+            #expect(try await storage.take(push).applied.stored == 1)
+            #expect(try await knowledge(of: origin, in: storage) == 4)
+        }
+    }
+
+    @Test func aPushOfMoreThanOneStatementStoresAndKnowsEveryVersion() async throws {
+        // A push of 1,201 versions is stored in three statements (500 rows each), the last one
+        // raising the knowledge: every version is held, in order, and the knowledge is the last.
+        try await withStorage { storage in
+            let origin = ReplicaID.random()
+            let versions = try PushFixtures.versions(origin, 1...1_201)
+            let report = try await storage.take(PushPlan(versions: versions, pusher: origin, policy: .inOrder))
+            #expect(report.applied.stored == 1_201)
+            #expect(try await knowledge(of: origin, in: storage) == 1_201)
+            let page = try await storage.feed.page(after: .start, limit: 2_000, maxBytes: 1 << 30)
+            #expect(page.versions.map(\.dot) == versions.map(\.dot))
+        }
+    }
+
+    private func withStorage(_ body: (PostgresHubStorage) async throws -> Void) async throws {
+        try await PostgresTestDatabase.withClients(1) { clients, schema in
+            let tables = try PostgresDeviceTables(
+                client: clients[0], schema: schema, hubID: ReplicaID.random(), hubKey: DeviceKey(),
+                logger: PostgresTestDatabase.quiet)
+            try await body(try PostgresHubStorage(tables: tables))
+        }
+    }
+
+    private func knowledge(of origin: ReplicaID, in storage: PostgresHubStorage) async throws -> UInt64 {
+        try await storage.feed.page(after: .start, limit: 1, maxBytes: 1 << 20, knowledgeOf: [origin]).knowledge[origin]
+    }
 }
