@@ -142,6 +142,37 @@ struct PostgresFeedTests {
         }
     }
 
+    @Test func atTheEndAPageKeepsItsStartAndAForeignEndRestarts() async throws {
+        // The page of a reader with nothing new is read in one statement (PostgresFeed's
+        // pageWithNothingNew): it must tell the knowledge and keep the start, and still restart a
+        // position this feed did not give out at its end (a feed restored from a backup that
+        // handed the same sequence to another version, or the same dot under another tag).
+        try await PostgresTestDatabase.withClients(1) { clients, schema in
+            let feed = try feed(clients[0], schema)
+            let origin = ReplicaID.random()
+            let versions = try (1...3).map { try FeedFixtures.version(origin, UInt64($0)) }
+            let empty = try await feed.page(after: .start, limit: 10, maxBytes: 1 << 20, knowledgeOf: [origin])
+            #expect(empty.versions.isEmpty && empty.end == .start && !empty.restarted)
+            _ = try await feed.append(versions, receivedFrom: nil)
+            let all = try await feed.page(after: .start, limit: 10, maxBytes: 1 << 20)
+            let nothingNew = try await feed.page(after: all.end, limit: 10, maxBytes: 1 << 20, knowledgeOf: [origin])
+            #expect(nothingNew.versions.isEmpty && !nothingNew.hasMore && !nothingNew.restarted)
+            #expect(nothingNew.end == all.end)
+            #expect(nothingNew.knowledge[origin] == 3)
+            let end = all.end
+            let foreign: [FeedPosition] = [
+                FeedPosition(sequence: end.sequence, dot: Dot(replica: ReplicaID.random(), counter: 3), tag: end.tag),
+                FeedPosition(sequence: end.sequence, dot: end.dot, tag: end.tag.map { $0 &+ 1 }),
+                FeedPosition(sequence: end.sequence + 1, dot: end.dot, tag: end.tag),
+            ]
+            for position in foreign {
+                let page = try await feed.page(after: position, limit: 10, maxBytes: 1 << 20)
+                #expect(page.restarted)
+                #expect(page.versions == versions)
+            }
+        }
+    }
+
     @Test func pagesAreBoundedInBytesButCarryAtLeastOneVersion() async throws {
         try await PostgresTestDatabase.withClients(1) { clients, schema in
             let feed = try feed(clients[0], schema)
