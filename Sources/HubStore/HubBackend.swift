@@ -8,9 +8,11 @@ public struct HubBackend: Sendable {
     public var devices: any DeviceRegistry
     /// Where attachments live; nil when this backend keeps none (their routes are then not served).
     public var attachments: (any HubAttachmentStorage)?
-    /// The hub's SQLite replica, for what only it serves today: the operators' console, the
-    /// informant key and refused requests in the audit log. Nil on any other backend.
+    /// The hub's SQLite replica, for what only it serves today: the operators' console and the
+    /// informant key. Nil on any other backend.
     public var replica: SQLiteHubStorage?
+    /// The hub's audit log (refused requests are written to it); nil when this backend keeps none.
+    public var auditLog: (any HubAuditLog)?
     /// Where it keeps its data, for the hub's start-up log line (a file's path, a schema).
     public var location: String
 
@@ -31,6 +33,7 @@ public struct HubBackend: Sendable {
             storage: storage, devices: devices ?? SQLiteDeviceRegistry(store: storage.store),
             attachments: SQLiteHubAttachmentStorage(store: storage.store), location: "sqlite:\(storage.store.path)")
         backend.replica = storage
+        backend.auditLog = SQLiteHubAuditLog(store: storage.store)
         return backend
     }
 }

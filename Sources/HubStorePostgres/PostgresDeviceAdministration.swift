@@ -6,12 +6,16 @@ import ReplicaStore
 public import SyncEngine
 
 /// What the hub's operator commands do to the device registry on PostgreSQL, with the semantics
-/// of ``SQLiteDeviceAdministration``. Not kept yet: the audit entries the SQLite hub writes for
-/// codes given out, revocations and grant changes (it has no audit log on PostgreSQL yet).
+/// of ``SQLiteDeviceAdministration``: codes given out and cancelled, revocations and grant changes
+/// are audited (``PostgresAuditLog``) in the transaction that makes them, with the SQLite hub's entries.
 public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
     public let tables: PostgresDeviceTables
+    private let audit: PostgresAuditLog
 
-    public init(tables: PostgresDeviceTables) { self.tables = tables }
+    public init(tables: PostgresDeviceTables) {
+        self.tables = tables
+        audit = PostgresAuditLog(tables: tables)
+    }
 
     private var logger: Logger { tables.logger }
     private func table(_ name: String) -> String { tables.table(name) }
@@ -37,6 +41,12 @@ public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
                     \(hash.bytea), \(deviceName), \(now), \(Int64(clamping: expiresAt)), \(grants.read.text),
                     \(grants.write.text))
                 """, logger: logger)
+            try await audit.append(
+                [
+                    AuditEvent(
+                        actor: actor, action: .codeIssued, subject: deviceName,
+                        detail: ["expiresAt": "\(expiresAt)", "read": grants.read.text, "write": grants.write.text])
+                ], on: connection)
             logger.info(
                 "enrollment code given out", metadata: ["hub.device": "\(deviceName)", "hub.actor": "\(actor)"])
             return true
@@ -67,6 +77,12 @@ public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
                     WHERE code_hash = \(code.hash.bytea)
                     """, logger: logger)
             }
+            try await audit.append(
+                chosen.map { code in
+                    AuditEvent(
+                        actor: ReplicaStore.operatorActor, action: .codeCancelled, subject: code.record.deviceName,
+                        detail: ["code": code.record.hashPrefix])
+                }, on: connection)
             logger.info(
                 "enrollment codes cancelled",
                 metadata: ["hub.codes": "\(chosen.map(\.record.hashPrefix).joined(separator: ","))"])
@@ -148,11 +164,22 @@ public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
                     """, logger: logger)
             }
             // Codes given out for the device's name and not used yet would enroll a new key under it.
-            try await connection.execute(
+            let cancelled = try await connection.query(
                 """
                 UPDATE \(unescaped: table("enrollment_codes")) SET expires_at = LEAST(expires_at, \(now - 1))
                 WHERE device_name = \(record.name) AND used_at IS NULL
-                """, logger: logger)
+                RETURNING code_hash
+                """, logger: logger
+            ).collect()
+            try await audit.append(
+                [
+                    AuditEvent(
+                        actor: actor, action: .revoked, subject: record.name,
+                        detail: [
+                            "replica": record.replicaID.hex, "codesCancelled": "\(cancelled.count)",
+                            "horizons": ids.map { "\($0)=\(horizons[$0] ?? 0)" }.sorted().joined(separator: ","),
+                        ])
+                ], on: connection)
             logger.notice(
                 "device revoked",
                 metadata: [
@@ -181,6 +208,15 @@ public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
                 WHERE replica_id = \(record.replicaID.hex)
                 """, logger: logger)
             record.grants = grants
+            try await audit.append(
+                [
+                    AuditEvent(
+                        actor: actor, action: .scopesChanged, subject: record.name,
+                        detail: [
+                            "replica": record.replicaID.hex, "readBefore": previous.read.text,
+                            "writeBefore": previous.write.text, "read": grants.read.text, "write": grants.write.text,
+                        ])
+                ], on: connection)
             logger.info(
                 "device grants changed",
                 metadata: ["hub.device": "\(record.name)", "hub.grants": "\(grants)", "hub.actor": "\(actor)"])

@@ -12,15 +12,19 @@ public import SyncEngine
 /// of concurrent enrollments with one code exactly one finds it unused. Credentials and codes are
 /// kept only as their SHA-256. Certificates and revocation notices are signed with the hub's key.
 ///
-/// Not kept yet (the SQLite hub's audit log has no PostgreSQL table): audit entries of
-/// enrollments and incarnations. Reports of versions failing verification on a device are kept in
-/// their own table (`verification_reports`), not in an audit log.
+/// Enrollments, incarnations and devices' reports of versions failing verification are audited
+/// (``PostgresAuditLog``) in their transactions, with the SQLite hub's entries; reports within the
+/// device's hourly limit of audit entries.
 public struct PostgresDeviceRegistry: DeviceRegistry {
     public let tables: PostgresDeviceTables
     /// Certificates already signed: a certified key never changes, so each is signed once per process.
     private let certified = CertificateCache()
+    private let audit: PostgresAuditLog
 
-    public init(tables: PostgresDeviceTables) { self.tables = tables }
+    public init(tables: PostgresDeviceTables) {
+        self.tables = tables
+        audit = PostgresAuditLog(tables: tables)
+    }
 
     private var logger: Logger { tables.logger }
     private func table(_ name: String) -> String { tables.table(name) }
@@ -87,6 +91,12 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
                 UPDATE \(unescaped: table("enrollment_codes")) SET used_at = \(now), used_by = \(replica)
                 WHERE code_hash = \(codeHash.bytea)
                 """, logger: logger)
+            try await audit.append(
+                [
+                    AuditEvent(
+                        actor: replica, action: .enrolled, subject: code.name,
+                        detail: ["replica": replica, "code": String(Array(codeHash.prefix(6)).hex)])
+                ], on: connection)
             logger.info("device enrolled", metadata: ["hub.device": "\(code.name)", "hub.replica": "\(replica)"])
             return .enrolled(name: code.name)
         }
@@ -183,6 +193,12 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
             ).collect()
             // Bound at the same moment by another request: to this device or another.
             if inserted.isEmpty { return .taken }
+            try await audit.append(
+                [
+                    AuditEvent(
+                        actor: enrolled, action: .incarnated, subject: record.name,
+                        detail: ["replica": newID.hex, "enrolled": enrolled, "forkedAt": forkedAt?.description ?? "-"])
+                ], on: connection)
             let current = try await tables.withIncarnations([record], on: connection)
             return .bound(name: record.name, incarnations: [device.replicaID] + (current.first?.incarnations ?? []))
         }
@@ -193,17 +209,8 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
         _ reports: [VerificationReport], reportedBy device: ReplicaID
     ) async throws -> VerificationReportOutcome {
         guard !reports.isEmpty else { return VerificationReportOutcome(accepted: 0, ignored: 0) }
-        let now = tables.now
-        let limit = Int64(tables.deviceEntriesPerHour)
         let outcome = try await tables.transaction { connection in
             let served = try await servedToDevice(Set(reports.map(\.dot)), device: device, on: connection)
-            let recent = try await connection.query(
-                """
-                SELECT count(*) FROM \(unescaped: table("verification_reports"))
-                WHERE reported_by = \(device.hex) AND reported_at > \(now - 3_600_000)
-                """, logger: logger)
-            var kept: Int64 = 0
-            for try await count in recent.decode(Int64.self) { kept = count }
             var outcome = VerificationReportOutcome(accepted: 0, ignored: 0)
             for report in reports {
                 guard served.contains(report.dot) else {
@@ -211,13 +218,17 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
                     continue
                 }
                 outcome.accepted += 1
-                guard kept < limit else { continue }
-                kept += 1
-                try await connection.execute(
-                    """
-                    INSERT INTO \(unescaped: table("verification_reports")) (reported_by, origin, counter, reason, reported_at)
-                    VALUES (\(device.hex), \(report.origin.hex), \(Int64(clamping: report.counter)), \(report.reason.rawValue), \(now))
-                    """, logger: logger)
+                try await audit.appendWithinHourlyLimit(
+                    AuditEvent(
+                        actor: device.hex, action: .verificationFailed, subject: report.dot.description,
+                        detail: ["reason": report.reason.rawValue]), on: connection)
+            }
+            if outcome.ignored > 0 {
+                let first = reports.first { !served.contains($0.dot) }.map(\.dot.description) ?? "-"
+                try await audit.appendWithinHourlyLimit(
+                    AuditEvent(
+                        actor: device.hex, action: .reportsIgnored, subject: device.hex,
+                        detail: ["count": "\(outcome.ignored)", "first": first]), on: connection)
             }
             return outcome
         }

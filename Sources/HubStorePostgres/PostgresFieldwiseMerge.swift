@@ -1,6 +1,8 @@
+import HubStore
 import Logging
 import PostgresNIO
 import Records
+import ReplicaStore
 public import SyncEngine
 import Synchronization
 
@@ -125,8 +127,8 @@ extension PostgresHubStorage {
     ///
     /// Each merge is signed with the hub's key at a dot of this process's writer id
     /// (``PostgresMergeWriter``), stored and fed like any version (written at the hub: no sender),
-    /// with the attachments its body names recorded, and raises the writer's knowledge. PostgreSQL has no audit log yet: each merge is logged
-    /// (`notice`) where SQLite audits it.
+    /// with the attachments its body names recorded, and raises the writer's knowledge. Each merge
+    /// is audited in the push's transaction (`document.resolved`, as on SQLite).
     func mergeFieldwise(
         _ pushed: [Version], report: ApplyReport, on connection: PostgresConnection
     ) async throws -> [Version] {
@@ -186,13 +188,16 @@ extension PostgresHubStorage {
         }
         mergeWriter.wrote(version.dot)
         try await recordAttachmentNames(of: version, on: connection)
-        // The SQLite hub audits each merge; PostgreSQL has no audit log yet.
-        tables.logger.notice(
-            "document merged field by field",
-            metadata: [
-                "hub.document": "\(key)", "hub.merge.version": "\(version.dot)",
-                "hub.merge.siblings": "\(state.siblings.map(\.description).joined(separator: " "))",
-            ])
+        try await PostgresAuditLog(tables: tables).append(
+            [
+                AuditEvent(
+                    actor: ReplicaStore.hubActor, action: .resolved, subject: key.description,
+                    detail: [
+                        "dot": version.dot.description,
+                        "siblings": state.siblings.map(\.description).joined(separator: " "),
+                        "how": "merged field by field",
+                    ])
+            ], on: connection)
         return version
     }
 

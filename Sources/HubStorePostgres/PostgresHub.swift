@@ -28,12 +28,14 @@ public struct PostgresHub: Sendable {
                 hubIssuedAt: identity.issuedAt, deviceEntriesPerHour: deviceEntriesPerHour, logger: logger))
     }
 
-    /// The hub's persistence for its exchange and routes: pushes and pages, devices, attachments.
-    /// The informant key, the console and the audit log are not on PostgreSQL yet (Docs/HubPostgres.md).
+    /// The hub's persistence for its exchange and routes: pushes and pages, devices, attachments,
+    /// the audit log. The informant key and the console are not on PostgreSQL yet (Docs/HubPostgres.md).
     public func backend() throws -> HubBackend {
-        HubBackend(
+        var backend = HubBackend(
             storage: try PostgresHubStorage(tables: tables), devices: PostgresDeviceRegistry(tables: tables),
             attachments: PostgresAttachmentStorage(tables: tables), location: "postgresql:schema \(tables.schema.name)")
+        backend.auditLog = auditLog
+        return backend
     }
 
     /// What the operator's `syncd devices` commands change.

@@ -239,6 +239,65 @@ public enum PostgresMigrations {
                     WHERE set_aside_reason IS NULL
                 """
             ]),
+        Step(
+            name: "v8-audit-log",
+            statements: [
+                // The hub's audit log (PostgresAuditLog): the SQLite hub's entries and chain, each
+                // entry's signature in its row. `detail` is the JSON text the chain hash does not
+                // cover but decodes into what it does (sorted keys), kept as text, not jsonb.
+                """
+                CREATE TABLE {schema}.audit_log (
+                    seq bigint PRIMARY KEY CHECK (seq > 0),
+                    at bigint NOT NULL,
+                    actor text NOT NULL,
+                    action text NOT NULL,
+                    subject text NOT NULL,
+                    detail text NOT NULL,
+                    previous_hash bytea NOT NULL,
+                    hash bytea NOT NULL,
+                    format bigint NOT NULL,
+                    signature bytea
+                )
+                """,
+                // Append-only, as on SQLite: a change or removal is refused (by anyone who cannot
+                // drop the trigger; the chain and the signatures show what such a one changes).
+                """
+                CREATE FUNCTION {schema}.audit_log_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$
+                """,
+                """
+                CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON {schema}.audit_log
+                    FOR EACH ROW EXECUTE FUNCTION {schema}.audit_log_is_append_only()
+                """,
+                """
+                CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON {schema}.audit_log
+                    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.audit_log_is_append_only()
+                """,
+                // A device's entries this hour, for its hourly limit.
+                "CREATE INDEX audit_log_by_actor ON {schema}.audit_log (actor, at)",
+                // The chain's head: one row, locked (`FOR UPDATE`) by every append until it commits,
+                // so appends from every hub process make one chain. Sequence 0 is before the first entry.
+                """
+                CREATE TABLE {schema}.audit_head (
+                    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                    seq bigint NOT NULL,
+                    hash bytea NOT NULL
+                )
+                """,
+                "INSERT INTO {schema}.audit_head (seq, hash) VALUES (0, decode(repeat('00', 32), 'hex'))",
+                // What devices caused beyond their hourly limit, by hour and kind, until the
+                // `audit.suppressed` entry of that hour is written.
+                """
+                CREATE TABLE {schema}.audit_suppressed (
+                    device text NOT NULL,
+                    hour bigint NOT NULL,
+                    kind text NOT NULL,
+                    count bigint NOT NULL,
+                    PRIMARY KEY (device, hour, kind)
+                )
+                """,
+                "CREATE INDEX audit_suppressed_by_hour ON {schema}.audit_suppressed (hour)",
+            ]),
     ]
 
     /// Creates `schema` when missing and applies the steps it lacks, in one transaction under the

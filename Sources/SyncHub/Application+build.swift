@@ -89,8 +89,8 @@ func attachmentRoutes(_ exchange: HubExchange) -> ChunkRoutes? {
     exchange.backend.attachments.map { ChunkRoutes(attachments: HubAttachments(storage: $0, limits: exchange.configuration.limits)) }
 }
 
-/// Where refusals are audited: the hub's own log on its SQLite replica, else nowhere.
+/// Where refusals are audited: the backend's audit log, else nowhere.
 func refusalSink(_ exchange: HubExchange) -> RefusalAudit.Sink {
-    guard let replica = exchange.backend.replica else { return { _ in } }
-    return RefusalAudit.auditLog(of: replica.store)
+    guard let log = exchange.backend.auditLog else { return { _ in } }
+    return RefusalAudit.auditLog(log)
 }

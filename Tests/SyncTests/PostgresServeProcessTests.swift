@@ -77,6 +77,60 @@ struct PostgresServeProcessTests {
         }
     }
 
+    /// Schedule (issue 12): a device enrolls through a hub process, an operator revokes it with
+    /// `syncd devices --postgres`; `syncd audit --postgres` lists the enrollment and the revocation,
+    /// verifies the chain, prints the head, and finds that head again. Before the PostgreSQL hub
+    /// had an audit log, neither entry was written (only logged) and `syncd audit` took no --postgres.
+    @Test("a revocation made with syncd devices --postgres shows in syncd audit --postgres and verifies")
+    func revocationIsAudited() async throws {
+        try await PostgresServer.withSchema { backend in
+            try await withProcessFixture { fixture in
+                let hub = try await fixture.startHub(backend: backend)
+                let device = fixture.path("seized.sqlite")
+                try await fixture.initReplica(device)
+                try await fixture.enroll(device, at: hub)
+                let listed = try await fixture.run("syncd", ["devices", "list", "--json"] + backend)
+                let name = try #require(
+                    (try listed.json()["devices"] as? [[String: Any]])?.first?["name"] as? String, "\(listed)")
+                let revoked = try await fixture.run("syncd", ["devices", "revoke", name] + backend)
+                #expect(revoked.exitStatus == 0, "\(revoked)")
+
+                let audit = try await fixture.run("syncd", ["audit", "list", "--json"] + backend)
+                #expect(audit.exitStatus == 0, "\(audit)")
+                let entries = try #require(try audit.json()["entries"] as? [[String: Any]], "\(audit)")
+                let actions = entries.compactMap { $0["action"] as? String }
+                #expect(actions.contains("device.code-issued") && actions.contains("device.enrolled"), "\(actions)")
+                #expect(actions.last == "device.revoked", "\(actions)")
+                #expect(entries.last?["subject"] as? String == name)
+                #expect(entries.allSatisfy { ($0["signature"] as? String)?.count == 128 }, "\(entries)")
+
+                let verified = try await fixture.run("syncd", ["audit", "verify"] + backend)
+                #expect(verified.exitStatus == 0, "\(verified)")
+                #expect(verified.stdout.contains("The audit log's \(entries.count) entries chain correctly."), "\(verified)")
+                #expect(verified.stdout.contains("Every entry is signed by this hub's key."), "\(verified)")
+                let head = try await fixture.run("syncd", ["audit", "head"] + backend)
+                #expect(head.exitStatus == 0, "\(head)")
+                let hash = try #require(head.stdout.split(separator: " ").last.map { String($0.dropLast()) })
+                #expect(head.stdout.hasPrefix("#\(entries.count) "), "\(head)")
+                let kept = try await fixture.run("syncd", ["audit", "verify", "--head", hash] + backend)
+                #expect(kept.exitStatus == 0, "\(kept)")
+                #expect(kept.stdout.contains("The head you kept, #\(entries.count), is in the log"), "\(kept)")
+                let missing = try await fixture.run("syncd", ["audit", "verify", "--head", String(repeating: "0", count: 64)] + backend)
+                #expect(missing.exitStatus == 66, "\(missing)")
+            }
+        }
+    }
+
+    @Test("syncd audit --postgres on a server that does not answer exits 69, as syncd devices does")
+    func auditOnAnUnreachableServer() async throws {
+        try await withProcessFixture { fixture in
+            let backend = ["--postgres", "postgres://vigil:secret@127.0.0.1:1/vigil"]
+            let audit = try await fixture.run("syncd", ["audit", "verify"] + backend)
+            #expect(audit.exitStatus == 69, "\(audit)")
+            #expect(audit.stderr.contains("accepted no connection within"), "\(audit)")
+        }
+    }
+
     @Test("a PostgreSQL server that does not answer: syncd serve and devices exit 69 with one sentence")
     func unreachableServer() async throws {
         try await withProcessFixture { fixture in

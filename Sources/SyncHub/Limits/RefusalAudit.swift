@@ -1,4 +1,4 @@
-import Dispatch
+import HubStore
 import Logging
 import ReplicaStore
 import ServiceLifecycle
@@ -94,23 +94,16 @@ final class RefusalAudit: Service, Sendable {
 }
 
 extension RefusalAudit {
-    /// A sink writing to `store`'s audit log, one entry per tally, as the hub.
-    static func auditLog(of store: ReplicaStore) -> Sink {
-        { tallies in
-            // On a dispatch thread: waiting for SQLite's write lock never holds a cooperative thread.
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                DispatchQueue.global(qos: .utility).async {
-                    continuation.resume(with: Result { try write(tallies, to: store) })
-                }
-            }
-        }
+    /// A sink writing to a hub's audit log (any backend's), one entry per tally, as the hub, in
+    /// one transaction.
+    static func auditLog(_ log: any HubAuditLog) -> Sink {
+        { tallies in try await log.append(tallies.map(event)) }
     }
 
-    private static func write(_ tallies: [Tally], to store: ReplicaStore) throws {
-        for tally in tallies {
-            var detail = ["count": String(tally.count)]
-            for (reason, count) in tally.reasons { detail["reason." + reason] = String(count) }
-            try store.appendAudit(actor: ReplicaStore.hubActor, action: tally.kind.action, subject: tally.address, detail: detail)
-        }
+    /// The entry of `tally`: its count, and its count by reason.
+    static func event(_ tally: Tally) -> AuditEvent {
+        var detail = ["count": String(tally.count)]
+        for (reason, count) in tally.reasons { detail["reason." + reason] = String(count) }
+        return AuditEvent(actor: ReplicaStore.hubActor, action: tally.kind.action, subject: tally.address, detail: detail)
     }
 }

@@ -1,12 +1,12 @@
 import ArgumentParser
 import Foundation
-import ReplicaStore
 import SyncEngine
 import SyncHub
 
 extension Syncd {
     /// `syncd audit`: the hub's append-only audit log, on the hub machine. Works on the hub's
-    /// database directly (no HTTP), also while `syncd serve` runs.
+    /// database directly (no HTTP), its SQLite file or its PostgreSQL schema, also while
+    /// `syncd serve` runs.
     struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Read the hub's audit log, print its head, and check its hash chain and signatures.",
@@ -18,20 +18,6 @@ extension Syncd {
         /// The exit code of `syncd audit verify --head` when no entry has the head's hash: the log
         /// was cut at or before it, or rewritten from before it (EX_NOINPUT).
         static let headMissing = ExitCode(66)
-
-        static func open(_ hub: Devices.HubDatabase) -> AuditAdministration {
-            var configuration = HubConfiguration.fromEnvironment()
-            if let db = hub.db { configuration.databasePath = db }
-            let path = configuration.databasePath
-            return Devices.run {
-                do {
-                    return try AuditAdministration.open(databasePath: path)
-                } catch let error as StoreError where error.code == .replicaMissing {
-                    throw DeviceAdministrationError(
-                        "There is no hub database at \(path); point --db (or VIGIL_HUB_DB) at the hub's replica file.")
-                }
-            }
-        }
     }
 }
 
@@ -41,7 +27,7 @@ extension Syncd.Audit {
         static let configuration = CommandConfiguration(
             abstract: "List audit entries, oldest first: enrollments, scope changes, revocations, quarantines, resolutions.")
 
-        @OptionGroup var hub: Syncd.Devices.HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Option(help: ArgumentHelp("List the entries after this sequence number.", valueName: "n"))
         var after: Int64 = 0
@@ -58,8 +44,7 @@ extension Syncd.Audit {
         }
 
         func run() async throws {
-            let audit = Syncd.Audit.open(hub)
-            let (entries, more) = Syncd.Devices.run { try audit.entries(after: after, limit: limit) }
+            let (entries, more) = await hub.withAuditLog { audit in try await audit.entries(after: after, limit: limit) }
             if json {
                 let objects: [[String: Any]] = entries.map { entry in
                     [
@@ -102,14 +87,13 @@ extension Syncd.Audit {
                 signature is not this hub's.
                 """)
 
-        @OptionGroup var hub: Syncd.Devices.HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Flag(help: "Print one JSON document on stdout.")
         var json = false
 
         func run() async throws {
-            let audit = Syncd.Audit.open(hub)
-            guard let newest = Syncd.Devices.run({ try audit.head() }) else {
+            guard let newest = await hub.withAuditLog({ audit in try await audit.head() }) else {
                 if json {
                     print(#"{"hash":null,"sequence":0,"signed":false}"#)
                 } else {
@@ -150,10 +134,11 @@ extension Syncd.Audit {
 
                 Exit status: 0 the log is intact (and holds the head); 65 an entry breaks the chain \
                 or its signature (named on stderr); 66 no entry has the --head hash; 1 the database \
-                or its key file cannot be read; 64 a malformed --head.
+                or its key file cannot be read; 69 the PostgreSQL server cannot be reached; 64 a \
+                malformed --head.
                 """)
 
-        @OptionGroup var hub: Syncd.Devices.HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Option(help: ArgumentHelp("A hash printed earlier by syncd audit head (64 hex digits).", valueName: "hash"))
         var head: String?
@@ -165,13 +150,14 @@ extension Syncd.Audit {
         }
 
         func run() async throws {
-            let audit = Syncd.Audit.open(hub)
             let expected = head.flatMap(AuditChain.parseHead)
-            let result = Syncd.Devices.run({ try audit.verify(head: expected) })
+            let (result, pending) = await hub.withAuditLog { audit in
+                (try await audit.verify(head: expected), try await audit.pendingSuppressedCounts())
+            }
             switch result.verdict {
             case .intact(let position):
                 Self.report(position)
-                Self.reportPending(Syncd.Devices.run { try audit.pendingSuppressedCounts() })
+                Self.reportPending(pending)
             case .broken(let broken):
                 FileHandle.standardError.write(Data("syncd: \(broken.description)\n".utf8))
                 throw Syncd.Audit.brokenChain

@@ -83,6 +83,31 @@ struct HubBackendOptions: ParsableArguments {
         }
     }
 
+    /// Runs `body` with the operator's reading of the hub's audit log (`syncd audit`); exits with
+    /// one sentence when the hub's database cannot be opened or read. Never creates a SQLite hub.
+    func withAuditLog<Result>(_ body: (AuditAdministration) async throws -> Result) async -> Result {
+        let logger = Logger(label: "syncd.audit") { _ in SwiftLogNoOpLogHandler() }
+        do {
+            switch location(HubConfiguration.fromEnvironment()) {
+            case .sqlite(let path):
+                let audit: AuditAdministration
+                do {
+                    audit = try AuditAdministration.open(databasePath: path)
+                } catch let error as StoreError where error.code == .replicaMissing {
+                    throw DeviceAdministrationError(
+                        "There is no hub database at \(path); point --db (or VIGIL_HUB_DB) at the hub's replica file.")
+                }
+                return try await body(audit)
+            case .postgres(let address, let schema):
+                return try await PostgresHub.withHub(address: address, schema: schema, logger: logger) { hub in
+                    try await body(AuditAdministration(log: hub.auditLog))
+                }
+            }
+        } catch {
+            Syncd.Devices.fail(Self.explain(error), exitCode: Self.exitCode(of: error))
+        }
+    }
+
     /// The exit code of a failure to open or use the hub's database: 69 when its server cannot be
     /// reached, else 1.
     static func exitCode(of error: any Error) -> ExitCode {

@@ -1,0 +1,129 @@
+public import Foundation
+public import ReplicaStore
+public import SyncEngine
+
+/// One entry to append to a hub's audit log: who did what to which subject, with further facts.
+/// The log gives it its sequence, time, chain hash and signature.
+public struct AuditEvent: Sendable, Hashable {
+    /// `operator`, `hub`, an operator of the console, or a device's replica id (hex).
+    public var actor: String
+    public var action: AuditAction
+    public var subject: String
+    public var detail: [String: String]
+
+    public init(actor: String, action: AuditAction, subject: String, detail: [String: String] = [:]) {
+        self.actor = actor
+        self.action = action
+        self.subject = subject
+        self.detail = detail
+    }
+
+    /// An audit entry's detail for a quarantined version: why, and which document it was for
+    /// (as ``ReplicaStore/quarantineDetail(_:reason:)`` writes it on SQLite).
+    public static func quarantineDetail(_ version: Version, reason: SetAsideReason) -> [String: String] {
+        ReplicaStore.quarantineDetail(version, reason: reason)
+    }
+}
+
+/// A hub's append-only audit log, whatever keeps it: one hash chain (each entry's hash covers the
+/// one before it, ``AuditEntry/chainHash(format:previousHash:sequence:at:actor:action:subject:detail:)``),
+/// every entry signed with the hub's key. The SQLite hub keeps it in its replica
+/// (``SQLiteHubAuditLog``), the PostgreSQL hub in its schema (`PostgresAuditLog`); both pass the
+/// same conformance suite.
+public protocol HubAuditLog: Sendable {
+    /// Appends `events`, in their order, in one transaction of their own, at the log's clock, as
+    /// the next entries of the chain, signed. Returns the entries written.
+    @discardableResult
+    func append(_ events: [AuditEvent]) async throws -> [AuditEntry]
+
+    /// Appends `event`, which a device caused (its ``AuditEvent/actor`` is the device's replica
+    /// id, hex), unless that device has written `limit` entries this hour (0: no limit); beyond it
+    /// the entry is counted, one `audit.limit-reached` entry says so at once, and one
+    /// `audit.suppressed` entry with the counts comes with the first entry after the hour.
+    /// Returns whether the entry was written.
+    @discardableResult
+    func appendWithinHourlyLimit(_ event: AuditEvent, limit: Int) async throws -> Bool
+
+    /// Up to `limit` entries after sequence `after`, oldest first; throws when one cannot be read.
+    func entries(after sequence: Int64, limit: Int) async throws -> [AuditEntry]
+
+    /// Checks the whole log, page by page: its chain and every signed entry's signature against
+    /// the hub's key; with `head` (a hash kept elsewhere), also whether an entry with it is there.
+    func verify(head: Data?) async throws -> AuditVerification
+
+    /// The newest entry, its signature not checked; nil when the log is empty.
+    func newest() async throws -> AuditEntry?
+
+    /// Whether `entry` carries the hub key's valid signature.
+    func isSignedByHub(_ entry: AuditEntry) -> Bool
+
+    /// The counts of entries beyond a device's hourly limit whose `audit.suppressed` entry is not
+    /// written yet, by device and kind.
+    func pendingSuppressedCounts() async throws -> [String: [String: Int]]
+}
+
+/// The audit log in the hub's SQLite replica (tables `audit_log`, `audit_signatures`,
+/// `audit_suppressed`), signed with the key in the replica's key file.
+public struct SQLiteHubAuditLog: HubAuditLog {
+    public let store: ReplicaStore
+
+    public init(store: ReplicaStore) { self.store = store }
+
+    @discardableResult
+    public func append(_ events: [AuditEvent]) async throws -> [AuditEntry] {
+        guard !events.isEmpty else { return [] }
+        let store = self.store
+        return try await offload { try store.appendAudit(events) }
+    }
+
+    @discardableResult
+    public func appendWithinHourlyLimit(_ event: AuditEvent, limit: Int) async throws -> Bool {
+        let store = self.store
+        return try await offload {
+            let now = store.now()
+            return try store.write { db in
+                try ReplicaStore.appendDeviceAudit(
+                    db, device: event.actor, action: event.action, subject: event.subject, detail: event.detail,
+                    at: now, limit: limit)
+            }
+        }
+    }
+
+    public func entries(after sequence: Int64, limit: Int) async throws -> [AuditEntry] {
+        let store = self.store
+        return try await offload { try store.auditEntries(after: sequence, limit: limit) }
+    }
+
+    public func verify(head: Data?) async throws -> AuditVerification {
+        let store = self.store
+        return try await offload { try store.verifyAuditChain(head: head) }
+    }
+
+    public func newest() async throws -> AuditEntry? {
+        let store = self.store
+        return try await offload { try store.newestAuditEntry() }
+    }
+
+    public func isSignedByHub(_ entry: AuditEntry) -> Bool { store.isSignedByThisReplica(entry) }
+
+    public func pendingSuppressedCounts() async throws -> [String: [String: Int]] {
+        let store = self.store
+        return try await offload { try store.pendingSuppressedCounts() }
+    }
+}
+
+extension ReplicaStore {
+    /// Appends `events` in one transaction, at the store's clock; returns them signed.
+    func appendAudit(_ events: [AuditEvent]) throws -> [AuditEntry] {
+        let now = self.now()
+        let key = self.key
+        return try write { db in
+            // Signed here as the transaction will sign them (Ed25519 signatures are deterministic).
+            try events.map { event in
+                try Self.appendAudit(
+                    db, actor: event.actor, action: event.action, subject: event.subject, detail: event.detail, at: now
+                ).signed(with: key)
+            }
+        }
+    }
+}
