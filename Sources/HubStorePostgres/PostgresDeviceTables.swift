@@ -21,8 +21,9 @@ public struct PostgresDeviceTables: Sendable {
     let hubIssuedAt: UInt64
     /// Milliseconds since 1970 (tests pin it).
     let clock: @Sendable () -> UInt64
-    /// How many verification reports of one device are kept per hour (as the SQLite hub's
-    /// `deviceEntriesPerHour` bounds a device's audit entries); beyond it they are counted, not kept.
+    /// How many audit entries one device's syncs may cause per hour (its verification reports,
+    /// the versions it pushes that are set aside), as the SQLite hub's `deviceEntriesPerHour`;
+    /// beyond it they are counted, not written (``PostgresAuditLog``). 0 for no limit.
     let deviceEntriesPerHour: Int
 
     /// The device tables in `schema` of the database `client` reaches (``PostgresMigrations``

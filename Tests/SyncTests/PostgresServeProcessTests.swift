@@ -121,6 +121,38 @@ struct PostgresServeProcessTests {
         }
     }
 
+    /// Schedule (issue 12): a request with a credential the hub does not know reaches a hub process
+    /// on PostgreSQL, which then stops (SIGTERM: its refusals are written at shutdown). Before the
+    /// PostgreSQL hub had an audit log its refusal sink wrote nowhere: no entry was ever made.
+    @Test("refused requests to a hub on PostgreSQL are audited, one entry per address")
+    func refusalsAreAudited() async throws {
+        try await PostgresServer.withSchema { backend in
+            try await withProcessFixture { fixture in
+                let hub = try await fixture.startHub(backend: backend)
+                for attempt in 0..<3 {
+                    var request = URLRequest(url: try #require(URL(string: hub.url + "/v1/sync")))
+                    request.httpMethod = "POST"
+                    request.setValue("Bearer guess-\(attempt)", forHTTPHeaderField: "Authorization")
+                    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                    request.httpBody = Data("{}".utf8)
+                    let (_, response) = try await URLSession.shared.data(for: request)
+                    #expect((response as? HTTPURLResponse)?.statusCode == 401)
+                }
+                hub.process.send(signal: SIGTERM)
+                #expect(try await hub.process.waitForExit(timeout: .seconds(30)) == .exited(0))
+
+                let audit = try await fixture.run("syncd", ["audit", "list", "--json"] + backend)
+                let entries = try #require(try audit.json()["entries"] as? [[String: Any]], "\(audit)")
+                let failed = entries.filter { $0["action"] as? String == "device.authentication-failed" }
+                #expect(failed.count == 1, "\(entries)")
+                #expect(failed.first?["subject"] as? String == "127.0.0.1")
+                #expect((failed.first?["detail"] as? [String: String])?["count"] == "3", "\(failed)")
+                let verified = try await fixture.run("syncd", ["audit", "verify"] + backend)
+                #expect(verified.exitStatus == 0, "\(verified)")
+            }
+        }
+    }
+
     @Test("syncd audit --postgres on a server that does not answer exits 69, as syncd devices does")
     func auditOnAnUnreachableServer() async throws {
         try await withProcessFixture { fixture in
