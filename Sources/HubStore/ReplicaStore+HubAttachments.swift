@@ -85,7 +85,11 @@ extension ReplicaStore {
         try storeChunk(data, hash: manifest.chunks[index])
         let missing = try missingChunks(of: manifest).count
         guard missing == 0 else { return .stored(missing: missing) }
-        return try completeAttachment(hash) ? .complete : .wholeMismatch
+        if try completeAttachment(hash) { return .complete }
+        // Replaced meanwhile by another offer's manifest (checked when its own chunks are here):
+        // this chunk is kept, and the sender is told what the file lacks now.
+        guard let current = try attachmentManifest(hash), current.manifest != manifest else { return .wholeMismatch }
+        return .stored(missing: try missingChunks(of: current.manifest).count)
     }
 
     /// The bytes of attachments `device` offered, counted against its quota.

@@ -119,25 +119,40 @@ extension ReplicaStore {
     /// Marks the attachment `hash` held once every chunk is here and the whole file matches its
     /// SHA-256. A whole that does not match drops the manifest (a peer described the file falsely;
     /// its chunks stay, each true to its own hash). Returns whether the file is held whole now.
+    ///
+    /// The chunks are hashed outside the write, so the mark or the drop applies only to the
+    /// manifest that was hashed: one another offer put in its place meanwhile (a false manifest of
+    /// the same hash, from a seized device) is checked in turn, never marked unchecked.
     @discardableResult
     public func completeAttachment(_ hash: String) throws -> Bool {
-        guard let (manifest, complete) = try attachmentManifest(hash) else { return false }
-        if complete { return true }
-        guard try missingChunks(of: manifest).isEmpty else { return false }
-        var whole = AttachmentHasher()
-        for chunkHash in manifest.chunks {
-            guard let data = try chunk(chunkHash) else { return false }
-            whole.update(data)
-        }
-        let matches = whole.hexDigest() == hash
-        try write { db in
-            if matches {
-                try db.execute(sql: "UPDATE attachments SET complete = 1 WHERE sha256 = ?", arguments: [hash])
-            } else {
-                try db.execute(sql: "DELETE FROM attachments WHERE sha256 = ? AND complete = 0", arguments: [hash])
+        try completeAttachment(hash, beforeMarking: {})
+    }
+
+    /// ``completeAttachment(_:)`` with `beforeMarking` run between the hashing and the write
+    /// (tests: another offer in that window).
+    package func completeAttachment(_ hash: String, beforeMarking: () throws -> Void) throws -> Bool {
+        for _ in 0..<3 {
+            guard let (manifest, complete) = try attachmentManifest(hash) else { return false }
+            if complete { return true }
+            guard try missingChunks(of: manifest).isEmpty else { return false }
+            var whole = AttachmentHasher()
+            for chunkHash in manifest.chunks {
+                guard let data = try chunk(chunkHash) else { return false }
+                whole.update(data)
             }
+            let matches = whole.hexDigest() == hash
+            try beforeMarking()
+            let applied = try write { db in
+                let held = "sha256 = ? AND complete = 0 AND size = ? AND chunk_size = ? AND chunks = ?"
+                let arguments: StatementArguments = [hash, manifest.size, manifest.chunkSize, Self.chunksText(manifest)]
+                try db.execute(
+                    sql: matches ? "UPDATE attachments SET complete = 1 WHERE \(held)" : "DELETE FROM attachments WHERE \(held)",
+                    arguments: arguments)
+                return db.changesCount > 0
+            }
+            if applied { return matches }
         }
-        return matches
+        return false
     }
 
     /// Files attached here, held whole, that the hub has not yet said it holds.
@@ -267,7 +282,7 @@ extension ReplicaStore {
     }
 
     package static func saveManifest(_ db: Database, _ manifest: AttachmentManifest, now: Int64) throws {
-        let chunks = String(decoding: (try? JSONEncoder().encode(manifest.chunks)) ?? Data("[]".utf8), as: UTF8.self)
+        let chunks = chunksText(manifest)
         try db.execute(
             sql: """
                 INSERT INTO attachments (sha256, size, chunk_size, chunks, added_at) VALUES (?, ?, ?, ?, ?)
@@ -275,6 +290,11 @@ extension ReplicaStore {
                     chunks = excluded.chunks WHERE attachments.complete = 0 AND attachments.chunks <> excluded.chunks
                 """,
             arguments: [manifest.sha256, manifest.size, manifest.chunkSize, chunks, now])
+    }
+
+    /// A manifest's chunk hashes as its row holds them.
+    static func chunksText(_ manifest: AttachmentManifest) -> String {
+        String(decoding: (try? JSONEncoder().encode(manifest.chunks)) ?? Data("[]".utf8), as: UTF8.self)
     }
 
     package static func manifest(_ db: Database, _ hash: String) throws -> (manifest: AttachmentManifest, complete: Bool)? {
