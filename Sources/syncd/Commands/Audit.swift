@@ -126,9 +126,10 @@ extension Syncd.Audit {
             abstract: "Check the audit log's hash chain and signatures, and against a head kept elsewhere.",
             discussion: """
                 Every entry carries the hash of the one before it and is signed with the hub's key, \
-                which lives in the key file beside the database, not in it. An entry changed, \
-                removed, inserted or reordered in the database breaks the chain; recomputing the \
-                hashes breaks the signatures. Removing the newest entries leaves a shorter log that \
+                which lives in the key file beside the database, not in it (on PostgreSQL it is \
+                in the database: there only the chain and a kept head protect the log). An entry \
+                changed, removed, inserted or reordered in the database breaks the chain; \
+                recomputing the hashes breaks the signatures. Removing the newest entries leaves a shorter log that \
                 still verifies: keep the hash syncd audit head prints somewhere else, and give it \
                 with --head. Entries written before the hub signed its log are reported as unsigned.
 

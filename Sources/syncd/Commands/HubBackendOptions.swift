@@ -8,7 +8,9 @@ import SyncHub
 /// Where the hub keeps its data, for the commands that run on either backend (`serve`, `devices`):
 /// its SQLite file (the default) or a PostgreSQL database that several `syncd serve` processes share.
 struct HubBackendOptions: ParsableArguments {
-    @Option(name: .long, help: "The hub's replica file, created if missing (default: $VIGIL_HUB_DB, else hub.sqlite).")
+    @Option(
+        name: .long,
+        help: "The hub's replica file; serve and devices create it when missing (default: $VIGIL_HUB_DB, else hub.sqlite).")
     var db: String?
 
     @Option(
