@@ -107,6 +107,7 @@ extension HubCredentials {
         configuration.trust = trust
         configuration.keepAliveSeconds = keepAliveSeconds
         configuration.knownProtocol = try? store.peerState(store.peerName(forHubAt: peerName)).protocolVersion
+        configuration.hubKeyPinned = (try? store.trustedHubs().isEmpty == false) ?? false
         return HTTPSyncTransport(configuration: configuration)
     }
 }

@@ -50,6 +50,11 @@ public final class HTTPSyncTransport: SyncTransport {
         /// The protocol the hub answered in at the replica's last exchange with it
         /// (``PeerState/protocolVersion``); nil when it never answered.
         public var knownProtocol: Int?
+        /// The replica pinned the hub's key (at enrollment, or from its first sync): the client then
+        /// offers revision 2 of the protocol 2 answer (``SyncFrame/answerRevision``), which leaves
+        /// out the hub's certificate of itself, and sends no `User-Agent` with an exchange, which
+        /// the hub does not read. A replica that pinned no hub needs that certificate to pin one.
+        public var hubKeyPinned = false
 
         public init(
             hub: URL, token: String, timeoutSeconds: Int = 30, compressionThreshold: Int = 1024,
@@ -132,11 +137,14 @@ public final class HTTPSyncTransport: SyncTransport {
         // Problems come as application/problem+json whatever `Accept` says: a client that offers
         // protocol 2 leaves it out, and JSON too once the hub answered in protocol 2 (a no-op
         // exchange is counted in bytes).
-        let accept = speaks2 ? SyncFrame.mediaType
-            : configuration.protocols.contains(2) ? "\(SyncFrame.mediaType), application/json" : HubRequest.jsonAccept
+        let revision2 = configuration.protocols.contains(2) && configuration.hubKeyPinned
+        let frameType = revision2 ? "\(SyncFrame.mediaType);rev=\(SyncFrame.answerRevision)" : SyncFrame.mediaType
+        let accept = speaks2 ? frameType
+            : configuration.protocols.contains(2) ? "\(frameType), application/json" : HubRequest.jsonAccept
         let request = HubRequest(
-            post: body, to: configuration.endpoint, userAgent: configuration.userAgent, token: configuration.token,
-            gzipped: gzipped, contentType: framed ? SyncFrame.mediaType : "application/json", accept: accept)
+            post: body, to: configuration.endpoint, userAgent: revision2 ? nil : configuration.userAgent,
+            token: configuration.token, gzipped: gzipped, contentType: framed ? SyncFrame.mediaType : "application/json",
+            accept: accept)
         let answer = try await client.send(request, hub: hubName)
         let bytesSent = request.bytesOnWire
         let bytesReceived = Self.headerSize(of: answer) + Self.bodySizeOnWire(answer)

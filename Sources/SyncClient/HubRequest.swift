@@ -38,18 +38,17 @@ struct HubRequest: Sendable {
     static let jsonAccept = "application/json, application/problem+json"
 
     /// A `POST` of `body` to `url` with the client's headers; `token` goes as a bearer
-    /// credential, `gzipped` says the body is compressed. JSON unless `contentType` says otherwise
-    /// (a protocol 2 frame); `accept` lists the answers the client reads.
+    /// credential, `gzipped` says the body is compressed, `userAgent` is left out when nil. JSON
+    /// unless `contentType` says otherwise (a protocol 2 frame); `accept` lists the answers the
+    /// client reads.
     init(
-        post body: Data, to url: URL, userAgent: String, token: String? = nil, gzipped: Bool = false,
+        post body: Data, to url: URL, userAgent: String?, token: String? = nil, gzipped: Bool = false,
         contentType: String = "application/json", accept: String = jsonAccept
     ) {
         self.url = url
         self.body = body
-        headers = [
-            "Content-Type": contentType, "Accept": accept,
-            "Accept-Encoding": "gzip", "User-Agent": userAgent,
-        ]
+        headers = ["Content-Type": contentType, "Accept": accept, "Accept-Encoding": "gzip"]
+        if let userAgent { headers.add(name: "User-Agent", value: userAgent) }
         if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
         if gzipped { headers.add(name: "Content-Encoding", value: "gzip") }
     }

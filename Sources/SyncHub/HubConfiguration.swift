@@ -98,6 +98,9 @@ public struct HubConfiguration: Sendable, Hashable {
     /// test plays a hub of an earlier release: at 1 the hub neither reads nor writes protocol 2
     /// frames, as a hub before protocol 2 did).
     public var maxProtocol = SyncProtocol.current
+    /// The highest revision of the protocol 2 answer the hub writes (``SyncFrame/answerRevision``
+    /// unless a test plays a hub of an earlier release: at 1 it ignores the `rev` a client offers).
+    public var maxAnswerRevision = SyncFrame.answerRevision
 
     public init() {}
 

@@ -19,6 +19,10 @@ final class CountingProxy: @unchecked Sendable {
         var bytesDown = 0
         /// HTTP requests the client sent (request heads seen).
         var requests = 0
+        /// Of ``bytesUp``, the bytes of the request heads (request line, headers, blank line).
+        var headBytesUp = 0
+        /// Of ``bytesDown``, the bytes of the answer heads (status line, headers, blank line).
+        var headBytesDown = 0
         /// TCP connections the client opened.
         var connections = 0
         /// Times the link was cut (``armCuts(atTotals:)``).
@@ -26,6 +30,11 @@ final class CountingProxy: @unchecked Sendable {
 
         /// Bytes both ways.
         var bytes: Int { bytesUp + bytesDown }
+
+        /// The bytes by part: heads and bodies, up and down.
+        var parts: String {
+            "up \(headBytesUp) B of heads + \(bytesUp - headBytesUp) B of bodies, down \(headBytesDown) B of heads + \(bytesDown - headBytesDown) B of bodies"
+        }
     }
 
     /// The port clients connect to.
@@ -152,7 +161,7 @@ final class CountingProxy: @unchecked Sendable {
     /// Copies one direction until it ends, counting; then ends both directions.
     private func pump(from source: Int32, to destination: Int32, upstream: Bool) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        var heads = RequestHeadCounter()
+        var heads = HeadCounter()
         loop: while true {
             let read = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
             if read < 0 && errno == EINTR { continue }
@@ -174,9 +183,14 @@ final class CountingProxy: @unchecked Sendable {
                 }
                 return (relayed, cut)
             }
-            if upstream {
-                let requests = heads.feed(buffer[0..<relayed])
-                lock.withLock { counts.requests += requests }
+            let (completed, headBytes) = heads.feed(buffer[0..<relayed])
+            lock.withLock {
+                if upstream {
+                    counts.requests += completed
+                    counts.headBytesUp += headBytes
+                } else {
+                    counts.headBytesDown += headBytes
+                }
             }
             var sent = 0
             while sent < relayed {
@@ -219,17 +233,19 @@ private final class Countdown: @unchecked Sendable {
     }
 }
 
-/// Counts HTTP/1.1 requests in a client's byte stream: a head up to the blank line, then a body
-/// of its `Content-Length` (the client sends no chunked requests; one would end the counting).
-struct RequestHeadCounter {
+/// Counts HTTP/1.1 messages in one direction's byte stream (requests up, answers down): a head up
+/// to the blank line, then a body of its `Content-Length` (a chunked body ends the counting: the
+/// client sends none, and the hub's sync answers carry a length).
+struct HeadCounter {
     private var head: [UInt8] = []
     private var bodyLeft = 0
     private var lost = false
 
-    /// Takes the next bytes; returns how many request heads they completed.
-    mutating func feed(_ bytes: ArraySlice<UInt8>) -> Int {
-        guard !lost else { return 0 }
+    /// Takes the next bytes; returns how many heads they completed and the bytes of those heads.
+    mutating func feed(_ bytes: ArraySlice<UInt8>) -> (heads: Int, bytes: Int) {
+        guard !lost else { return (0, 0) }
         var completed = 0
+        var headBytes = 0
         var index = bytes.startIndex
         while index < bytes.endIndex {
             if bodyLeft > 0 {
@@ -242,20 +258,21 @@ struct RequestHeadCounter {
             index += 1
             if head.count >= 4 && head.suffix(4).elementsEqual([13, 10, 13, 10]) {
                 completed += 1
+                headBytes += head.count
                 let text = String(decoding: head, as: UTF8.self).lowercased()
                 head.removeAll(keepingCapacity: true)
                 if text.contains("transfer-encoding: chunked") {
                     lost = true
-                    return completed
+                    return (completed, headBytes)
                 }
                 for line in text.split(separator: "\r\n") where line.hasPrefix("content-length:") {
                     bodyLeft = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
                 }
             } else if head.count > 1 << 16 {
                 lost = true
-                return completed
+                return (completed, headBytes)
             }
         }
-        return completed
+        return (completed, headBytes)
     }
 }

@@ -39,6 +39,7 @@ struct SyncBenchmark: Benchmark {
         var pullUp: [Double] = []
         var requests: [Double] = []
         var memory: [Double] = []
+        var pullParts = ""
         var lastReplica = ""
         var lastToken = ""
         for round in 0..<context.repeats {
@@ -62,6 +63,7 @@ struct SyncBenchmark: Benchmark {
             pullSeconds.append(run.cost.seconds)
             pullBytes.append(Double(counts.bytesDown))
             pullUp.append(Double(counts.bytesUp))
+            pullParts = counts.parts
             clientBytes.append(Double(run.bytesReceived ?? 0))
             requests.append(Double(counts.requests))
             memory.append(Double(run.cost.maxResidentBytes) / 1_048_576)
@@ -90,7 +92,7 @@ struct SyncBenchmark: Benchmark {
             measured: .init(name: "bytes from hub to client counted by the proxy", samples: Samples(pullBytes), withP90: false),
             reference: .init(name: "gzip of the bodies concatenated + 80 bytes per version (signature, id)", samples: Samples([floorBytes]), withP90: false),
             targetRatio: 1.12,
-            notes: [accountingNote]))
+            notes: [accountingNote, "last pull by part: \(pullParts)"]))
         figures.append(Figure(
             id: "initial-pull-memory", title: "peak resident memory of the client process during the pull",
             unit: "MB", better: .lower,
@@ -169,9 +171,11 @@ struct SyncBenchmark: Benchmark {
         var up = 0
         var down = 0
         var clientBytes = 0
+        /// The last run's bytes by part (``CountingProxy/Counts/parts``).
+        var parts = ""
 
         var summary: String {
-            "\(Int(Samples(requests).median)) request(s), \(up) bytes up + \(down) down = \(up + down), \(String(format: "%.0f", Samples(seconds).median * 1000)) ms (process start included)"
+            "\(Int(Samples(requests).median)) request(s), \(up) bytes up + \(down) down = \(up + down) (\(parts)), \(String(format: "%.0f", Samples(seconds).median * 1000)) ms (process start included)"
         }
     }
 
@@ -190,6 +194,7 @@ struct SyncBenchmark: Benchmark {
             result.seconds.append(run.cost.seconds)
             result.up = counts.bytesUp
             result.down = counts.bytesDown
+            result.parts = counts.parts
             result.clientBytes = (run.bytesSent ?? 0) + (run.bytesReceived ?? 0)
         }
         return result
@@ -211,6 +216,7 @@ struct SyncBenchmark: Benchmark {
         var down = 0
         var floor: [Double] = []
         var client = 0
+        var parts = ""
         for round in 0..<max(3, min(context.runs, 7)) {
             var written: [Version] = []
             for (path, offset) in [(other, 0), (scenario.replica, 10)] {
@@ -233,6 +239,7 @@ struct SyncBenchmark: Benchmark {
             requests.append(Double(counts.requests))
             up = counts.bytesUp
             down = counts.bytesDown
+            parts = counts.parts
             client = (run.bytesSent ?? 0) + (run.bytesReceived ?? 0)
             floor.append(Double(try SyncTools.byteFloor(of: Array(written[0..<10])) + SyncTools.byteFloor(of: Array(written[10..<20]))))
         }
@@ -251,7 +258,7 @@ struct SyncBenchmark: Benchmark {
                 reference: .init(name: "gzip floor of the 10 bodies up and of the 10 down, + 80 bytes per version", samples: Samples(floor), withP90: false),
                 targetRatio: 1.2,
                 notes: [
-                    "last run: \(Int(Samples(requests).median)) request(s), \(up) bytes up, \(down) down; client's own accounting \(client) bytes",
+                    "last run: \(Int(Samples(requests).median)) request(s), \(up) bytes up, \(down) down (\(parts)); client's own accounting \(client) bytes",
                     "the 10 bodies are gzipped separately each way, so the floor has two gzip headers and little to share",
                 ]),
         ]

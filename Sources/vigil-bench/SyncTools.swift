@@ -27,9 +27,12 @@ enum SyncTools {
         return credential.text
     }
 
-    /// Creates an empty replica at `path`, enrolled with the hub at `hubPath`; returns its credential.
+    /// Creates an empty replica at `path`, enrolled with the hub at `hubPath` and holding the
+    /// hub's key pinned, as `fieldcli enroll` leaves it; returns its credential.
     static func enrolledReplica(at path: String, hubPath: String) throws -> String {
         let store = try ReplicaStore.create(at: path)
+        let hub = try ReplicaStore.open(at: hubPath)
+        try store.pinHub(hub.replicaID, key: hub.publicKey)
         return try enroll(hubPath: hubPath, replica: store.replicaID, publicKey: store.publicKey)
     }
 

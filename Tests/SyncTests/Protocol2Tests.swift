@@ -132,6 +132,58 @@ struct Protocol2Tests {
         }
     }
 
+    /// Replays the small sync of issue 14 (10 up, 10 down, 1.42x the gzip floor): the hub's
+    /// certificate of itself and the receipts in base64 weighed on every page.
+    @Test("revision 2 of the answer: receipts apart, no certificate of the hub itself; without `rev=2`, revision 1 as before")
+    func answerRevision2() async throws {
+        try await HubHTTPTests.withHub { hub, client in
+            try hub.store.write(WriteIntent(key: DocumentKey(collection: Self.collection, id: DocumentID("n1")!), body: Data(#"{"n":1}"#.utf8)))
+            let push = try Self.signed(hub, count: 3)
+            let request = SyncRequest(protocolVersion: 2, replica: hub.deviceID, counter: 3, checkpoint: nil, push: push)
+            let frame = try SyncFrame.encode(request)
+            let key = hub.exchange.storage.receiptKey
+            let hubID = hub.exchange.hubID
+
+            let revised = try await Self.post(
+                client, hub, body: frame, contentType: SyncFrame.mediaType, accept: "\(SyncFrame.mediaType); rev=2")
+            #expect(revised.status == .ok)
+            #expect(revised.headers[.vary] == nil)
+            let revisedBytes = try Self.bytes(revised)
+            let answer = try SyncFrame.response(from: revisedBytes, answering: request)
+            #expect(answer.accepted == 3)
+            #expect(answer.versions.count == 1)
+            #expect(answer.certificates == nil, "the only certificate of the page is the hub's of itself")
+            #expect(!answer.versions.isEmpty && answer.versions.allSatisfy(key.vouches(for:)), "the page's receipts, from the receipt section")
+            for version in push {
+                var received = version
+                received.receipt = answer.receipts?[String(version.dot.counter)]
+                #expect(key.vouches(for: received), "the receipt of pushed \(version.dot)")
+            }
+            let header = String(decoding: revisedBytes.prefix(2_000), as: UTF8.self)
+            #expect(!header.contains("\"receipt\"") && !header.contains("\"receiptIndex\"") && !header.contains("\"receipts\""),
+                "no receipt in base64 in the header")
+
+            // The same exchange again (a re-delivery) as a client of protocol 2 before revision 2 asks.
+            let plain = try await Self.post(client, hub, body: frame, contentType: SyncFrame.mediaType, accept: SyncFrame.mediaType)
+            let plainBytes = try Self.bytes(plain)
+            let old = try SyncFrame.response(from: plainBytes, answering: request)
+            #expect(old.certificates?.contains { $0.replica == hubID } == true)
+            #expect(old.versions.map(\.receipt) == answer.versions.map(\.receipt))
+            #expect(old.receipts == answer.receipts)
+            #expect(String(decoding: plainBytes.prefix(2_000), as: UTF8.self).contains("\"receiptIndex\""))
+            #expect(revisedBytes.count < plainBytes.count - 200, "\(revisedBytes.count) B against \(plainBytes.count) B")
+
+            // A later revision offered gets this hub's highest; the frame refused with q=0 gets JSON.
+            let later = try await Self.post(
+                client, hub, body: frame, contentType: SyncFrame.mediaType, accept: "application/json, \(SyncFrame.mediaType);rev=7")
+            #expect(try SyncFrame.response(from: try Self.bytes(later), answering: request).certificates == nil)
+            #expect(!String(decoding: try Self.bytes(later).prefix(2_000), as: UTF8.self).contains("\"receiptIndex\""))
+            let refused = try await Self.post(
+                client, hub, body: frame, contentType: SyncFrame.mediaType, accept: "\(SyncFrame.mediaType);rev=2;q=0, application/json")
+            #expect(refused.headers[.contentType] == "application/json")
+        }
+    }
+
     @Test("a malformed, cut or oversized frame is a 4xx problem and the hub keeps serving")
     func hostileFrames() async throws {
         try await HubHTTPTests.withHub(configure: { $0.limits.maxPushVersions = 3 }) { hub, client in
@@ -185,9 +237,10 @@ struct Protocol2Tests {
 
     // MARK: Old and new, both ways
 
-    static func transport(_ hub: HubFixture, token: String, protocols: ClosedRange<Int>) -> HTTPSyncTransport {
+    static func transport(_ hub: HubFixture, token: String, protocols: ClosedRange<Int>, pinned: Bool = false) -> HTTPSyncTransport {
         var configuration = HTTPSyncTransport.Configuration(hub: hub.url, token: token, timeoutSeconds: 30)
         configuration.protocols = protocols
+        configuration.hubKeyPinned = pinned
         return HTTPSyncTransport(configuration: configuration)
     }
 
@@ -206,11 +259,20 @@ struct Protocol2Tests {
     /// Two devices, one on each protocol range, write, sync, edit each other's documents (one
     /// concurrently) and sync again until quiet: both end with the same documents. Returns the
     /// protocols the two transports negotiated.
-    static func converge(hub: HubFixture, first: ClosedRange<Int>, second: ClosedRange<Int>) async throws -> (Int, Int) {
+    ///
+    /// A replica of a `pinned` side holds the hub's key pinned, as `fieldcli enroll` leaves it,
+    /// and its transport offers revision 2 of the answer.
+    static func converge(
+        hub: HubFixture, first: ClosedRange<Int>, second: ClosedRange<Int>, pinned: (Bool, Bool) = (false, false),
+        check: (_ a: ReplicaStore, _ b: ReplicaStore) throws -> Void = { _, _ in }
+    ) async throws -> (Int, Int) {
         try await TemporaryReplica.withReplicas(2) { replicas in
             let (a, b) = (replicas[0], replicas[1])
-            let transportA = transport(hub, token: try await hub.enroll(a), protocols: first)
-            let transportB = transport(hub, token: try await hub.enroll(b), protocols: second)
+            for (replica, pin) in [(a, pinned.0), (b, pinned.1)] where pin {
+                try replica.pinHub(hub.exchange.hubID, key: hub.exchange.storage.hubKey)
+            }
+            let transportA = transport(hub, token: try await hub.enroll(a), protocols: first, pinned: pinned.0)
+            let transportB = transport(hub, token: try await hub.enroll(b), protocols: second, pinned: pinned.1)
             for index in 0..<30 { try write(a, "a-\(index)", "from a \(index)") }
             for index in 0..<30 { try write(b, "b-\(index)", "from b \(index)") }
             _ = try await sync(a, hub, transportA)
@@ -238,6 +300,7 @@ struct Protocol2Tests {
             #expect(conflicted.siblings.count == 2, "the concurrent edit shows as a conflict")
             #expect(try a.status().versions == b.status().versions)
             #expect(try a.status().versions == 60 + 21)
+            try check(a, b)
             return (transportA.negotiatedProtocol, transportB.negotiatedProtocol)
         }
     }
@@ -276,6 +339,46 @@ struct Protocol2Tests {
                 print("no-op sync: protocol 1 \(costs[1] ?? 0) B, protocol 2 \(costs[2] ?? 0) B (request and answer, headers included)")
                 #expect((costs[2] ?? .max) < 1_024)
             }
+        }
+    }
+
+    /// Pulled and pushed versions keep the receipts a revision 2 answer carries apart: the hub
+    /// vouches for every one of them (a restored hub admits them again, Protocol.md).
+    static func receiptsKept(_ a: ReplicaStore, _ b: ReplicaStore, hub: HubFixture) throws {
+        let key = hub.exchange.storage.receiptKey
+        for replica in [a, b] {
+            let held = try replica.versions(missingFrom: VersionVector(), limit: 1_000, maxBytes: .max).versions
+            #expect(held.count == 81)
+            #expect(held.allSatisfy(key.vouches(for:)), "\(held.filter { !key.vouches(for: $0) }.count) without a receipt")
+        }
+    }
+
+    @Test("a client on revision 2 and an old client (protocol 1 only) converge through a new hub, receipts kept")
+    func revision2ClientOldClient() async throws {
+        try await HubFixture.withHub { hub in
+            let (new, old) = try await Self.converge(
+                hub: hub, first: SyncProtocol.supported, second: 1...1, pinned: (true, false),
+                check: { try Self.receiptsKept($0, $1, hub: hub) })
+            #expect(new == 2)
+            #expect(old == 1)
+        }
+    }
+
+    @Test("clients offering revision 2 converge through a hub that answers revision 1 only, and with a protocol 2 client before it")
+    func revision2ClientOldAnswer() async throws {
+        try await HubFixture.withHub(configure: { $0.maxAnswerRevision = 1 }) { hub in
+            let (first, second) = try await Self.converge(
+                hub: hub, first: SyncProtocol.supported, second: SyncProtocol.supported, pinned: (true, true),
+                check: { try Self.receiptsKept($0, $1, hub: hub) })
+            #expect(first == 2)
+            #expect(second == 2)
+        }
+        try await HubFixture.withHub { hub in
+            let (first, second) = try await Self.converge(
+                hub: hub, first: SyncProtocol.supported, second: SyncProtocol.supported, pinned: (true, false),
+                check: { try Self.receiptsKept($0, $1, hub: hub) })
+            #expect(first == 2)
+            #expect(second == 2)
         }
     }
 

@@ -17,6 +17,10 @@ public import Foundation
 public enum SyncFrame {
     /// The media type of a frame, in `Content-Type` and `Accept`.
     public static let mediaType = "application/vnd.vigil.sync.v2"
+    /// The highest revision of the answer frame this build writes and reads, offered with the
+    /// media type's parameter `rev` (`application/vnd.vigil.sync.v2;rev=2`). Revision 2 carries the
+    /// admission receipts in a section of their own and leaves out the hub's certificate of itself.
+    public static let answerRevision = 2
     /// The first four bytes of every frame: `VSYN`.
     public static let magic: [UInt8] = Array("VSYN".utf8)
     /// The protocol version a frame carries (byte 4).
@@ -79,17 +83,45 @@ public enum SyncFrame {
         return try sections(kind: .request, header: header, versions: request.push, answering: nil)
     }
 
-    /// The frame of `response` to `request` in its five sections.
-    public static func sections(of response: SyncResponse, answering request: SyncRequest? = nil) throws -> [Data] {
+    /// The frame of `response` to `request` in its five sections, or six with `receiptsApart`
+    /// (revision 2 of the answer, for a client that offered it: Docs/Protocol.md, "Revision 2 of
+    /// the answer"): the admission receipts, the page's and the pushed versions', as bare bytes in
+    /// a section of their own after the signatures instead of base64 in the header.
+    public static func sections(
+        of response: SyncResponse, answering request: SyncRequest? = nil, receiptsApart: Bool = false
+    ) throws -> [Data] {
         var header = response
         header.versions = []
         header.protocolVersion = protocolVersion
+        let echo = request.map(SyncWire.Echo.init)
+        guard receiptsApart else {
+            return try sections(kind: .response, header: header, versions: response.versions, answering: echo)
+        }
+        var versions = response.versions
+        var receiptBytes = Data()
+        let pageReceipts = versions.compactMap(\.receipt)
+        if !versions.isEmpty, pageReceipts.count == versions.count {
+            receiptBytes.reserveCapacity(AdmissionReceipt.byteCount * versions.count)
+            for receipt in pageReceipts { receiptBytes.append(receipt.bytes) }
+            versions = versions.map(\.withoutReceipt)
+        }
+        var receipted: [[UInt64]]?
+        if let receipts = response.receipts, !receipts.isEmpty {
+            let byCounter = receipts.compactMap { key, value in UInt64(key).map { ($0, value) } }.sorted { $0.0 < $1.0 }
+            if byCounter.count == receipts.count, byCounter.allSatisfy({ (1...Dot.maxCounter).contains($0.0) }) {
+                receipted = ReceiptRuns.runs(of: byCounter.map(\.0))
+                for (_, receipt) in byCounter { receiptBytes.append(receipt.bytes) }
+                header.receipts = nil
+            }
+        }
         return try sections(
-            kind: .response, header: header, versions: response.versions, answering: request.map(SyncWire.Echo.init))
+            kind: .response, header: header, versions: versions, answering: echo, receipted: receipted,
+            receiptSection: receiptBytes)
     }
 
     private static func sections<Message: Codable>(
-        kind: Kind, header: Message, versions: [Version], answering echo: SyncWire.Echo?
+        kind: Kind, header: Message, versions: [Version], answering echo: SyncWire.Echo?, receipted: [[UInt64]]? = nil,
+        receiptSection: Data = Data()
     ) throws -> [Data] {
         var columns = SyncBundleColumns(versions)
         guard versions.allSatisfy({ $0.signature.count <= Int(UInt8.max) }) else {
@@ -100,7 +132,7 @@ public enum SyncFrame {
         let encoder = JSONEncoder()
         encoder.userInfo[SyncWire.inFrame] = true
         if let echo { encoder.userInfo[SyncWire.answering] = echo }
-        let json = try encoder.encode(Framed(message: header, columns: columns))
+        let json = try encoder.encode(Framed(message: header, columns: columns, receipted: receipted))
         var head = Data(magic)
         head.reserveCapacity(prefixSize + json.count)
         head.append(UInt8(protocolVersion))
@@ -129,6 +161,13 @@ public enum SyncFrame {
         signatures.reserveCapacity(4 + signatureBytes)
         try appendLength(signatureBytes, to: &signatures)
         for version in versions { signatures.append(version.signature) }
+        if !receiptSection.isEmpty {
+            var receipts = Data()
+            receipts.reserveCapacity(4 + receiptSection.count)
+            try appendLength(receiptSection.count, to: &receipts)
+            receipts.append(receiptSection)
+            return [head, ids, contextSection, bodies, signatures, receipts]
+        }
         // A frame without versions ends after its header (a no-op exchange is counted in bytes).
         guard !versions.isEmpty else { return [head] }
         return [head, ids, contextSection, bodies, signatures]
@@ -223,7 +262,8 @@ public enum SyncFrame {
     /// The request in `frame`; throws ``SyncFrameError`` when it is not one whole request frame
     /// within `limits`.
     public static func request(from frame: Data, limits: Limits = Limits()) throws(SyncFrameError) -> SyncRequest {
-        let (header, versions): (SyncRequest, [Version]) = try decode(frame, kind: .request, limits: limits, answering: nil)
+        let (header, versions, _): (SyncRequest, [Version], [String: AdmissionReceipt]?) = try decode(
+            frame, kind: .request, limits: limits, answering: nil)
         guard header.push.isEmpty else {
             throw SyncFrameError(.malformed, "The frame's header holds versions in `push`; a frame carries them in `columns`.")
         }
@@ -238,19 +278,25 @@ public enum SyncFrame {
     public static func response(
         from frame: Data, limits: Limits = Limits(), answering request: SyncRequest? = nil
     ) throws(SyncFrameError) -> SyncResponse {
-        let (header, versions): (SyncResponse, [Version]) = try decode(
+        let (header, versions, pushedReceipts): (SyncResponse, [Version], [String: AdmissionReceipt]?) = try decode(
             frame, kind: .response, limits: limits, answering: request.map(SyncWire.Echo.init))
         guard header.versions.isEmpty else {
             throw SyncFrameError(.malformed, "The frame's header holds versions in `versions`; a frame carries them in `columns`.")
         }
         var response = header
         response.versions = versions
+        if let pushedReceipts {
+            guard response.receipts == nil else {
+                throw SyncFrameError(.malformed, "The frame carries the pushed versions' receipts both in its header and in its receipt section.")
+            }
+            response.receipts = pushedReceipts
+        }
         return response
     }
 
     private static func decode<Message: Codable & ProtocolTagged>(
         _ frame: Data, kind: Kind, limits: Limits, answering echo: SyncWire.Echo?
-    ) throws(SyncFrameError) -> (Message, [Version]) {
+    ) throws(SyncFrameError) -> (Message, [Version], [String: AdmissionReceipt]?) {
         let bytes = [UInt8](frame)
         guard bytes.count >= 4, Array(bytes[0..<4]) == magic else {
             throw SyncFrameError(.notAFrame, "The body is not a protocol 2 frame (it does not start with VSYN).")
@@ -293,7 +339,12 @@ public enum SyncFrame {
         guard count <= limits.maxVersions else {
             throw SyncFrameError(.tooLarge, "The frame carries \(count) versions; the limit is \(limits.maxVersions).")
         }
-        if count == 0, offset == bytes.count { return (framed.message, []) }
+        if count == 0, offset == bytes.count {
+            guard framed.receipted == nil else {
+                throw SyncFrameError(.truncated, "The frame names receipts in `receipted` and ends before its receipt section.")
+            }
+            return (framed.message, [], nil)
+        }
         let idLength = try readLength(bytes, at: &offset, named: "id section")
         guard idLength == columns.idSectionLength else {
             throw SyncFrameError(.malformed, "The frame's id section is \(idLength) bytes where its columns name \(columns.idSectionLength).")
@@ -332,15 +383,23 @@ public enum SyncFrame {
             throw SyncFrameError(.malformed, "The frame's signature section holds bytes no signature names.")
         }
         offset = signatureOffset
+        var receiptSection: ArraySlice<UInt8>?
+        if kind == .response, offset < bytes.count {
+            let length = try readLength(bytes, at: &offset, named: "receipt section")
+            receiptSection = bytes[offset..<offset + length]
+            offset += length
+        }
         guard offset == bytes.count else {
             throw SyncFrameError(.malformed, "The frame holds \(bytes.count - offset) bytes after its last section.")
         }
-        guard let versions = columns.versions(ids: ids, bodies: bodies, signatures: signatures, contexts: contexts) else {
+        guard var versions = columns.versions(ids: ids, bodies: bodies, signatures: signatures, contexts: contexts) else {
             throw SyncFrameError(
                 .malformed,
                 "The frame's columns do not describe valid versions (an index or a step out of range, a body that is not UTF-8, or receipts out of order).")
         }
-        return (framed.message, versions)
+        let pushed = try ReceiptRuns.apart(
+            receiptSection, receipted: framed.receipted, versions: &versions, inColumns: columns.receipt != nil)
+        return (framed.message, versions, pushed)
     }
 
     // MARK: Lengths
@@ -392,26 +451,100 @@ extension SyncResponse: ProtocolTagged {}
 struct Framed<Message: Codable>: Codable {
     var message: Message
     var columns: SyncBundleColumns
+    /// Revision 2 of an answer: the counters whose receipts the receipt section holds after the
+    /// page's, as runs `[first, count]`, ascending (``SyncResponse/receipts`` taken apart).
+    var receipted: [[UInt64]]?
 
-    private enum Key: String, CodingKey { case columns }
+    private enum Key: String, CodingKey { case columns, receipted }
 
-    init(message: Message, columns: SyncBundleColumns) {
+    init(message: Message, columns: SyncBundleColumns, receipted: [[UInt64]]? = nil) {
         self.message = message
         self.columns = columns
+        self.receipted = receipted
     }
 
     /// `columns` is absent when there are no versions (a no-op exchange stays small).
     init(from decoder: any Decoder) throws {
         message = try Message(from: decoder)
-        columns = try decoder.container(keyedBy: Key.self).decodeIfPresent(SyncBundleColumns.self, forKey: .columns)
-            ?? SyncBundleColumns([])
+        let container = try decoder.container(keyedBy: Key.self)
+        columns = try container.decodeIfPresent(SyncBundleColumns.self, forKey: .columns) ?? SyncBundleColumns([])
+        receipted = try container.decodeIfPresent([[UInt64]].self, forKey: .receipted)
     }
 
     func encode(to encoder: any Encoder) throws {
         try message.encode(to: encoder)
-        guard columns.count != 0 else { return }
         var container = encoder.container(keyedBy: Key.self)
+        try container.encodeIfPresent(receipted, forKey: .receipted)
+        guard columns.count != 0 else { return }
         try container.encode(columns, forKey: .columns)
+    }
+}
+
+/// The receipt section of revision 2 of an answer frame, and the runs of counters that name its
+/// pushed versions' receipts.
+enum ReceiptRuns {
+    /// Ascending, distinct `counters` as runs `[first, count]`.
+    static func runs(of counters: [UInt64]) -> [[UInt64]] {
+        var runs: [[UInt64]] = []
+        for counter in counters {
+            if let last = runs.last, last[0] &+ last[1] == counter {
+                runs[runs.count - 1][1] += 1
+            } else {
+                runs.append([counter, 1])
+            }
+        }
+        return runs
+    }
+
+    /// Puts the page's receipts from `section` on `versions` (when the section holds one per
+    /// version) and returns the pushed versions' receipts it holds after them, by counter in
+    /// decimal; nil when the frame has no receipt section. The section holds 12 × (N + P) bytes
+    /// (the page's N receipts, then the P counters of `receipted`) or 12 × P (the page's, if
+    /// any, are in the columns); anything else is malformed, as are runs that are empty, not
+    /// ascending, or leave 1 … 2⁶³−1.
+    static func apart(
+        _ section: ArraySlice<UInt8>?, receipted: [[UInt64]]?, versions: inout [Version], inColumns: Bool
+    ) throws(SyncFrameError) -> [String: AdmissionReceipt]? {
+        guard let section else {
+            guard receipted == nil else {
+                throw SyncFrameError(.truncated, "The frame names receipts in `receipted` and ends before its receipt section.")
+            }
+            return nil
+        }
+        let size = AdmissionReceipt.byteCount
+        var pushed = 0
+        var next: UInt64 = 1
+        for run in receipted ?? [] {
+            guard run.count == 2, run[1] >= 1, run[0] >= next, run[0] <= Dot.maxCounter, run[1] <= Dot.maxCounter - run[0] + 1,
+                run[1] <= UInt64(section.count / size)
+            else {
+                throw SyncFrameError(.malformed, "The frame's `receipted` runs are not ascending runs [first, count] of counters 1 … 2^63−1 its receipt section holds.")
+            }
+            pushed += Int(run[1])
+            next = run[0] + run[1]
+        }
+        let page: Int
+        if !inColumns, !versions.isEmpty, section.count == size * (versions.count + pushed) {
+            page = versions.count
+        } else if section.count == size * pushed, section.count > 0 {
+            page = 0
+        } else {
+            throw SyncFrameError(
+                .malformed, "The frame's receipt section is \(section.count) bytes; it holds 12 bytes for each version, unless its columns carry them, and for each counter of `receipted`.")
+        }
+        var at = section.startIndex
+        func receipt() -> AdmissionReceipt? {
+            defer { at += size }
+            return AdmissionReceipt(bytes: Data(section[at..<at + size]))
+        }
+        for position in 0..<page { versions[position].receipt = receipt() }
+        guard let receipted else { return nil }
+        var receipts: [String: AdmissionReceipt] = [:]
+        receipts.reserveCapacity(pushed)
+        for run in receipted {
+            for counter in run[0]..<run[0] + run[1] { receipts[String(counter)] = receipt() }
+        }
+        return receipts
     }
 }
 

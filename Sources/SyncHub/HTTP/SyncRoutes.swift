@@ -63,13 +63,12 @@ struct SyncRoutes<Context: RequestContext> {
             switch self {
             case .json(let data): return SyncRoutes.json(data)
             case .frame(let data, let gzipped, _):
-                // No `Vary: Accept`: answers to POST are not cached, and a no-op exchange is
-                // counted in bytes (as the JSON answer, `Vary: Accept-Encoding` when gzipped).
+                // No `Vary`: answers to POST are not cached, and every exchange is counted in
+                // bytes on a paid link.
                 var headers: HTTPFields = [.contentType: SyncFrame.mediaType]
                 if gzipped {
                     headers[.contentEncoding] = "gzip"
                     headers[.contentLength] = String(data.count)
-                    headers[.vary] = "Accept-Encoding"
                 }
                 return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
             }
@@ -83,6 +82,8 @@ struct SyncRoutes<Context: RequestContext> {
         let configuration = exchange.configuration
         let maxProtocol = min(configuration.maxProtocol, SyncProtocol.current)
         let answerProtocol = Self.answerProtocol(accept: request.headers[.accept], maxProtocol: maxProtocol)
+        let revision = answerProtocol >= 2
+            ? min(Self.answerRevision(accept: request.headers[.accept]), configuration.maxAnswerRevision) : 1
         // The gzip middleware has already bounded the body by the hub's limits.
         let syncRequest: SyncRequest
         if let contentType = request.headers[.contentType], Self.isFrame(contentType), maxProtocol >= 2 {
@@ -112,7 +113,14 @@ struct SyncRoutes<Context: RequestContext> {
         // A client of protocol 2 trusts authors' keys only through the certificates; the plain
         // keys are for clients before certificates.
         if response.certificates != nil { response.keys = nil }
-        let sections = try SyncFrame.sections(of: response, answering: syncRequest)
+        if revision >= 2 {
+            // A client offers revision 2 only once it pinned this hub's key: the hub's certificate
+            // of itself would tell it nothing.
+            let hub = response.hub
+            response.certificates = response.certificates?.filter { $0.replica != hub }
+            if response.certificates?.isEmpty == true { response.certificates = nil }
+        }
+        let sections = try SyncFrame.sections(of: response, answering: syncRequest, receiptsApart: revision >= 2)
         let size = sections.reduce(0) { $0 + $1.count }
         if size > configuration.limits.compressAbove, let accept = request.headers[.acceptEncoding], Gzip.isAccepted(by: accept) {
             return .frame(try GzipSections.compress(sections), gzipped: true, size: size)
@@ -131,6 +139,24 @@ struct SyncRoutes<Context: RequestContext> {
             if quality > 0 { return 2 }
         }
         return 1
+    }
+
+    /// The revision of the protocol 2 answer to write: 2 when `accept` lists ``SyncFrame/mediaType``
+    /// with the parameter `rev` at 2 or above (this hub's highest), 1 otherwise. An earlier hub
+    /// ignores the parameter and answers revision 1, which every client of protocol 2 reads.
+    static func answerRevision(accept: String?) -> Int {
+        guard let accept else { return 1 }
+        var revision = 1
+        for item in accept.split(separator: ",") {
+            let parts = item.split(separator: ";").map { $0.trimmingSpaces.lowercased() }
+            guard parts.first == SyncFrame.mediaType else { continue }
+            let quality = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            guard quality > 0 else { continue }
+            if let offered = parts.dropFirst().first(where: { $0.hasPrefix("rev=") }).flatMap({ Int($0.dropFirst(4)) }) {
+                revision = max(revision, min(offered, SyncFrame.answerRevision))
+            }
+        }
+        return revision
     }
 
     /// Whether a `Content-Type` value is ``SyncFrame/mediaType``.
