@@ -344,45 +344,16 @@ public struct PostgresAuditLog: HubAuditLog {
     public func isSignedByHub(_ entry: AuditEntry) -> Bool { entry.hasValidSignature(by: tables.hubKey.publicKey) }
 
     public func verify(head: Data?) async throws -> AuditVerification {
-        let key = tables.hubKey.publicKey
-        var position = AuditChain.Position.start
-        var found: Int64?
+        var verifier = AuditLogVerifier(key: tables.hubKey.publicKey, head: head)
         while true {
-            let after = position.sequence
+            let after = verifier.nextSequence
             let rows = try await tables.snapshot { connection in
                 try await self.rows(after: after, limit: Self.pageSize, on: connection)
             }
-            guard !rows.isEmpty else { break }
-            var entries: [AuditEntry] = []
-            entries.reserveCapacity(rows.count)
-            var unreadable: Int64?
-            for (sequence, entry) in rows {
-                guard let entry else {
-                    unreadable = sequence
-                    break
-                }
-                entries.append(entry)
-            }
-            switch AuditChain.verify(entries, after: position, key: key) {
-            case .broken(let broken):
-                return AuditVerification(verdict: .broken(broken), head: Self.headFinding(head, found))
-            case .intact(let reached):
-                if let head, found == nil { found = entries.first(where: { $0.hash == head })?.sequence }
-                if let unreadable {
-                    return AuditVerification(
-                        verdict: .broken(AuditChainBreak(sequence: unreadable, problem: .unreadable)),
-                        head: Self.headFinding(head, found))
-                }
-                position = reached
+            if case .finished(let verification) = verifier.take(rows.map { (sequence: $0.0, entry: $0.1) }) {
+                return verification
             }
         }
-        return AuditVerification(verdict: .intact(position), head: Self.headFinding(head, found))
-    }
-
-    private static func headFinding(_ head: Data?, _ found: Int64?) -> AuditVerification.Head {
-        guard head != nil else { return .notGiven }
-        guard let found else { return .missing }
-        return .found(sequence: found)
     }
 
     public func pendingSuppressedCounts() async throws -> [String: [String: Int]] {

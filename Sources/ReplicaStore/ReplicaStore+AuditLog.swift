@@ -102,43 +102,14 @@ extension ReplicaStore {
     /// names the first entry that breaks it. With `head` (a hash kept elsewhere), also says
     /// whether an entry with that hash is still in the log.
     public func verifyAuditChain(head: Data? = nil) throws -> AuditVerification {
-        var position = AuditChain.Position.start
-        var found: Int64?
+        var verifier = AuditLogVerifier(key: publicKey, head: head)
         while true {
-            let after = position.sequence
+            let after = verifier.nextSequence
             let rows = try read { db in try Self.auditRows(db, after: after, limit: Self.auditPageSize) }
-            guard !rows.isEmpty else { break }
-            var entries: [AuditEntry] = []
-            entries.reserveCapacity(rows.count)
-            var unreadable: Int64?
-            for (sequence, entry) in rows {
-                guard let entry else {
-                    unreadable = sequence
-                    break
-                }
-                entries.append(entry)
-            }
-            switch AuditChain.verify(entries, after: position, key: publicKey) {
-            case .broken(let broken):
-                return AuditVerification(verdict: .broken(broken), head: Self.headFinding(head, found))
-            case .intact(let reached):
-                if let head, found == nil { found = entries.first(where: { $0.hash == head })?.sequence }
-                if let unreadable {
-                    return AuditVerification(
-                        verdict: .broken(AuditChainBreak(sequence: unreadable, problem: .unreadable)),
-                        head: Self.headFinding(head, found))
-                }
-                position = reached
+            if case .finished(let verification) = verifier.take(rows.map { (sequence: $0.0, entry: $0.1) }) {
+                return verification
             }
         }
-        return AuditVerification(verdict: .intact(position), head: Self.headFinding(head, found))
-    }
-
-    /// Where the head an operator kept stands, from the sequence of the entry found with its hash.
-    private static func headFinding(_ head: Data?, _ found: Int64?) -> AuditVerification.Head {
-        guard head != nil else { return .notGiven }
-        guard let found else { return .missing }
-        return .found(sequence: found)
     }
 
     /// The newest entry, nil when the log is empty; its signature is not checked here.
