@@ -14,8 +14,8 @@ public import SyncEngine
 /// revoked through another hub process after this exchange checked it injects nothing.
 ///
 /// The conflicts a push leaves are merged field by field in its transaction, as on SQLite
-/// (PostgresFieldwiseMerge.swift). Not here yet (Docs/HubPostgres.md): the audit log (what the
-/// SQLite hub audits of a push, quarantines, set-asides and merges, is logged instead).
+/// (PostgresFieldwiseMerge.swift); what it sets aside and quarantines is audited in it, within the
+/// pusher's hourly limit (``PostgresAuditLog``), as the SQLite hub audits it.
 public struct PostgresHubStorage: HubStorage {
     public let feed: PostgresFeed
     let tables: PostgresDeviceTables
@@ -45,6 +45,8 @@ public struct PostgresHubStorage: HubStorage {
     }
 
     private var schema: PostgresSchemaName { tables.schema }
+    /// Where a push's set-aside and quarantined versions are audited, in its transaction.
+    private var audit: PostgresAuditLog { PostgresAuditLog(tables: tables) }
     private var logger: Logger { tables.logger }
 
     // MARK: Taking a push
@@ -67,8 +69,9 @@ public struct PostgresHubStorage: HubStorage {
             let unanswered = admission.unanswered(among: push.versions)
             let heldAside = unanswered.isEmpty ? [:] : try await setAsideReasons(of: unanswered, on: connection)
             let merged = try await mergeFieldwise(push.versions, report: admission.report, on: connection).count
+            try await audit.auditSetAside(
+                admission.report.setAside, of: push.versions, pushedBy: push.pusher, on: connection)
             try await feed.beforeCommit()
-            logSetAside(admission.report, pushedBy: push.pusher)
             return PushReport(applied: admission.report, merged: merged, heldAside: heldAside)
         }
     }
@@ -85,18 +88,9 @@ public struct PostgresHubStorage: HubStorage {
             signatures: held.signatures, partitions: held.partitions)
     }
 
-    /// Logs what a push set aside, where the SQLite hub audits it within the pusher's hourly limit
-    /// (PostgreSQL has no audit log yet).
-    private func logSetAside(_ report: ApplyReport, pushedBy pusher: ReplicaID) {
-        for (dot, reason) in report.setAside.sorted(by: { $0.key < $1.key }) {
-            logger.notice(
-                "version set aside",
-                metadata: ["device": "\(pusher.hex)", "version": "\(dot)", "code": "\(reason.code.rawValue)"])
-        }
-    }
-
-    /// Keeps `items` in the foreign quarantine (never at their origin's dot), within the pusher's
-    /// hourly limit; a version quarantined before (a push repeated after a lost answer) is skipped.
+    /// Keeps `items` in the foreign quarantine (never at their origin's dot), each audited, within
+    /// the pusher's hourly limit (beyond it: dropped and counted, as on SQLite); a version
+    /// quarantined before (a push repeated after a lost answer) is skipped.
     private func quarantine(
         _ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID, at now: Int64,
         on connection: PostgresConnection
@@ -114,14 +108,7 @@ public struct PostgresHubStorage: HubStorage {
             var already: Int64 = 0
             for try await count in existing.decode(Int64.self) { already = count }
             guard already == 0 else { continue }
-            let recent = try await connection.query(
-                """
-                SELECT count(*) FROM \(unescaped: table)
-                WHERE pushed_by = \(pushedBy.hex) AND received_at >= \(now - 3_600_000)
-                """, logger: logger)
-            var thisHour: Int64 = 0
-            for try await count in recent.decode(Int64.self) { thisHour = count }
-            guard thisHour < Int64(tables.deviceEntriesPerHour) else {
+            guard try await audit.isWithinForeignQuarantineLimit(pushedBy: pushedBy, on: connection) else {
                 logger.warning(
                     "foreign quarantine limit reached: version dropped",
                     metadata: ["device": "\(pushedBy.hex)", "version": "\(version.dot)"])
@@ -135,11 +122,7 @@ public struct PostgresHubStorage: HubStorage {
                     \(reason.detail), \(reason.code.rawValue), \(now))
                 ON CONFLICT DO NOTHING
                 """, logger: logger)
-            logger.notice(
-                "version quarantined",
-                metadata: [
-                    "device": "\(pushedBy.hex)", "version": "\(version.dot)", "code": "\(reason.code.rawValue)",
-                ])
+            try await audit.auditForeignQuarantine(version, reason: reason, pushedBy: pushedBy, on: connection)
         }
     }
 

@@ -79,6 +79,31 @@ struct PostgresHubStorageTests {
         }
     }
 
+    @Test func aPushsSetAsideAndForgedVersionsAreAuditedInItsTransaction() async throws {
+        // Replays: a seized device pushes one version outside its write scope and one whose
+        // signature fails. The SQLite hub audits both (`version.quarantined`); before the push path
+        // called PostgresAuditLog, a PostgreSQL hub only logged them and its audit log stayed empty.
+        try await withStorage { storage in
+            let device = ReplicaID.random()
+            let outside = try PushFixtures.version(device, 1, partition: "SD-NK")
+            let forged = try PushFixtures.version(ReplicaID.random(), 1)
+            let policy = AdmissionPolicy(writeScopes: [device: try #require(Scope(text: "*/SD-DN"))])
+            let badSignature = SetAsideReason(.badSignature, "the signature does not verify")
+            let report = try await storage.take(
+                PushPlan(versions: [outside], pusher: device, policy: policy, forged: [(forged, badSignature)]))
+            #expect(report.applied.setAside.keys.sorted() == [outside.dot])
+            let log = PostgresAuditLog(tables: storage.tables)
+            let entries = try await log.entries(after: 0, limit: 10)
+            #expect(entries.map(\.action) == [.quarantined, .quarantined])
+            #expect(Set(entries.map(\.subject)) == [outside.dot.description, forged.dot.description])
+            #expect(entries.allSatisfy { $0.actor == device.hex })
+            guard case .intact = try await log.verify(head: nil).verdict else {
+                Issue.record("the audit chain does not verify")
+                return
+            }
+        }
+    }
+
     private func withStorage(_ body: (PostgresHubStorage) async throws -> Void) async throws {
         try await PostgresTestDatabase.withClients(1) { clients, schema in
             let tables = try PostgresDeviceTables(
