@@ -201,7 +201,7 @@ public struct PostgresAuditLog: HubAuditLog {
                 seq, at, actor, action, subject, detail, previous_hash, hash, format, signature)
             VALUES (
                 \(entry.sequence), \(Int64(clamping: entry.at)), \(entry.actor), \(entry.action.rawValue),
-                \(entry.subject), \(try Self.detailText(entry.detail)), \(entry.previousHash.bytea), \(entry.hash.bytea),
+                \(entry.subject), \(try ReplicaStore.auditDetailText(entry.detail)), \(entry.previousHash.bytea), \(entry.hash.bytea),
                 \(Int64(entry.format.rawValue)), \(signature))
             """, logger: logger)
         chain.sequence = entry.sequence
@@ -209,34 +209,14 @@ public struct PostgresAuditLog: HubAuditLog {
         return entry
     }
 
-    /// The detail as stored: a JSON object with sorted keys (as the SQLite log stores it).
-    static func detailText(_ detail: [String: String]) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(detail), as: UTF8.self)
-    }
-
     // MARK: Hourly limits
 
-    /// What a limit counts (as ``ReplicaStore``'s audit limits on SQLite).
-    enum HourlyBudget {
-        /// Audit entries whose actor is the device.
-        case auditEntries
-        /// Rows of the foreign quarantine the device pushed.
-        case foreignQuarantine
+    /// What a limit counts: the SQLite hub's budgets.
+    typealias HourlyBudget = ReplicaStore.HourlyBudget
 
-        static let foreignQuarantineKind = "foreign-quarantine"
-
-        /// Which rows of `audit_suppressed` are this budget's.
-        var suppressedKinds: String {
-            switch self {
-            case .auditEntries: "kind <> '\(Self.foreignQuarantineKind)'"
-            case .foreignQuarantine: "kind = '\(Self.foreignQuarantineKind)'"
-            }
-        }
+    static func hourStart(_ milliseconds: Int64) -> Int64 {
+        Int64(clamping: ReplicaStore.hourStart(UInt64(max(0, milliseconds))))
     }
-
-    static func hourStart(_ milliseconds: Int64) -> Int64 { max(0, milliseconds) - max(0, milliseconds) % 3_600_000 }
 
     /// Whether one more event of `kind` fits `device`'s hourly `limit` of `budget`; when it does
     /// not, counts it as suppressed, and the first time in the hour audits that the limit was reached.

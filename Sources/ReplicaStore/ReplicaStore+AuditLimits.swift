@@ -8,18 +8,18 @@ package import GRDB
 /// is counted (table `audit_suppressed`): one `audit.limit-reached` entry says so at once, and
 /// one `audit.suppressed` entry with the counts is written with the first entry after the hour.
 extension ReplicaStore {
-    /// What a limit counts.
-    enum HourlyBudget {
+    /// What a limit counts (the PostgreSQL hub's audit log counts the same).
+    package enum HourlyBudget {
         /// Audit entries whose actor is the device.
         case auditEntries
         /// Rows of the foreign quarantine the device pushed.
         case foreignQuarantine
 
         /// The suppression kind the budget counts beyond its limit (audit entries by action).
-        static let foreignQuarantineKind = "foreign-quarantine"
+        package static let foreignQuarantineKind = "foreign-quarantine"
 
         /// Which rows of `audit_suppressed` are this budget's.
-        var suppressedKinds: String {
+        package var suppressedKinds: String {
             switch self {
             case .auditEntries: "kind <> '\(Self.foreignQuarantineKind)'"
             case .foreignQuarantine: "kind = '\(Self.foreignQuarantineKind)'"
@@ -28,7 +28,7 @@ extension ReplicaStore {
     }
 
     /// The start of the hour `milliseconds` falls in.
-    static func hourStart(_ milliseconds: UInt64) -> UInt64 { milliseconds - milliseconds % 3_600_000 }
+    package static func hourStart(_ milliseconds: UInt64) -> UInt64 { milliseconds - milliseconds % 3_600_000 }
 
     /// The hourly limit this store applies (``Options/deviceEntriesPerHour``).
     public var deviceEntriesPerHour: Int { options.deviceEntriesPerHour }

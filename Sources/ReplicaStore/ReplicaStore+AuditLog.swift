@@ -42,7 +42,7 @@ extension ReplicaStore {
                 """,
             arguments: [
                 entry.sequence, Int64(clamping: entry.at), entry.actor, entry.action.rawValue, entry.subject,
-                try detailText(detail), entry.previousHash, entry.hash, entry.format.rawValue,
+                try auditDetailText(detail), entry.previousHash, entry.hash, entry.format.rawValue,
             ])
         return entry
     }
@@ -162,8 +162,8 @@ extension ReplicaStore {
         }
     }
 
-    /// The detail as stored: a JSON object with sorted keys.
-    private static func detailText(_ detail: [String: String]) throws -> String {
+    /// The detail as stored: a JSON object with sorted keys (the PostgreSQL hub's log stores it so too).
+    package static func auditDetailText(_ detail: [String: String]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(detail), as: UTF8.self)
