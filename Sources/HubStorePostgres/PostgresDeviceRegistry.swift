@@ -29,24 +29,26 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
     private var logger: Logger { tables.logger }
     private func table(_ name: String) -> String { tables.table(name) }
 
+    /// The device `credential` is the credential of, with its incarnations, read in one statement
+    /// (every exchange asks this first).
     public func device(presenting credential: DeviceCredential) async throws -> DeviceRecord? {
         let hash = credential.hash
-        return try await tables.snapshot { connection in
-            let found = try await tables.devices(
-                """
-                SELECT \(unescaped: PostgresDeviceTables.deviceColumns) FROM \(unescaped: table("devices"))
-                WHERE credential_hash = \(hash.bytea)
-                """, on: connection)
-            guard let device = found.first else { return nil }
+        let rows = try await tables.client.query(
+            """
+            SELECT \(unescaped: PostgresDeviceTables.deviceColumns), credential_hash, coalesce(
+                (SELECT array_agg(i.replica_id ORDER BY i.created_at, i.replica_id)
+                 FROM \(unescaped: table("device_incarnations")) i WHERE i.device_id = d.replica_id), '{}')
+            FROM \(unescaped: table("devices")) d WHERE credential_hash = \(hash.bytea)
+            """, logger: logger)
+        var found: DeviceRecord?
+        for try await row in rows {
+            let (record, stored, incarnations) = try tables.device(withCredentialAndIncarnations: row)
             // The index found it by its hash; compare the stored bytes in constant time all the same.
-            let rows = try await connection.query(
-                "SELECT credential_hash FROM \(unescaped: table("devices")) WHERE replica_id = \(device.replicaID.hex)",
-                logger: logger)
-            var stored: Data?
-            for try await bytes in rows.decode(Data.self) { stored = bytes }
-            guard let stored, DeviceCredential.constantTimeEqual(stored, hash) else { return nil }
-            return try await tables.withIncarnations([device], on: connection).first
+            guard DeviceCredential.constantTimeEqual(stored, hash) else { continue }
+            found = record
+            found?.incarnations = incarnations
         }
+        return found
     }
 
     public func enroll(_ request: EnrollmentRequest, credential: DeviceCredential) async throws -> EnrollmentOutcome {
@@ -135,21 +137,21 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
         let now = tables.now
         let position = max(0, sequence)
         let pending = pending.map { Int64($0) }
-        try await tables.transaction { connection in
-            // What a device last showed is telemetry: a crash may lose the last few of these, so
-            // this commit does not wait for the disk (every exchange makes one; pushes still do).
-            try await connection.execute("SET LOCAL synchronous_commit TO OFF", logger: logger)
-            // The feed's last position, read from its primary key's end.
-            try await connection.execute(
-                """
-                UPDATE \(unescaped: table("devices")) SET
-                    last_seen_at = \(now),
-                    last_lag = GREATEST(0, coalesce((SELECT max(seq) FROM \(unescaped: table("versions"))), 0) - \(position)),
-                    last_skew_ms = coalesce(\(skewMilliseconds), last_skew_ms),
-                    last_pending = coalesce(\(pending), last_pending)
-                WHERE replica_id = \(replica.hex)
-                """, logger: logger)
-        }
+        // One statement, its own transaction. What a device last showed is telemetry: a crash may
+        // lose the last few of these, so its commit does not wait for the disk (`set_config` local
+        // to the statement's transaction; every exchange makes one, pushes still wait).
+        // The feed's last position is read from its primary key's end.
+        _ = try await tables.client.query(
+            """
+            WITH telemetry AS (SELECT set_config('synchronous_commit', 'off', true))
+            UPDATE \(unescaped: table("devices")) SET
+                last_seen_at = \(now),
+                last_lag = GREATEST(0, coalesce((SELECT max(seq) FROM \(unescaped: table("versions"))), 0) - \(position)),
+                last_skew_ms = coalesce(\(skewMilliseconds), last_skew_ms),
+                last_pending = coalesce(\(pending), last_pending)
+            FROM telemetry WHERE replica_id = \(replica.hex)
+            """, logger: logger
+        ).collect()
     }
 
     public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws

@@ -89,6 +89,24 @@ public struct PostgresDeviceTables: Sendable {
         return records
     }
 
+    /// A row of ``deviceColumns`` followed by the device's credential hash and its incarnations
+    /// (an array of replica ids, oldest first).
+    func device(withCredentialAndIncarnations row: PostgresRow) throws -> (DeviceRecord, Data, [ReplicaID]) {
+        let (id, name, key, status, enrolledAt, revokedAt, lastSeenAt, lastLag, skew, read, write, pending, hash, later) =
+            try row.decode(
+                (String, String, Data, String, Int64, Int64?, Int64?, Int64?, Int64?, String, String, Int64?, Data, [String])
+                    .self)
+        let record = try device((id, name, key, status, enrolledAt, revokedAt, lastSeenAt, lastLag, skew, read, write, pending))
+        let incarnations = try later.map { text in
+            guard let id = ReplicaID(text) else {
+                throw PostgresStoreError(
+                    .malformedRow, "An incarnation row in \(table("device_incarnations")) names no replica id.")
+            }
+            return id
+        }
+        return (record, hash, incarnations)
+    }
+
     private func device(_ row: DeviceRow) throws -> DeviceRecord {
         let (id, name, key, status, enrolledAt, revokedAt, lastSeenAt, lastLag, skew, read, write, pending) = row
         guard let replica = ReplicaID(id), let publicKey = try? PublicDeviceKey(rawRepresentation: key),

@@ -34,8 +34,11 @@ struct HubStorageConcurrencyTests {
 
     @Test func withoutTheLockReadersSkipVersions() async throws {
         var attempts: [Figures] = []
-        for _ in 0..<3 {
-            let figures = try await prove(commitOrder: .plainSequence, maxPauseMilliseconds: 8)
+        // Up to five attempts with pauses of up to 20 ms: a skip needs a reader to page between two
+        // pushes' commits in the wrong order, and a push's transaction is only a few round trips
+        // (with 8 ms and three attempts CI once saw none, after the push became four statements).
+        for _ in 0..<5 {
+            let figures = try await prove(commitOrder: .plainSequence, maxPauseMilliseconds: 20)
             print("hub storage concurrency (plain sequence, negative control): \(figures)")
             attempts.append(figures)
             if figures.skipped.contains(where: { $0 > 0 }) { break }
