@@ -30,3 +30,39 @@ extension HTTPSyncTransport {
         }
     }
 }
+
+extension HTTPSyncTransport {
+    /// The certificates endpoint, next to the exchange endpoint.
+    public var certificatesEndpoint: URL {
+        configuration.endpoint.deletingLastPathComponent().appendingPathComponent("certificates")
+    }
+
+    /// `POST <hub>/v1/certificates` with the device's bearer credential: the hub's certificates of
+    /// `replicas` (at most ``CertificateRequest/maxReplicas`` are asked for).
+    public func certificates(of replicas: [ReplicaID]) async throws -> CertificateReply {
+        try configuration.trust.check(configuration.hub)
+        let hubName = configuration.hub.absoluteString
+        let body: Data
+        do {
+            body = try JSONEncoder().encode(CertificateRequest(replicas: Array(replicas.prefix(CertificateRequest.maxReplicas))))
+        } catch {
+            throw SyncClientError(.badAnswer, "The certificate request for the hub at \(hubName) could not be encoded (\(error)).")
+        }
+        var request = HubRequest(post: body, to: certificatesEndpoint, userAgent: nil, token: configuration.token)
+        if body.count > configuration.compressionThreshold, let compressed = try? Gzip.compress(body) {
+            request = HubRequest(post: compressed, to: certificatesEndpoint, userAgent: nil, token: configuration.token, gzipped: true)
+        }
+        let answer = try await client.send(request, hub: hubName)
+        let data = answer.body
+        guard answer.status == 200 else { throw Self.failure(status: answer.status, body: data, hub: hubName) }
+        do {
+            let response = try JSONDecoder().decode(CertificateResponse.self, from: data)
+            return CertificateReply(
+                certificates: response.certificates, bytesSent: request.bytesOnWire,
+                bytesReceived: Self.headerSize(of: answer) + Self.bodySizeOnWire(answer))
+        } catch {
+            throw SyncClientError(
+                .badAnswer, "The hub at \(hubName) sent a certificate answer this program cannot read.", httpStatus: 200)
+        }
+    }
+}

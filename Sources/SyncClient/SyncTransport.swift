@@ -10,6 +10,11 @@ public protocol SyncTransport: Sendable {
     /// Asks the hub to bind a new incarnation of this device (its replica forked); returns the
     /// hub's answer. Throws ``SyncClientError``.
     func incarnate(_ request: IncarnationRequest) async throws -> IncarnationResponse
+
+    /// The hub's certificates of the authors `replicas` (``CertificateRequest``), asked for when an
+    /// answer without certificates brings versions of authors whose keys the replica lacks.
+    /// Throws ``SyncClientError``.
+    func certificates(of replicas: [ReplicaID]) async throws -> CertificateReply
 }
 
 extension SyncTransport {
@@ -18,6 +23,26 @@ extension SyncTransport {
         throw SyncClientError(
             .forked,
             "This replica has forked at dot \(request.forkedAt.map(\.description) ?? "?") and this link to the hub cannot take a new incarnation; its versions are kept here.")
+    }
+}
+
+extension SyncTransport {
+    /// A transport whose answers carry the certificates they need (in process): none to ask for.
+    public func certificates(of replicas: [ReplicaID]) async throws -> CertificateReply {
+        CertificateReply(certificates: [], bytesSent: 0, bytesReceived: 0)
+    }
+}
+
+/// The hub's certificates a replica asked for and the bytes the request cost on the wire.
+public struct CertificateReply: Sendable, Hashable {
+    public var certificates: [DeviceCertificate]
+    public var bytesSent: Int
+    public var bytesReceived: Int
+
+    public init(certificates: [DeviceCertificate], bytesSent: Int, bytesReceived: Int) {
+        self.certificates = certificates
+        self.bytesSent = bytesSent
+        self.bytesReceived = bytesReceived
     }
 }
 

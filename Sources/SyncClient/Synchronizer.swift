@@ -234,6 +234,8 @@ public struct Synchronizer: Sendable {
     /// Verifies a round's answer and commits its outcome.
     private func commit(_ reply: TransportReply, of exchange: SyncLoop.Exchange) async throws -> SyncLoop.Exchanged {
         let round = exchange.round
+        var reply = reply
+        try await askMissingCertificates(for: &reply)
         // Verified before anything of the page is shown: what fails is kept apart and reported.
         let verdict = try await verify(reply.response, replica: round.replica)
         let outcome = configuration.verifySignatures
@@ -245,6 +247,39 @@ public struct Synchronizer: Sendable {
             rejected: reply.response.rejected.count, keptApart: verdict.keptApart.count, admitted: verdict.admitted,
             pulledForks: committed.forks, forgotten: committed.forgotten, bytesSent: reply.bytesSent,
             bytesReceived: reply.bytesReceived)
+    }
+
+    /// An answer without certificates (revision 2 of the answer) may bring versions of authors
+    /// whose keys this replica does not hold yet: asks the hub for their certificates before the
+    /// page is verified, and adds them, and what the request cost, to `reply`. A hub without the
+    /// endpoint (404) leaves the page as it came: versions of an author without a key are kept
+    /// apart and reported, as they always were. Any other failure fails the round, so that a
+    /// broken link never sets aside what a later round would verify.
+    private func askMissingCertificates(for reply: inout TransportReply) async throws {
+        let response = reply.response
+        guard configuration.verifySignatures, response.certificates == nil, !response.versions.isEmpty else { return }
+        let held = try store.publicKeys()
+        var asked: Set<ReplicaID> = [response.hub]
+        var missing: [ReplicaID] = []
+        for version in response.versions where held[version.dot.replica] == nil && asked.insert(version.dot.replica).inserted {
+            missing.append(version.dot.replica)
+        }
+        guard !missing.isEmpty else { return }
+        do {
+            var certificates: [DeviceCertificate] = []
+            for start in stride(from: 0, to: missing.count, by: CertificateRequest.maxReplicas) {
+                let fetched = try await transport.certificates(
+                    of: Array(missing[start..<min(start + CertificateRequest.maxReplicas, missing.count)]))
+                certificates += fetched.certificates
+                reply.bytesSent += fetched.bytesSent
+                reply.bytesReceived += fetched.bytesReceived
+            }
+            reply.response.certificates = certificates
+        } catch let error as SyncClientError where error.httpStatus == 404 {
+            logger.notice(
+                "the hub gives no certificates apart from its answers; versions of authors without a key are kept apart",
+                metadata: ["sync.peer": "\(peer)", "sync.missingKeys": "\(missing.count)"])
+        }
     }
 
     /// At most this many verification failures go with one request.

@@ -134,7 +134,7 @@ struct Protocol2Tests {
 
     /// Replays the small sync of issue 14 (10 up, 10 down, 1.42x the gzip floor): the hub's
     /// certificate of itself and the receipts in base64 weighed on every page.
-    @Test("revision 2 of the answer: receipts apart, no certificate of the hub itself; without `rev=2`, revision 1 as before")
+    @Test("revision 2 of the answer: receipts apart, no certificates; without `rev=2`, revision 1 as before")
     func answerRevision2() async throws {
         try await HubHTTPTests.withHub { hub, client in
             try hub.store.write(WriteIntent(key: DocumentKey(collection: Self.collection, id: DocumentID("n1")!), body: Data(#"{"n":1}"#.utf8)))
@@ -152,7 +152,7 @@ struct Protocol2Tests {
             let answer = try SyncFrame.response(from: revisedBytes, answering: request)
             #expect(answer.accepted == 3)
             #expect(answer.versions.count == 1)
-            #expect(answer.certificates == nil, "the only certificate of the page is the hub's of itself")
+            #expect(answer.certificates == nil, "a client of revision 2 asks for the certificates it lacks")
             #expect(!answer.versions.isEmpty && answer.versions.allSatisfy(key.vouches(for:)), "the page's receipts, from the receipt section")
             for version in push {
                 var received = version
@@ -181,6 +181,35 @@ struct Protocol2Tests {
             let refused = try await Self.post(
                 client, hub, body: frame, contentType: SyncFrame.mediaType, accept: "\(SyncFrame.mediaType);rev=2;q=0, application/json")
             #expect(refused.headers[.contentType] == "application/json")
+        }
+    }
+
+    static func askCertificates(_ client: TestClient, _ hub: HubFixture, _ body: Data, token: String?) async throws -> TestClient.Response {
+        try await client.execute(
+            TestClient.Request(
+                "/v1/certificates", method: .post, authority: "127.0.0.1",
+                headers: HubHTTPTests.headers(token: token), body: ByteBuffer(bytes: body)))
+    }
+
+    /// A revision 2 answer carries no certificates; a device asks for those it lacks.
+    @Test("POST /v1/certificates gives the hub's certificates of the ids named and of no other; over 1,000 ids is 400, no credential 401")
+    func certificatesOnRequest() async throws {
+        try await HubHTTPTests.withHub { hub, client in
+            let hubID = hub.exchange.hubID
+            let asked = CertificateRequest(replicas: [hub.deviceID, hubID, ReplicaID.random()])
+            let response = try await Self.askCertificates(client, hub, try JSONEncoder().encode(asked), token: hub.token)
+            #expect(response.status == .ok)
+            let answer = try JSONDecoder().decode(CertificateResponse.self, from: try Self.bytes(response))
+            #expect(Set(answer.certificates.map(\.replica)) == [hub.deviceID, hubID])
+            let hubKey = hub.exchange.storage.hubKey
+            #expect(answer.certificates.allSatisfy { $0.hub == hubID && $0.isSigned(by: hubKey) })
+            #expect(answer.certificates.first { $0.replica == hub.deviceID }?.publicKey == hub.deviceKey.publicKey)
+
+            let tooMany = CertificateRequest(replicas: (0...CertificateRequest.maxReplicas).map { _ in ReplicaID.random() })
+            let refused = try await Self.askCertificates(client, hub, try JSONEncoder().encode(tooMany), token: hub.token)
+            #expect(refused.status == .badRequest)
+            let anonymous = try await Self.askCertificates(client, hub, try JSONEncoder().encode(asked), token: nil)
+            #expect(anonymous.status == .unauthorized)
         }
     }
 

@@ -21,8 +21,8 @@ struct SyncRoutes<Context: RequestContext> {
     /// give out starts the pull over (`checkpointReset`), a longer one is refused.
     static var maxCheckpointBytes: Int { 1_024 }
 
-    /// Adds `POST /v1/sync` to `router`, behind ``DeviceAuthMiddleware`` (the context carries the
-    /// authenticated device).
+    /// Adds `POST /v1/sync` and `POST /v1/certificates` to `router`, behind ``DeviceAuthMiddleware``
+    /// (the context carries the authenticated device).
     ///
     /// The answer is in the highest protocol both sides speak: protocol 2 (a ``SyncFrame``) when
     /// the request's `Accept` lists ``SyncFrame/mediaType`` and ``HubConfiguration/maxProtocol``
@@ -30,6 +30,16 @@ struct SyncRoutes<Context: RequestContext> {
     func addSync(to router: Router<Context>) where Context == HubRequestContext {
         let exchange = self.exchange
         let encoder = self.encoder
+        router.post("v1/certificates") { request, _ -> Response in
+            let asked = try await Self.decode(CertificateRequest.self, from: request, upTo: 1 << 16, named: "certificate request")
+            guard asked.replicas.count <= CertificateRequest.maxReplicas else {
+                throw SyncHubError(
+                    .malformedRequest,
+                    "The certificate request names \(asked.replicas.count) ids; the limit is \(CertificateRequest.maxReplicas) per request.")
+            }
+            let certificates = try await exchange.devices.certificates(of: Set(asked.replicas))
+            return Self.json(try JSONEncoder().encode(CertificateResponse(certificates: certificates)))
+        }
         router.post("v1/sync") { request, context -> Response in
             let started = ContinuousClock.now
             do {
@@ -114,11 +124,10 @@ struct SyncRoutes<Context: RequestContext> {
         // keys are for clients before certificates.
         if response.certificates != nil { response.keys = nil }
         if revision >= 2 {
-            // A client offers revision 2 only once it pinned this hub's key: the hub's certificate
-            // of itself would tell it nothing.
-            let hub = response.hub
-            response.certificates = response.certificates?.filter { $0.replica != hub }
-            if response.certificates?.isEmpty == true { response.certificates = nil }
+            // A client of revision 2 pinned this hub's key (the hub's certificate of itself would
+            // tell it nothing) and asks `POST /v1/certificates` for the authors' it lacks.
+            response.certificates = nil
+            response.keys = nil
         }
         let sections = try SyncFrame.sections(of: response, answering: syncRequest, receiptsApart: revision >= 2)
         let size = sections.reduce(0) { $0 + $1.count }
