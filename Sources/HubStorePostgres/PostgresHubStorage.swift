@@ -51,7 +51,13 @@ public struct PostgresHubStorage: HubStorage {
 
     // MARK: Taking a push
 
+    /// Takes `push` on ``FeedLockExecutor``, so that what runs while it holds the feed's lock does
+    /// not queue behind the cooperative pool's other work.
     public func take(_ push: PushPlan) async throws -> PushReport {
+        try await withTaskExecutorPreference(FeedLockExecutor.shared) { try await takeInOneTransaction(push) }
+    }
+
+    private func takeInOneTransaction(_ push: PushPlan) async throws -> PushReport {
         let now = tables.now
         let statements = PostgresPushStatements(schema: schema, logger: logger)
         return try await tables.transaction { connection in
