@@ -24,7 +24,9 @@ struct PostgresPushStatements {
     }
 
     /// Reads what decides `versions` on `connection`, as one statement: four selections, told
-    /// apart by their first column.
+    /// apart by their first column. A document's partition is read from one of its versions in
+    /// good standing (they all hold it there: a move is set aside), not from all of them: a
+    /// document edited thousands of times costs one row.
     func held(for versions: [Version], on connection: PostgresConnection) async throws -> Held {
         let named = CausalPlausibility.origins(of: versions).map(\.hex)
         let origins = Set(versions.map(\.dot.replica)).map(\.hex)
@@ -42,10 +44,13 @@ struct PostgresPushStatements {
             WHERE (origin, counter) IN (
                 SELECT * FROM unnest(\(dots.map(\.replica.hex))::text[], \(dots.map { Int64(clamping: $0.counter) })::bigint[]))
             UNION ALL
-            (SELECT DISTINCT ON (collection, document_id) 'p', collection, document_id, partition, NULL, NULL
-             FROM \(unescaped: schema.name).versions
-             WHERE set_aside_reason IS NULL AND (collection, document_id) IN (
-                SELECT * FROM unnest(\(keys.map(\.collection.rawValue))::text[], \(keys.map(\.id.rawValue))::text[])))
+            SELECT 'p', d.collection, d.document_id, v.partition, NULL, NULL
+            FROM unnest(\(keys.map(\.collection.rawValue))::text[], \(keys.map(\.id.rawValue))::text[])
+                AS d(collection, document_id)
+            CROSS JOIN LATERAL (
+                SELECT partition FROM \(unescaped: schema.name).versions
+                WHERE collection = d.collection AND document_id = d.document_id AND set_aside_reason IS NULL
+                LIMIT 1) AS v
             """, logger: logger)
         var held = Held()
         for try await row in rows.decode((String, String, String?, String?, Int64?, Data?).self) {
