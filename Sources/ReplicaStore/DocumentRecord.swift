@@ -116,6 +116,35 @@ package struct DocumentRecord {
         }
     }
 
+    /// Inserts `documents` rows for new documents (``storeNew(_:_:with:)``); a row already there
+    /// is left as it is.
+    package static let insertNew = """
+        INSERT INTO documents
+            (collection, document_id, partition, siblings, context, sibling_count, deleted, updated_wall)
+        VALUES (?, ?, ?, ?, ?, 1, ?, ?)
+        ON CONFLICT (collection, document_id) DO NOTHING
+        """
+
+    /// Stores the row of `version`'s document as a new document whose only version is `version`,
+    /// unless the replica holds a row for it; `statement` is ``insertNew``. Returns whether it
+    /// stored it: when not, read the row and merge into it. One B-tree descent for what is most
+    /// of a page (new documents) instead of a lookup and then an insert.
+    package static func storeNew(_ db: Database, _ version: Version, with statement: Statement) throws -> Bool {
+        try statement.execute(arguments: [
+            version.collection.rawValue, version.documentID.rawValue, version.partition.rawValue,
+            version.dot.description, historyText(of: version), version.isTombstone,
+            Int64(clamping: version.timestamp.wallMilliseconds),
+        ])
+        return db.changesCount > 0
+    }
+
+    /// `version.history.compactText`, written directly when the context is empty (a document's
+    /// first version): the same text, without building a vector to sort and join.
+    static func historyText(of version: Version) -> String {
+        guard version.context.isEmpty else { return version.history.compactText }
+        return version.dot.replica.hex + "=" + String(version.dot.counter)
+    }
+
     private static func facts(_ db: Database, _ dot: Dot) throws -> (isTombstone: Bool, wall: UInt64) {
         let statement = try db.cachedStatement(
             sql: "SELECT body IS NULL AND body_dropped = 0, clock_wall FROM versions WHERE origin = ? AND counter = ?")

@@ -42,9 +42,12 @@ extension ReplicaStore {
         completing: @Sendable (ApplyContext) throws -> Outcome
     ) throws -> (report: ApplyReport, outcome: Outcome) {
         let now = options.now()
+        let insertVersion = Rows.insertVersion(sealing: cipher.isEncrypting)
         return try write { db in
             var report = ApplyReport()
-            var records = try DocumentRecord.loadAll(db, Set(versions.map(\.key)))
+            // The documents of the batch read so far and what merging did to them; a new document
+            // is stored as its first version arrives, and read back only if another follows.
+            var records: [DocumentKey: DocumentRecord] = [:]
             var changed = Set<DocumentKey>()
             var known: [Dot: (isTombstone: Bool, wall: UInt64)] = [:]
             var held = try Knowledge.load(db, origins: CausalPlausibility.origins(of: versions))
@@ -57,7 +60,8 @@ extension ReplicaStore {
             var forked = Set<ReplicaID>()
             var latest = HybridTimestamp.zero
             let lookup = try db.cachedStatement(sql: "SELECT signature FROM versions WHERE origin = ? AND counter = ?")
-            let insert = try db.cachedStatement(sql: Rows.insertVersion)
+            let insert = try db.cachedStatement(sql: insertVersion)
+            let insertDocument = try db.cachedStatement(sql: DocumentRecord.insertNew)
             for version in versions {
                 let origin = version.dot.replica
                 if forked.contains(origin) {
@@ -92,8 +96,15 @@ extension ReplicaStore {
                     continue
                 }
                 let key = version.key
+                // A document the batch has not read yet is stored as new, unless the replica holds
+                // it: then it is read, and merged into below.
+                var isNew = false
+                if setAsideReason == nil, records[key] == nil {
+                    isNew = try DocumentRecord.storeNew(db, version, with: insertDocument)
+                    if !isNew { records[key] = try DocumentRecord.load(db, key) }
+                }
                 let record = records[key] ?? DocumentRecord(key: key, partition: version.partition)
-                if setAsideReason == nil, record.partition != version.partition {
+                if setAsideReason == nil, !isNew, record.partition != version.partition {
                     setAsideReason = SetAside.partitionMove(of: version, from: record.partition)
                 }
                 try insert.execute(arguments: Rows.versionArguments(version, receivedFrom: peer, setAsideReason: setAsideReason))
@@ -107,6 +118,7 @@ extension ReplicaStore {
                     continue
                 }
                 latest = max(latest, version.timestamp)
+                if isNew { continue }
                 var merged = record
                 if case .added = try merged.merge(db, version) {
                     known[version.dot] = (version.isTombstone, version.timestamp.wallMilliseconds)

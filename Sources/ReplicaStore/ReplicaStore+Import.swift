@@ -237,6 +237,7 @@ extension ReplicaStore {
         guard !records.isEmpty else { return ImportBatchResult(written: 0, refused: []) }
         let now = options.now()
         let key = self.key
+        let insertVersion = Rows.insertVersion(sealing: cipher.isEncrypting)
         return try write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT counter, clock_wall, clock_logical, replica_id FROM replica"),
                 let replicaID = ReplicaID(row[3] as String)
@@ -273,14 +274,19 @@ extension ReplicaStore {
                     timestamp: clock.tick(now: now))
                 planned.append((existing[record.key] ?? DocumentRecord(key: record.key, partition: plan.partition), version))
             }
-            let insert = try db.cachedStatement(sql: Rows.insertVersion)
+            let insert = try db.cachedStatement(sql: insertVersion)
+            let insertDocument = try db.cachedStatement(sql: DocumentRecord.insertNew)
             var written = 0
             try Self.signInTurn(planned.map(\.version), with: key) { signed in
                 for version in signed {
                     try insert.execute(arguments: Rows.versionArguments(version, receivedFrom: nil))
+                    // A document the replica does not hold (every generated id) is stored as new.
                     var document = planned[written].record
-                    document.state.merge(version)
-                    try document.save(db, known: [version.dot: (version.isTombstone, version.timestamp.wallMilliseconds)])
+                    let stored = try !document.isStored && DocumentRecord.storeNew(db, version, with: insertDocument)
+                    if !stored {
+                        document.state.merge(version)
+                        try document.save(db, known: [version.dot: (version.isTombstone, version.timestamp.wallMilliseconds)])
+                    }
                     written += 1
                 }
             }
