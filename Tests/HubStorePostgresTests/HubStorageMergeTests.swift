@@ -342,16 +342,17 @@ struct HubStorageMergeTests {
         }
     }
 
-    /// The negative control: without the feed's lock (pausing up to 40 ms before commit), each of
+    /// The negative control: without the feed's lock (pausing up to 60 ms before commit), each of
     /// the two pushes, taken at once, does not see the other's uncommitted edits, and conflicts are
     /// left unmerged. (With pauses of up to 8 ms and three attempts it once saw none missed in CI,
-    /// after a push's inserts became one statement and the window before a push's merge read
-    /// shrank: the pause is what makes the two transactions overlap.)
+    /// after a push's inserts became one statement; with 40 ms and five attempts once more, after
+    /// a push became four statements, when one storage's first connection made its push start
+    /// after the other's commit: both storages now connect before the race.)
     @Test(.enabled(if: PostgresTestDatabase.isEnabled, PostgresTestDatabase.disabledReason))
     func withoutTheLockConflictsAreMissed() async throws {
         var attempts: [Int] = []
         for _ in 0..<5 {
-            let conflicted = try await MergeHubs.with(.postgres, maxPauseMilliseconds: 40, commitOrder: .plainSequence) {
+            let conflicted = try await MergeHubs.with(.postgres, maxPauseMilliseconds: 60, commitOrder: .plainSequence) {
                 hubs in try await Self.race(hubs, documents: 8, batched: true).conflicted
             }
             print("merge race without the lock (negative control): \(conflicted) of 8 documents left unmerged")
@@ -373,6 +374,12 @@ struct HubStorageMergeTests {
         let seen = (1...documents).map { VersionVector([a: UInt64($0)]) }
         _ = try await hubs.push(
             try (1...documents).map { try F.version(a, UInt64($0), F.situation, document: "s\($0)") })
+        // Each storage connected before the race: a first connection (SCRAM under CI's load) would
+        // delay one push past the other's commit, and the two would never overlap.
+        for storage in hubs.storages {
+            _ = try await storage.page(
+                PageQuery(after: .start, limit: 1, maxBytes: 1 << 20, knowledgeOf: [], filter: .everything))
+        }
         let editsA = try (1...documents).map {
             try F.version(a, UInt64(documents + $0), F.edited([F.critical]), document: "s\($0)", seen: seen[$0 - 1])
         }
