@@ -27,7 +27,7 @@ public func buildApplication(
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: MethodNotAllowedMiddleware(routes: [
         "/healthz": [.get, .head], "/v1/enroll": [.post], "/v1/incarnate": [.post], "/v1/sync": [.post],
-        "/v1/informant-key": [.get],
+        "/v1/informant-key": [.get], "/v1/certificates": [.post],
     ]))
     router.add(middleware: ChunkMethodMiddleware())
     routes.addHealth(to: router)

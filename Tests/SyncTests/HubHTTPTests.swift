@@ -190,6 +190,10 @@ struct HubHTTPTests {
             let informantKey = try await client.execute(TestClient.Request("/v1/informant-key", method: .trace, authority: "127.0.0.1"))
             #expect(informantKey.status == .methodNotAllowed)
             #expect(informantKey.headers[.allow] == "GET")
+            // Replays CI's schemathesis run (ST204) after revision 2: TRACE /v1/certificates was a 404.
+            let certificates = try await client.execute(TestClient.Request("/v1/certificates", method: .trace, authority: "127.0.0.1"))
+            #expect(certificates.status == .methodNotAllowed)
+            #expect(certificates.headers[.allow] == "POST")
         }
     }
 
