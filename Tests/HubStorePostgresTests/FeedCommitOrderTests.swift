@@ -40,7 +40,7 @@ struct FeedCommitOrderTests {
     @Test func everyReaderEndsWithEveryVersionOnce() async throws {
         let figures = try await prove(
             commitOrder: .serialized, writers: 4, readers: Self.readerScopes, batches: 40, batchSize: 5,
-            maxPauseMilliseconds: 3)
+            pause: CommitPauses.random(upTo: 3))
         print("commit-order proof (serialized): \(figures)")
         #expect(figures.versions == 800)
         #expect(figures.skipped == [0, 0, 0, 0])
@@ -50,12 +50,13 @@ struct FeedCommitOrderTests {
 
     @Test func withoutTheLockTheProofCatchesSkippedVersions() async throws {
         // The negative control: positions from the sequence alone, with a pause between drawing
-        // them and committing. Readers then pass positions whose versions commit later.
+        // them and committing, the first append's held for 400 ms while the others commit.
+        // Readers then pass positions whose versions commit later.
         var attempts: [Figures] = []
         for _ in 0..<3 {
             let figures = try await prove(
                 commitOrder: .plainSequence, writers: 4, readers: Self.readerScopes, batches: 40, batchSize: 5,
-                maxPauseMilliseconds: 8)
+                pause: CommitPauses.firstHeld(for: .milliseconds(400), thenUpTo: 8))
             print("commit-order proof (plain sequence, negative control): \(figures)")
             attempts.append(figures)
             if figures.skipped.contains(where: { $0 > 0 }) { break }
@@ -72,14 +73,11 @@ struct FeedCommitOrderTests {
 
     private func prove(
         commitOrder: PostgresFeed.CommitOrder, writers: Int, readers scopes: [Scope], batches: Int, batchSize: Int,
-        maxPauseMilliseconds: Int
+        pause: @escaping @Sendable () async throws -> Void
     ) async throws -> Figures {
         let readers = scopes.count
         return try await PostgresTestDatabase.withClients(writers + readers) { clients, schema in
             let started = ContinuousClock.now
-            let pause: @Sendable () async throws -> Void = {
-                try await Task.sleep(for: .microseconds(Int.random(in: 0...(maxPauseMilliseconds * 1_000))))
-            }
             let writerFeeds = try (0..<writers).map { index in
                 try PostgresFeed(
                     client: clients[index], schema: schema, logger: PostgresTestDatabase.quiet,

@@ -24,7 +24,7 @@ struct HubStorageConcurrencyTests {
     }
 
     @Test func everyReaderEndsWithEveryAdmittedVersion() async throws {
-        let figures = try await prove(commitOrder: .serialized, maxPauseMilliseconds: 3)
+        let figures = try await prove(commitOrder: .serialized, pause: CommitPauses.random(upTo: 3))
         print("hub storage concurrency (serialized): \(figures)")
         #expect(figures.admitted == 4 * 20 * 4)
         #expect(figures.skipped == [0, 0, 0])
@@ -34,11 +34,13 @@ struct HubStorageConcurrencyTests {
 
     @Test func withoutTheLockReadersSkipVersions() async throws {
         var attempts: [Figures] = []
-        // Up to five attempts with pauses of up to 20 ms: a skip needs a reader to page between two
-        // pushes' commits in the wrong order, and a push's transaction is only a few round trips
-        // (with 8 ms and three attempts CI once saw none, after the push became four statements).
-        for _ in 0..<5 {
-            let figures = try await prove(commitOrder: .plainSequence, maxPauseMilliseconds: 20)
+        // A skip needs a reader to page past a push that drew its positions before another one
+        // committed, and a push is only a few round trips: the first push holds its commit for
+        // 400 ms while the others go on. Random pauses alone (of up to 20 ms, five attempts) once
+        // caught no skip at all in CI's PostgreSQL step, where every suite runs at once.
+        for _ in 0..<3 {
+            let figures = try await prove(
+                commitOrder: .plainSequence, pause: CommitPauses.firstHeld(for: .milliseconds(400), thenUpTo: 3))
             print("hub storage concurrency (plain sequence, negative control): \(figures)")
             attempts.append(figures)
             if figures.skipped.contains(where: { $0 > 0 }) { break }
@@ -54,14 +56,13 @@ struct HubStorageConcurrencyTests {
     /// Four devices, two on each of two storages, each pushing 20 pushes of 4 versions under a
     /// policy that refuses gaps; three readers (storages of their own) page with small pages until
     /// the writers are done and the feed is read.
-    private func prove(commitOrder: PostgresFeed.CommitOrder, maxPauseMilliseconds: Int) async throws -> Figures {
+    private func prove(
+        commitOrder: PostgresFeed.CommitOrder, pause: @escaping @Sendable () async throws -> Void
+    ) async throws -> Figures {
         let (devices, pushes, size, readers) = (4, 20, 4, 3)
         return try await PostgresTestDatabase.withClients(2 + readers) { clients, schema in
             let hubID = ReplicaID.random()
             let hubKey = DeviceKey()
-            let pause: @Sendable () async throws -> Void = {
-                try await Task.sleep(for: .microseconds(Int.random(in: 0...(maxPauseMilliseconds * 1_000))))
-            }
             let storages = try clients.map { client in
                 try PostgresHubStorage(
                     tables: try PostgresDeviceTables(
