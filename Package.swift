@@ -73,7 +73,7 @@ let package = Package(
             name: "HubStorePostgres",
             dependencies: [
                 "SyncEngine", "Records", "HubStore", "ReplicaStore", .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -93,16 +93,18 @@ extension PostgresHub {
     /// Runs `body` with the hub in `schema` of the database `configuration` reaches: a connection
     /// pool runs for the body's duration and stops with it. Fails with
     /// ``PostgresStoreError/Code/unreachable`` when the server accepts no connection within
-    /// `answerWithin` (a pool retries connecting forever).
+    /// `answerWithin` (a pool retries connecting forever), and at once with
+    /// ``PostgresStoreError/Code/tlsRefused`` when its TLS handshake fails.
     public static func withHub<Result>(
         _ configuration: PostgresClient.Configuration, schema: String = "public", deviceEntriesPerHour: Int = 1_000,
         answerWithin: Duration = .seconds(15), logger: Logger, _ body: (PostgresHub) async throws -> Result
     ) async throws -> Result {
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let failures = PostgresConnectionFailures()
+        let client = PostgresClient(configuration: configuration, backgroundLogger: failures.recording(logger))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            try await reachable(client, within: answerWithin, logger: logger)
+            try await reachable(client, within: answerWithin, logger: logger, failures: failures)
             let hub = try await open(
                 client: client, schema: schema, deviceEntriesPerHour: deviceEntriesPerHour, logger: logger)
             return try await body(hub)
@@ -110,8 +112,14 @@ extension PostgresHub {
     }
 
     /// Returns once `client` answers a query; throws ``PostgresStoreError/Code/unreachable`` when
-    /// it does not within `limit`.
-    static func reachable(_ client: PostgresClient, within limit: Duration, logger: Logger) async throws {
+    /// it does not within `limit`, naming the last failed attempt `failures` saw (the logger of
+    /// `client` must be ``PostgresConnectionFailures/recording(_:)``'s), and
+    /// ``PostgresStoreError/Code/tlsRefused`` as soon as an attempt's TLS handshake failed (a
+    /// certificate refused does not heal by waiting).
+    public static func reachable(
+        _ client: PostgresClient, within limit: Duration, logger: Logger,
+        failures: PostgresConnectionFailures = PostgresConnectionFailures()
+    ) async throws {
         let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 let rows = try await client.query("SELECT 1", logger: logger)
@@ -119,15 +127,21 @@ extension PostgresHub {
                 return true
             }
             group.addTask {
-                try await Task.sleep(for: limit)
+                let deadline = ContinuousClock.now + limit
+                while ContinuousClock.now < deadline {
+                    if let refusal = failures.tlsRefusal { throw refusal }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
                 return false
             }
             defer { group.cancelAll() }
             return try await group.next() ?? false
         }
         guard answered else {
+            let last = failures.lastFailureSummary.map { " The last attempt failed: \($0)." } ?? ""
             throw PostgresStoreError(
-                .unreachable, "The PostgreSQL server accepted no connection within \(limit.components.seconds) seconds.")
+                .unreachable,
+                "The PostgreSQL server accepted no connection within \(limit.components.seconds) seconds.\(last)")
         }
     }
 }

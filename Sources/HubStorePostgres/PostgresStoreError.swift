@@ -28,6 +28,9 @@ extension ErrorCode where Domain == PostgresStoreError {
     public static let invalidAddress = Self("invalidAddress")
     /// The server accepted no connection in time (not running, unreachable, or refusing the login).
     public static let unreachable = Self("unreachable")
+    /// The server's TLS certificate was refused (another root, another host), or it offers no TLS
+    /// where the address's `sslmode` asks for it.
+    public static let tlsRefused = Self("tlsRefused")
 }
 
 extension PostgresStoreError {

@@ -176,12 +176,44 @@ struct PostgresServeProcessTests {
         }
     }
 
+    /// Schedule: a man in the middle between the hub and its database presents a certificate of
+    /// its own. Before sslmode existed every connection was plain text and it would have read every
+    /// report; now `syncd devices` refuses the certificate at once, with one sentence.
+    @Test("syncd on PostgreSQL over TLS: verify-full against the server's root works; another root exits 69 at once")
+    func tlsToPostgres() async throws {
+        guard let root = ProcessInfo.processInfo.environment["VIGIL_TEST_POSTGRES_CA"], !root.isEmpty,
+            let server = PostgresServer.address, var components = URLComponents(string: server)
+        else {
+            Issue.record("VIGIL_TEST_POSTGRES_CA is unset: the test server needs TLS on (.ci/run, Docs/Testing.md)")
+            return
+        }
+        components.host = "localhost"
+        components.query = "sslmode=verify-full&sslrootcert=\(root)"
+        let verified = try #require(components.string)
+        components.query = "sslmode=verify-full"
+        let foreign = try #require(components.string)
+        try await PostgresServer.withSchema { backend in
+            try await withProcessFixture { fixture in
+                let schema = Array(backend.suffix(2))  // --postgres-schema NAME
+                let list = try await fixture.run("syncd", ["devices", "list", "--postgres", verified] + schema)
+                #expect(list.exitStatus == 0, "\(list)")
+                let started = ContinuousClock.now
+                let refused = try await fixture.run("syncd", ["devices", "list", "--postgres", foreign] + schema)
+                #expect(refused.exitStatus == 69, "\(refused)")
+                #expect(refused.stderr.contains("TLS certificate was refused"), "\(refused)")
+                #expect(refused.stderr.contains("sslrootcert"), "\(refused)")
+                #expect(ContinuousClock.now - started < .seconds(10), "the refusal waited for the 15 s limit")
+            }
+        }
+    }
+
     @Test("--db and --postgres together, or a malformed address, are usage errors")
     func usageErrors() async throws {
         try await withProcessFixture { fixture in
             for arguments in [
                 ["serve", "--db", "hub.sqlite", "--postgres", "postgres://vigil@127.0.0.1/vigil"],
                 ["serve", "--postgres", "mysql://vigil@127.0.0.1/vigil"],
+                ["serve", "--postgres", "postgres://vigil@127.0.0.1/vigil?sslmode=prefer"],
                 ["devices", "list", "--postgres", "postgres://vigil@127.0.0.1/vigil", "--postgres-schema", "Bad-Name"],
             ] {
                 let outcome = try await fixture.run("syncd", arguments)

@@ -111,9 +111,10 @@ struct HubBackendOptions: ParsableArguments {
     }
 
     /// The exit code of a failure to open or use the hub's database: 69 when its server cannot be
-    /// reached, else 1.
+    /// reached or its TLS certificate is refused, else 1.
     static func exitCode(of error: any Error) -> ExitCode {
-        (error as? PostgresStoreError)?.code == .unreachable ? ExitCode(69) : ExitCode(1)
+        guard let code = (error as? PostgresStoreError)?.code else { return ExitCode(1) }
+        return code == .unreachable || code == .tlsRefused ? ExitCode(69) : ExitCode(1)
     }
 
     /// One sentence for a failure to open or use the hub's database.
@@ -122,7 +123,11 @@ struct HubBackendOptions: ParsableArguments {
         case let error as DeviceAdministrationError: error.message
         case let error as PostgresStoreError where error.code == .unreachable:
             "\(error.message) Check that it runs and that the user, password and database in --postgres (or VIGIL_HUB_POSTGRES) are right."
+        case let error as PostgresStoreError where error.code == .tlsRefused:
+            "\(error.message) Check sslmode and sslrootcert in --postgres (or VIGIL_HUB_POSTGRES); Docs/OperatorsGuide.md, PostgreSQL, says how."
         case let error as PostgresStoreError: error.message
+        case let error as StoreError where error.code == .roleMismatch:
+            "\(error.message) Point --db (or VIGIL_HUB_DB) at the hub's own database; a device's replica is used with fieldcli and syncd run."
         case let error as StoreError: error.message
         default: PostgresStoreError.serverMessage(of: error) ?? "the command failed: \(error)"
         }
