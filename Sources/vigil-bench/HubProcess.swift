@@ -15,7 +15,8 @@ final class HubProcess: @unchecked Sendable {
     }
 
     /// Starts `syncd serve` with its data where the flags `backend` say (`--db PATH`, or
-    /// `--postgres URL --postgres-schema NAME`) and waits (up to 60 s) until it listens.
+    /// `--postgres URL --postgres-schema NAME`; `--tls-cert` and `--tls-key` for HTTPS) and waits
+    /// (up to 60 s) until it listens.
     init(syncd: String, backend: [String], logPath: String, logLevel: String = "info") throws {
         self.logPath = logPath
         var actions = posix_spawn_file_actions_t()
@@ -43,7 +44,7 @@ final class HubProcess: @unchecked Sendable {
         var found: Int?
         while found == nil && MonotonicClock.now() < deadline {
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            if let range = log.range(of: "listening on http://127.0.0.1:") {
+            if let range = log.range(of: "listening on http://127.0.0.1:") ?? log.range(of: "listening on https://127.0.0.1:") {
                 found = Int(log[range.upperBound...].prefix { $0.isNumber })
             }
             var status: Int32 = 0

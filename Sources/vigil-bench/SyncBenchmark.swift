@@ -112,6 +112,10 @@ struct SyncBenchmark: Benchmark {
         defer { smallScenario.stop() }
         noop["small"] = try noOp(replica: smallScenario.replica, token: smallScenario.token, hubURL: smallScenario.url, proxy: smallScenario.proxy, context: context)
         context.log("no-op sync, 100 documents, 10 writers: \(noop["small"]?.summary ?? "")")
+        // The same no-op over HTTPS: a new connection each (fieldcli sync), then kept (syncd run).
+        if let small = noop["small"] {
+            figures += try HTTPSNoOpBenchmark.figures(scenario: smallScenario, plain: small, syncd: syncd, context: context)
+        }
 
         do {
             let manyWriters = try Scenario(
