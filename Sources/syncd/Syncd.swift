@@ -6,5 +6,5 @@ struct Syncd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "syncd",
         abstract: "Vigil's sync daemon: serve a hub, or keep a field replica in sync with one.",
-        subcommands: [Serve.self, Run.self, Devices.self, Operators.self, Audit.self, BundleCommand.self, InformantKey.self, InformantRefs.self])
+        subcommands: [Serve.self, Run.self, Devices.self, Operators.self, Audit.self, BundleCommand.self, InformantKey.self, InformantRefs.self, CopyToPostgres.self])
 }
