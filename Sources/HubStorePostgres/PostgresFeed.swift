@@ -121,19 +121,11 @@ public struct PostgresFeed: Sendable {
         let origin = version.dot.replica.hex
         let counter = Int64(clamping: version.dot.counter)
         var builder = PostgresQueryBuilder()
-        let values = [
-            builder.bind(origin), builder.bind(counter), builder.bind(version.collection.rawValue),
-            builder.bind(version.documentID.rawValue), builder.bind(version.partition.rawValue),
-            builder.bind(version.context.compactText), bindBody(version.body, into: &builder),
-            builder.bind(Int64(clamping: version.timestamp.wallMilliseconds)),
-            builder.bind(Int64(version.timestamp.logical)),
-            builder.bind(bytes: version.signature), bindOptional(receivedFrom?.hex, into: &builder),
-            builder.bind(Int64(UInt32.random(in: .min ... .max))),
+        let values = PostgresVersionRow.bind(version, into: &builder) + [
+            receivedFrom.map { builder.bind($0.hex) } ?? "NULL::text", PostgresVersionRow.bindNewTag(into: &builder),
         ]
         builder.sql = """
-            INSERT INTO \(schema.name).versions (
-                origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
-                signature, received_from, feed_tag)
+            INSERT INTO \(schema.name).versions (\(PostgresVersionRow.insertedColumns), received_from, feed_tag)
             VALUES (\(values.joined(separator: ", ")))
             ON CONFLICT (origin, counter) DO NOTHING
             RETURNING seq
@@ -149,16 +141,6 @@ public struct PostgresFeed: Sendable {
         // Not inserted and not found: only a concurrent delete could do that, and the feed has none.
         throw PostgresStoreError(
             .malformedRow, "A version's dot was neither stored nor found in \(schema.name).versions.")
-    }
-
-    private func bindBody(_ body: Data?, into builder: inout PostgresQueryBuilder) -> String {
-        guard let body else { return "NULL::bytea" }
-        return builder.bind(bytes: body)
-    }
-
-    private func bindOptional(_ text: String?, into builder: inout PostgresQueryBuilder) -> String {
-        guard let text else { return "NULL::text" }
-        return builder.bind(text)
     }
 
     /// Raises `origin`'s knowledge over the counters held contiguously above it.

@@ -101,8 +101,7 @@ struct PostgresPushStatements {
                 """
                 inserted AS (
                     INSERT INTO \(schema.name).versions (
-                        origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
-                        signature, received_from, set_aside_reason, set_aside_code, feed_tag)
+                        \(PostgresVersionRow.insertedColumns), received_from, set_aside_reason, set_aside_code, feed_tag)
                     VALUES \(values.joined(separator: ", "))
                     RETURNING origin, counter)
                 """
@@ -119,16 +118,9 @@ struct PostgresPushStatements {
         of version: Version, setAside reason: SetAsideReason?, receivedFrom: ReplicaID,
         _ builder: inout PostgresQueryBuilder
     ) -> String {
-        let values = [
-            builder.bind(version.dot.replica.hex), builder.bind(Int64(clamping: version.dot.counter)),
-            builder.bind(version.collection.rawValue), builder.bind(version.documentID.rawValue),
-            builder.bind(version.partition.rawValue), builder.bind(version.context.compactText),
-            version.body.map { builder.bind(bytes: $0) } ?? "NULL::bytea",
-            builder.bind(Int64(clamping: version.timestamp.wallMilliseconds)),
-            builder.bind(Int64(version.timestamp.logical)), builder.bind(bytes: version.signature),
+        let values = PostgresVersionRow.bind(version, into: &builder) + [
             builder.bind(receivedFrom.hex), reason.map { builder.bind($0.detail) } ?? "NULL::text",
-            reason.map { builder.bind($0.code.rawValue) } ?? "NULL::text",
-            builder.bind(Int64(UInt32.random(in: .min ... .max))),
+            reason.map { builder.bind($0.code.rawValue) } ?? "NULL::text", PostgresVersionRow.bindNewTag(into: &builder),
         ]
         return "(\(values.joined(separator: ", ")))"
     }

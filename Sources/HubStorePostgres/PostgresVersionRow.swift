@@ -2,8 +2,31 @@ import Foundation
 import PostgresNIO
 import SyncEngine
 
-/// A row of the feed's selection (``PostgresFeedSelection/columns``) as a version and its position.
+/// A row of the feed's selection (``PostgresFeedSelection/columns``) as a version and its position,
+/// and a version's values as an insert binds them.
 enum PostgresVersionRow {
+    /// The columns ``bind(_:into:)`` gives values of, in its order.
+    static let insertedColumns =
+        "origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical, signature"
+
+    /// Binds `version`'s values of ``insertedColumns`` in `builder`; returns their placeholders.
+    static func bind(_ version: Version, into builder: inout PostgresQueryBuilder) -> [String] {
+        [
+            builder.bind(version.dot.replica.hex), builder.bind(Int64(clamping: version.dot.counter)),
+            builder.bind(version.collection.rawValue), builder.bind(version.documentID.rawValue),
+            builder.bind(version.partition.rawValue), builder.bind(version.context.compactText),
+            version.body.map { builder.bind(bytes: $0) } ?? "NULL::bytea",
+            builder.bind(Int64(clamping: version.timestamp.wallMilliseconds)),
+            builder.bind(Int64(version.timestamp.logical)), builder.bind(bytes: version.signature),
+        ]
+    }
+
+    /// Binds a new random feed tag (the part of a position that tells this feed's positions from
+    /// another's); returns its placeholder.
+    static func bindNewTag(into builder: inout PostgresQueryBuilder) -> String {
+        builder.bind(Int64(UInt32.random(in: .min ... .max)))
+    }
+
     static func decode(_ row: PostgresRow) throws -> (Version, FeedPosition) {
         let (origin, counter, collection, documentID, partition, context, body, wall, logical, signature, seq, tag) =
             try row.decode(

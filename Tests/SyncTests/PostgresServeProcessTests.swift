@@ -58,7 +58,8 @@ struct PostgresServeProcessTests {
                 try await fixture.enroll(device, at: first)
                 // The credential names the first process's address; another address of the same hub
                 // takes it with --token.
-                let token = try #require(HubCredentials.savedToken(forReplicaAt: device))
+                // Read in this process, unlocked when the suites run on encrypted replicas.
+                let token = try #require(HubCredentials.savedToken(for: try TemporaryReplica.open(at: device)))
                 for hub in [first, second] {
                     let synced = try await fixture.run("fieldcli", fixture.syncArguments(device, hub: hub.url) + ["--token", token])
                     #expect(synced.exitStatus == 0, "hub \(hub.port): \(synced)")
