@@ -13,6 +13,9 @@ extension HubAttachments {
         /// Files not taken, each with the hub's sentence.
         public var refused: [Refusal] = []
 
+        /// Nothing taken yet (a backend that keeps no attachments takes none).
+        public init() {}
+
         public struct Refusal: Sendable, Hashable {
             public var sha256: String
             public var message: String

@@ -177,6 +177,35 @@ struct PostgresServeProcessTests {
         }
     }
 
+    /// Schedule (issue 12, "Two backends"): a device with no link carries its reports to the hub on
+    /// a USB stick; the hub is on PostgreSQL. Before, `syncd bundle import` took only `--db` and
+    /// the bundle could not reach a PostgreSQL hub at all; now it is admitted as the device's push,
+    /// another device pulls it through `syncd serve --postgres`, and a second import adds nothing.
+    @Test("syncd bundle import --postgres admits a device's bundle as its push; another device pulls it")
+    func bundleImportOnPostgres() async throws {
+        try await PostgresServer.withSchema { backend in
+            try await withProcessFixture { fixture in
+                let hub = try await fixture.startHub(backend: backend)
+                let (carrier, reader) = (fixture.path("carrier.sqlite"), fixture.path("reader.sqlite"))
+                for replica in [carrier, reader] {
+                    try await fixture.initReplica(replica)
+                    try await fixture.enroll(replica, at: hub)
+                }
+                _ = try await fixture.put(carrier, "reports", body: #"{"title":"Crossing closed"}"#)
+                let file = fixture.path("carrier.vigil")
+                let exported = try await fixture.fieldcli(carrier, ["bundle", "export"], ["--all", "--out", file])
+                #expect(exported.exitStatus == 0, "\(exported)")
+
+                let imported = try await fixture.run("syncd", ["bundle", "import", file, "--json"] + backend)
+                #expect(imported.exitStatus == 0, "\(imported)")
+                #expect(try imported.json()["accepted"] as? Int == 1, "\(imported)")
+                #expect(try await fixture.syncSucceeding(reader, hub: hub.url).versionsPulled == 1)
+                let again = try await fixture.run("syncd", ["bundle", "import", file, "--json"] + backend)
+                #expect(try again.json()["accepted"] as? Int == 0, "\(again)")
+            }
+        }
+    }
+
     /// Schedule: a man in the middle between the hub and its database presents a certificate of
     /// its own. Before sslmode existed every connection was plain text and it would have read every
     /// report; now `syncd devices` refuses the certificate at once, with one sentence.

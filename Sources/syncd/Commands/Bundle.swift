@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HubStore
+import HubStorePostgres
 import Logging
 import ReplicaStore
 import SyncClient
@@ -29,12 +30,13 @@ extension Syncd.BundleCommand {
             commandName: "import",
             abstract: "Admit a bundle's versions as a push from its exporter: signatures, write scopes, plausibility, quarantine.",
             discussion: """
-                Works on the hub's database directly, also while `syncd serve` runs. Importing a \
-                bundle again changes nothing. A file cut short or altered changes nothing and exits \
-                65; a bundle written under another hub exits 77.
+                Works on the hub's database directly (its SQLite file, or PostgreSQL with \
+                --postgres), also while `syncd serve` runs. Importing a bundle again changes \
+                nothing. A file cut short or altered changes nothing and exits 65; a bundle \
+                written under another hub exits 77.
                 """)
 
-        @OptionGroup var hub: Syncd.Devices.HubDatabase
+        @OptionGroup var backend: HubBackendOptions
 
         @Argument(help: ArgumentHelp("The bundle file.", valueName: "path"))
         var file: String
@@ -43,30 +45,56 @@ extension Syncd.BundleCommand {
         var json = false
 
         func run() async throws {
-            var configuration = HubConfiguration.fromEnvironment()
-            if let db = hub.db { configuration.databasePath = db }
+            let configuration = HubConfiguration.fromEnvironment()
             let logger = Logger(label: "syncd.bundle") { _ in SwiftLogNoOpLogHandler() }
             do {
                 let bundle = try BundleFile.read(path: file)
-                guard FileManager.default.fileExists(atPath: configuration.databasePath) else {
-                    Syncd.Devices.fail(
-                        "There is no hub database at \(configuration.databasePath); point --db (or VIGIL_HUB_DB) at the hub's replica file.")
+                switch backend.location(configuration) {
+                case .sqlite(let path):
+                    guard FileManager.default.fileExists(atPath: path) else {
+                        Syncd.Devices.fail(
+                            "There is no hub database at \(path); point --db (or VIGIL_HUB_DB) at the hub's replica file.")
+                    }
+                    var options = ReplicaStore.Options()
+                    options.deviceEntriesPerHour = configuration.limits.deviceEntriesPerHour
+                    let storage = try SQLiteHubStorage.openOrCreate(path: path, options: options, logger: logger)
+                    try await admit(
+                        bundle, into: .sqlite(storage), devices: SQLiteDeviceAdministration(store: storage.store),
+                        configuration: configuration, logger: logger)
+                case .postgres(let address, let schema):
+                    try await PostgresHub.withHub(
+                        address: address, schema: schema, deviceEntriesPerHour: configuration.limits.deviceEntriesPerHour,
+                        logger: logger
+                    ) { hub in
+                        try await admit(
+                            bundle, into: try hub.backend(), devices: hub.administration, configuration: configuration,
+                            logger: logger)
+                    }
                 }
-                var options = ReplicaStore.Options()
-                options.deviceEntriesPerHour = configuration.limits.deviceEntriesPerHour
-                let storage = try SQLiteHubStorage.openOrCreate(path: configuration.databasePath, options: options, logger: logger)
-                let exchange = HubExchange(storage: storage, configuration: configuration, logger: logger)
-                let versions = try await exchange.importBundle(bundle, logger: logger)
-                let files = try await HubAttachments(
-                    storage: SQLiteHubAttachmentStorage(store: storage.store), limits: configuration.limits
-                ).importFiles(of: bundle, devices: try storage.store.devices())
-                print(Self.describe(versions, files: files, json: json))
             } catch let error as SyncBundleError {
                 FileHandle.standardError.write(Data("syncd: \(error.message)\n".utf8))
                 throw error.code == .foreignNetwork ? Syncd.BundleCommand.foreign : Syncd.BundleCommand.damaged
-            } catch let error as StoreError {
-                Syncd.Devices.fail(error.message)
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                Syncd.Devices.fail(HubBackendOptions.explain(error), exitCode: HubBackendOptions.exitCode(of: error))
             }
+        }
+
+        /// Admits `bundle`'s versions through the hub's exchange, then its files as uploads by
+        /// their authors among `devices`, and prints what it did.
+        private func admit(
+            _ bundle: SyncBundle, into backend: HubBackend, devices: any DeviceAdministrationStorage,
+            configuration: HubConfiguration, logger: Logger
+        ) async throws {
+            let exchange = HubExchange(backend: backend, configuration: configuration, logger: logger)
+            let versions = try await exchange.importBundle(bundle, logger: logger)
+            var files = HubAttachments.BundleFiles()
+            if let attachments = backend.attachments {
+                files = try await HubAttachments(storage: attachments, limits: configuration.limits)
+                    .importFiles(of: bundle, devices: try await devices.devices())
+            }
+            print(Self.describe(versions, files: files, json: json))
         }
 
         static func describe(_ result: HubExchange.BundleImport, files: HubAttachments.BundleFiles, json: Bool) -> String {
