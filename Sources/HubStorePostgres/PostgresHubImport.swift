@@ -27,17 +27,22 @@ public enum PostgresHubImport {
 
     /// Connects to `address` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`) and copies
     /// `source` into `schema` there; fails with ``PostgresStoreError/Code/unreachable`` when the
-    /// server accepts no connection within 15 seconds.
+    /// server accepts no connection within 15 seconds, with ``PostgresStoreError/Code/tlsRefused``
+    /// as soon as its TLS certificate is refused.
     public static func copy(
         _ source: HubFileExport, to address: String, schema: String, batchRows: Int = 1_000, logger: Logger,
         progress: @escaping Progress = { _, _, _ in }
     ) async throws -> Report {
+        // As `PostgresHub.withHub`: a refused TLS certificate ends the wait at once, and an
+        // unreachable server's sentence names what the last attempt met.
+        let failures = PostgresConnectionFailures()
         let client = PostgresClient(
-            configuration: try PostgresClient.Configuration(address: address), backgroundLogger: logger)
+            configuration: try PostgresClient.Configuration(address: address),
+            backgroundLogger: failures.recording(logger))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            try await PostgresHub.reachable(client, within: .seconds(15), logger: logger)
+            try await PostgresHub.reachable(client, within: .seconds(15), logger: logger, failures: failures)
             return try await copy(
                 source, into: client, schema: schema, batchRows: batchRows, logger: logger, progress: progress)
         }

@@ -142,7 +142,7 @@ struct HubCopyToPostgresProcessTests {
         }
     }
 
-    @Test("a device's replica, a missing file and a missing address are refused, the replica unchanged")
+    @Test("a device's replica, a missing file, no address and an unreachable server are refused, the replica unchanged")
     func refusals() async throws {
         try await PostgresServer.withSchema { backend in
             try await withProcessFixture { fixture in
@@ -159,6 +159,16 @@ struct HubCopyToPostgresProcessTests {
                 let usage = try await fixture.run(
                     "syncd", ["copy-to-postgres", "--db", device], environment: ["VIGIL_HUB_POSTGRES": ""])
                 #expect(usage.exitStatus == 64, "\(usage)")
+
+                // A hub's file (made by `syncd devices add`) and a server that refuses every connection.
+                let hubPath = fixture.path("hub.sqlite")
+                #expect(
+                    try await fixture.run("syncd", ["devices", "add", "x", "--all", "--db", hubPath]).exitStatus == 0)
+                let unreachable = try await fixture.run(
+                    "syncd",
+                    ["copy-to-postgres", "--db", hubPath, "--postgres", "postgres://vigil:secret@127.0.0.1:1/vigil"])
+                #expect(unreachable.exitStatus == 69, "\(unreachable)")
+                #expect(unreachable.stderr.contains("accepted no connection within"), "\(unreachable)")
             }
         }
     }
