@@ -22,22 +22,26 @@ public struct SQLiteHubStorage: HubStorage {
     /// is opened (each process start), certified with the hub's key once it writes.
     public let writer: ReplicaID
 
-    /// Uses an open replica as the hub's storage; creates the feed's scope indexes when it lacks them.
+    /// Uses an open hub's replica (opened in the hub's role: ``ReplicaStore/openHub(at:options:)``)
+    /// as the hub's storage; runs the hub's migrations and creates the feed's scope indexes when it
+    /// lacks them. A device's replica is refused (``StoreError/Code/roleMismatch``).
     public init(store: ReplicaStore) throws {
+        try HubSchema.migrate(store)
         try store.ensureFeedIndexes()
         self.store = store
         receiptKey = store.admissionReceiptKey
         writer = ReplicaID.random()
     }
 
-    /// Opens the hub replica at `path`, creating it (and its folder) when there is none.
+    /// Opens the hub replica at `path` in the hub's role, creating it (and its folder) when there
+    /// is none; a device's replica there is refused (``StoreError/Code/roleMismatch``).
     public static func openOrCreate(
         path: String, options: ReplicaStore.Options = ReplicaStore.Options(), logger: Logger
     ) throws -> SQLiteHubStorage {
         if FileManager.default.fileExists(atPath: path) {
-            return try SQLiteHubStorage(store: try ReplicaStore.open(at: path, options: options))
+            return try SQLiteHubStorage(store: try ReplicaStore.openHub(at: path, options: options))
         }
-        let store = try ReplicaStore.create(at: path, options: options)
+        let store = try ReplicaStore.createHub(at: path, options: options)
         logger.notice(
             "created the hub replica",
             metadata: ["hub.db": "\(path)", "hub.replica": "\(store.replicaID.hex)"])

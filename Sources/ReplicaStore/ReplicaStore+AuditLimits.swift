@@ -110,7 +110,8 @@ extension ReplicaStore {
     /// The counts suppressed so far in hours whose `audit.suppressed` entry is not written yet,
     /// by device and kind (for operators: `syncd audit head` shows them).
     public func pendingSuppressedCounts() throws -> [String: [String: Int]] {
-        try read { db in
+        try requireHub()
+        return try read { db in
             var counts: [String: [String: Int]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT device, kind, sum(count) FROM audit_suppressed GROUP BY device, kind") {
                 counts[row[0] as String, default: [:]][row[1] as String] = row[2] as Int

@@ -69,6 +69,7 @@ extension ReplicaStore {
     public func appendAudit(
         actor: String, action: AuditAction, subject: String, detail: [String: String] = [:]
     ) throws -> AuditEntry {
+        try requireHub()
         let now = options.now()
         let key = self.key
         return try write { db in
@@ -81,7 +82,8 @@ extension ReplicaStore {
     /// Up to `limit` audit entries after sequence `after`, oldest first. Throws when an entry
     /// cannot be read (``verifyAuditChain()`` names it).
     public func auditEntries(after sequence: Int64, limit: Int) throws -> [AuditEntry] {
-        try read { db in
+        try requireHub()
+        return try read { db in
             try Self.auditRows(db, after: sequence, limit: limit).map { sequence, entry in
                 guard let entry else {
                     throw StoreError(
@@ -94,7 +96,8 @@ extension ReplicaStore {
 
     /// How many entries the audit log holds.
     public func auditEntryCount() throws -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_log") ?? 0 }
+        try requireHub()
+        return try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_log") ?? 0 }
     }
 
     /// Checks the whole audit log, reading it in pages: its hash chain, and the signatures of its
@@ -102,6 +105,7 @@ extension ReplicaStore {
     /// names the first entry that breaks it. With `head` (a hash kept elsewhere), also says
     /// whether an entry with that hash is still in the log.
     public func verifyAuditChain(head: Data? = nil) throws -> AuditVerification {
+        try requireHub()
         var verifier = AuditLogVerifier(key: publicKey, head: head)
         while true {
             let after = verifier.nextSequence
@@ -114,7 +118,8 @@ extension ReplicaStore {
 
     /// The newest entry, nil when the log is empty; its signature is not checked here.
     public func newestAuditEntry() throws -> AuditEntry? {
-        try read { db in
+        try requireHub()
+        return try read { db in
             guard let newest = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit_log") else { return nil }
             guard let row = try Self.auditRows(db, after: newest - 1, limit: 1).first else { return nil }
             guard let entry = row.1 else {

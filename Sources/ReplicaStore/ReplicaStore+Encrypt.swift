@@ -36,9 +36,11 @@ extension ReplicaStore {
             try DatabasePool(path: path, configuration: configuration(options, cipher: cipher))
         }
         try StoreError.translating(path: path) {
-            if try !database.read({ try Schema.migrator.hasCompletedMigrations($0) }) {
-                try Schema.migrator.migrate(database)
+            let migrator = Schema.migrator(for: options.role, path: path)
+            if try !database.read({ try migrator.hasCompletedMigrations($0) }) {
+                try migrator.migrate(database)
             }
+            try database.read { try checkRole($0, options.role, path: path) }
             try sealRows(database, cipher: cipher, path: path)
         }
         try database.close()

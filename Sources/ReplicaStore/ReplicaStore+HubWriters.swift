@@ -19,6 +19,7 @@ extension ReplicaStore {
     /// writers whose versions devices relay back, verified against its key.
     public func recordWriters(_ writers: Set<ReplicaID>) throws {
         guard !writers.isEmpty else { return }
+        try requireHub()
         let now = options.now()
         try write { db in try Self.recordWriters(db, writers, at: now) }
     }

@@ -79,6 +79,7 @@ extension ReplicaStore {
         _ reports: [VerificationReport], reportedBy device: ReplicaID
     ) throws -> VerificationReportOutcome {
         guard !reports.isEmpty else { return VerificationReportOutcome(accepted: 0, ignored: 0) }
+        try requireHub()
         let now = options.now()
         let limit = options.deviceEntriesPerHour
         return try write { db in

@@ -21,11 +21,11 @@ extension ReplicaStore {
     /// ``StoreError`` with ``StoreError/Code/documentNotFound`` when deleting, resolving or writing
     /// with a base to a document that does not exist.
     ///
-    /// A resolution written on a hub's replica (an operator running `fieldcli conflicts resolve`
-    /// on the hub's file) is recorded in the hub's audit log in the same transaction.
+    /// A resolution written on a hub's replica (opened in the hub's role, with devices enrolled) is
+    /// recorded in the hub's audit log in the same transaction; a device's replica has no audit log.
     @discardableResult
     public func write(_ intent: WriteIntent) throws -> Version {
-        guard intent.isResolution else { return try write(intent, inSameTransaction: nil) }
+        guard intent.isResolution, options.role == .hub else { return try write(intent, inSameTransaction: nil) }
         return try write(intent) { db, version, now in
             guard try Self.isHub(db) else { return }
             try Self.appendAudit(
@@ -69,7 +69,7 @@ extension ReplicaStore {
         return contexts
     }
 
-    /// Whether this replica is a hub's: devices are enrolled in it.
+    /// Whether this hub's replica has devices enrolled (only ever asked of a hub's file).
     static func isHub(_ db: Database) throws -> Bool {
         try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices)") ?? false
     }

@@ -33,6 +33,9 @@ public struct ReplicaStore: Sendable {
         /// How long an attempt to unlock waits after one wrong passphrase; it doubles with each
         /// further wrong one in a row, up to 64 times this (tests lower it).
         public var unlockDelay = Duration.seconds(1)
+        /// Which kind of file the caller opens or creates: a device's replica (the default) or a
+        /// hub's database. A file of the other role is refused (``StoreError/Code/roleMismatch``).
+        public var role = Role.device
 
         public init() {}
     }
@@ -66,6 +69,15 @@ public struct ReplicaStore: Sendable {
     /// encrypted one (its data key wrapped in ``dataKeyPath(forReplicaAt:)``).
     public static func create(
         at path: String, encryptingWith passphrase: Passphrase? = nil, options: Options = Options()
+    ) throws -> ReplicaStore {
+        try create(at: path, encryptingWith: passphrase, options: options, migratingThrough: nil)
+    }
+
+    /// ``create(at:encryptingWith:options:)`` with the migrations run through `last` only (every
+    /// one when nil): tests make a file as an older Vigil left it (before roles: `v22-peer-protocol`).
+    package static func create(
+        at path: String, encryptingWith passphrase: Passphrase? = nil, options: Options = Options(),
+        migratingThrough last: String?
     ) throws -> ReplicaStore {
         let fileManager = FileManager.default
         guard !fileManager.fileExists(atPath: path) else {
@@ -103,7 +115,8 @@ public struct ReplicaStore: Sendable {
                 try database.writeWithoutTransaction { db in
                     try db.execute(sql: "PRAGMA application_id = \(Schema.applicationID)")
                 }
-                try Schema.migrator.migrate(database)
+                let migrator = Schema.migrator(for: options.role, path: path)
+                if let last { try migrator.migrate(database, upTo: last) } else { try migrator.migrate(database) }
                 try database.write { db in
                     try db.execute(
                         sql: "INSERT INTO replica (singleton, replica_id, public_key, created_at) VALUES (1, ?, ?, ?)",
@@ -112,6 +125,9 @@ public struct ReplicaStore: Sendable {
                         sql: "INSERT INTO device_keys (replica_id, public_key) VALUES (?, ?)",
                         arguments: [replicaID.hex, key.publicKey.rawRepresentation])
                     try db.execute(sql: "UPDATE replica SET data_key_id = ?", arguments: [cipher.keyID])
+                    if try db.columns(in: "replica").contains(where: { $0.name == "role" }) {
+                        try db.execute(sql: "UPDATE replica SET role = ?", arguments: [options.role.rawValue])
+                    }
                 }
             }
             return ReplicaStore(
@@ -147,13 +163,17 @@ public struct ReplicaStore: Sendable {
             throw StoreError(.notAReplica, "\(path) is not a Vigil replica (it may be another program's database, or damaged); point --db at a replica or create one with `fieldcli init`.")
         }
         try StoreError.translating(path: path) {
-            if try database.read({ try Schema.migrator.hasBeenSuperseded($0) }) {
+            let migrator = Schema.migrator(for: options.role, path: path)
+            if try database.read({ try Schema.hasBeenSuperseded($0, by: migrator) }) {
                 throw StoreError(.notAReplica, "\(path) was written by a newer version of Vigil; upgrade this program to use it.")
             }
-            if try !database.read({ try Schema.migrator.hasCompletedMigrations($0) }) {
-                try Schema.migrator.migrate(database)
+            if try !database.read({ try migrator.hasCompletedMigrations($0) }) {
+                try migrator.migrate(database)
             }
-            try database.read { try checkDataKey($0, cipher: cipher, path: path) }
+            try database.read { db in
+                try checkRole(db, options.role, path: path)
+                try checkDataKey(db, cipher: cipher, path: path)
+            }
         }
         let key = try DeviceKeyFile(replicaPath: path).load(cipher: cipher)
         guard key.publicKey.rawRepresentation == publicKeyData else {
@@ -178,14 +198,19 @@ public struct ReplicaStore: Sendable {
         return configuration
     }
 
-    /// Runs `body` in one write transaction that holds the write lock from its start.
+    /// This file's role (checked against the file when it was opened).
+    public var role: Role { options.role }
+
+    /// Runs `body` in one write transaction that holds the write lock from its start; on a hub's
+    /// file, signs the audit entries it appended before it commits.
     package func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
-        try StoreError.translating(path: path) {
+        let signsAudit = options.role == .hub
+        return try StoreError.translating(path: path) {
             try database.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
                     result = try body(db)
-                    try Self.signNewAuditEntries(db, key: key)
+                    if signsAudit { try Self.signNewAuditEntries(db, key: key) }
                     return .commit
                 }
                 guard let result else { throw StoreError(.io, "A write to \(path) ended without a result.") }

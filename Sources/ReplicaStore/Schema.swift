@@ -2,11 +2,19 @@ import GRDB
 
 /// The replica's schema, as named migrations. A migration is never edited once it has shipped;
 /// changes come as new migrations appended here.
+///
+/// Since `v23-replica-role` a file has a role (``ReplicaStore/Role``): a device's file drops the
+/// tables v2 to v17 made for hubs (``ReplicaStore/hubOnlyTables``). Migrations here are the field
+/// replica's, run on device and hub files alike; they never touch a hub-only table again. A change
+/// to the hub's tables goes to the hub's own migrator (`HubSchema` in HubStore, migrations named
+/// `hub-…` in the same GRDB table, which this migrator ignores), run only on a hub's file.
 enum Schema {
     /// The text `PRAGMA application_id` holds in every replica file ("VGIL").
     static let applicationID: Int32 = 0x5647_494C
 
-    static var migrator: DatabaseMigrator {
+    /// The migrations of a file opened in `role` (`v23-replica-role` records it, and drops the hub's
+    /// tables from a device's file); `path` names the file in errors.
+    static func migrator(for role: ReplicaStore.Role, path: String) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-replica") { db in
             try db.execute(sql: """
@@ -328,6 +336,7 @@ enum Schema {
         migrator.registerMigration("v17-informant-keys", migrate: Schema.migrateInformantKeys)
         migrator.registerMigration("v20-informant-key-checks", migrate: Schema.migrateInformantKeyChecks)
         migrator.registerMigration("v22-peer-protocol", migrate: Schema.migratePeerProtocol)
+        migrator.registerMigration("v23-replica-role") { db in try Schema.migrateRole(db, role: role, path: path) }
         return migrator
     }
 }

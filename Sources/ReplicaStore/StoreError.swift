@@ -46,4 +46,7 @@ extension ErrorCode where Domain == StoreError {
     public static let locked = Self("locked")
     /// The body asked for was dropped after the hub acknowledged it (delete after receipt).
     public static let bodyNotKept = Self("bodyNotKept")
+    /// The file is a hub's and was opened as a device's replica, or the reverse; or, opened as a
+    /// device's for the first time since roles were recorded, it holds a hub's rows. Nothing was changed.
+    public static let roleMismatch = Self("roleMismatch")
 }

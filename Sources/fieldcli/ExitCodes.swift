@@ -72,7 +72,7 @@ extension StoreError.Code {
         switch self {
         case .replicaMissing: .noReplica
         case .replicaExists: .replicaExists
-        case .notAReplica: .notAReplica
+        case .notAReplica, .roleMismatch: .notAReplica
         case .readOnly: .cannotWrite
         case .diskFull, .io: .diskOrIO
         case .busy: .busy
@@ -109,6 +109,10 @@ struct Diagnostic: Sendable {
     /// itself (help requests, usage errors).
     init?(_ error: any Error) {
         switch error {
+        case let error as StoreError where error.code == .roleMismatch:
+            self.init(
+                message: "\(error.message) fieldcli works on a device's replica: point --db (or VIGIL_DB) at one; the hub's database is for syncd and the hub's console.",
+                exitCode: .notAReplica)
         case let error as StoreError: self.init(message: error.message, exitCode: error.code.exitCode)
         case let error as SyncEngineError: self.init(message: error.message, exitCode: error.code.exitCode)
         case let error as InvalidInput: self.init(message: error.message, exitCode: .invalidInput)

@@ -1,4 +1,5 @@
 import Foundation
+import HubStore
 import ReplicaStore
 import SyncEngine
 
@@ -253,7 +254,7 @@ final class FieldLink {
         replica = context.path("\(name)-observer.sqlite")
         context.removeDatabase(at: hubPath)
         context.removeDatabase(at: replica)
-        _ = try ReplicaStore.create(at: hubPath)
+        _ = try ReplicaStore.createHub(at: hubPath)
         token = try SyncTools.enrolledReplica(at: replica, hubPath: hubPath)
         hub = try HubProcess(syncd: syncd, databasePath: hubPath, logPath: context.path("\(name)-hub.log"))
         do {
@@ -272,7 +273,7 @@ final class FieldLink {
     /// How many of the reports the hub holds (by dot and body) and how many of their photos it
     /// holds whole, each chunk and the whole checked and the bytes equal to the photo's.
     func hubHolds(_ written: [Written], week: FieldWeek) throws -> (reports: Int, photos: Int) {
-        let hub = try ReplicaStore.open(at: hubPath)
+        let hub = try ReplicaStore.openHub(at: hubPath)
         var reports = 0
         var photos = 0
         for report in written {

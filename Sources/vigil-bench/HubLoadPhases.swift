@@ -1,4 +1,5 @@
 import Foundation
+import HubStore
 import ReplicaStore
 import SyncEngine
 
@@ -17,7 +18,7 @@ struct OpenLoad {
     static func run(devices: [SimulatedDevice], syncd: String, context: BenchmarkContext) throws -> OpenLoad {
         let hubPath = context.path("load-hub.sqlite")
         context.removeDatabase(at: hubPath)
-        _ = try ReplicaStore.create(at: hubPath)
+        _ = try ReplicaStore.createHub(at: hubPath)
         let tokens = try devices.map { try SyncTools.enroll(hubPath: hubPath, replica: $0.id, publicKey: $0.key) }
         let hub = try HubProcess(syncd: syncd, databasePath: hubPath, logPath: context.path("load-hub.log"))
         var open = try measure(devices: devices, tokens: tokens, url: hub.url, process: hub, context: context)
@@ -132,7 +133,7 @@ struct ScopedLoad {
     static func run(devices: [SimulatedDevice], syncd: String, context: BenchmarkContext) throws -> ScopedLoad {
         let hubPath = context.path("scoped-hub.sqlite")
         context.removeDatabase(at: hubPath)
-        _ = try ReplicaStore.create(at: hubPath)
+        _ = try ReplicaStore.createHub(at: hubPath)
         let tokens = try devices.map {
             try SyncTools.enroll(hubPath: hubPath, replica: $0.id, publicKey: $0.key, grants: $0.grants)
         }

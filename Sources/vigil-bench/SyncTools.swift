@@ -13,7 +13,7 @@ enum SyncTools {
     static func enroll(
         hubPath: String, replica: ReplicaID, publicKey: PublicDeviceKey, grants: AccessGrants = .everything
     ) throws -> String {
-        let hub = try ReplicaStore.open(at: hubPath)
+        let hub = try ReplicaStore.openHub(at: hubPath)
         let code = DeviceCredential.random()
         guard try hub.addEnrollmentCode(
             hash: code.hash, deviceName: "bench-\(replica.hex)", grants: grants, expiresAt: hub.now() + 3_600_000)
@@ -31,7 +31,7 @@ enum SyncTools {
     /// hub's key pinned, as `fieldcli enroll` leaves it; returns its credential.
     static func enrolledReplica(at path: String, hubPath: String) throws -> String {
         let store = try ReplicaStore.create(at: path)
-        let hub = try ReplicaStore.open(at: hubPath)
+        let hub = try ReplicaStore.openHub(at: hubPath)
         try store.pinHub(hub.replicaID, key: hub.publicKey)
         return try enroll(hubPath: hubPath, replica: store.replicaID, publicKey: store.publicKey)
     }
@@ -47,14 +47,14 @@ enum SyncTools {
         var versionsPushed: Int?
     }
 
-    /// Creates a replica at `path` and applies `versions` in batches, as received from `peer`.
+    /// Creates a hub's replica at `path` and applies `versions` in batches, as received from `peer`.
     /// Enrolls `writers` first, so that their versions verify.
     @discardableResult
     static func seed(
         at path: String, with versions: [Version], from peer: ReplicaID, writers: [(id: ReplicaID, key: DeviceKey)],
         batchSize: Int
     ) throws -> ReplicaStore {
-        let store = try ReplicaStore.create(at: path)
+        let store = try ReplicaStore.createHub(at: path)
         for writer in writers {
             _ = try enroll(hubPath: path, replica: writer.id, publicKey: writer.key.publicKey)
         }

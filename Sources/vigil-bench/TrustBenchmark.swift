@@ -1,4 +1,5 @@
 import Foundation
+import HubStore
 import Logging
 import ReplicaStore
 import SyncClient
@@ -92,7 +93,7 @@ struct TrustBenchmark: Benchmark {
         let path = context.path("trust-hub-\(round)-\(verify ? "on" : "off").sqlite")
         context.removeDatabase(at: path)
         defer { context.removeDatabase(at: path) }
-        _ = try ReplicaStore.create(at: path)
+        _ = try ReplicaStore.createHub(at: path)
         for device in devices { _ = try SyncTools.enroll(hubPath: path, replica: device.id, publicKey: device.key) }
         var configuration = HubConfiguration()
         configuration.verifySignatures = verify

@@ -1,4 +1,5 @@
 import Foundation
+import HubStore
 import ReplicaStore
 import SyncEngine
 import Testing
@@ -14,7 +15,7 @@ struct AuditCommandTests {
         let sandbox = try CLISandbox()
         let syncd = try CLIRunner(product: "syncd", environment: ["HOME": sandbox.directory.path])
         let path = sandbox.path("hub.sqlite")
-        let hub = try ReplicaStore.create(at: path)
+        let hub = try ReplicaStore.createHub(at: path)
         for name in ["amina-laptop", "field-2", "field-3"] {
             try hub.appendAudit(actor: "operator", action: .revoked, subject: name, detail: ["replica": "r-\(name)"])
         }
@@ -64,7 +65,7 @@ struct AuditCommandTests {
         let sandbox = try CLISandbox()
         let syncd = try CLIRunner(product: "syncd", environment: ["HOME": sandbox.directory.path])
         let path = sandbox.path("hub.sqlite")
-        let hub = try ReplicaStore.create(at: path)
+        let hub = try ReplicaStore.createHub(at: path)
         for name in ["amina-laptop", "field-2", "field-3"] {
             try hub.appendAudit(actor: "operator", action: .revoked, subject: name)
         }
@@ -94,7 +95,7 @@ struct AuditCommandTests {
         let sandbox = try CLISandbox()
         let syncd = try CLIRunner(product: "syncd", environment: ["HOME": sandbox.directory.path])
         let path = sandbox.path("hub.sqlite")
-        let hub = try ReplicaStore.create(at: path)
+        let hub = try ReplicaStore.createHub(at: path)
         let empty = try await syncd.run(["audit", "head", "--db", path])
         #expect(empty.succeeded && empty.stdout == "The audit log is empty; there is no head yet.\n", "\(empty)")
         for name in ["a", "b", "c"] { try hub.appendAudit(actor: "operator", action: .revoked, subject: name) }

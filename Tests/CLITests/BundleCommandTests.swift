@@ -1,4 +1,5 @@
 import Foundation
+import HubStore
 import ReplicaStore
 import SyncEngine
 import Testing
@@ -71,7 +72,7 @@ struct BundleCommandTests {
         let (sandbox, _) = try await Self.twoReplicas()
         let syncd = try CLIRunner(product: "syncd", environment: ["HOME": sandbox.directory.path])
         let hubPath = sandbox.path("hub.sqlite")
-        _ = try ReplicaStore.create(at: hubPath)
+        _ = try ReplicaStore.createHub(at: hubPath)
         let file = sandbox.path("a.vigil")
         try await sandbox.succeed("bundle", "export", "--all", "--out", file)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
@@ -81,7 +82,7 @@ struct BundleCommandTests {
         let refused = try await syncd.run(["bundle", "import", cut, "--db", hubPath])
         #expect(!refused.signaled && refused.exitCode == 65, "\(refused)")
         #expect(refused.stderr.hasPrefix("syncd: The bundle is cut short"), "\(refused)")
-        #expect(try ReplicaStore.open(at: hubPath).status().versions == 0)
+        #expect(try ReplicaStore.openHub(at: hubPath).status().versions == 0)
 
         // A was never enrolled at this hub: its versions are kept in quarantine, as a push of them would be.
         let admitted = try await syncd.run(["bundle", "import", file, "--db", hubPath, "--json"])

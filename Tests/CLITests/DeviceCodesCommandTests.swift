@@ -1,4 +1,5 @@
 import Foundation
+import HubStore
 import ReplicaStore
 import SyncEngine
 import Testing
@@ -23,7 +24,7 @@ struct DeviceCodesCommandTests {
         let both = try await syncd.run(["devices", "add", "amina", "--all", "--read", "notes", "--db", path])
         #expect(both.exitCode == 64, "\(both)")
         if FileManager.default.fileExists(atPath: path) {
-            #expect(try ReplicaStore.open(at: path).unusedEnrollmentCodes().isEmpty)
+            #expect(try ReplicaStore.openHub(at: path).unusedEnrollmentCodes().isEmpty)
         }
 
         let all = try await syncd.run(["devices", "add", "amina", "--all", "--db", path, "--json"]).json()
@@ -47,7 +48,7 @@ struct DeviceCodesCommandTests {
             ["-qec", "\(syncdPath) devices add amina --read notes --db \(path)", "/dev/null"], stdin: Data("none\n".utf8))
         #expect(result.succeeded, "\(result)")
         #expect(result.stdout.contains("What may the device write?"), "\(result)")
-        let codes = try ReplicaStore.open(at: path).unusedEnrollmentCodes()
+        let codes = try ReplicaStore.openHub(at: path).unusedEnrollmentCodes()
         #expect(codes.map(\.deviceName) == ["amina"])
         #expect(codes.first?.grants == AccessGrants(read: Scope(text: "notes") ?? .nothing, write: .nothing))
     }
@@ -85,7 +86,7 @@ struct DeviceCodesCommandTests {
         let left = try await syncd.run(["devices", "codes", "list", "--db", path])
         #expect(left.stdout.split(separator: "\n").count == 1 && left.stdout.contains("chen"), "\(left)")
 
-        let hub = try ReplicaStore.open(at: path)
+        let hub = try ReplicaStore.openHub(at: path)
         let cancelled = try hub.auditEntries(after: 0, limit: 100).filter { $0.action == .codeCancelled }
         #expect(cancelled.map(\.subject) == ["amina", "bruno"])
         #expect(cancelled.last?.detail["code"] == brunoHash)

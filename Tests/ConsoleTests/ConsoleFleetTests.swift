@@ -30,7 +30,7 @@ struct ConsoleFleetTests {
     /// Set aside for scope or record: rejected; for its signature, or a forged foreign version
     /// (or one of implausible context) kept apart: quarantined; counted for the device that pushed them, not for another.
     @Test func setAsideVersionsAreCountedPerPusherAndKind() async throws {
-        try await TemporaryReplica.withReplicas(3) { stores in
+        try await TemporaryReplica.withHubAndReplicas(3) { stores in
             let (hub, a, b) = (stores[0], stores[1], stores[2])
             let (deviceA, deviceB) = (try Self.enroll(a, on: hub, name: "a"), try Self.enroll(b, on: hub, name: "b"))
             let reasons = [

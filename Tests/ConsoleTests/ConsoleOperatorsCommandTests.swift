@@ -1,5 +1,6 @@
 import Foundation
 @testable import HubConsole
+import HubStore
 import ReplicaStore
 import Testing
 import TestSupport
@@ -16,7 +17,7 @@ struct ConsoleOperatorsCommandTests {
             #expect(added.succeeded, "\(added)")
             let link = try #require(added.stdout.split(separator: "\n").last.map(String.init))
             #expect(link.hasPrefix("https://hub.example.org:8443/console/setup/") && link.count == 43 + 43)
-            let store = try ReplicaStore.open(at: db)
+            let store = try ReplicaStore.openHub(at: db)
             let record = try #require(try store.operators(limit: 10).operators.first)
             #expect(record.name == "amina.k" && record.role == .resolver && !record.hasPassword && record.setupExpiresAt != nil)
             #expect(try store.auditEntries(after: 0, limit: 10).contains { $0.action == .operatorAdded && $0.subject == "amina.k" })
@@ -49,7 +50,7 @@ struct ConsoleOperatorsCommandTests {
             let uri = try #require(enrolled.stdout.split(separator: "\n").first { $0.hasPrefix("otpauth://totp/Vigil:root?secret=") })
             let key = try #require(enrolled.stdout.split(separator: "\n").last?.split(separator: " ").last.map(String.init))
             #expect(key.count == 32 && uri.contains("secret=\(key)&"), "160 bits in base32")
-            let store = try ReplicaStore.open(at: db)
+            let store = try ReplicaStore.openHub(at: db)
             #expect(try TOTP.base32(#require(try store.operatorTOTPSecret(name: "root"))) == key)
             #expect(try await syncd.run(["operators", "list", "--db", db]).stdout.contains("TOTP"))
             #expect(try await syncd.run(["operators", "totp", "nobody", "--db", db]).exitCode == 1)

@@ -15,7 +15,7 @@ import Testing
     @Test func aManifestReplacedWhileTheFileIsHashedIsNotMarkedHeld() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-race-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let store = try ReplicaStore.create(at: folder.appendingPathComponent("hub.sqlite").path)
+        let store = try ReplicaStore.createHub(at: folder.appendingPathComponent("hub.sqlite").path)
         let file = AttachmentFile(size: 600_000)
         let (honest, seized) = (ReplicaID.random(), ReplicaID.random())
         var forged = file.manifest

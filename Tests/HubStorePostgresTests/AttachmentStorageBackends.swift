@@ -24,7 +24,7 @@ struct AttachmentsUnderTest: Sendable {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "vigil-attachments-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: folder) }
-            let store = try ReplicaStore.create(at: folder.appendingPathComponent("hub.sqlite").path)
+            let store = try ReplicaStore.createHub(at: folder.appendingPathComponent("hub.sqlite").path)
             return try await body(
                 AttachmentsUnderTest(
                     attachments: SQLiteHubAttachmentStorage(store: store), storage: try SQLiteHubStorage(store: store),

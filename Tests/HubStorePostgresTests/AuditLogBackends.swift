@@ -47,8 +47,8 @@ struct AuditLogUnderTest: Sendable {
             let path = folder.appendingPathComponent("hub.sqlite").path
             var options = ReplicaStore.Options()
             options.now = clock.now
-            let store = try ReplicaStore.create(at: path, options: options)
-            let other = try ReplicaStore.open(at: path, options: options)
+            let store = try ReplicaStore.createHub(at: path, options: options)
+            let other = try ReplicaStore.openHub(at: path, options: options)
             return try await body(
                 AuditLogUnderTest(
                     log: SQLiteHubAuditLog(store: store), otherLog: SQLiteHubAuditLog(store: other),

@@ -37,8 +37,8 @@ struct RegistryUnderTest: Sendable {
                 "vigil-registry-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: folder) }
             let path = folder.appendingPathComponent("hub.sqlite").path
-            let store = try ReplicaStore.create(at: path)
-            let other = try ReplicaStore.open(at: path)
+            let store = try ReplicaStore.createHub(at: path)
+            let other = try ReplicaStore.openHub(at: path)
             return try await body(
                 RegistryUnderTest(
                     registry: SQLiteDeviceRegistry(store: store), otherRegistry: SQLiteDeviceRegistry(store: other),

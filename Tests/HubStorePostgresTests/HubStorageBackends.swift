@@ -31,7 +31,7 @@ struct StorageUnderTest: Sendable {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "vigil-storage-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: folder) }
-            let store = try ReplicaStore.create(at: folder.appendingPathComponent("hub.sqlite").path)
+            let store = try ReplicaStore.createHub(at: folder.appendingPathComponent("hub.sqlite").path)
             return try await body(
                 StorageUnderTest(
                     storage: try SQLiteHubStorage(store: store),

@@ -26,8 +26,8 @@ struct MergeHubs: Sendable {
                 "vigil-merge-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: folder) }
             let path = folder.appendingPathComponent("hub.sqlite").path
-            let store = try ReplicaStore.create(at: path)
-            let other = try ReplicaStore.open(at: path)
+            let store = try ReplicaStore.createHub(at: path)
+            let other = try ReplicaStore.openHub(at: path)
             return try await body(
                 MergeHubs(
                     storages: [try SQLiteHubStorage(store: store), try SQLiteHubStorage(store: other)],

@@ -1,4 +1,5 @@
 import Foundation
+import HubStore
 import ReplicaStore
 import SyncEngine
 import Testing
@@ -17,7 +18,7 @@ struct AuditLimitTests {
     static func hub(_ folder: TemporaryReplica, limit: Int) throws -> ReplicaStore {
         var options = folder.options
         options.deviceEntriesPerHour = limit
-        return try ReplicaStore.create(at: folder.path("hub"), options: options)
+        return try ReplicaStore.createHub(at: folder.path("hub"), options: options)
     }
 
     /// `count` versions signed by `field`, as a forger would relay them.

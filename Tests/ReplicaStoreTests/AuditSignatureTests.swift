@@ -44,7 +44,7 @@ struct AuditSignatureTests {
     /// recomputed verified as intact before entries were signed.
     @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func rewritingTheDatabaseWithRecomputedHashesIsFound() async throws {
-        try await TemporaryReplica.withReplica { hub in
+        try await TemporaryReplica.withHub { hub in
             var entries = try Self.fill(hub, 4)
             #expect(try hub.verifyAuditChain().verdict == .intact(
                 AuditChain.Position(sequence: 4, hash: entries[3].hash, count: 4)))
@@ -80,7 +80,7 @@ struct AuditSignatureTests {
 
     @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func aRemovedSignatureIsFound() async throws {
-        try await TemporaryReplica.withReplica { hub in
+        try await TemporaryReplica.withHub { hub in
             _ = try Self.fill(hub, 3)
             let sql = "DROP TRIGGER audit_signatures_no_delete; DELETE FROM audit_signatures WHERE seq = 2;"
             #expect(try SQLiteShell.run(hub.path, sql).status == 0)
@@ -92,7 +92,7 @@ struct AuditSignatureTests {
     /// nothing is signed retroactively, and verify reports where signing began.
     @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func entriesFromBeforeSigningStayUnsignedAndTheLogGoesOnSigned() async throws {
-        try await TemporaryReplica.withReplica { hub in
+        try await TemporaryReplica.withHub { hub in
             var previous = AuditEntry.genesisHash
             var sql = ""
             for sequence in Int64(1)...3 {
@@ -161,7 +161,7 @@ struct AuditSignatureTests {
     }
 
     @Test func entriesWrittenInsideOtherTransactionsAreSignedBeforeTheyCommit() async throws {
-        try await TemporaryReplica.withReplicas(2) { stores in
+        try await TemporaryReplica.withHubAndReplicas(2) { stores in
             let (hub, field) = (stores[0], stores[1])
             _ = try AuditLogTests.enroll(hub, name: "amina-laptop")
             _ = try hub.revokeDevice("amina-laptop")
@@ -185,7 +185,7 @@ struct AuditSignatureTests {
     /// its key) goes on writing afterwards; cut back to after it, it still verifies.
     @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func aHeadKeptElsewhereFindsALogCutShort() async throws {
-        try await TemporaryReplica.withReplica { hub in
+        try await TemporaryReplica.withHub { hub in
             let entries = try Self.fill(hub, 5)
             let head = entries[3].hash
             #expect(try hub.verifyAuditChain(head: head).head == .found(sequence: 4))

@@ -12,7 +12,7 @@ import TestSupport
 @Suite("Informant key store")
 struct InformantKeyStoreTests {
     @Test func theKeyIsSealedToEligibleOperatorsOnly() async throws {
-        try await TemporaryReplica.withReplicas(2) { stores in
+        try await TemporaryReplica.withHubAndReplicas(2) { stores in
             let (hub, device) = (stores[0], stores[1])
             let own = [("amina", OperatorRole.resolver), ("vic", .viewer)].map { name, role in
                 (name, role, InformantPrivateKey())

@@ -25,7 +25,7 @@ struct SetAsideCodeTests {
             ("invalid record: title is missing", .invalidRecord),
         ]
         try await TemporaryReplica.withFolder { folder in
-            let store = try folder.create("field")
+            let store = try folder.createBeforeRoles("field")
             let versions = try sentences.indices.map { try store.write(StoreFixtures.put("n\($0)", "note \($0)")) }
             var sql = """
                 ALTER TABLE versions DROP COLUMN set_aside_code; ALTER TABLE foreign_quarantine DROP COLUMN code;

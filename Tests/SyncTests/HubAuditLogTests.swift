@@ -10,7 +10,7 @@ import TestSupport
 @Suite("Hub audit log")
 struct HubAuditLogTests {
     @Test func setAsideVersionsAreAuditedWithTheApply() async throws {
-        try await TemporaryReplica.withReplicas(2) { stores in
+        try await TemporaryReplica.withHubAndReplicas(2) { stores in
             let (hub, field) = (stores[0], stores[1])
             let storage = try SQLiteHubStorage(store: hub)
             let kept = try field.write(StoreFixtures.put("a", "kept"))
@@ -51,7 +51,7 @@ struct HubAuditLogTests {
     }
 
     @Test func fieldwiseMergesAreAuditedWithThePushThatMadeTheConflict() async throws {
-        try await TemporaryReplica.withReplicas(3) { stores in
+        try await TemporaryReplica.withHubAndReplicas(3) { stores in
             let (hub, a, b) = (stores[0], stores[1], stores[2])
             let storage = try SQLiteHubStorage(store: hub)
             let (key, editA, editB) = try Self.concurrentSituationEdits(hub: hub, a, b)
@@ -80,7 +80,7 @@ struct HubAuditLogTests {
     /// on its own and the merge was lost; now nothing of the push is kept, and it is pushed again.
     @Test(.enabled(if: SQLiteShell.isInstalled, "needs the sqlite3 shell"))
     func aPushAndTheMergeItCausesCommitTogether() async throws {
-        try await TemporaryReplica.withReplicas(3) { stores in
+        try await TemporaryReplica.withHubAndReplicas(3) { stores in
             let (hub, a, b) = (stores[0], stores[1], stores[2])
             let storage = try SQLiteHubStorage(store: hub)
             let (key, _, editB) = try Self.concurrentSituationEdits(hub: hub, a, b)
@@ -111,7 +111,7 @@ extension HubAuditLogTests {
     /// A device fabricating reports about versions it was never served (issue 10 §4): before, the
     /// hub audited every one; now the exchange goes through, the reports are ignored and counted.
     @Test func fabricatedVerificationReportsAreIgnoredAndCounted() async throws {
-        try await TemporaryReplica.withReplicas(3) { stores in
+        try await TemporaryReplica.withHubAndReplicas(3) { stores in
             let (hubStore, a, b) = (stores[0], stores[1], stores[2])
             let hub = HubExchange(storage: try SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: HubFixture.silentLogger)
             let written = try a.write(StoreFixtures.put("x", "from a"))

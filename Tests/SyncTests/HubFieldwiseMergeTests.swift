@@ -47,7 +47,7 @@ struct HubFieldwiseMergeTests {
         let answer = try await hub.handle(
             HubExchangeTests.request(b, push: HubExchangeTests.missing(b, from: known), checkpoint: first.checkpoint))
         try b.apply(answer.versions, from: hub.hubID)
-        let hubStore = try ReplicaStore.open(at: folder.path("hub"), options: folder.options)
+        let hubStore = try ReplicaStore.openHub(at: folder.path("hub"), options: folder.options)
         let writer = try #require(hub.storage as? SQLiteHubStorage).writer
         let merges = answer.versions.filter { $0.dot.replica == writer }
         return (try hubStore.document(key), try b.document(key), merges)

@@ -1,6 +1,7 @@
 public import Foundation
 public import ReplicaStore
 import AtRest
+import HubStore
 import Synchronization
 
 /// A temporary folder holding replicas for one test, removed when the test is done.
@@ -43,10 +44,15 @@ public final class TemporaryReplica: Sendable {
     }
 
     /// Opens the replica at `path` in this process (another connection, as a second process
-    /// would), with ``passphrase`` should it be encrypted.
+    /// would), with ``passphrase`` should it be encrypted; a file named `hub…` in the hub's role.
     public static func open(at path: String) throws -> ReplicaStore {
-        try ReplicaStore.open(at: path, options: unlocking(ReplicaStore.Options()))
+        let options = unlocking(ReplicaStore.Options())
+        return isHubName(URL(fileURLWithPath: path).lastPathComponent)
+            ? try ReplicaStore.openHub(at: path, options: options) : try ReplicaStore.open(at: path, options: options)
     }
+
+    /// Whether a replica called `name` is a hub's: made and opened here in the hub's role.
+    public static func isHubName(_ name: String) -> Bool { name.hasPrefix("hub") }
 
     /// Runs `body` with the arguments that give a `fieldcli` or `syncd` command run in this
     /// process the passphrase of the replicas made here: none when not ``encrypting``, else
@@ -75,16 +81,34 @@ public final class TemporaryReplica: Sendable {
         directory.appendingPathComponent("\(name).sqlite").path
     }
 
-    /// Creates a new replica called `name` in this folder.
+    /// Creates a new replica called `name` in this folder: a hub's (``ReplicaStore/Role/hub``, in
+    /// clear) when the name starts with `hub`, else a device's.
     public func create(_ name: String = "replica") throws -> ReplicaStore {
-        let encrypted = Self.encrypting && !name.hasPrefix("hub")
+        if Self.isHubName(name) { return try ReplicaStore.createHub(at: path(name), options: options) }
         return try ReplicaStore.create(
-            at: path(name), encryptingWith: encrypted ? try Passphrase(Self.passphrase) : nil, options: options)
+            at: path(name), encryptingWith: Self.encrypting ? try Passphrase(Self.passphrase) : nil, options: options)
     }
 
-    /// Opens the existing replica called `name` again (a second connection, like another process).
+    /// The last migration of a file from before files had a role (device or hub).
+    public static let lastMigrationBeforeRoles = "v22-peer-protocol"
+
+    /// Creates a replica called `name` as Vigil made it before files had a role (migrations through
+    /// ``lastMigrationBeforeRoles``): a device's then held the hub's tables too, empty. Encrypted
+    /// as ``create(_:)`` would; the store returned speaks as a hub's when the name starts with `hub`.
+    public func createBeforeRoles(_ name: String) throws -> ReplicaStore {
+        var options = self.options
+        if Self.isHubName(name) { options.role = .hub }
+        let encrypted = Self.encrypting && !Self.isHubName(name)
+        return try ReplicaStore.create(
+            at: path(name), encryptingWith: encrypted ? try Passphrase(Self.passphrase) : nil, options: options,
+            migratingThrough: Self.lastMigrationBeforeRoles)
+    }
+
+    /// Opens the existing replica called `name` again (a second connection, like another process),
+    /// in the hub's role when the name starts with `hub`.
     public func open(_ name: String = "replica") throws -> ReplicaStore {
-        try ReplicaStore.open(at: path(name), options: options)
+        Self.isHubName(name)
+            ? try ReplicaStore.openHub(at: path(name), options: options) : try ReplicaStore.open(at: path(name), options: options)
     }
 
     /// Creates `count` replicas named `replica-0`, `replica-1`, … in this folder.
@@ -100,6 +124,27 @@ public final class TemporaryReplica: Sendable {
         let folder = try TemporaryReplica()
         defer { folder.remove() }
         return try await body(folder.create())
+    }
+
+    /// Runs `body` with a fresh hub's replica (called `hub`, in the hub's role) in a fresh temporary
+    /// folder, removed afterwards.
+    @discardableResult
+    public static func withHub<T>(_ body: (ReplicaStore) async throws -> T) async throws -> T {
+        let folder = try TemporaryReplica()
+        defer { folder.remove() }
+        return try await body(folder.create("hub"))
+    }
+
+    /// Runs `body` with `count` fresh replicas in one fresh temporary folder, removed afterwards:
+    /// the first a hub's (called `hub`), the others devices' (`replica-1`, `replica-2`, …).
+    @discardableResult
+    public static func withHubAndReplicas<T>(
+        _ count: Int, _ body: ([ReplicaStore]) async throws -> T
+    ) async throws -> T {
+        let folder = try TemporaryReplica()
+        defer { folder.remove() }
+        let stores = try [folder.create("hub")] + (1..<max(1, count)).map { try folder.create("replica-\($0)") }
+        return try await body(stores)
     }
 
     /// Runs `body` with `count` fresh replicas in one fresh temporary folder, removed afterwards.

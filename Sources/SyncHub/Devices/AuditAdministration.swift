@@ -15,7 +15,7 @@ public struct AuditAdministration: Sendable {
 
     /// Opens the hub's SQLite database; a missing one is an error (an audit never creates a hub).
     public static func open(databasePath: String) throws -> AuditAdministration {
-        AuditAdministration(log: SQLiteHubAuditLog(store: try ReplicaStore.open(at: databasePath)))
+        AuditAdministration(log: SQLiteHubAuditLog(store: try ReplicaStore.openHub(at: databasePath)))
     }
 
     /// Up to `limit` entries after sequence `after`, oldest first, and whether more follow.

@@ -28,7 +28,7 @@ extension Syncd {
                 do {
                     return try SQLiteHubStorage.openOrCreate(path: configuration.databasePath, logger: logger).store
                 } catch let error as StoreError {
-                    Devices.fail(error.message)
+                    Devices.fail(HubBackendOptions.explain(error))
                 }
             }
         }

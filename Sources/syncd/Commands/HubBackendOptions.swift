@@ -126,6 +126,8 @@ struct HubBackendOptions: ParsableArguments {
         case let error as PostgresStoreError where error.code == .tlsRefused:
             "\(error.message) Check sslmode and sslrootcert in --postgres (or VIGIL_HUB_POSTGRES); Docs/OperatorsGuide.md, PostgreSQL, says how."
         case let error as PostgresStoreError: error.message
+        case let error as StoreError where error.code == .roleMismatch:
+            "\(error.message) Point --db (or VIGIL_HUB_DB) at the hub's own database; a device's replica is used with fieldcli and syncd run."
         case let error as StoreError: error.message
         default: PostgresStoreError.serverMessage(of: error) ?? "the command failed: \(error)"
         }

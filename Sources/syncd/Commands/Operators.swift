@@ -23,7 +23,7 @@ extension Syncd {
             } catch let error as ConsoleError {
                 Devices.fail(error.message)
             } catch let error as StoreError {
-                Devices.fail(error.message)
+                Devices.fail(HubBackendOptions.explain(error))
             } catch {
                 Devices.fail("the command failed: \(error)")
             }

@@ -75,6 +75,8 @@ extension Syncd {
                 if let budgetPerDay { logger.info("at most \(budgetPerDay.bytes) bytes a day on the wire") }
             } catch let error as SyncClientError {
                 Self.fail(error.messageWithAdvice)
+            } catch let error as StoreError where error.code == .roleMismatch {
+                Self.fail("\(error.message) syncd run syncs a device's replica: point --db (or VIGIL_DB) at one; syncd serve serves the hub's database.")
             } catch let error as StoreError {
                 Self.fail(error.message)
             } catch let error as PassphraseError {
