@@ -10,13 +10,17 @@ import NIOPosix
 ///
 /// Connections are kept between requests and closed after `keepAliveSeconds` unused (15 s by
 /// default: the requests of one sync; `syncd run` keeps them from one sync to the next, so that a
-/// no-op sync over HTTPS costs no TLS handshake, about 3.8 KB). `https` hubs are checked against
-/// the system's trust store, or against the certificates of a CA file.
+/// no-op sync over HTTPS costs no TLS handshake, about 3.8 KB), whichever client carries them:
+/// pinned connections are kept the same way. `https` hubs are checked against the system's trust
+/// store, against the certificates of a CA file, or against pins (in each new connection's
+/// handshake). Both clients close their idle connections when this one goes.
 final class HubClient: Sendable {
     let trust: HubTrust
     let timeoutSeconds: Int
     let maximumAnswerBytes: Int
     private let client: HTTPClient
+    /// The connections of a pinned hub.
+    let pinned: PinnedHTTPSClient
 
     init(
         trust: HubTrust, timeoutSeconds: Int, maximumAnswerBytes: Int = HubRequest.defaultMaximumAnswerBytes,
@@ -35,12 +39,16 @@ final class HubClient: Sendable {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .http1Only
         client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        pinned = PinnedHTTPSClient(
+            trust: trust, timeoutSeconds: self.timeoutSeconds, totalSeconds: Int64(max(self.timeoutSeconds, 600)),
+            maximumAnswerBytes: self.maximumAnswerBytes, keepAliveSeconds: keepAliveSeconds)
     }
 
     deinit {
         // AsyncHTTPClient wants a client shut down before it goes (debug builds check). This does
         // it without waiting: the client keeps itself alive until its connections are closed.
         client.shutdown { _ in }
+        pinned.shutdown()
     }
 
     /// The longest a request may take in all, progress or not (a hub trickling its answer).
@@ -51,8 +59,7 @@ final class HubClient: Sendable {
     func send(_ request: HubRequest, hub: String) async throws -> HubAnswer {
         do {
             if trust.needsPinnedClient(for: request.url) {
-                return try await PinnedHTTPSClient.send(
-                    request, trust: trust, timeoutSeconds: timeoutSeconds, maximumAnswerBytes: maximumAnswerBytes, hub: hub)
+                return try await pinned.send(request, hub: hub)
             }
             return try await execute(request, hub: hub)
         } catch {
