@@ -102,14 +102,12 @@ extension Syncd {
         private func copy(_ source: HubFileExport, to address: String) async throws {
             let logger = Logger(label: "syncd.copy-to-postgres") { _ in SwiftLogNoOpLogHandler() }
             let left = try source.leftBehind()
-            if !left.isEmpty {
-                let list = left.map { "  \($0)" }.joined(separator: "\n")
-                // Thrown, not exited here: the snapshot's folder is removed on the way out.
-                guard leaveBehind else { throw LeftBehind(list: list) }
-                Self.say("left in the SQLite file only (--leave-behind):\n\(list)")
-            }
+            let list = left.map { "  \($0)" }.joined(separator: "\n")
+            // Thrown, not exited here: the snapshot's folder is removed on the way out.
+            if !left.isEmpty, !leaveBehind { throw LeftBehind(list: list) }
             let report = try await PostgresHubImport.copy(
                 source, to: address, schema: schema, logger: logger, progress: Self.progress)
+            if !left.isEmpty { Self.say("left in the SQLite file only (--leave-behind):\n\(list)") }
             let copied = report.tables.filter { $0.rows > 0 }.map { "\($0.rows) \($0.name)" }.joined(separator: ", ")
             print(
                 "Copied hub \(source.hubID.hex) into schema \(schema): \(copied). Start it with syncd serve --postgres."
