@@ -24,7 +24,7 @@ extension ReplicaStore {
 
     /// Refuses a hub-only operation (the audit log, writer ids, verification reports) on a
     /// device's replica, which has none of the hub's tables.
-    func requireHub() throws {
+    package func requireHub() throws {
         guard role == .hub else {
             throw StoreError(.roleMismatch, "\(path) is a device's replica, which keeps none of a hub's records.")
         }
