@@ -133,6 +133,39 @@ struct PinnedKeepAliveTests {
         }
     }
 
+    /// Replays "a second pinned device pulls many pages, asking for the next while it applies one":
+    /// requests overlap, so a second connection may open, but no more, and both are kept.
+    @Test("a pipelined pull of many pages uses at most two pinned connections")
+    func pipelinedPullKeepsTwoAtMost() async throws {
+        try await Self.withEnrolledReplica { fixture, hub, writer, credentials in
+            let transport = credentials.transport(timeoutSeconds: 10, store: writer, keepAliveSeconds: 30)
+            try Self.write(writer, count: 30)
+            _ = try await Synchronizer(
+                store: writer, transport: transport, peer: credentials.peerName, configuration: .init(retry: .never),
+                logger: silentLogger
+            ).run()
+            try await TemporaryReplica.withReplica { reader in
+                let code = try await Self.enrollmentCode(fixture, hub)
+                _ = try await DeviceEnrollment.enroll(
+                    reader, hub: hub.url, code: code, trust: HubTrust(pins: [hub.pin]))
+                let readerCredentials = try HubCredentials.resolve(
+                    hub: nil, token: nil, store: reader, environment: [:])
+                try await Self.waitUntil { hub.relay.open == 1 }
+                hub.relay.resetCount()
+                let pulling = readerCredentials.transport(timeoutSeconds: 10, store: reader, keepAliveSeconds: 30)
+                let summary = try await Synchronizer(
+                    store: reader, transport: pulling, peer: readerCredentials.peerName,
+                    configuration: .init(pageLimits: PageLimits(versions: 3), retry: .never), logger: silentLogger
+                ).run()
+                #expect(summary.versionsPulled == 30)
+                #expect(summary.roundTrips >= 10)
+                #expect(hub.relay.accepted <= 2, "\(hub.relay.accepted) connections for \(summary.roundTrips) requests")
+                #expect(pulling.client.pinned.connectionsOpened == hub.relay.accepted)
+                #expect(pulling.client.pinned.idleConnections == hub.relay.accepted)
+            }
+        }
+    }
+
     /// Replays "the hub closes a kept connection (its idle timeout, 1 s here) between two syncs of
     /// `syncd run`": the pool forgets it when the hub closes it, and the next sync opens another.
     @Test("a kept connection the hub closed is replaced without a failed sync")
