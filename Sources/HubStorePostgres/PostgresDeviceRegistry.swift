@@ -2,7 +2,6 @@ import Foundation
 public import HubStore
 import Logging
 import PostgresNIO
-public import ReplicaStore
 public import SyncEngine
 
 /// The hub's registry of enrolled devices on PostgreSQL: the same operations and semantics as
