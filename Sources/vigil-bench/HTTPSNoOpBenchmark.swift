@@ -10,8 +10,10 @@ import SyncClient
 ///   connection its previous sync left open (``FieldDaemonConfiguration/keepAliveSeconds``), built
 ///   by `syncd run`'s own composition root (`buildFieldDaemon`).
 ///
-/// The client trusts the hub through a CA file (`--ca-file`), so it goes through AsyncHTTPClient's
-/// pool. The certificate comes from `openssl` (Debian's), a private root and a leaf for 127.0.0.1.
+/// The client trusts the hub through a CA file (`--ca-file`: AsyncHTTPClient's pool), and, kept
+/// alive, through a pin of the hub's certificate too (`--pin`: the client's own pool of pinned
+/// connections). The certificate comes from `openssl` (Debian's), a private root and a leaf for
+/// 127.0.0.1.
 enum HTTPSNoOpBenchmark {
     struct Syncs {
         var bytes: [Double] = []
@@ -48,8 +50,12 @@ enum HTTPSNoOpBenchmark {
         let rounds = max(3, min(context.runs, 7))
         let cold = try coldSyncs(scenario: scenario, url: url, ca: files.root, proxy: proxy, rounds: rounds, context: context)
         context.log("no-op sync over HTTPS, a new process each: \(cold.summary)")
-        let kept = try keptAliveSyncs(scenario: scenario, url: url, ca: files.root, proxy: proxy, rounds: rounds)
+        let kept = try keptAliveSyncs(
+            scenario: scenario, url: url, trust: HubTrust(caFile: files.root), proxy: proxy, rounds: rounds)
         context.log("no-op sync over HTTPS on a kept connection (syncd run): \(kept.summary)")
+        let pinned = try keptAliveSyncs(
+            scenario: scenario, url: url, trust: HubTrust(pins: [files.pin]), proxy: proxy, rounds: rounds)
+        context.log("no-op sync over HTTPS on a kept connection, the hub's certificate pinned (syncd run --pin): \(pinned.summary)")
         let handshake = Int(Samples(cold.bytes).median - Samples(kept.bytes).median)
         return [
             Figure(
@@ -73,6 +79,14 @@ enum HTTPSNoOpBenchmark {
                     "kept alive: \(kept.summary) (in one process, as syncd run syncs on schedule; its sync interval + 30 s keeps the connection)",
                     "plain HTTP no-op for scale: \(Int(Samples(plain.bytes).median)) bytes",
                 ]),
+            Figure(
+                id: "noop-sync-https-pinned-kept-alive-bytes",
+                title: "a no-op sync over HTTPS on a kept connection, the hub's certificate pinned (syncd run --pin), next to a CA file",
+                unit: "bytes", better: .lower,
+                measured: .init(name: "pinned: the client's own pool of connections", samples: Samples(pinned.bytes), withP90: false),
+                reference: .init(name: "a CA file: AsyncHTTPClient's pool", samples: Samples(kept.bytes), withP90: false),
+                targetRatio: nil,
+                notes: ["pinned: \(pinned.summary)", "a CA file: \(kept.summary)"]),
         ]
     }
 
@@ -94,16 +108,16 @@ enum HTTPSNoOpBenchmark {
         return syncs
     }
 
-    /// `syncd run`'s synchronizer in this process: one sync opens the connection, then `rounds`
-    /// syncs reuse it.
+    /// `syncd run`'s synchronizer in this process, trusting the hub by `trust`: one sync opens the
+    /// connection, then `rounds` syncs reuse it.
     private static func keptAliveSyncs(
-        scenario: Scenario, url: String, ca: String, proxy: CountingProxy, rounds: Int
+        scenario: Scenario, url: String, trust: HubTrust, proxy: CountingProxy, rounds: Int
     ) throws -> Syncs {
         let (replica, token) = (scenario.replica, scenario.token)
         return try SyncTools.wait {
             let daemon = try buildFieldDaemon(
                 configuration: FieldDaemonConfiguration(
-                    replicaPath: replica, hub: url, token: token, trust: HubTrust(caFile: ca)),
+                    replicaPath: replica, hub: url, token: token, trust: trust),
                 logger: Logger(label: "vigil-bench.https-noop") { _ in SwiftLogNoOpLogHandler() })
             var syncs = Syncs()
             for round in 0...rounds {
@@ -118,8 +132,9 @@ enum HTTPSNoOpBenchmark {
         }
     }
 
-    /// A private root and a leaf for 127.0.0.1 signed by it, made with `openssl` in `folder`.
-    private static func certificates(in folder: String) throws -> (root: String, leaf: String, key: String) {
+    /// A private root and a leaf for 127.0.0.1 signed by it, made with `openssl` in `folder`, and
+    /// the leaf's pin (the SHA-256 of its DER, in hex).
+    private static func certificates(in folder: String) throws -> (root: String, leaf: String, key: String, pin: String) {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let (root, rootKey) = (folder + "/root.pem", folder + "/root.key")
         let (leaf, key, request) = (folder + "/hub.pem", folder + "/hub.key", folder + "/hub.csr")
@@ -132,23 +147,34 @@ enum HTTPSNoOpBenchmark {
             "x509", "-req", "-in", request, "-CA", root, "-CAkey", rootKey, "-CAcreateserial", "-days", "2",
             "-extfile", extensions, "-out", leaf,
         ])
-        return (root, leaf, key)
+        let der = folder + "/hub.der"
+        try openssl(["x509", "-in", leaf, "-outform", "DER", "-out", der])
+        let digest = try openssl(["dgst", "-sha256", "-r", der])
+        guard let pin = digest.split(separator: " ").first.map(String.init), pin.count == 64 else {
+            throw BenchError(.tool, "openssl dgst printed no SHA-256: \(digest.prefix(100))")
+        }
+        return (root, leaf, key, pin)
     }
 
-    private static func openssl(_ arguments: [String]) throws {
+    /// Runs `openssl` with `arguments`; returns what it printed on stdout.
+    @discardableResult
+    private static func openssl(_ arguments: [String]) throws -> String {
         let process = Process()
+        let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         do {
             try process.run()
         } catch {
             throw BenchError(.tool, "The HTTPS no-op needs openssl at /usr/bin/openssl (apt-get install openssl): \(error).")
         }
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw BenchError(.tool, "openssl \(arguments.prefix(2).joined(separator: " ")) exited \(process.terminationStatus).")
         }
+        return String(decoding: printed, as: UTF8.self)
     }
 }
