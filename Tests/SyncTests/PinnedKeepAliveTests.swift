@@ -384,158 +384,64 @@ struct PinnedConnectionHandlerTests {
 /// demand drops a kept connection when the next request arrives on it (before relaying any of it),
 /// as a hub closing an idle connection just as it is reused would.
 final class CountingRelay: Sendable {
-    private struct State {
-        var accepted = 0
-        var open = 0
-        var dropped = 0
-        var dropArmed = false
-        /// Connections (by client socket) that relayed bytes back to the client.
-        var answered: Set<Int32> = []
-        var sockets: Set<Int32> = []
-        var stopped = false
-    }
-
-    let port: Int
-    private let targetPort: Int
-    private let listener: Int32
-    private let state = Mutex(State())
+    private let relay: LoopbackRelay<Counter>
 
     init(targetPort: Int) throws {
-        self.targetPort = targetPort
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard listener >= 0 else { throw ProcessFixtureError("socket() failed") }
-        var yes: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = Self.loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, listen(listener, 64) == 0 else {
-            close(listener)
-            throw ProcessFixtureError("bind() or listen() failed")
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
-        self.listener = listener
-        Thread.detachNewThread { [self] in acceptLoop() }
+        relay = try LoopbackRelay(targetPort: targetPort, policy: Counter())
     }
 
+    var port: Int { relay.port }
     /// Connections accepted since the last ``resetCount()``.
-    var accepted: Int { state.withLock { $0.accepted } }
+    var accepted: Int { relay.policy.state.withLock { $0.accepted } }
     /// Connections open now.
-    var open: Int { state.withLock { $0.open } }
+    var open: Int { relay.policy.state.withLock { $0.open } }
     /// Connections dropped under a request.
-    var dropped: Int { state.withLock { $0.dropped } }
+    var dropped: Int { relay.policy.state.withLock { $0.dropped } }
 
-    func resetCount() { state.withLock { $0.accepted = 0 } }
+    func resetCount() { relay.policy.state.withLock { $0.accepted = 0 } }
 
     /// The next request on a connection that already carried an answer ends the connection.
-    func dropNextReusedRequest() { state.withLock { $0.dropArmed = true } }
+    func dropNextReusedRequest() { relay.policy.state.withLock { $0.dropArmed = true } }
 
-    func stop() {
-        let open = state.withLock { state -> Set<Int32> in
-            state.stopped = true
-            return state.sockets
+    func stop() { relay.stop() }
+
+    final class Counter: RelayPolicy {
+        struct State {
+            var accepted = 0
+            var open = 0
+            var dropped = 0
+            var dropArmed = false
+            /// Connections (by client socket) that relayed bytes back to the client.
+            var answered: Set<Int32> = []
         }
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-        for socket in open { shutdown(socket, Int32(SHUT_RDWR)) }
-    }
 
-    private static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return address
-    }
+        let state = Mutex(State())
 
-    private func acceptLoop() {
-        while true {
-            let client = accept(listener, nil, nil)
-            if client < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = Self.loopback(port: targetPort)
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            let relayed = state.withLock { state -> Bool in
-                guard !state.stopped, server >= 0, connected == 0 else { return false }
-                state.accepted += 1
-                state.open += 1
-                state.sockets.formUnion([client, server])
-                return true
-            }
-            guard relayed else {
-                close(client)
-                if server >= 0 { close(server) }
-                continue
-            }
-            let ends = Mutex(0)
-            let finish: @Sendable () -> Void = { [self] in
-                let last = ends.withLock { count -> Bool in
-                    count += 1
-                    return count == 2
-                }
-                guard last else { return }
-                state.withLock { state in
-                    state.open -= 1
-                    state.sockets.subtract([client, server])
-                    state.answered.remove(client)
-                }
-                close(client)
-                close(server)
-            }
-            Thread.detachNewThread { [self] in
-                pump(from: client, to: server, connection: client, upstream: true)
-                finish()
-            }
-            Thread.detachNewThread { [self] in
-                pump(from: server, to: client, connection: client, upstream: false)
-                finish()
+        func accepted(_ connection: Int32) {
+            state.withLock {
+                $0.accepted += 1
+                $0.open += 1
             }
         }
-    }
 
-    private func pump(from source: Int32, to destination: Int32, connection: Int32, upstream: Bool) {
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        loop: while true {
-            let read = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
-            if read < 0 && errno == EINTR { continue }
-            guard read > 0 else { break }
-            let drop = state.withLock { state -> Bool in
-                if !upstream {
+        func ended(_ connection: Int32) {
+            state.withLock {
+                $0.open -= 1
+                $0.answered.remove(connection)
+            }
+        }
+
+        func relay(_ count: Int, upstream: Bool, on connection: Int32) -> (allowed: Int, end: Bool) {
+            state.withLock { state in
+                guard upstream else {
                     state.answered.insert(connection)
-                    return false
+                    return (count, false)
                 }
-                guard state.dropArmed, state.answered.contains(connection) else { return false }
+                guard state.dropArmed, state.answered.contains(connection) else { return (count, false) }
                 state.dropArmed = false
                 state.dropped += 1
-                return true
-            }
-            if drop { break }
-            var sent = 0
-            while sent < read {
-                let written = buffer.withUnsafeBytes { bytes -> Int in
-                    guard let base = bytes.baseAddress else { return -1 }
-                    return send(destination, base + sent, read - sent, Int32(MSG_NOSIGNAL))
-                }
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { break loop }
-                sent += written
+                return (0, true)
             }
         }
-        shutdown(source, Int32(SHUT_RDWR))
-        shutdown(destination, Int32(SHUT_RDWR))
     }
 }
