@@ -414,17 +414,10 @@ public struct HubExportTable: Sendable {
 }
 
 /// A failure to copy a hub from one backend to another: a code for the edges and one sentence.
-public struct HubCopyError: CodedError {
-    public typealias Code = ErrorCode<HubCopyError>
+public typealias HubCopyError = CodedFailure<HubCopyErrorDomain>
 
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-}
+/// The domain of ``HubCopyError``'s codes.
+public enum HubCopyErrorDomain {}
 
 extension ErrorCode where Domain == HubCopyError {
     /// The source file is not a hub's (a device's replica, or nothing of a hub in it).

@@ -5,17 +5,10 @@ public import SyncEngine
 ///
 /// Messages name what happened and the facts (a schema name, a migration), never record contents
 /// or a connection's password.
-public struct PostgresStoreError: CodedError {
-    public typealias Code = ErrorCode<PostgresStoreError>
+public typealias PostgresStoreError = CodedFailure<PostgresStoreErrorDomain>
 
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-}
+/// The domain of ``PostgresStoreError``'s codes.
+public enum PostgresStoreErrorDomain {}
 
 extension ErrorCode where Domain == PostgresStoreError {
     /// A schema name that is not a plain lowercase SQL identifier.

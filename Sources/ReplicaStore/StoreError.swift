@@ -4,18 +4,10 @@ public import SyncEngine
 ///
 /// ``code`` lets the command line pick an exit code and the hub an HTTP status. Messages name
 /// files and document keys, never record contents.
-public struct StoreError: CodedError {
-    /// What kind of failure this is.
-    public typealias Code = ErrorCode<StoreError>
+public typealias StoreError = CodedFailure<StoreErrorDomain>
 
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-}
+/// The domain of ``StoreError``'s codes.
+public enum StoreErrorDomain {}
 
 extension ErrorCode where Domain == StoreError {
     /// No replica file at the path.

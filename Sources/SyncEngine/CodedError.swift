@@ -21,3 +21,19 @@ public protocol CodedError: Error, Sendable, Hashable, CustomStringConvertible {
 extension CodedError {
     public var description: String { message }
 }
+
+/// The error of one library's domain, a code and one sentence: `StoreError`, `SyncEngineError` and
+/// the others are this with a domain of their own (an empty enum), and each declares its codes in
+/// an extension `where Domain == ItsError`. An error that carries more (``SyncClientError``'s HTTP
+/// status) is a type of its own.
+public struct CodedFailure<Domain>: CodedError {
+    public typealias Code = ErrorCode<CodedFailure<Domain>>
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}

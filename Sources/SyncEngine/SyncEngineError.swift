@@ -2,18 +2,10 @@
 ///
 /// The message is one sentence for people; ``code`` lets the edges choose an exit code or an
 /// HTTP status. Messages never quote record contents.
-public struct SyncEngineError: CodedError {
-    /// What kind of failure this is.
-    public typealias Code = ErrorCode<SyncEngineError>
+public typealias SyncEngineError = CodedFailure<SyncEngineErrorDomain>
 
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-}
+/// The domain of ``SyncEngineError``'s codes.
+public enum SyncEngineErrorDomain {}
 
 extension ErrorCode where Domain == SyncEngineError {
     /// A body that is not a JSON object, or is too large.

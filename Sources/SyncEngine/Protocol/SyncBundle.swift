@@ -120,18 +120,10 @@ extension SyncBundle {
 }
 
 /// A bundle file that cannot be used: nothing of it was applied.
-public struct SyncBundleError: CodedError {
-    /// What is wrong with the file.
-    public typealias Code = ErrorCode<SyncBundleError>
+public typealias SyncBundleError = CodedFailure<SyncBundleErrorDomain>
 
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-}
+/// The domain of ``SyncBundleError``'s codes.
+public enum SyncBundleErrorDomain {}
 
 extension ErrorCode where Domain == SyncBundleError {
     /// The file does not start like a bundle.

@@ -549,18 +549,10 @@ enum ReceiptRuns {
 }
 
 /// A frame that cannot be read: nothing of it was applied.
-public struct SyncFrameError: CodedError {
-    /// What is wrong with the frame.
-    public typealias Code = ErrorCode<SyncFrameError>
+public typealias SyncFrameError = CodedFailure<SyncFrameErrorDomain>
 
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-}
+/// The domain of ``SyncFrameError``'s codes.
+public enum SyncFrameErrorDomain {}
 
 extension ErrorCode where Domain == SyncFrameError {
     /// The bytes do not start like a frame.
