@@ -49,23 +49,30 @@ extension ReplicaStore {
         return .missing(try missingChunks(of: current.manifest))
     }
 
-    /// Counts `manifest` against `device`'s quota and records it; the chunks lacked of it.
+    /// Counts `manifest` against `device`'s quota and records it; the chunks lacked of it. A file
+    /// offered again by the same device is charged once, at the largest size it claimed: a second
+    /// manifest claiming more is charged the difference, within the quota.
     private func recordOffer(_ manifest: AttachmentManifest, by device: ReplicaID, quota: Int) throws
         -> AttachmentOfferOutcome
     {
         let now = Int64(clamping: options.now())
         return try write { db in
             if let held = try Self.manifest(db, manifest.sha256), held.complete { return .missing([]) }
-            let offered = try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM attachment_uploads WHERE device = ? AND sha256 = ?",
-                arguments: [device.hex, manifest.sha256]) ?? false
-            if !offered {
+            let charged = try Int.fetchOne(
+                db, sql: "SELECT size FROM attachment_uploads WHERE device = ? AND sha256 = ?",
+                arguments: [device.hex, manifest.sha256])
+            if manifest.size > charged ?? -1 {
                 let used = try Int.fetchOne(
                     db, sql: "SELECT coalesce(sum(size), 0) FROM attachment_uploads WHERE device = ?",
                     arguments: [device.hex]) ?? 0
-                if quota > 0, used + manifest.size > quota { return .overQuota(used: used, limit: quota) }
+                if quota > 0, used + manifest.size - (charged ?? 0) > quota {
+                    return .overQuota(used: used, limit: quota)
+                }
                 try db.execute(
-                    sql: "INSERT INTO attachment_uploads (sha256, device, size) VALUES (?, ?, ?)",
+                    sql: """
+                        INSERT INTO attachment_uploads (sha256, device, size) VALUES (?, ?, ?)
+                        ON CONFLICT (device, sha256) DO UPDATE SET size = excluded.size
+                        """,
                     arguments: [manifest.sha256, device.hex, manifest.size])
             }
             try Self.saveManifest(db, manifest, now: now)

@@ -108,25 +108,27 @@ public struct PostgresAttachmentStorage: HubAttachmentStorage {
             if let held = try await self.manifest(manifest.sha256, lock: false, on: connection), held.complete {
                 return .missing([])
             }
+            // Charged once per device and file, at the largest size it claimed (as on SQLite).
             let uploads = table("attachment_uploads")
+            var charged: Int64?
             let offered = try await connection.query(
-                "SELECT 1 FROM \(unescaped: uploads) WHERE device = \(device.hex) AND sha256 = \(manifest.sha256)",
-                logger: logger
-            ).collect()
-            if offered.isEmpty {
+                "SELECT size FROM \(unescaped: uploads) WHERE device = \(device.hex) AND sha256 = \(manifest.sha256)",
+                logger: logger)
+            for try await size in offered.decode(Int64.self) { charged = size }
+            if Int64(clamping: manifest.size) > charged ?? -1 {
                 var used: Int64 = 0
                 let rows = try await connection.query(
                     "SELECT coalesce(sum(size), 0)::bigint FROM \(unescaped: uploads) WHERE device = \(device.hex)",
                     logger: logger)
                 for try await sum in rows.decode(Int64.self) { used = sum }
-                if quota > 0, Int(clamping: used) + manifest.size > quota {
+                if quota > 0, Int(clamping: used) + manifest.size - Int(clamping: charged ?? 0) > quota {
                     return .overQuota(used: Int(clamping: used), limit: quota)
                 }
                 try await connection.execute(
                     """
                     INSERT INTO \(unescaped: uploads) (device, sha256, size)
                     VALUES (\(device.hex), \(manifest.sha256), \(Int64(clamping: manifest.size)))
-                    ON CONFLICT (device, sha256) DO NOTHING
+                    ON CONFLICT (device, sha256) DO UPDATE SET size = excluded.size
                     """, logger: logger)
             }
             // Kept as it is when complete; an incomplete one takes the chunks offered last (as on SQLite).

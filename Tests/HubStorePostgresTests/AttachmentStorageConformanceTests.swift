@@ -259,6 +259,38 @@ struct AttachmentStorageConformanceTests {
         }
     }
 
+    /// Schedule: a seized device offers, for a file's hash, a manifest claiming 1 byte (never
+    /// uploaded), then the file's true manifest. Before, the second offer was not charged (the
+    /// device had offered that hash), so any file passed the quota at a charge of 1 byte. Now a
+    /// second claim of more is charged the difference, within the quota, and never less.
+    @Test(arguments: StorageBackend.enabled)
+    func aSecondOfferClaimingMoreIsChargedTheDifference(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let device = ReplicaID.random()
+            let quota = 2_000
+            let (large, small) = (AttachmentFile(size: 5_000), AttachmentFile(size: 1_500))
+            for file in [large, small] {
+                let claim = AttachmentManifest(
+                    sha256: file.sha256, size: 1, chunkSize: file.manifest.chunkSize,
+                    chunks: [String(repeating: "0", count: 64)])
+                #expect(try await hub.attachments.offer(claim, by: device, quota: quota) == .missing([0]))
+            }
+            #expect(try await hub.uploadedBytes(device) == 2)
+            #expect(
+                try await hub.attachments.offer(large.manifest, by: device, quota: quota)
+                    == .overQuota(used: 2, limit: quota))
+            #expect(try await hub.uploadedBytes(device) == 2)
+            #expect(try await hub.attachments.offer(small.manifest, by: device, quota: quota) == .missing([0]))
+            #expect(try await hub.uploadedBytes(device) == 1_501)
+            // A later claim of less does not lower the charge.
+            let less = AttachmentManifest(
+                sha256: small.sha256, size: 1, chunkSize: small.manifest.chunkSize,
+                chunks: [String(repeating: "1", count: 64)])
+            _ = try await hub.attachments.offer(less, by: device, quota: quota)
+            #expect(try await hub.uploadedBytes(device) == 1_501)
+        }
+    }
+
     // MARK: Media policies
 
     @Test(arguments: StorageBackend.enabled)
