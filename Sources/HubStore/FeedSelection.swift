@@ -38,7 +38,7 @@ struct FeedSelection {
 
     /// The pattern as conditions ending in `AND`: a name is an equality, a prefix a `GLOB` (names
     /// hold no `GLOB` character), `*` nothing.
-    private static func condition(_ pattern: ScopePattern) -> (String, [String]) {
+    static func condition(_ pattern: ScopePattern) -> (String, [String]) {
         var text = ""
         var values: [String] = []
         for (column, side) in [("collection", pattern.collection), ("partition", pattern.partition)] where side != "*" {

@@ -25,6 +25,15 @@ package enum HubSchema {
                 throw StoreError(.notAReplica, "The hub's table \(table) is missing; the file is damaged or was edited.")
             }
         }
+        migrator.registerMigration("hub-v2-versions-by-author") { db in
+            // Which authors a device may learn the certificates of: whether an origin wrote a
+            // version in good standing within a read scope is one probe of this index
+            // (ReplicaStore.authors(among:within:)), not a walk over the origin's versions.
+            try db.execute(sql: """
+                CREATE INDEX versions_by_author ON versions (origin, collection, partition)
+                    WHERE set_aside_reason IS NULL
+                """)
+        }
         return migrator
     }
 

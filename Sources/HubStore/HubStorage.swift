@@ -37,6 +37,11 @@ public protocol HubStorage: Sendable {
 
     /// What the hub holds, counted for its metrics; nil when this storage cannot count it.
     func counts() async throws -> HubCounts?
+
+    /// Which of `origins` wrote a version the hub holds in good standing within `scope`: the
+    /// authors whose certificates a device reading `scope` may be given (`POST /v1/certificates`),
+    /// so that a seized device learns no name or key of an author it can never read.
+    func authors(among origins: Set<ReplicaID>, within scope: Scope) async throws -> Set<ReplicaID>
 }
 
 extension HubStorage {

@@ -88,6 +88,11 @@ public struct SQLiteHubStorage: HubStorage {
         return try await offload { try store.hubCounts() }
     }
 
+    public func authors(among origins: Set<ReplicaID>, within scope: Scope) async throws -> Set<ReplicaID> {
+        let store = self.store
+        return try await offload { try store.authors(among: origins, within: scope) }
+    }
+
     public func quarantineReasons(of dots: [Dot]) async throws -> [Dot: SetAsideReason] {
         let store = self.store
         return try await offload { try store.setAsideReasons(of: dots) }

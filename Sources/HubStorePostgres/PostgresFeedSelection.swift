@@ -59,19 +59,7 @@ struct PostgresFeedSelection {
                     names.map { [("collection", pattern.collection), ("partition", $0)] }
                 } ?? [[("collection", pattern.collection), ("partition", pattern.partition)]]
             for sides in sides {
-                var conditions: [String] = []
-                for (column, side) in sides where side != "*" {
-                    if side.hasSuffix("*") {
-                        // A prefix: the range of names that start with it, byte by byte (the columns
-                        // compare in the "C" collation), so the index walks that range only.
-                        let prefix = String(side.dropLast())
-                        conditions.append("\(column) >= \(builder.bind(prefix)) COLLATE \"C\"")
-                        conditions.append(
-                            "\(column) < \(builder.bind(Self.upperBound(ofPrefix: prefix))) COLLATE \"C\"")
-                    } else {
-                        conditions.append("\(column) = \(builder.bind(side)) COLLATE \"C\"")
-                    }
-                }
+                var conditions = Self.conditions(sides, into: &builder)
                 conditions.append(bounds)
                 selects.append(
                     "SELECT \(Self.columns) FROM \(table) WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq LIMIT \(rowLimit)"
@@ -88,6 +76,24 @@ struct PostgresFeedSelection {
             ? selects[0]
             : "SELECT DISTINCT ON (seq) * FROM ((\(selects.joined(separator: ") UNION ALL (")))) AS scoped ORDER BY seq LIMIT \(rowLimit)"
         query = builder.query
+    }
+
+    /// The conditions of a pattern's sides (column, side as written), their values bound in
+    /// `builder`: `*` none, a name an equality, a prefix the range of names that start with it,
+    /// byte by byte (the columns compare in the "C" collation), so that an index walks that range
+    /// only.
+    static func conditions(_ sides: [(column: String, side: String)], into builder: inout PostgresQueryBuilder) -> [String] {
+        var conditions: [String] = []
+        for (column, side) in sides where side != "*" {
+            if side.hasSuffix("*") {
+                let prefix = String(side.dropLast())
+                conditions.append("\(column) >= \(builder.bind(prefix)) COLLATE \"C\"")
+                conditions.append("\(column) < \(builder.bind(Self.upperBound(ofPrefix: prefix))) COLLATE \"C\"")
+            } else {
+                conditions.append("\(column) = \(builder.bind(side)) COLLATE \"C\"")
+            }
+        }
+        return conditions
     }
 
     /// How many index walks the selection of `scope` merges, with `partitions` read.

@@ -298,6 +298,17 @@ public enum PostgresMigrations {
                 """,
                 "CREATE INDEX audit_suppressed_by_hour ON {schema}.audit_suppressed (hour)",
             ]),
+        Step(
+            name: "v11-versions-by-author",
+            statements: [
+                // Which authors a device may learn the certificates of (PostgresAuthors.swift):
+                // whether an origin wrote a version in good standing within a read scope is one
+                // probe of this index, not a walk over the origin's versions.
+                """
+                CREATE INDEX versions_by_author ON {schema}.versions (origin, collection, partition)
+                    WHERE set_aside_reason IS NULL
+                """,
+            ]),
     ]
 
     /// Creates `schema` when missing and applies the steps it lacks, in one transaction under the

@@ -234,6 +234,18 @@ public struct HubExchange: Sendable {
         return rejections
     }
 
+    /// The ids of `asked` whose certificates `device` may be given: the hub's, the device's own
+    /// (its enrolled id and incarnations), and authors of a version within its read scope. Any
+    /// other id is left out, as an unknown one is: a device learns no name or key of an author it
+    /// can never read, whatever ids it gathered from version vectors.
+    func certifiable(_ asked: Set<ReplicaID>, to device: DeviceRecord?) async throws -> Set<ReplicaID> {
+        let own = Set([hubID] + (device.map { [$0.replicaID] + $0.incarnations } ?? []))
+        let others = asked.subtracting(own)
+        let readable = others.isEmpty
+            ? [] : try await storage.authors(among: others, within: device?.grants.read ?? .everything)
+        return asked.intersection(own).union(readable)
+    }
+
     /// Attaches what the client needs to trust the page: the hub's certificates of the keys of its
     /// origins, the plain keys for older clients, and the hub's signed revocation notices.
     func attachTrust(to response: inout SyncResponse) async throws {

@@ -231,4 +231,8 @@ final class GatedHubStorage: HubStorage {
     func versions(from origins: Set<ReplicaID>, matching probes: [ReissueProbe]) async throws -> [Version] {
         try await base.versions(from: origins, matching: probes)
     }
+
+    func authors(among origins: Set<ReplicaID>, within scope: Scope) async throws -> Set<ReplicaID> {
+        try await base.authors(among: origins, within: scope)
+    }
 }

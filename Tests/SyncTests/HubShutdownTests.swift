@@ -37,6 +37,10 @@ final class SlowHubStorage: HubStorage {
     func versions(from origins: Set<ReplicaID>, matching probes: [ReissueProbe]) async throws -> [Version] {
         try await base.versions(from: origins, matching: probes)
     }
+
+    func authors(among origins: Set<ReplicaID>, within scope: Scope) async throws -> Set<ReplicaID> {
+        try await base.authors(among: origins, within: scope)
+    }
 }
 
 @Suite("Hub shutdown")

@@ -156,9 +156,11 @@ public final class HubFixture: Sendable {
         return credential
     }
 
-    /// Enrolls a device with no replica file, by id and key; returns its credential.
-    public func enroll(_ replica: ReplicaID, key: DeviceKey, name: String) async throws -> String {
-        try await Self.enroll(name: name, store: store, exchange: exchange) {
+    /// Enrolls a device with no replica file, by id and key, with `grants`; returns its credential.
+    public func enroll(
+        _ replica: ReplicaID, key: DeviceKey, name: String, grants: AccessGrants = .everything
+    ) async throws -> String {
+        try await Self.enroll(name: name, grants: grants, store: store, exchange: exchange) {
             try EnrollmentRequest(code: $0, replica: replica, key: key)
         }
     }

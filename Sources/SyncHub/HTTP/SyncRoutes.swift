@@ -30,14 +30,15 @@ struct SyncRoutes<Context: RequestContext> {
     func addSync(to router: Router<Context>) where Context == HubRequestContext {
         let exchange = self.exchange
         let encoder = self.encoder
-        router.post("v1/certificates") { request, _ -> Response in
+        router.post("v1/certificates") { request, context -> Response in
             let asked = try await Self.decode(CertificateRequest.self, from: request, upTo: 1 << 16, named: "certificate request")
             guard asked.replicas.count <= CertificateRequest.maxReplicas else {
                 throw SyncHubError(
                     .malformedRequest,
                     "The certificate request names \(asked.replicas.count) ids; the limit is \(CertificateRequest.maxReplicas) per request.")
             }
-            let certificates = try await exchange.devices.certificates(of: Set(asked.replicas))
+            let shown = try await exchange.certifiable(Set(asked.replicas), to: context.device)
+            let certificates = try await exchange.devices.certificates(of: shown)
             return Self.json(try JSONEncoder().encode(CertificateResponse(certificates: certificates)))
         }
         router.post("v1/sync") { request, context -> Response in
