@@ -29,18 +29,24 @@ public struct HubFileExport: Sendable {
     /// When the hub's replica was created (milliseconds since 1970): its own certificate's time.
     public let createdAt: Int64
 
+    /// The name of the private folder a snapshot is made in starts with this.
+    public static let snapshotFolderPrefix = ".vigil-hub-snapshot-"
+
     /// Runs `body` with a snapshot of the hub file at `path`, made in a private folder inside
-    /// `scratch` (the system's temporary folder by default; it needs the file's size) and removed
-    /// afterwards. Fails with ``StoreError/Code/replicaMissing`` when there is no file, and with
+    /// `scratch` and removed afterwards. By default that is the hub file's own folder: the snapshot
+    /// holds the whole database and a copy of the hub's signing key, so it stays on the volume
+    /// that protects the file (Docs/Security.md), never in a temporary folder that may be outside
+    /// it, where a deleted copy can still be read off the disk. It needs the file's size free
+    /// there. Fails with ``StoreError/Code/replicaMissing`` when there is no file, and with
     /// ``HubCopyError/Code/notAHubFile`` for a device's replica or a file holding nothing of a hub.
     public static func reading<Result>(
-        _ path: String, scratch: URL = FileManager.default.temporaryDirectory,
-        _ body: (HubFileExport) async throws -> Result
+        _ path: String, scratch: URL? = nil, _ body: (HubFileExport) async throws -> Result
     ) async throws -> Result {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.replicaMissing, "There is no hub database at \(path).")
         }
-        let folder = scratch.appendingPathComponent("vigil-hub-snapshot-\(UUID().uuidString)", isDirectory: true)
+        let scratch = scratch ?? URL(fileURLWithPath: path).deletingLastPathComponent()
+        let folder = scratch.appendingPathComponent(Self.snapshotFolderPrefix + UUID().uuidString, isDirectory: true)
         do {
             try FileManager.default.createDirectory(
                 at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -55,6 +55,13 @@ extension Syncd {
         )
         var leaveBehind = false
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Where to make the snapshot of the file the copy reads (default: the file's own folder). It holds the whole database and the hub's key until the copy ends: keep it on the hub's encrypted volume.",
+                valueName: "folder"))
+        var snapshotFolder: String?
+
         private static let environment = ProcessInfo.processInfo.environment
 
         private var path: String {
@@ -85,7 +92,7 @@ extension Syncd {
         func run() async throws {
             guard let address else { throw ExitCode(64) }
             do {
-                try await HubFileExport.reading(path) { source in
+                try await HubFileExport.reading(path, scratch: snapshotFolder.map { URL(fileURLWithPath: $0) }) { source in
                     try await copy(source, to: address)
                 }
             } catch let exit as ExitCode {
