@@ -2,16 +2,18 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// The executor a push runs on while it may hold the feed's append lock: one thread of its own.
+/// The executor a push runs on while it may hold its guards and the feed's append lock: one
+/// thread of its own.
 ///
-/// Every hub process's push waits for the lock, so what happens between the statements of the
-/// one holding it must not wait either. On the cooperative pool it does: each answer from
+/// Every hub process's push waits for the feed's lock (and pushes of the same origins or
+/// documents for their guards), so what happens between the statements of the one holding them
+/// must not wait either. On the cooperative pool it does: each answer from
 /// PostgreSQL resumes the push behind whatever the pool's few threads are doing (verifying
 /// signatures, encoding and compressing pages), and under load the lock was held for many
 /// times the statements' own time. On this thread the push resumes as soon as the system
 /// schedules it; the work it does here (building statements, reading rows, deciding) is small.
 final class FeedLockExecutor: TaskExecutor, Sendable {
-    /// The process's one: pushes are serialized by the lock anyway.
+    /// The process's one: what a push does between its statements is small.
     static let shared = FeedLockExecutor(name: "vigil.feed-lock")
 
     private let jobs = Mutex<[UnownedJob]>([])

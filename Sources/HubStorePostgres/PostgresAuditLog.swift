@@ -11,7 +11,8 @@ public import SyncEngine
 /// Every append locks the chain's head row (`audit_head`, `FOR UPDATE`) until its transaction
 /// ends, so appends of every process make one chain: the next one reads the head the last one
 /// committed, and a transaction that rolls back leaves neither entries nor a moved head (no
-/// fork, no gap). Take it last: after the feed's lock and any row lock of the transaction.
+/// fork, no gap). Take it after any row lock and guard of the transaction, before the feed's lock
+/// (``PostgresGuards``).
 ///
 /// Entries are signed with the hub's key from `hub_identity` as they are written. That key lives
 /// in the same database: someone who can rewrite the tables can also sign; a head kept elsewhere

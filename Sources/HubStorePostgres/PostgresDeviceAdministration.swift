@@ -131,16 +131,19 @@ public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
         let now = tables.now
         let schema = tables.schema.name
         return try await tables.transaction { connection in
-            // The feed's append lock (PostgresFeed's): no append is between drawing positions and
-            // committing while the horizons are read, so they are what the hub holds, committed.
-            try await connection.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(\("vigil.feed:" + schema), 0))", logger: logger)
             let records = try await tables.activeDevices(nameOrID, on: connection)
             guard var record = records.first else { return .notFound }
             guard records.count == 1 else {
                 return .ambiguous(try await tables.withIncarnations(records, on: connection))
             }
             record = try await tables.withIncarnations([record], on: connection).first ?? record
+            // The guards of the device's ids (PostgresGuards: after its row, before the audit's
+            // head): no push of them is between reading what it decides and committing while the
+            // horizons are read, so they are what the hub holds, committed; and a push of them
+            // taken after this commits reads the horizons.
+            let guarded = Set(([record.replicaID] + record.incarnations).map(\.hex))
+            try await PostgresGuards.take(
+                PostgresGuards.keys(.origin, guarded, schema: schema), on: connection, logger: logger)
             try await connection.execute(
                 """
                 UPDATE \(unescaped: table("devices")) SET status = 'revoked', revoked_at = \(now)

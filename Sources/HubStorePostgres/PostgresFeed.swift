@@ -10,19 +10,22 @@ public import SyncEngine
 ///
 /// **Commit order.** A reader's position must never pass a version whose transaction commits
 /// later: with a plain sequence, a transaction that drew position 5 can commit after one that
-/// drew 6 was read, and a reader past 6 never sees 5. Appends therefore take a transaction-scoped
-/// advisory lock of the feed (`pg_advisory_xact_lock`) before they draw any position, and hold it
-/// until they commit: positions are handed out in commit order, and every snapshot sees a prefix
-/// of the feed. The cost is that appends to one feed are serialized across every hub process (as
-/// SQLite serializes its writers); reads never wait for it. Docs/HubPostgres.md weighs the
-/// alternatives.
+/// drew 6 was read, and a reader past 6 never sees 5. The statement that draws a transaction's
+/// positions therefore first takes a transaction-scoped advisory lock of the feed
+/// (`pg_advisory_xact_lock`), held until the transaction commits: positions are handed out in
+/// commit order, and every snapshot sees a prefix of the feed. That lock does nothing else: a
+/// push decides, merges, quarantines and audits under narrower guards (``PostgresGuards``: its
+/// origins, its documents, the merge writer) and takes the feed's lock only in its last
+/// statement, which stores what it decided, so appends wait for one another only from drawing
+/// positions to commit. Reads never wait for it. Docs/HubPostgres.md weighs the alternatives.
 public struct PostgresFeed: Sendable {
     /// How appends draw their positions. Only ``serialized`` keeps commit order; the other exists
     /// so that a test shows the feed's proof can fail.
     package enum CommitOrder: Sendable, Hashable {
         /// Under the feed's advisory lock, held until commit.
         case serialized
-        /// From the sequence alone, as concurrent transactions reach it (loses commit order).
+        /// From the sequence alone, as concurrent transactions reach it (loses commit order); the
+        /// other guards (``PostgresGuards``) are still taken.
         case plainSequence
     }
 
@@ -68,6 +71,11 @@ public struct PostgresFeed: Sendable {
     public func append(_ versions: [Version], receivedFrom: ReplicaID?) async throws -> ApplyReport {
         try await client.withConnection { connection in
             try await PostgresTransaction.run(on: connection, mode: .readWrite, logger: logger) { connection in
+                // Its origins' guards, then the feed's lock (the global order, ``PostgresGuards``):
+                // the dots it decides and the knowledge it raises are its origins' alone.
+                try await PostgresGuards.take(
+                    PostgresGuards.keys(.origin, Set(versions.map(\.dot.replica.hex)), schema: schema.name),
+                    on: connection, logger: logger)
                 try await lockForAppend(on: connection)
                 var report = ApplyReport()
                 var forked: Set<ReplicaID> = []
@@ -110,7 +118,20 @@ public struct PostgresFeed: Sendable {
     func lockForAppend(on connection: PostgresConnection) async throws {
         guard commitOrder == .serialized else { return }
         try await connection.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(\("vigil.feed:" + schema.name), 0))", logger: logger)
+            "SELECT pg_advisory_xact_lock(hashtextextended(\(PostgresGuards.feedKey(schema: schema.name)), 0))",
+            logger: logger)
+    }
+
+    /// The part of a statement that takes the feed's append lock before the statement draws any
+    /// position (``CommitOrder/serialized``; nil under ``CommitOrder/plainSequence``): a
+    /// materialized `feed_lock` to name in `WITH`, which an `EXISTS (SELECT 1 FROM feed_lock)` in
+    /// the insert's `WHERE` turns into a one-time filter, evaluated before its first row, and so
+    /// before the first position is drawn (the statement's snapshot may predate the lock: what it
+    /// reads is guarded by its origins' locks, not by the feed's).
+    func appendLockPart(_ builder: inout PostgresQueryBuilder) -> String? {
+        guard commitOrder == .serialized else { return nil }
+        let key = builder.bind(PostgresGuards.feedKey(schema: schema.name))
+        return "feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0)))"
     }
 
     enum InsertOutcome { case stored, held, heldWithAnotherSignature }
@@ -429,5 +450,73 @@ struct PageCollector {
     private mutating func full() -> Bool {
         hasMore = true
         return false
+    }
+}
+
+/// The guards the hub's writers take besides the feed's lock, each a transaction-scoped advisory
+/// lock held until commit, and the one order every transaction takes its locks in, so that no two
+/// ever wait for each other (Docs/HubPostgres.md, "Lock order"):
+///
+/// 1. row locks of the administration (a device's, a code's, a manifest's): a push takes none;
+/// 2. **origins**: `vigil.origins:<schema>` shared, then `vigil.origin:<schema>:<id>` of each
+///    origin exclusively, in sorted order. A push takes those of its versions' origins, its forged
+///    versions' and its pusher; an append those of its versions; a revocation those of the revoked
+///    device's ids. So the dots of one origin are decided by one transaction at a time, its
+///    knowledge raised by one, and a push reads every revocation of its origins committed before it;
+/// 3. **documents**: `vigil.documents:<schema>` shared, then `vigil.document:<schema>:<collection>/<id>`
+///    of each document a push names, in sorted order, before it reads their partitions and heads:
+///    pushes to one document are merged (and checked for a partition move) one after the other;
+/// 4. **the merge writer**: `vigil.merge-writer:<schema>:<id>`, before a merge draws a counter of
+///    the process's writer id;
+/// 5. the audit chain's head row (`audit_head`, `FOR UPDATE`, ``PostgresAuditLog``);
+/// 6. **the feed**: `vigil.feed:<schema>`, by the statement that draws positions, to commit.
+///
+/// A transaction naming more than ``perKindLimit`` origins (or documents) takes that kind's
+/// umbrella (`vigil.origins:`, `vigil.documents:`) exclusively instead of one lock each: it waits
+/// for every other holder of that kind and they for it, and PostgreSQL's shared lock table (64
+/// locks per connection by default) is never filled by one large push.
+enum PostgresGuards {
+    enum Kind: String, Sendable {
+        case origin
+        case document
+    }
+
+    /// How many locks of one kind a transaction takes at most before it takes the umbrella instead.
+    static let perKindLimit = 32
+
+    /// The feed's append lock's name, hashed as every guard's (``PostgresFeed/lockForAppend(on:)``).
+    static func feedKey(schema: String) -> String { "vigil.feed:" + schema }
+
+    /// The merge writer `id`'s lock's name (``PostgresMergeWriter``).
+    static func mergeWriterKey(_ id: String, schema: String) -> String { "vigil.merge-writer:\(schema):\(id)" }
+
+    /// The locks that guard `names` of `kind` (origins as hex ids, documents as `collection/id`),
+    /// in the order to take them: the umbrella shared then each name in sorted order, or the
+    /// umbrella alone, exclusive, beyond ``perKindLimit``; none for no names.
+    static func keys(_ kind: Kind, _ names: Set<String>, schema: String) -> [(key: String, shared: Bool)] {
+        guard !names.isEmpty else { return [] }
+        let umbrella = umbrella(kind, schema: schema)
+        guard names.count <= perKindLimit else { return [(umbrella, false)] }
+        return [(umbrella, true)] + names.sorted().map { ("vigil.\(kind.rawValue):\(schema):\($0)", false) }
+    }
+
+    /// The lock over every guard of `kind` (taken shared with each of them, exclusively alone).
+    static func umbrella(_ kind: Kind, schema: String) -> String { "vigil.\(kind.rawValue)s:\(schema)" }
+
+    /// A document's name among the guards.
+    static func name(of key: DocumentKey) -> String { "\(key.collection.rawValue)/\(key.id.rawValue)" }
+
+    /// Takes `keys` in their order (shared where said), in one statement: its rows are the
+    /// function scan's, in array order, each lock taken as its row is produced.
+    static func take(
+        _ keys: [(key: String, shared: Bool)], on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard !keys.isEmpty else { return }
+        try await connection.execute(
+            """
+            SELECT CASE WHEN t.shared THEN pg_advisory_xact_lock_shared(hashtextextended(t.key, 0))
+                ELSE pg_advisory_xact_lock(hashtextextended(t.key, 0)) END
+            FROM unnest(\(keys.map(\.key))::text[], \(keys.map(\.shared))::bool[]) AS t(key, shared)
+            """, logger: logger)
     }
 }

@@ -12,8 +12,10 @@ import Synchronization
 /// one, so two hub processes sharing a database never write under the same id. The id is
 /// claimed in `hub_writers` in the transaction of its first merge (an insert that must not find
 /// the row there: an id another process holds is given up for a fresh one), which is also what
-/// certifies it to devices. Its counters are drawn under the feed's lock, one above the highest
-/// the database holds, so merges of one process are serialized too.
+/// certifies it to devices. Its counters are drawn under the id's guard
+/// (`vigil.merge-writer:<schema>:<id>`, ``PostgresGuards``), held until the push commits, one
+/// above the highest the database holds, so merges of one process are serialized too (merges of
+/// different processes are under different ids and never wait for one another).
 ///
 /// A counter is never taken twice, even when the database loses what this process wrote (a push
 /// rolled back after its merge drew a dot, or a database restored from a backup while the
@@ -60,13 +62,25 @@ final class PostgresMergeWriter: Sendable {
         }
     }
 
-    /// The next dot to write a merge at, in the transaction on `connection`, which holds the
-    /// feed's lock: the id is claimed first when it is not yet.
-    func nextDot(in tables: PostgresDeviceTables, on connection: PostgresConnection) async throws -> Dot {
+    /// The next dot to write a merge at, in the transaction on `connection`, which takes the
+    /// id's guard first (unless `guarded` is false: a negative control) and holds it until it
+    /// ends: the id is claimed first when it is not yet.
+    func nextDot(in tables: PostgresDeviceTables, guarded: Bool = true, on connection: PostgresConnection)
+        async throws -> Dot
+    {
         let writers = tables.table("hub_writers")
         let versions = tables.table("versions")
         for _ in 0..<8 {
-            let current = state.withLock { $0 }
+            var current = state.withLock { $0 }
+            if guarded {
+                try await PostgresGuards.take(
+                    [(PostgresGuards.mergeWriterKey(current.id.hex, schema: tables.schema.name), false)],
+                    on: connection, logger: tables.logger)
+                // What the push that held it before left: the id claimed, written further, or given up.
+                let after = state.withLock { $0 }
+                guard after.id == current.id else { continue }
+                current = after
+            }
             let id = current.id.hex
             guard current.claimed else {
                 // The certificate's time, as `PostgresDeviceRegistry.recordHubWriters` gives it.
@@ -113,12 +127,13 @@ extension ErrorCode where Domain == PostgresStoreError {
 }
 
 extension PostgresHubStorage {
-    /// Merges field by field, in the push's transaction on `connection` (which holds the feed's
-    /// lock), the documents the push may have left in conflict, as the SQLite hub's
-    /// `mergeFieldwise` does: the same documents (``FieldwiseResolution/documents(of:report:)``),
+    /// Merges field by field, in the push's transaction on `connection` (which holds the guards of
+    /// the push's documents), the documents the push may have left in conflict, as the SQLite
+    /// hub's `mergeFieldwise` does: the same documents (``FieldwiseResolution/documents(of:report:)``),
     /// the same siblings, common ancestor and merged body
     /// (``FieldwiseResolution/intent(for:siblings:history:maximumBodySize:)``), the same cases
-    /// left for an operator. Returns the merges written.
+    /// left for an operator. Returns the merges to store, in order, after `storing` (what the push
+    /// stores, not stored yet: it is read with what the hub holds).
     ///
     /// PostgreSQL keeps no document states: a document's siblings are the versions in good
     /// standing no other one's context names (``DocumentState/init(merging:)``), and its history
@@ -126,16 +141,18 @@ extension PostgresHubStorage {
     /// document, at most ``PostgresMergeWriter/maxVersionsPerDocument`` per document.
     ///
     /// Each merge is signed with the hub's key at a dot of this process's writer id
-    /// (``PostgresMergeWriter``), stored and fed like any version (written at the hub: no sender),
-    /// with the attachments its body names recorded, and raises the writer's knowledge. Each merge
-    /// is audited in the push's transaction (`document.resolved`, as on SQLite).
+    /// (``PostgresMergeWriter``, under its guard), to be stored and fed like any version (written at
+    /// the hub: no sender) with the push's versions, the attachments its body names recorded and the
+    /// writer's knowledge raised. Each merge is audited in the push's transaction
+    /// (`document.resolved`, as on SQLite).
     func mergeFieldwise(
-        _ pushed: [Version], report: ApplyReport, on connection: PostgresConnection
+        _ pushed: [Version], storing: [PostgresPushStatements.Row], report: ApplyReport,
+        on connection: PostgresConnection
     ) async throws -> [Version] {
         let keys = FieldwiseResolution.documents(of: pushed, report: report)
         guard !keys.isEmpty else { return [] }
         let bound = PostgresMergeWriter.maxVersionsPerDocument
-        let held = try await documentVersions(keys, bound: bound, on: connection)
+        let held = try await documentVersions(keys, bound: bound, storing: storing, on: connection)
         var written: [Version] = []
         for key in keys {
             guard let document = held[key] else { continue }
@@ -145,18 +162,19 @@ extension PostgresHubStorage {
                     metadata: ["hub.document": "\(key)", "hub.merge.max_versions": "\(bound)"])
                 continue
             }
-            if let version = try await merge(key, document, on: connection) { written.append(version) }
-        }
-        for writer in Set(written.map(\.dot.replica)).sorted() {
-            try await feed.raiseKnowledge(of: writer, on: connection)
+            if let version = try await merge(key, document, after: written.last?.dot, on: connection) {
+                written.append(version)
+            }
         }
         return written
     }
 
-    /// Writes the hub's merge of `key`, whose versions are `document`, when it is in conflict and
-    /// its siblings merge; nil when it is left as it is.
+    /// The hub's merge of `key`, whose versions are `document`, when it is in conflict and its
+    /// siblings merge, at the dot after `previous` (this push's last merge) or the writer's next;
+    /// nil when it is left as it is.
     private func merge(
-        _ key: DocumentKey, _ document: (history: [Version], setAside: Set<Dot>), on connection: PostgresConnection
+        _ key: DocumentKey, _ document: (history: [Version], setAside: Set<Dot>), after previous: Dot?,
+        on connection: PostgresConnection
     ) async throws -> Version? {
         let standing = document.history.filter { !document.setAside.contains($0.dot) }
         let state = DocumentState(merging: standing)
@@ -167,7 +185,12 @@ extension PostgresHubStorage {
         do {
             guard let intent = try FieldwiseResolution.intent(for: key, siblings: siblings, history: document.history)
             else { return nil }
-            let dot = try await mergeWriter.nextDot(in: tables, on: connection)
+            let dot =
+                if let previous, previous.replica == mergeWriter.id, previous.counter < Dot.maxCounter {
+                    Dot(replica: previous.replica, counter: previous.counter + 1)
+                } else {
+                    try await mergeWriter.nextDot(in: tables, guarded: guards.mergeWriter, on: connection)
+                }
             var ownHistory = VersionVector()
             for own in document.history where own.dot.replica == dot.replica { ownHistory.merge(own.history) }
             let plan = try intent.plan(DocumentHolding(state: state, partition: partition, ownHistory: ownHistory))
@@ -182,12 +205,6 @@ extension PostgresHubStorage {
             // operator rather than failing the push it commits with (as on SQLite).
             return nil
         }
-        guard case .stored = try await feed.insert(version, receivedFrom: nil, on: connection) else {
-            throw PostgresStoreError(
-                .malformedRow, "The hub's merge at \(version.dot) found its dot held in \(tables.table("versions")).")
-        }
-        mergeWriter.wrote(version.dot)
-        try await recordAttachmentNames(of: version, on: connection)
         try await PostgresAuditLog(tables: tables).append(
             [
                 AuditEvent(
@@ -201,12 +218,13 @@ extension PostgresHubStorage {
         return version
     }
 
-    /// What the hub holds of each of `keys`: every version of it (at most `bound` + 1, so a
-    /// document past the bound shows it), oldest first by clock then position, and which of them
-    /// are set aside. Two statements, each reading at most `bound` + 1 rows per document through
+    /// What the hub holds of each of `keys` with what the push is `storing` of them: every version
+    /// of it (at most `bound` + 1 held, so a document past the bound shows it), oldest first by
+    /// clock then position (the push's after every one held, in its order), and which of them are
+    /// set aside. Two statements, each reading at most `bound` + 1 rows per document through
     /// `versions_by_document`.
     private func documentVersions(
-        _ keys: [DocumentKey], bound: Int, on connection: PostgresConnection
+        _ keys: [DocumentKey], bound: Int, storing: [PostgresPushStatements.Row], on connection: PostgresConnection
     ) async throws -> [DocumentKey: (history: [Version], setAside: Set<Dot>)] {
         let versions = tables.table("versions")
         let collections = keys.map(\.collection.rawValue)
@@ -241,6 +259,12 @@ extension PostgresHubStorage {
                 throw PostgresStoreError(.malformedRow, "A version row in \(versions) names no dot.")
             }
             setAside.insert(Dot(replica: origin, counter: UInt64(counter)))
+        }
+        // The push's versions draw their positions after every one held: ordered after them.
+        let wanted = Set(keys)
+        for (index, row) in storing.enumerated() where wanted.contains(row.version.key) {
+            found[row.version.key, default: []].append((row.version, Int64.max - Int64(storing.count - index)))
+            if row.setAside != nil { setAside.insert(row.version.dot) }
         }
         return found.mapValues { versions in
             // SQLite's history order: by clock, then arrival.

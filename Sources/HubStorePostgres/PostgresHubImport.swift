@@ -103,13 +103,23 @@ public enum PostgresHubImport {
             "attachments", "attachment_names", "attachment_uploads", "audit_log", "audit_suppressed",
         ]
 
-        /// Locks out hub processes starting on the schema (they write its identity) and appends, then
-        /// refuses a schema that holds any hub data.
+        /// Locks out hub processes starting on the schema (they write its identity), pushes,
+        /// revocations and appends, then refuses a schema that holds any hub data. Its locks follow
+        /// the global order (``PostgresGuards``): the identity's table, every origin and every
+        /// document (their umbrellas, exclusively), the audit chain's head, the feed.
         func lockAndCheckEmpty() async throws {
             try await connection.execute(
                 PostgresQuery(unsafeSQL: "LOCK TABLE \(table("hub_identity")) IN EXCLUSIVE MODE"), logger: logger)
+            try await PostgresGuards.take(
+                [
+                    (PostgresGuards.umbrella(.origin, schema: schema.name), false),
+                    (PostgresGuards.umbrella(.document, schema: schema.name), false),
+                ], on: connection, logger: logger)
             try await connection.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(\("vigil.feed:" + schema.name), 0))", logger: logger)
+                PostgresQuery(unsafeSQL: "SELECT seq FROM \(table("audit_head")) FOR UPDATE"), logger: logger)
+            try await connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(\(PostgresGuards.feedKey(schema: schema.name)), 0))",
+                logger: logger)
             let checks =
                 Self.hubTables.map { "SELECT '\($0)'::text WHERE EXISTS (SELECT 1 FROM \(table($0)))" }
                 + ["SELECT 'audit_head'::text WHERE EXISTS (SELECT 1 FROM \(table("audit_head")) WHERE seq <> 0)"]

@@ -7,11 +7,15 @@ public import SyncEngine
 /// The hub's push and pull on PostgreSQL: ``HubStorage`` over ``PostgresFeed``'s tables and the
 /// device tables of the same schema, so that several hub processes serve one network.
 ///
-/// A push is taken in one read-committed transaction that first takes the feed's append lock
-/// (``PostgresFeed`` explains why): its checks read what committed before it, its versions draw
-/// their positions in commit order, and two hub processes never decide the same dot at once. It
-/// also refuses the versions of revoked ids above their horizon, read under that lock: a device
-/// revoked through another hub process after this exchange checked it injects nothing.
+/// A push is taken in one read-committed transaction under guards of what it touches
+/// (``PostgresGuards``, in their one order): its origins' (its checks read every revocation and
+/// every version of them committed before it, and two hub processes never decide the same dot
+/// at once), its documents' (pushes to one document are merged one after the other) and, when it
+/// merges, the merge writer's. It refuses the versions of revoked ids above their horizon, read
+/// under its origins' guards: a device revoked through another hub process after this exchange
+/// checked it injects nothing. Only its last statement, which stores what it decided, takes the
+/// feed's lock (``PostgresFeed``: positions in commit order), so pushes of different origins to
+/// different documents wait for one another only from that statement to their commit.
 ///
 /// The conflicts a push leaves are merged field by field in its transaction, as on SQLite
 /// (PostgresFieldwiseMerge.swift); what it sets aside and quarantines is audited in it, within the
@@ -26,18 +30,29 @@ public struct PostgresHubStorage: HubStorage {
     /// The id this storage writes the hub's merges under (PostgresFieldwiseMerge.swift).
     let mergeWriter = PostgresMergeWriter()
 
+    /// The guards a push takes (``PostgresGuards``); all of them but in tests.
+    let guards: PushGuards
+    /// Runs in every push's transaction under its guards, after it decided and merged, before its
+    /// last statement takes the feed's lock (tests: a pause).
+    let beforeFeedLock: @Sendable () async throws -> Void
+
     /// The storage over the schema of `tables` (``PostgresMigrations`` creates its tables).
     public init(tables: PostgresDeviceTables) throws {
         try self.init(tables: tables, commitOrder: .serialized)
     }
 
-    /// `commitOrder` other than ``PostgresFeed/CommitOrder/serialized`` only in tests (a proof that
-    /// can fail); `beforeCommit` runs in every push's transaction before it commits (tests: a pause).
+    /// `commitOrder` other than ``PostgresFeed/CommitOrder/serialized`` and `guards` other than
+    /// ``PushGuards/all`` only in tests (proofs that can fail); `beforeFeedLock` runs in every
+    /// push's transaction before its last statement takes the feed's lock, and `beforeCommit` after
+    /// it, before it commits (tests: pauses).
     package init(
-        tables: PostgresDeviceTables, commitOrder: PostgresFeed.CommitOrder,
+        tables: PostgresDeviceTables, commitOrder: PostgresFeed.CommitOrder, guards: PushGuards = .all,
+        beforeFeedLock: @escaping @Sendable () async throws -> Void = {},
         beforeCommit: @escaping @Sendable () async throws -> Void = {}
     ) throws {
         self.tables = tables
+        self.guards = guards
+        self.beforeFeedLock = beforeFeedLock
         feed = try PostgresFeed(
             client: tables.client, schema: tables.schema.name, logger: tables.logger, commitOrder: commitOrder,
             beforeCommit: beforeCommit)
@@ -51,40 +66,64 @@ public struct PostgresHubStorage: HubStorage {
 
     // MARK: Taking a push
 
-    /// Takes `push` on ``FeedLockExecutor``, so that what runs while it holds the feed's lock does
-    /// not queue behind the cooperative pool's other work.
+    /// Takes `push` on ``FeedLockExecutor``, so that what runs while it holds its guards and the
+    /// feed's lock does not queue behind the cooperative pool's other work.
     public func take(_ push: PushPlan) async throws -> PushReport {
         try await withTaskExecutorPreference(FeedLockExecutor.shared) { try await takeInOneTransaction(push) }
     }
 
+    /// The push's transaction, its locks in the global order (``PostgresGuards``): its origins'
+    /// and its documents' guards in one statement; what decides it, read in one; its decisions,
+    /// quarantine, merges (the merge writer's guard when it draws a counter) and audit (the audit
+    /// chain's head); then one statement per 500 rows storing its versions and the merges, which
+    /// takes the feed's lock before it draws their positions; the commit.
     private func takeInOneTransaction(_ push: PushPlan) async throws -> PushReport {
         let now = tables.now
         let statements = PostgresPushStatements(schema: schema, logger: logger)
         return try await tables.transaction { connection in
-            try await feed.lockForAppend(on: connection)
+            // Before the lock work of issue 12, the feed's lock was taken here, over the whole push.
+            if guards.feedLockOverWholePush { try await feed.lockForAppend(on: connection) }
+            try await PostgresGuards.take(guardKeys(of: push), on: connection, logger: logger)
             var admission = try await admission(of: push, reading: statements, on: connection)
-            var stored: [(version: Version, setAside: SetAsideReason?)] = []
+            var stored: [PostgresPushStatements.Row] = []
             for version in push.versions {
                 guard case .store(let reason) = admission.decide(version) else { continue }
                 admission.stored(version, setAside: reason)
-                stored.append((version, reason))
+                stored.append((version, reason, push.pusher))
             }
-            try await statements.store(stored, receivedFrom: push.pusher, touched: admission.touched, on: connection)
             try await quarantine(push.forged, pushedBy: push.pusher, at: now, on: connection)
             try await quarantine(admission.implausible(among: push.versions), pushedBy: push.pusher, at: now, on: connection)
             let unanswered = admission.unanswered(among: push.versions)
             let heldAside = unanswered.isEmpty ? [:] : try await setAsideReasons(of: unanswered, on: connection)
-            let merged = try await mergeFieldwise(push.versions, report: admission.report, on: connection).count
+            let merges = try await mergeFieldwise(
+                push.versions, storing: stored, report: admission.report, on: connection)
             try await audit.auditSetAside(
                 admission.report.setAside, of: push.versions, pushedBy: push.pusher, on: connection)
+            try await beforeFeedLock()
+            try await statements.store(
+                stored + merges.map { ($0, nil, nil) }, touched: admission.touched.union(merges.map(\.dot.replica)),
+                feed: feed, on: connection)
+            for merge in merges { mergeWriter.wrote(merge.dot) }
             try await feed.beforeCommit()
-            return PushReport(applied: admission.report, merged: merged, heldAside: heldAside)
+            return PushReport(applied: admission.report, merged: merges.count, heldAside: heldAside)
         }
     }
 
-    /// The decisions of `push` over what the hub holds, read in one statement under the feed's
-    /// lock (which a revocation also holds while it records its horizons: a revocation committed
-    /// by any hub process since the exchange checked is seen here).
+    /// The origin and document guards of `push`, in the order to take them: the origins of its
+    /// versions and forged versions and its pusher (whose quarantine limit it counts), then the
+    /// documents of its versions.
+    private func guardKeys(of push: PushPlan) -> [(key: String, shared: Bool)] {
+        var origins = Set(push.versions.map(\.dot.replica.hex))
+        origins.formUnion(push.forged.map(\.version.dot.replica.hex))
+        origins.insert(push.pusher.hex)
+        let documents = Set(push.versions.map { PostgresGuards.name(of: $0.key) })
+        return (guards.origins ? PostgresGuards.keys(.origin, origins, schema: schema.name) : [])
+            + (guards.documents ? PostgresGuards.keys(.document, documents, schema: schema.name) : [])
+    }
+
+    /// The decisions of `push` over what the hub holds, read in one statement under its origins'
+    /// guards (which a revocation also takes while it records its horizons: a revocation
+    /// committed by any hub process since the exchange checked is seen here) and its documents'.
     private func admission(
         of push: PushPlan, reading statements: PostgresPushStatements, on connection: PostgresConnection
     ) async throws -> PushAdmission {
@@ -230,5 +269,30 @@ public struct PostgresHubStorage: HubStorage {
             }
             return counts
         }
+    }
+}
+
+/// Which guards a push takes (``PostgresGuards``): every one, but in the negative controls of the
+/// tests, each of which switches one off and sees the proof of that guard fail.
+package struct PushGuards: Sendable, Hashable {
+    /// The origins' guards (revocations, dots, knowledge).
+    package var origins = true
+    /// The documents' guards (merges, partition moves).
+    package var documents = true
+    /// The merge writer's guard (its counters).
+    package var mergeWriter = true
+    /// The feed's lock taken first and held over the whole push, as before the lock work of issue
+    /// 12 (the negative control of the test that pushes overlap).
+    package var feedLockOverWholePush = false
+
+    package static let all = PushGuards()
+
+    package init(
+        origins: Bool = true, documents: Bool = true, mergeWriter: Bool = true, feedLockOverWholePush: Bool = false
+    ) {
+        self.origins = origins
+        self.documents = documents
+        self.mergeWriter = mergeWriter
+        self.feedLockOverWholePush = feedLockOverWholePush
     }
 }

@@ -3,10 +3,11 @@ import Logging
 import PostgresNIO
 import SyncEngine
 
-/// The statements of a push that run while it holds the feed's append lock: every other hub
-/// process's push waits for them, so each is one round trip however many versions the push
-/// carries. What ``PushAdmission`` needs is read in one statement, and the versions are stored
-/// with their attachment names and their origins' knowledge in one statement per 500 rows.
+/// The statements of a push, each one round trip however many versions the push carries: what
+/// ``PushAdmission`` needs is read in one statement (under the push's origin and document guards,
+/// ``PostgresGuards``), and what it stores (its versions and the hub's merges) is stored with
+/// their attachment names and their origins' knowledge in one statement per 500 rows, the first
+/// of which takes the feed's append lock: every other push waits for those statements only.
 struct PostgresPushStatements {
     let schema: PostgresSchemaName
     let logger: Logger
@@ -85,27 +86,36 @@ struct PostgresPushStatements {
         PostgresStoreError(.malformedRow, "A row of \(schema.name) read for a push names no \(what).")
     }
 
+    /// One version to store: set aside when a reason is given, delivered by `receivedFrom` (nil:
+    /// written at the hub).
+    typealias Row = (version: Version, setAside: SetAsideReason?, receivedFrom: ReplicaID?)
+
     /// Stores `rows` in their order (their positions follow it: a push is in causal order), set
     /// aside where a reason is given, records the attachments their bodies name, and raises the
     /// knowledge of `touched` (the origins of `rows`) over the counters held contiguously above
-    /// it: one statement per 500 rows, the last one raising the knowledge.
-    func store(
-        _ rows: [(version: Version, setAside: SetAsideReason?)], receivedFrom: ReplicaID, touched: Set<ReplicaID>,
-        on connection: PostgresConnection
-    ) async throws {
+    /// it: one statement per 500 rows, the last one raising the knowledge. Each statement first
+    /// takes `feed`'s append lock (``PostgresFeed/appendLockPart(_:)``), so positions are drawn
+    /// under it and it is held from the first of them to the commit.
+    func store(_ rows: [Row], touched: Set<ReplicaID>, feed: PostgresFeed, on connection: PostgresConnection)
+        async throws
+    {
         let chunks = stride(from: 0, to: rows.count, by: 500).map { rows[$0..<min(rows.count, $0 + 500)] }
         for (index, chunk) in chunks.enumerated() {
             var builder = PostgresQueryBuilder()
-            let values = chunk.map { row(of: $0.version, setAside: $0.setAside, receivedFrom: receivedFrom, &builder) }
-            var parts = [
+            let lock = feed.appendLockPart(&builder)
+            let values = chunk.map {
+                row(of: $0.version, setAside: $0.setAside, receivedFrom: $0.receivedFrom, &builder)
+            }
+            var parts = lock.map { [$0] } ?? []
+            parts.append(
                 """
                 inserted AS (
                     INSERT INTO \(schema.name).versions (
                         \(PostgresVersionRow.insertedColumns), received_from, set_aside_reason, set_aside_code, feed_tag)
-                    VALUES \(values.joined(separator: ", "))
+                    SELECT * FROM (VALUES \(values.joined(separator: ", "))) AS v
+                    \(lock == nil ? "" : "WHERE EXISTS (SELECT 1 FROM feed_lock)")
                     RETURNING origin, counter)
-                """
-            ]
+                """)
             if let names = attachmentNames(of: chunk.map(\.version), &builder) { parts.append(names) }
             if index == chunks.count - 1 { parts.append(contentsOf: knowledgeRaise(of: touched, &builder)) }
             builder.sql = "WITH \(parts.joined(separator: ",\n")) SELECT count(*) FROM inserted"
@@ -115,13 +125,16 @@ struct PostgresPushStatements {
 
     /// One row of the insert, its values bound in `builder`.
     private func row(
-        of version: Version, setAside reason: SetAsideReason?, receivedFrom: ReplicaID,
+        of version: Version, setAside reason: SetAsideReason?, receivedFrom: ReplicaID?,
         _ builder: inout PostgresQueryBuilder
     ) -> String {
-        let values = PostgresVersionRow.bind(version, into: &builder) + [
-            builder.bind(receivedFrom.hex), reason.map { builder.bind($0.detail) } ?? "NULL::text",
-            reason.map { builder.bind($0.code.rawValue) } ?? "NULL::text", PostgresVersionRow.bindNewTag(into: &builder),
-        ]
+        let sender = receivedFrom.map { builder.bind($0.hex) } ?? "NULL::text"
+        let detail = reason.map { builder.bind($0.detail) } ?? "NULL::text"
+        let code = reason.map { builder.bind($0.code.rawValue) } ?? "NULL::text"
+        let values =
+            PostgresVersionRow.bind(version, into: &builder) + [
+                sender, detail, code, PostgresVersionRow.bindNewTag(into: &builder),
+            ]
         return "(\(values.joined(separator: ", ")))"
     }
 

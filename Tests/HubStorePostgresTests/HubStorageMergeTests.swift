@@ -15,10 +15,11 @@ struct MergeHubs: Sendable {
 
     /// Runs `body` with two fresh storages over one database on `backend`, removed afterwards. On
     /// PostgreSQL each push pauses up to `maxPauseMilliseconds` before it commits, and takes the
-    /// feed's lock unless `commitOrder` says otherwise (a negative control).
+    /// feed's lock and every guard unless `commitOrder` or `guards` say otherwise (a negative control).
     static func with<Result>(
         _ backend: StorageBackend, maxPauseMilliseconds: Int = 0,
-        commitOrder: PostgresFeed.CommitOrder = .serialized, _ body: (MergeHubs) async throws -> Result
+        commitOrder: PostgresFeed.CommitOrder = .serialized, guards: PushGuards = .all,
+        _ body: (MergeHubs) async throws -> Result
     ) async throws -> Result {
         switch backend {
         case .sqlite:
@@ -47,7 +48,8 @@ struct MergeHubs: Sendable {
                 return try await body(
                     MergeHubs(
                         storages: try tables.map {
-                            try PostgresHubStorage(tables: $0, commitOrder: commitOrder, beforeCommit: pause)
+                            try PostgresHubStorage(
+                                tables: $0, commitOrder: commitOrder, guards: guards, beforeCommit: pause)
                         },
                         registry: PostgresDeviceRegistry(tables: tables[0]), hubKey: hubKey.publicKey))
             }
@@ -342,20 +344,24 @@ struct HubStorageMergeTests {
         }
     }
 
-    /// The negative control: without the feed's lock (pausing up to 60 ms before commit), each of
-    /// the two pushes, taken at once, does not see the other's uncommitted edits, and conflicts are
-    /// left unmerged. (With pauses of up to 8 ms and three attempts it once saw none missed in CI,
-    /// after a push's inserts became one statement; with 40 ms and five attempts once more, after
-    /// a push became four statements, when one storage's first connection made its push start
-    /// after the other's commit: both storages now connect before the race.)
+    /// The negative control: without the documents' guards (pausing up to 60 ms before commit),
+    /// each of the two pushes, taken at once, does not see the other's uncommitted edits, and
+    /// conflicts are left unmerged. (Before the documents' guards this switched the feed's lock
+    /// off, which guarded merges then; the feed's lock alone no longer does, so it switches the
+    /// guard that does. With pauses of up to 8 ms and three attempts it once saw none missed in
+    /// CI, after a push's inserts became one statement; with 40 ms and five attempts once more,
+    /// after a push became four statements, when one storage's first connection made its push
+    /// start after the other's commit: both storages now connect before the race.)
     @Test(.enabled(if: PostgresTestDatabase.isEnabled, PostgresTestDatabase.disabledReason))
-    func withoutTheLockConflictsAreMissed() async throws {
+    func withoutTheDocumentGuardConflictsAreMissed() async throws {
         var attempts: [Int] = []
         for _ in 0..<5 {
-            let conflicted = try await MergeHubs.with(.postgres, maxPauseMilliseconds: 60, commitOrder: .plainSequence) {
-                hubs in try await Self.race(hubs, documents: 8, batched: true).conflicted
-            }
-            print("merge race without the lock (negative control): \(conflicted) of 8 documents left unmerged")
+            let conflicted = try await MergeHubs.with(
+                .postgres, maxPauseMilliseconds: 60, guards: PushGuards(documents: false)
+            ) { hubs in try await Self.race(hubs, documents: 8, batched: true).conflicted }
+            print(
+                "merge race without the documents' guards (negative control): "
+                    + "\(conflicted) of 8 documents left unmerged")
             attempts.append(conflicted)
             if conflicted > 0 { break }
         }
