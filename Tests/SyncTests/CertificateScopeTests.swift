@@ -18,7 +18,9 @@ struct CertificateScopeTests {
         let key = DeviceKey()
         let token: String
 
-        init(_ hub: HubFixture, name: String, grants: AccessGrants) async throws {
+        /// Enrolled as `name`, reading `read` and writing `write` (scopes as `syncd devices add` takes them).
+        init(_ hub: HubFixture, _ name: String, read: String, write: String) async throws {
+            let grants = AccessGrants(read: try #require(Scope(text: read)), write: try #require(Scope(text: write)))
             token = try await hub.enroll(id, key: key, name: name, grants: grants)
         }
 
@@ -33,10 +35,6 @@ struct CertificateScopeTests {
             let response = try await HubHTTPTests.post(client, hub, body: try HubHTTPTests.encode(request), token: token)
             #expect(response.status == .ok)
         }
-    }
-
-    static func grants(read: String, write: String) throws -> AccessGrants {
-        AccessGrants(read: try #require(Scope(text: read)), write: try #require(Scope(text: write)))
     }
 
     static func certified(_ client: TestClient, _ hub: HubFixture, _ ids: [ReplicaID], token: String) async throws -> Set<ReplicaID> {
@@ -55,9 +53,9 @@ struct CertificateScopeTests {
     @Test("a device of one region gets the certificates of its region's authors, its own and the hub's, never another region's")
     func onlyReadableAuthors() async throws {
         try await HubHTTPTests.withHub { hub, client in
-            let north = try await Author(hub, name: "north-observer", grants: try Self.grants(read: "notes/north", write: "notes/north"))
-            let south = try await Author(hub, name: "south-observer", grants: try Self.grants(read: "notes/south", write: "notes/south"))
-            let reader = try await Author(hub, name: "north-reader", grants: try Self.grants(read: "notes/north", write: "notes/north"))
+            let north = try await Author(hub, "north-observer", read: "notes/north", write: "notes/north")
+            let south = try await Author(hub, "south-observer", read: "notes/south", write: "notes/south")
+            let reader = try await Author(hub, "north-reader", read: "notes/north", write: "notes/north")
             try await north.push(hub, client, partition: "north")
             try await south.push(hub, client, partition: "south")
             let hubID = hub.exchange.hubID
@@ -76,9 +74,9 @@ struct CertificateScopeTests {
     @Test("a prefix scope reaches the authors of every partition it covers")
     func prefixScope() async throws {
         try await HubHTTPTests.withHub { hub, client in
-            let east = try await Author(hub, name: "east", grants: try Self.grants(read: "notes/east-1", write: "notes/east-1"))
-            let west = try await Author(hub, name: "west", grants: try Self.grants(read: "notes/west", write: "notes/west"))
-            let regional = try await Author(hub, name: "regional", grants: try Self.grants(read: "notes/east-*", write: "notes/east-2"))
+            let east = try await Author(hub, "east", read: "notes/east-1", write: "notes/east-1")
+            let west = try await Author(hub, "west", read: "notes/west", write: "notes/west")
+            let regional = try await Author(hub, "regional", read: "notes/east-*", write: "notes/east-2")
             try await east.push(hub, client, partition: "east-1")
             try await west.push(hub, client, partition: "west")
             #expect(try await Self.certified(client, hub, [east.id, west.id], token: regional.token) == [east.id])
