@@ -308,6 +308,11 @@ struct PushGuardTests {
             #expect(serial.merged == 1)
             let editB = try F.version(b, 2, F.edited([F.retitled]), document: "s2", seen: seen[1])
             let editC = try F.version(c, 1, F.edited([F.retitled]), document: "s3", seen: seen[2])
+            // Two connections open before the race: the second push must not wait for a first login
+            // (a SCRAM login under CI's load) past the first push's pause.
+            async let one = hub.counts()
+            async let two = hub.counts()
+            _ = try await (one, two)
             hold.arm()
             async let first = Self.outcome { try await push([editB]) }
             try await hold.waitUntilHeld()
