@@ -206,8 +206,10 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
-                "TestSupport", "HubConsole", "HubStore", "SyncHub", "SyncClient", "ReplicaStore", "SyncEngine", "Records", "syncd",
+                "TestSupport", "HubConsole", "HubStore", "HubStorePostgres", "SyncHub", "SyncClient", "ReplicaStore", "SyncEngine",
+                "Records", "syncd",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -16,7 +16,7 @@ extension HubConsole {
     func eachObservationStep(
         _ filter: ObservationFilter, _ body: ([ObservationExport.Entry]) async throws -> Void
     ) async throws {
-        let store = self.store
+        let store = try documentStore()
         var cursor: String?
         repeat {
             let start = cursor
@@ -37,6 +37,7 @@ extension HubConsole {
     /// columns of the CSV export as properties; written feature by feature, never whole in memory.
     func observationsGeoJSON(_ request: Request) throws -> Response {
         let filter = try ObservationFilter(request.uri.queryParameters)
+        _ = try documentStore()  // refused before the answer starts where no document states are kept
         let console = self
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: #"{"type":"FeatureCollection","features":["#))

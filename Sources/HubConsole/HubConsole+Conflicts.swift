@@ -47,7 +47,7 @@ extension HubConsole {
             return partition
         }
         let after = query.get("after").map { String($0.prefix(300)) }
-        let store = self.store
+        let store = try documentStore()
         let size = configuration.pageSize
         let page = try await offload { try store.conflicts(in: collection, partition: region, limit: size, after: after) }
         let collections = try await offload { try store.conflictedCollections() }
@@ -88,7 +88,7 @@ extension HubConsole {
     /// the resolution form for resolvers.
     func conflictPage(_ key: DocumentKey?, _ session: OperatorSession) async throws -> Response {
         guard let key else { throw Self.noSuchDocument }
-        let store = self.store
+        let store = try documentStore()
         guard let document = try await offload({ try store.document(key) }) else { throw Self.noSuchDocument }
         let title = "\(key.collection.rawValue) / \(key.id.rawValue)"
         guard document.siblings.count > 1 else {
@@ -168,7 +168,7 @@ extension HubConsole {
         else {
             throw ConsoleRefusal(.unprocessableContent, "Reason needed", "Say in 1 to 500 characters why you resolve it this way; go back and add it.")
         }
-        let store = self.store
+        let store = try documentStore()
         guard let document = try await offload({ try store.document(key) }) else { throw Self.noSuchDocument }
         guard document.siblings.count > 1, form["siblings"] == Self.siblingList(document) else {
             throw ConsoleRefusal(
@@ -176,7 +176,7 @@ extension HubConsole {
         }
         let (body, how) = try Self.resolutionBody(document, form: form, reason: reason, operator: session.operatorName)
         let dots = document.siblings.map(\.dot)
-        let writer = self.writer
+        guard let writer = replica?.writer else { throw Self.documentPagesNotServed }
         let name = session.operatorName
         do {
             _ = try await offload {

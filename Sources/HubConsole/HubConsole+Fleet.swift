@@ -28,16 +28,12 @@ extension HubConsole {
     func fleetPage(_ request: Request, _ session: OperatorSession) async throws -> Response {
         let query = request.uri.queryParameters
         let position = query.get("after").map { (name: String($0.prefix(64)), enrolledAt: query.get("since").flatMap(UInt64.init) ?? 0) }
-        let store = self.store
         let size = configuration.pageSize
-        let (devices, more, setAside) = try await offload {
-            let (devices, more) = try store.devices(after: position, limit: size)
-            return (devices, more, try store.setAsideCounts(of: devices))
-        }
-        let now = store.now()
+        let (devices, more, setAside) = try await fleet(after: position, limit: size)
+        let now = operators.now()
         let isAdmin = session.role >= .admin
         let rows = devices.map { device in
-            fleetRow(device, setAside[device.replicaID] ?? SetAsideCounts(), now: now, actions: isAdmin ? session : nil)
+            fleetRow(device, setAside.map { $0[device.replicaID] ?? SetAsideCounts() }, now: now, actions: isAdmin ? session : nil)
         }
         let table: HTML = rows.isEmpty
             ? "<p>No device is enrolled.</p>"
@@ -63,7 +59,7 @@ extension HubConsole {
 
     /// A device's row: stale when active and not seen for longer than ``ConsoleConfiguration/staleAfter``;
     /// with the forms that change its scopes and revoke it when `actions` (an admin's session) is given.
-    func fleetRow(_ device: DeviceRecord, _ counts: SetAsideCounts, now: UInt64, actions: OperatorSession?) -> HTML {
+    func fleetRow(_ device: DeviceRecord, _ counts: SetAsideCounts?, now: UInt64, actions: OperatorSession?) -> HTML {
         let stale = UInt64(configuration.staleAfter.components.seconds) * 1_000
         let old = device.status == .active && (device.lastSeenAt.map { now > $0 + stale } ?? true)
         let mark: HTML = old ? " class=\"stale\"" : .empty
@@ -85,9 +81,32 @@ extension HubConsole {
             <tr\(mark)><td>\(device.name)<br><small>\(device.replicaID.short)</small></td><td>\(device.status.rawValue)</td>\
             <td>\(Self.time(device.lastSeenAt))</td><td>\(device.lastLag.map(String.init) ?? "—")</td>\
             <td>\(device.lastPending.map(String.init) ?? "—")</td><td>\(skew)</td>\
-            <td>\(Self.count(counts.rejected))</td><td>\(Self.count(counts.quarantined))</td>\
+            <td>\(counts.map { Self.count($0.rejected) } ?? "—")</td><td>\(counts.map { Self.count($0.quarantined) } ?? "—")</td>\
             <td><code>\(device.grants.read.text)</code></td><td><code>\(device.grants.write.text)</code></td><td>\(forms)</td></tr>
             """
+    }
+
+    /// Up to `limit` devices by name (then enrollment) after `position`, whether more follow, and
+    /// the versions of each the hub set aside: on the SQLite replica a page read by its index; on
+    /// another backend every device, paged here, without set-aside counts (nil: not kept there).
+    func fleet(after position: (name: String, enrolledAt: UInt64)?, limit: Int) async throws
+        -> (devices: [DeviceRecord], more: Bool, setAside: [ReplicaID: SetAsideCounts]?)
+    {
+        if let store = replica?.store {
+            return try await offload {
+                let (devices, more) = try store.devices(after: position, limit: limit)
+                return (devices, more, try store.setAsideCounts(of: devices))
+            }
+        }
+        let ordered = try await administration.devices().sorted {
+            ($0.name.utf8.lexicographicallyPrecedes($1.name.utf8)) || ($0.name == $1.name && $0.enrolledAt < $1.enrolledAt)
+        }
+        let after = ordered.filter { device in
+            guard let position else { return true }
+            return position.name.utf8.lexicographicallyPrecedes(device.name.utf8)
+                || (device.name == position.name && device.enrolledAt > position.enrolledAt)
+        }
+        return (Array(after.prefix(limit)), after.count > limit, nil)
     }
 
     /// A count in a fleet cell: marked when not zero, so that a device with versions set aside stands out.
@@ -109,13 +128,11 @@ extension HubConsole {
         }
         let code = EnrollmentCode.random()
         guard let hash = EnrollmentCode.hash(code) else { throw ConsoleError("An enrollment code could not be made.") }
-        let store = self.store
-        let expiresAt = store.now() + UInt64(configuration.enrollmentCodeLifetime.components.seconds) * 1_000
-        let actor = ReplicaStore.operatorActor(session.operatorName)
-        let added = try await offload {
-            try store.addEnrollmentCode(
-                hash: hash, deviceName: name, grants: AccessGrants(read: read, write: write), expiresAt: expiresAt, actor: actor)
-        }
+        let administration = self.administration
+        let expiresAt = operators.now() + UInt64(configuration.enrollmentCodeLifetime.components.seconds) * 1_000
+        let actor = operatorAuditActor(session.operatorName)
+        let added = try await administration.addEnrollmentCode(
+            hash: hash, deviceName: name, grants: AccessGrants(read: read, write: write), expiresAt: expiresAt, actor: actor)
         guard added else {
             throw ConsoleRefusal(.conflict, "Name taken", "An active device is already called \(name); choose another name or revoke it first.")
         }
@@ -141,9 +158,8 @@ extension HubConsole {
                 .unprocessableContent, "Scope refused",
                 "Scopes are collection/partition patterns such as observations/SD-* or situations, separated by commas; * for everything, none for nothing.")
         }
-        let store = self.store
-        let actor = ReplicaStore.operatorActor(session.operatorName)
-        switch try await offload({ try store.setGrants(read: read, write: write, ofDevice: id.hex, actor: actor) }) {
+        let actor = operatorAuditActor(session.operatorName)
+        switch try await administration.setGrants(read: read, write: write, ofDevice: id.hex, actor: actor) {
         case .changed:
             return Self.redirect("/console/fleet")
         case .notFound, .ambiguous:
@@ -156,9 +172,8 @@ extension HubConsole {
         guard let replica = form["replica"], let id = ReplicaID(replica) else {
             throw ConsoleRefusal(.badRequest, "No such device", "The form names no device.")
         }
-        let store = self.store
-        let actor = ReplicaStore.operatorActor(session.operatorName)
-        switch try await offload({ try store.revokeDevice(id.hex, actor: actor) }) {
+        let actor = operatorAuditActor(session.operatorName)
+        switch try await administration.revokeDevice(id.hex, actor: actor) {
         case .revoked:
             return Self.redirect("/console/fleet")
         case .notFound, .ambiguous:

@@ -54,29 +54,29 @@ extension HubConsole {
         let name = String((form["name"] ?? "").prefix(64))
         let password = String((form["password"] ?? "").prefix(PasswordHasher.maximumLength))
         try admitLoginAttempt(name: name, address: address)
-        let store = self.store
+        let operators = self.operators
         let hasher = configuration.passwordHasher
-        let verified: (role: OperatorRole, secret: Data?, informantKey: InformantPrivateKey?)? = try await offload {
-            guard let credentials = try store.operatorCredentials(name: name) else {
+        let credentials = try await operators.operatorCredentials(name: name)
+        let verified: Bool = try await offload {
+            guard let credentials else {
                 hasher.spendVerification(password)
-                return nil
+                return false
             }
-            guard hasher.verify(password, against: credentials.passwordHash) else { return nil }
-            // The informant key opens with the password only, so it is opened now (kept in
-            // memory through a second factor's step).
-            let informantKey = try Self.openInformantKey(
-                store: store, name: name, role: credentials.role, password: password, hasher: hasher)
-            return (credentials.role, try store.operatorTOTPSecret(name: name), informantKey)
+            return hasher.verify(password, against: credentials.passwordHash)
         }
-        guard let verified else {
-            try await offload { try store.auditFailedLogin(name: name, address: address) }
+        guard verified, let credentials else {
+            try await operators.auditFailedLogin(name: name, address: address, factor: nil)
             return loginPage("Wrong name or password.", status: .unauthorized)
         }
-        if verified.secret != nil {
+        // The informant key opens with the password only, so it is opened now (kept in memory
+        // through a second factor's step).
+        let informantKey = try await Self.openInformantKey(
+            operators: operators, name: name, role: credentials.role, password: password, hasher: hasher)
+        if try await operators.operatorTOTPSecret(name: name) != nil {
             return codePage(
-                pendingLogins.start(name: name, address: address, now: store.now(), informantKey: verified.informantKey), problem: nil)
+                pendingLogins.start(name: name, address: address, now: operators.now(), informantKey: informantKey), problem: nil)
         }
-        return try await startSession(name: name, address: address, informantKey: verified.informantKey)
+        return try await startSession(name: name, address: address, informantKey: informantKey)
     }
 
     /// Counts a login attempt (a password or a code) against the limits per client address, per
@@ -94,18 +94,16 @@ extension HubConsole {
 
     /// Starts a session of the operator `name` (audited) and sends them to the conflicts.
     func startSession(name: String, address: String, informantKey: InformantPrivateKey? = nil) async throws -> Response {
-        let store = self.store
+        let operators = self.operators
         let token = ConsoleTokens.random()
         let csrf = ConsoleTokens.random()
         let lifetime = Int(configuration.sessionLifetime.components.seconds)
-        let expiresAt = store.now() + min(configuration.idleMilliseconds, configuration.lifetimeMilliseconds)
-        try await offload {
-            try store.startOperatorSession(
-                tokenHash: ConsoleTokens.hash(token), operator: name, csrfToken: csrf, expiresAt: expiresAt, address: address)
-        }
-        if let informantKey { informantKeys.put(informantKey, session: csrf, expiresAt: expiresAt, now: store.now()) }
+        let expiresAt = operators.now() + min(configuration.idleMilliseconds, configuration.lifetimeMilliseconds)
+        try await operators.startOperatorSession(
+            tokenHash: ConsoleTokens.hash(token), operator: name, csrfToken: csrf, expiresAt: expiresAt, address: address)
+        if let informantKey { informantKeys.put(informantKey, session: csrf, expiresAt: expiresAt, now: operators.now()) }
         return Self.redirect(
-            "/console/conflicts",
+            home,
             cookies: [cookie(sessionCookie, token, maxAge: lifetime), cookie(formCookie, "", maxAge: 0)])
     }
 
@@ -114,8 +112,7 @@ extension HubConsole {
         try await acting(request, role: .viewer) { _, current in
             informantKeys.drop(session: current.csrfToken)
             guard let (_, hash) = try await session(of: request) else { return Self.redirect("/console/login") }
-            let store = self.store
-            try await offload { try store.endOperatorSession(tokenHash: hash) }
+            try await operators.endOperatorSession(tokenHash: hash)
             return Self.redirect("/console/login", cookies: [cookie(sessionCookie, "", maxAge: 0)])
         }
     }
@@ -153,27 +150,25 @@ extension HubConsole {
         guard form["confirm"] == password else {
             throw ConsoleRefusal(.unprocessableContent, "Password refused", "The two passwords differ; go back and type them again.")
         }
-        let store = self.store
+        let operators = self.operators
         let hasher = configuration.passwordHasher
         let hash = ConsoleTokens.hash(token)
-        let completed = try await offload { () -> Bool in
-            guard let name = try store.completeOperatorSetup(hash: hash, passwordHash: try hasher.hash(password)) else { return false }
-            // A resolver's or admin's key pair is made while the password is known: any session
-            // holding the informant key can then seal it to them.
-            if let role = try store.operatorCredentials(name: name)?.role, role >= .resolver {
-                try Self.makeOperatorKey(store: store, name: name, password: password, hasher: hasher)
-            }
-            return true
+        let passwordHash = try await offload { try hasher.hash(password) }
+        guard let name = try await operators.completeOperatorSetup(hash: hash, passwordHash: passwordHash) else {
+            throw Self.setupLinkRefused
         }
-        guard completed else { throw Self.setupLinkRefused }
+        // A resolver's or admin's key pair is made while the password is known: any session
+        // holding the informant key can then seal it to them.
+        if let role = try await operators.operatorCredentials(name: name)?.role, role >= .resolver {
+            try await Self.makeOperatorKey(operators: operators, name: name, password: password, hasher: hasher)
+        }
         return Self.page("Password set", "<p>Your password is set. <a href=\"/console/login\">Log in</a>.</p>")
     }
 
     private func setupName(_ token: String) async throws -> String {
         guard ConsoleTokens.isWellFormed(token) else { throw Self.setupLinkRefused }
-        let store = self.store
         let hash = ConsoleTokens.hash(token)
-        guard let name = try await offload({ try store.operatorForSetup(hash: hash) }) else { throw Self.setupLinkRefused }
+        guard let name = try await operators.operatorForSetup(hash: hash) else { throw Self.setupLinkRefused }
         return name
     }
 

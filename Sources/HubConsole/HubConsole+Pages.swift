@@ -81,10 +81,10 @@ extension HubConsole {
     func session(of request: Request) async throws -> (session: OperatorSession, tokenHash: Data)? {
         guard let token = request.cookies[sessionCookie]?.value, ConsoleTokens.isWellFormed(token) else { return nil }
         let hash = ConsoleTokens.hash(token)
-        let store = self.store
         let (idle, lifetime) = (configuration.idleMilliseconds, configuration.lifetimeMilliseconds)
-        guard let session = try await offload({ try store.useOperatorSession(tokenHash: hash, idle: idle, lifetime: lifetime) })
-        else { return nil }
+        guard let session = try await operators.useOperatorSession(tokenHash: hash, idle: idle, lifetime: lifetime) else {
+            return nil
+        }
         return (session, hash)
     }
 

@@ -46,7 +46,7 @@ extension HubConsole {
         _ collection: CollectionName, partition: Partition?, after: String?, want: Int,
         accept: @escaping @Sendable (Data) -> Record?
     ) async throws -> Scan<Record> {
-        let store = self.store
+        let store = try documentStore()
         var scan = Scan<Record>()
         var cursor = after
         for _ in 0..<Self.scanSteps {
@@ -146,7 +146,7 @@ extension HubConsole {
     /// step at a time (the informant reference is never in it).
     func observationsCSV(_ request: Request) throws -> Response {
         let filter = try ObservationFilter(request.uri.queryParameters)
-        let store = self.store
+        let store = try documentStore()
         let console = self
         let body = ResponseBody { writer in
             var cursor: String?

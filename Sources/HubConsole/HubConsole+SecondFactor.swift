@@ -24,21 +24,21 @@ extension HubConsole {
         let form = try await Self.form(of: request)
         try checkFormToken(request, form)
         let token = form["pending"] ?? ""
-        let store = self.store
-        guard ConsoleTokens.isWellFormed(token), let pending = pendingLogins.find(token, address: address, now: store.now()) else {
+        let operators = self.operators
+        guard ConsoleTokens.isWellFormed(token), let pending = pendingLogins.find(token, address: address, now: operators.now()) else {
             return loginPage("That login took too long, or was never started; log in again.", status: .unauthorized)
         }
         try admitLoginAttempt(name: pending.name, address: address)
         let code = String((form["code"] ?? "").prefix(16))
-        let now = store.now()
-        let accepted = try await offload {
-            guard let secret = try store.operatorTOTPSecret(name: pending.name),
-                let step = TOTP.matchingStep(of: code, secret: secret, at: now)
-            else { return false }
-            return try store.useOperatorTOTPStep(name: pending.name, step: step)
+        let now = operators.now()
+        var accepted = false
+        if let secret = try await operators.operatorTOTPSecret(name: pending.name),
+            let step = TOTP.matchingStep(of: code, secret: secret, at: now)
+        {
+            accepted = try await operators.useOperatorTOTPStep(name: pending.name, step: step)
         }
         guard accepted else {
-            try await offload { try store.auditFailedLogin(name: pending.name, address: address, factor: "code") }
+            try await operators.auditFailedLogin(name: pending.name, address: address, factor: "code")
             guard pendingLogins.fail(token) else { return loginPage("Too many wrong codes; log in again.", status: .unauthorized) }
             return codePage(token, problem: "Wrong code, or one used already; wait for the next code.", status: .unauthorized)
         }

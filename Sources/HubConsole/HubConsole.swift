@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import HTTPTypes
-import HubStore
+public import HubStore
 public import Hummingbird
 public import Logging
 public import ReplicaStore
@@ -15,9 +15,16 @@ public import SyncHub
 /// hashed in the hub's database with an expiry; every form carries the session's CSRF token; every
 /// page is sent with a Content-Security-Policy that allows no script at all.
 public struct HubConsole: Sendable {
-    let store: ReplicaStore
-    /// The hub's writer id of this process: resolutions are written under it, signed with the hub's key.
-    let writer: ReplicaID
+    /// The operators, their sessions and second factors, and the informant key.
+    let operators: any OperatorDirectory
+    /// The device registry as operators change it (the fleet page).
+    let administration: any DeviceAdministrationStorage
+    /// The hub's audit log (the audit page).
+    let auditLog: any HubAuditLog
+    /// The hub's SQLite replica, for the pages over document states (records, conflicts, the map,
+    /// resolutions) and the fleet's set-aside counts; nil on PostgreSQL, which keeps no document
+    /// states: those pages then answer that they are not served.
+    let replica: DocumentPages?
     let configuration: ConsoleConfiguration
     let addressLimiter: AttemptLimiter
     let nameLimiter: AttemptLimiter
@@ -29,10 +36,32 @@ public struct HubConsole: Sendable {
     /// Where failures the console answers with a 500 page are logged.
     let logger: Logger
 
+    /// The hub's SQLite replica and the writer id of this process: resolutions are written under
+    /// it, signed with the hub's key.
+    struct DocumentPages: Sendable {
+        let store: ReplicaStore
+        let writer: ReplicaID
+    }
+
+    /// The console over the hub's SQLite replica (every page).
     public init(store: ReplicaStore, writer: ReplicaID, configuration: ConsoleConfiguration, logger: Logger) {
+        self.init(
+            operators: SQLiteOperatorDirectory(store: store), administration: SQLiteDeviceAdministration(store: store),
+            auditLog: SQLiteHubAuditLog(store: store), replica: DocumentPages(store: store, writer: writer),
+            configuration: configuration, logger: logger)
+    }
+
+    /// The console over any backend's parts; without `replica` (PostgreSQL) the pages over
+    /// document states are not served.
+    init(
+        operators: any OperatorDirectory, administration: any DeviceAdministrationStorage, auditLog: any HubAuditLog,
+        replica: DocumentPages?, configuration: ConsoleConfiguration, logger: Logger
+    ) {
         self.logger = logger
-        self.store = store
-        self.writer = writer
+        self.operators = operators
+        self.administration = administration
+        self.auditLog = auditLog
+        self.replica = replica
         self.configuration = configuration
         addressLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerAddress, window: configuration.loginWindow)
         nameLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerName, window: configuration.loginWindow)
@@ -40,18 +69,44 @@ public struct HubConsole: Sendable {
     }
 
     /// What ``SyncHub/buildApplication(exchange:logger:onServerRunning:mount:)`` takes to serve the
-    /// console beside the hub's routes; the hub's storage must be the SQLite one.
+    /// console beside the hub's routes: the backend must keep operators, an audit log and the
+    /// device administration (SQLite and PostgreSQL do); the pages over document states need the
+    /// SQLite replica.
     public static func mounting(
         _ configuration: ConsoleConfiguration, logger: Logger
     ) -> (Router<HubRequestContext>, HubExchange) throws -> Void {
         { router, exchange in
-            guard let storage = exchange.backend.replica else {
-                throw ConsoleError("The console needs the hub's SQLite storage.")
+            let backend = exchange.backend
+            guard let operators = backend.operators, let administration = backend.administration,
+                let auditLog = backend.auditLog
+            else {
+                throw ConsoleError("The console needs a backend that keeps operators, devices and an audit log.")
             }
-            HubConsole(store: storage.store, writer: storage.writer, configuration: configuration, logger: logger)
-                .add(to: router)
+            HubConsole(
+                operators: operators, administration: administration, auditLog: auditLog,
+                replica: backend.replica.map { DocumentPages(store: $0.store, writer: $0.writer) },
+                configuration: configuration, logger: logger
+            ).add(to: router)
         }
     }
+
+    /// Whether `backend` has what ``mounting(_:logger:)`` needs.
+    public static func canMount(on backend: HubBackend) -> Bool {
+        backend.operators != nil && backend.administration != nil && backend.auditLog != nil
+    }
+
+    /// The page a login and `/console` lead to: the conflicts, or the fleet where document states are not kept.
+    var home: String { replica == nil ? "/console/fleet" : "/console/conflicts" }
+
+    /// The hub's SQLite replica for a page over document states; on PostgreSQL, a refusal that says so.
+    func documentStore() throws -> ReplicaStore {
+        guard let replica else { throw Self.documentPagesNotServed }
+        return replica.store
+    }
+
+    static let documentPagesNotServed = ConsoleRefusal(
+        .notImplemented, "Not served by this hub",
+        "This hub keeps its data in PostgreSQL, which does not hold the records' current states yet: records, conflicts, the map and resolutions are served only by a hub on SQLite (Docs/HubPostgres.md).")
 
     /// The session cookie's name (`__Host-` with TLS: the browser then insists on Secure and Path=/).
     var sessionCookie: String { configuration.secureCookies ? "__Host-vigil-console" : "vigil-console" }
@@ -62,7 +117,7 @@ public struct HubConsole: Sendable {
     func add(to router: Router<HubRequestContext>) {
         let console = self
         let group = router.group("console").add(middleware: ConsoleHeadersMiddleware(secure: configuration.secureCookies))
-        group.get { request, _ in try await console.guarded(request) { Self.redirect("/console/conflicts") } }
+        group.get { request, _ in try await console.guarded(request) { Self.redirect(console.home) } }
         group.get("style.css") { _, _ in Self.stylesheet() }
         group.get("login") { request, _ in try await console.guarded(request) { console.loginPage(nil) } }
         group.post("login") { request, context in

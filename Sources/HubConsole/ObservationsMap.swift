@@ -57,7 +57,7 @@ extension HubConsole {
 
     /// Reads the filter's observations, newest first, until ``mapLimit`` were found or none is left.
     func mapContent(_ filter: ObservationFilter) async throws -> MapContent {
-        let store = self.store
+        let store = try documentStore()
         var content = MapContent()
         var cursor: String?
         var read = 0

@@ -1,34 +1,33 @@
 public import Foundation
 public import HubStore
-public import ReplicaStore
 
 /// What `syncd operators` does on the hub's database: add operator accounts (each with a one-time
 /// setup link), list and remove them.
 public struct OperatorAdministration: Sendable {
-    public let store: ReplicaStore
+    public let operators: any OperatorDirectory
 
-    public init(store: ReplicaStore) { self.store = store }
+    public init(operators: any OperatorDirectory) { self.operators = operators }
 
     /// Adds an operator with `role`; returns the setup token (shown once: the hub keeps its hash)
     /// and until when it works. Throws ``ConsoleError`` for a bad or taken name.
-    public func add(name: String, role: OperatorRole, lifetime: Duration) throws -> (token: String, expiresAt: UInt64) {
+    public func add(name: String, role: OperatorRole, lifetime: Duration) async throws -> (token: String, expiresAt: UInt64) {
         guard Self.isValidName(name) else {
             throw ConsoleError("An operator name is 1 to 64 letters, digits, dots, dashes or underscores, such as amina.k")
         }
         let token = ConsoleTokens.random()
-        let expiresAt = store.now() + UInt64(max(1, lifetime.components.seconds)) * 1_000
-        let outcome = try store.addOperator(
+        let expiresAt = operators.now() + UInt64(max(1, lifetime.components.seconds)) * 1_000
+        let outcome = try await operators.addOperator(
             name: name, role: role, setupHash: ConsoleTokens.hash(token), setupExpiresAt: expiresAt)
         guard outcome == .added else { throw ConsoleError("An operator is already called '\(name)'.") }
         return (token, expiresAt)
     }
 
     /// Every operator, by name, read a page at a time.
-    public func list() throws -> [OperatorRecord] {
+    public func list() async throws -> [OperatorRecord] {
         var all: [OperatorRecord] = []
         var after: String?
         while true {
-            let page = try store.operators(after: after, limit: 500)
+            let page = try await operators.operators(after: after, limit: 500)
             all += page.operators
             guard page.more, let last = page.operators.last else { return all }
             after = last.name
@@ -36,20 +35,20 @@ public struct OperatorAdministration: Sendable {
     }
 
     /// Removes an operator and ends their sessions; false when there is none of that name.
-    public func remove(name: String) throws -> Bool { try store.removeOperator(name: name) }
+    public func remove(name: String) async throws -> Bool { try await operators.removeOperator(name: name) }
 
     /// Gives the operator `name` a new second factor (replacing one they had, ending their
     /// sessions): returns the secret, shown once, for their authenticator app. Throws
     /// ``ConsoleError`` when there is no operator of that name.
-    public func enrollSecondFactor(name: String) throws -> Data {
+    public func enrollSecondFactor(name: String) async throws -> Data {
         let secret = TOTP.randomSecret()
-        guard try store.setOperatorTOTP(name: name, secret: secret) else { throw ConsoleError("No operator is called '\(name)'.") }
+        guard try await operators.setOperatorTOTP(name: name, secret: secret) else { throw ConsoleError("No operator is called '\(name)'.") }
         return secret
     }
 
     /// Removes the operator `name`'s second factor (they log in with their password alone).
-    public func removeSecondFactor(name: String) throws {
-        guard try store.setOperatorTOTP(name: name, secret: nil) else { throw ConsoleError("No operator is called '\(name)'.") }
+    public func removeSecondFactor(name: String) async throws {
+        guard try await operators.setOperatorTOTP(name: name, secret: nil) else { throw ConsoleError("No operator is called '\(name)'.") }
     }
 
     /// The setup link of `token` on a hub reached at `baseURL` (such as https://hub.example:8443).

@@ -103,29 +103,37 @@ extension HubConsole {
     /// to every other eligible operator still without it. Nil for viewers and for operators not
     /// granted the key yet. Never throws for a key that does not open: the login goes on without it.
     static func openInformantKey(
-        store: ReplicaStore, name: String, role: OperatorRole, password: String, hasher: PasswordHasher
-    ) throws -> InformantPrivateKey? {
+        operators: any OperatorDirectory, name: String, role: OperatorRole, password: String, hasher: PasswordHasher
+    ) async throws -> InformantPrivateKey? {
         guard role >= .resolver else { return nil }
-        guard let record = try store.operatorKey(name: name) else {
-            try makeOperatorKey(store: store, name: name, password: password, hasher: hasher)
+        guard let record = try await operators.operatorKey(name: name) else {
+            try await makeOperatorKey(operators: operators, name: name, password: password, hasher: hasher)
             return nil
         }
-        guard let sealed = record.sealedInformantKey, let statement = try store.informantKey(),
-            let own = OperatorKeyWrap.unwrap(record.wrappedPrivateKey, name: name, password: password),
+        guard let sealed = record.sealedInformantKey, let statement = try await operators.informantKey() else { return nil }
+        let wrapped = record.wrappedPrivateKey
+        // scrypt runs off Swift's cooperative threads.
+        let own = try await HubStore.offload { OperatorKeyWrap.unwrap(wrapped, name: name, password: password) }
+        guard let own,
             let raw = try? X25519Box.open(
-                sealed, with: own, info: ReplicaStore.operatorGrantInfo,
-                aad: ReplicaStore.grantAAD(operator: name, keyID: statement.publicKey.keyID)),
+                sealed, with: own, info: InformantKeyGrant.info,
+                aad: InformantKeyGrant.aad(operator: name, keyID: statement.publicKey.keyID)),
             let key = try? InformantPrivateKey(rawRepresentation: raw), key.publicKey == statement.publicKey
         else { return nil }
-        try store.grantInformantKeyToPending(key, by: ReplicaStore.operatorActor(name))
+        try await operators.grantInformantKeyToPending(key, by: operatorAuditActor(name))
         return key
     }
 
     /// Makes the key pair of `name` (a resolver or admin) when they have none, wrapped under `password`.
-    static func makeOperatorKey(store: ReplicaStore, name: String, password: String, hasher: PasswordHasher) throws {
+    static func makeOperatorKey(
+        operators: any OperatorDirectory, name: String, password: String, hasher: PasswordHasher
+    ) async throws {
         let key = InformantPrivateKey()
-        let wrapped = try OperatorKeyWrap.wrap(key, name: name, password: password, parameters: hasher.parameters)
-        try store.setOperatorKey(name: name, publicKey: key.publicKey, wrappedPrivateKey: wrapped)
+        let parameters = hasher.parameters
+        let wrapped = try await HubStore.offload {
+            try OperatorKeyWrap.wrap(key, name: name, password: password, parameters: parameters)
+        }
+        try await operators.setOperatorKey(name: name, publicKey: key.publicKey, wrappedPrivateKey: wrapped)
     }
 
     /// `body` as `session` may see it: sealed fields as "(sealed)", except that a resolver or
@@ -141,7 +149,7 @@ extension HubConsole {
             case .string(let reference)? = protection["informant_ref"]
         else { return SealedFields.redacted(body, in: key.collection) }
         if InformantSeal.isSealed(reference) {
-            guard let informantKey = informantKeys.key(for: session, now: store.now()),
+            guard let informantKey = informantKeys.key(for: session, now: operators.now()),
                 let opened = try? InformantSeal.open(reference, with: informantKey, collection: key.collection, id: key.id)
             else { return SealedFields.redacted(body, in: key.collection) }
             protection["informant_ref"] = .string(opened)

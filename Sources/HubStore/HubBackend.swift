@@ -8,15 +8,20 @@ public struct HubBackend: Sendable {
     public var devices: any DeviceRegistry
     /// Where attachments live; nil when this backend keeps none (their routes are then not served).
     public var attachments: (any HubAttachmentStorage)?
-    /// The hub's SQLite replica, for what only it serves today: the operators' console and the
-    /// informant key. Nil on any other backend.
+    /// The hub's SQLite replica, for what only it serves today: the console's pages over document
+    /// states (records, conflicts, the map, resolutions). Nil on any other backend.
     public var replica: SQLiteHubStorage?
+    /// The console's operators and the network's informant key; nil when this backend keeps none
+    /// (the console and the informant key's route are then not served).
+    public var operators: (any OperatorDirectory)?
+    /// What operators change of the device registry (the console's fleet page); nil when none.
+    public var administration: (any DeviceAdministrationStorage)?
     /// The hub's audit log (refused requests are written to it); nil when this backend keeps none.
     public var auditLog: (any HubAuditLog)?
     /// Where it keeps its data, for the hub's start-up log line (a file's path, a schema).
     public var location: String
 
-    /// A backend of the given parts, with no SQLite replica.
+    /// A backend of the given parts, with no SQLite replica, operators or administration.
     public init(
         storage: any HubStorage, devices: any DeviceRegistry = EmptyDeviceRegistry(),
         attachments: (any HubAttachmentStorage)? = nil, location: String = "memory"
@@ -34,6 +39,8 @@ public struct HubBackend: Sendable {
             attachments: SQLiteHubAttachmentStorage(store: storage.store), location: "sqlite:\(storage.store.path)")
         backend.replica = storage
         backend.auditLog = SQLiteHubAuditLog(store: storage.store)
+        backend.operators = SQLiteOperatorDirectory(store: storage.store)
+        backend.administration = SQLiteDeviceAdministration(store: storage.store)
         return backend
     }
 }

@@ -4,18 +4,6 @@ public import Records
 public import ReplicaStore
 import GRDB
 
-/// An operator's own X25519 key pair at the hub: the private key wrapped under a key derived
-/// from their password (never stored in clear), and the informant key sealed to them when granted.
-public struct OperatorKeyRecord: Sendable, Hashable {
-    public var name: String
-    public var role: OperatorRole
-    public var publicKey: InformantPublicKey
-    /// `scrypt$logN$r$p$salt$box` (base64): the private key in a ChaChaPoly box.
-    public var wrappedPrivateKey: String
-    /// The informant private key sealed to ``publicKey`` (an ``X25519Box``), when granted.
-    public var sealedInformantKey: Data?
-}
-
 extension AuditAction {
     /// The hub made the network's informant key (detail: its id, and whether a key file was written).
     public static let informantKeyCreated = AuditAction(rawValue: "informant-key.created")
@@ -25,9 +13,9 @@ extension AuditAction {
 
 extension ReplicaStore {
     /// What an informant private key is sealed under when granted to an operator (`info` of the box).
-    public static let operatorGrantInfo = "vigil.informant-key.grant.1"
+    public static let operatorGrantInfo = InformantKeyGrant.info
 
-    public static func grantAAD(operator name: String, keyID: String) -> Data { Data("\(name)\u{0}\(keyID)".utf8) }
+    public static func grantAAD(operator name: String, keyID: String) -> Data { InformantKeyGrant.aad(operator: name, keyID: keyID) }
 
     /// Makes `key` the network's informant key (the hub): saves its statement signed with the
     /// hub's key and seals the private key to every eligible operator that has a key pair, in one
@@ -158,8 +146,7 @@ extension ReplicaStore {
         _ db: Database, _ key: InformantPrivateKey, to name: String, _ publicKey: InformantPublicKey, by actor: String, at now: UInt64
     ) throws {
         let keyID = key.publicKey.keyID
-        let sealed = try X25519Box.seal(
-            key.rawRepresentation, to: publicKey, info: operatorGrantInfo, aad: grantAAD(operator: name, keyID: keyID))
+        let sealed = try InformantKeyGrant.seal(key, to: name, publicKey)
         try db.execute(
             sql: """
                 INSERT OR REPLACE INTO operator_informant_keys (operator, key_id, sealed_private_key, granted_at)

@@ -3,61 +3,6 @@ public import Foundation
 public import SyncEngine
 import GRDB
 
-/// What an operator of the hub's console may do: viewers read, resolvers also resolve conflicts,
-/// admins also enroll and revoke devices.
-public struct OperatorRole: RawRepresentable, Sendable, Hashable, Comparable, CustomStringConvertible {
-    public let rawValue: String
-    private let rank: Int
-
-    public init?(rawValue: String) {
-        guard let rank = Self.ranks[rawValue] else { return nil }
-        self.rawValue = rawValue
-        self.rank = rank
-    }
-
-    private init(_ rawValue: String, _ rank: Int) {
-        self.rawValue = rawValue
-        self.rank = rank
-    }
-
-    public static let viewer = OperatorRole("viewer", 0)
-    public static let resolver = OperatorRole("resolver", 1)
-    public static let admin = OperatorRole("admin", 2)
-    public static let all: [OperatorRole] = [.viewer, .resolver, .admin]
-    private static let ranks = ["viewer": 0, "resolver": 1, "admin": 2]
-
-    public static func < (lhs: OperatorRole, rhs: OperatorRole) -> Bool { lhs.rank < rhs.rank }
-    public var description: String { rawValue }
-}
-
-/// An operator account of the hub's console (never its password hash).
-public struct OperatorRecord: Sendable, Hashable {
-    public var name: String
-    public var role: OperatorRole
-    public var createdAt: UInt64
-    /// Whether a password was set (with the one-time setup link).
-    public var hasPassword: Bool
-    /// Until when the setup link works; nil once it was used.
-    public var setupExpiresAt: UInt64?
-    /// Whether logging in also takes a TOTP code.
-    public var hasSecondFactor = false
-}
-
-/// A console session as the hub holds it: found by the hash of its cookie's token.
-public struct OperatorSession: Sendable, Hashable {
-    public var operatorName: String
-    public var role: OperatorRole
-    /// The token every form of this session carries (compared in constant time by the console).
-    public var csrfToken: String
-    public var expiresAt: UInt64
-}
-
-/// How adding an operator ended.
-public enum OperatorAddition: Sendable, Hashable {
-    case added
-    case nameTaken
-}
-
 extension AuditAction {
     /// An operator account was made (with a setup link) or removed.
     public static let operatorAdded = AuditAction(rawValue: "operator.added")
@@ -73,7 +18,7 @@ extension AuditAction {
 
 extension ReplicaStore {
     /// The audit actor of an operator of the console.
-    public static func operatorActor(_ name: String) -> String { "operator:\(name)" }
+    public static func operatorActor(_ name: String) -> String { operatorAuditActor(name) }
 
     /// Adds an operator with a one-time setup token (by its hash) valid until `setupExpiresAt`; audited.
     public func addOperator(

@@ -29,14 +29,20 @@ public struct PostgresHub: Sendable {
     }
 
     /// The hub's persistence for its exchange and routes: pushes and pages, devices, attachments,
-    /// the audit log. The informant key and the console are not on PostgreSQL yet (Docs/HubPostgres.md).
+    /// the audit log, the console's operators and the informant key. The console's pages over
+    /// document states are not on PostgreSQL (Docs/HubPostgres.md).
     public func backend() throws -> HubBackend {
         var backend = HubBackend(
             storage: try PostgresHubStorage(tables: tables), devices: PostgresDeviceRegistry(tables: tables),
             attachments: PostgresAttachmentStorage(tables: tables), location: "postgresql:schema \(tables.schema.name)")
         backend.auditLog = auditLog
+        backend.operators = operators
+        backend.administration = administration
         return backend
     }
+
+    /// The console's operators and the network's informant key (`syncd operators`, `syncd informant-key`).
+    public var operators: PostgresOperatorDirectory { PostgresOperatorDirectory(tables: tables) }
 
     /// What the operator's `syncd devices` commands change.
     public var administration: PostgresDeviceAdministration { PostgresDeviceAdministration(tables: tables) }

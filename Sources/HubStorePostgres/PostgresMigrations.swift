@@ -309,6 +309,67 @@ public enum PostgresMigrations {
                     WHERE set_aside_reason IS NULL
                 """,
             ]),
+        Step(
+            name: "v10-operators",
+            statements: [
+                // The console's operators (PostgresOperatorDirectory), as on SQLite: a password
+                // hash only, the one-time setup link by its hash, the TOTP secret and the last
+                // step a code was accepted for. Names compare byte by byte, as SQLite's do.
+                """
+                CREATE TABLE {schema}.operators (
+                    name text COLLATE "C" PRIMARY KEY,
+                    role text NOT NULL CHECK (role IN ('viewer', 'resolver', 'admin')),
+                    created_at bigint NOT NULL,
+                    password_hash text,
+                    setup_hash bytea UNIQUE,
+                    setup_expires_at bigint,
+                    totp_secret bytea,
+                    totp_last_step bigint
+                )
+                """,
+                // Sessions by the hash of their cookie's token.
+                """
+                CREATE TABLE {schema}.operator_sessions (
+                    token_hash bytea PRIMARY KEY,
+                    operator text COLLATE "C" NOT NULL REFERENCES {schema}.operators (name) ON DELETE CASCADE,
+                    csrf_token text NOT NULL,
+                    created_at bigint NOT NULL,
+                    expires_at bigint NOT NULL
+                )
+                """,
+                "CREATE INDEX operator_sessions_by_operator ON {schema}.operator_sessions (operator)",
+                "CREATE INDEX operator_sessions_by_expiry ON {schema}.operator_sessions (expires_at)",
+                // The network's informant key: one row (two hub processes making one at once make
+                // one), with the statement signed with the hub's key.
+                """
+                CREATE TABLE {schema}.informant_keys (
+                    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                    key_id text NOT NULL UNIQUE,
+                    public_key bytea NOT NULL,
+                    statement bytea NOT NULL,
+                    saved_at bigint NOT NULL
+                )
+                """,
+                // Operators' key pairs (the private key wrapped under their password) and the
+                // informant private key sealed to each eligible operator.
+                """
+                CREATE TABLE {schema}.operator_keys (
+                    operator text COLLATE "C" PRIMARY KEY REFERENCES {schema}.operators (name) ON DELETE CASCADE,
+                    public_key bytea NOT NULL,
+                    wrapped_private_key text NOT NULL,
+                    created_at bigint NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE {schema}.operator_informant_keys (
+                    operator text COLLATE "C" NOT NULL REFERENCES {schema}.operators (name) ON DELETE CASCADE,
+                    key_id text NOT NULL REFERENCES {schema}.informant_keys (key_id),
+                    sealed_private_key bytea NOT NULL,
+                    granted_at bigint NOT NULL,
+                    PRIMARY KEY (operator, key_id)
+                )
+                """,
+            ]),
     ]
 
     /// Creates `schema` when missing and applies the steps it lacks, in one transaction under the

@@ -2,31 +2,77 @@ import AsyncHTTPClient
 import Foundation
 import HubConsole
 import HubStore
+import HubStorePostgres
 import Logging
 import NIOCore
+import PostgresNIO
 import ReplicaStore
 import ServiceLifecycle
 import SyncEngine
 import SyncHub
 import TestSupport
+import Testing
 
-/// A hub with the console mounted, on 127.0.0.1 with a free port and a temporary database, and
-/// a browser-like client that keeps cookies by hand and never follows redirects.
+/// Where a test hub keeps its data: the SQLite replica always, PostgreSQL when the PostgreSQL
+/// suites run (`VIGIL_TEST_POSTGRES`, or `VIGIL_REQUIRE_POSTGRES=1`, Docs/Testing.md).
+enum ConsoleBackend: String, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    static let address = ProcessInfo.processInfo.environment["VIGIL_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+    static let isPostgresEnabled = address != nil || ProcessInfo.processInfo.environment["VIGIL_REQUIRE_POSTGRES"] == "1"
+    /// The backends a console test that does not need document states runs on.
+    static var enabled: [ConsoleBackend] { isPostgresEnabled ? [.sqlite, .postgres] : [.sqlite] }
+
+    var testDescription: String { rawValue }
+}
+
+/// A hub with the console mounted, on 127.0.0.1 with a free port and a temporary database (a
+/// SQLite file, or a PostgreSQL schema of its own, dropped at the end), and a browser-like client
+/// that keeps cookies by hand and never follows redirects.
 final class ConsoleHub: Sendable {
     let url: String
-    let store: ReplicaStore
     let exchange: HubExchange
     let directory: URL
+    /// The hub's operators, audit log and device administration, on either backend.
+    let operators: any OperatorDirectory
+    let auditLog: any HubAuditLog
+    let administration: any DeviceAdministrationStorage
+    /// The SQLite replica; nil on PostgreSQL.
+    let replica: ReplicaStore?
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
+    private let cleanUp: @Sendable () async -> Void
 
-    private init(url: String, store: ReplicaStore, exchange: HubExchange, directory: URL, group: ServiceGroup, running: Task<Void, any Error>) {
+    struct NotOnThisBackend: Error, CustomStringConvertible {
+        var description: String { "This test reads the hub's SQLite replica, which a hub on PostgreSQL does not have." }
+    }
+
+    /// The SQLite replica, for tests that only run on it.
+    var store: ReplicaStore {
+        get throws {
+            guard let replica else { throw NotOnThisBackend() }
+            return replica
+        }
+    }
+
+    private init(
+        url: String, exchange: HubExchange, directory: URL, group: ServiceGroup, running: Task<Void, any Error>,
+        cleanUp: @escaping @Sendable () async -> Void
+    ) throws {
+        let backend = exchange.backend
+        guard let operators = backend.operators, let auditLog = backend.auditLog, let administration = backend.administration
+        else { throw ConsoleError("The test hub's backend lacks operators, an audit log or the device administration.") }
         self.url = url
-        self.store = store
         self.exchange = exchange
         self.directory = directory
         self.group = group
         self.running = running
+        self.cleanUp = cleanUp
+        self.operators = operators
+        self.auditLog = auditLog
+        self.administration = administration
+        replica = backend.replica?.store
     }
 
     /// The console's settings in tests: cheap password hashing, small pages, a login limit of 3 a minute per address.
@@ -38,8 +84,10 @@ final class ConsoleHub: Sendable {
         return configuration
     }
 
-    /// Starts a hub; `clock` pins the hub's time (sessions, codes, versions) for tests that move it.
-    static func start(console: ConsoleConfiguration = testConfiguration(), clock: PinnedClock? = nil) async throws -> ConsoleHub {
+    /// Starts a hub on `backend`; `clock` pins the hub's time (sessions, codes, versions) for tests that move it.
+    static func start(
+        _ backend: ConsoleBackend = .sqlite, console: ConsoleConfiguration = testConfiguration(), clock: PinnedClock? = nil
+    ) async throws -> ConsoleHub {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-console-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = HubConfiguration()
@@ -47,10 +95,35 @@ final class ConsoleHub: Sendable {
         configuration.host = "127.0.0.1"
         configuration.port = 0
         let logger = HubFixture.silentLogger
-        var options = ReplicaStore.Options()
-        if let clock { options.now = { clock.tick() } }
-        let storage = try SQLiteHubStorage.openOrCreate(path: configuration.databasePath, options: options, logger: logger)
-        let exchange = HubExchange(storage: storage, configuration: configuration, logger: logger)
+        let exchange: HubExchange
+        var cleanUp: @Sendable () async -> Void = {}
+        switch backend {
+        case .sqlite:
+            var options = ReplicaStore.Options()
+            if let clock { options.now = { clock.tick() } }
+            let storage = try SQLiteHubStorage.openOrCreate(path: configuration.databasePath, options: options, logger: logger)
+            exchange = HubExchange(storage: storage, configuration: configuration, logger: logger)
+        case .postgres:
+            let database = try await ConsolePostgres.start()
+            cleanUp = { await database.stop() }
+            do {
+                let now: @Sendable () -> UInt64
+                if let clock { now = { clock.tick() } } else { now = PostgresDeviceTables.wallClock }
+                let tables = try PostgresDeviceTables(
+                    client: database.client, schema: database.schema, hubID: ReplicaID.random(), hubKey: DeviceKey(),
+                    logger: ConsolePostgres.quiet, clock: now)
+                var parts = HubBackend(
+                    storage: try PostgresHubStorage(tables: tables), devices: PostgresDeviceRegistry(tables: tables),
+                    attachments: PostgresAttachmentStorage(tables: tables), location: "postgresql:schema \(database.schema)")
+                parts.auditLog = PostgresAuditLog(tables: tables)
+                parts.operators = PostgresOperatorDirectory(tables: tables)
+                parts.administration = PostgresDeviceAdministration(tables: tables)
+                exchange = HubExchange(backend: parts, configuration: configuration, logger: logger)
+            } catch {
+                await database.stop()
+                throw error
+            }
+        }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try buildApplication(
             exchange: exchange, logger: logger, onServerRunning: { continuation.yield($0) },
@@ -65,23 +138,35 @@ final class ConsoleHub: Sendable {
             port = bound
             break
         }
-        guard let port else { throw ConsoleError("The test hub did not start.") }
-        return ConsoleHub(
-            url: "http://127.0.0.1:\(port)", store: storage.store, exchange: exchange, directory: directory, group: group,
-            running: running)
+        guard let port else {
+            await cleanUp()
+            throw ConsoleError("The test hub did not start.")
+        }
+        do {
+            return try ConsoleHub(
+                url: "http://127.0.0.1:\(port)", exchange: exchange, directory: directory, group: group, running: running,
+                cleanUp: cleanUp)
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = await running.result
+            await cleanUp()
+            throw error
+        }
     }
 
     func stop() async {
         await group.triggerGracefulShutdown()
         _ = await running.result
+        await cleanUp()
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Runs `body` with a started hub, stopped afterwards.
+    /// Runs `body` with a started hub on `backend`, stopped afterwards.
     static func with<T>(
-        console: ConsoleConfiguration = testConfiguration(), clock: PinnedClock? = nil, _ body: (ConsoleHub) async throws -> T
+        _ backend: ConsoleBackend = .sqlite, console: ConsoleConfiguration = testConfiguration(), clock: PinnedClock? = nil,
+        _ body: (ConsoleHub) async throws -> T
     ) async throws -> T {
-        let hub = try await start(console: console, clock: clock)
+        let hub = try await start(backend, console: console, clock: clock)
         do {
             let result = try await body(hub)
             await hub.stop()
@@ -90,5 +175,51 @@ final class ConsoleHub: Sendable {
             await hub.stop()
             throw error
         }
+    }
+
+    /// Where a login leads: the conflicts, or the fleet on PostgreSQL (no document states there).
+    var home: String { replica == nil ? "/console/fleet" : "/console/conflicts" }
+
+    /// Every audit entry, oldest first, on either backend.
+    func auditEntries() async throws -> [AuditEntry] { try await auditLog.entries(after: 0, limit: 10_000) }
+}
+
+/// A PostgreSQL schema of its own for one console test, on the server `VIGIL_TEST_POSTGRES` names,
+/// migrated, with a running connection pool; ``stop()`` drops the schema and ends the pool.
+struct ConsolePostgres: Sendable {
+    let client: PostgresClient
+    let schema: String
+    private let running: Task<Void, Never>
+
+    static let quiet = Logger(label: "vigil.test.console.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    struct Unavailable: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func start() async throws -> ConsolePostgres {
+        guard let address = ConsoleBackend.address else {
+            throw Unavailable(description: "VIGIL_REQUIRE_POSTGRES=1 but VIGIL_TEST_POSTGRES is unset: CI must start a server and name it.")
+        }
+        var configuration = try PostgresClient.Configuration(address: address)
+        configuration.options.maximumConnections = 4
+        let client = PostgresClient(configuration: configuration, backgroundLogger: quiet)
+        let running = Task { await client.run() }
+        let schema = "vigil_console_" + String(UInt64.random(in: .min ... .max), radix: 16)
+        let database = ConsolePostgres(client: client, schema: schema, running: running)
+        do {
+            try await PostgresHub.reachable(client, within: .seconds(30), logger: quiet)
+            try await PostgresMigrations.migrate(client, schema: schema, logger: quiet)
+        } catch {
+            await database.stop()
+            throw error
+        }
+        return database
+    }
+
+    func stop() async {
+        _ = try? await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE"), logger: Self.quiet)
+        running.cancel()
+        _ = await running.value
     }
 }

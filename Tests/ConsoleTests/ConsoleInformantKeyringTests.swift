@@ -40,7 +40,7 @@ struct ConsoleInformantKeyringTests {
         let clock = PinnedClock(ConsoleSecondFactorTests.start)
         try await ConsoleHub.with(clock: clock) { hub in
             try await ConsoleSecurityTests.addOperator(hub, "root", role: .admin)
-            let secret = try OperatorAdministration(store: hub.store).enrollSecondFactor(name: "root")
+            let secret = try await OperatorAdministration(operators: hub.operators).enrollSecondFactor(name: "root")
             let informant = InformantPrivateKey()
             #expect(try hub.store.createInformantKey(informant, keyFileWritten: false).1 == ["root"])
 

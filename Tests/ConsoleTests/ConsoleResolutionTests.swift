@@ -15,7 +15,7 @@ struct ConsoleResolutionTests {
 
     /// Enrolls `replica` at the console hub and returns a synchronizer for it.
     static func device(_ replica: ReplicaStore, _ hub: ConsoleHub, name: String) async throws -> Synchronizer {
-        let code = try await DeviceAdministration(store: hub.store).addDevice(name: name, lifetime: .seconds(600)).code
+        let code = try await DeviceAdministration(storage: hub.administration).addDevice(name: name, lifetime: .seconds(600)).code
         let credential = try await hub.exchange.enroll(try replica.enrollmentRequest(code: code), logger: HubFixture.silentLogger).credential
         let url = try #require(URL(string: hub.url))
         return Synchronizer(
@@ -83,8 +83,9 @@ struct ConsoleResolutionTests {
 
     /// An admin revokes a device on the fleet page: the audit names the admin, and the device's
     /// next sync is refused.
-    @Test func aDeviceRevokedOnTheFleetPageCannotSync() async throws {
-        try await ConsoleHub.with { hub in
+    @Test(arguments: ConsoleBackend.enabled)
+    func aDeviceRevokedOnTheFleetPageCannotSync(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
             let folder = try TemporaryReplica()
             defer { folder.remove() }
             let a = try folder.create("a")
@@ -96,14 +97,14 @@ struct ConsoleResolutionTests {
             let scoped = try await browser.post(
                 "/console/fleet/scopes", [("csrf", fleet.csrf ?? ""), ("replica", a.replicaID.hex), ("read", "notes"), ("write", "none")])
             #expect(scoped.status == 303)
-            let grants = try #require(try hub.store.devices().first { $0.replicaID == a.replicaID }).grants
+            let grants = try #require(try await hub.administration.devices().first { $0.replicaID == a.replicaID }).grants
             #expect(grants.read == Scope(text: "notes") && grants.write == Scope(text: "none"))
-            let changed = try hub.store.auditEntries(after: 0, limit: 200).filter { $0.action == .scopesChanged }
+            let changed = try await hub.auditEntries().filter { $0.action == .scopesChanged }
             #expect(changed.map(\.actor) == ["operator:root"])
             let answer = try await browser.post("/console/fleet/revoke", [("csrf", fleet.csrf ?? ""), ("replica", a.replicaID.hex)])
             #expect(answer.status == 303)
             await #expect(throws: SyncClientError.self) { try await sync.run() }
-            let revoked = try hub.store.auditEntries(after: 0, limit: 200).filter { $0.action == .revoked }
+            let revoked = try await hub.auditEntries().filter { $0.action == .revoked }
             #expect(revoked.map(\.actor) == ["operator:root"])
             let audit = try await browser.get("/console/audit?actor=operator%3Aroot&action=device.revoked")
             #expect(audit.body.components(separatedBy: "<td>device.revoked</td>").count - 1 == 1)
@@ -112,8 +113,9 @@ struct ConsoleResolutionTests {
     }
 
     /// An admin gives out an enrollment code on the fleet page; it is shown once and enrolls a device.
-    @Test func anEnrollmentCodeFromTheFleetPageEnrollsADevice() async throws {
-        try await ConsoleHub.with { hub in
+    @Test(arguments: ConsoleBackend.enabled)
+    func anEnrollmentCodeFromTheFleetPageEnrollsADevice(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
             let browser = try await ConsoleSecurityTests.loggedIn(hub, "root", role: .admin)
             let fleet = try await browser.get("/console/fleet")
             let answer = try await browser.post(
@@ -127,7 +129,7 @@ struct ConsoleResolutionTests {
             let replica = try folder.create("p")
             let enrolled = try await hub.exchange.enroll(try replica.enrollmentRequest(code: code), logger: HubFixture.silentLogger)
             #expect(enrolled.name == "new-phone")
-            let issued = try hub.store.auditEntries(after: 0, limit: 200).filter { $0.action == .codeIssued }
+            let issued = try await hub.auditEntries().filter { $0.action == .codeIssued }
             #expect(issued.map(\.actor) == ["operator:root"])
         }
     }

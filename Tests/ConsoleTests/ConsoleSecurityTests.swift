@@ -17,7 +17,7 @@ struct ConsoleSecurityTests {
     /// Adds an operator with `role` and sets the password through the one-time setup link, as
     /// the operator's browser does.
     static func addOperator(_ hub: ConsoleHub, _ name: String, role: OperatorRole) async throws {
-        let (token, _) = try OperatorAdministration(store: hub.store).add(name: name, role: role, lifetime: .seconds(600))
+        let (token, _) = try await OperatorAdministration(operators: hub.operators).add(name: name, role: role, lifetime: .seconds(600))
         let browser = ConsoleBrowser(base: hub.url)
         let page = try await browser.get("/console/setup/\(token)")
         #expect(page.status == 200)
@@ -31,7 +31,7 @@ struct ConsoleSecurityTests {
         try await addOperator(hub, name, role: role)
         let browser = ConsoleBrowser(base: hub.url)
         let answer = try await browser.logIn(name, password)
-        #expect(answer.status == 303 && answer.location == "/console/conflicts", "login answered \(answer.status)")
+        #expect(answer.status == 303 && answer.location == hub.home, "login answered \(answer.status)")
         return browser
     }
 
@@ -58,30 +58,32 @@ struct ConsoleSecurityTests {
         return fields
     }
 
-    @Test func loginStartsASessionWithAStrictHttpOnlyCookieAndPagesCarryAScriptFreePolicy() async throws {
-        try await ConsoleHub.with { hub in
+    @Test(arguments: ConsoleBackend.enabled)
+    func loginStartsASessionWithAStrictHttpOnlyCookieAndPagesCarryAScriptFreePolicy(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
             try await Self.addOperator(hub, "amina", role: .viewer)
             let browser = ConsoleBrowser(base: hub.url)
-            let before = try await browser.get("/console/conflicts")
+            let before = try await browser.get("/console/audit")
             #expect(before.status == 303 && before.location == "/console/login", "no session, no page")
             let answer = try await browser.logIn("amina", Self.password)
             #expect(answer.status == 303)
             let cookie = try #require(answer.headers["Set-Cookie"].first { $0.hasPrefix("vigil-console=") })
             #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Max-Age="))
-            let page = try await browser.get("/console/conflicts")
+            let page = try await browser.get("/console/audit")
             #expect(page.status == 200 && page.body.contains("amina (viewer)"))
             let policy = try #require(page.headers.first(name: "Content-Security-Policy"))
             #expect(policy.contains("default-src 'none'") && !policy.contains("script-src") && !policy.contains("unsafe-inline"))
             #expect(!page.body.lowercased().contains("<script"))
             #expect(page.headers.first(name: "Cache-Control") == "no-store")
-            let entries = try hub.store.auditEntries(after: 0, limit: 100)
+            let entries = try await hub.auditEntries()
             #expect(entries.contains { $0.action == .operatorLogin && $0.actor == "operator:amina" })
         }
     }
 
     /// A guessed password: refused with 401, no session cookie, and the attempt audited.
-    @Test func aWrongPasswordIsRefusedAndAudited() async throws {
-        try await ConsoleHub.with { hub in
+    @Test(arguments: ConsoleBackend.enabled)
+    func aWrongPasswordIsRefusedAndAudited(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
             try await Self.addOperator(hub, "amina", role: .admin)
             let browser = ConsoleBrowser(base: hub.url)
             let answer = try await browser.logIn("amina", "not the password")
@@ -90,15 +92,16 @@ struct ConsoleSecurityTests {
             #expect(try await browser.get("/console/fleet").status == 303)
             let unknown = try await browser.logIn("nobody", Self.password)
             #expect(unknown.status == 401)
-            let failures = try hub.store.auditEntries(after: 0, limit: 100).filter { $0.action == .operatorLoginFailed }
+            let failures = try await hub.auditEntries().filter { $0.action == .operatorLoginFailed }
             #expect(failures.map(\.subject) == ["amina", "nobody"])
         }
     }
 
     /// Password guessing from one address: beyond the limit (3 a minute in tests) every attempt
     /// is refused with 429 before the password is checked, even the right one.
-    @Test func loginAttemptsAreRateLimitedPerAddress() async throws {
-        try await ConsoleHub.with { hub in
+    @Test(arguments: ConsoleBackend.enabled)
+    func loginAttemptsAreRateLimitedPerAddress(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
             try await Self.addOperator(hub, "amina", role: .admin)
             let browser = ConsoleBrowser(base: hub.url)
             for _ in 0..<3 { #expect(try await browser.logIn("amina", "guess").status == 401) }
@@ -170,8 +173,9 @@ struct ConsoleSecurityTests {
 
     /// Login CSRF: a login form posted from another site carries no token matching the form
     /// cookie, so it is refused before the password is looked at.
-    @Test func aLoginWithoutItsFormTokenIsRefused() async throws {
-        try await ConsoleHub.with { hub in
+    @Test(arguments: ConsoleBackend.enabled)
+    func aLoginWithoutItsFormTokenIsRefused(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
             try await Self.addOperator(hub, "amina", role: .viewer)
             let browser = ConsoleBrowser(base: hub.url)
             _ = try await browser.get("/console/login")
@@ -183,10 +187,11 @@ struct ConsoleSecurityTests {
 
     /// A hub serving TLS marks its cookies Secure under the `__Host-` prefix (never sent over
     /// plain HTTP, never set by a sibling domain) and asks browsers to keep to HTTPS.
-    @Test func withTLSTheCookiesAreSecure() async throws {
+    @Test(arguments: ConsoleBackend.enabled)
+    func withTLSTheCookiesAreSecure(_ backend: ConsoleBackend) async throws {
         var configuration = ConsoleHub.testConfiguration()
         configuration.secureCookies = true
-        try await ConsoleHub.with(console: configuration) { hub in
+        try await ConsoleHub.with(backend, console: configuration) { hub in
             try await Self.addOperator(hub, "amina", role: .viewer)
             let browser = ConsoleBrowser(base: hub.url)
             let answer = try await browser.logIn("amina", Self.password)
@@ -198,9 +203,10 @@ struct ConsoleSecurityTests {
     }
 
     /// A setup link works once: replayed, it sets nothing.
-    @Test func aSetupLinkWorksOnce() async throws {
-        try await ConsoleHub.with { hub in
-            let (token, _) = try OperatorAdministration(store: hub.store).add(name: "amina", role: .admin, lifetime: .seconds(600))
+    @Test(arguments: ConsoleBackend.enabled)
+    func aSetupLinkWorksOnce(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
+            let (token, _) = try await OperatorAdministration(operators: hub.operators).add(name: "amina", role: .admin, lifetime: .seconds(600))
             let browser = ConsoleBrowser(base: hub.url)
             let page = try await browser.get("/console/setup/\(token)")
             let fields = [("csrf", page.csrf ?? ""), ("password", Self.password), ("confirm", Self.password)]

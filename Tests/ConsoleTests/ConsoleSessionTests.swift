@@ -22,9 +22,10 @@ struct ConsoleSessionTests {
 
     /// Each request keeps the session for another 30 minutes; 31 minutes without one end it: the
     /// page sends to the login page and a form is refused; logging in again works.
-    @Test func aSessionUnusedForLongerThanTheIdleTimeoutEnds() async throws {
+    @Test(arguments: ConsoleBackend.enabled)
+    func aSessionUnusedForLongerThanTheIdleTimeoutEnds(_ backend: ConsoleBackend) async throws {
         let clock = PinnedClock(Self.start)
-        try await ConsoleHub.with(console: Self.configuration(), clock: clock) { hub in
+        try await ConsoleHub.with(backend, console: Self.configuration(), clock: clock) { hub in
             let browser = try await ConsoleSecurityTests.loggedIn(hub, "amina", role: .admin)
             clock.set(Self.start + 29 * Self.minute)
             let page = try await browser.get("/console/fleet")
@@ -41,9 +42,10 @@ struct ConsoleSessionTests {
     }
 
     /// A session used every 20 minutes still ends at its lifetime (2 hours here).
-    @Test func aSessionInUseEndsAtItsLifetime() async throws {
+    @Test(arguments: ConsoleBackend.enabled)
+    func aSessionInUseEndsAtItsLifetime(_ backend: ConsoleBackend) async throws {
         let clock = PinnedClock(Self.start)
-        try await ConsoleHub.with(console: Self.configuration(), clock: clock) { hub in
+        try await ConsoleHub.with(backend, console: Self.configuration(), clock: clock) { hub in
             let browser = try await ConsoleSecurityTests.loggedIn(hub, "amina", role: .viewer)
             for step in UInt64(1)...5 {
                 clock.set(Self.start + step * 20 * Self.minute)

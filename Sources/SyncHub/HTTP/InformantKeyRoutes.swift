@@ -8,18 +8,19 @@ import SyncEngine
 /// the hub's signed statement (``InformantKeyStatement``), which a device checks against the hub
 /// key it pinned before sealing informant references to it; 404 `not-found` while the hub has none.
 struct InformantKeyRoutes {
-    let store: ReplicaStore
+    let operators: any OperatorDirectory
 
-    /// The routes over the hub's SQLite replica; none on another backend (it keeps no informant key yet).
+    /// The routes over the backend's operator directory (SQLite or PostgreSQL); none on a backend
+    /// that keeps no informant key.
     init?(_ exchange: HubExchange) {
-        guard let replica = exchange.backend.replica else { return nil }
-        store = replica.store
+        guard let operators = exchange.backend.operators else { return nil }
+        self.operators = operators
     }
 
     func add(to router: Router<HubRequestContext>) {
-        let store = self.store
+        let operators = self.operators
         router.get("v1/informant-key") { _, _ -> Response in
-            guard let statement = try store.informantKey() else {
+            guard let statement = try await operators.informantKey() else {
                 throw SyncHubError(
                     .notFound, "This hub has no informant key yet; an operator makes one with `syncd informant-key init`.")
             }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import HubConsole
+import HubStore
 import HubStorePostgres
 import Logging
 import ReplicaStore
@@ -85,6 +87,29 @@ struct HubBackendOptions: ParsableArguments {
         }
     }
 
+    /// Runs `body` with the hub's operators and informant key (`syncd operators`, `syncd
+    /// informant-key`), on its SQLite file (created when missing) or its PostgreSQL schema; exits
+    /// with one sentence when the hub's database cannot be opened or a step fails (an `ExitCode`
+    /// thrown by `body` is passed on).
+    func withOperators<Result>(_ body: (any OperatorDirectory) async throws -> Result) async throws -> Result {
+        let logger = Logger(label: "syncd.operators") { _ in SwiftLogNoOpLogHandler() }
+        do {
+            switch location(HubConfiguration.fromEnvironment()) {
+            case .sqlite(let path):
+                let store = try SQLiteHubStorage.openOrCreate(path: path, logger: logger).store
+                return try await body(SQLiteOperatorDirectory(store: store))
+            case .postgres(let address, let schema):
+                return try await PostgresHub.withHub(address: address, schema: schema, logger: logger) { hub in
+                    try await body(hub.operators)
+                }
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            Syncd.Devices.fail(Self.explain(error), exitCode: Self.exitCode(of: error))
+        }
+    }
+
     /// Runs `body` with the operator's reading of the hub's audit log (`syncd audit`); exits with
     /// one sentence when the hub's database cannot be opened or read. Never creates a SQLite hub.
     func withAuditLog<Result>(_ body: (AuditAdministration) async throws -> Result) async -> Result {
@@ -121,6 +146,7 @@ struct HubBackendOptions: ParsableArguments {
     static func explain(_ error: any Error) -> String {
         switch error {
         case let error as DeviceAdministrationError: error.message
+        case let error as ConsoleError: error.message
         case let error as PostgresStoreError where error.code == .unreachable:
             "\(error.message) Check that it runs and that the user, password and database in --postgres (or VIGIL_HUB_POSTGRES) are right."
         case let error as PostgresStoreError where error.code == .tlsRefused:

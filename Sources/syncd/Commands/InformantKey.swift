@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HubStore
 import ReplicaStore
 import SyncEngine
 import Records
@@ -52,39 +53,42 @@ extension Syncd.InformantKey {
                 at least one such operator is needed, or the key would be lost.
                 """)
 
-        @OptionGroup var hub: Syncd.Devices.HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Option(help: ArgumentHelp("Also write the private key to this new file (mode 0600).", valueName: "path"))
         var out: String?
 
         func run() async throws {
-            let store = try hub.openStore()
-            let key = InformantPrivateKey()
-            if out == nil {
-                let eligible = Syncd.Devices.run { try store.eligibleOperatorKeyCount() }
-                if eligible == 0 {
+            let out = self.out
+            try await hub.withOperators { operators in
+                let key = InformantPrivateKey()
+                if out == nil, try await operators.eligibleOperatorKeyCount() == 0 {
                     Syncd.Devices.fail(
                         "No resolver or admin has a key pair yet (one is made when they log in to the console), so the key would be lost; give --out FILE, or have an admin log in first.")
                 }
-            }
-            if let out {
-                do {
-                    try PrivateFile.createEmpty(at: out)
-                    try PrivateFile.write(Data(key.fileText.utf8), to: out)
-                } catch {
-                    Syncd.Devices.fail("Cannot write the key file \(out) (it must not exist yet): \(error)")
+                if let out {
+                    do {
+                        try PrivateFile.createEmpty(at: out)
+                        try PrivateFile.write(Data(key.fileText.utf8), to: out)
+                    } catch {
+                        Syncd.Devices.fail("Cannot write the key file \(out) (it must not exist yet): \(error)")
+                    }
                 }
+                let created: (statement: InformantKeyStatement, granted: [String])
+                do {
+                    created = try await operators.createInformantKey(key, keyFileWritten: out != nil)
+                } catch let error as InformantKeyError where error.code == .exists {
+                    if let out { try? FileManager.default.removeItem(atPath: out) }
+                    let held = (try? await operators.informantKey())?.publicKey.keyID ?? "unknown"
+                    Syncd.Devices.fail("This hub already has an informant key (\(held)); it is made once.")
+                } catch {
+                    if let out { try? FileManager.default.removeItem(atPath: out) }
+                    throw error
+                }
+                print("Informant key \(created.statement.publicKey.keyID) made; devices fetch it at their next sync.")
+                print(created.granted.isEmpty ? "Sealed to no operator yet." : "Sealed to: \(created.granted.joined(separator: ", ")).")
+                if let out { print("Private key written to \(out); keep it offline, off the hub.") }
             }
-            let created: (InformantKeyStatement, [String])
-            do {
-                created = try store.createInformantKey(key, keyFileWritten: out != nil)
-            } catch let error as InformantKeyError where error.code == .exists {
-                if let out { try? FileManager.default.removeItem(atPath: out) }
-                Syncd.Devices.fail("This hub already has an informant key (\(String(describing: try? store.informantKey()?.publicKey.keyID))); it is made once.")
-            }
-            print("Informant key \(created.0.publicKey.keyID) made; devices fetch it at their next sync.")
-            print(created.1.isEmpty ? "Sealed to no operator yet." : "Sealed to: \(created.1.joined(separator: ", ")).")
-            if let out { print("Private key written to \(out); keep it offline, off the hub.") }
         }
     }
 
@@ -94,7 +98,7 @@ extension Syncd.InformantKey {
             abstract: "Seal the informant key to a resolver or admin of the console.",
             discussion: "The operator must have logged in once since this version (their key pair is made then).")
 
-        @OptionGroup var hub: Syncd.Devices.HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Argument(help: "The operator's name.")
         var name: String
@@ -103,19 +107,21 @@ extension Syncd.InformantKey {
         var keyFile: String
 
         func run() async throws {
-            let store = try hub.openStore()
             let key = Syncd.InformantKey.readKeyFile(keyFile)
-            do {
-                try store.grantInformantKey(key, to: name, by: ReplicaStore.operatorActor)
-            } catch let error as InformantKeyError {
-                switch error.code {
-                case .missing: Syncd.Devices.fail("This hub has no informant key; make it with `syncd informant-key init`.")
-                case .wrongKey:
-                    FileHandle.standardError.write(Data("syncd: The key file holds another key than this hub's informant key.\n".utf8))
-                    throw Syncd.InformantKey.keyRefused
-                case .noSuchOperator: Syncd.Devices.fail("No operator is called '\(name)'; see `syncd operators list`.")
-                case .notEligible: Syncd.Devices.fail("\(name) is a viewer; only resolvers and admins may see informant references.")
-                default: Syncd.Devices.fail("\(name) has no key pair yet; it is made when they log in to the console. Grant again after that.")
+            let name = self.name
+            try await hub.withOperators { operators in
+                do {
+                    try await operators.grantInformantKey(key, to: name, by: ReplicaStore.operatorActor)
+                } catch let error as InformantKeyError {
+                    switch error.code {
+                    case .missing: Syncd.Devices.fail("This hub has no informant key; make it with `syncd informant-key init`.")
+                    case .wrongKey:
+                        FileHandle.standardError.write(Data("syncd: The key file holds another key than this hub's informant key.\n".utf8))
+                        throw Syncd.InformantKey.keyRefused
+                    case .noSuchOperator: Syncd.Devices.fail("No operator is called '\(name)'; see `syncd operators list`.")
+                    case .notEligible: Syncd.Devices.fail("\(name) is a viewer; only resolvers and admins may see informant references.")
+                    default: Syncd.Devices.fail("\(name) has no key pair yet; it is made when they log in to the console. Grant again after that.")
+                    }
                 }
             }
             print("Informant key sealed to \(name); it opens at their next login.")

@@ -13,20 +13,9 @@ extension Syncd {
             abstract: "Add, list and remove the operators who may log in to the hub's console.",
             subcommands: [Add.self, List.self, Remove.self, SecondFactor.self])
 
-        static func open(_ hub: Devices.HubDatabase) throws -> OperatorAdministration {
-            OperatorAdministration(store: try hub.openStore())
-        }
-
-        static func run<T>(_ body: () throws -> T) -> T {
-            do {
-                return try body()
-            } catch let error as ConsoleError {
-                Devices.fail(error.message)
-            } catch let error as StoreError {
-                Devices.fail(HubBackendOptions.explain(error))
-            } catch {
-                Devices.fail("the command failed: \(error)")
-            }
+        /// Runs `body` with the operators' administration on the hub's database (SQLite or PostgreSQL).
+        static func with<T>(_ hub: HubBackendOptions, _ body: (OperatorAdministration) async throws -> T) async throws -> T {
+            try await hub.withOperators { operators in try await body(OperatorAdministration(operators: operators)) }
         }
     }
 }
@@ -45,7 +34,7 @@ extension Syncd.Operators {
                   syncd operators add amina.k --role resolver --url https://hub.example.org:8443
                 """)
 
-        @OptionGroup var hub: Syncd.Devices.HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Argument(help: "The operator's login name: letters, digits, dots, dashes, underscores.")
         var name: String
@@ -70,10 +59,11 @@ extension Syncd.Operators {
         }
 
         func run() async throws {
-            let administration = try Syncd.Operators.open(hub)
             let lifetime = DeviceAdministration.parseLifetime(expires) ?? .seconds(86_400)
             let role = OperatorRole(rawValue: role) ?? .viewer
-            let (token, expiresAt) = Syncd.Operators.run { try administration.add(name: name, role: role, lifetime: lifetime) }
+            let (token, expiresAt) = try await Syncd.Operators.with(hub) { administration in
+                try await administration.add(name: name, role: role, lifetime: lifetime)
+            }
             print("Setup link for \(name) (\(role), valid once until \(Syncd.Devices.time(expiresAt))):")
             print(OperatorAdministration.setupLink(baseURL: url, token: token))
         }
@@ -83,11 +73,10 @@ extension Syncd.Operators {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the console's operators and their roles.")
 
-        @OptionGroup var hub: Syncd.Devices.HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         func run() async throws {
-            let administration = try Syncd.Operators.open(hub)
-            let operators = Syncd.Operators.run { try administration.list() }
+            let operators = try await Syncd.Operators.with(hub) { administration in try await administration.list() }
             guard !operators.isEmpty else {
                 print("No operators; add one with `syncd operators add NAME --role admin`.")
                 return
@@ -105,14 +94,13 @@ extension Syncd.Operators {
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove an operator; their sessions end at once.")
 
-        @OptionGroup var hub: Syncd.Devices.HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Argument(help: "The operator's name.")
         var name: String
 
         func run() async throws {
-            let administration = try Syncd.Operators.open(hub)
-            guard Syncd.Operators.run({ try administration.remove(name: name) }) else {
+            guard try await Syncd.Operators.with(hub, { administration in try await administration.remove(name: name) }) else {
                 Syncd.Devices.fail("No operator is called '\(name)'; see `syncd operators list`.")
             }
             print("Removed \(name); their sessions have ended.")
@@ -133,7 +121,7 @@ extension Syncd.Operators {
                 the operator's sessions end. Recommended for every admin.
                 """)
 
-        @OptionGroup var hub: Syncd.Devices.HubDatabase
+        @OptionGroup var hub: HubBackendOptions
 
         @Argument(help: "The operator's name.")
         var name: String
@@ -142,13 +130,12 @@ extension Syncd.Operators {
         var remove = false
 
         func run() async throws {
-            let administration = try Syncd.Operators.open(hub)
             if remove {
-                Syncd.Operators.run { try administration.removeSecondFactor(name: name) }
+                try await Syncd.Operators.with(hub) { administration in try await administration.removeSecondFactor(name: name) }
                 print("\(name) logs in with a password alone now; their sessions have ended.")
                 return
             }
-            let secret = Syncd.Operators.run { try administration.enrollSecondFactor(name: name) }
+            let secret = try await Syncd.Operators.with(hub) { administration in try await administration.enrollSecondFactor(name: name) }
             print("Second factor for \(name), shown only now; add it to their authenticator app:")
             print(TOTP.uri(secret: secret, account: name, issuer: "Vigil"))
             print("Or type this key: \(TOTP.base32(secret))")

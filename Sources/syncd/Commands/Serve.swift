@@ -107,15 +107,19 @@ extension Syncd {
             var consoleConfiguration = ConsoleConfiguration(secureCookies: configuration.tls != nil)
             if let idle = DeviceAdministration.parseLifetime(consoleIdleTimeout) { consoleConfiguration.sessionIdleTimeout = idle }
             let console = HubConsole.mounting(consoleConfiguration, logger: Logger(label: "syncd.console"))
-            if exchange.backend.replica == nil {
-                logger.notice("the operator's console is not served: it needs the hub's SQLite replica (Docs/HubPostgres.md)")
+            let mountsConsole = HubConsole.canMount(on: exchange.backend)
+            if !mountsConsole {
+                logger.notice("the operator's console is not served: this backend keeps no operators (Docs/HubPostgres.md)")
+            } else if exchange.backend.replica == nil {
+                logger.notice(
+                    "the console serves login, the fleet and the audit log; its records, conflicts and map pages need a hub on SQLite (Docs/HubPostgres.md)")
             }
             var services: [any Service] = [
                 try buildApplication(
                     exchange: exchange, logger: logger,
                     onServerRunning: { port in
                         FileHandle.standardError.write(Data("syncd: listening on \(scheme)://\(host):\(port)\n".utf8))
-                    }, mount: exchange.backend.replica == nil ? { _, _ in } : console)
+                    }, mount: mountsConsole ? console : { _, _ in })
             ]
             if let metrics = metricsAddress {
                 services.append(
