@@ -198,8 +198,10 @@ let package = Package(
             name: "SyncTests",
             dependencies: [
                 "TestSupport", "Records", "HubStore", "HubStorePostgres", "SyncHub", "SyncClient", "syncd", "fieldcli",
+                "HubConsole",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,7 +6,8 @@ public import SyncEngine
 
 /// A stopped SQLite hub's file, read table by table in batches so that another backend can take
 /// its data (`PostgresHubImport`): the hub's identity, its feed with every position as it is, its
-/// devices, codes, grants, revocations, quarantine, audit log and attachments.
+/// devices, codes, grants, revocations, quarantine, audit log, attachments, and the console's
+/// operators with the informant key (not their sessions).
 ///
 /// The hub's file is never written: ``reading(_:scratch:_:)`` takes a snapshot of it through a
 /// read-only connection (SQLite's backup, which sees one consistent state), copies its key file
@@ -201,21 +202,15 @@ public struct HubFileExport: Sendable {
 
     private static let leftBehindQueries: [(sql: String, sentence: @Sendable (Int) -> String)] = [
         (
-            "SELECT count(*) FROM operators",
+            "SELECT max(count(*) - 1, 0) FROM informant_keys",
             {
-                "\($0) console operator account\($0 == 1 ? "" : "s") (with sessions, second factors and key pairs): the hub on PostgreSQL serves no console yet."
-            }
-        ),
-        (
-            "SELECT count(*) FROM informant_keys",
-            { _ in
-                "The network's informant key and its copies sealed to operators: the hub on PostgreSQL does not serve it to devices yet."
+                "\($0) informant key\($0 == 1 ? "" : "s") besides the network's (the first saved, which is copied): the hub on PostgreSQL keeps one."
             }
         ),
         (
             "SELECT count(*) FROM bundle_peers",
             {
-                "What \($0) replica\($0 == 1 ? "" : "s") held when \($0 == 1 ? "it" : "they") sent this hub bundles: the hub on PostgreSQL does not exchange bundles yet."
+                "What \($0) replica\($0 == 1 ? "" : "s") held when \($0 == 1 ? "it" : "they") sent this hub bundles: the hub on PostgreSQL does not keep it (it admits bundles without it)."
             }
         ),
         (
@@ -416,6 +411,41 @@ public struct HubExportTable: Sendable {
         HubExportTable(
             "attachment_uploads", [("device", .text, false), ("sha256", .text, false), ("size", .integer, false)],
             order: .columns("device, sha256")),
+    ] + operatorTables
+
+    /// The network's informant key the copy takes: the first saved, which the hub serves (a hub
+    /// makes one; the others `leftBehind()` names).
+    static let copiedInformantKey = "(SELECT key_id FROM informant_keys ORDER BY saved_at, key_id LIMIT 1)"
+
+    /// The console's operators (password hashes, roles, setup links, second factors and the last
+    /// step each accepted), their key pairs, the informant key's statement and its copies sealed
+    /// to operators, in an order that keeps references. Sessions are not copied: operators log in
+    /// again.
+    public static let operatorTables: [HubExportTable] = [
+        HubExportTable(
+            "operators",
+            [
+                ("name", .text, false), ("role", .text, false), ("created_at", .integer, false),
+                ("password_hash", .text, true), ("setup_hash", .blob, true), ("setup_expires_at", .integer, true),
+                ("totp_secret", .blob, true), ("totp_last_step", .integer, true),
+            ], order: .columns("name")),
+        HubExportTable(
+            "operator_keys",
+            [
+                ("operator", .text, false), ("public_key", .blob, false), ("wrapped_private_key", .text, false),
+                ("created_at", .integer, false),
+            ], order: .columns("operator")),
+        HubExportTable(
+            "informant_keys",
+            [("key_id", .text, false), ("public_key", .blob, false), ("statement", .blob, false), ("saved_at", .integer, false)],
+            from: "(SELECT * FROM informant_keys WHERE key_id = \(HubExportTable.copiedInformantKey))", order: .columns("key_id")),
+        HubExportTable(
+            "operator_informant_keys",
+            [
+                ("operator", .text, false), ("key_id", .text, false), ("sealed_private_key", .blob, false),
+                ("granted_at", .integer, false),
+            ], from: "(SELECT * FROM operator_informant_keys WHERE key_id = \(HubExportTable.copiedInformantKey))",
+            order: .columns("operator, key_id")),
     ]
 }
 

@@ -9,7 +9,9 @@ import SyncEngine
 /// the hub's identity (its id and signing key, which devices pinned), the feed with every
 /// position as it was (sequence, dot and tag: a device's saved pull position names them), the
 /// knowledge, set-aside versions, devices, codes, grants, revocations, the foreign quarantine, the
-/// audit log entry for entry (hashes and signatures as they are) and attachments.
+/// audit log entry for entry (hashes and signatures as they are), attachments, and the console's
+/// operators with their key pairs and the informant key with its sealed copies (so an operator
+/// logs in with the same password and second factor; not their sessions: they log in again).
 ///
 /// Everything is written in one transaction: a failure leaves the schema as it was. The schema is
 /// migrated first; one that holds any hub data (an identity included: a hub process started on
@@ -100,7 +102,8 @@ public enum PostgresHubImport {
         static let hubTables = [
             "hub_identity", "versions", "knowledge", "devices", "enrollment_codes", "device_incarnations", "grant_sets",
             "revocations", "hub_writers", "verification_reports", "foreign_quarantine", "attachment_chunks",
-            "attachments", "attachment_names", "attachment_uploads", "audit_log", "audit_suppressed",
+            "attachments", "attachment_names", "attachment_uploads", "audit_log", "audit_suppressed", "operators",
+            "informant_keys",
         ]
 
         /// Locks out hub processes starting on the schema (they write its identity), pushes,

@@ -1,5 +1,9 @@
+import AsyncHTTPClient
 import Foundation
+@testable import HubConsole
+import NIOCore
 import SyncEngine
+import Synchronization
 import Testing
 import TestSupport
 
@@ -109,11 +113,75 @@ struct HubCopyToPostgresProcessTests {
         }
     }
 
-    /// Schedule: a hub with a console operator is copied. PostgreSQL keeps no operators yet: the
-    /// copy names what it would leave and stops (exit 80) with nothing written, unless
-    /// `--leave-behind` accepts it.
+    /// Schedule (issue 12, "Two backends"): on the SQLite hub a resolver sets a password and a
+    /// second factor and logs in with it; the informant key is made and sealed to them; an admin
+    /// joins after, with a key pair but no sealed copy yet. After the copy the resolver logs in to
+    /// `syncd serve --postgres` on the same address with the same password and a new code (the code
+    /// of the step used on SQLite is refused there: the last step came along), their SQLite session
+    /// does not work there, and their login opens their sealed copy of the informant key and seals
+    /// it to the admin, as a login on SQLite does. Before, the copy refused with exit 80 (operators
+    /// and the informant key were left behind) and `--leave-behind` left a hub nobody could log in to.
+    @Test("operators log in to the copied hub with the same password and second factor; their informant key opens")
+    func operatorsAndInformantKeyAreCopied() async throws {
+        try await PostgresServer.withSchema { backend in
+            try await withProcessFixture { fixture in
+                let hubPath = fixture.path("hub.sqlite")
+                let sqliteHub = try await fixture.startHub(database: hubPath)
+                let device = fixture.path("device.sqlite")
+                try await fixture.initReplica(device)
+                try await fixture.enroll(device, at: sqliteHub)
+                try await Self.addOperator("rafael", role: "resolver", hub: sqliteHub, fixture: fixture)
+                let keyFile = fixture.path("informant.key")
+                let made = try await fixture.run("syncd", ["informant-key", "init", "--out", keyFile, "--db", hubPath])
+                #expect(made.exitStatus == 0 && made.output.contains("Sealed to: rafael."), "\(made)")
+                let totp = try await fixture.run("syncd", ["operators", "totp", "rafael", "--db", hubPath])
+                let secret = try #require(ConsoleLogin.secret(inURI: totp.output), "\(totp)")
+
+                let onSQLite = ConsoleLogin(base: sqliteHub.url)
+                let asked = try await onSQLite.logIn("rafael")
+                #expect(asked.status == 200 && asked.body.contains("name=\"pending\""), "a code is asked for")
+                let usedStep = TOTP.step(at: ConsoleLogin.now())
+                let loggedIn = try await onSQLite.confirm(TOTP.code(secret: secret, step: usedStep), after: asked)
+                #expect(loggedIn.status == 303, "\(loggedIn.body)")
+                #expect(try await onSQLite.get("/console/fleet").status == 200)
+                try await Self.addOperator("sara", role: "admin", hub: sqliteHub, fixture: fixture)
+                #expect(try await Self.grants(to: "sara", ["--db", hubPath], fixture) == 0)
+                #expect(try await fixture.stop(sqliteHub) == .exited(0))
+
+                let copied = try await fixture.run("syncd", ["copy-to-postgres", "--db", hubPath] + backend)
+                #expect(copied.exitStatus == 0, "\(copied)")
+                for part in ["2 operators", "2 operator_keys", "1 informant_keys", "1 operator_informant_keys"] {
+                    #expect(copied.stdout.contains(part), "\(copied)")
+                }
+                #expect(copied.stdout.contains("operators log in again"), "\(copied)")
+                let listed = try await fixture.run("syncd", ["operators", "list"] + backend)
+                #expect(listed.output.contains("rafael  resolver") && listed.output.contains("TOTP"), "\(listed)")
+
+                let hub = try await fixture.startHub(backend: backend, port: sqliteHub.port)
+                let stale = try await onSQLite.get("/console/fleet")
+                #expect(stale.status == 303 && stale.location == "/console/login", "no session was copied")
+                let onPostgres = ConsoleLogin(base: hub.url)
+                let again = try await onPostgres.logIn("rafael")
+                #expect(again.status == 200 && again.body.contains("name=\"pending\""), "\(again.body)")
+                let replayed = try await onPostgres.confirm(TOTP.code(secret: secret, step: usedStep), after: again)
+                #expect(replayed.status == 401, "the step used on SQLite is used on PostgreSQL too")
+                let step = max(TOTP.step(at: ConsoleLogin.now()), usedStep + 1)
+                let accepted = try await onPostgres.confirm(TOTP.code(secret: secret, step: step), after: replayed)
+                #expect(accepted.status == 303, "\(accepted.body)")
+                #expect(try await onPostgres.get("/console/fleet").status == 200)
+                #expect(try await Self.grants(to: "sara", backend, fixture) == 1, "rafael's sealed copy opened at login")
+                let wrong = try await ConsoleLogin(base: hub.url).logIn("rafael", password: "not the password")
+                #expect(wrong.status == 401)
+            }
+        }
+    }
+
+    /// Schedule: a hub file holds what PostgreSQL does not keep (what a replica held when it sent
+    /// the hub a bundle) besides a console operator, which is copied now. The copy names the
+    /// bundle peer and stops (exit 80) with nothing written, unless `--leave-behind` accepts it.
     @Test("what PostgreSQL does not keep is named, and copied past only with --leave-behind")
     func leftBehindNeedsTheFlag() async throws {
+        try #require(SQLiteShell.isInstalled, "sqlite3 is needed to give the file a bundle peer")
         try await PostgresServer.withSchema { backend in
             try await withProcessFixture { fixture in
                 let hubPath = fixture.path("hub.sqlite")
@@ -125,19 +193,25 @@ struct HubCopyToPostgresProcessTests {
                     "syncd", ["operators", "add", "amina", "--role", "admin", "--db", hubPath])
                 #expect(added.exitStatus == 0, "\(added)")
                 #expect(try await fixture.stop(hub) == .exited(0))
+                let peer = try SQLiteShell.run(
+                    hubPath, "INSERT INTO bundle_peers VALUES ('\(String(repeating: "ab", count: 16))', '', 1)")
+                #expect(peer.status == 0, "\(peer.stderr)")
 
                 let refused = try await fixture.run("syncd", ["copy-to-postgres", "--db", hubPath] + backend)
                 #expect(refused.exitStatus == 80, "\(refused)")
-                #expect(refused.stderr.contains("1 console operator account"), "\(refused)")
+                #expect(refused.stderr.contains("What 1 replica held when it sent this hub bundles"), "\(refused)")
+                #expect(!refused.stderr.contains("operator"), "operators are copied: \(refused)")
                 #expect(refused.stderr.contains("--leave-behind"), "\(refused)")
 
                 // Nothing was written: the copy with the flag finds the schema empty.
                 let copied = try await fixture.run(
                     "syncd", ["copy-to-postgres", "--db", hubPath, "--leave-behind"] + backend)
                 #expect(copied.exitStatus == 0, "\(copied)")
-                #expect(copied.stderr.contains("1 console operator account"), "\(copied)")
+                #expect(copied.stderr.contains("What 1 replica held"), "\(copied)")
                 let listed = try await fixture.run("syncd", ["devices", "list", "--json"] + backend)
                 #expect((try listed.json()["devices"] as? [[String: Any]])?.count == 1, "\(listed)")
+                let operators = try await fixture.run("syncd", ["operators", "list"] + backend)
+                #expect(operators.output.contains("amina  admin"), "\(operators)")
             }
         }
     }
@@ -243,6 +317,25 @@ struct HubCopyToPostgresProcessTests {
         }
     }
 
+    /// Adds an operator with `syncd operators add` on the hub's data and sets their password
+    /// through the console's setup link (``ConsoleLogin/password``), as a browser does.
+    private static func addOperator(_ name: String, role: String, hub: RunningHub, fixture: ProcessFixture)
+        async throws
+    {
+        let added = try await fixture.run("syncd", ["operators", "add", name, "--role", role, "--url", hub.url] + hub.backend)
+        #expect(added.exitStatus == 0, "\(added)")
+        let link = try #require(added.output.split(separator: "\n").last.map(String.init))
+        try await PostgresOperatorsProcessTests.setPassword(link)
+    }
+
+    /// How many times the audit log of the hub's data says the informant key was sealed to `name`.
+    private static func grants(to name: String, _ backend: [String], _ fixture: ProcessFixture) async throws -> Int {
+        let listed = try await fixture.run("syncd", ["audit", "list", "--json"] + backend)
+        let entries = try #require(try listed.json()["entries"] as? [[String: Any]], "\(listed)")
+        return entries.filter { $0["action"] as? String == "informant-key.granted" && $0["subject"] as? String == name }
+            .count
+    }
+
     private static func enroll(
         _ replica: String, as name: String, flags: [String], hub: RunningHub, fixture: ProcessFixture
     ) async throws {
@@ -251,5 +344,95 @@ struct HubCopyToPostgresProcessTests {
         let code = try JSONDecoder().decode(Added.self, from: Data(added.output.utf8)).code
         let enrolled = try await fixture.fieldcli(replica, ["enroll"], ["--hub", hub.url, "--code", code])
         #expect(enrolled.exitStatus == 0, "\(enrolled)")
+    }
+}
+
+/// A browser's login to the console of a hub process, by hand: keeps the cookies the hub sets,
+/// sends the forms, and follows no redirect (the test looks at each answer).
+final class ConsoleLogin: Sendable {
+    struct Answer: Sendable {
+        var status: Int
+        var body: String
+        var location: String?
+
+        /// The value of the hidden field `field` of the page's form.
+        func value(of field: String) -> String {
+            guard let range = body.range(of: "name=\"\(field)\" value=\"") else { return "" }
+            return String(body[range.upperBound...].prefix { $0 != "\"" })
+        }
+    }
+
+    /// The password ``PostgresOperatorsProcessTests/setPassword(_:)`` sets.
+    static let password = "correct horse battery"
+
+    let base: String
+    private let cookies = Mutex<[String: String]>([:])
+    /// One client for the test process (it lives as long as the process, so it is never shut down).
+    private static let client = HTTPClient(
+        eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
+
+    init(base: String) { self.base = base }
+
+    /// Milliseconds since 1970, as the hub's clock counts.
+    static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000) }
+
+    /// The secret of an `otpauth://` URI in `text` (its base32, RFC 4648), as an authenticator app reads it.
+    static func secret(inURI text: String) -> Data? {
+        guard let range = text.range(of: "secret=") else { return nil }
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        var (buffer, bits, bytes): (UInt32, Int, [UInt8]) = (0, 0, [])
+        for character in text[range.upperBound...].prefix(while: { $0 != "&" && !$0.isWhitespace }) {
+            guard let index = alphabet.firstIndex(of: character) else { return nil }
+            buffer = (buffer << 5) | UInt32(index)
+            bits += 5
+            if bits >= 8 {
+                bits -= 8
+                bytes.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
+            }
+        }
+        return bytes.isEmpty ? nil : Data(bytes)
+    }
+
+    /// The login form, sent with `name` and `password`: a session (303), the code's form (200), or a refusal.
+    func logIn(_ name: String, password: String = ConsoleLogin.password) async throws -> Answer {
+        let page = try await get("/console/login")
+        return try await post("/console/login", [("csrf", page.value(of: "csrf")), ("name", name), ("password", password)])
+    }
+
+    /// The code's form of `answer` (the login's or a refused code's), sent with `code`.
+    func confirm(_ code: String, after answer: Answer) async throws -> Answer {
+        try await post(
+            "/console/login/code",
+            [("csrf", answer.value(of: "csrf")), ("pending", answer.value(of: "pending")), ("code", code)])
+    }
+
+    func get(_ path: String) async throws -> Answer { try await send(path, body: nil) }
+
+    func post(_ path: String, _ fields: [(String, String)]) async throws -> Answer {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let encode = { (text: String) in text.addingPercentEncoding(withAllowedCharacters: allowed) ?? "" }
+        return try await send(path, body: fields.map { "\(encode($0.0))=\(encode($0.1))" }.joined(separator: "&"))
+    }
+
+    private func send(_ path: String, body: String?) async throws -> Answer {
+        var request = HTTPClientRequest(url: base + path)
+        let cookieHeader = cookies.withLock { $0.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ") }
+        if !cookieHeader.isEmpty { request.headers.add(name: "Cookie", value: cookieHeader) }
+        if let body {
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await Self.client.execute(request, timeout: .seconds(60))
+        let bytes = try await response.body.collect(upTo: 4 << 20)
+        for header in response.headers["Set-Cookie"] {
+            let pair = header.split(separator: ";", maxSplits: 1)[0].split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard pair.count == 2 else { continue }
+            let cleared = header.contains("Max-Age=0")
+            cookies.withLock { $0[String(pair[0]).trimmingCharacters(in: .whitespaces)] = cleared ? nil : String(pair[1]) }
+        }
+        return Answer(
+            status: Int(response.status.code), body: String(buffer: bytes), location: response.headers.first(name: "Location"))
     }
 }

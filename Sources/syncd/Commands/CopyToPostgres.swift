@@ -17,11 +17,13 @@ extension Syncd {
             discussion: """
                 Stop the hub (syncd serve --db) and back its file up first. The copy keeps the hub's \
                 identity and key, every version at its feed position, the devices, codes, grants, \
-                revocations, quarantine, audit log and attachments, in one transaction: all or \
-                nothing. The SQLite file is only read. What PostgreSQL does not keep yet (the \
-                console's operators, the informant key, bundle peers) is named, and the copy is \
-                refused (exit 80) unless --leave-behind accepts it. A schema that holds a hub's \
-                data already is refused (exit 79).
+                revocations, quarantine, audit log, attachments, the console's operators (passwords, \
+                roles, second factors, setup links, key pairs) and the informant key with its \
+                copies sealed to operators, in one transaction: all or nothing. Sessions are not \
+                copied: operators log in again. The SQLite file is only read. What PostgreSQL does \
+                not keep (what bundle exporters held, a client hub's peers, other hubs' revocation \
+                notices) is named, and the copy is refused (exit 80) unless --leave-behind accepts \
+                it. A schema that holds a hub's data already is refused (exit 79).
 
                 Example:
                   syncd copy-to-postgres --db /var/lib/vigil/hub.sqlite --postgres postgres://vigil@db.example/vigil
@@ -119,6 +121,9 @@ extension Syncd {
             print(
                 "Copied hub \(source.hubID.hex) into schema \(schema): \(copied). Start it with syncd serve --postgres."
             )
+            if report.tables.contains(where: { $0.name == "operators" && $0.rows > 0 }) {
+                print("Console sessions were not copied: operators log in again, with the same password and second factor.")
+            }
         }
 
         /// What the file holds that PostgreSQL does not keep, refused without --leave-behind.
