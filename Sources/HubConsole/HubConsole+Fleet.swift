@@ -29,11 +29,12 @@ extension HubConsole {
         let query = request.uri.queryParameters
         let position = query.get("after").map { (name: String($0.prefix(64)), enrolledAt: query.get("since").flatMap(UInt64.init) ?? 0) }
         let size = configuration.pageSize
-        let (devices, more, setAside) = try await fleet(after: position, limit: size)
+        let page = try await fleet(after: position, limit: size)
+        let (devices, more) = (page.devices, page.more)
         let now = operators.now()
         let isAdmin = session.role >= .admin
         let rows = devices.map { device in
-            fleetRow(device, setAside.map { $0[device.replicaID] ?? SetAsideCounts() }, now: now, actions: isAdmin ? session : nil)
+            fleetRow(device, page.setAside[device.replicaID] ?? SetAsideCounts(), now: now, actions: isAdmin ? session : nil)
         }
         let table: HTML = rows.isEmpty
             ? "<p>No device is enrolled.</p>"
@@ -59,7 +60,7 @@ extension HubConsole {
 
     /// A device's row: stale when active and not seen for longer than ``ConsoleConfiguration/staleAfter``;
     /// with the forms that change its scopes and revoke it when `actions` (an admin's session) is given.
-    func fleetRow(_ device: DeviceRecord, _ counts: SetAsideCounts?, now: UInt64, actions: OperatorSession?) -> HTML {
+    func fleetRow(_ device: DeviceRecord, _ counts: SetAsideCounts, now: UInt64, actions: OperatorSession?) -> HTML {
         let stale = UInt64(configuration.staleAfter.components.seconds) * 1_000
         let old = device.status == .active && (device.lastSeenAt.map { now > $0 + stale } ?? true)
         let mark: HTML = old ? " class=\"stale\"" : .empty
@@ -81,32 +82,16 @@ extension HubConsole {
             <tr\(mark)><td>\(device.name)<br><small>\(device.replicaID.short)</small></td><td>\(device.status.rawValue)</td>\
             <td>\(Self.time(device.lastSeenAt))</td><td>\(device.lastLag.map(String.init) ?? "—")</td>\
             <td>\(device.lastPending.map(String.init) ?? "—")</td><td>\(skew)</td>\
-            <td>\(counts.map { Self.count($0.rejected) } ?? "—")</td><td>\(counts.map { Self.count($0.quarantined) } ?? "—")</td>\
+            <td>\(Self.count(counts.rejected))</td><td>\(Self.count(counts.quarantined))</td>\
             <td><code>\(device.grants.read.text)</code></td><td><code>\(device.grants.write.text)</code></td><td>\(forms)</td></tr>
             """
     }
 
     /// Up to `limit` devices by name (then enrollment) after `position`, whether more follow, and
-    /// the versions of each the hub set aside: on the SQLite replica a page read by its index; on
-    /// another backend every device, paged here, without set-aside counts (nil: not kept there).
-    func fleet(after position: (name: String, enrolledAt: UInt64)?, limit: Int) async throws
-        -> (devices: [DeviceRecord], more: Bool, setAside: [ReplicaID: SetAsideCounts]?)
-    {
-        if let store = replica?.store {
-            return try await offload {
-                let (devices, more) = try store.devices(after: position, limit: limit)
-                return (devices, more, try store.setAsideCounts(of: devices))
-            }
-        }
-        let ordered = try await administration.devices().sorted {
-            ($0.name.utf8.lexicographicallyPrecedes($1.name.utf8)) || ($0.name == $1.name && $0.enrolledAt < $1.enrolledAt)
-        }
-        let after = ordered.filter { device in
-            guard let position else { return true }
-            return position.name.utf8.lexicographicallyPrecedes(device.name.utf8)
-                || (device.name == position.name && device.enrolledAt > position.enrolledAt)
-        }
-        return (Array(after.prefix(limit)), after.count > limit, nil)
+    /// the versions of each the hub set aside: one page read by the backend's index, on either
+    /// backend (``DeviceAdministrationStorage/fleetPage(after:limit:)``).
+    func fleet(after position: FleetPage.Position?, limit: Int) async throws -> FleetPage {
+        try await administration.fleetPage(after: position, limit: limit)
     }
 
     /// A count in a fleet cell: marked when not zero, so that a device with versions set aside stands out.

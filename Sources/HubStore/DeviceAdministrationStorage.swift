@@ -31,6 +31,13 @@ public protocol DeviceAdministrationStorage: Sendable {
     /// Every enrolled device, active and revoked, by name, with its incarnations and grants.
     func devices() async throws -> [DeviceRecord]
 
+    /// The console's fleet page: up to `limit` devices (1 to ``FleetPage/maximumSize``) by name
+    /// (byte order), then enrollment time, after `position`, whether more follow, and what the hub
+    /// set aside of each one's pushes under any of its replica ids (``SetAsideCounts``: rejected
+    /// for what they say, quarantined for how they came, the foreign quarantine included). Reads
+    /// the page's devices, not every device, and only set-aside and quarantined rows of theirs.
+    func fleetPage(after position: FleetPage.Position?, limit: Int) async throws -> FleetPage
+
     /// Revokes the active device with this replica id (hex) or, failing that, this name, in one
     /// transaction: its credential stops working, the highest counter held of its enrolled id and
     /// of each incarnation is recorded as a revocation horizon (signed notices follow from them),
@@ -87,6 +94,11 @@ public struct SQLiteDeviceAdministration: DeviceAdministrationStorage {
     public func devices() async throws -> [DeviceRecord] {
         let store = self.store
         return try await offload { try store.devices() }
+    }
+
+    public func fleetPage(after position: FleetPage.Position?, limit: Int) async throws -> FleetPage {
+        let store = self.store
+        return try await offload { try store.fleetPage(after: position, limit: limit) }
     }
 
     public func revokeDevice(_ nameOrID: String, actor: String) async throws -> RevocationOutcome {

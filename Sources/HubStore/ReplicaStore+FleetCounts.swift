@@ -17,10 +17,41 @@ public struct SetAsideCounts: Sendable, Hashable {
     }
 }
 
+/// One page of the console's fleet: devices by name (byte order), then enrollment time, whether
+/// more follow, and what the hub set aside of each one's pushes (``SetAsideCounts``, by enrolled
+/// replica id; a device with nothing set aside is left out).
+public struct FleetPage: Sendable {
+    public var devices: [DeviceRecord]
+    public var more: Bool
+    public var setAside: [ReplicaID: SetAsideCounts]
+
+    public init(devices: [DeviceRecord], more: Bool, setAside: [ReplicaID: SetAsideCounts]) {
+        self.devices = devices
+        self.more = more
+        self.setAside = setAside
+    }
+
+    /// Where a fleet page starts: after this device's name and enrollment time.
+    public typealias Position = (name: String, enrolledAt: UInt64)
+
+    /// The most devices one page holds.
+    public static let maximumSize = 500
+}
+
 extension ReplicaStore {
+    /// A page of the fleet after `position`: up to `limit` devices (at most
+    /// ``FleetPage/maximumSize``) and what the hub set aside of their pushes.
+    public func fleetPage(after position: FleetPage.Position?, limit: Int) throws -> FleetPage {
+        let (devices, more) = try devices(after: position, limit: min(limit, FleetPage.maximumSize))
+        return FleetPage(devices: devices, more: more, setAside: try setAsideCounts(of: devices))
+    }
+
     /// What the hub set aside of the pushes of each of `devices` (under any of their replica
     /// ids), by enrolled replica id; a device with nothing set aside is left out. Reads only
-    /// set-aside rows and quarantined ones (both indexed), never the whole history.
+    /// set-aside rows and quarantined ones (both indexed), never the whole history. (A rejected
+    /// version is one set aside for what it says, ``SetAsideReason/Code/isRefusalOfContent``;
+    /// every other set-aside version and every foreign quarantine row the device pushed is
+    /// quarantined.)
     public func setAsideCounts(of devices: [DeviceRecord]) throws -> [ReplicaID: SetAsideCounts] {
         let owner = Dictionary(
             devices.flatMap { device in ([device.replicaID] + device.incarnations).map { ($0.hex, device.replicaID) } },

@@ -127,6 +127,63 @@ public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
         }
     }
 
+    public func fleetPage(after position: FleetPage.Position?, limit: Int) async throws -> FleetPage {
+        let limit = max(1, min(limit, FleetPage.maximumSize))
+        let name = position?.name ?? ""
+        let enrolled = position.map { Int64(clamping: $0.enrolledAt) } ?? -1
+        return try await tables.snapshot { connection in
+            // Names in byte order, as SQLite compares them (and the console pages them), whatever
+            // the database's collation: the order of `devices_by_name_bytes`.
+            let records = try await tables.devices(
+                """
+                SELECT \(unescaped: PostgresDeviceTables.deviceColumns) FROM \(unescaped: table("devices"))
+                WHERE (name COLLATE "C", enrolled_at) > (\(name), \(enrolled))
+                ORDER BY name COLLATE "C", enrolled_at LIMIT \(limit + 1)
+                """, on: connection)
+            let devices = try await tables.withIncarnations(Array(records.prefix(limit)), on: connection)
+            let counts = try await setAsideCounts(of: devices, on: connection)
+            return FleetPage(devices: devices, more: records.count > limit, setAside: counts)
+        }
+    }
+
+    /// What the hub set aside of the pushes of each of `devices` under any of their replica ids, by
+    /// enrolled id, as ``ReplicaStore/setAsideCounts(of:)`` counts it on SQLite, in one statement:
+    /// set-aside versions by `received_from` (rejected when their code refuses what they say,
+    /// else quarantined) and foreign quarantine rows by `pushed_by`. It reads set-aside rows only
+    /// (`versions_set_aside`) and the devices' quarantine rows (`foreign_quarantine_by_pusher`).
+    func setAsideCounts(of devices: [DeviceRecord], on connection: PostgresConnection) async throws
+        -> [ReplicaID: SetAsideCounts]
+    {
+        var owner: [String: ReplicaID] = [:]
+        for device in devices {
+            for id in [device.replicaID] + device.incarnations where owner[id.hex] == nil { owner[id.hex] = device.replicaID }
+        }
+        guard !owner.isEmpty else { return [:] }
+        let pushers = Array(owner.keys)
+        let enrolled = pushers.map { owner[$0]?.hex ?? $0 }
+        let refusals = SetAsideReason.Code.allCases.filter(\.isRefusalOfContent).map(\.rawValue)
+        let rows = try await connection.query(
+            """
+            WITH pushers (id, device) AS (SELECT * FROM unnest(\(pushers)::text[], \(enrolled)::text[])),
+            aside AS (
+                SELECT p.device, count(*) AS total, count(*) FILTER (WHERE v.set_aside_code = ANY(\(refusals)::text[])) AS refused
+                FROM \(unescaped: table("versions")) v JOIN pushers p ON p.id = v.received_from
+                WHERE v.set_aside_reason IS NOT NULL GROUP BY p.device),
+            apart AS (
+                SELECT p.device, count(*) AS total FROM \(unescaped: table("foreign_quarantine")) q
+                JOIN pushers p ON p.id = q.pushed_by GROUP BY p.device)
+            SELECT coalesce(a.device, f.device), coalesce(a.refused, 0),
+                coalesce(a.total, 0) - coalesce(a.refused, 0) + coalesce(f.total, 0)
+            FROM aside a FULL JOIN apart f ON f.device = a.device
+            """, logger: logger)
+        var counts: [ReplicaID: SetAsideCounts] = [:]
+        for try await (device, rejected, quarantined) in rows.decode((String, Int64, Int64).self) {
+            guard let id = ReplicaID(device) else { continue }
+            counts[id] = SetAsideCounts(rejected: Int(rejected), quarantined: Int(quarantined))
+        }
+        return counts
+    }
+
     public func revokeDevice(_ nameOrID: String, actor: String) async throws -> RevocationOutcome {
         let now = tables.now
         let schema = tables.schema.name

@@ -370,6 +370,16 @@ public enum PostgresMigrations {
                 )
                 """,
             ]),
+        Step(
+            name: "v13-devices-by-name-bytes",
+            statements: [
+                // The console's fleet pages devices by name byte by byte, then enrollment time, as
+                // SQLite orders them (PostgresDeviceAdministration.fleetPage), whatever the
+                // database's collation.
+                """
+                CREATE INDEX devices_by_name_bytes ON {schema}.devices (name COLLATE "C", enrolled_at)
+                """
+            ]),
     ]
 
     /// Creates `schema` when missing and applies the steps it lacks, in one transaction under the

@@ -22,6 +22,8 @@ struct RegistryUnderTest: Sendable {
     /// A second registry over the same database with connections of its own (another hub process).
     let otherRegistry: any DeviceRegistry
     let administration: any DeviceAdministrationStorage
+    /// The hub's storage over the same tables (pushes, with what it sets aside and quarantines).
+    let storage: any HubStorage
     let hubID: ReplicaID
     let hubKey: PublicDeviceKey
     /// Stores versions as admitted by the hub (its knowledge of their origins rises).
@@ -42,7 +44,8 @@ struct RegistryUnderTest: Sendable {
             return try await body(
                 RegistryUnderTest(
                     registry: SQLiteDeviceRegistry(store: store), otherRegistry: SQLiteDeviceRegistry(store: other),
-                    administration: SQLiteDeviceAdministration(store: store), hubID: store.replicaID,
+                    administration: SQLiteDeviceAdministration(store: store), storage: try SQLiteHubStorage(store: store),
+                    hubID: store.replicaID,
                     hubKey: store.publicKey,
                     admit: { versions in _ = try store.apply(versions, from: versions.first?.dot.replica) }))
         case .postgres:
@@ -59,7 +62,8 @@ struct RegistryUnderTest: Sendable {
                     RegistryUnderTest(
                         registry: PostgresDeviceRegistry(tables: tables[0]),
                         otherRegistry: PostgresDeviceRegistry(tables: tables[1]),
-                        administration: PostgresDeviceAdministration(tables: tables[0]), hubID: hubID,
+                        administration: PostgresDeviceAdministration(tables: tables[0]),
+                        storage: try PostgresHubStorage(tables: tables[0]), hubID: hubID,
                         hubKey: hubKey.publicKey,
                         admit: { versions in
                             _ = try await feed.append(versions, receivedFrom: versions.first?.dot.replica)
