@@ -16,13 +16,11 @@ extension HubConsole {
     func eachObservationStep(
         _ filter: ObservationFilter, _ body: ([ObservationExport.Entry]) async throws -> Void
     ) async throws {
-        let store = try documentStore()
+        let store = try documentPages()
         var cursor: String?
         repeat {
-            let start = cursor
-            let page = try await offload {
-                try store.documents(in: RecordKind.observation.collection, partition: filter.region, limit: Self.exportStep, after: start)
-            }
+            let page = try await store.documents(
+                in: RecordKind.observation.collection, partition: filter.region, limit: Self.exportStep, after: cursor)
             let entries = page.documents.compactMap { document -> ObservationExport.Entry? in
                 guard let body = document.siblings.first?.body, let record = Self.observation(body), filter.accepts(record) else { return nil }
                 return ObservationExport.Entry(id: document.key.id.rawValue, observation: record)
@@ -37,7 +35,7 @@ extension HubConsole {
     /// columns of the CSV export as properties; written feature by feature, never whole in memory.
     func observationsGeoJSON(_ request: Request) throws -> Response {
         let filter = try ObservationFilter(request.uri.queryParameters)
-        _ = try documentStore()  // refused before the answer starts where no document states are kept
+        _ = try documentPages()  // refused before the answer starts where no document states are kept
         let console = self
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: #"{"type":"FeatureCollection","features":["#))

@@ -47,10 +47,9 @@ extension HubConsole {
             return partition
         }
         let after = query.get("after").map { String($0.prefix(300)) }
-        let store = try documentStore()
-        let size = configuration.pageSize
-        let page = try await offload { try store.conflicts(in: collection, partition: region, limit: size, after: after) }
-        let collections = try await offload { try store.conflictedCollections() }
+        let store = try documentPages()
+        let page = try await store.conflicts(in: collection, partition: region, limit: configuration.pageSize, after: after)
+        let collections = try await store.conflictedCollections()
         let filter: [HTML] = [Self.filterLink("All", nil, current: collection)]
             + collections.map { Self.filterLink($0.rawValue, $0, current: collection) }
         let rows: [HTML] = page.documents.map { document in
@@ -88,8 +87,8 @@ extension HubConsole {
     /// the resolution form for resolvers.
     func conflictPage(_ key: DocumentKey?, _ session: OperatorSession) async throws -> Response {
         guard let key else { throw Self.noSuchDocument }
-        let store = try documentStore()
-        guard let document = try await offload({ try store.document(key) }) else { throw Self.noSuchDocument }
+        let store = try documentPages()
+        guard let document = try await store.document(key) else { throw Self.noSuchDocument }
         let title = "\(key.collection.rawValue) / \(key.id.rawValue)"
         guard document.siblings.count > 1 else {
             let current = document.siblings.first
@@ -100,7 +99,7 @@ extension HubConsole {
             } ?? "<p>Not in conflict.</p>"
             return Self.page(title, session: session, note)
         }
-        let authors = try await offload { try store.authorNames(of: Set(document.siblings.map(\.dot.replica))) }
+        let authors = try await store.authorNames(of: Set(document.siblings.map(\.dot.replica)))
         let bodies = document.siblings.map(\.body)
         guard let diff = ConflictDiff(bodies: bodies, collection: key.collection, shown: bodies.map { shownBody($0, key: key, session: session) })
         else {
@@ -168,21 +167,17 @@ extension HubConsole {
         else {
             throw ConsoleRefusal(.unprocessableContent, "Reason needed", "Say in 1 to 500 characters why you resolve it this way; go back and add it.")
         }
-        let store = try documentStore()
-        guard let document = try await offload({ try store.document(key) }) else { throw Self.noSuchDocument }
+        let store = try documentPages()
+        guard let document = try await store.document(key) else { throw Self.noSuchDocument }
         guard document.siblings.count > 1, form["siblings"] == Self.siblingList(document) else {
             throw ConsoleRefusal(
                 .conflict, "Document changed", "The document changed since you opened it; open it again and resolve what it holds now.")
         }
         let (body, how) = try Self.resolutionBody(document, form: form, reason: reason, operator: session.operatorName)
         let dots = document.siblings.map(\.dot)
-        guard let writer = replica?.writer else { throw Self.documentPagesNotServed }
-        let name = session.operatorName
         do {
-            _ = try await offload {
-                try store.resolveAsOperator(
-                    key, body: body, expectedSiblings: dots, operator: name, reason: reason, how: how, as: writer)
-            }
+            _ = try await store.resolveAsOperator(
+                key, body: body, expectedSiblings: dots, operator: session.operatorName, reason: reason, how: how)
         } catch let error as SyncEngineError where error.code == .conflict {
             throw ConsoleRefusal(.conflict, "Document changed", "The document changed meanwhile; open it again.")
         } catch let error as SyncEngineError {

@@ -46,14 +46,11 @@ extension HubConsole {
         _ collection: CollectionName, partition: Partition?, after: String?, want: Int,
         accept: @escaping @Sendable (Data) -> Record?
     ) async throws -> Scan<Record> {
-        let store = try documentStore()
+        let store = try documentPages()
         var scan = Scan<Record>()
         var cursor = after
         for _ in 0..<Self.scanSteps {
-            let start = cursor
-            let page = try await offload {
-                try store.documents(in: collection, partition: partition, limit: Self.scanStep, after: start)
-            }
+            let page = try await store.documents(in: collection, partition: partition, limit: Self.scanStep, after: cursor)
             for document in page.documents {
                 guard let body = document.siblings.first?.body, let record = accept(body) else { continue }
                 scan.found.append((document.key, document.siblings.count > 1, record))
@@ -146,16 +143,13 @@ extension HubConsole {
     /// step at a time (the informant reference is never in it).
     func observationsCSV(_ request: Request) throws -> Response {
         let filter = try ObservationFilter(request.uri.queryParameters)
-        let store = try documentStore()
-        let console = self
+        let store = try documentPages()
         let body = ResponseBody { writer in
             var cursor: String?
             var first = true
             repeat {
-                let start = cursor
-                let page = try await console.offload {
-                    try store.documents(in: RecordKind.observation.collection, partition: filter.region, limit: 200, after: start)
-                }
+                let page = try await store.documents(
+                    in: RecordKind.observation.collection, partition: filter.region, limit: 200, after: cursor)
                 let entries = page.documents.compactMap { document -> ObservationExport.Entry? in
                     guard let body = document.siblings.first?.body, let record = Self.observation(body), filter.accepts(record) else { return nil }
                     return ObservationExport.Entry(id: document.key.id.rawValue, observation: record)

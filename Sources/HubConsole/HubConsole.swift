@@ -21,10 +21,13 @@ public struct HubConsole: Sendable {
     let administration: any DeviceAdministrationStorage
     /// The hub's audit log (the audit page).
     let auditLog: any HubAuditLog
-    /// The hub's SQLite replica, for the pages over document states (records, conflicts, the map,
-    /// resolutions) and the fleet's set-aside counts; nil on PostgreSQL, which keeps no document
-    /// states: those pages then answer that they are not served.
-    let replica: DocumentPages?
+    /// The documents' states and versions the record pages read, and where resolutions are
+    /// written (conflicts, a document, warnings, observations, exports, the map); nil on a backend
+    /// that keeps no document states: those pages then answer that they are not served.
+    let documents: (any DocumentPages)?
+    /// The hub's SQLite replica, for what it reads by an index of its own (the audit page's
+    /// filters); nil on PostgreSQL.
+    let replica: SQLiteReplica?
     let configuration: ConsoleConfiguration
     let addressLimiter: AttemptLimiter
     let nameLimiter: AttemptLimiter
@@ -36,31 +39,32 @@ public struct HubConsole: Sendable {
     /// Where failures the console answers with a 500 page are logged.
     let logger: Logger
 
-    /// The hub's SQLite replica and the writer id of this process: resolutions are written under
-    /// it, signed with the hub's key.
-    struct DocumentPages: Sendable {
+    /// The hub's SQLite replica (for what it reads by indexes of its own).
+    struct SQLiteReplica: Sendable {
         let store: ReplicaStore
-        let writer: ReplicaID
     }
 
-    /// The console over the hub's SQLite replica (every page).
+    /// The console over the hub's SQLite replica (every page); resolutions are written under
+    /// `writer`, signed with the hub's key.
     public init(store: ReplicaStore, writer: ReplicaID, configuration: ConsoleConfiguration, logger: Logger) {
         self.init(
             operators: SQLiteOperatorDirectory(store: store), administration: SQLiteDeviceAdministration(store: store),
-            auditLog: SQLiteHubAuditLog(store: store), replica: DocumentPages(store: store, writer: writer),
-            configuration: configuration, logger: logger)
+            auditLog: SQLiteHubAuditLog(store: store), documents: SQLiteDocumentPages(store: store, writer: writer),
+            replica: SQLiteReplica(store: store), configuration: configuration, logger: logger)
     }
 
-    /// The console over any backend's parts; without `replica` (PostgreSQL) the pages over
-    /// document states are not served.
+    /// The console over any backend's parts; without `documents` the pages over document states
+    /// are not served; without `replica` (PostgreSQL) the fleet and audit pages read through
+    /// their protocols.
     init(
         operators: any OperatorDirectory, administration: any DeviceAdministrationStorage, auditLog: any HubAuditLog,
-        replica: DocumentPages?, configuration: ConsoleConfiguration, logger: Logger
+        documents: (any DocumentPages)?, replica: SQLiteReplica?, configuration: ConsoleConfiguration, logger: Logger
     ) {
         self.logger = logger
         self.operators = operators
         self.administration = administration
         self.auditLog = auditLog
+        self.documents = documents
         self.replica = replica
         self.configuration = configuration
         addressLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerAddress, window: configuration.loginWindow)
@@ -70,8 +74,8 @@ public struct HubConsole: Sendable {
 
     /// What ``SyncHub/buildApplication(exchange:logger:onServerRunning:mount:)`` takes to serve the
     /// console beside the hub's routes: the backend must keep operators, an audit log and the
-    /// device administration (SQLite and PostgreSQL do); the pages over document states need the
-    /// SQLite replica.
+    /// device administration (SQLite and PostgreSQL do); the pages over document states need a
+    /// backend that keeps them (``HubBackend/documents``: SQLite and PostgreSQL do).
     public static func mounting(
         _ configuration: ConsoleConfiguration, logger: Logger
     ) -> (Router<HubRequestContext>, HubExchange) throws -> Void {
@@ -84,7 +88,7 @@ public struct HubConsole: Sendable {
             }
             HubConsole(
                 operators: operators, administration: administration, auditLog: auditLog,
-                replica: backend.replica.map { DocumentPages(store: $0.store, writer: $0.writer) },
+                documents: backend.documents, replica: backend.replica.map { SQLiteReplica(store: $0.store) },
                 configuration: configuration, logger: logger
             ).add(to: router)
         }
@@ -96,17 +100,17 @@ public struct HubConsole: Sendable {
     }
 
     /// The page a login and `/console` lead to: the conflicts, or the fleet where document states are not kept.
-    var home: String { replica == nil ? "/console/fleet" : "/console/conflicts" }
+    var home: String { documents == nil ? "/console/fleet" : "/console/conflicts" }
 
-    /// The hub's SQLite replica for a page over document states; on PostgreSQL, a refusal that says so.
-    func documentStore() throws -> ReplicaStore {
-        guard let replica else { throw Self.documentPagesNotServed }
-        return replica.store
+    /// The documents for a page over document states; on a backend that keeps none, a refusal that says so.
+    func documentPages() throws -> any DocumentPages {
+        guard let documents else { throw Self.documentPagesNotServed }
+        return documents
     }
 
     static let documentPagesNotServed = ConsoleRefusal(
         .notImplemented, "Not served by this hub",
-        "This hub keeps its data in PostgreSQL, which does not hold the records' current states yet: records, conflicts, the map and resolutions are served only by a hub on SQLite (Docs/HubPostgres.md).")
+        "This hub's backend does not keep the records' current states: records, conflicts, the map and resolutions are not served here (Docs/HubPostgres.md).")
 
     /// The session cookie's name (`__Host-` with TLS: the browser then insists on Secure and Path=/).
     var sessionCookie: String { configuration.secureCookies ? "__Host-vigil-console" : "vigil-console" }

@@ -57,15 +57,13 @@ extension HubConsole {
 
     /// Reads the filter's observations, newest first, until ``mapLimit`` were found or none is left.
     func mapContent(_ filter: ObservationFilter) async throws -> MapContent {
-        let store = try documentStore()
+        let store = try documentPages()
         var content = MapContent()
         var cursor: String?
         var read = 0
         repeat {
-            let start = cursor
-            let page = try await offload {
-                try store.documents(in: RecordKind.observation.collection, partition: filter.region, limit: Self.exportStep, after: start)
-            }
+            let page = try await store.documents(
+                in: RecordKind.observation.collection, partition: filter.region, limit: Self.exportStep, after: cursor)
             for document in page.documents {
                 guard let body = document.siblings.first?.body, let record = Self.observation(body), filter.accepts(record) else { continue }
                 guard read < Self.mapLimit else { content.truncated = true; return content }

@@ -8,9 +8,13 @@ public struct HubBackend: Sendable {
     public var devices: any DeviceRegistry
     /// Where attachments live; nil when this backend keeps none (their routes are then not served).
     public var attachments: (any HubAttachmentStorage)?
-    /// The hub's SQLite replica, for what only it serves today: the console's pages over document
-    /// states (records, conflicts, the map, resolutions). Nil on any other backend.
+    /// The hub's SQLite replica, for what only it reads by indexes of its own (the console's audit
+    /// page's filters). Nil on any other backend.
     public var replica: SQLiteHubStorage?
+    /// The documents' states, versions and resolutions the console's record pages read and write
+    /// (conflicts, a document, warnings, observations, exports, the map); nil when this backend
+    /// keeps no document states (those pages are then not served).
+    public var documents: (any DocumentPages)?
     /// The console's operators and the network's informant key; nil when this backend keeps none
     /// (the console and the informant key's route are then not served).
     public var operators: (any OperatorDirectory)?
@@ -38,6 +42,7 @@ public struct HubBackend: Sendable {
             storage: storage, devices: devices ?? SQLiteDeviceRegistry(store: storage.store),
             attachments: SQLiteHubAttachmentStorage(store: storage.store), location: "sqlite:\(storage.store.path)")
         backend.replica = storage
+        backend.documents = SQLiteDocumentPages(store: storage.store, writer: storage.writer)
         backend.auditLog = SQLiteHubAuditLog(store: storage.store)
         backend.operators = SQLiteOperatorDirectory(store: storage.store)
         backend.administration = SQLiteDeviceAdministration(store: storage.store)

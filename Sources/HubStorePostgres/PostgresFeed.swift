@@ -74,12 +74,14 @@ public struct PostgresFeed: Sendable {
                 // Its origins' guards, then the feed's lock (the global order, ``PostgresGuards``):
                 // the dots it decides and the knowledge it raises are its origins' alone.
                 try await PostgresGuards.take(
-                    PostgresGuards.keys(.origin, Set(versions.map(\.dot.replica.hex)), schema: schema.name),
+                    PostgresGuards.keys(.origin, Set(versions.map(\.dot.replica.hex)), schema: schema.name)
+                        + PostgresGuards.keys(.document, Set(versions.map { PostgresGuards.name(of: $0.key) }), schema: schema.name),
                     on: connection, logger: logger)
                 try await lockForAppend(on: connection)
                 var report = ApplyReport()
                 var forked: Set<ReplicaID> = []
                 var touched: Set<ReplicaID> = []
+                var stored: [Version] = []
                 for version in versions {
                     if forked.contains(version.dot.replica) {
                         report.refused.append(version.dot)
@@ -89,6 +91,7 @@ public struct PostgresFeed: Sendable {
                     case .stored:
                         report.stored += 1
                         touched.insert(version.dot.replica)
+                        stored.append(version)
                     case .held:
                         report.alreadyHeld += 1
                     case .heldWithAnotherSignature:
@@ -99,6 +102,8 @@ public struct PostgresFeed: Sendable {
                 for origin in touched.sorted() {
                     try await raiseKnowledge(of: origin, on: connection)
                 }
+                // The states of the documents it stored a version of, from the versions held now.
+                try await PostgresDocumentStates.recompute(Set(stored.map(\.key)), schema: schema, on: connection, logger: logger)
                 try await beforeCommit()
                 if report.stored > 0 || !report.forks.isEmpty {
                     logger.debug(

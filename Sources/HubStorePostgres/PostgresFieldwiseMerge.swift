@@ -133,7 +133,8 @@ extension PostgresHubStorage {
     /// the same siblings, common ancestor and merged body
     /// (``FieldwiseResolution/intent(for:siblings:history:maximumBodySize:)``), the same cases
     /// left for an operator. Returns the merges to store, in order, after `storing` (what the push
-    /// stores, not stored yet: it is read with what the hub holds).
+    /// stores, not stored yet: it is read with what the hub holds), and what it read of each
+    /// document it looked at (the push's document states are computed from it, not read again).
     ///
     /// PostgreSQL keeps no document states: a document's siblings are the versions in good
     /// standing no other one's context names (``DocumentState/init(merging:)``), and its history
@@ -148,9 +149,9 @@ extension PostgresHubStorage {
     func mergeFieldwise(
         _ pushed: [Version], storing: [PostgresPushStatements.Row], report: ApplyReport,
         on connection: PostgresConnection
-    ) async throws -> [Version] {
+    ) async throws -> (merges: [Version], read: [DocumentKey: HeldDocument]) {
         let keys = FieldwiseResolution.documents(of: pushed, report: report)
-        guard !keys.isEmpty else { return [] }
+        guard !keys.isEmpty else { return ([], [:]) }
         let bound = PostgresMergeWriter.maxVersionsPerDocument
         let held = try await documentVersions(keys, bound: bound, storing: storing, on: connection)
         var written: [Version] = []
@@ -166,14 +167,14 @@ extension PostgresHubStorage {
                 written.append(version)
             }
         }
-        return written
+        return (written, held)
     }
 
     /// The hub's merge of `key`, whose versions are `document`, when it is in conflict and its
     /// siblings merge, at the dot after `previous` (this push's last merge) or the writer's next;
     /// nil when it is left as it is.
     private func merge(
-        _ key: DocumentKey, _ document: (history: [Version], setAside: Set<Dot>), after previous: Dot?,
+        _ key: DocumentKey, _ document: HeldDocument, after previous: Dot?,
         on connection: PostgresConnection
     ) async throws -> Version? {
         let standing = document.history.filter { !document.setAside.contains($0.dot) }
@@ -223,9 +224,9 @@ extension PostgresHubStorage {
     /// clock then position (the push's after every one held, in its order), and which of them are
     /// set aside. Two statements, each reading at most `bound` + 1 rows per document through
     /// `versions_by_document`.
-    private func documentVersions(
+    func documentVersions(
         _ keys: [DocumentKey], bound: Int, storing: [PostgresPushStatements.Row], on connection: PostgresConnection
-    ) async throws -> [DocumentKey: (history: [Version], setAside: Set<Dot>)] {
+    ) async throws -> [DocumentKey: HeldDocument] {
         let versions = tables.table("versions")
         let collections = keys.map(\.collection.rawValue)
         let ids = keys.map(\.id.rawValue)
@@ -269,7 +270,18 @@ extension PostgresHubStorage {
         return found.mapValues { versions in
             // SQLite's history order: by clock, then arrival.
             let ordered = versions.sorted { ($0.0.timestamp, $0.1) < ($1.0.timestamp, $1.1) }.map(\.0)
-            return (ordered, setAside.intersection(ordered.map(\.dot)))
+            let fromTable = versions.filter { $0.1 < Int64.max - Int64(storing.count) }.count
+            return HeldDocument(
+                history: ordered, setAside: setAside.intersection(ordered.map(\.dot)), complete: fromTable <= bound)
         }
     }
+}
+
+/// What a push read of one document: every version held of it with what the push stores
+/// (oldest first), which of them are set aside, and whether that is every version the table
+/// holds (false past ``PostgresMergeWriter/maxVersionsPerDocument``).
+struct HeldDocument: Sendable {
+    var history: [Version]
+    var setAside: Set<Dot>
+    var complete: Bool
 }

@@ -29,12 +29,14 @@ public struct PostgresHub: Sendable {
     }
 
     /// The hub's persistence for its exchange and routes: pushes and pages, devices, attachments,
-    /// the audit log, the console's operators and the informant key. The console's pages over
-    /// document states are not on PostgreSQL (Docs/HubPostgres.md).
+    /// the audit log, the console's operators and the informant key, and the documents' states
+    /// the console's record pages read (``PostgresDocumentPages``).
     public func backend() throws -> HubBackend {
+        let storage = try PostgresHubStorage(tables: tables)
         var backend = HubBackend(
-            storage: try PostgresHubStorage(tables: tables), devices: PostgresDeviceRegistry(tables: tables),
+            storage: storage, devices: PostgresDeviceRegistry(tables: tables),
             attachments: PostgresAttachmentStorage(tables: tables), location: "postgresql:schema \(tables.schema.name)")
+        backend.documents = PostgresDocumentPages(storage: storage)
         backend.auditLog = auditLog
         backend.operators = operators
         backend.administration = administration

@@ -79,6 +79,8 @@ public enum PostgresHubImport {
                 report.highestPosition = try source.highestFeedPosition()
                 try await writer.continueFeed(above: report.highestPosition)
                 try await writer.moveAuditHead()
+                // Every document's state from the versions copied (under the documents' umbrella).
+                try await PostgresDocumentStates.fill(schema: schema, on: connection, logger: logger)
                 logger.notice(
                     "hub copied into PostgreSQL",
                     metadata: [

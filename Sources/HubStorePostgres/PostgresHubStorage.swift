@@ -74,8 +74,8 @@ public struct PostgresHubStorage: HubStorage {
 
     /// The push's transaction, its locks in the global order (``PostgresGuards``): its origins'
     /// and its documents' guards in one statement; what decides it, read in one; its decisions,
-    /// quarantine, merges (the merge writer's guard when it draws a counter) and audit (the audit
-    /// chain's head); then one statement per 500 rows storing its versions and the merges, which
+    /// quarantine, merges (the merge writer's guard when it draws a counter), audit (the audit
+    /// chain's head) and the states of the documents it stores (``PostgresDocumentStates``); then one statement per 500 rows storing its versions and the merges, which
     /// takes the feed's lock before it draws their positions; the commit.
     private func takeInOneTransaction(_ push: PushPlan) async throws -> PushReport {
         let now = tables.now
@@ -95,10 +95,11 @@ public struct PostgresHubStorage: HubStorage {
             try await quarantine(admission.implausible(among: push.versions), pushedBy: push.pusher, at: now, on: connection)
             let unanswered = admission.unanswered(among: push.versions)
             let heldAside = unanswered.isEmpty ? [:] : try await setAsideReasons(of: unanswered, on: connection)
-            let merges = try await mergeFieldwise(
+            let (merges, read) = try await mergeFieldwise(
                 push.versions, storing: stored, report: admission.report, on: connection)
             try await audit.auditSetAside(
                 admission.report.setAside, of: push.versions, pushedBy: push.pusher, on: connection)
+            try await keepDocumentStates(storing: stored, merges: merges, read: read, on: connection)
             try await beforeFeedLock()
             try await statements.store(
                 stored + merges.map { ($0, nil, nil) }, touched: admission.touched.union(merges.map(\.dot.replica)),

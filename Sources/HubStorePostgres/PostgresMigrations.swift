@@ -13,6 +13,8 @@ public enum PostgresMigrations {
     struct Step {
         let name: String
         let statements: [String]
+        /// What the step fills in Swift after its statements, in the same transaction (nil: nothing).
+        var fill: (@Sendable (PostgresConnection, PostgresSchemaName, Logger) async throws -> Void)? = nil
     }
 
     /// The steps, in order.
@@ -380,6 +382,47 @@ public enum PostgresMigrations {
                 CREATE INDEX devices_by_name_bytes ON {schema}.devices (name COLLATE "C", enrolled_at)
                 """
             ]),
+        Step(
+            name: "v12-document-states",
+            statements: [
+                // Every document's current state (PostgresDocumentStates), as the SQLite hub's
+                // `documents` table keeps it: its siblings (dots, ascending, comma-separated), the
+                // join of their histories (compact text), whether every sibling is a deletion, and
+                // the newest sibling's wall time. Kept in the transaction of every path that
+                // stores versions, under the documents' guards.
+                """
+                CREATE TABLE {schema}.document_states (
+                    collection text COLLATE "C" NOT NULL,
+                    document_id text COLLATE "C" NOT NULL,
+                    partition text COLLATE "C" NOT NULL,
+                    siblings text NOT NULL,
+                    context text NOT NULL,
+                    sibling_count integer NOT NULL CHECK (sibling_count > 0),
+                    deleted boolean NOT NULL,
+                    updated_wall bigint NOT NULL,
+                    PRIMARY KEY (collection, document_id)
+                )
+                """,
+                // The console's lists: a collection's documents newest first (the observations,
+                // warnings, exports and the map), and the documents in conflict newest first, of
+                // every collection or of one.
+                """
+                CREATE INDEX document_states_newest ON {schema}.document_states
+                    (collection, updated_wall DESC, document_id DESC) WHERE NOT deleted
+                """,
+                """
+                CREATE INDEX document_states_conflicted ON {schema}.document_states
+                    (updated_wall DESC, collection DESC, document_id DESC) WHERE sibling_count > 1
+                """,
+                """
+                CREATE INDEX document_states_conflicted_by_collection ON {schema}.document_states
+                    (collection, updated_wall DESC, document_id DESC) WHERE sibling_count > 1
+                """,
+            ],
+            // A schema that held versions before this step: every document's state from them.
+            fill: { connection, schema, logger in
+                try await PostgresDocumentStates.fill(schema: schema, on: connection, logger: logger)
+            }),
     ]
 
     /// Creates `schema` when missing and applies the steps it lacks, in one transaction under the
@@ -419,6 +462,7 @@ public enum PostgresMigrations {
                         let sql = statement.replacingOccurrences(of: "{schema}", with: schema.name)
                         try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
                     }
+                    try await step.fill?(connection, schema, logger)
                     try await connection.query(
                         PostgresQuery(
                             unsafeSQL: "INSERT INTO \(schema.name).vigil_schema_migrations (name) VALUES ($1)",

@@ -9,8 +9,8 @@ import Testing
 import TestSupport
 
 /// The console on either backend: the audit page's filters and pages and the fleet's pages read
-/// through the backend's own seams, a resolver's key pair made at setup, and, on PostgreSQL (which
-/// keeps no document states), the pages over document states answering that they are not served.
+/// through the backend's own seams, a resolver's key pair made at setup, the pages over document
+/// states served on both, and answering that they are not served by a backend without them.
 @Suite("Console backends")
 struct ConsoleBackendTests {
     /// With pages of 5, seven failed logins of one name among other entries take two pages of the
@@ -82,11 +82,30 @@ struct ConsoleBackendTests {
         }
     }
 
-    /// On PostgreSQL the pages over document states (records, conflicts, the map, a resolution)
-    /// answer 501 with one sentence, and logging in leads to the fleet.
+    /// Every page over document states answers on both backends, and a login leads to the conflicts.
+    @Test(arguments: ConsoleBackend.enabled)
+    func thePagesOverDocumentStatesAreServed(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
+            try await ConsoleSecurityTests.makeConflict(hub)
+            let browser = try await ConsoleSecurityTests.loggedIn(hub, "root", role: .admin)
+            let home = try await browser.get("/console")
+            #expect(home.status == 303 && home.location == "/console/conflicts")
+            for path in [
+                "/console/conflicts", "/console/conflicts/notes/n1", "/console/observations", "/console/observations.csv",
+                "/console/observations.geojson", "/console/observations/map", "/console/warnings",
+            ] {
+                let page = try await browser.get(path)
+                #expect(page.status == 200, "\(path): \(page.status)")
+            }
+        }
+    }
+
+    /// A backend that keeps no document states (here PostgreSQL without them) answers the pages
+    /// over them (records, conflicts, the map, a resolution) 501 with one sentence, and logging in
+    /// leads to the fleet.
     @Test(.enabled(if: ConsoleBackend.isPostgresEnabled))
-    func onPostgreSQLThePagesOverDocumentStatesSayTheyAreNotServed() async throws {
-        try await ConsoleHub.with(.postgres) { hub in
+    func withoutDocumentStatesThePagesOverThemSayTheyAreNotServed() async throws {
+        try await ConsoleHub.with(.postgres, documentStates: false) { hub in
             let browser = try await ConsoleSecurityTests.loggedIn(hub, "root", role: .admin)
             let home = try await browser.get("/console")
             #expect(home.status == 303 && home.location == "/console/fleet")
@@ -96,7 +115,7 @@ struct ConsoleBackendTests {
             ] {
                 let page = try await browser.get(path)
                 #expect(page.status == 501, "\(path): \(page.status)")
-                #expect(page.body.contains("served only by a hub on SQLite"), "\(path)")
+                #expect(page.body.contains("does not keep the records"), "\(path)")
             }
             let fleet = try await browser.get("/console/fleet")
             let resolve = try await browser.post(

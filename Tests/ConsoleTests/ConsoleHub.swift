@@ -38,6 +38,9 @@ final class ConsoleHub: Sendable {
     let operators: any OperatorDirectory
     let auditLog: any HubAuditLog
     let administration: any DeviceAdministrationStorage
+    /// The documents' states and versions the record pages read, on either backend (nil: a hub
+    /// started without them, whose record pages are not served).
+    private let documentPages: (any DocumentPages)?
     /// The SQLite replica; nil on PostgreSQL.
     let replica: ReplicaStore?
     private let group: ServiceGroup
@@ -46,6 +49,18 @@ final class ConsoleHub: Sendable {
 
     struct NotOnThisBackend: Error, CustomStringConvertible {
         var description: String { "This test reads the hub's SQLite replica, which a hub on PostgreSQL does not have." }
+    }
+
+    struct NoDocumentStates: Error, CustomStringConvertible {
+        var description: String { "This test hub was started without document states." }
+    }
+
+    /// The documents' states and versions, on either backend.
+    var documents: any DocumentPages {
+        get throws {
+            guard let documentPages else { throw NoDocumentStates() }
+            return documentPages
+        }
     }
 
     /// The SQLite replica, for tests that only run on it.
@@ -72,6 +87,7 @@ final class ConsoleHub: Sendable {
         self.operators = operators
         self.auditLog = auditLog
         self.administration = administration
+        documentPages = backend.documents
         replica = backend.replica?.store
     }
 
@@ -85,8 +101,10 @@ final class ConsoleHub: Sendable {
     }
 
     /// Starts a hub on `backend`; `clock` pins the hub's time (sessions, codes, versions) for tests that move it.
+    /// `documentStates` false starts a hub on PostgreSQL whose backend keeps none (its record pages are not served).
     static func start(
-        _ backend: ConsoleBackend = .sqlite, console: ConsoleConfiguration = testConfiguration(), clock: PinnedClock? = nil
+        _ backend: ConsoleBackend = .sqlite, console: ConsoleConfiguration = testConfiguration(), clock: PinnedClock? = nil,
+        documentStates: Bool = true
     ) async throws -> ConsoleHub {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-console-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -112,9 +130,11 @@ final class ConsoleHub: Sendable {
                 let tables = try PostgresDeviceTables(
                     client: database.client, schema: database.schema, hubID: ReplicaID.random(), hubKey: DeviceKey(),
                     logger: ConsolePostgres.quiet, clock: now)
+                let storage = try PostgresHubStorage(tables: tables)
                 var parts = HubBackend(
-                    storage: try PostgresHubStorage(tables: tables), devices: PostgresDeviceRegistry(tables: tables),
+                    storage: storage, devices: PostgresDeviceRegistry(tables: tables),
                     attachments: PostgresAttachmentStorage(tables: tables), location: "postgresql:schema \(database.schema)")
+                parts.documents = documentStates ? PostgresDocumentPages(storage: storage) : nil
                 parts.auditLog = PostgresAuditLog(tables: tables)
                 parts.operators = PostgresOperatorDirectory(tables: tables)
                 parts.administration = PostgresDeviceAdministration(tables: tables)
@@ -164,9 +184,9 @@ final class ConsoleHub: Sendable {
     /// Runs `body` with a started hub on `backend`, stopped afterwards.
     static func with<T>(
         _ backend: ConsoleBackend = .sqlite, console: ConsoleConfiguration = testConfiguration(), clock: PinnedClock? = nil,
-        _ body: (ConsoleHub) async throws -> T
+        documentStates: Bool = true, _ body: (ConsoleHub) async throws -> T
     ) async throws -> T {
-        let hub = try await start(backend, console: console, clock: clock)
+        let hub = try await start(backend, console: console, clock: clock, documentStates: documentStates)
         do {
             let result = try await body(hub)
             await hub.stop()
@@ -177,8 +197,27 @@ final class ConsoleHub: Sendable {
         }
     }
 
-    /// Where a login leads: the conflicts, or the fleet on PostgreSQL (no document states there).
-    var home: String { replica == nil ? "/console/fleet" : "/console/conflicts" }
+    /// Where a login leads: the conflicts, or the fleet on a hub without document states.
+    var home: String { documentPages == nil ? "/console/fleet" : "/console/conflicts" }
+
+    /// Stores `versions` on the hub as a push of `pusher` (admitted in order, merged field by
+    /// field where they merge), on either backend.
+    @discardableResult
+    func push(_ versions: [Version], from pusher: ReplicaID) async throws -> PushReport {
+        try await exchange.storage.take(PushPlan(versions: versions, pusher: pusher, policy: .inOrder))
+    }
+
+    /// Writes `intents` on a fresh device replica and pushes them to the hub in one push.
+    func write(_ intents: [WriteIntent]) async throws {
+        let folder = try TemporaryReplica()
+        defer { folder.remove() }
+        let device = try folder.create("writer")
+        let versions = try intents.map { try device.write($0) }
+        try await push(versions, from: device.replicaID)
+    }
+
+    /// Writes `intent` on a fresh device replica and pushes it to the hub.
+    func write(_ intent: WriteIntent) async throws { try await write([intent]) }
 
     /// Every audit entry, oldest first, on either backend.
     func auditEntries() async throws -> [AuditEntry] { try await auditLog.entries(after: 0, limit: 10_000) }

@@ -10,25 +10,30 @@ import Testing
 @Suite("Console map and GeoJSON")
 struct ConsoleMapTests {
     /// Writes observation `id` dated `date` on the hub, at `at` (latitude, longitude) or without coordinates.
-    static func observe(_ hub: ConsoleHub, _ id: String, date: String, at: (Double, Double)?, place: String = "Abu Shouk camp") throws {
+    static func observe(_ hub: ConsoleHub, _ id: String, date: String, at: (Double, Double)?, place: String = "Abu Shouk camp") async throws {
+        try await hub.write(intent(id, date: date, at: at, place: place))
+    }
+
+    /// The write of observation `id` dated `date`, at `at` (latitude, longitude) or without coordinates.
+    static func intent(_ id: String, date: String, at: (Double, Double)?, place: String = "Abu Shouk camp") -> WriteIntent {
         let coordinates = at.map { "\"latitude\": \($0.0), \"longitude\": \($0.1), " } ?? ""
         let body = ConsoleRecordsTests.observation
             .replacingOccurrences(of: "\"event_date\": \"2026-03-01\"", with: "\"event_date\": \"\(date)\"")
             .replacingOccurrences(of: "\"latitude\": 13.6517, \"longitude\": 25.3469, ", with: coordinates)
             .replacingOccurrences(of: "\"place\": \"Abu Shouk camp\"", with: "\"place\": \"\(place)\"")
         let key = DocumentKey(collection: CollectionName("observations")!, id: DocumentID(id)!)
-        try hub.store.write(WriteIntent(key: key, body: Data(body.utf8)))
+        return WriteIntent(key: key, body: Data(body.utf8))
     }
 
     static let hostile = "<script>alert('x')</script> & <b>"
 
     /// Three observations in March (two located, one without coordinates, one named by a hostile
     /// place) and one in June, outside the filter `to=2026-03-31`.
-    static func seed(_ hub: ConsoleHub) throws {
-        try observe(hub, "obs-a", date: "2026-03-01", at: (13.6517, 25.3469), place: hostile)
-        try observe(hub, "obs-b", date: "2026-03-05", at: (12.05, 24.88))
-        try observe(hub, "obs-c", date: "2026-03-07", at: nil)
-        try observe(hub, "obs-d", date: "2026-06-01", at: (14.5, 26.1))
+    static func seed(_ hub: ConsoleHub) async throws {
+        try await observe(hub, "obs-a", date: "2026-03-01", at: (13.6517, 25.3469), place: hostile)
+        try await observe(hub, "obs-b", date: "2026-03-05", at: (12.05, 24.88))
+        try await observe(hub, "obs-c", date: "2026-03-07", at: nil)
+        try await observe(hub, "obs-d", date: "2026-06-01", at: (14.5, 26.1))
     }
 
     static func features(_ body: String) throws -> [[String: Any]] {
@@ -38,9 +43,10 @@ struct ConsoleMapTests {
         return try #require(collection["features"] as? [[String: Any]])
     }
 
-    @Test func geoJSONHoldsTheFilteredFeaturesWithoutTheInformant() async throws {
-        try await ConsoleHub.with { hub in
-            try Self.seed(hub)
+    @Test(arguments: ConsoleBackend.enabled)
+    func geoJSONHoldsTheFilteredFeaturesWithoutTheInformant(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
+            try await Self.seed(hub)
             let browser = try await ConsoleSecurityTests.loggedIn(hub, "viv", role: .viewer)
             let page = try await browser.get("/console/observations?to=2026-03-31")
             #expect(page.body.contains("/console/observations.geojson?to=2026-03-31"), "the link keeps the filter")
@@ -64,11 +70,12 @@ struct ConsoleMapTests {
 
     /// The export is written a step of 200 documents at a time: 205 observations span two steps and
     /// must still make one valid collection (a comma between steps, none after the last).
-    @Test func geoJSONSpanningSeveralStepsIsOneCollection() async throws {
-        try await ConsoleHub.with { hub in
-            for index in 0..<205 {
-                try Self.observe(hub, "obs-\(index)", date: "2026-03-01", at: (10 + Double(index) / 100, 20 + Double(index) / 100))
-            }
+    @Test(arguments: ConsoleBackend.enabled)
+    func geoJSONSpanningSeveralStepsIsOneCollection(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
+            try await hub.write((0..<205).map { index in
+                Self.intent("obs-\(index)", date: "2026-03-01", at: (10 + Double(index) / 100, 20 + Double(index) / 100))
+            })
             let browser = try await ConsoleSecurityTests.loggedIn(hub, "viv", role: .viewer)
             let features = try Self.features(try await browser.get("/console/observations.geojson").body)
             #expect(features.count == 205 && Set(features.compactMap { $0["id"] as? String }).count == 205)
@@ -77,9 +84,10 @@ struct ConsoleMapTests {
         }
     }
 
-    @Test func theMapDrawsOnePointPerLocatedObservationAndEscapesTheRest() async throws {
-        try await ConsoleHub.with { hub in
-            try Self.seed(hub)
+    @Test(arguments: ConsoleBackend.enabled)
+    func theMapDrawsOnePointPerLocatedObservationAndEscapesTheRest(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
+            try await Self.seed(hub)
             let browser = try await ConsoleSecurityTests.loggedIn(hub, "viv", role: .viewer)
             let page = try await browser.get("/console/observations?to=2026-03-31")
             #expect(page.body.contains("/console/observations/map?to=2026-03-31"), "the map link keeps the filter")

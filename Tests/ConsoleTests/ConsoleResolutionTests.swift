@@ -26,8 +26,9 @@ struct ConsoleResolutionTests {
     /// Two devices edit one note offline; a resolver merges it field by field in the console with
     /// a reason; both devices sync and hold the resolution, signed under the hub's writer id, and
     /// the audit log names the operator.
-    @Test func aResolutionIsWrittenByTheHubAndPulledByDevices() async throws {
-        try await ConsoleHub.with { hub in
+    @Test(arguments: ConsoleBackend.enabled)
+    func aResolutionIsWrittenByTheHubAndPulledByDevices(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
             let folder = try TemporaryReplica()
             defer { folder.remove() }
             let (a, b) = (try folder.create("a"), try folder.create("b"))
@@ -40,7 +41,7 @@ struct ConsoleResolutionTests {
             try b.write(WriteIntent(key: key, body: Data(#"{"title":"bridge","level":"low","road":"closed"}"#.utf8)))
             try await syncA.run()
             try await syncB.run()
-            #expect(try hub.store.document(key)?.siblings.count == 2)
+            #expect(try await hub.documents.document(key)?.siblings.count == 2)
 
             let browser = try await ConsoleSecurityTests.loggedIn(hub, "rafael", role: .resolver)
             let list = try await browser.get("/console/conflicts?collection=notes")
@@ -48,7 +49,7 @@ struct ConsoleResolutionTests {
             let page = try await browser.get("/console/conflicts/notes/n1")
             #expect(page.body.contains("amina-laptop") && page.body.contains("bola-laptop"), "each version names its author device")
             let siblings = try #require(ConsoleBrowser.Answer.value(of: "siblings", in: page.body))
-            let dots = try #require(try hub.store.document(key)).siblings.map(\.dot)
+            let dots = try #require(try await hub.documents.document(key)).siblings.map(\.dot)
             let fromA = try #require(dots.firstIndex { $0.replica == a.replicaID })
             let fromB = try #require(dots.firstIndex { $0.replica == b.replicaID })
             let answer = try await browser.post(
@@ -57,11 +58,14 @@ struct ConsoleResolutionTests {
                  ("keep", "merge"), ("field.level", "\(fromA)"), ("field.road", "\(fromB)")])
             #expect(answer.status == 303, "resolve answered \(answer.status): \(answer.body)")
 
-            let resolved = try #require(try hub.store.document(key))
+            let resolved = try #require(try await hub.documents.document(key))
             #expect(!resolved.isConflicted)
             let version = try #require(resolved.siblings.first)
-            let writer = try #require(hub.exchange.storage as? SQLiteHubStorage).writer
-            #expect(version.dot.replica == writer, "written under the hub's writer id")
+            if let storage = hub.exchange.storage as? SQLiteHubStorage {
+                #expect(version.dot.replica == storage.writer, "written under the hub's writer id")
+            }
+            #expect(try await hub.documents.authorNames(of: [version.dot.replica])[version.dot.replica] == "hub", "a writer id of the hub's")
+            #expect(try await hub.documents.history(of: key).map(\.version.dot).suffix(1) == [version.dot], "the newest of the history")
             try await syncA.run()
             try await syncB.run()
             for replica in [a, b] {
@@ -74,7 +78,7 @@ struct ConsoleResolutionTests {
                 #expect((note["reason"] as? String)?.contains("rafael") == true)
                 #expect(try replica.signatureStatus(of: version) == .valid)
             }
-            let audit = try hub.store.auditEntries(after: 0, limit: 200).filter { $0.action == .resolved }
+            let audit = try await hub.auditEntries().filter { $0.action == .resolved }
             #expect(audit.count == 1)
             #expect(audit.first?.actor == "operator:rafael")
             #expect(audit.first?.detail["reason"] == "level from the patrol, road from the driver")
@@ -135,9 +139,10 @@ struct ConsoleResolutionTests {
     }
 
     /// Every list is paged on the server: with pages of 5, seven conflicts take two pages.
-    @Test func theConflictListIsPaged() async throws {
-        try await ConsoleHub.with { hub in
-            for index in 0..<7 { try ConsoleSecurityTests.makeConflict(hub, id: "n\(index)") }
+    @Test(arguments: ConsoleBackend.enabled)
+    func theConflictListIsPaged(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
+            for index in 0..<7 { try await ConsoleSecurityTests.makeConflict(hub, id: "n\(index)") }
             let browser = try await ConsoleSecurityTests.loggedIn(hub, "viv", role: .viewer)
             let first = try await browser.get("/console/conflicts")
             #expect(first.body.components(separatedBy: "<tr><td>notes</td>").count - 1 == 5)

@@ -36,18 +36,18 @@ struct ConsoleSecurityTests {
     }
 
     /// Puts a document in conflict on the hub: two replicas write `notes/n1` without seeing each
-    /// other, and the hub stores both.
+    /// other, and the hub stores both (one push, on either backend; they do not merge field by field).
     @discardableResult
     static func makeConflict(_ hub: ConsoleHub, id: String = "n1", bodies: (String, String) = (
         #"{"title":"bridge","level":"low"}"#, #"{"title":"bridge","level":"high"}"#
-    )) throws -> DocumentKey {
+    )) async throws -> DocumentKey {
         let folder = try TemporaryReplica()
         defer { folder.remove() }
         let (a, b) = (try folder.create("a"), try folder.create("b"))
         let key = DocumentKey(collection: notes, id: DocumentID(id)!)
         let first = try a.write(WriteIntent(key: key, body: Data(bodies.0.utf8)))
         let second = try b.write(WriteIntent(key: key, body: Data(bodies.1.utf8)))
-        try hub.store.apply([first, second], from: a.replicaID)
+        try await hub.push([first, second], from: a.replicaID)
         return key
     }
 
@@ -114,9 +114,10 @@ struct ConsoleSecurityTests {
 
     /// Cross-site request forgery: a resolver's browser posts a resolution without the session's
     /// CSRF token (or with a wrong one); the hub refuses it and the document stays in conflict.
-    @Test func aPostWithoutItsCSRFTokenIsRefused() async throws {
-        try await ConsoleHub.with { hub in
-            let key = try Self.makeConflict(hub)
+    @Test(arguments: ConsoleBackend.enabled)
+    func aPostWithoutItsCSRFTokenIsRefused(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
+            let key = try await Self.makeConflict(hub)
             let browser = try await Self.loggedIn(hub, "rafael", role: .resolver)
             let page = try await browser.get("/console/conflicts/notes/n1")
             #expect(page.status == 200)
@@ -128,7 +129,7 @@ struct ConsoleSecurityTests {
             let crossSite = try await browser.post(
                 "/console/conflicts/notes/n1/resolve", Self.resolution(page, csrf: page.csrf), headers: [("Sec-Fetch-Site", "cross-site")])
             #expect(crossSite.status == 403, "a browser saying another site sent the form is refused, token or not")
-            #expect(try hub.store.document(key)?.isConflicted == true)
+            #expect(try await hub.documents.document(key)?.isConflicted == true)
             let logout = try await browser.post("/console/logout", [])
             #expect(logout.status == 403, "logging out takes the token too")
         }
@@ -136,16 +137,17 @@ struct ConsoleSecurityTests {
 
     /// A viewer (read-only role) posts a well-formed resolution with its own valid token: 403,
     /// nothing written.
-    @Test func aViewerCannotResolve() async throws {
-        try await ConsoleHub.with { hub in
-            let key = try Self.makeConflict(hub)
+    @Test(arguments: ConsoleBackend.enabled)
+    func aViewerCannotResolve(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
+            let key = try await Self.makeConflict(hub)
             let browser = try await Self.loggedIn(hub, "viv", role: .viewer)
             let page = try await browser.get("/console/conflicts/notes/n1")
             #expect(page.status == 200 && !page.body.contains("name=\"reason\""), "a viewer gets no resolution form")
             let csrf = try #require(page.csrf)
             let answer = try await browser.post("/console/conflicts/notes/n1/resolve", Self.resolution(page, csrf: csrf))
             #expect(answer.status == 403)
-            #expect(try hub.store.document(key)?.isConflicted == true)
+            #expect(try await hub.documents.document(key)?.isConflicted == true)
             let enroll = try await browser.post("/console/fleet/enroll", [("csrf", csrf), ("name", "x"), ("read", "*"), ("write", "*")])
             #expect(enroll.status == 403)
         }
@@ -153,9 +155,10 @@ struct ConsoleSecurityTests {
 
     /// A stolen session cookie replayed after its operator logged out: the hub ended the session,
     /// so the cookie opens nothing and posts nothing.
-    @Test func aSessionCookieReplayedAfterLogoutIsRefused() async throws {
-        try await ConsoleHub.with { hub in
-            try Self.makeConflict(hub)
+    @Test(arguments: ConsoleBackend.enabled)
+    func aSessionCookieReplayedAfterLogoutIsRefused(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
+            try await Self.makeConflict(hub)
             let browser = try await Self.loggedIn(hub, "rafael", role: .resolver)
             let page = try await browser.get("/console/conflicts/notes/n1")
             let stolen = try #require(browser.cookies.withLock { $0["vigil-console"] })
@@ -218,9 +221,10 @@ struct ConsoleSecurityTests {
     }
 
     /// Record fields are text, never markup: a body carrying a script tag is shown escaped.
-    @Test func recordFieldsAreEscaped() async throws {
-        try await ConsoleHub.with { hub in
-            try Self.makeConflict(hub, bodies: (#"{"title":"<script>alert(1)</script>"}"#, #"{"title":"\"><img src=x>"}"#))
+    @Test(arguments: ConsoleBackend.enabled)
+    func recordFieldsAreEscaped(_ backend: ConsoleBackend) async throws {
+        try await ConsoleHub.with(backend) { hub in
+            try await Self.makeConflict(hub, bodies: (#"{"title":"<script>alert(1)</script>"}"#, #"{"title":"\"><img src=x>"}"#))
             let browser = try await Self.loggedIn(hub, "viv", role: .viewer)
             let page = try await browser.get("/console/conflicts/notes/n1")
             #expect(page.status == 200)

@@ -110,9 +110,9 @@ extension Syncd {
             let mountsConsole = HubConsole.canMount(on: exchange.backend)
             if !mountsConsole {
                 logger.notice("the operator's console is not served: this backend keeps no operators (Docs/HubPostgres.md)")
-            } else if exchange.backend.replica == nil {
+            } else if exchange.backend.documents == nil {
                 logger.notice(
-                    "the console serves login, the fleet and the audit log; its records, conflicts and map pages need a hub on SQLite (Docs/HubPostgres.md)")
+                    "the console serves login, the fleet and the audit log; this backend keeps no document states for its records, conflicts and map pages (Docs/HubPostgres.md)")
             }
             var services: [any Service] = [
                 try buildApplication(
