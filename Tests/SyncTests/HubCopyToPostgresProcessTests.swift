@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 @testable import HubConsole
 import NIOCore
+import Records
+import ReplicaStore
 import SyncEngine
 import Synchronization
 import Testing
@@ -136,6 +138,11 @@ struct HubCopyToPostgresProcessTests {
                 #expect(made.exitStatus == 0 && made.output.contains("Sealed to: rafael."), "\(made)")
                 let totp = try await fixture.run("syncd", ["operators", "totp", "rafael", "--db", hubPath])
                 let secret = try #require(ConsoleLogin.secret(inURI: totp.output), "\(totp)")
+                // The device fetches the key and seals the informant reference of its observation to it.
+                _ = try await fixture.syncSucceeding(device, hub: sqliteHub.url)
+                let observation = try await fixture.put(
+                    device, "observations", body: SampleRecords.observation.replacingOccurrences(of: "\n", with: " "))
+                _ = try await fixture.syncSucceeding(device, hub: sqliteHub.url)
 
                 let onSQLite = ConsoleLogin(base: sqliteHub.url)
                 let asked = try await onSQLite.logIn("rafael")
@@ -172,6 +179,20 @@ struct HubCopyToPostgresProcessTests {
                 #expect(try await Self.grants(to: "sara", backend, fixture) == 1, "rafael's sealed copy opened at login")
                 let wrong = try await ConsoleLogin(base: hub.url).logIn("rafael", password: "not the password")
                 #expect(wrong.status == 401)
+
+                // The key file's holder opens the copied reference on PostgreSQL as on SQLite.
+                let opened = try await fixture.run(
+                    "syncd", ["informant-refs", "open", "observations", observation, "--key-file", keyFile] + backend)
+                #expect(opened.exitStatus == 0 && opened.output.contains(SampleRecords.informant), "\(opened)")
+                let other = fixture.path("other.key")
+                try PrivateFile.createEmpty(at: other)
+                try PrivateFile.write(Data(InformantPrivateKey().fileText.utf8), to: other)
+                let refused = try await fixture.run(
+                    "syncd", ["informant-refs", "open", "observations", observation, "--key-file", other] + backend)
+                #expect(refused.exitStatus == 78 && !refused.output.contains(SampleRecords.informant), "\(refused)")
+                let missing = try await fixture.run(
+                    "syncd", ["informant-refs", "open", "observations", UUID().uuidString.lowercased(), "--key-file", keyFile] + backend)
+                #expect(missing.exitStatus == 1 && missing.stderr.contains("holds no observations record"), "\(missing)")
             }
         }
     }

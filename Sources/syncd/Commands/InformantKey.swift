@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
 import HubStore
+import HubStorePostgres
+import Logging
 import ReplicaStore
 import SyncEngine
+import SyncHub
 import Records
 
 extension Syncd {
@@ -142,10 +145,11 @@ extension Syncd {
                 abstract: "Print the informant reference of each current version of a record.",
                 discussion: """
                     One line per current version: its dot and the reference (or '(none)'). Exit \
-                    code 78 when a reference does not open with the key (another key, or altered).
+                    code 78 when a reference does not open with the key (another key, or altered). \
+                    Reads the hub's SQLite file (--db) or its PostgreSQL schema (--postgres).
                     """)
 
-            @OptionGroup var hub: Syncd.Devices.HubDatabase
+            @OptionGroup var hub: HubBackendOptions
 
             @Argument(help: "The collection, such as observations.") var collection: String
             @Argument(help: "The record's id.") var id: String
@@ -158,9 +162,7 @@ extension Syncd {
                     throw ValidationError("Give a collection name and a document id, such as observations 0190c6a4-….")
                 }
                 let key = Syncd.InformantKey.readKeyFile(keyFile)
-                let store = try hub.openStore()
-                let documentKey = DocumentKey(collection: collectionName, id: documentID)
-                guard let document = Syncd.Devices.run({ try store.document(documentKey) }) else {
+                guard let document = await document(DocumentKey(collection: collectionName, id: documentID)) else {
                     Syncd.Devices.fail("The hub holds no \(collection) record \(id).")
                 }
                 var refused = false
@@ -184,6 +186,25 @@ extension Syncd {
                     }
                 }
                 if refused { throw Syncd.InformantKey.keyRefused }
+            }
+
+            /// The record `key` with its current versions, from the hub's SQLite file (created when
+            /// missing, as before) or its PostgreSQL schema; exits with one sentence when the hub's
+            /// data cannot be read.
+            private func document(_ key: DocumentKey) async -> StoredDocument? {
+                let logger = Logger(label: "syncd.informant-refs") { _ in SwiftLogNoOpLogHandler() }
+                do {
+                    switch hub.location(HubConfiguration.fromEnvironment()) {
+                    case .sqlite(let path):
+                        return try SQLiteHubStorage.openOrCreate(path: path, logger: logger).store.document(key)
+                    case .postgres(let address, let schema):
+                        return try await PostgresHub.withHub(address: address, schema: schema, logger: logger) { hub in
+                            try await hub.backend().documents?.document(key)
+                        }
+                    }
+                } catch {
+                    Syncd.Devices.fail(HubBackendOptions.explain(error), exitCode: HubBackendOptions.exitCode(of: error))
+                }
             }
         }
     }
