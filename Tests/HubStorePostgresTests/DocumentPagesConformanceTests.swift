@@ -249,6 +249,40 @@ struct PostgresDocumentStatesTests {
         }
     }
 
+    @Test func aCopiedSQLiteHubHasTheSameStates() async throws {
+        // An SQLite hub holding a conflict, a clean document, a deletion and a merged situation,
+        // copied as `syncd copy-to-postgres` copies it: PostgreSQL computes the same states.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-states-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("hub.sqlite").path
+        let sqlite = try SQLiteHubStorage(store: try ReplicaStore.createHub(at: path))
+        let (a, b, c, d) = (ReplicaID.random(), ReplicaID.random(), ReplicaID.random(), ReplicaID.random())
+        typealias F = MergeFixtures
+        for versions in [
+            [try N.note(a, 1, "n1", wall: 1_000), try N.note(b, 1, "n1", wall: 2_000), try N.note(a, 2, "n2", wall: 3_000)],
+            [try N.note(a, 3, "n3", wall: 4_000), try N.note(a, 4, "n3", body: nil, seen: VersionVector([a: 3]), wall: 5_000)],
+            [try F.version(c, 1, F.situation)],
+            [try F.version(c, 2, F.edited([F.critical]), seen: VersionVector([c: 1]))],
+            [try F.version(d, 1, F.edited([F.retitled]), seen: VersionVector([c: 1]))],
+        ] {
+            _ = try await sqlite.take(PushPlan(versions: versions, pusher: versions[0].dot.replica, policy: .inOrder))
+        }
+        let local = SQLiteDocumentPages(store: sqlite.store, writer: sqlite.writer)
+        let keys = [try N.key("n1"), try N.key("n2"), try N.key("n3"), try N.key("s1", "situations")]
+        try await PostgresTestDatabase.withClients(1) { clients, schema in
+            _ = try await HubFileExport.reading(path) { export in
+                try await PostgresHubImport.copy(export, into: clients[0], schema: schema, logger: PostgresTestDatabase.quiet)
+            }
+            let hub = try await PostgresHub.open(client: clients[0], schema: schema, logger: PostgresTestDatabase.quiet)
+            let copied = try #require(try hub.backend().documents)
+            for key in keys {
+                let (here, there) = (try await local.document(key), try await copied.document(key))
+                #expect(there != nil && there?.state == here?.state && there?.siblings == here?.siblings, "\(key)")
+            }
+            #expect(try await copied.conflicts(in: nil, partition: nil, limit: 10, after: nil).documents.map(\.key) == [keys[0]])
+        }
+    }
+
     @Test func twoHubProcessesPushingToOneDocumentAtOnceLeaveTheSerialState() async throws {
         // Replays: a note is held; A's edit is inside its push, its state written, paused before
         // its last statement, when B's concurrent edit is pushed through another hub process. B
