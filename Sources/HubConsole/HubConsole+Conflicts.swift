@@ -90,6 +90,10 @@ extension HubConsole {
         let store = try documentPages()
         guard let document = try await store.document(key) else { throw Self.noSuchDocument }
         let title = "\(key.collection.rawValue) / \(key.id.rawValue)"
+        let history = try await store.history(of: key, newest: Self.historyLimit)
+        let origins = Set(document.siblings.map(\.dot.replica)).union(history.map(\.version.dot.replica))
+        let authors = try await store.authorNames(of: origins)
+        let historySection = Self.historyTable(history, authors: authors)
         guard document.siblings.count > 1 else {
             let current = document.siblings.first
             let note: HTML = current.map { version in
@@ -97,9 +101,8 @@ extension HubConsole {
                 let body = shown.map { String(decoding: $0, as: UTF8.self) } ?? "(deleted)"
                 return "<p>Not in conflict. Current version \(version.dot.description), \(Self.time(version.timestamp.wallMilliseconds)):</p><pre>\(body)</pre>"
             } ?? "<p>Not in conflict.</p>"
-            return Self.page(title, session: session, note)
+            return Self.page(title, session: session, "\(note)\(historySection)")
         }
-        let authors = try await store.authorNames(of: Set(document.siblings.map(\.dot.replica)))
         let bodies = document.siblings.map(\.body)
         guard let diff = ConflictDiff(bodies: bodies, collection: key.collection, shown: bodies.map { shownBody($0, key: key, session: session) })
         else {
@@ -125,7 +128,35 @@ extension HubConsole {
         } else {
             form = "\(table)<p class=\"note\">Your role (\(session.role.rawValue)) may look but not resolve.</p>"
         }
-        return Self.page(title, session: session, "<p>Partition \(document.partition.rawValue); \(document.siblings.count) concurrent versions.</p>\(form)")
+        return Self.page(
+            title, session: session,
+            "<p>Partition \(document.partition.rawValue); \(document.siblings.count) concurrent versions.</p>\(form)\(historySection)")
+    }
+
+    /// Versions of a document its page lists at most (the newest).
+    static let historyLimit = 50
+
+    /// The document's history, oldest first: each version's dot, author, time and whether it
+    /// deletes or was set aside (never a body: the diff shows the current ones, sealed fields
+    /// closed).
+    static func historyTable(_ history: [StoredVersion], authors: [ReplicaID: String]) -> HTML {
+        guard !history.isEmpty else { return .empty }
+        let rows: [HTML] = history.map { stored in
+            let version = stored.version
+            let author = authors[version.dot.replica] ?? "unknown replica \(version.dot.replica.short)"
+            var notes: [String] = []
+            if version.isTombstone { notes.append("deleted") }
+            if let reason = stored.setAsideReason { notes.append("set aside: \(reason.code.rawValue)") }
+            return """
+                <tr class="version"><td>\(version.dot.description)</td><td>\(author)</td>\
+                <td>\(time(version.timestamp.wallMilliseconds))</td><td>\(notes.joined(separator: ", "))</td></tr>
+                """
+        }
+        return """
+            <h2>History</h2><p class="note">The newest \(historyLimit) versions at most, oldest first.</p>\
+            <div class="scroll"><table><thead><tr><th>Version</th><th>Author</th><th>Time</th><th></th></tr></thead>\
+            <tbody>\(rows)</tbody></table></div>
+            """
     }
 
     static func siblingList(_ document: StoredDocument) -> String {

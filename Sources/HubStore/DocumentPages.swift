@@ -28,9 +28,9 @@ public protocol DocumentPages: Sendable {
     /// The collections that hold a document in conflict (at most 100), by name.
     func conflictedCollections() async throws -> [CollectionName]
 
-    /// Every version of the document the hub holds, set-aside ones included, oldest first (by
-    /// clock, then arrival).
-    func history(of key: DocumentKey) async throws -> [StoredVersion]
+    /// The newest `limit` versions of the document the hub holds, set-aside ones included, oldest
+    /// first (by clock, then arrival).
+    func history(of key: DocumentKey, newest limit: Int) async throws -> [StoredVersion]
 
     /// The names of the devices whose enrolled id or incarnation is one of `origins`; the hub's
     /// writer ids are named `hub`.
@@ -89,9 +89,9 @@ public struct SQLiteDocumentPages: DocumentPages {
         return try await offload { try store.conflictedCollections() }
     }
 
-    public func history(of key: DocumentKey) async throws -> [StoredVersion] {
+    public func history(of key: DocumentKey, newest limit: Int) async throws -> [StoredVersion] {
         let store = store
-        return try await offload { try store.history(of: key) }
+        return try await offload { Array(try store.history(of: key).suffix(max(0, limit))) }
     }
 
     public func authorNames(of origins: Set<ReplicaID>) async throws -> [ReplicaID: String] {

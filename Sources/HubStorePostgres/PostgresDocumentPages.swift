@@ -102,16 +102,17 @@ public struct PostgresDocumentPages: DocumentPages {
         return names
     }
 
-    public func history(of key: DocumentKey) async throws -> [StoredVersion] {
+    public func history(of key: DocumentKey, newest limit: Int) async throws -> [StoredVersion] {
         let versions = tables.table("versions")
+        let limit = Int64(max(0, limit))
         return try await tables.snapshot { connection in
             let rows = try await connection.query(
                 """
                 SELECT \(unescaped: PostgresFeedSelection.columns) FROM \(unescaped: versions)
                 WHERE collection = \(key.collection.rawValue) AND document_id = \(key.id.rawValue)
-                ORDER BY clock_wall, clock_logical, seq
+                ORDER BY clock_wall DESC, clock_logical DESC, seq DESC LIMIT \(limit)
                 """, logger: logger
-            ).collect()
+            ).collect().reversed()
             let facts = try await connection.query(
                 """
                 SELECT seq, received_from, set_aside_reason, set_aside_code FROM \(unescaped: versions)

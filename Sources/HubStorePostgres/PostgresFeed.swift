@@ -469,8 +469,10 @@ struct PageCollector {
 ///    device's ids. So the dots of one origin are decided by one transaction at a time, its
 ///    knowledge raised by one, and a push reads every revocation of its origins committed before it;
 /// 3. **documents**: `vigil.documents:<schema>` shared, then `vigil.document:<schema>:<collection>/<id>`
-///    of each document a push names, in sorted order, before it reads their partitions and heads:
-///    pushes to one document are merged (and checked for a partition move) one after the other;
+///    of each document a push or an append names, in sorted order, before it reads their
+///    partitions and heads: pushes to one document are merged (and checked for a partition move)
+///    one after the other, and each writes the document's state (``PostgresDocumentStates``) from
+///    what the one before committed;
 /// 4. **the merge writer**: `vigil.merge-writer:<schema>:<id>`, before a merge draws a counter of
 ///    the process's writer id;
 /// 5. the audit chain's head row (`audit_head`, `FOR UPDATE`, ``PostgresAuditLog``);

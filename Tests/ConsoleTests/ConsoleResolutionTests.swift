@@ -65,7 +65,12 @@ struct ConsoleResolutionTests {
                 #expect(version.dot.replica == storage.writer, "written under the hub's writer id")
             }
             #expect(try await hub.documents.authorNames(of: [version.dot.replica])[version.dot.replica] == "hub", "a writer id of the hub's")
-            #expect(try await hub.documents.history(of: key).map(\.version.dot).suffix(1) == [version.dot], "the newest of the history")
+            #expect(try await hub.documents.history(of: key, newest: 10).map(\.version.dot).suffix(1) == [version.dot], "the newest of the history")
+            // The document's page lists its history: the first note, both edits and the resolution, by author.
+            let shown = try await browser.get("/console/conflicts/notes/n1")
+            #expect(shown.body.components(separatedBy: "<tr class=\"version\">").count - 1 == 4, "\(shown.body)")
+            #expect(shown.body.contains("<td>\(version.dot.description)</td><td>hub</td>"))
+            #expect(shown.body.contains("<td>amina-laptop</td>") && shown.body.contains("<td>bola-laptop</td>"))
             try await syncA.run()
             try await syncB.run()
             for replica in [a, b] {

@@ -70,7 +70,7 @@ struct DocumentPagesConformanceTests {
             #expect(try await test.pages.conflicts(in: nil, partition: Partition("SD-KH"), limit: 10, after: nil).documents.isEmpty)
             let document = try #require(try await test.pages.document(key))
             #expect(document.isConflicted && Set(document.siblings.compactMap(\.body)) == [Data(#"{"t":"a"}"#.utf8), Data(#"{"t":"b"}"#.utf8)])
-            #expect(try await test.pages.history(of: key).map(\.version.dot) == [first.dot, second.dot], "by clock")
+            #expect(try await test.pages.history(of: key, newest: 10).map(\.version.dot) == [first.dot, second.dot], "by clock")
             #expect(try await test.pages.authorNames(of: [a])[a] == nil, "no device of that id")
 
             let resolution = try await test.pages.resolveAsOperator(
@@ -81,7 +81,8 @@ struct DocumentPagesConformanceTests {
             #expect(try await test.pages.conflictedCollections().isEmpty)
             let resolved = try #require(try await test.pages.document(key))
             #expect(!resolved.isConflicted && resolved.siblings.map(\.dot) == [resolution.dot])
-            #expect(try await test.pages.history(of: key).map(\.version.dot) == [first.dot, second.dot, resolution.dot])
+            #expect(try await test.pages.history(of: key, newest: 10).map(\.version.dot) == [first.dot, second.dot, resolution.dot])
+            #expect(try await test.pages.history(of: key, newest: 2).map(\.version.dot) == [second.dot, resolution.dot], "the newest two")
             #expect(try await test.pages.authorNames(of: [resolution.dot.replica])[resolution.dot.replica] == "hub")
             // A resolution over what the document no longer holds is refused.
             await #expect(throws: SyncEngineError.self) {
