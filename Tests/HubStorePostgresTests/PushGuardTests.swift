@@ -224,21 +224,8 @@ struct PushGuardTests {
                 tables: tables[0], commitOrder: .serialized, guards: guards, beforeCommit: hold.pause)
             let hubB = PostgresDeviceAdministration(tables: tables[1])
             let registry = PostgresDeviceRegistry(tables: tables[1])
-            let code = EnrollmentCode.random()
-            let hash = try #require(EnrollmentCode.hash(code))
-            #expect(
-                try await hubB.addEnrollmentCode(
-                    hash: hash, deviceName: "seized-tablet", grants: .everything,
-                    expiresAt: try await hubB.now() + 3_600_000, actor: "test"))
-            let device = EnrollingDevice()
-            #expect(
-                try await registry.enroll(try device.request(code), credential: device.credential)
-                    == .enrolled(name: "seized-tablet"))
-            let policy = AdmissionPolicy(writeScopes: [device.replica: .everything])
-            let before = try PushFixtures.versions(device.replica, 1...2)
-            #expect(
-                try await hubA.take(PushPlan(versions: before, pusher: device.replica, policy: policy)).applied.stored
-                    == 2)
+            let tablet = try await SeizedTablet(administration: hubB, registry: registry, storage: hubA)
+            let (device, policy, before) = (tablet.device, tablet.policy, tablet.held)
             hold.arm()
             let after = try PushFixtures.versions(device.replica, 3...4)
             async let pushed = hubA.take(PushPlan(versions: after, pusher: device.replica, policy: policy))
