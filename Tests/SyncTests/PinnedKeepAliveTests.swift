@@ -168,6 +168,10 @@ struct PinnedKeepAliveTests {
 
     /// Replays "the hub closes a kept connection (its idle timeout, 1 s here) between two syncs of
     /// `syncd run`": the pool forgets it when the hub closes it, and the next sync opens another.
+    ///
+    /// The first sync may itself need a second connection when a pause between its requests
+    /// outlasts the hub's 1 s (CI's fresh run under load did: 2 connections), so the second sync
+    /// is counted from where the first left off (and may need more than one of its own likewise).
     @Test("a kept connection the hub closed is replaced without a failed sync")
     func hubClosedTheKeptConnection() async throws {
         try await Self.withEnrolledReplica(arguments: ["--idle-timeout", "1"]) { _, hub, store, credentials in
@@ -175,13 +179,14 @@ struct PinnedKeepAliveTests {
             let synchronizer = Self.synchronizer(store, transport, peer: credentials.peerName)
             try Self.write(store, count: 3)
             _ = try await synchronizer.run()
-            #expect(hub.relay.accepted == 1)
+            let afterFirst = hub.relay.accepted
+            #expect(afterFirst >= 1)
             try await Task.sleep(for: .milliseconds(2_500))
             #expect(transport.client.pinned.idleConnections == 0, "the connection the hub closed is no longer kept")
             try Self.write(store, count: 3)
             let second = try await synchronizer.run()
             #expect(second.versionsPushed == 3)
-            #expect(hub.relay.accepted == 2)
+            #expect(hub.relay.accepted > afterFirst, "the second sync opens a new connection")
         }
     }
 
