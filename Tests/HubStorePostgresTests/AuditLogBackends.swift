@@ -19,6 +19,20 @@ final class AuditTestClock: Sendable {
     @Sendable func now() -> UInt64 { milliseconds.withLock { $0 } }
 
     func advance(by delta: UInt64) { milliseconds.withLock { $0 += delta } }
+
+    /// Runs `body` with a new hub file on this clock, opened twice (a second hub process's
+    /// connections), in a temporary folder named after `purpose`, removed afterwards.
+    func withHubFile<Result>(
+        _ purpose: String, _ body: (_ store: ReplicaStore, _ other: ReplicaStore) async throws -> Result
+    ) async throws -> Result {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-\(purpose)-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("hub.sqlite").path
+        var options = ReplicaStore.Options()
+        options.now = now
+        let store = try ReplicaStore.createHub(at: path, options: options)
+        return try await body(store, try ReplicaStore.openHub(at: path, options: options))
+    }
 }
 
 /// One hub's audit log as a backend gives it, with the device registry and administration that
@@ -42,25 +56,20 @@ struct AuditLogUnderTest: Sendable {
         let clock = AuditTestClock()
         switch backend {
         case .sqlite:
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-audit-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: folder) }
-            let path = folder.appendingPathComponent("hub.sqlite").path
-            var options = ReplicaStore.Options()
-            options.now = clock.now
-            let store = try ReplicaStore.createHub(at: path, options: options)
-            let other = try ReplicaStore.openHub(at: path, options: options)
-            return try await body(
-                AuditLogUnderTest(
-                    log: SQLiteHubAuditLog(store: store), otherLog: SQLiteHubAuditLog(store: other),
-                    registry: SQLiteDeviceRegistry(store: store), administration: SQLiteDeviceAdministration(store: store),
-                    clock: clock,
-                    tamper: { sequence, disablingTrigger in
-                        try store.write { db in
-                            if disablingTrigger { try db.execute(sql: "DROP TRIGGER IF EXISTS audit_log_no_update") }
-                            try db.execute(
-                                sql: "UPDATE audit_log SET subject = 'someone else' WHERE seq = ?", arguments: [sequence])
-                        }
-                    }))
+            return try await clock.withHubFile("audit") { store, other in
+                try await body(
+                    AuditLogUnderTest(
+                        log: SQLiteHubAuditLog(store: store), otherLog: SQLiteHubAuditLog(store: other),
+                        registry: SQLiteDeviceRegistry(store: store), administration: SQLiteDeviceAdministration(store: store),
+                        clock: clock,
+                        tamper: { sequence, disablingTrigger in
+                            try store.write { db in
+                                if disablingTrigger { try db.execute(sql: "DROP TRIGGER IF EXISTS audit_log_no_update") }
+                                try db.execute(
+                                    sql: "UPDATE audit_log SET subject = 'someone else' WHERE seq = ?", arguments: [sequence])
+                            }
+                        }))
+            }
         case .postgres:
             return try await PostgresTestDatabase.withClients(2) { clients, schema in
                 let (hubID, hubKey) = (ReplicaID.random(), DeviceKey())

@@ -25,17 +25,13 @@ struct OperatorDirectoryUnderTest: Sendable {
         let clock = AuditTestClock()
         switch backend {
         case .sqlite:
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-operators-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: folder) }
-            let path = folder.appendingPathComponent("hub.sqlite").path
-            var options = ReplicaStore.Options()
-            options.now = clock.now
-            let store = try ReplicaStore.createHub(at: path, options: options)
-            let other = try ReplicaStore.openHub(at: path, options: options)
-            return try await body(
-                OperatorDirectoryUnderTest(
-                    directory: SQLiteOperatorDirectory(store: store), other: SQLiteOperatorDirectory(store: other),
-                    auditLog: SQLiteHubAuditLog(store: store), hubKey: store.publicKey, hubID: store.replicaID, clock: clock))
+            return try await clock.withHubFile("operators") { store, other in
+                try await body(
+                    OperatorDirectoryUnderTest(
+                        directory: SQLiteOperatorDirectory(store: store), other: SQLiteOperatorDirectory(store: other),
+                        auditLog: SQLiteHubAuditLog(store: store), hubKey: store.publicKey, hubID: store.replicaID,
+                        clock: clock))
+            }
         case .postgres:
             return try await PostgresTestDatabase.withClients(2) { clients, schema in
                 let (hubID, hubKey) = (ReplicaID.random(), DeviceKey())
