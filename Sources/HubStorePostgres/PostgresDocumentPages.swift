@@ -2,7 +2,7 @@ public import Foundation
 public import HubStore
 import Logging
 import PostgresNIO
-public import ReplicaStore
+import ReplicaStore
 public import SyncEngine
 
 /// The console's document pages on PostgreSQL: documents listed from `document_states`

@@ -1,5 +1,3 @@
-public import SyncEngine
-
 /// A document as a replica currently holds it: its state and the versions that are its siblings.
 public struct StoredDocument: Sendable, Hashable {
     public var key: DocumentKey
