@@ -16,12 +16,17 @@ public struct PostgresHub: Sendable {
 
     /// Migrates `schema` of the database `client` reaches (the client must be running), then reads
     /// the hub's identity, creating it when this is the first hub process on the database.
+    ///
+    /// With `keyFile`, the hub's signing key is kept in that file and the database holds only its
+    /// public half (``Identity``); without it, in the database, as hubs before `--hub-key` kept it.
     public static func open(
-        client: PostgresClient, schema: String = "public", deviceEntriesPerHour: Int = 1_000, logger: Logger
+        client: PostgresClient, schema: String = "public", deviceEntriesPerHour: Int = 1_000, keyFile: String? = nil,
+        logger: Logger
     ) async throws -> PostgresHub {
         let name = try PostgresSchemaName(schema)
         try await PostgresMigrations.migrate(client, schema: name.name, logger: logger)
-        let identity = try await Identity.readOrCreate(client: client, schema: name, logger: logger)
+        let identity = try await Identity.readOrCreate(
+            client: client, schema: name, keyFile: keyFile.map(PostgresHubKeyFile.init), logger: logger)
         return PostgresHub(
             tables: try PostgresDeviceTables(
                 client: client, schema: name.name, hubID: identity.replica, hubKey: identity.key,
@@ -56,32 +61,127 @@ public struct PostgresHub: Sendable {
         _ = try PostgresSchemaName(schema)
     }
 
-    /// The row of `hub_identity` (migration `v4-hub-identity`).
+    /// The hub's identity: its replica id and signing key, and when its own certificate says it
+    /// was issued, from the row of `hub_identity` (migrations `v4-hub-identity` and
+    /// `v14-hub-key-apart`) and, when the key is kept apart, the hub key file.
     struct Identity {
         let replica: ReplicaID
         let key: DeviceKey
         let issuedAt: UInt64
 
-        /// Writes a fresh identity unless one is there (two processes starting at once write one),
-        /// then reads the one that is.
-        static func readOrCreate(client: PostgresClient, schema: PostgresSchemaName, logger: Logger) async throws -> Identity {
+        /// The row as it is: the private key when the database still holds it, else the public half.
+        private struct Row {
+            let replica: ReplicaID
+            let signingKey: DeviceKey?
+            let publicKey: Data?
+            let issuedAt: UInt64
+        }
+
+        /// Reads the identity, writing a fresh one first when the database has none (two processes
+        /// starting at once write one). Without `keyFile`, the key is read from (or written to) the
+        /// database; with it, see ``keptApart(in:file:client:logger:)``.
+        static func readOrCreate(
+            client: PostgresClient, schema: PostgresSchemaName, keyFile: PostgresHubKeyFile?, logger: Logger
+        ) async throws -> Identity {
             let table = "\(schema.name).hub_identity"
-            let fresh = (replica: ReplicaID.random(), key: DeviceKey(), issuedAt: Int64(clamping: PostgresDeviceTables.wallClock()))
+            guard let keyFile else {
+                try await insert(into: table, signingKey: DeviceKey(), keptApart: false, client: client, logger: logger)
+                let row = try await read(table, client: client, logger: logger)
+                guard let key = row.signingKey else {
+                    throw PostgresStoreError(.hubKeyApart, "The hub's signing key is kept apart from \(table), in a hub key file, and none was given.")
+                }
+                return Identity(replica: row.replica, key: key, issuedAt: row.issuedAt)
+            }
+            return try await keptApart(in: table, file: keyFile, client: client, logger: logger)
+        }
+
+        /// The identity with its key in `file` and only the public half in the database:
+        /// - a key still in the database is written to the file (or must be the file's) and then
+        ///   removed from the database, so that later dumps and backups hold no private key;
+        /// - on a database with no identity yet, the file's key, or a new one written to the file
+        ///   first, becomes the hub's;
+        /// - otherwise the file must hold the key whose public half the database has.
+        static func keptApart(
+            in table: String, file: PostgresHubKeyFile, client: PostgresClient, logger: Logger
+        ) async throws -> Identity {
+            var local = try file.load()
+            var created = false
+            if local == nil, try await !exists(table, client: client, logger: logger) {
+                let fresh = DeviceKey()
+                created = try file.create(fresh)
+                local = created ? fresh : try file.load()
+            }
+            if let local { try await insert(into: table, signingKey: local, keptApart: true, client: client, logger: logger) }
+            let row = try await read(table, client: client, logger: logger)
+            if let inDatabase = row.signingKey {
+                if let local, local.rawRepresentation != inDatabase.rawRepresentation {
+                    throw PostgresStoreError(.hubKeyMismatch, "The hub key file \(file.path) holds another key than the hub's in \(table).")
+                }
+                if local == nil, try !file.create(inDatabase), try file.load()?.rawRepresentation != inDatabase.rawRepresentation {
+                    throw PostgresStoreError(.hubKeyMismatch, "The hub key file \(file.path) holds another key than the hub's in \(table).")
+                }
+                try await removeSigningKey(from: table, keeping: inDatabase, client: client, logger: logger)
+                return Identity(replica: row.replica, key: inDatabase, issuedAt: row.issuedAt)
+            }
+            guard let local, row.publicKey == local.publicKey.rawRepresentation else {
+                if created { file.remove() }
+                throw PostgresStoreError(
+                    .hubKeyMismatch,
+                    local == nil
+                        ? "The hub's signing key is kept apart from \(table) and the hub key file \(file.path) is missing."
+                        : "The hub key file \(file.path) holds another key than the hub's, whose public half is in \(table).")
+            }
+            return Identity(replica: row.replica, key: local, issuedAt: row.issuedAt)
+        }
+
+        /// Writes a new identity with `signingKey` unless the database has one; with `keptApart`
+        /// only the key's public half.
+        private static func insert(
+            into table: String, signingKey: DeviceKey, keptApart: Bool, client: PostgresClient, logger: Logger
+        ) async throws {
+            let replica = ReplicaID.random()
+            let issuedAt = Int64(clamping: PostgresDeviceTables.wallClock())
+            let privateHalf: ByteBuffer? = keptApart ? nil : signingKey.rawRepresentation.bytea
             try await client.query(
                 """
-                INSERT INTO \(unescaped: table) (replica_id, signing_key, issued_at)
-                VALUES (\(fresh.replica.hex), \(fresh.key.rawRepresentation.bytea), \(fresh.issuedAt))
+                INSERT INTO \(unescaped: table) (replica_id, signing_key, public_key, issued_at)
+                VALUES (\(replica.hex), \(privateHalf), \(signingKey.publicKey.rawRepresentation.bytea), \(issuedAt))
                 ON CONFLICT (singleton) DO NOTHING
                 """, logger: logger)
+        }
+
+        private static func exists(_ table: String, client: PostgresClient, logger: Logger) async throws -> Bool {
+            let rows = try await client.query("SELECT count(*) FROM \(unescaped: table)", logger: logger)
+            for try await count in rows.decode(Int64.self) { return count > 0 }
+            return false
+        }
+
+        private static func read(_ table: String, client: PostgresClient, logger: Logger) async throws -> Row {
             let rows = try await client.query(
-                "SELECT replica_id, signing_key, issued_at FROM \(unescaped: table)", logger: logger)
-            for try await (id, key, issuedAt) in rows.decode((String, Data, Int64).self) {
-                guard let replica = ReplicaID(id), let key = try? DeviceKey(rawRepresentation: key) else {
+                "SELECT replica_id, signing_key, public_key, issued_at FROM \(unescaped: table)", logger: logger)
+            for try await (id, signingKey, publicKey, issuedAt) in rows.decode((String, Data?, Data?, Int64).self) {
+                guard let replica = ReplicaID(id), signingKey != nil || publicKey?.count == 32 else {
                     throw PostgresStoreError(.malformedRow, "The hub's identity in \(table) is malformed.")
                 }
-                return Identity(replica: replica, key: key, issuedAt: UInt64(max(0, issuedAt)))
+                let key = try signingKey.map { raw in
+                    do { return try DeviceKey(rawRepresentation: raw) } catch {
+                        throw PostgresStoreError(.malformedRow, "The hub's identity in \(table) is malformed.")
+                    }
+                }
+                return Row(replica: replica, signingKey: key, publicKey: publicKey, issuedAt: UInt64(max(0, issuedAt)))
             }
             throw PostgresStoreError(.malformedRow, "The hub's identity in \(table) is missing.")
+        }
+
+        /// Clears the private key from the row (it is in the key file now), keeping its public half.
+        private static func removeSigningKey(
+            from table: String, keeping key: DeviceKey, client: PostgresClient, logger: Logger
+        ) async throws {
+            try await client.query(
+                """
+                UPDATE \(unescaped: table) SET signing_key = NULL, public_key = \(key.publicKey.rawRepresentation.bytea)
+                WHERE signing_key = \(key.rawRepresentation.bytea)
+                """, logger: logger)
         }
     }
 }
@@ -90,12 +190,12 @@ extension PostgresHub {
     /// Runs `body` with the hub in `schema` of the database at `address`
     /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`); see the other `withHub`.
     public static func withHub<Result>(
-        address: String, schema: String = "public", deviceEntriesPerHour: Int = 1_000, logger: Logger,
-        _ body: (PostgresHub) async throws -> Result
+        address: String, schema: String = "public", deviceEntriesPerHour: Int = 1_000, keyFile: String? = nil,
+        logger: Logger, _ body: (PostgresHub) async throws -> Result
     ) async throws -> Result {
         try await withHub(
             try PostgresClient.Configuration(address: address), schema: schema,
-            deviceEntriesPerHour: deviceEntriesPerHour, logger: logger, body)
+            deviceEntriesPerHour: deviceEntriesPerHour, keyFile: keyFile, logger: logger, body)
     }
 
     /// Runs `body` with the hub in `schema` of the database `configuration` reaches: a connection
@@ -105,7 +205,8 @@ extension PostgresHub {
     /// ``PostgresStoreError/Code/tlsRefused`` when its TLS handshake fails.
     public static func withHub<Result>(
         _ configuration: PostgresClient.Configuration, schema: String = "public", deviceEntriesPerHour: Int = 1_000,
-        answerWithin: Duration = .seconds(15), logger: Logger, _ body: (PostgresHub) async throws -> Result
+        keyFile: String? = nil, answerWithin: Duration = .seconds(15), logger: Logger,
+        _ body: (PostgresHub) async throws -> Result
     ) async throws -> Result {
         let failures = PostgresConnectionFailures()
         let client = PostgresClient(configuration: configuration, backgroundLogger: failures.recording(logger))
@@ -114,7 +215,7 @@ extension PostgresHub {
             defer { group.cancelAll() }
             try await reachable(client, within: answerWithin, logger: logger, failures: failures)
             let hub = try await open(
-                client: client, schema: schema, deviceEntriesPerHour: deviceEntriesPerHour, logger: logger)
+                client: client, schema: schema, deviceEntriesPerHour: deviceEntriesPerHour, keyFile: keyFile, logger: logger)
             return try await body(hub)
         }
     }

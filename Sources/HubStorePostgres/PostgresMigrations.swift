@@ -423,6 +423,24 @@ public enum PostgresMigrations {
             fill: { connection, schema, logger in
                 try await PostgresDocumentStates.fill(schema: schema, on: connection, logger: logger)
             }),
+        Step(
+            name: "v14-hub-key-apart",
+            statements: [
+                // The hub's signing key may live in a key file on each hub machine instead
+                // (`syncd serve --hub-key`): the row then holds only its public half, and no dump
+                // of the database holds the key certificates and revocations are signed with
+                // (PostgresHub.Identity). A row written before this step keeps its private key
+                // until a process started with a key file moves it out.
+                "ALTER TABLE {schema}.hub_identity ALTER COLUMN signing_key DROP NOT NULL",
+                """
+                ALTER TABLE {schema}.hub_identity ADD COLUMN public_key bytea
+                    CHECK (public_key IS NULL OR octet_length(public_key) = 32)
+                """,
+                """
+                ALTER TABLE {schema}.hub_identity ADD CONSTRAINT hub_identity_has_a_key
+                    CHECK (signing_key IS NOT NULL OR public_key IS NOT NULL)
+                """,
+            ]),
     ]
 
     /// Creates `schema` when missing and applies the steps it lacks, in one transaction under the

@@ -24,6 +24,13 @@ extension ErrorCode where Domain == PostgresStoreError {
     /// The server's TLS certificate was refused (another root, another host), or it offers no TLS
     /// where the address's `sslmode` asks for it.
     public static let tlsRefused = Self("tlsRefused")
+    /// The hub's signing key is kept apart from the database (in a key file) and none was given.
+    public static let hubKeyApart = Self("hubKeyApart")
+    /// The key file given holds another key than the hub's, or is missing while the database
+    /// says the hub's key was made elsewhere.
+    public static let hubKeyMismatch = Self("hubKeyMismatch")
+    /// The key file cannot be read or written, can be read by others, or holds no key.
+    public static let hubKeyFile = Self("hubKeyFile")
 }
 
 extension PostgresStoreError {

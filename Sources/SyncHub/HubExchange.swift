@@ -82,12 +82,9 @@ public struct HubExchange: Sendable {
             try await registry.grants(fingerprint: $0)
         }
         var answering = ExchangeAnswer(
-            request: try await withAnswerableAssumptions(request, from: device), device: device, push: push, plan: plan,
-            hub: storage.hubID, receiptKey: storage.receiptKey, limits: configuration.limits)
-        var answer = try await read(&answering)
-        if !answer.partialVouches.isEmpty {
-            answer.vouchInFull(try await certifiable(Set(answer.partialVouches.entries.keys), to: device))
-        }
+            request: request, device: device, push: push, plan: plan, hub: storage.hubID, receiptKey: storage.receiptKey,
+            limits: configuration.limits)
+        let answer = try await read(&answering)
         var response = answer.response
         if answer.attachesTrust { try await attachTrust(to: &response) }
         if let own = answer.ownLatest { response.ownLatest = try await storage.versions(at: [own]).first }
@@ -247,24 +244,6 @@ public struct HubExchange: Sendable {
         let readable = others.isEmpty
             ? [] : try await storage.authors(among: others, within: device?.grants.read ?? .everything)
         return asked.intersection(own).union(readable)
-    }
-
-    /// `request` with only the assumed origins whose counters `device` may learn: those
-    /// ``certifiable(_:to:)`` gives it (the hub's id, its own, authors of a version within its read
-    /// scope) and the origins it pushes (answered anyway). The answer leaves the others out, as it
-    /// leaves out origins the hub holds nothing of, so `assumedKnowledge` is no oracle of how many
-    /// versions the hub holds of any id a seized device gathered (from logs, bundles or contexts);
-    /// a client that holds versions of such an origin learns the hub's counter by pushing them. A
-    /// device reading everything, and a request without a device, are answered every origin.
-    func withAnswerableAssumptions(_ request: SyncRequest, from device: DeviceRecord?) async throws -> SyncRequest {
-        guard let assumed = request.assumedKnowledge, !assumed.isEmpty, let device, device.grants.read != .everything else {
-            return request
-        }
-        let pushed = Set(request.push.map(\.dot.replica))
-        let answerable = try await certifiable(Set(assumed.entries.keys).subtracting(pushed), to: device).union(pushed)
-        var answered = request
-        answered.assumedKnowledge = VersionVector(assumed.entries.filter { answerable.contains($0.key) })
-        return answered
     }
 
     /// Attaches what the client needs to trust the page: the hub's certificates of the keys of its

@@ -61,10 +61,10 @@ extension Syncd.BundleCommand {
                     try await admit(
                         bundle, into: .sqlite(storage), devices: SQLiteDeviceAdministration(store: storage.store),
                         configuration: configuration, logger: logger)
-                case .postgres(let address, let schema):
+                case .postgres(let address, let schema, let keyFile):
                     try await PostgresHub.withHub(
                         address: address, schema: schema, deviceEntriesPerHour: configuration.limits.deviceEntriesPerHour,
-                        logger: logger
+                        keyFile: keyFile, logger: logger
                     ) { hub in
                         try await admit(
                             bundle, into: try hub.backend(), devices: hub.administration, configuration: configuration,

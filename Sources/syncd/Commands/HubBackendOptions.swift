@@ -29,10 +29,18 @@ struct HubBackendOptions: ParsableArguments {
             valueName: "name"))
     var postgresSchema: String?
 
-    /// The hub's data: a file, or a PostgreSQL database and schema.
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "With --postgres: keep the hub's signing key in this file (mode 0600) instead of the database, which then holds only its public half; created on a new database, moved here from an older one (default: $VIGIL_HUB_KEY_FILE). Give every hub process the same file.",
+            valueName: "path"))
+    var hubKey: String?
+
+    /// The hub's data: a file, or a PostgreSQL database and schema with the hub key file, when
+    /// its signing key is kept apart from the database.
     enum Location {
         case sqlite(path: String)
-        case postgres(address: String, schema: String)
+        case postgres(address: String, schema: String, keyFile: String?)
     }
 
     private static let environment = ProcessInfo.processInfo.environment
@@ -40,6 +48,11 @@ struct HubBackendOptions: ParsableArguments {
     /// The PostgreSQL address given by flag or environment; nil for the SQLite file.
     private var postgresAddress: String? {
         (postgres ?? Self.environment["VIGIL_HUB_POSTGRES"]).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The hub key file given by flag or environment.
+    private var hubKeyFile: String? {
+        (hubKey ?? Self.environment["VIGIL_HUB_KEY_FILE"]).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     private var schema: String {
@@ -52,6 +65,9 @@ struct HubBackendOptions: ParsableArguments {
         }
         guard let address = postgresAddress, db == nil else {
             if postgresSchema != nil { throw ValidationError("--postgres-schema goes with --postgres (or VIGIL_HUB_POSTGRES).") }
+            if hubKey != nil {
+                throw ValidationError("--hub-key goes with --postgres (or VIGIL_HUB_POSTGRES); a hub file keeps its key beside it (FILE.key).")
+            }
             return
         }
         do {
@@ -65,7 +81,7 @@ struct HubBackendOptions: ParsableArguments {
     /// default file of `configuration`.
     func location(_ configuration: HubConfiguration) -> Location {
         if let db { return .sqlite(path: db) }
-        if let address = postgresAddress { return .postgres(address: address, schema: schema) }
+        if let address = postgresAddress { return .postgres(address: address, schema: schema, keyFile: hubKeyFile) }
         return .sqlite(path: configuration.databasePath)
     }
 
@@ -77,8 +93,8 @@ struct HubBackendOptions: ParsableArguments {
             switch location(HubConfiguration.fromEnvironment()) {
             case .sqlite(let path):
                 return try await body(try DeviceAdministration.open(databasePath: path, logger: logger))
-            case .postgres(let address, let schema):
-                return try await PostgresHub.withHub(address: address, schema: schema, logger: logger) { hub in
+            case .postgres(let address, let schema, let keyFile):
+                return try await PostgresHub.withHub(address: address, schema: schema, keyFile: keyFile, logger: logger) { hub in
                     try await body(DeviceAdministration(storage: hub.administration))
                 }
             }
@@ -98,8 +114,8 @@ struct HubBackendOptions: ParsableArguments {
             case .sqlite(let path):
                 let store = try SQLiteHubStorage.openOrCreate(path: path, logger: logger).store
                 return try await body(SQLiteOperatorDirectory(store: store))
-            case .postgres(let address, let schema):
-                return try await PostgresHub.withHub(address: address, schema: schema, logger: logger) { hub in
+            case .postgres(let address, let schema, let keyFile):
+                return try await PostgresHub.withHub(address: address, schema: schema, keyFile: keyFile, logger: logger) { hub in
                     try await body(hub.operators)
                 }
             }
@@ -125,8 +141,8 @@ struct HubBackendOptions: ParsableArguments {
                         "There is no hub database at \(path); point --db (or VIGIL_HUB_DB) at the hub's replica file.")
                 }
                 return try await body(audit)
-            case .postgres(let address, let schema):
-                return try await PostgresHub.withHub(address: address, schema: schema, logger: logger) { hub in
+            case .postgres(let address, let schema, let keyFile):
+                return try await PostgresHub.withHub(address: address, schema: schema, keyFile: keyFile, logger: logger) { hub in
                     try await body(AuditAdministration(log: hub.auditLog))
                 }
             }
@@ -139,7 +155,11 @@ struct HubBackendOptions: ParsableArguments {
     /// reached or its TLS certificate is refused, else 1.
     static func exitCode(of error: any Error) -> ExitCode {
         guard let code = (error as? PostgresStoreError)?.code else { return ExitCode(1) }
-        return code == .unreachable || code == .tlsRefused ? ExitCode(69) : ExitCode(1)
+        switch code {
+        case .unreachable, .tlsRefused: return ExitCode(69)
+        case .hubKeyApart, .hubKeyMismatch, .hubKeyFile: return ExitCode(76)
+        default: return ExitCode(1)
+        }
     }
 
     /// One sentence for a failure to open or use the hub's database.
@@ -151,6 +171,12 @@ struct HubBackendOptions: ParsableArguments {
             "\(error.message) Check that it runs and that the user, password and database in --postgres (or VIGIL_HUB_POSTGRES) are right."
         case let error as PostgresStoreError where error.code == .tlsRefused:
             "\(error.message) Check sslmode and sslrootcert in --postgres (or VIGIL_HUB_POSTGRES); Docs/OperatorsGuide.md, PostgreSQL, says how."
+        case let error as PostgresStoreError where error.code == .hubKeyApart:
+            "\(error.message) Pass --hub-key (or VIGIL_HUB_KEY_FILE) with the path of the hub key file every hub process of this database uses."
+        case let error as PostgresStoreError where error.code == .hubKeyMismatch:
+            "\(error.message) Copy the hub key file from a machine whose hub process starts, and point --hub-key (or VIGIL_HUB_KEY_FILE) at it."
+        case let error as PostgresStoreError where error.code == .hubKeyFile:
+            "\(error.message) Check --hub-key (or VIGIL_HUB_KEY_FILE); the file must be the owner's alone (chmod 600)."
         case let error as PostgresStoreError: error.message
         case let error as StoreError where error.code == .roleMismatch:
             "\(error.message) Point --db (or VIGIL_HUB_DB) at the hub's own database; a device's replica is used with fieldcli and syncd run."

@@ -197,8 +197,8 @@ extension Syncd {
                     switch hub.location(HubConfiguration.fromEnvironment()) {
                     case .sqlite(let path):
                         return try SQLiteHubStorage.openOrCreate(path: path, logger: logger).store.document(key)
-                    case .postgres(let address, let schema):
-                        return try await PostgresHub.withHub(address: address, schema: schema, logger: logger) { hub in
+                    case .postgres(let address, let schema, let keyFile):
+                        return try await PostgresHub.withHub(address: address, schema: schema, keyFile: keyFile, logger: logger) { hub in
                             try await hub.backend().documents?.document(key)
                         }
                     }

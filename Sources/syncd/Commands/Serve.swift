@@ -83,11 +83,13 @@ extension Syncd {
                 case .sqlite(let path):
                     configuration.databasePath = path
                     try await serve(try HubExchange.sqlite(path: path, configuration: configuration, logger: logger), logger)
-                case .postgres(let address, let schema):
+                case .postgres(let address, let schema, let keyFile):
                     try await PostgresHub.withHub(
                         address: address, schema: schema, deviceEntriesPerHour: configuration.limits.deviceEntriesPerHour,
-                        logger: logger
+                        keyFile: keyFile, logger: logger
                     ) { hub in
+                        // Opened without a key file: the key was read from the database.
+                        if keyFile == nil { Self.warnKeyInDatabase() }
                         try await serve(HubExchange(backend: try hub.backend(), configuration: configuration, logger: logger), logger)
                     }
                 }
@@ -97,6 +99,14 @@ extension Syncd {
                 FileHandle.standardError.write(Data("syncd: \(HubBackendOptions.explain(error))\n".utf8))
                 throw HubBackendOptions.exitCode(of: error)
             }
+        }
+
+        /// Said at start by a hub on PostgreSQL whose signing key is in the database.
+        static func warnKeyInDatabase() {
+            FileHandle.standardError.write(
+                Data(
+                    "syncd: warning: the hub's signing key is kept in the database, so every dump and backup of it holds the key that certifies devices; restart every hub process with --hub-key FILE (or VIGIL_HUB_KEY_FILE) to move it out.\n"
+                        .utf8))
         }
 
         /// Serves `exchange` (and its metrics, when asked) until SIGTERM or SIGINT.
