@@ -32,8 +32,8 @@ public enum PostgresHubImport {
     /// server accepts no connection within 15 seconds, with ``PostgresStoreError/Code/tlsRefused``
     /// as soon as its TLS certificate is refused.
     public static func copy(
-        _ source: HubFileExport, to address: String, schema: String, batchRows: Int = 1_000, logger: Logger,
-        progress: @escaping Progress = { _, _, _ in }
+        _ source: HubFileExport, to address: String, schema: String, keyFile: String? = nil, batchRows: Int = 1_000,
+        logger: Logger, progress: @escaping Progress = { _, _, _ in }
     ) async throws -> Report {
         // As `PostgresHub.withHub`: a refused TLS certificate ends the wait at once, and an
         // unreachable server's sentence names what the last attempt met.
@@ -46,22 +46,27 @@ public enum PostgresHubImport {
             defer { group.cancelAll() }
             try await PostgresHub.reachable(client, within: .seconds(15), logger: logger, failures: failures)
             return try await copy(
-                source, into: client, schema: schema, batchRows: batchRows, logger: logger, progress: progress)
+                source, into: client, schema: schema, keyFile: keyFile, batchRows: batchRows, logger: logger,
+                progress: progress)
         }
     }
 
     /// Copies `source` into `schema` of the database `client` reaches (the client must be running).
+    /// With `keyFile`, the hub's signing key goes to that file (written when missing, else it must
+    /// hold the same key) and only its public half to the database, as `syncd serve --hub-key`
+    /// keeps it; without, the key goes to the database.
     public static func copy(
-        _ source: HubFileExport, into client: PostgresClient, schema: String, batchRows: Int = 1_000, logger: Logger,
-        progress: @escaping Progress = { _, _, _ in }
+        _ source: HubFileExport, into client: PostgresClient, schema: String, keyFile: String? = nil,
+        batchRows: Int = 1_000, logger: Logger, progress: @escaping Progress = { _, _, _ in }
     ) async throws -> Report {
+        if let keyFile { try keep(source.signingKey, in: PostgresHubKeyFile(path: keyFile)) }
         let schema = try PostgresSchemaName(schema)
         try await PostgresMigrations.migrate(client, schema: schema.name, logger: logger)
         return try await client.withConnection { connection in
             try await PostgresTransaction.run(on: connection, mode: .readWrite, logger: logger) { connection in
                 let writer = Writer(schema: schema, connection: connection, logger: logger)
                 try await writer.lockAndCheckEmpty()
-                try await writer.insertIdentity(of: source)
+                try await writer.insertIdentity(of: source, keptApart: keyFile != nil)
                 var report = Report()
                 for table in HubExportTable.all {
                     let total = try source.count(table)
@@ -89,6 +94,20 @@ public enum PostgresHubImport {
                     ])
                 return report
             }
+        }
+    }
+
+    /// Writes `key` (the copied hub's) to `file`, or checks that the file holds it already.
+    static func keep(_ key: Data, in file: PostgresHubKeyFile) throws {
+        let key = try DeviceKey(rawRepresentation: key)
+        if let held = try file.load() {
+            guard held.rawRepresentation == key.rawRepresentation else {
+                throw PostgresStoreError(.hubKeyMismatch, "The hub key file \(file.path) holds another key than the copied hub's.")
+            }
+            return
+        }
+        if try !file.create(key), try file.load()?.rawRepresentation != key.rawRepresentation {
+            throw PostgresStoreError(.hubKeyMismatch, "The hub key file \(file.path) holds another key than the copied hub's.")
         }
     }
 
@@ -140,12 +159,15 @@ public enum PostgresHubImport {
             }
         }
 
-        /// The hub's identity: its id, its signing key and its own certificate's time.
-        func insertIdentity(of source: HubFileExport) async throws {
+        /// The hub's identity: its id, its signing key (only the public half when `keptApart`)
+        /// and its own certificate's time.
+        func insertIdentity(of source: HubFileExport, keptApart: Bool) async throws {
+            let key = try DeviceKey(rawRepresentation: source.signingKey)
+            let privateHalf: ByteBuffer? = keptApart ? nil : source.signingKey.bytea
             try await connection.execute(
                 """
-                INSERT INTO \(unescaped: table("hub_identity")) (replica_id, signing_key, issued_at)
-                VALUES (\(source.hubID.hex), \(source.signingKey.bytea), \(source.createdAt))
+                INSERT INTO \(unescaped: table("hub_identity")) (replica_id, signing_key, public_key, issued_at)
+                VALUES (\(source.hubID.hex), \(privateHalf), \(key.publicKey.rawRepresentation.bytea), \(source.createdAt))
                 """, logger: logger)
         }
 

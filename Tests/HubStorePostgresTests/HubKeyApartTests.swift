@@ -1,6 +1,8 @@
 import Foundation
+import HubStore
 @testable import HubStorePostgres
 import PostgresNIO
+import ReplicaStore
 import SyncEngine
 import Testing
 
@@ -106,6 +108,31 @@ struct HubKeyApartTests {
             #expect(row.publicKey == before.tables.hubKey.publicKey.rawRepresentation)
             // From now on the key file is needed.
             #expect(await Self.refusal(opening: clients[0], schema, keyFile: nil) == .hubKeyApart)
+        }
+    }
+
+    /// `syncd copy-to-postgres --hub-key`: the copied hub's key goes to the file (the SQLite hub's
+    /// `hub.sqlite.key` has its form), never into the schema; without it the copy kept the key in
+    /// the schema, for the first start with a key file to move out.
+    @Test func aCopiedHubKeepsItsKeyInTheFileOnly() async throws {
+        let folder = try Self.folder()
+        let path = folder + "/hub.sqlite"
+        // A hub that gave out one enrollment code (an unused file is not taken for a hub's).
+        let sqlite = try ReplicaStore.createHub(at: path)
+        #expect(try sqlite.addEnrollmentCode(hash: Data(repeating: 7, count: 32), deviceName: "amina", expiresAt: sqlite.now() + 60_000))
+        let keyFile = folder + "/hub.key"
+        try await PostgresTestDatabase.withClients(1) { clients, schema in
+            _ = try await HubFileExport.reading(path) { export in
+                try await PostgresHubImport.copy(
+                    export, into: clients[0], schema: schema, keyFile: keyFile, logger: PostgresTestDatabase.quiet)
+            }
+            let key = try Self.fileKey(path + ".key")
+            #expect(try Self.fileKey(keyFile) == key)
+            let row = try await Self.identityRow(clients[0], schema)
+            #expect(row.signingKey == nil)
+            let hub = try await Self.open(clients[0], schema, keyFile: keyFile)
+            #expect(hub.tables.hubKey.rawRepresentation == key)
+            #expect(row.publicKey == hub.tables.hubKey.publicKey.rawRepresentation)
         }
     }
 }

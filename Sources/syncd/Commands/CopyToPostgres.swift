@@ -64,6 +64,13 @@ extension Syncd {
                 valueName: "folder"))
         var snapshotFolder: String?
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Keep the hub's signing key in this file (mode 0600; written, or checked when it exists) and only its public half in the database, as syncd serve --hub-key needs it (default: $VIGIL_HUB_KEY_FILE). Without it the key is copied into the database.",
+                valueName: "path"))
+        var hubKey: String?
+
         private static let environment = ProcessInfo.processInfo.environment
 
         private var path: String {
@@ -114,12 +121,13 @@ extension Syncd {
             let list = left.map { "  \($0)" }.joined(separator: "\n")
             // Thrown, not exited here: the snapshot's folder is removed on the way out.
             if !left.isEmpty, !leaveBehind { throw LeftBehind(list: list) }
+            let keyFile = (hubKey ?? Self.environment["VIGIL_HUB_KEY_FILE"]).flatMap { $0.isEmpty ? nil : $0 }
             let report = try await PostgresHubImport.copy(
-                source, to: address, schema: schema, logger: logger, progress: Self.progress)
+                source, to: address, schema: schema, keyFile: keyFile, logger: logger, progress: Self.progress)
             if !left.isEmpty { Self.say("left in the SQLite file only (--leave-behind):\n\(list)") }
             let copied = report.tables.filter { $0.rows > 0 }.map { "\($0.rows) \($0.name)" }.joined(separator: ", ")
             print(
-                "Copied hub \(source.hubID.hex) into schema \(schema): \(copied). Start it with syncd serve --postgres."
+                "Copied hub \(source.hubID.hex) into schema \(schema): \(copied). Start it with syncd serve --postgres\(keyFile.map { " --hub-key \($0)" } ?? "")."
             )
             if report.tables.contains(where: { $0.name == "operators" && $0.rows > 0 }) {
                 print("Console sessions were not copied: operators log in again, with the same password and second factor.")
