@@ -30,6 +30,19 @@ struct ExchangeAnswer: Sendable {
         var record: ExchangeRecord?
         /// What the metrics count and the log line says.
         var facts: Facts
+        /// The hub's counters of origins the page's contexts name that the response vouches for
+        /// only up to the page's claims (``knowledgeDelta(_:request:readsEverything:)``):
+        /// ``vouchInFull(_:)`` answers those the device may read in full.
+        var partialVouches = VersionVector()
+
+        /// Answers the hub's whole counter of the partially vouched origins among `readable`
+        /// (authors the device may read), as for any other device.
+        mutating func vouchInFull(_ readable: Set<ReplicaID>) {
+            for (origin, held) in partialVouches.entries where readable.contains(origin) {
+                response.knowledge[origin] = held
+            }
+            partialVouches = VersionVector()
+        }
     }
 
     /// What the device registry records of an exchange (last seen, lag, clock skew, backlog).
@@ -151,8 +164,9 @@ struct ExchangeAnswer: Sendable {
             rejected += Self.gapRejections(push.gaps, held: page.knowledge)
             rejected.sort { $0.dot < $1.dot }
         }
+        let knowledge = Self.knowledgeDelta(page, request: request, readsEverything: grants.read == .everything)
         var response = SyncResponse(
-            hub: hub, knowledge: Self.knowledgeDelta(page, request: request),
+            hub: hub, knowledge: knowledge.delta,
             accepted: push.accepted, rejected: rejected, versions: page.versions.map(receiptKey.withReceipt),
             checkpoint: next.text, more: next.more, checkpointReset: page.restarted)
         if !push.receipts.isEmpty { response.receipts = push.receipts }
@@ -171,34 +185,54 @@ struct ExchangeAnswer: Sendable {
             facts: Facts(
                 peer: request.replica, pushed: push.taken, accepted: push.accepted, rejected: rejected,
                 refused: push.refused, merged: push.merged, pulled: page.versions.count, more: page.hasMore,
-                checkpointReset: page.restarted))
+                checkpointReset: page.restarted),
+            partialVouches: knowledge.partialVouches)
     }
 
     /// The entries of the hub's knowledge the client must update: every pushed origin, the
     /// client's own id, and every assumed origin (the protocol requires those the hub holds less
     /// of; answering all of them spares the client re-pushing what the hub holds). An entry absent
     /// from the delta while its origin was pushed or assumed means the hub holds nothing of it:
-    /// vectors carry no zero entries.
+    /// vectors carry no zero entries. The request's assumed and pushed origins are those the
+    /// device may learn the counters of: ``HubExchange`` drops the others before this step sees
+    /// them (``HubExchange/answerable(_:push:from:)``).
     ///
     /// It also vouches for the dots the page's contexts name beyond the page itself: a device with
     /// a read scope never holds versions outside it, and admits a pulled version only when what
-    /// its context names is held there, in the page, or vouched for by the hub.
-    static func knowledgeDelta(_ page: FeedPage, request: SyncRequest) -> VersionVector {
+    /// its context names is held there, in the page, or vouched for by the hub. For an origin that
+    /// authors a version of the page, or to a device that reads everything (`readsEverything`),
+    /// the vouch is the hub's whole counter; for any other, only the highest counter the page's
+    /// contexts claim (what the admission needs, and what the device reads in those contexts
+    /// anyway), and the hub's counter goes to `partialVouches`: a context may name an author
+    /// outside the device's read scope, whose counter (how active that observer is) it must not
+    /// learn, so ``HubExchange`` answers in full only the authors the device may read.
+    static func knowledgeDelta(
+        _ page: FeedPage, request: SyncRequest, readsEverything: Bool
+    ) -> (delta: VersionVector, partialVouches: VersionVector) {
         let knowledge = page.knowledge
         var delta = VersionVector()
         var inPage = VersionVector()
         for version in page.versions { inPage.add(version.dot) }
+        var claims = VersionVector()
         for version in page.versions {
             for (origin, claimed) in version.context.entries where claimed > inPage[origin] {
-                delta[origin] = knowledge[origin]
+                claims[origin] = max(claims[origin], claimed)
             }
         }
-        for version in request.push { delta[version.dot.replica] = knowledge[version.dot.replica] }
-        delta[request.replica] = knowledge[request.replica]
-        if let assumed = request.assumedKnowledge {
-            for origin in assumed.entries.keys { delta[origin] = knowledge[origin] }
+        var answered = Set(request.push.map(\.dot.replica))
+        answered.insert(request.replica)
+        if let assumed = request.assumedKnowledge { answered.formUnion(assumed.entries.keys) }
+        for origin in answered { delta[origin] = knowledge[origin] }
+        var partialVouches = VersionVector()
+        for (origin, claimed) in claims.entries where !answered.contains(origin) {
+            if readsEverything || inPage[origin] > 0 || claimed >= knowledge[origin] {
+                delta[origin] = knowledge[origin]
+            } else {
+                delta[origin] = claimed
+                partialVouches[origin] = knowledge[origin]
+            }
         }
-        return delta
+        return (delta, partialVouches)
     }
 
     /// The rejections of pushed versions refused as gaps (`held`: the hub's knowledge after the

@@ -82,9 +82,12 @@ public struct HubExchange: Sendable {
             try await registry.grants(fingerprint: $0)
         }
         var answering = ExchangeAnswer(
-            request: request, device: device, push: push, plan: plan, hub: storage.hubID, receiptKey: storage.receiptKey,
-            limits: configuration.limits)
-        let answer = try await read(&answering)
+            request: try await answerable(request, push: push, from: device), device: device, push: push, plan: plan,
+            hub: storage.hubID, receiptKey: storage.receiptKey, limits: configuration.limits)
+        var answer = try await read(&answering)
+        if !answer.partialVouches.isEmpty {
+            answer.vouchInFull(try await certifiable(Set(answer.partialVouches.entries.keys), to: device))
+        }
         var response = answer.response
         if answer.attachesTrust { try await attachTrust(to: &response) }
         if let own = answer.ownLatest { response.ownLatest = try await storage.versions(at: [own]).first }
@@ -246,6 +249,32 @@ public struct HubExchange: Sendable {
         return asked.intersection(own).union(readable)
     }
 
+    /// `request` as the answer sees it: with only the origins whose counters `device` may learn.
+    /// Those are the origins ``certifiable(_:to:)`` gives it (the hub's id, its own, authors of a
+    /// version within its read scope) and the origins of versions it pushed that passed the
+    /// signature check (it holds a version of theirs). Assumed origins and pushed ones whose every
+    /// version was a forgery or refused as revoked (`push`'s rejections) are left out otherwise,
+    /// as origins the hub holds nothing of are: neither `assumedKnowledge` nor a forged push is an
+    /// oracle of how many versions the hub holds of an id a seized device gathered (from logs,
+    /// bundles or contexts). A client holding genuine versions of such an origin learns the hub's
+    /// counter by pushing them. A device reading everything, and a request without a device, are
+    /// answered every origin.
+    func answerable(_ request: SyncRequest, push: PushOutcome, from device: DeviceRecord?) async throws -> SyncRequest {
+        guard let device, device.grants.read != .everything else { return request }
+        let unproven = Set(
+            push.rejected.lazy.filter { [.badSignature, .revoked].contains($0.reason) && $0.origin != request.replica }.map(\.dot))
+        let proven = Set(request.push.lazy.filter { !unproven.contains($0.dot) }.map(\.dot.replica))
+        var doubtful = Set(request.push.map(\.dot.replica))
+        if let assumed = request.assumedKnowledge { doubtful.formUnion(assumed.entries.keys) }
+        doubtful.subtract(proven)
+        guard !doubtful.isEmpty else { return request }
+        let answerable = try await certifiable(doubtful, to: device).union(proven)
+        var answered = request
+        answered.assumedKnowledge = request.assumedKnowledge.map { VersionVector($0.entries.filter { answerable.contains($0.key) }) }
+        answered.push.removeAll { !answerable.contains($0.dot.replica) }
+        return answered
+    }
+
     /// Attaches what the client needs to trust the page: the hub's certificates of the keys of its
     /// origins, the plain keys for older clients, and the hub's signed revocation notices.
     func attachTrust(to response: inout SyncResponse) async throws {
@@ -339,8 +368,16 @@ public struct HubExchange: Sendable {
         return rejections
     }
 
-    /// What a pusher is told of a version the hub quarantined for `reason`.
+    /// What a pusher is told of a version the hub quarantined for `reason`. An implausible
+    /// context is told without its detail, which names the hub's counter of the origin claimed
+    /// (any id, in one request); operators see the detail with the quarantined version.
     static func quarantineRejection(_ dot: Dot, _ reason: SetAsideReason) -> Rejection {
+        if reason.code == .implausibleContext {
+            return Rejection(
+                dot: dot, reason: reason.rejection,
+                message: "Quarantined: implausible context: its context names versions the hub does not hold.",
+                quarantined: true)
+        }
         let detail = reason.detail.hasSuffix(".") ? String(reason.detail.dropLast()) : reason.detail
         return Rejection(dot: dot, reason: reason.rejection, message: "Quarantined: \(detail).", quarantined: true)
     }
