@@ -86,7 +86,7 @@ extension ReplicaStore {
     /// grants it will have; returns false, recording nothing, when an active device already has that name.
     public func addEnrollmentCode(
         hash: Data, deviceName: String, grants: AccessGrants = .everything, expiresAt: UInt64,
-        actor: String = ReplicaStore.operatorActor
+        actor: String = AuditEntry.operatorActor
     ) throws -> Bool {
         let now = options.now()
         return try write { db in
@@ -142,7 +142,7 @@ extension ReplicaStore {
                 arguments: [now, replica.hex, codeHash])
             try Self.appendAudit(
                 db, actor: replica.hex, action: .enrolled, subject: name,
-                detail: ["replica": replica.hex, "code": String(Array(codeHash.prefix(6)).hex)], at: UInt64(now))
+                detail: ["replica": replica.hex, "code": String(Array(codeHash.prefix(6)).hexString)], at: UInt64(now))
             return .enrolled(name: name)
         }
     }
@@ -173,7 +173,7 @@ extension ReplicaStore {
 
     /// Revokes the active device with this replica id (hex) or, failing that, this name.
     /// `actor` is who the audit entry names (an operator of the console, by name).
-    public func revokeDevice(_ nameOrID: String, actor: String = ReplicaStore.operatorActor) throws -> RevocationOutcome {
+    public func revokeDevice(_ nameOrID: String, actor: String = AuditEntry.operatorActor) throws -> RevocationOutcome {
         let now = Int64(clamping: options.now())
         return try write { db in
             let records = try Self.activeDevices(db, nameOrID)

@@ -17,6 +17,9 @@ public struct EnrollmentCodeRecord: Sendable, Hashable {
     /// What the device may read and write once enrolled.
     public var grants: AccessGrants
 
+    /// How many hexadecimal digits of a code's hash name it.
+    public static let hashPrefixLength = 12
+
     public init(hashPrefix: String, deviceName: String, createdAt: UInt64, expiresAt: UInt64, grants: AccessGrants) {
         self.hashPrefix = hashPrefix
         self.deviceName = deviceName
@@ -37,9 +40,6 @@ public enum CodeCancellation: Sendable, Hashable {
 }
 
 extension ReplicaStore {
-    /// How many hexadecimal digits of a code's hash name it.
-    public static let codeHashPrefixLength = 12
-
     /// The enrollment codes that can still enroll a device (not used, not expired), oldest first.
     public func unusedEnrollmentCodes() throws -> [EnrollmentCodeRecord] {
         let now = Int64(clamping: options.now())
@@ -63,7 +63,7 @@ extension ReplicaStore {
                     sql: "UPDATE enrollment_codes SET expires_at = min(expires_at, ?) WHERE code_hash = ?",
                     arguments: [now - 1, code.hash])
                 try Self.appendAudit(
-                    db, actor: Self.operatorActor, action: .codeCancelled, subject: code.record.deviceName,
+                    db, actor: AuditEntry.operatorActor, action: .codeCancelled, subject: code.record.deviceName,
                     detail: ["code": code.record.hashPrefix], at: UInt64(now))
             }
             return .cancelled(chosen.map(\.record))
@@ -85,7 +85,8 @@ extension ReplicaStore {
         ).map { row in
             let hash: Data = row[0]
             let record = EnrollmentCodeRecord(
-                hashPrefix: String(Array(hash).hex.prefix(codeHashPrefixLength)), deviceName: row[1],
+                hashPrefix: String(Array(hash).hexString.prefix(EnrollmentCodeRecord.hashPrefixLength)),
+                deviceName: row[1],
                 createdAt: UInt64(max(0, row[2] as Int64)), expiresAt: UInt64(max(0, row[3] as Int64)),
                 grants: AccessGrants(read: Scope(text: row[4]) ?? .nothing, write: Scope(text: row[5]) ?? .nothing))
             return (hash, record)
@@ -95,5 +96,5 @@ extension ReplicaStore {
 
 extension Data {
     /// Lowercase hexadecimal digits of the bytes.
-    fileprivate var hex: String { Array(self).hex }
+    fileprivate var hex: String { Array(self).hexString }
 }

@@ -60,7 +60,7 @@ extension ReplicaStore {
     private static func auditResolution(siblings: [Dot]) -> @Sendable (Database, Version, UInt64) throws -> Void {
         { db, version, now in
             try appendAudit(
-                db, actor: hubActor, action: .resolved, subject: version.key.description,
+                db, actor: AuditEntry.hubActor, action: .resolved, subject: version.key.description,
                 detail: [
                     "dot": version.dot.description, "siblings": siblings.map(\.description).joined(separator: " "),
                     "how": "merged field by field",

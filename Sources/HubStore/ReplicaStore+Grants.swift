@@ -19,7 +19,7 @@ extension ReplicaStore {
     /// newly in scope, a narrowed one makes the device forget the others.
     public func setGrants(
         read readScope: Scope?, write writeScope: Scope?, ofDevice nameOrID: String,
-        actor: String = ReplicaStore.operatorActor
+        actor: String = AuditEntry.operatorActor
     ) throws -> GrantChangeOutcome {
         try write { db in
             let records = try Self.activeDevices(db, nameOrID)

@@ -33,9 +33,9 @@ extension ReplicaStore {
                 sql: "INSERT INTO informant_keys (key_id, public_key, statement, saved_at) VALUES (?, ?, ?, ?)",
                 arguments: [key.publicKey.keyID, key.publicKey.rawRepresentation, encoded, Int64(clamping: now)])
             try Self.appendAudit(
-                db, actor: Self.operatorActor, action: .informantKeyCreated, subject: key.publicKey.keyID,
+                db, actor: AuditEntry.operatorActor, action: .informantKeyCreated, subject: key.publicKey.keyID,
                 detail: ["keyFile": keyFileWritten ? "written" : "none"], at: now)
-            return (statement, try Self.grantPending(db, key, by: Self.operatorActor, at: now))
+            return (statement, try Self.grantPending(db, key, by: AuditEntry.operatorActor, at: now))
         }
     }
 

@@ -20,7 +20,7 @@ extension ReplicaStore {
             guard db.changesCount > 0 else { return false }
             try db.execute(sql: "DELETE FROM operator_sessions WHERE operator = ?", arguments: [name])
             try Self.appendAudit(
-                db, actor: Self.operatorActor, action: .operatorTOTPChanged, subject: name,
+                db, actor: AuditEntry.operatorActor, action: .operatorTOTPChanged, subject: name,
                 detail: ["totp": secret == nil ? "removed" : "set"], at: now)
             return true
         }

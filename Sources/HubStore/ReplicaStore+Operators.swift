@@ -33,7 +33,7 @@ extension ReplicaStore {
                 sql: "INSERT INTO operators (name, role, created_at, setup_hash, setup_expires_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [name, role.rawValue, Int64(clamping: now), setupHash, Int64(clamping: setupExpiresAt)])
             try Self.appendAudit(
-                db, actor: Self.operatorActor, action: .operatorAdded, subject: name,
+                db, actor: AuditEntry.operatorActor, action: .operatorAdded, subject: name,
                 detail: ["role": role.rawValue, "setupExpiresAt": "\(setupExpiresAt)"], at: now)
             return .added
         }
@@ -46,7 +46,7 @@ extension ReplicaStore {
             try db.execute(sql: "DELETE FROM operator_sessions WHERE operator = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM operators WHERE name = ?", arguments: [name])
             guard db.changesCount > 0 else { return false }
-            try Self.appendAudit(db, actor: Self.operatorActor, action: .operatorRemoved, subject: name, at: now)
+            try Self.appendAudit(db, actor: AuditEntry.operatorActor, action: .operatorRemoved, subject: name, at: now)
             return true
         }
     }
@@ -298,7 +298,7 @@ extension ReplicaStore {
                 {
                     names[origin] = name
                 } else if writers[origin] != nil || origin == replicaID {
-                    names[origin] = Self.hubActor
+                    names[origin] = AuditEntry.hubActor
                 }
             }
             return names

@@ -2,7 +2,6 @@ public import Foundation
 public import HubStore
 import Logging
 import PostgresNIO
-public import ReplicaStore
 public import SyncEngine
 
 /// The hub's attachments on PostgreSQL: ``HubAttachmentStorage`` over the tables of migration

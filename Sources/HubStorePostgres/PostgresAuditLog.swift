@@ -2,7 +2,6 @@ public import Foundation
 public import HubStore
 import Logging
 public import PostgresNIO
-import ReplicaStore
 public import SyncEngine
 
 /// The hub's audit log on PostgreSQL (migration `v8-audit-log`): the SQLite hub's entries, chain
@@ -202,7 +201,7 @@ public struct PostgresAuditLog: HubAuditLog {
                 seq, at, actor, action, subject, detail, previous_hash, hash, format, signature)
             VALUES (
                 \(entry.sequence), \(Int64(clamping: entry.at)), \(entry.actor), \(entry.action.rawValue),
-                \(entry.subject), \(try ReplicaStore.auditDetailText(entry.detail)), \(entry.previousHash.bytea), \(entry.hash.bytea),
+                \(entry.subject), \(try AuditEntry.detailText(entry.detail)), \(entry.previousHash.bytea), \(entry.hash.bytea),
                 \(Int64(entry.format.rawValue)), \(signature))
             """, logger: logger)
         chain.sequence = entry.sequence
@@ -210,14 +209,7 @@ public struct PostgresAuditLog: HubAuditLog {
         return entry
     }
 
-    // MARK: Hourly limits
-
-    /// What a limit counts: the SQLite hub's budgets.
-    typealias HourlyBudget = ReplicaStore.HourlyBudget
-
-    static func hourStart(_ milliseconds: Int64) -> Int64 {
-        Int64(clamping: ReplicaStore.hourStart(UInt64(max(0, milliseconds))))
-    }
+    // MARK: Hourly limits (the SQLite hub's budgets, ``HourlyBudget``)
 
     /// Whether one more event of `kind` fits `device`'s hourly `limit` of `budget`; when it does
     /// not, counts it as suppressed, and the first time in the hour audits that the limit was reached.
@@ -226,7 +218,7 @@ public struct PostgresAuditLog: HubAuditLog {
         on connection: PostgresConnection
     ) async throws -> Bool {
         guard limit > 0 else { return true }
-        let hour = Self.hourStart(now)
+        let hour = Int64(clamping: HourlyBudget.hourStart(UInt64(max(0, now))))
         let exhaustedRows = try await connection.query(
             """
             SELECT EXISTS (
@@ -252,7 +244,7 @@ public struct PostgresAuditLog: HubAuditLog {
             if used < Int64(limit) { return true }
             _ = try await insert(
                 AuditEvent(
-                    actor: ReplicaStore.hubActor, action: .limitReached, subject: device,
+                    actor: AuditEntry.hubActor, action: .limitReached, subject: device,
                     detail: [
                         "limit": "\(limit)",
                         "counts": budget == .auditEntries ? "audit entries" : "foreign-quarantine rows",
@@ -273,7 +265,7 @@ public struct PostgresAuditLog: HubAuditLog {
     private func writeEndedSuppressions(_ chain: inout Chain, at now: Int64, on connection: PostgresConnection)
         async throws
     {
-        let current = Self.hourStart(now)
+        let current = Int64(clamping: HourlyBudget.hourStart(UInt64(max(0, now))))
         let rows = try await connection.query(
             """
             SELECT device, hour, kind, count FROM \(unescaped: table("audit_suppressed"))
@@ -289,7 +281,7 @@ public struct PostgresAuditLog: HubAuditLog {
         guard !counts.isEmpty else { return }
         for count in counts {
             _ = try await insert(
-                AuditEvent(actor: ReplicaStore.hubActor, action: .suppressed, subject: count.device, detail: count.detail),
+                AuditEvent(actor: AuditEntry.hubActor, action: .suppressed, subject: count.device, detail: count.detail),
                 at: now, into: &chain, on: connection)
         }
         try await connection.execute(

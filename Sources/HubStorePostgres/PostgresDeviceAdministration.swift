@@ -2,7 +2,6 @@ public import Foundation
 public import HubStore
 import Logging
 import PostgresNIO
-import ReplicaStore
 public import SyncEngine
 
 /// What the hub's operator commands do to the device registry on PostgreSQL, with the semantics
@@ -80,7 +79,7 @@ public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
             try await audit.append(
                 chosen.map { code in
                     AuditEvent(
-                        actor: ReplicaStore.operatorActor, action: .codeCancelled, subject: code.record.deviceName,
+                        actor: AuditEntry.operatorActor, action: .codeCancelled, subject: code.record.deviceName,
                         detail: ["code": code.record.hashPrefix])
                 }, on: connection)
             logger.info(
@@ -108,7 +107,7 @@ public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
         {
             let hex = hash.map { String(format: "%02x", $0) }.joined()
             let record = EnrollmentCodeRecord(
-                hashPrefix: String(hex.prefix(ReplicaStore.codeHashPrefixLength)), deviceName: name,
+                hashPrefix: String(hex.prefix(EnrollmentCodeRecord.hashPrefixLength)), deviceName: name,
                 createdAt: UInt64(max(0, createdAt)), expiresAt: UInt64(max(0, expiresAt)),
                 grants: PostgresDeviceTables.grants(read: read, write: write))
             codes.append((hash, hex, record))
@@ -147,7 +146,7 @@ public struct PostgresDeviceAdministration: DeviceAdministrationStorage {
     }
 
     /// What the hub set aside of the pushes of each of `devices` under any of their replica ids, by
-    /// enrolled id, as ``ReplicaStore/setAsideCounts(of:)`` counts it on SQLite, in one statement:
+    /// enrolled id, as `ReplicaStore.setAsideCounts(of:)` counts it on SQLite, in one statement:
     /// set-aside versions by `received_from` (rejected when their code refuses what they say,
     /// else quarantined) and foreign quarantine rows by `pushed_by`. It reads set-aside rows only
     /// (`versions_set_aside`) and the devices' quarantine rows (`foreign_quarantine_by_pusher`).

@@ -96,7 +96,7 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
                 [
                     AuditEvent(
                         actor: replica, action: .enrolled, subject: code.name,
-                        detail: ["replica": replica, "code": String(Array(codeHash.prefix(6)).hex)])
+                        detail: ["replica": replica, "code": String(Array(codeHash.prefix(6)).hexString)])
                 ], on: connection)
             logger.info("device enrolled", metadata: ["hub.device": "\(code.name)", "hub.replica": "\(replica)"])
             return .enrolled(name: code.name)

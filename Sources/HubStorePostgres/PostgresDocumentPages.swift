@@ -2,7 +2,6 @@ public import Foundation
 public import HubStore
 import Logging
 import PostgresNIO
-import ReplicaStore
 public import SyncEngine
 
 /// The console's document pages on PostgreSQL: documents listed from `document_states`
@@ -150,10 +149,10 @@ public struct PostgresDocumentPages: DocumentPages {
             guard let id = ReplicaID(text) else { continue }
             if let held = found[id], held.rank <= rank { continue }
             // A device's enrolled id, then its incarnations, then the hub's writer ids.
-            found[id] = (rank, rank == 3 ? ReplicaStore.hubActor : name)
+            found[id] = (rank, rank == 3 ? AuditEntry.hubActor : name)
         }
         var names = found.mapValues(\.name)
-        if origins.contains(tables.hubID), names[tables.hubID] == nil { names[tables.hubID] = ReplicaStore.hubActor }
+        if origins.contains(tables.hubID), names[tables.hubID] == nil { names[tables.hubID] = AuditEntry.hubActor }
         return names
     }
 

@@ -2,7 +2,6 @@ import HubStore
 import Logging
 import PostgresNIO
 import Records
-import ReplicaStore
 public import SyncEngine
 import Synchronization
 
@@ -209,7 +208,7 @@ extension PostgresHubStorage {
         try await PostgresAuditLog(tables: tables).append(
             [
                 AuditEvent(
-                    actor: ReplicaStore.hubActor, action: .resolved, subject: key.description,
+                    actor: AuditEntry.hubActor, action: .resolved, subject: key.description,
                     detail: [
                         "dot": version.dot.description,
                         "siblings": state.siblings.map(\.description).joined(separator: " "),

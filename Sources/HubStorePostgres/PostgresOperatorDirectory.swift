@@ -3,7 +3,6 @@ public import HubStore
 import Logging
 import PostgresNIO
 public import Records
-import ReplicaStore
 import SyncEngine
 
 /// The console's operators and the network's informant key on PostgreSQL (migration
@@ -64,7 +63,7 @@ public struct PostgresOperatorDirectory: OperatorDirectory {
                 .added,
                 [
                     AuditEvent(
-                        actor: ReplicaStore.operatorActor, action: .operatorAdded, subject: name,
+                        actor: AuditEntry.operatorActor, action: .operatorAdded, subject: name,
                         detail: ["role": role.rawValue, "setupExpiresAt": "\(setupExpiresAt)"])
                 ]
             )
@@ -78,7 +77,7 @@ public struct PostgresOperatorDirectory: OperatorDirectory {
             let rows = try await connection.query(
                 "DELETE FROM \(unescaped: operators) WHERE name = \(name) RETURNING name", logger: logger)
             guard try await Self.any(rows) else { return (false, []) }
-            return (true, [AuditEvent(actor: ReplicaStore.operatorActor, action: .operatorRemoved, subject: name)])
+            return (true, [AuditEvent(actor: AuditEntry.operatorActor, action: .operatorRemoved, subject: name)])
         }
     }
 
@@ -222,7 +221,7 @@ public struct PostgresOperatorDirectory: OperatorDirectory {
                 true,
                 [
                     AuditEvent(
-                        actor: ReplicaStore.operatorActor, action: .operatorTOTPChanged, subject: name,
+                        actor: AuditEntry.operatorActor, action: .operatorTOTPChanged, subject: name,
                         detail: ["totp": secret == nil ? "removed" : "set"])
                 ]
             )
@@ -276,10 +275,10 @@ public struct PostgresOperatorDirectory: OperatorDirectory {
             guard try await Self.any(rows) else { throw InformantKeyError(.exists) }
             var events = [
                 AuditEvent(
-                    actor: ReplicaStore.operatorActor, action: .informantKeyCreated, subject: key.publicKey.keyID,
+                    actor: AuditEntry.operatorActor, action: .informantKeyCreated, subject: key.publicKey.keyID,
                     detail: ["keyFile": keyFileWritten ? "written" : "none"])
             ]
-            let granted = try await directory.grantPending(key, by: ReplicaStore.operatorActor, at: now, on: connection)
+            let granted = try await directory.grantPending(key, by: AuditEntry.operatorActor, at: now, on: connection)
             events += granted.events
             return ((statement, granted.names), events)
         }

@@ -320,19 +320,6 @@ extension ReplicaStore {
     }
 }
 
-/// One version that names an attachment: where its document lies and who wrote it.
-public struct AttachmentNaming: Sendable, Hashable {
-    public var collection: CollectionName
-    public var partition: Partition
-    public var origin: ReplicaID
-
-    public init(collection: CollectionName, partition: Partition, origin: ReplicaID) {
-        self.collection = collection
-        self.partition = partition
-        self.origin = origin
-    }
-}
-
 extension ReplicaStore {
     /// Brings `attachment_names` up to the newest version: reads the versions stored since the last
     /// call (their bodies opened) and records the attachments each names. Set-aside versions and

@@ -8,28 +8,6 @@ package import GRDB
 /// is counted (table `audit_suppressed`): one `audit.limit-reached` entry says so at once, and
 /// one `audit.suppressed` entry with the counts is written with the first entry after the hour.
 extension ReplicaStore {
-    /// What a limit counts (the PostgreSQL hub's audit log counts the same).
-    package enum HourlyBudget {
-        /// Audit entries whose actor is the device.
-        case auditEntries
-        /// Rows of the foreign quarantine the device pushed.
-        case foreignQuarantine
-
-        /// The suppression kind the budget counts beyond its limit (audit entries by action).
-        package static let foreignQuarantineKind = "foreign-quarantine"
-
-        /// Which rows of `audit_suppressed` are this budget's.
-        package var suppressedKinds: String {
-            switch self {
-            case .auditEntries: "kind <> '\(Self.foreignQuarantineKind)'"
-            case .foreignQuarantine: "kind = '\(Self.foreignQuarantineKind)'"
-            }
-        }
-    }
-
-    /// The start of the hour `milliseconds` falls in.
-    package static func hourStart(_ milliseconds: UInt64) -> UInt64 { milliseconds - milliseconds % 3_600_000 }
-
     /// The hourly limit this store applies (``Options/deviceEntriesPerHour``).
     public var deviceEntriesPerHour: Int { options.deviceEntriesPerHour }
 
@@ -60,7 +38,7 @@ extension ReplicaStore {
         used: (Int64) throws -> Int
     ) throws -> Bool {
         guard limit > 0 else { return true }
-        let hour = Int64(clamping: hourStart(at))
+        let hour = Int64(clamping: HourlyBudget.hourStart(at))
         let exhausted = try Bool.fetchOne(
             db,
             sql: "SELECT EXISTS (SELECT 1 FROM audit_suppressed WHERE device = ? AND hour = ? AND \(budget.suppressedKinds))",
@@ -68,7 +46,7 @@ extension ReplicaStore {
         if !exhausted {
             if try used(hour) < limit { return true }
             try insertAudit(
-                db, actor: hubActor, action: .limitReached, subject: device,
+                db, actor: AuditEntry.hubActor, action: .limitReached, subject: device,
                 detail: [
                     "limit": "\(limit)", "counts": budget == .auditEntries ? "audit entries" : "foreign-quarantine rows",
                     "until": "\(hour + 3_600_000)",
@@ -87,7 +65,7 @@ extension ReplicaStore {
     /// Writes one `audit.suppressed` entry for each device and ended hour with suppressed counts,
     /// and forgets those counts.
     static func writeEndedSuppressions(_ db: Database, at: UInt64) throws {
-        let current = Int64(clamping: hourStart(at))
+        let current = Int64(clamping: HourlyBudget.hourStart(at))
         let rows = try Row.fetchAll(
             db, sql: "SELECT device, hour, kind, count FROM audit_suppressed WHERE hour < ? ORDER BY hour, device, kind",
             arguments: [current])
@@ -102,7 +80,8 @@ extension ReplicaStore {
             counts[counts.count - 1].detail[row[2] as String] = "\(row[3] as Int64)"
         }
         for count in counts {
-            try insertAudit(db, actor: hubActor, action: .suppressed, subject: count.device, detail: count.detail, at: at)
+            try insertAudit(
+                db, actor: AuditEntry.hubActor, action: .suppressed, subject: count.device, detail: count.detail, at: at)
         }
         try db.execute(sql: "DELETE FROM audit_suppressed WHERE hour < ?", arguments: [current])
     }

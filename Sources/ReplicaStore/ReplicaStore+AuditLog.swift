@@ -3,11 +3,6 @@ public import SyncEngine
 package import GRDB
 
 extension ReplicaStore {
-    /// Who an audit entry names when an operator acted on the hub machine.
-    public static let operatorActor = "operator"
-    /// Who an audit entry names when the hub acted by itself (a field-by-field merge).
-    public static let hubActor = "hub"
-
     /// How many entries ``verifyAuditChain()`` reads at a time.
     static let auditPageSize = 1_000
 
@@ -42,7 +37,7 @@ extension ReplicaStore {
                 """,
             arguments: [
                 entry.sequence, Int64(clamping: entry.at), entry.actor, entry.action.rawValue, entry.subject,
-                try auditDetailText(detail), entry.previousHash, entry.hash, entry.format.rawValue,
+                try AuditEntry.detailText(detail), entry.previousHash, entry.hash, entry.format.rawValue,
             ])
         return entry
     }
@@ -166,13 +161,6 @@ extension ReplicaStore {
             )
         }
     }
-
-    /// The detail as stored: a JSON object with sorted keys (the PostgreSQL hub's log stores it so too).
-    package static func auditDetailText(_ detail: [String: String]) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(detail), as: UTF8.self)
-    }
 }
 
 extension ApplyContext {
@@ -191,9 +179,4 @@ extension ReplicaStore {
     public static func quarantineDetail(_ version: Version, reason: SetAsideReason) -> [String: String] {
         ["code": reason.code.rawValue, "reason": reason.detail, "collection": version.collection.rawValue, "document": version.documentID.rawValue]
     }
-}
-
-extension Array where Element == UInt8 {
-    /// Lowercase hexadecimal digits of the bytes.
-    package var hex: String { map { String(format: "%02x", $0) }.joined() }
 }

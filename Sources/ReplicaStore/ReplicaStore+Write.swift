@@ -29,7 +29,7 @@ extension ReplicaStore {
         return try write(intent) { db, version, now in
             guard try Self.isHub(db) else { return }
             try Self.appendAudit(
-                db, actor: Self.operatorActor, action: .resolved, subject: version.key.description,
+                db, actor: AuditEntry.operatorActor, action: .resolved, subject: version.key.description,
                 detail: ["dot": version.dot.description, "how": version.isTombstone ? "deleted by an operator" : "resolved by an operator"],
                 at: now)
         }

@@ -1,7 +1,6 @@
 import Dispatch
 public import Foundation
 public import HubStore
-import ReplicaStore
 public import SyncEngine
 
 /// The hub's side of attachments, with no HTTP in it: offers, chunk uploads and downloads, each

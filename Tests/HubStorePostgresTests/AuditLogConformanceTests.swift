@@ -100,7 +100,7 @@ struct AuditLogConformanceTests {
             #expect(entries[1].actor == amina.replica.hex && entries[1].detail["replica"] == amina.replica.hex)
             #expect(entries[2].detail["readBefore"] == "observations/SD-*" && entries[2].detail["read"] == "observations/*")
             #expect(entries[3].detail["replica"] == next.hex && entries[3].detail["enrolled"] == amina.replica.hex)
-            #expect(entries[5].detail["code"]?.count == ReplicaStore.codeHashPrefixLength)
+            #expect(entries[5].detail["code"]?.count == EnrollmentCodeRecord.hashPrefixLength)
             #expect(entries[6].actor == "operator" && entries[6].detail["replica"] == amina.replica.hex)
             #expect(entries[6].detail["codesCancelled"] == "0")
             #expect(entries[6].detail["horizons"] == [amina.replica.hex + "=0", next.hex + "=0"].sorted().joined(separator: ","))

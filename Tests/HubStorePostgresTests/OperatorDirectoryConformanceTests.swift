@@ -39,7 +39,7 @@ struct OperatorDirectoryConformanceTests {
 
             let added = try await hub.audited(.operatorAdded)
             #expect(added.map(\.subject) == ["amina.k", "Bola", "chen"], "a name taken is not audited")
-            #expect(added.allSatisfy { $0.actor == ReplicaStore.operatorActor })
+            #expect(added.allSatisfy { $0.actor == AuditEntry.operatorActor })
             #expect(added.first?.detail == ["role": "resolver", "setupExpiresAt": "\(hub.clock.now() + Self.hour)"])
             #expect(try await hub.audited(.operatorRemoved).map(\.subject) == ["Bola"])
         }
@@ -181,7 +181,7 @@ struct OperatorDirectoryConformanceTests {
             #expect(try await !hub.directory.useOperatorTOTPStep(name: "amina", step: 10))
             let changes = try await hub.audited(.operatorTOTPChanged)
             #expect(changes.map { $0.detail["totp"] } == ["set", "set", "removed"])
-            #expect(changes.allSatisfy { $0.actor == ReplicaStore.operatorActor && $0.subject == "amina" })
+            #expect(changes.allSatisfy { $0.actor == AuditEntry.operatorActor && $0.subject == "amina" })
         }
     }
 

@@ -40,7 +40,7 @@ struct AuditLimitTests {
             let entries = try hub.auditEntries(after: 0, limit: 100)
             #expect(entries.map(\.action) == [.quarantined, .quarantined, .quarantined, .limitReached])
             #expect(entries.last?.subject == pusher.hex)
-            #expect(entries.last?.actor == ReplicaStore.hubActor)
+            #expect(entries.last?.actor == AuditEntry.hubActor)
             #expect(try hub.pendingSuppressedCounts() == [pusher.hex: ["foreign-quarantine": 2]])
 
             // Still within the hour: counted, no further entry.
@@ -49,7 +49,7 @@ struct AuditLimitTests {
 
             // The next hour: the count is written as one entry with the first entry after it.
             folder.clock.set(Self.start + Self.hour + 10)
-            try hub.appendAudit(actor: ReplicaStore.operatorActor, action: .revoked, subject: "someone")
+            try hub.appendAudit(actor: AuditEntry.operatorActor, action: .revoked, subject: "someone")
             let later = try hub.auditEntries(after: 4, limit: 100)
             #expect(later.map(\.action) == [.suppressed, .revoked])
             #expect(later.first?.subject == pusher.hex)

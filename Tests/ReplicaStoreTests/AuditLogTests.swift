@@ -226,7 +226,7 @@ struct AuditLogTests {
             let written = try hub.write(resolution)
             let added = try hub.auditEntries(after: Int64(before), limit: 10)
             #expect(added.map(\.action) == [.resolved])
-            #expect(added.first?.actor == ReplicaStore.operatorActor)
+            #expect(added.first?.actor == AuditEntry.operatorActor)
             #expect(added.first?.subject == StoreFixtures.key("doc").description)
             #expect(added.first?.detail["dot"] == written.dot.description)
             try field.write(resolution)

@@ -15,7 +15,7 @@ struct AuditSignatureTests {
     /// Appends `count` operator entries; returns them as stored.
     static func fill(_ hub: ReplicaStore, _ count: Int) throws -> [AuditEntry] {
         for index in 0..<count {
-            try hub.appendAudit(actor: ReplicaStore.operatorActor, action: .revoked, subject: "device-\(index)")
+            try hub.appendAudit(actor: AuditEntry.operatorActor, action: .revoked, subject: "device-\(index)")
         }
         return try hub.auditEntries(after: 0, limit: 10_000)
     }
@@ -147,7 +147,7 @@ struct AuditSignatureTests {
             let shell = try SQLiteShell.run(hub.path, sql)
             #expect(shell.status == 0, "\(shell.stderr)")
             let migrated = try folder.open("hub")
-            try migrated.appendAudit(actor: ReplicaStore.operatorActor, action: .revoked, subject: "new")
+            try migrated.appendAudit(actor: AuditEntry.operatorActor, action: .revoked, subject: "new")
             let entries = try migrated.auditEntries(after: 0, limit: 10)
             #expect(entries.map(\.format) == [.unsigned, .unsigned, .signed])
             #expect(entries.map { $0.signature != nil } == [false, false, true])

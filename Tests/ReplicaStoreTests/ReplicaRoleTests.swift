@@ -219,7 +219,7 @@ struct ReplicaRoleTests {
     @Test func aDevicesReplicaRefusesTheHubsOperations() async throws {
         try await TemporaryReplica.withReplica { device in
             let refusals: [(String, () throws -> Void)] = [
-                ("appendAudit", { _ = try device.appendAudit(actor: ReplicaStore.operatorActor, action: .revoked, subject: "x") }),
+                ("appendAudit", { _ = try device.appendAudit(actor: AuditEntry.operatorActor, action: .revoked, subject: "x") }),
                 ("auditEntries", { _ = try device.auditEntries(after: 0, limit: 1) }),
                 ("auditEntryCount", { _ = try device.auditEntryCount() }),
                 ("verifyAuditChain", { _ = try device.verifyAuditChain() }),

@@ -13,7 +13,7 @@ public struct DeviceAdministration: Sendable {
     /// Who the audit entries name.
     let actor: String
 
-    public init(storage: any DeviceAdministrationStorage, actor: String = ReplicaStore.operatorActor) {
+    public init(storage: any DeviceAdministrationStorage, actor: String = AuditEntry.operatorActor) {
         self.storage = storage
         self.actor = actor
     }

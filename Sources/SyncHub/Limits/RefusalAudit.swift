@@ -1,6 +1,5 @@
 import HubStore
 import Logging
-import ReplicaStore
 import ServiceLifecycle
 import SyncEngine
 import Synchronization
@@ -104,6 +103,6 @@ extension RefusalAudit {
     static func event(_ tally: Tally) -> AuditEvent {
         var detail = ["count": String(tally.count)]
         for (reason, count) in tally.reasons { detail["reason." + reason] = String(count) }
-        return AuditEvent(actor: ReplicaStore.hubActor, action: tally.kind.action, subject: tally.address, detail: detail)
+        return AuditEvent(actor: AuditEntry.hubActor, action: tally.kind.action, subject: tally.address, detail: detail)
     }
 }

@@ -114,7 +114,7 @@ extension Syncd.InformantKey {
             let name = self.name
             try await hub.withOperators { operators in
                 do {
-                    try await operators.grantInformantKey(key, to: name, by: ReplicaStore.operatorActor)
+                    try await operators.grantInformantKey(key, to: name, by: AuditEntry.operatorActor)
                 } catch let error as InformantKeyError {
                     switch error.code {
                     case .missing: Syncd.Devices.fail("This hub has no informant key; make it with `syncd informant-key init`.")
