@@ -18,15 +18,20 @@ public struct PostgresHub: Sendable {
     /// the hub's identity, creating it when this is the first hub process on the database.
     ///
     /// With `keyFile`, the hub's signing key is kept in that file and the database holds only its
-    /// public half (``Identity``); without it, in the database, as hubs before `--hub-key` kept it.
+    /// public half (``Identity``). Without it only a database whose row still holds the key (a hub
+    /// from before `--hub-key`) opens; a schema with no hub yet is refused with
+    /// ``PostgresStoreError/Code/hubKeyApart`` before anything is written to it.
     public static func open(
         client: PostgresClient, schema: String = "public", deviceEntriesPerHour: Int = 1_000, keyFile: String? = nil,
         logger: Logger
     ) async throws -> PostgresHub {
         let name = try PostgresSchemaName(schema)
+        let file = keyFile.map(PostgresHubKeyFile.init)
+        if file == nil, try await !Identity.isHeld(in: name, client: client, logger: logger) {
+            throw Identity.newHubWithoutKeyFile(in: name)
+        }
         try await PostgresMigrations.migrate(client, schema: name.name, logger: logger)
-        let identity = try await Identity.readOrCreate(
-            client: client, schema: name, keyFile: keyFile.map(PostgresHubKeyFile.init), logger: logger)
+        let identity = try await Identity.readOrCreate(client: client, schema: name, keyFile: file, logger: logger)
         return PostgresHub(
             tables: try PostgresDeviceTables(
                 client: client, schema: name.name, hubID: identity.replica, hubKey: identity.key,
@@ -77,15 +82,17 @@ public struct PostgresHub: Sendable {
             let issuedAt: UInt64
         }
 
-        /// Reads the identity, writing a fresh one first when the database has none (two processes
-        /// starting at once write one). Without `keyFile`, the key is read from (or written to) the
-        /// database; with it, see ``keptApart(in:file:client:logger:)``.
+        /// Reads the identity. With `keyFile`, see ``keptApart(in:file:client:logger:)``: a database
+        /// with none gets a fresh one (two processes starting at once write one). Without it, the
+        /// key is read from the row of a database from before `v14-hub-key-apart`; a database with
+        /// no identity, or whose key is kept apart, is refused (``Code/hubKeyApart``) and nothing
+        /// is written: no new hub ever keeps its private key in the database.
         static func readOrCreate(
             client: PostgresClient, schema: PostgresSchemaName, keyFile: PostgresHubKeyFile?, logger: Logger
         ) async throws -> Identity {
             let table = "\(schema.name).hub_identity"
             guard let keyFile else {
-                try await insert(into: table, signingKey: DeviceKey(), keptApart: false, client: client, logger: logger)
+                guard try await exists(table, client: client, logger: logger) else { throw newHubWithoutKeyFile(in: schema) }
                 let row = try await read(table, client: client, logger: logger)
                 guard let key = row.signingKey else {
                     throw PostgresStoreError(.hubKeyApart, "The hub's signing key is kept apart from \(table), in a hub key file, and none was given.")
@@ -93,6 +100,24 @@ public struct PostgresHub: Sendable {
                 return Identity(replica: row.replica, key: key, issuedAt: row.issuedAt)
             }
             return try await keptApart(in: table, file: keyFile, client: client, logger: logger)
+        }
+
+        /// The refusal to open a schema that holds no hub yet without a hub key file.
+        static func newHubWithoutKeyFile(in schema: PostgresSchemaName) -> PostgresStoreError {
+            PostgresStoreError(
+                .hubKeyApart,
+                "The schema \(schema.name) holds no hub yet: a new hub on PostgreSQL keeps its signing key in a hub key file, and none was given.")
+        }
+
+        /// Whether `schema` holds a hub's identity, read without creating or migrating anything
+        /// (false when it has no `hub_identity` table, or no schema at all).
+        static func isHeld(in schema: PostgresSchemaName, client: PostgresClient, logger: Logger) async throws -> Bool {
+            let table = "\(schema.name).hub_identity"
+            let rows = try await client.query("SELECT to_regclass(\(table)) IS NOT NULL", logger: logger)
+            var present = false
+            for try await found in rows.decode(Bool.self) { present = found }
+            guard present else { return false }
+            return try await exists(table, client: client, logger: logger)
         }
 
         /// The identity with its key in `file` and only the public half in the database:
@@ -111,7 +136,7 @@ public struct PostgresHub: Sendable {
                 created = try file.create(fresh)
                 local = created ? fresh : try file.load()
             }
-            if let local { try await insert(into: table, signingKey: local, keptApart: true, client: client, logger: logger) }
+            if let local { try await insert(into: table, publicHalfOf: local, client: client, logger: logger) }
             let row = try await read(table, client: client, logger: logger)
             if let inDatabase = row.signingKey {
                 if let local, local.rawRepresentation != inDatabase.rawRepresentation {
@@ -134,18 +159,17 @@ public struct PostgresHub: Sendable {
             return Identity(replica: row.replica, key: local, issuedAt: row.issuedAt)
         }
 
-        /// Writes a new identity with `signingKey` unless the database has one; with `keptApart`
-        /// only the key's public half.
+        /// Writes a new identity with the public half of `signingKey` (the key is in the hub key
+        /// file) unless the database has one.
         private static func insert(
-            into table: String, signingKey: DeviceKey, keptApart: Bool, client: PostgresClient, logger: Logger
+            into table: String, publicHalfOf signingKey: DeviceKey, client: PostgresClient, logger: Logger
         ) async throws {
             let replica = ReplicaID.random()
             let issuedAt = Int64(clamping: PostgresDeviceTables.wallClock())
-            let privateHalf: ByteBuffer? = keptApart ? nil : signingKey.rawRepresentation.bytea
             try await client.query(
                 """
-                INSERT INTO \(unescaped: table) (replica_id, signing_key, public_key, issued_at)
-                VALUES (\(replica.hex), \(privateHalf), \(signingKey.publicKey.rawRepresentation.bytea), \(issuedAt))
+                INSERT INTO \(unescaped: table) (replica_id, public_key, issued_at)
+                VALUES (\(replica.hex), \(signingKey.publicKey.rawRepresentation.bytea), \(issuedAt))
                 ON CONFLICT (singleton) DO NOTHING
                 """, logger: logger)
         }

@@ -6,12 +6,14 @@ import SyncEngine
 
 /// Copies a stopped SQLite hub (``HubFileExport``) into an empty PostgreSQL schema, so that its
 /// devices go on syncing with the hub on PostgreSQL without enrolling again or pulling again:
-/// the hub's identity (its id and signing key, which devices pinned), the feed with every
-/// position as it was (sequence, dot and tag: a device's saved pull position names them), the
-/// knowledge, set-aside versions, devices, codes, grants, revocations, the foreign quarantine, the
-/// audit log entry for entry (hashes and signatures as they are), attachments, and the console's
-/// operators with their key pairs and the informant key with its sealed copies (so an operator
-/// logs in with the same password and second factor; not their sessions: they log in again).
+/// the hub's identity (its id and signing key, which devices pinned: the key to the hub key
+/// file, only its public half to the database, as `PostgresHub.open(keyFile:)` keeps it), the
+/// feed with every position as it was (sequence, dot and tag: a device's saved pull position
+/// names them), the knowledge, set-aside versions, devices, codes, grants, revocations, the
+/// foreign quarantine, the audit log entry for entry (hashes and signatures as they are),
+/// attachments, and the console's operators with their key pairs and the informant key with its
+/// sealed copies (so an operator logs in with the same password and second factor; not their
+/// sessions: they log in again).
 ///
 /// Everything is written in one transaction: a failure leaves the schema as it was. The schema is
 /// migrated first; one that holds any hub data (an identity included: a hub process started on
@@ -30,9 +32,10 @@ public enum PostgresHubImport {
     /// Connects to `address` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`) and copies
     /// `source` into `schema` there; fails with ``PostgresStoreError/Code/unreachable`` when the
     /// server accepts no connection within 15 seconds, with ``PostgresStoreError/Code/tlsRefused``
-    /// as soon as its TLS certificate is refused.
+    /// as soon as its TLS certificate is refused. The hub's signing key goes to `keyFile` (see the
+    /// other `copy`).
     public static func copy(
-        _ source: HubFileExport, to address: String, schema: String, keyFile: String? = nil, batchRows: Int = 1_000,
+        _ source: HubFileExport, to address: String, schema: String, keyFile: String, batchRows: Int = 1_000,
         logger: Logger, progress: @escaping Progress = { _, _, _ in }
     ) async throws -> Report {
         // As `PostgresHub.withHub`: a refused TLS certificate ends the wait at once, and an
@@ -52,21 +55,21 @@ public enum PostgresHubImport {
     }
 
     /// Copies `source` into `schema` of the database `client` reaches (the client must be running).
-    /// With `keyFile`, the hub's signing key goes to that file (written when missing, else it must
-    /// hold the same key) and only its public half to the database, as `syncd serve --hub-key`
-    /// keeps it; without, the key goes to the database.
+    /// The hub's signing key goes to `keyFile` (written when missing, else it must hold the same
+    /// key: the SQLite hub's own key file has its form) and only its public half to the database,
+    /// as `syncd serve --hub-key` keeps it; the copy never writes the private key to the database.
     public static func copy(
-        _ source: HubFileExport, into client: PostgresClient, schema: String, keyFile: String? = nil,
+        _ source: HubFileExport, into client: PostgresClient, schema: String, keyFile: String,
         batchRows: Int = 1_000, logger: Logger, progress: @escaping Progress = { _, _, _ in }
     ) async throws -> Report {
-        if let keyFile { try keep(source.signingKey, in: PostgresHubKeyFile(path: keyFile)) }
+        try keep(source.signingKey, in: PostgresHubKeyFile(path: keyFile))
         let schema = try PostgresSchemaName(schema)
         try await PostgresMigrations.migrate(client, schema: schema.name, logger: logger)
         return try await client.withConnection { connection in
             try await PostgresTransaction.run(on: connection, mode: .readWrite, logger: logger) { connection in
                 let writer = Writer(schema: schema, connection: connection, logger: logger)
                 try await writer.lockAndCheckEmpty()
-                try await writer.insertIdentity(of: source, keptApart: keyFile != nil)
+                try await writer.insertIdentity(of: source)
                 var report = Report()
                 for table in HubExportTable.all {
                     let total = try source.count(table)
@@ -159,15 +162,14 @@ public enum PostgresHubImport {
             }
         }
 
-        /// The hub's identity: its id, its signing key (only the public half when `keptApart`)
-        /// and its own certificate's time.
-        func insertIdentity(of source: HubFileExport, keptApart: Bool) async throws {
+        /// The hub's identity: its id, the public half of its signing key (the key is in the hub
+        /// key file) and its own certificate's time.
+        func insertIdentity(of source: HubFileExport) async throws {
             let key = try DeviceKey(rawRepresentation: source.signingKey)
-            let privateHalf: ByteBuffer? = keptApart ? nil : source.signingKey.bytea
             try await connection.execute(
                 """
-                INSERT INTO \(unescaped: table("hub_identity")) (replica_id, signing_key, public_key, issued_at)
-                VALUES (\(source.hubID.hex), \(privateHalf), \(key.publicKey.rawRepresentation.bytea), \(source.createdAt))
+                INSERT INTO \(unescaped: table("hub_identity")) (replica_id, public_key, issued_at)
+                VALUES (\(source.hubID.hex), \(key.publicKey.rawRepresentation.bytea), \(source.createdAt))
                 """, logger: logger)
         }
 

@@ -121,18 +121,26 @@ struct PostgresPlacement {
 
     /// Enrolls `devices` in a fresh schema, starts the hub processes (and nginx), runs `body` with
     /// the address the devices use, the first process and the devices' credentials, then stops
-    /// everything and drops the schema.
+    /// everything and drops the schema. The hub's signing key is in a hub key file of the
+    /// schema's, as a hub on PostgreSQL keeps it (`--hub-key`), removed with the schema.
     func serve<Result>(
         _ devices: [SimulatedDevice], tag: String, syncd: String, context: BenchmarkContext,
         _ body: (URL, HubProcess, [String]) throws -> Result
     ) throws -> Result {
         let schema = "vigil_bench_\(tag)_\(processes)"
+        let keyFile = context.path("\(schema).hub.key")
         try SyncTools.wait { try await Self.dropSchema(schema, address: address) }
-        let tokens = try SyncTools.wait { try await Self.enroll(devices, schema: schema, address: address) }
-        defer { try? SyncTools.wait { try await Self.dropSchema(schema, address: address) } }
+        try? FileManager.default.removeItem(atPath: keyFile)
+        let tokens = try SyncTools.wait {
+            try await Self.enroll(devices, schema: schema, address: address, keyFile: keyFile)
+        }
+        defer {
+            try? SyncTools.wait { try await Self.dropSchema(schema, address: address) }
+            try? FileManager.default.removeItem(atPath: keyFile)
+        }
         let hubs = try (0..<processes).map { index in
             try HubProcess(
-                syncd: syncd, backend: ["--postgres", address, "--postgres-schema", schema],
+                syncd: syncd, backend: ["--postgres", address, "--postgres-schema", schema, "--hub-key", keyFile],
                 logPath: context.path("\(schema)-\(index).log"), logLevel: "warning")
         }
         defer { hubs.forEach { $0.stop() } }
@@ -146,9 +154,9 @@ struct PostgresPlacement {
     private static let quiet = Logger(label: "vigil.bench.postgres") { _ in SwiftLogNoOpLogHandler() }
 
     /// Enrolls each device as `syncd devices add` and `fieldcli enroll` would, in the schema
-    /// (creating it); returns their credentials.
-    static func enroll(_ devices: [SimulatedDevice], schema: String, address: String) async throws -> [String] {
-        try await PostgresHub.withHub(address: address, schema: schema, logger: quiet) { hub in
+    /// (creating it, its hub's key written to `keyFile`); returns their credentials.
+    static func enroll(_ devices: [SimulatedDevice], schema: String, address: String, keyFile: String) async throws -> [String] {
+        try await PostgresHub.withHub(address: address, schema: schema, keyFile: keyFile, logger: quiet) { hub in
             let registry = PostgresDeviceRegistry(tables: hub.tables)
             let expiry = PostgresDeviceTables.wallClock() + 3_600_000
             var tokens: [String] = []

@@ -271,10 +271,13 @@ struct PostgresDocumentStatesTests {
         let local = SQLiteDocumentPages(store: sqlite.store, writer: sqlite.writer)
         let keys = [try N.key("n1"), try N.key("n2"), try N.key("n3"), try N.key("s1", "situations")]
         try await PostgresTestDatabase.withClients(1) { clients, schema in
+            let keyFile = try PostgresTestDatabase.hubKeyFile(for: schema)
             _ = try await HubFileExport.reading(path) { export in
-                try await PostgresHubImport.copy(export, into: clients[0], schema: schema, logger: PostgresTestDatabase.quiet)
+                try await PostgresHubImport.copy(
+                    export, into: clients[0], schema: schema, keyFile: keyFile, logger: PostgresTestDatabase.quiet)
             }
-            let hub = try await PostgresHub.open(client: clients[0], schema: schema, logger: PostgresTestDatabase.quiet)
+            let hub = try await PostgresHub.open(
+                client: clients[0], schema: schema, keyFile: keyFile, logger: PostgresTestDatabase.quiet)
             let copied = try #require(try hub.backend().documents)
             for key in keys {
                 let (here, there) = (try await local.document(key), try await copied.document(key))

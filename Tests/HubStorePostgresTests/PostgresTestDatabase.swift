@@ -35,7 +35,8 @@ enum PostgresTestDatabase {
     }
 
     /// Runs `body` with `count` clients of their own (separate connection pools, as separate hub
-    /// processes have) and a fresh schema's name, migrated; drops the schema afterwards.
+    /// processes have) and a fresh schema's name, migrated; drops the schema (and removes its hub
+    /// key file, ``hubKeyFile(for:)``) afterwards.
     static func withClients<Result>(
         _ count: Int, _ body: (_ clients: [PostgresClient], _ schema: String) async throws -> Result
     ) async throws -> Result {
@@ -58,16 +59,36 @@ enum PostgresTestDatabase {
                 try await PostgresMigrations.migrate(clients[0], schema: schema, logger: quiet)
                 let result = try await body(clients, schema)
                 try await drop(schema, clients[0])
+                removeHubKeyFile(for: schema)
                 group.cancelAll()
                 return result
             } catch {
                 try? await drop(schema, clients[0])
+                removeHubKeyFile(for: schema)
                 group.cancelAll()
                 // PSQLError's description hides the server's message; the test's report needs it.
                 if error is PSQLError { throw Unavailable(description: String(reflecting: error)) }
                 throw error
             }
         }
+    }
+
+    /// The path of `schema`'s hub key file, which a hub opened on a new schema needs
+    /// (`PostgresHub.open(keyFile:)`, `PostgresHubImport.copy(keyFile:)`; the first writes it): in a
+    /// folder of the owner's alone (mode 0700), the schema's own, removed with the schema.
+    static func hubKeyFile(for schema: String) throws -> String {
+        let folder = hubKeyFolder(for: schema)
+        try FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return folder + "/hub.key"
+    }
+
+    private static func hubKeyFolder(for schema: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("vigil-hub-key-\(schema)").path
+    }
+
+    private static func removeHubKeyFile(for schema: String) {
+        try? FileManager.default.removeItem(atPath: hubKeyFolder(for: schema))
     }
 
     private static func drop(_ schema: String, _ client: PostgresClient) async throws {

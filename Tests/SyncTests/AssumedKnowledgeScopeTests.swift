@@ -63,13 +63,15 @@ struct AssumedKnowledgeScopeTests {
                 let address = try #require(PostgresServer.address, "VIGIL_REQUIRE_POSTGRES=1 but VIGIL_TEST_POSTGRES is unset")
                 let client = PostgresClient(configuration: try PostgresClient.Configuration(address: address), backgroundLogger: logger)
                 let schema = "vigil_assumed_" + String(UInt64.random(in: .min ... .max), radix: 16)
+                defer { PostgresServer.removeHubKeyFile(for: schema) }
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { await client.run() }
                     defer { group.cancelAll() }
                     var failure: (any Error)?
                     do {
                         try await PostgresHub.reachable(client, within: .seconds(30), logger: logger)
-                        let hub = try await PostgresHub.open(client: client, schema: schema, logger: logger)
+                        let hub = try await PostgresHub.open(
+                            client: client, schema: schema, keyFile: try PostgresServer.hubKeyFile(for: schema), logger: logger)
                         let exchange = HubExchange(backend: try hub.backend(), configuration: HubConfiguration(), logger: logger)
                         try await body(Hub(exchange: exchange, administration: hub.administration))
                     } catch {

@@ -254,6 +254,12 @@ struct HubCopyToPostgresProcessTests {
                 let usage = try await fixture.run(
                     "syncd", ["copy-to-postgres", "--db", device], environment: ["VIGIL_HUB_POSTGRES": ""])
                 #expect(usage.exitStatus == 64, "\(usage)")
+                // No hub key file: the copy would have nowhere to keep the key but the database.
+                let withoutKey = Array(backend.prefix { $0 != "--hub-key" })
+                let keyless = try await fixture.run(
+                    "syncd", ["copy-to-postgres", "--db", device] + withoutKey, environment: ["VIGIL_HUB_KEY_FILE": ""])
+                #expect(keyless.exitStatus == 64, "\(keyless)")
+                #expect(keyless.stderr.contains("--hub-key") && keyless.stderr.contains("\(device).key"), "\(keyless)")
 
                 // A hub's file (made by `syncd devices add`) and a server that refuses every connection.
                 let hubPath = fixture.path("hub.sqlite")
@@ -261,9 +267,13 @@ struct HubCopyToPostgresProcessTests {
                     try await fixture.run("syncd", ["devices", "add", "x", "--all", "--db", hubPath]).exitStatus == 0)
                 let unreachable = try await fixture.run(
                     "syncd",
-                    ["copy-to-postgres", "--db", hubPath, "--postgres", "postgres://vigil:secret@127.0.0.1:1/vigil"])
+                    [
+                        "copy-to-postgres", "--db", hubPath, "--postgres", "postgres://vigil:secret@127.0.0.1:1/vigil",
+                        "--hub-key", fixture.path("hub.key"),
+                    ])
                 #expect(unreachable.exitStatus == 69, "\(unreachable)")
                 #expect(unreachable.stderr.contains("accepted no connection within"), "\(unreachable)")
+                #expect(!FileManager.default.fileExists(atPath: fixture.path("hub.key")), "a key file for no copy")
             }
         }
     }

@@ -177,6 +177,31 @@ struct PostgresServeProcessTests {
         }
     }
 
+    /// Schedule (review of ec6fcbb, where `--hub-key` was optional): an operator starts the first
+    /// hub process on a new database without `--hub-key`. Before, it wrote a new private key into
+    /// `hub_identity`, and every dump from then on held the key that certifies devices; now `syncd
+    /// serve` and `syncd devices` exit 76 saying to pass `--hub-key`, and the schema gets no hub.
+    @Test("a new schema without --hub-key: syncd serve and devices exit 76 and make no hub there")
+    func aNewSchemaNeedsTheHubKey() async throws {
+        try await PostgresServer.withSchema { backend in
+            try await withProcessFixture { fixture in
+                let withoutKey = Array(backend.prefix { $0 != "--hub-key" })
+                let serve = try fixture.start("syncd", ["serve", "--listen", "127.0.0.1:0"] + withoutKey)
+                #expect(try await serve.waitForExit(timeout: .seconds(60)) == .exited(76))
+                #expect(serve.standardError.contains("holds no hub yet"), "\(serve.standardError)")
+                #expect(serve.standardError.contains("Pass --hub-key"), "\(serve.standardError)")
+                let list = try await fixture.run("syncd", ["devices", "list"] + withoutKey)
+                #expect(list.exitStatus == 76 && list.stderr.contains("holds no hub yet"), "\(list)")
+                // With the key file the first process makes the hub, its key written to the file.
+                let keyFile = try #require(backend.last)
+                #expect(!FileManager.default.fileExists(atPath: keyFile))
+                let listed = try await fixture.run("syncd", ["devices", "list"] + backend)
+                #expect(listed.exitStatus == 0, "\(listed)")
+                #expect(FileManager.default.fileExists(atPath: keyFile))
+            }
+        }
+    }
+
     /// Schedule (issue 12, "Two backends"): a device with no link carries its reports to the hub on
     /// a USB stick; the hub is on PostgreSQL. Before, `syncd bundle import` took only `--db` and
     /// the bundle could not reach a PostgreSQL hub at all; now it is admitted as the device's push,
@@ -224,7 +249,7 @@ struct PostgresServeProcessTests {
         let foreign = try #require(components.string)
         try await PostgresServer.withSchema { backend in
             try await withProcessFixture { fixture in
-                let schema = Array(backend.suffix(2))  // --postgres-schema NAME
+                let schema = Array(backend.dropFirst(2))  // --postgres-schema NAME --hub-key PATH
                 let list = try await fixture.run("syncd", ["devices", "list", "--postgres", verified] + schema)
                 #expect(list.exitStatus == 0, "\(list)")
                 let started = ContinuousClock.now
@@ -268,13 +293,16 @@ enum PostgresServer {
     static let isEnabled = address != nil || ProcessInfo.processInfo.environment["VIGIL_REQUIRE_POSTGRES"] == "1"
     static let disabledReason: Comment = "VIGIL_TEST_POSTGRES is unset: start a PostgreSQL server (Docs/Testing.md) and set it"
 
-    /// Runs `body` with the `syncd` flags of a fresh schema on the server; drops the schema after.
+    /// Runs `body` with the `syncd` flags of a fresh schema on the server, its hub key file
+    /// (``hubKeyFile(for:)``) among them: `--postgres URL --postgres-schema NAME --hub-key PATH`;
+    /// drops the schema and removes the key file after.
     static func withSchema(_ body: ([String]) async throws -> Void) async throws {
         let server = try #require(address, "VIGIL_REQUIRE_POSTGRES=1 but VIGIL_TEST_POSTGRES is unset")
         let schema = "vigil_process_" + String(UInt64.random(in: .min ... .max), radix: 16)
+        defer { removeHubKeyFile(for: schema) }
         var failure: (any Error)?
         do {
-            try await body(["--postgres", server, "--postgres-schema", schema])
+            try await body(["--postgres", server, "--postgres-schema", schema, "--hub-key", try hubKeyFile(for: schema)])
         } catch {
             failure = error
         }
@@ -286,5 +314,23 @@ enum PostgresServer {
             try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE"), logger: logger)
         }
         if let failure { throw failure }
+    }
+
+    /// The path of `schema`'s hub key file, which a hub on a new schema needs (`--hub-key`,
+    /// `PostgresHub.open(keyFile:)`; its first process writes it): in a folder of the owner's alone
+    /// (mode 0700), the schema's own; ``removeHubKeyFile(for:)`` removes it.
+    static func hubKeyFile(for schema: String) throws -> String {
+        let folder = hubKeyFolder(for: schema)
+        try FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return folder + "/hub.key"
+    }
+
+    static func removeHubKeyFile(for schema: String) {
+        try? FileManager.default.removeItem(atPath: hubKeyFolder(for: schema))
+    }
+
+    private static func hubKeyFolder(for schema: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("vigil-hub-key-\(schema)").path
     }
 }

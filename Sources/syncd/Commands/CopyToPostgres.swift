@@ -16,7 +16,8 @@ extension Syncd {
                 "Copy a stopped SQLite hub into an empty PostgreSQL schema, to serve it with syncd serve --postgres.",
             discussion: """
                 Stop the hub (syncd serve --db) and back its file up first. The copy keeps the hub's \
-                identity and key, every version at its feed position, the devices, codes, grants, \
+                identity and key (the key in the hub key file --hub-key names, only its public half \
+                in the database), every version at its feed position, the devices, codes, grants, \
                 revocations, quarantine, audit log, attachments, the console's operators (passwords, \
                 roles, second factors, setup links, key pairs) and the informant key with its \
                 copies sealed to operators, in one transaction: all or nothing. Sessions are not \
@@ -26,7 +27,7 @@ extension Syncd {
                 it. A schema that holds a hub's data already is refused (exit 79).
 
                 Example:
-                  syncd copy-to-postgres --db /var/lib/vigil/hub.sqlite --postgres postgres://vigil@db.example/vigil
+                  syncd copy-to-postgres --db /var/lib/vigil/hub.sqlite --hub-key /var/lib/vigil/hub.key --postgres postgres://vigil@db.example/vigil
                 """)
 
         /// The exit code when the target schema holds a hub's data already.
@@ -67,7 +68,7 @@ extension Syncd {
         @Option(
             name: .long,
             help: ArgumentHelp(
-                "Keep the hub's signing key in this file (mode 0600; written, or checked when it exists) and only its public half in the database, as syncd serve --hub-key needs it (default: $VIGIL_HUB_KEY_FILE). Without it the key is copied into the database.",
+                "Required: keep the hub's signing key in this file (mode 0600; written, or checked when it exists: the SQLite hub's own FILE.key may be given) and only its public half in the database; give syncd serve --hub-key the same file (default: $VIGIL_HUB_KEY_FILE).",
                 valueName: "path"))
         var hubKey: String?
 
@@ -81,6 +82,10 @@ extension Syncd {
             (postgres ?? Self.environment["VIGIL_HUB_POSTGRES"]).flatMap { $0.isEmpty ? nil : $0 }
         }
 
+        private var keyFile: String? {
+            (hubKey ?? Self.environment["VIGIL_HUB_KEY_FILE"]).flatMap { $0.isEmpty ? nil : $0 }
+        }
+
         private var schema: String {
             (postgresSchema ?? Self.environment["VIGIL_HUB_POSTGRES_SCHEMA"]).flatMap { $0.isEmpty ? nil : $0 }
                 ?? "public"
@@ -89,6 +94,11 @@ extension Syncd {
         func validate() throws {
             guard let address else {
                 throw ValidationError("Say where to copy the hub: --postgres URL (or VIGIL_HUB_POSTGRES).")
+            }
+            guard keyFile != nil else {
+                throw ValidationError(
+                    "Give --hub-key PATH (or VIGIL_HUB_KEY_FILE) for the file that keeps the hub's signing key, since the database gets only its public half: a new file, or the SQLite hub's own \(path).key."
+                )
             }
             do {
                 try PostgresHub.checked(address: address, schema: schema)
@@ -99,10 +109,10 @@ extension Syncd {
         }
 
         func run() async throws {
-            guard let address else { throw ExitCode(64) }
+            guard let address, let keyFile else { throw ExitCode(64) }
             do {
                 try await HubFileExport.reading(path, scratch: snapshotFolder.map { URL(fileURLWithPath: $0) }) { source in
-                    try await copy(source, to: address)
+                    try await copy(source, to: address, keyFile: keyFile)
                 }
             } catch let exit as ExitCode {
                 throw exit
@@ -115,19 +125,18 @@ extension Syncd {
             }
         }
 
-        private func copy(_ source: HubFileExport, to address: String) async throws {
+        private func copy(_ source: HubFileExport, to address: String, keyFile: String) async throws {
             let logger = Logger(label: "syncd.copy-to-postgres") { _ in SwiftLogNoOpLogHandler() }
             let left = try source.leftBehind()
             let list = left.map { "  \($0)" }.joined(separator: "\n")
             // Thrown, not exited here: the snapshot's folder is removed on the way out.
             if !left.isEmpty, !leaveBehind { throw LeftBehind(list: list) }
-            let keyFile = (hubKey ?? Self.environment["VIGIL_HUB_KEY_FILE"]).flatMap { $0.isEmpty ? nil : $0 }
             let report = try await PostgresHubImport.copy(
                 source, to: address, schema: schema, keyFile: keyFile, logger: logger, progress: Self.progress)
             if !left.isEmpty { Self.say("left in the SQLite file only (--leave-behind):\n\(list)") }
             let copied = report.tables.filter { $0.rows > 0 }.map { "\($0.rows) \($0.name)" }.joined(separator: ", ")
             print(
-                "Copied hub \(source.hubID.hex) into schema \(schema): \(copied). Start it with syncd serve --postgres\(keyFile.map { " --hub-key \($0)" } ?? "")."
+                "Copied hub \(source.hubID.hex) into schema \(schema): \(copied). Start it with syncd serve --postgres --hub-key \(keyFile)."
             )
             if report.tables.contains(where: { $0.name == "operators" && $0.rows > 0 }) {
                 print("Console sessions were not copied: operators log in again, with the same password and second factor.")

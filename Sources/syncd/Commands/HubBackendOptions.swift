@@ -32,7 +32,7 @@ struct HubBackendOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "With --postgres: keep the hub's signing key in this file (mode 0600) instead of the database, which then holds only its public half; created on a new database, moved here from an older one (default: $VIGIL_HUB_KEY_FILE). Give every hub process the same file.",
+            "With --postgres: the file (mode 0600) that keeps the hub's signing key, the database holding only its public half; required on a new database, whose first process writes it; an older database's key is moved here (default: $VIGIL_HUB_KEY_FILE). Give every hub process the same file.",
             valueName: "path"))
     var hubKey: String?
 
@@ -172,7 +172,7 @@ struct HubBackendOptions: ParsableArguments {
         case let error as PostgresStoreError where error.code == .tlsRefused:
             "\(error.message) Check sslmode and sslrootcert in --postgres (or VIGIL_HUB_POSTGRES); Docs/OperatorsGuide.md, PostgreSQL, says how."
         case let error as PostgresStoreError where error.code == .hubKeyApart:
-            "\(error.message) Pass --hub-key (or VIGIL_HUB_KEY_FILE) with the path of the hub key file every hub process of this database uses."
+            "\(error.message) Pass --hub-key (or VIGIL_HUB_KEY_FILE) with the path of the hub key file every hub process of this database uses (on a new database, the first process writes it there)."
         case let error as PostgresStoreError where error.code == .hubKeyMismatch:
             "\(error.message) Copy the hub key file from a machine whose hub process starts, and point --hub-key (or VIGIL_HUB_KEY_FILE) at it."
         case let error as PostgresStoreError where error.code == .hubKeyFile:
