@@ -91,13 +91,7 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
     public func device(presenting credential: DeviceCredential) async throws -> DeviceRecord? {
         let store = self.store
         let hash = credential.hash
-        return try await offload {
-            guard let device = try store.device(credentialHash: hash),
-                let stored = try store.credentialHash(of: device.replicaID),
-                DeviceCredential.constantTimeEqual(stored, hash)
-            else { return nil }
-            return device
-        }
+        return try await offload { try store.device(presenting: hash) }
     }
 
     public func enroll(_ request: EnrollmentRequest, credential: DeviceCredential) async throws -> EnrollmentOutcome {

@@ -149,18 +149,29 @@ extension ReplicaStore {
 
     /// The device whose credential has this hash, if any (active or revoked).
     public func device(credentialHash: Data) throws -> DeviceRecord? {
+        try read { db in try Self.device(db, credentialHash: credentialHash) }
+    }
+
+    /// The device whose credential has this hash when the hash recorded for it, read again by its
+    /// id, equals `credentialHash` in constant time; nil otherwise. One read: every exchange starts
+    /// with it, so its statements are cached.
+    public func device(presenting credentialHash: Data) throws -> DeviceRecord? {
         try read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT \(Self.deviceColumns) FROM devices WHERE credential_hash = ?", arguments: [credentialHash]
-            ).flatMap(Self.deviceRecord).map { try Self.withIncarnations(db, $0) }
+            guard let device = try Self.device(db, credentialHash: credentialHash),
+                let stored = try Data.fetchOne(
+                    db.cachedStatement(sql: "SELECT credential_hash FROM devices WHERE replica_id = ?"),
+                    arguments: [device.replicaID.hex]),
+                DeviceCredential.constantTimeEqual(stored, credentialHash)
+            else { return nil }
+            return device
         }
     }
 
-    /// The credential hash recorded for `replica`, for a constant-time check after a lookup.
-    public func credentialHash(of replica: ReplicaID) throws -> Data? {
-        try read { db in
-            try Data.fetchOne(db, sql: "SELECT credential_hash FROM devices WHERE replica_id = ?", arguments: [replica.hex])
-        }
+    private static func device(_ db: Database, credentialHash: Data) throws -> DeviceRecord? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(Self.deviceColumns) FROM devices WHERE credential_hash = ?"),
+            arguments: [credentialHash]
+        ).flatMap(Self.deviceRecord).map { try Self.withIncarnations(db, $0) }
     }
 
     /// Every enrolled device, active and revoked, by name.
@@ -294,15 +305,15 @@ extension ReplicaStore {
         try write { db in
             // Feed positions past the device's, read from the primary key's end: counting the rows
             // scanned the whole feed behind a device far behind, inside the write transaction.
-            let last = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM versions") ?? 0
+            let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM versions")) ?? 0
             let lag = Int(clamping: max(0, last - max(0, sequence)))
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE devices SET last_seen_at = ?, last_lag = ?, last_skew_ms = coalesce(?, last_skew_ms),
                         last_pending = coalesce(?, last_pending)
                     WHERE replica_id = ?
-                    """,
-                arguments: [now, lag, skewMilliseconds, pending, replica.hex])
+                    """
+            ).execute(arguments: [now, lag, skewMilliseconds, pending, replica.hex])
         }
     }
 
@@ -441,7 +452,7 @@ extension ReplicaStore {
 
     static func incarnations(_ db: Database, of device: ReplicaID) throws -> [ReplicaID] {
         try String.fetchAll(
-            db, sql: "SELECT replica_id FROM device_incarnations WHERE device_id = ? ORDER BY created_at, replica_id",
+            db.cachedStatement(sql: "SELECT replica_id FROM device_incarnations WHERE device_id = ? ORDER BY created_at, replica_id"),
             arguments: [device.hex]
         ).compactMap { ReplicaID($0) }
     }

@@ -39,7 +39,10 @@ extension ReplicaStore {
             var end = start
             var hasMore = false
             let selection = FeedSelection(scope: scope, after: start.sequence, through: upper)
-            let rows = try Row.fetchCursor(db, sql: selection.sql, arguments: selection.arguments)
+            // Cached, as every statement an exchange runs: preparing one (parsing, GRDB's
+            // authorizer) cost more than running it on a no-op exchange. Its text varies only with
+            // the shape of the read scope, which operators set, so the cache stays small.
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: selection.sql), arguments: selection.arguments)
             var scanned = 0
             while let row = try rows.next() {
                 if scanned >= max(1, maxScanned) {
@@ -85,11 +88,11 @@ extension ReplicaStore {
     /// The feed's last position at or below `upper` (versions in good standing only); nil when empty.
     static func lastPosition(_ db: Database, through upper: Int64) throws -> FeedPosition? {
         let row = try Row.fetchOne(
-            db,
-            sql: """
-                SELECT seq, origin, counter, feed_tag FROM versions
-                WHERE seq <= ? AND set_aside_reason IS NULL ORDER BY seq DESC LIMIT 1
-                """,
+            db.cachedStatement(
+                sql: """
+                    SELECT seq, origin, counter, feed_tag FROM versions
+                    WHERE seq <= ? AND set_aside_reason IS NULL ORDER BY seq DESC LIMIT 1
+                    """),
             arguments: [upper])
         guard let row, let origin = ReplicaID(row[1] as String) else { return nil }
         let dot = Dot(replica: origin, counter: UInt64(max(0, row[2] as Int64)))
@@ -114,7 +117,8 @@ extension ReplicaStore {
     static func holds(_ db: Database, _ position: FeedPosition) throws -> Bool {
         if position == .start { return true }
         guard position.sequence > 0, let dot = position.dot,
-            let row = try Row.fetchOne(db, sql: "SELECT origin, counter, feed_tag FROM versions WHERE seq = ?", arguments: [position.sequence]),
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT origin, counter, feed_tag FROM versions WHERE seq = ?"), arguments: [position.sequence]),
             (row[0] as String) == dot.replica.hex, (row[1] as Int64) == Int64(clamping: dot.counter)
         else { return false }
         guard let tag = position.tag else { return true }

@@ -44,12 +44,13 @@ extension ReplicaStore {
 
     /// Signs, with the hub's `key`, the entries of the signed format that the transaction
     /// appended; ``write(_:)`` calls it before every commit, so no entry commits unsigned. Two
-    /// index lookups when there is nothing to sign.
+    /// index lookups when there is nothing to sign, with cached statements (every write runs them).
     static func signNewAuditEntries(_ db: Database, key: DeviceKey) throws {
-        let signedThrough = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit_signatures") ?? 0
-        let unsignedThrough = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit_log WHERE format = 1") ?? 0
+        let signedThrough = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM audit_signatures")) ?? 0
+        let unsignedThrough =
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM audit_log WHERE format = 1")) ?? 0
         let rows = try Row.fetchAll(
-            db, sql: "SELECT seq, hash FROM audit_log WHERE seq > ? AND format = 2 ORDER BY seq",
+            db.cachedStatement(sql: "SELECT seq, hash FROM audit_log WHERE seq > ? AND format = 2 ORDER BY seq"),
             arguments: [max(signedThrough, unsignedThrough)])
         guard !rows.isEmpty else { return }
         let insert = try db.cachedStatement(sql: "INSERT INTO audit_signatures (seq, signature) VALUES (?, ?)")
