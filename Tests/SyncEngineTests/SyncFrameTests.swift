@@ -130,6 +130,47 @@ struct SyncFrameTests {
         }
     }
 
+    @Test("the header's columns written directly read as JSONEncoder writes them", arguments: propertySeeds)
+    func columnsWrittenDirectly(seed: UInt64) throws {
+        // Ed25519's 64-byte signatures, as every version carries (other lengths are JSONEncoder's).
+        let versions = Self.response(seed: seed).versions.map { version in
+            var version = version.withoutReceipt
+            version.signature = Data(repeating: UInt8(truncatingIfNeeded: version.dot.counter), count: 64)
+            return version
+        }
+        var columns = SyncBundleColumns(versions)
+        columns.context = []
+        let written = try #require(columns.frameJSON())
+        let read = try JSONDecoder().decode(SyncBundleColumns.self, from: Data(written))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        #expect(try encoder.encode(read) == encoder.encode(columns), "seed \(seed)")
+        // Receipts and contexts are JSONEncoder's to write.
+        var withContexts = SyncBundleColumns(versions)
+        withContexts.context = versions.map { _ in VersionVector() }
+        #expect(versions.isEmpty || withContexts.frameJSON() == nil)
+        var otherLengths = versions
+        if !otherLengths.isEmpty { otherLengths[0].signature = Data(count: 65) }
+        var withLengths = SyncBundleColumns(otherLengths)
+        withLengths.context = []
+        #expect(versions.isEmpty || withLengths.frameJSON() == nil)
+    }
+
+    @Test("integers of every size and names needing escapes are written as JSON reads them")
+    func columnsEdges() throws {
+        var json = JSONText(capacity: 0)
+        json.integers([Int64.min, -1, 0, 9, 10, Int64.max])
+        json.append(",")
+        json.strings(["a\"b\\c\u{01}\n", nil, "ünï"])
+        let text = "[" + String(decoding: json.bytes, as: UTF8.self) + "]"
+        let values = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any])
+        #expect((values[0] as? [NSNumber])?.map(\.int64Value) == [Int64.min, -1, 0, 9, 10, Int64.max])
+        let strings = try #require(values[1] as? [Any])
+        #expect(strings[0] as? String == "a\"b\\c\u{01}\n")
+        #expect(strings[1] is NSNull)
+        #expect(strings[2] as? String == "ünï")
+    }
+
     @Test("an empty page's frame holds no columns, and the sections add up to the frame")
     func emptyPage() throws {
         let response = SyncResponse(

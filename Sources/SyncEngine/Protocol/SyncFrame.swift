@@ -132,7 +132,7 @@ public enum SyncFrame {
         let encoder = JSONEncoder()
         encoder.userInfo[SyncWire.inFrame] = true
         if let echo { encoder.userInfo[SyncWire.answering] = echo }
-        let json = try encoder.encode(Framed(message: header, columns: columns, receipted: receipted))
+        let json = try headerJSON(header, columns: columns, receipted: receipted, encoder: encoder)
         var head = Data(magic)
         head.reserveCapacity(prefixSize + json.count)
         head.append(UInt8(protocolVersion))
@@ -171,6 +171,26 @@ public enum SyncFrame {
         // A frame without versions ends after its header (a no-op exchange is counted in bytes).
         guard !versions.isEmpty else { return [head] }
         return [head, ids, contextSection, bodies, signatures]
+    }
+
+    /// The header's JSON: the message by `encoder`, and the columns, when there are versions, written
+    /// directly (``SyncBundleColumns/frameJSON()``) as the object's last member.
+    private static func headerJSON<Message: Codable>(
+        _ header: Message, columns: SyncBundleColumns, receipted: [[UInt64]]?, encoder: JSONEncoder
+    ) throws -> Data {
+        guard columns.count != 0, let columnsJSON = columns.frameJSON() else {
+            return try encoder.encode(Framed(message: header, columns: columns, receipted: receipted))
+        }
+        var json = try encoder.encode(Framed(message: header, columns: SyncBundleColumns([]), receipted: receipted))
+        guard json.last == UInt8(ascii: "}") else {
+            throw SyncFrameError(.malformed, "A frame's header did not encode as a JSON object.")
+        }
+        json.removeLast()
+        if json.count > 1 { json.append(UInt8(ascii: ",")) }
+        json.append(contentsOf: Array("\"columns\":".utf8))
+        json.append(contentsOf: columnsJSON)
+        json.append(UInt8(ascii: "}"))
+        return json
     }
 
     /// Bytes of one context entry: the replica's index (4) and the counter (8).
