@@ -203,12 +203,16 @@ struct PostgresDocumentStatesTests {
         return (held, DocumentState(merging: versions.filter { $0.key == key }))
     }
 
+    /// A hub's storage in `schema`, under a hub id and key of its own.
+    static func storage(_ client: PostgresClient, _ schema: String) throws -> PostgresHubStorage {
+        try PostgresHubStorage(
+            tables: try PostgresDeviceTables(
+                client: client, schema: schema, hubID: ReplicaID.random(), hubKey: DeviceKey(), logger: PostgresTestDatabase.quiet))
+    }
+
     @Test func anAppendKeepsTheStates() async throws {
         try await PostgresTestDatabase.withClients(1) { clients, schema in
-            let storage = try PostgresHubStorage(
-                tables: try PostgresDeviceTables(
-                    client: clients[0], schema: schema, hubID: ReplicaID.random(), hubKey: DeviceKey(),
-                    logger: PostgresTestDatabase.quiet))
+            let storage = try Self.storage(clients[0], schema)
             let (a, b) = (ReplicaID.random(), ReplicaID.random())
             _ = try await storage.feed.append([try N.note(a, 1, "n1", wall: 1_000)], receivedFrom: nil)
             _ = try await storage.feed.append([try N.note(b, 1, "n1", wall: 2_000)], receivedFrom: nil)
@@ -219,10 +223,7 @@ struct PostgresDocumentStatesTests {
 
     @Test func aSchemaMigratedBeforeTheStatesGetsThemFilled() async throws {
         try await PostgresTestDatabase.withClients(1) { clients, schema in
-            let storage = try PostgresHubStorage(
-                tables: try PostgresDeviceTables(
-                    client: clients[0], schema: schema, hubID: ReplicaID.random(), hubKey: DeviceKey(),
-                    logger: PostgresTestDatabase.quiet))
+            let storage = try Self.storage(clients[0], schema)
             let (a, b) = (ReplicaID.random(), ReplicaID.random())
             _ = try await storage.take(
                 PushPlan(
