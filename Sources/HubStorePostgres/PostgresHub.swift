@@ -139,12 +139,7 @@ public struct PostgresHub: Sendable {
             if let local { try await insert(into: table, publicHalfOf: local, client: client, logger: logger) }
             let row = try await read(table, client: client, logger: logger)
             if let inDatabase = row.signingKey {
-                if let local, local.rawRepresentation != inDatabase.rawRepresentation {
-                    throw PostgresStoreError(.hubKeyMismatch, "The hub key file \(file.path) holds another key than the hub's in \(table).")
-                }
-                if local == nil, try !file.create(inDatabase), try file.load()?.rawRepresentation != inDatabase.rawRepresentation {
-                    throw PostgresStoreError(.hubKeyMismatch, "The hub key file \(file.path) holds another key than the hub's in \(table).")
-                }
+                try file.keep(inDatabase, whose: "the hub's in \(table)")
                 try await removeSigningKey(from: table, keeping: inDatabase, client: client, logger: logger)
                 return Identity(replica: row.replica, key: inDatabase, issuedAt: row.issuedAt)
             }

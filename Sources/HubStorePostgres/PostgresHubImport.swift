@@ -62,7 +62,8 @@ public enum PostgresHubImport {
         _ source: HubFileExport, into client: PostgresClient, schema: String, keyFile: String,
         batchRows: Int = 1_000, logger: Logger, progress: @escaping Progress = { _, _, _ in }
     ) async throws -> Report {
-        try keep(source.signingKey, in: PostgresHubKeyFile(path: keyFile))
+        let key = try DeviceKey(rawRepresentation: source.signingKey)
+        try PostgresHubKeyFile(path: keyFile).keep(key, whose: "the copied hub's")
         let schema = try PostgresSchemaName(schema)
         try await PostgresMigrations.migrate(client, schema: schema.name, logger: logger)
         return try await client.withConnection { connection in
@@ -97,20 +98,6 @@ public enum PostgresHubImport {
                     ])
                 return report
             }
-        }
-    }
-
-    /// Writes `key` (the copied hub's) to `file`, or checks that the file holds it already.
-    static func keep(_ key: Data, in file: PostgresHubKeyFile) throws {
-        let key = try DeviceKey(rawRepresentation: key)
-        if let held = try file.load() {
-            guard held.rawRepresentation == key.rawRepresentation else {
-                throw PostgresStoreError(.hubKeyMismatch, "The hub key file \(file.path) holds another key than the copied hub's.")
-            }
-            return
-        }
-        if try !file.create(key), try file.load()?.rawRepresentation != key.rawRepresentation {
-            throw PostgresStoreError(.hubKeyMismatch, "The hub key file \(file.path) holds another key than the copied hub's.")
         }
     }
 

@@ -46,6 +46,17 @@ struct PostgresHubKeyFile {
         return true
     }
 
+    /// Makes the file hold `key`: writes it when there is no file, else the file must hold it
+    /// already (``PostgresStoreError/Code/hubKeyMismatch`` otherwise; `whose` says whose key it is,
+    /// for the message).
+    func keep(_ key: DeviceKey, whose: String) throws {
+        let held = try load()
+        if held == nil, try create(key) { return }
+        guard try (held ?? load())?.rawRepresentation == key.rawRepresentation else {
+            throw PostgresStoreError(.hubKeyMismatch, "The hub key file \(path) holds another key than \(whose).")
+        }
+    }
+
     /// Removes the file (a key this process wrote that turned out not to be the hub's).
     func remove() { unlink(path) }
 
