@@ -147,11 +147,6 @@ extension ReplicaStore {
         }
     }
 
-    /// The device whose credential has this hash, if any (active or revoked).
-    public func device(credentialHash: Data) throws -> DeviceRecord? {
-        try read { db in try Self.device(db, credentialHash: credentialHash) }
-    }
-
     /// The device whose credential has this hash when the hash recorded for it, read again by its
     /// id, equals `credentialHash` in constant time; nil otherwise. One read: every exchange starts
     /// with it, so its statements are cached.
@@ -167,6 +162,7 @@ extension ReplicaStore {
         }
     }
 
+    /// The device whose credential has this hash, if any (active or revoked).
     private static func device(_ db: Database, credentialHash: Data) throws -> DeviceRecord? {
         try Row.fetchOne(
             db.cachedStatement(sql: "SELECT \(Self.deviceColumns) FROM devices WHERE credential_hash = ?"),
