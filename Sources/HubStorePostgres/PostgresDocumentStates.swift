@@ -72,6 +72,28 @@ enum PostgresDocumentStates {
         }
     }
 
+    /// A subquery, lateral to `d(collection, document_id)`, selecting `columns` of the document's
+    /// versions in good standing (at most `limit`), through `versions_by_document`.
+    ///
+    /// The standing test stands outside an `OFFSET 0` fence on purpose. Written beside the
+    /// document's columns, it lets every partial index on `set_aside_reason IS NULL` serve, and
+    /// where the table's statistics predate most of its rows (a schema filled since its last
+    /// `ANALYZE`, as a new hub's is until autovacuum comes round) PostgreSQL costs
+    /// `versions_feed_by_collection` the same as the document's index and walks the whole
+    /// collection, filtering by document id: every push read each of its documents that way,
+    /// twice (issue 12: 6,600 rows per document at 12,000 versions under `vigil-bench --only
+    /// hub-load-postgres`). Inside the fence only `versions_by_document` matches both columns.
+    static func standingVersions(_ columns: [String], schema: PostgresSchemaName, limit: Int? = nil) -> String {
+        let names = columns.map { $0.components(separatedBy: " AS ").last ?? $0 }
+        return """
+            SELECT \(names.joined(separator: ", ")) FROM (
+                SELECT \(columns.joined(separator: ", ")), set_aside_reason IS NULL AS in_good_standing
+                FROM \(schema.name).versions
+                WHERE collection = d.collection AND document_id = d.document_id OFFSET 0) AS held
+            WHERE in_good_standing\(limit.map { " LIMIT \($0)" } ?? "")
+            """
+    }
+
     /// The versions in good standing of `keys` the table holds (in the transaction on
     /// `connection`: its own inserts included), without their bodies: a state needs each one's
     /// dot, context, clock, partition and whether it is a deletion. One statement.
@@ -79,19 +101,7 @@ enum PostgresDocumentStates {
         _ keys: Set<DocumentKey>, schema: PostgresSchemaName, on connection: PostgresConnection, logger: Logger
     ) async throws -> [DocumentKey: [Version]] {
         guard !keys.isEmpty else { return [:] }
-        let sorted = keys.sorted { ($0.collection.rawValue, $0.id.rawValue) < ($1.collection.rawValue, $1.id.rawValue) }
-        let rows = try await connection.query(
-            """
-            SELECT v.origin, v.counter, d.collection, d.document_id, v.partition, v.context, v.tombstone,
-                   v.clock_wall, v.clock_logical
-            FROM unnest(\(sorted.map(\.collection.rawValue))::text[], \(sorted.map(\.id.rawValue))::text[])
-                AS d(collection, document_id)
-            CROSS JOIN LATERAL (
-                SELECT origin, counter, partition, context, body IS NULL AS tombstone, clock_wall, clock_logical
-                FROM \(unescaped: schema.name).versions
-                WHERE collection = d.collection AND document_id = d.document_id AND set_aside_reason IS NULL
-            ) AS v
-            """, logger: logger)
+        let rows = try await connection.query(standingQuery(keys, schema: schema), logger: logger)
         var found: [DocumentKey: [Version]] = [:]
         for try await (origin, counter, collection, id, partition, context, tombstone, wall, logical) in rows.decode(
             (String, Int64, String, String, String, String, Bool, Int64, Int64).self)
@@ -110,6 +120,21 @@ enum PostgresDocumentStates {
             found[version.key, default: []].append(version)
         }
         return found
+    }
+
+    /// The statement ``standing(_:schema:on:logger:)`` runs: one probe of `versions_by_document`
+    /// per key (``standingVersions(_:schema:limit:)``).
+    static func standingQuery(_ keys: Set<DocumentKey>, schema: PostgresSchemaName) -> PostgresQuery {
+        let sorted = keys.sorted { ($0.collection.rawValue, $0.id.rawValue) < ($1.collection.rawValue, $1.id.rawValue) }
+        return """
+            SELECT v.origin, v.counter, d.collection, d.document_id, v.partition, v.context, v.tombstone,
+                   v.clock_wall, v.clock_logical
+            FROM unnest(\(sorted.map(\.collection.rawValue))::text[], \(sorted.map(\.id.rawValue))::text[])
+                AS d(collection, document_id)
+            CROSS JOIN LATERAL (\(unescaped: standingVersions(
+                ["origin", "counter", "partition", "context", "body IS NULL AS tombstone", "clock_wall", "clock_logical"],
+                schema: schema))) AS v
+            """
     }
 
     /// Recomputes and writes the rows of `keys` from the versions the table holds (in the

@@ -29,12 +29,21 @@ struct PostgresPushStatements {
     /// good standing (they all hold it there: a move is set aside), not from all of them: a
     /// document edited thousands of times costs one row.
     func held(for versions: [Version], on connection: PostgresConnection) async throws -> Held {
+        let rows = try await connection.query(heldQuery(for: versions), logger: logger)
+        var held = Held()
+        for try await row in rows.decode((String, String, String?, String?, Int64?, Data?).self) {
+            try take(row, into: &held)
+        }
+        return held
+    }
+
+    /// The statement ``held(for:on:)`` runs.
+    func heldQuery(for versions: [Version]) -> PostgresQuery {
         let named = CausalPlausibility.origins(of: versions).map(\.hex)
         let origins = Set(versions.map(\.dot.replica)).map(\.hex)
         let dots = Array(Set(versions.map(\.dot)))
         let keys = Set(versions.map(\.key)).sorted()
-        let rows = try await connection.query(
-            """
+        return """
             SELECT 'k'::text, origin, NULL::text, NULL::text, counter, NULL::bytea
             FROM \(unescaped: schema.name).knowledge WHERE origin = ANY(\(named))
             UNION ALL
@@ -48,16 +57,8 @@ struct PostgresPushStatements {
             SELECT 'p', d.collection, d.document_id, v.partition, NULL, NULL
             FROM unnest(\(keys.map(\.collection.rawValue))::text[], \(keys.map(\.id.rawValue))::text[])
                 AS d(collection, document_id)
-            CROSS JOIN LATERAL (
-                SELECT partition FROM \(unescaped: schema.name).versions
-                WHERE collection = d.collection AND document_id = d.document_id AND set_aside_reason IS NULL
-                LIMIT 1) AS v
-            """, logger: logger)
-        var held = Held()
-        for try await row in rows.decode((String, String, String?, String?, Int64?, Data?).self) {
-            try take(row, into: &held)
-        }
-        return held
+            CROSS JOIN LATERAL (\(unescaped: PostgresDocumentStates.standingVersions(["partition"], schema: schema, limit: 1))) AS v
+            """
     }
 
     private func take(
