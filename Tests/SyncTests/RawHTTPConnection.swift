@@ -27,9 +27,12 @@ final class RawHTTPConnection: Sendable {
     }
 
     private let socket: Int32
+    /// How long one read or send may wait, in all.
+    private let timeout: Duration
 
     /// Connects to `port` on 127.0.0.1; reads give up after `timeout` seconds.
     init(port: Int, timeout: Int = 10) async throws {
+        self.timeout = .seconds(timeout)
         socket = try await Self.offload {
             let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw Failure(description: "socket() failed: \(errno)") }
@@ -45,7 +48,7 @@ final class RawHTTPConnection: Sendable {
                     Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
             }
-            guard connected == 0 else {
+            guard connected == 0 || (errno == EINTR && Self.finishConnecting(fd, timeout: timeout)) else {
                 Glibc.close(fd)
                 throw Failure(description: "connect() failed: \(errno)")
             }
@@ -59,10 +62,13 @@ final class RawHTTPConnection: Sendable {
     @discardableResult
     func send(_ bytes: [UInt8]) async -> Bool {
         let socket = self.socket
+        let deadline = ContinuousClock.now + timeout
         return (try? await Self.offload {
             var sent = 0
             while sent < bytes.count {
-                let count = bytes[sent...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let count = Self.uninterrupted(until: deadline) {
+                    bytes[sent...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                }
                 guard count > 0 else { return false }
                 sent += count
             }
@@ -77,33 +83,79 @@ final class RawHTTPConnection: Sendable {
     /// hub closes, or the timeout passes; throws when no answer head arrived.
     func readResponse() async throws -> Response {
         let socket = self.socket
+        let asked = ContinuousClock.now
+        let deadline = asked + timeout
         return try await Self.offload {
+            let started = ContinuousClock.now
             var data = [UInt8]()
             var buffer = [UInt8](repeating: 0, count: 64 << 10)
+            var ending = "the answer's size was reached"
             while data.count < 16 << 20 {
                 if let response = Self.parse(data) { return response }
-                let count = buffer.withUnsafeMutableBytes { Glibc.recv(socket, $0.baseAddress, $0.count, 0) }
-                guard count > 0 else { break }
+                let count = Self.uninterrupted(until: deadline) {
+                    buffer.withUnsafeMutableBytes { Glibc.recv(socket, $0.baseAddress, $0.count, 0) }
+                }
+                guard count > 0 else {
+                    ending = count == 0 ? "the hub closed the connection" : Self.describe(errno: errno)
+                    break
+                }
                 data += buffer[..<count]
             }
             guard let response = Self.parse(data, complete: true) else {
-                throw Failure(description: "no HTTP answer; read \(data.count) bytes: \(String(decoding: data.prefix(200), as: UTF8.self))")
+                // Where the time went, so that a failure under load says whether the hub or this
+                // test's own thread was late.
+                throw Failure(
+                    description: "no HTTP answer: \(ending) after \(ContinuousClock.now - started) of reading "
+                        + "(the read waited \(started - asked) for a thread); read \(data.count) bytes: "
+                        + String(decoding: data.prefix(200), as: UTF8.self))
             }
             return response
         }
     }
 
+    private static func describe(errno code: Int32) -> String {
+        code == EAGAIN || code == EWOULDBLOCK ? "no byte arrived within the timeout" : "recv failed with errno \(code)"
+    }
+
     /// Whether the hub closes the connection within the timeout (reads up to that, dropping what arrives).
     func closedByHub() async -> Bool {
         let socket = self.socket
+        let deadline = ContinuousClock.now + timeout
         return (try? await Self.offload {
             var buffer = [UInt8](repeating: 0, count: 4_096)
             while true {
-                let count = buffer.withUnsafeMutableBytes { Glibc.recv(socket, $0.baseAddress, $0.count, 0) }
+                let count = Self.uninterrupted(until: deadline) {
+                    buffer.withUnsafeMutableBytes { Glibc.recv(socket, $0.baseAddress, $0.count, 0) }
+                }
                 if count == 0 { return true }
                 if count < 0 { return errno == ECONNRESET }
             }
         }) ?? false
+    }
+
+    /// `call` (a recv or send on this socket), called again while a signal interrupts it and
+    /// `deadline` has not passed. On a socket with a timeout, Linux fails these calls with `EINTR`
+    /// at every signal the process handles, SA_RESTART or not, and after the process is stopped and
+    /// continued, a debugger's attach included (signal(7)).
+    static func uninterrupted(until deadline: ContinuousClock.Instant, _ call: () -> Int) -> Int {
+        while true {
+            let result = call()
+            guard result < 0, errno == EINTR, ContinuousClock.now < deadline else { return result }
+        }
+    }
+
+    /// Waits, after a `connect` a signal interrupted, until the connection is made; false when it
+    /// failed or `timeout` seconds passed.
+    private static func finishConnecting(_ fd: Int32, timeout: Int) -> Bool {
+        var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        var ready: Int32
+        repeat {
+            ready = poll(&poller, 1, Int32(timeout * 1_000))
+        } while ready < 0 && errno == EINTR && ContinuousClock.now < deadline
+        var failure: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return ready == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length) == 0 && failure == 0
     }
 
     /// An answer in `data`, once whole (or, with `complete`, whatever body arrived).
