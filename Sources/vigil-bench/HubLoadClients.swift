@@ -38,6 +38,17 @@ enum LoadClients {
         try await timed(states, rounds: rounds) { state, round in try await state.exchange(round: round) }
     }
 
+    /// Every device makes its exchanges of `rounds` on a schedule instead of at once: together they
+    /// start `rate` exchanges a second, evenly spaced, so each device syncs once every
+    /// `states.count / rate` seconds. A latency counts from the exchange's scheduled start, so an
+    /// exchange that starts late because its device's previous one ran long is counted late too.
+    static func paced(_ states: [DeviceState], rounds: ClosedRange<Int>, rate: Double) async throws -> LoadResult {
+        let period = Double(states.count) / rate
+        return try await timed(states, rounds: rounds, schedule: { client, round in
+            Double(round) * period + Double(client) / rate
+        }) { state, round in try await state.exchange(round: round) }
+    }
+
     /// Every device at once makes `rounds` exchanges that push nothing (a no-op when it is caught up).
     static func noop(_ states: [DeviceState], rounds: Int) async throws -> LoadResult {
         try await timed(states, rounds: 1...rounds) { state, _ in try await state.exchange(round: nil) }
@@ -59,19 +70,26 @@ enum LoadClients {
     }
 
     /// Runs `work` for every client at once, `rounds` times each in turn, timing each call; a
-    /// call that throws counts as an error and the client goes on.
+    /// call that throws counts as an error and the client goes on. With `schedule`, the client's
+    /// call of its `n`th round waits until `schedule(client's index, n)` seconds after the start
+    /// and is timed from then.
     private static func timed<Client: Sendable>(
         _ clients: [Client], rounds: ClosedRange<Int>,
+        schedule: (@Sendable (_ client: Int, _ round: Int) -> Double)? = nil,
         _ work: @escaping @Sendable (Client, Int) async throws -> SyncResponse?
     ) async throws -> LoadResult {
         let start = MonotonicClock.now()
         let results = await withTaskGroup(of: LoadResult.self) { group in
-            for client in clients {
+            for (index, client) in clients.enumerated() {
                 group.addTask {
                     var result = LoadResult(rate: 0, latencies: Samples([]), seconds: 0)
                     var times: [Double] = []
-                    for round in rounds {
-                        let begin = MonotonicClock.now()
+                    for (position, round) in rounds.enumerated() {
+                        var begin = MonotonicClock.now()
+                        if let due = schedule.map({ start + $0(index, position) }) {
+                            if due > begin { try? await Task.sleep(for: .seconds(due - begin)) }
+                            begin = due
+                        }
                         do {
                             let response = try await work(client, round)
                             times.append(MonotonicClock.now() - begin)

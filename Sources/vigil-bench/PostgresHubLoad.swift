@@ -273,11 +273,17 @@ final class NginxProcess: @unchecked Sendable {
 
 /// 1,000 simulated devices against the three hubs behind nginx (issue 12): 125 in each of 8
 /// regions, each reading its region and `warnings` and pushing one observation per exchange, all
-/// at once, with the first hub process's memory sampled throughout.
+/// at once, with the first hub process's memory sampled throughout; then the same devices paced at
+/// half the rate they reached all at once, each syncing in turn as field devices do.
 struct ThousandDevices {
     static let count = 1_000
+    /// The paced phase's exchanges per device.
+    static let pacedRounds = 2
+    /// The paced phase's rate, as a share of the rate reached with every device at once.
+    static let pacedShare = 0.5
 
     var load: LoadResult
+    var paced: LoadResult
     var memory: HubMemory
     var processes: Int
 
@@ -285,7 +291,9 @@ struct ThousandDevices {
         on placement: PostgresPlacement, corpus: inout IncidentCorpus, syncd: String, context: BenchmarkContext
     ) throws -> ThousandDevices {
         let exchanges = context.hubExchanges
-        let devices = try HubLoadBenchmark.simulatedDevices(count: count, perPush: 1, exchanges: exchanges, corpus: &corpus) {
+        let devices = try HubLoadBenchmark.simulatedDevices(
+            count: count, perPush: 1, exchanges: exchanges + pacedRounds, corpus: &corpus
+        ) {
             HubLoadBenchmark.scopedRegions[$0 % HubLoadBenchmark.scopedRegions.count]
         }
         return try placement.serve(devices, tag: "thousand", syncd: syncd, context: context) { url, hub, tokens in
@@ -298,7 +306,12 @@ struct ThousandDevices {
             let load = try SyncTools.wait { try await LoadClients.sync(states, rounds: 1...exchanges) }
             memory.take(sampler.stop(), peak: hub.memory().peak)
             context.log("1,000 devices: \(Int(load.rate)) exchanges/s, p50 \(HubLoadBenchmark.ms(load.latencies.median)) ms, p99 \(load.p99) ms, \(load.pulled) versions pulled, \(load.errors) errors\(load.firstError.map { " (first: \($0))" } ?? "")")
-            return ThousandDevices(load: load, memory: memory, processes: placement.processes)
+            let offered = load.rate * pacedShare
+            let paced = try SyncTools.wait {
+                try await LoadClients.paced(states, rounds: exchanges + 1...exchanges + pacedRounds, rate: offered)
+            }
+            context.log("1,000 devices paced at \(Int(offered))/s: p50 \(HubLoadBenchmark.ms(paced.latencies.median)) ms, p99 \(paced.p99) ms, \(paced.errors) errors")
+            return ThousandDevices(load: load, paced: paced, memory: memory, processes: placement.processes)
         }
     }
 
@@ -314,7 +327,23 @@ struct ThousandDevices {
                 notes: [
                     "\(Int(load.rate)) exchanges/s, p50 \(HubLoadBenchmark.ms(load.latencies.median)) ms; \(load.pulled) versions pulled; errors: \(load.errors) (zero required)\(load.firstError.map { "; first: \($0)" } ?? "")",
                 ]),
+            pacedFigure,
             memoryFigure,
         ]
+    }
+
+    /// The paced phase: its p99 next to the same 1 s, at a load the hubs hold.
+    private var pacedFigure: Figure {
+        let offered = load.rate * Self.pacedShare
+        let every = Double(Self.count) / offered
+        return Figure.p99(
+            id: "hub-pg\(processes)-1000-paced-p99",
+            title: "1,000 devices on \(processes) hubs on PostgreSQL behind nginx, paced at half the all-at-once rate: 99th percentile latency of one exchange",
+            name: "POST /v1/sync p99, \(Self.count) devices each syncing once every \(String(format: "%.0f", every)) s (\(Int(offered)) exchanges/s in all), each pushing 1 and pulling what is new in scope",
+            of: paced, target: 1000, targetName: "1 s",
+            notes: [
+                "offered \(Int(offered)) exchanges/s, half of the \(Int(load.rate))/s reached with every device at once; reached \(Int(paced.rate))/s",
+                "timed from each exchange's scheduled start; p50 \(HubLoadBenchmark.ms(paced.latencies.median)) ms; errors: \(paced.errors) (zero required)\(paced.firstError.map { "; first: \($0)" } ?? "")",
+            ])
     }
 }
