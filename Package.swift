@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "SyncHub",
             dependencies: [
-                "SyncEngine", "Records", "ReplicaStore", "HubStore", "SyncCompression",
+                "SyncEngine", "Records", "HubStore", "SyncCompression",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

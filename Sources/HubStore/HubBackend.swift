@@ -1,3 +1,6 @@
+public import Logging
+public import ReplicaStore
+
 /// A hub's persistence as its composition root builds it (`syncd serve`, a test, a benchmark),
 /// every part behind its protocol, so that the exchange and the routes never ask which backend
 /// they were given.
@@ -47,5 +50,17 @@ public struct HubBackend: Sendable {
         backend.operators = SQLiteOperatorDirectory(store: storage.store)
         backend.administration = SQLiteDeviceAdministration(store: storage.store)
         return backend
+    }
+
+    /// Every part over the SQLite hub replica at `path`, created (with its folder) when missing, as
+    /// `PostgresHub.withHub` composes a schema: at most `deviceEntriesPerHour` audit entries per
+    /// device and hour (it replaces the one of `options`; 0: no limit). A device's replica there is
+    /// refused (``StoreError/Code/roleMismatch``).
+    public static func sqlite(
+        path: String, deviceEntriesPerHour: Int, options: ReplicaStore.Options = ReplicaStore.Options(), logger: Logger
+    ) throws -> HubBackend {
+        var options = options
+        options.deviceEntriesPerHour = deviceEntriesPerHour
+        return .sqlite(try SQLiteHubStorage.openOrCreate(path: path, options: options, logger: logger))
     }
 }

@@ -5,8 +5,8 @@ import HummingbirdTLS
 import NIOCore
 public import Logging
 
-/// Builds the hub around its exchange (`HubExchange.sqlite` opens or creates the replica; tests
-/// share its storage): wires the routes and middlewares. The result is a `Service`: run it in a
+/// Builds the hub around its exchange (over the backend the composition root opened: `HubBackend.sqlite`
+/// or `PostgresHub`; tests share its storage): wires the routes and middlewares. The result is a `Service`: run it in a
 /// `ServiceGroup` for graceful shutdown.
 ///
 /// - Parameter onServerRunning: called once the server listens, with the bound port (the real one

@@ -1,6 +1,5 @@
 import HubStore
 import Logging
-import ReplicaStore
 import SyncEngine
 
 /// What the hub answers to one exchange once its push was taken, decided with no I/O: which page

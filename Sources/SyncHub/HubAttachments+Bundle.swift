@@ -1,6 +1,5 @@
 import Foundation
 public import HubStore
-import ReplicaStore
 public import SyncEngine
 
 extension HubAttachments {

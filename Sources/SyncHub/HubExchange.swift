@@ -1,7 +1,6 @@
 import Foundation
 public import Logging
 public import HubStore
-public import ReplicaStore
 public import SyncEngine
 import Records
 
@@ -29,14 +28,6 @@ public struct HubExchange: Sendable {
         self.logger = logger
     }
 
-    /// An exchange over the hub's SQLite replica: its registry unless `devices` is given.
-    public init(
-        storage: SQLiteHubStorage, configuration: HubConfiguration, devices: (any DeviceRegistry)? = nil,
-        metrics: HubMetrics = HubMetrics(), logger: Logger
-    ) {
-        self.init(backend: .sqlite(storage, devices: devices), configuration: configuration, metrics: metrics, logger: logger)
-    }
-
     /// An exchange over another storage, with `devices` (none when not given) and no attachments.
     public init(
         storage: any HubStorage, configuration: HubConfiguration, devices: (any DeviceRegistry)? = nil,
@@ -45,17 +36,6 @@ public struct HubExchange: Sendable {
         self.init(
             backend: HubBackend(storage: storage, devices: devices ?? EmptyDeviceRegistry()), configuration: configuration,
             metrics: metrics, logger: logger)
-    }
-
-    /// An exchange over the SQLite hub replica at `path` (created when missing).
-    public static func sqlite(
-        path: String, configuration: HubConfiguration = HubConfiguration(),
-        options: ReplicaStore.Options = ReplicaStore.Options(), logger: Logger
-    ) throws -> HubExchange {
-        var options = options
-        options.deviceEntriesPerHour = configuration.limits.deviceEntriesPerHour
-        let storage = try SQLiteHubStorage.openOrCreate(path: path, options: options, logger: logger)
-        return HubExchange(storage: storage, configuration: configuration, logger: logger)
     }
 
     /// The hub replica's id.

@@ -1,5 +1,4 @@
 import Foundation
-import ReplicaStore
 import SyncEngine
 
 /// The opaque pull checkpoint the hub gives out: where the device's next page starts, and the

@@ -1,4 +1,3 @@
-import ReplicaStore
 import SyncEngine
 
 /// Which stretch of the changes feed one exchange pulls for a device, given its checkpoint and its

@@ -98,7 +98,9 @@ struct TrustBenchmark: Benchmark {
         var configuration = HubConfiguration()
         configuration.verifySignatures = verify
         configuration.limits.requestsPerMinute = 0
-        let hub = try HubExchange.sqlite(path: path, configuration: configuration, logger: Self.silent)
+        let backend = try HubBackend.sqlite(
+            path: path, deviceEntriesPerHour: configuration.limits.deviceEntriesPerHour, logger: Self.silent)
+        let hub = HubExchange(backend: backend, configuration: configuration, logger: Self.silent)
         let (taken, seconds) = try MonotonicClock.measure {
             try SyncTools.wait { try await Self.pushAll(devices, to: hub) }
         }

@@ -1,6 +1,5 @@
 public import Foundation
 public import HubStore
-import ReplicaStore
 public import SyncEngine
 
 /// What an operator reads of the hub's audit log on the hub machine (`syncd audit`), on the hub's
@@ -12,11 +11,6 @@ public struct AuditAdministration: Sendable {
     public let log: any HubAuditLog
 
     public init(log: any HubAuditLog) { self.log = log }
-
-    /// Opens the hub's SQLite database; a missing one is an error (an audit never creates a hub).
-    public static func open(databasePath: String) throws -> AuditAdministration {
-        AuditAdministration(log: SQLiteHubAuditLog(store: try ReplicaStore.openHub(at: databasePath)))
-    }
 
     /// Up to `limit` entries after sequence `after`, oldest first, and whether more follow.
     public func entries(after sequence: Int64, limit: Int) async throws -> (entries: [AuditEntry], more: Bool) {

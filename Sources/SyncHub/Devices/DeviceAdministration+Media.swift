@@ -1,5 +1,4 @@
 public import HubStore
-import ReplicaStore
 public import SyncEngine
 
 extension DeviceAdministration {

@@ -1,6 +1,4 @@
-public import Logging
 public import HubStore
-public import ReplicaStore
 import Foundation
 public import SyncEngine
 
@@ -16,14 +14,6 @@ public struct DeviceAdministration: Sendable {
     public init(storage: any DeviceAdministrationStorage, actor: String = AuditEntry.operatorActor) {
         self.storage = storage
         self.actor = actor
-    }
-
-    /// The administration of the hub's SQLite replica `store`.
-    public init(store: ReplicaStore) { self.init(storage: SQLiteDeviceAdministration(store: store)) }
-
-    /// Opens the hub's database (creating the hub replica when there is none yet).
-    public static func open(databasePath: String, logger: Logger) throws -> DeviceAdministration {
-        DeviceAdministration(store: try SQLiteHubStorage.openOrCreate(path: databasePath, logger: logger).store)
     }
 
     /// Gives out a one-time code enrolling a device called `name` with `grants`, valid for

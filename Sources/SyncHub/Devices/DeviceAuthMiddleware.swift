@@ -1,6 +1,5 @@
 import HubStore
 import Hummingbird
-import ReplicaStore
 import SyncEngine
 
 /// Requires `Authorization: Bearer <device credential>` of an active enrolled device and puts the

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 public import Logging
-import ReplicaStore
 public import SyncEngine
 
 /// `POST /v1/enroll` (no credential): a device trades a one-time code for its credential, binding

@@ -1,7 +1,6 @@
 public import Hummingbird
 import NIOCore
 public import HubStore
-import ReplicaStore
 
 /// The hub's request context: Hummingbird's core context plus the device the request's
 /// credential belongs to, set by ``DeviceAuthMiddleware``, and the client's address.

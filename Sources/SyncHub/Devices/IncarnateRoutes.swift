@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 public import Logging
 public import HubStore
-import ReplicaStore
 public import SyncEngine
 
 /// `POST /v1/incarnate` (with the device credential): a device whose replica forked binds a new

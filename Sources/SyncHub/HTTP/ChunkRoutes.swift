@@ -2,7 +2,6 @@ import HubStore
 import Foundation
 import Hummingbird
 import NIOCore
-import ReplicaStore
 import SyncEngine
 
 /// The attachment routes (Docs/Protocol.md, Attachments), behind ``DeviceAuthMiddleware``:

@@ -1,7 +1,6 @@
 import HubStore
 import Foundation
 import Hummingbird
-import ReplicaStore
 import SyncEngine
 
 /// `GET /v1/informant-key` (with the device credential): the network's informant public key in

@@ -2,7 +2,7 @@ import Foundation
 public import Hummingbird
 import NIOCore
 import NIOHTTP1
-import ReplicaStore
+import HubStore
 import SyncEngine
 
 /// The edge: every error a request can meet becomes an `application/problem+json` answer
@@ -112,11 +112,11 @@ extension SyncHubError: HTTPResponseError {
                 self = SyncHubError(.malformedRequest, "The request is not valid: \(error.message)")
             default: self = SyncHubError(.storage, "The hub failed to serve this request; nothing of it was applied.")
             }
-        case let error as StoreError:
-            if error.code == .busy {
+        case let error as any HubStorageFailure:
+            if error.isBusy {
                 self = SyncHubError(.busy, "The hub's database is busy; try again in a moment.")
             } else {
-                self = SyncHubError(.storage, "The hub's database failed (\(error.code)); nothing of this exchange was applied.")
+                self = SyncHubError(.storage, "The hub's database failed (\(error.codeName)); nothing of this exchange was applied.")
             }
         default:
             self = SyncHubError(.storage, "The hub failed to serve this request; nothing of it was applied.")

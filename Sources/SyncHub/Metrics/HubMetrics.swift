@@ -1,6 +1,5 @@
 public import Prometheus
 public import HubStore
-import ReplicaStore
 public import SyncEngine
 
 /// The hub's figures for Prometheus: exchanges by outcome and their durations, versions pushed,

@@ -92,7 +92,9 @@ struct HubBackendOptions: ParsableArguments {
         do {
             switch location(HubConfiguration.fromEnvironment()) {
             case .sqlite(let path):
-                return try await body(try DeviceAdministration.open(databasePath: path, logger: logger))
+                // Creates the hub replica when there is none yet.
+                let store = try SQLiteHubStorage.openOrCreate(path: path, logger: logger).store
+                return try await body(DeviceAdministration(storage: SQLiteDeviceAdministration(store: store)))
             case .postgres(let address, let schema, let keyFile):
                 return try await PostgresHub.withHub(address: address, schema: schema, keyFile: keyFile, logger: logger) { hub in
                     try await body(DeviceAdministration(storage: hub.administration))
@@ -135,7 +137,8 @@ struct HubBackendOptions: ParsableArguments {
             case .sqlite(let path):
                 let audit: AuditAdministration
                 do {
-                    audit = try AuditAdministration.open(databasePath: path)
+                    // A missing database is an error: an audit never creates a hub.
+                    audit = AuditAdministration(log: SQLiteHubAuditLog(store: try ReplicaStore.openHub(at: path)))
                 } catch let error as StoreError where error.code == .replicaMissing {
                     throw DeviceAdministrationError(
                         "There is no hub database at \(path); point --db (or VIGIL_HUB_DB) at the hub's replica file.")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HubConsole
+import HubStore
 import HubStorePostgres
 import Logging
 import ServiceLifecycle
@@ -82,7 +83,9 @@ extension Syncd {
                 switch backend.location(configuration) {
                 case .sqlite(let path):
                     configuration.databasePath = path
-                    try await serve(try HubExchange.sqlite(path: path, configuration: configuration, logger: logger), logger)
+                    let backend = try HubBackend.sqlite(
+                        path: path, deviceEntriesPerHour: configuration.limits.deviceEntriesPerHour, logger: logger)
+                    try await serve(HubExchange(backend: backend, configuration: configuration, logger: logger), logger)
                 case .postgres(let address, let schema, let keyFile):
                     try await PostgresHub.withHub(
                         address: address, schema: schema, deviceEntriesPerHour: configuration.limits.deviceEntriesPerHour,
