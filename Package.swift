@@ -119,7 +119,7 @@ let package = Package(
         .target(
             name: "HubConsole",
             dependencies: [
-                "SyncEngine", "Records", "ReplicaStore", "HubStore", "SyncHub", "AtRest",
+                "SyncEngine", "Records", "HubStore", "SyncHub", "AtRest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import NIOCore
-import ReplicaStore
 import SyncEngine
 import Records
 

@@ -1,7 +1,6 @@
 import Foundation
 import HubStore
 import Hummingbird
-import ReplicaStore
 import SyncEngine
 import SyncHub
 
@@ -22,7 +21,7 @@ extension HubConsole {
         let actor = query.get("actor").flatMap { $0.isEmpty ? nil : String($0.prefix(100)) }
         let action = query.get("action").flatMap { $0.isEmpty ? nil : String($0.prefix(100)) }
         let before = query.get("before").flatMap(Int64.init)
-        let (entries, nextBefore) = try await auditEntries(before: before, actor: actor, action: action, limit: size)
+        let (entries, nextBefore) = try await auditLog.entries(before: before, actor: actor, action: action, limit: size)
         let rows: [HTML] = entries.map { entry in
             let detail = entry.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             return """
@@ -55,44 +54,5 @@ extension HubConsole {
         return Self.page(
             "Audit log", session: session,
             "\(verification)\(form)\(table)\(Self.pager(first: HTML.link("/console/audit", filters), next: next))")
-    }
-
-    /// How many entries one audit page reads at most on a backend without the SQLite replica's
-    /// filtered index, when the filter matches few of them.
-    static let auditScanLimit: Int64 = 5_000
-
-    /// Up to `limit` entries before sequence `before` (nil: from the newest), newest first, of
-    /// one actor and one action when given, and the sequence the next page starts before (nil
-    /// on the last page). The SQLite replica reads them by its index; another backend's log is
-    /// read backwards a step at a time, at most ``auditScanLimit`` entries a page (the next page
-    /// goes on from where it stopped).
-    func auditEntries(before: Int64?, actor: String?, action: String?, limit: Int) async throws
-        -> (entries: [AuditEntry], nextBefore: Int64?)
-    {
-        if let store = replica?.store {
-            return try await offload { try store.auditEntries(before: before, actor: actor, action: action, limit: limit) }
-        }
-        let limit = max(1, min(limit, 500))
-        var end: Int64
-        if let before {
-            end = before - 1
-        } else {
-            end = try await auditLog.newest()?.sequence ?? 0
-        }
-        let stopAt = max(0, end - Self.auditScanLimit)
-        var found: [AuditEntry] = []
-        while end > stopAt {
-            let start = max(stopAt, end - 200)
-            let step = try await auditLog.entries(after: start, limit: Int(end - start))
-            for entry in step.reversed() where entry.sequence <= end {
-                guard (actor.map { entry.actor == $0 } ?? true), (action.map { entry.action.rawValue == $0 } ?? true) else {
-                    continue
-                }
-                found.append(entry)
-                if found.count == limit { return (found, entry.sequence > 1 ? entry.sequence : nil) }
-            }
-            end = start
-        }
-        return (found, end > 0 ? end + 1 : nil)
     }
 }

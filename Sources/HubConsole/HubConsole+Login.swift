@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import HubStore
 import Hummingbird
-import ReplicaStore
 import SyncEngine
 import Records
 

@@ -3,7 +3,6 @@ import HTTPTypes
 import HubStore
 import Hummingbird
 import NIOCore
-import ReplicaStore
 
 extension HubConsole {
     /// An HTML page with the console's layout; `session` adds the navigation and the logout form.

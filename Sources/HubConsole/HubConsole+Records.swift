@@ -2,7 +2,6 @@ import Foundation
 import HubStore
 import Hummingbird
 import NIOCore
-import ReplicaStore
 import SyncEngine
 import Records
 import SyncHub

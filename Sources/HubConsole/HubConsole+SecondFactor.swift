@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import ReplicaStore
 
 extension HubConsole {
     /// The form asking an operator with a second factor for the code of their authenticator app,

@@ -4,8 +4,7 @@ import HTTPTypes
 public import HubStore
 public import Hummingbird
 public import Logging
-public import ReplicaStore
-public import SyncEngine
+import SyncEngine
 public import SyncHub
 
 /// The operator's console: HTML pages served by the hub under `/console` (conflicts, fleet,
@@ -25,9 +24,6 @@ public struct HubConsole: Sendable {
     /// written (conflicts, a document, warnings, observations, exports, the map); nil on a backend
     /// that keeps no document states: those pages then answer that they are not served.
     let documents: (any DocumentPages)?
-    /// The hub's SQLite replica, for what it reads by an index of its own (the audit page's
-    /// filters); nil on PostgreSQL.
-    let replica: SQLiteReplica?
     let configuration: ConsoleConfiguration
     let addressLimiter: AttemptLimiter
     let nameLimiter: AttemptLimiter
@@ -39,33 +35,17 @@ public struct HubConsole: Sendable {
     /// Where failures the console answers with a 500 page are logged.
     let logger: Logger
 
-    /// The hub's SQLite replica (for what it reads by indexes of its own).
-    struct SQLiteReplica: Sendable {
-        let store: ReplicaStore
-    }
-
-    /// The console over the hub's SQLite replica (every page); resolutions are written under
-    /// `writer`, signed with the hub's key.
-    public init(store: ReplicaStore, writer: ReplicaID, configuration: ConsoleConfiguration, logger: Logger) {
-        self.init(
-            operators: SQLiteOperatorDirectory(store: store), administration: SQLiteDeviceAdministration(store: store),
-            auditLog: SQLiteHubAuditLog(store: store), documents: SQLiteDocumentPages(store: store, writer: writer),
-            replica: SQLiteReplica(store: store), configuration: configuration, logger: logger)
-    }
-
     /// The console over any backend's parts; without `documents` the pages over document states
-    /// are not served; without `replica` (PostgreSQL) the fleet and audit pages read through
-    /// their protocols.
+    /// are not served.
     init(
         operators: any OperatorDirectory, administration: any DeviceAdministrationStorage, auditLog: any HubAuditLog,
-        documents: (any DocumentPages)?, replica: SQLiteReplica?, configuration: ConsoleConfiguration, logger: Logger
+        documents: (any DocumentPages)?, configuration: ConsoleConfiguration, logger: Logger
     ) {
         self.logger = logger
         self.operators = operators
         self.administration = administration
         self.auditLog = auditLog
         self.documents = documents
-        self.replica = replica
         self.configuration = configuration
         addressLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerAddress, window: configuration.loginWindow)
         nameLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerName, window: configuration.loginWindow)
@@ -88,8 +68,7 @@ public struct HubConsole: Sendable {
             }
             HubConsole(
                 operators: operators, administration: administration, auditLog: auditLog,
-                documents: backend.documents, replica: backend.replica.map { SQLiteReplica(store: $0.store) },
-                configuration: configuration, logger: logger
+                documents: backend.documents, configuration: configuration, logger: logger
             ).add(to: router)
         }
     }

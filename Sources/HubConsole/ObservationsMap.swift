@@ -1,7 +1,6 @@
 import Foundation
 import HubStore
 import Hummingbird
-import ReplicaStore
 import SyncEngine
 import Records
 

@@ -3,7 +3,6 @@ import Crypto
 import CryptoExtras
 import Foundation
 import HubStore
-import ReplicaStore
 import Synchronization
 import SyncEngine
 import Records

@@ -54,12 +54,54 @@ public protocol HubAuditLog: Sendable {
     /// The newest entry, its signature not checked; nil when the log is empty.
     func newest() async throws -> AuditEntry?
 
+    /// Up to `limit` entries (1 to 500) before sequence `before` (nil: from the newest), newest
+    /// first, of one actor and one action when given, and the sequence the next page starts before
+    /// (nil on the last page). The SQLite hub reads them by its index; a log without one has the
+    /// default: read backwards a step at a time, at most 5,000 entries a page (the next page goes
+    /// on from where it stopped).
+    func entries(
+        before: Int64?, actor: String?, action: String?, limit: Int
+    ) async throws -> (entries: [AuditEntry], nextBefore: Int64?)
+
     /// Whether `entry` carries the hub key's valid signature.
     func isSignedByHub(_ entry: AuditEntry) -> Bool
 
     /// The counts of entries beyond a device's hourly limit whose `audit.suppressed` entry is not
     /// written yet, by device and kind.
     func pendingSuppressedCounts() async throws -> [String: [String: Int]]
+}
+
+/// How many entries one filtered page reads at most on a log without a filtered index, when the
+/// filter matches few of them.
+private let auditScanLimit: Int64 = 5_000
+
+extension HubAuditLog {
+    public func entries(
+        before: Int64?, actor: String?, action: String?, limit: Int
+    ) async throws -> (entries: [AuditEntry], nextBefore: Int64?) {
+        let limit = max(1, min(limit, 500))
+        var end: Int64
+        if let before {
+            end = before - 1
+        } else {
+            end = try await newest()?.sequence ?? 0
+        }
+        let stopAt = max(0, end - auditScanLimit)
+        var found: [AuditEntry] = []
+        while end > stopAt {
+            let start = max(stopAt, end - 200)
+            let step = try await entries(after: start, limit: Int(end - start))
+            for entry in step.reversed() where entry.sequence <= end {
+                guard (actor.map { entry.actor == $0 } ?? true), (action.map { entry.action.rawValue == $0 } ?? true) else {
+                    continue
+                }
+                found.append(entry)
+                if found.count == limit { return (found, entry.sequence > 1 ? entry.sequence : nil) }
+            }
+            end = start
+        }
+        return (found, end > 0 ? end + 1 : nil)
+    }
 }
 
 /// The audit log in the hub's SQLite replica (tables `audit_log`, `audit_signatures`,
@@ -102,6 +144,14 @@ public struct SQLiteHubAuditLog: HubAuditLog {
     public func newest() async throws -> AuditEntry? {
         let store = self.store
         return try await offload { try store.newestAuditEntry() }
+    }
+
+    /// Read by the replica's index on the log's actor and action.
+    public func entries(
+        before: Int64?, actor: String?, action: String?, limit: Int
+    ) async throws -> (entries: [AuditEntry], nextBefore: Int64?) {
+        let store = self.store
+        return try await offload { try store.auditEntries(before: before, actor: actor, action: action, limit: limit) }
     }
 
     public func isSignedByHub(_ entry: AuditEntry) -> Bool { store.isSignedByThisReplica(entry) }

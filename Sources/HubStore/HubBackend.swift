@@ -11,8 +11,8 @@ public struct HubBackend: Sendable {
     public var devices: any DeviceRegistry
     /// Where attachments live; nil when this backend keeps none (their routes are then not served).
     public var attachments: (any HubAttachmentStorage)?
-    /// The hub's SQLite replica, for what only it reads by indexes of its own (the console's audit
-    /// page's filters). Nil on any other backend.
+    /// The hub's SQLite replica, for what works on the file itself (tests that read its tables);
+    /// nothing of the hub's serving asks for it. Nil on any other backend.
     public var replica: SQLiteHubStorage?
     /// The documents' states, versions and resolutions the console's record pages read and write
     /// (conflicts, a document, warnings, observations, exports, the map); nil when this backend
