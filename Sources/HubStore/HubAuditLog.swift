@@ -19,9 +19,9 @@ public struct AuditEvent: Sendable, Hashable {
     }
 
     /// An audit entry's detail for a quarantined version: why, and which document it was for
-    /// (as ``ReplicaStore/quarantineDetail(_:reason:)`` writes it on SQLite).
+    /// (both backends write it so).
     public static func quarantineDetail(_ version: Version, reason: SetAsideReason) -> [String: String] {
-        ReplicaStore.quarantineDetail(version, reason: reason)
+        ["code": reason.code.rawValue, "reason": reason.detail, "collection": version.collection.rawValue, "document": version.documentID.rawValue]
     }
 }
 

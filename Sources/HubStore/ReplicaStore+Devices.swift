@@ -366,7 +366,7 @@ extension ReplicaStore {
             ])
             try appendDeviceAudit(
                 db, device: pushedBy.hex, action: .quarantined, subject: version.dot.description,
-                detail: quarantineDetail(version, reason: reason), at: now, limit: limit)
+                detail: AuditEvent.quarantineDetail(version, reason: reason), at: now, limit: limit)
         }
         return dropped
     }

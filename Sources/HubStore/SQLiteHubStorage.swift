@@ -61,7 +61,7 @@ public struct SQLiteHubStorage: HubStorage {
                 // What the hub sets aside is audited within the pusher's hourly limit.
                 let report = context.report
                 for (dot, reason) in report.setAside.sorted(by: { $0.key < $1.key }) {
-                    let detail = pushed[dot].map { ReplicaStore.quarantineDetail($0, reason: reason) }
+                    let detail = pushed[dot].map { AuditEvent.quarantineDetail($0, reason: reason) }
                         ?? ["code": reason.code.rawValue, "reason": reason.detail]
                     try context.appendDeviceAudit(
                         device: push.pusher, action: .quarantined, subject: dot.description, detail: detail, at: now,

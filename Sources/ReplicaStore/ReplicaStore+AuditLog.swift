@@ -174,10 +174,3 @@ extension ApplyContext {
         try ReplicaStore.appendAudit(db, actor: actor, action: action, subject: subject, detail: detail, at: at)
     }
 }
-
-extension ReplicaStore {
-    /// An audit entry's detail for a quarantined version: why, and which document it was for.
-    public static func quarantineDetail(_ version: Version, reason: SetAsideReason) -> [String: String] {
-        ["code": reason.code.rawValue, "reason": reason.detail, "collection": version.collection.rawValue, "document": version.documentID.rawValue]
-    }
-}
