@@ -1,4 +1,3 @@
-import ReplicaStore
 public import SyncEngine
 
 /// What the exchange needs from the hub's storage. The SQLite implementation is
