@@ -28,7 +28,9 @@ public struct HubExchange: Sendable {
         self.logger = logger
     }
 
-    /// An exchange over another storage, with `devices` (none when not given) and no attachments.
+    /// An exchange over `storage` alone, with `devices` (none when not given) and no attachments,
+    /// even when `storage` is a ``HubStore/SQLiteHubStorage``: a hub's whole backend (SQLite's,
+    /// `HubBackend.sqlite`, or PostgreSQL's) comes through ``init(backend:configuration:metrics:logger:)``.
     public init(
         storage: any HubStorage, configuration: HubConfiguration, devices: (any DeviceRegistry)? = nil,
         metrics: HubMetrics = HubMetrics(), logger: Logger
