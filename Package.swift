@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "ReplicaStore", targets: ["ReplicaStore"]),
         .library(name: "SyncClient", targets: ["SyncClient"]),
         .library(name: "HubStore", targets: ["HubStore"]),
+        .library(name: "HubStoreSQLite", targets: ["HubStoreSQLite"]),
         .library(name: "HubStorePostgres", targets: ["HubStorePostgres"]),
         .library(name: "SyncHub", targets: ["SyncHub"]),
         .executable(name: "syncd", targets: ["syncd"]),
@@ -63,8 +64,13 @@ let package = Package(
         ),
         .target(
             name: "HubStore",
+            dependencies: ["SyncEngine", "Records"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HubStoreSQLite",
             dependencies: [
-                "SyncEngine", "Records", "ReplicaStore", "AtRest", .product(name: "GRDB", package: "GRDB.swift"),
+                "SyncEngine", "Records", "HubStore", "ReplicaStore", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -72,7 +78,8 @@ let package = Package(
         .target(
             name: "HubStorePostgres",
             dependencies: [
-                "SyncEngine", "Records", "HubStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "SyncEngine", "Records", "HubStore", "HubStoreSQLite",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -139,8 +146,8 @@ let package = Package(
         .executableTarget(
             name: "syncd",
             dependencies: [
-                "Records", "SyncHub", "SyncClient", "SyncCommandLine", "ReplicaStore", "HubStore", "HubStorePostgres", "AtRest",
-                "HubConsole",
+                "Records", "SyncHub", "SyncClient", "SyncCommandLine", "ReplicaStore", "HubStore", "HubStoreSQLite",
+                "HubStorePostgres", "AtRest", "HubConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -159,8 +166,8 @@ let package = Package(
         .executableTarget(
             name: "vigil-bench",
             dependencies: [
-                "SyncEngine", "Records", "ReplicaStore", "HubStore", "HubStorePostgres", "SyncClient", "SyncCompression",
-                "SyncHub", "AtRest",
+                "SyncEngine", "Records", "ReplicaStore", "HubStore", "HubStoreSQLite", "HubStorePostgres", "SyncClient",
+                "SyncCompression", "SyncHub", "AtRest",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -172,7 +179,9 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["SyncEngine", "ReplicaStore", "HubStore", "AtRest", "SyncHub", "SyncClient"],
+            dependencies: [
+                "SyncEngine", "ReplicaStore", "HubStore", "HubStoreSQLite", "AtRest", "SyncHub", "SyncClient",
+            ],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -189,7 +198,8 @@ let package = Package(
         .testTarget(
             name: "ReplicaStoreTests",
             dependencies: [
-                "ReplicaStore", "HubStore", "Records", "AtRest", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "ReplicaStore", "HubStore", "HubStoreSQLite", "Records", "AtRest", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -197,8 +207,8 @@ let package = Package(
         .testTarget(
             name: "SyncTests",
             dependencies: [
-                "TestSupport", "Records", "HubStore", "HubStorePostgres", "SyncHub", "SyncClient", "syncd", "fieldcli",
-                "HubConsole",
+                "TestSupport", "Records", "HubStore", "HubStoreSQLite", "HubStorePostgres", "SyncHub", "SyncClient",
+                "syncd", "fieldcli", "HubConsole",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -208,8 +218,8 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
-                "TestSupport", "HubConsole", "HubStore", "HubStorePostgres", "SyncHub", "SyncClient", "ReplicaStore", "SyncEngine",
-                "Records", "syncd",
+                "TestSupport", "HubConsole", "HubStore", "HubStoreSQLite", "HubStorePostgres", "SyncHub", "SyncClient",
+                "ReplicaStore", "SyncEngine", "Records", "syncd",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -221,12 +231,16 @@ let package = Package(
         .testTarget(
             name: "HubStorePostgresTests",
             dependencies: [
-                "HubStorePostgres", "HubStore", "ReplicaStore", "SyncEngine",
+                "HubStorePostgres", "HubStore", "HubStoreSQLite", "ReplicaStore", "SyncEngine",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Records", "HubStore", "fieldcli", "syncd"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["TestSupport", "Records", "HubStore", "HubStoreSQLite", "fieldcli", "syncd"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -1,6 +1,3 @@
-public import Logging
-public import ReplicaStore
-
 /// A hub's persistence as its composition root builds it (`syncd serve`, a test, a benchmark),
 /// every part behind its protocol, so that the exchange and the routes never ask which backend
 /// they were given.
@@ -11,9 +8,10 @@ public struct HubBackend: Sendable {
     public var devices: any DeviceRegistry
     /// Where attachments live; nil when this backend keeps none (their routes are then not served).
     public var attachments: (any HubAttachmentStorage)?
-    /// The hub's SQLite replica, for what works on the file itself (tests that read its tables);
-    /// nothing of the hub's serving asks for it. Nil on any other backend.
-    public var replica: SQLiteHubStorage?
+    /// The hub's SQLite replica (a `SQLiteHubStorage` of HubStoreSQLite), for what works on the
+    /// file itself (tests that read its tables); nothing of the hub's serving asks for it. Nil on
+    /// any other backend.
+    public var replica: (any HubStorage)?
     /// The documents' states, versions and resolutions the console's record pages read and write
     /// (conflicts, a document, warnings, observations, exports, the map); nil when this backend
     /// keeps no document states (those pages are then not served).
@@ -37,30 +35,5 @@ public struct HubBackend: Sendable {
         self.devices = devices
         self.attachments = attachments
         self.location = location
-    }
-
-    /// Every part over the hub's SQLite replica; `devices` replaces its registry when given.
-    public static func sqlite(_ storage: SQLiteHubStorage, devices: (any DeviceRegistry)? = nil) -> HubBackend {
-        var backend = HubBackend(
-            storage: storage, devices: devices ?? SQLiteDeviceRegistry(store: storage.store),
-            attachments: SQLiteHubAttachmentStorage(store: storage.store), location: "sqlite:\(storage.store.path)")
-        backend.replica = storage
-        backend.documents = SQLiteDocumentPages(store: storage.store, writer: storage.writer)
-        backend.auditLog = SQLiteHubAuditLog(store: storage.store)
-        backend.operators = SQLiteOperatorDirectory(store: storage.store)
-        backend.administration = SQLiteDeviceAdministration(store: storage.store)
-        return backend
-    }
-
-    /// Every part over the SQLite hub replica at `path`, created (with its folder) when missing, as
-    /// `PostgresHub.withHub` composes a schema: at most `deviceEntriesPerHour` audit entries per
-    /// device and hour (it replaces the one of `options`; 0: no limit). A device's replica there is
-    /// refused (``StoreError/Code/roleMismatch``).
-    public static func sqlite(
-        path: String, deviceEntriesPerHour: Int, options: ReplicaStore.Options = ReplicaStore.Options(), logger: Logger
-    ) throws -> HubBackend {
-        var options = options
-        options.deviceEntriesPerHour = deviceEntriesPerHour
-        return .sqlite(try SQLiteHubStorage.openOrCreate(path: path, options: options, logger: logger))
     }
 }

@@ -1,7 +1,7 @@
 public import SyncEngine
 
 /// What the exchange needs from the hub's storage. The SQLite implementation is
-/// ``SQLiteHubStorage``; a PostgreSQL one can follow behind the same operations.
+/// `SQLiteHubStorage`; a PostgreSQL one can follow behind the same operations.
 ///
 /// Each operation is atomic: ``take(_:)`` commits a whole push or nothing, and ``page(_:)`` reads
 /// its versions and knowledge in one snapshot.

@@ -1,5 +1,3 @@
-public import ReplicaStore
-
 /// A failure of the hub's database that the hub words for devices, whichever backend threw it:
 /// whether the database was only busy (nothing was applied; a retry in a moment may pass) and the
 /// failure's code, for the answer's detail and the log.
@@ -8,10 +6,4 @@ public protocol HubStorageFailure: Error {
     var isBusy: Bool { get }
     /// The failure's code, as logged (`io`, `diskFull`).
     var codeName: String { get }
-}
-
-/// The SQLite hub replica's failures.
-extension StoreError: HubStorageFailure {
-    public var isBusy: Bool { code == .busy }
-    public var codeName: String { code.name }
 }

@@ -1,5 +1,6 @@
 import Foundation
-public import HubStore
+import HubStore
+public import HubStoreSQLite
 public import Logging
 public import PostgresNIO
 import SyncEngine

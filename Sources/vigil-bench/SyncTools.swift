@@ -1,6 +1,7 @@
 import CompressNIO
 import Foundation
 import HubStore
+import HubStoreSQLite
 import NIOCore
 import ReplicaStore
 import SyncEngine

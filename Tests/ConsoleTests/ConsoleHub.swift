@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import HubConsole
 import HubStore
+import HubStoreSQLite
 import HubStorePostgres
 import Logging
 import NIOCore
@@ -88,7 +89,7 @@ final class ConsoleHub: Sendable {
         self.auditLog = auditLog
         self.administration = administration
         documentPages = backend.documents
-        replica = backend.replica?.store
+        replica = (backend.replica as? SQLiteHubStorage)?.store
     }
 
     /// The console's settings in tests: cheap password hashing, small pages, a login limit of 3 a minute per address.

@@ -1,6 +1,7 @@
 import Foundation
 import HubConsole
 import HubStore
+import HubStoreSQLite
 import ReplicaStore
 import SyncClient
 import SyncEngine

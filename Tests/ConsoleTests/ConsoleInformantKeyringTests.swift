@@ -1,6 +1,7 @@
 import Foundation
 @testable import HubConsole
 @testable import HubStore
+import HubStoreSQLite
 @testable import ReplicaStore
 import SyncEngine
 import Records

@@ -1,6 +1,7 @@
 import Foundation
 @testable import HubConsole
 import HubStore
+import HubStoreSQLite
 import ReplicaStore
 import Testing
 import TestSupport

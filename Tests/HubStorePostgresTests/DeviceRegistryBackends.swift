@@ -1,5 +1,6 @@
 import Foundation
 import HubStore
+import HubStoreSQLite
 @testable import HubStorePostgres
 import ReplicaStore
 import SyncEngine

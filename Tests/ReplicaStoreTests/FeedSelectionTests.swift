@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 @testable import HubStore
+@testable import HubStoreSQLite
 import ReplicaStore
 import SyncEngine
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import HubStore
+import HubStoreSQLite
 @testable import ReplicaStore
 import SyncEngine
 import Records

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HubStore
+import HubStoreSQLite
 import ReplicaStore
 import SyncEngine
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import HubStore
+import HubStoreSQLite
 import Records
 import ReplicaStore
 import ServiceLifecycle

@@ -1,5 +1,6 @@
 import Foundation
 import HubStore
+import HubStoreSQLite
 import Logging
 import ReplicaStore
 import SyncClient

@@ -1,5 +1,6 @@
 import Foundation
 import HubStore
+import HubStoreSQLite
 import SyncEngine
 import SyncHub
 import Testing

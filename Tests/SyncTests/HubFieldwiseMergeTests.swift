@@ -1,5 +1,6 @@
 import Foundation
 import HubStore
+import HubStoreSQLite
 import ReplicaStore
 import SyncEngine
 import SyncHub

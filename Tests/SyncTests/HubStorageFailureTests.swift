@@ -1,4 +1,5 @@
 import HubStore
+import HubStoreSQLite
 import ReplicaStore
 @testable import SyncHub
 import Testing

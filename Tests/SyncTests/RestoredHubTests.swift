@@ -1,5 +1,6 @@
 import Foundation
 import HubStore
+import HubStoreSQLite
 import ReplicaStore
 import SyncClient
 import SyncEngine

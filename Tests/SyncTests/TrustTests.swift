@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HubStore
+import HubStoreSQLite
 import Hummingbird
 import HummingbirdTesting
 import ReplicaStore

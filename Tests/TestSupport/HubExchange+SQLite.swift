@@ -1,4 +1,5 @@
 public import HubStore
+public import HubStoreSQLite
 public import Logging
 public import ReplicaStore
 public import SyncHub

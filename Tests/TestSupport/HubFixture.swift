@@ -1,5 +1,6 @@
 public import Foundation
 public import HubStore
+import HubStoreSQLite
 public import Logging
 public import ReplicaStore
 import ServiceLifecycle

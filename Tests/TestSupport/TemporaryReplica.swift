@@ -2,6 +2,7 @@ public import Foundation
 public import ReplicaStore
 import AtRest
 import HubStore
+import HubStoreSQLite
 import Synchronization
 
 /// A temporary folder holding replicas for one test, removed when the test is done.

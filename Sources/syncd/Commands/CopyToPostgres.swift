@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HubStore
+import HubStoreSQLite
 import HubStorePostgres
 import Logging
 import ReplicaStore

@@ -1,5 +1,6 @@
 import ArgumentParser
 import HubStore
+import HubStoreSQLite
 import Foundation
 import Logging
 import ReplicaStore

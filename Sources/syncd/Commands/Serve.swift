@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HubConsole
 import HubStore
+import HubStoreSQLite
 import HubStorePostgres
 import Logging
 import ServiceLifecycle

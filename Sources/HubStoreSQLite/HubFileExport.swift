@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import HubStore
 import Logging
 import ReplicaStore
 public import SyncEngine

@@ -1,7 +1,8 @@
 import Foundation
+public import HubStore
 public import Logging
-public import ReplicaStore
 import Records
+public import ReplicaStore
 public import SyncEngine
 
 /// The hub's storage on one SQLite replica file (the hub is a replica too).

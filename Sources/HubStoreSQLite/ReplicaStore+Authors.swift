@@ -1,4 +1,5 @@
 import GRDB
+import HubStore
 public import ReplicaStore
 public import SyncEngine
 

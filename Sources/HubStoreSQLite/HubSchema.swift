@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HubStore
 public import ReplicaStore
 
 /// The hub's own migrations, run on a hub's SQLite file only (after the replica's, which every

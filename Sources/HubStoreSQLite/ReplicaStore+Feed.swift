@@ -1,6 +1,7 @@
+import GRDB
+import HubStore
 public import ReplicaStore
 public import SyncEngine
-import GRDB
 
 extension ReplicaStore {
     /// Reads, in one snapshot, a page of versions in good standing stored after `position` and up

@@ -1,8 +1,9 @@
-public import ReplicaStore
-public import SyncEngine
-import Records
 import Foundation
 import GRDB
+import HubStore
+import Records
+public import ReplicaStore
+public import SyncEngine
 
 extension ReplicaStore {
     /// Merges, field by field, the conflicting documents among `keys` whose collection's policy is

@@ -1,12 +1,8 @@
-public import ReplicaStore
 public import Foundation
-public import SyncEngine
 import GRDB
-
-extension AuditAction {
-    /// An operator's second factor (a TOTP secret) was set, replaced or removed.
-    public static let operatorTOTPChanged = AuditAction(rawValue: "operator.totp-changed")
-}
+import HubStore
+public import ReplicaStore
+import SyncEngine
 
 extension ReplicaStore {
 

@@ -1,4 +1,5 @@
 import GRDB
+import HubStore
 import ReplicaStore
 import SyncEngine
 

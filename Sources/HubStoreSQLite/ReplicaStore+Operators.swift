@@ -1,20 +1,8 @@
-public import ReplicaStore
 public import Foundation
-public import SyncEngine
 import GRDB
-
-extension AuditAction {
-    /// An operator account was made (with a setup link) or removed.
-    public static let operatorAdded = AuditAction(rawValue: "operator.added")
-    public static let operatorRemoved = AuditAction(rawValue: "operator.removed")
-    /// An operator set a password with the setup link.
-    public static let operatorPasswordSet = AuditAction(rawValue: "operator.password-set")
-    /// A console login succeeded or failed (wrong name or password).
-    public static let operatorLogin = AuditAction(rawValue: "operator.login")
-    public static let operatorLoginFailed = AuditAction(rawValue: "operator.login-failed")
-    /// An operator logged out.
-    public static let operatorLogout = AuditAction(rawValue: "operator.logout")
-}
+public import HubStore
+public import ReplicaStore
+public import SyncEngine
 
 extension ReplicaStore {
     /// The audit actor of an operator of the console.
@@ -173,13 +161,6 @@ extension ReplicaStore {
     }
 }
 
-/// A page of conflicted documents, newest first.
-public struct ConflictPage: Sendable {
-    public var documents: [StoredDocument]
-    /// Where the next page starts; nil on the last page.
-    public var nextCursor: String?
-}
-
 extension ReplicaStore {
     /// Up to `limit` documents in conflict, newest change first, of one collection and one
     /// partition (region) when given; `cursor` continues after a previous page.
@@ -222,7 +203,7 @@ extension ReplicaStore {
             }
             let next = rows.count > limit ? rows[limit - 1] : nil
             return ConflictPage(
-                documents: documents,
+                documents,
                 nextCursor: next.map { "\($0[2] as Int64)/\($0[0] as String)/\($0[1] as String)" })
         }
     }

@@ -1,15 +1,9 @@
 public import Foundation
-public import SyncEngine
+import GRDB
+public import HubStore
 public import Records
 public import ReplicaStore
-import GRDB
-
-extension AuditAction {
-    /// The hub made the network's informant key (detail: its id, and whether a key file was written).
-    public static let informantKeyCreated = AuditAction(rawValue: "informant-key.created")
-    /// The informant key was sealed to an operator (detail: key id and by whom).
-    public static let informantKeyGranted = AuditAction(rawValue: "informant-key.granted")
-}
+import SyncEngine
 
 extension ReplicaStore {
     /// What an informant private key is sealed under when granted to an operator (`info` of the box).
