@@ -64,18 +64,14 @@ extension ReplicaStore {
     /// Opens the hub's replica file at `path` in the hub's role (whatever `options.role` says) and
     /// runs the hub's own migrations: every hub-side opener goes through here (or ``createHub(at:options:)``).
     public static func openHub(at path: String, options: Options = Options()) throws -> ReplicaStore {
-        var options = options
-        options.role = .hub
-        let store = try ReplicaStore.open(at: path, options: options)
+        let store = try ReplicaStore.open(at: path, options: options.inHubRole)
         try HubSchema.migrate(store)
         return store
     }
 
     /// Creates a new hub's replica file at `path` with the hub's migrations run.
     public static func createHub(at path: String, options: Options = Options()) throws -> ReplicaStore {
-        var options = options
-        options.role = .hub
-        let store = try ReplicaStore.create(at: path, options: options)
+        let store = try ReplicaStore.create(at: path, options: options.inHubRole)
         try HubSchema.migrate(store)
         return store
     }

@@ -46,6 +46,7 @@ extension ReplicaStore {
                         maximumBodySize: options.maximumBodySize)
                 else { continue }
                 version = try Self.write(db, intent, as: writer, signedWith: self.key, now: now)
+                if let writer { try Self.recordWriters(db, [writer], at: now) }
             } catch is SyncEngineError {
                 // A merged body that is no valid record, or a plan refused: thrown before anything is
                 // written, and left for an operator rather than failing the push it commits with.

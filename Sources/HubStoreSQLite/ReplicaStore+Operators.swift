@@ -297,6 +297,7 @@ extension ReplicaStore {
         let intent = WriteIntent(key: key, body: body, isResolution: true, expectedSiblings: expectedSiblings)
         let actor = Self.operatorActor(name)
         return try write(intent, as: writer) { db, version, now in
+            try Self.recordWriters(db, [writer], at: now)
             try Self.appendAudit(
                 db, actor: actor, action: .resolved, subject: version.key.description,
                 detail: [

@@ -21,18 +21,13 @@ extension ReplicaStore {
     /// ``StoreError`` with ``StoreError/Code/documentNotFound`` when deleting, resolving or writing
     /// with a base to a document that does not exist.
     ///
-    /// A resolution written on a hub's replica (opened in the hub's role, with devices enrolled) is
-    /// recorded in the hub's audit log in the same transaction; a device's replica has no audit log.
+    /// A resolution written on a hub's file goes through the hub's
+    /// ``HubWriteHooks/resolutionWritten(_:_:at:)`` in the same transaction (HubStoreSQLite records
+    /// it in the hub's audit log); a device's replica has no audit log.
     @discardableResult
     public func write(_ intent: WriteIntent) throws -> Version {
-        guard intent.isResolution, options.role == .hub else { return try write(intent, inSameTransaction: nil) }
-        return try write(intent) { db, version, now in
-            guard try Self.isHub(db) else { return }
-            try Self.appendAudit(
-                db, actor: AuditEntry.operatorActor, action: .resolved, subject: version.key.description,
-                detail: ["dot": version.dot.description, "how": version.isTombstone ? "deleted by an operator" : "resolved by an operator"],
-                at: now)
-        }
+        guard intent.isResolution, let hooks = hubHooks else { return try write(intent, inSameTransaction: nil) }
+        return try write(intent) { db, version, now in try hooks.resolutionWritten(db, version, at: now) }
     }
 
     /// The join of the histories of `origin`'s versions of `key` this replica holds, set aside or
@@ -69,17 +64,13 @@ extension ReplicaStore {
         return contexts
     }
 
-    /// Whether this hub's replica has devices enrolled (only ever asked of a hub's file).
-    static func isHub(_ db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices)") ?? false
-    }
-
     /// ``write(_:)``, running `inSameTransaction` with the version written before the commit.
     ///
-    /// With a `writer`, the version takes that id's next dot instead of the replica's own: a hub
-    /// writes its merges under a writer id of each process start, signed with its own key (see
-    /// ``nextWriterCounter(_:_:at:)``), so that a hub restored from a backup never takes a dot it
-    /// gave out before.
+    /// With a `writer`, the version takes that id's next dot instead of the replica's own (the
+    /// highest this replica holds of it, plus one): a hub writes its merges under a writer id of
+    /// each process start, signed with its own key, so that a hub restored from a backup never
+    /// takes a dot it gave out before; the hub records the id as its own in the same transaction
+    /// (HubStoreSQLite's `ReplicaStore+HubWriters.swift`).
     package func write(
         _ intent: WriteIntent, as writer: ReplicaID? = nil,
         inSameTransaction: (@Sendable (Database, Version, UInt64) throws -> Void)?
@@ -117,7 +108,7 @@ extension ReplicaStore {
             state: existing?.state ?? DocumentState(), partition: existing?.partition,
             ownHistory: try Self.ownHistory(db, of: intent.key, origin: replicaID),
             contexts: intent.base == nil ? [:] : try Self.contexts(db, of: intent.key)))
-        let counter = try writer.map { try Self.nextWriterCounter(db, $0, at: now) } ?? UInt64(row[0] as Int64) + 1
+        let counter = try writer.map { try Self.nextCounter(db, of: $0) } ?? UInt64(row[0] as Int64) + 1
         guard counter <= Dot.maxCounter else {
             throw StoreError(.io, "This replica has used every counter; create a new replica.")
         }
@@ -141,6 +132,12 @@ extension ReplicaStore {
             sql: "INSERT OR REPLACE INTO knowledge (origin, counter) VALUES (?, ?)",
             arguments: [replicaID.hex, Int64(counter)])
         return version
+    }
+
+    /// The next counter of `writer`, an id other than the replica's own: above every version of it held.
+    static func nextCounter(_ db: Database, of writer: ReplicaID) throws -> UInt64 {
+        let held = try Int64.fetchOne(db, sql: "SELECT max(counter) FROM versions WHERE origin = ?", arguments: [writer.hex])
+        return UInt64(max(0, held ?? 0)) + 1
     }
 
     /// `intent` with its body checked against the record rules of its collection and, for the

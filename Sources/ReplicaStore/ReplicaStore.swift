@@ -36,6 +36,9 @@ public struct ReplicaStore: Sendable {
         /// Which kind of file the caller opens or creates: a device's replica (the default) or a
         /// hub's database. A file of the other role is refused (``StoreError/Code/roleMismatch``).
         public var role = Role.device
+        /// What a hub's file adds to the replica's writes (set by the hub's openers in
+        /// HubStoreSQLite, with ``role`` `.hub`); ignored in the device's role.
+        package var hubHooks: (any HubWriteHooks)?
 
         public init() {}
     }
@@ -201,16 +204,19 @@ public struct ReplicaStore: Sendable {
     /// This file's role (checked against the file when it was opened).
     public var role: Role { options.role }
 
+    /// The hub's additions to this file's writes: nil on a device's replica.
+    var hubHooks: (any HubWriteHooks)? { options.role == .hub ? options.hubHooks : nil }
+
     /// Runs `body` in one write transaction that holds the write lock from its start; on a hub's
-    /// file, signs the audit entries it appended before it commits.
+    /// file, runs the hub's ``HubWriteHooks/beforeCommit(_:key:)`` before it commits.
     package func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
-        let signsAudit = options.role == .hub
+        let hooks = hubHooks
         return try StoreError.translating(path: path) {
             try database.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
                     result = try body(db)
-                    if signsAudit { try Self.signNewAuditEntries(db, key: key) }
+                    try hooks?.beforeCommit(db, key: key)
                     return .commit
                 }
                 guard let result else { throw StoreError(.io, "A write to \(path) ended without a result.") }

@@ -9,7 +9,7 @@ extension ReplicaStore {
         case device
         /// A hub's database (`syncd serve` and the hub's other commands): the replica's tables and
         /// the hub's (``ReplicaStore/hubOnlyTables``), whose later changes are the hub's own
-        /// migrations (named `hub-…`, in HubStore).
+        /// migrations (named `hub-…`, in HubStoreSQLite).
         case hub
     }
 

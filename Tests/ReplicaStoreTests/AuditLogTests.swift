@@ -1,11 +1,13 @@
 import Foundation
 import GRDB
+import HubStoreSQLite
 import ReplicaStore
 import SyncEngine
 import Testing
 import TestSupport
 
-/// The hub's audit log in the replica file: append-only, chained, written with the events it records.
+/// The hub's audit log in its SQLite file (HubStoreSQLite's `ReplicaStore+AuditLog.swift`): append-only,
+/// chained, written with the events it records.
 @Suite("Audit log")
 struct AuditLogTests {
     /// Gives out a code for `name` and enrolls a new device with it; returns the device's id.

@@ -1,4 +1,5 @@
 import Foundation
+import HubStoreSQLite
 import ReplicaStore
 import SyncEngine
 import Testing

@@ -98,7 +98,7 @@ public final class TemporaryReplica: Sendable {
     /// as ``create(_:)`` would; the store returned speaks as a hub's when the name starts with `hub`.
     public func createBeforeRoles(_ name: String) throws -> ReplicaStore {
         var options = self.options
-        if Self.isHubName(name) { options.role = .hub }
+        if Self.isHubName(name) { options = options.inHubRole }
         let encrypted = Self.encrypting && !Self.isHubName(name)
         return try ReplicaStore.create(
             at: path(name), encryptingWith: encrypted ? try Passphrase(Self.passphrase) : nil, options: options,

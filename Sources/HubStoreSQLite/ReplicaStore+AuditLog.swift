@@ -1,6 +1,7 @@
 public import Foundation
+import GRDB
+public import ReplicaStore
 public import SyncEngine
-package import GRDB
 
 extension ReplicaStore {
     /// How many entries ``verifyAuditChain()`` reads at a time.
@@ -8,10 +9,10 @@ extension ReplicaStore {
 
     /// Appends an entry to the audit log inside the caller's write transaction, chained to the
     /// last entry, so that the event and its entry commit (or roll back) together. The
-    /// transaction signs it before it commits (``signNewAuditEntries(_:key:)``, run by ``write(_:)``).
-    /// First writes the counts of entries suppressed in hours that have ended.
+    /// transaction signs it before it commits (``signNewAuditEntries(_:key:)``, run by the hub's
+    /// ``SQLiteHubWriteHooks``). First writes the counts of entries suppressed in hours that have ended.
     @discardableResult
-    package static func appendAudit(
+    static func appendAudit(
         _ db: Database, actor: String, action: AuditAction, subject: String, detail: [String: String] = [:],
         at: UInt64
     ) throws -> AuditEntry {
@@ -43,8 +44,9 @@ extension ReplicaStore {
     }
 
     /// Signs, with the hub's `key`, the entries of the signed format that the transaction
-    /// appended; ``write(_:)`` calls it before every commit, so no entry commits unsigned. Two
-    /// index lookups when there is nothing to sign, with cached statements (every write runs them).
+    /// appended; the hub's ``SQLiteHubWriteHooks`` call it before every commit of a hub's file, so
+    /// no entry commits unsigned. Two index lookups when there is nothing to sign, with cached
+    /// statements (every write runs them).
     static func signNewAuditEntries(_ db: Database, key: DeviceKey) throws {
         let signedThrough = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM audit_signatures")) ?? 0
         let unsignedThrough =

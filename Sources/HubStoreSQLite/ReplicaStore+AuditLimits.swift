@@ -1,6 +1,7 @@
 import Foundation
+import GRDB
+public import ReplicaStore
 public import SyncEngine
-package import GRDB
 
 /// Per-device hourly limits at a hub, so that one device cannot fill the disk or the audit log:
 /// the audit entries its syncs cause (quarantined versions, verification reports) and the
@@ -14,7 +15,7 @@ extension ReplicaStore {
     /// Appends an entry a device's sync caused, unless the device has used up its hourly limit
     /// of audit entries; then counts it instead. Returns whether it was written.
     @discardableResult
-    package static func appendDeviceAudit(
+    static func appendDeviceAudit(
         _ db: Database, device: String, action: AuditAction, subject: String, detail: [String: String], at: UInt64,
         limit: Int
     ) throws -> Bool {
@@ -114,7 +115,7 @@ extension ApplyContext {
 
 extension ReplicaStore {
     /// Whether the foreign quarantine already holds this version (same dot and signature).
-    package static func isForeignQuarantined(_ db: Database, _ version: Version) throws -> Bool {
+    static func isForeignQuarantined(_ db: Database, _ version: Version) throws -> Bool {
         try Bool.fetchOne(
             db,
             sql: "SELECT EXISTS (SELECT 1 FROM foreign_quarantine WHERE origin = ? AND counter = ? AND signature = ?)",
@@ -123,7 +124,7 @@ extension ReplicaStore {
 
     /// Whether `pushedBy` may add one more row to the foreign quarantine this hour; when not,
     /// the row is counted as suppressed.
-    package static func isWithinForeignQuarantineLimit(_ db: Database, pushedBy: ReplicaID, at: UInt64, limit: Int) throws -> Bool {
+    static func isWithinForeignQuarantineLimit(_ db: Database, pushedBy: ReplicaID, at: UInt64, limit: Int) throws -> Bool {
         try isWithinHourlyLimit(
             db, device: pushedBy.hex, budget: .foreignQuarantine, kind: HourlyBudget.foreignQuarantineKind, at: at,
             limit: limit
