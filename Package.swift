@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "HubStorePostgres",
             dependencies: [
-                "SyncEngine", "Records", "HubStore", "HubStoreSQLite",
+                "SyncEngine", "Records", "HubStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,12 +1,12 @@
 import Foundation
-import HubStore
-public import HubStoreSQLite
+public import HubStore
 public import Logging
 public import PostgresNIO
 import SyncEngine
 
-/// Copies a stopped SQLite hub (``HubFileExport``) into an empty PostgreSQL schema, so that its
-/// devices go on syncing with the hub on PostgreSQL without enrolling again or pulling again:
+/// Copies a stopped hub (HubStore's ``HubExport``: a SQLite hub's file, read by HubStoreSQLite's
+/// `HubFileExport`) into an empty PostgreSQL schema, so that its devices go on syncing with the
+/// hub on PostgreSQL without enrolling again or pulling again:
 /// the hub's identity (its id and signing key, which devices pinned: the key to the hub key
 /// file, only its public half to the database, as `PostgresHub.open(keyFile:)` keeps it), the
 /// feed with every position as it was (sequence, dot and tag: a device's saved pull position
@@ -27,6 +27,9 @@ public enum PostgresHubImport {
         public var highestPosition: Int64 = 0
     }
 
+    /// About how many bytes of rows one batch reads from the source (at least one row).
+    static let batchBytes = 8 << 20
+
     /// Told after each batch: the table, the rows copied of it so far, and how many it holds.
     public typealias Progress = @Sendable (_ table: String, _ copied: Int, _ total: Int) -> Void
 
@@ -36,7 +39,7 @@ public enum PostgresHubImport {
     /// as soon as its TLS certificate is refused. The hub's signing key goes to `keyFile` (see the
     /// other `copy`).
     public static func copy(
-        _ source: HubFileExport, to address: String, schema: String, keyFile: String, batchRows: Int = 1_000,
+        _ source: some HubExport, to address: String, schema: String, keyFile: String, batchRows: Int = 1_000,
         logger: Logger, progress: @escaping Progress = { _, _, _ in }
     ) async throws -> Report {
         // As `PostgresHub.withHub`: a refused TLS certificate ends the wait at once, and an
@@ -60,7 +63,7 @@ public enum PostgresHubImport {
     /// key: the SQLite hub's own key file has its form) and only its public half to the database,
     /// as `syncd serve --hub-key` keeps it; the copy never writes the private key to the database.
     public static func copy(
-        _ source: HubFileExport, into client: PostgresClient, schema: String, keyFile: String,
+        _ source: some HubExport, into client: PostgresClient, schema: String, keyFile: String,
         batchRows: Int = 1_000, logger: Logger, progress: @escaping Progress = { _, _, _ in }
     ) async throws -> Report {
         let key = try DeviceKey(rawRepresentation: source.signingKey)
@@ -74,11 +77,12 @@ public enum PostgresHubImport {
                 try await writer.insertIdentity(of: source)
                 var report = Report()
                 for table in HubExportTable.all {
-                    let total = try source.count(table)
+                    let total = try await source.count(table)
                     var copied = 0
                     var cursor: HubExportCursor? = .start
                     while let after = cursor {
-                        let batch = try source.rows(of: table, after: after, limit: batchRows)
+                        let batch = try await source.rows(
+                            of: table, after: after, limit: batchRows, maxBytes: Self.batchBytes)
                         try await writer.insert(batch.rows, into: table)
                         copied += batch.rows.count
                         cursor = batch.next
@@ -86,7 +90,7 @@ public enum PostgresHubImport {
                     }
                     report.tables.append((table.name, copied))
                 }
-                report.highestPosition = try source.highestFeedPosition()
+                report.highestPosition = try await source.highestFeedPosition()
                 try await writer.continueFeed(above: report.highestPosition)
                 try await writer.moveAuditHead()
                 // Every document's state from the versions copied (under the documents' umbrella).
@@ -152,7 +156,7 @@ public enum PostgresHubImport {
 
         /// The hub's identity: its id, the public half of its signing key (the key is in the hub
         /// key file) and its own certificate's time.
-        func insertIdentity(of source: HubFileExport) async throws {
+        func insertIdentity(of source: some HubExport) async throws {
             let key = try DeviceKey(rawRepresentation: source.signingKey)
             try await connection.execute(
                 """

@@ -1,12 +1,12 @@
 public import Foundation
 import GRDB
-import HubStore
+public import HubStore
 import Logging
 import ReplicaStore
 public import SyncEngine
 
 /// A stopped SQLite hub's file, read table by table in batches so that another backend can take
-/// its data (`PostgresHubImport`): the hub's identity, its feed with every position as it is, its
+/// its data (HubStore's ``HubExport``, which `PostgresHubImport` reads): the hub's identity, its feed with every position as it is, its
 /// devices, codes, grants, revocations, quarantine, audit log, attachments, and the console's
 /// operators with the informant key (not their sessions).
 ///
@@ -18,7 +18,7 @@ public import SyncEngine
 /// creating and dropping a table.) Rows are checked against the kinds their columns hold: a row
 /// that is not what the hub writes fails with ``HubCopyError/Code/malformedRow``, naming its table,
 /// never with a crash.
-public struct HubFileExport: Sendable {
+public struct HubFileExport: HubExport {
     /// The hub's storage over the snapshot.
     public let storage: SQLiteHubStorage
 
@@ -130,7 +130,7 @@ public struct HubFileExport: Sendable {
 
     /// How many rows `table` holds (what is copied of it).
     public func count(_ table: HubExportTable) throws -> Int {
-        let sql = "SELECT count(*) FROM (\(table.select))"
+        let sql = "SELECT count(*) FROM (\(table.sqliteSelect))"
         return try storage.store.read { db in try Int.fetchOne(db, sql: sql) ?? 0 }
     }
 
@@ -145,9 +145,9 @@ public struct HubFileExport: Sendable {
         let (sql, arguments): (String, StatementArguments) =
             switch table.order {
             case .key(let column):
-                ("\(table.select) WHERE \(column) > ? ORDER BY \(column) LIMIT ?", [cursor.value, limit])
+                ("\(table.sqliteSelect) WHERE \(column) > ? ORDER BY \(column) LIMIT ?", [cursor.value, limit])
             case .columns(let columns):
-                ("\(table.select) ORDER BY \(columns) LIMIT ? OFFSET ?", [limit, cursor.value])
+                ("\(table.sqliteSelect) ORDER BY \(columns) LIMIT ? OFFSET ?", [limit, cursor.value])
             }
         let (raw, full) = try storage.store.read { db in
             var raw: [[DatabaseValue.Storage]] = []
@@ -229,69 +229,26 @@ public struct HubFileExport: Sendable {
     ]
 }
 
-/// Where the next batch of a table starts: a key (the last one read) or an offset.
-public struct HubExportCursor: Sendable, Hashable {
-    let value: Int64
-    /// Before the first row.
-    public static let start = HubExportCursor(value: 0)
-}
-
-/// One value of a copied row, as its column's kind says.
-public enum HubExportValue: Sendable, Hashable {
-    case null
-    case integer(Int64)
-    case text(String)
-    case blob(Data)
-    case boolean(Bool)
-    case texts([String])
-}
-
-/// One table of a SQLite hub as it is copied: the columns, named as both backends name them, with
-/// what each holds.
-public struct HubExportTable: Sendable {
-    /// What a column holds, checked as it is read.
-    public enum Kind: Sendable, Hashable {
-        case integer
-        case text
-        /// A replica id's 32 hex digits.
-        case replicaID
-        case blob
-        /// SQLite's 0 or 1.
-        case boolean
-        /// A JSON array of strings, in SQLite's text.
-        case textArray
-        /// The feed tag: an integer; a row stored before tags gets a random one (a position that
-        /// names such a row carries no tag, so it names it whatever the tag).
-        case feedTag
+/// How the SQLite hub's file holds each table copied.
+extension HubExportTable {
+    /// The query of the rows copied: the table's columns from the table of the same name, or from
+    /// the rows ``sqliteSources`` names.
+    var sqliteSelect: String {
+        "SELECT \(columns.map(\.name).joined(separator: ", ")) FROM \(Self.sqliteSources[name] ?? name)"
     }
 
-    public struct Column: Sendable, Hashable {
-        public let name: String
-        public let kind: Kind
-        public let nullable: Bool
-    }
+    /// Where the rows of the tables not copied whole come from: the audit log with its signatures
+    /// (kept in a table apart), the hub's own revocations, and the one informant key copied.
+    static let sqliteSources = [
+        auditLog.name: "(SELECT a.*, s.signature FROM audit_log a LEFT JOIN audit_signatures s ON s.seq = a.seq)",
+        revocations.name: "(SELECT * FROM revocations WHERE device_id IS NOT NULL)",
+        informantKeys.name: "(SELECT * FROM informant_keys WHERE key_id = \(copiedInformantKey))",
+        operatorInformantKeys.name: "(SELECT * FROM operator_informant_keys WHERE key_id = \(copiedInformantKey))",
+    ]
 
-    /// How batches follow one another.
-    enum Order: Sendable, Hashable {
-        /// By an integer key, the first column (keyset: each batch after the last key read).
-        case key(String)
-        /// By these columns, with an offset (tables without an integer key).
-        case columns(String)
-    }
-
-    /// The table's name in both backends.
-    public let name: String
-    public let columns: [Column]
-    let select: String
-    let order: Order
-
-    init(_ name: String, _ columns: [(String, Kind, Bool)], from: String? = nil, order: Order) {
-        self.name = name
-        self.columns = columns.map { Column(name: $0.0, kind: $0.1, nullable: $0.2) }
-        let list = self.columns.map(\.name).joined(separator: ", ")
-        select = "SELECT \(list) FROM \(from ?? name)"
-        self.order = order
-    }
+    /// The network's informant key the copy takes: the first saved, which the hub serves (a hub
+    /// makes one; the others `leftBehind()` names).
+    static let copiedInformantKey = "(SELECT key_id FROM informant_keys ORDER BY saved_at, key_id LIMIT 1)"
 
     /// `values` as this table's columns hold them; ``HubCopyError/Code/malformedRow`` when one is not.
     func checked(_ values: [DatabaseValue.Storage], at position: Int64) throws -> [HubExportValue] {
@@ -323,144 +280,4 @@ public struct HubExportTable: Sendable {
     private func malformed(_ position: Int64, _ what: String) -> HubCopyError {
         HubCopyError(.malformedRow, "A row of the hub file's \(name) (near row \(position)) \(what).")
     }
-
-    /// The feed: every version, set aside or not, at its position and with its tag.
-    public static let versions = HubExportTable(
-        "versions",
-        [
-            ("seq", .integer, false), ("origin", .replicaID, false), ("counter", .integer, false),
-            ("collection", .text, false), ("document_id", .text, false), ("partition", .text, false),
-            ("context", .text, false), ("body", .blob, true), ("clock_wall", .integer, false),
-            ("clock_logical", .integer, false), ("signature", .blob, false), ("received_from", .replicaID, true),
-            ("set_aside_reason", .text, true), ("set_aside_code", .text, true), ("feed_tag", .feedTag, true),
-        ], order: .key("seq"))
-
-    /// The audit log, each entry with its signature (SQLite keeps them in a table apart).
-    public static let auditLog = HubExportTable(
-        "audit_log",
-        [
-            ("seq", .integer, false), ("at", .integer, false), ("actor", .text, false), ("action", .text, false),
-            ("subject", .text, false), ("detail", .text, false), ("previous_hash", .blob, false),
-            ("hash", .blob, false),
-            ("format", .integer, false), ("signature", .blob, true),
-        ], from: "(SELECT a.*, s.signature FROM audit_log a LEFT JOIN audit_signatures s ON s.seq = a.seq)",
-        order: .key("seq"))
-
-    /// Every table copied, in an order that keeps references (incarnations and revocations name
-    /// devices). The feed's attachment names are not among them: the other backend records them
-    /// from the versions' bodies, whatever the SQLite hub's lazy index of them holds.
-    public static let all: [HubExportTable] = [
-        HubExportTable(
-            "devices",
-            [
-                ("replica_id", .replicaID, false), ("name", .text, false), ("public_key", .blob, false),
-                ("credential_hash", .blob, false), ("status", .text, false), ("enrolled_at", .integer, false),
-                ("revoked_at", .integer, true), ("last_seen_at", .integer, true), ("last_lag", .integer, true),
-                ("last_skew_ms", .integer, true), ("last_pending", .integer, true), ("read_scope", .text, false),
-                ("write_scope", .text, false), ("media", .text, true),
-            ], order: .columns("replica_id")),
-        HubExportTable(
-            "device_incarnations",
-            [
-                ("replica_id", .replicaID, false), ("device_id", .replicaID, false), ("forked_at", .text, true),
-                ("created_at", .integer, false),
-            ], order: .columns("replica_id")),
-        HubExportTable(
-            "revocations",
-            [
-                ("replica_id", .replicaID, false), ("horizon", .integer, false), ("revoked_at", .integer, false),
-                ("device_id", .replicaID, false),
-            ], from: "(SELECT * FROM revocations WHERE device_id IS NOT NULL)", order: .columns("replica_id")),
-        HubExportTable(
-            "enrollment_codes",
-            [
-                ("code_hash", .blob, false), ("device_name", .text, false), ("created_at", .integer, false),
-                ("expires_at", .integer, false), ("used_at", .integer, true), ("used_by", .text, true),
-                ("read_scope", .text, false), ("write_scope", .text, false), ("media", .text, true),
-            ], order: .columns("code_hash")),
-        HubExportTable(
-            "grant_sets", [("fingerprint", .text, false), ("read_scope", .text, false), ("write_scope", .text, false)],
-            order: .columns("fingerprint")),
-        HubExportTable(
-            "hub_writers", [("replica_id", .replicaID, false), ("started_at", .integer, false)],
-            order: .columns("replica_id")),
-        HubExportTable(
-            "knowledge", [("origin", .replicaID, false), ("counter", .integer, false)], order: .columns("origin")),
-        versions,
-        HubExportTable(
-            "foreign_quarantine",
-            [
-                ("origin", .text, false), ("counter", .integer, false), ("signature", .blob, false),
-                ("version", .text, false), ("pushed_by", .text, false), ("reason", .text, false),
-                ("code", .text, false),
-                ("received_at", .integer, false),
-            ], order: .columns("origin, counter, signature")),
-        auditLog,
-        HubExportTable(
-            "audit_suppressed",
-            [("device", .text, false), ("hour", .integer, false), ("kind", .text, false), ("count", .integer, false)],
-            order: .columns("device, hour, kind")),
-        HubExportTable(
-            "attachment_chunks", [("hash", .text, false), ("size", .integer, false), ("data", .blob, false)],
-            order: .columns("hash")),
-        HubExportTable(
-            "attachments",
-            [
-                ("sha256", .text, false), ("size", .integer, false), ("chunk_size", .integer, false),
-                ("chunks", .textArray, false), ("complete", .boolean, false), ("added_at", .integer, false),
-            ], order: .columns("sha256")),
-        HubExportTable(
-            "attachment_uploads", [("device", .text, false), ("sha256", .text, false), ("size", .integer, false)],
-            order: .columns("device, sha256")),
-    ] + operatorTables
-
-    /// The network's informant key the copy takes: the first saved, which the hub serves (a hub
-    /// makes one; the others `leftBehind()` names).
-    static let copiedInformantKey = "(SELECT key_id FROM informant_keys ORDER BY saved_at, key_id LIMIT 1)"
-
-    /// The console's operators (password hashes, roles, setup links, second factors and the last
-    /// step each accepted), their key pairs, the informant key's statement and its copies sealed
-    /// to operators, in an order that keeps references. Sessions are not copied: operators log in
-    /// again.
-    public static let operatorTables: [HubExportTable] = [
-        HubExportTable(
-            "operators",
-            [
-                ("name", .text, false), ("role", .text, false), ("created_at", .integer, false),
-                ("password_hash", .text, true), ("setup_hash", .blob, true), ("setup_expires_at", .integer, true),
-                ("totp_secret", .blob, true), ("totp_last_step", .integer, true),
-            ], order: .columns("name")),
-        HubExportTable(
-            "operator_keys",
-            [
-                ("operator", .text, false), ("public_key", .blob, false), ("wrapped_private_key", .text, false),
-                ("created_at", .integer, false),
-            ], order: .columns("operator")),
-        HubExportTable(
-            "informant_keys",
-            [("key_id", .text, false), ("public_key", .blob, false), ("statement", .blob, false), ("saved_at", .integer, false)],
-            from: "(SELECT * FROM informant_keys WHERE key_id = \(HubExportTable.copiedInformantKey))", order: .columns("key_id")),
-        HubExportTable(
-            "operator_informant_keys",
-            [
-                ("operator", .text, false), ("key_id", .text, false), ("sealed_private_key", .blob, false),
-                ("granted_at", .integer, false),
-            ], from: "(SELECT * FROM operator_informant_keys WHERE key_id = \(HubExportTable.copiedInformantKey))",
-            order: .columns("operator, key_id")),
-    ]
-}
-
-/// A failure to copy a hub from one backend to another: a code for the edges and one sentence.
-public typealias HubCopyError = CodedFailure<HubCopyErrorDomain>
-
-/// The domain of ``HubCopyError``'s codes.
-public enum HubCopyErrorDomain {}
-
-extension ErrorCode where Domain == HubCopyError {
-    /// The source file is not a hub's (a device's replica, or nothing of a hub in it).
-    public static let notAHubFile = Self("notAHubFile")
-    /// A row of the source is not what the hub writes (damaged, or written by something else).
-    public static let malformedRow = Self("malformedRow")
-    /// The target already holds a hub's data.
-    public static let targetNotEmpty = Self("targetNotEmpty")
 }
