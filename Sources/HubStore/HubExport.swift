@@ -187,8 +187,10 @@ public struct HubExportTable: Sendable, Hashable {
     /// The network's informant key (the one the hub serves; a hub on PostgreSQL keeps one).
     public static let informantKeys = HubExportTable(
         "informant_keys",
-        [("key_id", .text, false), ("public_key", .blob, false), ("statement", .blob, false), ("saved_at", .integer, false)],
-        order: .columns("key_id"))
+        [
+            ("key_id", .text, false), ("public_key", .blob, false), ("statement", .blob, false),
+            ("saved_at", .integer, false),
+        ], order: .columns("key_id"))
 
     /// The informant key's copies sealed to operators (of the key ``informantKeys`` copies).
     public static let operatorInformantKeys = HubExportTable(

@@ -6,9 +6,9 @@ import ReplicaStore
 public import SyncEngine
 
 /// A stopped SQLite hub's file, read table by table in batches so that another backend can take
-/// its data (HubStore's ``HubExport``, which `PostgresHubImport` reads): the hub's identity, its feed with every position as it is, its
-/// devices, codes, grants, revocations, quarantine, audit log, attachments, and the console's
-/// operators with the informant key (not their sessions).
+/// its data (HubStore's ``HubExport``, which `PostgresHubImport` reads): the hub's identity, its
+/// feed with every position as it is, its devices, codes, grants, revocations, quarantine, audit
+/// log, attachments, and the console's operators with the informant key (not their sessions).
 ///
 /// The hub's file is never written: ``reading(_:scratch:_:)`` takes a snapshot of it through a
 /// read-only connection (SQLite's backup, which sees one consistent state), copies its key file
