@@ -32,15 +32,9 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
     /// (every exchange asks this first).
     public func device(presenting credential: DeviceCredential) async throws -> DeviceRecord? {
         let hash = credential.hash
-        let rows = try await tables.client.query(
-            """
-            SELECT \(unescaped: PostgresDeviceTables.deviceColumns), credential_hash, coalesce(
-                (SELECT array_agg(i.replica_id ORDER BY i.created_at, i.replica_id)
-                 FROM \(unescaped: table("device_incarnations")) i WHERE i.device_id = d.replica_id), '{}')
-            FROM \(unescaped: table("devices")) d WHERE credential_hash = \(hash.bytea)
-            """, logger: logger)
+        let rows = try await tables.statements.rows(DeviceByCredentialStatement(hash: hash), client: tables.client)
         var found: DeviceRecord?
-        for try await row in rows {
+        for row in rows {
             let (record, stored, incarnations) = try tables.device(withCredentialAndIncarnations: row)
             // The index found it by its hash; compare the stored bytes in constant time all the same.
             guard DeviceCredential.constantTimeEqual(stored, hash) else { continue }
@@ -112,15 +106,8 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
             if origins.contains(tables.hubID) { keys[tables.hubID] = hubKey }
             for writer in try await tables.writers(among: asked, on: connection).keys { keys[writer] = hubKey }
             // A device's later incarnations sign with its enrolled key.
-            let rows = try await connection.query(
-                """
-                SELECT replica_id, public_key FROM \(unescaped: table("devices")) WHERE replica_id = ANY(\(asked))
-                UNION ALL
-                SELECT i.replica_id, d.public_key FROM \(unescaped: table("device_incarnations")) i
-                JOIN \(unescaped: table("devices")) d ON d.replica_id = i.device_id
-                WHERE i.replica_id = ANY(\(asked))
-                """, logger: logger)
-            for try await (text, bytes) in rows.decode((String, Data).self) {
+            let rows = try await tables.statements.rows(DeviceKeysStatement(replicas: asked), on: connection)
+            for (text, bytes) in rows {
                 guard let id = ReplicaID(text), keys[id] == nil,
                     let key = try? PublicDeviceKey(rawRepresentation: bytes)
                 else { continue }
@@ -140,17 +127,9 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
         // lose the last few of these, so its commit does not wait for the disk (`set_config` local
         // to the statement's transaction; every exchange makes one, pushes still wait).
         // The feed's last position is read from its primary key's end.
-        _ = try await tables.client.query(
-            """
-            WITH telemetry AS (SELECT set_config('synchronous_commit', 'off', true))
-            UPDATE \(unescaped: table("devices")) SET
-                last_seen_at = \(now),
-                last_lag = GREATEST(0, coalesce((SELECT max(seq) FROM \(unescaped: table("versions"))), 0) - \(position)),
-                last_skew_ms = coalesce(\(skewMilliseconds), last_skew_ms),
-                last_pending = coalesce(\(pending), last_pending)
-            FROM telemetry WHERE replica_id = \(replica.hex)
-            """, logger: logger
-        ).collect()
+        let statement = RecordExchangeStatement(
+            now: now, position: position, skewMilliseconds: skewMilliseconds, pending: pending, replica: replica.hex)
+        _ = try await tables.statements.rows(statement, client: tables.client)
     }
 
     public func incarnate(_ device: DeviceRecord, as newID: ReplicaID, forkedAt: Dot?) async throws
@@ -280,16 +259,9 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
         guard !origins.isEmpty else { return [:] }
         let asked = origins.map(\.hex)
         return try await tables.snapshot { connection in
-            let rows = try await connection.query(
-                """
-                SELECT replica_id, read_scope, write_scope FROM \(unescaped: table("devices")) WHERE replica_id = ANY(\(asked))
-                UNION ALL
-                SELECT i.replica_id, d.read_scope, d.write_scope FROM \(unescaped: table("device_incarnations")) i
-                JOIN \(unescaped: table("devices")) d ON d.replica_id = i.device_id
-                WHERE i.replica_id = ANY(\(asked))
-                """, logger: logger)
             var grants: [ReplicaID: AccessGrants] = [:]
-            for try await (text, read, write) in rows.decode((String, String, String).self) {
+            let rows = try await tables.statements.rows(DeviceGrantsStatement(replicas: asked), on: connection)
+            for (text, read, write) in rows {
                 guard let id = ReplicaID(text), grants[id] == nil else { continue }
                 grants[id] = PostgresDeviceTables.grants(read: read, write: write)
             }
@@ -372,11 +344,8 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
 
     private func revocations() async throws -> [(id: ReplicaID, horizon: UInt64, revokedAt: UInt64)] {
         try await tables.snapshot { connection in
-            let rows = try await connection.query(
-                "SELECT replica_id, horizon, revoked_at FROM \(unescaped: table("revocations")) ORDER BY replica_id",
-                logger: logger)
             var revoked: [(id: ReplicaID, horizon: UInt64, revokedAt: UInt64)] = []
-            for try await (text, horizon, revokedAt) in rows.decode((String, Int64, Int64).self) {
+            for (text, horizon, revokedAt) in try await tables.statements.rows(RevocationsStatement(), on: connection) {
                 guard let id = ReplicaID(text) else {
                     throw PostgresStoreError(
                         .malformedRow, "A revocation row in \(table("revocations")) names no replica id.")

@@ -25,6 +25,8 @@ public struct PostgresDeviceTables: Sendable {
     /// the versions it pushes that are set aside), as the SQLite hub's `deviceEntriesPerHour`;
     /// beyond it they are counted, not written (``PostgresAuditLog``). 0 for no limit.
     let deviceEntriesPerHour: Int
+    /// Whether the exchange's statements are prepared (``PostgresStatementMode``).
+    let statementMode = PostgresStatementMode()
 
     /// The device tables in `schema` of the database `client` reaches (``PostgresMigrations``
     /// creates them), for the hub `hubID` whose signing key is `hubKey`.
@@ -49,6 +51,9 @@ public struct PostgresDeviceTables: Sendable {
     }
 
     var now: Int64 { Int64(clamping: clock()) }
+
+    /// Runs the exchange's statements of this schema (``PostgresSchemaStatement``).
+    var statements: PostgresStatements { PostgresStatements(schema: schema, mode: statementMode, logger: logger) }
 
     /// The table's name qualified by the schema, for SQL.
     func table(_ name: String) -> String { "\(schema.name).\(name)" }
@@ -182,11 +187,8 @@ public struct PostgresDeviceTables: Sendable {
     /// The hub's writer ids among `origins`, with when each was first written under.
     func writers(among origins: [String], on connection: PostgresConnection) async throws -> [ReplicaID: UInt64] {
         guard !origins.isEmpty else { return [:] }
-        let rows = try await connection.query(
-            "SELECT replica_id, started_at FROM \(unescaped: table("hub_writers")) WHERE replica_id = ANY(\(origins))",
-            logger: logger)
         var found: [ReplicaID: UInt64] = [:]
-        for try await (text, started) in rows.decode((String, Int64).self) {
+        for (text, started) in try await statements.rows(HubWritersStatement(replicas: origins), on: connection) {
             if let id = ReplicaID(text) { found[id] = UInt64(max(0, started)) }
         }
         return found

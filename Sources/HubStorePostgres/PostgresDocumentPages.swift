@@ -236,7 +236,8 @@ extension PostgresHubStorage {
         keys.formUnion(merges.map(\.key))
         guard !keys.isEmpty else { return }
         let unread = keys.filter { read[$0]?.complete != true }
-        var standing = try await PostgresDocumentStates.standing(unread, schema: tables.schema, on: connection, logger: tables.logger)
+        var standing = try await PostgresDocumentStates.standing(
+            unread, schema: tables.schema, mode: tables.statementMode, on: connection, logger: tables.logger)
         for row in storing where row.setAside == nil && unread.contains(row.version.key) {
             standing[row.version.key, default: []].append(row.version)
         }
@@ -245,7 +246,8 @@ extension PostgresHubStorage {
         }
         for merge in merges { standing[merge.key, default: []].append(merge) }
         let rows = keys.compactMap { PostgresDocumentStates.row($0, standing: standing[$0] ?? []) }
-        try await PostgresDocumentStates.write(rows, of: keys, schema: tables.schema, on: connection, logger: tables.logger)
+        try await PostgresDocumentStates.write(
+            rows, of: keys, schema: tables.schema, mode: tables.statementMode, on: connection, logger: tables.logger)
     }
 
     /// Writes `intent` (a resolution) as a version of the hub's, in one transaction with its locks

@@ -41,26 +41,14 @@ enum PostgresDocumentStates {
 
     /// Writes the rows of `keys`: `rows` where a document has one, none (deleted) for the others.
     static func write(
-        _ rows: [Row], of keys: Set<DocumentKey>, schema: PostgresSchemaName, on connection: PostgresConnection,
-        logger: Logger
+        _ rows: [Row], of keys: Set<DocumentKey>, schema: PostgresSchemaName, mode: PostgresStatementMode = .text,
+        on connection: PostgresConnection, logger: Logger
     ) async throws {
         let table = "\(schema.name).document_states"
         let ordered = rows.sorted { ($0.key.collection.rawValue, $0.key.id.rawValue) < ($1.key.collection.rawValue, $1.key.id.rawValue) }
         if !ordered.isEmpty {
-            try await connection.execute(
-                """
-                INSERT INTO \(unescaped: table)
-                    (collection, document_id, partition, siblings, context, sibling_count, deleted, updated_wall)
-                SELECT * FROM unnest(
-                    \(ordered.map(\.key.collection.rawValue))::text[], \(ordered.map(\.key.id.rawValue))::text[],
-                    \(ordered.map(\.partition.rawValue))::text[],
-                    \(ordered.map { $0.state.siblings.map(\.description).joined(separator: ",") })::text[],
-                    \(ordered.map(\.state.context.compactText))::text[], \(ordered.map { Int32($0.state.siblings.count) })::int[],
-                    \(ordered.map(\.deleted))::bool[], \(ordered.map(\.updatedWall))::bigint[])
-                ON CONFLICT (collection, document_id) DO UPDATE SET
-                    partition = EXCLUDED.partition, siblings = EXCLUDED.siblings, context = EXCLUDED.context,
-                    sibling_count = EXCLUDED.sibling_count, deleted = EXCLUDED.deleted, updated_wall = EXCLUDED.updated_wall
-                """, logger: logger)
+            let statements = PostgresStatements(schema: schema, mode: mode, logger: logger)
+            try await statements.run(DocumentStatesWriteStatement(rows: ordered), on: connection)
         }
         let gone = keys.subtracting(rows.map(\.key)).sorted { ($0.collection.rawValue, $0.id.rawValue) < ($1.collection.rawValue, $1.id.rawValue) }
         if !gone.isEmpty {
@@ -83,12 +71,12 @@ enum PostgresDocumentStates {
     /// collection, filtering by document id: every push read each of its documents that way,
     /// twice (issue 12: 6,600 rows per document at 12,000 versions under `vigil-bench --only
     /// hub-load-postgres`). Inside the fence only `versions_by_document` matches both columns.
-    static func standingVersions(_ columns: [String], schema: PostgresSchemaName, limit: Int? = nil) -> String {
+    static func standingVersions(_ columns: [String], in table: String, limit: Int? = nil) -> String {
         let names = columns.map { $0.components(separatedBy: " AS ").last ?? $0 }
         return """
             SELECT \(names.joined(separator: ", ")) FROM (
                 SELECT \(columns.joined(separator: ", ")), set_aside_reason IS NULL AS in_good_standing
-                FROM \(schema.name).versions
+                FROM \(table)
                 WHERE collection = d.collection AND document_id = d.document_id OFFSET 0) AS held
             WHERE in_good_standing\(limit.map { " LIMIT \($0)" } ?? "")
             """
@@ -98,14 +86,14 @@ enum PostgresDocumentStates {
     /// `connection`: its own inserts included), without their bodies: a state needs each one's
     /// dot, context, clock, partition and whether it is a deletion. One statement.
     static func standing(
-        _ keys: Set<DocumentKey>, schema: PostgresSchemaName, on connection: PostgresConnection, logger: Logger
+        _ keys: Set<DocumentKey>, schema: PostgresSchemaName, mode: PostgresStatementMode = .text,
+        on connection: PostgresConnection, logger: Logger
     ) async throws -> [DocumentKey: [Version]] {
         guard !keys.isEmpty else { return [:] }
-        let rows = try await connection.query(standingQuery(keys, schema: schema), logger: logger)
+        let statements = PostgresStatements(schema: schema, mode: mode, logger: logger)
+        let rows = try await statements.rows(standingStatement(keys), on: connection)
         var found: [DocumentKey: [Version]] = [:]
-        for try await (origin, counter, collection, id, partition, context, tombstone, wall, logical) in rows.decode(
-            (String, Int64, String, String, String, String, Bool, Int64, Int64).self)
-        {
+        for (origin, counter, collection, id, partition, context, tombstone, wall, logical) in rows {
             guard let replica = ReplicaID(origin), counter > 0, let collection = CollectionName(collection),
                 let id = DocumentID(id), let partition = Partition(partition),
                 let context = VersionVector(compactText: context)
@@ -122,30 +110,31 @@ enum PostgresDocumentStates {
         return found
     }
 
-    /// The statement ``standing(_:schema:on:logger:)`` runs: one probe of `versions_by_document`
-    /// per key (``standingVersions(_:schema:limit:)``).
-    static func standingQuery(_ keys: Set<DocumentKey>, schema: PostgresSchemaName) -> PostgresQuery {
+    /// The statement ``standing(_:schema:mode:on:logger:)`` runs: one probe of
+    /// `versions_by_document` per key (``standingVersions(_:in:limit:)``).
+    static func standingStatement(_ keys: Set<DocumentKey>) -> DocumentsStandingStatement {
         let sorted = keys.sorted { ($0.collection.rawValue, $0.id.rawValue) < ($1.collection.rawValue, $1.id.rawValue) }
-        return """
-            SELECT v.origin, v.counter, d.collection, d.document_id, v.partition, v.context, v.tombstone,
-                   v.clock_wall, v.clock_logical
-            FROM unnest(\(sorted.map(\.collection.rawValue))::text[], \(sorted.map(\.id.rawValue))::text[])
-                AS d(collection, document_id)
-            CROSS JOIN LATERAL (\(unescaped: standingVersions(
-                ["origin", "counter", "partition", "context", "body IS NULL AS tombstone", "clock_wall", "clock_logical"],
-                schema: schema))) AS v
-            """
+        return DocumentsStandingStatement(
+            collections: sorted.map(\.collection.rawValue), documentIDs: sorted.map(\.id.rawValue))
+    }
+
+    /// ``standingStatement(_:)`` as text, its tables qualified by `schema`.
+    static func standingQuery(_ keys: Set<DocumentKey>, schema: PostgresSchemaName) -> PostgresQuery {
+        let statement = standingStatement(keys)
+        return PostgresQuery(
+            unsafeSQL: DocumentsStandingStatement.qualified(by: schema), binds: statement.makeBindings())
     }
 
     /// Recomputes and writes the rows of `keys` from the versions the table holds (in the
     /// transaction on `connection`, which holds the documents' guards or the migration's lock).
     static func recompute(
-        _ keys: Set<DocumentKey>, schema: PostgresSchemaName, on connection: PostgresConnection, logger: Logger
+        _ keys: Set<DocumentKey>, schema: PostgresSchemaName, mode: PostgresStatementMode = .text,
+        on connection: PostgresConnection, logger: Logger
     ) async throws {
         guard !keys.isEmpty else { return }
-        let held = try await standing(keys, schema: schema, on: connection, logger: logger)
+        let held = try await standing(keys, schema: schema, mode: mode, on: connection, logger: logger)
         let rows = keys.compactMap { key in row(key, standing: held[key] ?? []) }
-        try await write(rows, of: keys, schema: schema, on: connection, logger: logger)
+        try await write(rows, of: keys, schema: schema, mode: mode, on: connection, logger: logger)
     }
 
     /// Documents a step of the fill recomputes at once.

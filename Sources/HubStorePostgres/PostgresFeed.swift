@@ -36,6 +36,11 @@ public struct PostgresFeed: Sendable {
     /// Runs inside every append's transaction after its positions are drawn, before it commits
     /// (tests: a delay that lets concurrent appends interleave).
     let beforeCommit: @Sendable () async throws -> Void
+    /// How the statements of a page reach the server (``PostgresStatementMode``).
+    var statementMode = PostgresStatementMode()
+    private var statements: PostgresStatements {
+        PostgresStatements(schema: schema, mode: statementMode, logger: logger)
+    }
 
     /// A feed in `schema` of the database `client` reaches; ``migrate()`` creates its tables.
     public init(client: PostgresClient, schema: String = "public", logger: Logger) throws {
@@ -103,7 +108,8 @@ public struct PostgresFeed: Sendable {
                     try await raiseKnowledge(of: origin, on: connection)
                 }
                 // The states of the documents it stored a version of, from the versions held now.
-                try await PostgresDocumentStates.recompute(Set(stored.map(\.key)), schema: schema, on: connection, logger: logger)
+                try await PostgresDocumentStates.recompute(
+                    Set(stored.map(\.key)), schema: schema, mode: statementMode, on: connection, logger: logger)
                 try await beforeCommit()
                 if report.stored > 0 || !report.forks.isEmpty {
                     logger.debug(
@@ -255,22 +261,11 @@ public struct PostgresFeed: Sendable {
     /// trips. Nil when something follows the start or the start is not one this feed gave out:
     /// the whole page is read then.
     private func pageWithNothingNew(_ query: PageQuery, on connection: PostgresConnection) async throws -> FeedPage? {
-        let origins = query.knowledgeOf.map(\.hex)
-        let rows = try await connection.query(
-            """
-            SELECT 'k'::text, origin, counter, NULL::bigint FROM \(unescaped: schema.name).knowledge
-            WHERE origin = ANY(\(origins))
-            UNION ALL
-            SELECT 'p', origin, counter, feed_tag FROM \(unescaped: schema.name).versions
-            WHERE seq = \(query.after.sequence)
-            UNION ALL
-            SELECT 'l', NULL, (SELECT seq FROM \(unescaped: schema.name).versions
-                WHERE set_aside_reason IS NULL ORDER BY seq DESC LIMIT 1), NULL
-            """, logger: logger)
+        let statement = NothingNewStatement(origins: query.knowledgeOf.map(\.hex), after: query.after.sequence)
         var knowledge = VersionVector()
         var start: (origin: String, counter: Int64, tag: Int64)?
         var last: Int64 = 0
-        for try await (kind, origin, counter, tag) in rows.decode((String, String?, Int64?, Int64?).self) {
+        for (kind, origin, counter, tag) in try await statements.rows(statement, on: connection) {
             switch (kind, origin, counter, tag) {
             case ("k", let origin?, let counter?, _):
                 guard let replica = ReplicaID(origin) else {
@@ -346,10 +341,8 @@ public struct PostgresFeed: Sendable {
     func knowledge(of origins: Set<ReplicaID>, on connection: PostgresConnection) async throws -> VersionVector {
         var knowledge = VersionVector()
         guard !origins.isEmpty else { return knowledge }
-        let rows = try await connection.query(
-            "SELECT origin, counter FROM \(unescaped: schema.name).knowledge WHERE origin = ANY(\(origins.map(\.hex)))",
-            logger: logger)
-        for try await (text, counter) in rows.decode((String, Int64).self) {
+        let statement = KnowledgeStatement(origins: origins.map(\.hex))
+        for (text, counter) in try await statements.rows(statement, on: connection) {
             guard let origin = ReplicaID(text) else {
                 throw PostgresStoreError(
                     .malformedRow, "A knowledge row in \(schema.name).knowledge names no replica id.")
@@ -363,11 +356,9 @@ public struct PostgresFeed: Sendable {
     /// with the tag it names (a position without a tag predates tags).
     func holds(_ position: FeedPosition, on connection: PostgresConnection) async throws -> Bool {
         guard position.sequence > 0, position.dot != nil else { return false }
-        let rows = try await connection.query(
-            "SELECT origin, counter, feed_tag FROM \(unescaped: schema.name).versions WHERE seq = \(position.sequence)",
-            logger: logger)
         var held = false
-        for try await (origin, counter, tag) in rows.decode((String, Int64, Int64).self) {
+        let rows = try await statements.rows(VersionAtStatement(sequence: position.sequence), on: connection)
+        for (origin, counter, tag) in rows {
             held = Self.names(position, origin: origin, counter: counter, tag: tag)
         }
         return held
@@ -378,13 +369,8 @@ public struct PostgresFeed: Sendable {
         _ sequences: [Int64], on connection: PostgresConnection
     ) async throws -> [Int64: ReplicaID] {
         guard !sequences.isEmpty else { return [:] }
-        let rows = try await connection.query(
-            """
-            SELECT seq, received_from FROM \(unescaped: schema.name).versions
-            WHERE seq = ANY(\(sequences)) AND received_from IS NOT NULL
-            """, logger: logger)
         var senders: [Int64: ReplicaID] = [:]
-        for try await (seq, text) in rows.decode((Int64, String).self) {
+        for (seq, text) in try await statements.rows(ReceivedFromStatement(sequences: sequences), on: connection) {
             senders[seq] = ReplicaID(text)
         }
         return senders
@@ -396,9 +382,9 @@ public struct PostgresFeed: Sendable {
     /// the partial index `versions_feed_by_partition_only` and sort every version in good standing
     /// to keep one (1,820 rows read at 1,820 versions in `vigil-bench --only hub-load-postgres`).
     private func lastPosition(through upper: Int64, on connection: PostgresConnection) async throws -> FeedPosition? {
-        let rows = try await connection.query(lastPositionQuery(through: upper), logger: logger)
         var last: FeedPosition?
-        for try await (seq, text, counter, tag) in rows.decode((Int64, String, Int64, Int64).self) {
+        let rows = try await statements.rows(LastPositionStatement(upper: upper), on: connection)
+        for (seq, text, counter, tag) in rows {
             guard let origin = ReplicaID(text) else {
                 throw PostgresStoreError(.malformedRow, "A version row in \(schema.name).versions names no replica id.")
             }
@@ -409,14 +395,11 @@ public struct PostgresFeed: Sendable {
         return last
     }
 
-    /// The statement ``lastPosition(through:on:)`` runs.
+    /// The statement ``lastPosition(through:on:)`` runs (``LastPositionStatement``), as text.
     func lastPositionQuery(through upper: Int64) -> PostgresQuery {
-        """
-        SELECT seq, origin, counter, feed_tag FROM (
-            SELECT seq, origin, counter, feed_tag, set_aside_reason FROM \(unescaped: schema.name).versions
-            WHERE seq <= \(upper) ORDER BY seq DESC OFFSET 0) AS feed
-        WHERE set_aside_reason IS NULL LIMIT 1
-        """
+        PostgresQuery(
+            unsafeSQL: LastPositionStatement.qualified(by: schema),
+            binds: LastPositionStatement(upper: upper).makeBindings())
     }
 }
 

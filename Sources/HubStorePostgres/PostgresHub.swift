@@ -15,7 +15,9 @@ public struct PostgresHub: Sendable {
     public let tables: PostgresDeviceTables
 
     /// Migrates `schema` of the database `client` reaches (the client must be running), then reads
-    /// the hub's identity, creating it when this is the first hub process on the database.
+    /// the hub's identity, creating it when this is the first hub process on the database. The
+    /// exchange's statements are prepared when `client`'s connections search `schema` alone
+    /// (``PostgresStatementMode``), else sent as text.
     ///
     /// With `keyFile`, the hub's signing key is kept in that file and the database holds only its
     /// public half (``Identity``). Without it only a database whose row still holds the key (a hub
@@ -228,6 +230,9 @@ extension PostgresHub {
         _ body: (PostgresHub) async throws -> Result
     ) async throws -> Result {
         let failures = PostgresConnectionFailures()
+        // Its connections search the hub's schema alone, so the exchange's statements are prepared.
+        var configuration = configuration
+        try configuration.searchPath(schema)
         let client = PostgresClient(configuration: configuration, backgroundLogger: failures.recording(logger))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }

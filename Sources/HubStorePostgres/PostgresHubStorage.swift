@@ -53,9 +53,11 @@ public struct PostgresHubStorage: HubStorage {
         self.tables = tables
         self.guards = guards
         self.beforeFeedLock = beforeFeedLock
-        feed = try PostgresFeed(
+        var feed = try PostgresFeed(
             client: tables.client, schema: tables.schema.name, logger: tables.logger, commitOrder: commitOrder,
             beforeCommit: beforeCommit)
+        feed.statementMode = tables.statementMode
+        self.feed = feed
         receiptKey = AdmissionReceiptKey(signingKey: tables.hubKey.rawRepresentation)
     }
 
@@ -79,7 +81,7 @@ public struct PostgresHubStorage: HubStorage {
     /// takes the feed's lock before it draws their positions; the commit.
     private func takeInOneTransaction(_ push: PushPlan) async throws -> PushReport {
         let now = tables.now
-        let statements = PostgresPushStatements(schema: schema, logger: logger)
+        let statements = PostgresPushStatements(schema: schema, mode: tables.statementMode, logger: logger)
         return try await tables.transaction { connection in
             // Before the lock work of issue 12, the feed's lock was taken here, over the whole push.
             if guards.feedLockOverWholePush { try await feed.lockForAppend(on: connection) }

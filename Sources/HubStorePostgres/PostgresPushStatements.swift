@@ -10,6 +10,8 @@ import SyncEngine
 /// of which takes the feed's append lock: every other push waits for those statements only.
 struct PostgresPushStatements {
     let schema: PostgresSchemaName
+    /// Whether ``held(for:on:)``'s statement is prepared (``PostgresStatementMode``).
+    var mode = PostgresStatementMode.text
     let logger: Logger
 
     /// What the hub holds that decides a push, read in one statement.
@@ -29,36 +31,29 @@ struct PostgresPushStatements {
     /// good standing (they all hold it there: a move is set aside), not from all of them: a
     /// document edited thousands of times costs one row.
     func held(for versions: [Version], on connection: PostgresConnection) async throws -> Held {
-        let rows = try await connection.query(heldQuery(for: versions), logger: logger)
+        let statements = PostgresStatements(schema: schema, mode: mode, logger: logger)
         var held = Held()
-        for try await row in rows.decode((String, String, String?, String?, Int64?, Data?).self) {
+        for row in try await statements.rows(heldStatement(for: versions), on: connection) {
             try take(row, into: &held)
         }
         return held
     }
 
     /// The statement ``held(for:on:)`` runs.
-    func heldQuery(for versions: [Version]) -> PostgresQuery {
-        let named = CausalPlausibility.origins(of: versions).map(\.hex)
-        let origins = Set(versions.map(\.dot.replica)).map(\.hex)
+    func heldStatement(for versions: [Version]) -> PushHeldStatement {
         let dots = Array(Set(versions.map(\.dot)))
         let keys = Set(versions.map(\.key)).sorted()
-        return """
-            SELECT 'k'::text, origin, NULL::text, NULL::text, counter, NULL::bytea
-            FROM \(unescaped: schema.name).knowledge WHERE origin = ANY(\(named))
-            UNION ALL
-            SELECT 'r', replica_id, NULL, NULL, horizon, NULL
-            FROM \(unescaped: schema.name).revocations WHERE replica_id = ANY(\(origins))
-            UNION ALL
-            SELECT 's', origin, NULL, NULL, counter, signature FROM \(unescaped: schema.name).versions
-            WHERE (origin, counter) IN (
-                SELECT * FROM unnest(\(dots.map(\.replica.hex))::text[], \(dots.map { Int64(clamping: $0.counter) })::bigint[]))
-            UNION ALL
-            SELECT 'p', d.collection, d.document_id, v.partition, NULL, NULL
-            FROM unnest(\(keys.map(\.collection.rawValue))::text[], \(keys.map(\.id.rawValue))::text[])
-                AS d(collection, document_id)
-            CROSS JOIN LATERAL (\(unescaped: PostgresDocumentStates.standingVersions(["partition"], schema: schema, limit: 1))) AS v
-            """
+        return PushHeldStatement(
+            named: CausalPlausibility.origins(of: versions).map(\.hex),
+            origins: Set(versions.map(\.dot.replica)).map(\.hex),
+            dotOrigins: dots.map(\.replica.hex), dotCounters: dots.map { Int64(clamping: $0.counter) },
+            collections: keys.map(\.collection.rawValue), documentIDs: keys.map(\.id.rawValue))
+    }
+
+    /// ``heldStatement(for:)`` as text, its tables qualified by the schema.
+    func heldQuery(for versions: [Version]) -> PostgresQuery {
+        PostgresQuery(
+            unsafeSQL: PushHeldStatement.qualified(by: schema), binds: heldStatement(for: versions).makeBindings())
     }
 
     private func take(

@@ -35,16 +35,20 @@ enum PostgresTestDatabase {
     }
 
     /// Runs `body` with `count` clients of their own (separate connection pools, as separate hub
-    /// processes have) and a fresh schema's name, migrated; drops the schema (and removes its hub
+    /// processes have, their connections searching the schema alone) and a fresh schema's name,
+    /// migrated; drops the schema (and removes its hub
     /// key file, ``hubKeyFile(for:)``) afterwards.
     static func withClients<Result>(
         _ count: Int, _ body: (_ clients: [PostgresClient], _ schema: String) async throws -> Result
     ) async throws -> Result {
-        let configuration = try configuration()
+        let schema = "vigil_test_" + String(UInt64.random(in: .min ... .max), radix: 16)
+        // Its connections search the schema alone, as a hub's do: the stores prepare the
+        // exchange's statements (PostgresStatementMode).
+        var configuration = try configuration()
+        try configuration.searchPath(schema)
         let clients = (0..<max(1, count)).map { _ in
             PostgresClient(configuration: configuration, backgroundLogger: quiet)
         }
-        let schema = "vigil_test_" + String(UInt64.random(in: .min ... .max), radix: 16)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             for client in clients {
                 group.addTask { await client.run() }
