@@ -20,11 +20,7 @@ struct DeviceByCredentialStatement: PostgresSchemaStatement {
 
     let hash: Data
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(hash.bytea)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { .of(hash.bytea) }
 
     func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
 }
@@ -51,9 +47,7 @@ struct RecordExchangeStatement: PostgresSchemaStatement {
     let replica: String
 
     func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(now)
-        bindings.append(position)
+        var bindings = PostgresBindings.of(now, position)
         bindings.append(skewMilliseconds)
         bindings.append(pending)
         bindings.append(replica)
@@ -76,11 +70,7 @@ struct DeviceKeysStatement: PostgresSchemaStatement {
 
     let replicas: [String]
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(replicas)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { .of(replicas) }
 
     func decodeRow(_ row: PostgresRow) throws -> (String, Data) { try row.decode((String, Data).self) }
 }
@@ -98,11 +88,7 @@ struct DeviceGrantsStatement: PostgresSchemaStatement {
 
     let replicas: [String]
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(replicas)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { .of(replicas) }
 
     func decodeRow(_ row: PostgresRow) throws -> (String, String, String) {
         try row.decode((String, String, String).self)
@@ -116,11 +102,7 @@ struct HubWritersStatement: PostgresSchemaStatement {
 
     let replicas: [String]
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(replicas)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { .of(replicas) }
 
     func decodeRow(_ row: PostgresRow) throws -> (String, Int64) { try row.decode((String, Int64).self) }
 }
@@ -154,12 +136,7 @@ struct NothingNewStatement: PostgresSchemaStatement {
     let origins: [String]
     let after: Int64
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(origins)
-        bindings.append(after)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { .of(origins, after) }
 
     func decodeRow(_ row: PostgresRow) throws -> (String, String?, Int64?, Int64?) {
         try row.decode((String, String?, Int64?, Int64?).self)
@@ -173,11 +150,7 @@ struct KnowledgeStatement: PostgresSchemaStatement {
 
     let origins: [String]
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(origins)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { .of(origins) }
 
     func decodeRow(_ row: PostgresRow) throws -> (String, Int64) { try row.decode((String, Int64).self) }
 }
@@ -189,11 +162,7 @@ struct VersionAtStatement: PostgresSchemaStatement {
 
     let sequence: Int64
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(sequence)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { .of(sequence) }
 
     func decodeRow(_ row: PostgresRow) throws -> (String, Int64, Int64) { try row.decode((String, Int64, Int64).self) }
 }
@@ -208,11 +177,7 @@ struct ReceivedFromStatement: PostgresSchemaStatement {
 
     let sequences: [Int64]
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(sequences)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { .of(sequences) }
 
     func decodeRow(_ row: PostgresRow) throws -> (Int64, String) { try row.decode((Int64, String).self) }
 }
@@ -230,11 +195,7 @@ struct LastPositionStatement: PostgresSchemaStatement {
 
     let upper: Int64
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(upper)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { .of(upper) }
 
     func decodeRow(_ row: PostgresRow) throws -> (Int64, String, Int64, Int64) {
         try row.decode((Int64, String, Int64, Int64).self)
@@ -272,16 +233,7 @@ struct PushHeldStatement: PostgresSchemaStatement {
     let collections: [String]
     let documentIDs: [String]
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(named)
-        bindings.append(origins)
-        bindings.append(dotOrigins)
-        bindings.append(dotCounters)
-        bindings.append(collections)
-        bindings.append(documentIDs)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { .of(named, origins, dotOrigins, dotCounters, collections, documentIDs) }
 
     func decodeRow(_ row: PostgresRow) throws -> (String, String, String?, String?, Int64?, Data?) {
         try row.decode((String, String, String?, String?, Int64?, Data?).self)
@@ -307,12 +259,7 @@ struct DocumentsStandingStatement: PostgresSchemaStatement {
 
     typealias Row = (String, Int64, String, String, String, String, Bool, Int64, Int64)
 
-    func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(collections)
-        bindings.append(documentIDs)
-        return bindings
-    }
+    func makeBindings() -> PostgresBindings { .of(collections, documentIDs) }
 
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
@@ -335,16 +282,7 @@ struct DocumentStatesWriteStatement: PostgresSchemaStatement {
     let rows: [PostgresDocumentStates.Row]
 
     func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(rows.map(\.key.collection.rawValue))
-        bindings.append(rows.map(\.key.id.rawValue))
-        bindings.append(rows.map(\.partition.rawValue))
-        bindings.append(rows.map { $0.state.siblings.map(\.description).joined(separator: ",") })
-        bindings.append(rows.map(\.state.context.compactText))
-        bindings.append(rows.map { Int32($0.state.siblings.count) })
-        bindings.append(rows.map(\.deleted))
-        bindings.append(rows.map(\.updatedWall))
-        return bindings
+        .of(rows.map(\.key.collection.rawValue), rows.map(\.key.id.rawValue), rows.map(\.partition.rawValue), rows.map { $0.state.siblings.map(\.description).joined(separator: ",") }, rows.map(\.state.context.compactText), rows.map { Int32($0.state.siblings.count) }, rows.map(\.deleted), rows.map(\.updatedWall))
     }
 
     func decodeRow(_ row: PostgresRow) {}

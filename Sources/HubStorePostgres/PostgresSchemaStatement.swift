@@ -116,3 +116,12 @@ extension PostgresClient.Configuration {
         options.additionalStartupParameters.append(("search_path", name.name))
     }
 }
+
+extension PostgresBindings {
+    /// Bindings of `values`, in order: a statement's `$1`, `$2`, ….
+    static func of<each Value: PostgresDynamicTypeEncodable>(_ values: repeat each Value) -> PostgresBindings {
+        var bindings = PostgresBindings()
+        repeat bindings.append(each values)
+        return bindings
+    }
+}
