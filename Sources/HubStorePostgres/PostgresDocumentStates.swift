@@ -118,13 +118,6 @@ enum PostgresDocumentStates {
             collections: sorted.map(\.collection.rawValue), documentIDs: sorted.map(\.id.rawValue))
     }
 
-    /// ``standingStatement(_:)`` as text, its tables qualified by `schema`.
-    static func standingQuery(_ keys: Set<DocumentKey>, schema: PostgresSchemaName) -> PostgresQuery {
-        let statement = standingStatement(keys)
-        return PostgresQuery(
-            unsafeSQL: DocumentsStandingStatement.qualified(by: schema), binds: statement.makeBindings())
-    }
-
     /// Recomputes and writes the rows of `keys` from the versions the table holds (in the
     /// transaction on `connection`, which holds the documents' guards or the migration's lock).
     static func recompute(

@@ -183,7 +183,7 @@ struct ReceivedFromStatement: PostgresSchemaStatement {
 }
 
 /// The feed's last position in good standing at or below a sequence: a walk back along the
-/// primary key, the standing test outside an `OFFSET 0` fence (``PostgresFeed/lastPositionQuery(through:)``).
+/// primary key, the standing test outside an `OFFSET 0` fence (``PostgresFeed`` reads it for a scoped page).
 struct LastPositionStatement: PostgresSchemaStatement {
     static let template = """
         SELECT seq, origin, counter, feed_tag FROM (
@@ -282,7 +282,11 @@ struct DocumentStatesWriteStatement: PostgresSchemaStatement {
     let rows: [PostgresDocumentStates.Row]
 
     func makeBindings() -> PostgresBindings {
-        .of(rows.map(\.key.collection.rawValue), rows.map(\.key.id.rawValue), rows.map(\.partition.rawValue), rows.map { $0.state.siblings.map(\.description).joined(separator: ",") }, rows.map(\.state.context.compactText), rows.map { Int32($0.state.siblings.count) }, rows.map(\.deleted), rows.map(\.updatedWall))
+        .of(
+            rows.map(\.key.collection.rawValue), rows.map(\.key.id.rawValue), rows.map(\.partition.rawValue),
+            rows.map { $0.state.siblings.map(\.description).joined(separator: ",") },
+            rows.map(\.state.context.compactText), rows.map { Int32($0.state.siblings.count) },
+            rows.map(\.deleted), rows.map(\.updatedWall))
     }
 
     func decodeRow(_ row: PostgresRow) {}

@@ -394,13 +394,6 @@ public struct PostgresFeed: Sendable {
         }
         return last
     }
-
-    /// The statement ``lastPosition(through:on:)`` runs (``LastPositionStatement``), as text.
-    func lastPositionQuery(through upper: Int64) -> PostgresQuery {
-        PostgresQuery(
-            unsafeSQL: LastPositionStatement.qualified(by: schema),
-            binds: LastPositionStatement(upper: upper).makeBindings())
-    }
 }
 
 /// One page as the scan fills it, version by version: no I/O.

@@ -50,12 +50,6 @@ struct PostgresPushStatements {
             collections: keys.map(\.collection.rawValue), documentIDs: keys.map(\.id.rawValue))
     }
 
-    /// ``heldStatement(for:)`` as text, its tables qualified by the schema.
-    func heldQuery(for versions: [Version]) -> PostgresQuery {
-        PostgresQuery(
-            unsafeSQL: PushHeldStatement.qualified(by: schema), binds: heldStatement(for: versions).makeBindings())
-    }
-
     private func take(
         _ row: (kind: String, name: String, id: String?, partition: String?, number: Int64?, signature: Data?),
         into held: inout Held

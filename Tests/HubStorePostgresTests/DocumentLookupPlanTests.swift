@@ -16,13 +16,10 @@ import Testing
 /// collection by document id (6,600 rows read per document at 12,000 versions).
 @Suite(.enabled(if: PostgresTestDatabase.isEnabled, PostgresTestDatabase.disabledReason), .serialized)
 struct DocumentLookupPlanTests {
-    /// The observations held, one version each, in documents `doc-0` to `doc-3999`.
-    static let versions = 4_000
-
     @Test func readsByDocumentReadOnlyTheDocumentsRows() async throws {
         try await PostgresTestDatabase.withClients(1) { clients, schema in
             let client = clients[0]
-            try await fill(schema, client)
+            try await DocumentLookupFill.fill(schema, client)
             let name = try PostgresSchemaName(schema)
             // A push of ten: five documents held (one version each), five new ones.
             let origin = ReplicaID.random()
@@ -31,35 +28,16 @@ struct DocumentLookupPlanTests {
             }
             let keys = Set(push.map(\.key))
 
-            let standing = try await Self.rowsRead(PostgresDocumentStates.standingQuery(keys, schema: name), client)
+            let standing = try await Self.rowsRead(PostgresDocumentStates.standingStatement(keys).query(in: name), client)
             #expect(standing.rows <= 5, "the states' read of 10 documents (5 held): \(standing.plan)")
 
             let statements = PostgresPushStatements(schema: name, logger: PostgresTestDatabase.quiet)
-            let held = try await Self.rowsRead(statements.heldQuery(for: push), client)
+            let held = try await Self.rowsRead(statements.heldStatement(for: push).query(in: name), client)
             #expect(held.rows <= 5, "what decides a push of 10 (5 documents held): \(held.plan)")
 
-            let feed = try PostgresFeed(client: client, schema: schema, logger: PostgresTestDatabase.quiet)
-            let last = try await Self.rowsRead(feed.lastPositionQuery(through: .max), client)
+            let last = try await Self.rowsRead(LastPositionStatement(upper: .max).query(in: name), client)
             #expect(last.rows <= 1, "the feed's last position: \(last.plan)")
         }
-    }
-
-    /// Fills `versions` with ``versions`` observations in one statement and keeps autovacuum off
-    /// the table, so its statistics stay those of the empty table the migration made.
-    private func fill(_ schema: String, _ client: PostgresClient) async throws {
-        try await client.query(
-            PostgresQuery(unsafeSQL: "ALTER TABLE \(schema).versions SET (autovacuum_enabled = false)"))
-        try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO \(schema).versions (
-                        origin, counter, collection, document_id, partition, context, body, clock_wall, clock_logical,
-                        signature, received_from, feed_tag)
-                    SELECT md5('origin-' || (i % 64)), i / 64 + 1, 'observations', 'doc-' || i, 'SD-' || (i % 8),
-                        '', convert_to('{"n":' || i || '}', 'UTF8'), 1700000000000 + i, 0,
-                        decode(repeat(md5(i::text), 4), 'hex'), md5('origin-' || (i % 64)), i
-                    FROM generate_series(0, \(Self.versions - 1)) AS i
-                    """))
     }
 
     private static func version(_ origin: ReplicaID, _ counter: UInt64, document: String) throws -> Version {
@@ -81,23 +59,6 @@ struct DocumentLookupPlanTests {
         for try await text in try await client.query(explain, logger: PostgresTestDatabase.quiet).decode(String.self) {
             json += text
         }
-        let root = try JSONSerialization.jsonObject(with: Data(json.utf8))
-        let top = try #require((root as? [[String: Any]])?.first?["Plan"] as? [String: Any])
-        var rows = 0
-        var lines: [String] = []
-        visit(top, rows: &rows, lines: &lines)
-        return (rows, lines.joined(separator: " / "))
-    }
-
-    private static func visit(_ node: [String: Any], rows: inout Int, lines: inout [String]) {
-        let number = { (key: String) in (node[key] as? NSNumber)?.intValue ?? 0 }
-        let returned = number("Actual Rows") * max(1, number("Actual Loops"))
-        let removed = number("Rows Removed by Filter") + number("Rows Removed by Index Recheck")
-        let index = (node["Index Name"] as? String).map { " using \($0)" } ?? ""
-        lines.append("\(node["Node Type"] as? String ?? "?")\(index) rows=\(returned) removed=\(removed)")
-        if node["Relation Name"] as? String == "versions" { rows += returned + removed }
-        for child in node["Plans"] as? [[String: Any]] ?? [] {
-            visit(child, rows: &rows, lines: &lines)
-        }
+        return try DocumentLookupFill.rowsRead(json)
     }
 }
