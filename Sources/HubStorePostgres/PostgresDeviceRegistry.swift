@@ -100,21 +100,20 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
     public func keys(of origins: Set<ReplicaID>) async throws -> [ReplicaID: PublicDeviceKey] {
         guard !origins.isEmpty else { return [:] }
         let hubKey = tables.hubKey.publicKey
-        let asked = origins.map(\.hex)
-        return try await tables.snapshot { connection in
-            var keys: [ReplicaID: PublicDeviceKey] = [:]
-            if origins.contains(tables.hubID) { keys[tables.hubID] = hubKey }
-            for writer in try await tables.writers(among: asked, on: connection).keys { keys[writer] = hubKey }
-            // A device's later incarnations sign with its enrolled key.
-            let rows = try await tables.statements.rows(DeviceKeysStatement(replicas: asked), on: connection)
-            for (text, bytes) in rows {
-                guard let id = ReplicaID(text), keys[id] == nil,
-                    let key = try? PublicDeviceKey(rawRepresentation: bytes)
-                else { continue }
-                keys[id] = key
-            }
-            return keys
+        // One statement: the hub's writer ids (no key of their own: the hub's) and the enrolled keys.
+        let rows = try await tables.statements.rows(DeviceKeysStatement(replicas: origins.map(\.hex)), client: tables.client)
+        var keys: [ReplicaID: PublicDeviceKey] = [:]
+        if origins.contains(tables.hubID) { keys[tables.hubID] = hubKey }
+        for case (let text, nil) in rows {
+            if let writer = ReplicaID(text) { keys[writer] = hubKey }
         }
+        // A device's later incarnations sign with its enrolled key.
+        for case (let text, let bytes?) in rows {
+            guard let id = ReplicaID(text), keys[id] == nil, let key = try? PublicDeviceKey(rawRepresentation: bytes)
+            else { continue }
+            keys[id] = key
+        }
+        return keys
     }
 
     public func recordExchange(
@@ -257,16 +256,13 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
 
     public func grants(of origins: Set<ReplicaID>) async throws -> [ReplicaID: AccessGrants] {
         guard !origins.isEmpty else { return [:] }
-        let asked = origins.map(\.hex)
-        return try await tables.snapshot { connection in
-            var grants: [ReplicaID: AccessGrants] = [:]
-            let rows = try await tables.statements.rows(DeviceGrantsStatement(replicas: asked), on: connection)
-            for (text, read, write) in rows {
-                guard let id = ReplicaID(text), grants[id] == nil else { continue }
-                grants[id] = PostgresDeviceTables.grants(read: read, write: write)
-            }
-            return grants
+        let rows = try await tables.statements.rows(DeviceGrantsStatement(replicas: origins.map(\.hex)), client: tables.client)
+        var grants: [ReplicaID: AccessGrants] = [:]
+        for (text, read, write) in rows {
+            guard let id = ReplicaID(text), grants[id] == nil else { continue }
+            grants[id] = PostgresDeviceTables.grants(read: read, write: write)
         }
+        return grants
     }
 
     public func grants(fingerprint: String) async throws -> AccessGrants? {
@@ -343,16 +339,11 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
     }
 
     private func revocations() async throws -> [(id: ReplicaID, horizon: UInt64, revokedAt: UInt64)] {
-        try await tables.snapshot { connection in
-            var revoked: [(id: ReplicaID, horizon: UInt64, revokedAt: UInt64)] = []
-            for (text, horizon, revokedAt) in try await tables.statements.rows(RevocationsStatement(), on: connection) {
-                guard let id = ReplicaID(text) else {
-                    throw PostgresStoreError(
-                        .malformedRow, "A revocation row in \(table("revocations")) names no replica id.")
-                }
-                revoked.append((id, UInt64(max(0, horizon)), UInt64(max(0, revokedAt))))
+        try await tables.statements.rows(RevocationsStatement(), client: tables.client).map { text, horizon, revokedAt in
+            guard let id = ReplicaID(text) else {
+                throw PostgresStoreError(.malformedRow, "A revocation row in \(table("revocations")) names no replica id.")
             }
-            return revoked
+            return (id, UInt64(max(0, horizon)), UInt64(max(0, revokedAt)))
         }
     }
 

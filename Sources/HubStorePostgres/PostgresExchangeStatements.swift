@@ -57,9 +57,12 @@ struct RecordExchangeStatement: PostgresSchemaStatement {
     func decodeRow(_ row: PostgresRow) {}
 }
 
-/// The enrolled keys of replica ids (hex), a device's later incarnations signing with its enrolled key.
+/// The keys of replica ids (hex): the hub's writer ids among them first, without a key (they sign
+/// with the hub's), then the enrolled keys, a device's later incarnations signing with its enrolled key.
 struct DeviceKeysStatement: PostgresSchemaStatement {
     static let template = """
+        SELECT replica_id, NULL::bytea FROM {schema}.hub_writers WHERE replica_id = ANY($1)
+        UNION ALL
         SELECT replica_id, public_key FROM {schema}.devices WHERE replica_id = ANY($1)
         UNION ALL
         SELECT i.replica_id, d.public_key FROM {schema}.device_incarnations i
@@ -72,7 +75,7 @@ struct DeviceKeysStatement: PostgresSchemaStatement {
 
     func makeBindings() -> PostgresBindings { .of(replicas) }
 
-    func decodeRow(_ row: PostgresRow) throws -> (String, Data) { try row.decode((String, Data).self) }
+    func decodeRow(_ row: PostgresRow) throws -> (String, Data?) { try row.decode((String, Data?).self) }
 }
 
 /// The scopes granted to replica ids (hex), a device's later incarnations holding its grants.
@@ -165,21 +168,6 @@ struct VersionAtStatement: PostgresSchemaStatement {
     func makeBindings() -> PostgresBindings { .of(sequence) }
 
     func decodeRow(_ row: PostgresRow) throws -> (String, Int64, Int64) { try row.decode((String, Int64, Int64).self) }
-}
-
-/// Who delivered the versions at sequences (those written at the hub are absent).
-struct ReceivedFromStatement: PostgresSchemaStatement {
-    static let template = """
-        SELECT seq, received_from FROM {schema}.versions
-        WHERE seq = ANY($1) AND received_from IS NOT NULL
-        """
-    static let sql = unqualified()
-
-    let sequences: [Int64]
-
-    func makeBindings() -> PostgresBindings { .of(sequences) }
-
-    func decodeRow(_ row: PostgresRow) throws -> (Int64, String) { try row.decode((Int64, String).self) }
 }
 
 /// The feed's last position in good standing at or below a sequence: a walk back along the

@@ -326,10 +326,9 @@ public struct PostgresFeed: Sendable {
                 schema: schema, scope: scope, after: after, through: upper, limit: batch, partitions: partitions)
             guard let sql = selection.query else { return page }
             let rows = try await connection.query(sql, logger: logger).collect()
-            let decoded = try rows.map(PostgresVersionRow.decode)
-            let senders = try await receivedFrom(decoded.map(\.1.sequence), on: connection)
-            for (version, position) in decoded {
-                let included = query.filter.includes(version, receivedFrom: senders[position.sequence])
+            let decoded = try rows.map(PostgresVersionRow.decodeDelivered)
+            for (version, position, sender) in decoded {
+                let included = query.filter.includes(version, receivedFrom: sender)
                 guard page.take(version, at: position, included: included) else { return page }
             }
             guard decoded.count >= batch, let last = decoded.last else { return page }
@@ -362,18 +361,6 @@ public struct PostgresFeed: Sendable {
             held = Self.names(position, origin: origin, counter: counter, tag: tag)
         }
         return held
-    }
-
-    /// Who delivered the versions at `sequences` (absent: written at the hub).
-    private func receivedFrom(
-        _ sequences: [Int64], on connection: PostgresConnection
-    ) async throws -> [Int64: ReplicaID] {
-        guard !sequences.isEmpty else { return [:] }
-        var senders: [Int64: ReplicaID] = [:]
-        for (seq, text) in try await statements.rows(ReceivedFromStatement(sequences: sequences), on: connection) {
-            senders[seq] = ReplicaID(text)
-        }
-        return senders
     }
 
     /// The feed's last position at or below `upper` (versions in good standing only); nil when empty.

@@ -26,6 +26,10 @@ struct PostgresFeedSelection {
         seq, feed_tag
         """
 
+    /// The columns a selection reads: ``columns`` and who delivered each version, which a reader's
+    /// filter asks (``PostgresVersionRow/decodeDelivered(_:)``).
+    static let pageColumns = columns + ", received_from"
+
     /// The most partitions a prefix pattern is read as, one walk each; beyond it, a range.
     static let maxPartitionsPerPrefix = 64
 
@@ -43,7 +47,7 @@ struct PostgresFeedSelection {
             : "seq > \(builder.bind(after)) AND seq <= \(builder.bind(through)) AND set_aside_reason IS NULL"
         let rowLimit = builder.bind(Int64(max(1, limit)))
         guard !scope.patterns.contains(.everything) else {
-            builder.sql = "SELECT \(Self.columns) FROM \(table) WHERE \(bounds) ORDER BY seq LIMIT \(rowLimit)"
+            builder.sql = "SELECT \(Self.pageColumns) FROM \(table) WHERE \(bounds) ORDER BY seq LIMIT \(rowLimit)"
             query = builder.query
             return
         }
@@ -62,7 +66,7 @@ struct PostgresFeedSelection {
                 var conditions = Self.conditions(sides, into: &builder)
                 conditions.append(bounds)
                 selects.append(
-                    "SELECT \(Self.columns) FROM \(table) WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq LIMIT \(rowLimit)"
+                    "SELECT \(Self.pageColumns) FROM \(table) WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq LIMIT \(rowLimit)"
                 )
             }
         }

@@ -27,6 +27,18 @@ enum PostgresVersionRow {
         builder.bind(Int64(UInt32.random(in: .min ... .max)))
     }
 
+    /// A row of a page's selection (``PostgresFeedSelection/pageColumns``): the version, its
+    /// position, and who delivered it (nil: written at the hub).
+    static func decodeDelivered(_ row: PostgresRow) throws -> (Version, FeedPosition, ReplicaID?) {
+        let (version, position) = try decode(row)
+        let sender: String? = try row.dropFirst(columnCount).first?.decode(String?.self) ?? nil
+        return (version, position, sender.flatMap { ReplicaID($0) })
+    }
+
+    /// How many columns ``decode(_:)`` reads (``PostgresFeedSelection/columns``).
+    private static let columnCount = 12
+
+    /// Reads the first ``columnCount`` columns of `row` (``PostgresFeedSelection/columns``).
     static func decode(_ row: PostgresRow) throws -> (Version, FeedPosition) {
         let (origin, counter, collection, documentID, partition, context, body, wall, logical, signature, seq, tag) =
             try row.decode(
