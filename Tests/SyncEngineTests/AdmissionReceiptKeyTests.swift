@@ -1,5 +1,6 @@
+import Crypto
 import Foundation
-import SyncEngine
+@testable import SyncEngine
 import Testing
 
 @Suite("Admission receipt key")
@@ -29,6 +30,20 @@ struct AdmissionReceiptKeyTests {
         var flipped = version
         flipped.receipt = AdmissionReceipt(bytes: Data(try #require(version.receipt).bytes.map { $0 ^ 0x80 }))
         #expect(!receipts.vouches(for: flipped))
+    }
+
+    @Test func eachReceiptIsTheHMACOfItsVersionKeyedOnce() throws {
+        // The key's HMAC is keyed once and copied for each receipt: every receipt, the first and
+        // the later ones, must be the HMAC a hub restored from a backup computes for that version
+        // (receipts it gave before still vouch), nothing of one receipt leaking into the next.
+        let key = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: Self.hubKey), salt: Data("vigil".utf8),
+            info: Data("vigil.admission-receipt.1".utf8), outputByteCount: 32)
+        for counter in [3, 4, 3, 5] as [UInt64] {
+            let version = try signed(counter)
+            let expected = HMAC<SHA256>.authenticationCode(for: AdmissionReceiptKey.message(version), using: key)
+            #expect(receipts.receipt(for: version)?.bytes == Data(expected.prefix(AdmissionReceipt.byteCount)))
+        }
     }
 
     @Test func anotherHubsReceiptDoesNotVouch() throws {

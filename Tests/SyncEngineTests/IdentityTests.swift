@@ -19,6 +19,7 @@ struct IdentityTests {
     @Test(arguments: [
         "", "0011223344556677889900aabbccddeef", "00112233445566778899aabbccddeeff0",
         "00112233445566778899aabbccddeefg", "0011223344556677-899aabbccddeeff", " 0112233445566778899aabbccddeeff",
+        "00112233445566778899aabbccddee\u{FF}", "00112233445566778899AaBbCcDdEeFG",
     ])
     func replicaIDRejects(_ text: String) {
         #expect(ReplicaID(text) == nil)

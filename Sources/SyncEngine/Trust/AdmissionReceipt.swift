@@ -42,18 +42,23 @@ public struct AdmissionReceipt: Hashable, Sendable, Codable {
 /// The key a hub makes and checks its admission receipts with, derived from its signing key, so
 /// that a hub restored from a backup (which keeps its key) checks the receipts it gave before.
 public struct AdmissionReceiptKey: Sendable {
-    private let key: SymmetricKey
+    /// The HMAC keyed once (its padded keys hashed in), copied for each receipt: keying it again
+    /// for every version a page serves cost more than the receipt itself.
+    private let keyed: HMAC<SHA256>
 
     /// The receipt key of the hub whose 32-byte private signing key is `signingKey`.
     public init(signingKey: Data) {
-        key = HKDF<SHA256>.deriveKey(
+        let key = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: signingKey), salt: Data("vigil".utf8),
             info: Data("vigil.admission-receipt.1".utf8), outputByteCount: 32)
+        keyed = HMAC<SHA256>(key: key)
     }
 
     /// The receipt of `version`.
     public func receipt(for version: Version) -> AdmissionReceipt? {
-        AdmissionReceipt(bytes: Data(HMAC<SHA256>.authenticationCode(for: Self.message(version), using: key).prefix(AdmissionReceipt.byteCount)))
+        var mac = keyed
+        mac.update(data: Self.message(version))
+        return AdmissionReceipt(bytes: Data(mac.finalize().prefix(AdmissionReceipt.byteCount)))
     }
 
     /// `version` carrying this hub's receipt.
