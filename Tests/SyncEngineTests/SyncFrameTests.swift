@@ -132,11 +132,13 @@ struct SyncFrameTests {
 
     @Test("the header's columns written directly read as JSONEncoder writes them", arguments: propertySeeds)
     func columnsWrittenDirectly(seed: UInt64) throws {
-        // Ed25519's 64-byte signatures, as every version carries (other lengths are JSONEncoder's).
-        let versions = Self.response(seed: seed).versions.map { version in
+        // Ed25519's 64-byte signatures, as every version carries (other lengths are JSONEncoder's),
+        // and the hub's receipts on every other version (as a page carries them).
+        let receipts = AdmissionReceiptKey(signingKey: Data(repeating: 3, count: 32))
+        let versions = Self.response(seed: seed).versions.enumerated().map { index, version in
             var version = version.withoutReceipt
             version.signature = Data(repeating: UInt8(truncatingIfNeeded: version.dot.counter), count: 64)
-            return version
+            return index % 2 == 0 ? receipts.withReceipt(version) : version
         }
         var columns = SyncBundleColumns(versions)
         columns.context = []
@@ -145,7 +147,8 @@ struct SyncFrameTests {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         #expect(try encoder.encode(read) == encoder.encode(columns), "seed \(seed)")
-        // Receipts and contexts are JSONEncoder's to write.
+        #expect(versions.isEmpty || columns.receipt?.count == (versions.count + 1) / 2)
+        // Contexts are JSONEncoder's to write.
         var withContexts = SyncBundleColumns(versions)
         withContexts.context = versions.map { _ in VersionVector() }
         #expect(versions.isEmpty || withContexts.frameJSON() == nil)

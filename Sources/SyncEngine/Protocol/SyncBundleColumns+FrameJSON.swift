@@ -4,9 +4,10 @@ extension SyncBundleColumns {
     /// `JSONEncoder` cost about 8% of the hub's CPU under load (Docs/Performance.md, "The frame
     /// header's columns"). The same keys in the same order; a reader's `JSONDecoder` reads both
     /// alike. Nil when the columns hold what only `JSONEncoder` writes here: contexts (as a
-    /// bundle's columns do; a frame's travel apart), receipts, or signatures of other lengths.
+    /// bundle's columns do; a frame's travel apart), signatures of other lengths, or receipt
+    /// indices without their receipts (or the reverse).
     func frameJSON() -> [UInt8]? {
-        guard context.isEmpty, receiptIndex == nil, receipt == nil, signatureLength == nil else { return nil }
+        guard context.isEmpty, signatureLength == nil, (receiptIndex == nil) == (receipt == nil) else { return nil }
         var json = JSONText(capacity: 256 + 48 * origin.count)
         json.append("{\"origins\":")
         json.strings(origins.map(\.hex))
@@ -30,6 +31,13 @@ extension SyncBundleColumns {
         json.integers(logical)
         json.append(",\"bodyLength\":")
         json.integers(bodyLength)
+        if let receiptIndex, let receipt {
+            // A page the hub serves carries receipts (every version another device pushed).
+            json.append(",\"receiptIndex\":")
+            json.integers(receiptIndex)
+            json.append(",\"receipt\":")
+            json.strings(receipt.map { $0.bytes.base64EncodedString() })
+        }
         json.append("}")
         return json.bytes
     }
