@@ -235,11 +235,14 @@ public struct PostgresFeed: Sendable {
     /// last position, so the next page starts past the versions out of scope too.
     public func page(_ query: PageQuery) async throws -> FeedPage {
         try await client.withConnection { connection in
-            if query.through == nil, let nothingNew = try await pageWithNothingNew(query, on: connection) {
-                return nothingNew
+            var startHeld = false
+            if query.through == nil {
+                let check = try await pageWithNothingNew(query, on: connection)
+                if let page = check.page { return page }
+                startHeld = check.startHeld
             }
             return try await PostgresTransaction.run(on: connection, mode: .snapshotReadOnly, logger: logger) { connection in
-                let (start, upper, restarted) = try await bounds(of: query, on: connection)
+                let (start, upper, restarted) = try await bounds(of: query, startHeld: startHeld, on: connection)
                 var page = try await scan(query, after: start, through: upper, on: connection)
                 // Everything in scope up to here was read: the versions out of scope since pass too.
                 if !page.hasMore, !query.filter.readScope.patterns.contains(.everything),
@@ -258,9 +261,12 @@ public struct PostgresFeed: Sendable {
     /// The page of `query` when the feed holds nothing in good standing after its start (the
     /// exchange of a device with nothing new, most of a hub's exchanges): its start, its knowledge,
     /// nothing more, read in one statement (one snapshot) instead of a transaction of five round
-    /// trips. Nil when something follows the start or the start is not one this feed gave out:
-    /// the whole page is read then.
-    private func pageWithNothingNew(_ query: PageQuery, on connection: PostgresConnection) async throws -> FeedPage? {
+    /// trips. No page when something follows the start or the start is not one this feed gave
+    /// out: the whole page is read then, told whether the start was seen held (a version's row is
+    /// never removed nor its dot moved, so a start held now is held in the page's snapshot too).
+    private func pageWithNothingNew(
+        _ query: PageQuery, on connection: PostgresConnection
+    ) async throws -> (page: FeedPage?, startHeld: Bool) {
         let statement = NothingNewStatement(origins: query.knowledgeOf.map(\.hex), after: query.after.sequence)
         var knowledge = VersionVector()
         var start: (origin: String, counter: Int64, tag: Int64)?
@@ -277,12 +283,11 @@ public struct PostgresFeed: Sendable {
             default: break
             }
         }
-        guard last <= query.after.sequence else { return nil }
-        if query.after != .start {
-            guard let start, Self.names(query.after, origin: start.origin, counter: start.counter, tag: start.tag)
-            else { return nil }
-        }
-        return FeedPage(versions: [], end: query.after, hasMore: false, restarted: false, knowledge: knowledge)
+        let startHeld =
+            query.after != .start
+            && start.map { Self.names(query.after, origin: $0.origin, counter: $0.counter, tag: $0.tag) } == true
+        guard last <= query.after.sequence, query.after == .start || startHeld else { return (nil, startHeld) }
+        return (FeedPage(versions: [], end: query.after, hasMore: false, restarted: false, knowledge: knowledge), startHeld)
     }
 
     /// Whether `position` names the version of `origin` and `counter` with `tag` (a position
@@ -295,10 +300,13 @@ public struct PostgresFeed: Sendable {
 
     /// Where `query`'s page starts and the sequence it ends at the latest: its `after` and
     /// `through` when this feed gave them out; the beginning, unbounded, when either is foreign.
-    private func bounds(of query: PageQuery, on connection: PostgresConnection) async throws
+    /// `startHeld`: `after` was seen held already (not read again).
+    private func bounds(of query: PageQuery, startHeld: Bool, on connection: PostgresConnection) async throws
         -> (start: FeedPosition, upper: Int64, restarted: Bool)
     {
-        if query.after != .start, try await !holds(query.after, on: connection) { return (.start, .max, true) }
+        if query.after != .start, !startHeld, try await !holds(query.after, on: connection) {
+            return (.start, .max, true)
+        }
         guard let through = query.through else { return (query.after, .max, false) }
         guard try await holds(through, on: connection) else { return (.start, .max, true) }
         return (query.after, through.sequence, false)
