@@ -24,6 +24,12 @@ public struct AuditEvent: Sendable, Hashable {
     }
 }
 
+/// How many audit entries, and foreign-quarantine rows, one device's syncs may add to a hub per
+/// hour when the hub's configuration does not say: both backends' default.
+public enum DeviceEntryLimit {
+    public static let perHourByDefault = 1_000
+}
+
 /// A hub's append-only audit log, whatever keeps it: one hash chain (each entry's hash covers the
 /// one before it, ``AuditEntry/chainHash(format:previousHash:sequence:at:actor:action:subject:detail:)``),
 /// every entry signed with the hub's key. The SQLite hub keeps it in its replica

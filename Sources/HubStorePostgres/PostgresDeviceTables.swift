@@ -1,5 +1,5 @@
 import Foundation
-import HubStore
+public import HubStore
 import Logging
 public import PostgresNIO
 public import SyncEngine
@@ -32,7 +32,7 @@ public struct PostgresDeviceTables: Sendable {
     /// creates them), for the hub `hubID` whose signing key is `hubKey`.
     public init(
         client: PostgresClient, schema: String = "public", hubID: ReplicaID, hubKey: DeviceKey, hubIssuedAt: UInt64 = 0,
-        deviceEntriesPerHour: Int = 1_000, logger: Logger,
+        deviceEntriesPerHour: Int = DeviceEntryLimit.perHourByDefault, logger: Logger,
         clock: @escaping @Sendable () -> UInt64 = PostgresDeviceTables.wallClock
     ) throws {
         self.client = client

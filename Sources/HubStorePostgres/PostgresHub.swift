@@ -24,7 +24,7 @@ public struct PostgresHub: Sendable {
     /// from before `--hub-key`) opens; a schema with no hub yet is refused with
     /// ``PostgresStoreError/Code/hubKeyApart`` before anything is written to it.
     public static func open(
-        client: PostgresClient, schema: String = "public", deviceEntriesPerHour: Int = 1_000, keyFile: String? = nil,
+        client: PostgresClient, schema: String = "public", deviceEntriesPerHour: Int = DeviceEntryLimit.perHourByDefault, keyFile: String? = nil,
         logger: Logger
     ) async throws -> PostgresHub {
         let name = try PostgresSchemaName(schema)
@@ -211,7 +211,7 @@ extension PostgresHub {
     /// Runs `body` with the hub in `schema` of the database at `address`
     /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`); see the other `withHub`.
     public static func withHub<Result>(
-        address: String, schema: String = "public", deviceEntriesPerHour: Int = 1_000, keyFile: String? = nil,
+        address: String, schema: String = "public", deviceEntriesPerHour: Int = DeviceEntryLimit.perHourByDefault, keyFile: String? = nil,
         logger: Logger, _ body: (PostgresHub) async throws -> Result
     ) async throws -> Result {
         try await withHub(
@@ -225,7 +225,7 @@ extension PostgresHub {
     /// `answerWithin` (a pool retries connecting forever), and at once with
     /// ``PostgresStoreError/Code/tlsRefused`` when its TLS handshake fails.
     public static func withHub<Result>(
-        _ configuration: PostgresClient.Configuration, schema: String = "public", deviceEntriesPerHour: Int = 1_000,
+        _ configuration: PostgresClient.Configuration, schema: String = "public", deviceEntriesPerHour: Int = DeviceEntryLimit.perHourByDefault,
         keyFile: String? = nil, answerWithin: Duration = .seconds(15), logger: Logger,
         _ body: (PostgresHub) async throws -> Result
     ) async throws -> Result {

@@ -13,7 +13,7 @@ public import SyncEngine
 /// The hub's file is never written: ``reading(_:scratch:_:)`` takes a snapshot of it through a
 /// read-only connection (SQLite's backup, which sees one consistent state), copies its key file
 /// beside it in a private scratch folder, and opens the snapshot as the hub opens its file
-/// (``SQLiteHubStorage/openOrCreate(path:options:logger:)``), with the hub's checks. (Opening
+/// (``SQLiteHubStorage/openOrCreate(path:options:deviceEntriesPerHour:logger:)``), with the hub's checks. (Opening
 /// the hub's own file that way would write to it: a connection pool makes its write-ahead log by
 /// creating and dropping a table.) Rows are checked against the kinds their columns hold: a row
 /// that is not what the hub writes fails with ``HubCopyError/Code/malformedRow``, naming its table,

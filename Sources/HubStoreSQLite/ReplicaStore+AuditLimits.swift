@@ -9,9 +9,6 @@ public import SyncEngine
 /// is counted (table `audit_suppressed`): one `audit.limit-reached` entry says so at once, and
 /// one `audit.suppressed` entry with the counts is written with the first entry after the hour.
 extension ReplicaStore {
-    /// The hourly limit this store applies (``Options/deviceEntriesPerHour``).
-    public var deviceEntriesPerHour: Int { options.deviceEntriesPerHour }
-
     /// Appends an entry a device's sync caused, unless the device has used up its hourly limit
     /// of audit entries; then counts it instead. Returns whether it was written.
     @discardableResult

@@ -241,25 +241,27 @@ extension ReplicaStore {
 
     /// Keeps pushed versions that fail their origin's signature check outside the versions table
     /// (so that they never take their origin's dot), with the reason and who pushed them, within
-    /// the pusher's hourly limit (``Options/deviceEntriesPerHour``): beyond it a version is counted,
-    /// not kept. Returns how many were not kept for the limit.
+    /// the pusher's hourly `limit` of rows (0: none): beyond it a version is counted, not kept.
+    /// Returns how many were not kept for the limit.
     @discardableResult
-    public func quarantineForeign(_ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID) throws -> Int {
+    public func quarantineForeign(
+        _ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID, limit: Int
+    ) throws -> Int {
         guard !items.isEmpty else { return 0 }
         let encoded = try Self.encodeForQuarantine(items)
-        let (now, limit) = (options.now(), options.deviceEntriesPerHour)
+        let now = options.now()
         return try write { db in try Self.quarantineForeign(db, encoded, pushedBy: pushedBy, now: now, limit: limit) }
     }
 
-    /// ``quarantineForeign(_:pushedBy:)`` in the transaction of `context` (a hub's push).
+    /// ``quarantineForeign(_:pushedBy:limit:)`` in the transaction of `context` (a hub's push).
     @discardableResult
     public func quarantineForeign(
-        in context: ApplyContext, _ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID
+        in context: ApplyContext, _ items: [(version: Version, reason: SetAsideReason)], pushedBy: ReplicaID,
+        limit: Int
     ) throws -> Int {
         guard !items.isEmpty else { return 0 }
         return try Self.quarantineForeign(
-            context.db, try Self.encodeForQuarantine(items), pushedBy: pushedBy, now: options.now(),
-            limit: options.deviceEntriesPerHour)
+            context.db, try Self.encodeForQuarantine(items), pushedBy: pushedBy, now: options.now(), limit: limit)
     }
 
     private static func encodeForQuarantine(

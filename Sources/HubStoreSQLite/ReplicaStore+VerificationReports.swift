@@ -9,17 +9,17 @@ public import SyncEngine
 extension ReplicaStore {
     /// At a hub: records the failures a device reported in the audit log, one entry each, in one
     /// transaction (a report sent again after a lost answer is recorded again), within the
-    /// device's hourly limit. Only reports about versions the hub holds and did not receive from
-    /// that device (any of its incarnations) are taken: a device cannot report versions it was
-    /// never served. The others are ignored, and their number audited in one entry.
+    /// device's hourly `limit` of audit entries (0: none). Only reports about versions the hub
+    /// holds and did not receive from that device (any of its incarnations) are taken: a device
+    /// cannot report versions it was never served. The others are ignored, and their number
+    /// audited in one entry.
     @discardableResult
     public func auditVerificationReports(
-        _ reports: [VerificationReport], reportedBy device: ReplicaID
+        _ reports: [VerificationReport], reportedBy device: ReplicaID, limit: Int
     ) throws -> VerificationReportOutcome {
         guard !reports.isEmpty else { return VerificationReportOutcome(accepted: 0, ignored: 0) }
         try requireHub()
         let now = options.now()
-        let limit = options.deviceEntriesPerHour
         return try write { db in
             let servable = try Self.servedToDevice(db, reports.map(\.dot), device: device)
             var outcome = VerificationReportOutcome(accepted: 0, ignored: 0)

@@ -7,10 +7,15 @@ import Synchronization
 /// The registry on the hub's SQLite replica (tables `devices`, `enrollment_codes`).
 public struct SQLiteDeviceRegistry: DeviceRegistry {
     public let store: ReplicaStore
+    /// The most audit entries the verification reports of one device may add per hour (0: none).
+    public let deviceEntriesPerHour: Int
     /// Certificates already signed: a certified key never changes, so each is signed once per process.
     private let certified = CertificateCache()
 
-    public init(store: ReplicaStore) { self.store = store }
+    public init(store: ReplicaStore, deviceEntriesPerHour: Int = DeviceEntryLimit.perHourByDefault) {
+        self.store = store
+        self.deviceEntriesPerHour = max(0, deviceEntriesPerHour)
+    }
 
     public func device(presenting credential: DeviceCredential) async throws -> DeviceRecord? {
         let store = self.store
@@ -61,8 +66,8 @@ public struct SQLiteDeviceRegistry: DeviceRegistry {
     public func recordVerificationReports(
         _ reports: [VerificationReport], reportedBy device: ReplicaID
     ) async throws -> VerificationReportOutcome {
-        let store = self.store
-        return try await offload { try store.auditVerificationReports(reports, reportedBy: device) }
+        let (store, limit) = (store, deviceEntriesPerHour)
+        return try await offload { try store.auditVerificationReports(reports, reportedBy: device, limit: limit) }
     }
 
     public func certificates(of origins: Set<ReplicaID>) async throws -> [DeviceCertificate] {

@@ -23,13 +23,19 @@ public struct SQLiteHubStorage: HubStorage {
     /// is opened (each process start), certified with the hub's key once it writes.
     public let writer: ReplicaID
 
+    /// The most audit entries, and foreign-quarantine rows, one device's pushes may add per hour
+    /// (0: no limit); beyond it they are counted.
+    public let deviceEntriesPerHour: Int
+
     /// Uses an open hub's replica (opened in the hub's role: ``ReplicaStore/openHub(at:options:)``)
-    /// as the hub's storage; runs the hub's migrations and creates the feed's scope indexes when it
-    /// lacks them. A device's replica is refused (``StoreError/Code/roleMismatch``).
-    public init(store: ReplicaStore) throws {
+    /// as the hub's storage, with a device's hourly limit of `deviceEntriesPerHour` entries; runs
+    /// the hub's migrations and creates the feed's scope indexes when it lacks them. A device's
+    /// replica is refused (``StoreError/Code/roleMismatch``).
+    public init(store: ReplicaStore, deviceEntriesPerHour: Int = DeviceEntryLimit.perHourByDefault) throws {
         try HubSchema.migrate(store)
         try store.ensureFeedIndexes()
         self.store = store
+        self.deviceEntriesPerHour = max(0, deviceEntriesPerHour)
         receiptKey = store.admissionReceiptKey
         writer = ReplicaID.random()
     }
@@ -37,28 +43,29 @@ public struct SQLiteHubStorage: HubStorage {
     /// Opens the hub replica at `path` in the hub's role, creating it (and its folder) when there
     /// is none; a device's replica there is refused (``StoreError/Code/roleMismatch``).
     public static func openOrCreate(
-        path: String, options: ReplicaStore.Options = ReplicaStore.Options(), logger: Logger
+        path: String, options: ReplicaStore.Options = ReplicaStore.Options(),
+        deviceEntriesPerHour: Int = DeviceEntryLimit.perHourByDefault, logger: Logger
     ) throws -> SQLiteHubStorage {
         if FileManager.default.fileExists(atPath: path) {
-            return try SQLiteHubStorage(store: try ReplicaStore.openHub(at: path, options: options))
+            return try SQLiteHubStorage(
+                store: try ReplicaStore.openHub(at: path, options: options), deviceEntriesPerHour: deviceEntriesPerHour)
         }
         let store = try ReplicaStore.createHub(at: path, options: options)
         logger.notice(
             "created the hub replica",
             metadata: ["hub.db": "\(path)", "hub.replica": "\(store.replicaID.hex)"])
-        return try SQLiteHubStorage(store: store)
+        return try SQLiteHubStorage(store: store, deviceEntriesPerHour: deviceEntriesPerHour)
     }
 
     public func take(_ push: PushPlan) async throws -> PushReport {
-        let (store, writer) = (self.store, self.writer)
+        let (store, writer, limit) = (self.store, self.writer, deviceEntriesPerHour)
         let pushed = Dictionary(push.versions.map { ($0.dot, $0) }, uniquingKeysWith: { first, _ in first })
         return try await offload {
             let now = store.now()
-            let limit = store.deviceEntriesPerHour
             let (applied, outcome) = try store.apply(
                 push.versions, from: push.pusher, admit: push.policy.decide, implausible: .refuse
             ) { context in
-                try store.quarantineForeign(in: context, push.forged, pushedBy: push.pusher)
+                try store.quarantineForeign(in: context, push.forged, pushedBy: push.pusher, limit: limit)
                 // What the hub sets aside is audited within the pusher's hourly limit.
                 let report = context.report
                 for (dot, reason) in report.setAside.sorted(by: { $0.key < $1.key }) {
@@ -71,7 +78,7 @@ public struct SQLiteHubStorage: HubStorage {
                 let implausible = push.versions.compactMap { version in
                     report.implausible[version.dot].map { (version: version, reason: $0) }
                 }
-                try store.quarantineForeign(in: context, implausible, pushedBy: push.pusher)
+                try store.quarantineForeign(in: context, implausible, pushedBy: push.pusher, limit: limit)
                 let conflicts = Set(FieldwiseResolution.documents(of: push.versions, report: report))
                 let merged = try store.mergeFieldwise(in: context, conflicts, as: writer).count
                 // Pushed again after a lost answer: what the hub holds of them set aside is told again.

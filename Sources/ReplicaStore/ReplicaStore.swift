@@ -18,9 +18,6 @@ public struct ReplicaStore: Sendable {
         public var now: @Sendable () -> UInt64 = { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
         /// The largest body accepted in a write.
         public var maximumBodySize = JSONBody.defaultMaximumSize
-        /// At a hub: the most audit entries, and the most foreign-quarantine rows, that one device's
-        /// syncs may add per hour; beyond it they are counted in one entry. 0 for no limit.
-        public var deviceEntriesPerHour = 1_000
         /// Asked for the passphrase when the replica opened is encrypted (not called otherwise);
         /// without it an encrypted replica does not open (``StoreError/Code/locked``).
         public var passphrase: (@Sendable () throws -> Passphrase)?

@@ -1,5 +1,6 @@
 public import Foundation
 public import SyncEngine
+import HubStore
 
 /// Everything a hub is configured with, in one place: flags, then environment, then these defaults.
 public struct HubConfiguration: Sendable, Hashable {
@@ -59,7 +60,7 @@ public struct HubConfiguration: Sendable, Hashable {
         /// Audit entries one device's syncs may add per hour (quarantined versions, verification
         /// reports), and rows it may add to the foreign quarantine; beyond it they are counted in
         /// one audit entry per hour. 0 turns the limit off.
-        public var deviceEntriesPerHour = 1_000
+        public var deviceEntriesPerHour = DeviceEntryLimit.perHourByDefault
         /// The largest attachment a device may upload, in bytes (100 MB): a longer video is refused
         /// with 413 `attachment-too-large` before any of its chunks travels.
         public var maxAttachmentBytes = 100_000_000

@@ -43,7 +43,7 @@ struct ConsoleFleetTests {
             let admitted = Dictionary(uniqueKeysWithValues: zip(versions.map(\.dot), reasons))
             try hub.apply(versions, from: a.replicaID) { version, _ in admitted[version.dot].map { .setAside($0) } ?? .merge }
             let forged = try Self.note(b, "forged")
-            try hub.quarantineForeign([(forged, SetAsideReason(.badSignature, "bad signature: not b's key"))], pushedBy: a.replicaID)
+            try hub.quarantineForeign([(forged, SetAsideReason(.badSignature, "bad signature: not b's key"))], pushedBy: a.replicaID, limit: 0)
             try hub.apply([try Self.note(b, "fine")], from: b.replicaID)
             let counts = try hub.setAsideCounts(of: [deviceA, deviceB])
             #expect(counts[a.replicaID] == SetAsideCounts(rejected: 2, quarantined: 2))

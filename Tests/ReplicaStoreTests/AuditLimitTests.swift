@@ -15,11 +15,9 @@ struct AuditLimitTests {
     /// The start of an hour, so that a test's ticks stay in it.
     static let start: UInt64 = 1_700_002_800_000
 
-    /// A hub with a limit of `limit` per device per hour, on the folder's pinned clock.
-    static func hub(_ folder: TemporaryReplica, limit: Int) throws -> ReplicaStore {
-        var options = folder.options
-        options.deviceEntriesPerHour = limit
-        return try ReplicaStore.createHub(at: folder.path("hub"), options: options)
+    /// A hub on the folder's pinned clock (each test passes its limit per device per hour).
+    static func hub(_ folder: TemporaryReplica) throws -> ReplicaStore {
+        try ReplicaStore.createHub(at: folder.path("hub"), options: folder.options)
     }
 
     /// `count` versions signed by `field`, as a forger would relay them.
@@ -32,10 +30,10 @@ struct AuditLimitTests {
     @Test func foreignQuarantineAndItsEntriesAreCappedPerDevicePerHour() async throws {
         try await TemporaryReplica.withFolder { folder in
             folder.clock.set(Self.start)
-            let hub = try Self.hub(folder, limit: 3)
+            let (hub, limit) = (try Self.hub(folder), 3)
             let field = try folder.create("field")
             let pusher = ReplicaID.random()
-            let dropped = try hub.quarantineForeign(try Self.versions(field, 5).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: pusher)
+            let dropped = try hub.quarantineForeign(try Self.versions(field, 5).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: pusher, limit: limit)
             #expect(dropped == 2)
             #expect(try hub.foreignQuarantineCount() == 3)
             let entries = try hub.auditEntries(after: 0, limit: 100)
@@ -45,7 +43,7 @@ struct AuditLimitTests {
             #expect(try hub.pendingSuppressedCounts() == [pusher.hex: ["foreign-quarantine": 2]])
 
             // Still within the hour: counted, no further entry.
-            #expect(try hub.quarantineForeign(try Self.versions(field, 1).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: pusher) == 1)
+            #expect(try hub.quarantineForeign(try Self.versions(field, 1).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: pusher, limit: limit) == 1)
             #expect(try hub.auditEntryCount() == 4)
 
             // The next hour: the count is written as one entry with the first entry after it.
@@ -68,20 +66,20 @@ struct AuditLimitTests {
     @Test func theLimitIsPerDevice() async throws {
         try await TemporaryReplica.withFolder { folder in
             folder.clock.set(Self.start)
-            let hub = try Self.hub(folder, limit: 2)
+            let (hub, limit) = (try Self.hub(folder), 2)
             let field = try folder.create("field")
             let forged = try Self.versions(field, 4)
-            #expect(try hub.quarantineForeign(forged.prefix(3).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: .random()) == 1)
-            #expect(try hub.quarantineForeign([(forged[3], SetAsideReason(.badSignature, "bad signature"))], pushedBy: .random()) == 0)
+            #expect(try hub.quarantineForeign(forged.prefix(3).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: .random(), limit: limit) == 1)
+            #expect(try hub.quarantineForeign([(forged[3], SetAsideReason(.badSignature, "bad signature"))], pushedBy: .random(), limit: limit) == 0)
             #expect(try hub.foreignQuarantineCount() == 3)
         }
     }
 
     @Test func noLimitWhenZero() async throws {
         try await TemporaryReplica.withFolder { folder in
-            let hub = try Self.hub(folder, limit: 0)
+            let (hub, limit) = (try Self.hub(folder), 0)
             let field = try folder.create("field")
-            #expect(try hub.quarantineForeign(try Self.versions(field, 5).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: .random()) == 0)
+            #expect(try hub.quarantineForeign(try Self.versions(field, 5).map { (version: $0, reason: SetAsideReason(.badSignature, "bad signature")) }, pushedBy: .random(), limit: limit) == 0)
             #expect(try hub.auditEntryCount() == 5)
         }
     }
@@ -90,7 +88,7 @@ struct AuditLimitTests {
     /// device could fabricate evidence against the hub or another device, and fill the log.
     @Test func reportsAreTakenOnlyForVersionsTheHubCouldHaveServedTheDevice() async throws {
         try await TemporaryReplica.withFolder { folder in
-            let hub = try Self.hub(folder, limit: 100)
+            let (hub, limit) = (try Self.hub(folder), 100)
             let (a, b) = (try folder.create("a"), try folder.create("b"))
             let fromA = try a.write(StoreFixtures.put("x", "from a"))
             try hub.apply([fromA], from: a.replicaID)
@@ -99,8 +97,8 @@ struct AuditLimitTests {
 
             // b was served a's version: taken. a reports its own push back, and a dot the hub
             // does not hold: ignored, counted in one entry.
-            #expect(try hub.auditVerificationReports([report], reportedBy: b.replicaID) == VerificationReportOutcome(accepted: 1, ignored: 0))
-            #expect(try hub.auditVerificationReports([report, never], reportedBy: a.replicaID) == VerificationReportOutcome(accepted: 0, ignored: 2))
+            #expect(try hub.auditVerificationReports([report], reportedBy: b.replicaID, limit: limit) == VerificationReportOutcome(accepted: 1, ignored: 0))
+            #expect(try hub.auditVerificationReports([report, never], reportedBy: a.replicaID, limit: limit) == VerificationReportOutcome(accepted: 0, ignored: 2))
             let entries = try hub.auditEntries(after: 0, limit: 10)
             #expect(entries.map(\.action) == [.verificationFailed, .reportsIgnored])
             #expect(entries[0].actor == b.replicaID.hex)
@@ -113,12 +111,12 @@ struct AuditLimitTests {
     @Test func reportsAreCappedPerDevicePerHour() async throws {
         try await TemporaryReplica.withFolder { folder in
             folder.clock.set(Self.start)
-            let hub = try Self.hub(folder, limit: 3)
+            let (hub, limit) = (try Self.hub(folder), 3)
             let (a, b) = (try folder.create("a"), try folder.create("b"))
             let versions = try Self.versions(a, 5)
             try hub.apply(versions, from: a.replicaID)
             let reports = versions.map { VerificationReport(dot: $0.dot, reason: .badSignature) }
-            #expect(try hub.auditVerificationReports(reports, reportedBy: b.replicaID) == VerificationReportOutcome(accepted: 5, ignored: 0))
+            #expect(try hub.auditVerificationReports(reports, reportedBy: b.replicaID, limit: limit) == VerificationReportOutcome(accepted: 5, ignored: 0))
             let entries = try hub.auditEntries(after: 0, limit: 10)
             #expect(entries.map(\.action) == [.verificationFailed, .verificationFailed, .verificationFailed, .limitReached])
             #expect(try hub.pendingSuppressedCounts() == [b.replicaID.hex: ["version.verification-failed": 2]])

@@ -146,9 +146,9 @@ struct AuditLogTests {
             let (hub, field) = (stores[0], stores[1])
             let version = try field.write(StoreFixtures.put("a", "hello"))
             let pusher = ReplicaID.random()
-            try hub.quarantineForeign([(version, SetAsideReason(.badSignature, "bad signature"))], pushedBy: pusher)
+            try hub.quarantineForeign([(version, SetAsideReason(.badSignature, "bad signature"))], pushedBy: pusher, limit: 0)
             // Pushed again after a lost answer: still one entry.
-            try hub.quarantineForeign([(version, SetAsideReason(.badSignature, "bad signature"))], pushedBy: pusher)
+            try hub.quarantineForeign([(version, SetAsideReason(.badSignature, "bad signature"))], pushedBy: pusher, limit: 0)
             let entries = try Self.entries(hub)
             #expect(entries.count == 1)
             #expect(entries.first?.action == .quarantined)

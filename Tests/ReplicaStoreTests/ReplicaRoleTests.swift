@@ -230,7 +230,7 @@ struct ReplicaRoleTests {
                 ("auditVerificationReports", {
                     _ = try device.auditVerificationReports(
                         [VerificationReport(dot: Dot(replica: ReplicaID.random(), counter: 1), reason: .badSignature)],
-                        reportedBy: ReplicaID.random())
+                        reportedBy: ReplicaID.random(), limit: 0)
                 }),
             ]
             for (name, operation) in refusals {

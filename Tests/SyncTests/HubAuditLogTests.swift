@@ -133,7 +133,8 @@ extension HubAuditLogTests {
     }
 
     /// The per-device hourly limit is one row of the limits table (flag, variable, default) and
-    /// reaches the store the hub writes its audit log with.
+    /// reaches both parts of the SQLite hub that write a device's entries (the push's storage and
+    /// the registry that audits verification reports).
     @Test func theDeviceLimitIsConfiguredLikeEveryLimit() async throws {
         try await TemporaryReplica.withFolder { folder in
             #expect(HubConfiguration.Limits().deviceEntriesPerHour == 1_000)
@@ -144,7 +145,8 @@ extension HubAuditLogTests {
             #expect(configuration.limits.deviceEntriesPerHour == 7)
             let exchange = try HubExchange.sqlite(
                 path: folder.path("hub"), configuration: configuration, logger: HubFixture.silentLogger)
-            #expect((exchange.storage as? SQLiteHubStorage)?.store.deviceEntriesPerHour == 7)
+            #expect((exchange.storage as? SQLiteHubStorage)?.deviceEntriesPerHour == 7)
+            #expect((exchange.devices as? SQLiteDeviceRegistry)?.deviceEntriesPerHour == 7)
         }
     }
 }

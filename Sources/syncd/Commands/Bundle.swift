@@ -56,9 +56,8 @@ extension Syncd.BundleCommand {
                         Syncd.Devices.fail(
                             "There is no hub database at \(path); point --db (or VIGIL_HUB_DB) at the hub's replica file.")
                     }
-                    var options = ReplicaStore.Options()
-                    options.deviceEntriesPerHour = configuration.limits.deviceEntriesPerHour
-                    let storage = try SQLiteHubStorage.openOrCreate(path: path, options: options, logger: logger)
+                    let storage = try SQLiteHubStorage.openOrCreate(
+                        path: path, deviceEntriesPerHour: configuration.limits.deviceEntriesPerHour, logger: logger)
                     try await admit(
                         bundle, into: .sqlite(storage), devices: SQLiteDeviceAdministration(store: storage.store),
                         configuration: configuration, logger: logger)
