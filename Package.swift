@@ -138,7 +138,7 @@ let package = Package(
         .target(
             name: "SyncCommandLine",
             dependencies: [
-                "ReplicaStore", "SyncClient", "AtRest",
+                "SyncEngine", "ReplicaStore", "SyncClient", "AtRest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

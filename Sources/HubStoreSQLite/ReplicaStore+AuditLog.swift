@@ -85,7 +85,7 @@ extension ReplicaStore {
             try Self.auditRows(db, after: sequence, limit: limit).map { sequence, entry in
                 guard let entry else {
                     throw StoreError(
-                        .io, "Audit entry #\(sequence) cannot be read: it was changed after it was written; see `syncd audit verify`.")
+                        .io, "Audit entry #\(sequence) cannot be read: it was changed after it was written.")
                 }
                 return entry
             }

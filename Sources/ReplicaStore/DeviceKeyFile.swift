@@ -42,10 +42,10 @@ struct DeviceKeyFile {
     func load(cipher: any BodyCipher = PlaintextCipher()) throws -> DeviceKey {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw StoreError(.keyFile, "The device key file \(path) is missing; without it this replica cannot sign. Restore it from a backup, or create a new replica with `fieldcli init`.")
+            throw StoreError(.keyFile, "The device key file \(path) is missing; without it this replica cannot sign. Restore it from a backup, or create a new replica.")
         }
         guard info.st_mode & 0o077 == 0 else {
-            throw StoreError(.keyFile, "The device key file \(path) can be read by other users; run `chmod 600 \(path)`.")
+            throw StoreError(.keyFileExposed, "The device key file \(path) can be read by other users; it is not used until only its owner can read it.")
         }
         guard let data = FileManager.default.contents(atPath: path),
             let raw = Data(base64Encoded: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))

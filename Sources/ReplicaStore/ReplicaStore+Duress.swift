@@ -96,7 +96,7 @@ extension ReplicaStore {
             throw StoreError(.keyFile, "The replica \(path) is not encrypted (it has no data key file).")
         }
         guard !exposed else {
-            throw StoreError(.keyFile, "The data key file \(keyPath) can be read or written by other users; it is not used.")
+            throw StoreError(.keyFileExposed, "The data key file \(keyPath) can be read or written by other users; it is not used.")
         }
         return keyPath
     }

@@ -46,7 +46,7 @@ extension ReplicaStore {
         let keyPath = dataKeyPath(forReplicaAt: path)
         guard let exposed = PrivateFile.isExposed(keyPath) else { return PlaintextCipher() }
         guard !exposed else {
-            throw StoreError(.keyFile, "The data key file \(keyPath) can be read or written by other users; it is not used.")
+            throw StoreError(.keyFileExposed, "The data key file \(keyPath) can be read or written by other users; it is not used.")
         }
         let wrapped = try readWrappedKey(keyPath)
         if let key = options.unlockedKey?(wrapped.keyID), key.id == wrapped.keyID { return DataKeyCipher(key: key) }

@@ -20,7 +20,7 @@ extension ReplicaStore {
             throw StoreError(.keyFile, "The replica \(path) is not encrypted (it has no data key file).")
         }
         guard !exposed else {
-            throw StoreError(.keyFile, "The data key file \(keyPath) can be read or written by other users; it is not used.")
+            throw StoreError(.keyFileExposed, "The data key file \(keyPath) can be read or written by other users; it is not used.")
         }
         guard let ask = options.passphrase else {
             throw StoreError(.locked, "The replica \(path) is encrypted and no passphrase was given.")

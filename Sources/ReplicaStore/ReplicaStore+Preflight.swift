@@ -20,7 +20,7 @@ extension ReplicaStore {
                 return applicationID
             }
             guard applicationID == Schema.applicationID else {
-                throw StoreError(.notAReplica, "\(path) is not a Vigil replica (it may be another program's database, or damaged); point --db at a replica or create one with `fieldcli init`.")
+                throw StoreError(.notAReplica, "\(path) is not a Vigil replica (it may be another program's database, or damaged).")
             }
         }
     }

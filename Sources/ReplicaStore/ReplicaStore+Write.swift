@@ -91,7 +91,7 @@ extension ReplicaStore {
     ) throws -> Version {
         let existing = try DocumentRecord.load(db, intent.key)
         if existing == nil, intent.body == nil || intent.isResolution || intent.base != nil {
-            throw StoreError(.documentNotFound, "There is no document \(intent.key) in this replica; `fieldcli list \(intent.key.collection)` shows the ids there are.")
+            throw StoreError(.documentNotFound, "There is no document \(intent.key) in this replica.", facts: intent.key.facts)
         }
         // The id is read from the row: the replica may have taken a new incarnation since it was opened.
         guard let row = try Row.fetchOne(db, sql: "SELECT counter, clock_wall, clock_logical, replica_id FROM replica"),
@@ -149,8 +149,8 @@ extension ReplicaStore {
         guard let implied = check.partition else { return intent }
         if let given = intent.partition, given != implied {
             throw SyncEngineError(
-                .partitionMismatch,
-                "The record's region is '\(implied)' but the write names partition '\(given)'; leave --partition out for \(intent.key.collection).")
+                .partitionMismatch, "The record's region is '\(implied)' but the write names partition '\(given)'.",
+                facts: intent.key.facts)
         }
         var filed = intent
         filed.partition = implied

@@ -81,7 +81,7 @@ public struct ReplicaStore: Sendable {
     ) throws -> ReplicaStore {
         let fileManager = FileManager.default
         guard !fileManager.fileExists(atPath: path) else {
-            throw StoreError(.replicaExists, "A file already exists at \(path); choose another path with --db, or use the replica that is there.")
+            throw StoreError(.replicaExists, "A file already exists at \(path).")
         }
         let folder = PrivateFile.parentFolder(of: path)
         do {
@@ -98,7 +98,7 @@ public struct ReplicaStore: Sendable {
             var cipher: any BodyCipher = PlaintextCipher()
             if let passphrase {
                 guard !isEncrypted(at: path) else {
-                    throw StoreError(.replicaExists, "A data key file already exists at \(dataKeyPath(forReplicaAt: path)); choose another path with --db.")
+                    throw StoreError(.replicaExists, "A data key file already exists at \(dataKeyPath(forReplicaAt: path)).")
                 }
                 cipher = try createDataKey(forReplicaAt: path, passphrase: passphrase, options: options)
                 created.append(dataKeyPath(forReplicaAt: path))
@@ -142,7 +142,7 @@ public struct ReplicaStore: Sendable {
     /// Opens an existing replica file; refuses a missing, foreign or corrupt one.
     public static func open(at path: String, options: Options = Options()) throws -> ReplicaStore {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw StoreError(.replicaMissing, "There is no replica at \(path); run `fieldcli init` to create one, or point --db (or VIGIL_DB) at an existing replica.")
+            throw StoreError(.replicaMissing, "There is no replica at \(path).")
         }
         try checkIsReplica(at: path, options: options)
         let cipher = try unlock(path, options: options)
@@ -160,7 +160,7 @@ public struct ReplicaStore: Sendable {
         guard row.0 == Schema.applicationID, let idText = row.1, let replicaID = ReplicaID(idText),
             let publicKeyData = row.2
         else {
-            throw StoreError(.notAReplica, "\(path) is not a Vigil replica (it may be another program's database, or damaged); point --db at a replica or create one with `fieldcli init`.")
+            throw StoreError(.notAReplica, "\(path) is not a Vigil replica (it may be another program's database, or damaged).")
         }
         try StoreError.translating(path: path) {
             let migrator = Schema.migrator(for: options.role, path: path)
@@ -247,7 +247,7 @@ extension StoreError {
             case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
                 throw StoreError(.readOnly, "Cannot write \(path) or its folder (read-only or no permission); nothing was changed.")
             case .SQLITE_NOTADB, .SQLITE_CORRUPT:
-                throw StoreError(.notAReplica, "\(path) is not a Vigil replica or is damaged; point --db at a replica, or restore it from a backup.")
+                throw StoreError(.notAReplica, "\(path) is not a Vigil replica or is damaged.")
             case .SQLITE_BUSY, .SQLITE_LOCKED:
                 throw StoreError(.busy, "Another process kept \(path) locked for too long; try again in a moment.")
             case .SQLITE_IOERR:

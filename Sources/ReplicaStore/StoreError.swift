@@ -24,8 +24,11 @@ extension ErrorCode where Domain == StoreError {
     public static let busy = Self("busy")
     /// No document with that collection and id.
     public static let documentNotFound = Self("documentNotFound")
-    /// The device key file is missing, unreadable or not private.
+    /// A key file is missing, unreadable or not this replica's.
     public static let keyFile = Self("keyFile")
+    /// A key file (the device key, an encrypted replica's data key) that other users can read or
+    /// write: it is not used.
+    public static let keyFileExposed = Self("keyFileExposed")
     /// A received version reuses a dot this replica holds with other content.
     public static let fork = Self("fork")
     /// Any other input/output failure.

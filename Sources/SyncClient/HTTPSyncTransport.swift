@@ -260,7 +260,7 @@ public final class HTTPSyncTransport: SyncTransport {
             }
             return SyncClientError(
                 .unauthorized,
-                "The hub at \(hub) does not accept this device's credential (HTTP \(status)\(said)); enroll it with `fieldcli enroll --hub URL --code CODE` (ask the hub operator for a code); local data is kept.",
+                "The hub at \(hub) does not accept this device's credential (HTTP \(status)\(said)); local data is kept.",
                 httpStatus: status)
         case 426:
             return mismatch(hubVersion: (problem?.supported ?? problem?.supportedProtocols)?.max(), hub: hub, said: said)
@@ -323,7 +323,7 @@ public final class HTTPSyncTransport: SyncTransport {
             return SyncClientError(
                 .badAnswer, "The hub at \(hub) sent an answer this program cannot read (\(describe(error))).")
         case .unsupportedURL, .badURL:
-            return SyncClientError(.notConfigured, "The hub address \(hub) is not a URL this program can use; pass --hub http://host:port.")
+            return SyncClientError(.invalidHubAddress, "The hub address \(hub) is not a URL this program can use.")
         default: reason = describe(error)
         }
         return SyncClientError(

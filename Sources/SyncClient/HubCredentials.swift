@@ -49,13 +49,11 @@ public struct HubCredentials: Sendable, Hashable {
         let file = try savedFile(forReplicaAt: store.path, store: store)
         let lastHub = try savedHub(in: store)
         guard let hubText = nonEmpty(hub) ?? nonEmpty(environment[hubEnvironmentKey]) ?? file?.hub ?? lastHub else {
-            throw SyncClientError(
-                .notConfigured,
-                "No hub is configured for this replica; enroll it once with `fieldcli enroll --hub URL --code CODE` (the hub operator gives out codes).")
+            throw SyncClientError(.notEnrolled, "No hub is configured for this replica.")
         }
         guard let url = parseURL(hubText) else {
             throw SyncClientError(
-                .notConfigured, "The hub address '\(hubText.prefix(100))' is not an http:// or https:// URL; pass --hub http://host:port.")
+                .invalidHubAddress, "The hub address '\(hubText.prefix(100))' is not an http:// or https:// URL.")
         }
         let given = nonEmpty(token) ?? nonEmpty(environment[tokenEnvironmentKey])
         // The hub the saved credential was issued by (an older file did not say: then the hub of
@@ -67,9 +65,7 @@ public struct HubCredentials: Sendable, Hashable {
                 "The credential saved for this replica was issued by the hub at \(peerName(for: owner)), not by the hub at \(peerName(for: url)); it is not sent to another hub.")
         }
         guard let tokenText = given ?? file?.credential else {
-            throw SyncClientError(
-                .notConfigured,
-                "This replica holds no credential for the hub at \(peerName(for: url)); enroll it with `fieldcli enroll --hub URL --code CODE` (the hub operator gives out codes).")
+            throw SyncClientError(.notEnrolled, "This replica holds no credential for the hub at \(peerName(for: url)).")
         }
         guard tokenText.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw SyncClientError(.notConfigured, "The credential holds spaces or control characters; enroll the device again.")

@@ -97,8 +97,8 @@ public struct HubTrust: Sendable, Hashable {
         case "http":
             guard allowInsecureHTTP || Self.isLoopback(url.host ?? "") else {
                 throw SyncClientError(
-                    .notConfigured,
-                    "The hub address \(hub) is plain HTTP to another machine: use https, or pass --allow-insecure-http to send the token and records in clear.")
+                    .insecureHubAddress,
+                    "The hub address \(hub) is plain HTTP to another machine: the token and records would travel in clear.")
             }
         default:
             throw SyncClientError(.notConfigured, "The hub address \(hub) is not http or https.")

@@ -50,6 +50,13 @@ extension ErrorCode where Domain == SyncClientError {
     public static let stalled = Self("stalled")
     /// No hub or token is configured, or they are malformed.
     public static let notConfigured = Self("notConfigured")
+    /// No hub is configured for this replica, or it holds no credential for the hub named: the
+    /// device has not enrolled there.
+    public static let notEnrolled = Self("notEnrolled")
+    /// The hub's address is not an http:// or https:// URL this program can use.
+    public static let invalidHubAddress = Self("invalidHubAddress")
+    /// The hub's address is plain HTTP to another machine, and plain HTTP was not allowed.
+    public static let insecureHubAddress = Self("insecureHubAddress")
     /// The saved credential was issued by another hub than the one named: it is not sent.
     public static let credentialHubMismatch = Self("credentialHubMismatch")
     /// The credential file can be read or written by other users: it is not used.

@@ -77,7 +77,7 @@ extension StoreError.Code {
         case .diskFull, .io: .diskOrIO
         case .busy: .busy
         case .documentNotFound: .documentNotFound
-        case .keyFile: .keyFile
+        case .keyFile, .keyFileExposed: .keyFile
         case .fork: .conflict
         case .wrongPassphrase: .wrongPassphrase
         case .locked: .locked
@@ -113,8 +113,8 @@ struct Diagnostic: Sendable {
             self.init(
                 message: "\(error.message) fieldcli works on a device's replica: point --db (or VIGIL_DB) at one; the hub's database is for syncd and the hub's console.",
                 exitCode: .notAReplica)
-        case let error as StoreError: self.init(message: error.message, exitCode: error.code.exitCode)
-        case let error as SyncEngineError: self.init(message: error.message, exitCode: error.code.exitCode)
+        case let error as StoreError: self.init(message: error.messageWithAdvice, exitCode: error.code.exitCode)
+        case let error as SyncEngineError: self.init(message: error.messageWithAdvice, exitCode: error.code.exitCode)
         case let error as InvalidInput: self.init(message: error.message, exitCode: .invalidInput)
         case let error as ImportIssue: self.init(message: "Nothing was imported: \(error).", exitCode: .importRefused)
         case let error as PassphraseError:

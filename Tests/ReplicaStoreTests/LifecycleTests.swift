@@ -44,7 +44,7 @@ struct LifecycleTests {
         try await TemporaryReplica.withFolder { folder in
             let error = #expect(throws: StoreError.self) { try folder.open("nothing") }
             #expect(error?.code == .replicaMissing)
-            #expect(error?.message.contains("fieldcli init") == true)
+            #expect(error?.message == "There is no replica at \(folder.path("nothing")).", "a fact; fieldcli adds what to do")
             #expect(!FileManager.default.fileExists(atPath: folder.path("nothing")), "opening creates nothing")
         }
     }
@@ -102,8 +102,8 @@ struct LifecycleTests {
             let key = folder.path("exposed") + ".key"
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key)
             let exposed = #expect(throws: StoreError.self) { try folder.open("exposed") }
-            #expect(exposed?.code == .keyFile)
-            #expect(exposed?.message.contains("chmod 600") == true)
+            #expect(exposed?.code == .keyFileExposed)
+            #expect(exposed?.message.contains("it is not used until only its owner can read it") == true)
             try FileManager.default.removeItem(atPath: key)
             let error = #expect(throws: StoreError.self) { try folder.open("exposed") }
             #expect(error?.code == .keyFile)

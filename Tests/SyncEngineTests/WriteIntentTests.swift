@@ -37,7 +37,8 @@ struct WriteIntentTests {
             try WriteIntent(key: key, body: body).plan(against: conflicted, currentPartition: Fixtures.partition)
         }
         #expect(error?.code == .conflict)
-        #expect(error?.message.contains("conflicts resolve") == true)
+        #expect(error?.message.contains("conflicting versions") == true)
+        #expect(error?.facts == key.facts, "the command line words its advice with the document's key")
         #expect(throws: SyncEngineError.self) {
             try WriteIntent(key: key, body: nil).plan(against: conflicted, currentPartition: Fixtures.partition)
         }

@@ -57,7 +57,7 @@ struct FieldDaemonTests {
             let error = #expect(throws: SyncClientError.self) {
                 try buildFieldDaemon(configuration: configuration, logger: Self.logger)
             }
-            #expect(error?.code == .notConfigured)
+            #expect(error?.code == .notEnrolled)
         }
     }
 

@@ -96,8 +96,8 @@ extension WriteIntent {
         try checkResolution(of: state, supersedingEverySibling: unseen.isEmpty)
         if let expectedSiblings, expectedSiblings.sorted() != state.siblings {
             throw SyncEngineError(
-                .conflict,
-                "\(key) changed while you were resolving it (it now has \(state.siblings.count) versions); look again with `fieldcli conflicts show \(key.collection) \(key.id)` and resolve again.")
+                .conflict, "\(key) changed while you were resolving it (it now has \(state.siblings.count) versions).",
+                facts: key.facts)
         }
         let partition = try plannedPartition(holding.partition)
         guard let base, !unseen.isEmpty else {
@@ -134,8 +134,8 @@ extension WriteIntent {
         }
         if state.isConflicted && supersedingEverySibling && !isResolution {
             throw SyncEngineError(
-                .conflict,
-                "\(key) has \(state.siblings.count) conflicting versions; resolve them with `fieldcli conflicts resolve \(key.collection) \(key.id)`.")
+                .conflict, "\(key) has \(state.siblings.count) conflicting versions; a write must resolve them.",
+                facts: key.facts)
         }
         if isResolution && !supersedingEverySibling {
             throw SyncEngineError(

@@ -75,6 +75,9 @@ public struct DocumentKey: Hashable, Comparable, Sendable, Codable, CustomString
     public var description: String { "\(collection)/\(id)" }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.collection, lhs.id) < (rhs.collection, rhs.id) }
+
+    /// This key as the facts of a failure about its document.
+    public var facts: [FailureFact: String] { [.collection: collection.rawValue, .documentID: id.rawValue] }
 }
 
 extension Version: Codable {

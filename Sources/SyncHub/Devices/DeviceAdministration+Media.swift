@@ -15,7 +15,7 @@ extension DeviceAdministration {
         guard let device = devices.first(where: { $0.replicaID.hex == nameOrID.lowercased() })
             ?? devices.first(where: { $0.name == nameOrID && $0.status == .active })
         else {
-            throw DeviceAdministrationError("No device is called '\(nameOrID)'; `syncd devices list` shows them.")
+            throw DeviceAdministrationError("No device is called '\(nameOrID)'.", kind: .unknownDevice)
         }
         try await storage.setMediaPolicy(policy, of: device.replicaID)
         return device

@@ -55,7 +55,7 @@ public struct DeviceAdministration: Sendable {
             return codes
         case .notFound:
             throw DeviceAdministrationError(
-                "No unused code is for a device called '\(nameOrPrefix)' or has a hash starting with it; see `syncd devices codes list`.")
+                "No unused code is for a device called '\(nameOrPrefix)' or has a hash starting with it.", kind: .unknownCode)
         case .ambiguous(let codes):
             throw DeviceAdministrationError(
                 "Several unused codes have a hash starting with '\(nameOrPrefix)' (\(codes.map(\.hashPrefix).joined(separator: ", "))); give more digits.")
@@ -69,7 +69,8 @@ public struct DeviceAdministration: Sendable {
         case .revoked(let device):
             return device
         case .notFound:
-            throw DeviceAdministrationError("No active device is called or has the replica id '\(nameOrID)'; see `syncd devices list`.")
+            throw DeviceAdministrationError(
+                "No active device is called or has the replica id '\(nameOrID)'.", kind: .unknownDevice)
         case .ambiguous(let devices):
             let ids = devices.map(\.replicaID.hex).joined(separator: ", ")
             throw DeviceAdministrationError("Several active devices are called '\(nameOrID)'; revoke one by its replica id (\(ids)).")
@@ -86,7 +87,8 @@ public struct DeviceAdministration: Sendable {
         case .changed(let device, let previous):
             return (device, previous)
         case .notFound:
-            throw DeviceAdministrationError("No active device is called or has the replica id '\(nameOrID)'; see `syncd devices list`.")
+            throw DeviceAdministrationError(
+                "No active device is called or has the replica id '\(nameOrID)'.", kind: .unknownDevice)
         case .ambiguous(let devices):
             let ids = devices.map(\.replicaID.hex).joined(separator: ", ")
             throw DeviceAdministrationError("Several active devices are called '\(nameOrID)'; name one by its replica id (\(ids)).")
@@ -112,10 +114,27 @@ public struct DeviceAdministration: Sendable {
     }
 }
 
-/// An operator's device command failed; the message says why and what to do.
+/// An operator's device command failed; the message says why, and ``kind`` lets the command line
+/// say where to look.
 public struct DeviceAdministrationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What was not found, when that is the failure.
+    public enum Kind: Sendable, Hashable {
+        /// No device has the name or replica id given.
+        case unknownDevice
+        /// No unused enrollment code matches the name or hash prefix given.
+        case unknownCode
+        /// Anything else.
+        case other
+    }
+
     public let message: String
-    public init(_ message: String) { self.message = message }
+    public let kind: Kind
+
+    public init(_ message: String, kind: Kind = .other) {
+        self.message = message
+        self.kind = kind
+    }
+
     public var description: String { message }
 }
 

@@ -25,9 +25,7 @@ struct DeviceAuthMiddleware: RouterMiddleware {
         let address = context.clientAddress
         let headers = request.headers[values: .authorization]
         guard !headers.isEmpty else {
-            throw SyncHubError(
-                .unauthorized,
-                "This hub requires a device credential: enroll this device with `fieldcli enroll --hub URL --code CODE`.")
+            throw SyncHubError(.unauthorized, "This hub requires a device credential.")
         }
         if case .limited(let seconds) = failures.check(address) {
             audit.record(.authentication, address: address, reason: "too-many-requests")

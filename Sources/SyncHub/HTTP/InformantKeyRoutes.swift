@@ -21,7 +21,7 @@ struct InformantKeyRoutes {
         router.get("v1/informant-key") { _, _ -> Response in
             guard let statement = try await operators.informantKey() else {
                 throw SyncHubError(
-                    .notFound, "This hub has no informant key yet; an operator makes one with `syncd informant-key init`.")
+                    .notFound, "This hub has no informant key yet; the hub operator makes one.")
             }
             return SyncRoutes<HubRequestContext>.json(try JSONEncoder().encode(statement))
         }

@@ -18,22 +18,22 @@ public struct TLSFiles: Sendable, Hashable {
     /// The environment variable naming the private key file.
     public static let privateKeyEnvironmentKey = "VIGIL_HUB_TLS_KEY"
 
-    /// The server's TLS configuration (TLS 1.2 at least), or a hub error saying which file is wrong.
+    /// The server's TLS configuration (TLS 1.2 at least), or an error saying which file is wrong.
     func serverConfiguration() throws -> TLSConfiguration {
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
         } catch {
-            throw TLSFilesError("Cannot read a PEM certificate from \(certificatePath); check --tls-cert.")
+            throw TLSFilesError("Cannot read a PEM certificate from \(certificatePath).", file: .certificate)
         }
         guard !chain.isEmpty else {
-            throw TLSFilesError("The file \(certificatePath) holds no PEM certificate; check --tls-cert.")
+            throw TLSFilesError("The file \(certificatePath) holds no PEM certificate.", file: .certificate)
         }
         let key: NIOSSLPrivateKey
         do {
             key = try NIOSSLPrivateKey(file: privateKeyPath, format: .pem)
         } catch {
-            throw TLSFilesError("Cannot read a PEM private key from \(privateKeyPath); check --tls-key.")
+            throw TLSFilesError("Cannot read a PEM private key from \(privateKeyPath).", file: .privateKey)
         }
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
@@ -44,7 +44,18 @@ public struct TLSFiles: Sendable, Hashable {
 
 /// A certificate or key file the hub cannot serve HTTPS with; says which, never its contents.
 public struct TLSFilesError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Which of the two files.
+    public enum File: Sendable, Hashable {
+        case certificate, privateKey
+    }
+
     public let message: String
-    init(_ message: String) { self.message = message }
+    public let file: File
+
+    init(_ message: String, file: File) {
+        self.message = message
+        self.file = file
+    }
+
     public var description: String { message }
 }

@@ -122,7 +122,7 @@ extension SyncClientError.Code {
         case .unreachable, .hubError, .badAnswer, .redirected, .answerTooLarge: .hubUnreachable
         case .unauthorized, .revoked, .enrollmentRefused, .requestRefused: .refusedByHub
         case .protocolMismatch: .protocolMismatch
-        case .notConfigured, .credentialHubMismatch: .usage
+        case .notConfigured, .notEnrolled, .invalidHubAddress, .insecureHubAddress, .credentialHubMismatch: .usage
         case .credentialFileExposed: .keyFile
         case .forked: .conflict
         case .untrustedHub: .untrustedHub

@@ -169,8 +169,10 @@ struct HubBackendOptions: ParsableArguments {
     /// One sentence for a failure to open or use the hub's database.
     static func explain(_ error: any Error) -> String {
         switch error {
-        case let error as DeviceAdministrationError: error.message
+        case let error as DeviceAdministrationError: error.messageWithAdvice
         case let error as ConsoleError: error.message
+        case let error as TLSFilesError where error.file == .certificate: "\(error.message) Check --tls-cert (or VIGIL_HUB_TLS_CERT)."
+        case let error as TLSFilesError: "\(error.message) Check --tls-key (or VIGIL_HUB_TLS_KEY)."
         case let error as PostgresStoreError where error.code == .unreachable:
             "\(error.message) Check that it runs and that the user, password and database in --postgres (or VIGIL_HUB_POSTGRES) are right."
         case let error as PostgresStoreError where error.code == .tlsRefused:
@@ -186,6 +188,17 @@ struct HubBackendOptions: ParsableArguments {
             "\(error.message) Point --db (or VIGIL_HUB_DB) at the hub's own database; a device's replica is used with fieldcli and syncd run."
         case let error as StoreError: error.message
         default: PostgresStoreError.serverMessage(of: error) ?? "the command failed: \(error)"
+        }
+    }
+}
+
+extension DeviceAdministrationError {
+    /// The message followed by the command that lists what the operator may have meant.
+    var messageWithAdvice: String {
+        switch kind {
+        case .unknownDevice: message + " `syncd devices list` shows them."
+        case .unknownCode: message + " `syncd devices codes list` shows them."
+        case .other: message
         }
     }
 }

@@ -78,7 +78,7 @@ extension Syncd {
             } catch let error as StoreError where error.code == .roleMismatch {
                 Self.fail("\(error.message) syncd run syncs a device's replica: point --db (or VIGIL_DB) at one; syncd serve serves the hub's database.")
             } catch let error as StoreError {
-                Self.fail(error.message)
+                Self.fail(error.messageWithAdvice)
             } catch let error as PassphraseError {
                 Self.fail(error.message)
             }
