@@ -49,9 +49,36 @@ public protocol DeviceRegistry: Sendable {
 
     /// The revoked replica ids and their horizons: versions above them are refused.
     func revocationHorizons() async throws -> [ReplicaID: UInt64]
+
+    /// What a push's checks need of the registry, read together: every revocation's horizon
+    /// (``revocationHorizons()``), and the keys (``keys(of:)``) and grants (``grants(of:)``) of
+    /// `origins`. A backend that can answer in one round trip does (PostgreSQL).
+    func pushOrigins(of origins: Set<ReplicaID>) async throws -> PushOrigins
+}
+
+/// What the registry knows of a push's origins (``DeviceRegistry/pushOrigins(of:)``).
+public struct PushOrigins: Sendable {
+    /// Every revoked replica id and its horizon.
+    public var horizons: [ReplicaID: UInt64]
+    /// The enrolled keys of the origins (the hub's own and its writer ids' included).
+    public var keys: [ReplicaID: PublicDeviceKey]
+    /// The grants of the devices that wrote as the origins.
+    public var grants: [ReplicaID: AccessGrants]
+
+    public init(horizons: [ReplicaID: UInt64], keys: [ReplicaID: PublicDeviceKey], grants: [ReplicaID: AccessGrants]) {
+        self.horizons = horizons
+        self.keys = keys
+        self.grants = grants
+    }
 }
 
 extension DeviceRegistry {
+    /// The three questions in turn, for a backend with no cheaper way.
+    public func pushOrigins(of origins: Set<ReplicaID>) async throws -> PushOrigins {
+        PushOrigins(
+            horizons: try await revocationHorizons(), keys: try await keys(of: origins), grants: try await grants(of: origins))
+    }
+
     /// A registry that keeps no devices knows no grants but read-and-write-everything.
     public func grants(of origins: Set<ReplicaID>) async throws -> [ReplicaID: AccessGrants] { [:] }
 

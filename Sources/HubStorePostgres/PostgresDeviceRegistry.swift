@@ -99,21 +99,51 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
 
     public func keys(of origins: Set<ReplicaID>) async throws -> [ReplicaID: PublicDeviceKey] {
         guard !origins.isEmpty else { return [:] }
-        let hubKey = tables.hubKey.publicKey
         // One statement: the hub's writer ids (no key of their own: the hub's) and the enrolled keys.
         let rows = try await tables.statements.rows(DeviceKeysStatement(replicas: origins.map(\.hex)), client: tables.client)
+        return keys(of: origins, rows: rows)
+    }
+
+    /// The keys of `origins` from rows of (replica id, enrolled key): a row without a key is one of
+    /// the hub's writer ids, which signs with the hub's key; a device's later incarnations sign with
+    /// its enrolled key.
+    private func keys(of origins: Set<ReplicaID>, rows: [(String, Data?)]) -> [ReplicaID: PublicDeviceKey] {
+        let hubKey = tables.hubKey.publicKey
         var keys: [ReplicaID: PublicDeviceKey] = [:]
         if origins.contains(tables.hubID) { keys[tables.hubID] = hubKey }
         for case (let text, nil) in rows {
             if let writer = ReplicaID(text) { keys[writer] = hubKey }
         }
-        // A device's later incarnations sign with its enrolled key.
         for case (let text, let bytes?) in rows {
             guard let id = ReplicaID(text), keys[id] == nil, let key = try? PublicDeviceKey(rawRepresentation: bytes)
             else { continue }
             keys[id] = key
         }
         return keys
+    }
+
+    /// ``keys(of:)``, ``grants(of:)`` and ``revocationHorizons()`` in one statement, one round trip.
+    public func pushOrigins(of origins: Set<ReplicaID>) async throws -> PushOrigins {
+        let rows = try await tables.statements.rows(PushOriginsStatement(replicas: origins.map(\.hex)), client: tables.client)
+        var keyRows: [(String, Data?)] = []
+        var grants: [ReplicaID: AccessGrants] = [:]
+        var horizons: [ReplicaID: UInt64] = [:]
+        for (kind, text, key, read, write, horizon) in rows {
+            switch kind {
+            case "w": keyRows.append((text, nil))
+            case "d":
+                keyRows.append((text, key))
+                if let id = ReplicaID(text), grants[id] == nil, let read, let write {
+                    grants[id] = PostgresDeviceTables.grants(read: read, write: write)
+                }
+            default:
+                guard let id = ReplicaID(text) else {
+                    throw PostgresStoreError(.malformedRow, "A revocation row in \(table("revocations")) names no replica id.")
+                }
+                if horizons[id] == nil { horizons[id] = UInt64(max(0, horizon ?? 0)) }
+            }
+        }
+        return PushOrigins(horizons: horizons, keys: keys(of: origins, rows: keyRows), grants: grants)
     }
 
     public func recordExchange(

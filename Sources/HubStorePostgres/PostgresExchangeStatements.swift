@@ -98,6 +98,35 @@ struct DeviceGrantsStatement: PostgresSchemaStatement {
     }
 }
 
+/// What a push's checks need, in one statement (``PostgresDeviceRegistry/pushOrigins(of:)``):
+/// rows told apart by their first column, `w` (a hub writer id among the origins), `d` (an origin
+/// that is a device or one of its incarnations, with the device's key and scopes) and `r` (a
+/// revocation and its horizon).
+struct PushOriginsStatement: PostgresSchemaStatement {
+    static let template = """
+        SELECT 'w'::text, replica_id, NULL::bytea, NULL::text, NULL::text, NULL::bigint
+        FROM {schema}.hub_writers WHERE replica_id = ANY($1)
+        UNION ALL
+        SELECT 'd', replica_id, public_key, read_scope, write_scope, NULL FROM {schema}.devices
+        WHERE replica_id = ANY($1)
+        UNION ALL
+        SELECT 'd', i.replica_id, d.public_key, d.read_scope, d.write_scope, NULL FROM {schema}.device_incarnations i
+        JOIN {schema}.devices d ON d.replica_id = i.device_id
+        WHERE i.replica_id = ANY($1)
+        UNION ALL
+        SELECT 'r', replica_id, NULL, NULL, NULL, horizon FROM {schema}.revocations
+        """
+    static let sql = unqualified()
+
+    let replicas: [String]
+
+    func makeBindings() -> PostgresBindings { .of(replicas) }
+
+    func decodeRow(_ row: PostgresRow) throws -> (String, String, Data?, String?, String?, Int64?) {
+        try row.decode((String, String, Data?, String?, String?, Int64?).self)
+    }
+}
+
 /// The hub's writer ids among replica ids (hex), with when each was first written under.
 struct HubWritersStatement: PostgresSchemaStatement {
     static let template = "SELECT replica_id, started_at FROM {schema}.hub_writers WHERE replica_id = ANY($1)"

@@ -140,18 +140,21 @@ public struct HubExchange: Sendable {
     func take(_ request: SyncRequest, from device: DeviceRecord?) async throws -> PushOutcome {
         var push = CausalPlausibility.causalOrder(request.push)
         var outcome = PushOutcome()
-        outcome.rejected = try await refuseRevoked(&push)
+        guard !push.isEmpty else { return outcome }
+        let origins = try await devices.pushOrigins(of: Set(push.map(\.dot.replica)))
+        outcome.rejected = refuseRevoked(&push, horizons: origins.horizons)
         var badSignatures: [Dot: SetAsideReason] = [:]
         var forged: [(version: Version, reason: SetAsideReason)] = []
         if configuration.verifySignatures, !push.isEmpty {
-            (badSignatures, forged) = try await verifySignatures(of: push, pushedBy: request.replica)
+            (badSignatures, forged) = try await verifySignatures(of: push, pushedBy: request.replica, keys: origins.keys)
             let foreign = Set(forged.map(\.version.dot))
             push.removeAll { foreign.contains($0.dot) }
             outcome.rejected += forged.map { Self.quarantineRejection($0.version.dot, $0.reason) }
         }
         outcome.taken = push.count
         guard !push.isEmpty || !forged.isEmpty else { return outcome }
-        let policy = try await admissionPolicy(for: push, from: request.replica, device: device, badSignatures: badSignatures)
+        let policy = await admissionPolicy(
+            for: push, from: request.replica, device: device, badSignatures: badSignatures, grants: origins.grants)
         let taken = try await storage.take(
             PushPlan(versions: push.map(\.withoutReceipt), pusher: request.replica, policy: policy, forged: forged))
         let wanted = PushOutcome.evidenceWanted(taken)
@@ -163,17 +166,19 @@ public struct HubExchange: Sendable {
     /// How the checked push is admitted: each version against the write scope of the device that
     /// wrote it, unless it carries this hub's receipt (the hub admitted it before, under grants a
     /// restore may have lost), with its record validated here on every core (the transaction then
-    /// only looks up). Receipts are not stored: the hub makes them again as it serves.
+    /// only looks up). Receipts are not stored: the hub makes them again as it serves. `grants`
+    /// are those of the push's origins.
     func admissionPolicy(
-        for push: [Version], from pusher: ReplicaID, device: DeviceRecord?, badSignatures: [Dot: SetAsideReason]
-    ) async throws -> AdmissionPolicy {
+        for push: [Version], from pusher: ReplicaID, device: DeviceRecord?, badSignatures: [Dot: SetAsideReason],
+        grants: [ReplicaID: AccessGrants]
+    ) async -> AdmissionPolicy {
         let maxRecordBytes = configuration.limits.maxRecordBytes
         let recordProblems = Dictionary(
             await Parallel.compactMap(push) { version in
                 Self.recordProblem(of: version, maxRecordBytes: maxRecordBytes).map { (version.dot, $0) }
             },
             uniquingKeysWith: { first, _ in first })
-        var writeScopes = try await devices.grants(of: Set(push.map(\.dot.replica))).mapValues(\.write)
+        var writeScopes = grants.mapValues(\.write)
         if let device { writeScopes[pusher] = device.grants.write }
         return AdmissionPolicy(
             badSignatures: badSignatures, recordProblems: recordProblems, writeScopes: writeScopes,
@@ -194,12 +199,10 @@ public struct HubExchange: Sendable {
             ])
     }
 
-    /// Removes from `push` the versions of revoked origins above their revocation horizon and
+    /// Removes from `push` the versions of revoked origins above their revocation `horizons` and
     /// returns their rejections: they are not stored (a captor holding a seized device's key
     /// cannot inject through another device's relay).
-    func refuseRevoked(_ push: inout [Version]) async throws -> [Rejection] {
-        guard !push.isEmpty else { return [] }
-        let horizons = try await devices.revocationHorizons()
+    func refuseRevoked(_ push: inout [Version], horizons: [ReplicaID: UInt64]) -> [Rejection] {
         guard !horizons.isEmpty else { return [] }
         var rejections: [Rejection] = []
         push.removeAll { version in
@@ -296,9 +299,9 @@ public struct HubExchange: Sendable {
     /// place), `foreign` claim another origin (a forgery, or a relay of a bad version): they are
     /// kept apart so that they never take that origin's dot.
     func verifySignatures(
-        of push: [Version], pushedBy pusher: ReplicaID
+        of push: [Version], pushedBy pusher: ReplicaID, keys enrolled: [ReplicaID: PublicDeviceKey]
     ) async throws -> (own: [Dot: SetAsideReason], foreign: [(version: Version, reason: SetAsideReason)]) {
-        let keys = try await keysWithHubWriters(of: push)
+        let keys = try await withHubWriters(push, enrolled)
         let invalid = await SignatureCheck.failures(of: push, keys: keys)
         var own: [Dot: SetAsideReason] = [:]
         var foreign: [(version: Version, reason: SetAsideReason)] = []
@@ -322,11 +325,11 @@ public struct HubExchange: Sendable {
         return (own, foreign)
     }
 
-    /// The enrolled keys of the push's origins, and the hub's own key for origins that no device
+    /// The enrolled `keys` of the push's origins, and the hub's own key for origins that no device
     /// holds but whose versions verify against it: writer ids of the hub's earlier processes, which
     /// a hub restored from a backup forgot. They are recorded as the hub's writers again.
-    func keysWithHubWriters(of push: [Version]) async throws -> [ReplicaID: PublicDeviceKey] {
-        var keys = try await devices.keys(of: Set(push.map(\.dot.replica)))
+    func withHubWriters(_ push: [Version], _ keys: [ReplicaID: PublicDeviceKey]) async throws -> [ReplicaID: PublicDeviceKey] {
+        var keys = keys
         let unknown = push.filter { keys[$0.dot.replica] == nil }
         guard !unknown.isEmpty else { return keys }
         let hubKey = storage.hubKey

@@ -258,6 +258,36 @@ struct DeviceRegistryConformanceTests {
         }
     }
 
+    /// What a push reads of its origins in one round trip on PostgreSQL is what the three
+    /// questions answer apart: a revoked device and its incarnation, an active device with narrow
+    /// grants, one of the hub's writer ids, the hub itself and an id nobody holds.
+    @Test(arguments: RegistryBackend.enabled)
+    func pushOriginsAnswerWhatKeysGrantsAndHorizonsAnswer(_ backend: RegistryBackend) async throws {
+        try await RegistryUnderTest.with(backend) { hub in
+            let amina = try await hub.enrolled("amina-laptop")
+            let jonas = try await hub.enrolled("jonas-box", grants: Self.regional)
+            try await hub.admit(try amina.versions(2))
+            let record = try #require(try await hub.registry.device(presenting: amina.credential))
+            let next = ReplicaID.random()
+            _ = try await hub.registry.incarnate(record, as: next, forkedAt: nil)
+            _ = try await hub.administration.revokeDevice("amina-laptop", actor: "test")
+            let writer = ReplicaID.random()
+            try await hub.registry.recordHubWriters([writer])
+            let origins: Set = [amina.replica, next, jonas.replica, writer, hub.hubID, ReplicaID.random()]
+            for registry in [hub.registry, hub.otherRegistry] {
+                let read = try await registry.pushOrigins(of: origins)
+                #expect(read.horizons == [amina.replica: 2, next: 0])
+                #expect(read.horizons == (try await registry.revocationHorizons()))
+                #expect(read.keys == (try await registry.keys(of: origins)))
+                #expect(read.keys[next] == amina.key.publicKey)
+                #expect(read.keys[writer] == hub.hubKey)
+                #expect(read.grants == (try await registry.grants(of: origins)))
+                #expect(read.grants[jonas.replica] == Self.regional)
+                #expect(try await registry.pushOrigins(of: []).keys.isEmpty)
+            }
+        }
+    }
+
     // MARK: Keys and certificates
 
     @Test(arguments: RegistryBackend.enabled)
