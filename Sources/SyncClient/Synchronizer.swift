@@ -228,6 +228,8 @@ public struct Synchronizer: Sendable {
         var request = request
         request.sentAt = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
         request.pending = countingPending ? max(0, try store.countVersions(missingFrom: knowledge) - request.push.count) : 0
+        let horizons = try store.revocationHorizons()
+        request.revocationsHeld = horizons.isEmpty ? nil : RevocationNotice.digest(of: horizons)
         return try await self.exchange(request)
     }
 

@@ -71,7 +71,7 @@ public struct HubExchange: Sendable {
             answer.vouchInFull(try await certifiable(Set(answer.partialVouches.entries.keys), to: device))
         }
         var response = answer.response
-        if answer.attachesTrust { try await attachTrust(to: &response) }
+        if answer.attachesTrust { try await attachTrust(to: &response, revocationsHeld: request.revocationsHeld) }
         if let own = answer.ownLatest { response.ownLatest = try await storage.versions(at: [own]).first }
         let facts = answer.facts
         metrics.recordVersions(pushed: facts.pushed, accepted: facts.accepted, pulled: facts.pulled, rejected: facts.rejected)
@@ -261,8 +261,9 @@ public struct HubExchange: Sendable {
     }
 
     /// Attaches what the client needs to trust the page: the hub's certificates of the keys of its
-    /// origins, the plain keys for older clients, and the hub's signed revocation notices.
-    func attachTrust(to response: inout SyncResponse) async throws {
+    /// origins, the plain keys for older clients, and the hub's signed revocation notices unless
+    /// the client holds the same horizons already (`revocationsHeld`, their digest).
+    func attachTrust(to response: inout SyncResponse, revocationsHeld: String?) async throws {
         let origins = Set(response.versions.map(\.dot.replica))
         let certificates = try await devices.certificates(of: origins.union([hubID]))
         if !certificates.isEmpty {
@@ -273,6 +274,8 @@ public struct HubExchange: Sendable {
             let keys = try await devices.keys(of: origins)
             if !keys.isEmpty { response.keys = DeviceKeyDirectory(keys) }
         }
+        let horizons = try await devices.revocationHorizons()
+        guard !horizons.isEmpty, RevocationNotice.digest(of: horizons) != revocationsHeld else { return }
         let revocations = try await devices.revocationNotices()
         if !revocations.isEmpty { response.revocations = revocations }
     }

@@ -5,6 +5,7 @@ import ReplicaStore
 import SyncClient
 import SyncEngine
 import SyncHub
+import Synchronization
 import Testing
 import TestSupport
 
@@ -308,6 +309,45 @@ struct IntegrityTests {
         #expect(try reader.revocationHorizons()[seized.replicaID] == 1)
         #expect(try Self.body(reader) == #"{"title":"before"}"#)
         #expect(try reader.unverifiedVersions(of: Self.key).map(\.reason) == [.revoked])
+    }
+
+    /// Schedule: a seized device is revoked; a reader pulls three times, another device writing
+    /// between pulls, and a second device is revoked before the third. Before the change every
+    /// page carried every notice the hub ever signed (about 100 bytes each, gzipped, for ever);
+    /// now a page carries them only while the reader's horizons differ from the hub's.
+    @Test("an answer leaves out the revocation notices its client already holds")
+    func heldRevocationsAreNotSentAgain() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (seized, spare) = (try await network.device("seized"), try await network.device("spare"))
+        let (writer, reader) = (try await network.device("writer"), try await network.device("reader"))
+        _ = try Self.write(seized, #"{"title":"before"}"#)
+        try await network.sync(seized)
+        let administration = DeviceAdministration(store: network.hubStore)
+        _ = try await administration.revoke("seized")
+        let pages = Mutex<[Int]>([])
+        let transport = TamperingTransport(hub: network.hub) { response in
+            if !response.versions.isEmpty { pages.withLock { $0.append(response.revocations?.count ?? 0) } }
+        }
+        let pull = { () async throws in
+            _ = try await Synchronizer(
+                store: reader, transport: transport, peer: "hub", configuration: .init(retry: .never), logger: silentLogger
+            ).run()
+        }
+        try await pull()
+        _ = try writer.write(WriteIntent(key: DocumentKey(collection: Self.notes, id: DocumentID("second")!), body: Data("{}".utf8)))
+        try await network.sync(writer)
+        try await pull()
+        _ = try await administration.revoke("spare")
+        _ = try writer.write(WriteIntent(key: DocumentKey(collection: Self.notes, id: DocumentID("third")!), body: Data("{}".utf8)))
+        try await network.sync(writer)
+        try await pull()
+        #expect(pages.withLock { $0 } == [1, 0, 2])
+        #expect(try reader.revocationHorizons() == [seized.replicaID: 1, spare.replicaID: 0])
+
+        // A client that says nothing of what it holds (an older one) gets every notice.
+        let older = try await network.hub.handle(SyncRequest(replica: writer.replicaID, counter: 0, checkpoint: nil, push: []))
+        #expect(older.revocations?.count == 2)
     }
 
     /// Schedule: an operator gives out two codes for one device name, the device enrolls with the

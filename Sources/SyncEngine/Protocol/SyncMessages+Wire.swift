@@ -60,6 +60,7 @@ extension SyncRequest {
         understoodReasons = try container.decodeDefaulted(
             [Rejection.Reason].self, forKey: .understoodReasons, default: compact ? SyncWire.reasonsOfProtocol2 : nil)
         pending = try container.decodeDefaulted(Int.self, forKey: .pending, default: compact ? 0 : nil)
+        revocationsHeld = try container.decodeIfPresent(String.self, forKey: .revocationsHeld)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -83,6 +84,7 @@ extension SyncRequest {
             try container.encodeIfPresent(understoodReasons, forKey: .understoodReasons)
             try container.encodeIfPresent(pending, forKey: .pending)
         }
+        try container.encodeIfPresent(revocationsHeld, forKey: .revocationsHeld)
     }
 }
 

@@ -42,6 +42,10 @@ public struct SyncRequest: Codable, Sendable, Hashable {
     /// About how many versions the client holds for the hub beyond this request's push (optional:
     /// the hub shows operators what waits on each device). A hub reads at most ``maxPending``.
     public var pending: Int?
+    /// The ``RevocationNotice/digest(of:)`` of the revocation horizons the client holds (optional;
+    /// absent when it holds none): a hub whose own horizons give the same digest leaves its
+    /// notices out of the answer, which otherwise carries every one of them with every page.
+    public var revocationsHeld: String?
 
     /// The most pending versions a hub records of one report.
     public static let maxPending = 1_000_000_000
@@ -61,7 +65,7 @@ public struct SyncRequest: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol", replica, counter, checkpoint, push, assumedKnowledge, limits, sentAt
-        case unverified, understoodReasons, pending
+        case unverified, understoodReasons, pending, revocationsHeld
     }
 }
 

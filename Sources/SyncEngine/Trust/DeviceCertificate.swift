@@ -119,6 +119,16 @@ public struct RevocationNotice: Codable, Sendable, Hashable {
     /// Whether the notice refuses `dot`.
     public func refuses(_ dot: Dot) -> Bool { dot.replica == replica && dot.counter > horizon }
 
+    /// What a device says of the revocation horizons it holds (``SyncRequest/revocationsHeld``),
+    /// and what a hub compares with its own: the first 8 bytes of SHA-256, as 16 lowercase hex
+    /// digits, over one line `<replica id hex>:<horizon>\n` per revoked id, in the ids' order.
+    /// When the two agree, the device would learn nothing from the hub's notices, and the answer
+    /// leaves them out.
+    public static func digest(of horizons: [ReplicaID: UInt64]) -> String {
+        let lines = horizons.sorted { $0.key.hex < $1.key.hex }.map { "\($0.key.hex):\($0.value)\n" }.joined()
+        return String(AttachmentDigest.hex(of: Data(lines.utf8)).prefix(16))
+    }
+
     enum CodingKeys: String, CodingKey {
         case hub, replica, horizon, revokedAt, signature
     }
