@@ -78,6 +78,7 @@ struct SyncFrameTests {
         request.sentAt = Bool.random(using: &random) ? 1_700_000_000_000 : nil
         request.understoodReasons = Bool.random(using: &random) ? Rejection.Reason.added : nil
         request.pending = Bool.random(using: &random) ? Int.random(in: 0...1_000, using: &random) : nil
+        request.revocationsHeld = Bool.random(using: &random) ? RevocationNotice.digest(of: [.random(): 3]) : nil
         return request
     }
 

@@ -80,11 +80,12 @@ extension SyncRequest {
         if compact {
             try container.encodeDefaulted(understoodReasons, forKey: .understoodReasons, default: SyncWire.reasonsOfProtocol2)
             try container.encodeDefaulted(pending, forKey: .pending, default: 0)
+            // Protocol 1 requests stay byte for byte the first release's: only protocol 2 says it.
+            try container.encodeIfPresent(revocationsHeld, forKey: .revocationsHeld)
         } else {
             try container.encodeIfPresent(understoodReasons, forKey: .understoodReasons)
             try container.encodeIfPresent(pending, forKey: .pending)
         }
-        try container.encodeIfPresent(revocationsHeld, forKey: .revocationsHeld)
     }
 }
 
