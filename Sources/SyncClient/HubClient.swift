@@ -55,7 +55,7 @@ final class HubClient: Sendable {
     var totalSeconds: Int64 { Int64(max(timeoutSeconds, 600)) }
 
     /// Sends `request`; returns the answer, or throws a ``SyncClientError`` (`unreachable`,
-    /// `redirected`, `answerTooLarge`, `badAnswer`, `notConfigured`) or `CancellationError`.
+    /// `redirected`, `answerTooLarge`, `badAnswer`, `invalidHubAddress`) or `CancellationError`.
     func send(_ request: HubRequest, hub: String) async throws -> HubAnswer {
         do {
             if trust.needsPinnedClient(for: request.url) {

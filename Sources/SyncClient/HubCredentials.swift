@@ -39,7 +39,9 @@ public struct HubCredentials: Sendable, Hashable {
     /// Resolves the hub, token and trust for `store`. `trust` is what the flags and environment
     /// said (``HubTrust/resolve(caFile:pins:allowInsecureHTTP:environment:)``); with neither a CA
     /// file nor a pin in it, the ones saved with the credential apply to the hub it was issued by.
-    /// Throws ``SyncClientError``: `notConfigured` when the hub or token is missing or malformed,
+    /// Throws ``SyncClientError``: `notEnrolled` when no hub is configured or no credential is held
+    /// for it, `invalidHubAddress` or `insecureHubAddress` for an address it will not use,
+    /// `notConfigured` when the token or the trust settings are malformed,
     /// `credentialHubMismatch` when the saved credential would go to another hub than its own,
     /// `credentialFileExposed` when the credential file can be read by other users.
     public static func resolve(

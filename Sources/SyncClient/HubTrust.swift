@@ -101,7 +101,7 @@ public struct HubTrust: Sendable, Hashable {
                     "The hub address \(hub) is plain HTTP to another machine: the token and records would travel in clear.")
             }
         default:
-            throw SyncClientError(.notConfigured, "The hub address \(hub) is not http or https.")
+            throw SyncClientError(.invalidHubAddress, "The hub address \(hub) is not http or https.")
         }
         if caFile != nil, !pins.isEmpty {
             throw SyncClientError(.notConfigured, "Give either a CA file or a pin for the hub, not both.")
