@@ -4,6 +4,7 @@ import SyncClient
 import SyncCommandLine
 import SyncEngine
 import Testing
+import TestSupport
 
 /// The libraries say what happened; the command line says what to do, naming its commands and
 /// flags (house rule: "libraries throw codes and facts; only the executables word advice").
@@ -53,6 +54,23 @@ struct ErrorAdviceTests {
         #expect(Self.namesACommandOrFlag(#"throw E("pass --hub http://host:port.")"#))
         #expect(!Self.namesACommandOrFlag(#"/// run `fieldcli init` ("--db")"#))
         #expect(!Self.namesACommandOrFlag(#"let sql = "SELECT 1 -- a comment""#))
+    }
+
+    /// The hub's commands word their own advice for what SyncHub now only names: the device or
+    /// code not found, and which TLS file could not be read.
+    @Test("syncd points at the list and at the TLS flag")
+    func syncdWordsTheHubsAdvice() async throws {
+        let sandbox = try CLISandbox()
+        let syncd = try CLIRunner(product: "syncd", environment: ["HOME": sandbox.directory.path])
+        let hub = sandbox.path("hub.sqlite")
+        let unknown = try await syncd.run(["devices", "revoke", "nobody", "--db", hub])
+        #expect(unknown.exitCode == 1, "\(unknown)")
+        #expect(unknown.stderr.contains("No active device is called or has the replica id 'nobody'. `syncd devices list` shows them."), "\(unknown)")
+        let tls = try await syncd.run([
+            "serve", "--db", hub, "--listen", "127.0.0.1:0", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem",
+        ])
+        #expect(tls.exitCode == 1, "\(tls)")
+        #expect(tls.stderr.contains("Cannot read a PEM certificate from /nonexistent/cert.pem. Check --tls-cert"), "\(tls)")
     }
 
     @Test("each executable-facing failure gets its advice from the command line")
