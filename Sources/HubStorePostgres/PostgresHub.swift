@@ -131,12 +131,25 @@ public struct PostgresHub: Sendable {
         static func keptApart(
             in table: String, file: PostgresHubKeyFile, client: PostgresClient, logger: Logger
         ) async throws -> Identity {
-            var local = try file.load()
+            try await keptApart(in: table, file: file, firstLook: try file.load(), client: client, logger: logger)
+        }
+
+        /// ``keptApart(in:file:client:logger:)`` given what the file held when this process first
+        /// looked, before it read the database. A process that found no file and then an identity
+        /// looks again: another process starting at the same time writes the file before the row.
+        static func keptApart(
+            in table: String, file: PostgresHubKeyFile, firstLook: DeviceKey?, client: PostgresClient, logger: Logger
+        ) async throws -> Identity {
+            var local = firstLook
             var created = false
-            if local == nil, try await !exists(table, client: client, logger: logger) {
-                let fresh = DeviceKey()
-                created = try file.create(fresh)
-                local = created ? fresh : try file.load()
+            if local == nil {
+                if try await exists(table, client: client, logger: logger) {
+                    local = try file.load()
+                } else {
+                    let fresh = DeviceKey()
+                    created = try file.create(fresh)
+                    local = created ? fresh : try file.load()
+                }
             }
             if let local { try await insert(into: table, publicHalfOf: local, client: client, logger: logger) }
             let row = try await read(table, client: client, logger: logger)

@@ -107,6 +107,24 @@ struct HubKeyApartTests {
         }
     }
 
+    /// Schedule (CI at a88be1c, `scripts/cluster check`): three hub processes start at once on a new
+    /// schema with one key file. One looked for the file before another had written it, then found
+    /// the identity that other had just created (it writes the file first, then the row), and
+    /// stopped: "the hub key file is missing". Replayed here in that order: the first process
+    /// creates the hub, the second goes on from a look that found no file. It failed so before.
+    @Test func aProcessThatLookedBeforeTheFileWasWrittenFindsItAfterTheRow() async throws {
+        try await PostgresTestDatabase.withClients(2) { clients, schema in
+            let keyFile = try PostgresTestDatabase.hubKeyFile(for: schema)
+            let first = try await Self.open(clients[0], schema, keyFile: keyFile)
+            let table = "\(schema).hub_identity"
+            let second = try await PostgresHub.Identity.keptApart(
+                in: table, file: PostgresHubKeyFile(path: keyFile), firstLook: nil, client: clients[1],
+                logger: PostgresTestDatabase.quiet)
+            #expect(second.replica == first.tables.hubID)
+            #expect(second.key.rawRepresentation == first.tables.hubKey.rawRepresentation)
+        }
+    }
+
     /// A hub opened without a key file on a schema that holds no hub yet is refused, and nothing
     /// is written: no identity (so no private key) in a migrated schema, and no schema at all
     /// where there was none. On the code before, both opened and wrote a private key.
