@@ -17,6 +17,9 @@ extension HubExchange {
         var rejected: [Rejection] = []
         /// The receipts of the pusher's own versions the hub holds admitted, by counter.
         var receipts: [String: AdmissionReceipt] = [:]
+        /// Every revoked replica id and its horizon, as read for the push (nil when nothing was
+        /// pushed): what the answer's revocation notices are weighed against.
+        var horizons: [ReplicaID: UInt64]?
     }
 }
 

@@ -71,7 +71,9 @@ public struct HubExchange: Sendable {
             answer.vouchInFull(try await certifiable(Set(answer.partialVouches.entries.keys), to: device))
         }
         var response = answer.response
-        if answer.attachesTrust { try await attachTrust(to: &response, revocationsHeld: request.revocationsHeld) }
+        if answer.attachesTrust {
+            try await attachTrust(to: &response, revocationsHeld: request.revocationsHeld, horizons: push.horizons)
+        }
         if let own = answer.ownLatest { response.ownLatest = try await storage.versions(at: [own]).first }
         let facts = answer.facts
         metrics.recordVersions(pushed: facts.pushed, accepted: facts.accepted, pulled: facts.pulled, rejected: facts.rejected)
@@ -142,6 +144,7 @@ public struct HubExchange: Sendable {
         var outcome = PushOutcome()
         guard !push.isEmpty else { return outcome }
         let origins = try await devices.pushOrigins(of: Set(push.map(\.dot.replica)))
+        outcome.horizons = origins.horizons
         outcome.rejected = refuseRevoked(&push, horizons: origins.horizons)
         var badSignatures: [Dot: SetAsideReason] = [:]
         var forged: [(version: Version, reason: SetAsideReason)] = []
@@ -158,9 +161,11 @@ public struct HubExchange: Sendable {
         let taken = try await storage.take(
             PushPlan(versions: push.map(\.withoutReceipt), pusher: request.replica, policy: policy, forged: forged))
         let wanted = PushOutcome.evidenceWanted(taken)
-        return PushOutcome(
+        var done = PushOutcome(
             report: taken, push: push, pusher: request.replica, earlier: outcome.rejected,
             evidence: wanted.isEmpty ? [] : try await storage.versions(at: wanted), receiptKey: storage.receiptKey)
+        done.horizons = origins.horizons
+        return done
     }
 
     /// How the checked push is admitted: each version against the write scope of the device that
@@ -262,8 +267,12 @@ public struct HubExchange: Sendable {
 
     /// Attaches what the client needs to trust the page: the hub's certificates of the keys of its
     /// origins, the plain keys for older clients, and the hub's signed revocation notices unless
-    /// the client holds the same horizons already (`revocationsHeld`, their digest).
-    func attachTrust(to response: inout SyncResponse, revocationsHeld: String?) async throws {
+    /// the client holds the same horizons already (`revocationsHeld`, their digest). `horizons`
+    /// are those the exchange's push read (nil: read them now); a revocation committed since then
+    /// reaches the client with its next exchange, as one committed after this answer would.
+    func attachTrust(
+        to response: inout SyncResponse, revocationsHeld: String?, horizons read: [ReplicaID: UInt64]? = nil
+    ) async throws {
         let origins = Set(response.versions.map(\.dot.replica))
         let certificates = try await devices.certificates(of: origins.union([hubID]))
         if !certificates.isEmpty {
@@ -274,7 +283,8 @@ public struct HubExchange: Sendable {
             let keys = try await devices.keys(of: origins)
             if !keys.isEmpty { response.keys = DeviceKeyDirectory(keys) }
         }
-        let horizons = try await devices.revocationHorizons()
+        let horizons: [ReplicaID: UInt64]
+        if let read { horizons = read } else { horizons = try await devices.revocationHorizons() }
         guard !horizons.isEmpty, RevocationNotice.digest(of: horizons) != revocationsHeld else { return }
         let revocations = try await devices.revocationNotices()
         if !revocations.isEmpty { response.revocations = revocations }

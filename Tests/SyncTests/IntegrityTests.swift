@@ -21,11 +21,16 @@ struct IntegrityTests {
         let folder: TemporaryReplica
         let hub: HubExchange
         let hubStore: ReplicaStore
+        /// The hub's registry, counting its reads (nil unless asked for).
+        let counted: CountingDeviceRegistry?
 
-        init() throws {
+        init(countingReads: Bool = false) throws {
             folder = try TemporaryReplica()
             hubStore = try folder.create("hub")
-            hub = HubExchange(storage: try SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), logger: silentLogger)
+            counted = countingReads ? CountingDeviceRegistry(SQLiteDeviceRegistry(store: hubStore)) : nil
+            hub = HubExchange(
+                storage: try SQLiteHubStorage(store: hubStore), configuration: HubConfiguration(), devices: counted,
+                logger: silentLogger)
         }
 
         /// A new replica enrolled at the hub under `name`.
@@ -348,6 +353,30 @@ struct IntegrityTests {
         // A client that says nothing of what it holds (an older one) gets every notice.
         let older = try await network.hub.handle(SyncRequest(replica: writer.replicaID, counter: 0, checkpoint: nil, push: []))
         #expect(older.revocations?.count == 2)
+    }
+
+    /// Schedule: a device writes and syncs, is revoked; a writer pushes a note and pulls the first
+    /// device's in one exchange. Before, that exchange read every revocation's horizon twice (for
+    /// the push's checks, then for the answer's notices): one round trip to PostgreSQL more for
+    /// every exchange that pushes and pulls.
+    @Test("an exchange that pushes and pulls reads the revocation horizons once, and still carries the notice")
+    func anExchangeReadsTheHorizonsOnce() async throws {
+        let network = try Network(countingReads: true)
+        defer { network.folder.remove() }
+        let counted = try #require(network.counted)
+        let (seized, writer) = (try await network.device("seized"), try await network.device("writer"))
+        _ = try Self.write(seized, #"{"title":"before"}"#)
+        try await network.sync(seized)
+        _ = try await DeviceAdministration(store: network.hubStore).revoke("seized")
+        let note = try Self.write(writer, #"{"title":"a note"}"#)
+
+        let before = counted.revocationHorizonReads
+        let answer = try await network.hub.handle(
+            SyncRequest(replica: writer.replicaID, counter: 1, checkpoint: nil, push: [note]))
+        #expect(counted.revocationHorizonReads - before == 1)
+        #expect(answer.accepted == 1)
+        #expect(answer.versions.map(\.dot.replica).contains(seized.replicaID))
+        #expect(answer.revocations?.map(\.replica) == [seized.replicaID])
     }
 
     /// Schedule: an operator gives out two codes for one device name, the device enrolls with the
