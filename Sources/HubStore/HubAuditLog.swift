@@ -85,12 +85,11 @@ extension HubAuditLog {
         before: Int64?, actor: String?, action: String?, limit: Int
     ) async throws -> (entries: [AuditEntry], nextBefore: Int64?) {
         let limit = max(1, min(limit, 500))
-        var end: Int64
-        if let before {
-            end = before - 1
-        } else {
-            end = try await newest()?.sequence ?? 0
-        }
+        // No entry comes before the first; `before` comes from a request (Int64.min too), and one
+        // past the newest entry starts from the newest.
+        if let before, before <= 1 { return ([], nil) }
+        var end = try await newest()?.sequence ?? 0
+        if let before { end = min(end, before - 1) }
         let stopAt = max(0, end - auditScanLimit)
         var found: [AuditEntry] = []
         while end > stopAt {

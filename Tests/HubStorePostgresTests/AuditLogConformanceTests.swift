@@ -49,6 +49,28 @@ struct AuditLogConformanceTests {
         }
     }
 
+    /// Replays a viewer's `GET /console/audit?before=-9223372036854775808` (and `before=-9223372036854775000`),
+    /// found by review: on PostgreSQL, whose log pages with `HubAuditLog`'s default, `before - 1`
+    /// and then `end - 5000` overflowed and the trap stopped the whole hub process.
+    @Test(arguments: RegistryBackend.enabled)
+    func aPageBeforeAnyBoundAQueryCanNameIsReadWithoutTrapping(_ backend: RegistryBackend) async throws {
+        try await AuditLogUnderTest.with(backend) { hub in
+            for index in 1...3 {
+                try await hub.log.append([AuditEvent(actor: "operator", action: .codeIssued, subject: "device-\(index)")])
+            }
+            for before: Int64 in [.min, .min + 1, -9_223_372_036_854_775_000, -1, 0, 1] {
+                let page = try await hub.log.entries(before: before, actor: nil, action: nil, limit: 50)
+                #expect(page.entries.isEmpty, "before \(before)")
+                #expect(page.nextBefore == nil, "before \(before)")
+            }
+            let newest = try await hub.log.entries(before: .max, actor: nil, action: nil, limit: 50)
+            #expect(newest.entries.map(\.sequence) == [3, 2, 1])
+            let older = try await hub.log.entries(before: 3, actor: "operator", action: nil, limit: 1)
+            #expect(older.entries.map(\.sequence) == [2])
+            #expect(older.nextBefore == 2)
+        }
+    }
+
     @Test(arguments: RegistryBackend.enabled)
     func anEntryChangedInTheDatabaseIsFoundByVerify(_ backend: RegistryBackend) async throws {
         try await AuditLogUnderTest.with(backend) { hub in
