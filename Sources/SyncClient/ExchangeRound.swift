@@ -109,7 +109,10 @@ public struct ExchangeRound: Sendable, Hashable {
         var setAside: [Dot: SetAsideReason] = [:]
         var fork: Rejection?
         var gaps: [ReplicaID: UInt64] = [:]
-        for rejection in response.rejected {
+        // A hub rejects what it was pushed; a rejection of anything else (a version pulled, or
+        // one of this replica's own never pushed) would set aside what the hub never saw.
+        let pushed = Set(request.push.map(\.dot))
+        for rejection in response.rejected where pushed.contains(rejection.dot) {
             if rejection.reason == .fork, rejection.origin == replica {
                 if fork.map({ rejection.dot < $0.dot }) ?? true { fork = rejection }
             } else if rejection.reason == .fork {
@@ -129,7 +132,7 @@ public struct ExchangeRound: Sendable, Hashable {
                 setAside[rejection.dot] = SetAsideReason.rejected(rejection)
             }
         }
-        let rejectedDots = Set(response.rejected.map(\.dot))
+        let rejectedDots = Set(response.rejected.map(\.dot)).intersection(pushed)
         let taken = request.push.filter { !rejectedDots.contains($0.dot) && knowledge.contains($0.dot) }.map(\.dot)
 
         return Outcome(

@@ -195,6 +195,47 @@ struct ClientHostileHubTests {
         #expect(try PinnedHTTPSClient.decoded(bomb, head: head, limit: 16 << 20).readableBytes == 8 << 20)
     }
 
+    // MARK: Numbers a replica cannot keep
+
+    /// Replays a review's finding: a hub answers with a rejection at counter 2^64-1. Taking it,
+    /// the client looked the dot up as `Int64(counter)`, which trapped inside the apply
+    /// transaction: `syncd` and `fieldcli sync` stopped at every exchange with that hub. The
+    /// answer is refused at decoding.
+    @Test func rejectionCounterAboveInt64IsRefused() async throws {
+        var rejection = Rejection(
+            dot: Dot(replica: ReplicaID.random(), counter: 1), reason: .invalidRecord, message: "", quarantined: true)
+        rejection.counter = .max
+        let answer = SyncResponse(
+            hub: ReplicaID.random(), knowledge: [:], accepted: 0, rejected: [rejection], versions: [], checkpoint: "1",
+            more: false)
+        let body = try JSONEncoder().encode(answer)
+        #expect(String(decoding: body, as: UTF8.self).contains("18446744073709551615"))
+        try await Self.withFakeHub({
+            Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        }) { hub in
+            let error = try await Self.syncExpectingFailure(hub)
+            #expect(error?.code == .badAnswer)
+            #expect(error?.message.contains("rejection") == true)
+        }
+    }
+
+    /// Replays a review's finding: a hub answers with a checkpoint of 2,000 bytes. The client kept
+    /// it, and sent it with every later request, which every hub refuses (over 1,024 bytes): the
+    /// device could never sync again, with an honest hub either. The answer is refused at decoding.
+    @Test func overlongCheckpointIsRefused() async throws {
+        let answer = SyncResponse(
+            hub: ReplicaID.random(), knowledge: [:], accepted: 0, rejected: [], versions: [],
+            checkpoint: String(repeating: "c", count: 2_000), more: false)
+        let body = try JSONEncoder().encode(answer)
+        try await Self.withFakeHub({
+            Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        }) { hub in
+            let error = try await Self.syncExpectingFailure(hub)
+            #expect(error?.code == .badAnswer)
+            #expect(error?.message.contains("checkpoint") == true)
+        }
+    }
+
     // MARK: Wall times beyond storage
 
     /// Attack: a hub hands out a version whose wall time is 2^63, above what a replica can store;

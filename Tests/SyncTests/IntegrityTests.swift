@@ -379,6 +379,29 @@ struct IntegrityTests {
         #expect(answer.revocations?.map(\.replica) == [seized.replicaID])
     }
 
+    /// Schedule (found by review): a compromised hub answers a reader's push with a rejection
+    /// naming a version the reader pulled earlier (another author's, verified). Before, the reader
+    /// set that version aside: the document lost it for good, since only dots a replica pushes
+    /// are ever taken back. A hub rejects only what it was pushed; the rest is ignored.
+    @Test("a rejection of a version the device did not push sets nothing aside")
+    func rejectionsOfWhatWasNotPushedAreIgnored() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (writer, reader) = (try await network.device("writer"), try await network.device("reader"))
+        let written = try Self.write(writer, #"{"title":"seen"}"#)
+        try await network.sync(writer)
+        try await network.sync(reader)
+        #expect(try Self.body(reader) == #"{"title":"seen"}"#)
+        _ = try reader.write(WriteIntent(key: DocumentKey(collection: Self.notes, id: DocumentID("own")!), body: Data("{}".utf8)))
+        let transport = TamperingTransport(hub: network.hub) { response in
+            response.rejected.append(Rejection(dot: written.dot, reason: .outOfScope, message: "", quarantined: true))
+        }
+        _ = try await Synchronizer(
+            store: reader, transport: transport, peer: "hub", configuration: .init(retry: .never), logger: silentLogger
+        ).run()
+        #expect(try Self.body(reader) == #"{"title":"seen"}"#)
+    }
+
     /// Schedule: an operator gives out two codes for one device name, the device enrolls with the
     /// first and is revoked; before the fix the second code still enrolled a new key under that name.
     @Test("revoking a device cancels the unused codes given out for its name")

@@ -99,6 +99,10 @@ extension SyncResponse {
         knowledge = try container.decode(VersionVector.self, forKey: .knowledge, absent: VersionVector())
         accepted = try container.decode(Int.self, forKey: .accepted, absent: 0)
         rejected = try container.decode([Rejection].self, forKey: .rejected, absent: [])
+        if rejected.contains(where: { !$0.namesADot }) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .rejected, in: container, debugDescription: "A rejection names a counter outside 1…2^63-1.")
+        }
         versions = try container.decode([Version].self, forKey: .versions, absent: [])
         more = try container.decode(Bool.self, forKey: .more, absent: false)
         checkpointReset = try container.decode(Bool.self, forKey: .checkpointReset, absent: false)
@@ -109,6 +113,11 @@ extension SyncResponse {
         ownLatest = try container.decodeIfPresent(Version.self, forKey: .ownLatest)
         receipts = try container.decodeIfPresent([String: AdmissionReceipt].self, forKey: .receipts)
         if let checkpoint = try container.decodeIfPresent(String.self, forKey: .checkpoint) {
+            guard checkpoint.utf8.count <= Self.maxCheckpointBytes else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .checkpoint, in: container,
+                    debugDescription: "The checkpoint is longer than \(Self.maxCheckpointBytes) bytes.")
+            }
             self.checkpoint = checkpoint
         } else if protocolVersion >= 2, let echoed = echo?.checkpoint {
             checkpoint = echoed

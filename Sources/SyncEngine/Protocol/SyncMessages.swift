@@ -84,6 +84,11 @@ public struct PageLimits: Codable, Sendable, Hashable {
 
 /// What the hub answers to one exchange.
 public struct SyncResponse: Codable, Sendable, Hashable {
+    /// The longest checkpoint either side takes: a hub's own are under 200 bytes. A hub refuses a
+    /// request carrying a longer one, so a client that kept one from an answer could never sync
+    /// again: an answer carrying one does not decode.
+    public static let maxCheckpointBytes = 1_024
+
     /// The protocol version of the answer.
     public var protocolVersion: Int
     /// The hub's replica id.
@@ -202,4 +207,9 @@ public struct Rejection: Codable, Sendable, Hashable {
     }
 
     public var dot: Dot { Dot(replica: origin, counter: counter) }
+
+    /// Whether its counters are ones a dot can hold (1…2^63-1; a gap's held counter 0…2^63-1).
+    var namesADot: Bool {
+        (1...Dot.maxCounter).contains(counter) && heldCounter.map { $0 <= Dot.maxCounter } ?? true
+    }
 }

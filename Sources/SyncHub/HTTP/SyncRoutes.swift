@@ -17,9 +17,9 @@ struct SyncRoutes<Context: RequestContext> {
         }
     }
 
-    /// The longest checkpoint taken: the hub's own are under 200 bytes; a shorter one it did not
-    /// give out starts the pull over (`checkpointReset`), a longer one is refused.
-    static var maxCheckpointBytes: Int { 1_024 }
+    /// The longest checkpoint taken (``SyncResponse/maxCheckpointBytes``): a shorter one the hub
+    /// did not give out starts the pull over (`checkpointReset`), a longer one is refused.
+    static var maxCheckpointBytes: Int { SyncResponse.maxCheckpointBytes }
 
     /// Adds `POST /v1/sync` and `POST /v1/certificates` to `router`, behind ``DeviceAuthMiddleware``
     /// (the context carries the authenticated device).
