@@ -18,7 +18,10 @@ extension HubExchange {
     /// exporter: revocation horizons, signatures against the origins' enrolled keys, write scopes,
     /// record validation and causal plausibility, in batches of at most the push limit taken in
     /// causal order. Every batch is checked against the message limits before the first is
-    /// applied. The hub verifies against its own registry, never the bundle's certificates; a
+    /// applied. Anyone can write a bundle's exporter: its versions that fail their signature are
+    /// kept apart as a relay's, never quarantined at their origin's dot as the exporter's own
+    /// (which would refuse that device's genuine version there as a fork).
+    /// The hub verifies against its own registry, never the bundle's certificates; a
     /// bundle written under another hub throws ``SyncBundleError`` (`foreignNetwork`) and changes
     /// nothing. Importing a bundle again changes nothing.
     public func importBundle(_ bundle: SyncBundle, logger: Logger) async throws -> BundleImport {
@@ -37,7 +40,7 @@ extension HubExchange {
         for request in requests { try await check(request, from: nil) }
         var result = BundleImport(versions: bundle.versions.count)
         for request in requests {
-            let outcome = try await take(request, from: nil)
+            let outcome = try await take(request, from: nil, relayed: true)
             result.accepted += outcome.accepted
             result.rejected += outcome.rejected
             result.gaps += outcome.gaps

@@ -139,7 +139,11 @@ public struct HubExchange: Sendable {
     /// origins' enrolled keys (forged origins kept apart), orders it causally (so that the feed never
     /// serves a version before what it depends on), validates records on every core, applies it in
     /// one transaction, and merges field by field what it left in conflict.
-    func take(_ request: SyncRequest, from device: DeviceRecord?) async throws -> PushOutcome {
+    ///
+    /// `relayed`: the request's replica is a claim no credential backs (a bundle's exporter), so
+    /// none of the push is taken as its own: a version that fails its signature is kept apart,
+    /// never quarantined at its origin's dot.
+    func take(_ request: SyncRequest, from device: DeviceRecord?, relayed: Bool = false) async throws -> PushOutcome {
         var push = CausalPlausibility.causalOrder(request.push)
         var outcome = PushOutcome()
         guard !push.isEmpty else { return outcome }
@@ -149,7 +153,8 @@ public struct HubExchange: Sendable {
         var badSignatures: [Dot: SetAsideReason] = [:]
         var forged: [(version: Version, reason: SetAsideReason)] = []
         if configuration.verifySignatures, !push.isEmpty {
-            (badSignatures, forged) = try await verifySignatures(of: push, pushedBy: request.replica, keys: origins.keys)
+            (badSignatures, forged) = try await verifySignatures(
+                of: push, pushedBy: relayed ? nil : request.replica, keys: origins.keys)
             let foreign = Set(forged.map(\.version.dot))
             push.removeAll { foreign.contains($0.dot) }
             outcome.rejected += forged.map { Self.quarantineRejection($0.version.dot, $0.reason) }
@@ -310,9 +315,10 @@ public struct HubExchange: Sendable {
     /// The pushed versions whose signature fails against their origin's enrolled key (or whose
     /// origin has none), with the reason: `own` are the pusher's own versions (quarantined in
     /// place), `foreign` claim another origin (a forgery, or a relay of a bad version): they are
-    /// kept apart so that they never take that origin's dot.
+    /// kept apart so that they never take that origin's dot. With no `pusher` (no credential backs
+    /// the push's replica) every such version is foreign.
     func verifySignatures(
-        of push: [Version], pushedBy pusher: ReplicaID, keys enrolled: [ReplicaID: PublicDeviceKey]
+        of push: [Version], pushedBy pusher: ReplicaID?, keys enrolled: [ReplicaID: PublicDeviceKey]
     ) async throws -> (own: [Dot: SetAsideReason], foreign: [(version: Version, reason: SetAsideReason)]) {
         let keys = try await withHubWriters(push, enrolled)
         let invalid = await SignatureCheck.failures(of: push, keys: keys)

@@ -201,6 +201,35 @@ struct BundleTests {
         #expect(atHub.rejected.map(\.reason) == [.badSignature])
     }
 
+    /// Schedule (found by review): a hostile device writes a bundle naming a victim as its
+    /// exporter, carrying the victim's next counter under a garbage signature; an operator imports
+    /// it at the hub. Before, the hub took the exporter at the bundle's word: the bad version was
+    /// quarantined in place at the victim's dot, and the victim's genuine version there was then
+    /// refused as a fork, with evidence its client cannot accept (every later report of the
+    /// victim refused). Now a bundle's bad versions are kept apart, whoever it names.
+    @Test("a bundle naming another device as its exporter cannot take that device's next dot")
+    func aBundleCannotTakeItsNamedExportersDot() async throws {
+        let network = try Network()
+        defer { network.folder.remove() }
+        let (victim, reader) = (try await network.enrolled("victim"), try await network.enrolled("reader"))
+        try Self.write(victim, "r1", "first")
+        try await network.sync(victim)
+        let garbage = try DeviceKey().sign(
+            Version(
+                dot: Dot(replica: victim.replicaID, counter: 2), collection: Self.notes,
+                documentID: try #require(DocumentID("r2")), partition: .default, context: VersionVector(),
+                body: Data(#"{"title":"planted"}"#.utf8), timestamp: HybridTimestamp(wallMilliseconds: Self.now)))
+        let bundle = SyncBundle(
+            exporter: victim.replicaID, hub: nil, knowledge: VersionVector(), createdAt: Self.now, versions: [garbage])
+        let atHub = try await network.hub.importBundle(bundle, logger: silentLogger)
+        #expect(atHub.rejected.map(\.reason) == [.badSignature])
+
+        try Self.write(victim, "r2", "second")
+        try await network.sync(victim)
+        try await network.sync(reader)
+        #expect(try Self.title(reader, "r2") == #"{"title":"second"}"#)
+    }
+
     @Test("an author whose key no certificate of the pinned hub vouches for is kept apart at a device")
     func uncertifiedAuthorKeptApart() async throws {
         let network = try Network()
