@@ -64,6 +64,10 @@ public enum EnrollmentOutcome: Sendable, Hashable {
     case used
     /// The replica id is already enrolled.
     case alreadyEnrolled
+    /// The replica id is the hub's own, one of its writer ids, or an origin whose versions it
+    /// holds: a device enrolled under it would speak for versions it never wrote (and revoking it
+    /// would set a horizon on them).
+    case idInUse
 }
 
 /// What became of a revocation.

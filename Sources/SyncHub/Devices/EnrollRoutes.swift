@@ -86,6 +86,10 @@ extension HubExchange {
         case .alreadyEnrolled:
             throw SyncHubError(
                 .alreadyEnrolled, "Replica \(request.replica.short) is already enrolled at this hub; its credential is in its credential file.")
+        case .idInUse:
+            throw SyncHubError(
+                .alreadyEnrolled,
+                "Replica id \(request.replica.short) is in use at this hub (its own, or an author whose versions it holds); a device enrolls a replica of its own, with a new random id.")
         }
     }
 }
