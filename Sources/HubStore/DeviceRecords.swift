@@ -64,9 +64,9 @@ public enum EnrollmentOutcome: Sendable, Hashable {
     case used
     /// The replica id is already enrolled.
     case alreadyEnrolled
-    /// The replica id is the hub's own, one of its writer ids, or an origin whose versions it
-    /// holds: a device enrolled under it would speak for versions it never wrote (and revoking it
-    /// would set a horizon on them).
+    /// The replica id is the hub's own or one of its writer ids: a device enrolled under it would
+    /// speak for the hub's versions (and revoking it would set a horizon on them). (Any other
+    /// origin the hub holds versions of is an enrolled device's, its signatures checked.)
     case idInUse
 }
 

@@ -68,13 +68,10 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
                 """, logger: logger
             ).collect()
             if !taken.isEmpty { return .alreadyEnrolled }
-            let used = try await connection.query(
-                """
-                SELECT 1 FROM \(unescaped: table("knowledge")) WHERE origin = \(replica)
-                UNION ALL SELECT 1 FROM \(unescaped: table("hub_writers")) WHERE replica_id = \(replica)
-                """, logger: logger
+            let writer = try await connection.query(
+                "SELECT 1 FROM \(unescaped: table("hub_writers")) WHERE replica_id = \(replica)", logger: logger
             ).collect()
-            if request.replica == tables.hubID || !used.isEmpty { return .idInUse }
+            if request.replica == tables.hubID || !writer.isEmpty { return .idInUse }
             // Another code enrolling the same replica id at once: the later insert finds its row.
             let inserted = try await connection.query(
                 """

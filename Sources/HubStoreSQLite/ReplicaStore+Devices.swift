@@ -53,14 +53,8 @@ extension ReplicaStore {
             {
                 return .alreadyEnrolled
             }
-            let used = try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT (SELECT count(*) FROM knowledge WHERE origin = ?1)
-                        + (SELECT count(*) FROM hub_writers WHERE replica_id = ?1)
-                    """,
-                arguments: [replica.hex]) ?? 0
-            if replica == replicaID || used > 0 { return .idInUse }
+            let writer = try Int.fetchOne(db, sql: "SELECT count(*) FROM hub_writers WHERE replica_id = ?", arguments: [replica.hex]) ?? 0
+            if replica == replicaID || writer > 0 { return .idInUse }
             let name: String = code["device_name"]
             try db.execute(
                 sql: """

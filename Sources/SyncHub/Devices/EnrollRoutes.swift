@@ -89,7 +89,7 @@ extension HubExchange {
         case .idInUse:
             throw SyncHubError(
                 .alreadyEnrolled,
-                "Replica id \(request.replica.short) is in use at this hub (its own, or an author whose versions it holds); a device enrolls a replica of its own, with a new random id.")
+                "Replica id \(request.replica.short) is in use at this hub (its own id, or one it writes under); a device enrolls a replica of its own, with a new random id.")
         }
     }
 }
