@@ -21,29 +21,38 @@ extension ReplicaStore {
     /// (``CausalPlausibility``) is never merged on arrival: by default it is stored and held aside
     /// until later batches bring what it names (then it is merged, like a causal delivery buffer);
     /// with `implausible: .refuse` (the hub) it is not stored at all.
+    ///
+    /// `othersForks` says what becomes of a version of another origin whose dot is held here with
+    /// another signature (``OthersForks``); a fork of this replica's own id is always reported.
     @discardableResult
     public func apply(
         _ versions: [Version], from peer: ReplicaID?,
         admit: (@Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission)? = nil,
         implausible: ImplausibleContexts = .holdUntilPlausible, vouched: VersionVector = VersionVector(),
-        inSameTransaction: (@Sendable (ApplyContext) throws -> Void)? = nil
+        othersForks: OthersForks = .refuse, inSameTransaction: (@Sendable (ApplyContext) throws -> Void)? = nil
     ) throws -> ApplyReport {
-        try apply(versions, from: peer, admit: admit, implausible: implausible, vouched: vouched) { context in
+        try apply(
+            versions, from: peer, admit: admit, implausible: implausible, vouched: vouched, othersForks: othersForks
+        ) { context in
             try inSameTransaction?(context)
         }.report
     }
 
-    /// ``apply(_:from:admit:implausible:vouched:inSameTransaction:)`` whose last step, `completing`,
-    /// returns what it did: a hub's push quarantines, audits and merges in the same transaction.
+    /// ``apply(_:from:admit:implausible:vouched:othersForks:inSameTransaction:)`` whose last step,
+    /// `completing`, returns what it did: a hub's push quarantines, audits and merges in the same
+    /// transaction.
     public func apply<Outcome: Sendable>(
         _ versions: [Version], from peer: ReplicaID?,
         admit: (@Sendable (_ version: Version, _ heldCounter: UInt64) -> Admission)?,
-        implausible: ImplausibleContexts, vouched: VersionVector = VersionVector(),
+        implausible: ImplausibleContexts, vouched: VersionVector = VersionVector(), othersForks: OthersForks = .refuse,
         completing: @Sendable (ApplyContext) throws -> Outcome
     ) throws -> (report: ApplyReport, outcome: Outcome) {
         let now = options.now()
         let insertVersion = Rows.insertVersion(sealing: cipher.isEncrypting)
         return try write { db in
+            let own = try ReplicaStore.currentReplicaID(db)
+            // The documents whose held copy of a forked dot gave way to the peer's: rebuilt last.
+            var replacedIn = Set<DocumentKey>()
             var report = ApplyReport()
             // The documents of the batch read so far and what merging did to them; a new document
             // is stored as its first version arrives, and read back only if another follows.
@@ -76,11 +85,18 @@ extension ReplicaStore {
                 {
                     if signature == version.signature {
                         report.alreadyHeld += 1
-                    } else {
+                        continue
+                    }
+                    guard othersForks == .takePeers, origin != own else {
                         report.forks.append(version.dot)
                         forked.insert(origin)
+                        continue
                     }
-                    continue
+                    // The peer's version takes the dot; the copy held here is kept apart.
+                    if let key = try ForkedCopies.moveOut(db, version.dot, reason: "forked origin: the hub holds another version at \(version.dot)") {
+                        replacedIn.insert(key)
+                    }
+                    report.replacedForks.append(version.dot)
                 }
                 var setAsideReason: SetAsideReason?
                 switch admit?(version, heldCounter) ?? .merge {
@@ -137,6 +153,7 @@ extension ReplicaStore {
                     db, vouched: vouched, records: &records, changed: &changed, known: &known)
             }
             for key in changed { try records[key]?.save(db, known: known) }
+            for key in replacedIn { try Self.rebuildState(db, key) }
             if latest > .zero { try ClockRow.observe(db, latest, now: now) }
             let outcome = try completing(ApplyContext(db: db, report: report))
             return (report, outcome)
@@ -151,6 +168,42 @@ public enum ImplausibleContexts: Sendable, Hashable {
     case holdUntilPlausible
     /// Do not store it (a hub: the pusher is told, and pushes it again with what it names).
     case refuse
+}
+
+/// What `apply` does with a version of another origin whose dot this replica holds with another
+/// signature (that origin forked: a device restored from a backup, or copied, wrote the dot twice).
+public enum OthersForks: Sendable, Hashable {
+    /// Report it in ``ApplyReport/forks`` and refuse the batch's later versions of that origin
+    /// (a hub; a bundle, whose versions are no better than the copy held).
+    case refuse
+    /// Take the peer's version in its place (a pull from the hub, whose feed is the network's
+    /// record of the dot: the hub refuses the other copy to everyone): the copy held here moves to
+    /// `forked_versions` and its document is rebuilt without it. The forked device's own
+    /// incarnation re-issues that copy's content under a new id, which arrives like any version.
+    case takePeers
+}
+
+/// The copies of forked dots a replica keeps out of its versions.
+enum ForkedCopies {
+    /// Keeps a version in `forked_versions` (its body sealed as the versions' are) with `reason`.
+    static let keep = """
+        INSERT OR REPLACE INTO forked_versions (origin, counter, version, reason)
+        VALUES (?1, ?2, vigil_seal(?3, 'forked_versions', ?1, ?2), ?4)
+        """
+
+    /// Moves the version held at `dot` from `versions` to `forked_versions` with `reason`;
+    /// returns its document, or nil when none is held there.
+    static func moveOut(_ db: Database, _ dot: Dot, reason: String) throws -> DocumentKey? {
+        let arguments: StatementArguments = [dot.replica.hex, Int64(clamping: dot.counter)]
+        guard let row = try Row.fetchOne(
+            db, sql: "SELECT \(Rows.versionColumns) FROM versions WHERE origin = ? AND counter = ?", arguments: arguments)
+        else { return nil }
+        let version = try Rows.version(row)
+        let json = String(decoding: try JSONEncoder().encode(version), as: UTF8.self)
+        try db.execute(sql: keep, arguments: arguments + [json, reason])
+        try db.execute(sql: "DELETE FROM versions WHERE origin = ? AND counter = ?", arguments: arguments)
+        return version.key
+    }
 }
 
 /// Access to the transaction in which a batch is applied, for writes that must commit with it

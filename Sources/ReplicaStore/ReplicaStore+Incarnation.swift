@@ -103,8 +103,7 @@ extension ReplicaStore {
 
             var reissued: [Version] = []
             var keys = Set<DocumentKey>()
-            let moveOut = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO forked_versions (origin, counter, version, reason) VALUES (?1, ?2, vigil_seal(?3, 'forked_versions', ?1, ?2), ?4)")
+            let moveOut = try db.cachedStatement(sql: ForkedCopies.keep)
             for stored in forked {
                 let version = stored.version
                 let reason: String

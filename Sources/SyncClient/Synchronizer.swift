@@ -462,13 +462,18 @@ public struct Synchronizer: Sendable {
         // read scope's share); its own versions this replica knows itself.
         var vouched = response.knowledge
         vouched[replica] = 0
-        let report = try store.apply(verdict.admitted, from: response.hub, vouched: vouched, inSameTransaction: { context in
+        let report = try store.apply(
+            verdict.admitted, from: response.hub, vouched: vouched, othersForks: .takePeers
+        ) { context in
             let current = try context.currentReplicaID()
             guard current == replica else { throw ReplicaIDChanged(planned: replica, current: current) }
             try context.movePeerState(toHubAt: peer)
             try context.keepUnverified(keptApart, at: now)
             if let counter = outcome.raiseCounter { try context.raiseCounter(toAtLeast: counter) }
-            try context.setAside(outcome.setAside)
+            // A relayed copy the hub refused as a fork whose dot this page gave the hub's version
+            // is kept apart already: the version now at the dot is not the one rejected.
+            let replaced = Set(context.report.replacedForks)
+            try context.setAside(outcome.setAside.filter { !replaced.contains($0.key) })
             try context.readmit(outcome.taken)
             try context.keepReceipts(response.receipts, of: replica, limit: round.request.push.count)
             try context.markReported(reported, at: now)
@@ -482,7 +487,12 @@ public struct Synchronizer: Sendable {
                 state.lastError = nil
                 state.protocolVersion = response.protocolVersion
             }
-        })
+        }
+        if let first = report.replacedForks.first {
+            logger.notice(
+                "took the hub's versions at dots held here with other contents (their origin forked); the copies held here are kept apart",
+                metadata: ["sync.peer": "\(peer)", "sync.replacedForks": "\(report.replacedForks.count)", "sync.firstReplaced": "\(first)"])
+        }
         if forgotten.value > 0 {
             logger.notice(
                 "forgot documents outside this device's read scope",

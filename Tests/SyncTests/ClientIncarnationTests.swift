@@ -110,6 +110,49 @@ struct ClientIncarnationTests {
         }
     }
 
+    /// Replays a review's finding (schedule: a copied device and a bundle). A writes X:1..4 and
+    /// syncs; D pulls them. B, a file copy of A, writes X:5' and hands it to D outside the hub (a
+    /// bundle: applied as one). A writes X:5..10 and syncs; D pulls. Before, D refused the hub's
+    /// X:5 as a fork and every later X version of the batch, saved the checkpoint past them and
+    /// never asked again: A's reports 5 to 10 were missing at D for good (with pages of two, the
+    /// first of each later page was stored, so a later page raised D's knowledge over the hole).
+    /// Now the hub's version takes the dot, the copy waits in `forked_versions`, and B's
+    /// incarnation brings its content under B's new id: every report once at D.
+    @Test("a device holding another copy's version of a dot takes the hub's, loses none after it, and gets the copy's content again from its incarnation")
+    func anotherOriginsForkDoesNotLoseWhatFollowsIt() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let hub = try makeHub(in: folder)
+            let transport = InProcessTransport(hub: hub)
+            let reader = try folder.create("reader")
+            do {
+                let original = try folder.create("original")
+                for index in 1...4 { try original.write(WriteIntent(key: Self.key("a\(index)"), body: Self.body("a\(index)"))) }
+                _ = try await Self.sync(original, transport)
+            }
+            _ = try await Self.sync(reader, transport)
+            try Self.copy(folder, "original", to: "copy")
+            let original = try folder.open("original")
+            let copy = try folder.open("copy")
+            let planted = try copy.write(WriteIntent(key: Self.key("b5"), body: Self.body("b5")))
+            try reader.apply([planted], from: copy.replicaID)
+            for index in 5...10 { try original.write(WriteIntent(key: Self.key("a\(index)"), body: Self.body("a\(index)"))) }
+            _ = try await Self.sync(original, transport)
+
+            _ = try await Self.sync(reader, transport)
+            for index in 1...10 {
+                #expect(try reader.document(Self.key("a\(index)"))?.siblings.first?.body == Self.body("a\(index)"), "a\(index)")
+            }
+            #expect(try reader.document(Self.key("b5")) == nil, "the copy's version gave way to the hub's at its dot")
+
+            _ = try await Self.sync(copy, transport)
+            #expect(try copy.currentReplicaID() != original.replicaID, "the copy took a new incarnation")
+            _ = try await Self.sync(reader, transport)
+            let b5 = try #require(try reader.document(Self.key("b5")))
+            #expect(b5.siblings.map(\.body) == [Self.body("b5")])
+            #expect(b5.siblings.first?.dot.replica == (try copy.currentReplicaID()))
+        }
+    }
+
     @Test("over HTTP the hub binds the new incarnation to the device, and every version it holds verifies")
     func overHTTP() async throws {
         try await HubFixture.withHub { hub in

@@ -8,6 +8,9 @@ public struct ApplyReport: Sendable, Hashable {
     public var setAside: [Dot: SetAsideReason] = [:]
     /// Dots this replica already holds with different content: a forked origin.
     public var forks: [Dot] = []
+    /// Dots of another origin held here with different content whose copy gave way to the
+    /// peer's version (``OthersForks/takePeers``).
+    public var replacedForks: [Dot] = []
     /// Versions not stored: refused by the admission rule, or after a fork of their origin.
     public var refused: [Dot] = []
     /// Among ``refused``, the versions refused because their context claims what does not exist
