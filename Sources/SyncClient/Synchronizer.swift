@@ -253,10 +253,11 @@ public struct Synchronizer: Sendable {
 
     /// An answer without certificates (revision 2 of the answer) may bring versions of authors
     /// whose keys this replica does not hold yet: asks the hub for their certificates before the
-    /// page is verified, and adds them, and what the request cost, to `reply`. A hub without the
-    /// endpoint (404) leaves the page as it came: versions of an author without a key are kept
-    /// apart and reported, as they always were. Any other failure fails the round, so that a
-    /// broken link never sets aside what a later round would verify.
+    /// page is verified, and adds them, and what the request cost, to `reply`. Any failure fails
+    /// the round, nothing of it applied: a version kept apart for want of a key is never looked at
+    /// again once the checkpoint passes it. A hub that answers revision 2 serves the certificates;
+    /// a 404 there (a proxy that forwards only `/v1/sync`, or releases mixed behind one address)
+    /// is a bad answer.
     private func askMissingCertificates(for reply: inout TransportReply) async throws {
         let response = reply.response
         guard configuration.verifySignatures, response.certificates == nil, !response.versions.isEmpty else { return }
@@ -278,9 +279,10 @@ public struct Synchronizer: Sendable {
             }
             reply.response.certificates = certificates
         } catch let error as SyncClientError where error.httpStatus == 404 {
-            logger.notice(
-                "the hub gives no certificates apart from its answers; versions of authors without a key are kept apart",
-                metadata: ["sync.peer": "\(peer)", "sync.missingKeys": "\(missing.count)"])
+            throw SyncClientError(
+                .badAnswer,
+                "The hub answered without the certificates of \(missing.count) authors' keys and gives none apart (404 at /v1/certificates); nothing of the page was applied.",
+                httpStatus: 404)
         }
     }
 

@@ -17,9 +17,11 @@ final class CertificateScriptedHub: SyncTransport {
     let asked = Mutex<[Int]>([])
     /// The verification failures the requests reported.
     let reported = Mutex<[VerificationReport]>([])
-    private let exchanges = Mutex(0)
+    /// How many certificate requests are answered 404 before the others are served.
+    let missingEndpoint: Mutex<Int>
 
-    init(authors: [(id: ReplicaID, key: DeviceKey)], forged: Set<ReplicaID> = []) throws {
+    init(authors: [(id: ReplicaID, key: DeviceKey)], forged: Set<ReplicaID> = [], missingEndpoint: Int = 0) throws {
+        self.missingEndpoint = Mutex(missingEndpoint)
         let collection = try #require(CollectionName("notes"))
         page = try authors.enumerated().map { index, author in
             try author.key.sign(Version(
@@ -39,18 +41,20 @@ final class CertificateScriptedHub: SyncTransport {
 
     func exchange(_ request: SyncRequest) async throws -> TransportReply {
         reported.withLock { $0 += request.unverified ?? [] }
-        let first = exchanges.withLock { calls in
-            calls += 1
-            return calls == 1
-        }
         let response = SyncResponse(
-            protocolVersion: 2, hub: hubID, knowledge: VersionVector(), accepted: 0, rejected: [], versions: first ? page : [],
+            protocolVersion: 2, hub: hubID, knowledge: VersionVector(), accepted: 0, rejected: [],
+            versions: request.checkpoint == nil ? page : [],
             checkpoint: "page-1", more: false)
         return TransportReply(response: response, bytesSent: 100, bytesReceived: 1_000)
     }
 
     func certificates(of replicas: [ReplicaID]) async throws -> CertificateReply {
         asked.withLock { $0.append(replicas.count) }
+        let missing = missingEndpoint.withLock { left in
+            defer { left = max(0, left - 1) }
+            return left > 0
+        }
+        if missing { throw SyncClientError(.requestRefused, "no such route", httpStatus: 404) }
         // As the HTTP transport and the hub: at most 1,000 ids a request.
         return CertificateReply(
             certificates: replicas.prefix(CertificateRequest.maxReplicas).compactMap { certificates[$0] }, bytesSent: 10,
@@ -86,6 +90,27 @@ struct CertificateRequestTests {
             // The keys are held now: the next page of these authors asks for nothing.
             _ = try await Self.sync(store, hub)
             #expect(hub.asked.withLock { $0 } == [1_000, 1])
+        }
+    }
+
+    /// Replays a review's finding: the hub answers as revision 2 (no certificates), and its
+    /// certificate route answers 404 (a proxy forwarding only `/v1/sync`). Before, the page was
+    /// applied with the new author's version kept apart for want of a key, and the checkpoint
+    /// passed it: nothing ever looked at it again, and the report never showed. Now the round
+    /// fails with nothing applied, and the next sync, served, applies the page.
+    @Test("a 404 for certificates fails the round with nothing applied; the next sync applies the page")
+    func missingCertificateRouteAppliesNothing() async throws {
+        let authors = (0..<2).map { _ in (id: ReplicaID.random(), key: DeviceKey()) }
+        let hub = try CertificateScriptedHub(authors: authors, missingEndpoint: 1)
+        try await TemporaryReplica.withReplica { store in
+            try store.pinHub(hub.hubID, key: hub.hubKey.publicKey)
+            let error = await #expect(throws: SyncClientError.self) { try await Self.sync(store, hub) }
+            #expect(error?.code == .badAnswer)
+            #expect(try store.status().versions == 0)
+            #expect(try store.peerState("scripted-hub").checkpoint == nil)
+            _ = try await Self.sync(store, hub)
+            #expect(try store.status().versions == authors.count)
+            #expect(try store.unreportedVerificationFailures(limit: 10).isEmpty)
         }
     }
 
