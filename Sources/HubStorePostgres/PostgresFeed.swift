@@ -291,11 +291,14 @@ public struct PostgresFeed: Sendable {
     }
 
     /// Whether `position` names the version of `origin` and `counter` with `tag` (a position
-    /// without a tag predates tags).
+    /// without a tag predates tags; one without a dot names its row by the tag alone).
     static func names(_ position: FeedPosition, origin: String, counter: Int64, tag: Int64) -> Bool {
-        guard let dot = position.dot else { return false }
-        return origin == dot.replica.hex && counter == Int64(clamping: dot.counter)
-            && position.tag.map { $0 == UInt32(truncatingIfNeeded: tag) } ?? true
+        if let dot = position.dot {
+            guard origin == dot.replica.hex && counter == Int64(clamping: dot.counter) else { return false }
+        } else if position.tag == nil {
+            return false
+        }
+        return position.tag.map { $0 == UInt32(truncatingIfNeeded: tag) } ?? true
     }
 
     /// Where `query`'s page starts and the sequence it ends at the latest: its `after` and
@@ -362,7 +365,7 @@ public struct PostgresFeed: Sendable {
     /// Whether `position` is one this feed gave out: the dot it names is stored at its sequence,
     /// with the tag it names (a position without a tag predates tags).
     func holds(_ position: FeedPosition, on connection: PostgresConnection) async throws -> Bool {
-        guard position.sequence > 0, position.dot != nil else { return false }
+        guard position.sequence > 0, position.dot != nil || position.tag != nil else { return false }
         var held = false
         let rows = try await statements.rows(VersionAtStatement(sequence: position.sequence), on: connection)
         for (origin, counter, tag) in rows {

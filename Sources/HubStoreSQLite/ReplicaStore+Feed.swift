@@ -113,15 +113,18 @@ extension ReplicaStore {
         }
     }
 
-    /// Whether `position` is one of this replica's: the start, or the dot it names is stored at its
-    /// sequence, with the tag it names (a position without a tag predates tags).
+    /// Whether `position` is one of this replica's: the start, or the row at its sequence holds
+    /// the dot it names (if it names one) with the tag it names (a position without a tag
+    /// predates tags; one without a dot names its row by the tag alone).
     static func holds(_ db: Database, _ position: FeedPosition) throws -> Bool {
         if position == .start { return true }
-        guard position.sequence > 0, let dot = position.dot,
+        guard position.sequence > 0, position.dot != nil || position.tag != nil,
             let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT origin, counter, feed_tag FROM versions WHERE seq = ?"), arguments: [position.sequence]),
-            (row[0] as String) == dot.replica.hex, (row[1] as Int64) == Int64(clamping: dot.counter)
+                db.cachedStatement(sql: "SELECT origin, counter, feed_tag FROM versions WHERE seq = ?"), arguments: [position.sequence])
         else { return false }
+        if let dot = position.dot, (row[0] as String) != dot.replica.hex || (row[1] as Int64) != Int64(clamping: dot.counter) {
+            return false
+        }
         guard let tag = position.tag else { return true }
         return (row[2] as Int64?).map { UInt32(truncatingIfNeeded: $0) } == tag
     }

@@ -4,15 +4,19 @@ import SyncEngine
 /// The opaque pull checkpoint the hub gives out: where the device's next page starts, and the
 /// fingerprint of the grants it was made under, so that the hub sees when they changed.
 ///
-/// A position is the start, or a sequence with the dot stored there and the random tag drawn when
-/// it was stored, so that a checkpoint from another hub, or from before the hub was restored from
-/// a backup, is recognised even where the same version was stored again at the same sequence.
+/// A position is the start, or a sequence with the random tag drawn when its row was stored, so
+/// that a checkpoint from another hub, or from before the hub was restored from a backup, is
+/// recognised even where the same version was stored again at the same sequence. Positions of
+/// earlier releases name the dot stored there too (and, before tags, only the dot). This release
+/// leaves the dot out: a reader with a read scope is given the feed's last position once it read
+/// its scope, and that dot told it the id and the counter of an author it may not read.
 ///
 /// The hub gives out the binary form, `v` and base64url without padding of: a flags byte (1: a
-/// tag, 2: grants, 4: a catch-up), the position (sequence as a LEB128 varint; when not 0, the
-/// origin's 16 bytes, the counter as a varint, and the tag's 4 bytes big-endian when flagged), the
-/// grants' fingerprint as 8 bytes when flagged, and for a catch-up its `until` position (flags
-/// byte, then as above) and the previous grants' 8 bytes. The start under every grant is `0`.
+/// tag, 2: grants, 4: a catch-up, 8: a position without its dot), the position (sequence as a
+/// LEB128 varint; when not 0: the tag's 4 bytes big-endian when flagged 8; else the origin's 16
+/// bytes, the counter as a varint, and the tag's 4 bytes when flagged 1), the grants' fingerprint
+/// as 8 bytes when flagged, and for a catch-up its `until` position (flags byte, then as above)
+/// and the previous grants' 8 bytes. The start under every grant is `0`.
 ///
 /// It reads, too, the text forms of earlier releases, each position being `0` or
 /// `<sequence>.<origin>:<counter>.<tag>` in hex (`.<tag>` absent before tags):
@@ -115,12 +119,20 @@ extension PullCheckpoint {
         static let tag: UInt8 = 1
         static let grants: UInt8 = 2
         static let backfill: UInt8 = 4
+        /// The position names its row by sequence and tag alone (flag 1 set too).
+        static let withoutDot: UInt8 = 8
+
+        /// The flags of `position`: a tagged one is written without its dot.
+        static func of(_ position: FeedPosition) -> UInt8 { position.tag == nil ? 0 : tag | withoutDot }
+
+        /// Whether `flags` (of a position) are a valid combination.
+        static func areValid(_ flags: UInt8) -> Bool { flags & withoutDot == 0 || flags & tag != 0 }
     }
 
     /// The binary form; nil when a fingerprint is not 16 hex digits.
     fileprivate var binaryText: String? {
         var bytes: [UInt8] = []
-        var flags = position.tag == nil ? 0 : Flag.tag
+        var flags = Flag.of(position)
         let grantBytes = grants.map(Self.fingerprintBytes)
         if let grantBytes {
             guard grantBytes != nil else { return nil }
@@ -132,7 +144,7 @@ extension PullCheckpoint {
         if let grantBytes { bytes += grantBytes ?? [] }
         if let backfill {
             guard let previous = Self.fingerprintBytes(backfill.previousGrants) else { return nil }
-            bytes.append(backfill.until.tag == nil ? 0 : Flag.tag)
+            bytes.append(Flag.of(backfill.until))
             Self.append(backfill.until, to: &bytes)
             bytes += previous
         }
@@ -148,8 +160,8 @@ extension PullCheckpoint {
         base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
         guard let data = Data(base64Encoded: base64) else { return nil }
         var reader = ByteReader(bytes: [UInt8](data))
-        guard let flags = reader.byte(), flags & ~(Flag.tag | Flag.grants | Flag.backfill) == 0,
-            let position = reader.position(tagged: flags & Flag.tag != 0)
+        guard let flags = reader.byte(), flags & ~(Flag.tag | Flag.grants | Flag.backfill | Flag.withoutDot) == 0,
+            let position = reader.position(flags: flags)
         else { return nil }
         var grants: String?
         if flags & Flag.grants != 0 {
@@ -158,8 +170,8 @@ extension PullCheckpoint {
         }
         var backfill: Backfill?
         if flags & Flag.backfill != 0 {
-            guard let untilFlags = reader.byte(), untilFlags & ~Flag.tag == 0,
-                let until = reader.position(tagged: untilFlags != 0), let previous = reader.fingerprint()
+            guard let untilFlags = reader.byte(), untilFlags & ~(Flag.tag | Flag.withoutDot) == 0,
+                let until = reader.position(flags: untilFlags), let previous = reader.fingerprint()
             else { return nil }
             backfill = Backfill(until: until, previousGrants: previous)
         }
@@ -167,12 +179,14 @@ extension PullCheckpoint {
         return PullCheckpoint(position: position, grants: grants, backfill: backfill)
     }
 
+    /// Appends `position` as its flags (``Flag/of(_:)``) say.
     private static func append(_ position: FeedPosition, to bytes: inout [UInt8]) {
-        guard position.sequence > 0, let dot = position.dot else { return bytes.append(0) }
+        guard position.sequence > 0, position.tag != nil || position.dot != nil else { return bytes.append(0) }
         appendVarint(UInt64(position.sequence), to: &bytes)
+        if let tag = position.tag { return bytes += withUnsafeBytes(of: tag.bigEndian, Array.init) }
+        guard let dot = position.dot else { return }
         bytes += dot.replica.bytes
         appendVarint(dot.counter, to: &bytes)
-        if let tag = position.tag { bytes += withUnsafeBytes(of: tag.bigEndian, Array.init) }
     }
 
     private static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
@@ -220,9 +234,14 @@ extension PullCheckpoint {
             return nil
         }
 
-        mutating func position(tagged: Bool) -> FeedPosition? {
-            guard let sequence = varint() else { return nil }
+        mutating func position(flags: UInt8) -> FeedPosition? {
+            let tagged = flags & Flag.tag != 0
+            guard Flag.areValid(flags), let sequence = varint() else { return nil }
             guard sequence > 0 else { return tagged ? nil : .start }
+            if flags & Flag.withoutDot != 0 {
+                guard let tag = take(4) else { return nil }
+                return FeedPosition(sequence: Int64(sequence), dot: nil, tag: tag.reduce(0) { $0 << 8 | UInt32($1) })
+            }
             guard let replica = take(16), let counter = varint(), counter >= 1, counter <= Dot.maxCounter else { return nil }
             let dot = Dot(replica: ReplicaID(bytes: replica), counter: counter)
             guard tagged else { return FeedPosition(sequence: Int64(sequence), dot: dot) }

@@ -159,6 +159,27 @@ struct AssumedKnowledgeScopeTests {
         }
     }
 
+    /// Replays a review's finding: once a north reader has read its scope, its checkpoint names
+    /// the feed's last position, here the south observer's fourth note. The binary checkpoint
+    /// carried that version's dot: 16 bytes of the south observer's id and its counter, which told
+    /// a north device who writes in the south and how much, at every no-op exchange. A position
+    /// now names its row by sequence and tag; the checkpoint goes on working.
+    @Test("a scoped reader's checkpoint names no author outside its scope", arguments: Backend.enabled)
+    func checkpointNamesNoAuthorOutsideTheScope(_ backend: Backend) async throws {
+        try await Hub.with(backend) { hub in
+            let network = try await Network(hub)
+            let (south, reader) = (network.south, network.reader)
+            #expect(try await hub.exchange(south, counter: 4, push: [south.note(4, "south")]).accepted == 1)
+            let answer = try await hub.exchange(reader, counter: 1, checkpoint: network.checkpoint)
+            #expect(answer.versions.isEmpty)
+            let bytes = try #require(Data(base64Encoded: PullCheckpointTests.padded(answer.checkpoint.dropFirst())))
+            #expect(bytes.range(of: Data(south.id.bytes)) == nil, "\(answer.checkpoint)")
+            let next = try await hub.exchange(reader, counter: 1, checkpoint: answer.checkpoint)
+            #expect(!next.checkpointReset && next.versions.isEmpty)
+            #expect(next.checkpoint == answer.checkpoint)
+        }
+    }
+
     /// Replays a north writer whose note's context names the south observer's first dot (the hub
     /// holds it, so it admits the note) and the north observer's first; the north reader pulls
     /// the note. Before the fix the hub vouched for both origins with its whole counters (south 3,

@@ -3,7 +3,8 @@
 public struct FeedPosition: Sendable, Hashable {
     /// The local sequence; 0 is the start of the feed.
     public var sequence: Int64
-    /// The dot stored at ``sequence``; nil only at the start.
+    /// The dot stored at ``sequence``; nil at the start, and in a position read from a checkpoint
+    /// that names its row by ``tag`` alone.
     public var dot: Dot?
     /// The random tag drawn when that version was stored at ``sequence`` (32 bits): a replica
     /// restored from a backup that stores the same version again at the same sequence draws
