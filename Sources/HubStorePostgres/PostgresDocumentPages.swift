@@ -111,11 +111,12 @@ public struct PostgresDocumentPages: DocumentPages {
                 WHERE collection = \(key.collection.rawValue) AND document_id = \(key.id.rawValue)
                 ORDER BY clock_wall DESC, clock_logical DESC, seq DESC LIMIT \(limit)
                 """, logger: logger
-            ).collect().reversed()
+            ).collect().reversed().map(PostgresVersionRow.decode)
+            // The facts of those versions only: a document may hold a million.
             let facts = try await connection.query(
                 """
                 SELECT seq, received_from, set_aside_reason, set_aside_code FROM \(unescaped: versions)
-                WHERE collection = \(key.collection.rawValue) AND document_id = \(key.id.rawValue)
+                WHERE seq = ANY(\(rows.map(\.1.sequence)))
                 """, logger: logger)
             var bySequence: [Int64: (ReplicaID?, SetAsideReason?)] = [:]
             for try await (sequence, sender, detail, code) in facts.decode((Int64, String?, String?, String?).self) {
@@ -123,8 +124,7 @@ public struct PostgresDocumentPages: DocumentPages {
                 let reason = detail.map { SetAsideReason(code.flatMap(SetAsideReason.Code.init(rawValue:)) ?? .rejectedByHub, $0) }
                 bySequence[sequence] = (sender.flatMap { ReplicaID($0) }, reason)
             }
-            return try rows.map { row in
-                let (version, position) = try PostgresVersionRow.decode(row)
+            return rows.map { version, position in
                 let (sender, reason) = bySequence[position.sequence] ?? (nil, nil)
                 return StoredVersion(version: version, sequence: position.sequence, receivedFrom: sender, setAsideReason: reason)
             }

@@ -41,7 +41,7 @@ public struct SQLiteDocumentPages: DocumentPages {
 
     public func history(of key: DocumentKey, newest limit: Int) async throws -> [StoredVersion] {
         let store = store
-        return try await offload { Array(try store.history(of: key).suffix(max(0, limit))) }
+        return try await offload { try store.history(of: key, newest: limit) }
     }
 
     public func authorNames(of origins: Set<ReplicaID>) async throws -> [ReplicaID: String] {

@@ -63,6 +63,25 @@ extension ReplicaStore {
         try read { db in try Self.history(db, of: key) }
     }
 
+    /// The newest `limit` versions of the document, set-aside ones included, oldest first: picked
+    /// by their clocks before any body is opened, so a document a device gave a million versions
+    /// costs a page of its history what a short one does, not a million bodies in memory.
+    public func history(of key: DocumentKey, newest limit: Int) throws -> [StoredVersion] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Rows.storedVersionColumns), body_dropped FROM versions
+                    WHERE seq IN (
+                        SELECT seq FROM versions WHERE collection = ? AND document_id = ?
+                        ORDER BY clock_wall DESC, clock_logical DESC, seq DESC LIMIT ?)
+                    ORDER BY clock_wall, clock_logical, seq
+                    """,
+                arguments: [key.collection.rawValue, key.id.rawValue, max(0, limit)]
+            ).map(Rows.storedVersion)
+        }
+    }
+
     package static func history(_ db: Database, of key: DocumentKey) throws -> [StoredVersion] {
         try Row.fetchAll(
             db,
