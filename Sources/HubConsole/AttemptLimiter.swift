@@ -14,6 +14,17 @@ final class AttemptLimiter: Sendable {
         self.window = window
     }
 
+    /// Whether one more attempt of `key` would be within the limit, recording nothing; when not,
+    /// how many seconds until it would.
+    func check(_ key: String, now: ContinuousClock.Instant = .now) -> (admitted: Bool, retryAfter: Int) {
+        attempts.withLock { table in
+            let recent = (table[key] ?? []).filter { now - $0 < window }
+            guard recent.count >= maxAttempts else { return (true, 0) }
+            let wait = recent.first.map { window - (now - $0) } ?? window
+            return (false, max(1, Int(wait.components.seconds) + 1))
+        }
+    }
+
     /// Records an attempt of `key` and says whether it is within the limit; when not, how many
     /// seconds until it is.
     func admit(_ key: String, now: ContinuousClock.Instant = .now) -> (admitted: Bool, retryAfter: Int) {

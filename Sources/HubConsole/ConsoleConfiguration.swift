@@ -18,6 +18,14 @@ public struct ConsoleConfiguration: Sendable {
     public var loginAttemptsPerHub = 120
     /// The window of the login limits.
     public var loginWindow: Duration = .seconds(60)
+    /// Wrong second-factor codes one operator name may be sent per ``wrongCodeWindow``, over all
+    /// its logins; beyond, its codes are refused (a right one too) until the window passes. Each
+    /// password login allows a few codes and the name limit a few logins a minute: without this,
+    /// whoever holds an operator's password could try about 28,800 codes a day, one in ~330,000
+    /// right (three steps are valid at once): about 8% a day.
+    public var wrongCodesPerName = 10
+    /// The window of ``wrongCodesPerName``.
+    public var wrongCodeWindow: Duration = .seconds(3_600)
     /// The password hashing cost.
     public var passwordHasher: PasswordHasher = .standard
     /// Rows on one page of every list.

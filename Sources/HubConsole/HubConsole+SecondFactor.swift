@@ -28,6 +28,13 @@ extension HubConsole {
             return loginPage("That login took too long, or was never started; log in again.", status: .unauthorized)
         }
         try admitLoginAttempt(name: pending.name, address: address)
+        let codes = wrongCodeLimiter.check(pending.name)
+        guard codes.admitted else {
+            throw ConsoleRefusal(
+                .tooManyRequests, "Too many wrong codes",
+                "Too many wrong codes for this operator; try again in \(codes.retryAfter) s. If they were not yours, change the password.",
+                retryAfter: codes.retryAfter)
+        }
         let code = String((form["code"] ?? "").prefix(16))
         let now = operators.now()
         var accepted = false
@@ -38,6 +45,7 @@ extension HubConsole {
         }
         guard accepted else {
             try await operators.auditFailedLogin(name: pending.name, address: address, factor: "code")
+            _ = wrongCodeLimiter.admit(pending.name)
             guard pendingLogins.fail(token) else { return loginPage("Too many wrong codes; log in again.", status: .unauthorized) }
             return codePage(token, problem: "Wrong code, or one used already; wait for the next code.", status: .unauthorized)
         }

@@ -28,6 +28,8 @@ public struct HubConsole: Sendable {
     let addressLimiter: AttemptLimiter
     let nameLimiter: AttemptLimiter
     let hubLimiter: AttemptLimiter
+    /// Wrong second-factor codes per operator name (``ConsoleConfiguration/wrongCodesPerName``).
+    let wrongCodeLimiter: AttemptLimiter
     /// Logins whose password was right, waiting for the operator's TOTP code.
     let pendingLogins = PendingLogins()
     /// The informant keys opened at login, by session, in memory only.
@@ -50,6 +52,7 @@ public struct HubConsole: Sendable {
         addressLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerAddress, window: configuration.loginWindow)
         nameLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerName, window: configuration.loginWindow)
         hubLimiter = AttemptLimiter(maxAttempts: configuration.loginAttemptsPerHub, window: configuration.loginWindow)
+        wrongCodeLimiter = AttemptLimiter(maxAttempts: configuration.wrongCodesPerName, window: configuration.wrongCodeWindow)
     }
 
     /// What ``SyncHub/buildApplication(exchange:logger:onServerRunning:mount:)`` takes to serve the

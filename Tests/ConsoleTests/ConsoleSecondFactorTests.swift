@@ -106,6 +106,34 @@ struct ConsoleSecondFactorTests {
         }
     }
 
+    /// Replays a review's finding: whoever holds an operator's password logs in again and again,
+    /// each login allowing five codes, within the name limit of 20 attempts a minute: about
+    /// 28,800 codes a day, 8% a day of hitting a valid one. Now wrong codes are counted per
+    /// operator name over all logins (3 in this test's hour); beyond, even the right code is
+    /// refused until the window passes.
+    @Test(arguments: ConsoleBackend.enabled)
+    func wrongCodesAcrossLoginsAreLimitedPerOperator(_ backend: ConsoleBackend) async throws {
+        let clock = PinnedClock(Self.start)
+        var configuration = ConsoleHub.testConfiguration()
+        configuration.loginAttemptsPerAddress = 100
+        configuration.loginAttemptsPerName = 100
+        configuration.wrongCodesPerName = 3
+        try await ConsoleHub.with(backend, console: configuration, clock: clock) { hub in
+            try await ConsoleSecurityTests.addOperator(hub, "root", role: .admin)
+            let secret = try await OperatorAdministration(operators: hub.operators).enrollSecondFactor(name: "root")
+            let browser = ConsoleBrowser(base: hub.url)
+            let code = TOTP.code(secret: secret, step: TOTP.step(at: clock.tick()))
+            let wrong = String(code.map { $0 == "9" ? "0" : Character(String(($0.wholeNumberValue ?? 0) + 1)) })
+            for _ in 0..<3 {
+                let refused = try await Self.sendCode(browser, try await Self.passwordStep(browser, "root"), wrong)
+                #expect(refused.status == 401)
+            }
+            let limited = try await Self.sendCode(browser, try await Self.passwordStep(browser, "root"), code)
+            #expect(limited.status == 429 && limited.headers.first(name: "Retry-After") != nil)
+            #expect(browser.cookies.withLock { $0["vigil-console"] } == nil, "no session")
+        }
+    }
+
     /// Codes count against the login limits with passwords (3 a minute per address in tests):
     /// guessing codes is throttled like guessing passwords. A pending login is bound to its token.
     @Test(arguments: ConsoleBackend.enabled)
