@@ -363,6 +363,26 @@ struct HostileRateLimiterTests {
         #expect(RateLimiter(requestsPerMinute: 0).admit("a") == .allowed, "0 turns the limit off")
     }
 
+    /// Found by review (not measured): a push whose contexts name half a million random replica
+    /// ids fits a 16 MiB frame, and the hub looked up each inside the push's write transaction.
+    /// The ids a push and its contexts name together are bounded.
+    @Test func aPushNamingTooManyReplicasIsRefused() throws {
+        let limits = MessageLimits(maxPushOrigins: 3)
+        let pusher = ReplicaID.random()
+        func version(_ counter: UInt64, naming others: Int) throws -> Version {
+            var context = VersionVector()
+            for _ in 0..<others { context[ReplicaID.random()] = 1 }
+            return Version(
+                dot: Dot(replica: pusher, counter: counter), collection: try #require(CollectionName("notes")),
+                documentID: try #require(DocumentID("n\(counter)")), partition: .default, context: context,
+                body: Data("{}".utf8), timestamp: HybridTimestamp(wallMilliseconds: 1))
+        }
+        let within = SyncRequest(replica: pusher, counter: 2, checkpoint: nil, push: [try version(1, naming: 1), try version(2, naming: 1)])
+        #expect(limits.violation(in: within) == nil)
+        let beyond = SyncRequest(replica: pusher, counter: 2, checkpoint: nil, push: [try version(1, naming: 2), try version(2, naming: 2)])
+        #expect(limits.violation(in: beyond)?.kind == .pushOrigins)
+    }
+
     @Test func nestingDepthScanIgnoresStrings() {
         let limits = MessageLimits(maxRequestDepth: 2)
         #expect(limits.violation(inRequestJSON: Array(#"{"a":"[[[[[[{{{{"}"#.utf8)) == nil)

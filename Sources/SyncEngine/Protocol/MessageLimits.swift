@@ -12,14 +12,20 @@ public struct MessageLimits: Sendable, Hashable {
     public var maxRequestDepth: Int
     /// The most verification failures one request may report.
     public var maxVerificationReports: Int
+    /// The most distinct replica ids a push's versions and their contexts may name together: the
+    /// hub looks up what it holds of each inside the push's write transaction, so a frame naming
+    /// half a million random ids held every other push back for seconds.
+    public var maxPushOrigins: Int
 
     public init(
-        maxVectorEntries: Int = 4_096, maxBodyDepth: Int = 64, maxRequestDepth: Int = 32, maxVerificationReports: Int = 1_000
+        maxVectorEntries: Int = 4_096, maxBodyDepth: Int = 64, maxRequestDepth: Int = 32, maxVerificationReports: Int = 1_000,
+        maxPushOrigins: Int = 16_384
     ) {
         self.maxVectorEntries = maxVectorEntries
         self.maxBodyDepth = maxBodyDepth
         self.maxRequestDepth = maxRequestDepth
         self.maxVerificationReports = maxVerificationReports
+        self.maxPushOrigins = maxPushOrigins
     }
 
     /// A bound a request breaks, said in one sentence for people.
@@ -37,6 +43,8 @@ public struct MessageLimits: Sendable, Hashable {
             public static let verificationReports = Kind(name: "verification-reports")
             /// A verification failure reported with a reason that is no reason's name.
             public static let reportReason = Kind(name: "report-reason")
+            /// A push naming too many distinct replica ids.
+            public static let pushOrigins = Kind(name: "push-origins")
         }
 
         public let kind: Kind
@@ -82,6 +90,12 @@ public struct MessageLimits: Sendable, Hashable {
                     kind: .nestingDepth,
                     message: "The body of version \(version.dot) nests arrays and objects deeper than \(maxBodyDepth) levels, the limit.")
             }
+        }
+        let origins = CausalPlausibility.origins(of: request.push)
+        if origins.count > maxPushOrigins {
+            return Violation(
+                kind: .pushOrigins,
+                message: "The push and its contexts name \(origins.count) replicas; the limit is \(maxPushOrigins). Push in smaller batches.")
         }
         return nil
     }
