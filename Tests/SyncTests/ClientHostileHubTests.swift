@@ -93,6 +93,17 @@ struct ClientHostileHubTests {
         }
     }
 
+    /// Runs one sync against a fake hub answering `body` as JSON; returns the error.
+    static func syncExpectingFailure(
+        answering body: Data, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> SyncClientError? {
+        try await withFakeHub({
+            Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        }) { hub in
+            try await syncExpectingFailure(hub, sourceLocation: sourceLocation)
+        }
+    }
+
     static func gzip(zeros count: Int) throws -> ByteBuffer {
         var input = ByteBuffer(repeating: 0, count: count)
         return try input.compress(with: .gzip())
@@ -210,13 +221,9 @@ struct ClientHostileHubTests {
             more: false)
         let body = try JSONEncoder().encode(answer)
         #expect(String(decoding: body, as: UTF8.self).contains("18446744073709551615"))
-        try await Self.withFakeHub({
-            Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
-        }) { hub in
-            let error = try await Self.syncExpectingFailure(hub)
-            #expect(error?.code == .badAnswer)
-            #expect(error?.message.contains("rejection") == true)
-        }
+        let error = try await Self.syncExpectingFailure(answering: body)
+        #expect(error?.code == .badAnswer)
+        #expect(error?.message.contains("rejection") == true)
     }
 
     /// Replays a review's finding: a hub answers with a checkpoint of 2,000 bytes. The client kept
@@ -227,13 +234,9 @@ struct ClientHostileHubTests {
             hub: ReplicaID.random(), knowledge: [:], accepted: 0, rejected: [], versions: [],
             checkpoint: String(repeating: "c", count: 2_000), more: false)
         let body = try JSONEncoder().encode(answer)
-        try await Self.withFakeHub({
-            Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
-        }) { hub in
-            let error = try await Self.syncExpectingFailure(hub)
-            #expect(error?.code == .badAnswer)
-            #expect(error?.message.contains("checkpoint") == true)
-        }
+        let error = try await Self.syncExpectingFailure(answering: body)
+        #expect(error?.code == .badAnswer)
+        #expect(error?.message.contains("checkpoint") == true)
     }
 
     // MARK: Wall times beyond storage
@@ -253,13 +256,9 @@ struct ClientHostileHubTests {
             checkpoint: "1", more: false)
         let body = try JSONEncoder().encode(answer)
         #expect(String(decoding: body, as: UTF8.self).contains("9223372036854775808"))
-        try await Self.withFakeHub({
-            Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
-        }) { hub in
-            let error = try await Self.syncExpectingFailure(hub)
-            #expect(error?.code == .badAnswer)
-            #expect(error?.message.contains("wall") == true)
-        }
+        let error = try await Self.syncExpectingFailure(answering: body)
+        #expect(error?.code == .badAnswer)
+        #expect(error?.message.contains("wall") == true)
     }
 
     /// Attack: a device pushes a correctly signed version whose wall time is 2^63. The hub
