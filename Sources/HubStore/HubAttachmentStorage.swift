@@ -16,4 +16,7 @@ public protocol HubAttachmentStorage: Sendable {
     func chunk(_ hash: String) async throws -> Data?
     /// The media policy set for `device`, if any.
     func mediaPolicy(of device: ReplicaID) async throws -> MediaPolicy?
+    /// Whether `device` (its enrolled id) offered the file `hash` while the hub did not hold it
+    /// whole, and was charged for it: it had the file to send.
+    func offered(_ hash: String, by device: ReplicaID) async throws -> Bool
 }

@@ -104,29 +104,29 @@ public struct PostgresAttachmentStorage: HubAttachmentStorage {
                     SELECT pg_advisory_xact_lock(hashtextextended(\("vigil.uploads:\(tables.schema.name):\(device.hex)"), 0))
                     """, logger: logger)
             }
-            if let held = try await self.manifest(manifest.sha256, lock: false, on: connection), held.complete {
-                return .missing([])
-            }
-            // Charged once per device and file, at the largest size it claimed (as on SQLite).
+            let held = try await self.manifest(manifest.sha256, lock: false, on: connection)
+            if let held, held.complete { return .missing([]) }
+            // Charged as on SQLite (``AttachmentCharge``).
             let uploads = table("attachment_uploads")
-            var charged: Int64?
+            var charged: Int?
             let offered = try await connection.query(
                 "SELECT size FROM \(unescaped: uploads) WHERE device = \(device.hex) AND sha256 = \(manifest.sha256)",
                 logger: logger)
-            for try await size in offered.decode(Int64.self) { charged = size }
-            if Int64(clamping: manifest.size) > charged ?? -1 {
+            for try await size in offered.decode(Int64.self) { charged = Int(clamping: size) }
+            let charge = AttachmentCharge.charge(offered: manifest, charged: charged, current: held?.manifest)
+            if charge > 0 {
                 var used: Int64 = 0
                 let rows = try await connection.query(
                     "SELECT coalesce(sum(size), 0)::bigint FROM \(unescaped: uploads) WHERE device = \(device.hex)",
                     logger: logger)
                 for try await sum in rows.decode(Int64.self) { used = sum }
-                if quota > 0, Int(clamping: used) + manifest.size - Int(clamping: charged ?? 0) > quota {
+                if quota > 0, Int(clamping: used) + charge > quota {
                     return .overQuota(used: Int(clamping: used), limit: quota)
                 }
                 try await connection.execute(
                     """
                     INSERT INTO \(unescaped: uploads) (device, sha256, size)
-                    VALUES (\(device.hex), \(manifest.sha256), \(Int64(clamping: manifest.size)))
+                    VALUES (\(device.hex), \(manifest.sha256), \(Int64(AttachmentCharge.total(charged: charged, charge: charge))))
                     ON CONFLICT (device, sha256) DO UPDATE SET size = excluded.size
                     """, logger: logger)
             }
@@ -210,6 +210,16 @@ public struct PostgresAttachmentStorage: HubAttachmentStorage {
         try await PostgresDeviceAdministration(tables: tables).mediaPolicy(of: device)
     }
 
+    public func offered(_ hash: String, by device: ReplicaID) async throws -> Bool {
+        try await tables.snapshot { connection in
+            let rows = try await connection.query(
+                "SELECT 1 FROM \(unescaped: table("attachment_uploads")) WHERE device = \(device.hex) AND sha256 = \(hash)",
+                logger: logger
+            ).collect()
+            return !rows.isEmpty
+        }
+    }
+
     // MARK: Rows
 
     private func manifest(_ hash: String, lock: Bool, on connection: PostgresConnection) async throws
@@ -222,11 +232,14 @@ public struct PostgresAttachmentStorage: HubAttachmentStorage {
             """, logger: logger)
         var found: (manifest: AttachmentManifest, complete: Bool)?
         for try await (size, chunkSize, chunks, complete) in rows.decode((Int64, Int64, [String], Bool).self) {
-            found = (
-                AttachmentManifest(
-                    sha256: hash, size: Int(clamping: size), chunkSize: Int(clamping: chunkSize), chunks: chunks),
-                complete
-            )
+            let manifest = AttachmentManifest(
+                sha256: hash, size: Int(clamping: size), chunkSize: Int(clamping: chunkSize), chunks: chunks)
+            // A row a restored or altered database holds is read as any input: a chunk size or
+            // count that does not add up would trap the arithmetic of a later chunk.
+            guard manifest.isWellFormed else {
+                throw PostgresStoreError(.malformedRow, "An attachment's row in \(tables.schema.name).attachments does not add up.")
+            }
+            found = (manifest, complete)
         }
         return found
     }

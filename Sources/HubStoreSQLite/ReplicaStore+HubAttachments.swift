@@ -23,23 +23,24 @@ extension ReplicaStore {
         return .missing(try missingChunks(of: current.manifest))
     }
 
-    /// Counts `manifest` against `device`'s quota and records it; the chunks lacked of it. A file
-    /// offered again by the same device is charged once, at the largest size it claimed: a second
-    /// manifest claiming more is charged the difference, within the quota.
+    /// Counts `manifest` against `device`'s quota (``AttachmentCharge``) and records it; the
+    /// chunks lacked of it.
     private func recordOffer(_ manifest: AttachmentManifest, by device: ReplicaID, quota: Int) throws
         -> AttachmentOfferOutcome
     {
         let now = Int64(clamping: options.now())
         return try write { db in
-            if let held = try Self.manifest(db, manifest.sha256), held.complete { return .missing([]) }
+            let held = try Self.manifest(db, manifest.sha256)
+            if let held, held.complete { return .missing([]) }
             let charged = try Int.fetchOne(
                 db, sql: "SELECT size FROM attachment_uploads WHERE device = ? AND sha256 = ?",
                 arguments: [device.hex, manifest.sha256])
-            if manifest.size > charged ?? -1 {
+            let charge = AttachmentCharge.charge(offered: manifest, charged: charged, current: held?.manifest)
+            if charge > 0 {
                 let used = try Int.fetchOne(
                     db, sql: "SELECT coalesce(sum(size), 0) FROM attachment_uploads WHERE device = ?",
                     arguments: [device.hex]) ?? 0
-                if quota > 0, used + manifest.size - (charged ?? 0) > quota {
+                if quota > 0, used + charge > quota {
                     return .overQuota(used: used, limit: quota)
                 }
                 try db.execute(
@@ -47,7 +48,7 @@ extension ReplicaStore {
                         INSERT INTO attachment_uploads (sha256, device, size) VALUES (?, ?, ?)
                         ON CONFLICT (device, sha256) DO UPDATE SET size = excluded.size
                         """,
-                    arguments: [manifest.sha256, device.hex, manifest.size])
+                    arguments: [manifest.sha256, device.hex, AttachmentCharge.total(charged: charged, charge: charge)])
             }
             try Self.saveManifest(db, manifest, now: now)
             guard let current = try Self.manifest(db, manifest.sha256)?.manifest else { return .missing([]) }
@@ -71,6 +72,14 @@ extension ReplicaStore {
         // this chunk is kept, and the sender is told what the file lacks now.
         guard let current = try attachmentManifest(hash), current.manifest != manifest else { return .wholeMismatch }
         return .stored(missing: try missingChunks(of: current.manifest).count)
+    }
+
+    /// Whether `device` was charged for an offer of `hash` (``HubAttachmentStorage/offered(_:by:)``).
+    public func offeredAttachment(_ hash: String, by device: ReplicaID) throws -> Bool {
+        try read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT 1 FROM attachment_uploads WHERE device = ? AND sha256 = ?", arguments: [device.hex, hash]) != nil
+        }
     }
 
     /// The bytes of attachments `device` offered, counted against its quota.

@@ -41,6 +41,11 @@ public struct SQLiteHubAttachmentStorage: HubAttachmentStorage {
         return try await offload { try store.mediaPolicy(of: device) }
     }
 
+    public func offered(_ hash: String, by device: ReplicaID) async throws -> Bool {
+        let store = self.store
+        return try await offload { try store.offeredAttachment(hash, by: device) }
+    }
+
     private struct HeldManifest: Sendable {
         var manifest: AttachmentManifest
         var complete: Bool

@@ -309,7 +309,10 @@ extension ReplicaStore {
         guard let chunks = try? JSONDecoder().decode([String].self, from: Data((row["chunks"] as String).utf8)) else {
             return nil
         }
-        return AttachmentManifest(sha256: row["sha256"], size: row["size"], chunkSize: row["chunk_size"], chunks: chunks)
+        let manifest = AttachmentManifest(sha256: row["sha256"], size: row["size"], chunkSize: row["chunk_size"], chunks: chunks)
+        // A row of a restored or altered file that does not add up is no manifest: its arithmetic
+        // would trap at a later chunk.
+        return manifest.isWellFormed ? manifest : nil
     }
 
     package static func missingChunks(_ db: Database, _ manifest: AttachmentManifest) throws -> [Int] {
@@ -324,6 +327,30 @@ extension ReplicaStore {
     /// Brings `attachment_names` up to the newest version: reads the versions stored since the last
     /// call (their bodies opened) and records the attachments each names. Set-aside versions and
     /// tombstones name nothing.
+    /// The sizes (`size_bytes`) that the versions in good standing naming `hash` give it, read
+    /// from at most 50 of them: what the author signed, against which a hub's manifest is checked.
+    public func declaredSizes(of hash: String) throws -> Set<Int> {
+        try indexAttachmentNames()
+        return try read { db in
+            let bodies = try Data?.fetchAll(
+                db,
+                sql: """
+                    SELECT vigil_open(v.body, 'versions', v.origin, v.counter, v.collection, v.document_id)
+                    FROM attachment_names n JOIN versions v
+                        ON v.collection = n.collection AND v.document_id = n.document_id AND v.origin = n.origin
+                    WHERE n.sha256 = ? AND v.set_aside_reason IS NULL AND v.body IS NOT NULL LIMIT 50
+                    """,
+                arguments: [hash])
+            var sizes = Set<Int>()
+            for body in bodies.compactMap({ $0 }) {
+                for reference in AttachmentNames.references(in: body) where reference.sha256 == hash {
+                    if let size = reference.sizeBytes { sizes.insert(size) }
+                }
+            }
+            return sizes
+        }
+    }
+
     public func indexAttachmentNames() throws {
         let (last, newest) = try read { db in
             (

@@ -159,8 +159,17 @@ public struct AttachmentTransfer: Sendable {
         }
     }
 
-    /// Fetches the chunks of `manifest` this replica lacks, each checked before it is kept.
+    /// Fetches the chunks of `manifest` this replica lacks, each checked before it is kept; first
+    /// its size against the sizes the documents naming it give (what their authors signed): a
+    /// hub's manifest could otherwise claim up to 1 TiB of chunks of its own making, kept until
+    /// the whole is checked at the end, and fill the device's disk.
     private func receive(_ manifest: AttachmentManifest, _ report: inout Report) async throws {
+        let declared = try store.declaredSizes(of: manifest.sha256)
+        guard declared.isEmpty || declared.contains(manifest.size) else {
+            throw AttachmentTransferError(
+                .mismatch, sha256: manifest.sha256,
+                "The hub's manifest of the attachment \(manifest.sha256.prefix(12)) claims \(manifest.size) bytes; the documents naming it say \(declared.sorted().map(String.init).joined(separator: " or ")). Nothing of it was fetched.")
+        }
         try store.saveAttachmentManifest(manifest)
         for index in try store.missingChunks(of: manifest) {
             try Task.checkCancellation()

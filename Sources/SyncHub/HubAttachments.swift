@@ -81,7 +81,7 @@ public struct HubAttachments: Sendable {
         var response = ManifestsResponse(manifests: [], unavailable: [])
         for hash in Set(request.attachments).sorted() {
             let namings = try await storage.namings(of: hash)
-            guard Self.mayRead(namings, device), let held = try await storage.manifest(of: hash), held.complete else {
+            guard try await mayRead(hash, namings, device), let held = try await storage.manifest(of: hash), held.complete else {
                 response.unavailable.append(.init(sha256: hash, reason: "not-held"))
                 continue
             }
@@ -97,7 +97,7 @@ public struct HubAttachments: Sendable {
     /// Chunk `index` of the attachment `hash`, for `device`.
     public func chunk(_ index: Int, of hash: String, for device: DeviceRecord) async throws -> Data {
         let notHeld = SyncHubError(.notFound, "This hub holds no such chunk that this device may read.")
-        guard AttachmentDigest.isDigest(hash), Self.mayRead(try await storage.namings(of: hash), device),
+        guard AttachmentDigest.isDigest(hash), try await mayRead(hash, try await storage.namings(of: hash), device),
             let held = try await storage.manifest(of: hash), held.complete, held.manifest.chunks.indices.contains(index),
             let data = try await storage.chunk(held.manifest.chunks[index])
         else { throw notHeld }
@@ -118,8 +118,17 @@ public struct HubAttachments: Sendable {
         }
     }
 
-    static func mayRead(_ namings: [AttachmentNaming], _ device: DeviceRecord) -> Bool {
-        namings.contains { device.grants.read.allows(collection: $0.collection, partition: $0.partition) }
+    /// Whether `device` may read the file `hash`: a version within its read scope names it, by
+    /// another author; or one by the device itself does and the device sent the file (a device
+    /// restored from a backup fetches its own photos again). Until 7 December 2026 any naming
+    /// within the scope did: a device that knew the hash of a photo outside its scope (from a
+    /// document it held before its scope was narrowed) named it in a document of its own and
+    /// downloaded it.
+    func mayRead(_ hash: String, _ namings: [AttachmentNaming], _ device: DeviceRecord) async throws -> Bool {
+        let readable = namings.filter { device.grants.read.allows(collection: $0.collection, partition: $0.partition) }
+        if readable.contains(where: { !device.isIncarnation($0.origin) }) { return true }
+        guard !readable.isEmpty else { return false }
+        return try await storage.offered(hash, by: device.replicaID)
     }
 
     static func policy(_ policy: MediaPolicy, admits namings: [AttachmentNaming], for device: DeviceRecord) -> Bool {

@@ -228,6 +228,32 @@ struct AttachmentStorageConformanceTests {
 
     // MARK: Quotas
 
+    /// Replays a review's finding: a seized device names a hash, offers for it a manifest of junk
+    /// chunks and uploads them (the whole does not match: the manifest is dropped, the chunks
+    /// stay), then offers another manifest of the same size with other junk, and again. Before,
+    /// the file was charged once (its size never grew): about 150 MB a minute of junk on the
+    /// hub's disk from one device, within one charge. Now every chunk list but the one the hub
+    /// holds costs its size again.
+    @Test(arguments: StorageBackend.enabled)
+    func everyNewChunkListOfAFileIsChargedAgain(_ backend: StorageBackend) async throws {
+        try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
+            let target = AttachmentFile(size: 600)
+            let device = ReplicaID.random()
+            let quota = 1_500
+            for round in 1...2 {
+                let junk = AttachmentFile(size: 600)
+                let manifest = AttachmentManifest(sha256: target.sha256, size: 600, chunks: junk.manifest.chunks)
+                #expect(try await hub.attachments.offer(manifest, by: device, quota: quota) == .missing([0]), "round \(round)")
+                #expect(try await hub.attachments.receive(junk.chunks[0], index: 0, of: target.sha256) == .wholeMismatch)
+                #expect(try await hub.uploadedBytes(device) == 600 * round)
+            }
+            let third = AttachmentManifest(sha256: target.sha256, size: 600, chunks: AttachmentFile(size: 600).manifest.chunks)
+            #expect(try await hub.attachments.offer(third, by: device, quota: quota) == .overQuota(used: 1_200, limit: quota))
+            // The true file, offered by another device, is taken as ever.
+            #expect(try await hub.upload(target, by: ReplicaID.random()) == .complete)
+        }
+    }
+
     @Test(arguments: StorageBackend.enabled)
     func offersAreCountedOncePerDeviceWithinItsQuota(_ backend: StorageBackend) async throws {
         try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
@@ -263,9 +289,10 @@ struct AttachmentStorageConformanceTests {
     /// Schedule: a seized device offers, for a file's hash, a manifest claiming 1 byte (never
     /// uploaded), then the file's true manifest. Before, the second offer was not charged (the
     /// device had offered that hash), so any file passed the quota at a charge of 1 byte. Now a
-    /// second claim of more is charged the difference, within the quota, and never less.
+    /// manifest with another chunk list is charged in full, within the quota, and a later claim
+    /// of less with yet another list is charged again (``AttachmentCharge``).
     @Test(arguments: StorageBackend.enabled)
-    func aSecondOfferClaimingMoreIsChargedTheDifference(_ backend: StorageBackend) async throws {
+    func aSecondOfferWithAnotherChunkListIsChargedInFull(_ backend: StorageBackend) async throws {
         try await AttachmentsUnderTest.with(backend) { (hub) async throws -> Void in
             let device = ReplicaID.random()
             let quota = 2_000
@@ -282,13 +309,13 @@ struct AttachmentStorageConformanceTests {
                     == .overQuota(used: 2, limit: quota))
             #expect(try await hub.uploadedBytes(device) == 2)
             #expect(try await hub.attachments.offer(small.manifest, by: device, quota: quota) == .missing([0]))
-            #expect(try await hub.uploadedBytes(device) == 1_501)
-            // A later claim of less does not lower the charge.
+            #expect(try await hub.uploadedBytes(device) == 1_502)
+            // A later claim of less, another chunk list, is charged again; never refunded.
             let less = AttachmentManifest(
                 sha256: small.sha256, size: 1, chunkSize: small.manifest.chunkSize,
                 chunks: [String(repeating: "1", count: 64)])
             _ = try await hub.attachments.offer(less, by: device, quota: quota)
-            #expect(try await hub.uploadedBytes(device) == 1_501)
+            #expect(try await hub.uploadedBytes(device) == 1_503)
         }
     }
 

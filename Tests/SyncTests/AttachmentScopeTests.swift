@@ -49,6 +49,46 @@ struct AttachmentScopeTests {
         }
     }
 
+    /// Replays a review's finding: a device reading only Mali names, in an observation of its own
+    /// region, the hash of a photo of a Darfur report (learnt before its scope was narrowed, or
+    /// elsewhere), then asks for it on demand. Before, any naming within the reader's scope
+    /// opened the photo, its own too: knowing a hash was enough. Now the device's own naming opens
+    /// only what it sent itself.
+    @Test("a device naming a photo outside its read scope in its own observation does not get it")
+    func namingAPhotoOutsideTheScopeDoesNotOpenIt() async throws {
+        let photo = F.bytes(300_000, seed: 11)
+        try await HubFixture.withHub { hub in
+            try await TemporaryReplica.withReplicas(2) { replicas in
+                let (writer, outsider) = (replicas[0], replicas[1])
+                let writerToken = try await hub.enroll(writer, grants: F.grants(read: "*", write: "observations/SD-DN"))
+                let outsiderToken = try await hub.enroll(
+                    outsider, grants: F.grants(read: "observations/ML-*", write: "observations/ML-*"))
+                let manifest = try F.attach(photo, to: writer, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b82")
+                try await F.synchronizer(writer, hub.url, writerToken).run()
+                let body = """
+                    {"schema_version":1,"report_kind":"incident","event_date":"2026-03-01","event_type":"Riots",\
+                    "actor1":{"name":"Rioters","inter":5},"location":{"country":"ML","admin1":"ML-BK"},\
+                    "observation_mode":"direct","attachments":[{"sha256":"\(manifest.sha256)","filename":"x.jpg",\
+                    "mime":"image/jpeg","size_bytes":\(photo.count)}]}
+                    """
+                try outsider.write(
+                    WriteIntent(
+                        key: DocumentKey(collection: F.observations, id: try #require(DocumentID("0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b83"))),
+                        partition: try #require(Partition("ML-BK")), body: Data(body.utf8)))
+                try await F.synchronizer(outsider, hub.url, outsiderToken).run()
+                #expect(try hub.store.document(DocumentKey(collection: F.observations, id: try #require(DocumentID("0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b83")))) != nil)
+
+                let link = F.transport(hub.url, outsiderToken)
+                let asked = try await link.attachmentManifests(ManifestsRequest(attachments: [manifest.sha256], onDemand: true))
+                #expect(asked.value.manifests.isEmpty)
+                let refused = await #expect(throws: SyncClientError.self) {
+                    _ = try await link.downloadChunk(0, of: manifest.sha256)
+                }
+                #expect(refused?.httpStatus == 404)
+            }
+        }
+    }
+
     /// A field phone (policy own, the default) receives its own media but only the documents of
     /// others' photos, shown as not on this device; fetched on demand they arrive. Policy none
     /// receives nothing at sync.
