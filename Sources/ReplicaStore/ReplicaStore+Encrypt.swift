@@ -70,6 +70,8 @@ extension ReplicaStore {
                     WHERE version \(clear.replacingOccurrences(of: "%@", with: "version"));
                     UPDATE forked_versions SET version = vigil_seal(version, 'forked_versions', origin, counter)
                     WHERE version \(clear.replacingOccurrences(of: "%@", with: "version"));
+                    UPDATE attachment_chunks SET data = vigil_seal(data, 'attachment_chunks', hash)
+                    WHERE data \(clear.replacingOccurrences(of: "%@", with: "data"));
                     """)
                 try db.execute(sql: "UPDATE replica SET data_key_id = ?", arguments: [cipher.keyID])
                 return .commit

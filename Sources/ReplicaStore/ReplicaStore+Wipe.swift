@@ -27,12 +27,16 @@ extension ReplicaStore {
     /// first its wrapped data key is overwritten in place with random bytes and synced (after
     /// that, nothing sealed under the data key can be opened by anyone: bodies, device key,
     /// credential), then the key file and credential are overwritten the same way, then every file
-    /// is removed and the folder synced. Refuses a file that is not a Vigil replica.
+    /// is removed and the folder synced. Refuses a file that is not a Vigil replica and has no
+    /// data key beside it; with one, the key is shredded even when the database is damaged,
+    /// truncated or gone (before, such a replica kept its key, and a captor with the passphrase
+    /// read what was left).
     public static func wipe(at path: String) throws -> WipeReport {
-        guard FileManager.default.fileExists(atPath: path) else {
+        let hasDataKey = FileManager.default.fileExists(atPath: dataKeyPath(forReplicaAt: path))
+        guard FileManager.default.fileExists(atPath: path) || hasDataKey else {
             throw StoreError(.replicaMissing, "There is no replica at \(path).")
         }
-        try checkIsReplica(at: path, options: Options())
+        if !hasDataKey { try checkIsReplica(at: path, options: Options()) }
         var report = WipeReport(shreddedDataKey: false, removed: [])
         let files = files(ofReplicaAt: path)
         for file in files.prefix(3) where FileManager.default.fileExists(atPath: file) {

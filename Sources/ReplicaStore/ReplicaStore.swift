@@ -189,11 +189,17 @@ public struct ReplicaStore: Sendable {
         configuration.busyMode = .timeout(options.busyTimeout)
         configuration.label = "vigil.replica"
         let functions = sealingFunctions(cipher)
+        let onDevice = options.role != .hub
         configuration.prepareDatabase { db in
             for function in functions { db.add(function: function) }
             // What a replica deletes (forgotten documents, dropped bodies) is overwritten with
             // zeros in its pages, not left in free space for a captor to read.
             try db.execute(sql: "PRAGMA secure_delete = ON")
+            // On a device, statement journals and sorters stay in memory: on disk (in $TMPDIR or
+            // /var/tmp, unlinked at once and never overwritten) they held the clear bodies an
+            // `encrypt` or a history sorted by clock read through `vigil_open`. (A hub sorts
+            // millions of rows building an index; its machine is not the one a captor holds.)
+            if onDevice { try db.execute(sql: "PRAGMA temp_store = MEMORY") }
         }
         return configuration
     }

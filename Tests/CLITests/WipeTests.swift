@@ -45,6 +45,27 @@ struct WipeTests {
         for bytes in carved.values { #expect(bytes.range(of: Data("Kutum".utf8)) == nil) }
     }
 
+    /// Replays a review's finding: the replica's database is damaged (here cut to 100 bytes) or
+    /// gone, its data key beside it. Before, `wipe` first opened the database, found no replica,
+    /// and destroyed nothing: the key, the device key and the credential stayed, and whoever had
+    /// the passphrase read what the pages left. A data key beside the path is shredded whatever
+    /// the database's state.
+    @Test("wipe shreds the data key of a replica whose database is damaged or gone")
+    func wipeShredsTheKeyOfADamagedReplica() async throws {
+        for damage in ["cut", "gone"] {
+            let field = try EncryptedReplicaTests.Field()
+            try await field.initialize()
+            let handle = try #require(FileHandle(forWritingAtPath: field.replica))
+            if damage == "cut" { try handle.truncate(atOffset: 100) }
+            try handle.close()
+            if damage == "gone" { try FileManager.default.removeItem(atPath: field.replica) }
+            let result = try await field.sandbox.runner.run(["wipe", "--now", "--db", field.replica, "--json"])
+            #expect(result.succeeded, "\(damage): \(result)")
+            #expect(try result.json()["shreddedDataKey"] as? Bool == true, "\(damage)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: field.folder.path).isEmpty, "\(damage)")
+        }
+    }
+
     @Test("wipe without --now and without a terminal removes nothing; a plain replica is removed with a warning")
     func confirmationAndPlainReplicas() async throws {
         let field = try EncryptedReplicaTests.Field(encrypted: false)

@@ -61,6 +61,35 @@ import TestSupport
         #expect(try Captor.filesHolding(photo.dropFirst(1_000).prefix(64), in: folder.directory).isEmpty)
     }
 
+    /// Replays a review's finding: a photo attached while the replica was in clear, then
+    /// `encrypt`. Before, the chunks stayed in clear in the file for good (encrypt sealed bodies,
+    /// not chunks, and a held chunk is never fetched again), and the store could no longer open
+    /// them. Now they are sealed with the bodies, and the photo still reads whole. A device's
+    /// connections keep SQLite's temporary files in memory (`temp_store`), where an `encrypt`'s
+    /// statement journal held the clear pages on disk.
+    @Test("encrypting a replica in clear seals the chunks it holds; the photo still reads; temporary files stay in memory")
+    func encryptSealsHeldChunks() throws {
+        let folder = try TemporaryReplica()
+        defer { folder.remove() }
+        let path = folder.path("field")
+        let photo = Self.file(300_000, seed: 12)
+        let manifest = try Self.store(photo, in: try folder.create("field"))
+        var options = folder.options
+        options.keyDerivation = .testing
+        options.passphrase = { try Passphrase("a long passphrase for tests") }
+        options.unlockDelay = .zero
+        try ReplicaStore.encrypt(at: path, passphrase: try Passphrase("a long passphrase for tests"), options: options)
+        let raw = try DatabaseQueue(path: path)
+        let stored = try raw.read { db in try Data.fetchAll(db, sql: "SELECT data FROM attachment_chunks") }
+        #expect(stored.count == 2)
+        for blob in stored { #expect(blob.starts(with: Data([0x00, 0x56, 0x01]))) }
+        let replica = try ReplicaStore.open(at: path, options: options)
+        var written = Data()
+        #expect(try replica.writeAttachment(manifest.sha256) { written.append($0) })
+        #expect(written == photo)
+        #expect(try replica.read { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == 2, "in memory")
+    }
+
     /// A peer describing a file falsely (each chunk true to its own hash, the whole not): the
     /// manifest is dropped once whole, never marked held.
     @Test("a manifest whose whole does not match its SHA-256 is dropped")
