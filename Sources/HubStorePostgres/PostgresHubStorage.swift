@@ -76,9 +76,10 @@ public struct PostgresHubStorage: HubStorage {
 
     /// The push's transaction, its locks in the global order (``PostgresGuards``): its origins'
     /// and its documents' guards in one statement; what decides it, read in one; its decisions,
-    /// quarantine, merges (the merge writer's guard when it draws a counter), audit (the audit
-    /// chain's head) and the states of the documents it stores (``PostgresDocumentStates``); then one statement per 500 rows storing its versions and the merges, which
-    /// takes the feed's lock before it draws their positions; the commit.
+    /// merges (the merge writer's guard when it draws a counter), quarantine and audit (the audit
+    /// chain's head) and the states of the documents it stores (``PostgresDocumentStates``); then
+    /// one statement per 500 rows storing its versions and the merges, which takes the feed's lock
+    /// before it draws their positions; the commit.
     private func takeInOneTransaction(_ push: PushPlan) async throws -> PushReport {
         let now = tables.now
         let statements = PostgresPushStatements(schema: schema, mode: tables.statementMode, logger: logger)
@@ -93,12 +94,15 @@ public struct PostgresHubStorage: HubStorage {
                 admission.stored(version, setAside: reason)
                 stored.append((version, reason, push.pusher))
             }
-            try await quarantine(push.forged, pushedBy: push.pusher, at: now, on: connection)
-            try await quarantine(admission.implausible(among: push.versions), pushedBy: push.pusher, at: now, on: connection)
             let unanswered = admission.unanswered(among: push.versions)
             let heldAside = unanswered.isEmpty ? [:] : try await setAsideReasons(of: unanswered, on: connection)
             let (merges, read) = try await mergeFieldwise(
                 push.versions, storing: stored, report: admission.report, on: connection)
+            // After the merges: the quarantine's limit reads the audit chain's head, which comes
+            // after the merge writer's guard in the lock order (before, a push with a forged
+            // version took the head, then the writer's guard: a deadlock with a merging push).
+            try await quarantine(push.forged, pushedBy: push.pusher, at: now, on: connection)
+            try await quarantine(admission.implausible(among: push.versions), pushedBy: push.pusher, at: now, on: connection)
             try await audit.auditSetAside(
                 admission.report.setAside, of: push.versions, pushedBy: push.pusher, on: connection)
             try await keepDocumentStates(storing: stored, merges: merges, read: read, on: connection)
