@@ -87,4 +87,6 @@ public enum IncarnationOutcome: Sendable, Hashable {
     case taken
     /// The device is not enrolled (or was revoked).
     case unknownDevice
+    /// The device holds ``IncarnationRequest/maxIncarnationsPerDevice`` incarnations already.
+    case tooMany(limit: Int)
 }

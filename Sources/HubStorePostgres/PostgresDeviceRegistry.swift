@@ -196,6 +196,14 @@ public struct PostgresDeviceRegistry: DeviceRegistry {
                 """, logger: logger
             ).collect()
             if boundTo != nil || newID == hubID || !used.isEmpty { return .taken }
+            // Under the device's row lock: two requests of one device count one after the other.
+            var held: Int64 = 0
+            let counted = try await connection.query(
+                "SELECT count(*) FROM \(unescaped: table("device_incarnations")) WHERE device_id = \(enrolled)", logger: logger)
+            for try await count in counted.decode(Int64.self) { held = count }
+            if held >= IncarnationRequest.maxIncarnationsPerDevice {
+                return .tooMany(limit: IncarnationRequest.maxIncarnationsPerDevice)
+            }
             let inserted = try await connection.query(
                 """
                 INSERT INTO \(unescaped: table("device_incarnations")) (replica_id, device_id, forked_at, created_at)

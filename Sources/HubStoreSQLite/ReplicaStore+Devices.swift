@@ -355,6 +355,11 @@ extension ReplicaStore {
             if bound != nil || newID == replicaID || enrolled > 0 || known > 0 {
                 return .taken
             }
+            let held = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM device_incarnations WHERE device_id = ?", arguments: [device.hex]) ?? 0
+            if held >= IncarnationRequest.maxIncarnationsPerDevice {
+                return .tooMany(limit: IncarnationRequest.maxIncarnationsPerDevice)
+            }
             try db.execute(
                 sql: "INSERT INTO device_incarnations (replica_id, device_id, forked_at, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [newID.hex, device.hex, forkedAt?.description, now])

@@ -257,6 +257,31 @@ struct DeviceRegistryConformanceTests {
 
     @Test(arguments: RegistryBackend.enabled)
     func aDeviceRevokedAfterAForkRevokesEveryIncarnation(_ backend: RegistryBackend) async throws {
+        try await Self.revokedAfterAFork(backend)
+    }
+
+    /// Replays a review's finding: a seized device asks for new incarnations without end (the
+    /// only bound was its own client's). Each multiplied its hourly audit and quarantine limits,
+    /// and grew what every exchange reads of devices and every push of revocations. The hub binds
+    /// at most 64 to a device.
+    @Test(arguments: RegistryBackend.enabled)
+    func aDeviceTakesAtMostSixtyFourIncarnations(_ backend: RegistryBackend) async throws {
+        try await RegistryUnderTest.with(backend) { hub in
+            let amina = try await hub.enrolled("amina-laptop")
+            let record = try #require(try await hub.registry.device(presenting: amina.credential))
+            for index in 1...IncarnationRequest.maxIncarnationsPerDevice {
+                guard case .bound = try await hub.registry.incarnate(record, as: ReplicaID.random(), forkedAt: nil) else {
+                    Issue.record("incarnation \(index) was not bound")
+                    return
+                }
+            }
+            let beyond = try await hub.registry.incarnate(record, as: ReplicaID.random(), forkedAt: nil)
+            #expect(beyond == .tooMany(limit: IncarnationRequest.maxIncarnationsPerDevice))
+            #expect(try await hub.registry.device(presenting: amina.credential)?.incarnations.count == 64)
+        }
+    }
+
+    private static func revokedAfterAFork(_ backend: RegistryBackend) async throws {
         try await RegistryUnderTest.with(backend) { hub in
             let amina = try await hub.enrolled("amina-laptop")
             try await hub.admit(try amina.versions(4))

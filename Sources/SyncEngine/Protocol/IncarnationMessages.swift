@@ -14,6 +14,11 @@ public struct IncarnationRequest: Codable, Sendable, Hashable {
 
     /// The most probes one request carries; a device with more re-issues the rest as new.
     public static let maxReissuing = 1_000
+    /// The most incarnations a hub binds to one device (a device forks when its replica is copied
+    /// or restored: a few times in its life). Without a bound, a seized device could bind ids
+    /// without end, each multiplying its hourly audit and quarantine limits, and grow what every
+    /// exchange and every push reads of devices and revocations.
+    public static let maxIncarnationsPerDevice = 64
 
     public init(replica: ReplicaID, forkedAt: Dot? = nil, reissuing: [ReissueProbe]? = nil) {
         self.replica = replica

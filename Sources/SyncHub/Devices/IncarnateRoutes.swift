@@ -64,6 +64,10 @@ extension HubExchange {
                 .alreadyEnrolled, "Replica id \(request.replica.short) is already in use at this hub; take another random id.")
         case .unknownDevice:
             throw SyncHubError(.forbidden, "This device is not active at this hub; it cannot take a new incarnation.")
+        case .tooMany(let limit):
+            throw SyncHubError(
+                .forbidden,
+                "This device has taken \(limit) incarnations at this hub, the most it may; an operator enrolls it anew.")
         }
     }
 
