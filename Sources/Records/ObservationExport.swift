@@ -103,7 +103,9 @@ public enum ObservationExport {
                     case .bool(let value)?: text = value ? "true" : "false"
                     default: text = ""
                     }
-                    if textColumns.contains(column), let first = text.first, "=+-@\t\r".contains(first) {
+                    // By scalar, not by Character: "\r\n", or "=" followed by a combining mark, is one
+                    // Character that equals none of these, and slipped past (found by review).
+                    if textColumns.contains(column), let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) {
                         text = "'" + text
                     }
                     return quoted(text)
@@ -112,9 +114,18 @@ public enum ObservationExport {
         return Data((lines.joined(separator: "\r\n") + "\r\n").utf8)
     }
 
-    private static func quoted(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    /// `text` as one CSV cell (RFC 4180), looked at scalar by scalar: a Character holding a line
+    /// break, comma or quote with what follows it (`"\r\n"`, `","` + U+200D) is not equal to the
+    /// bare one, so a Character test let a field's "\r\n=…" start a new row of a spreadsheet.
+    static func quoted(_ text: String) -> String {
+        let special: Set<Unicode.Scalar> = [",", "\"", "\n", "\r"]
+        guard text.unicodeScalars.contains(where: special.contains) else { return text }
+        var cell = "\""
+        for scalar in text.unicodeScalars {
+            if scalar == "\"" { cell.unicodeScalars.append(scalar) }
+            cell.unicodeScalars.append(scalar)
+        }
+        return cell + "\""
     }
 
     /// A GeoJSON FeatureCollection (RFC 7946): one Feature per observation, a Point

@@ -70,6 +70,29 @@ struct RecordsExportTests {
         for row in rows { #expect(!row.values.contains { $0.stringValue?.contains("Imam") == true }) }
     }
 
+    /// Replays a review's finding: a seized device's observation whose notes hold "\r\n" then a
+    /// formula, with no comma or quote. "\r\n" is one Swift Character, equal to neither "\r" nor
+    /// "\n", so the cell was written bare: a spreadsheet read a new row starting "=cmd|…" (and
+    /// "," followed by a combining mark made extra cells). Python's reader must find three rows,
+    /// each field whole.
+    @Test func lineBreaksAndCommasJoinedToMarksStayInTheirCell() throws {
+        var entries = try Self.entries()
+        entries[0].observation.notes = "ok\r\n=cmd|' /C calc'!A0"
+        entries[1].observation.notes = "a,\u{200D}b"
+        let csv = ObservationExport.csv(entries)
+        let script = """
+            import csv, io, json, sys
+            rows = list(csv.DictReader(io.StringIO(sys.stdin.buffer.read().decode('utf-8'), newline='')))
+            print(json.dumps({"count": len(rows), "notes": [r["notes"] for r in rows], "ids": [r["id"] for r in rows]}))
+            """
+        let parsed = try #require(try JSONValue(parsing: Data(try Self.python(script, input: csv).utf8)).objectValue)
+        #expect(parsed["count"] == .number(3))
+        #expect(parsed["ids"] == .array(entries.map { .string($0.id) }))
+        let notes = try #require(parsed["notes"]?.arrayValue)
+        #expect(notes.first == .string("ok\r\n=cmd|' /C calc'!A0"))
+        #expect(notes.dropFirst().first == .string("a,\u{200D}b"))
+    }
+
     @Test func formulaLikeTextIsDefused() throws {
         var entries = try Self.entries()
         entries[0].observation.location.place = "=HYPERLINK(\"x\")"

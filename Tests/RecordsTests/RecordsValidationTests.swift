@@ -197,6 +197,34 @@ struct RecordsValidationTests {
         #expect(error?.message.contains("allowed") == true)
     }
 
+    /// Replays a review's finding: an observation giving `fatalities` twice (40 first, 0 last),
+    /// and bodies in UTF-16 or behind a byte-order mark. Foundation reads all of them, the two
+    /// parsers keeping different values of a twice-given key: the hub admitted the record, its
+    /// lists showed 40 and its conflict view and merges 0. Each is refused as not one JSON object
+    /// in UTF-8 with each key once, whatever the collection.
+    @Test func aKeyGivenTwiceOrABodyNotInUTF8IsRefused() throws {
+        let observation = RecordsFixtures.observation
+        let twice = observation.replacingOccurrences(
+            of: #""schema_version": 1,"#, with: #""schema_version": 1, "fatalities": {"count": 40},"#)
+        #expect(twice != observation)
+        let notes = try #require(CollectionName("notes"))
+        var bodies: [(CollectionName, Data)] = [
+            (RecordKind.observation.collection, Data(twice.utf8)),
+            (notes, Data(#"{"title":"a","title":"b"}"#.utf8)),
+            (notes, Data(#"{"a":{"k":1,"k":2}}"#.utf8)),
+            (notes, Data([0xEF, 0xBB, 0xBF]) + Data(#"{"title":"a"}"#.utf8)),
+        ]
+        if let utf16 = #"{"title":"a"}"#.data(using: .utf16LittleEndian) { bodies.append((notes, utf16)) }
+        for (collection, body) in bodies {
+            let error = #expect(throws: SyncEngineError.self, "\(String(decoding: body, as: UTF8.self))") {
+                try RecordCatalog.validate(collection: collection, body: body)
+            }
+            #expect(error?.code == .invalidBody)
+        }
+        // The same key in different objects is no duplicate.
+        _ = try RecordCatalog.validate(collection: notes, body: Data(#"{"a":{"k":1},"b":{"k":2}}"#.utf8))
+    }
+
     @Test func everyIssueIsCollectedNotJustTheFirst() throws {
         var body = try RecordsFixtures.edited(RecordsFixtures.observation, "event_type", .string("Battle"))
         body = try RecordsFixtures.edited(String(decoding: body, as: UTF8.self), "fatalities.count", .number(-3))

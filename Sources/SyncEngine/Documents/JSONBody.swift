@@ -9,7 +9,14 @@ public enum JSONBody {
     public static let defaultMaximumDepth = MessageLimits().maxBodyDepth
 
     /// Checks that `data` is one JSON object of at most `maximumSize` bytes, nested at most
-    /// `maximumDepth` levels.
+    /// `maximumDepth` levels, in UTF-8 without a byte-order mark, holding no key twice in one
+    /// object.
+    ///
+    /// Foundation's parsers read more than RFC 8259 asks: UTF-16 and UTF-32 texts and a leading
+    /// mark, and a key given twice (`JSONSerialization` keeps the last value, `JSONDecoder` the
+    /// first). A body the hub admitted that way showed one value in the console's lists and
+    /// exports and another in its conflict view and merges, and its attachments escaped the
+    /// hub's index (found by review).
     public static func validate(
         _ data: Data, maximumSize: Int = defaultMaximumSize, maximumDepth: Int = defaultMaximumDepth
     ) throws {
@@ -20,6 +27,15 @@ public enum JSONBody {
         guard !MessageLimits.isNested(data, deeperThan: maximumDepth) else {
             throw SyncEngineError(
                 .invalidBody, "The body nests arrays and objects deeper than \(maximumDepth) levels, the limit.")
+        }
+        let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
+        guard !data.contains(0), data.first(where: { !whitespace.contains($0) }) == UInt8(ascii: "{") else {
+            throw SyncEngineError(
+                .invalidBody, "The body is not one JSON object in UTF-8; give one JSON object such as {\"title\": \"...\"}.")
+        }
+        if let key = data.withUnsafeBytes({ JSONDuplicateKeys.firstDuplicate(in: $0) }) {
+            throw SyncEngineError(
+                .invalidBody, "The body holds the key \"\(key.prefix(64))\" twice in one object; give each key once.")
         }
         let value: Any
         do {

@@ -242,7 +242,8 @@ enum ObservationPrompt {
             }
             while let answer = read() {
                 if answer.isEmpty, optional { return nil }
-                if let number = Int(answer), terms.indices.contains(number - 1) { return terms[number - 1].jsonValue }
+                // `number - 1` would trap on Int.min typed at the prompt.
+                if let number = Int(answer), number >= 1, number <= terms.count { return terms[number - 1].jsonValue }
                 if let match = terms.first(where: { "\($0.rawValue)".lowercased() == answer.lowercased() }) {
                     return match.jsonValue
                 }

@@ -10,12 +10,12 @@ import Foundation
 /// most ``maxDepth`` deep; deeper texts are refused by the depth limits anyway). Keys are compared
 /// as Swift strings, as `JSONDecoder` compares them: escapes decoded, canonically equivalent
 /// strings equal. Text that is not JSON is left for the decoder to refuse.
-enum JSONDuplicateKeys {
+package enum JSONDuplicateKeys {
     /// Objects deeper than this are not looked into.
     static let maxDepth = 512
 
     /// The first key found twice in one object; nil when there is none.
-    static func firstDuplicate(in text: UnsafeRawBufferPointer) -> String? {
+    package static func firstDuplicate(in text: UnsafeRawBufferPointer) -> String? {
         var frames: [Frame] = []
         var index = 0
         while index < text.count {
