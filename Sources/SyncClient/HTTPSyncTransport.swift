@@ -258,6 +258,15 @@ public final class HTTPSyncTransport: SyncTransport {
                     .unboundIncarnation, "The hub at \(hub) does not know this replica's id as this device's\(said).",
                     httpStatus: status)
             }
+            // Only the hub's own refusal says the device is refused (and stops `syncd run` for
+            // good). A 401 or 403 without it comes from what stands in front of the hub (a proxy's
+            // rule, a firewall, a maintenance page): tried again later, as a failing hub.
+            guard type == "unauthorized" || type == "forbidden" else {
+                return SyncClientError(
+                    .hubError,
+                    "The address of the hub at \(hub) answered HTTP \(status) without a hub's problem document (a proxy, a firewall or a maintenance page in front of it?); nothing was changed.",
+                    httpStatus: status)
+            }
             return SyncClientError(
                 .unauthorized,
                 "The hub at \(hub) does not accept this device's credential (HTTP \(status)\(said)); local data is kept.",

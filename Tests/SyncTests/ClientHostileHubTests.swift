@@ -206,6 +206,34 @@ struct ClientHostileHubTests {
         #expect(try PinnedHTTPSClient.decoded(bomb, head: head, limit: 16 << 20).readableBytes == 8 << 20)
     }
 
+    // MARK: Refusals that are not the hub's
+
+    /// Replays a review's finding: a firewall, a proxy's deny rule or a maintenance page in front
+    /// of the hub answers 403 (or 401) with a page of its own. The client took any 401 or 403 for
+    /// the hub refusing the device: `syncd run` stopped for good (exit 77, which its systemd unit
+    /// does not restart) and `fieldcli sync` advised a new enrollment code. Only the hub's own
+    /// problem document refuses the device now; the rest is a failure tried again later.
+    @Test func aRefusalWithoutTheHubsProblemIsNotTheDevicesRefusal() async throws {
+        for status in [HTTPResponse.Status.forbidden, .unauthorized] {
+            try await Self.withFakeHub({
+                Response(status: status, headers: [.contentType: "text/html"], body: ResponseBody(byteBuffer: ByteBuffer(string: "<h1>Access denied</h1>")))
+            }) { hub in
+                let error = try await Self.syncExpectingFailure(hub)
+                #expect(error?.code == .hubError, "\(status)")
+                #expect(error?.isDeviceRefused == false && error?.isTransient == true)
+            }
+        }
+        let problem = #"{"type":"unauthorized","title":"Unauthorized","status":401}"#
+        try await Self.withFakeHub({
+            Response(
+                status: .unauthorized, headers: [.contentType: "application/problem+json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: problem)))
+        }) { hub in
+            let error = try await Self.syncExpectingFailure(hub)
+            #expect(error?.code == .unauthorized)
+        }
+    }
+
     // MARK: Numbers a replica cannot keep
 
     /// Replays a review's finding: a hub answers with a rejection at counter 2^64-1. Taking it,

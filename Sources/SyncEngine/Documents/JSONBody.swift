@@ -28,15 +28,6 @@ public enum JSONBody {
             throw SyncEngineError(
                 .invalidBody, "The body nests arrays and objects deeper than \(maximumDepth) levels, the limit.")
         }
-        let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
-        guard !data.contains(0), data.first(where: { !whitespace.contains($0) }) == UInt8(ascii: "{") else {
-            throw SyncEngineError(
-                .invalidBody, "The body is not one JSON object in UTF-8; give one JSON object such as {\"title\": \"...\"}.")
-        }
-        if let key = data.withUnsafeBytes({ JSONDuplicateKeys.firstDuplicate(in: $0) }) {
-            throw SyncEngineError(
-                .invalidBody, "The body holds the key \"\(key.prefix(64))\" twice in one object; give each key once.")
-        }
         let value: Any
         do {
             value = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
@@ -45,6 +36,15 @@ public enum JSONBody {
         }
         guard value is [String: Any] else {
             throw SyncEngineError(.invalidBody, "The body is JSON but not an object; give one JSON object such as {\"title\": \"...\"}.")
+        }
+        let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
+        guard !data.contains(0), data.first(where: { !whitespace.contains($0) }) == UInt8(ascii: "{") else {
+            throw SyncEngineError(
+                .invalidBody, "The body is not one JSON object in UTF-8; give one JSON object such as {\"title\": \"...\"}.")
+        }
+        if let key = data.withUnsafeBytes({ JSONDuplicateKeys.firstDuplicate(in: $0) }) {
+            throw SyncEngineError(
+                .invalidBody, "The body holds the key \"\(key.prefix(64))\" twice in one object; give each key once.")
         }
     }
 
