@@ -93,7 +93,10 @@ public struct SyncDaemon: Service {
                     throw error
                 } catch {
                     if Task.isCancelled { throw CancellationError() }
-                    schedule.recordFailure(at: clock.now, using: &generator)
+                    // A failure of the hub or the link passes; any other refusal or bad answer of
+                    // the hub stays until someone acts on one side.
+                    let lasting = (error as? SyncClientError).map { !$0.isTransient } ?? false
+                    schedule.recordFailure(at: clock.now, lasting: lasting, using: &generator)
                     let wait = (schedule.nextDue - clock.now).seconds
                     logger.warning(
                         "\(Self.sentence(error))",

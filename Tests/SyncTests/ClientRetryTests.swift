@@ -90,4 +90,28 @@ struct ClientRetryTests {
         schedule.recordSuccess(at: now + .seconds(5), counter: 5)
         #expect(schedule.failures == 0)
     }
+
+    /// Replays a review's finding: `syncd run` against a hub that redirects, or whose answers
+    /// are too large, or that the device does not trust. Each attempt failed the same way and was
+    /// made again every minute at most (about 1,440 a day, each sending a push or reading up to
+    /// 32 MiB on a paid link). A lasting failure now backs off up to an hour, and local writes do
+    /// not bring it forward; a passing one still tops out at a minute.
+    @Test func lastingFailuresBackOffToAnHourAndWritesDoNotHurryThem() {
+        let clock = ContinuousClock()
+        var now = clock.now
+        var random = SeededGenerator(seed: 2)
+        var schedule = SyncSchedule(configuration: .init(), now: now)
+        for _ in 1...14 {
+            schedule.recordFailure(at: now, lasting: true, using: &random)
+            now = schedule.nextDue
+        }
+        schedule.recordFailure(at: now, lasting: true, using: &random)
+        #expect(schedule.nextDue - now >= .seconds(1_800) && schedule.nextDue - now <= .seconds(3_600))
+        let due = schedule.nextDue
+        schedule.observe(counter: 1, at: now)
+        schedule.observe(counter: 2, at: now + .seconds(1))
+        #expect(schedule.nextDue == due, "a local write does not hurry a lasting failure's probe")
+        schedule.recordFailure(at: now, using: &random)
+        #expect(schedule.nextDue - now <= .seconds(60), "a passing failure tops out at a minute")
+    }
 }
