@@ -82,6 +82,10 @@ public func buildFieldDaemon(configuration: FieldDaemonConfiguration, logger: Lo
         transport: credentials.transport(
             timeoutSeconds: configuration.timeoutSeconds, store: store, keepAliveSeconds: configuration.keepAliveSeconds),
         peer: credentials.peerName, configuration: .init(retry: configuration.retry), logger: logger)
+    // The credential file as this daemon found it: it saves its own credential only while the
+    // file is still that. A new enrollment written meanwhile (`fieldcli enroll` with another
+    // hub or code) was put back to the old credential after the next sync, and lost.
+    let foundAtStart = try? HubCredentials.savedFile(forReplicaAt: store.path, store: store)
     let daemon = SyncDaemon(
         synchronizer: synchronizer,
         configuration: .init(
@@ -89,6 +93,7 @@ public func buildFieldDaemon(configuration: FieldDaemonConfiguration, logger: Lo
             tallyPath: DailyByteTally.path(forReplicaAt: store.path)),
         logger: logger,
         onSuccess: { _ in
+            guard (try? HubCredentials.savedFile(forReplicaAt: store.path, store: store)) == foundAtStart else { return }
             do {
                 try credentials.saveToken(for: store)
             } catch {

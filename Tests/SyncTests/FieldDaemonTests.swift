@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import ReplicaStore
-import SyncClient
+@testable import SyncClient
 import Testing
 import TestSupport
 
@@ -30,6 +30,29 @@ struct FieldDaemonTests {
             let transport = try #require(built.synchronizer.transport as? HTTPSyncTransport)
             #expect(transport.configuration.timeoutSeconds == 7)
             #expect(transport.configuration.token == "t0ken")
+        }
+    }
+
+    /// Replays a review's finding: `syncd run` syncs with hub A (credential from its flags) while
+    /// the observer enrolls the replica with hub B (`fieldcli enroll`, which writes the
+    /// credential file). After its next sync the daemon wrote A's credential back: B's, issued
+    /// for a code now used up, was lost. The daemon saves its credential only while the file is
+    /// as it found it.
+    @Test("the daemon never writes its credential over one saved after it started")
+    func aNewEnrollmentIsNotOverwritten() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            let store = try folder.create("field")
+            let configuration = FieldDaemonConfiguration(
+                replicaPath: folder.path("field"), storeOptions: folder.options, hub: "http://127.0.0.1:9/", token: "t0ken",
+                environment: [:])
+            let built = try buildFieldDaemon(configuration: configuration, logger: Self.logger)
+            built.daemon.onSuccess(SyncSummary())
+            #expect(HubCredentials.savedToken(forReplicaAt: store.path) == "t0ken", "its own credential, saved after its first success")
+            let enrolled = try HubCredentials.resolve(
+                hub: "http://127.0.0.1:11", token: "enrolled", trust: HubTrust(), store: store, environment: [:])
+            try enrolled.saveToken(for: store)
+            built.daemon.onSuccess(SyncSummary())
+            #expect(HubCredentials.savedToken(forReplicaAt: store.path) == "enrolled")
         }
     }
 
