@@ -75,6 +75,9 @@ public final class HTTPSyncTransport: SyncTransport {
 
     public let configuration: Configuration
     let client: HubClient
+
+    /// Every request and answer of this transport, failed ones included (``HubClient/bytesMoved``).
+    public var bytesMoved: Int? { client.bytesMoved }
     /// The protocol the hub last answered in: 2 once it answered with a frame.
     private let negotiated: Mutex<Int>
 

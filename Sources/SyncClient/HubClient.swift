@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The HTTP client that carries every request to one hub: AsyncHTTPClient over SwiftNIO, with
 /// the rules of ``HubRequest`` (no redirects, answers bounded once decompressed, a timeout
@@ -21,6 +22,14 @@ final class HubClient: Sendable {
     private let client: HTTPClient
     /// The connections of a pinned hub.
     let pinned: PinnedHTTPSClient
+    /// Every request's bytes and every answer's, counted as they go, whether the request
+    /// succeeds or not (``bytesMoved``).
+    private let traffic = Mutex(0)
+
+    /// The bytes of every request sent so far (each try of it) and of every answer received, as
+    /// `bytesOnWire` and the answers' heads and bodies count them: what a daily budget spends,
+    /// failed round trips included.
+    var bytesMoved: Int { traffic.withLock { $0 } }
 
     init(
         trust: HubTrust, timeoutSeconds: Int, maximumAnswerBytes: Int = HubRequest.defaultMaximumAnswerBytes,
@@ -57,11 +66,14 @@ final class HubClient: Sendable {
     /// Sends `request`; returns the answer, or throws a ``SyncClientError`` (`unreachable`,
     /// `redirected`, `answerTooLarge`, `badAnswer`, `invalidHubAddress`) or `CancellationError`.
     func send(_ request: HubRequest, hub: String) async throws -> HubAnswer {
+        traffic.withLock { $0 = $0.addingReportingOverflow(request.bytesOnWire).partialValue }
         do {
-            if trust.needsPinnedClient(for: request.url) {
-                return try await pinned.send(request, hub: hub)
-            }
-            return try await execute(request, hub: hub)
+            let answer =
+                trust.needsPinnedClient(for: request.url)
+                ? try await pinned.send(request, hub: hub) : try await execute(request, hub: hub)
+            let received = HTTPSyncTransport.headerSize(of: answer) + HTTPSyncTransport.bodySizeOnWire(answer)
+            traffic.withLock { $0 = $0.addingReportingOverflow(received).partialValue }
+            return answer
         } catch {
             throw HubRequest.failure(error, hub: hub, limit: maximumAnswerBytes)
         }

@@ -74,7 +74,13 @@ public struct SyncDaemon: Service {
                     continue
                 }
                 let moved = Mutex(0)
-                defer { countToday(moved.withLock { $0 }) }
+                // What the transport moved, failed round trips and retries included: the pages'
+                // progress counts only what was applied.
+                let trafficBefore = synchronizer.transport.bytesMoved
+                defer {
+                    let metered = synchronizer.transport.bytesMoved.map { $0 - (trafficBefore ?? 0) } ?? 0
+                    countToday(max(moved.withLock { $0 }, metered))
+                }
                 // Read before the sync: a write landing after the sync's last read of the replica
                 // (during an attachment upload, say) moves the counter past it and is synced next.
                 let counterBefore = try? store.counter()

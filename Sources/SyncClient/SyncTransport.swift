@@ -15,6 +15,10 @@ public protocol SyncTransport: Sendable {
     /// answer without certificates brings versions of authors whose keys the replica lacks.
     /// Throws ``SyncClientError``.
     func certificates(of replicas: [ReplicaID]) async throws -> CertificateReply
+
+    /// The bytes this transport has moved so far, failed requests included; nil when it does not
+    /// count them (in process).
+    var bytesMoved: Int? { get }
 }
 
 extension SyncTransport {
@@ -24,6 +28,10 @@ extension SyncTransport {
             .forked,
             "This replica has forked at dot \(request.forkedAt.map(\.description) ?? "?") and this link to the hub cannot take a new incarnation; its versions are kept here.")
     }
+}
+
+extension SyncTransport {
+    public var bytesMoved: Int? { nil }
 }
 
 extension SyncTransport {

@@ -1,4 +1,6 @@
 import Foundation
+import Hummingbird
+import NIOCore
 import ReplicaStore
 import ServiceLifecycle
 import SyncClient
@@ -64,15 +66,49 @@ struct DailyBudgetTests {
         }
     }
 
+    /// Replays a review's finding: a hub that fails every exchange after reading it (500), a
+    /// daemon with a daily budget and reports waiting. Its tally counted only the pages it
+    /// applied, so the failed tries (each sending the push) cost the link and counted nothing:
+    /// with a link cut every few minutes, the budget never stopped a day's traffic.
+    @Test("failed exchanges count against the day's budget")
+    func failedExchangesAreCounted() async throws {
+        try await TemporaryReplica.withReplicas(1) { replicas in
+            let device = replicas[0]
+            for index in 0..<20 {
+                try device.write(WriteIntent(key: SyncBudgetTests.key("n\(index)"), body: SyncBudgetTests.body(index)))
+            }
+            let path = DailyByteTally.path(forReplicaAt: device.path)
+            let problem = #"{"type":"storage","title":"Storage failure","status":500}"#
+            try await ClientHostileHubTests.withFakeHub({
+                Response(
+                    status: .internalServerError, headers: [.contentType: "application/problem+json"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: problem)))
+            }) { hub in
+                try await Self.runDaemon(device, url: hub.url, token: "device-token", tally: path) {
+                    hub.requests >= 2
+                }
+                #expect(hub.requests >= 2)
+            }
+            let spent = try #require(DailyByteTally.load(from: path)).spent
+            #expect(spent > 2 * 20 * 100, "\(spent) bytes counted for the failed tries")
+        }
+    }
+
     /// Runs a daemon with a budget of 30 KB a day until `done` holds (polled every 50 ms, for at
     /// most a minute), then stops it.
     static func runDaemon(
         _ store: ReplicaStore, _ hub: HubFixture, _ token: String, tally: String, until done: () throws -> Bool
     ) async throws {
+        try await runDaemon(store, url: hub.url, token: token, tally: tally, until: done)
+    }
+
+    static func runDaemon(
+        _ store: ReplicaStore, url: URL, token: String, tally: String, until done: () throws -> Bool
+    ) async throws {
         let daemon = SyncDaemon(
             synchronizer: Synchronizer(
-                store: store, transport: HTTPSyncTransport(configuration: .init(hub: hub.url, token: token, timeoutSeconds: 30)),
-                peer: HubCredentials.peerName(for: hub.url),
+                store: store, transport: HTTPSyncTransport(configuration: .init(hub: url, token: token, timeoutSeconds: 30)),
+                peer: HubCredentials.peerName(for: url),
                 configuration: .init(pageLimits: PageLimits(versions: 20), pushVersions: 20, retry: .never), logger: silentLogger),
             configuration: .init(
                 schedule: .init(interval: .milliseconds(300)), pollInterval: .milliseconds(50), bytesPerDay: 30_000,
