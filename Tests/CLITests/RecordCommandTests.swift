@@ -88,6 +88,12 @@ struct RecordCommandTests {
         hasher.update(Data("not really a jpeg".utf8))
         #expect(rows.first?["attachments"] as? String == hasher.hexDigest())
         #expect(rows.first?["interaction"] as? Int == 37)
+        // Written out, the photo is its owner's alone (a review found mode 0644 before).
+        let out = sandbox.path("out.jpg")
+        _ = try await sandbox.succeed("attachments", "get", "observations", id, hasher.hexDigest(), "--out", out)
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "not really a jpeg")
+        let mode = try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int
+        #expect(mode.map { $0 & 0o077 } == 0, "\(String(mode ?? 0, radix: 8))")
         #expect(!(try await sandbox.succeed("observations", "--json").stdout.contains("Imam")))
     }
 

@@ -121,16 +121,23 @@ extension FieldCLI.Attachments {
                     "The attachment \(attachment.filename ?? attachment.sha256) is not on this device; fetch it with `\(FieldCLI.Attachments.fetchCommand(key, attachment.sha256))`.")
                 throw ExitCode.attachmentMissing
             }
-            guard !FileManager.default.fileExists(atPath: out),
-                FileManager.default.createFile(atPath: out + ".partial", contents: nil),
+            // Only its owner may read the decrypted file (mode 0600; it was 0644), and a `.partial`
+            // left by another run is not written over.
+            guard !FileManager.default.fileExists(atPath: out), !FileManager.default.fileExists(atPath: out + ".partial"),
+                FileManager.default.createFile(
+                    atPath: out + ".partial", contents: nil, attributes: [.posixPermissions: 0o600]),
                 let handle = FileHandle(forWritingAtPath: out + ".partial")
             else {
-                throw InvalidInput("Cannot write \(out): it exists already, or its folder is not writable.")
+                throw InvalidInput("Cannot write \(out): it or \(out).partial exists already, or its folder is not writable.")
             }
             let verified: Bool
             do {
                 defer { try? handle.close() }
                 verified = try store.writeAttachment(attachment.sha256) { try handle.write(contentsOf: $0) }
+            } catch {
+                // A failure midway (a full disk, a chunk that does not open) leaves no decrypted part.
+                try? FileManager.default.removeItem(atPath: out + ".partial")
+                throw error
             }
             guard verified else {
                 try? FileManager.default.removeItem(atPath: out + ".partial")
