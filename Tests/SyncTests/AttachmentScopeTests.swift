@@ -65,12 +65,7 @@ struct AttachmentScopeTests {
                     outsider, grants: F.grants(read: "observations/ML-*", write: "observations/ML-*"))
                 let manifest = try F.attach(photo, to: writer, id: "0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b82")
                 try await F.synchronizer(writer, hub.url, writerToken).run()
-                let body = """
-                    {"schema_version":1,"report_kind":"incident","event_date":"2026-03-01","event_type":"Riots",\
-                    "actor1":{"name":"Rioters","inter":5},"location":{"country":"ML","admin1":"ML-BK"},\
-                    "observation_mode":"direct","attachments":[{"sha256":"\(manifest.sha256)","filename":"x.jpg",\
-                    "mime":"image/jpeg","size_bytes":\(photo.count)}]}
-                    """
+                let body = F.observation(naming: manifest.sha256, size: photo.count, region: "ML-BK")
                 try outsider.write(
                     WriteIntent(
                         key: DocumentKey(collection: F.observations, id: try #require(DocumentID("0190c6a4-7f2b-7c3e-9a51-2d3e4f5a6b83"))),

@@ -51,17 +51,22 @@ enum AttachmentFixtures {
     ) throws -> AttachmentManifest {
         var pieces = stride(from: 0, to: file.count, by: 100_000).map { file[$0..<min($0 + 100_000, file.count)] }[...]
         let manifest = try store.storeAttachment { pieces.popFirst().map { Data($0) } }
-        let body = """
-            {"schema_version":1,"report_kind":"incident","event_date":"2026-03-01","event_type":"Riots",\
-            "actor1":{"name":"Rioters","inter":5},"location":{"country":"\(region.prefix(2))","admin1":"\(region)"},\
-            "observation_mode":"direct","attachments":[{"sha256":"\(manifest.sha256)","filename":"\(name)",\
-            "mime":"image/jpeg","size_bytes":\(file.count)}]}
-            """
+        let body = observation(naming: manifest.sha256, size: file.count, region: region, name: name)
         try store.write(
             WriteIntent(
                 key: DocumentKey(collection: observations, id: DocumentID(id)!), partition: Partition(region)!,
                 body: Data(body.utf8)))
         return manifest
+    }
+
+    /// The body of an observation in `region` naming the file `hash` of `size` bytes.
+    static func observation(naming hash: String, size: Int, region: String, name: String = "photo.jpg") -> String {
+        """
+        {"schema_version":1,"report_kind":"incident","event_date":"2026-03-01","event_type":"Riots",\
+        "actor1":{"name":"Rioters","inter":5},"location":{"country":"\(region.prefix(2))","admin1":"\(region)"},\
+        "observation_mode":"direct","attachments":[{"sha256":"\(hash)","filename":"\(name)",\
+        "mime":"image/jpeg","size_bytes":\(size)}]}
+        """
     }
 
     static func transport(_ url: URL, _ token: String) -> HTTPSyncTransport {
