@@ -77,6 +77,10 @@ public func buildFieldDaemon(configuration: FieldDaemonConfiguration, logger: Lo
     let credentials = try HubCredentials.resolve(
         hub: configuration.hub, token: configuration.token, trust: configuration.trust, store: store,
         environment: configuration.environment)
+    // Refused before the daemon starts, as `fieldcli sync` refuses them: plain HTTP to another
+    // machine, a pin that is no digest, an unreadable CA file. Checked only in the transport,
+    // each was logged as a failed sync every minute for as long as the daemon ran.
+    try credentials.trust.check(credentials.url)
     let synchronizer = Synchronizer(
         store: store,
         transport: credentials.transport(

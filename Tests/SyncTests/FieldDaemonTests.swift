@@ -56,6 +56,25 @@ struct FieldDaemonTests {
         }
     }
 
+    /// Replays a review's finding: `syncd run --hub http://192.0.2.10` (plain HTTP to another
+    /// machine) started, and logged a failed sync every minute for as long as it ran; `fieldcli
+    /// sync` refuses the same flags at once. The daemon is refused before it starts too.
+    @Test("a hub address or trust that the transport would refuse is refused before the daemon starts")
+    func insecureHubIsRefusedAtStart() async throws {
+        try await TemporaryReplica.withFolder { folder in
+            _ = try folder.create("field")
+            for (hub, trust) in [("http://192.0.2.10", HubTrust()), ("https://192.0.2.10", HubTrust(pins: ["not-a-digest"]))] {
+                let configuration = FieldDaemonConfiguration(
+                    replicaPath: folder.path("field"), storeOptions: folder.options, hub: hub, token: "t0ken", trust: trust,
+                    environment: [:])
+                let error = #expect(throws: SyncClientError.self, "\(hub)") {
+                    try buildFieldDaemon(configuration: configuration, logger: Self.logger)
+                }
+                #expect(error?.code == .insecureHubAddress || error?.code == .notConfigured)
+            }
+        }
+    }
+
     @Test("without flags the environment names the hub and credential")
     func fromEnvironment() async throws {
         try await TemporaryReplica.withFolder { folder in

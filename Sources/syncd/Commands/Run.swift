@@ -74,7 +74,13 @@ extension Syncd {
                     "syncing \(built.store.path) with \(built.credentials.peerName) every \(interval) s and after each local write")
                 if let budgetPerDay { logger.info("at most \(budgetPerDay.bytes) bytes a day on the wire") }
             } catch let error as SyncClientError {
-                Self.fail(error.messageWithAdvice)
+                // What only a change of flags, environment or enrollment mends: 64, as a bad flag,
+                // so that a supervisor does not restart it (RestartPreventExitStatus=64 77).
+                let configuration: Set<SyncClientError.Code> = [
+                    .notConfigured, .notEnrolled, .invalidHubAddress, .insecureHubAddress, .credentialHubMismatch,
+                    .credentialFileExposed,
+                ]
+                Self.fail(error.messageWithAdvice, status: configuration.contains(error.code) ? 64 : 1)
             } catch let error as StoreError where error.code == .roleMismatch {
                 Self.fail("\(error.message) syncd run syncs a device's replica: point --db (or VIGIL_DB) at one; syncd serve serves the hub's database.")
             } catch let error as StoreError {
@@ -98,9 +104,9 @@ extension Syncd {
             }
         }
 
-        private static func fail(_ message: String) -> Never {
+        private static func fail(_ message: String, status: Int32 = 1) -> Never {
             FileHandle.standardError.write(Data("syncd: \(message)\n".utf8))
-            Foundation.exit(1)
+            Foundation.exit(status)
         }
     }
 }
