@@ -28,6 +28,17 @@ public struct ImportBatchResult: Sendable, Hashable {
     public var refused: [ImportIssue]
 }
 
+/// An import the replica stopped midway (busy, full, read-only): the batches before the failure
+/// stay written.
+public struct ImportInterrupted: Error, Sendable {
+    /// The records written before the failure.
+    public var written: Int
+    /// The records the import was to write.
+    public var records: Int
+    /// What stopped it.
+    public var cause: StoreError
+}
+
 /// What an import did.
 public struct ImportOutcome: Sendable, Hashable {
     /// The records the file held (valid or not).
@@ -51,7 +62,8 @@ extension ReplicaStore {
     /// outcome; the batches before it stay written.
     ///
     /// Throws ``ImportIssue`` when the file cannot be imported at all (a CSV header that cannot be
-    /// used, more than ``maximumImportRecords`` records), ``StoreError`` when the replica fails.
+    /// used, more than ``maximumImportRecords`` records), ``StoreError`` when the replica fails
+    /// before anything is written, ``ImportInterrupted`` when it fails after a batch was.
     public func importRecords(
         _ data: Data, format: ImportFormat, into collection: CollectionName, partition: Partition? = nil,
         skipInvalid: Bool = false, batchSize: Int = 5_000, sealing: InformantSealing = .keep,
@@ -89,7 +101,14 @@ extension ReplicaStore {
         if issues.isEmpty || skipInvalid {
             let size = max(1, min(batchSize, Self.maximumImportBatch))
             for start in stride(from: 0, to: records.count, by: size) {
-                let batch = try importBatch(Array(records[start..<min(start + size, records.count)]))
+                let batch: ImportBatchResult
+                do {
+                    batch = try importBatch(Array(records[start..<min(start + size, records.count)]))
+                } catch let error as StoreError where outcome.written > 0 {
+                    // Said with what is written already: importing the file again writes its
+                    // records without an id again (their ids are drawn anew).
+                    throw ImportInterrupted(written: outcome.written, records: records.count, cause: error)
+                }
                 outcome.written += batch.written
                 outcome.issues += batch.refused
                 progress?(outcome.written, records.count)

@@ -1,5 +1,6 @@
 import AtRest
 import Foundation
+import GRDB
 @testable import ReplicaStore
 import SyncEngine
 import Records
@@ -22,6 +23,34 @@ import TestSupport
     }
 
     static func lines(_ lines: [String]) -> Data { Data((lines.joined(separator: "\n") + "\n").utf8) }
+
+    /// Replays a review's finding: the replica fails (here: busy, another process holding its
+    /// write lock) after the first batch of an import. The store error came alone, so `fieldcli
+    /// import` said nothing of the records already written, and importing again doubled those
+    /// without an id. The failure now says how many were written.
+    @Test("an import the replica stops midway says how many records it wrote")
+    func anImportStoppedMidwaySaysWhatItWrote() throws {
+        let folder = try TemporaryReplica()
+        defer { folder.remove() }
+        var options = folder.options
+        options.busyTimeout = 0.2
+        _ = try folder.create("field")
+        let store = try ReplicaStore.open(at: folder.path("field"), options: options)
+        var held = Configuration()
+        held.allowsUnsafeTransactions = true
+        let holder = try DatabaseQueue(path: folder.path("field"), configuration: held)
+        let data = Self.lines((0..<6).map { Self.observation(notes: "report \($0)") })
+        let error = #expect(throws: ImportInterrupted.self) {
+            _ = try store.importRecords(data, format: .jsonl, into: Self.observations, batchSize: 2) { written, _ in
+                // Another process takes the write lock once the first batch is in.
+                if written == 2 { try? holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") } }
+            }
+        }
+        #expect(error?.written == 2 && error?.records == 6)
+        #expect(error?.cause.code == .busy)
+        try holder.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
+        #expect(try store.status().versions == 2)
+    }
 
     @Test("a JSON lines import writes one signed version of the replica's own counter per record, in batches")
     func importsInBatches() throws {

@@ -81,10 +81,18 @@ extension FieldCLI {
             let store = try options.open()
             let meter = isatty(STDERR_FILENO) == 1 && !options.json ? ImportMeter() : nil
             let sealing = try InformantReferenceSealing.mode(store, noting: false)
-            let outcome = try store.importRecords(
-                data, format: format?.format ?? ImportFormat(fileName: file) ?? .jsonl, into: collection,
-                partition: partition, skipInvalid: skipInvalid, batchSize: batchSize, sealing: sealing,
-                progress: meter.map { meter in { meter.show(written: $0, of: $1) } })
+            let outcome: ImportOutcome
+            do {
+                outcome = try store.importRecords(
+                    data, format: format?.format ?? ImportFormat(fileName: file) ?? .jsonl, into: collection,
+                    partition: partition, skipInvalid: skipInvalid, batchSize: batchSize, sealing: sealing,
+                    progress: meter.map { meter in { meter.show(written: $0, of: $1) } })
+            } catch let interrupted as ImportInterrupted {
+                meter?.finish()
+                Console.diagnose(
+                    "Imported \(interrupted.written) of \(interrupted.records) records into \(collection) before the replica failed; they stay written, and importing the file again writes again those without an \"id\".")
+                throw interrupted.cause
+            }
             meter?.finish()
             if case .refuse = sealing, outcome.issues.contains(where: { $0.field == ImportIssue.informantReference }) {
                 // A line was refused for the want of the key: the next sync asks for it at once.
