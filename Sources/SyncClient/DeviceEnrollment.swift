@@ -34,21 +34,30 @@ public enum DeviceEnrollment {
                 .badAnswer, "The hub at \(hubName) sent an enrollment answer this program cannot read; it may not be a Vigil hub.",
                 httpStatus: 200)
         }
-        try pinHubKey(of: answer, in: store, hub: hubName)
+        // Checked, then the credential kept first (the hub gave it once; the code is used up),
+        // then the pin: a credential file that cannot be written leaves the replica as it was
+        // (before, the pin was saved and the credential lost, and enrolling again said "already
+        // enrolled").
+        try checkCertificate(of: answer, for: store, hub: hubName)
         try HubCredentials(url: hub, token: answer.credential, trust: trust).saveToken(for: store)
+        try pinHubKey(of: answer, in: store, hub: hubName)
         return answer
+    }
+
+    /// Refuses an answer whose certificate of this device's key is not the hub key's signature.
+    static func checkCertificate(of answer: EnrollmentResponse, for store: ReplicaStore, hub: String) throws {
+        guard let hubKey = answer.hubKey, let certificate = answer.certificate else { return }
+        guard certificate.isSigned(by: hubKey), certificate.replica == store.replicaID, certificate.publicKey == store.publicKey else {
+            throw SyncClientError(
+                .badAnswer, "The hub at \(hub) answered the enrollment with a certificate that is not its own signature of this device's key.")
+        }
     }
 
     /// Pins the hub's key in the replica: from now on, authors' keys are trusted only through
     /// certificates it signed. The certificate of this device's own key must be the hub key's.
     static func pinHubKey(of answer: EnrollmentResponse, in store: ReplicaStore, hub: String) throws {
         guard let hubKey = answer.hubKey else { return }
-        if let certificate = answer.certificate,
-            !(certificate.isSigned(by: hubKey) && certificate.replica == store.replicaID && certificate.publicKey == store.publicKey)
-        {
-            throw SyncClientError(
-                .badAnswer, "The hub at \(hub) answered the enrollment with a certificate that is not its own signature of this device's key.")
-        }
+        try checkCertificate(of: answer, for: store, hub: hub)
         try store.pinHub(answer.hub, key: hubKey)
         // Kept so that bundles this device exports let other devices verify its versions.
         if let certificate = answer.certificate { try store.saveOwnCertificate(certificate) }

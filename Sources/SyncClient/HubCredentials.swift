@@ -180,6 +180,9 @@ public struct HubCredentials: Sendable, Hashable {
         let stored = try store?.sealFile(content, purpose: Self.credentialPurpose) ?? content
         do {
             try PrivateFile.write(stored, to: path)
+        } catch let error as StoreError {
+            // With the system's reason and its code: a full disk is not a permission problem.
+            throw error
         } catch {
             throw StoreError(.readOnly, "Cannot write the credential file \(path); check that its folder is writable.")
         }

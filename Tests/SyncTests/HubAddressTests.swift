@@ -24,6 +24,27 @@ struct HubAddressTests {
         }
     }
 
+    /// Replays a review's finding: enrolling, the credential file cannot be written (here a folder
+    /// stands at its path). Before, the hub's key was pinned in the replica first and the
+    /// credential then lost: the replica said it trusted a hub it had no credential for, and
+    /// enrolling again said "already enrolled". Now nothing of the replica changes, and the
+    /// failure names the file and the system's reason.
+    @Test("an enrollment whose credential file cannot be written leaves the replica as it was")
+    func enrollmentWithoutItsCredentialFileChangesNothing() async throws {
+        try await HubFixture.withHub { hub in
+            try await TemporaryReplica.withReplicas(1) { replicas in
+                let device = replicas[0]
+                let credential = HubCredentials.credentialPath(forReplicaAt: device.path)
+                try FileManager.default.createDirectory(atPath: credential, withIntermediateDirectories: false)
+                let error = await #expect(throws: StoreError.self) {
+                    _ = try await DeviceEnrollment.enroll(device, hub: hub.url, code: hub.enrollmentCode(name: "device"))
+                }
+                #expect(error?.message.contains(credential) == true, "\(error?.message ?? "")")
+                #expect(try device.trustedHubs().isEmpty, "no hub pinned without its credential")
+            }
+        }
+    }
+
     /// Replays the field complaint of issue 13: a device synced with its hub at 127.0.0.1 reaches
     /// the same hub as `localhost` (a name instead of an IP). Before the fix the new address was a
     /// new peer: the device pushed all of its own versions again and pulled everything the hub held.
