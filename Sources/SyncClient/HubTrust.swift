@@ -115,11 +115,13 @@ public struct HubTrust: Sendable, Hashable {
         }
     }
 
-    /// Whether `host` is this machine: `localhost`, 127.0.0.0/8 or ::1.
+    /// Whether `host` is this machine: `localhost`, 127.0.0.0/8 or ::1. Not a name under
+    /// `.localhost`: without `nss-myhostname` glibc asks DNS for it, and the credential would go
+    /// in clear to whatever address came back (found by review).
     static func isLoopback(_ host: String) -> Bool {
         var host = host.lowercased()
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host == "localhost" || host.hasSuffix(".localhost") || host == "::1" { return true }
+        if host == "localhost" || host == "::1" { return true }
         let parts = host.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
