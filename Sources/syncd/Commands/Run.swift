@@ -84,9 +84,12 @@ extension Syncd {
             } catch let error as StoreError where error.code == .roleMismatch {
                 Self.fail("\(error.message) syncd run syncs a device's replica: point --db (or VIGIL_DB) at one; syncd serve serves the hub's database.")
             } catch let error as StoreError {
-                Self.fail(error.messageWithAdvice)
+                // A wrong passphrase file, or none to be had: restarted every 30 s, each try
+                // costs a key derivation and waits longer. Only the file mends it: 64.
+                let configuration: Set<StoreError.Code> = [.wrongPassphrase, .locked, .keyFileExposed]
+                Self.fail(error.messageWithAdvice, status: configuration.contains(error.code) ? 64 : 1)
             } catch let error as PassphraseError {
-                Self.fail(error.message)
+                Self.fail(error.message, status: 64)
             }
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
