@@ -19,10 +19,14 @@ final class AttemptLimiter: Sendable {
     func check(_ key: String, now: ContinuousClock.Instant = .now) -> (admitted: Bool, retryAfter: Int) {
         attempts.withLock { table in
             let recent = (table[key] ?? []).filter { now - $0 < window }
-            guard recent.count >= maxAttempts else { return (true, 0) }
-            let wait = recent.first.map { window - (now - $0) } ?? window
-            return (false, max(1, Int(wait.components.seconds) + 1))
+            return recent.count < maxAttempts ? (true, 0) : (false, retryAfter(recent, now: now))
         }
+    }
+
+    /// The seconds until the oldest of `recent` (a full window of attempts) leaves the window.
+    private func retryAfter(_ recent: [ContinuousClock.Instant], now: ContinuousClock.Instant) -> Int {
+        let wait = recent.first.map { window - (now - $0) } ?? window
+        return max(1, Int(wait.components.seconds) + 1)
     }
 
     /// Records an attempt of `key` and says whether it is within the limit; when not, how many
@@ -31,9 +35,8 @@ final class AttemptLimiter: Sendable {
         attempts.withLock { table in
             var recent = (table[key] ?? []).filter { now - $0 < window }
             guard recent.count < maxAttempts else {
-                let wait = recent.first.map { window - (now - $0) } ?? window
                 table[key] = recent
-                return (false, max(1, Int(wait.components.seconds) + 1))
+                return (false, retryAfter(recent, now: now))
             }
             recent.append(now)
             if table[key] == nil, table.count >= Self.maxKeys {

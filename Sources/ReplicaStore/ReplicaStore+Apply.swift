@@ -145,8 +145,8 @@ extension ReplicaStore {
             try Knowledge.raise(db, to: raised)
             // Its own versions coming back (a hub or replica restored from a backup) raise its counter
             // in this transaction: its next write, a hub's merge included, never reuses their dots.
-            if let own = raised[try ReplicaStore.currentReplicaID(db)] {
-                try ApplyContext(db: db).raiseCounter(toAtLeast: own)
+            if let ownRaised = raised[own] {
+                try ApplyContext(db: db).raiseCounter(toAtLeast: ownRaised)
             }
             if implausible == .holdUntilPlausible, !raised.isEmpty || !vouched.isEmpty {
                 report.released = try SetAside.releasePlausible(

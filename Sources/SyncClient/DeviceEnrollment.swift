@@ -40,7 +40,7 @@ public enum DeviceEnrollment {
         // enrolled").
         try checkCertificate(of: answer, for: store, hub: hubName)
         try HubCredentials(url: hub, token: answer.credential, trust: trust).saveToken(for: store)
-        try pinHubKey(of: answer, in: store, hub: hubName)
+        try pinHubKey(of: answer, in: store)
         return answer
     }
 
@@ -54,10 +54,9 @@ public enum DeviceEnrollment {
     }
 
     /// Pins the hub's key in the replica: from now on, authors' keys are trusted only through
-    /// certificates it signed. The certificate of this device's own key must be the hub key's.
-    static func pinHubKey(of answer: EnrollmentResponse, in store: ReplicaStore, hub: String) throws {
+    /// certificates it signed. The answer's certificate was checked (``checkCertificate(of:for:hub:)``).
+    static func pinHubKey(of answer: EnrollmentResponse, in store: ReplicaStore) throws {
         guard let hubKey = answer.hubKey else { return }
-        try checkCertificate(of: answer, for: store, hub: hub)
         try store.pinHub(answer.hub, key: hubKey)
         // Kept so that bundles this device exports let other devices verify its versions.
         if let certificate = answer.certificate { try store.saveOwnCertificate(certificate) }
